@@ -209,7 +209,14 @@ def download(entry: WeightEntry) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     log.info("downloading %s from hub repo %s", entry.repo_filename, repo)
     try:
-        fetched = Path(hf_hub_download(repo_id=repo, filename=entry.repo_filename, local_dir=target))
+        fetched = Path(
+            hf_hub_download(
+                repo_id=repo,
+                filename=entry.repo_filename,
+                local_dir=target,
+                endpoint=os.environ.get("PIRENDER_HUB_ENDPOINT") or None,
+            )
+        )
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
         raise WeightsNotFoundError(
             f"could not download '{entry.repo_filename}' from '{repo}' ({type(exc).__name__}: {exc}). "
