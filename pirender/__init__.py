@@ -1,20 +1,36 @@
-"""PIRenderer: portrait images controlled by 3DMM motion descriptors (Ren et al., ICCV 2021)."""
+"""PIRenderer: portrait images controlled by 3DMM motion descriptors (Ren et al., ICCV 2021).
 
-from pirender.config import EditingConfig, GeneratorConfig, MappingConfig, WarpingConfig
-from pirender.descriptor import motion_windows, sequence_windows, still_window
-from pirender.generator import PIRenderer, RenderOutput, SourceFeatures
-from pirender.session import RenderSession
+Names are imported lazily (PEP 562) so that light modules such as `pirender.errors` can be used
+by the other packages without importing torch or creating import cycles.
+"""
 
-__all__ = [
-    "PIRenderer",
-    "RenderOutput",
-    "RenderSession",
-    "SourceFeatures",
-    "GeneratorConfig",
-    "MappingConfig",
-    "WarpingConfig",
-    "EditingConfig",
-    "motion_windows",
-    "sequence_windows",
-    "still_window",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "PIRenderer": "pirender.generator",
+    "RenderOutput": "pirender.generator",
+    "SourceFeatures": "pirender.generator",
+    "RenderSession": "pirender.session",
+    "GeneratorConfig": "pirender.config",
+    "MappingConfig": "pirender.config",
+    "WarpingConfig": "pirender.config",
+    "EditingConfig": "pirender.config",
+    "motion_windows": "pirender.descriptor",
+    "sequence_windows": "pirender.descriptor",
+    "still_window": "pirender.descriptor",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'pirender' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
