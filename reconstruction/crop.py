@@ -1,0 +1,494 @@
+"""The renderer crop and the exact paste-back (spec section 1: training crops of the public weights).
+
+PIRenderer's public weights were trained on 256 x 256 VoxCeleb crops made by First Order
+Motion Model's preprocessing: a fixed, axis-aligned square per clip, generous enough for hair,
+neck and background, the face free to move inside it. We frame a photo the same way: the box
+is derived from the 478 landmarks (centre from the eyes and mouth, size from the landmark
+extent), never rotated.
+
+The defaults were measured on real VoxCeleb-preprocessed clips (the DaGAN and DPE samples in
+../shared/data/videos, both from the FOMM pipeline): the landmark box's longer side is 0.545
+of the crop side, and the eyes/mouth centre sits at 0.50 across and 0.57-0.59 down, i.e. the
+eyes are near the crop's centre line and the face as a whole a little below it, with about a
+quarter of the crop above the forehead for the hair.
+
+Coordinates follow OpenCV: pixel (col, row) has its centre at (x, y) = (col, row).
+`CropTransform` holds the 2 x 3 affine from original pixels to crop pixels; `crop_face` samples
+the crop (padding by reflection where the box leaves the photo); `paste_back` warps an edited
+crop back over only the box's region of the original and blends it with a feathered mask.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from pirender.errors import InputError, NoFaceError
+from reconstruction.detection import NUM_LANDMARKS, DetectedFace
+
+__all__ = [
+    "CROP_SIZE",
+    "DEFAULT_SCALE",
+    "DEFAULT_VERTICAL_OFFSET",
+    "CropTransform",
+    "face_centre_and_size",
+    "crop_box",
+    "crop_transform_for_face",
+    "crop_face",
+    "crop_mask",
+    "paste_back",
+    "paste_mask",
+    "stable_crop_for_video",
+]
+
+#: Side of the renderer's input and output, pixels.
+CROP_SIZE = 256
+#: Crop side / face size (longer side of the landmark box): the face box is ~54 % of the crop.
+DEFAULT_SCALE = 1.85
+#: How far the eyes/mouth centre sits below the crop centre, as a fraction of the crop side.
+DEFAULT_VERTICAL_OFFSET = 0.075
+
+_EYES = (33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380)
+_MOUTH_CORNERS = (61, 291)
+
+BorderMode = Literal["reflect", "replicate", "constant"]
+MaskShape = Literal["rounded", "ellipse"]
+_BORDERS = {
+    "reflect": cv2.BORDER_REFLECT_101,
+    "replicate": cv2.BORDER_REPLICATE,
+    "constant": cv2.BORDER_CONSTANT,
+}
+# Below this scale a plain bilinear/bicubic warp aliases; the source is area-filtered first.
+_PREFILTER_BELOW = 0.75
+
+Affine = tuple[tuple[float, float, float], tuple[float, float, float]]
+
+
+@dataclass(frozen=True)
+class CropTransform:
+    """Where the crop lies in the original photo.
+
+    `affine` is the 2 x 3 matrix taking original pixel coordinates (x, y, 1) to crop pixel
+    coordinates; `crop_size` is the crop side in pixels; `original_size` is (H, W) of the photo.
+    Immutable, hashable and JSON-able (`to_dict` / `from_dict`).
+    """
+
+    affine: Affine
+    crop_size: int = CROP_SIZE
+    original_size: tuple[int, int] = (0, 0)
+
+    def __post_init__(self) -> None:
+        m = np.asarray(self.affine, dtype=np.float64)
+        if m.shape != (2, 3) or not np.all(np.isfinite(m)):
+            raise InputError(f"CropTransform.affine must be a finite 2x3 matrix, got {m.tolist()}")
+        if abs(np.linalg.det(m[:, :2])) < 1e-12:
+            raise InputError("CropTransform.affine is singular (zero scale)")
+        if int(self.crop_size) < 8:
+            raise InputError(f"crop_size must be at least 8 pixels, got {self.crop_size}")
+        h, w = (int(v) for v in self.original_size)
+        if h <= 0 or w <= 0:
+            raise InputError(f"original_size must be (H, W) > 0, got {self.original_size}")
+        object.__setattr__(self, "affine", tuple(tuple(float(v) for v in row) for row in m))
+        object.__setattr__(self, "crop_size", int(self.crop_size))
+        object.__setattr__(self, "original_size", (h, w))
+
+    @classmethod
+    def from_box(
+        cls, cx: float, cy: float, side: float, original_size: Sequence[int], crop_size: int = CROP_SIZE
+    ) -> CropTransform:
+        """The axis-aligned square of `side` pixels centred on (cx, cy) becomes the whole crop."""
+        if not (side > 0 and math.isfinite(side) and math.isfinite(cx) and math.isfinite(cy)):
+            raise InputError(f"crop box needs a finite centre and side > 0, got ({cx}, {cy}, {side})")
+        s = crop_size / side
+        # The box's left edge (cx - side/2) maps to the crop's left edge, -0.5 in pixel-centre terms.
+        tx = -(cx - side / 2) * s - 0.5
+        ty = -(cy - side / 2) * s - 0.5
+        h, w = original_size[0], original_size[1]
+        return cls(affine=((s, 0.0, tx), (0.0, s, ty)), crop_size=crop_size, original_size=(h, w))
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """(2, 3) float64, original pixels -> crop pixels."""
+        return np.array(self.affine, dtype=np.float64)
+
+    @property
+    def scale(self) -> float:
+        """Crop pixels per original pixel (> 1: the crop enlarges the face)."""
+        return float(math.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
+
+    def inverse(self) -> np.ndarray:
+        """(2, 3) float64, crop pixels -> original pixels."""
+        return cv2.invertAffineTransform(self.matrix)
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """(x0, y0, x1, y1): the outer edges of the crop's area in original pixel coordinates."""
+        c = self.crop_size
+        corners = np.array([[-0.5, -0.5], [c - 0.5, -0.5], [-0.5, c - 0.5], [c - 0.5, c - 0.5]])
+        pts = _affine_points(self.inverse(), corners)
+        x0, y0 = pts.min(axis=0)
+        x1, y1 = pts.max(axis=0)
+        return float(x0), float(y0), float(x1), float(y1)
+
+    def apply_points(self, points: np.ndarray) -> np.ndarray:
+        """Original -> crop for (..., 2) or (..., 3) points; a third column (depth) is scaled too."""
+        return _map_points(self.matrix, points, self.scale)
+
+    def inverse_points(self, points: np.ndarray) -> np.ndarray:
+        """Crop -> original for (..., 2) or (..., 3) points."""
+        return _map_points(self.inverse(), points, 1.0 / self.scale)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "affine": [list(row) for row in self.affine],
+            "crop_size": self.crop_size,
+            "original_size": list(self.original_size),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CropTransform:
+        missing = {"affine", "crop_size", "original_size"} - set(data)
+        if missing:
+            raise InputError(f"crop transform record lacks {sorted(missing)}; got keys {sorted(data)}")
+        affine = np.asarray(data["affine"], dtype=np.float64)
+        if affine.shape != (2, 3):
+            raise InputError(f"crop transform 'affine' must be 2x3, got shape {affine.shape}")
+        size = tuple(int(v) for v in data["original_size"])
+        if len(size) != 2:
+            raise InputError(f"crop transform 'original_size' must be [H, W], got {data['original_size']}")
+        return cls(
+            affine=tuple(map(tuple, affine.tolist())), crop_size=int(data["crop_size"]), original_size=size
+        )
+
+
+def _affine_points(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return pts @ m[:, :2].T + m[:, 2]
+
+
+def _map_points(m: np.ndarray, points: np.ndarray, depth_scale: float) -> np.ndarray:
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim < 1 or pts.shape[-1] not in (2, 3):
+        raise InputError(f"points must have shape (..., 2) or (..., 3), got {pts.shape}")
+    out = pts.copy()
+    out[..., :2] = _affine_points(m, pts[..., :2])
+    if pts.shape[-1] == 3:
+        out[..., 2] = pts[..., 2] * depth_scale
+    return out
+
+
+def _as_landmarks(face: DetectedFace | np.ndarray) -> np.ndarray:
+    lm = face.landmarks if isinstance(face, DetectedFace) else np.asarray(face, dtype=np.float64)
+    if lm.ndim != 2 or lm.shape[0] not in (468, NUM_LANDMARKS) or lm.shape[1] not in (2, 3):
+        raise InputError(f"expected face-mesh landmarks of shape (478, 2|3), got {lm.shape}")
+    return np.asarray(lm[:, :2], dtype=np.float64)
+
+
+def face_centre_and_size(face: DetectedFace | np.ndarray) -> tuple[float, float, float]:
+    """(cx, cy, size) in pixels: centre halfway between eye centre and mouth centre; longer box side."""
+    lm = _as_landmarks(face)
+    if not np.all(np.isfinite(lm)):
+        raise InputError("landmarks contain NaN or infinite values")
+    eyes = lm[list(_EYES)].mean(axis=0)
+    mouth = lm[list(_MOUTH_CORNERS)].mean(axis=0)
+    cx, cy = (eyes + mouth) / 2
+    extent = lm.max(axis=0) - lm.min(axis=0)
+    return float(cx), float(cy), float(max(extent))
+
+
+def crop_box(
+    face: DetectedFace | np.ndarray,
+    *,
+    scale: float = DEFAULT_SCALE,
+    vertical_offset: float = DEFAULT_VERTICAL_OFFSET,
+) -> tuple[float, float, float]:
+    """(cx, cy, side) of the square crop in original pixels, VoxCeleb framing.
+
+    `scale` = crop side / face size (larger: more hair and background); `vertical_offset` =
+    how far the face centre sits below the crop centre, as a fraction of the side.
+    """
+    if not scale > 0:
+        raise InputError(f"scale must be > 0, got {scale}")
+    fx, fy, size = face_centre_and_size(face)
+    side = max(scale * size, 1.0)
+    return fx, fy - vertical_offset * side, side
+
+
+def crop_transform_for_face(
+    face: DetectedFace | np.ndarray,
+    image_size: Sequence[int],
+    *,
+    scale: float = DEFAULT_SCALE,
+    vertical_offset: float = DEFAULT_VERTICAL_OFFSET,
+    crop_size: int = CROP_SIZE,
+) -> CropTransform:
+    """The renderer crop of one face in an image of `image_size` = (H, W)."""
+    cx, cy, side = crop_box(face, scale=scale, vertical_offset=vertical_offset)
+    return CropTransform.from_box(cx, cy, side, image_size, crop_size)
+
+
+def _check_rgb8(image: np.ndarray, what: str) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        found = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise InputError(f"{what} must be a (H, W, 3) uint8 RGB array, got {found}")
+    return image
+
+
+def _region(image: np.ndarray, x0: int, y0: int, width: int, height: int, border: int) -> np.ndarray:
+    """image[y0:y0+height, x0:x0+width], extended past the image edges with `border` padding."""
+    h, w = image.shape[:2]
+    ix0 = min(max(x0, 0), w - 1)
+    iy0 = min(max(y0, 0), h - 1)
+    ix1 = min(max(x0 + width, ix0 + 1), w)
+    iy1 = min(max(y0 + height, iy0 + 1), h)
+    inner = image[iy0:iy1, ix0:ix1]
+    top, left = max(0, iy0 - y0), max(0, ix0 - x0)
+    bottom, right = max(0, y0 + height - iy1), max(0, x0 + width - ix1)
+    if top or bottom or left or right:
+        inner = cv2.copyMakeBorder(inner, top, bottom, left, right, borderType=border, value=(0, 0, 0))
+    oy, ox = y0 - (iy0 - top), x0 - (ix0 - left)  # offset of the wanted area inside the padded array
+    return inner[oy : oy + height, ox : ox + width]
+
+
+def _prefilter(src: np.ndarray, m: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Area-shrink `src` by about `scale` (< 1) and return it with the matrix adjusted to match."""
+    sh, sw = src.shape[:2]
+    nw, nh = max(1, round(sw * scale)), max(1, round(sh * scale))
+    small = cv2.resize(src, (nw, nh), interpolation=cv2.INTER_AREA)
+    fx, fy = nw / sw, nh / sh
+    # small pixel u <-> source pixel (u + 0.5) / f - 0.5
+    back = np.array([[1 / fx, 0.0, 0.5 / fx - 0.5], [0.0, 1 / fy, 0.5 / fy - 0.5], [0.0, 0.0, 1.0]])
+    return small, m @ back
+
+
+def _warp(src: np.ndarray, m: np.ndarray, size: tuple[int, int], scale: float, border: int) -> np.ndarray:
+    """cv2.warpAffine with area prefiltering when shrinking; `m` maps src pixels -> dst pixels."""
+    if scale < _PREFILTER_BELOW:
+        src, m = _prefilter(src, m, scale)
+        scale = 1.0
+    flags = cv2.INTER_CUBIC if scale > 1.0 else cv2.INTER_LINEAR
+    return cv2.warpAffine(src, m, size, flags=flags, borderMode=border, borderValue=(0, 0, 0, 0))
+
+
+def crop_face(image: np.ndarray, transform: CropTransform, *, border: BorderMode = "reflect") -> np.ndarray:
+    """Sample the (crop_size, crop_size, 3) uint8 renderer crop from a (H, W, 3) uint8 photo.
+
+    Where the box leaves the photo the missing part is filled by `border` ("reflect": mirrored
+    at the edge, which looks most like real background to the renderer). Never fails for a box
+    partly or wholly outside the photo.
+    """
+    image = _check_rgb8(image, "image")
+    if image.shape[:2] != transform.original_size:
+        raise InputError(
+            f"image is {image.shape[:2]} (H, W) but the transform was made for {transform.original_size}"
+        )
+    if border not in _BORDERS:
+        raise InputError(f"border must be one of {sorted(_BORDERS)}, got {border!r}")
+    x0, y0, x1, y1 = transform.box
+    rx0, ry0 = math.floor(x0) - 2, math.floor(y0) - 2
+    rw, rh = math.ceil(x1) + 3 - rx0, math.ceil(y1) + 3 - ry0
+    region = _region(image, rx0, ry0, rw, rh, _BORDERS[border])
+    m = transform.matrix.copy()
+    m[:, 2] += m[:, :2] @ np.array([rx0, ry0], dtype=np.float64)  # region pixel -> crop pixel
+    c = transform.crop_size
+    return _warp(region, m, (c, c), transform.scale, cv2.BORDER_REPLICATE)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_mask(crop_size: int, feather: float, margin: float, shape: str) -> np.ndarray:
+    t = (np.arange(crop_size, dtype=np.float64) + 0.5) / crop_size  # pixel centres in (0, 1)
+    if shape == "rounded":
+        d = np.minimum(t, 1.0 - t)  # distance to the nearest crop edge, fraction of the side
+        ramp = np.clip((d - margin) / feather, 0.0, 1.0)
+        ramp = ramp * ramp * (3.0 - 2.0 * ramp)  # smoothstep: no kink where the ramp starts or ends
+        mask = ramp[:, None] * ramp[None, :]
+    else:
+        r = np.hypot(t[:, None] - 0.5, t[None, :] - 0.5)  # distance to the centre
+        ramp = np.clip((0.5 - margin - r) / feather, 0.0, 1.0)
+        mask = ramp * ramp * (3.0 - 2.0 * ramp)
+    mask = mask.astype(np.float32)
+    mask.setflags(write=False)
+    return mask
+
+
+def crop_mask(
+    crop_size: int = CROP_SIZE, *, feather: float = 0.1, margin: float = 0.02, shape: MaskShape = "rounded"
+) -> np.ndarray:
+    """(crop_size, crop_size) float32 blend weights in [0, 1] (read-only).
+
+    0 within `margin` of the crop border, rising smoothly to 1 over `feather` (both fractions of
+    the crop side). "rounded": a square with soft rounded corners; "ellipse": a disc.
+    """
+    if shape not in ("rounded", "ellipse"):
+        raise InputError(f"mask shape must be 'rounded' or 'ellipse', got {shape!r}")
+    if not (0.0 < feather and 0.0 <= margin and margin + feather < 0.5):
+        raise InputError(f"need feather > 0, margin >= 0 and margin + feather < 0.5; got {feather}, {margin}")
+    return _cached_mask(int(crop_size), float(feather), float(margin), shape)
+
+
+def _paste_region(transform: CropTransform) -> tuple[int, int, int, int] | None:
+    """Integer (x0, y0, x1, y1) of the original covered by the crop, clipped; None if outside."""
+    h, w = transform.original_size
+    bx0, by0, bx1, by1 = transform.box
+    x0, y0 = max(0, math.floor(bx0)), max(0, math.floor(by0))
+    x1, y1 = min(w, math.ceil(bx1) + 1), min(h, math.ceil(by1) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
+def _warped_mask(transform: CropTransform, region: tuple[int, int, int, int], **mask_kw: Any) -> np.ndarray:
+    x0, y0, x1, y1 = region
+    a = transform.inverse()
+    a[:, 2] -= (x0, y0)  # crop pixel -> region pixel
+    mask = crop_mask(transform.crop_size, **mask_kw)
+    return _warp(mask, a, (x1 - x0, y1 - y0), 1.0 / transform.scale, cv2.BORDER_CONSTANT)
+
+
+def paste_mask(
+    transform: CropTransform, *, feather: float = 0.1, margin: float = 0.02, shape: MaskShape = "rounded"
+) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: how much of the edited crop `paste_back` puts at each pixel."""
+    h, w = transform.original_size
+    out = np.zeros((h, w), np.float32)
+    region = _paste_region(transform)
+    if region is not None:
+        x0, y0, x1, y1 = region
+        out[y0:y1, x0:x1] = _warped_mask(transform, region, feather=feather, margin=margin, shape=shape)
+    return out
+
+
+def paste_back(
+    original: np.ndarray,
+    edited_crop: np.ndarray,
+    transform: CropTransform,
+    *,
+    feather: float = 0.1,
+    margin: float = 0.02,
+    shape: MaskShape = "rounded",
+    mode: Literal["replace", "residual"] = "replace",
+    colour_match: bool = False,
+) -> np.ndarray:
+    """Put an edited (crop_size, crop_size, 3) uint8 crop back into the (H, W, 3) uint8 photo.
+
+    Only the crop's bounding region of the photo is touched, so the cost depends on the face's
+    size, not the photo's. The crop is blended with `crop_mask(feather, margin, shape)`, which is
+    0 before the crop border, so there is no seam.
+
+    mode "replace" puts the crop's pixels in (upsampled to the photo's resolution);
+    "residual" adds only the change the edit made (edited crop minus the original's crop), so
+    the photo keeps its own fine detail where the edit changed nothing; where things moved, the
+    original detail may show through faintly. `colour_match` removes a uniform colour offset
+    between the edited and original crop measured in the outer feather band (a renderer's
+    slight tint). Returns a new array; `original` is not modified.
+    """
+    original = _check_rgb8(original, "original image")
+    edited_crop = _check_rgb8(edited_crop, "edited crop")
+    c = transform.crop_size
+    if original.shape[:2] != transform.original_size:
+        raise InputError(
+            f"original image is {original.shape[:2]} (H, W) but the transform was made for {transform.original_size}"
+        )
+    if edited_crop.shape[:2] != (c, c):
+        raise InputError(f"edited crop must be {c}x{c}, got {edited_crop.shape[1]}x{edited_crop.shape[0]}")
+    if mode not in ("replace", "residual"):
+        raise InputError(f"mode must be 'replace' or 'residual', got {mode!r}")
+    mask_kw = {"feather": feather, "margin": margin, "shape": shape}
+    crop_mask(c, **mask_kw)  # validates the mask arguments before any work
+    out = original.copy()
+    region = _paste_region(transform)
+    if region is None:
+        return out
+    x0, y0, x1, y1 = region
+    size = (x1 - x0, y1 - y0)
+    a = transform.inverse()
+    a[:, 2] -= (x0, y0)  # crop pixel -> region pixel
+    inv_scale = 1.0 / transform.scale
+
+    source_crop = crop_face(original, transform) if (mode == "residual" or colour_match) else None
+    edited = edited_crop
+    if colour_match and source_crop is not None:
+        edited = _match_colour(edited_crop, source_crop, crop_mask(c, **mask_kw))
+
+    mask = _warped_mask(transform, region, **mask_kw)
+    roi = out[y0:y1, x0:x1]
+    if mode == "replace":
+        warped = _warp(np.ascontiguousarray(edited), a, size, inv_scale, cv2.BORDER_REPLICATE)
+        out[y0:y1, x0:x1] = cv2.blendLinear(warped, roi, mask, 1.0 - mask)
+    else:
+        delta = edited.astype(np.float32) - source_crop.astype(np.float32)
+        delta_up = _warp(delta, a, size, inv_scale, cv2.BORDER_CONSTANT)
+        res = roi.astype(np.float32) + delta_up * mask[:, :, None]
+        out[y0:y1, x0:x1] = np.clip(np.rint(res), 0, 255).astype(np.uint8)
+    return out
+
+
+def _match_colour(edited: np.ndarray, source: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    band = (mask > 0.0) & (mask < 0.5)
+    if not band.any():
+        return edited
+    shift = (edited[band].astype(np.float32) - source[band].astype(np.float32)).mean(axis=0)
+    return np.clip(np.rint(edited.astype(np.float32) - shift), 0, 255).astype(np.uint8)
+
+
+def stable_crop_for_video(
+    landmarks_per_frame: np.ndarray | Sequence[np.ndarray | None],
+    image_size: Sequence[int],
+    *,
+    scale: float = DEFAULT_SCALE,
+    vertical_offset: float = DEFAULT_VERTICAL_OFFSET,
+    crop_size: int = CROP_SIZE,
+    max_growth: float = 1.5,
+    face_margin: float = 0.05,
+    outlier_percentile: float = 2.0,
+) -> CropTransform:
+    """One fixed crop for a whole clip, as VoxCeleb's preprocessing does (no jitter).
+
+    `landmarks_per_frame` is (T, 478, 2|3) with NaN rows (or None entries) for frames without
+    the face; those frames are ignored. The box is the median per-frame crop (so the face has
+    the framing the weights were trained on), centred on the middle of the range the face's
+    crop centre moves over, and grown only as far as needed to keep every frame's face (its
+    landmark box) at least `face_margin` of the side inside the crop, by at most `max_growth`.
+    `outlier_percentile` trims stray detections at each end. Raises NoFaceError if no frame
+    has a face.
+    """
+    if max_growth < 1.0:
+        raise InputError(f"max_growth must be >= 1, got {max_growth}")
+    if not 0.0 <= face_margin < 0.5:
+        raise InputError(f"face_margin must be in [0, 0.5), got {face_margin}")
+    boxes, extents = [], []
+    n_frames = 0
+    for f in landmarks_per_frame:
+        n_frames += 1
+        if f is None:
+            continue
+        lm = np.asarray(f, dtype=np.float64)
+        if not np.all(np.isfinite(lm[:, :2])):
+            continue
+        boxes.append(crop_box(lm, scale=scale, vertical_offset=vertical_offset))
+        extents.append((*lm[:, :2].min(axis=0), *lm[:, :2].max(axis=0)))
+    if not boxes:
+        raise NoFaceError(
+            f"No face in any of the {n_frames} frames: use a clip where one face is clearly visible, "
+            "frontal or up to ~45 degrees."
+        )
+    b = np.array(boxes)  # (N, 3): cx, cy, side of each frame's own crop
+    e = np.array(extents)  # (N, 4): x0, y0, x1, y1 of each frame's landmarks
+    lo, hi = outlier_percentile, 100.0 - outlier_percentile
+    cx = (np.percentile(b[:, 0], lo) + np.percentile(b[:, 0], hi)) / 2
+    cy = (np.percentile(b[:, 1], lo) + np.percentile(b[:, 1], hi)) / 2
+    reach = max(
+        cx - np.percentile(e[:, 0], lo),
+        cy - np.percentile(e[:, 1], lo),
+        np.percentile(e[:, 2], hi) - cx,
+        np.percentile(e[:, 3], hi) - cy,
+    )  # farthest the face gets from the centre, pixels
+    median_side = float(np.median(b[:, 2]))
+    needed = 2.0 * reach / (1.0 - 2.0 * face_margin)
+    side = float(np.clip(needed, median_side, max_growth * median_side))
+    return CropTransform.from_box(float(cx), float(cy), side, image_size, crop_size)

@@ -1,0 +1,331 @@
+"""Tests of the renderer crop and the paste-back (reconstruction/crop.py)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from pirender.errors import InputError, NoFaceError
+from reconstruction.crop import (
+    CROP_SIZE,
+    DEFAULT_SCALE,
+    CropTransform,
+    crop_box,
+    crop_face,
+    crop_mask,
+    crop_transform_for_face,
+    face_centre_and_size,
+    paste_back,
+    paste_mask,
+    stable_crop_for_video,
+)
+
+
+@pytest.fixture(scope="module")
+def astro_face(astronaut):
+    from reconstruction.detection import FaceDetector
+
+    with FaceDetector() as det:
+        return det.detect(astronaut)[0]
+
+
+def _random_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+# --- CropTransform ---------------------------------------------------------------------------
+
+
+def test_transform_maps_box_edges_to_crop_edges():
+    t = CropTransform.from_box(300.0, 200.0, 128.0, (480, 640))
+    assert t.scale == pytest.approx(2.0)
+    assert t.box == pytest.approx((236.0, 136.0, 364.0, 264.0))
+    # Pixel-centre convention: the box's left edge is the crop's left edge at -0.5.
+    np.testing.assert_allclose(
+        t.apply_points(np.array([[236.0, 136.0], [364.0, 264.0]])), [[-0.5, -0.5], [255.5, 255.5]]
+    )
+    np.testing.assert_allclose(t.apply_points(np.array([300.0, 200.0])), [127.5, 127.5])
+
+
+def test_transform_inverse_points_and_depth():
+    t = CropTransform.from_box(123.4, 321.0, 210.7, (600, 500))
+    pts = np.random.default_rng(1).uniform(0, 500, (50, 3))
+    np.testing.assert_allclose(t.inverse_points(t.apply_points(pts)), pts, atol=1e-9)
+    np.testing.assert_allclose(t.apply_points(pts)[:, 2], pts[:, 2] * t.scale)
+    m = np.vstack([t.matrix, [0, 0, 1]]) @ np.vstack([t.inverse(), [0, 0, 1]])
+    np.testing.assert_allclose(m, np.eye(3), atol=1e-12)
+
+
+def test_transform_record_round_trip_and_validation():
+    t = CropTransform.from_box(100.5, 90.25, 180.0, (300, 400))
+    again = CropTransform.from_dict(json.loads(json.dumps(t.to_dict())))
+    assert again == t and hash(again) == hash(t)
+    with pytest.raises(InputError, match="lacks"):
+        CropTransform.from_dict({"affine": t.to_dict()["affine"]})
+    with pytest.raises(InputError, match="singular"):
+        CropTransform(affine=((0, 0, 1), (0, 0, 1)), original_size=(10, 10))
+    with pytest.raises(InputError, match="original_size"):
+        CropTransform(affine=((1, 0, 0), (0, 1, 0)), original_size=(0, 10))
+    with pytest.raises(InputError):
+        CropTransform.from_box(10, 10, 0, (100, 100))
+
+
+# --- framing ---------------------------------------------------------------------------------
+
+
+def test_framing_on_a_real_face(astronaut, astro_face):
+    t = crop_transform_for_face(astro_face, astronaut.shape[:2])
+    crop = crop_face(astronaut, t)
+    assert crop.shape == (CROP_SIZE, CROP_SIZE, 3) and crop.dtype == np.uint8
+    lm = t.apply_points(astro_face.landmarks)
+    extent = np.ptp(lm[:, :2], axis=0).max()
+    assert extent / CROP_SIZE == pytest.approx(1 / DEFAULT_SCALE, rel=1e-3)  # ~0.54 of the crop
+    eyes = t.apply_points(astro_face.five_points()[:2]).mean(axis=0)
+    assert abs(eyes[0] - 127.5) < 0.05 * CROP_SIZE  # centred across
+    assert 0.38 * CROP_SIZE < eyes[1] < 0.52 * CROP_SIZE  # eyes near the centre line, room for hair above
+    assert lm[:, 1].min() > 0.15 * CROP_SIZE and lm[:, 1].max() < 0.95 * CROP_SIZE
+    # Axis-aligned: no rotation in the affine.
+    assert t.affine[0][1] == 0.0 and t.affine[1][0] == 0.0
+
+
+def test_crop_box_options(astro_face):
+    cx, cy, side = crop_box(astro_face)
+    fx, fy, size = face_centre_and_size(astro_face)
+    assert side == pytest.approx(DEFAULT_SCALE * size)
+    assert cy < fy and cx == pytest.approx(fx)  # the crop centre sits above the face centre
+    _, _, wide = crop_box(astro_face, scale=2.5)
+    assert wide == pytest.approx(2.5 * size)
+    _, cy0, _ = crop_box(astro_face, vertical_offset=0.0)
+    assert cy0 == pytest.approx(fy)
+    with pytest.raises(InputError):
+        crop_box(np.zeros((10, 2)))
+    with pytest.raises(InputError):
+        crop_box(astro_face, scale=0)
+
+
+# --- crop_face -------------------------------------------------------------------------------
+
+
+def test_crop_at_unit_scale_is_an_exact_slice():
+    image = _random_image(400, 500)
+    t = CropTransform.from_box(100 + 127.5, 50 + 127.5, 256, image.shape[:2])
+    np.testing.assert_array_equal(crop_face(image, t), image[50:306, 100:356])
+
+
+def test_crop_upscaled_gradient_is_sampled_at_the_right_place():
+    x = np.arange(320, dtype=np.float64)
+    image = np.repeat(np.repeat(np.clip(x - 20, 0, 255)[None, :, None], 300, axis=0), 3, axis=2).astype(
+        np.uint8
+    )
+    t = CropTransform.from_box(150.0, 150.0, 128.0, image.shape[:2])
+    crop = crop_face(image, t)
+    expected_x = t.inverse_points(np.stack([np.arange(256.0), np.full(256, 128.0)], axis=1))[:, 0] - 20
+    assert np.abs(crop[128, :, 0].astype(float) - expected_x).max() <= 1.0
+
+
+def test_crop_shrink_is_antialiased():
+    checker = ((np.indices((2048, 2048)).sum(axis=0) % 2) * 255).astype(np.uint8)
+    image = np.repeat(checker[:, :, None], 3, axis=2)
+    t = CropTransform.from_box(1024.0, 1024.0, 1024.0, image.shape[:2])  # 4x smaller
+    crop = crop_face(image, t)
+    assert abs(crop.mean() - 127.5) < 2 and crop.std() < 3  # plain warping would alias to stripes
+
+
+def test_crop_pads_faces_at_the_border():
+    image = _random_image(300, 300, seed=3)
+    t = CropTransform.from_box(-50 + 127.5, 20 + 127.5, 256, image.shape[:2])  # 50 px past the left edge
+    crop = crop_face(image, t)
+    np.testing.assert_array_equal(crop[:, 50:], image[20:276, :206])
+    # reflect (default): column -k mirrors column k
+    np.testing.assert_array_equal(crop[:, 49::-1], image[20:276, 1:51])
+    assert (crop_face(image, t, border="constant")[:, :50] == 0).all()
+    np.testing.assert_array_equal(crop_face(image, t, border="replicate")[:, 10], image[20:276, 0])
+    with pytest.raises(InputError):
+        crop_face(image, t, border="wrap")  # type: ignore[arg-type]
+
+
+def test_crop_never_fails_far_outside_or_huge():
+    image = _random_image(120, 160)
+    for box in [(-500.0, -500.0, 100.0), (1000.0, 60.0, 300.0), (80.0, 60.0, 5000.0), (80.0, 60.0, 2.0)]:
+        crop = crop_face(image, CropTransform.from_box(*box, image.shape[:2]))
+        assert crop.shape == (256, 256, 3)
+
+
+def test_crop_checks_inputs():
+    image = _random_image(100, 100)
+    t = CropTransform.from_box(50, 50, 80, (100, 100))
+    with pytest.raises(InputError, match="uint8"):
+        crop_face(image.astype(np.float32), t)
+    with pytest.raises(InputError, match="made for"):
+        crop_face(_random_image(100, 120), t)
+
+
+# --- paste_back ------------------------------------------------------------------------------
+
+
+def test_unedited_crop_pasted_back_on_the_astronaut(astronaut, astro_face):
+    t = crop_transform_for_face(astro_face, astronaut.shape[:2])
+    out = paste_back(astronaut, crop_face(astronaut, t), t)
+    assert out.shape == astronaut.shape and out.dtype == np.uint8
+    diff = np.abs(out.astype(np.float64) - astronaut)
+    assert diff.mean() < 1.0  # < 1/255 in [0, 1] units
+    outside = paste_mask(t) == 0
+    assert (diff[outside] == 0).all()  # nothing outside the mask changes at all
+    # residual mode reproduces the photo exactly
+    np.testing.assert_array_equal(
+        paste_back(astronaut, crop_face(astronaut, t), t, mode="residual"), astronaut
+    )
+
+
+def _twelve_megapixel(astronaut: np.ndarray) -> np.ndarray:
+    h, w = 3000, 4000
+    image = np.empty((h, w, 3), np.uint8)
+    image[..., 0] = ((np.arange(w) * 255) // w)[None, :]
+    image[..., 1] = ((np.arange(h) * 255) // h)[:, None]
+    image[..., 2] = 128
+    image[300:2700, 800:3200] = cv2.resize(astronaut, (2400, 2400), interpolation=cv2.INTER_CUBIC)
+    return image
+
+
+def test_unedited_crop_pasted_back_on_twelve_megapixels(astronaut, astro_face):
+    image = _twelve_megapixel(astronaut)
+    lm = astro_face.landmarks.copy()
+    lm[:, :2] = (lm[:, :2] + 0.5) * (2400 / 512) - 0.5 + (800, 300)
+    t = crop_transform_for_face(lm, image.shape[:2])
+    assert t.scale < 0.3  # the crop shrinks the face about 3.6x
+    out = paste_back(image, crop_face(image, t), t)
+    diff = np.abs(out.astype(np.float32) - image)
+    assert diff.mean() < 1.0
+    x0, y0, x1, y1 = t.box
+    untouched = np.ones(image.shape[:2], bool)
+    untouched[max(0, int(y0)) : int(y1) + 2, max(0, int(x0)) : int(x1) + 2] = False
+    assert (diff[untouched] == 0).all()
+
+
+def test_edited_crop_blends_without_a_seam(astronaut, astro_face):
+    t = crop_transform_for_face(astro_face, astronaut.shape[:2])
+    edited = np.zeros((256, 256, 3), np.uint8)
+    edited[:] = (255, 0, 255)
+    out = paste_back(astronaut, edited, t, feather=0.1, margin=0.02)
+    cx, cy = (int(round(v)) for v in t.inverse_points(np.array([127.5, 127.5])))
+    np.testing.assert_array_equal(out[cy, cx], (255, 0, 255))  # the centre is the edit
+    mask = paste_mask(t, feather=0.1, margin=0.02)
+    assert mask.max() == pytest.approx(1.0, abs=1e-3) and mask.min() == 0.0
+    # The mask is zero over the outer 2 % of the crop and rises smoothly: no step between neighbours.
+    border_ring = t.inverse_points(np.array([[2.0, 128.0], [253.0, 128.0], [128.0, 2.0], [128.0, 253.0]]))
+    for x, y in border_ring:
+        assert mask[int(round(y)), int(round(x))] == 0.0
+    step = max(np.abs(np.diff(mask, axis=0)).max(), np.abs(np.diff(mask, axis=1)).max())
+    ramp_px = 0.1 * (t.box[2] - t.box[0])  # the feather width in photo pixels
+    assert step < 1.6 / ramp_px  # smoothstep's steepest slope is 1.5 / width
+    # Where the mask is zero the photo is unchanged; expected blend elsewhere.
+    expected = mask[..., None] * np.array([255, 0, 255]) + (1 - mask[..., None]) * astronaut
+    assert np.abs(out - expected).max() <= 1.0
+
+
+def test_residual_mode_and_colour_match(astronaut, astro_face):
+    t = crop_transform_for_face(astro_face, astronaut.shape[:2])
+    crop = crop_face(astronaut, t).astype(np.int16)
+    brighter = np.clip(crop + 20, 0, 255).astype(np.uint8)
+    out = paste_back(astronaut, brighter, t, mode="residual")
+    mask = paste_mask(t)
+    core = mask > 0.999
+    unsaturated = (astronaut < 200).all(axis=2) & core
+    gain = out[unsaturated].astype(float) - astronaut[unsaturated]
+    assert gain.mean() == pytest.approx(20, abs=0.6)
+    # A uniform tint of the edited crop is removed by colour_match.
+    tinted = np.clip(crop + np.array([12, -8, 5]), 0, 255).astype(np.uint8)
+    plain = np.abs(paste_back(astronaut, tinted, t).astype(float) - astronaut)[core].mean()
+    matched = np.abs(paste_back(astronaut, tinted, t, colour_match=True).astype(float) - astronaut)[
+        core
+    ].mean()
+    assert plain > 6 and matched < 2.5
+
+
+def test_paste_back_checks_inputs(astronaut):
+    t = CropTransform.from_box(256, 256, 200, astronaut.shape[:2])
+    crop = crop_face(astronaut, t)
+    with pytest.raises(InputError, match="256x256"):
+        paste_back(astronaut, crop[:128], t)
+    with pytest.raises(InputError, match="made for"):
+        paste_back(astronaut[:300], crop, t)
+    with pytest.raises(InputError, match="mode"):
+        paste_back(astronaut, crop, t, mode="add")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="feather"):
+        paste_back(astronaut, crop, t, feather=0.6)
+    before = astronaut.copy()
+    paste_back(astronaut, np.zeros_like(crop), t)
+    np.testing.assert_array_equal(astronaut, before)  # the original is never modified
+
+
+def test_paste_back_box_outside_the_image(astronaut):
+    t = CropTransform.from_box(-400, -400, 200, astronaut.shape[:2])
+    out = paste_back(astronaut, np.zeros((256, 256, 3), np.uint8), t)
+    np.testing.assert_array_equal(out, astronaut)
+
+
+@pytest.mark.parametrize("shape", ["rounded", "ellipse"])
+def test_crop_mask_shapes(shape):
+    m = crop_mask(256, feather=0.1, margin=0.02, shape=shape)
+    assert m.shape == (256, 256) and m.dtype == np.float32 and not m.flags.writeable
+    assert m[128, 128] == pytest.approx(1.0) and m[0, 0] == 0.0 and m[128, 2] == 0.0
+    np.testing.assert_allclose(m, m.T, atol=1e-7)
+    np.testing.assert_allclose(m, m[::-1], atol=1e-7)
+    row = m[128, :128]
+    assert (np.diff(row) >= -1e-7).all()  # rises monotonically towards the centre
+    if shape == "ellipse":
+        assert m[20, 20] == 0.0  # corners are not used
+    with pytest.raises(InputError):
+        crop_mask(256, shape="star")  # type: ignore[arg-type]
+
+
+# --- video -----------------------------------------------------------------------------------
+
+
+def test_stable_crop_for_video(astro_face):
+    rng = np.random.default_rng(0)
+    base = astro_face.landmarks.astype(np.float64)
+    frames: list[np.ndarray | None] = []
+    for i in range(40):
+        lm = base.copy()
+        lm[:, :2] += rng.normal(0, 3, 2) + (i * 1.0, 0)  # jitter and a slow drift right
+        frames.append(lm)
+    frames[5] = np.full_like(base, np.nan)
+    frames[6] = None
+    t = stable_crop_for_video(frames, (512, 512))
+    singles = [crop_box(f) for f in frames if f is not None and np.isfinite(f).all()]
+    median_side = np.median([s[2] for s in singles])
+    x0, y0, x1, y1 = t.box
+    assert median_side <= x1 - x0 <= 1.5 * median_side
+    for f in frames:
+        if f is None or not np.isfinite(f).all():
+            continue
+        assert x0 <= f[:, 0].min() and f[:, 0].max() <= x1 and y0 <= f[:, 1].min() and f[:, 1].max() <= y1
+    # A still face gives the single-frame crop.
+    still = stable_crop_for_video(np.repeat(base[None], 5, axis=0), (512, 512))
+    assert still.box == pytest.approx(crop_transform_for_face(base, (512, 512)).box, abs=1e-6)
+    with pytest.raises(NoFaceError):
+        stable_crop_for_video(np.full((4, 478, 3), np.nan), (512, 512))
+
+
+@pytest.mark.realdata
+def test_voxceleb_clip_is_framed_like_voxceleb(shared_data):
+    """On a clip from the VoxCeleb preprocessing the weights were trained on, our crop is the frame itself."""
+    import imageio_ffmpeg
+
+    from reconstruction.detection import FaceTracker
+
+    gen = imageio_ffmpeg.read_frames(str(shared_data / "videos" / "OpenTalker__DPE__d.mp4"))
+    w, h = next(gen)["size"]
+    frames = [np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in itertools.islice(gen, 0, 200, 4)]
+    gen.close()
+    with FaceTracker() as tracker:
+        track = tracker.track(frames)
+    t = stable_crop_for_video(track.landmarks, (h, w))
+    x0, y0, x1, y1 = np.array(t.box) / w
+    assert x1 - x0 == pytest.approx(1.0, abs=0.1)
+    assert abs(x0) < 0.08 and abs(y0) < 0.08
