@@ -1,0 +1,613 @@
+"""Semantic editing controls over 3DMM coefficients (PIRenderer section 4.3, portrait editing; issue 4).
+
+Users move named sliders (head yaw, "smile", "open mouth", ...) instead of the face model's
+anonymous expression coefficients. Every slider is declared once, in `CONTROL_SPECS`, and read
+from there by the web UI, the reset button, the CLI and the pipeline.
+
+How a control becomes coefficients (`ControlSet.apply`):
+
+- head controls add to the pose: yaw, pitch and roll add degrees to the angles; move_x, move_y
+  and scale change the translation in the face model's own camera convention (see
+  `ControlSet.apply`);
+- each expression control owns one direction (E,) in the model's expression space, and the
+  slider value multiplies it; directions add, so controls compose (smile + raise brows);
+- all values are relative to the photo's own coefficients: 0 changes nothing, and all zeros
+  return the original record itself (exact reset).
+
+The directions are derived from the face model itself, the same way for every model, so the same
+control works on the project's own mesh model and on the BFM of the public weights. A control
+is a set of wanted displacements of some of the 68 iBUG landmarks (in units of the mean face's
+outer-eye-corner distance; e.g. open_mouth: the lower lip and chin down, the upper lip slightly
+up). The direction is the ridge-regularised least-squares solution over the expression basis
+that moves those landmarks so while keeping every vertex far from them still (a weight that
+grows from 0 near the controlled landmarks to 1 a little further away). The ridge (a Gaussian
+prior on coefficients, which are unit-variance in both models) chooses, among the ways the
+basis can produce the motion, the one the data finds most likely; afterwards the direction is
+scaled so that slider 1.0 gives the wanted displacement (a strong but plausible expression).
+`ControlSet.landmark_motion` reports what a setting does to the 68 landmarks, for checks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+
+from pirender.errors import InputError
+from reconstruction.coefficients import (
+    BFM_DEEP3D,
+    DEFAULT_FACE_MODEL,
+    FaceCoefficients,
+    MotionSequence,
+    check_face_model,
+)
+
+__all__ = [
+    "ControlSpec",
+    "CONTROL_SPECS",
+    "CONTROL_NAMES",
+    "HEAD_CONTROLS",
+    "EXPRESSION_CONTROLS",
+    "SPECS_BY_NAME",
+    "PRESETS",
+    "DerivationSettings",
+    "ControlSet",
+    "control_set_for",
+    "interpolate",
+    "preset_values",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ControlSpec:
+    """One slider: the UI, the CLI and the reset button read everything about it from here.
+
+    `group` is "head" (pose) or "expression"; `minimum`/`maximum`/`step` are in `unit`;
+    `default` is the value that changes nothing (0.0 for every control: they are relative).
+    """
+
+    name: str
+    label: str
+    group: Literal["head", "expression"]
+    minimum: float
+    maximum: float
+    default: float = 0.0
+    step: float = 0.01
+    unit: str = ""
+    description: str = ""
+
+
+#: Every slider, declared once. Expression sliders are in [-1, 1] where the opposite direction
+#: means something (a sad mouth, lowered brows, pursed lips) and [0, 1] where it does not.
+CONTROL_SPECS: tuple[ControlSpec, ...] = (
+    ControlSpec("yaw", "Turn (yaw)", "head", -30.0, 30.0, 0.0, 1.0, "deg",
+                "Turn the head left/right; positive moves the nose towards the picture's right."),
+    ControlSpec("pitch", "Nod (pitch)", "head", -20.0, 20.0, 0.0, 1.0, "deg",
+                "Tilt the head up/down; positive turns the nose down."),
+    ControlSpec("roll", "Tilt (roll)", "head", -20.0, 20.0, 0.0, 1.0, "deg",
+                "Tilt the head sideways; positive turns it counter-clockwise in the picture."),
+    ControlSpec("move_x", "Move left/right", "head", -20.0, 20.0, 0.0, 1.0, "%",
+                "Shift the head horizontally, in percent of the frame width; positive moves it right."),
+    ControlSpec("move_y", "Move up/down", "head", -20.0, 20.0, 0.0, 1.0, "%",
+                "Shift the head vertically, in percent of the frame height; positive moves it up."),
+    ControlSpec("scale", "Size", "head", -25.0, 25.0, 0.0, 1.0, "%",
+                "Make the head larger (positive) or smaller in the frame, in percent, about its own centre."),
+    ControlSpec("smile", "Smile", "expression", -1.0, 1.0, 0.0, 0.05, "",
+                "Mouth corners up and out; negative turns them down."),
+    ControlSpec("open_mouth", "Open mouth (aaa)", "expression", 0.0, 1.0, 0.0, 0.05, "",
+                "Drop the jaw and part the lips, as in 'aaa'."),
+    ControlSpec("wide_mouth", "Wide mouth (eee)", "expression", -1.0, 1.0, 0.0, 0.05, "",
+                "Stretch the lips sideways, as in 'eee'; negative narrows the mouth."),
+    ControlSpec("round_lips", "Round lips (ooo)", "expression", 0.0, 1.0, 0.0, 0.05, "",
+                "Round and push the lips forward, as in 'ooo'."),
+    ControlSpec("raise_brows", "Raise brows", "expression", -1.0, 1.0, 0.0, 0.05, "",
+                "Lift both eyebrows (surprise); negative lowers them."),
+    ControlSpec("frown", "Frown", "expression", 0.0, 1.0, 0.0, 0.05, "",
+                "Pull the inner eyebrows down and together."),
+    ControlSpec("close_eyes", "Close eyes", "expression", 0.0, 1.0, 0.0, 0.05, "",
+                "Lower both upper lids onto the lower lids (1 = closed)."),
+    ControlSpec("wink_left", "Wink (left)", "expression", 0.0, 1.0, 0.0, 0.05, "",
+                "Close the eye on the picture's left only."),
+    ControlSpec("wink_right", "Wink (right)", "expression", 0.0, 1.0, 0.0, 0.05, "",
+                "Close the eye on the picture's right only."),
+    ControlSpec("neutralise", "Remove photo's expression", "expression", 0.0, 1.0, 0.0, 0.05, "",
+                "Fade out the photo's own expression towards the face model's neutral face "
+                "(1 = expression coefficients replaced by zeros, before the other sliders are added)."),
+)
+
+#: Names in table order.
+CONTROL_NAMES: tuple[str, ...] = tuple(s.name for s in CONTROL_SPECS)
+#: Name -> spec.
+SPECS_BY_NAME: Mapping[str, ControlSpec] = MappingProxyType({s.name: s for s in CONTROL_SPECS})
+HEAD_CONTROLS: tuple[str, ...] = tuple(s.name for s in CONTROL_SPECS if s.group == "head")
+#: Expression controls that own a direction (`neutralise` scales the photo's expression instead).
+EXPRESSION_CONTROLS: tuple[str, ...] = tuple(
+    s.name for s in CONTROL_SPECS if s.group == "expression" and s.name != "neutralise"
+)
+
+#: Slider settings with a name. They are relative to the photo, like any slider setting, except
+#: "neutral", which sets `neutralise` = 1: the photo's expression coefficients are replaced by
+#: zeros, the face model's mean (neutral, mouth closed) expression; the pose is kept.
+PRESETS: Mapping[str, Mapping[str, float]] = MappingProxyType(
+    {
+        "neutral": MappingProxyType({"neutralise": 1.0}),
+        "smile": MappingProxyType({"smile": 0.8}),
+        "surprise": MappingProxyType({"raise_brows": 1.0, "open_mouth": 0.45}),
+        "aaa": MappingProxyType({"open_mouth": 0.8}),
+        "eee": MappingProxyType({"wide_mouth": 0.8, "open_mouth": 0.15}),
+        "ooo": MappingProxyType({"round_lips": 0.9, "open_mouth": 0.25}),
+    }
+)
+
+
+def preset_values(name: str) -> dict[str, float]:
+    """A preset as a full {control: value} dict (every control present, zeros for the others)."""
+    if name not in PRESETS:
+        raise InputError(f"unknown preset '{name}'; known presets: {', '.join(PRESETS)}")
+    values = {n: 0.0 for n in CONTROL_NAMES}
+    values.update(PRESETS[name])
+    return values
+
+
+# ------------------------------------------------------------------------------------------------
+# Landmark targets of the expression controls (68-point iBUG layout, image-left points first)
+# ------------------------------------------------------------------------------------------------
+
+_BROWS = tuple(range(17, 27))
+_LIPS = tuple(range(48, 68))
+_CHEEKS = (2, 3, 4, 12, 13, 14)
+_JAW = tuple(range(3, 14))
+_EYE_PAIRS = {"left": ((37, 41), (38, 40)), "right": ((43, 47), (44, 46))}  # (upper lid, lower lid)
+_EYE_CORNERS = {"left": (36, 39), "right": (42, 45)}
+# Mirror image of each of the 68 landmarks (left-right pairs of the layout; centre points map to themselves).
+_MIRROR_PAIRS = (
+    *((i, 16 - i) for i in range(8)), (17, 26), (18, 25), (19, 24), (20, 23), (21, 22), (31, 35), (32, 34),
+    (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46), (48, 54), (49, 53), (50, 52), (55, 59),
+    (56, 58), (60, 64), (61, 63), (65, 67),
+)
+_MIRROR = np.arange(68)
+for _a, _b in _MIRROR_PAIRS:
+    _MIRROR[_a], _MIRROR[_b] = _b, _a
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Wanted displacements (landmark -> (dx, dy, dz), eye-distance units, y up, z to camera) and
+    landmarks left free (neither driven nor held still)."""
+
+    moves: Mapping[int, tuple[float, float, float]]
+    free: tuple[int, ...] = ()
+    symmetric: bool = True
+    weights: Mapping[int, float] = field(default_factory=dict)  # per-landmark weight of a move (default 1)
+    ridge_scale: float = 1.0  # < 1 buys motion the basis holds only weakly (larger coefficients)
+
+
+def _eye_closure(mean68: np.ndarray, side: str) -> dict[int, tuple[float, float, float]]:
+    """Upper lids 85 % and lower lids 15 % of the way to each other (they meet); corners still."""
+    moves: dict[int, tuple[float, float, float]] = {}
+    for upper, lower in _EYE_PAIRS[side]:
+        gap = mean68[lower] - mean68[upper]
+        moves[upper] = tuple(0.85 * gap)
+        moves[lower] = tuple(-0.15 * gap)
+    for corner in _EYE_CORNERS[side]:
+        moves[corner] = (0.0, 0.0, 0.0)
+    return moves
+
+
+def _still_eye(side: str) -> dict[int, tuple[float, float, float]]:
+    return {i: (0.0, 0.0, 0.0) for pair in _EYE_PAIRS[side] for i in pair}
+
+
+def _wink(mean68: np.ndarray, side: str) -> _Target:
+    """One eye closes, the other is held firmly; a weaker ridge, because a face model learnt
+    from talking videos mostly couples the two eyes (people blink with both)."""
+    other = "right" if side == "left" else "left"
+    still = _still_eye(other)
+    return _Target(
+        {**_eye_closure(mean68, side), **still}, symmetric=False, weights=dict.fromkeys(still, 4.0), ridge_scale=0.1
+    )
+
+
+def _targets(mean68: np.ndarray) -> dict[str, _Target]:
+    """The wanted landmark motion of each expression control at slider +1 (a strong expression).
+
+    `mean68` is (68, 3) in eye-distance units (needed for the eyelid gaps). Points given a large
+    weight are held where a face model's basis tends to couple them with the driven points
+    (e.g. the chin with the lower lip, the upper lip with the mouth corners).
+    """
+    down = lambda a: (0.0, -a, 0.0)  # noqa: E731 - tiny local helpers keep the table readable
+    up = lambda a: (0.0, a, 0.0)  # noqa: E731
+    still = (0.0, 0.0, 0.0)
+    lips_free = _LIPS
+    lower_lip = {66: down(0.22), 65: down(0.22), 67: down(0.22), 57: down(0.22), 56: down(0.2), 58: down(0.2)}
+    return {
+        "smile": _Target(
+            {48: (-0.06, 0.10, -0.02), 54: (0.06, 0.10, -0.02), 51: up(0.02), 62: still, 66: still},
+            lips_free + _CHEEKS,
+            weights={51: 3.0, 62: 3.0, 66: 3.0},
+        ),
+        "open_mouth": _Target(
+            {**lower_lip, 62: up(0.03), 61: up(0.02), 63: up(0.02), 51: up(0.02), 7: still, 8: still, 9: still},
+            lips_free + _JAW,
+            # chin and upper lip held, the lower lip moves as a whole (keeps its thickness)
+            weights={7: 20.0, 8: 20.0, 9: 20.0, 56: 2.0, 57: 2.0, 58: 2.0, 62: 3.0, 61: 3.0, 63: 3.0, 51: 3.0},
+        ),
+        "wide_mouth": _Target(
+            {48: (-0.09, 0.01, -0.02), 54: (0.09, 0.01, -0.02), 62: up(0.01), 66: down(0.04), 8: still},
+            lips_free + _CHEEKS,
+            weights={8: 5.0},
+        ),
+        "round_lips": _Target(
+            {
+                48: (0.08, 0.0, 0.03), 54: (-0.08, 0.0, 0.03), 51: (0.0, 0.0, 0.06), 57: (0.0, -0.03, 0.06),
+                62: (0.0, 0.01, 0.05), 66: (0.0, -0.05, 0.05), 8: still,
+            },
+            lips_free + _CHEEKS,
+            weights={8: 5.0},
+        ),
+        "raise_brows": _Target({i: up(0.09 if i in (17, 26) else 0.11) for i in _BROWS}),
+        "frown": _Target(
+            {
+                21: (0.035, -0.06, 0.0), 22: (-0.035, -0.06, 0.0), 20: (0.02, -0.05, 0.0), 23: (-0.02, -0.05, 0.0),
+                19: down(0.03), 24: down(0.03), 18: down(0.02), 25: down(0.02), 17: down(0.01), 26: down(0.01),
+            }
+        ),
+        "close_eyes": _Target({**_eye_closure(mean68, "left"), **_eye_closure(mean68, "right")}),
+        "wink_left": _wink(mean68, "left"),
+        "wink_right": _wink(mean68, "right"),
+    }
+
+
+@dataclass(frozen=True)
+class DerivationSettings:
+    """Knobs of the direction solve (distances in eye-distance units of the mean face).
+
+    ridge: weight of the coefficient prior |c|^2 against the mean squared landmark error (both
+    per point); smaller follows the targets more literally with larger coefficients.
+    hold: weight of keeping far vertices still (mean over vertices) against the targets;
+    free_hold: the fraction of it that still holds the vertices near the controlled landmarks.
+    landmark_hold: weight of holding each 68-landmark far from the controlled ones (as a target).
+    symmetry: weight of mirror symmetry of the 68 landmarks' motion (symmetric controls only).
+    free_radius / hold_radius: vertices nearer than free_radius to a controlled landmark may
+    move freely; the weight that holds them rises to `hold` at hold_radius.
+    """
+
+    ridge: float = 1e-5
+    hold: float = 20.0
+    free_hold: float = 0.05
+    symmetry: float = 100.0
+    landmark_hold: float = 5.0
+    free_radius: float = 0.2
+    hold_radius: float = 0.45
+
+
+@dataclass(frozen=True)
+class _ModelGeometry:
+    """What the controls need of a face model, in numpy float64.
+
+    mean: (N, 3); basis: (N, 3, E); landmarks68: (68,) vertex indices; unit: outer-eye-corner
+    distance of the mean face in model units; camera: how translation moves the head.
+    """
+
+    name: str
+    mean: np.ndarray
+    basis: np.ndarray
+    landmarks68: np.ndarray
+    unit: float
+    camera: Literal["weak-perspective", "perspective"]
+
+
+def _geometry_of(model: Any) -> _ModelGeometry:
+    """Adapt a LinearFaceModel or a BFMFaceModel."""
+    from reconstruction.face_model import LinearFaceModel
+
+    if isinstance(model, LinearFaceModel):
+        from reconstruction.detection import LANDMARKS68_INDICES
+
+        mean = np.asarray(model.mean, dtype=np.float64)
+        basis = np.asarray(model.expression_basis, dtype=np.float64).reshape(mean.shape[0], 3, -1)
+        lm68 = np.asarray(LANDMARKS68_INDICES, dtype=np.int64)
+        camera: Literal["weak-perspective", "perspective"] = "weak-perspective"
+        name = model.name
+    elif type(model).__name__ == "BFMFaceModel":
+        mean = model.mean_shape.detach().cpu().double().numpy()
+        basis = model.expression_basis.detach().cpu().double().numpy().reshape(mean.shape[0], 3, -1)
+        lm68 = model.landmark_indices.detach().cpu().numpy().astype(np.int64)
+        camera = "perspective"
+        name = BFM_DEEP3D
+    else:
+        raise InputError(
+            f"controls need a LinearFaceModel or a BFMFaceModel, got {type(model).__name__}; "
+            f"or pass the name '{DEFAULT_FACE_MODEL}'"
+        )
+    unit = float(np.linalg.norm(mean[lm68[36]] - mean[lm68[45]]))
+    if not unit > 0:
+        raise InputError(f"face model '{name}' has coincident outer eye corners; cannot scale the controls")
+    return _ModelGeometry(name, mean, basis, lm68, unit, camera)
+
+
+def _hold_weights(geo: _ModelGeometry, active: np.ndarray, settings: DerivationSettings) -> np.ndarray:
+    """(N,) in [0, 1]: 0 near the active landmarks, rising to 1 at `hold_radius` (eye units)."""
+    points = geo.mean / geo.unit
+    anchors = points[geo.landmarks68[active]]  # (A, 3)
+    d = np.full(points.shape[0], np.inf)
+    for a in anchors:  # A <= 68: a loop keeps memory at O(N) for the 35k-vertex BFM
+        d = np.minimum(d, np.linalg.norm(points - a, axis=1))
+    span = settings.hold_radius - settings.free_radius
+    ramp = np.clip((d - settings.free_radius) / span, 0.0, 1.0)
+    return settings.free_hold + (1.0 - settings.free_hold) * ramp
+
+
+def _solve_direction(geo: _ModelGeometry, target: _Target, settings: DerivationSettings) -> np.ndarray:
+    """(E,) direction: ridge least squares for the target moves, scaled so slider 1 reaches them."""
+    basis = geo.basis / geo.unit  # (N, 3, E) eye units per coefficient
+    e = basis.shape[2]
+    idx = np.array(sorted(target.moves), dtype=np.int64)
+    wanted = np.array([target.moves[i] for i in idx], dtype=np.float64)  # (T, 3)
+    rows = basis[geo.landmarks68[idx]].reshape(-1, e)  # (3T, E)
+    tw = np.repeat([target.weights.get(int(i), 1.0) for i in idx], 3) / len(idx)  # (3T,)
+    active = np.concatenate([idx, np.asarray(target.free, dtype=np.int64)])
+    hold = _hold_weights(geo, active, settings)
+    held = basis[hold > 0].reshape(-1, e)
+    row_w = np.repeat(hold[hold > 0], 3) * settings.hold / basis.shape[0]
+    normal = (rows * tw[:, None]).T @ rows + (held * row_w[:, None]).T @ held
+    normal += settings.ridge * target.ridge_scale * np.eye(e)
+    # The other 68 landmarks (eyes, lips, brows, nose, jaw) are what a viewer looks at: hold them
+    # as firmly as the targets are driven, in proportion to how far they are from the targets.
+    lm_hold = np.repeat(hold[geo.landmarks68], 3) * settings.landmark_hold / len(idx)
+    lm_rows = basis[geo.landmarks68].reshape(-1, e)
+    normal += (lm_rows * lm_hold[:, None]).T @ lm_rows
+    if target.symmetric:
+        lm = basis[geo.landmarks68]  # (68, 3, E)
+        flip = np.array([-1.0, 1.0, 1.0])[None, :, None]
+        asym = (lm - flip * lm[_MIRROR]).reshape(-1, e)  # motion minus its mirror image: zero when symmetric
+        normal += settings.symmetry * asym.T @ asym / 68
+    c = np.linalg.solve(normal, rows.T @ (tw * wanted.reshape(-1)))
+    reached = (rows @ c).reshape(-1, 3)
+    gain = float(np.sum(reached * wanted) / np.sum(wanted**2))  # how much of the wanted motion c gives
+    if not gain > 1e-6:
+        raise InputError(f"the expression basis of '{geo.name}' cannot produce this control's motion")
+    return c / gain
+
+
+# ------------------------------------------------------------------------------------------------
+# Head pose in each model's camera
+# ------------------------------------------------------------------------------------------------
+
+# BFM camera of Deep3DFaceRecon (reconstruction.bfm): perspective, focal 1015 px in a 224-px crop,
+# camera at z = 10 looking down -z.
+_BFM_FOCAL, _BFM_CAMERA_Z, _BFM_CROP = 1015.0, 10.0, 224.0
+
+
+def _moved_translation(
+    camera: str, translation: np.ndarray, move_x: float, move_y: float, scale: float
+) -> np.ndarray:
+    """New (3,) translation for moves in percent of the frame and a size change in percent."""
+    t = translation.astype(np.float64)
+    factor = 1.0 + scale / 100.0
+    if camera == "weak-perspective":
+        # tx, ty: model origin in [-1, 1] frame coordinates, y down; tz = log(size) (fitting.py).
+        return np.array([t[0] + 2 * move_x / 100.0, t[1] - 2 * move_y / 100.0, t[2] + math.log(factor)])
+    # Perspective: a shift of p pixels at depth D is p * D / f world units; scaling the size by
+    # `factor` divides the depth by it, and x, y with it so that the face stays where it was.
+    depth = _BFM_CAMERA_Z - t[2]
+    per_percent = _BFM_CROP / 100.0 * depth / _BFM_FOCAL
+    x, y = t[0] + move_x * per_percent, t[1] + move_y * per_percent  # BFM y is up
+    return np.array([x / factor, y / factor, _BFM_CAMERA_Z - depth / factor])
+
+
+# ------------------------------------------------------------------------------------------------
+# The control set of one face model
+# ------------------------------------------------------------------------------------------------
+
+
+def _check_values(values: Mapping[str, float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, raw in values.items():
+        spec = SPECS_BY_NAME.get(name)
+        if spec is None:
+            raise InputError(f"unknown control '{name}'; known controls: {', '.join(CONTROL_NAMES)}")
+        try:
+            v = float(raw)
+        except (TypeError, ValueError):
+            raise InputError(f"control '{name}' needs a number, got {raw!r}") from None
+        if not math.isfinite(v):
+            raise InputError(f"control '{name}' must be finite, got {v}")
+        tolerance = 1e-6 * (spec.maximum - spec.minimum)
+        if not spec.minimum - tolerance <= v <= spec.maximum + tolerance:
+            raise InputError(
+                f"control '{name}' must be in [{spec.minimum:g}, {spec.maximum:g}] {spec.unit}, got {v:g}"
+            )
+        if v != 0.0:
+            out[name] = v
+    return out
+
+
+class ControlSet:
+    """The semantic controls of one face model (build with `control_set_for`; immutable, shareable).
+
+    Attributes:
+        face_model: name of the face model the coefficients belong to.
+        num_expression: E, the length of the expression vectors.
+        directions: expression control name -> read-only (E,) float64 change of the expression
+            coefficients at slider value 1.0.
+        specs: the slider table (`CONTROL_SPECS`); PRESETS: named slider settings.
+    """
+
+    specs = CONTROL_SPECS
+    PRESETS = PRESETS
+
+    def __init__(self, geometry: _ModelGeometry, settings: DerivationSettings | None = None) -> None:
+        self.settings = settings or DerivationSettings()
+        self.face_model = geometry.name
+        self.num_expression = int(geometry.basis.shape[2])
+        self.unit = geometry.unit
+        self.camera = geometry.camera
+        # (68, 3, E) landmark rows in eye units, for `landmark_motion`.
+        self._landmark_basis = geometry.basis[geometry.landmarks68] / geometry.unit
+        self._landmark_basis.setflags(write=False)
+        mean68 = geometry.mean[geometry.landmarks68] / geometry.unit
+        dirs: dict[str, np.ndarray] = {}
+        for name, target in _targets(mean68).items():
+            d = _solve_direction(geometry, target, self.settings)
+            d.setflags(write=False)
+            dirs[name] = d
+            logger.debug("control %s on %s: |direction| = %.2f std", name, self.face_model, np.linalg.norm(d))
+        self.directions: Mapping[str, np.ndarray] = MappingProxyType(dirs)
+
+    def __repr__(self) -> str:
+        return f"ControlSet(face_model={self.face_model!r}, num_expression={self.num_expression})"
+
+    def expression_offset(self, values: Mapping[str, float]) -> np.ndarray:
+        """(E,) float64 sum of value * direction over the expression controls in `values`."""
+        checked = _check_values(values)
+        offset = np.zeros(self.num_expression)
+        for name, v in checked.items():
+            if name in self.directions:
+                offset += v * self.directions[name]
+        return offset
+
+    def apply(
+        self,
+        original: FaceCoefficients,
+        values: Mapping[str, float],
+        raw_expression_offset: np.ndarray | None = None,
+    ) -> FaceCoefficients:
+        """The photo's coefficients edited by slider `values` (missing controls = 0). Pure.
+
+        Expression: (1 - neutralise) * original + sum(value * direction) + raw_expression_offset
+        (E,), the latter for power users who edit coefficients directly. Pose: yaw/pitch/roll add
+        degrees to the angles (radians inside); move_x/move_y (percent of the frame, +y up) and
+        scale (percent of size) change the translation: for the default model tx, ty in [-1, 1]
+        frame units (y down) and tz = log(size); for the BFM the camera-frame x, y (y up) and z
+        of Deep3DFaceRecon's perspective camera (224-px frame, focal 1015, camera at z = 10),
+        with x, y rescaled with the size so that the head grows about its own centre.
+        All values zero (and no offset) returns `original` itself, unchanged.
+        """
+        check_face_model(self.face_model, original.face_model, what="control set")
+        if original.expression.shape[0] != self.num_expression:
+            raise InputError(
+                f"expected {self.num_expression} expression coefficients for '{self.face_model}', "
+                f"got {original.expression.shape[0]}"
+            )
+        checked = _check_values(values)
+        raw = None
+        if raw_expression_offset is not None:
+            raw = np.asarray(raw_expression_offset, dtype=np.float64).reshape(-1)
+            if raw.shape != (self.num_expression,) or not np.all(np.isfinite(raw)):
+                raise InputError(
+                    f"raw_expression_offset must be {self.num_expression} finite numbers, got shape {raw.shape}"
+                )
+            if not np.any(raw):
+                raw = None
+        if not checked and raw is None:
+            return original
+        changes: dict[str, np.ndarray] = {}
+        if any(n in checked for n in ("yaw", "pitch", "roll")):
+            delta = np.radians([checked.get("pitch", 0.0), checked.get("yaw", 0.0), checked.get("roll", 0.0)])
+            changes["angles"] = (original.angles.astype(np.float64) + delta).astype(np.float32)
+        if any(n in checked for n in ("move_x", "move_y", "scale")):
+            changes["translation"] = _moved_translation(
+                self.camera,
+                original.translation,
+                checked.get("move_x", 0.0),
+                checked.get("move_y", 0.0),
+                checked.get("scale", 0.0),
+            ).astype(np.float32)
+        if raw is not None or any(n in checked for n in (*EXPRESSION_CONTROLS, "neutralise")):
+            keep = 1.0 - checked.get("neutralise", 0.0)
+            expression = keep * original.expression.astype(np.float64) + self.expression_offset(checked)
+            if raw is not None:
+                expression = expression + raw
+            changes["expression"] = expression.astype(np.float32)
+        return original.replace(**changes)
+
+    def apply_preset(self, original: FaceCoefficients, name: str) -> FaceCoefficients:
+        """`apply` with the slider values of preset `name`."""
+        return self.apply(original, preset_values(name))
+
+    def landmark_motion(self, values: Mapping[str, float]) -> np.ndarray:
+        """(68, 3) displacement of the 68 landmarks (eye-distance units, y up, z to the camera,
+        no head pose) that the expression sliders in `values` cause; `neutralise` is ignored."""
+        offset = self.expression_offset(values)
+        return self._landmark_basis @ offset
+
+    @staticmethod
+    def interpolate(a: FaceCoefficients, b: FaceCoefficients, num_frames: int, fps: float = 25.0) -> MotionSequence:
+        """Module-level `interpolate`, reachable from a control set too (morph clips)."""
+        return interpolate(a, b, num_frames, fps)
+
+
+# ------------------------------------------------------------------------------------------------
+# Building and caching per face model
+# ------------------------------------------------------------------------------------------------
+
+_CACHE: dict[int, tuple[Any, ControlSet]] = {}
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 4
+
+
+def control_set_for(face_model: Any) -> ControlSet:
+    """The control set of a face model, built once per model object (thread-safe).
+
+    `face_model` is a `LinearFaceModel`, a `BFMFaceModel`, or the name of the default model
+    (`DEFAULT_FACE_MODEL`). The BFM's controls need the model itself (its basis is not bundled):
+    pass the `BFMFaceModel` the deep3d backend loaded.
+    """
+    if isinstance(face_model, str):
+        if face_model == DEFAULT_FACE_MODEL:
+            from reconstruction.face_model import load_default_face_model
+
+            face_model = load_default_face_model()
+        elif face_model == BFM_DEEP3D:
+            raise InputError(
+                f"the controls of '{BFM_DEEP3D}' are derived from the BFM file itself: pass the BFMFaceModel "
+                "(e.g. Deep3DBackend(...).face_model) instead of its name"
+            )
+        else:
+            raise InputError(f"unknown face model '{face_model}'; known: {DEFAULT_FACE_MODEL}, {BFM_DEEP3D}")
+    key = id(face_model)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] is face_model:
+            return hit[1]
+        built = ControlSet(_geometry_of(face_model))
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = (face_model, built)  # holding the model keeps its id from being reused
+        return built
+
+
+def interpolate(a: FaceCoefficients, b: FaceCoefficients, num_frames: int, fps: float = 25.0) -> MotionSequence:
+    """A morph clip: `num_frames` (>= 2) frames from `a` to `b` inclusive, linear in every field.
+
+    Expression, angles (radians, small differences: linear is fine), translation and crop are
+    interpolated; the identity of `a` is kept. Both must belong to one face model.
+    """
+    check_face_model(a.face_model, b.face_model, what="interpolation")
+    if int(num_frames) != num_frames or num_frames < 2:
+        raise InputError(f"num_frames must be an integer >= 2, got {num_frames}")
+    if a.expression.shape != b.expression.shape:
+        raise InputError(f"expression sizes differ: {a.expression.shape} vs {b.expression.shape}")
+    t = np.linspace(0.0, 1.0, int(num_frames))[:, None]  # (T, 1)
+
+    def lerp(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return ((1.0 - t) * x.astype(np.float64) + t * y.astype(np.float64)).astype(np.float32)
+
+    return MotionSequence(
+        a.face_model,
+        lerp(a.expression, b.expression),
+        lerp(a.angles, b.angles),
+        lerp(a.translation, b.translation),
+        lerp(a.crop, b.crop),
+        fps=fps,
+        identity=a.identity,
+    )
