@@ -137,19 +137,24 @@ def build_face_model(
             groups.setdefault(group, []).append(clip_means[name])
     person_means = np.stack([np.mean(v, axis=0) for v in groups.values()])
     mean = person_means.mean(0)
-    id_basis, id_std = _pca((person_means - mean).reshape(len(person_means), -1), min(num_identity, len(groups) - 1))
     # expression: frames around their clip mean, equal weight per clip (at most 200 frames each)
     deltas, poses = [], []
     for name, a in aligned.items():
         pick = np.linspace(0, len(a) - 1, min(len(a), 200)).astype(int)
         deltas.append((a[pick] - clip_means[name]).reshape(len(pick), -1))
         ang = angles[name][pick]
-        poses.append(np.concatenate([ang - ang.mean(0), (ang - ang.mean(0)) ** 2], axis=1))
+        poses.append(ang - ang.mean(0))
     d, p = np.concatenate(deltas), np.concatenate(poses)
-    leak, *_ = np.linalg.lstsq(p, d, rcond=None)  # (6, D): deformation explained by head rotation
-    leak_dirs, _ = np.linalg.qr(leak.T)  # (D, 6) orthonormal
+    leak, *_ = np.linalg.lstsq(p, d, rcond=None)  # (3, D): deformation explained (linearly) by head rotation
+    leak_dirs, _ = np.linalg.qr(leak.T)  # (D, 3) orthonormal
     d_clean = d - (d @ leak_dirs) @ leak_dirs.T
     exp_dirs, exp_std = _pca(d_clean, num_expression)
+    # identity: differences between people that expression cannot explain (otherwise a single photo's
+    # expression would be absorbed by identity), and that are not head-pose leakage either
+    id_data = (person_means - mean).reshape(len(person_means), -1)
+    for dirs in (exp_dirs, leak_dirs):
+        id_data = id_data - (id_data @ dirs) @ dirs.T
+    id_basis, id_std = _pca(id_data, min(num_identity, len(groups) - 1))
     log.info("identity: %d people, expression: %d frames from %d clips", len(groups), len(d), len(deltas))
     return LinearFaceModel(
         name=DEFAULT_FACE_MODEL,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
 from pirender.errors import InputError
 from reconstruction.coefficients import FaceCoefficients, check_face_model
@@ -74,6 +75,31 @@ def project_coefficients(
     return pts
 
 
+_SYSTEMS: dict[tuple[int, FitSettings, bool], tuple[np.ndarray, tuple[np.ndarray, bool]]] = {}
+
+
+def _normal_system(
+    model: LinearFaceModel, settings: FitSettings, with_identity: bool
+) -> tuple[np.ndarray, tuple[np.ndarray, bool]]:
+    """Weighted basis and Cholesky factor of the MAP normal matrix; they depend on the model and the
+    settings only, so they are computed once (a large matrix product per frame is slow under load)."""
+    key = (id(model), settings, with_identity)
+    if key not in _SYSTEMS:
+        row_w = np.tile([1.0, 1.0, settings.depth_weight], model.num_points)
+        if with_identity:
+            basis = np.concatenate([model.identity_basis, model.expression_basis], axis=1)
+            prior = np.concatenate(
+                [settings.identity_prior / model.identity_std**2, settings.expression_prior / model.expression_std**2]
+            )
+        else:
+            basis = model.expression_basis
+            prior = settings.expression_prior / model.expression_std**2
+        weighted = basis * row_w[:, None]
+        normal = basis.T @ weighted + np.diag(prior * settings.landmark_noise**2)
+        _SYSTEMS[key] = (weighted, scipy.linalg.cho_factor(normal))
+    return _SYSTEMS[key]
+
+
 def fit_landmarks(
     model: LinearFaceModel,
     landmarks: np.ndarray,
@@ -94,24 +120,14 @@ def fit_landmarks(
     weights[model.rigid_indices] = 1.0
     id_coef = np.zeros(model.num_identity) if identity is None else np.asarray(identity, dtype=np.float64)
     exp_coef = np.zeros(model.num_expression)
-    row_w = np.tile([1.0, 1.0, settings.depth_weight], model.num_points)
-    if identity is None:
-        basis = np.concatenate([model.identity_basis, model.expression_basis], axis=1)
-        prior = np.concatenate(
-            [settings.identity_prior / model.identity_std**2, settings.expression_prior / model.expression_std**2]
-        )
-    else:
-        basis = model.expression_basis
-        prior = settings.expression_prior / model.expression_std**2
-    weighted = basis * row_w[:, None]
-    normal = basis.T @ weighted + np.diag(prior * settings.landmark_noise**2)
+    weighted, factor = _normal_system(model, settings, identity is None)
     for _ in range(settings.iterations):
         shape = model.shape(id_coef, exp_coef)
         scale, rot, trans = similarity_align(shape, observed, weights)
         local = (observed - trans) @ rot / scale  # back into the canonical frame
         fixed = model.mean.reshape(-1) if identity is None else model.shape(id_coef).reshape(-1)
         rhs = weighted.T @ (local.reshape(-1) - fixed)
-        solution = np.linalg.solve(normal, rhs)
+        solution = scipy.linalg.cho_solve(factor, rhs)
         if identity is None:
             id_coef, exp_coef = solution[: model.num_identity], solution[model.num_identity :]
         else:

@@ -168,7 +168,7 @@ def test_smile_raises_the_mouth_corners(scene: Scene) -> None:
         assert lm[corner, 1] < scene.landmarks[corner, 1] - 1.0  # y down: up is smaller
     sad = scene.detect(scene.render(smile=-1.0))
     for corner in MOUTH_CORNERS:
-        assert sad[corner, 1] > scene.landmarks[corner, 1] + 1.0
+        assert sad[corner, 1] > scene.landmarks[corner, 1] + 0.5  # the photo already smiles: less room down
 
 
 def _region_change(scene: Scene, image: np.ndarray) -> dict[str, float]:
