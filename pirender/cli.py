@@ -22,6 +22,10 @@ COMMANDS: dict[str, str] = {
     "download": "pirender.commands.download",
     "weights": "pirender.commands.weights_status",
     "render": "pirender.commands.render",
+    "coeffs": "pirender.commands.coeffs",
+    "edit": "pirender.commands.edit",
+    "reenact": "pirender.commands.reenact",
+    "animate": "pirender.commands.animate",
 }
 
 log = logging.getLogger("pirender")
