@@ -152,7 +152,7 @@ def load_audio(
 
     Args:
         path: any file ffmpeg reads (wav, mp3, m4a, mp4, mov, ...), any rate, mono or stereo.
-        sample_rate: output rate in Hz (channels are averaged to mono by ffmpeg).
+        sample_rate: output rate in Hz (channels are averaged to mono).
         max_seconds: longest accepted duration; None for no limit (training on long clips).
         on_too_long: "error" (default) raises MediaReadError; "trim" keeps the first
             `max_seconds` and logs a warning.
@@ -169,9 +169,24 @@ def load_audio(
         raise InputError(f"max_seconds must be positive or None, got {max_seconds}")
     path = Path(path)
     if not path.is_file():
-        raise MediaReadError(f"Audio file not found: '{path}'. Give the path of an existing audio or video file.")
+        raise MediaReadError(
+            f"Audio file not found: '{path}'. Give the path of an existing audio or video file."
+        )
     cmd = [_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path)]
-    cmd += ["-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar", str(int(sample_rate))]
+    # -rematrix_maxval 1: the mono mix is the channel average (ffmpeg's default adds +3 dB for stereo).
+    cmd += [
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-sn",
+        "-dn",
+        "-ac",
+        "1",
+        "-rematrix_maxval",
+        "1.0",
+        "-ar",
+        str(int(sample_rate)),
+    ]
     if max_seconds is not None:
         cmd += ["-t", f"{max_seconds + 0.5:.3f}"]  # decode a little more, to tell "too long" apart
     cmd += ["-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
@@ -205,7 +220,9 @@ def load_audio(
                     f"Cut it to at most {max_seconds:g} s, raise the limit, or choose trimming "
                     "(on_too_long='trim') to animate only the beginning."
                 )
-            logger.warning("audio '%s' is longer than %g s: only the first %g s are used", path, max_seconds, max_seconds)
+            logger.warning(
+                "audio '%s' is longer than %g s: only the first %g s are used", path, max_seconds, max_seconds
+            )
         samples = samples[:limit]
     return samples
 
