@@ -1,0 +1,10 @@
+"""Start the web app (also the Hugging Face Space entry point).
+
+Builds the app from the environment (see webui/config.py: GRADIO_SERVER_NAME, GRADIO_SERVER_PORT,
+PIRENDER_* limits) and serves it until interrupted. Nothing else happens here.
+"""
+
+from webui.app import main
+
+if __name__ == "__main__":
+    main()

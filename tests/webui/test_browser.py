@@ -1,0 +1,128 @@
+"""The Edit tab in a real browser: upload, drag a slider, see the picture change, download the PNG.
+
+Drives Debian's headless Chromium (/usr/bin/chromium) with the `playwright` package; skipped
+cleanly when either is missing. Saves a screenshot to test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pirender.media import SYNTHESIZED_NOTICE
+from reconstruction.images import read_png_text
+from tests.webui.conftest import RunningApp
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file() and shutil.which("chromium") is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium"),
+                              args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _image_at(page, src: str) -> np.ndarray:
+    """The pixels the page shows at `src` (fetched with the page's own session)."""
+    response = page.request.get(src)
+    assert response.ok, src
+    return np.asarray(Image.open(io.BytesIO(response.body())).convert("RGB"), dtype=np.float64)
+
+
+def _src(page, selector: str) -> str | None:
+    element = page.query_selector(selector)
+    return element.get_attribute("src") if element else None
+
+
+def test_upload_drag_slider_and_download(browser, running_app: RunningApp, example_photo: Path,
+                                         tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1440, "height": 1100}, accept_downloads=True)
+    page.set_default_timeout(90_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(running_app.url, wait_until="load")
+        page.wait_for_selector("#edit-photo input[type=file]", state="attached")
+        page.set_input_files("#edit-photo input[type=file]", str(example_photo))
+
+        page.wait_for_function("() => document.querySelector('#edit-result img')?.getAttribute('src')")
+        page.wait_for_selector("#edit-info :text('1 face found')")
+        before_src = _src(page, "#edit-result img")
+        before = _image_at(page, before_src)
+
+        # drag the yaw slider from the middle to 85 % of its track: input events while moving, release at the end
+        track = page.locator("#slider-yaw input[type=range]")
+        track.scroll_into_view_if_needed()
+        box = track.bounding_box()
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + box["width"] * 0.5, y)
+        page.mouse.down()
+        for f in np.linspace(0.52, 0.85, 8):
+            page.mouse.move(box["x"] + box["width"] * f, y)
+            page.wait_for_timeout(40)
+        page.mouse.up()
+
+        page.wait_for_function(
+            "(old) => { const s = document.querySelector('#edit-result img')?.getAttribute('src'); "
+            "return s && s !== old; }",
+            arg=before_src,
+        )
+        page.wait_for_selector("#edit-note :text('Rendered with')")  # the release render is done
+        value = float(page.locator("#slider-yaw input[type=number]").input_value())
+        assert value > 10.0
+        after = _image_at(page, _src(page, "#edit-result img"))
+        assert after.shape == before.shape
+        assert np.abs(after - before).mean() > 0.5  # the face turned
+
+        page.click("#edit-save")
+        link = page.locator("#edit-download a[download]").first
+        link.wait_for()
+        with page.expect_download() as info:
+            link.click()
+        saved = tmp_path / "download.png"
+        info.value.save_as(saved)
+        image = Image.open(saved)
+        assert image.size == Image.open(example_photo).size  # full resolution
+        assert read_png_text(saved)["Comment"].startswith(SYNTHESIZED_NOTICE)
+        assert f"yaw={value:g}" in read_png_text(saved)["Description"]
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-edit.png"), full_page=True)
+        assert not errors, errors
+    finally:
+        page.close()
+
+
+def test_bad_upload_shows_a_message_not_a_trace(browser, running_app: RunningApp, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(90_000)
+    try:
+        page.goto(running_app.url, wait_until="load")
+        page.get_by_role("tab", name="Reenact").click()
+        page.wait_for_selector("#reenact-run")
+        page.click("#reenact-run")  # nothing uploaded
+        toast = page.locator(".toast-body, [data-testid='toast-body']").filter(has_text="Please upload a photo")
+        toast.first.wait_for()
+        assert "Traceback" not in page.content()
+        ARTIFACTS.mkdir(exist_ok=True)
+        toast.first.screenshot(path=str(ARTIFACTS / "browser-error.png"))
+    finally:
+        page.close()

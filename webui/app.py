@@ -1,0 +1,150 @@
+"""The web app: four tabs over the pipeline (edit, reenact, audio, engines), built once per server.
+
+`build_app(config)` creates the shared objects once (the engine registry and the reconstruction
+backend, the per-session file manager) and lays out the tabs; everything that belongs to a user
+lives in `gr.State` values of their session (convention 9). `launch_kwargs(config)` gives the
+arguments for `Blocks.launch` (host, port, upload limit, theme); `main()` is the console entry
+used by the repository's `app.py` (also the Hugging Face Space entry point).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import gradio as gr
+
+from pirender.errors import PIRenderError
+from webui.audio_tab import build_audio_tab
+from webui.common import AppContext, session_id
+from webui.config import ServerConfig
+from webui.edit_tab import build_edit_tab
+from webui.examples import example_photos
+from webui.reenact_tab import build_reenact_tab
+from webui.sessions import SessionFiles
+from webui.status_tab import build_status_tab
+
+__all__ = ["build_app", "launch_kwargs", "main", "TITLE", "CSS"]
+
+log = logging.getLogger(__name__)
+
+TITLE = "pirender — portrait editor"
+
+CSS = """
+.gradio-container {max-width: 1480px !important}
+#app-header h1 {margin-bottom: 0.1em}
+#app-header p {margin-top: 0; opacity: 0.8}
+#edit-info, #edit-note {min-height: 1.5em}
+@media (min-width: 1000px) {
+  #edit-right {position: sticky; top: 8px; align-self: flex-start}
+}
+#status-engines td:first-child, #status-weights td:first-child {white-space: nowrap}
+.notice {border-left: 4px solid #d97706 !important; background: rgba(217, 119, 6, 0.07) !important;
+         padding: 4px 14px !important; border-radius: 6px}
+"""
+
+HEADER = (
+    "# pirender — portrait editor\n"
+    "Edit a portrait with head-pose and expression sliders, make it imitate a driving video, or animate it "
+    "from speech (after *PIRenderer*, Ren et al., ICCV 2021). Every image and video it produces is labelled "
+    "as synthesized inside the file. Your uploads and results belong to your session only and are deleted "
+    "when you leave."
+)
+
+
+def _context(config: ServerConfig, registry: Any | None) -> AppContext:
+    """The shared objects: engine registry, the backend (loaded now, once), session files, examples."""
+    from reconstruction.controls import control_set_for
+
+    if registry is None:
+        from pirender.engines import EngineRegistry
+
+        registry = EngineRegistry()
+    backend_name, backend_error = config.backend, None
+    try:
+        backend = registry.backend(backend_name)
+    except PIRenderError as exc:
+        if backend_name == "default":
+            raise
+        log.warning("backend %s unavailable (%s); using the default backend", backend_name, exc)
+        backend_name, backend_error = "default", str(exc)
+        backend = registry.backend(backend_name)
+    num_expression = control_set_for(backend.face_model).num_expression
+    files = SessionFiles(config.temp_dir, config.temp_ttl_seconds)
+    try:
+        examples = tuple(example_photos(config.cache_dir))
+    except (OSError, ImportError, ValueError) as exc:
+        log.warning("no example photo (%s)", exc)
+        examples = ()
+    return AppContext(config, registry, files, backend_name, num_expression, examples, backend_error)
+
+
+def _warm_up_neural(ctx: AppContext) -> None:
+    """Load (and compile) an installed neural renderer in the background, so the first release is not slow."""
+    face_model = ctx.registry.backend(ctx.backend).face_model
+
+    def load() -> None:
+        try:
+            engine = ctx.registry.neural_for(face_model)
+        except PIRenderError as exc:
+            log.warning("the neural renderer could not be loaded: %s", exc)
+            return
+        if engine is not None:
+            log.info("neural renderer %s ready", engine.name)
+
+    threading.Thread(target=load, name="pirender-neural-warmup", daemon=True).start()
+
+
+def build_app(config: ServerConfig | None = None, *, registry: Any | None = None) -> gr.Blocks:
+    """The Gradio app. `registry`: an `EngineRegistry` to share (tests pass one; default: a new one)."""
+    config = config or ServerConfig.from_env()
+    ctx = _context(config, registry)
+    ttl = int(config.temp_ttl_seconds)
+    with gr.Blocks(title=TITLE, delete_cache=(max(60, min(600, ttl // 4)), ttl)) as demo:
+        gr.Markdown(HEADER, elem_id="app-header")
+        with gr.Tabs():
+            with gr.Tab("Edit", id="edit"):
+                build_edit_tab(ctx)
+            with gr.Tab("Reenact", id="reenact"):
+                build_reenact_tab(ctx)
+            with gr.Tab("Audio", id="audio") as audio_tab:
+                build_audio_tab(ctx, audio_tab)
+            with gr.Tab("Engines & weights", id="engines") as status_tab:
+                build_status_tab(ctx, status_tab)
+
+        def end_session(request: gr.Request) -> None:
+            ctx.files.remove(session_id(request))
+
+        demo.unload(end_session)
+    demo.queue(default_concurrency_limit=config.edit_concurrency, max_size=config.queue_size)
+    ctx.files.start_sweeper()
+    _warm_up_neural(ctx)
+    demo.pirender_context = ctx  # for tests and benchmarks
+    return demo
+
+
+def launch_kwargs(config: ServerConfig) -> dict[str, Any]:
+    """Arguments of `Blocks.launch` for this configuration."""
+    return {
+        "server_name": config.host,
+        "server_port": config.port,
+        "max_file_size": config.max_upload_bytes,
+        "show_error": False,
+        "theme": gr.themes.Soft(
+            primary_hue="indigo",
+            font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+            font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+        ),
+        "css": CSS,
+        "footer_links": ["api", "settings"],
+    }
+
+
+def main() -> None:
+    """Build from the environment (`ServerConfig.from_env`) and serve until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = ServerConfig.from_env()
+    demo = build_app(config)
+    log.info("starting on http://%s:%d", config.host, config.port)
+    demo.launch(**launch_kwargs(config))

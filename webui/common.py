@@ -1,0 +1,277 @@
+"""What every tab shares: the app context, error translation, upload checks and display images.
+
+Convention 8: the web UI only turns widgets into pipeline requests and the project's typed
+errors into `gr.Error` / `gr.Warning`. `ui_errors` is that translation: a `PIRenderError` shows
+its own message; anything unexpected is logged with a short reference and shown as a generic
+message, so a user never sees a stack trace and the server keeps running.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import cv2
+import gradio as gr
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from pirender.errors import PIRenderError
+from webui.config import ServerConfig
+from webui.sessions import SessionFiles
+
+__all__ = [
+    "AppContext",
+    "PROGRESS",
+    "JobControl",
+    "photo_input",
+    "ui_errors",
+    "check_upload",
+    "check_media",
+    "to_display",
+    "save_jpeg",
+    "draw_face",
+    "session_id",
+    "PHOTO_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "AUDIO_EXTENSIONS",
+]
+
+log = logging.getLogger(__name__)
+
+PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
+AUDIO_EXTENSIONS = (".wav", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".flac", ".webm", ".opus")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Default value of handlers' `progress` parameter: Gradio recognises it and injects a tracker per event.
+PROGRESS = gr.Progress()
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """The shared, read-only objects of one app (created once in `build_app`; no per-user data).
+
+    registry: the engine registry (weights load once per process); files: per-session folders;
+    num_expression: E of the backend's face model (length of the raw coefficient sliders);
+    backend_error: why the configured backend could not be loaded (then "default" is used).
+    """
+
+    config: ServerConfig
+    registry: Any
+    files: SessionFiles
+    backend: str
+    num_expression: int
+    examples: tuple[Path, ...] = ()
+    backend_error: str | None = None
+
+
+class JobControl:
+    """Per-session handle of one tab's long job: the Cancel button sets `cancel`, the pipeline checks it.
+
+    The value of a gr.State. A deep copy is a new handle: Gradio deep-copies a state's initial
+    value once per session, which is how each session gets its own (an Event cannot be copied).
+    """
+
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.running = False
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> JobControl:
+        return JobControl()
+
+
+def session_id(request: gr.Request | None) -> str:
+    """Gradio's session hash of the request (API clients have one too); a random one otherwise."""
+    value = getattr(request, "session_hash", None) if request is not None else None
+    return str(value) if value else "anon-" + secrets.token_hex(8)
+
+
+def ui_errors(fn: F) -> F:
+    """Run a handler; PIRenderError -> gr.Error(message); unexpected errors -> logged + generic gr.Error."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except PIRenderError as exc:
+            log.info("%s: %s: %s", fn.__name__, type(exc).__name__, exc)
+            raise gr.Error(html.escape(str(exc)), title=_title(exc), print_exception=False) from None
+        except MemoryError:
+            log.exception("%s ran out of memory", fn.__name__)
+            raise gr.Error(
+                "The server ran out of memory for this request. Try a smaller photo or a shorter clip.",
+                title="Too large",
+                print_exception=False,
+            ) from None
+        except Exception:  # noqa: BLE001 - the last line of defence: never show a stack trace
+            ref = secrets.token_hex(3)
+            log.exception("unexpected error in %s (ref %s)", fn.__name__, ref)
+            raise gr.Error(
+                f"Something went wrong on the server (reference {ref}). The app is still running: try "
+                "again, or with another file. If it keeps happening, report the reference.",
+                title="Unexpected error",
+                print_exception=False,
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _title(exc: PIRenderError) -> str:
+    name = type(exc).__name__
+    return {
+        "NoFaceError": "No face found",
+        "FaceTooSmallError": "Face too small",
+        "ImageReadError": "Cannot use this image",
+        "MediaReadError": "Cannot use this file",
+        "WeightsNotFoundError": "Not installed",
+        "AudioModelNotInstalledError": "Audio model not installed",
+        "FaceModelMismatchError": "Engine does not fit",
+        "Cancelled": "Cancelled",
+    }.get(name, "Error")
+
+
+def check_upload(path: str | Path | None, max_bytes: int, extensions: tuple[str, ...], what: str) -> Path:
+    """An uploaded file's path after checking presence, size and extension; gr.Error saying what to do."""
+    if path is None or str(path) == "":
+        raise gr.Error(f"Please upload a {what} first.", title="Missing input", print_exception=False)
+    p = Path(path)
+    if not p.is_file():
+        raise gr.Error(f"The uploaded {what} is no longer on the server; upload it again.", title="Upload lost",
+                       print_exception=False)
+    size = p.stat().st_size
+    if size == 0:
+        raise gr.Error(f"The uploaded {what} is empty (0 bytes).", title="Empty file", print_exception=False)
+    if size > max_bytes:
+        raise gr.Error(
+            f"The {what} is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB. "
+            "Use a smaller or shorter file.",
+            title="File too large",
+            print_exception=False,
+        )
+    if p.suffix.lower() not in extensions:
+        raise gr.Error(
+            f"'{html.escape(p.name)}' is not a supported {what} file. Use one of: {', '.join(extensions)}.",
+            title="Wrong file type",
+            print_exception=False,
+        )
+    return p
+
+
+def check_media(path: Path, max_seconds: float, what: str, *, need_video: bool = False,
+                need_audio: bool = False) -> Any:
+    """Probe a video/audio upload (`pirender.media.read_video_metadata`) and enforce the duration limit.
+
+    Returns the `VideoInfo`; raises gr.Error for a file without the needed stream or one that is
+    too long, and MediaReadError (shown by `ui_errors`) for an unreadable one.
+    """
+    from pirender.media import read_video_metadata
+
+    info = read_video_metadata(path)
+    name = html.escape(path.name)
+    if need_video and info.video_codec is None:
+        raise gr.Error(f"'{name}' has no video stream: upload a video of a face.", title="Wrong file type",
+                       print_exception=False)
+    if need_audio and info.audio_codec is None:
+        raise gr.Error(f"'{name}' has no sound: upload speech (wav, mp3, m4a) or record it.",
+                       title="Wrong file type", print_exception=False)
+    if info.duration is not None and info.duration > max_seconds + 0.05:
+        raise gr.Error(
+            f"The {what} is {info.duration:.1f} s long; this server accepts at most {max_seconds:g} s. "
+            "Trim it and upload it again.",
+            title="Too long",
+            print_exception=False,
+        )
+    return info
+
+
+def photo_input(max_bytes: int, **kwargs: Any) -> gr.Image:
+    """A `gr.Image` photo upload (any gr.Image keyword) that answers a non-image or oversized file
+    with a readable gr.Error.
+
+    A plain `gr.Image` lets PIL's exception escape from preprocessing: a stack trace in the log and
+    a message without content for the user. The check wraps this one instance's `preprocess`
+    (subclassing a Gradio component would make Gradio write a .pyi stub next to this module).
+    """
+    component = gr.Image(**kwargs)
+    original = component.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        path = getattr(payload, "path", None)
+        if path and Path(path).is_file() and Path(path).stat().st_size > max_bytes:
+            size = Path(path).stat().st_size
+            raise gr.Error(
+                f"The photo is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB.",
+                title="File too large",
+                print_exception=False,
+            )
+        try:
+            return original(payload)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            name = getattr(payload, "orig_name", None) or (Path(path).name if path else "the file")
+            log.info("rejected upload %s: %s", name, exc)
+            raise gr.Error(
+                f"'{html.escape(str(name))}' is not an image we can read. Use a JPEG, PNG, WebP, BMP or TIFF "
+                "photo (HEIC/RAW: export as JPEG first).",
+                title="Wrong file type",
+                print_exception=False,
+            ) from None
+
+    component.preprocess = preprocess  # type: ignore[method-assign]
+    return component
+
+
+def to_display(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """(H, W, 3) uint8 -> the image shrunk (area filter) so its longer side is <= max_side, and the scale."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale >= 1.0:
+        return image, 1.0
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+
+
+def save_jpeg(image: np.ndarray, path: Path, quality: int = 90, comment: str | None = None) -> Path:
+    """Write a (H, W, 3) uint8 RGB image as JPEG for display (fast), with `comment` in a COM marker.
+
+    The comment carries the provenance sentence, so a displayed result saved from the page still
+    says that it is synthesized. Downloads are PNG files with the full provenance record.
+    """
+    extra = {"comment": comment.encode("utf-8")} if comment else {}
+    tmp = path.with_name(f".{path.name}.tmp")
+    Image.fromarray(image).save(tmp, format="JPEG", quality=quality, **extra)
+    tmp.replace(path)
+    return path
+
+
+def draw_face(image: np.ndarray, boxes: list[tuple[float, float, float, float]], chosen: int,
+              landmarks: np.ndarray | None, scale: float) -> np.ndarray:
+    """Mark the detected faces on a display copy: the chosen face in green with its landmarks, others grey.
+
+    boxes are (x0, y0, x1, y1) in original pixels; landmarks (N, 2+) in original pixels; `scale`
+    maps original to display pixels.
+    """
+    out = np.ascontiguousarray(image.copy())
+    thick = max(2, round(max(out.shape[:2]) / 400))
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        colour = (40, 220, 90) if i == chosen else (170, 170, 170)
+        p0 = (int(round(x0 * scale)), int(round(y0 * scale)))
+        p1 = (int(round(x1 * scale)), int(round(y1 * scale)))
+        cv2.rectangle(out, p0, p1, colour, thick, cv2.LINE_AA)
+        cv2.putText(out, str(i + 1), (p0[0] + 3, max(12, p0[1] - 6)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.5 + thick * 0.15, colour, max(1, thick - 1), cv2.LINE_AA)
+    if landmarks is not None:
+        radius = max(1, thick // 2)
+        for x, y in np.asarray(landmarks)[:, :2] * scale:
+            cv2.circle(out, (int(round(x)), int(round(y))), radius, (255, 230, 60), -1, cv2.LINE_AA)
+    return out
