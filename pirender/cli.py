@@ -26,6 +26,9 @@ COMMANDS: dict[str, str] = {
     "edit": "pirender.commands.edit",
     "reenact": "pirender.commands.reenact",
     "animate": "pirender.commands.animate",
+    "prepare": "pirender.commands.prepare",
+    "train": "pirender.commands.train",
+    "evaluate": "pirender.commands.evaluate",
 }
 
 log = logging.getLogger("pirender")
