@@ -225,6 +225,20 @@ class AnalysisBackend:
         fit = self.fit_video_detailed(frames)
         return fit.crops, fit.motion
 
+    def fit_crops(self, crops: np.ndarray) -> list[FaceCoefficients | None]:
+        """Re-fit faces in rendered crops as they are (AED/APD): landmarks + fit in crop coordinates."""
+        from reconstruction.fitting import fit_landmarks
+
+        out: list[FaceCoefficients | None] = []
+        for crop in crops:
+            try:
+                face = self.backend.detector.detect_one(np.ascontiguousarray(crop), min_size=16).face
+            except NoFaceError:
+                out.append(None)
+                continue
+            out.append(fit_landmarks(self.backend.model, face.landmarks, (crop.shape[1], crop.shape[0])))
+        return out
+
     def fit_video_detailed(self, frames: Iterable[np.ndarray]) -> VideoFit:
         analysis = self.backend.analyze_video(list(frames))
         details = {"crop_transform": analysis.crop_transform.to_dict(), "missing_frames": list(analysis.missing_frames)}
