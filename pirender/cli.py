@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "prepare": "pirender.commands.prepare",
     "train": "pirender.commands.train",
     "evaluate": "pirender.commands.evaluate",
+    "bench": "pirender.commands.bench",
 }
 
 log = logging.getLogger("pirender")
