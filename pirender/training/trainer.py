@@ -7,8 +7,8 @@ and style losses. Adam (lr 1e-4, betas 0.5 / 0.999), step decay, an exponential 
 of the generator (used for samples and export), gradient-norm clipping, mixed precision on
 CUDA, and DDP under `torchrun`.
 
-A run directory holds `checkpoints/step_XXXXXXXX.pt` (+ `latest.txt`), `train_log.csv`,
-`samples/step_XXXXXXXX.png` (rows: source | target | warped | output), optional TensorBoard
+A run directory holds `checkpoints/step_<8-digit step>.pt` (+ `latest.txt`), `train_log.csv`,
+`samples/step_<8-digit step>.png` (rows: source | target | warped | output), optional TensorBoard
 events, and `export/` (our safetensors format, from the EMA weights). A checkpoint holds
 everything needed to continue the same loss curve exactly: model, EMA, optimiser, scheduler,
 grad scaler, RNG states, the data position and both configs.
@@ -466,7 +466,7 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> Path | None:
-        """Write checkpoints/step_XXXXXXXX.pt atomically (rank 0), update latest.txt, prune old ones."""
+        """Write checkpoints/step_<8-digit step>.pt atomically (rank 0), update latest.txt, prune old ones."""
         if not self.ctx.is_main:
             return None
         folder = self.run_dir / "checkpoints"
