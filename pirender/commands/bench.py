@@ -9,6 +9,8 @@ Variants, timed interleaved in one process (other jobs share the CPU: ratios are
 
 Reported: per-frame latency, ratios b/a0 and b/a, PSNR of b against a, frames per second for batches of
 video frames, compilation time; optionally an ablation of each step and a per-layer error budget.
+Before each timing round the benchmark waits (up to --quiet-wait s) for the CPUs to be idle; with
+`--threads 1 --clock cpu` the figures are process CPU time, nearly insensitive to other jobs.
 `benchmarks/bench_renderer.py` runs the same code.
 """
 
@@ -79,6 +81,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rebuild", action="store_true", help="also time a second build (warm inductor caches)"
     )
     parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall clock, or process CPU time (with --threads 1: insensitive to other jobs on the machine)",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        help="before each timing round wait up to this many seconds for the CPUs to be 85%% idle (0: no wait)",
+    )
+    parser.add_argument(
         "--ablation", action="store_true", help="also time each step of the fast path on its own"
     )
     parser.add_argument(
@@ -117,21 +131,66 @@ def _descriptors(base: torch.Tensor, batch: int) -> torch.Tensor:
     return base + noise
 
 
-def _time(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def _cpu_idle_fraction(interval: float = 0.5) -> float | None:
+    """Fraction of all CPUs idle over `interval` seconds (from /proc/stat); None where unavailable."""
+
+    def read() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields[:8])  # idle + iowait, total (without guest time)
+
+    try:
+        idle0, total0 = read()
+        time.sleep(interval)
+        idle1, total1 = read()
+    except (OSError, ValueError, IndexError):
+        return None
+    return (idle1 - idle0) / max(total1 - total0, 1)
+
+
+@dataclass
+class _Clock:
+    """How rounds are timed: wall clock or process CPU time, after waiting for the machine to be quiet.
+
+    quiet_wait: wait up to this many seconds before each round for `quiet_idle` of the CPUs to be idle
+    (other engineers' jobs share the machine); the idle fraction seen is recorded.
+    """
+
+    cpu: bool = False
+    quiet_wait: float = 0.0
+    quiet_idle: float = 0.85
+    idle_seen: list[float] = field(default_factory=list)
+
+    def now(self) -> float:
+        return time.process_time() if self.cpu else time.perf_counter()
+
+    def wait_quiet(self) -> None:
+        if self.quiet_wait <= 0:
+            return
+        deadline = time.monotonic() + self.quiet_wait
+        idle = _cpu_idle_fraction()
+        while idle is not None and idle < self.quiet_idle and time.monotonic() < deadline:
+            idle = _cpu_idle_fraction(2.0)
+        if idle is not None:
+            self.idle_seen.append(round(idle, 3))
+
+
+def _time(fn: Callable[[], object], clock: _Clock | None = None) -> float:
+    clock = clock or _Clock()
+    start = clock.now()
     fn()
-    return time.perf_counter() - start
+    return clock.now() - start
 
 
-def _interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+def _interleaved(fns: dict[str, Callable[[], object]], repeats: int, clock: _Clock) -> dict[str, list[float]]:
     """Time every function once per round, rotating the order, `repeats` rounds (after one warm round)."""
     names = list(fns)
     times: dict[str, list[float]] = {n: [] for n in names}
     for n in names:
         fns[n]()
     for r in range(repeats):
+        clock.wait_quiet()
         for n in names[r % len(names) :] + names[: r % len(names)]:
-            times[n].append(_time(fns[n]))
+            times[n].append(_time(fns[n], clock))
     return times
 
 
@@ -225,6 +284,8 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         "repeats": args.repeats,
     }
     log.info("machine: %s", results["machine"])
+    clock = _Clock(cpu=args.clock == "cpu", quiet_wait=args.quiet_wait)
+    results["clock"] = "process CPU time" if clock.cpu else "wall clock"
 
     # The fast path, compiled for batch 1 (other batches run as batch-1 chunks) unless --native-batches.
     start = time.perf_counter()
@@ -267,7 +328,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
             fns["a"] = lambda src=src, desc=desc: plain(src, desc)
             fns["b"] = lambda desc=desc: fast.render_prepared(prepared, desc)
             log.info("timing batch %d (%d rounds)", b, args.repeats)
-            times = _interleaved(fns, args.repeats)
+            times = _interleaved(fns, args.repeats, clock)
             pf, pw = _compare(out, ref)
             row_b = _Row("b", b, times["b"], pf, pw, {"ratio_vs_a": _ratio(times["a"], times["b"])})
             if a0 is not None:
@@ -275,15 +336,18 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                 row_b.notes["ratio_vs_a0"] = _ratio(times["a0"], times["b"])
             rows += [_Row("a", b, times["a"]), row_b]
         if args.ablation:
-            results["ablation"] = _ablation(model, source, base, args.repeats)
+            results["ablation"] = _ablation(model, source, base, args.repeats, clock)
         if args.sensitivity:
             results["sensitivity"] = _sensitivity(model, source, base)
     results["rows"] = [r.as_dict() for r in rows]
+    results["idle_fraction_before_rounds"] = clock.idle_seen
     results["machine"]["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     return results
 
 
-def _ablation(model: PIRenderer, source: torch.Tensor, base: torch.Tensor, repeats: int) -> list[dict]:
+def _ablation(
+    model: PIRenderer, source: torch.Tensor, base: torch.Tensor, repeats: int, clock: _Clock
+) -> list[dict]:
     """Each step on its own at batch 1, timed interleaved against the plain path (a)."""
     desc = _descriptors(base, 1)
     ref = model(source, desc)
@@ -317,7 +381,7 @@ def _ablation(model: PIRenderer, source: torch.Tensor, base: torch.Tensor, repea
             fns[name] = lambda engine=engine, prep=prep: engine.render_prepared(prep, desc)
         meta[name]["psnr_fake"], meta[name]["psnr_warp"] = _compare(fns[name](), ref)
         log.info("ablation step ready: %s %s", name, meta[name])
-    times = _interleaved(fns, repeats)
+    times = _interleaved(fns, repeats, clock)
     return [
         {
             "step": name,
@@ -355,52 +419,56 @@ def _sensitivity(model: PIRenderer, source: torch.Tensor, base: torch.Tensor) ->
 
 def format_table(results: dict) -> str:
     """Human-readable summary of `run_benchmark` results."""
+    m, fast = results["machine"], results["fast"]
+    warmups = ", ".join(f"batch {b}: {s:.1f} s" for b, s in fast["warmup_s_per_batch"].items())
+    rebuild = (
+        f"; a second build in the same process: {fast['rebuild_warmup_s']:.1f} s"
+        if "rebuild_warmup_s" in fast
+        else ""
+    )
+    idle = results.get("idle_fraction_before_rounds") or []
     lines = [
-        f"machine: {results['machine']['cpu']}, {results['machine']['threads']} threads, torch "
-        f"{results['machine']['torch']}, avx512_bf16={results['machine']['avx512_bf16']} "
-        f"amx_bf16={results['machine']['amx_bf16']}, load {results['machine']['load_average']}",
+        f"machine: {m['cpu']}, {m['threads']} threads, torch {m['torch']}, avx512_bf16={m['avx512_bf16']} "
+        f"amx_bf16={m['amx_bf16']}; load average {m['load_average']} -> {m.get('load_average_end')}",
+        f"timing: {results['clock']}, {results['repeats']} interleaved rounds"
+        + (f", CPU idle before rounds {min(idle):.0%}-{max(idle):.0%}" if idle else ""),
         f"weights: {results['weights']}",
-        f"fast path: compiled={results['fast']['compiled']} dtype={results['fast']['dtype']} fp32 layers="
-        f"{results['fast']['fp32_layers']} compiled batch sizes {results['fast']['compiled_batch_sizes']}; "
-        "warm-up (compile) s per batch size: "
-        + ", ".join(f"{b}: {s:.1f}" for b, s in results["fast"]["warmup_s_per_batch"].items())
-        + (
-            f"; second build in the process: {results['fast']['rebuild_warmup_s']:.1f} s"
-            if "rebuild_warmup_s" in results["fast"]
-            else ""
-        )
-        + f"; prepare_source {results['fast']['prepare_source_ms']:.1f} ms per photo",
+        f"fast path: compiled={fast['compiled']}, convs in {fast['dtype'].replace('torch.', '')}, fp32 layers "
+        f"{fast['fp32_layers'] or 'none'}, compiled batch sizes {fast['compiled_batch_sizes']}",
+        f"warm-up incl. compilation: {warmups}{rebuild}; prepare_source {fast['prepare_source_ms']:.1f} ms per photo",
         "",
-        f"{'variant':8s} {'batch':>5s} {'ms/frame':>9s} {'fps':>7s} {'b vs a0':>8s} {'b vs a':>8s} {'PSNR dB':>8s}",
+        f"{'variant':8s} {'batch':>5s} {'ms/frame':>9s} {'(min)':>8s} {'fps':>7s} {'b vs a0':>8s} {'b vs a':>8s} "
+        f"{'PSNR dB':>8s}",
     ]
     for r in results["rows"]:
         ra0 = f"{r['ratio_vs_a0']:.2f}x" if "ratio_vs_a0" in r else ""
         ra = f"{r['ratio_vs_a']:.2f}x" if "ratio_vs_a" in r else ""
         p = f"{r['psnr_fake_vs_a']:.1f}" if r["psnr_fake_vs_a"] is not None else ""
         lines.append(
-            f"{r['name']:8s} {r['batch']:5d} {r['median_ms_per_frame']:9.1f} {r['fps']:7.2f} {ra0:>8s} {ra:>8s} {p:>8s}"
+            f"{r['name']:8s} {r['batch']:5d} {r['median_ms_per_frame']:9.1f} {r['min_ms_per_frame']:8.1f} "
+            f"{r['fps']:7.2f} {ra0:>8s} {ra:>8s} {p:>8s}"
         )
-    for step in results.get("ablation", []):
-        if not lines[-1].startswith("ablation"):
-            lines += [
-                "",
-                f"ablation (batch 1): {'step':48s} {'ms':>8s} {'vs a':>7s} {'PSNR':>6s} {'warm-up s':>9s}",
-            ]
-        p = f"{step['psnr_fake']:.1f}" if "psnr_fake" in step else ""
-        w = f"{step['warmup_s']:.1f}" if "warmup_s" in step else ""
-        lines.append(
-            f"  {step['step']:66s} {step['median_ms']:8.1f} {step['ratio_vs_a']:6.2f}x {p:>6s} {w:>9s}"
-        )
-    for s in results.get("sensitivity", []):
-        if not lines[-1].startswith("sensitivity") and not lines[-1].startswith("  group"):
-            lines += [
-                "",
-                "sensitivity: PSNR (fake/warp) with only this group in bf16 | all but this group in bf16",
-            ]
-        lines.append(
-            f"  {s['group']:18s} {s['only_this_bf16_psnr_fake']:6.1f}/{s['only_this_bf16_psnr_warp']:6.1f} | "
-            f"{s['all_but_this_bf16_psnr_fake']:6.1f}/{s['all_but_this_bf16_psnr_warp']:6.1f}"
-        )
+    if results.get("ablation"):
+        lines += [
+            "",
+            f"ablation, batch 1: {'step':50s} {'ms':>8s} {'vs a':>7s} {'PSNR':>6s} {'warm-up s':>9s}",
+        ]
+        for step in results["ablation"]:
+            p = f"{step['psnr_fake']:.1f}" if "psnr_fake" in step else ""
+            w = f"{step['warmup_s']:.1f}" if "warmup_s" in step else ""
+            lines.append(
+                f"  {step['step']:66s} {step['median_ms']:8.1f} {step['ratio_vs_a']:6.2f}x {p:>6s} {w:>9s}"
+            )
+    if results.get("sensitivity"):
+        lines += [
+            "",
+            "sensitivity: PSNR dB (image/warp) vs a with only this conv group in bf16 | all but this group",
+        ]
+        for s in results["sensitivity"]:
+            lines.append(
+                f"  {s['group']:18s} {s['only_this_bf16_psnr_fake']:6.1f}/{s['only_this_bf16_psnr_warp']:6.1f} | "
+                f"{s['all_but_this_bf16_psnr_fake']:6.1f}/{s['all_but_this_bf16_psnr_warp']:6.1f}"
+            )
     return "\n".join(lines)
 
 

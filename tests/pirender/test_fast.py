@@ -121,22 +121,51 @@ def test_compile_unavailable_falls_back_with_a_log_line(small_model, monkeypatch
     assert fast(source, descriptor).fake_image.shape == (1, 3, 64, 64)
 
 
+def test_compilation_failure_at_run_time_falls_back_to_eager(small_model, monkeypatch, caplog):
+    import pirender.fast as fast_module
+
+    def broken_compile(module, **kwargs):
+        def run(*args):
+            raise RuntimeError("inductor exploded")
+
+        return run
+
+    monkeypatch.setattr(fast_module, "compile_available", lambda device: (True, ""))
+    monkeypatch.setattr(fast_module.torch, "compile", broken_compile)
+    with caplog.at_level(logging.WARNING, logger="pirender.fast"):
+        fast = FastRenderer(small_model, replace(EAGER_FP32, compile=True))
+    assert not fast.compiled and "inductor exploded" in caplog.text
+    source, descriptor = _inputs(2)
+    with torch.inference_mode():
+        _close(fast(source, descriptor), small_model(source, descriptor), 1e-4)
+
+
 def test_cached_fast_renderer_builds_once(small_model):
     a = cached_fast_renderer(small_model, EAGER_BF16)
     assert cached_fast_renderer(small_model, EAGER_BF16) is a
     assert cached_fast_renderer(small_model, EAGER_FP32) is not a
 
 
-def test_bench_command_writes_results(tmp_path):
-    from pirender.commands import bench
+def test_bench_command_writes_results(tmp_path, monkeypatch, capsys):
+    """`pirender bench` (registered the way pirender/cli.py registers commands) on the small config."""
+    from pirender import cli
 
+    monkeypatch.setitem(cli.COMMANDS, "bench", "pirender.commands.bench")
     out = tmp_path / "bench.json"
-    assert (
-        bench.main(
-            ["--config", "small", "--no-compile", "--repeats", "1", "--batch", "2", "--json", str(out)]
-        )
-        == 0
-    )
+    argv = [
+        "bench",
+        "--config",
+        "small",
+        "--no-compile",
+        "--repeats",
+        "1",
+        "--batch",
+        "2",
+        "--quiet-wait",
+        "0",
+    ]
+    assert cli.main([*argv, "--json", str(out)]) == 0
+    assert "b vs a0" in capsys.readouterr().out
     results = json.loads(out.read_text())
     names = {(r["name"], r["batch"]) for r in results["rows"]}
     assert names == {(n, b) for n in ("a0", "a", "b") for b in (1, 2)}
@@ -144,6 +173,23 @@ def test_bench_command_writes_results(tmp_path):
     assert b1["psnr_fake_vs_a"] > 40 and b1["ratio_vs_a"] > 0
     a0 = next(r for r in results["rows"] if r["name"] == "a0" and r["batch"] == 1)
     assert a0["max_abs_diff_vs_a"] == 0.0
+
+
+def test_original_equivalent_baseline_runs_the_discarded_branch(small_model):
+    from pirender.commands.bench import original_equivalent
+    from pirender.editing import _ResBlock
+
+    twin = original_equivalent(small_model)
+    blocks = [m for m in twin.editing_net.modules() if isinstance(m, _ResBlock)]
+    calls = []
+    for block in blocks:
+        block.conv1.register_forward_hook(lambda *args: calls.append(1))
+    source, descriptor = _inputs(1)
+    with torch.inference_mode():
+        torch.testing.assert_close(
+            twin(source, descriptor).fake_image, small_model(source, descriptor).fake_image
+        )
+    assert len(calls) == len(blocks) > 0
 
 
 @pytest.mark.slow
