@@ -26,34 +26,28 @@ __all__ = ["prepare_clips", "main"]
 log = logging.getLogger(__name__)
 
 
-def _manifest(videos: Path) -> dict[str, dict[str, str]]:
+def _audio_flags(videos: Path) -> dict[str, bool]:
+    """file name -> whether MANIFEST.tsv says it has sound (files not listed are tried)."""
     path = videos / "MANIFEST.tsv"
     if not path.is_file():
         return {}
-    with path.open() as fh:
-        return {row["file"]: row for row in csv.DictReader(fh, delimiter="\t")}
-
-
-def _group(row: dict[str, str] | None, name: str) -> str:
-    note = (row or {}).get("note", "")
-    for token in note.replace(",", ";").split(";"):
-        if "identity_group=" in token:
-            return token.split("=", 1)[1].strip()
-    return name
+    with path.open(newline="") as fh:
+        return {row["file"]: row.get("has_audio", "yes") == "yes" for row in csv.DictReader(fh, delimiter="\t")}
 
 
 def prepare_clips(videos: Path, out_dir: Path, max_seconds: float = 30.0, backend_name: str = "default") -> list[str]:
     """Write training clips for every video with audio; returns the names written or already present."""
     from reconstruction.backends import get_backend
+    from reconstruction.video import read_identity_groups
 
-    rows = _manifest(videos)
+    groups = read_identity_groups(videos)
+    with_audio = _audio_flags(videos)
     backend = get_backend(backend_name)
     out_dir.mkdir(parents=True, exist_ok=True)
     done = []
     files = sorted(p for p in videos.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".avi"))
     for path in tqdm(files, desc="clips", file=sys.stderr):
-        row = rows.get(path.name)
-        if row is not None and row.get("has_audio", "yes") != "yes":
+        if not with_audio.get(path.name, True):
             continue
         if (out_dir / f"{path.stem}.npz").is_file():
             done.append(path.stem)
@@ -63,7 +57,7 @@ def prepare_clips(videos: Path, out_dir: Path, max_seconds: float = 30.0, backen
         except PIRenderError as exc:
             log.warning("skipping %s: %s", path.name, exc)
             continue
-        save_clip(out_dir, path.stem, analysis.motion, path, group=_group(row, path.stem))
+        save_clip(out_dir, path.stem, analysis.motion, path, group=groups.get(path.name, path.stem))
         done.append(path.stem)
     return done
 

@@ -15,7 +15,6 @@ per-frame fitter with the `fit_batch(frames, landmarks)` call of `reconstruction
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import re
@@ -51,7 +50,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
-_GROUP_RE = re.compile(r"identity_group=([^\s;,]+)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,27 +276,14 @@ def _safe_name(stem: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "video"
 
 
-def _manifest_groups(folder: Path) -> dict[str, str]:
-    """file name -> identity group from a MANIFEST.tsv whose `note` column holds `identity_group=...`."""
-    path = folder / "MANIFEST.tsv"
-    if not path.is_file():
-        return {}
-    groups: dict[str, str] = {}
-    with path.open(newline="") as fh:
-        for row in csv.DictReader(fh, delimiter="\t"):
-            name, note = row.get("file"), row.get("note") or ""
-            match = _GROUP_RE.search(note)
-            if name and match:
-                groups[name] = match.group(1)
-    return groups
-
-
 def list_videos(folder: str | Path) -> list[VideoSource]:
     """The videos of `folder` (sorted), with identity groups from its MANIFEST.tsv (else one per video)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"video folder {folder} does not exist or is not a folder")
-    groups = _manifest_groups(folder)
+    from reconstruction.video import read_identity_groups
+
+    groups = read_identity_groups(folder)
     sources: list[VideoSource] = []
     used: set[str] = set()
     for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()):

@@ -13,7 +13,6 @@ scaled to unit variance over the data. Deterministic for the same videos.
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import sys
 from pathlib import Path
@@ -168,16 +167,6 @@ def build_face_model(
     )
 
 
-def _read_manifest(videos: Path) -> dict[str, str]:
-    groups = {}
-    with (videos / "MANIFEST.tsv").open() as fh:
-        for row in csv.DictReader(fh, delimiter="\t"):
-            note = row.get("note", "")
-            group = next((t.split("=", 1)[1] for t in note.replace(",", ";").split(";") if "identity_group=" in t), None)
-            groups[row["file"]] = (group or row["file"]).strip()
-    return groups
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "videos")
@@ -187,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stride", type=int, default=2)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    groups = _read_manifest(args.videos)
+    from reconstruction.video import read_identity_groups
+
+    listed = read_identity_groups(args.videos)
+    names = sorted(p.name for p in args.videos.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm"))
+    groups = {name: listed.get(name, name) for name in names}
     cached = dict(np.load(args.cache, allow_pickle=False)) if args.cache.is_file() else {}
     clips = {}
     for name in tqdm(sorted(groups), desc="tracking faces", file=sys.stderr):

@@ -8,6 +8,7 @@ the 73-row descriptor layout of the public weights goes through `descriptor_rows
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -228,15 +229,20 @@ class MotionSequence:
         np.savez_compressed(path, **arrays)
 
     @classmethod
+    def from_arrays(cls, data: Mapping[str, np.ndarray]) -> MotionSequence:
+        """Build from the arrays `save_npz` writes (also embedded in other .npz files, e.g. datasets)."""
+        return cls(
+            str(data["face_model"]),
+            data["expression"],
+            data["angles"],
+            data["translation"],
+            data["crop"],
+            fps=float(data["fps"]),
+            identity=data["identity"] if "identity" in data else None,
+        )
+
+    @classmethod
     def load_npz(cls, path: str) -> MotionSequence:
         """Inverse of `save_npz` (no pickle)."""
         with np.load(path, allow_pickle=False) as data:
-            return cls(
-                str(data["face_model"]),
-                data["expression"],
-                data["angles"],
-                data["translation"],
-                data["crop"],
-                fps=float(data["fps"]),
-                identity=data["identity"] if "identity" in data else None,
-            )
+            return cls.from_arrays(data)

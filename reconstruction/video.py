@@ -18,8 +18,10 @@ extracted from a video. This module holds the video-side steps around the per-fr
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +40,7 @@ from reconstruction.coefficients import (
 )
 
 __all__ = [
+    "read_identity_groups",
     "DEFAULT_MAX_DURATION",
     "VIDEO_EXTENSIONS",
     "TRANSFER_PARTS",
@@ -601,3 +604,25 @@ def _projector_for(model_name: str, parts: tuple[str, ...], face_model: Any) -> 
         f"transferring only {' and '.join(parts)} of '{model_name}' coefficients needs that face model: "
         f"pass face_model=...{hint}"
     )
+
+
+_GROUP_RE = re.compile(r"identity_group=([^\s;,]+)")
+
+
+def read_identity_groups(folder: str | Path) -> dict[str, str]:
+    """file name -> identity group, from a MANIFEST.tsv whose `note` column holds `identity_group=...`.
+
+    Clips of one person share a group, so that train/test splits never share a person. Files not
+    listed (or a folder without a manifest) are left out: callers treat each as its own group.
+    """
+    path = Path(folder) / "MANIFEST.tsv"
+    if not path.is_file():
+        return {}
+    groups: dict[str, str] = {}
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            name, note = row.get("file"), row.get("note") or ""
+            match = _GROUP_RE.search(note)
+            if name and match:
+                groups[name] = match.group(1)
+    return groups

@@ -163,15 +163,7 @@ class VideoRecord:
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as data:
-                motion = MotionSequence(
-                    str(data["face_model"]),
-                    data["expression"],
-                    data["angles"],
-                    data["translation"],
-                    data["crop"],
-                    fps=float(data["fps"]),
-                    identity=data["identity"] if "identity" in data else None,
-                )
+                motion = MotionSequence.from_arrays(data)
                 return cls(
                     str(data["name"]),
                     data["images"],

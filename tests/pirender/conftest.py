@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
 import torch
 
+from pirender.testing import fill_original_weights
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 
-
-def fill_original_weights(tsv: Path, seed: int) -> dict[str, torch.Tensor]:
-    """Deterministic weights for every tensor of the key table, by the conformance rule."""
-    state = {}
-    for line in tsv.read_text().splitlines()[1:]:
-        index, key, shape_text = line.split("\t")[:3]
-        shape = tuple(int(s) for s in shape_text.split("x"))
-        g = torch.Generator().manual_seed(seed + int(index))
-        r = torch.randn(shape, generator=g, dtype=torch.float32)
-        if len(shape) >= 2 and not (len(shape) == 3 and shape[1:] == (1, 1)):
-            value = r / math.sqrt(math.prod(shape[1:]))
-        else:
-            value = 0.1 * r
-            if key.endswith("weight") and len(shape) == 3:
-                value = 1.0 + value
-        state[key] = value
-    return state
+__all__ = ["DATA", "fill_original_weights"]
 
 
 @pytest.fixture(scope="session")

@@ -398,3 +398,16 @@ def test_open_vs_closed_mouth_differs_mainly_in_the_mouth(clip_analyses):
             f"{name} (photos): mouth {share:.2f}, eyes {eye_share:.3f}"
         )
         assert mouth_opening(model, change)[0] > 0
+
+
+def test_identity_groups_from_manifest(tmp_path):
+    from reconstruction.video import read_identity_groups
+
+    (tmp_path / "MANIFEST.tsv").write_text(
+        "file\tnote\n"
+        "a.mp4\tman, frontal; identity_group=p1\n"
+        "b.mp4\tsame person as a; identity_group=p1\n"
+        "c.mp4\tno group here\n"
+    )
+    assert read_identity_groups(tmp_path) == {"a.mp4": "p1", "b.mp4": "p1"}
+    assert read_identity_groups(tmp_path / "missing") == {}
