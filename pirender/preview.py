@@ -547,7 +547,11 @@ class GeometricRenderer:
         squeeze = np.where(opening, 1.0, gap_s / np.maximum(gap_t, 1e-6))
         attached = np.where(d_top <= d_bot, top_s + d_top, bot_s - d_bot)
         src_y = np.where(opening, attached, top_s + d_top * squeeze)
-        cavity = np.where(opening, np.clip((np.minimum(d_top, d_bot) - gap_s / 2.0) / 1.5 + 0.5, 0.0, 1.0), 0.0)
+        # The cavity grows in with the extra opening (full from 2 px wider than in the photo): a
+        # turned head changes the lips' gap by a pixel through parallax alone, which must not
+        # draw a dark line across the photo's own teeth.
+        extra = np.clip((gap_t - gap_s) / 2.0, 0.0, 1.0)[None, :]
+        cavity = np.where(opening, np.clip((np.minimum(d_top, d_bot) - gap_s / 2.0) / 1.5 + 0.5, 0.0, 1.0) * extra, 0.0)
         map_x = np.broadcast_to(xs_s[None, :], src_y.shape).astype(np.float32)
         photo = cv2.remap(
             state.source, map_x, src_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE

@@ -6,9 +6,11 @@ from there by the web UI, the reset button, the CLI and the pipeline.
 
 How a control becomes coefficients (`ControlSet.apply`):
 
-- head controls add to the pose: yaw, pitch and roll add degrees to the angles; move_x, move_y
-  and scale change the translation in the face model's own camera convention (see
-  `ControlSet.apply`);
+- head controls add to the pose: yaw, pitch and roll add degrees to the angles, and the head
+  turns about a point of the skull at the top of the neck (behind the ears), not about the face
+  model's origin (inside the face), so the translation follows the turn as a real head's does;
+  move_x, move_y and scale change the translation in the face model's own camera convention
+  (see `ControlSet.apply`);
 - each expression control owns one direction (E,) in the model's expression space, and the
   slider value multiplies it; directions add, so controls compose (smile + raise brows);
 - all values are relative to the photo's own coefficients: 0 changes nothing, and all zeros
@@ -24,6 +26,9 @@ grows from 0 near the controlled landmarks to 1 a little further away). The ridg
 prior on coefficients, which are unit-variance in both models) chooses, among the ways the
 basis can produce the motion, the one the data finds most likely; afterwards the direction is
 scaled so that slider 1.0 gives the wanted displacement (a strong but plausible expression).
+The winks are solved with the eye's closure as a hard constraint instead (`_solve_wink`): face
+models learnt from talking videos couple the two eyes, and only a firm pin on the other eye
+finds the basis combination that shuts one eye alone.
 `ControlSet.landmark_motion` reports what a setting does to the 68 landmarks, for checks.
 """
 
@@ -202,20 +207,6 @@ def _eye_closure(mean68: np.ndarray, side: str) -> dict[int, tuple[float, float,
     return moves
 
 
-def _still_eye(side: str) -> dict[int, tuple[float, float, float]]:
-    return {i: (0.0, 0.0, 0.0) for pair in _EYE_PAIRS[side] for i in pair}
-
-
-def _wink(mean68: np.ndarray, side: str) -> _Target:
-    """One eye closes, the other is held firmly; a weaker ridge, because a face model learnt
-    from talking videos mostly couples the two eyes (people blink with both)."""
-    other = "right" if side == "left" else "left"
-    still = _still_eye(other)
-    return _Target(
-        {**_eye_closure(mean68, side), **still}, symmetric=False, weights=dict.fromkeys(still, 4.0), ridge_scale=0.1
-    )
-
-
 def _targets(mean68: np.ndarray) -> dict[str, _Target]:
     """The wanted landmark motion of each expression control at slider +1 (a strong expression).
 
@@ -261,8 +252,6 @@ def _targets(mean68: np.ndarray) -> dict[str, _Target]:
             }
         ),
         "close_eyes": _Target({**_eye_closure(mean68, "left"), **_eye_closure(mean68, "right")}),
-        "wink_left": _wink(mean68, "left"),
-        "wink_right": _wink(mean68, "right"),
     }
 
 
@@ -278,6 +267,12 @@ class DerivationSettings:
     symmetry: weight of mirror symmetry of the 68 landmarks' motion (symmetric controls only).
     free_radius / hold_radius: vertices nearer than free_radius to a controlled landmark may
     move freely; the weight that holds them rises to `hold` at hold_radius.
+    pivot_behind: how far behind the outer eye corners the head's turning point lies (the top
+    of the neck: about 0.9 of the eye-corner distance in adults, i.e. a little behind the ear
+    canal); pivot_below: how far below the eye corners (about the ear canal's height). 0, 0
+    would turn about the eye line; the face model's origin is not a fixed point of a real head.
+    wink_pin: weight (per pinned point, against the mean over held vertices) that keeps the other
+    eye's lids and both eyes' corners still in a wink; wink_ridge: the wink's coefficient prior.
     """
 
     ridge: float = 1e-5
@@ -287,6 +282,10 @@ class DerivationSettings:
     landmark_hold: float = 5.0
     free_radius: float = 0.2
     hold_radius: float = 0.45
+    pivot_behind: float = 0.9
+    pivot_below: float = 0.25
+    wink_pin: float = 1000.0
+    wink_ridge: float = 1e-4
 
 
 @dataclass(frozen=True)
@@ -294,7 +293,8 @@ class _ModelGeometry:
     """What the controls need of a face model, in numpy float64.
 
     mean: (N, 3); basis: (N, 3, E); landmarks68: (68,) vertex indices; unit: outer-eye-corner
-    distance of the mean face in model units; camera: how translation moves the head.
+    distance of the mean face in model units; camera: how translation moves the head. Both
+    models have x right, y up, z towards the camera.
     """
 
     name: str
@@ -378,6 +378,43 @@ def _solve_direction(geo: _ModelGeometry, target: _Target, settings: DerivationS
     return c / gain
 
 
+def _solve_wink(geo: _ModelGeometry, side: str, settings: DerivationSettings) -> np.ndarray:
+    """(E,) direction that shuts one eye (its lid gap closes fully at slider 1) while the other
+    eye's lids and both eyes' corners are pinned and the rest of the face is held.
+
+    A face model learnt from talking videos couples the two eyes (people blink with both), so
+    the plain target solve of `_solve_direction` closes the other eye 70-90 % as much. Here the
+    own eye's closure is a hard constraint (minimise the pins, holds and prior subject to the
+    mean upper-to-lower lid gap reaching zero), which finds the combination of the basis that
+    closes one eye alone as far as the basis allows, at the price of larger coefficients
+    (|direction| 17-20 std for the default model, like `smile`'s 19 and below `open_mouth`'s 23).
+    """
+    basis = geo.basis / geo.unit  # (N, 3, E) eye units per coefficient
+    e = basis.shape[2]
+    lm = geo.landmarks68
+    mean68 = geo.mean[lm] / geo.unit
+    pairs = _EYE_PAIRS[side]
+    closing = np.mean([basis[lm[u], 1] - basis[lm[lo], 1] for u, lo in pairs], axis=0)  # (E,) lid gap per coeff
+    gap = float(np.mean([mean68[u, 1] - mean68[lo, 1] for u, lo in pairs]))
+    other = "right" if side == "left" else "left"
+    pinned = [i for pair in _EYE_PAIRS[other] for i in pair] + [*_EYE_CORNERS[other], *_EYE_CORNERS[side]]
+    pin_rows = basis[lm[pinned]].reshape(-1, e)
+    eye = [i for pair in pairs for i in pair] + list(_EYE_CORNERS[side])
+    brow = [17, 18, 19, 20, 21] if side == "left" else [22, 23, 24, 25, 26]  # may follow the lid (as in a wink)
+    hold = _hold_weights(geo, np.array(eye + brow), settings)
+    held = basis[hold > 0].reshape(-1, e)
+    row_w = np.repeat(hold[hold > 0], 3) * settings.hold / basis.shape[0]
+    normal = (held * row_w[:, None]).T @ held + settings.wink_pin * pin_rows.T @ pin_rows / len(pinned)
+    lm_hold = np.repeat(hold[lm], 3) * settings.landmark_hold / len(eye)
+    lm_rows = basis[lm].reshape(-1, e)
+    normal += (lm_rows * lm_hold[:, None]).T @ lm_rows + settings.wink_ridge * np.eye(e)
+    x = np.linalg.solve(normal, closing)
+    reach = float(closing @ x)
+    if not reach > 1e-12:
+        raise InputError(f"the expression basis of '{geo.name}' cannot close one eye")
+    return -gap * x / reach
+
+
 # ------------------------------------------------------------------------------------------------
 # Head pose in each model's camera
 # ------------------------------------------------------------------------------------------------
@@ -402,6 +439,36 @@ def _moved_translation(
     per_percent = _BFM_CROP / 100.0 * depth / _BFM_FOCAL
     x, y = t[0] + move_x * per_percent, t[1] + move_y * per_percent  # BFM y is up
     return np.array([x / factor, y / factor, _BFM_CAMERA_Z - depth / factor])
+
+
+def _head_pivot(geo: _ModelGeometry, settings: DerivationSettings) -> np.ndarray:
+    """(3,) model-frame point the head turns about: centred between the outer eye corners,
+    `pivot_below` and `pivot_behind` eye units below and behind them (y up, z to the camera)."""
+    corners = geo.mean[geo.landmarks68[[36, 45]]].mean(axis=0)
+    return corners + geo.unit * np.array([0.0, -settings.pivot_below, -settings.pivot_behind])
+
+
+def _turned_translation(
+    camera: str, translation: np.ndarray, before: np.ndarray, after: np.ndarray, pivot: np.ndarray
+) -> np.ndarray:
+    """New (3,) translation that keeps the model point `pivot` where it was in the camera
+    frame when the angles change from `before` to `after` (radians, pitch/yaw/roll).
+
+    Both models place a model point X at R X + t (the default model scaled by s in its weak-
+    perspective frame): t' = t + (R_before - R_after) X. For the default model tx, ty are in
+    half frame widths/heights (ty down) and s / (w / 2) = 2 * REFERENCE_SCALE * exp(tz); a
+    square crop is assumed, as the renderer's. Depth does not change a weak-perspective picture.
+    """
+    from reconstruction.geometry import euler_to_matrix
+
+    t = translation.astype(np.float64)
+    shift = (euler_to_matrix(before) - euler_to_matrix(after)) @ pivot  # model units, y up
+    if camera == "weak-perspective":
+        from reconstruction.fitting import REFERENCE_SCALE
+
+        per_unit = 2.0 * REFERENCE_SCALE * math.exp(float(t[2]))  # frame half-widths per model unit
+        return np.array([t[0] + per_unit * shift[0], t[1] - per_unit * shift[1], t[2]])
+    return t + shift
 
 
 # ------------------------------------------------------------------------------------------------
@@ -451,13 +518,19 @@ class ControlSet:
         self.num_expression = int(geometry.basis.shape[2])
         self.unit = geometry.unit
         self.camera = geometry.camera
+        #: (3,) model point the head turns about (`DerivationSettings.pivot_behind`).
+        self.pivot = _head_pivot(geometry, self.settings)
+        self.pivot.setflags(write=False)
         # (68, 3, E) landmark rows in eye units, for `landmark_motion`.
         self._landmark_basis = geometry.basis[geometry.landmarks68] / geometry.unit
         self._landmark_basis.setflags(write=False)
         mean68 = geometry.mean[geometry.landmarks68] / geometry.unit
         dirs: dict[str, np.ndarray] = {}
-        for name, target in _targets(mean68).items():
-            d = _solve_direction(geometry, target, self.settings)
+        solved = {name: _solve_direction(geometry, target, self.settings) for name, target in _targets(mean68).items()}
+        solved["wink_left"] = _solve_wink(geometry, "left", self.settings)
+        solved["wink_right"] = _solve_wink(geometry, "right", self.settings)
+        for name in EXPRESSION_CONTROLS:
+            d = solved[name]
             d.setflags(write=False)
             dirs[name] = d
             logger.debug("control %s on %s: |direction| = %.2f std", name, self.face_model, np.linalg.norm(d))
@@ -485,9 +558,11 @@ class ControlSet:
 
         Expression: (1 - neutralise) * original + sum(value * direction) + raw_expression_offset
         (E,), the latter for power users who edit coefficients directly. Pose: yaw/pitch/roll add
-        degrees to the angles (radians inside); move_x/move_y (percent of the frame, +y up) and
-        scale (percent of size) change the translation: for the default model tx, ty in [-1, 1]
-        frame units (y down) and tz = log(size); for the BFM the camera-frame x, y (y up) and z
+        degrees to the angles (radians inside), and the translation changes so that the head
+        turns about `pivot` (the top of the neck), as a real head does; move_x/move_y (percent
+        of the frame, +y up) and scale (percent of size) change the translation: for the
+        default model tx, ty in [-1, 1] frame units (y down) and tz = log(size); for the BFM the
+        camera-frame x, y (y up) and z
         of Deep3DFaceRecon's perspective camera (224-px frame, focal 1015, camera at z = 10),
         with x, y rescaled with the size so that the head grows about its own centre.
         All values zero (and no offset) returns `original` itself, unchanged.
@@ -511,17 +586,25 @@ class ControlSet:
         if not checked and raw is None:
             return original
         changes: dict[str, np.ndarray] = {}
+        translation = original.translation.astype(np.float64)
         if any(n in checked for n in ("yaw", "pitch", "roll")):
             delta = np.radians([checked.get("pitch", 0.0), checked.get("yaw", 0.0), checked.get("roll", 0.0)])
             changes["angles"] = (original.angles.astype(np.float64) + delta).astype(np.float32)
+            # The stored (float32) angles are the ones the renderers will use.
+            translation = _turned_translation(
+                self.camera, translation, original.angles.astype(np.float64), changes["angles"].astype(np.float64),
+                self.pivot,
+            )
         if any(n in checked for n in ("move_x", "move_y", "scale")):
-            changes["translation"] = _moved_translation(
+            translation = _moved_translation(
                 self.camera,
-                original.translation,
+                translation,
                 checked.get("move_x", 0.0),
                 checked.get("move_y", 0.0),
                 checked.get("scale", 0.0),
-            ).astype(np.float32)
+            )
+        if any(n in checked for n in HEAD_CONTROLS):
+            changes["translation"] = translation.astype(np.float32)
         if raw is not None or any(n in checked for n in (*EXPRESSION_CONTROLS, "neutralise")):
             keep = 1.0 - checked.get("neutralise", 0.0)
             expression = keep * original.expression.astype(np.float64) + self.expression_offset(checked)

@@ -120,20 +120,71 @@ def test_yaw_turns_the_head_the_right_way(scene: Scene) -> None:
     assert fit_landmarks(scene.model, mesh, (256, 256)).angles_degrees[1] - scene.coeffs.angles_degrees[1] == (
         pytest.approx(15.0, abs=1.5)
     )
-    # ... and the detector, re-fitted on the warped photo, sees a clear turn the same way. It
-    # reads only about 8-9 of the 15 degrees from a 2D warp of a frontal photo (see the report).
-    refit = fit_landmarks(scene.model, scene.detect(right), (256, 256)).angles_degrees[1] - yaw0
-    assert 6.0 < refit < 20.0
+    # ... and the detector, re-fitted on the warped photo, reads the turn: +9.8 / -10.5 degrees
+    # here (issue bound: within 5 of 15). It reads about 2/3 of any turn of a 2D warp of a frontal
+    # photo (its depth guess follows the unturned shading); see test_yaw_refit_over_many_faces.
+    for image, yaw in ((right, 15.0), (left, -15.0)):
+        refit = fit_landmarks(scene.model, scene.detect(image), (256, 256)).angles_degrees[1] - yaw0
+        assert abs(refit - yaw) < 6.0, (yaw, refit)
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_yaw_refit_over_many_faces(shared_data: Path) -> None:
+    """The issue's check over several real faces (near-frontal first frames of the shared clips):
+    the mean re-fitted turn of a +-15 degree preview is within 5 degrees of 15."""
+    import imageio.v3 as iio
+
+    from reconstruction.crop import crop_face, crop_transform_for_face
+    from reconstruction.detection import FaceDetector
+    from reconstruction.fitting import fit_landmarks
+
+    model = load_default_face_model()
+    controls = control_set_for(model)
+    renderer = GeometricRenderer(model)
+    reads: dict[float, list[float]] = {15.0: [], -15.0: []}
+    with FaceDetector() as detector:
+        for video in sorted((shared_data / "videos").glob("*.mp4")):
+            frame = iio.imread(video, index=20)
+            found = detector.detect(frame)
+            if not found:
+                continue
+            crop = crop_face(frame, crop_transform_for_face(found[0], frame.shape[:2]))
+            again = detector.detect(crop)
+            if not again:
+                continue
+            coeffs = fit_landmarks(model, again[0].landmarks, (256, 256))
+            if abs(coeffs.angles_degrees[1]) > 6.0:  # near-frontal photos only
+                continue
+            state = renderer.prepare(crop, coeffs)
+            for yaw in reads:
+                turned = detector.detect(renderer.render(state, controls.apply(coeffs, {"yaw": yaw})))
+                if turned:
+                    fit = fit_landmarks(model, turned[0].landmarks, (256, 256))
+                    reads[yaw].append(fit.angles_degrees[1] - coeffs.angles_degrees[1])
+            if len(reads[15.0]) >= 8:
+                break
+    assert len(reads[15.0]) >= 4 and len(reads[-15.0]) >= 4, reads
+    for yaw, values in reads.items():
+        assert abs(float(np.mean(values)) - yaw) < 5.0, (yaw, values)
+        assert all(abs(v - yaw) < 7.0 for v in values), (yaw, values)
 
 
 def test_flow_fades_to_zero_far_from_the_face(scene: Scene) -> None:
+    from reconstruction.fitting import project_coefficients
+
     target = scene.controls.apply(scene.coeffs, {"yaw": 20, "move_x": 5})
     flow = scene.renderer.render_flow(scene.state, target)
     assert flow.shape == (256, 256, 2) and flow.dtype == np.float32
     size = scene.state.face_size
     centre = scene.state.points[:, :2].mean(axis=0)
+    # The turned head moves (it turns about the neck): far from where the face was and where it goes.
+    moved = project_coefficients(scene.model, target.replace(identity=scene.coeffs.identity), (256, 256))
     yy, xx = np.mgrid[0:256, 0:256]
-    far = np.hypot(xx - centre[0], yy - centre[1]) > 0.5 * size + 0.35 * size + 6
+    far = np.ones((256, 256), dtype=bool)
+    for cx, cy in (centre, moved[:, :2].mean(axis=0)):
+        far &= np.hypot(xx - cx, yy - cy) > 0.5 * size + 0.35 * size + 6
+    assert far.mean() > 0.2  # a real part of the picture is tested
     assert np.abs(flow[far]).max() < 0.01  # background still (up to the flow's bilinear upsampling)
     assert np.abs(flow[int(centre[1]), int(centre[0])]).max() > 5.0  # the face moves
     out = scene.renderer.render(scene.state, target)
@@ -160,6 +211,17 @@ def test_close_eyes_closes_the_eyes(scene: Scene) -> None:
     for upper, lower in EYES:
         before, after = _opening(scene.landmarks, upper, lower), _opening(lm, upper, lower)
         assert after < 0.7 * before, (before, after)
+
+
+@pytest.mark.parametrize(("control", "shut"), [("wink_left", 0), ("wink_right", 1)])
+def test_a_wink_closes_one_eye(scene: Scene, control: str, shut: int) -> None:
+    lm = scene.detect(scene.render(**{control: 1.0}))
+    for i, (upper, lower) in enumerate(EYES):
+        before, after = _opening(scene.landmarks, upper, lower), _opening(lm, upper, lower)
+        if i == shut:
+            assert after < 0.7 * before, (control, before, after)
+        else:  # the other eye stays open
+            assert after > 0.9 * before, (control, before, after)
 
 
 def test_smile_raises_the_mouth_corners(scene: Scene) -> None:
