@@ -15,7 +15,10 @@ from typing import Any
 from pirender.errors import CheckpointError, InputError
 from reconstruction.coefficients import BFM_DEEP3D
 
-__all__ = ["MappingConfig", "WarpingConfig", "EditingConfig", "GeneratorConfig"]
+__all__ = ["MappingConfig", "WarpingConfig", "EditingConfig", "GeneratorConfig", "WARP_SOURCES"]
+
+#: Where a generator's warped image comes from (see `GeneratorConfig.warp_source`).
+WARP_SOURCES = ("network", "geometric")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ class EditingConfig:
     #: The released residual block returns `x + AdaIN2(conv2(x))` and ignores its conv1/norm1 branch.
     #: Keep True for the public weights; our own models may train the full block (False).
     released_residual_quirk: bool = True
+    #: Output = warped image + a learned correction (last conv zero-initialised, no tanh), so an
+    #: untrained network returns the warped image unchanged. Used with `warp_source="geometric"`.
+    residual: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,14 @@ class GeneratorConfig:
 
     `face_model` names the 3DMM whose coefficients fill the descriptor rows; `window` is the
     number of frames (2k+1) the mapping network sees; `image_size` is the resolution it was trained at.
+    `warp_source` says where the warped image comes from: "network" (the paper's warping network)
+    or "geometric" (the geometric preview's mesh warp, `pirender.preview`, computed outside the
+    network and passed in; the generator then has no warping network and the editing network
+    refines that warp). `edit_scale` > 1 (geometric warp only) runs the editing network at
+    image_size / edit_scale and adds its upsampled correction to the full-resolution warp.
+    `refine_warp` (geometric warp only) adds a warping network (the `warping` config, fed the
+    source and the geometric warp) whose residual flow, zero at the start, moves the geometric
+    warp further: hair, ears and outline that the mesh does not cover.
     """
 
     mapping: MappingConfig = field(default_factory=MappingConfig)
@@ -65,11 +79,20 @@ class GeneratorConfig:
     face_model: str = BFM_DEEP3D
     window: int = 27
     image_size: int = 256
+    warp_source: str = "network"
+    edit_scale: int = 1
+    refine_warp: bool = False
 
     def __post_init__(self) -> None:
         shrink = 6 + 6 * self.mapping.layers  # conv k7 then `layers` dilated k3 convs (dilation 3)
         if self.window <= shrink:
             raise InputError(f"window {self.window} is too short for a {self.mapping.layers}-layer mapping net")
+        if self.warp_source not in WARP_SOURCES:
+            raise InputError(f"warp_source must be one of {', '.join(WARP_SOURCES)}, got {self.warp_source!r}")
+        if self.edit_scale < 1 or (self.edit_scale != 1 and not self.geometric_warp):
+            raise InputError(f"edit_scale must be 1, or an integer > 1 with warp_source='geometric'; got {self.edit_scale}")
+        if self.refine_warp and not self.geometric_warp:
+            raise InputError("refine_warp needs warp_source='geometric' (it refines the geometric warp)")
         if self.warping.decoder_layers > self.warping.encoder_layers:
             raise InputError("warping.decoder_layers cannot exceed warping.encoder_layers")
 
@@ -90,6 +113,31 @@ class GeneratorConfig:
     def released(cls) -> GeneratorConfig:
         """The config of the public checkpoint (22.5 M parameters, ~123 GFLOP per 256x256 frame)."""
         return cls()
+
+    @property
+    def geometric_warp(self) -> bool:
+        """True when the warped image is the geometric preview's, passed in by the caller."""
+        return self.warp_source == "geometric"
+
+    @classmethod
+    def geometric_refiner(
+        cls, coeff_nc: int, face_model: str, image_size: int = 256, edit_scale: int = 2
+    ) -> GeneratorConfig:
+        """The project's own CPU-trainable renderer over the geometric warp, run at half resolution:
+        mapping net, a light warping net adding a residual flow, a light residual editing net
+        (about 1.9 M parameters)."""
+        return cls(
+            mapping=MappingConfig(coeff_nc, 128, 3),
+            warping=WarpingConfig(4, 2, 16),
+            editing=EditingConfig(3, 1, 24, released_residual_quirk=False, residual=True),
+            max_nc=96,
+            adain_hidden=64,
+            face_model=face_model,
+            image_size=image_size,
+            warp_source="geometric",
+            edit_scale=edit_scale,
+            refine_warp=True,
+        )
 
     @classmethod
     def small(cls) -> GeneratorConfig:

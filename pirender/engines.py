@@ -10,6 +10,9 @@ user's session (conventions 8 and 9).
   learned weights, works with any reconstruction backend's face model; instant previews.
 - `NeuralEngine` wraps a `PIRenderer` (or its fast CPU path, `pirender.fast.FastRenderer`): the
   paper's generator. It takes only coefficients of the face model its weights were trained on.
+- `GeometricPriorEngine` wraps a geometric-warp `PIRenderer` (the project's own renderer,
+  `GeneratorConfig.geometric_refiner`): the geometric preview of each target, refined by the
+  mapping + editing networks.
 
 `EngineRegistry` knows which engines can run now (files present), loads each once per process
 on first use (thread-safe), reports a status table for the app, and `reload()`s after the user
@@ -42,6 +45,8 @@ __all__ = [
     "GeometricEngine",
     "NeuralEngine",
     "NeuralState",
+    "GeometricPriorEngine",
+    "GeometricPriorState",
     "EngineStatus",
     "EngineRegistry",
     "default_registry",
@@ -224,6 +229,119 @@ class NeuralEngine:
         return f"NeuralEngine(name={self.name!r}, face_model={self.face_model!r}, renderer={type(self.renderer).__name__})"
 
 
+@dataclass(frozen=True)
+class GeometricPriorState:
+    """Per-photo state of a `GeometricPriorEngine`: the preview's state and the network's source features."""
+
+    preview: Any
+    prepared: Any
+    source: FaceCoefficients
+    crop_size: tuple[int, int]
+
+
+class GeometricPriorEngine:
+    """A geometric-warp generator behind the `Engine` call shape: the geometric preview draws each
+    target, the network (mapping + residual editing net) repairs it.
+
+    Args:
+        model: a `PIRenderer` whose `config.warp_source` is "geometric".
+        geometric: the `GeometricEngine` of the model's face model (draws the warped input).
+        name: engine name shown to users.
+    Crops of another size than the model's `image_size` are resized in and out.
+    """
+
+    def __init__(self, model: Any, geometric: GeometricEngine, name: str = OWN_NEURAL) -> None:
+        if not model.config.geometric_warp:
+            raise InputError("GeometricPriorEngine needs a generator with warp_source='geometric'")
+        self.model = model.eval()
+        self.geometric = geometric
+        self.name = name
+        self.face_model = model.config.face_model
+        check_face_model(self.face_model, geometric.face_model, what=f"neural renderer '{name}'")
+        self.image_size = int(model.config.image_size)
+        self.window = int(model.config.window)
+
+    @property
+    def config(self) -> Any:
+        return self.model.config
+
+    def _check(self, face_model: str) -> None:
+        check_face_model(self.face_model, face_model, what=f"neural renderer '{self.name}'")
+
+    def _device(self) -> Any:
+        return next(self.model.parameters()).device
+
+    def prepare(self, crop: np.ndarray, source_coeffs: FaceCoefficients) -> GeometricPriorState:
+        import torch
+
+        from pirender.tensors import image_to_tensor
+
+        self._check(source_coeffs.face_model)
+        crop = _check_crop(crop)
+        s = self.image_size
+        small = np.ascontiguousarray(_resize(crop, (s, s)))
+        preview = self.geometric.prepare(small, source_coeffs)
+        with torch.inference_mode():
+            prepared = self.model.prepare_source(image_to_tensor(small, self._device()))
+        return GeometricPriorState(preview, prepared, source_coeffs, crop.shape[:2])
+
+    def _render_windows(
+        self, state: GeometricPriorState, frames: list[FaceCoefficients], windows: Any
+    ) -> list[np.ndarray]:
+        """Targets (their records and (B, C, window) descriptor windows) -> crops at the photo's size."""
+        import torch
+
+        from pirender.tensors import tensor_to_images
+
+        warped = np.stack([self.geometric.render(state.preview, f) for f in frames])
+        device = self._device()
+        warped_t = torch.from_numpy(warped).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        with torch.inference_mode():
+            out = self.model.render_prepared(state.prepared, windows.to(device), warped=warped_t)
+        return [_resize(image, state.crop_size) for image in tensor_to_images(out.fake_image)]
+
+    def render(self, state: GeometricPriorState, target: FaceCoefficients) -> np.ndarray:
+        from pirender.descriptor import motion_windows
+
+        self._check(target.face_model)
+        return self._render_windows(state, [target], motion_windows(target, self.face_model, self.window))[0]
+
+    def render_motion(self, state: GeometricPriorState, motion: MotionSequence, indices: Any) -> np.ndarray:
+        """Frames `indices` of `motion`, each driven by its own descriptor window -> (N, H, W, 3) uint8."""
+        from pirender.descriptor import motion_windows
+
+        self._check(motion.face_model)
+        windows = motion_windows(motion, self.face_model, self.window)
+        idx = [int(i) for i in indices]
+        out: list[np.ndarray] = []
+        for start in range(0, len(idx), 4):
+            chunk = idx[start : start + 4]
+            out += self._render_windows(state, [motion.frame(i) for i in chunk], windows[chunk])
+        return np.stack(out)
+
+    def render_sequence(
+        self,
+        state: GeometricPriorState,
+        motion: MotionSequence,
+        batch_size: int = 4,
+        progress: FrameProgress | None = None,
+    ) -> Iterator[np.ndarray]:
+        from pirender.descriptor import motion_windows
+
+        self._check(motion.face_model)
+        windows = motion_windows(motion, self.face_model, self.window)
+        total = len(motion)
+        step = max(1, int(batch_size))
+        for start in range(0, total, step):
+            chunk = list(range(start, min(start + step, total)))
+            yield from self._render_windows(state, [motion.frame(i) for i in chunk], windows[chunk])
+            if progress is not None:
+                progress(chunk[-1] + 1, total)
+
+    def __repr__(self) -> str:
+        return f"GeometricPriorEngine(name={self.name!r}, face_model={self.face_model!r})"
+
+
 # ------------------------------------------------------------------------------------------------
 # Registry
 # ------------------------------------------------------------------------------------------------
@@ -319,13 +437,13 @@ class EngineRegistry:
 
         return self._once(self._engines, f"{GEOMETRIC}:{str(backend).lower()}", build)
 
-    def neural(self, name: str) -> NeuralEngine:
+    def neural(self, name: str) -> NeuralEngine | GeometricPriorEngine:
         """Neural engine `name` (PUBLIC_NEURAL or OWN_NEURAL); WeightsNotFoundError when its files are missing."""
         if name not in (PUBLIC_NEURAL, OWN_NEURAL):
             raise InputError(f"unknown neural engine '{name}'; known: {PUBLIC_NEURAL}, {OWN_NEURAL}")
         return self._once(self._engines, name, lambda: self._load_neural(name))
 
-    def _load_neural(self, name: str) -> NeuralEngine:
+    def _load_neural(self, name: str) -> NeuralEngine | GeometricPriorEngine:
         from pirender.generator import PIRenderer
 
         missing = self._missing(name)
@@ -337,6 +455,10 @@ class EngineRegistry:
             model = PIRenderer.from_checkpoint(resolve_weights(PUBLIC_NEURAL), device=self.device)
         else:
             model = PIRenderer.from_pretrained(self.own_dir, device=self.device)
+        if model.config.geometric_warp:
+            backend = _BACKEND_OF_FACE_MODEL.get(model.config.face_model, "default")
+            log.info("loaded neural engine %s (geometric preview + refiner, face model %s)", name, model.config.face_model)
+            return GeometricPriorEngine(model, self.geometric(backend), name)
         renderer: Any = model
         if self.fast:
             from pirender.fast import cached_fast_renderer
@@ -458,7 +580,7 @@ class EngineRegistry:
 
     # --- choosing an engine for a request --------------------------------------------------------
 
-    def neural_for(self, face_model: str) -> NeuralEngine | None:
+    def neural_for(self, face_model: str) -> NeuralEngine | GeometricPriorEngine | None:
         """The first available neural engine that takes `face_model` coefficients (loading it), or None."""
         for name in (PUBLIC_NEURAL, OWN_NEURAL):
             if self._missing(name) is None and self.neural_face_model(name) == face_model:

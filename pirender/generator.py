@@ -7,16 +7,17 @@ and by key. `PIRenderer.from_checkpoint(path)` loads the public checkpoint or ou
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pirender.config import GeneratorConfig
 from pirender.editing import EditingNet
 from pirender.errors import InputError
-from pirender.flow import flow_to_deformation, warp_image
+from pirender.flow import flow_to_deformation, remap_by_flow, warp_image
 from pirender.mapping import MappingNet
 from pirender.warping import WarpingNet
 
@@ -27,12 +28,13 @@ __all__ = ["PIRenderer", "RenderOutput", "SourceFeatures", "check_source", "chec
 class RenderOutput(Mapping):
     """What the generator returns.
 
-    flow_field: (B, 2, H/s, W/s) backward flow in pixels of its grid (s = config.flow_stride).
+    flow_field: (B, 2, H/s, W/s) backward flow in pixels of its grid (s = config.flow_stride);
+    None for a geometric-warp generator (the warp was computed outside the network).
     warp_image: (B, 3, H, W) the source warped by the flow, in [-1, 1].
     fake_image: (B, 3, H, W) the final image in [-1, 1] (None when only the warping stage ran).
     """
 
-    flow_field: torch.Tensor
+    flow_field: torch.Tensor | None
     warp_image: torch.Tensor
     fake_image: torch.Tensor | None = None
 
@@ -59,7 +61,7 @@ def check_source(source: object, config: GeneratorConfig) -> torch.Tensor:
         raise InputError(f"source must have shape (B, {config.image_nc}, H, W), got {tuple(source.shape)}")
     if not source.is_floating_point():
         raise InputError(f"source must be a float tensor in [-1, 1] (x / 127.5 - 1), got dtype {source.dtype}")
-    multiple = 2 ** max(config.warping.encoder_layers, config.editing.layers)
+    multiple = config.edit_scale * 2 ** max(config.warping.encoder_layers, config.editing.layers)
     h, w = source.shape[-2:]
     if h % multiple or w % multiple or h < 2 * multiple:
         raise InputError(f"source height and width must be multiples of {multiple} (e.g. 256), got {h}x{w}")
@@ -91,10 +93,11 @@ def check_descriptor(descriptor: object, config: GeneratorConfig) -> torch.Tenso
 
 @dataclass
 class SourceFeatures:
-    """Source-only tensors cached by a render session: the image and its first-layer features."""
+    """Source-only tensors cached by a render session: the image and its first-layer features
+    (`warp_feature` is None for a geometric-warp generator, which has no warping network)."""
 
     source: torch.Tensor
-    warp_feature: torch.Tensor
+    warp_feature: torch.Tensor | None
     edit_feature: torch.Tensor
 
     def expand_to(self, batch: int) -> SourceFeatures:
@@ -103,21 +106,28 @@ class SourceFeatures:
             return self
         if self.source.shape[0] != 1:
             raise InputError(f"source batch ({self.source.shape[0]}) and descriptor batch ({batch}) differ")
-        return SourceFeatures(*(t.expand(batch, *t.shape[1:]) for t in (self.source, self.warp_feature, self.edit_feature)))
+        return SourceFeatures(
+            *(None if t is None else t.expand(batch, *t.shape[1:]) for t in (self.source, self.warp_feature, self.edit_feature))
+        )
 
 
 class PIRenderer(nn.Module):
     """Portrait renderer driven by 3DMM motion descriptors.
 
     Call with `source` (B, 3, H, W) in [-1, 1] and `descriptor` (B, C, window); a source batch of 1
-    is broadcast over the descriptors.
+    is broadcast over the descriptors. A geometric-warp generator (`config.warp_source ==
+    "geometric"`) also takes `warped` (B, 3, H, W): the geometric preview of each target.
     """
 
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
         self.config = config or GeneratorConfig.released()
         self.mapping_net = MappingNet(self.config.mapping)
-        self.warping_net = WarpingNet(self.config)
+        self.warping_net = WarpingNet(self.config) if not self.config.geometric_warp else None
+        if self.config.refine_warp:  # residual flow over the geometric warp, from (source, warp)
+            self.warping_net = WarpingNet(replace(self.config, image_nc=2 * self.config.image_nc))
+            nn.init.zeros_(self.warping_net.flow_out[2].weight)
+            nn.init.zeros_(self.warping_net.flow_out[2].bias)
         self.editing_net = EditingNet(self.config)
 
     def encode_motion(self, descriptor: torch.Tensor) -> torch.Tensor:
@@ -127,26 +137,74 @@ class PIRenderer(nn.Module):
     def prepare_source(self, source: torch.Tensor) -> SourceFeatures:
         """Everything that depends on the source image only; compute once per photo."""
         check_source(source, self.config)
-        return SourceFeatures(
-            source, self.warping_net.source_feature(source), self.editing_net.source_feature(source)
-        )
+        warp_feature = None if self.config.geometric_warp else self.warping_net.source_feature(source)
+        return SourceFeatures(source, warp_feature, self.editing_net.source_feature(self._to_edit_scale(source)))
+
+    def _residual_flow(self, source: torch.Tensor, warped: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """(B, 2, h, w) residual flow in full-image pixels, from the source and its geometric warp."""
+        both = torch.cat([self._to_edit_scale(source), self._to_edit_scale(warped)], dim=1)
+        net = self.warping_net
+        return net.flow_from_feature(net.source_feature(both), z) * float(self.config.edit_scale)
+
+    def _to_edit_scale(self, image: torch.Tensor) -> torch.Tensor:
+        """Image at the editing network's resolution (antialiased bilinear when `edit_scale` > 1)."""
+        s = self.config.edit_scale
+        if s == 1:
+            return image
+        return F.interpolate(image, scale_factor=1.0 / s, mode="bilinear", antialias=True, align_corners=False)
 
     def render_prepared(
-        self, prepared: SourceFeatures, descriptor: torch.Tensor, *, warp_only: bool = False
+        self,
+        prepared: SourceFeatures,
+        descriptor: torch.Tensor,
+        *,
+        warp_only: bool = False,
+        warped: torch.Tensor | None = None,
     ) -> RenderOutput:
-        """Render targets `descriptor` (B, C, window) for a prepared source (batch 1 or B)."""
+        """Render targets `descriptor` (B, C, window) for a prepared source (batch 1 or B);
+        `warped` (B, 3, H, W) in [-1, 1] is the geometric warp, for geometric-warp generators only."""
         check_descriptor(descriptor, self.config)
         prepared = prepared.expand_to(descriptor.shape[0])
         z = self.encode_motion(descriptor.to(prepared.source.dtype))
-        flow = self.warping_net.flow_from_feature(prepared.warp_feature, z)
-        warped = warp_image(prepared.source, flow_to_deformation(flow))
+        if self.config.geometric_warp:
+            if warped is None:
+                raise InputError(
+                    "this generator refines the geometric preview: pass `warped`, the geometric warp of each "
+                    "target (pirender.preview.GeometricRenderer), or use pirender.engines.GeometricPriorEngine"
+                )
+            if tuple(warped.shape) != (descriptor.shape[0], *prepared.source.shape[1:]):
+                raise InputError(
+                    f"warped must have shape {(descriptor.shape[0], *prepared.source.shape[1:])}, got {tuple(warped.shape)}"
+                )
+            warped = warped.to(prepared.source.dtype)
+            flow = None
+            if self.warping_net is not None:
+                flow = self._residual_flow(prepared.source, warped, z)
+                warped = remap_by_flow(warped, flow)
+        else:
+            if warped is not None:
+                raise InputError("`warped` is only for geometric-warp generators; this one has a warping network")
+            flow = self.warping_net.flow_from_feature(prepared.warp_feature, z)
+            warped = warp_image(prepared.source, flow_to_deformation(flow))
         if warp_only:
             return RenderOutput(flow, warped)
-        fake = self.editing_net.forward_from_source_feature(prepared.edit_feature, warped, z)
+        if self.config.edit_scale == 1:
+            fake = self.editing_net.forward_from_source_feature(prepared.edit_feature, warped, z)
+        else:  # correction computed at low resolution, added to the full-resolution warp
+            small = self._to_edit_scale(warped)
+            correction = self.editing_net.forward_from_source_feature(prepared.edit_feature, small, z) - small
+            fake = warped + F.interpolate(correction, size=warped.shape[-2:], mode="bilinear", align_corners=False)
         return RenderOutput(flow, warped, fake)
 
-    def forward(self, source: torch.Tensor, descriptor: torch.Tensor, *, warp_only: bool = False) -> RenderOutput:
-        return self.render_prepared(self.prepare_source(source), descriptor, warp_only=warp_only)
+    def forward(
+        self,
+        source: torch.Tensor,
+        descriptor: torch.Tensor,
+        *,
+        warp_only: bool = False,
+        warped: torch.Tensor | None = None,
+    ) -> RenderOutput:
+        return self.render_prepared(self.prepare_source(source), descriptor, warp_only=warp_only, warped=warped)
 
     # Loading and saving live in pirender.checkpoint; these are the user-facing entry points.
     @classmethod

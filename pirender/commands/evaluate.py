@@ -1,8 +1,9 @@
 """`pirender evaluate`: same-identity reconstruction and cross-identity reenactment on held-out videos.
 
 Writes report.json and report.md (a comparison table with the paper's numbers). Extra engines
-can be compared with --compare; other renderers (e.g. the geometric preview) are registered in
-`ENGINE_FACTORIES` (name -> callable(path_or_empty, device) -> Engine) and chosen with --engine.
+can be compared with --compare (`PATH` for the --engine kind, or `KIND:PATH`, e.g.
+`geometric:default` for the geometric preview of the default backend's face model). Renderer
+kinds are registered in `ENGINE_FACTORIES` (name -> callable(path, device) -> Engine).
 """
 
 from __future__ import annotations
@@ -13,27 +14,61 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reconstruction.coefficients import BFM_DEEP3D
+
 HELP = "evaluate a renderer checkpoint on a prepared dataset's test split (L1, PSNR, SSIM, AED, APD, ...)"
 log = logging.getLogger(__name__)
 
 
+def _geometric_engine(backend: str, device: str) -> Any:
+    """The geometric preview for the face model of reconstruction backend `backend` ("default" | "deep3d")."""
+    from pirender.engines import GeometricEngine
+    from reconstruction.backends import get_backend
+
+    b = get_backend(backend or "default")
+    return GeometricEngine(b.model, face_model_name=b.face_model)
+
+
 def _pirender_engine(path: str, device: str) -> Any:
+    """A PIRenderer checkpoint; a geometric-warp one (the project's own renderer) runs over the preview."""
+    from pirender.engines import GeometricPriorEngine
     from pirender.evaluation.evaluate import PIRendererEngine, load_generator_any
 
-    return PIRendererEngine(load_generator_any(path, device=device), device=device)
+    model = load_generator_any(path, device=device)
+    if model.config.geometric_warp:
+        backend = "deep3d" if model.config.face_model == BFM_DEEP3D else "default"
+        return GeometricPriorEngine(model, _geometric_engine(backend, device), name=Path(path).name)
+    return PIRendererEngine(model, device=device)
 
 
-#: Engine kinds `--engine` accepts: name -> factory(checkpoint path, device).
-ENGINE_FACTORIES: dict[str, Callable[[str, str], Any]] = {"pirender": _pirender_engine}
+#: Engine kinds `--engine` accepts: name -> factory(checkpoint path (a backend name for
+#: "geometric"), device).
+ENGINE_FACTORIES: dict[str, Callable[[str, str], Any]] = {
+    "pirender": _pirender_engine,
+    "geometric": _geometric_engine,
+}
+
+
+def _split_kind(spec: str, default_kind: str) -> tuple[str, str]:
+    """'KIND:PATH' -> (KIND, PATH) when KIND is a known engine kind; otherwise (default_kind, spec)."""
+    kind, sep, rest = spec.partition(":")
+    if sep and kind in ENGINE_FACTORIES:
+        return kind, rest
+    return default_kind, spec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "checkpoint", help="training run folder / checkpoint, our model folder, or the public checkpoint"
+        "checkpoint",
+        help="training run folder / checkpoint, our model folder, or the public checkpoint "
+        "(for --engine geometric: the reconstruction backend, e.g. 'default')",
     )
     parser.add_argument("dataset", help="dataset folder written by `pirender prepare`")
     parser.add_argument(
-        "--compare", nargs="*", default=(), help="more checkpoints to evaluate in the same table"
+        "--compare",
+        nargs="*",
+        default=(),
+        help="more engines for the same table: PATH (of the --engine kind) or KIND:PATH, e.g. geometric:default",
     )
     parser.add_argument(
         "--engine", choices=sorted(ENGINE_FACTORIES), default="pirender", help="kind of renderer"
@@ -91,14 +126,16 @@ def run(args: argparse.Namespace) -> int:
         split=args.split, max_frames=args.max_frames, cross_identity=not args.no_cross, targets=args.targets
     )
     reports = []
-    for path in (args.checkpoint, *args.compare):
-        engine = ENGINE_FACTORIES[args.engine](path, args.device)
-        log.info("evaluating %s", path)
+    for spec in (args.checkpoint, *args.compare):
+        kind, path = _split_kind(spec, args.engine)
+        engine = ENGINE_FACTORIES[kind](path, args.device)
+        name = f"geometric ({path or 'default'})" if kind == "geometric" else Path(path).name
+        log.info("evaluating %s", name)
         reports.append(
             evaluate_engine(
                 engine,
                 args.dataset,
-                name=Path(path).name,
+                name=name,
                 fitter=fitter,
                 embedder=embedder,
                 lpips=lpips,

@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--generator",
         default="released",
-        help="generator architecture for a new model: 'released', 'small' or a config.json path",
+        help="generator architecture for a new model: 'released', 'small', 'refiner' (the project's own "
+        "CPU-trainable renderer over the geometric preview) or a config.json path",
     )
     parser.add_argument(
         "--init",
@@ -57,6 +58,8 @@ def _generator_config(spec: str) -> GeneratorConfig:
         return GeneratorConfig.released()
     if spec == "small":
         return GeneratorConfig.small()
+    if spec == "refiner":  # face model and descriptor width are taken from the dataset
+        return GeneratorConfig.geometric_refiner(GeneratorConfig().coeff_nc, GeneratorConfig().face_model)
     return GeneratorConfig.load(spec)
 
 
@@ -114,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
             "image_size": size,
             "face_model": gcfg.face_model,
             "coeff_nc": gcfg.coeff_nc,
+            "geometric_warp": gcfg.geometric_warp,
         }
         train_set = PairDataset(args.dataset, "train", seed=config.seed, **common)
         try:

@@ -317,9 +317,15 @@ def _render(
     """Render the target frames of `motion` -> (K, size, size, 3) uint8 (resized to the real frames when needed).
 
     Targets are descriptor windows (C, window) of each frame, or the frames' `FaceCoefficients`
-    records when `opts.targets` is "coefficients" (engines without temporal context).
+    records when `opts.targets` is "coefficients" (engines without temporal context). Engines with
+    a `render_motion(state, motion, indices)` method (they need both) are given the whole motion.
     """
-    if opts.targets == "coefficients":
+    render_motion: Callable[[Any, MotionSequence, list[int]], np.ndarray] | None = getattr(
+        engine, "render_motion", None
+    )
+    if render_motion is not None:
+        images = np.asarray(render_motion(state, motion, targets))
+    elif opts.targets == "coefficients":
         images = np.stack([engine.render(state, motion.frame(t)) for t in targets])
     else:
         windows = sequence_windows(motion.descriptor_rows(), window)[targets]

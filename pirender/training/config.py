@@ -62,6 +62,8 @@ class LossConfig:
     (`vgg_weights` unset and none in the weights folder) a fixed random VGG-19 is used and L1 +
     multi-scale SSIM terms are added (`fallback_l1_weight`, `fallback_ssim_weight`, relative to
     the perceptual weight of the same image); `require_vgg` refuses that fallback instead.
+    `pixel_only` drops the VGG terms altogether (L1 + MS-SSIM only, same weights): the fast
+    choice for CPU training of the geometric refiner when no ImageNet VGG is at hand.
     """
 
     vgg_weights: str = ""
@@ -75,6 +77,7 @@ class LossConfig:
     style_layers: tuple[str, ...] = STYLE_LAYERS
     fallback_l1_weight: float = 1.0
     fallback_ssim_weight: float = 1.0
+    pixel_only: bool = False
 
 
 @dataclass(frozen=True)

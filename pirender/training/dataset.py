@@ -292,7 +292,9 @@ class PairDataset(Dataset):
 
     Returns a dict: `source`, `target` (3, s, s) in [-1, 1]; `descriptor` (C, window) of the
     target and `source_descriptor` of the source (clamped at the video's ends); `video`,
-    `source_frame`, `target_frame` ints.
+    `source_frame`, `target_frame` ints. With `geometric_warp`, also `warped` (3, s, s): the
+    geometric preview (`pirender.preview.GeometricRenderer`) of the source moved to the target's
+    pose and expression, the input of a geometric-warp generator.
     """
 
     def __init__(
@@ -306,6 +308,7 @@ class PairDataset(Dataset):
         face_model: str | None = None,
         coeff_nc: int | None = None,
         cache_size: int = 32,
+        geometric_warp: bool = False,
     ) -> None:
         self.manifest = DatasetManifest.load(root)
         if face_model is not None:
@@ -319,6 +322,8 @@ class PairDataset(Dataset):
         self.seed = seed
         self.coeff_nc = coeff_nc
         self.cache_size = cache_size
+        self.geometric_warp = geometric_warp
+        self._geometric: Any = None  # built on first use, in each data worker
         self._cache: OrderedDict[int, tuple[VideoRecord, np.ndarray]] = OrderedDict()
         self._starts = np.concatenate([[0], np.cumsum([e.num_frames for e in self.entries])]).astype(np.int64)
 
@@ -362,8 +367,13 @@ class PairDataset(Dataset):
         source = int(rng.integers(n - 1)) if n > 1 else 0
         if n > 1 and source >= target:
             source += 1  # uniform over the other frames
-        images = frames_to_tensor(np.stack([record.frame(source), record.frame(target)]), self.image_size)
+        frames = [record.frame(source), record.frame(target)]
+        if self.geometric_warp:
+            frames.append(self._geometric_render(frames[0], record.motion, source, target))
+        images = frames_to_tensor(np.stack(frames), self.image_size)
+        extra = {"warped": images[2]} if self.geometric_warp else {}
         return {
+            **extra,
             "source": images[0],
             "target": images[1],
             "descriptor": self.window_of(rows, target),
@@ -372,6 +382,16 @@ class PairDataset(Dataset):
             "source_frame": source,
             "target_frame": target,
         }
+
+
+    def _geometric_render(self, image: np.ndarray, motion: MotionSequence, source: int, target: int) -> np.ndarray:
+        """The geometric preview of frame `source` moved to frame `target`'s coefficients."""
+        if self._geometric is None:
+            from pirender.preview import GeometricRenderer
+
+            self._geometric = GeometricRenderer(self.manifest.face_model)
+        state = self._geometric.prepare(image, motion.frame(source))
+        return self._geometric.render(state, motion.frame(target))
 
 
 class ResumableSampler(Sampler):

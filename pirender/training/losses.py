@@ -10,6 +10,8 @@ output into a dict of named, already weighted terms for the current stage:
 
 With the offline fallback (random fixed VGG-19, see `vgg.py`), `warp_l1`, `warp_ssim`, `l1` and
 `ssim` (1 - MS-SSIM) are added, scaled by the perceptual weight of the same image.
+`LossConfig.pixel_only` keeps only those L1 and MS-SSIM terms (no VGG at all). A generator over
+the geometric warp (`flow_field` None) gets no warp terms: its warp is not learnt.
 """
 
 from __future__ import annotations
@@ -119,12 +121,16 @@ class RendererLoss(nn.Module):
         super().__init__()
         self.config = config
         layers = tuple(dict.fromkeys(config.perceptual_layers + config.style_layers))
+        if config.pixel_only:
+            self.fallback = True
+            self.perceptual = None
+            return
         if vgg is None:
             vgg = perceptual_vgg19(
                 layers, config.vgg_weights or None, require=config.require_vgg, seed=config.random_vgg_seed
             )
         self.fallback = not vgg.pretrained
-        self.perceptual = PerceptualLoss(
+        self.perceptual: PerceptualLoss | None = PerceptualLoss(
             vgg, config.perceptual_layers, config.num_scales, config.style_layers
         )
 
@@ -133,16 +139,17 @@ class RendererLoss(nn.Module):
         prefix: str,
         image: torch.Tensor,
         target: torch.Tensor,
-        target_features: list[dict[str, torch.Tensor]],
+        target_features: list[dict[str, torch.Tensor]] | None,
         weight: float,
         style: bool,
     ) -> dict[str, torch.Tensor]:
         c = self.config
         terms: dict[str, torch.Tensor] = {}
-        perceptual, style_loss = self.perceptual(image, target_features, with_style=style)
-        terms[f"{prefix}perceptual"] = weight * perceptual
-        if style_loss is not None:
-            terms[f"{prefix}style"] = c.style_weight * style_loss
+        if self.perceptual is not None and target_features is not None:
+            perceptual, style_loss = self.perceptual(image, target_features, with_style=style)
+            terms[f"{prefix}perceptual"] = weight * perceptual
+            if style_loss is not None:
+                terms[f"{prefix}style"] = c.style_weight * style_loss
         if self.fallback:
             a, b = (image.float() + 1) / 2, (target.float() + 1) / 2
             if c.fallback_l1_weight:
@@ -154,8 +161,11 @@ class RendererLoss(nn.Module):
     def forward(self, output: RenderOutput, target: torch.Tensor, stage: Stage) -> dict[str, torch.Tensor]:
         """Weighted terms for `stage`; target (B, 3, H, W) in [-1, 1]."""
         c = self.config
-        features = self.perceptual.target_features(target)  # shared by the warped image and the output
-        terms = self._image_terms("warp_", output.warp_image, target, features, c.warp_weight, style=False)
+        # VGG features of the target, shared by the warped image and the output
+        features = None if self.perceptual is None else self.perceptual.target_features(target)
+        terms: dict[str, torch.Tensor] = {}
+        if output.flow_field is not None:  # a geometric warp is an input, not learnt: no warp terms
+            terms = self._image_terms("warp_", output.warp_image, target, features, c.warp_weight, style=False)
         if stage == "full":
             if output.fake_image is None:
                 raise InputError(

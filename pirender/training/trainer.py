@@ -255,6 +255,9 @@ class Trainer:
         return torch.float16 if mode == "fp16" else torch.bfloat16
 
     def stage_at(self, step: int) -> Stage:
+        """Training stage of `step`; a geometric-warp generator has no warping stage (nothing to warm up)."""
+        if self.model.config.geometric_warp:
+            return "full"
         return "warp" if step < self.config.warp_iterations else "full"
 
     def _enter_stage(self, stage: Stage) -> None:
@@ -315,6 +318,7 @@ class Trainer:
         source = batch["source"].to(self.device, non_blocking=True)
         target = batch["target"].to(self.device, non_blocking=True)
         descriptor = batch["descriptor"].to(self.device, non_blocking=True)
+        warped = batch["warped"].to(self.device, non_blocking=True) if "warped" in batch else None
         self.optimizer.zero_grad(set_to_none=True)
         autocast = (
             torch.autocast(self.device.type, dtype=self.amp_dtype)
@@ -322,7 +326,7 @@ class Trainer:
             else nullcontext()
         )
         with autocast:
-            output = self.net(source, descriptor, warp_only=stage == "warp")
+            output = self.net(source, descriptor, warp_only=stage == "warp", warped=warped)
             terms = self.loss(output, target, stage)
         total = torch.stack([t.float() for t in terms.values()]).sum()
         record: dict[str, float] = {name: float(t.detach()) for name, t in terms.items()}
@@ -424,9 +428,10 @@ class Trainer:
         source = torch.stack([b["source"] for b in batch]).to(self.device)
         target = torch.stack([b["target"] for b in batch]).to(self.device)
         descriptor = torch.stack([b["descriptor"] for b in batch]).to(self.device)
+        warped = torch.stack([b["warped"] for b in batch]).to(self.device) if "warped" in batch[0] else None
         model = self.ema.model if self.ema is not None else self.model
         with torch.no_grad():
-            out = model(source, descriptor)
+            out = model(source, descriptor, warped=warped)
         columns = [tensor_to_images(t) for t in (source, target, out.warp_image, out.fake_image)]
         rows = [np.concatenate([col[i] for col in columns], axis=1) for i in range(n)]
         return np.concatenate(rows, axis=0)

@@ -1,0 +1,224 @@
+"""The project's own renderer (issue 8): a PIRenderer whose warp is the geometric preview's.
+
+Checked on a real face: an untrained refiner returns the geometric preview exactly (its
+correction starts at zero), the engine's call shape, saving/loading, the registry choosing it,
+the dataset's `warped` input, and a few training steps lowering the loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pirender.config import GeneratorConfig
+from pirender.engines import OWN_NEURAL, EngineRegistry, GeometricEngine, GeometricPriorEngine
+from pirender.errors import InputError
+from pirender.generator import PIRenderer
+from reconstruction.coefficients import DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
+
+ROWS = 32 + 9  # default face model: 32 expression + angles, translation, crop
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def photo(astronaut: np.ndarray) -> tuple[np.ndarray, FaceCoefficients]:
+    """The astronaut's 256 crop and its default-backend coefficients."""
+    from reconstruction.crop import crop_face, crop_transform_for_face
+    from reconstruction.detection import FaceDetector
+    from reconstruction.face_model import load_default_face_model
+    from reconstruction.fitting import fit_landmarks
+
+    with FaceDetector() as detector:
+        face = detector.detect_one(astronaut).face
+        crop = crop_face(astronaut, crop_transform_for_face(face, astronaut.shape[:2]))
+        landmarks = detector.detect_one(crop).face.landmarks
+    return crop, fit_landmarks(load_default_face_model(), landmarks, (crop.shape[1], crop.shape[0]))
+
+
+def _config(edit_scale: int = 2) -> GeneratorConfig:
+    return GeneratorConfig.geometric_refiner(ROWS, DEFAULT_FACE_MODEL, edit_scale=edit_scale)
+
+
+def _turned(coeffs: FaceCoefficients, yaw_degrees: float) -> FaceCoefficients:
+    angles = np.array(coeffs.angles, dtype=np.float32)
+    angles[1] += np.deg2rad(yaw_degrees)
+    return coeffs.replace(angles=angles)
+
+
+def test_config_validation() -> None:
+    config = _config()
+    assert config.geometric_warp and config.refine_warp and config.editing.residual and config.edit_scale == 2
+    assert GeneratorConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(InputError, match="warp_source"):
+        dataclasses.replace(config, warp_source="optical-flow")
+    with pytest.raises(InputError, match="edit_scale"):
+        dataclasses.replace(GeneratorConfig.released(), edit_scale=2)
+    with pytest.raises(InputError, match="refine_warp"):
+        dataclasses.replace(GeneratorConfig.released(), refine_warp=True)
+
+
+@pytest.mark.parametrize(("edit_scale", "refine_warp"), [(1, True), (2, True), (2, False)])
+def test_untrained_refiner_returns_the_warp(edit_scale: int, refine_warp: bool) -> None:
+    torch.manual_seed(0)
+    model = PIRenderer(dataclasses.replace(_config(edit_scale), refine_warp=refine_warp)).eval()
+    assert (model.warping_net is not None) == refine_warp
+    source, warped = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
+    out = model(source, torch.randn(2, ROWS, 27), warped=warped)
+    if refine_warp:  # residual flow (zero at the start) on the flow grid
+        assert out.flow_field.shape == (2, 2, 64 // (4 * edit_scale), 64 // (4 * edit_scale))
+        assert out.flow_field.abs().max() == 0
+    else:
+        assert out.flow_field is None
+    torch.testing.assert_close(out.warp_image, warped, atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.fake_image, warped, atol=1e-4, rtol=0)
+    with torch.no_grad():  # a trained correction changes the output
+        model.editing_net.final[0].bias.fill_(0.1)
+    assert (model(source, torch.randn(2, ROWS, 27), warped=warped).fake_image - warped).abs().mean() > 0.05
+
+
+def test_residual_flow_moves_the_warp() -> None:
+    from pirender.flow import remap_by_flow
+
+    image = torch.rand(1, 3, 32, 32)
+    shift = torch.zeros(1, 2, 8, 8)
+    shift[:, 0] = 2.0  # every output pixel shows the image 2 px to its right
+    moved = remap_by_flow(image, shift)
+    torch.testing.assert_close(moved[..., :, :-2], image[..., :, 2:], atol=1e-4, rtol=0)
+    torch.testing.assert_close(remap_by_flow(image, torch.zeros(1, 2, 32, 32)), image, atol=1e-4, rtol=0)
+
+
+def test_warped_input_is_required_and_checked() -> None:
+    model = PIRenderer(_config()).eval()
+    source = torch.zeros(1, 3, 64, 64)
+    with pytest.raises(InputError, match="geometric"):
+        model(source, torch.zeros(1, ROWS, 27))
+    with pytest.raises(InputError, match="shape"):
+        model(source, torch.zeros(2, ROWS, 27), warped=torch.zeros(1, 3, 64, 64))
+    network = PIRenderer(GeneratorConfig.small())
+    with pytest.raises(InputError, match="only for geometric"):
+        network(torch.zeros(1, 3, 64, 64), torch.zeros(1, 73, 27), warped=torch.zeros(1, 3, 64, 64))
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    torch.manual_seed(2)
+    model = PIRenderer(_config())
+    for p in model.parameters():
+        p.data.add_(0.01 * torch.randn_like(p))
+    model.save_pretrained(tmp_path / "own")
+    loaded = PIRenderer.from_pretrained(tmp_path / "own")
+    assert loaded.config == model.config and loaded.warping_net is not None
+    source, warped, d = torch.rand(1, 3, 64, 64) * 2 - 1, torch.rand(1, 3, 64, 64) * 2 - 1, torch.randn(1, ROWS, 27)
+    torch.testing.assert_close(loaded(source, d, warped=warped).fake_image, model.eval()(source, d, warped=warped).fake_image)
+
+
+def test_engine_draws_the_preview_then_refines_it(photo) -> None:
+    crop, coeffs = photo
+    geometric = GeometricEngine(DEFAULT_FACE_MODEL)
+    engine = GeometricPriorEngine(PIRenderer(_config()), geometric)
+    state = engine.prepare(crop, coeffs)
+    target = _turned(coeffs, 12.0)
+    preview = geometric.render(geometric.prepare(crop, coeffs), target)
+    refined = engine.render(state, target)
+    assert refined.shape == crop.shape and refined.dtype == np.uint8
+    assert np.abs(refined.astype(int) - preview.astype(int)).max() <= 1  # zero correction: the preview
+    assert np.abs(preview.astype(int) - crop.astype(int)).mean() > 1.0  # ... which did turn the head
+    motion = MotionSequence.from_frames([coeffs, target, _turned(coeffs, -8.0)])
+    done: list[tuple[int, int]] = []
+    frames = list(engine.render_sequence(state, motion, batch_size=2, progress=lambda d, t: done.append((d, t))))
+    assert len(frames) == 3 and done[-1] == (3, 3)
+    np.testing.assert_array_equal(engine.render_motion(state, motion, [1])[0], frames[1])
+    with pytest.raises(InputError):
+        GeometricPriorEngine(PIRenderer(GeneratorConfig.small()), geometric)
+
+
+def test_registry_serves_a_geometric_prior_renderer(photo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIRENDER_WEIGHTS_DIR", str(tmp_path / "weights"))
+    PIRenderer(_config()).save_pretrained(tmp_path / "renderer")
+    registry = EngineRegistry(own_dir=tmp_path / "renderer", fast=True)
+    engine = registry.select("auto", "default", DEFAULT_FACE_MODEL)
+    assert isinstance(engine, GeometricPriorEngine) and engine.name == OWN_NEURAL
+    crop, coeffs = photo
+    assert engine.render(engine.prepare(crop, coeffs), _turned(coeffs, 5.0)).shape == crop.shape
+
+
+@pytest.fixture(scope="module")
+def turning_dataset(photo, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two short 'videos' made from the real photo: its head turned and its mouth opened by the preview."""
+    from pirender.preview import GeometricRenderer
+    from pirender.training.dataset import DatasetManifest, VideoEntry, VideoRecord
+
+    crop, coeffs = photo
+    renderer = GeometricRenderer(DEFAULT_FACE_MODEL)
+    state = renderer.prepare(crop, coeffs)
+    root = tmp_path_factory.mktemp("turning") / "dataset"
+    (root / "videos").mkdir(parents=True)
+    entries = []
+    for number, split in enumerate(("train", "test")):
+        records = [_turned(coeffs, float(y)) for y in np.linspace(-10, 10, 6) * (1 if number == 0 else -1)]
+        frames = [crop if i == 0 else renderer.render(state, r) for i, r in enumerate(records)]
+        records[0] = coeffs
+        name = f"turn{number}"
+        VideoRecord.from_frames(name, frames, MotionSequence.from_frames(records)).save(root / "videos" / f"{name}.npz")
+        entries.append(VideoEntry(name, f"videos/{name}.npz", split, f"id{number}", len(frames), 25.0))
+    DatasetManifest(root, DEFAULT_FACE_MODEL, 256, tuple(entries)).save()
+    return root
+
+
+def test_dataset_gives_the_preview_as_warped_input(turning_dataset: Path, photo) -> None:
+    from pirender.preview import GeometricRenderer
+    from pirender.training.dataset import PairDataset
+
+    ds = PairDataset(turning_dataset, "train", geometric_warp=True)
+    item = ds[3]
+    record, _ = ds.video(0)
+    renderer = GeometricRenderer(DEFAULT_FACE_MODEL)
+    source = record.frame(item["source_frame"])
+    expected = renderer.render(
+        renderer.prepare(source, record.motion.frame(item["source_frame"])), record.motion.frame(item["target_frame"])
+    )
+    got = ((item["warped"].permute(1, 2, 0) + 1) * 127.5).round().numpy()
+    np.testing.assert_allclose(got, expected, atol=0.51)
+    assert "warped" not in PairDataset(turning_dataset, "train")[3]
+
+
+def test_a_few_steps_lower_the_loss(turning_dataset: Path, tmp_path: Path) -> None:
+    from pirender.training.config import LossConfig, OptimConfig, TrainConfig
+    from pirender.training.dataset import PairDataset
+    from pirender.training.trainer import Trainer
+
+    config = TrainConfig(
+        warp_iterations=0,
+        total_iterations=30,
+        batch_size=2,
+        num_workers=0,
+        image_size=64,
+        log_every=100,
+        sample_every=1000,
+        checkpoint_every=1000,
+        tensorboard=False,
+        optim=OptimConfig(lr=1e-3, ema_decay=0.0),
+        loss=LossConfig(pixel_only=True),
+    )
+    torch.manual_seed(0)
+    model = PIRenderer(GeneratorConfig.geometric_refiner(ROWS, DEFAULT_FACE_MODEL, image_size=64, edit_scale=1))
+    ds = PairDataset(turning_dataset, "train", image_size=64, geometric_warp=True)
+    trainer = Trainer(config, model, ds, tmp_path / "run")
+    assert trainer.stage_at(0) == "full"
+    batch = {k: torch.stack([ds[i][k] for i in range(6)]) for k in ("source", "descriptor", "warped")}
+    batch["target"] = (batch["warped"] + 1) * 0.8 - 1  # a systematic error of the warp to repair
+    first = trainer.train_step(batch)
+    assert set(first) >= {"l1", "ssim", "warp_l1", "loss"}  # the residual flow has its warp loss
+    for _ in range(29):
+        last = trainer.train_step(batch)
+    assert last["loss"] < 0.7 * first["loss"]
