@@ -24,6 +24,7 @@ from pirender.generator import PIRenderer
 
 __all__ = [
     "CONFIG_NAME",
+    "descriptor_layout",
     "WEIGHTS_NAME",
     "from_original_keys",
     "to_original_keys",
@@ -218,13 +219,36 @@ def save_pretrained(model: PIRenderer, directory: str | Path, metadata: dict[str
     """Write config.json + model.safetensors (float32) into `directory`; returns the directory."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    meta = {"model_type": MODEL_TYPE, "format_version": 1, "generator": model.config.to_dict()}
+    meta = {
+        "model_type": MODEL_TYPE,
+        "format_version": 1,
+        "generator": model.config.to_dict(),
+        "descriptor": descriptor_layout(model.config),
+    }
     if metadata:
         meta["metadata"] = dict(metadata)
     (directory / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n")
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(directory / WEIGHTS_NAME), metadata={"model_type": MODEL_TYPE})
     return directory
+
+
+def descriptor_layout(config: GeneratorConfig) -> dict[str, object]:
+    """What the weights expect as input, written beside them for people and other tools to read:
+    each frame's descriptor row layout (MotionSequence.descriptor_rows) and the window length."""
+    expression = config.coeff_nc - 9
+    return {
+        "face_model": config.face_model,
+        "window": config.window,
+        "rows_per_frame": config.coeff_nc,
+        "rows": {
+            "expression": [0, expression],
+            "angles_pitch_yaw_roll_radians": [expression, expression + 3],
+            "translation": [expression + 3, expression + 6],
+            "crop_scale_tx_ty": [expression + 6, expression + 9],
+        },
+        "warp_source": config.warp_source,
+    }
 
 
 def convert_checkpoint(source: str | Path, out_dir: str | Path) -> Path:

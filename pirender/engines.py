@@ -152,6 +152,11 @@ class GeometricEngine:
         check_face_model(self.face_model, target.face_model, what="geometric preview")
         return self.renderer.render(state, target)
 
+    def render_motion(self, state: Any, motion: MotionSequence, indices: Any) -> np.ndarray:
+        """Frames `indices` of `motion` -> (N, H, W, 3) uint8 (the evaluator's entry point)."""
+        check_face_model(self.face_model, motion.face_model, what="geometric preview")
+        return np.stack([self.renderer.render(state, motion.frame(int(i))) for i in indices])
+
     def render_sequence(
         self, state: Any, motion: MotionSequence, batch_size: int = 4, progress: FrameProgress | None = None
     ) -> Iterator[np.ndarray]:

@@ -52,8 +52,8 @@ def remap_by_flow(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     bilinearly when coarser: output pixel p shows the image at p + flow(p); borders replicate.
     (The paper's `flow_to_deformation` keeps the original's corner-aligned grid, not an identity.)
     """
-    from kornia.geometry.transform import remap
     from kornia.geometry import create_meshgrid
+    from kornia.geometry.transform import remap
 
     _, _, h, w = image.shape
     if flow.shape[-2:] != (h, w):

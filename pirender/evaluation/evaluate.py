@@ -141,18 +141,26 @@ class DlibFaceEmbedder:
     """
 
     def __init__(self) -> None:
+        import importlib.util
+
+        # The models package is located, not imported: its __init__ needs pkg_resources, which
+        # recent setuptools no longer ship.
+        spec = importlib.util.find_spec("face_recognition_models")
+        models = Path(spec.origin).parent / "models" if spec is not None and spec.origin else None
+        files = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
         try:
             import dlib
-            import face_recognition_models as frm
         except ImportError:
+            dlib = None
+        if dlib is None or models is None or not all((models / f).is_file() for f in files):
             raise WeightsNotFoundError(
                 "identity similarity needs the packages 'dlib-bin' and 'face-recognition-models' "
-                "(pip install dlib-bin face-recognition-models)"
-            ) from None
+                "(pip install -e '.[eval]', or pip install dlib-bin face-recognition-models)"
+            )
         self._dlib = dlib
         self.detector = dlib.get_frontal_face_detector()
-        self.shape = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
-        self.encoder = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+        self.shape = dlib.shape_predictor(str(models / files[0]))
+        self.encoder = dlib.face_recognition_model_v1(str(models / files[1]))
 
     def embed(self, images: np.ndarray) -> list[np.ndarray | None]:
         out: list[np.ndarray | None] = []
