@@ -4,11 +4,15 @@ Two conditional normalizing flows (expression, pose) sample motion frame by fram
 source photo's own coefficients, conditioned on log-mel audio features. Typical use::
 
     from audio2motion import AudioToMotion
-    model = AudioToMotion.from_pretrained("runs/audio/best")
+    model = AudioToMotion.from_pretrained("weights/files/audio2motion")  # the shipped model
     motion = model.generate(source_coefficients, "speech.wav", fps=25, seed=0)
 
-Training: `audio2motion.train` / `train_main` (module `audio2motion.training`) on a folder of prepared clips
-(`audio2motion.dataset`); evaluation: `audio2motion.evaluate`.
+The shipped model (default face model `pirender-mesh-v1`) and the commands that reproduce it are
+described in weights/files/audio2motion/README.md.
+
+Data: `python -m audio2motion.prepare VIDEOS CLIPS`; training: `python -m audio2motion.training`
+(`audio2motion.train` / `train_main`) on a folder of prepared clips (`audio2motion.dataset`);
+evaluation: `python -m audio2motion.evaluate` (`audio2motion.evaluate`).
 """
 
 from .audio import AudioFeatureConfig, audio_features, load_audio, loudness_envelope, silence_features

@@ -69,6 +69,13 @@ class AudioFeatureConfig:
         max_gain_db: the largest boost applied (quiet recordings are not blown up into noise).
         gate_dbfs: recordings whose 95th-percentile level is below this are left untouched
             (treated as silence).
+        normalize_channel: per-recording spectral equalisation: each mel band's power is divided
+            by a gain that brings the band's mean log power over the *active* frames to the
+            recording's mean over all bands, so microphone and room colouring (which dominate
+            the differences between a few dozen training clips) are removed while the overall
+            level, and digital silence (exactly `silence_features`), are kept.
+        channel_range_db: frames within this many dB of the loud (95th percentile) frame energy
+            count as active for `normalize_channel`.
     """
 
     sample_rate: int = 16000
@@ -83,6 +90,8 @@ class AudioFeatureConfig:
     target_dbfs: float = -20.0
     max_gain_db: float = 20.0
     gate_dbfs: float = -50.0
+    normalize_channel: bool = False
+    channel_range_db: float = 30.0
 
     def __post_init__(self) -> None:
         if self.sample_rate < 4000:
@@ -97,6 +106,8 @@ class AudioFeatureConfig:
             )
         if not self.log_floor > 0:
             raise InputError(f"log_floor must be positive, got {self.log_floor}")
+        if not self.channel_range_db > 0:
+            raise InputError(f"channel_range_db must be positive, got {self.channel_range_db}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict."""
@@ -304,7 +315,27 @@ def audio_features(wave: np.ndarray, fps: float, config: AudioFeatureConfig | No
     power = (spectrum.real**2 + spectrum.imag**2) / window.sum() ** 2  # full-scale sine peak ~ 0.25
     mel = power @ mel_filterbank(config).T  # (T*S, n_mels)
     mel = mel.reshape(t, s, config.n_mels).mean(axis=1)
+    if config.normalize_channel:
+        mel = _equalize_channel(mel, config)
     return np.log(mel + config.log_floor).astype(np.float32)
+
+
+def _equalize_channel(mel: np.ndarray, config: AudioFeatureConfig) -> np.ndarray:
+    """(T, n_mels) mel power with per-band gains that flatten the recording's mean spectrum.
+
+    Only frames within `channel_range_db` of the loud frames, and well above the floor, are
+    averaged; a recording without such frames (silence) is returned unchanged. The gain is
+    applied to the power before the floor is added, so silence stays exactly silence.
+    """
+    energy_db = 10.0 * np.log10(mel.sum(axis=1) + 1e-30)
+    floor_db = 10.0 * math.log10(config.log_floor * config.n_mels) + 20.0
+    loud_db = float(np.percentile(energy_db, 95))
+    active = (energy_db > loud_db - config.channel_range_db) & (energy_db > floor_db)
+    if int(active.sum()) < 2:
+        return mel
+    band_log = np.log(mel[active] + config.log_floor).mean(axis=0)  # (n_mels,)
+    gains = np.exp(band_log.mean() - band_log)
+    return mel * gains[None, :]
 
 
 def silence_features(config: AudioFeatureConfig | None = None) -> np.ndarray:

@@ -46,6 +46,8 @@ __all__ = [
     "clip_window",
     "whole_clip_batch",
     "WindowSampler",
+    "silent_window",
+    "rest_reference",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,8 @@ MEDIA_EXTENSIONS = (
     ".webm",
     ".avi",
 )
+#: Fraction of a clip's quietest frames whose mean is its resting face (`rest_reference`).
+REST_FRACTION = 0.2
 #: Audio and motion lengths may differ by this much before a clip is reported (seconds).
 _LENGTH_TOLERANCE_S = 0.5
 
@@ -190,8 +194,15 @@ def split_clips(
     return [e for e in entries if e.group not in held], [e for e in entries if e.group in held]
 
 
-def load_clip(entry: ClipEntry, features: AudioFeatureConfig, fps: float) -> ClipArrays:
-    """Decode the clip's audio and align motion and features at `fps` (see module docstring)."""
+def load_clip(
+    entry: ClipEntry, features: AudioFeatureConfig, fps: float, refuse_misaligned: bool = False
+) -> ClipArrays:
+    """Decode the clip's audio and align motion and features at `fps` (see module docstring).
+
+    With `refuse_misaligned`, a motion clearly longer than its audio raises MediaReadError:
+    the video's frame timing is then unknown (e.g. a variable frame rate), so lips and sound
+    would not line up. Otherwise both are cut to the shorter length with a warning.
+    """
     motion = MotionSequence.load_npz(str(entry.motion_path))
     if not math.isclose(motion.fps, fps, rel_tol=1e-4):
         motion = resample_motion(motion, fps)
@@ -199,6 +210,11 @@ def load_clip(entry: ClipEntry, features: AudioFeatureConfig, fps: float) -> Cli
     feats = audio_features(wave, fps, features)
     loud = loudness_envelope(wave, fps, features.sample_rate)
     t = min(len(motion), feats.shape[0])
+    if refuse_misaligned and len(motion) - feats.shape[0] > max(2, _LENGTH_TOLERANCE_S * fps):
+        raise MediaReadError(
+            f"clip '{entry.clip_id}': the motion has {len(motion)} frames at {fps:g} fps but the audio lasts only "
+            f"{feats.shape[0]} frames; audio and motion are not aligned"
+        )
     if abs(len(motion) - feats.shape[0]) > max(2, _LENGTH_TOLERANCE_S * fps):
         logger.warning(
             "clip '%s': motion has %d frames but the audio spans %d at %g fps; using the first %d",
@@ -215,17 +231,40 @@ def load_clip(entry: ClipEntry, features: AudioFeatureConfig, fps: float) -> Cli
 
 
 def load_clips(
-    entries: Sequence[ClipEntry], features: AudioFeatureConfig, fps: float, skip_unreadable: bool = True
+    entries: Sequence[ClipEntry],
+    features: AudioFeatureConfig,
+    fps: float,
+    skip_unreadable: bool = True,
+    min_audio_dbfs: float | None = None,
+    refuse_misaligned: bool = False,
 ) -> list[ClipArrays]:
-    """Load several clips; unreadable media are skipped with a warning (or raise)."""
+    """Load several clips; unreadable media are skipped with a warning (or raise).
+
+    With `min_audio_dbfs`, clips whose sound never gets loud (95th percentile of the per-frame
+    level below it, e.g. a silent track under a talking face) are skipped with a warning: their
+    motion cannot be explained by their audio and would teach the model that silence moves lips.
+    `refuse_misaligned` (see `load_clip`) skips clips whose motion outlasts their audio.
+    """
     clips = []
     for entry in entries:
         try:
-            clips.append(load_clip(entry, features, fps))
+            clip = load_clip(entry, features, fps, refuse_misaligned)
         except MediaReadError as exc:
             if not skip_unreadable:
                 raise
             logger.warning("skipping clip '%s': %s", entry.clip_id, exc)
+            continue
+        if min_audio_dbfs is not None:
+            level = float(np.percentile(clip.loudness, 95))
+            if level < min_audio_dbfs:
+                logger.warning(
+                    "skipping clip '%s': its sound is silent (95th-percentile level %.1f dBFS < %.1f)",
+                    entry.clip_id,
+                    level,
+                    min_audio_dbfs,
+                )
+                continue
+        clips.append(clip)
     if clips:
         first = clips[0]
         for clip in clips[1:]:
@@ -267,11 +306,50 @@ def _stack(windows: list[tuple[np.ndarray, ...]]) -> MotionBatch:
     return MotionBatch(*(torch.from_numpy(np.stack(parts)) for parts in zip(*windows, strict=True)))
 
 
+def rest_reference(clip: ClipArrays, fraction: float = REST_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+    """The clip's resting face: mean (E,) expression and (6,) pose over its quietest frames.
+
+    Models with `relative_motion` learn motion relative to this frame, and treat the source
+    photo (a face at rest) as it at generation; removing it also removes each speaker's own
+    face shape from what the model has to explain.
+    """
+    n = max(1, int(round(fraction * len(clip))))
+    quiet = np.argsort(clip.loudness, kind="stable")[:n]
+    return clip.expression[quiet].mean(0).astype(np.float32), clip.pose[quiet].mean(0).astype(np.float32)
+
+
 def _window(clip: ClipArrays, start: int, length: int, config: AudioToMotionConfig) -> tuple[np.ndarray, ...]:
+    """clip_window's arrays plus the reference expression.
+
+    The reference is the clip's first frame, or its `rest_reference` for relative models.
+    """
     silence = silence_features(config.features)
-    return clip_window(
+    expr, pose, audio, ref_pose = clip_window(
         clip, start, length, config.prev_motions, config.audio_past, config.audio_future, silence
     )
+    if config.relative_motion:
+        ref_expr, ref_pose = rest_reference(clip)
+        return expr, pose, audio, ref_pose, ref_expr
+    return expr, pose, audio, ref_pose, clip.expression[0]
+
+
+def silent_window(
+    clip: ClipArrays, length: int, config: AudioToMotionConfig, jitter: float, rng: np.random.Generator
+) -> tuple[np.ndarray, ...]:
+    """A synthetic window (arrays as `_window`): digital silence and the reference face held still.
+
+    `jitter` (in units of each coefficient's spread over the clip) adds a little Gaussian noise,
+    so the flow learns "silence -> stay at the reference" without a degenerate zero-width density.
+    """
+    k = config.prev_motions
+    n_audio = length + config.audio_window - 1
+    ref_e, ref_p = rest_reference(clip) if config.relative_motion else (clip.expression[0], clip.pose[0])
+    e_scale = clip.expression.std(0) + 1e-6
+    p_scale = clip.pose.std(0) + 1e-6
+    expr = ref_e[None] + jitter * e_scale * rng.standard_normal((k + length, ref_e.size))
+    pose = ref_p[None] + jitter * p_scale * rng.standard_normal((k + length, 6))
+    audio = np.repeat(silence_features(config.features)[None], n_audio, 0)
+    return expr.astype(np.float32), pose.astype(np.float32), audio, ref_p, ref_e
 
 
 def whole_clip_batch(clip: ClipArrays, config: AudioToMotionConfig) -> MotionBatch:
@@ -299,12 +377,24 @@ class WindowSampler:
         positions = np.array([len(c) - window for c in self.clips], dtype=np.float64)
         self.weights = positions / positions.sum()
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> MotionBatch:
-        """A batch of `batch_size` random windows (CPU float32 tensors)."""
+    def sample(
+        self,
+        batch_size: int,
+        rng: np.random.Generator,
+        silence_fraction: float = 0.0,
+        silence_jitter: float = 0.05,
+    ) -> MotionBatch:
+        """A batch of `batch_size` random windows (CPU float32 tensors).
+
+        Each window is, with probability `silence_fraction`, a `silent_window` of its clip instead.
+        """
         picks = rng.choice(len(self.clips), size=batch_size, p=self.weights)
         windows = []
         for i in picks:
             clip = self.clips[int(i)]
+            if silence_fraction > 0 and rng.random() < silence_fraction:
+                windows.append(silent_window(clip, self.window, self.config, silence_jitter, rng))
+                continue
             start = int(rng.integers(1, len(clip) - self.window + 1))
             windows.append(_window(clip, start, self.window, self.config))
         return _stack(windows)

@@ -7,7 +7,10 @@ Two measures:
   and a mouth-opening measure of motion sampled from the clip's first frame and its audio.
   How wide the mouth is depends on the face model, so the caller supplies the measure: a
   callable (T, E) -> (T,) or a readout vector (E,) over the expression coefficients. The same
-  correlation on the clip's real motion is reported as a reference.
+  correlation on the clip's real motion is reported as a reference. For the default face model
+  the measure is the vertical gap between the inner lip midpoints (`face_model_mouth_readout`).
+* Silence check (`silence_check`): motion generated for digital silence should keep the mouth
+  where the source has it and the head nearly still.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import json
 import logging
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,11 +30,15 @@ import torch
 from pirender.errors import InputError, PIRenderError
 from reconstruction.coefficients import FaceCoefficients
 
+from .audio import silence_features
 from .dataset import ClipArrays, discover_clips, load_clips, split_clips, whole_clip_batch
 from .model import AudioToMotion
 
 __all__ = [
     "MouthReadout",
+    "SilenceCheck",
+    "face_model_mouth_readout",
+    "silence_check",
     "held_out_nll",
     "ClipEvaluation",
     "EvaluationReport",
@@ -91,6 +99,58 @@ def mouth_opening(expression: np.ndarray, readout: MouthReadout) -> np.ndarray:
     if out.shape[0] != expression.shape[0]:
         raise InputError(f"mouth measure returned {out.shape[0]} values for {expression.shape[0]} frames")
     return out
+
+
+def face_model_mouth_readout(face_model: str) -> MouthReadout | None:
+    """The inner-lip gap measure of the project's default face model; None for other models."""
+    from reconstruction.coefficients import DEFAULT_FACE_MODEL
+
+    if face_model != DEFAULT_FACE_MODEL:
+        return None
+    from reconstruction.face_model import load_default_face_model
+    from reconstruction.video import mouth_opening as lip_gap_of_expression
+
+    face = load_default_face_model()
+    return lambda expression: lip_gap_of_expression(face, expression)
+
+
+@dataclass(frozen=True)
+class SilenceCheck:
+    """Motion generated for digital silence, relative to the source.
+
+    Attributes:
+        frames: frames generated.
+        mouth_max_change: largest |mouth opening - source's| (units of the mouth measure).
+        mouth_std: standard deviation of the mouth opening over time.
+        pose_std_deg: mean over pitch/yaw/roll of the angle standard deviation, degrees.
+    """
+
+    frames: int
+    mouth_max_change: float
+    mouth_std: float
+    pose_std_deg: float
+
+
+def silence_check(
+    model: AudioToMotion,
+    source: FaceCoefficients,
+    mouth_readout: MouthReadout,
+    seconds: float = 4.0,
+    seed: int = 0,
+    temperature: float = 0.7,
+) -> SilenceCheck:
+    """Generate `seconds` of digital silence from `source` and measure mouth and head motion."""
+    frames = max(3, int(round(seconds * model.config.fps)))
+    feats = np.repeat(silence_features(model.config.features)[None], frames, 0)
+    motion = model.generate_from_features(source, feats, seed=seed, temperature=temperature)
+    mouth = mouth_opening(motion.expression, mouth_readout)
+    rest = float(mouth_opening(np.asarray(source.expression)[None], mouth_readout)[0])
+    return SilenceCheck(
+        frames,
+        float(np.abs(mouth - rest).max()),
+        float(mouth.std()),
+        float(np.degrees(motion.angles).std(0).mean()),
+    )
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -170,8 +230,14 @@ def evaluate(
     seed: int = 0,
     temperature: float = 0.7,
     max_lag: int = 0,
+    num_seeds: int = 1,
 ) -> EvaluationReport:
-    """NLL per frame of every clip and, given a mouth measure, loudness/mouth correlations."""
+    """NLL per frame of every clip and, given a mouth measure, loudness/mouth correlations.
+
+    The generated correlation of a clip is the mean over `num_seeds` samples (seeds seed, seed + 1, ...).
+    """
+    if num_seeds < 1:
+        raise InputError(f"num_seeds must be >= 1, got {num_seeds}")
     usable = [c for c in clips if len(c) >= 4]
     if not usable:
         raise InputError("evaluation needs at least one clip with 4 or more frames")
@@ -184,10 +250,16 @@ def evaluate(
             sums[name] += nll[name] * n
         gen_r = ref_r = None
         if mouth_readout is not None:
-            generated = _generated_motion(model, clip, seed, temperature)
-            gen_r = loudness_mouth_correlation(
-                clip.loudness[1:], mouth_opening(generated, mouth_readout), max_lag
-            )
+            samples = [
+                loudness_mouth_correlation(
+                    clip.loudness[1:],
+                    mouth_opening(_generated_motion(model, clip, seed + i, temperature), mouth_readout),
+                    max_lag,
+                )
+                for i in range(num_seeds)
+            ]
+            gen_r = _nanmean(samples)
+            gen_r = float("nan") if gen_r is None else gen_r
             ref_r = loudness_mouth_correlation(
                 clip.loudness, mouth_opening(clip.expression, mouth_readout), max_lag
             )
@@ -216,7 +288,9 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     """CLI: evaluate a trained model on the held-out split (or all clips) of a clip folder."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="pirender eval-audio", description=evaluate_main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m audio2motion.evaluate", description=evaluate_main.__doc__
+    )
     parser.add_argument("--model", required=True, help="folder written by save_pretrained (e.g. OUT/best)")
     parser.add_argument("--data-dir", required=True, help="folder of prepared clips")
     parser.add_argument("--held-out-fraction", type=float, default=0.1, help="as used for training")
@@ -224,8 +298,16 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--all-clips", action="store_true", help="evaluate every clip, not only the held-out ones"
     )
-    parser.add_argument("--mouth-readout", help="(E,) readout vector: .npy file or comma-separated numbers")
+    parser.add_argument(
+        "--mouth-readout",
+        help="(E,) readout vector: .npy file or comma-separated numbers (default: the inner-lip gap of "
+        "the default face model, when the model uses it)",
+    )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-seeds", type=int, default=1, help="samples averaged per clip")
+    parser.add_argument(
+        "--min-audio-dbfs", type=float, default=-50.0, help="skip clips with silent sound (as in training)"
+    )
     parser.add_argument("--temperature", type=float, default=0.7)
     parser.add_argument("--max-lag", type=int, default=0)
     parser.add_argument("--output", help="write the report as JSON here")
@@ -235,10 +317,26 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
         entries = discover_clips(args.data_dir)
         if not args.all_clips:
             entries = split_clips(entries, args.held_out_fraction, args.split_seed)[1]
-        clips = load_clips(entries, model.config.features, model.config.fps)
-        report = evaluate(
-            model, clips, _readout_from_arg(args.mouth_readout), args.seed, args.temperature, args.max_lag
+        clips = load_clips(
+            entries,
+            model.config.features,
+            model.config.fps,
+            min_audio_dbfs=args.min_audio_dbfs,
+            refuse_misaligned=True,
         )
+        readout = _readout_from_arg(args.mouth_readout)
+        if readout is None:
+            readout = face_model_mouth_readout(model.config.face_model)
+        report = evaluate(
+            model, clips, readout, args.seed, args.temperature, args.max_lag, num_seeds=args.num_seeds
+        )
+        silence = None
+        if readout is not None and clips:
+            first = clips[0]
+            source = FaceCoefficients(
+                first.face_model, first.expression[0], first.pose[0, :3], first.pose[0, 3:], np.zeros(3)
+            )
+            silence = silence_check(model, source, readout, seed=args.seed, temperature=args.temperature)
     except PIRenderError as exc:
         logger.error("%s", exc)
         return 2
@@ -252,6 +350,20 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
         report.generated_correlation,
         report.reference_correlation,
     )
+    if silence is not None:
+        logger.info(
+            "silence (%d frames): mouth max change %.4f, mouth std %.4f, head angle std %.2f deg",
+            silence.frames,
+            silence.mouth_max_change,
+            silence.mouth_std,
+            silence.pose_std_deg,
+        )
     if args.output:
-        Path(args.output).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        data = report.to_dict()
+        data["silence"] = None if silence is None else asdict(silence)
+        Path(args.output).write_text(json.dumps(data, indent=2) + "\n")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(evaluate_main())

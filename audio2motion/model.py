@@ -9,6 +9,16 @@ a(i - 5 .. i + 6) (tau = 6); outside the audio, features of digital silence are 
 motion and audio numbers are normalised with statistics of the training set, stored in the
 config, and every reported likelihood is converted back to the original coefficient units.
 
+Options that help a model trained on a few dozen clips generalise (all saved in the config):
+
+* `relative_motion`: every flow models motion minus a reference frame (in training the clip's
+  resting face, the mean of its quietest frames; at generation the source photo), so a
+  speaker's own face is never learned and silence means "stay at the photo"; the pose flow
+  sees the absolute reference pose as its extra condition.
+* `expression_components` = m > 0 (with `relative_motion`): the expression flow models only m
+  linear components of the expression change (an (E, m) encoder and an (m, E) decoder, fitted on
+  the training clips, stored with the weights); the rest of the expression stays the source's.
+
 Generation runs frame by frame from the source photo's own motion: the history starts as
 k copies of the source, each new frame is drawn by inverting both flows on n ~ N(0, T^2 I)
 and is appended to the history. Strength controls scale the *output* deviation from the
@@ -83,16 +93,24 @@ class NormalizationStats:
     pose_std: tuple[float, ...]
     audio_mean: tuple[float, ...]
     audio_std: tuple[float, ...]
+    ref_pose_mean: tuple[float, ...] = ()
+    ref_pose_std: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("expression", "pose", "audio"):
+        for name in ("expression", "pose", "audio", "ref_pose"):
             mean, std = getattr(self, f"{name}_mean"), getattr(self, f"{name}_std")
             if len(mean) != len(std):
                 raise InputError(f"{name} mean and std differ in length: {len(mean)} vs {len(std)}")
             if not all(math.isfinite(m) for m in mean) or not all(math.isfinite(s) and s > 0 for s in std):
                 raise InputError(f"{name} statistics must be finite with positive std")
-        if len(self.pose_mean) != POSE_DIM:
+        if len(self.pose_mean) != POSE_DIM or len(self.ref_pose_mean) not in (0, POSE_DIM):
             raise InputError(f"pose statistics need {POSE_DIM} numbers, got {len(self.pose_mean)}")
+
+    def reference_pose_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Mean and std of the absolute reference pose (the pose statistics when not given separately)."""
+        if self.ref_pose_mean:
+            return self.ref_pose_mean, self.ref_pose_std
+        return self.pose_mean, self.pose_std
 
     @classmethod
     def identity(cls, num_expression: int, n_mels: int) -> NormalizationStats:
@@ -113,8 +131,12 @@ class NormalizationStats:
         poses: Sequence[np.ndarray],
         features: Sequence[np.ndarray],
         min_std: float = 1e-3,
+        ref_poses: Sequence[np.ndarray] | None = None,
     ) -> NormalizationStats:
-        """Statistics over all frames of (T_i, E) expressions, (T_i, 6) poses, (T_i, n_mels) features."""
+        """Statistics over all frames of (T_i, E) expressions, (T_i, 6) poses, (T_i, n_mels) features.
+
+        `ref_poses` ((N, 6) absolute reference poses) is given when the pose targets are relative.
+        """
         if not expressions:
             raise InputError("cannot compute normalisation statistics from zero clips")
 
@@ -125,7 +147,8 @@ class NormalizationStats:
         e_mean, e_std = mean_std(expressions)
         p_mean, p_std = mean_std(poses)
         a_mean, a_std = mean_std(features)
-        return cls(e_mean, e_std, p_mean, p_std, a_mean, a_std)
+        r_mean, r_std = mean_std(ref_poses) if ref_poses is not None else ((), ())
+        return cls(e_mean, e_std, p_mean, p_std, a_mean, a_std, r_mean, r_std)
 
     def to_dict(self) -> dict[str, list[float]]:
         """JSON-friendly dict."""
@@ -135,9 +158,11 @@ class NormalizationStats:
     def from_dict(cls, data: dict[str, Any]) -> NormalizationStats:
         """Inverse of `to_dict`."""
         names = {f.name for f in fields(cls)}
-        if set(data) != names:
+        optional = {"ref_pose_mean", "ref_pose_std"}
+        if not names - optional <= set(data) <= names:
             raise InputError(
-                f"normalisation statistics need exactly the keys {sorted(names)}, got {sorted(data)}"
+                f"normalisation statistics need the keys {sorted(names - optional)} (and optionally "
+                f"{sorted(optional)}), got {sorted(data)}"
             )
         return cls(**{k: _floats(v) for k, v in data.items()})
 
@@ -156,6 +181,9 @@ class AudioToMotionConfig:
         features: audio front-end settings.
         stats: normalisation statistics (identity when None, i.e. before training).
         seed: seed of the weight initialisation.
+        relative_motion: model motion minus the reference frame (see the module docstring).
+        expression_components: m > 0 models m linear components of the expression change
+            (needs `relative_motion`); 0 models all E coefficients.
     """
 
     face_model: str = BFM_DEEP3D
@@ -169,22 +197,35 @@ class AudioToMotionConfig:
     features: AudioFeatureConfig = field(default_factory=AudioFeatureConfig)
     stats: NormalizationStats | None = None
     seed: int = 0
+    relative_motion: bool = False
+    expression_components: int = 0
 
     def __post_init__(self) -> None:
         if self.num_expression < 1:
             raise InputError(f"num_expression must be >= 1, got {self.num_expression}")
+        if not 0 <= self.expression_components <= self.num_expression:
+            raise InputError(
+                f"expression_components must be in [0, {self.num_expression}], got {self.expression_components}"
+            )
+        if self.expression_components and not self.relative_motion:
+            raise InputError("expression_components needs relative_motion=True")
         if not (math.isfinite(self.fps) and self.fps > 0):
             raise InputError(f"fps must be positive, got {self.fps}")
         if self.prev_motions < 1 or self.audio_past < 0 or self.audio_future < 0:
             raise InputError("need prev_motions >= 1, audio_past >= 0 and audio_future >= 0")
         if self.stats is not None and (
-            len(self.stats.expression_mean) != self.num_expression
+            len(self.stats.expression_mean) != self.expression_dim
             or len(self.stats.audio_mean) != self.features.n_mels
         ):
             raise InputError(
                 f"statistics are for E={len(self.stats.expression_mean)}, n_mels={len(self.stats.audio_mean)} "
-                f"but the model has E={self.num_expression}, n_mels={self.features.n_mels}"
+                f"but the model has E={self.expression_dim}, n_mels={self.features.n_mels}"
             )
+
+    @property
+    def expression_dim(self) -> int:
+        """Channels of the expression flow: m components, or all E coefficients."""
+        return self.expression_components or self.num_expression
 
     @property
     def audio_window(self) -> int:
@@ -193,7 +234,7 @@ class AudioToMotionConfig:
 
     def resolved_stats(self) -> NormalizationStats:
         """The statistics, or identity ones when the model has none yet."""
-        return self.stats or NormalizationStats.identity(self.num_expression, self.features.n_mels)
+        return self.stats or NormalizationStats.identity(self.expression_dim, self.features.n_mels)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly nested dict (with the file's type and format version)."""
@@ -234,19 +275,22 @@ class MotionBatch:
         pose: (B, k + L, 6) raw pose (radians, translation), same frames.
         audio: (B, past + L + future, n_mels) raw log-mel features around the targets.
         ref_pose: (B, 6) raw pose of the clip's first frame.
+        ref_expression: (B, E) raw expression of the clip's first frame (needed by models with
+            `relative_motion`).
     """
 
     expression: torch.Tensor
     pose: torch.Tensor
     audio: torch.Tensor
     ref_pose: torch.Tensor
+    ref_expression: torch.Tensor | None = None
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> MotionBatch:
         """A copy on another device (and dtype)."""
         return MotionBatch(
             *(
-                t.to(device=device, dtype=dtype)
-                for t in (self.expression, self.pose, self.audio, self.ref_pose)
+                None if t is None else t.to(device=device, dtype=dtype)
+                for t in (self.expression, self.pose, self.audio, self.ref_pose, self.ref_expression)
             )
         )
 
@@ -289,7 +333,7 @@ class AudioToMotion(nn.Module):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(c.seed)
             self.expression_flow = ConditionalFlow(
-                c.num_expression, c.prev_motions * c.num_expression + audio_dim, c.expression_flow, generator
+                c.expression_dim, c.prev_motions * c.expression_dim + audio_dim, c.expression_flow, generator
             )
             self.pose_flow = ConditionalFlow(
                 POSE_DIM, c.prev_motions * POSE_DIM + audio_dim + POSE_DIM, c.pose_flow, generator
@@ -299,7 +343,49 @@ class AudioToMotion(nn.Module):
             self.register_buffer(
                 name, torch.tensor(getattr(stats, name), dtype=torch.float32), persistent=False
             )
+        ref_mean, ref_std = stats.reference_pose_stats()
+        self.register_buffer("ref_pose_mean", torch.tensor(ref_mean, dtype=torch.float32), persistent=False)
+        self.register_buffer("ref_pose_std", torch.tensor(ref_std, dtype=torch.float32), persistent=False)
         self.register_buffer("silence", torch.from_numpy(silence_features(c.features)), persistent=False)
+        if c.expression_components:
+            eye = torch.eye(c.num_expression)[:, : c.expression_components]
+            self.register_buffer("expression_encoder", eye.clone())  # (E, m), saved with the weights
+            self.register_buffer("expression_decoder", eye.T.clone())  # (m, E)
+
+    def set_expression_components(self, encoder: np.ndarray, decoder: np.ndarray) -> None:
+        """Install the (E, m) encoder and (m, E) decoder of the modelled expression components."""
+        c = self.config
+        m = c.expression_components
+        if not m:
+            raise InputError("this model models all expression coefficients (expression_components = 0)")
+        if encoder.shape != (c.num_expression, m) or decoder.shape != (m, c.num_expression):
+            raise InputError(
+                f"need an ({c.num_expression}, {m}) encoder and ({m}, {c.num_expression}) decoder, got "
+                f"{encoder.shape} and {decoder.shape}"
+            )
+        self.expression_encoder.copy_(torch.as_tensor(encoder, dtype=torch.float32))
+        self.expression_decoder.copy_(torch.as_tensor(decoder, dtype=torch.float32))
+
+    def flow_targets(
+        self,
+        expression: torch.Tensor,
+        pose: torch.Tensor,
+        ref_expression: torch.Tensor | None,
+        ref_pose: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw (B, T, E) / (B, T, 6) motion -> the (unnormalised) quantities the flows model.
+
+        Relative models subtract the (B, E) / (B, 6) reference frame; models with expression
+        components then project the expression change onto them.
+        """
+        if not self.config.relative_motion:
+            return expression, pose
+        if ref_expression is None:
+            raise InputError("a model with relative_motion needs MotionBatch.ref_expression")
+        expression = expression - ref_expression[:, None]
+        if self.config.expression_components:
+            expression = expression @ self.expression_encoder
+        return expression, pose - ref_pose[:, None]
 
     # ------------------------------------------------------------------ conditioning
     def _norm_expression(self, x: torch.Tensor) -> torch.Tensor:
@@ -310,6 +396,9 @@ class AudioToMotion(nn.Module):
 
     def _norm_audio(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.audio_mean) / self.audio_std
+
+    def _norm_ref_pose(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.ref_pose_mean) / self.ref_pose_std
 
     def _audio_windows(self, audio_n: torch.Tensor, length: int) -> torch.Tensor:
         """(B, past + L + future, n) normalised -> (B, L, W * n) windows, oldest frame first."""
@@ -327,17 +416,40 @@ class AudioToMotion(nn.Module):
         windows = motion_n.unfold(1, k, 1)[:, :-1]  # (B, L, C, k)
         return windows.transpose(2, 3).reshape(windows.shape[0], windows.shape[1], -1)
 
-    def conditions(self, batch: MotionBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Teacher-forced flow inputs: targets (B, L, E), (B, L, 6) and conditions, all normalised."""
+    def conditions(
+        self,
+        batch: MotionBatch,
+        history_noise: float = 0.0,
+        audio_noise: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Teacher-forced flow inputs: targets (B, L, E'), (B, L, 6) and conditions, all normalised.
+
+        `history_noise` / `audio_noise` (training augmentation, normalised units) add Gaussian
+        noise to the previous motions and audio features seen in the condition (never to the
+        targets), so the model cannot lean on a perfect history and generalises to new voices.
+        """
         c = self.config
         self._check_batch(batch)
-        expr_n, pose_n = self._norm_expression(batch.expression), self._norm_pose(batch.pose)
+        expr, pose = self.flow_targets(batch.expression, batch.pose, batch.ref_expression, batch.ref_pose)
+        expr_n, pose_n = self._norm_expression(expr), self._norm_pose(pose)
         length = expr_n.shape[1] - c.prev_motions
-        audio_w = self._audio_windows(self._norm_audio(batch.audio), length)
-        ref = self._norm_pose(batch.ref_pose)[:, None].expand(-1, length, -1)
-        cond_e = torch.cat([self._history_windows(expr_n), audio_w], dim=-1)
-        cond_p = torch.cat([self._history_windows(pose_n), audio_w, ref], dim=-1)
+        audio_n = self._norm_audio(batch.audio)
+        hist_e, hist_p = expr_n, pose_n
+        if history_noise > 0:
+            hist_e = hist_e + history_noise * self._noise_like(hist_e, generator)
+            hist_p = hist_p + history_noise * self._noise_like(hist_p, generator)
+        if audio_noise > 0:
+            audio_n = audio_n + audio_noise * self._noise_like(audio_n, generator)
+        audio_w = self._audio_windows(audio_n, length)
+        ref = self._norm_ref_pose(batch.ref_pose)[:, None].expand(-1, length, -1)
+        cond_e = torch.cat([self._history_windows(hist_e), audio_w], dim=-1)
+        cond_p = torch.cat([self._history_windows(hist_p), audio_w, ref], dim=-1)
         return expr_n[:, c.prev_motions :], pose_n[:, c.prev_motions :], cond_e, cond_p
+
+    @staticmethod
+    def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
 
     def _check_batch(self, batch: MotionBatch) -> None:
         c = self.config
@@ -351,6 +463,8 @@ class AudioToMotion(nn.Module):
         }
         if length < 1:
             raise InputError(f"a batch needs more than k={c.prev_motions} frames, got {tk}")
+        if batch.ref_expression is not None:
+            expected["ref_expression"] = (b, c.num_expression)
         for name, shape in expected.items():
             if tuple(getattr(batch, name).shape) != shape:
                 raise InputError(
@@ -358,22 +472,24 @@ class AudioToMotion(nn.Module):
                 )
 
     # ------------------------------------------------------------------ likelihood
-    def log_likelihood(self, batch: MotionBatch) -> dict[str, torch.Tensor]:
+    def log_likelihood(self, batch: MotionBatch, **augment: Any) -> dict[str, torch.Tensor]:
         """Per-frame log-likelihoods (B, L) in nats, in the original coefficient units.
 
         Keys: "expression", "pose". The normalisation's Jacobian (-sum log std) is included,
-        so values are comparable with any density written in raw coefficients.
+        so values are comparable with any density written in raw coefficients (for models with
+        `expression_components`, the density is that of the m modelled components).
+        `augment`: the noise arguments of `conditions` (training only).
         """
-        expr_n, pose_n, cond_e, cond_p = self.conditions(batch)
+        expr_n, pose_n, cond_e, cond_p = self.conditions(batch, **augment)
         return {
             "expression": self.expression_flow.log_prob(expr_n, cond_e)
             - torch.log(self.expression_std).sum(),
             "pose": self.pose_flow.log_prob(pose_n, cond_p) - torch.log(self.pose_std).sum(),
         }
 
-    def nll_terms(self, batch: MotionBatch) -> dict[str, torch.Tensor]:
+    def nll_terms(self, batch: MotionBatch, **augment: Any) -> dict[str, torch.Tensor]:
         """Mean negative log-likelihood per frame (nats): "expression", "pose" and their sum "total"."""
-        ll = self.log_likelihood(batch)
+        ll = self.log_likelihood(batch, **augment)
         terms = {name: -value.mean() for name, value in ll.items()}
         terms["total"] = terms["expression"] + terms["pose"]
         return terms
@@ -436,20 +552,23 @@ class AudioToMotion(nn.Module):
         )
         audio_w = self._audio_windows(self._norm_audio(audio)[None], t_total)[0]
 
-        src_expr = torch.from_numpy(source.expression).to(device)
+        src_expr = torch.from_numpy(np.asarray(source.expression, np.float32)).to(device)
         src_pose = torch.from_numpy(pose_of(source.angles, source.translation)).to(device)
-        hist_e = self._norm_expression(src_expr).expand(c.prev_motions, -1).clone()  # (k, E)
-        hist_p = self._norm_pose(src_pose).expand(c.prev_motions, -1).clone()  # (k, 6)
-        ref = self._norm_pose(src_pose)[None]  # (1, 6)
+        start_e, start_p = self.flow_targets(
+            src_expr[None, None], src_pose[None, None], src_expr[None], src_pose[None]
+        )
+        hist_e = self._norm_expression(start_e[0]).expand(c.prev_motions, -1).clone()  # (k, E')
+        hist_p = self._norm_pose(start_p[0]).expand(c.prev_motions, -1).clone()  # (k, 6)
+        ref = self._norm_ref_pose(src_pose)[None]  # (1, 6)
 
         generator = torch.Generator().manual_seed(int(seed))
-        noise_e = (torch.randn(t_total, c.num_expression, generator=generator) * temperature).to(device)
+        noise_e = (torch.randn(t_total, c.expression_dim, generator=generator) * temperature).to(device)
         noise_p = (torch.randn(t_total, POSE_DIM, generator=generator) * temperature).to(device)
 
         flows = (self.expression_flow, self.pose_flow)
         plans = [flow.sampling_plan() for flow in flows]
         states: list[list] = [[None] * len(flow.steps) for flow in flows]
-        out_e = torch.empty(t_total, c.num_expression, device=device)
+        out_e = torch.empty(t_total, c.expression_dim, device=device)
         out_p = torch.empty(t_total, POSE_DIM, device=device)
         report_every = max(1, t_total // 100)
         for t in range(t_total):
@@ -472,6 +591,10 @@ class AudioToMotion(nn.Module):
 
         expr = out_e * self.expression_std + self.expression_mean
         pose = out_p * self.pose_std + self.pose_mean
+        if c.relative_motion:
+            if c.expression_components:
+                expr = expr @ self.expression_decoder
+            expr, pose = expr + src_expr, pose + src_pose
         expr = src_expr + expression_strength * (expr - src_expr)
         pose = src_pose + pose_strength * (pose - src_pose)
         expr_np, pose_np = expr.cpu().numpy(), pose.cpu().numpy()
@@ -534,7 +657,7 @@ class AudioToMotion(nn.Module):
         if not path.is_file():
             raise WeightsNotFoundError(
                 f"No audio-to-motion model at '{directory}' ({CONFIG_NAME} missing). Train one with "
-                "`pirender train-audio --data-dir CLIPS --out-dir OUT` and pass OUT/final (or OUT/best)."
+                "`python -m audio2motion.training --data-dir CLIPS --out-dir OUT` and pass OUT/best."
             )
         try:
             return AudioToMotionConfig.from_dict(json.loads(path.read_text()))

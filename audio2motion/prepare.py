@@ -32,10 +32,14 @@ def _audio_flags(videos: Path) -> dict[str, bool]:
     if not path.is_file():
         return {}
     with path.open(newline="") as fh:
-        return {row["file"]: row.get("has_audio", "yes") == "yes" for row in csv.DictReader(fh, delimiter="\t")}
+        return {
+            row["file"]: row.get("has_audio", "yes") == "yes" for row in csv.DictReader(fh, delimiter="\t")
+        }
 
 
-def prepare_clips(videos: Path, out_dir: Path, max_seconds: float = 30.0, backend_name: str = "default") -> list[str]:
+def prepare_clips(
+    videos: Path, out_dir: Path, max_seconds: float = 30.0, backend_name: str = "default"
+) -> list[str]:
     """Write training clips for every video with audio; returns the names written or already present."""
     from reconstruction.backends import get_backend
     from reconstruction.video import read_identity_groups
@@ -45,7 +49,9 @@ def prepare_clips(videos: Path, out_dir: Path, max_seconds: float = 30.0, backen
     backend = get_backend(backend_name)
     out_dir.mkdir(parents=True, exist_ok=True)
     done = []
-    files = sorted(p for p in videos.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".avi"))
+    files = sorted(
+        p for p in videos.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".avi")
+    )
     for path in tqdm(files, desc="clips", file=sys.stderr):
         if not with_audio.get(path.name, True):
             continue

@@ -9,14 +9,17 @@ Output folder:
 
     <out>/checkpoints/step-0001000/   model (config.json + model.safetensors), optimizer.safetensors,
                                       trainer_state.json, train_config.json
-    <out>/best/                       the model with the lowest held-out NLL so far
+    <out>/best/                       the model with the lowest held-out NLL so far; the two flows
+                                      are early-stopped separately (each flow's weights are those
+                                      of its own best held-out NLL), as the pose flow of a small
+                                      data set starts to overfit long before the expression flow
     <out>/final/                      the model after the last step
 
 Resuming picks the newest checkpoint; batches are drawn from an RNG seeded by (seed, step), so
 a resumed run sees exactly the batches an uninterrupted one would. Nothing is pickled: the
 optimizer state is stored as safetensors plus JSON.
 
-CLI: `train_main(argv)` (wired to `pirender train-audio`); its flags are generated from
+CLI: `python -m audio2motion.training` (`train_main(argv)`); its flags are generated from
 `TrainConfig`.
 """
 
@@ -43,7 +46,7 @@ from tqdm.auto import tqdm
 from pirender.errors import CheckpointError, InputError, PIRenderError
 
 from .audio import AudioFeatureConfig
-from .dataset import ClipArrays, WindowSampler, discover_clips, load_clips, split_clips
+from .dataset import ClipArrays, WindowSampler, discover_clips, load_clips, rest_reference, split_clips
 from .evaluate import held_out_nll
 from .flows import FlowConfig
 from .model import AudioToMotion, AudioToMotionConfig, NormalizationStats
@@ -103,6 +106,17 @@ class TrainConfig:
     audio_past: int = _opt(5, "audio frames before the current one in the condition")
     audio_future: int = _opt(6, "audio frames after the current one in the condition (tau)")
     n_mels: int = _opt(40, "mel bands of the audio features")
+    normalize_channel: bool = _opt(False, "per-recording spectral equalisation of the audio features")
+    relative_motion: bool = _opt(False, "model motion relative to the first frame (the source photo)")
+    expression_components: int = _opt(
+        0, "model only this many principal components of the expression change (0 = all; needs relative)"
+    )
+    history_noise: float = _opt(0.0, "std of noise added to the previous motions in the condition")
+    audio_noise: float = _opt(0.0, "std of noise added to the (normalised) audio features in the condition")
+    silence_fraction: float = _opt(0.0, "fraction of windows replaced by silence + still reference face")
+    min_audio_dbfs: float = _opt(
+        -50.0, "skip clips whose loud (95th pct) level is below this (silent tracks)"
+    )
 
     def __post_init__(self) -> None:
         positive = (
@@ -121,6 +135,12 @@ class TrainConfig:
             raise InputError(f"threads must be >= 0, got {self.threads}")
         if not self.learning_rate > 0 or self.warmup_steps < 0 or not 0 <= self.min_lr_ratio <= 1:
             raise InputError("need learning_rate > 0, warmup_steps >= 0 and 0 <= min_lr_ratio <= 1")
+        if self.history_noise < 0 or self.audio_noise < 0 or not 0 <= self.silence_fraction < 1:
+            raise InputError("need history_noise >= 0, audio_noise >= 0 and 0 <= silence_fraction < 1")
+
+    def feature_config(self) -> AudioFeatureConfig:
+        """The audio front-end settings of the model."""
+        return AudioFeatureConfig(n_mels=self.n_mels, normalize_channel=self.normalize_channel)
 
     def model_config(
         self, face_model: str, num_expression: int, stats: NormalizationStats | None
@@ -137,9 +157,11 @@ class TrainConfig:
                 self.expression_steps, self.hidden_size, self.cond_hidden, self.scale_clamp
             ),
             pose_flow=FlowConfig(self.pose_steps, self.hidden_size, self.cond_hidden, self.scale_clamp),
-            features=AudioFeatureConfig(n_mels=self.n_mels),
+            features=self.feature_config(),
             stats=stats,
             seed=self.seed,
+            relative_motion=self.relative_motion,
+            expression_components=self.expression_components,
         )
 
 
@@ -255,10 +277,12 @@ def _architecture(config: AudioToMotionConfig) -> dict[str, Any]:
 def _prepare_data(config: TrainConfig) -> tuple[list[ClipArrays], list[ClipArrays]]:
     entries = discover_clips(config.data_dir)
     train_entries, held_entries = split_clips(entries, config.held_out_fraction, config.seed)
-    features = AudioFeatureConfig(n_mels=config.n_mels)
+    features = config.feature_config()
     logger.info("clips: %d for training, %d held out", len(train_entries), len(held_entries))
-    train_clips = load_clips(train_entries, features, config.fps)
-    held_clips = load_clips(held_entries, features, config.fps)
+    options = {"min_audio_dbfs": config.min_audio_dbfs, "refuse_misaligned": True}
+    train_clips = load_clips(train_entries, features, config.fps, **options)
+    held_clips = load_clips(held_entries, features, config.fps, **options)
+    logger.info("clips with audible sound: %d for training, %d held out", len(train_clips), len(held_clips))
     if not train_clips:
         raise InputError(f"no readable training clip in '{config.data_dir}'")
     for clip in held_clips:
@@ -270,6 +294,40 @@ def _prepare_data(config: TrainConfig) -> tuple[list[ClipArrays], list[ClipArray
                 f"held-out clip '{clip.clip_id}' uses another face model than the training clips"
             )
     return train_clips, held_clips
+
+
+def expression_components(clips: Sequence[ClipArrays], count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(E, m) encoder and (m, E) decoder: the m principal directions of the expression change
+    from each clip's resting face (uncentred: "no change" stays zero), orthonormal, so the
+    decoder is the encoder's transpose."""
+    deltas = np.concatenate([c.expression - rest_reference(c)[0] for c in clips]).astype(np.float64)
+    _, _, vt = np.linalg.svd(deltas, full_matrices=False)
+    basis = vt[:count]  # (m, E)
+    basis *= np.sign(basis[np.arange(count), np.abs(basis).argmax(1)])[:, None]  # deterministic signs
+    return basis.T.astype(np.float32), basis.astype(np.float32)
+
+
+def fit_statistics(
+    config: TrainConfig, clips: Sequence[ClipArrays], encoder: np.ndarray | None
+) -> NormalizationStats:
+    """Normalisation statistics of what the flows model (relative / projected when configured)."""
+    expressions, poses, ref_poses = [], [], []
+    for clip in clips:
+        expr, pose = clip.expression, clip.pose
+        if config.relative_motion:
+            rest_e, rest_p = rest_reference(clip)
+            expr, pose = expr - rest_e, pose - rest_p
+            ref_poses.append(rest_p[None])
+            if encoder is not None:
+                expr = expr @ encoder
+        expressions.append(expr)
+        poses.append(pose)
+    return NormalizationStats.fit(
+        expressions,
+        poses,
+        [c.features for c in clips],
+        ref_poses=ref_poses if config.relative_motion else None,
+    )
 
 
 def _restore(
@@ -315,10 +373,30 @@ def _evaluate(
         metrics["expression"],
         metrics["pose"],
     )
-    best = state.get("best_held_out_nll")
-    if best is None or metrics["total"] < best:
-        state["best_held_out_nll"] = metrics["total"]
-        _save_model(model, out_dir / "best")
+    improved = []
+    for flow in ("expression", "pose"):
+        best = state.get(f"best_held_out_{flow}")
+        if best is None or metrics[flow] < best:
+            state[f"best_held_out_{flow}"] = metrics[flow]
+            improved.append(flow)
+    if not improved:
+        return
+    best_dir = out_dir / "best"
+    current = model.state_dict()
+    if len(improved) == 2 or not (best_dir / "model.safetensors").is_file():
+        combined = current
+    else:
+        combined = AudioToMotion.from_pretrained(best_dir).state_dict()
+        prefix = f"{improved[0]}_flow."
+        combined.update({k: v for k, v in current.items() if k.startswith(prefix)})
+    best_model = AudioToMotion(model.config)
+    best_model.load_state_dict({k: v.detach().cpu() for k, v in combined.items()})
+    state["best_held_out_nll"] = state["best_held_out_expression"] + state["best_held_out_pose"]
+    state["best_steps"] = {
+        flow: step if flow in improved else state.get("best_steps", {}).get(flow, step)
+        for flow in ("expression", "pose")
+    }
+    _save_model(best_model, best_dir)
 
 
 def train(config: TrainConfig) -> TrainResult:
@@ -329,12 +407,15 @@ def train(config: TrainConfig) -> TrainResult:
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     train_clips, held_clips = _prepare_data(config)
-    stats = NormalizationStats.fit(
-        [c.expression for c in train_clips], [c.pose for c in train_clips], [c.features for c in train_clips]
-    )
+    components = None
+    if config.expression_components:
+        components = expression_components(train_clips, config.expression_components)
+    stats = fit_statistics(config, train_clips, None if components is None else components[0])
     first = train_clips[0]
     model_config = config.model_config(first.face_model, first.expression.shape[1], stats)
     model, optimizer, state = _restore(config, model_config, device)
+    if components is not None and int(state["step"]) == 0:
+        model.set_expression_components(*components)
     sampler = WindowSampler(train_clips, config.window, model.config)
     start = int(state["step"])
     logger.info(
@@ -350,10 +431,14 @@ def train(config: TrainConfig) -> TrainResult:
     )
     bad_steps, running, t0 = 0, [], time.perf_counter()
     for step in range(start, config.steps):
-        batch = sampler.sample(config.batch_size, np.random.default_rng([config.seed, step])).to(device)
+        rng = np.random.default_rng([config.seed, step])
+        batch = sampler.sample(config.batch_size, rng, config.silence_fraction).to(device)
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(config, step)
-        terms = model.nll_terms(batch)
+        noise_gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        terms = model.nll_terms(
+            batch, history_noise=config.history_noise, audio_noise=config.audio_noise, generator=noise_gen
+        )
         loss = terms["total"]
         optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
@@ -404,7 +489,7 @@ def train(config: TrainConfig) -> TrainResult:
 # ---------------------------------------------------------------------- CLI
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pirender train-audio",
+        prog="python -m audio2motion.training",
         description="Train the audio-to-motion flows on a folder of prepared clips.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

@@ -165,3 +165,26 @@ def test_reenact_cli(photo: Path, shared_data: Path, tmp_path: Path) -> None:
     assert code == 0
     info = read_video_metadata(out)
     assert info.has_audio and "parts=expression" in info.metadata["description"]
+
+
+def test_animate_uses_the_shipped_audio_model_by_default(
+    photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No flags, no user weights: weights/files/audio2motion animates the photo (H.264 + the speech)."""
+    import wave
+
+    monkeypatch.delenv("PIRENDER_AUDIO_MODEL", raising=False)
+    rate = 16000
+    t = np.arange(rate) / rate
+    speech = 0.3 * np.sin(2 * np.pi * 180 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    wav = tmp_path / "s.wav"
+    with wave.open(str(wav), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes((speech * 32767).astype("<i2").tobytes())
+    out = tmp_path / "a.mp4"
+    assert main(["animate", str(photo), str(wav), "-o", str(out), "--engine", "preview"]) == 0
+    info = read_video_metadata(out)
+    assert info.has_audio and info.duration == pytest.approx(1.0, abs=0.15)
+    assert "operation=animate" in info.metadata["description"]

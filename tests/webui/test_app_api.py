@@ -341,20 +341,25 @@ def test_reenact_real_video_keeps_its_sound(running_app: RunningApp, example_pho
 
 
 def test_audio_tab_says_when_the_model_is_missing(running_app: RunningApp, example_photo: Path,
-                                                  tmp_path: Path) -> None:
-    from pirender.errors import PIRenderError
-    from pirender.pipeline import audio_model_dir
+                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model ships in weights/files/audio2motion; hide every model folder to see the message."""
+    import pirender.pipeline
 
-    try:
-        audio_model_dir()
-    except PIRenderError:
-        pass
-    else:
-        pytest.skip("an audio-to-motion model is installed here; the missing-model message cannot be shown")
+    monkeypatch.setattr(pirender.pipeline, "_model_dirs", lambda explicit: [tmp_path / "no-model"])
     wav = write_wav(tmp_path / "speech.wav", 1.0)
     with pytest.raises(AppError, match="audio-to-motion model is not installed"):
         running_app.client().predict(handle_file(str(example_photo)), handle_file(str(wav)), 0, 0.7, 1.0, 1.0, 1,
                                      "auto", api_name="/animate")
+
+
+def test_audio_tab_finds_the_shipped_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The project's model in weights/files/audio2motion makes the tab available with no setup."""
+    from webui.audio_tab import audio_notice
+
+    monkeypatch.delenv("PIRENDER_AUDIO_MODEL", raising=False)
+    monkeypatch.setenv("PIRENDER_WEIGHTS_DIR", str(tmp_path))
+    text, installed = audio_notice()
+    assert installed and "audio2motion" in text and "weights/files" in text.replace("\\", "/")
 
 
 def test_animate_makes_variants_once_a_model_is_installed(running_app: RunningApp, example_photo: Path,
