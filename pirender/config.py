@@ -67,7 +67,9 @@ class GeneratorConfig:
     image_size / edit_scale and adds its upsampled correction to the full-resolution warp.
     `refine_warp` (geometric warp only) adds a warping network (the `warping` config, fed the
     source and the geometric warp) whose residual flow, zero at the start, moves the geometric
-    warp further: hair, ears and outline that the mesh does not cover.
+    warp further: hair, ears and outline that the mesh does not cover. `motion_mask` > 0 confines
+    both corrections to the region the geometric warp changed, grown by that many pixels (at the
+    editing resolution): the background the preview keeps stays exactly the photo.
     """
 
     mapping: MappingConfig = field(default_factory=MappingConfig)
@@ -82,6 +84,7 @@ class GeneratorConfig:
     warp_source: str = "network"
     edit_scale: int = 1
     refine_warp: bool = False
+    motion_mask: int = 0
 
     def __post_init__(self) -> None:
         shrink = 6 + 6 * self.mapping.layers  # conv k7 then `layers` dilated k3 convs (dilation 3)
@@ -91,6 +94,8 @@ class GeneratorConfig:
             raise InputError(f"warp_source must be one of {', '.join(WARP_SOURCES)}, got {self.warp_source!r}")
         if self.edit_scale < 1 or (self.edit_scale != 1 and not self.geometric_warp):
             raise InputError(f"edit_scale must be 1, or an integer > 1 with warp_source='geometric'; got {self.edit_scale}")
+        if self.motion_mask < 0 or (self.motion_mask and not self.geometric_warp):
+            raise InputError(f"motion_mask must be 0, or > 0 with warp_source='geometric'; got {self.motion_mask}")
         if self.refine_warp and not self.geometric_warp:
             raise InputError("refine_warp needs warp_source='geometric' (it refines the geometric warp)")
         if self.warping.decoder_layers > self.warping.encoder_layers:
@@ -137,6 +142,7 @@ class GeneratorConfig:
             warp_source="geometric",
             edit_scale=edit_scale,
             refine_warp=True,
+            motion_mask=12,
         )
 
     @classmethod

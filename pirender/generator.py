@@ -111,6 +111,10 @@ class SourceFeatures:
         )
 
 
+#: Change of a pixel (in [-1, 1] units, about 2.5 grey levels) that counts as "moved by the geometric warp".
+MOTION_THRESHOLD = 0.02
+
+
 class PIRenderer(nn.Module):
     """Portrait renderer driven by 3DMM motion descriptors.
 
@@ -139,6 +143,40 @@ class PIRenderer(nn.Module):
         check_source(source, self.config)
         warp_feature = None if self.config.geometric_warp else self.warping_net.source_feature(source)
         return SourceFeatures(source, warp_feature, self.editing_net.source_feature(self._to_edit_scale(source)))
+
+    def _refine_geometric(
+        self, prepared: SourceFeatures, warped: torch.Tensor, z: torch.Tensor, warp_only: bool
+    ) -> RenderOutput:
+        """Residual flow, then residual correction, of the geometric warp (both confined to the
+        region the warp changed when `config.motion_mask` > 0)."""
+        mask = self._motion_mask(prepared.source, warped)
+        flow = None
+        if self.warping_net is not None:
+            flow = self._residual_flow(prepared.source, warped, z)
+            if mask is not None:
+                flow = flow * F.interpolate(mask, size=flow.shape[-2:], mode="area")
+            warped = remap_by_flow(warped, flow)
+        if warp_only:
+            return RenderOutput(flow, warped)
+        small = self._to_edit_scale(warped)
+        correction = self.editing_net.forward_from_source_feature(prepared.edit_feature, small, z) - small
+        if mask is not None:
+            correction = correction * mask
+        if self.config.edit_scale != 1:  # computed at low resolution, added to the full-resolution warp
+            correction = F.interpolate(correction, size=warped.shape[-2:], mode="bilinear", align_corners=False)
+        return RenderOutput(flow, warped, warped + correction)
+
+    def _motion_mask(self, source: torch.Tensor, warped: torch.Tensor) -> torch.Tensor | None:
+        """(B, 1, h, w) in [0, 1] at the editing resolution: where the geometric warp changed the
+        source (by more than MOTION_THRESHOLD), grown by `config.motion_mask` pixels, soft-edged.
+        Outside it the refiner leaves the preview (there: the photo itself) untouched."""
+        r = int(self.config.motion_mask)
+        if r <= 0:
+            return None
+        diff = (self._to_edit_scale(warped) - self._to_edit_scale(source)).abs().amax(dim=1, keepdim=True)
+        grown = F.max_pool2d((diff > MOTION_THRESHOLD).to(diff.dtype), 2 * r + 1, stride=1, padding=r)
+        soft = max(1, r // 2)
+        return F.avg_pool2d(grown, 2 * soft + 1, stride=1, padding=soft, count_include_pad=False)
 
     def _residual_flow(self, source: torch.Tensor, warped: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """(B, 2, h, w) residual flow in full-image pixels, from the source and its geometric warp."""
@@ -176,24 +214,14 @@ class PIRenderer(nn.Module):
                 raise InputError(
                     f"warped must have shape {(descriptor.shape[0], *prepared.source.shape[1:])}, got {tuple(warped.shape)}"
                 )
-            warped = warped.to(prepared.source.dtype)
-            flow = None
-            if self.warping_net is not None:
-                flow = self._residual_flow(prepared.source, warped, z)
-                warped = remap_by_flow(warped, flow)
-        else:
-            if warped is not None:
-                raise InputError("`warped` is only for geometric-warp generators; this one has a warping network")
-            flow = self.warping_net.flow_from_feature(prepared.warp_feature, z)
-            warped = warp_image(prepared.source, flow_to_deformation(flow))
+            return self._refine_geometric(prepared, warped.to(prepared.source.dtype), z, warp_only)
+        if warped is not None:
+            raise InputError("`warped` is only for geometric-warp generators; this one has a warping network")
+        flow = self.warping_net.flow_from_feature(prepared.warp_feature, z)
+        warped = warp_image(prepared.source, flow_to_deformation(flow))
         if warp_only:
             return RenderOutput(flow, warped)
-        if self.config.edit_scale == 1:
-            fake = self.editing_net.forward_from_source_feature(prepared.edit_feature, warped, z)
-        else:  # correction computed at low resolution, added to the full-resolution warp
-            small = self._to_edit_scale(warped)
-            correction = self.editing_net.forward_from_source_feature(prepared.edit_feature, small, z) - small
-            fake = warped + F.interpolate(correction, size=warped.shape[-2:], mode="bilinear", align_corners=False)
+        fake = self.editing_net.forward_from_source_feature(prepared.edit_feature, warped, z)
         return RenderOutput(flow, warped, fake)
 
     def forward(

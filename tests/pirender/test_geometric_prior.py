@@ -66,6 +66,8 @@ def test_config_validation() -> None:
         dataclasses.replace(GeneratorConfig.released(), edit_scale=2)
     with pytest.raises(InputError, match="refine_warp"):
         dataclasses.replace(GeneratorConfig.released(), refine_warp=True)
+    with pytest.raises(InputError, match="motion_mask"):
+        dataclasses.replace(GeneratorConfig.released(), motion_mask=4)
 
 
 @pytest.mark.parametrize(("edit_scale", "refine_warp"), [(1, True), (2, True), (2, False)])
@@ -85,6 +87,27 @@ def test_untrained_refiner_returns_the_warp(edit_scale: int, refine_warp: bool) 
     with torch.no_grad():  # a trained correction changes the output
         model.editing_net.final[0].bias.fill_(0.1)
     assert (model(source, torch.randn(2, ROWS, 27), warped=warped).fake_image - warped).abs().mean() > 0.05
+
+
+def test_corrections_stay_where_the_preview_moved_something() -> None:
+    torch.manual_seed(3)
+    model = PIRenderer(_config()).eval()
+    assert model.config.motion_mask > 0
+    with torch.no_grad():  # a "trained" refiner: non-zero flow and correction everywhere
+        model.editing_net.final[0].bias.fill_(0.2)
+        model.warping_net.flow_out[2].bias.fill_(1.5)
+    source = torch.rand(1, 3, 256, 256) * 2 - 1
+    warped = source.clone()
+    warped[..., 120:136, 120:136] = 0.0  # the preview changed only this square
+    out = model(source, torch.randn(1, ROWS, 27), warped=warped)
+    far = torch.ones(256, 256, dtype=torch.bool)
+    far[64:192, 64:192] = False  # beyond the square grown by the mask (12 px at 128, soft edge, flow cells)
+    # the photo is kept (to float rounding of the identity resampling, far below a grey level)
+    torch.testing.assert_close(out.fake_image[..., far], warped[..., far], atol=2e-4, rtol=0)
+    assert (out.fake_image[..., 120:136, 120:136] - warped[..., 120:136, 120:136]).abs().mean() > 0.1
+    open_model = PIRenderer(dataclasses.replace(_config(), motion_mask=0)).eval()
+    open_model.load_state_dict(model.state_dict())
+    assert (open_model(source, torch.randn(1, ROWS, 27), warped=warped).fake_image[..., far] - warped[..., far]).abs().mean() > 0.1
 
 
 def test_residual_flow_moves_the_warp() -> None:
