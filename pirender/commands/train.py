@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             "coeff_nc": gcfg.coeff_nc,
             "geometric_warp": gcfg.geometric_warp,
         }
-        train_set = PairDataset(args.dataset, "train", seed=config.seed, **common)
+        train_set = PairDataset(args.dataset, "train", seed=config.seed, color_jitter=config.color_jitter, **common)
         try:
             sample_set = PairDataset(args.dataset, "test", seed=config.seed, **common)
         except InputError:

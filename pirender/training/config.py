@@ -88,7 +88,9 @@ class TrainConfig:
     `warp_iterations` steps train mapping + warping with the warping loss only; the steps after
     them, up to `total_iterations`, train the whole generator end to end.
     `batch_size` is per process (the paper: 5 per GPU on 4 GPUs). `image_size` 0 uses the
-    generator config's resolution. `amp` is one of AMP_MODES.
+    generator config's resolution. `color_jitter` (0..1) is the strength of a photometric change
+    applied alike to every image of a training pair, so a small model cannot learn the colours of
+    the few people and rooms it sees. `amp` is one of AMP_MODES.
     """
 
     warp_iterations: int = 200_000
@@ -97,6 +99,7 @@ class TrainConfig:
     num_workers: int = 4
     seed: int = 0
     image_size: int = 0
+    color_jitter: float = 0.0
     amp: str = "auto"
     log_every: int = 100
     sample_every: int = 5_000
@@ -119,6 +122,8 @@ class TrainConfig:
                 raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.num_workers < 0 or self.image_size < 0:
             raise InputError("num_workers and image_size must be >= 0")
+        if not 0.0 <= self.color_jitter <= 1.0:
+            raise InputError(f"color_jitter must be in [0, 1], got {self.color_jitter}")
         if len(self.loss.perceptual_layers) == 0 or self.loss.num_scales < 1:
             raise InputError("the perceptual loss needs at least one layer and one scale")
         if not 0.0 <= self.optim.ema_decay < 1.0:

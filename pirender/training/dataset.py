@@ -282,6 +282,22 @@ def frames_to_tensor(frames: np.ndarray, size: int | None = None) -> torch.Tenso
     return t[0] if single else t
 
 
+def jitter_colors(images: torch.Tensor, rng: np.random.Generator, strength: float) -> torch.Tensor:
+    """One random photometric change (per-channel gain, brightness, contrast, saturation) applied
+    alike to every image of (N, 3, H, W) in [-1, 1]: the pair's geometry and its pixel
+    correspondence stay exact, only the colours of person and room vary."""
+    gain = 1.0 + strength * rng.uniform(-0.15, 0.15, size=3)
+    brightness = strength * rng.uniform(-0.2, 0.2)
+    contrast = 1.0 + strength * rng.uniform(-0.3, 0.3)
+    saturation = 1.0 + strength * rng.uniform(-0.5, 0.5)
+    x = (images + 1.0) / 2.0 * torch.tensor(gain, dtype=images.dtype).view(1, 3, 1, 1)
+    gray = x.mean(dim=1, keepdim=True)
+    x = gray + saturation * (x - gray)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True).mean(dim=0, keepdim=True)
+    x = mean + contrast * (x - mean) + brightness
+    return (x.clamp(0.0, 1.0) * 2.0 - 1.0).to(images.dtype)
+
+
 class PairDataset(Dataset):
     """(source, target) frame pairs from the same video, with the target's descriptor window.
 
@@ -294,7 +310,8 @@ class PairDataset(Dataset):
     target and `source_descriptor` of the source (clamped at the video's ends); `video`,
     `source_frame`, `target_frame` ints. With `geometric_warp`, also `warped` (3, s, s): the
     geometric preview (`pirender.preview.GeometricRenderer`) of the source moved to the target's
-    pose and expression, the input of a geometric-warp generator.
+    pose and expression, the input of a geometric-warp generator. `color_jitter` > 0 applies one
+    random photometric change (`jitter_colors`) to all images of an item.
     """
 
     def __init__(
@@ -309,6 +326,7 @@ class PairDataset(Dataset):
         coeff_nc: int | None = None,
         cache_size: int = 32,
         geometric_warp: bool = False,
+        color_jitter: float = 0.0,
     ) -> None:
         self.manifest = DatasetManifest.load(root)
         if face_model is not None:
@@ -323,6 +341,7 @@ class PairDataset(Dataset):
         self.coeff_nc = coeff_nc
         self.cache_size = cache_size
         self.geometric_warp = geometric_warp
+        self.color_jitter = color_jitter
         self._geometric: Any = None  # built on first use, in each data worker
         self._cache: OrderedDict[int, tuple[VideoRecord, np.ndarray]] = OrderedDict()
         self._starts = np.concatenate([[0], np.cumsum([e.num_frames for e in self.entries])]).astype(np.int64)
@@ -371,6 +390,8 @@ class PairDataset(Dataset):
         if self.geometric_warp:
             frames.append(self._geometric_render(frames[0], record.motion, source, target))
         images = frames_to_tensor(np.stack(frames), self.image_size)
+        if self.color_jitter > 0:
+            images = jitter_colors(images, rng, self.color_jitter)
         extra = {"warped": images[2]} if self.geometric_warp else {}
         return {
             **extra,

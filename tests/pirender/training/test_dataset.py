@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from pirender.errors import FaceModelMismatchError, InputError
-from pirender.training.dataset import DatasetManifest, PairDataset, ResumableSampler, VideoRecord
+from pirender.training.dataset import (
+    DatasetManifest,
+    PairDataset,
+    ResumableSampler,
+    VideoRecord,
+    jitter_colors,
+)
 from tests.pirender.training.synthetic import FACE_MODEL, render_video, synthetic_motion
 
 
@@ -57,6 +63,21 @@ def test_pairs_come_from_one_video_with_the_target_window(tiny_dataset):
     assert again["source_frame"] == item["source_frame"]
     sources = {ds[(8, e)]["source_frame"] for e in range(12)}
     assert len(sources) > 2 and 0 not in sources
+
+
+def test_color_jitter_changes_all_images_of_a_pair_alike(tiny_dataset):
+    plain = PairDataset(tiny_dataset, "train", image_size=32, face_model=FACE_MODEL)
+    jittered = PairDataset(tiny_dataset, "train", image_size=32, face_model=FACE_MODEL, color_jitter=1.0)
+    a, b = plain[(3, 0)], jittered[(3, 0)]
+    assert a["source_frame"] == b["source_frame"] and torch.equal(a["descriptor"], b["descriptor"])
+    assert (a["target"] - b["target"]).abs().mean() > 0.01
+    assert float(b["target"].min()) >= -1 and float(b["target"].max()) <= 1
+    assert torch.equal(jittered[(3, 0)]["target"], b["target"])  # reproducible per key
+    # one change for the whole pair: identical inputs stay identical
+    images = torch.rand(1, 3, 8, 8).repeat(3, 1, 1, 1) * 2 - 1
+    out = jitter_colors(images, np.random.default_rng(0), 1.0)
+    assert torch.equal(out[0], out[1]) and torch.equal(out[0], out[2]) and not torch.equal(out[0], images[0])
+    assert torch.allclose(jitter_colors(images, np.random.default_rng(0), 0.0), images, atol=1e-6)
 
 
 def test_resize_and_mismatches(tiny_dataset):
