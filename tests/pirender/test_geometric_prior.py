@@ -46,8 +46,8 @@ def photo(astronaut: np.ndarray) -> tuple[np.ndarray, FaceCoefficients]:
     return crop, fit_landmarks(load_default_face_model(), landmarks, (crop.shape[1], crop.shape[0]))
 
 
-def _config(edit_scale: int = 2) -> GeneratorConfig:
-    return GeneratorConfig.geometric_refiner(ROWS, DEFAULT_FACE_MODEL, edit_scale=edit_scale)
+def _config(edit_scale: int = 2, refine_warp: bool = False) -> GeneratorConfig:
+    return GeneratorConfig.geometric_refiner(ROWS, DEFAULT_FACE_MODEL, edit_scale=edit_scale, refine_warp=refine_warp)
 
 
 def _turned(coeffs: FaceCoefficients, yaw_degrees: float) -> FaceCoefficients:
@@ -58,7 +58,7 @@ def _turned(coeffs: FaceCoefficients, yaw_degrees: float) -> FaceCoefficients:
 
 def test_config_validation() -> None:
     config = _config()
-    assert config.geometric_warp and config.refine_warp and config.editing.residual and config.edit_scale == 2
+    assert config.geometric_warp and not config.refine_warp and config.editing.residual and config.edit_scale == 2
     assert GeneratorConfig.from_dict(config.to_dict()) == config
     with pytest.raises(InputError, match="warp_source"):
         dataclasses.replace(config, warp_source="optical-flow")
@@ -91,7 +91,7 @@ def test_untrained_refiner_returns_the_warp(edit_scale: int, refine_warp: bool) 
 
 def test_corrections_stay_where_the_preview_moved_something() -> None:
     torch.manual_seed(3)
-    model = PIRenderer(_config()).eval()
+    model = PIRenderer(_config(refine_warp=True)).eval()
     assert model.config.motion_mask > 0
     with torch.no_grad():  # a "trained" refiner: non-zero flow and correction everywhere
         model.editing_net.final[0].bias.fill_(0.2)
@@ -105,7 +105,7 @@ def test_corrections_stay_where_the_preview_moved_something() -> None:
     # the photo is kept (to float rounding of the identity resampling, far below a grey level)
     torch.testing.assert_close(out.fake_image[..., far], warped[..., far], atol=2e-4, rtol=0)
     assert (out.fake_image[..., 120:136, 120:136] - warped[..., 120:136, 120:136]).abs().mean() > 0.1
-    open_model = PIRenderer(dataclasses.replace(_config(), motion_mask=0)).eval()
+    open_model = PIRenderer(dataclasses.replace(model.config, motion_mask=0)).eval()
     open_model.load_state_dict(model.state_dict())
     assert (open_model(source, torch.randn(1, ROWS, 27), warped=warped).fake_image[..., far] - warped[..., far]).abs().mean() > 0.1
 
@@ -135,7 +135,7 @@ def test_warped_input_is_required_and_checked() -> None:
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
     torch.manual_seed(2)
-    model = PIRenderer(_config())
+    model = PIRenderer(_config(refine_warp=True))
     for p in model.parameters():
         p.data.add_(0.01 * torch.randn_like(p))
     model.save_pretrained(tmp_path / "own")
@@ -234,7 +234,7 @@ def test_a_few_steps_lower_the_loss(turning_dataset: Path, tmp_path: Path) -> No
         loss=LossConfig(pixel_only=True),
     )
     torch.manual_seed(0)
-    model = PIRenderer(GeneratorConfig.geometric_refiner(ROWS, DEFAULT_FACE_MODEL, image_size=64, edit_scale=1))
+    model = PIRenderer(GeneratorConfig.geometric_refiner(ROWS, DEFAULT_FACE_MODEL, image_size=64, edit_scale=1, refine_warp=True))
     ds = PairDataset(turning_dataset, "train", image_size=64, geometric_warp=True)
     trainer = Trainer(config, model, ds, tmp_path / "run")
     assert trainer.stage_at(0) == "full"
