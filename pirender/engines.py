@@ -380,7 +380,8 @@ class EngineRegistry:
 
     Args:
         own_dir: folder of a project-trained renderer (config.json + model.safetensors);
-            default `weights/files/renderer/`.
+            default: `<weights dir>/renderer/` (a model you trained), else the bundled
+            `weights/files/renderer/`, looked up at each use so that `reload()` sees a new one.
         fast: wrap neural generators in the fast CPU path (`pirender.fast`, compiled once).
         fast_options: `pirender.fast.FastOptions` for it (None: its defaults).
         device: torch device for the neural generators.
@@ -394,9 +395,7 @@ class EngineRegistry:
         fast_options: Any | None = None,
         device: str = "cpu",
     ) -> None:
-        from weights.registry import bundled_dir
-
-        self.own_dir = Path(own_dir) if own_dir is not None else bundled_dir() / "renderer"
+        self._own_dir = Path(own_dir) if own_dir is not None else None
         self.fast = fast
         self.fast_options = fast_options
         self.device = device
@@ -406,6 +405,16 @@ class EngineRegistry:
         self._backends: dict[str, Any] = {}
         self._audio_models: dict[str, Any] = {}
         self._generation = 0  # incremented by reload()
+
+    @property
+    def own_dir(self) -> Path:
+        """Folder of the project-trained renderer in use (or, when there is none, where to put one)."""
+        if self._own_dir is not None:
+            return self._own_dir
+        from weights.registry import bundled_dir, weights_dir
+
+        candidates = [weights_dir() / "renderer", bundled_dir() / "renderer"]
+        return next((c for c in candidates if (c / "config.json").is_file()), candidates[0])
 
     # --- loading, once per key ---------------------------------------------------------------
 
@@ -513,8 +522,8 @@ class EngineRegistry:
             return None
         return (
             f"No project-trained renderer at {self.own_dir} (it needs config.json and model.safetensors). "
-            "Train one (pirender.training) and export it there with `export_checkpoint(checkpoint, "
-            f"'{self.own_dir}')`."
+            "Train one with `bash scripts/train_own_renderer.sh` (or `pirender train DATASET RUN --generator "
+            f"refiner`) and copy RUN/export to {self.own_dir}; the app uses the geometric preview meanwhile."
         )
 
     def available(self) -> list[str]:

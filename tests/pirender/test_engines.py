@@ -23,7 +23,7 @@ from pirender.engines import (
 )
 from pirender.errors import FaceModelMismatchError, InputError, WeightsNotFoundError
 from reconstruction.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
-from weights.registry import REGISTRY
+from weights.registry import REGISTRY, bundled_dir
 
 
 def _coeffs(face_model: str = BFM_DEEP3D, e: int = 64, yaw: float = 0.0) -> FaceCoefficients:
@@ -119,6 +119,19 @@ def test_registry_without_weights(empty_weights: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError):
         registry.select("best", "default", DEFAULT_FACE_MODEL)
     assert all(isinstance(r.to_dict(), dict) for r in registry.status())
+
+
+def test_own_renderer_is_looked_up_in_the_users_weights_folder_first(empty_weights: Path) -> None:
+    registry = EngineRegistry(fast=False)
+    bundled = bundled_dir() / "renderer"
+    if not (bundled / "config.json").is_file():  # nothing anywhere: the message names the user's folder
+        assert registry.own_dir == empty_weights / "renderer"
+        assert str(empty_weights / "renderer") in {r.name: r for r in registry.status()}[OWN_NEURAL].missing
+    PIRenderer(GeneratorConfig.geometric_refiner(41, DEFAULT_FACE_MODEL, image_size=64)).save_pretrained(
+        empty_weights / "renderer"
+    )
+    assert registry.own_dir == empty_weights / "renderer"  # seen without a new registry
+    assert OWN_NEURAL in registry.available()
 
 
 @pytest.fixture()
