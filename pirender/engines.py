@@ -620,7 +620,8 @@ class EngineRegistry:
         if not installed:
             raise WeightsNotFoundError(
                 f"No neural renderer is installed. {self._missing(PUBLIC_NEURAL)} "
-                "Until then, use the preview engine."
+                f"(A renderer you trained yourself for the default face model goes in {self.own_dir}: "
+                "see docs/OWN_RENDERER.md.) Until then, use the preview engine."
             )
         wanted = {n: self.neural_face_model(n) for n in installed}
         hints = "; ".join(

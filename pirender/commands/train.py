@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--generator",
         default="released",
         help="generator architecture for a new model: 'released', 'small', 'refiner' (the project's own "
-        "CPU-trainable renderer over the geometric preview) or a config.json path",
+        "CPU-trainable renderer over the geometric preview), 'refiner-flow' (the same plus a residual "
+        "flow) or a config.json path",
     )
     parser.add_argument(
         "--init",
@@ -58,8 +59,10 @@ def _generator_config(spec: str) -> GeneratorConfig:
         return GeneratorConfig.released()
     if spec == "small":
         return GeneratorConfig.small()
-    if spec == "refiner":  # face model and descriptor width are taken from the dataset
-        return GeneratorConfig.geometric_refiner(GeneratorConfig().coeff_nc, GeneratorConfig().face_model)
+    if spec in ("refiner", "refiner-flow"):  # face model and descriptor width are taken from the dataset
+        return GeneratorConfig.geometric_refiner(
+            GeneratorConfig().coeff_nc, GeneratorConfig().face_model, refine_warp=spec == "refiner-flow"
+        )
     return GeneratorConfig.load(spec)
 
 

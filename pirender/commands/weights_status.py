@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from weights.registry import REGISTRY, local_path, missing_message
 
@@ -21,4 +22,24 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"{name:22s} {state:9s} {path}  [{entry.licence}]\n")
         if state == "missing" and args.verbose_missing:
             sys.stdout.write(f"    {missing_message(entry)}\n")
+    for name, path, missing in _project_models():
+        state = "missing" if missing else "installed"
+        sys.stdout.write(f"{name:22s} {state:9s} {path}  [trained by this project]\n")
+        if missing and args.verbose_missing:
+            sys.stdout.write(f"    {missing}\n")
     return 0
+
+
+def _project_models() -> list[tuple[str, Path, str | None]]:
+    """(name, folder, what is missing or None) of the models this project trains (not downloadable)."""
+    from pirender.engines import OWN_NEURAL, EngineRegistry
+    from pirender.pipeline import AudioModelNotInstalledError, audio_model_dir
+    from weights.registry import weights_dir
+
+    registry = EngineRegistry(fast=False)
+    own_missing = {row.name: row.missing for row in registry.status()}[OWN_NEURAL]
+    try:
+        audio, audio_missing = audio_model_dir(), None
+    except AudioModelNotInstalledError as err:
+        audio, audio_missing = weights_dir() / "audio2motion", str(err)
+    return [("own renderer", registry.own_dir, own_missing), ("audio2motion", audio, audio_missing)]

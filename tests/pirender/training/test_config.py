@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import pytest
 
@@ -63,3 +64,12 @@ def test_validation():
         TrainConfig(amp="fp8")
     with pytest.raises(InputError):
         TrainConfig(batch_size=0)
+
+
+def test_train_command_knows_both_own_renderer_variants():
+    from pirender.commands.train import _generator_config
+
+    colour, flow = _generator_config("refiner"), _generator_config("refiner-flow")
+    assert colour.geometric_warp and not colour.refine_warp
+    assert flow.refine_warp and dataclasses.replace(flow, refine_warp=False) == colour
+
