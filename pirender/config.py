@@ -70,6 +70,9 @@ class GeneratorConfig:
     warp further: hair, ears and outline that the mesh does not cover. `motion_mask` > 0 confines
     both corrections to the region the geometric warp changed, grown by that many pixels (at the
     editing resolution): the background the preview keeps stays exactly the photo.
+    `flow_outside_face` (with `refine_warp`) zeroes that residual flow on the target's face (the
+    caller passes its mask): the face keeps the geometric warp's pose and expression exactly, the
+    flow moves only hair, ears, neck and outline.
     """
 
     mapping: MappingConfig = field(default_factory=MappingConfig)
@@ -85,6 +88,7 @@ class GeneratorConfig:
     edit_scale: int = 1
     refine_warp: bool = False
     motion_mask: int = 0
+    flow_outside_face: bool = False
 
     def __post_init__(self) -> None:
         shrink = 6 + 6 * self.mapping.layers  # conv k7 then `layers` dilated k3 convs (dilation 3)
@@ -98,6 +102,8 @@ class GeneratorConfig:
             raise InputError(f"motion_mask must be 0, or > 0 with warp_source='geometric'; got {self.motion_mask}")
         if self.refine_warp and not self.geometric_warp:
             raise InputError("refine_warp needs warp_source='geometric' (it refines the geometric warp)")
+        if self.flow_outside_face and not self.refine_warp:
+            raise InputError("flow_outside_face needs refine_warp (it confines the residual flow)")
         if self.warping.decoder_layers > self.warping.encoder_layers:
             raise InputError("warping.decoder_layers cannot exceed warping.encoder_layers")
 
@@ -126,12 +132,19 @@ class GeneratorConfig:
 
     @classmethod
     def geometric_refiner(
-        cls, coeff_nc: int, face_model: str, image_size: int = 256, edit_scale: int = 2, refine_warp: bool = False
+        cls,
+        coeff_nc: int,
+        face_model: str,
+        image_size: int = 256,
+        edit_scale: int = 2,
+        refine_warp: bool = False,
+        flow_outside_face: bool = False,
     ) -> GeneratorConfig:
         """The project's own CPU-trainable renderer over the geometric warp, run at half resolution:
         mapping net and a light residual editing net (colour and shading corrections inside the
         region the warp moved). `refine_warp` adds a light warping net with a residual flow; trained
-        on the 32 people of ../shared/data it damaged edges on held-out people, so it is off by default."""
+        on the 32 people of ../shared/data it damaged edges on held-out people, so it is off by default;
+        `flow_outside_face` keeps that flow off the face (hair, ears, neck and outline only)."""
         return cls(
             mapping=MappingConfig(coeff_nc, 128, 3),
             warping=WarpingConfig(4, 2, 16),
@@ -144,6 +157,7 @@ class GeneratorConfig:
             edit_scale=edit_scale,
             refine_warp=refine_warp,
             motion_mask=12,
+            flow_outside_face=flow_outside_face,
         )
 
     @classmethod

@@ -301,8 +301,12 @@ class GeometricPriorEngine:
         warped = np.stack([self.geometric.render(state.preview, f) for f in frames])
         device = self._device()
         warped_t = torch.from_numpy(warped).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        face_t = None
+        if self.model.config.flow_outside_face:
+            faces = np.stack([self.geometric.renderer.face_mask(state.preview, f) for f in frames])
+            face_t = torch.from_numpy(faces).to(device)[:, None].float() / 255.0
         with torch.inference_mode():
-            out = self.model.render_prepared(state.prepared, windows.to(device), warped=warped_t)
+            out = self.model.render_prepared(state.prepared, windows.to(device), warped=warped_t, face_mask=face_t)
         return [_resize(image, state.crop_size) for image in tensor_to_images(out.fake_image)]
 
     def render(self, state: GeometricPriorState, target: FaceCoefficients) -> np.ndarray:

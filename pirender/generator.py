@@ -145,16 +145,24 @@ class PIRenderer(nn.Module):
         return SourceFeatures(source, warp_feature, self.editing_net.source_feature(self._to_edit_scale(source)))
 
     def _refine_geometric(
-        self, prepared: SourceFeatures, warped: torch.Tensor, z: torch.Tensor, warp_only: bool
+        self,
+        prepared: SourceFeatures,
+        warped: torch.Tensor,
+        z: torch.Tensor,
+        warp_only: bool,
+        face_mask: torch.Tensor | None = None,
     ) -> RenderOutput:
         """Residual flow, then residual correction, of the geometric warp (both confined to the
-        region the warp changed when `config.motion_mask` > 0)."""
+        region the warp changed when `config.motion_mask` > 0; the flow kept off `face_mask`
+        when `config.flow_outside_face`)."""
         mask = self._motion_mask(prepared.source, warped)
         flow = None
         if self.warping_net is not None:
             flow = self._residual_flow(prepared.source, warped, z)
             if mask is not None:
                 flow = flow * F.interpolate(mask, size=flow.shape[-2:], mode="area")
+            if face_mask is not None:
+                flow = flow * (1.0 - F.interpolate(face_mask, size=flow.shape[-2:], mode="area"))
             warped = remap_by_flow(warped, flow)
         if warp_only:
             return RenderOutput(flow, warped)
@@ -198,9 +206,12 @@ class PIRenderer(nn.Module):
         *,
         warp_only: bool = False,
         warped: torch.Tensor | None = None,
+        face_mask: torch.Tensor | None = None,
     ) -> RenderOutput:
         """Render targets `descriptor` (B, C, window) for a prepared source (batch 1 or B);
-        `warped` (B, 3, H, W) in [-1, 1] is the geometric warp, for geometric-warp generators only."""
+        `warped` (B, 3, H, W) in [-1, 1] is the geometric warp, for geometric-warp generators only;
+        `face_mask` (B, 1, H, W) in [0, 1] marks each target's face, for `config.flow_outside_face`
+        (`pirender.preview.GeometricRenderer.face_mask`)."""
         check_descriptor(descriptor, self.config)
         prepared = prepared.expand_to(descriptor.shape[0])
         z = self.encode_motion(descriptor.to(prepared.source.dtype))
@@ -214,15 +225,30 @@ class PIRenderer(nn.Module):
                 raise InputError(
                     f"warped must have shape {(descriptor.shape[0], *prepared.source.shape[1:])}, got {tuple(warped.shape)}"
                 )
-            return self._refine_geometric(prepared, warped.to(prepared.source.dtype), z, warp_only)
-        if warped is not None:
-            raise InputError("`warped` is only for geometric-warp generators; this one has a warping network")
+            face_mask = self._check_face_mask(face_mask, warped)
+            return self._refine_geometric(prepared, warped.to(prepared.source.dtype), z, warp_only, face_mask)
+        if warped is not None or face_mask is not None:
+            raise InputError("`warped` and `face_mask` are only for geometric-warp generators; this one has a warping network")
         flow = self.warping_net.flow_from_feature(prepared.warp_feature, z)
         warped = warp_image(prepared.source, flow_to_deformation(flow))
         if warp_only:
             return RenderOutput(flow, warped)
         fake = self.editing_net.forward_from_source_feature(prepared.edit_feature, warped, z)
         return RenderOutput(flow, warped, fake)
+
+    def _check_face_mask(self, face_mask: torch.Tensor | None, warped: torch.Tensor) -> torch.Tensor | None:
+        """The face mask as (B, 1, H, W) of the warp's dtype when the config uses one, else None."""
+        if not self.config.flow_outside_face:
+            return None
+        expected = (warped.shape[0], 1, *warped.shape[-2:])
+        if face_mask is None:
+            raise InputError(
+                "this generator keeps its flow off the face: pass `face_mask` (B, 1, H, W) in [0, 1], the "
+                "target face of each warp (pirender.preview.GeometricRenderer.face_mask)"
+            )
+        if tuple(face_mask.shape) != expected:
+            raise InputError(f"face_mask must have shape {expected}, got {tuple(face_mask.shape)}")
+        return face_mask.to(warped.dtype)
 
     def forward(
         self,
@@ -231,8 +257,11 @@ class PIRenderer(nn.Module):
         *,
         warp_only: bool = False,
         warped: torch.Tensor | None = None,
+        face_mask: torch.Tensor | None = None,
     ) -> RenderOutput:
-        return self.render_prepared(self.prepare_source(source), descriptor, warp_only=warp_only, warped=warped)
+        return self.render_prepared(
+            self.prepare_source(source), descriptor, warp_only=warp_only, warped=warped, face_mask=face_mask
+        )
 
     # Loading and saving live in pirender.checkpoint; these are the user-facing entry points.
     @classmethod

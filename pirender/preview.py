@@ -487,6 +487,15 @@ class GeometricRenderer:
         keep = 1.0 - t * t * (3.0 - 2.0 * t)  # smoothstep down to 0
         return np.where(cover[:, :, None] > 0.5, flow, estimate * keep[:, :, None]).astype(np.float32)
 
+    def face_mask(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
+        """(H, W) uint8, 255 on the target's face (the convex hull of its projected mesh, eyes and
+        mouth included, soft edge): where the geometric warp alone sets pose and expression."""
+        points = self._target_points(state, target)[:, :2]
+        hull = cv2.convexHull(np.round(points * 16).astype(np.int32))
+        mask = np.zeros(state.size, np.uint8)
+        cv2.fillConvexPoly(mask, hull, 255, lineType=cv2.LINE_AA, shift=4)
+        return mask
+
     def render(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
         """(H, W, 3) uint8 RGB: the photo with the target pose and expression."""
         target_points = self._target_points(state, target)

@@ -3,8 +3,9 @@
 #
 #   bash scripts/train_own_renderer.sh [SHARED_DATA_DIR] [STEPS] [GENERATOR]
 #
-# GENERATOR: refiner (default, colour/shading only) or refiner-flow (+ residual flow; 1000 steps
-# for the second candidate in docs/OWN_RENDERER.md, run folder runs/refiner-flow)
+# GENERATOR: refiner (default, colour/shading only), refiner-flow (+ residual flow; 1000 steps
+# for the second candidate in docs/OWN_RENDERER.md, run folder runs/refiner-flow) or refiner-hair
+# (that flow kept off the face: hair, ears, neck and outline only; 1000 steps for the third candidate)
 #
 # 1. prepare: tracked 256 px crops + default-model coefficients of the 69 shared clips, split by
 #    identity (15 % of the identity groups held out, seed 0)          ~5 min on 2 CPU cores

@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="released",
         help="generator architecture for a new model: 'released', 'small', 'refiner' (the project's own "
         "CPU-trainable renderer over the geometric preview), 'refiner-flow' (the same plus a residual "
-        "flow) or a config.json path",
+        "flow), 'refiner-hair' (that flow kept off the face: hair, ears, neck and outline only) or a "
+        "config.json path",
     )
     parser.add_argument(
         "--init",
@@ -59,9 +60,12 @@ def _generator_config(spec: str) -> GeneratorConfig:
         return GeneratorConfig.released()
     if spec == "small":
         return GeneratorConfig.small()
-    if spec in ("refiner", "refiner-flow"):  # face model and descriptor width are taken from the dataset
+    if spec in ("refiner", "refiner-flow", "refiner-hair"):  # face model and width are taken from the dataset
         return GeneratorConfig.geometric_refiner(
-            GeneratorConfig().coeff_nc, GeneratorConfig().face_model, refine_warp=spec == "refiner-flow"
+            GeneratorConfig().coeff_nc,
+            GeneratorConfig().face_model,
+            refine_warp=spec != "refiner",
+            flow_outside_face=spec == "refiner-hair",
         )
     return GeneratorConfig.load(spec)
 
@@ -121,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
             "face_model": gcfg.face_model,
             "coeff_nc": gcfg.coeff_nc,
             "geometric_warp": gcfg.geometric_warp,
+            "face_mask": gcfg.flow_outside_face,
         }
         train_set = PairDataset(args.dataset, "train", seed=config.seed, color_jitter=config.color_jitter, **common)
         try:

@@ -310,8 +310,9 @@ class PairDataset(Dataset):
     target and `source_descriptor` of the source (clamped at the video's ends); `video`,
     `source_frame`, `target_frame` ints. With `geometric_warp`, also `warped` (3, s, s): the
     geometric preview (`pirender.preview.GeometricRenderer`) of the source moved to the target's
-    pose and expression, the input of a geometric-warp generator. `color_jitter` > 0 applies one
-    random photometric change (`jitter_colors`) to all images of an item.
+    pose and expression, the input of a geometric-warp generator; with `face_mask` also
+    `face_mask` (1, s, s) in [0, 1], the target's face (`GeometricRenderer.face_mask`).
+    `color_jitter` > 0 applies one random photometric change (`jitter_colors`) to all images of an item.
     """
 
     def __init__(
@@ -326,6 +327,7 @@ class PairDataset(Dataset):
         coeff_nc: int | None = None,
         cache_size: int = 32,
         geometric_warp: bool = False,
+        face_mask: bool = False,
         color_jitter: float = 0.0,
     ) -> None:
         self.manifest = DatasetManifest.load(root)
@@ -340,7 +342,10 @@ class PairDataset(Dataset):
         self.seed = seed
         self.coeff_nc = coeff_nc
         self.cache_size = cache_size
+        if face_mask and not geometric_warp:
+            raise InputError("face_mask needs geometric_warp (it is the face of the geometric preview's target)")
         self.geometric_warp = geometric_warp
+        self.face_mask = face_mask
         self.color_jitter = color_jitter
         self._geometric: Any = None  # built on first use, in each data worker
         self._cache: OrderedDict[int, tuple[VideoRecord, np.ndarray]] = OrderedDict()
@@ -387,12 +392,20 @@ class PairDataset(Dataset):
         if n > 1 and source >= target:
             source += 1  # uniform over the other frames
         frames = [record.frame(source), record.frame(target)]
+        extra: dict[str, torch.Tensor] = {}
         if self.geometric_warp:
-            frames.append(self._geometric_render(frames[0], record.motion, source, target))
+            warped, face = self._geometric_render(frames[0], record.motion, source, target)
+            frames.append(warped)
+            if self.face_mask:
+                frames.append(np.repeat(face[:, :, None], 3, axis=2))
         images = frames_to_tensor(np.stack(frames), self.image_size)
+        if self.face_mask:
+            extra["face_mask"] = (images[3, :1] + 1.0) / 2.0
+            images = images[:3]
         if self.color_jitter > 0:
             images = jitter_colors(images, rng, self.color_jitter)
-        extra = {"warped": images[2]} if self.geometric_warp else {}
+        if self.geometric_warp:
+            extra["warped"] = images[2]
         return {
             **extra,
             "source": images[0],
@@ -405,14 +418,18 @@ class PairDataset(Dataset):
         }
 
 
-    def _geometric_render(self, image: np.ndarray, motion: MotionSequence, source: int, target: int) -> np.ndarray:
-        """The geometric preview of frame `source` moved to frame `target`'s coefficients."""
+    def _geometric_render(
+        self, image: np.ndarray, motion: MotionSequence, source: int, target: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The geometric preview of frame `source` moved to frame `target`'s coefficients, and
+        the target's face mask (None unless `face_mask`)."""
         if self._geometric is None:
             from pirender.preview import GeometricRenderer
 
             self._geometric = GeometricRenderer(self.manifest.face_model)
         state = self._geometric.prepare(image, motion.frame(source))
-        return self._geometric.render(state, motion.frame(target))
+        face = self._geometric.face_mask(state, motion.frame(target)) if self.face_mask else None
+        return self._geometric.render(state, motion.frame(target)), face
 
 
 class ResumableSampler(Sampler):

@@ -68,6 +68,10 @@ def test_config_validation() -> None:
         dataclasses.replace(GeneratorConfig.released(), refine_warp=True)
     with pytest.raises(InputError, match="motion_mask"):
         dataclasses.replace(GeneratorConfig.released(), motion_mask=4)
+    with pytest.raises(InputError, match="flow_outside_face"):
+        dataclasses.replace(config, flow_outside_face=True)  # no residual flow to confine
+    hair = GeneratorConfig.geometric_refiner(ROWS, DEFAULT_FACE_MODEL, refine_warp=True, flow_outside_face=True)
+    assert GeneratorConfig.from_dict(hair.to_dict()) == hair
 
 
 @pytest.mark.parametrize(("edit_scale", "refine_warp"), [(1, True), (2, True), (2, False)])
@@ -108,6 +112,33 @@ def test_corrections_stay_where_the_preview_moved_something() -> None:
     open_model = PIRenderer(dataclasses.replace(model.config, motion_mask=0)).eval()
     open_model.load_state_dict(model.state_dict())
     assert (open_model(source, torch.randn(1, ROWS, 27), warped=warped).fake_image[..., far] - warped[..., far]).abs().mean() > 0.1
+
+
+def test_flow_outside_face_keeps_the_face_where_the_preview_put_it() -> None:
+    """With `flow_outside_face`, a trained residual flow moves hair and outline but never the face:
+    there the result is the geometric warp plus the colour correction alone."""
+    torch.manual_seed(4)
+    config = dataclasses.replace(_config(refine_warp=True), flow_outside_face=True, motion_mask=0)
+    model = PIRenderer(config).eval()
+    with torch.no_grad():  # a "trained" refiner: a 3 px flow everywhere
+        model.warping_net.flow_out[2].bias.fill_(3.0)
+    source = torch.rand(1, 3, 256, 256) * 2 - 1
+    warped = torch.rand(1, 3, 256, 256) * 2 - 1
+    face = torch.zeros(1, 1, 256, 256)
+    face[..., 64:192, 64:192] = 1.0
+    descriptor = torch.randn(1, ROWS, 27)
+    out = model(source, descriptor, warped=warped, face_mask=face, warp_only=True)
+    inner = (slice(None), slice(None), slice(88, 168), slice(88, 168))  # a flow cell (8 px) inside the face's edge
+    torch.testing.assert_close(out.warp_image[inner], warped[inner], atol=1e-4, rtol=0)
+    outer = (slice(None), slice(None), slice(0, 48), slice(0, 48))
+    assert (out.warp_image[outer] - warped[outer]).abs().mean() > 0.1  # hair and background do move
+    free = PIRenderer(dataclasses.replace(config, flow_outside_face=False)).eval()
+    free.load_state_dict(model.state_dict())
+    assert (free(source, descriptor, warped=warped, warp_only=True).warp_image[inner] - warped[inner]).abs().mean() > 0.1
+    with pytest.raises(InputError, match="face_mask"):
+        model(source, descriptor, warped=warped)
+    with pytest.raises(InputError, match="shape"):
+        model(source, descriptor, warped=warped, face_mask=face[..., :128, :128])
 
 
 def test_residual_flow_moves_the_warp() -> None:
@@ -213,6 +244,42 @@ def test_dataset_gives_the_preview_as_warped_input(turning_dataset: Path, photo)
     got = ((item["warped"].permute(1, 2, 0) + 1) * 127.5).round().numpy()
     np.testing.assert_allclose(got, expected, atol=0.51)
     assert "warped" not in PairDataset(turning_dataset, "train")[3]
+    assert "face_mask" not in item
+    with_face = PairDataset(turning_dataset, "train", geometric_warp=True, face_mask=True, color_jitter=1.0)[3]
+    face = with_face["face_mask"]
+    assert face.shape == (1, 256, 256) and 0 <= float(face.min()) and float(face.max()) <= 1
+    expected_face = renderer.face_mask(
+        renderer.prepare(source, record.motion.frame(item["source_frame"])), record.motion.frame(item["target_frame"])
+    )
+    np.testing.assert_allclose(face[0].numpy() * 255, expected_face, atol=0.51)  # colour jitter leaves it alone
+    with pytest.raises(InputError, match="geometric_warp"):
+        PairDataset(turning_dataset, "train", face_mask=True)
+
+
+def test_face_mask_covers_the_turned_face(photo) -> None:
+    from pirender.preview import GeometricRenderer
+
+    crop, coeffs = photo
+    renderer = GeometricRenderer(DEFAULT_FACE_MODEL)
+    state = renderer.prepare(crop, coeffs)
+    here, turned = renderer.face_mask(state, coeffs), renderer.face_mask(state, _turned(coeffs, 20.0))
+    assert here.shape == crop.shape[:2] and here.dtype == np.uint8
+    area = (here > 127).mean()
+    assert 0.12 < area < 0.6  # the face, not the whole crop
+    points = state.points[:, :2].round().astype(int)
+    assert (here[points[:, 1], points[:, 0]] > 0).all()  # every mesh point of the photo's face is inside
+    assert (here != turned).mean() > 0.01  # it follows the target, not the photo
+
+
+def test_engine_passes_the_face_mask(photo) -> None:
+    crop, coeffs = photo
+    geometric = GeometricEngine(DEFAULT_FACE_MODEL)
+    config = dataclasses.replace(_config(refine_warp=True), flow_outside_face=True)
+    engine = GeometricPriorEngine(PIRenderer(config), geometric)
+    target = _turned(coeffs, 12.0)
+    preview = geometric.render(geometric.prepare(crop, coeffs), target)
+    refined = engine.render(engine.prepare(crop, coeffs), target)
+    assert np.abs(refined.astype(int) - preview.astype(int)).max() <= 1  # untrained: the preview
 
 
 def test_a_few_steps_lower_the_loss(turning_dataset: Path, tmp_path: Path) -> None:

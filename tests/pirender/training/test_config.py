@@ -66,10 +66,11 @@ def test_validation():
         TrainConfig(batch_size=0)
 
 
-def test_train_command_knows_both_own_renderer_variants():
+def test_train_command_knows_the_own_renderer_variants():
     from pirender.commands.train import _generator_config
 
-    colour, flow = _generator_config("refiner"), _generator_config("refiner-flow")
+    colour, flow, hair = (_generator_config(v) for v in ("refiner", "refiner-flow", "refiner-hair"))
     assert colour.geometric_warp and not colour.refine_warp
     assert flow.refine_warp and dataclasses.replace(flow, refine_warp=False) == colour
+    assert hair.flow_outside_face and dataclasses.replace(hair, flow_outside_face=False) == flow
 
