@@ -72,7 +72,8 @@ class GeneratorConfig:
     editing resolution): the background the preview keeps stays exactly the photo.
     `flow_outside_face` (with `refine_warp`) zeroes that residual flow on the target's face (the
     caller passes its mask): the face keeps the geometric warp's pose and expression exactly, the
-    flow moves only hair, ears, neck and outline.
+    flow moves only hair, ears, neck and outline. `colour_correction` False (with `refine_warp`)
+    builds no editing network: the output is the geometric warp moved by that flow, nothing else.
     """
 
     mapping: MappingConfig = field(default_factory=MappingConfig)
@@ -89,6 +90,7 @@ class GeneratorConfig:
     refine_warp: bool = False
     motion_mask: int = 0
     flow_outside_face: bool = False
+    colour_correction: bool = True
 
     def __post_init__(self) -> None:
         shrink = 6 + 6 * self.mapping.layers  # conv k7 then `layers` dilated k3 convs (dilation 3)
@@ -104,6 +106,10 @@ class GeneratorConfig:
             raise InputError("refine_warp needs warp_source='geometric' (it refines the geometric warp)")
         if self.flow_outside_face and not self.refine_warp:
             raise InputError("flow_outside_face needs refine_warp (it confines the residual flow)")
+        if not self.colour_correction and not self.refine_warp:
+            raise InputError("colour_correction=False needs refine_warp (otherwise the generator learns nothing)")
+        if not self.colour_correction and not self.geometric_warp:
+            raise InputError("colour_correction=False is for geometric-warp generators (the paper's needs its editing network)")
         if self.warping.decoder_layers > self.warping.encoder_layers:
             raise InputError("warping.decoder_layers cannot exceed warping.encoder_layers")
 
@@ -139,12 +145,14 @@ class GeneratorConfig:
         edit_scale: int = 2,
         refine_warp: bool = False,
         flow_outside_face: bool = False,
+        colour_correction: bool = True,
     ) -> GeneratorConfig:
         """The project's own CPU-trainable renderer over the geometric warp, run at half resolution:
         mapping net and a light residual editing net (colour and shading corrections inside the
         region the warp moved). `refine_warp` adds a light warping net with a residual flow; trained
         on the 32 people of ../shared/data it damaged edges on held-out people, so it is off by default;
-        `flow_outside_face` keeps that flow off the face (hair, ears, neck and outline only)."""
+        `flow_outside_face` keeps that flow off the face (hair, ears, neck and outline only);
+        `colour_correction` False drops the editing net (the flow alone)."""
         return cls(
             mapping=MappingConfig(coeff_nc, 128, 3),
             warping=WarpingConfig(4, 2, 16),
@@ -158,6 +166,7 @@ class GeneratorConfig:
             refine_warp=refine_warp,
             motion_mask=12,
             flow_outside_face=flow_outside_face,
+            colour_correction=colour_correction,
         )
 
     @classmethod

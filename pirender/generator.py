@@ -94,11 +94,12 @@ def check_descriptor(descriptor: object, config: GeneratorConfig) -> torch.Tenso
 @dataclass
 class SourceFeatures:
     """Source-only tensors cached by a render session: the image and its first-layer features
-    (`warp_feature` is None for a geometric-warp generator, which has no warping network)."""
+    (`warp_feature` is None for a geometric-warp generator, which has no warping network;
+    `edit_feature` None for one without colour correction, which has no editing network)."""
 
     source: torch.Tensor
     warp_feature: torch.Tensor | None
-    edit_feature: torch.Tensor
+    edit_feature: torch.Tensor | None
 
     def expand_to(self, batch: int) -> SourceFeatures:
         """Broadcast a batch-1 source over `batch` targets."""
@@ -132,7 +133,7 @@ class PIRenderer(nn.Module):
             self.warping_net = WarpingNet(replace(self.config, image_nc=2 * self.config.image_nc))
             nn.init.zeros_(self.warping_net.flow_out[2].weight)
             nn.init.zeros_(self.warping_net.flow_out[2].bias)
-        self.editing_net = EditingNet(self.config)
+        self.editing_net = EditingNet(self.config) if self.config.colour_correction else None
 
     def encode_motion(self, descriptor: torch.Tensor) -> torch.Tensor:
         """descriptor (B, C, window) -> latent z (B, D, 1)."""
@@ -142,7 +143,10 @@ class PIRenderer(nn.Module):
         """Everything that depends on the source image only; compute once per photo."""
         check_source(source, self.config)
         warp_feature = None if self.config.geometric_warp else self.warping_net.source_feature(source)
-        return SourceFeatures(source, warp_feature, self.editing_net.source_feature(self._to_edit_scale(source)))
+        edit_feature = None
+        if self.editing_net is not None:
+            edit_feature = self.editing_net.source_feature(self._to_edit_scale(source))
+        return SourceFeatures(source, warp_feature, edit_feature)
 
     def _refine_geometric(
         self,
@@ -162,10 +166,12 @@ class PIRenderer(nn.Module):
             if mask is not None:
                 flow = flow * F.interpolate(mask, size=flow.shape[-2:], mode="area")
             if face_mask is not None:
-                flow = flow * (1.0 - F.interpolate(face_mask, size=flow.shape[-2:], mode="area"))
+                flow = flow * (1.0 - self._face_cells(face_mask, flow.shape[-2:]))
             warped = remap_by_flow(warped, flow)
         if warp_only:
             return RenderOutput(flow, warped)
+        if self.editing_net is None:  # no colour correction: the moved warp is the result
+            return RenderOutput(flow, warped, warped)
         small = self._to_edit_scale(warped)
         correction = self.editing_net.forward_from_source_feature(prepared.edit_feature, small, z) - small
         if mask is not None:
@@ -185,6 +191,13 @@ class PIRenderer(nn.Module):
         grown = F.max_pool2d((diff > MOTION_THRESHOLD).to(diff.dtype), 2 * r + 1, stride=1, padding=r)
         soft = max(1, r // 2)
         return F.avg_pool2d(grown, 2 * soft + 1, stride=1, padding=soft, count_include_pad=False)
+
+    @staticmethod
+    def _face_cells(face_mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """(B, 1, h, w) on the flow grid: 1 on every cell that touches the face and on their
+        neighbours, so that the bilinearly upsampled flow is exactly zero on the face itself."""
+        cells = F.adaptive_max_pool2d(face_mask, size)
+        return F.max_pool2d(cells, 3, stride=1, padding=1)
 
     def _residual_flow(self, source: torch.Tensor, warped: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """(B, 2, h, w) residual flow in full-image pixels, from the source and its geometric warp."""

@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="released",
         help="generator architecture for a new model: 'released', 'small', 'refiner' (the project's own "
         "CPU-trainable renderer over the geometric preview), 'refiner-flow' (the same plus a residual "
-        "flow), 'refiner-hair' (that flow kept off the face: hair, ears, neck and outline only) or a "
-        "config.json path",
+        "flow), 'refiner-hair' (that flow kept off the face: hair, ears, neck and outline only), "
+        "'hair-flow' (that flow alone, no colour correction) or a config.json path",
     )
     parser.add_argument(
         "--init",
@@ -60,12 +60,13 @@ def _generator_config(spec: str) -> GeneratorConfig:
         return GeneratorConfig.released()
     if spec == "small":
         return GeneratorConfig.small()
-    if spec in ("refiner", "refiner-flow", "refiner-hair"):  # face model and width are taken from the dataset
+    if spec in ("refiner", "refiner-flow", "refiner-hair", "hair-flow"):  # face model and width come from the dataset
         return GeneratorConfig.geometric_refiner(
             GeneratorConfig().coeff_nc,
             GeneratorConfig().face_model,
             refine_warp=spec != "refiner",
-            flow_outside_face=spec == "refiner-hair",
+            flow_outside_face=spec in ("refiner-hair", "hair-flow"),
+            colour_correction=spec != "hair-flow",
         )
     return GeneratorConfig.load(spec)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from pirender.config import GeneratorConfig
 from pirender.engines import OWN_NEURAL, EngineRegistry, GeometricEngine, GeometricPriorEngine
@@ -72,6 +73,10 @@ def test_config_validation() -> None:
         dataclasses.replace(config, flow_outside_face=True)  # no residual flow to confine
     hair = GeneratorConfig.geometric_refiner(ROWS, DEFAULT_FACE_MODEL, refine_warp=True, flow_outside_face=True)
     assert GeneratorConfig.from_dict(hair.to_dict()) == hair
+    with pytest.raises(InputError, match="colour_correction"):
+        dataclasses.replace(config, colour_correction=False)  # nothing left to learn
+    with pytest.raises(InputError, match="colour_correction"):
+        dataclasses.replace(GeneratorConfig.released(), colour_correction=False)
 
 
 @pytest.mark.parametrize(("edit_scale", "refine_warp"), [(1, True), (2, True), (2, False)])
@@ -128,7 +133,7 @@ def test_flow_outside_face_keeps_the_face_where_the_preview_put_it() -> None:
     face[..., 64:192, 64:192] = 1.0
     descriptor = torch.randn(1, ROWS, 27)
     out = model(source, descriptor, warped=warped, face_mask=face, warp_only=True)
-    inner = (slice(None), slice(None), slice(88, 168), slice(88, 168))  # a flow cell (8 px) inside the face's edge
+    inner = (slice(None), slice(None), slice(64, 192), slice(64, 192))  # the whole face, to its edge
     torch.testing.assert_close(out.warp_image[inner], warped[inner], atol=1e-4, rtol=0)
     outer = (slice(None), slice(None), slice(0, 48), slice(0, 48))
     assert (out.warp_image[outer] - warped[outer]).abs().mean() > 0.1  # hair and background do move
@@ -139,6 +144,24 @@ def test_flow_outside_face_keeps_the_face_where_the_preview_put_it() -> None:
         model(source, descriptor, warped=warped)
     with pytest.raises(InputError, match="shape"):
         model(source, descriptor, warped=warped, face_mask=face[..., :128, :128])
+
+
+def test_flow_only_generator_returns_the_moved_warp(tmp_path: Path) -> None:
+    """Without colour correction there is no editing network; the result is the warp moved by the flow."""
+    torch.manual_seed(5)
+    config = dataclasses.replace(_config(refine_warp=True), flow_outside_face=True, colour_correction=False)
+    model = PIRenderer(config).eval()
+    assert model.editing_net is None and model.prepare_source(torch.zeros(1, 3, 64, 64)).edit_feature is None
+    with torch.no_grad():
+        model.warping_net.flow_out[2].bias.fill_(2.0)
+    source, warped = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
+    face, descriptor = torch.zeros(2, 1, 64, 64), torch.randn(2, ROWS, 27)
+    out = model(source, descriptor, warped=warped, face_mask=face)
+    assert out.fake_image is out.warp_image and (out.warp_image - warped).abs().mean() > 0.05
+    model.save_pretrained(tmp_path / "flow")
+    loaded = PIRenderer.from_pretrained(tmp_path / "flow")
+    assert loaded.editing_net is None
+    torch.testing.assert_close(loaded(source, descriptor, warped=warped, face_mask=face).fake_image, out.fake_image)
 
 
 def test_residual_flow_moves_the_warp() -> None:
@@ -312,3 +335,35 @@ def test_a_few_steps_lower_the_loss(turning_dataset: Path, tmp_path: Path) -> No
     for _ in range(29):
         last = trainer.train_step(batch)
     assert last["loss"] < 0.7 * first["loss"]
+
+
+def test_trainer_feeds_the_face_mask(turning_dataset: Path, tmp_path: Path) -> None:
+    """A flow-only generator kept off the face trains from the dataset's face masks (and the
+    sample grid renders with them)."""
+    from pirender.commands.train import _for_dataset, _generator_config
+    from pirender.training.config import LossConfig, OptimConfig, TrainConfig
+    from pirender.training.dataset import PairDataset
+    from pirender.training.trainer import Trainer
+
+    config = TrainConfig(
+        warp_iterations=0, total_iterations=5, batch_size=2, num_workers=0, image_size=64, log_every=100,
+        sample_every=1000, checkpoint_every=1000, tensorboard=False, num_samples=2,
+        optim=OptimConfig(lr=1e-3, ema_decay=0.0), loss=LossConfig(pixel_only=True),
+    )
+    generator = dataclasses.replace(
+        _for_dataset(_generator_config("hair-flow"), str(turning_dataset)), image_size=64, edit_scale=1
+    )
+    torch.manual_seed(0)
+    ds = PairDataset(turning_dataset, "train", image_size=64, geometric_warp=True, face_mask=True)
+    trainer = Trainer(config, PIRenderer(generator), ds, tmp_path / "run", sample_dataset=ds)
+    batch = {k: torch.stack([ds[i][k] for i in range(4)]) for k in ("source", "target", "descriptor", "warped", "face_mask")}
+    for _ in range(5):
+        record = trainer.train_step(batch)
+    assert np.isfinite(record["loss"]) and record["warp_l1"] > 0
+    model = trainer.model.eval()
+    with torch.no_grad():
+        out = model(batch["source"], batch["descriptor"], warped=batch["warped"], face_mask=batch["face_mask"])
+    assert out.flow_field.abs().max() > 0  # it learnt a flow ...
+    inside = batch["face_mask"] > 0  # anywhere on the face
+    torch.testing.assert_close(out.fake_image[inside.expand_as(out.fake_image)], batch["warped"][inside.expand_as(batch["warped"])], atol=1e-4, rtol=0)
+    assert trainer.sample_grid().shape == (2 * 64, 4 * 64, 3)

@@ -69,8 +69,9 @@ def test_validation():
 def test_train_command_knows_the_own_renderer_variants():
     from pirender.commands.train import _generator_config
 
-    colour, flow, hair = (_generator_config(v) for v in ("refiner", "refiner-flow", "refiner-hair"))
+    colour, flow, hair, flow_only = (_generator_config(v) for v in ("refiner", "refiner-flow", "refiner-hair", "hair-flow"))
     assert colour.geometric_warp and not colour.refine_warp
     assert flow.refine_warp and dataclasses.replace(flow, refine_warp=False) == colour
     assert hair.flow_outside_face and dataclasses.replace(hair, flow_outside_face=False) == flow
+    assert not flow_only.colour_correction and dataclasses.replace(flow_only, colour_correction=True) == hair
 
