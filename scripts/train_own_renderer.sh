@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Reproduce the project's own renderer (weights/files/renderer) from ../shared/data (issue 8).
 #
-#   bash scripts/train_own_renderer.sh [SHARED_DATA_DIR] [STEPS] [GENERATOR]
+#   bash scripts/train_own_renderer.sh [SHARED_DATA_DIR] [STEPS] [GENERATOR] [SPLIT_SEED]
 #
 # GENERATOR: refiner (default, colour/shading only), refiner-flow (+ residual flow; 1000 steps
-# for the second candidate in docs/OWN_RENDERER.md, run folder runs/refiner-flow) or refiner-hair
-# (that flow kept off the face: hair, ears, neck and outline only; 1000 steps for the third candidate)
+# for the second candidate in docs/OWN_RENDERER.md), refiner-hair (that flow kept off the face:
+# hair, ears, neck and outline only; third candidate) or hair-flow (that flow alone, no colour
+# correction; fourth candidate, judged on SPLIT_SEED 1).
+# SPLIT_SEED: seed of the identity split (default 0: dataset runs/ds_full, run folder
+# runs/GENERATOR; otherwise runs/ds_seedN and runs/GENERATOR-seedN).
 #
 # 1. prepare: tracked 256 px crops + default-model coefficients of the 69 shared clips, split by
 #    identity (15 % of the identity groups held out, seed 0)          ~5 min on 2 CPU cores
@@ -19,15 +22,16 @@ cd "$(dirname "$0")/.."
 SHARED="${1:-../shared/data}"
 STEPS="${2:-2000}"
 GENERATOR="${3:-refiner}"
-RUN="runs/$GENERATOR"
+SEED="${4:-0}"
+if [ "$SEED" = 0 ]; then DATA=runs/ds_full RUN="runs/$GENERATOR"; else DATA="runs/ds_seed$SEED" RUN="runs/$GENERATOR-seed$SEED"; fi
 source .venv/bin/activate
 
-pirender prepare "$SHARED/videos" runs/ds_full --test-fraction 0.15 --seed 0 --no-progress
-OMP_NUM_THREADS=1 pirender train runs/ds_full "$RUN" --generator "$GENERATOR" \
+pirender prepare "$SHARED/videos" "$DATA" --test-fraction 0.15 --seed "$SEED" --no-progress
+OMP_NUM_THREADS=1 pirender train "$DATA" "$RUN" --generator "$GENERATOR" \
   --warp-iterations 0 --total-iterations "$STEPS" --batch-size 4 --num-workers 1 \
   --log-every 25 --sample-every 500 --checkpoint-every 250 --keep-checkpoints 2 \
   --loss-pixel-only true --color-jitter 1.0 --tensorboard false --amp off --optim-lr 2e-4 --optim-lr-decay-steps 4500
-OMP_NUM_THREADS=1 pirender evaluate "$RUN/export" runs/ds_full --compare geometric:default \
+OMP_NUM_THREADS=1 pirender evaluate "$RUN/export" "$DATA" --compare geometric:default \
   --max-frames 30 -o "$RUN/eval"
 cat "$RUN/eval/report.md"
 # ship it only when it beats the geometric preview on most metrics of that table:

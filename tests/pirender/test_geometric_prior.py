@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from pirender.config import GeneratorConfig
 from pirender.engines import OWN_NEURAL, EngineRegistry, GeometricEngine, GeometricPriorEngine
