@@ -74,6 +74,9 @@ class GeneratorConfig:
     caller passes its mask): the face keeps the geometric warp's pose and expression exactly, the
     flow moves only hair, ears, neck and outline. `colour_correction` False (with `refine_warp`)
     builds no editing network: the output is the geometric warp moved by that flow, nothing else.
+    `flow_person_margin` > 0 (with `refine_warp`) also zeroes the flow on the photo's background
+    farther than that many pixels (at `image_size`) from the person (the caller passes the photo's
+    person mask, `reconstruction.segmentation.PersonSegmenter`): a textured background stays still.
     """
 
     mapping: MappingConfig = field(default_factory=MappingConfig)
@@ -91,6 +94,7 @@ class GeneratorConfig:
     motion_mask: int = 0
     flow_outside_face: bool = False
     colour_correction: bool = True
+    flow_person_margin: int = 0
 
     def __post_init__(self) -> None:
         shrink = 6 + 6 * self.mapping.layers  # conv k7 then `layers` dilated k3 convs (dilation 3)
@@ -108,6 +112,8 @@ class GeneratorConfig:
             raise InputError("flow_outside_face needs refine_warp (it confines the residual flow)")
         if not self.colour_correction and not self.refine_warp:
             raise InputError("colour_correction=False needs refine_warp (otherwise the generator learns nothing)")
+        if self.flow_person_margin < 0 or (self.flow_person_margin and not self.refine_warp):
+            raise InputError(f"flow_person_margin must be 0, or > 0 with refine_warp; got {self.flow_person_margin}")
         if not self.colour_correction and not self.geometric_warp:
             raise InputError("colour_correction=False is for geometric-warp generators (the paper's needs its editing network)")
         if self.warping.decoder_layers > self.warping.encoder_layers:
@@ -146,13 +152,15 @@ class GeneratorConfig:
         refine_warp: bool = False,
         flow_outside_face: bool = False,
         colour_correction: bool = True,
+        flow_person_margin: int = 0,
     ) -> GeneratorConfig:
         """The project's own CPU-trainable renderer over the geometric warp, run at half resolution:
         mapping net and a light residual editing net (colour and shading corrections inside the
         region the warp moved). `refine_warp` adds a light warping net with a residual flow; trained
         on the 32 people of ../shared/data it damaged edges on held-out people, so it is off by default;
         `flow_outside_face` keeps that flow off the face (hair, ears, neck and outline only);
-        `colour_correction` False drops the editing net (the flow alone)."""
+        `colour_correction` False drops the editing net (the flow alone); `flow_person_margin`
+        keeps the flow near the person (see the class docstring)."""
         return cls(
             mapping=MappingConfig(coeff_nc, 128, 3),
             warping=WarpingConfig(4, 2, 16),
@@ -167,6 +175,7 @@ class GeneratorConfig:
             motion_mask=12,
             flow_outside_face=flow_outside_face,
             colour_correction=colour_correction,
+            flow_person_margin=flow_person_margin,
         )
 
     @classmethod

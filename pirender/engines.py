@@ -242,6 +242,7 @@ class GeometricPriorState:
     prepared: Any
     source: FaceCoefficients
     crop_size: tuple[int, int]
+    person_mask: Any = None  # (1, 1, s, s) tensor when the model keeps its flow near the person
 
 
 class GeometricPriorEngine:
@@ -265,6 +266,7 @@ class GeometricPriorEngine:
         check_face_model(self.face_model, geometric.face_model, what=f"neural renderer '{name}'")
         self.image_size = int(model.config.image_size)
         self.window = int(model.config.window)
+        self._segmenter: Any = None  # built on first use when the model needs person masks
 
     @property
     def config(self) -> Any:
@@ -288,7 +290,14 @@ class GeometricPriorEngine:
         preview = self.geometric.prepare(small, source_coeffs)
         with torch.inference_mode():
             prepared = self.model.prepare_source(image_to_tensor(small, self._device()))
-        return GeometricPriorState(preview, prepared, source_coeffs, crop.shape[:2])
+        person = None
+        if self.model.config.flow_person_margin:
+            if self._segmenter is None:
+                from reconstruction.segmentation import PersonSegmenter
+
+                self._segmenter = PersonSegmenter()
+            person = torch.from_numpy(self._segmenter.person_mask(small)).to(self._device())[None, None]
+        return GeometricPriorState(preview, prepared, source_coeffs, crop.shape[:2], person)
 
     def _render_windows(
         self, state: GeometricPriorState, frames: list[FaceCoefficients], windows: Any
@@ -306,7 +315,9 @@ class GeometricPriorEngine:
             faces = np.stack([self.geometric.renderer.face_mask(state.preview, f) for f in frames])
             face_t = torch.from_numpy(faces).to(device)[:, None].float() / 255.0
         with torch.inference_mode():
-            out = self.model.render_prepared(state.prepared, windows.to(device), warped=warped_t, face_mask=face_t)
+            out = self.model.render_prepared(
+                state.prepared, windows.to(device), warped=warped_t, face_mask=face_t, person_mask=state.person_mask
+            )
         return [_resize(image, state.crop_size) for image in tensor_to_images(out.fake_image)]
 
     def render(self, state: GeometricPriorState, target: FaceCoefficients) -> np.ndarray:

@@ -155,10 +155,11 @@ class PIRenderer(nn.Module):
         z: torch.Tensor,
         warp_only: bool,
         face_mask: torch.Tensor | None = None,
+        person_mask: torch.Tensor | None = None,
     ) -> RenderOutput:
         """Residual flow, then residual correction, of the geometric warp (both confined to the
         region the warp changed when `config.motion_mask` > 0; the flow kept off `face_mask`
-        when `config.flow_outside_face`)."""
+        when `config.flow_outside_face`, and near `person_mask` when `config.flow_person_margin`)."""
         mask = self._motion_mask(prepared.source, warped)
         flow = None
         if self.warping_net is not None:
@@ -167,6 +168,8 @@ class PIRenderer(nn.Module):
                 flow = flow * F.interpolate(mask, size=flow.shape[-2:], mode="area")
             if face_mask is not None:
                 flow = flow * (1.0 - self._face_cells(face_mask, flow.shape[-2:]))
+            if person_mask is not None:
+                flow = flow * self._person_region(person_mask, flow.shape[-2:])
             warped = remap_by_flow(warped, flow)
         if warp_only:
             return RenderOutput(flow, warped)
@@ -199,6 +202,13 @@ class PIRenderer(nn.Module):
         cells = F.adaptive_max_pool2d(face_mask, size)
         return F.max_pool2d(cells, 3, stride=1, padding=1)
 
+    def _person_region(self, person_mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """(B, 1, h, w) on the flow grid: the person (probability > 0.5) grown by
+        `config.flow_person_margin` pixels, area-averaged onto the grid (a soft edge)."""
+        r = int(self.config.flow_person_margin)
+        grown = F.max_pool2d((person_mask > 0.5).to(person_mask.dtype), 2 * r + 1, stride=1, padding=r)
+        return F.interpolate(grown, size=size, mode="area")
+
     def _residual_flow(self, source: torch.Tensor, warped: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """(B, 2, h, w) residual flow in full-image pixels, from the source and its geometric warp."""
         both = torch.cat([self._to_edit_scale(source), self._to_edit_scale(warped)], dim=1)
@@ -220,11 +230,14 @@ class PIRenderer(nn.Module):
         warp_only: bool = False,
         warped: torch.Tensor | None = None,
         face_mask: torch.Tensor | None = None,
+        person_mask: torch.Tensor | None = None,
     ) -> RenderOutput:
         """Render targets `descriptor` (B, C, window) for a prepared source (batch 1 or B);
         `warped` (B, 3, H, W) in [-1, 1] is the geometric warp, for geometric-warp generators only;
         `face_mask` (B, 1, H, W) in [0, 1] marks each target's face, for `config.flow_outside_face`
-        (`pirender.preview.GeometricRenderer.face_mask`)."""
+        (`pirender.preview.GeometricRenderer.face_mask`); `person_mask` (1 or B, 1, H, W) in [0, 1]
+        marks the person in the source photo, for `config.flow_person_margin`
+        (`reconstruction.segmentation.PersonSegmenter`)."""
         check_descriptor(descriptor, self.config)
         prepared = prepared.expand_to(descriptor.shape[0])
         z = self.encode_motion(descriptor.to(prepared.source.dtype))
@@ -239,9 +252,14 @@ class PIRenderer(nn.Module):
                     f"warped must have shape {(descriptor.shape[0], *prepared.source.shape[1:])}, got {tuple(warped.shape)}"
                 )
             face_mask = self._check_face_mask(face_mask, warped)
-            return self._refine_geometric(prepared, warped.to(prepared.source.dtype), z, warp_only, face_mask)
-        if warped is not None or face_mask is not None:
-            raise InputError("`warped` and `face_mask` are only for geometric-warp generators; this one has a warping network")
+            person_mask = self._check_person_mask(person_mask, warped)
+            return self._refine_geometric(
+                prepared, warped.to(prepared.source.dtype), z, warp_only, face_mask, person_mask
+            )
+        if warped is not None or face_mask is not None or person_mask is not None:
+            raise InputError(
+                "`warped`, `face_mask` and `person_mask` are only for geometric-warp generators; this one has a warping network"
+            )
         flow = self.warping_net.flow_from_feature(prepared.warp_feature, z)
         warped = warp_image(prepared.source, flow_to_deformation(flow))
         if warp_only:
@@ -263,6 +281,20 @@ class PIRenderer(nn.Module):
             raise InputError(f"face_mask must have shape {expected}, got {tuple(face_mask.shape)}")
         return face_mask.to(warped.dtype)
 
+    def _check_person_mask(self, person_mask: torch.Tensor | None, warped: torch.Tensor) -> torch.Tensor | None:
+        """The source's person mask as (B, 1, H, W) of the warp's dtype when the config uses one, else None."""
+        if not self.config.flow_person_margin:
+            return None
+        if person_mask is None:
+            raise InputError(
+                "this generator keeps its flow near the person: pass `person_mask` (1 or B, 1, H, W) in [0, 1], "
+                "the person in the source photo (reconstruction.segmentation.PersonSegmenter)"
+            )
+        b, h, w = warped.shape[0], *warped.shape[-2:]
+        if person_mask.ndim != 4 or tuple(person_mask.shape[1:]) != (1, h, w) or person_mask.shape[0] not in (1, b):
+            raise InputError(f"person_mask must have shape (1 or {b}, 1, {h}, {w}), got {tuple(person_mask.shape)}")
+        return person_mask.to(warped.dtype).expand(b, 1, h, w)
+
     def forward(
         self,
         source: torch.Tensor,
@@ -271,9 +303,15 @@ class PIRenderer(nn.Module):
         warp_only: bool = False,
         warped: torch.Tensor | None = None,
         face_mask: torch.Tensor | None = None,
+        person_mask: torch.Tensor | None = None,
     ) -> RenderOutput:
         return self.render_prepared(
-            self.prepare_source(source), descriptor, warp_only=warp_only, warped=warped, face_mask=face_mask
+            self.prepare_source(source),
+            descriptor,
+            warp_only=warp_only,
+            warped=warped,
+            face_mask=face_mask,
+            person_mask=person_mask,
         )
 
     # Loading and saving live in pirender.checkpoint; these are the user-facing entry points.

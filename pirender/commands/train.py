@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="generator architecture for a new model: 'released', 'small', 'refiner' (the project's own "
         "CPU-trainable renderer over the geometric preview), 'refiner-flow' (the same plus a residual "
         "flow), 'refiner-hair' (that flow kept off the face: hair, ears, neck and outline only), "
-        "'hair-flow' (that flow alone, no colour correction) or a config.json path",
+        "'hair-flow' (that flow alone, no colour correction), 'hair-flow-person' (that flow near the "
+        "person only, not on the background) or a config.json path",
     )
     parser.add_argument(
         "--init",
@@ -55,18 +56,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, TrainConfig)
 
 
+#: The project's own renderer variants (docs/OWN_RENDERER.md), in the order they were tried.
+OWN_RENDERER_VARIANTS = ("refiner", "refiner-flow", "refiner-hair", "hair-flow", "hair-flow-person")
+#: Background within this many pixels (at 256 px) of the person may still move with the hair.
+PERSON_MARGIN = 12
+
+
 def _generator_config(spec: str) -> GeneratorConfig:
     if spec == "released":
         return GeneratorConfig.released()
     if spec == "small":
         return GeneratorConfig.small()
-    if spec in ("refiner", "refiner-flow", "refiner-hair", "hair-flow"):  # face model and width come from the dataset
+    if spec in OWN_RENDERER_VARIANTS:  # face model and descriptor width are taken from the dataset
         return GeneratorConfig.geometric_refiner(
             GeneratorConfig().coeff_nc,
             GeneratorConfig().face_model,
             refine_warp=spec != "refiner",
-            flow_outside_face=spec in ("refiner-hair", "hair-flow"),
-            colour_correction=spec != "hair-flow",
+            flow_outside_face=spec in ("refiner-hair", "hair-flow", "hair-flow-person"),
+            colour_correction=spec in ("refiner", "refiner-flow", "refiner-hair"),
+            flow_person_margin=PERSON_MARGIN if spec == "hair-flow-person" else 0,
         )
     return GeneratorConfig.load(spec)
 
@@ -127,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
             "coeff_nc": gcfg.coeff_nc,
             "geometric_warp": gcfg.geometric_warp,
             "face_mask": gcfg.flow_outside_face,
+            "person_mask": gcfg.flow_person_margin > 0,
         }
         train_set = PairDataset(args.dataset, "train", seed=config.seed, color_jitter=config.color_jitter, **common)
         try:

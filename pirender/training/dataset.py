@@ -311,7 +311,9 @@ class PairDataset(Dataset):
     `source_frame`, `target_frame` ints. With `geometric_warp`, also `warped` (3, s, s): the
     geometric preview (`pirender.preview.GeometricRenderer`) of the source moved to the target's
     pose and expression, the input of a geometric-warp generator; with `face_mask` also
-    `face_mask` (1, s, s) in [0, 1], the target's face (`GeometricRenderer.face_mask`).
+    `face_mask` (1, s, s) in [0, 1], the target's face (`GeometricRenderer.face_mask`); with
+    `person_mask` also `person_mask` (1, s, s) in [0, 1], the person in the source frame
+    (`reconstruction.segmentation.PersonSegmenter`).
     `color_jitter` > 0 applies one random photometric change (`jitter_colors`) to all images of an item.
     """
 
@@ -328,6 +330,7 @@ class PairDataset(Dataset):
         cache_size: int = 32,
         geometric_warp: bool = False,
         face_mask: bool = False,
+        person_mask: bool = False,
         color_jitter: float = 0.0,
     ) -> None:
         self.manifest = DatasetManifest.load(root)
@@ -342,10 +345,12 @@ class PairDataset(Dataset):
         self.seed = seed
         self.coeff_nc = coeff_nc
         self.cache_size = cache_size
-        if face_mask and not geometric_warp:
-            raise InputError("face_mask needs geometric_warp (it is the face of the geometric preview's target)")
+        if (face_mask or person_mask) and not geometric_warp:
+            raise InputError("face_mask and person_mask need geometric_warp (they are inputs of a geometric-warp generator)")
         self.geometric_warp = geometric_warp
         self.face_mask = face_mask
+        self.person_mask = person_mask
+        self._segmenter: Any = None  # built on first use, in each data worker
         self.color_jitter = color_jitter
         self._geometric: Any = None  # built on first use, in each data worker
         self._cache: OrderedDict[int, tuple[VideoRecord, np.ndarray]] = OrderedDict()
@@ -392,16 +397,19 @@ class PairDataset(Dataset):
         if n > 1 and source >= target:
             source += 1  # uniform over the other frames
         frames = [record.frame(source), record.frame(target)]
-        extra: dict[str, torch.Tensor] = {}
+        masks: dict[str, np.ndarray] = {}  # (H, W) uint8, resized with the frames, not colour-jittered
         if self.geometric_warp:
             warped, face = self._geometric_render(frames[0], record.motion, source, target)
             frames.append(warped)
-            if self.face_mask:
-                frames.append(np.repeat(face[:, :, None], 3, axis=2))
+            if face is not None:
+                masks["face_mask"] = face
+        if self.person_mask:
+            masks["person_mask"] = self._person(frames[0])
+        frames += [np.repeat(m[:, :, None], 3, axis=2) for m in masks.values()]
         images = frames_to_tensor(np.stack(frames), self.image_size)
-        if self.face_mask:
-            extra["face_mask"] = (images[3, :1] + 1.0) / 2.0
-            images = images[:3]
+        count = len(frames) - len(masks)
+        extra = {name: (images[count + i, :1] + 1.0) / 2.0 for i, name in enumerate(masks)}
+        images = images[:count]
         if self.color_jitter > 0:
             images = jitter_colors(images, rng, self.color_jitter)
         if self.geometric_warp:
@@ -417,6 +425,14 @@ class PairDataset(Dataset):
             "target_frame": target,
         }
 
+
+    def _person(self, image: np.ndarray) -> np.ndarray:
+        """(H, W) uint8 person mask (255 = person) of a frame."""
+        if self._segmenter is None:
+            from reconstruction.segmentation import PersonSegmenter
+
+            self._segmenter = PersonSegmenter()
+        return np.round(self._segmenter.person_mask(image) * 255.0).astype(np.uint8)
 
     def _geometric_render(
         self, image: np.ndarray, motion: MotionSequence, source: int, target: int

@@ -319,7 +319,7 @@ class Trainer:
         target = batch["target"].to(self.device, non_blocking=True)
         descriptor = batch["descriptor"].to(self.device, non_blocking=True)
         warped = batch["warped"].to(self.device, non_blocking=True) if "warped" in batch else None
-        face_mask = batch["face_mask"].to(self.device, non_blocking=True) if "face_mask" in batch else None
+        masks = {k: batch[k].to(self.device, non_blocking=True) for k in ("face_mask", "person_mask") if k in batch}
         self.optimizer.zero_grad(set_to_none=True)
         autocast = (
             torch.autocast(self.device.type, dtype=self.amp_dtype)
@@ -327,7 +327,7 @@ class Trainer:
             else nullcontext()
         )
         with autocast:
-            output = self.net(source, descriptor, warp_only=stage == "warp", warped=warped, face_mask=face_mask)
+            output = self.net(source, descriptor, warp_only=stage == "warp", warped=warped, **masks)
             terms = self.loss(output, target, stage)
         total = torch.stack([t.float() for t in terms.values()]).sum()
         record: dict[str, float] = {name: float(t.detach()) for name, t in terms.items()}
@@ -430,10 +430,10 @@ class Trainer:
         target = torch.stack([b["target"] for b in batch]).to(self.device)
         descriptor = torch.stack([b["descriptor"] for b in batch]).to(self.device)
         warped = torch.stack([b["warped"] for b in batch]).to(self.device) if "warped" in batch[0] else None
-        face = torch.stack([b["face_mask"] for b in batch]).to(self.device) if "face_mask" in batch[0] else None
+        masks = {k: torch.stack([b[k] for b in batch]).to(self.device) for k in ("face_mask", "person_mask") if k in batch[0]}
         model = self.ema.model if self.ema is not None else self.model
         with torch.no_grad():
-            out = model(source, descriptor, warped=warped, face_mask=face)
+            out = model(source, descriptor, warped=warped, **masks)
         columns = [tensor_to_images(t) for t in (source, target, out.warp_image, out.fake_image)]
         rows = [np.concatenate([col[i] for col in columns], axis=1) for i in range(n)]
         return np.concatenate(rows, axis=0)
