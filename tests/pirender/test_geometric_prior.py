@@ -76,6 +76,8 @@ def test_config_validation() -> None:
         dataclasses.replace(config, colour_correction=False)  # nothing left to learn
     with pytest.raises(InputError, match="colour_correction"):
         dataclasses.replace(GeneratorConfig.released(), colour_correction=False)
+    with pytest.raises(InputError, match="flow_person_margin"):
+        dataclasses.replace(config, flow_person_margin=12)  # no residual flow to confine
 
 
 @pytest.mark.parametrize(("edit_scale", "refine_warp"), [(1, True), (2, True), (2, False)])
@@ -161,6 +163,30 @@ def test_flow_only_generator_returns_the_moved_warp(tmp_path: Path) -> None:
     loaded = PIRenderer.from_pretrained(tmp_path / "flow")
     assert loaded.editing_net is None
     torch.testing.assert_close(loaded(source, descriptor, warped=warped, face_mask=face).fake_image, out.fake_image)
+
+
+def test_flow_stays_near_the_person() -> None:
+    """With `flow_person_margin`, background farther than the margin from the person never moves."""
+    torch.manual_seed(6)
+    config = dataclasses.replace(
+        _config(refine_warp=True), colour_correction=False, flow_person_margin=12, motion_mask=0
+    )
+    model = PIRenderer(config).eval()
+    with torch.no_grad():
+        model.warping_net.flow_out[2].bias.fill_(3.0)
+    source, warped = torch.rand(1, 3, 256, 256) * 2 - 1, torch.rand(1, 3, 256, 256) * 2 - 1
+    person = torch.zeros(1, 1, 256, 256)
+    person[..., 96:256, 64:192] = 1.0  # a person standing in the middle, background around
+    descriptor = torch.randn(2, ROWS, 27)
+    out = model(source, descriptor, warped=warped.expand(2, -1, -1, -1), person_mask=person)
+    far = (slice(None), slice(None), slice(0, 64), slice(None))  # more than 12 px + a flow cell above the person
+    torch.testing.assert_close(out.fake_image[far], warped.expand(2, -1, -1, -1)[far], atol=1e-4, rtol=0)
+    near = (slice(None), slice(None), slice(120, 240), slice(80, 176))
+    assert (out.fake_image[near] - warped[near]).abs().mean() > 0.1  # the person does move
+    with pytest.raises(InputError, match="person_mask"):
+        model(source, descriptor, warped=warped.expand(2, -1, -1, -1))
+    with pytest.raises(InputError, match="shape"):
+        model(source, descriptor, warped=warped.expand(2, -1, -1, -1), person_mask=person[..., :128])
 
 
 def test_residual_flow_moves_the_warp() -> None:
@@ -276,6 +302,14 @@ def test_dataset_gives_the_preview_as_warped_input(turning_dataset: Path, photo)
     np.testing.assert_allclose(face[0].numpy() * 255, expected_face, atol=0.51)  # colour jitter leaves it alone
     with pytest.raises(InputError, match="geometric_warp"):
         PairDataset(turning_dataset, "train", face_mask=True)
+    from reconstruction.segmentation import PersonSegmenter
+
+    both = PairDataset(turning_dataset, "train", geometric_warp=True, face_mask=True, person_mask=True)[3]
+    np.testing.assert_array_equal(both["face_mask"].numpy(), face.numpy())
+    with PersonSegmenter() as segmenter:
+        expected_person = segmenter.person_mask(source)
+    np.testing.assert_allclose(both["person_mask"][0].numpy(), expected_person, atol=0.51 / 255)
+    torch.testing.assert_close(both["warped"], item["warped"])
 
 
 def test_face_mask_covers_the_turned_face(photo) -> None:
@@ -302,6 +336,10 @@ def test_engine_passes_the_face_mask(photo) -> None:
     preview = geometric.render(geometric.prepare(crop, coeffs), target)
     refined = engine.render(engine.prepare(crop, coeffs), target)
     assert np.abs(refined.astype(int) - preview.astype(int)).max() <= 1  # untrained: the preview
+    person_engine = GeometricPriorEngine(PIRenderer(dataclasses.replace(config, flow_person_margin=12)), geometric)
+    state = person_engine.prepare(crop, coeffs)
+    assert state.person_mask.shape == (1, 1, 256, 256) and float(state.person_mask[..., 128, 128]) > 0.9
+    assert np.abs(person_engine.render(state, target).astype(int) - preview.astype(int)).max() <= 1
 
 
 def test_a_few_steps_lower_the_loss(turning_dataset: Path, tmp_path: Path) -> None:
@@ -337,8 +375,8 @@ def test_a_few_steps_lower_the_loss(turning_dataset: Path, tmp_path: Path) -> No
 
 
 def test_trainer_feeds_the_face_mask(turning_dataset: Path, tmp_path: Path) -> None:
-    """A flow-only generator kept off the face trains from the dataset's face masks (and the
-    sample grid renders with them)."""
+    """A flow-only generator kept off the face and near the person trains from the dataset's face
+    and person masks (and the sample grid renders with them)."""
     from pirender.commands.train import _for_dataset, _generator_config
     from pirender.training.config import LossConfig, OptimConfig, TrainConfig
     from pirender.training.dataset import PairDataset
@@ -350,18 +388,22 @@ def test_trainer_feeds_the_face_mask(turning_dataset: Path, tmp_path: Path) -> N
         optim=OptimConfig(lr=1e-3, ema_decay=0.0), loss=LossConfig(pixel_only=True),
     )
     generator = dataclasses.replace(
-        _for_dataset(_generator_config("hair-flow"), str(turning_dataset)), image_size=64, edit_scale=1
+        _for_dataset(_generator_config("hair-flow-person"), str(turning_dataset)), image_size=64, edit_scale=1
     )
     torch.manual_seed(0)
-    ds = PairDataset(turning_dataset, "train", image_size=64, geometric_warp=True, face_mask=True)
+    ds = PairDataset(turning_dataset, "train", image_size=64, geometric_warp=True, face_mask=True, person_mask=True)
     trainer = Trainer(config, PIRenderer(generator), ds, tmp_path / "run", sample_dataset=ds)
-    batch = {k: torch.stack([ds[i][k] for i in range(4)]) for k in ("source", "target", "descriptor", "warped", "face_mask")}
+    keys = ("source", "target", "descriptor", "warped", "face_mask", "person_mask")
+    batch = {k: torch.stack([ds[i][k] for i in range(4)]) for k in keys}
     for _ in range(5):
         record = trainer.train_step(batch)
     assert np.isfinite(record["loss"]) and record["warp_l1"] > 0
     model = trainer.model.eval()
     with torch.no_grad():
-        out = model(batch["source"], batch["descriptor"], warped=batch["warped"], face_mask=batch["face_mask"])
+        out = model(
+            batch["source"], batch["descriptor"], warped=batch["warped"], face_mask=batch["face_mask"],
+            person_mask=batch["person_mask"],
+        )
     assert out.flow_field.abs().max() > 0  # it learnt a flow ...
     inside = batch["face_mask"] > 0  # anywhere on the face
     torch.testing.assert_close(out.fake_image[inside.expand_as(out.fake_image)], batch["warped"][inside.expand_as(batch["warped"])], atol=1e-4, rtol=0)

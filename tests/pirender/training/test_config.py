@@ -74,4 +74,6 @@ def test_train_command_knows_the_own_renderer_variants():
     assert flow.refine_warp and dataclasses.replace(flow, refine_warp=False) == colour
     assert hair.flow_outside_face and dataclasses.replace(hair, flow_outside_face=False) == flow
     assert not flow_only.colour_correction and dataclasses.replace(flow_only, colour_correction=True) == hair
+    person = _generator_config("hair-flow-person")
+    assert person.flow_person_margin > 0 and dataclasses.replace(person, flow_person_margin=0) == flow_only
 
