@@ -6,7 +6,8 @@
 # GENERATOR: refiner (default, colour/shading only), refiner-flow (+ residual flow; 1000 steps
 # for the second candidate in docs/OWN_RENDERER.md), refiner-hair (that flow kept off the face:
 # hair, ears, neck and outline only; third candidate) or hair-flow (that flow alone, no colour
-# correction; fourth candidate, judged on SPLIT_SEED 1).
+# correction; fourth candidate, judged on SPLIT_SEED 1) or hair-flow-person (that flow near the
+# person only; fifth candidate, judged on SPLIT_SEED 6).
 # SPLIT_SEED: seed of the identity split (default 0: dataset runs/ds_full, run folder
 # runs/GENERATOR; otherwise runs/ds_seedN and runs/GENERATOR-seedN).
 #
