@@ -152,6 +152,11 @@ class GeometricEngine:
         check_face_model(self.face_model, target.face_model, what="geometric preview")
         return self.renderer.render(state, target)
 
+    def face_mask(self, state: Any, target: FaceCoefficients) -> np.ndarray:
+        """(H, W) uint8, 255 on the target's face (`GeometricRenderer.face_mask`)."""
+        check_face_model(self.face_model, target.face_model, what="geometric preview")
+        return self.renderer.face_mask(state, target)
+
     def render_motion(self, state: Any, motion: MotionSequence, indices: Any) -> np.ndarray:
         """Frames `indices` of `motion` -> (N, H, W, 3) uint8 (the evaluator's entry point)."""
         check_face_model(self.face_model, motion.face_model, what="geometric preview")
@@ -312,7 +317,7 @@ class GeometricPriorEngine:
         warped_t = torch.from_numpy(warped).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1.0
         face_t = None
         if self.model.config.flow_outside_face:
-            faces = np.stack([self.geometric.renderer.face_mask(state.preview, f) for f in frames])
+            faces = np.stack([self.geometric.face_mask(state.preview, f) for f in frames])
             face_t = torch.from_numpy(faces).to(device)[:, None].float() / 255.0
         with torch.inference_mode():
             out = self.model.render_prepared(
