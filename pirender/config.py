@@ -114,8 +114,6 @@ class GeneratorConfig:
             raise InputError("colour_correction=False needs refine_warp (otherwise the generator learns nothing)")
         if self.flow_person_margin < 0 or (self.flow_person_margin and not self.refine_warp):
             raise InputError(f"flow_person_margin must be 0, or > 0 with refine_warp; got {self.flow_person_margin}")
-        if not self.colour_correction and not self.geometric_warp:
-            raise InputError("colour_correction=False is for geometric-warp generators (the paper's needs its editing network)")
         if self.warping.decoder_layers > self.warping.encoder_layers:
             raise InputError("warping.decoder_layers cannot exceed warping.encoder_layers")
 

@@ -282,7 +282,8 @@ class PIRenderer(nn.Module):
         return face_mask.to(warped.dtype)
 
     def _check_person_mask(self, person_mask: torch.Tensor | None, warped: torch.Tensor) -> torch.Tensor | None:
-        """The source's person mask as (B, 1, H, W) of the warp's dtype when the config uses one, else None."""
+        """The source's person mask as (1 or B, 1, H, W) of the warp's dtype when the config uses one,
+        else None (a batch-1 mask is grown once and broadcast over the targets)."""
         if not self.config.flow_person_margin:
             return None
         if person_mask is None:
@@ -293,7 +294,7 @@ class PIRenderer(nn.Module):
         b, h, w = warped.shape[0], *warped.shape[-2:]
         if person_mask.ndim != 4 or tuple(person_mask.shape[1:]) != (1, h, w) or person_mask.shape[0] not in (1, b):
             raise InputError(f"person_mask must have shape (1 or {b}, 1, {h}, {w}), got {tuple(person_mask.shape)}")
-        return person_mask.to(warped.dtype).expand(b, 1, h, w)
+        return person_mask.to(warped.dtype)
 
     def forward(
         self,

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from pirender.errors import FaceTooSmallError, InputError, NoFaceError
+from reconstruction.images import check_rgb8
 
 __all__ = [
     "NUM_LANDMARKS",
@@ -191,22 +192,6 @@ def face_box_iou(a: Box, b: Box) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def _check_image(image: np.ndarray, what: str = "image") -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        found = (
-            f"{image.dtype} array of shape {image.shape}"
-            if isinstance(image, np.ndarray)
-            else type(image).__name__
-        )
-        raise InputError(
-            f"The {what} must be a (H, W, 3) uint8 RGB array; got a {found}. "
-            "Read files with reconstruction.images.load_image."
-        )
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise InputError(f"The {what} has no pixels (shape {image.shape}).")
-    return np.ascontiguousarray(image)
-
-
 def _downscale(image: np.ndarray, max_side: int) -> np.ndarray:
     """Shrink so the longest side is at most `max_side` (area filter); returns the image itself if small."""
     h, w = image.shape[:2]
@@ -315,7 +300,7 @@ class FaceDetector:
 
     def detect(self, image: np.ndarray, max_faces: int = 5) -> list[DetectedFace]:
         """All faces of a (H, W, 3) uint8 RGB image, largest first, at most `max_faces`."""
-        image = _check_image(image)
+        image = check_rgb8(image)
         if not 1 <= max_faces <= self.max_faces_limit:
             raise InputError(f"max_faces must be in [1, {self.max_faces_limit}], got {max_faces}")
         with self._lock:
@@ -343,7 +328,7 @@ class FaceDetector:
         """
         if face_index < 0:
             raise InputError(f"face_index must be >= 0, got {face_index}")
-        image = _check_image(image)
+        image = check_rgb8(image)
         faces = self.detect(image, max_faces=min(self.max_faces_limit, max(5, face_index + 1)))
         h, w = image.shape[:2]
         if not faces:
@@ -551,7 +536,7 @@ class FaceTracker:
 
     def update(self, frame: np.ndarray) -> DetectedFace | None:
         """The tracked person in the next (H, W, 3) uint8 RGB frame, or None if not found."""
-        frame = _check_image(frame, "video frame")
+        frame = check_rgb8(frame, "video frame")
         h, w = frame.shape[:2]
         with self._lock:
             if self._size is None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from pirender.errors import InputError
+from reconstruction.images import check_rgb8
 
 __all__ = ["PersonSegmenter"]
 
@@ -32,13 +33,11 @@ class PersonSegmenter:
         self._lock = threading.Lock()
 
     def person_mask(self, image: np.ndarray) -> np.ndarray:
-        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            found = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-            raise InputError(f"person segmentation needs a (H, W, 3) uint8 RGB image, got {found}")
+        image = check_rgb8(image, "image to segment")
         with self._lock:
             if self._graph is None:
                 raise InputError("this PersonSegmenter was closed")
-            result = self._graph.process(np.ascontiguousarray(image))
+            result = self._graph.process(image)
         mask = result.segmentation_mask
         if mask is None:
             return np.zeros(image.shape[:2], np.float32)

@@ -76,6 +76,9 @@ def _generator_config(spec: str) -> GeneratorConfig:
             colour_correction=spec in ("refiner", "refiner-flow", "refiner-hair"),
             flow_person_margin=PERSON_MARGIN if spec == "hair-flow-person" else 0,
         )
+    if not Path(spec).is_file():
+        names = ", ".join(("released", "small", *OWN_RENDERER_VARIANTS))
+        raise InputError(f"unknown generator {spec!r}: use one of {names}, or the path of a generator config.json")
     return GeneratorConfig.load(spec)
 
 

@@ -76,4 +76,5 @@ def test_train_command_knows_the_own_renderer_variants():
     assert not flow_only.colour_correction and dataclasses.replace(flow_only, colour_correction=True) == hair
     person = _generator_config("hair-flow-person")
     assert person.flow_person_margin > 0 and dataclasses.replace(person, flow_person_margin=0) == flow_only
-
+    with pytest.raises(InputError, match="unknown generator 'bogus'.*hair-flow-person"):
+        _generator_config("bogus")
