@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pirender.errors import InputError, MediaReadError
+from core.errors import InputError, MediaReadError
 
 __all__ = [
     "AudioFeatureConfig",

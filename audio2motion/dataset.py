@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pirender.errors import FaceModelMismatchError, InputError, MediaReadError
-from reconstruction.coefficients import MotionSequence
+from core.errors import FaceModelMismatchError, InputError, MediaReadError
+from core.coefficients import MotionSequence
 
 from .audio import AudioFeatureConfig, audio_features, load_audio, loudness_envelope, silence_features
 from .model import AudioToMotionConfig, MotionBatch, pose_of, resample_motion

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pirender.errors import InputError, PIRenderError
-from reconstruction.coefficients import FaceCoefficients
+from core.errors import InputError, PIRenderError
+from core.coefficients import FaceCoefficients
 
 from .audio import silence_features
 from .dataset import ClipArrays, discover_clips, load_clips, split_clips, whole_clip_batch
@@ -103,7 +103,7 @@ def mouth_opening(expression: np.ndarray, readout: MouthReadout) -> np.ndarray:
 
 def face_model_mouth_readout(face_model: str) -> MouthReadout | None:
     """The inner-lip gap measure of the project's default face model; None for other models."""
-    from reconstruction.coefficients import DEFAULT_FACE_MODEL
+    from core.coefficients import DEFAULT_FACE_MODEL
 
     if face_model != DEFAULT_FACE_MODEL:
         return None

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pirender.errors import InputError
+from core.errors import InputError
 
 __all__ = [
     "FlowConfig",

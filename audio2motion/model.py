@@ -44,8 +44,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from pirender.errors import CheckpointError, InputError, WeightsNotFoundError
-from reconstruction.coefficients import BFM_DEEP3D, FaceCoefficients, MotionSequence, check_face_model
+from core.errors import CheckpointError, InputError, WeightsNotFoundError
+from core.coefficients import BFM_DEEP3D, FaceCoefficients, MotionSequence, check_face_model
 
 from .audio import AudioFeatureConfig, audio_features, load_audio, num_video_frames, silence_features
 from .flows import ConditionalFlow, FlowConfig

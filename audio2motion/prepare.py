@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from audio2motion.dataset import save_clip
-from pirender.errors import PIRenderError
+from core.errors import PIRenderError
 
 __all__ = ["prepare_clips", "main"]
 

@@ -43,7 +43,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from pirender.errors import CheckpointError, InputError, PIRenderError
+from core.errors import CheckpointError, InputError, PIRenderError
 
 from .audio import AudioFeatureConfig
 from .dataset import ClipArrays, WindowSampler, discover_clips, load_clips, rest_reference, split_clips

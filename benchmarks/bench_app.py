@@ -73,7 +73,7 @@ def twelve_megapixel_photo(folder: Path) -> Path:
 
 
 def _start_app(neural_dir: Path | None) -> tuple[str, Any]:
-    from pirender.engines import EngineRegistry
+    from pipeline.engines import EngineRegistry
     from webui.app import build_app, launch_kwargs
     from webui.config import ServerConfig
 
@@ -165,7 +165,7 @@ def _random_neural_renderer(folder: Path) -> Path:
 
     from pirender.config import GeneratorConfig
     from pirender.generator import PIRenderer
-    from reconstruction.coefficients import DEFAULT_FACE_MODEL, descriptor_size
+    from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size
     from reconstruction.controls import control_set_for
 
     base = GeneratorConfig.released()

@@ -28,7 +28,7 @@ def main() -> None:
     import torch
     from skimage import data
 
-    from pirender.engines import GeometricEngine, GeometricPriorEngine
+    from pipeline.engines import GeometricEngine, GeometricPriorEngine
     from pirender.generator import PIRenderer
     from reconstruction.controls import control_set_for
     from reconstruction.crop import crop_face, crop_transform_for_face
@@ -69,7 +69,7 @@ def main() -> None:
         geo_ms.append(_ms(lambda target=target: geometric.render(geo_state, target)))
         own_ms.append(_ms(lambda target=target: own.render(own_state, target)))
 
-    from reconstruction.coefficients import MotionSequence
+    from core.coefficients import MotionSequence
 
     clip = MotionSequence.from_frames(targets)
     geo_clip = _ms(lambda: list(geometric.render_sequence(geo_state, clip))) / len(clip)

@@ -40,7 +40,7 @@ def _summary(times: list[float]) -> dict[str, float]:
 def main() -> None:
     from skimage import data
 
-    from pirender.preview import GeometricRenderer
+    from pipeline.geometric import GeometricRenderer
     from reconstruction.controls import control_set_for
     from reconstruction.crop import crop_face, crop_transform_for_face, paste_back
     from reconstruction.detection import FaceDetector

@@ -1,6 +1,6 @@
 """PIRenderer: portrait images controlled by 3DMM motion descriptors (Ren et al., ICCV 2021).
 
-Names are imported lazily (PEP 562) so that light modules such as `pirender.errors` can be used
+Names are imported lazily (PEP 562) so that light modules such as `core.errors` can be used
 by the other packages without importing torch or creating import cycles.
 """
 

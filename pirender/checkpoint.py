@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from pirender.config import EditingConfig, GeneratorConfig, MappingConfig, WarpingConfig
-from pirender.errors import CheckpointError
+from core.errors import CheckpointError
 from pirender.generator import PIRenderer
 
 __all__ = [

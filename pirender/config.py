@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pirender.errors import CheckpointError, InputError
-from reconstruction.coefficients import BFM_DEEP3D
+from core.errors import CheckpointError, InputError
+from core.coefficients import BFM_DEEP3D
 
 __all__ = ["MappingConfig", "WarpingConfig", "EditingConfig", "GeneratorConfig", "WARP_SOURCES"]
 
@@ -61,7 +61,7 @@ class GeneratorConfig:
     `face_model` names the 3DMM whose coefficients fill the descriptor rows; `window` is the
     number of frames (2k+1) the mapping network sees; `image_size` is the resolution it was trained at.
     `warp_source` says where the warped image comes from: "network" (the paper's warping network)
-    or "geometric" (the geometric preview's mesh warp, `pirender.preview`, computed outside the
+    or "geometric" (the geometric preview's mesh warp, `pipeline.geometric`, computed outside the
     network and passed in; the generator then has no warping network and the editing network
     refines that warp). `edit_scale` > 1 (geometric warp only) runs the editing network at
     image_size / edit_scale and adds its upsampled correction to the full-resolution warp.

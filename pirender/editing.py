@@ -29,7 +29,7 @@ class _ConvNormAct(nn.Module):
         return self.model(x)
 
 
-class _ResBlock(nn.Module):
+class ResBlock(nn.Module):
     """AdaIN residual block.
 
     With `released_quirk` the output is `x + AdaIN2(conv2(x))`, as the public weights were trained
@@ -71,7 +71,7 @@ class EditingNet(nn.Module):
             in_nc, out_nc = min(e.base_nc * 2 ** (i + 1), mx), min(e.base_nc * 2**i, mx)
             self.decoder_res.append(
                 nn.ModuleList(
-                    _ResBlock(in_nc, config.descriptor_nc, config.adain_hidden, e.released_residual_quirk)
+                    ResBlock(in_nc, config.descriptor_nc, config.adain_hidden, e.released_residual_quirk)
                     for _ in range(e.num_res_blocks)
                 )
             )

@@ -42,7 +42,7 @@ from torch import nn
 
 from pirender.blocks import NEGATIVE_SLOPE
 from pirender.config import GeneratorConfig
-from pirender.errors import InputError
+from core.errors import InputError
 from pirender.flow import flow_to_deformation, warp_image
 from pirender.generator import PIRenderer, RenderOutput, SourceFeatures, check_descriptor, check_source
 

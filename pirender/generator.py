@@ -16,7 +16,7 @@ from torch import nn
 
 from pirender.config import GeneratorConfig
 from pirender.editing import EditingNet
-from pirender.errors import InputError
+from core.errors import InputError
 from pirender.flow import flow_to_deformation, remap_by_flow, warp_image
 from pirender.mapping import MappingNet
 from pirender.warping import WarpingNet
@@ -235,7 +235,7 @@ class PIRenderer(nn.Module):
         """Render targets `descriptor` (B, C, window) for a prepared source (batch 1 or B);
         `warped` (B, 3, H, W) in [-1, 1] is the geometric warp, for geometric-warp generators only;
         `face_mask` (B, 1, H, W) in [0, 1] marks each target's face, for `config.flow_outside_face`
-        (`pirender.preview.GeometricRenderer.face_mask`); `person_mask` (1 or B, 1, H, W) in [0, 1]
+        (`pipeline.geometric.GeometricRenderer.face_mask`); `person_mask` (1 or B, 1, H, W) in [0, 1]
         marks the person in the source photo, for `config.flow_person_margin`
         (`reconstruction.segmentation.PersonSegmenter`)."""
         check_descriptor(descriptor, self.config)
@@ -245,7 +245,7 @@ class PIRenderer(nn.Module):
             if warped is None:
                 raise InputError(
                     "this generator refines the geometric preview: pass `warped`, the geometric warp of each "
-                    "target (pirender.preview.GeometricRenderer), or use pirender.engines.GeometricPriorEngine"
+                    "target (pipeline.geometric.GeometricRenderer), or use pipeline.engines.GeometricPriorEngine"
                 )
             if tuple(warped.shape) != (descriptor.shape[0], *prepared.source.shape[1:]):
                 raise InputError(
@@ -275,7 +275,7 @@ class PIRenderer(nn.Module):
         if face_mask is None:
             raise InputError(
                 "this generator keeps its flow off the face: pass `face_mask` (B, 1, H, W) in [0, 1], the "
-                "target face of each warp (pirender.preview.GeometricRenderer.face_mask)"
+                "target face of each warp (pipeline.geometric.GeometricRenderer.face_mask)"
             )
         if tuple(face_mask.shape) != expected:
             raise InputError(f"face_mask must have shape {expected}, got {tuple(face_mask.shape)}")

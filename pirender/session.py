@@ -17,7 +17,7 @@ from pirender.config import GeneratorConfig
 from pirender.descriptor import motion_windows
 from pirender.generator import RenderOutput, SourceFeatures
 from pirender.tensors import image_to_tensor, tensor_to_images
-from reconstruction.coefficients import FaceCoefficients, MotionSequence
+from core.coefficients import FaceCoefficients, MotionSequence
 
 __all__ = ["RenderEngine", "RenderSession"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pirender.errors import InputError
+from core.errors import InputError
 
 __all__ = ["image_to_tensor", "tensor_to_images"]
 

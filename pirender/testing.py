@@ -17,7 +17,7 @@ import torch
 
 from pirender.checkpoint import from_original_keys
 from pirender.config import GeneratorConfig
-from pirender.errors import InputError
+from core.errors import InputError
 from pirender.generator import PIRenderer
 
 __all__ = [

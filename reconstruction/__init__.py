@@ -1,6 +1,6 @@
 """Image -> face -> crop -> 3DMM coefficients (pipeline stage 1).
 
-Names are imported lazily (PEP 562): `import reconstruction.coefficients` stays light.
+Names are imported lazily (PEP 562): `import core.coefficients` stays light.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 _EXPORTS = {
     "load_deep3d_network": "reconstruction.deep3d",
     "Deep3DBackend": "reconstruction.deep3d",
-    "FaceCoefficients": "reconstruction.coefficients",
-    "MotionSequence": "reconstruction.coefficients",
+    "FaceCoefficients": "core.coefficients",
+    "MotionSequence": "core.coefficients",
     "load_image": "reconstruction.images",
     "FaceDetector": "reconstruction.detection",
 }

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pirender.errors import CheckpointError, InputError, WeightsNotFoundError
+from core.errors import CheckpointError, InputError, WeightsNotFoundError
 
 __all__ = [
     "AlignedFace",

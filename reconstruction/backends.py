@@ -32,8 +32,8 @@ from typing import Any, Protocol, Union, runtime_checkable
 
 import numpy as np
 
-from pirender.errors import FaceTooSmallError, InputError, MediaReadError, NoFaceError
-from reconstruction.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
+from core.errors import FaceTooSmallError, InputError, MediaReadError, NoFaceError
+from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
 from reconstruction.crop import (
     DEFAULT_SCALE,
     CropTransform,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pirender.errors import CheckpointError, InputError, WeightsNotFoundError
+from core.errors import CheckpointError, InputError, WeightsNotFoundError
 
 __all__ = [
     "BFMFaceModel",

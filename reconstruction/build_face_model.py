@@ -21,9 +21,9 @@ import imageio_ffmpeg
 import numpy as np
 from tqdm import tqdm
 
-from reconstruction.coefficients import DEFAULT_FACE_MODEL
+from core.coefficients import DEFAULT_FACE_MODEL
 from reconstruction.face_model import DEFAULT_MODEL_PATH, RIGID_INDICES, LinearFaceModel
-from reconstruction.geometry import matrix_to_euler, similarity_align
+from core.geometry import matrix_to_euler, similarity_align
 
 __all__ = ["build_face_model", "track_video_landmarks", "mesh_triangles"]
 

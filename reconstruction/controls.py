@@ -44,8 +44,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pirender.errors import InputError
-from reconstruction.coefficients import (
+from core.errors import InputError
+from core.coefficients import (
     BFM_DEEP3D,
     DEFAULT_FACE_MODEL,
     FaceCoefficients,
@@ -459,7 +459,7 @@ def _turned_translation(
     half frame widths/heights (ty down) and s / (w / 2) = 2 * REFERENCE_SCALE * exp(tz); a
     square crop is assumed, as the renderer's. Depth does not change a weak-perspective picture.
     """
-    from reconstruction.geometry import euler_to_matrix
+    from core.geometry import euler_to_matrix
 
     t = translation.astype(np.float64)
     shift = (euler_to_matrix(before) - euler_to_matrix(after)) @ pivot  # model units, y up

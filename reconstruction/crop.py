@@ -29,7 +29,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from pirender.errors import InputError, NoFaceError
+from core.errors import InputError, NoFaceError
 from reconstruction.detection import NUM_LANDMARKS, DetectedFace
 
 __all__ = [

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from pirender.errors import CheckpointError, FaceTooSmallError, InputError, WeightsNotFoundError
+from core.errors import CheckpointError, FaceTooSmallError, InputError, WeightsNotFoundError
 from reconstruction.align import STANDARD_POINTS_3D, AlignedFace, align_face, load_standard_points
 from reconstruction.bfm import BFMFaceModel
-from reconstruction.coefficients import BFM_DEEP3D, FaceCoefficients, check_face_model
+from core.coefficients import BFM_DEEP3D, FaceCoefficients, check_face_model
 
 __all__ = [
     "COEFFICIENT_SIZES",

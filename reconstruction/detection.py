@@ -27,7 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pirender.errors import FaceTooSmallError, InputError, NoFaceError
+from core.errors import FaceTooSmallError, InputError, NoFaceError
 from reconstruction.images import check_rgb8
 
 __all__ = [

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pirender.errors import CheckpointError, WeightsNotFoundError
-from reconstruction.coefficients import DEFAULT_FACE_MODEL
-from reconstruction.geometry import euler_to_matrix
+from core.errors import CheckpointError, WeightsNotFoundError
+from core.coefficients import DEFAULT_FACE_MODEL
+from core.geometry import euler_to_matrix
 
 __all__ = ["LinearFaceModel", "load_default_face_model", "DEFAULT_MODEL_PATH", "REGIONS", "RIGID_INDICES"]
 

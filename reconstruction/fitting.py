@@ -4,7 +4,7 @@ Alternates a closed-form similarity alignment (rotation, scale, translation; wea
 the mesh with a regularised linear solve for identity and expression. Coefficients are expressed
 so that the descriptor is independent of the image size:
 
-- angles: (pitch, yaw, roll) radians, see `reconstruction.geometry`;
+- angles: (pitch, yaw, roll) radians, see `core.geometry`;
 - translation: (tx, ty) of the model origin in [-1, 1] image coordinates (y down), and
   tz = log(scale / (REFERENCE_SCALE * image width)) (positive: the face is larger / nearer);
 - crop: (1, 0, 0) for a still image (the renderer crop is the reference frame).
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from pirender.errors import InputError
-from reconstruction.coefficients import FaceCoefficients, check_face_model
+from core.errors import InputError
+from core.coefficients import FaceCoefficients, check_face_model
 from reconstruction.face_model import LinearFaceModel
-from reconstruction.geometry import euler_to_matrix, matrix_to_euler, similarity_align
+from core.geometry import euler_to_matrix, matrix_to_euler, similarity_align
 
 __all__ = ["FitSettings", "fit_landmarks", "project_coefficients", "pose_to_image", "REFERENCE_SCALE"]
 

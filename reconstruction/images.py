@@ -22,7 +22,7 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from pirender.errors import ImageReadError, InputError, PIRenderError
+from core.errors import ImageReadError, InputError, PIRenderError
 
 __all__ = [
     "DEFAULT_MAX_MEGAPIXELS",

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from pirender.errors import InputError
+from core.errors import InputError
 from reconstruction.images import check_rgb8
 
 __all__ = ["PersonSegmenter"]

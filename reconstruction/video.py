@@ -30,8 +30,8 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
-from pirender.errors import InputError, MediaReadError
-from reconstruction.coefficients import (
+from core.errors import InputError, MediaReadError
+from core.coefficients import (
     BFM_DEEP3D,
     DEFAULT_FACE_MODEL,
     FaceCoefficients,

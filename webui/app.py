@@ -15,7 +15,7 @@ from typing import Any
 
 import gradio as gr
 
-from pirender.errors import PIRenderError
+from core.errors import PIRenderError
 from webui.audio_tab import build_audio_tab
 from webui.common import AppContext, session_id
 from webui.config import ServerConfig
@@ -58,7 +58,7 @@ def _context(config: ServerConfig, registry: Any | None) -> AppContext:
     from reconstruction.controls import control_set_for
 
     if registry is None:
-        from pirender.engines import EngineRegistry
+        from pipeline.engines import EngineRegistry
 
         registry = EngineRegistry()
     backend_name, backend_error = config.backend, None

@@ -15,8 +15,8 @@ from typing import Any
 
 import gradio as gr
 
-from pirender.errors import PIRenderError
-from pirender.pipeline import AnimateOptions, Cancelled, animate, audio_model_dir
+from core.errors import PIRenderError
+from pipeline.usecases import AnimateOptions, Cancelled, animate, audio_model_dir
 from reconstruction.images import load_image
 from webui.common import (
     AUDIO_EXTENSIONS,

@@ -23,7 +23,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from pirender.errors import PIRenderError
+from core.errors import PIRenderError
 from webui.config import ServerConfig
 from webui.sessions import SessionFiles
 
@@ -170,12 +170,12 @@ def check_upload(path: str | Path | None, max_bytes: int, extensions: tuple[str,
 
 def check_media(path: Path, max_seconds: float, what: str, *, need_video: bool = False,
                 need_audio: bool = False) -> Any:
-    """Probe a video/audio upload (`pirender.media.read_video_metadata`) and enforce the duration limit.
+    """Probe a video/audio upload (`pipeline.media.read_video_metadata`) and enforce the duration limit.
 
     Returns the `VideoInfo`; raises gr.Error for a file without the needed stream or one that is
     too long, and MediaReadError (shown by `ui_errors`) for an unreadable one.
     """
-    from pirender.media import read_video_metadata
+    from pipeline.media import read_video_metadata
 
     info = read_video_metadata(path)
     name = html.escape(path.name)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from pirender.errors import InputError
+from core.errors import InputError
 
 __all__ = ["ServerConfig", "ENV_VARS"]
 

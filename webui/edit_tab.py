@@ -29,10 +29,10 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from pirender.engines import GEOMETRIC
-from pirender.errors import NoFaceError
-from pirender.media import Provenance, save_image
-from pirender.pipeline import EditRequest, SourceState, edit, make_clip, prepare_photo
+from pipeline.engines import GEOMETRIC
+from core.errors import NoFaceError
+from pipeline.media import Provenance, save_image
+from pipeline.usecases import EditRequest, SourceState, edit, make_clip, prepare_photo
 from reconstruction.controls import CONTROL_SPECS, PRESETS, preset_values
 from reconstruction.crop import CropTransform
 from reconstruction.images import load_image

@@ -13,7 +13,7 @@ import time
 
 import gradio as gr
 
-from pirender.pipeline import Cancelled, ReenactOptions, reenact
+from pipeline.usecases import Cancelled, ReenactOptions, reenact
 from reconstruction.images import load_image
 from webui.common import (
     PHOTO_EXTENSIONS,

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pirender.errors import InputError
+from core.errors import InputError
 
 __all__ = ["SessionFiles"]
 

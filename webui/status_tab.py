@@ -15,8 +15,8 @@ from typing import Any
 
 import gradio as gr
 
-from pirender.errors import PIRenderError
-from pirender.pipeline import audio_model_dir
+from core.errors import PIRenderError
+from pipeline.usecases import audio_model_dir
 from webui.common import AppContext, ui_errors
 
 __all__ = [

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pirender.errors import LicenceNotAcceptedError, WeightsNotFoundError
+from core.errors import LicenceNotAcceptedError, WeightsNotFoundError
 
 __all__ = [
     "WeightEntry",

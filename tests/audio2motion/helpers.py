@@ -20,7 +20,7 @@ import torch
 from audio2motion.audio import AudioFeatureConfig, audio_features, load_audio, silence_features
 from audio2motion.flows import FlowConfig
 from audio2motion.model import AudioToMotionConfig, NormalizationStats
-from reconstruction.coefficients import MotionSequence
+from core.coefficients import MotionSequence
 
 FACE_MODEL = "synthetic-face"
 

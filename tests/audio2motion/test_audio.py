@@ -18,7 +18,7 @@ from audio2motion.audio import (
     num_video_frames,
     silence_features,
 )
-from pirender.errors import InputError, MediaReadError
+from core.errors import InputError, MediaReadError
 
 from .helpers import bursts, encode_audio, make_video, tone, write_wav
 

@@ -7,7 +7,7 @@ import torch
 
 from audio2motion.flows import ActNorm, ConditionalFlow, FlowConfig, InvertibleLinear
 from audio2motion.model import AudioToMotion, AudioToMotionConfig, MotionBatch
-from pirender.errors import InputError
+from core.errors import InputError
 
 from .helpers import randomize
 

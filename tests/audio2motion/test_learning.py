@@ -22,7 +22,7 @@ import pytest
 from audio2motion import AudioToMotion, TrainConfig, evaluate, train
 from audio2motion.dataset import ClipArrays, discover_clips, load_clips, split_clips
 from audio2motion.evaluate import held_out_nll, loudness_mouth_correlation, mouth_opening
-from reconstruction.coefficients import FaceCoefficients
+from core.coefficients import FaceCoefficients
 
 from .helpers import FACE_MODEL, SyntheticTask, bursts, make_clip_folder, make_task, write_wav
 

@@ -8,7 +8,7 @@ import pytest
 
 from audio2motion.dataset import discover_clips
 from audio2motion.prepare import prepare_clips
-from reconstruction.coefficients import DEFAULT_FACE_MODEL, MotionSequence
+from core.coefficients import DEFAULT_FACE_MODEL, MotionSequence
 
 CLIP = "Hangz-nju-cuhk__Talking-Face_PC-AVS__00067.mp4"
 

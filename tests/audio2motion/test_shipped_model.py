@@ -19,7 +19,7 @@ from audio2motion.evaluate import (
     mouth_opening,
     silence_check,
 )
-from reconstruction.coefficients import DEFAULT_FACE_MODEL, FaceCoefficients
+from core.coefficients import DEFAULT_FACE_MODEL, FaceCoefficients
 
 from .helpers import bursts
 

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from audio2motion import AudioToMotion, TrainConfig, train, train_main
 from audio2motion.training import parse_train_args
-from pirender.errors import CheckpointError, InputError
+from core.errors import CheckpointError, InputError
 
 from .helpers import make_clip_folder, make_task
 

@@ -9,8 +9,8 @@ import torch
 
 from pirender import GeneratorConfig, PIRenderer
 from pirender.checkpoint import from_original_keys, infer_original_config, to_original_keys
-from pirender.cli import main
-from pirender.errors import CheckpointError
+from cli.main import main
+from core.errors import CheckpointError
 
 
 def test_infer_config_of_small_case(small_original_state):

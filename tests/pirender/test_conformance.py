@@ -8,7 +8,8 @@ import torch
 
 from pirender import PIRenderer
 from tests.conftest import shared_dir
-from tests.pirender.conftest import DATA, fill_original_weights
+from pirender.testing import fill_original_weights
+from tests.conftest import TEST_DATA as DATA
 
 
 def _check_case(model: PIRenderer, case: np.lib.npyio.NpzFile) -> None:

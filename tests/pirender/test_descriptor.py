@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pirender.descriptor import motion_windows, sequence_windows, still_window, window_indices
-from pirender.errors import FaceModelMismatchError, InputError
-from reconstruction.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
+from core.errors import FaceModelMismatchError, InputError
+from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
 
 
 def _coeffs(model: str = BFM_DEEP3D, value: float = 0.0) -> FaceCoefficients:

@@ -146,14 +146,12 @@ def test_cached_fast_renderer_builds_once(small_model):
     assert cached_fast_renderer(small_model, EAGER_FP32) is not a
 
 
-def test_bench_command_writes_results(tmp_path, monkeypatch, capsys):
-    """`pirender bench` (registered the way pirender/cli.py registers commands) on the small config."""
-    from pirender import cli
+def test_renderer_benchmark_writes_results(tmp_path, capsys):
+    """`python benchmarks/bench_renderer.py` on the small config."""
+    from benchmarks.bench_renderer import main
 
-    monkeypatch.setitem(cli.COMMANDS, "bench", "pirender.commands.bench")
     out = tmp_path / "bench.json"
     argv = [
-        "bench",
         "--config",
         "small",
         "--no-compile",
@@ -164,7 +162,7 @@ def test_bench_command_writes_results(tmp_path, monkeypatch, capsys):
         "--quiet-wait",
         "0",
     ]
-    assert cli.main([*argv, "--json", str(out)]) == 0
+    assert main([*argv, "--json", str(out)]) == 0
     assert "b vs a0" in capsys.readouterr().out
     results = json.loads(out.read_text())
     names = {(r["name"], r["batch"]) for r in results["rows"]}
@@ -176,11 +174,11 @@ def test_bench_command_writes_results(tmp_path, monkeypatch, capsys):
 
 
 def test_original_equivalent_baseline_runs_the_discarded_branch(small_model):
-    from pirender.commands.bench import original_equivalent
-    from pirender.editing import _ResBlock
+    from benchmarks.bench_renderer import original_equivalent
+    from pirender.editing import ResBlock
 
     twin = original_equivalent(small_model)
-    blocks = [m for m in twin.editing_net.modules() if isinstance(m, _ResBlock)]
+    blocks = [m for m in twin.editing_net.modules() if isinstance(m, ResBlock)]
     calls = []
     for block in blocks:
         block.conv1.register_forward_hook(lambda *args: calls.append(1))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pirender import GeneratorConfig, PIRenderer
-from pirender.errors import InputError
+from core.errors import InputError
 from pirender.flow import FlowWarp, flow_to_deformation, warp_image
 
 

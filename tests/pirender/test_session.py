@@ -7,7 +7,7 @@ import torch
 
 from pirender import GeneratorConfig, PIRenderer, RenderSession, motion_windows
 from pirender.tensors import image_to_tensor, tensor_to_images
-from reconstruction.coefficients import BFM_DEEP3D, FaceCoefficients, MotionSequence
+from core.coefficients import BFM_DEEP3D, FaceCoefficients, MotionSequence
 
 
 def test_session_matches_plain_forward_and_renders_sequences():

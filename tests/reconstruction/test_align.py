@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
-from pirender.errors import CheckpointError, InputError, WeightsNotFoundError
+from core.errors import CheckpointError, InputError, WeightsNotFoundError
 from reconstruction import align as align_mod
 from reconstruction.align import (
     STANDARD_POINTS_3D,

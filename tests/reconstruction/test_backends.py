@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pirender.errors import FaceTooSmallError, InputError, MediaReadError, NoFaceError, WeightsNotFoundError
+from core.errors import FaceTooSmallError, InputError, MediaReadError, NoFaceError, WeightsNotFoundError
 from reconstruction.backends import (
     Deep3DReconstruction,
     DefaultBackend,
@@ -23,7 +23,7 @@ from reconstruction.backends import (
     alignment_in_crop,
     get_backend,
 )
-from reconstruction.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL
+from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL
 from reconstruction.crop import crop_face, paste_back
 from reconstruction.detection import DetectedFace
 from reconstruction.fitting import project_coefficients
@@ -308,7 +308,7 @@ def test_deep3d_missing_files_are_listed(tmp_path, monkeypatch):
 def _coeffs_cli(argv: list[str]) -> int:
     import argparse
 
-    from pirender.commands import coeffs
+    from cli import coeffs
 
     parser = argparse.ArgumentParser()
     coeffs.add_arguments(parser)
@@ -316,11 +316,11 @@ def _coeffs_cli(argv: list[str]) -> int:
 
 
 def test_coeffs_command_on_a_photo(astronaut, astro_analysis, tmp_path, capsys):
-    from pirender.cli import COMMANDS
-    from reconstruction.coefficients import FaceCoefficients, MotionSequence
+    from cli.main import COMMANDS
+    from core.coefficients import FaceCoefficients, MotionSequence
     from reconstruction.crop import CropTransform
 
-    assert COMMANDS["coeffs"] == "pirender.commands.coeffs"
+    assert COMMANDS["coeffs"] == "cli.coeffs"
     photo = tmp_path / "astronaut.png"
     Image.fromarray(astronaut).save(photo)
     assert (
@@ -349,7 +349,7 @@ def test_coeffs_command_on_a_photo(astronaut, astro_analysis, tmp_path, capsys):
 def test_coeffs_command_on_a_clip_and_errors(astronaut, tmp_path, capsys):
     import imageio_ffmpeg
 
-    from reconstruction.coefficients import MotionSequence
+    from core.coefficients import MotionSequence
 
     clip = tmp_path / "clip.mp4"
     writer = imageio_ffmpeg.write_frames(str(clip), (512, 512), fps=25, quality=9)

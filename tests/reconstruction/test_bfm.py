@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.io import loadmat, savemat
 
-from pirender.errors import CheckpointError, InputError, WeightsNotFoundError
+from core.errors import CheckpointError, InputError, WeightsNotFoundError
 from reconstruction.bfm import BFMFaceModel, rotation_matrix
 from reconstruction.deep3d import split_coefficients
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pirender.errors import FaceModelMismatchError, InputError
-from reconstruction.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients
+from core.errors import FaceModelMismatchError, InputError
+from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients
 from reconstruction.controls import (
     CONTROL_NAMES,
     CONTROL_SPECS,
@@ -109,7 +109,7 @@ def test_the_head_turns_about_the_neck(controls: ControlSet, coeffs: FaceCoeffic
     """Yaw/pitch/roll keep the pivot (behind the ears, top of the neck) where it was in the picture,
     and move the face the way a real head turn does (positive yaw: nose and face to the right)."""
     from reconstruction.fitting import pose_to_image
-    from reconstruction.geometry import euler_to_matrix
+    from core.geometry import euler_to_matrix
 
     def placed(c: FaceCoefficients, point: np.ndarray) -> np.ndarray:
         scale, rot, t = pose_to_image(c.angles.astype(np.float64), c.translation.astype(np.float64), (256, 256))

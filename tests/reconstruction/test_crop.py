@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pirender.errors import InputError, NoFaceError
+from core.errors import InputError, NoFaceError
 from reconstruction.crop import (
     CROP_SIZE,
     DEFAULT_SCALE,

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from pirender.errors import CheckpointError, FaceTooSmallError, InputError, WeightsNotFoundError
+from core.errors import CheckpointError, FaceTooSmallError, InputError, WeightsNotFoundError
 from reconstruction import load_deep3d_network
 from reconstruction.align import align_face
-from reconstruction.coefficients import BFM_DEEP3D, FaceCoefficients
+from core.coefficients import BFM_DEEP3D, FaceCoefficients
 from reconstruction.deep3d import Deep3DBackend, Deep3DReconNet, split_coefficients
 
 SEED = 4242

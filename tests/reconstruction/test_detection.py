@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pirender.errors import FaceTooSmallError, InputError, NoFaceError
+from core.errors import FaceTooSmallError, InputError, NoFaceError
 from reconstruction.detection import (
     LANDMARKS68_INDICES,
     NUM_LANDMARKS,

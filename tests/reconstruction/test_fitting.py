@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from reconstruction.coefficients import DEFAULT_FACE_MODEL, FaceCoefficients
+from core.coefficients import DEFAULT_FACE_MODEL, FaceCoefficients
 from reconstruction.face_model import REGIONS, load_default_face_model
 from reconstruction.fitting import fit_landmarks, project_coefficients
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pirender.errors import ImageReadError, InputError
+from core.errors import ImageReadError, InputError
 from reconstruction.images import load_image, read_png_text, save_png
 
 

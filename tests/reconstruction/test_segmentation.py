@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pirender.errors import InputError
+from core.errors import InputError
 from reconstruction.segmentation import PersonSegmenter
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pirender.errors import FaceModelMismatchError, InputError, MediaReadError
-from reconstruction.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
+from core.errors import FaceModelMismatchError, InputError, MediaReadError
+from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
 from reconstruction.face_model import REGIONS, load_default_face_model
 from reconstruction.video import (
     SmoothingSettings,

@@ -50,7 +50,7 @@ class RunningApp:
 def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     """The app, launched in this process on a free port, shared by the webui tests."""
     pytest.importorskip("gradio_client")
-    from pirender.engines import EngineRegistry
+    from pipeline.engines import EngineRegistry
     from webui.app import build_app, launch_kwargs
 
     root = tmp_path_factory.mktemp("webui")
@@ -133,7 +133,7 @@ def write_random_renderer(directory: Path, num_expression: int, size: str = "sma
 
     from pirender.config import GeneratorConfig
     from pirender.generator import PIRenderer
-    from reconstruction.coefficients import DEFAULT_FACE_MODEL, descriptor_size
+    from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size
 
     base = GeneratorConfig.small() if size == "small" else GeneratorConfig.released()
     config = dataclasses.replace(

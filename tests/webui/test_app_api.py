@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pirender.media import SYNTHESIZED_NOTICE, read_video_metadata
+from pipeline.media import SYNTHESIZED_NOTICE, read_video_metadata
 from reconstruction.controls import CONTROL_SPECS, PRESETS
 from reconstruction.images import read_png_text
 from tests.webui.conftest import RunningApp, write_video, write_wav
@@ -318,7 +318,7 @@ def test_reenact_real_video_keeps_its_sound(running_app: RunningApp, example_pho
                                             tmp_path: Path) -> None:
     import subprocess
 
-    from pirender.media import ffmpeg_exe
+    from pipeline.media import ffmpeg_exe
 
     source = shared_data / "videos" / "Hangz-nju-cuhk__Talking-Face_PC-AVS__00067.mp4"
     if not source.is_file():
@@ -343,9 +343,9 @@ def test_reenact_real_video_keeps_its_sound(running_app: RunningApp, example_pho
 def test_audio_tab_says_when_the_model_is_missing(running_app: RunningApp, example_photo: Path,
                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A model ships in weights/files/audio2motion; hide every model folder to see the message."""
-    import pirender.pipeline
+    import pipeline.usecases
 
-    monkeypatch.setattr(pirender.pipeline, "_model_dirs", lambda explicit: [tmp_path / "no-model"])
+    monkeypatch.setattr(pipeline.usecases, "_model_dirs", lambda explicit: [tmp_path / "no-model"])
     wav = write_wav(tmp_path / "speech.wav", 1.0)
     with pytest.raises(AppError, match="audio-to-motion model is not installed"):
         running_app.client().predict(handle_file(str(example_photo)), handle_file(str(wav)), 0, 0.7, 1.0, 1.0, 1,
@@ -366,7 +366,7 @@ def test_animate_makes_variants_once_a_model_is_installed(running_app: RunningAp
                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With an (untrained, tiny) audio-to-motion model installed, the tab makes N labelled variants."""
     from audio2motion import AudioToMotion, AudioToMotionConfig, FlowConfig
-    from reconstruction.coefficients import DEFAULT_FACE_MODEL
+    from core.coefficients import DEFAULT_FACE_MODEL
 
     config = AudioToMotionConfig(face_model=DEFAULT_FACE_MODEL, num_expression=running_app.ctx.num_expression,
                                  expression_flow=FlowConfig(2, 16, 16), pose_flow=FlowConfig(2, 16, 16))

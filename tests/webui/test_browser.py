@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pirender.media import SYNTHESIZED_NOTICE
+from pipeline.media import SYNTHESIZED_NOTICE
 from reconstruction.images import read_png_text
 from tests.webui.conftest import RunningApp
 

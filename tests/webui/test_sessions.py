@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pirender.errors import InputError
+from core.errors import InputError
 from webui.config import ServerConfig
 from webui.sessions import SessionFiles
 

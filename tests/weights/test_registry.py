@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pirender.cli import main
-from pirender.errors import LicenceNotAcceptedError, WeightsNotFoundError
+from cli.main import main
+from core.errors import LicenceNotAcceptedError, WeightsNotFoundError
 from weights.registry import REGISTRY, resolve_weights
 
 PAYLOAD = b"fake checkpoint bytes " * 1000

@@ -1,0 +1,68 @@
+"""The `pirender` command line: one subcommand per capability, each defined in its own module.
+
+A command module provides `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
+Errors of the project (PIRenderError) are printed as one readable line, never as a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from core.errors import PIRenderError
+
+__all__ = ["main", "COMMANDS"]
+
+#: subcommand name -> module implementing it
+COMMANDS: dict[str, str] = {
+    "convert": "cli.convert",
+    "download": "cli.download",
+    "weights": "cli.weights_status",
+    "render": "cli.render",
+    "coeffs": "cli.coeffs",
+    "edit": "cli.edit",
+    "reenact": "cli.reenact",
+    "animate": "cli.animate",
+    "prepare": "cli.prepare",
+    "train": "cli.train",
+    "evaluate": "cli.evaluate",
+}
+
+log = logging.getLogger("pirender")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pirender", description="Portrait editing, reenactment and audio animation with 3DMM-driven rendering."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args._run(args) or 0)
+    except PIRenderError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
