@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set everything up, then run the whole test suite (unit, real-data and browser tests).
+# Set everything up, then check style and layering and run the whole test suite
+# (unit, real-data and browser tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,4 +11,10 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -
     || echo "warning: could not install chromium; browser tests will be skipped"
 fi
 . .venv/bin/activate
+echo "== ruff (lint + format)"
+ruff check --quiet .
+ruff format --check --quiet .
+echo "== import layers"
+lint-imports --no-cache | grep -E "KEPT|BROKEN|Contracts:"
+echo "== tests"
 python -m pytest "$@"
