@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from core.errors import CheckpointError, InputError, WeightsNotFoundError
+from core.images import check_rgb8
 
 __all__ = [
     "AlignedFace",
@@ -188,9 +189,7 @@ def _zoom_offset(
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        found = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise InputError(f"expected an RGB image as uint8 (H, W, 3), got {found}")
+    image = check_rgb8(image)
     if image.shape[0] < 2 or image.shape[1] < 2:
         raise InputError(f"image is too small to align a face: {image.shape[1]}x{image.shape[0]} px")
     return image

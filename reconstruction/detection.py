@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from core.errors import FaceTooSmallError, InputError, NoFaceError
-from reconstruction.images import check_rgb8
+from core.images import check_rgb8
 
 __all__ = [
     "NUM_LANDMARKS",

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import InputError
-from reconstruction.images import check_rgb8
+from core.images import check_rgb8
 
 __all__ = ["PersonSegmenter"]
 
