@@ -43,16 +43,8 @@ from reconstruction.crop import (
 )
 from reconstruction.detection import NUM_LANDMARKS, DetectedFace, DetectionResult, FaceDetector, FaceTracker
 from reconstruction.images import ImageSource, load_image
-from reconstruction.video import (
-    DEFAULT_MAX_DURATION,
-    PathLike,
-    ProgressCallback,
-    SmoothingSettings,
-    VideoInfo,
-    VideoReader,
-    fill_missing_frames,
-    smooth_motion,
-)
+from reconstruction.motion import SmoothingSettings, fill_missing_frames, smooth_motion
+from reconstruction.video import DEFAULT_MAX_DURATION, PathLike, ProgressCallback, VideoInfo, VideoReader
 
 __all__ = [
     "BACKENDS",

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import CheckpointError, WeightsNotFoundError
 from core.coefficients import DEFAULT_FACE_MODEL
+from core.errors import CheckpointError, WeightsNotFoundError
 from core.geometry import euler_to_matrix
 
-__all__ = ["LinearFaceModel", "load_default_face_model", "DEFAULT_MODEL_PATH", "REGIONS", "RIGID_INDICES"]
+__all__ = ["LinearFaceModel", "load_default_face_model", "DEFAULT_MODEL_PATH", "mesh_regions", "RIGID_INDICES"]
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "weights" / "files" / "default_face_model.npz"
 
@@ -34,7 +34,12 @@ def _ring(edges: frozenset[tuple[int, int]]) -> np.ndarray:
     return np.array(sorted({i for e in edges for i in e}), dtype=np.int64)
 
 
-def _regions() -> dict[str, np.ndarray]:
+@lru_cache(maxsize=1)
+def mesh_regions() -> dict[str, np.ndarray]:
+    """Named landmark groups of the mesh (indices into the 478 points), from MediaPipe's mesh topology.
+
+    MediaPipe (heavy: about a second to import) is imported on the first call, not with this module.
+    """
     from mediapipe.python.solutions import face_mesh_connections as c
 
     return {
@@ -46,10 +51,6 @@ def _regions() -> dict[str, np.ndarray]:
         "oval": _ring(c.FACEMESH_FACE_OVAL),
         "nose": _ring(c.FACEMESH_NOSE),
     }
-
-
-#: Named landmark groups of the mesh (indices into the 478 points).
-REGIONS: dict[str, np.ndarray] = _regions()
 
 
 @dataclass(frozen=True)
