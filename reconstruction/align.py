@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.io import loadmat
+from scipy.io.matlab import MatReadError
 from PIL import Image
 
 from core.errors import CheckpointError, InputError, WeightsNotFoundError
@@ -100,9 +102,6 @@ def five_points_from_68(points68: np.ndarray) -> np.ndarray:
 
 def load_standard_points(path: str | Path) -> np.ndarray:
     """(5, 3) float64 standard points from Deep3DFaceRecon's ``similarity_Lm3D_all.mat`` (field ``lm``)."""
-    from scipy.io import loadmat
-    from scipy.io.matlab import MatReadError
-
     path = Path(path)
     if not path.is_file():
         raise WeightsNotFoundError(

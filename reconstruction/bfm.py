@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.io import loadmat
+from scipy.io.matlab import MatReadError
 import torch
 from torch import nn
 
@@ -127,9 +129,6 @@ class BFMFaceModel(nn.Module):
     @classmethod
     def from_mat(cls, path: str | Path) -> BFMFaceModel:
         """Load ``BFM_model_front.mat`` (1-based MATLAB indices become 0-based)."""
-        from scipy.io import loadmat
-        from scipy.io.matlab import MatReadError
-
         path = Path(path).expanduser()
         if not path.is_file():
             raise WeightsNotFoundError(

@@ -17,13 +17,14 @@ import logging
 import sys
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 from tqdm import tqdm
 
 from core.coefficients import DEFAULT_FACE_MODEL
-from reconstruction.face_model import DEFAULT_MODEL_PATH, RIGID_INDICES, LinearFaceModel
 from core.geometry import matrix_to_euler, similarity_align
+from reconstruction.face_model import DEFAULT_MODEL_PATH, RIGID_INDICES, LinearFaceModel
+from reconstruction.tracking import FaceTracker
+from reconstruction.video import VideoReader, read_identity_groups
 
 __all__ = ["build_face_model", "track_video_landmarks", "mesh_triangles"]
 
@@ -48,18 +49,8 @@ def mesh_triangles() -> np.ndarray:
 
 def track_video_landmarks(path: Path, max_frames: int, stride: int) -> np.ndarray:
     """(T, 478, 3) landmarks of the tracked face (frames without a face dropped)."""
-    from reconstruction.detection import FaceTracker
-
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    w, h = meta["size"]
-    frames = []
-    for i, raw in enumerate(reader):
-        if i % stride == 0:
-            frames.append(np.frombuffer(raw, np.uint8).reshape(h, w, 3))
-        if len(frames) >= max_frames:
-            break
-    reader.close()
+    reader = VideoReader(path, max_frames=max_frames * stride, max_duration=None)
+    frames = [frame for i, frame in enumerate(reader) if i % stride == 0]
     with FaceTracker() as tracker:
         result = tracker.track(frames)
     return result.landmarks[result.found]
@@ -176,8 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stride", type=int, default=2)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    from reconstruction.video import read_identity_groups
-
     listed = read_identity_groups(args.videos)
     names = sorted(p.name for p in args.videos.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm"))
     groups = {name: listed.get(name, name) for name in names}

@@ -14,16 +14,9 @@ import torch
 from PIL import Image
 
 from core.errors import FaceTooSmallError, InputError, MediaReadError, NoFaceError, WeightsNotFoundError
-from reconstruction.backends import (
-    Deep3DReconstruction,
-    DefaultBackend,
-    PhotoAnalysis,
-    ReconstructionBackend,
-    VideoAnalysis,
-    alignment_in_crop,
-    get_backend,
-)
 from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL
+from reconstruction.backend_base import PhotoAnalysis, ReconstructionBackend, VideoAnalysis
+from reconstruction.backends import Deep3DReconstruction, DefaultBackend, alignment_in_crop, get_backend
 from reconstruction.crop import crop_face, paste_back
 from reconstruction.detection import DetectedFace
 from reconstruction.fitting import project_coefficients
@@ -289,6 +282,16 @@ def test_deep3d_clip(deep3d, astronaut):
     assert a.motion.crop.shape == (3, 3) and a.motion.identity.shape == (80,)
     # the face slides right inside a fixed crop: the alignment centre tx grows
     assert np.all(np.diff(a.raw_motion.crop[:, 1]) > 0)
+
+
+def test_fit_crops_refits_faces_as_they_are(backend, deep3d, astro_analysis):
+    """The evaluator's re-fit: the face in each crop, in the crop's own frame; None without a face."""
+    crops = np.stack([astro_analysis.crop, np.full_like(astro_analysis.crop, 128)])
+    refit = backend.fit_crops(crops)
+    assert refit[1] is None and refit[0].face_model == DEFAULT_FACE_MODEL
+    np.testing.assert_allclose(refit[0].angles, astro_analysis.coefficients.angles, atol=0.05)  # ~3 degrees
+    bfm = deep3d.fit_crops(list(crops))
+    assert bfm[1] is None and bfm[0].face_model == BFM_DEEP3D and bfm[0].expression.shape == (64,)
 
 
 def test_deep3d_missing_files_are_listed(tmp_path, monkeypatch):
