@@ -16,7 +16,9 @@ def check_rgb8(image: np.ndarray, what: str = "image") -> np.ndarray:
     """
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         found = (
-            f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+            f"{image.dtype} array of shape {image.shape}"
+            if isinstance(image, np.ndarray)
+            else type(image).__name__
         )
         raise InputError(
             f"The {what} must be a (H, W, 3) uint8 RGB array; got a {found}. "

@@ -1,4 +1,4 @@
-"""Deep3DFaceRecon's 224-px face alignment (spec section 5; Deng et al. 2019, data preparation).
+"""Deep3DFaceRecon's 224-px face alignment (Deng et al. 2019, data preparation).
 
 The coefficient network of the public weights only gives meaningful numbers on crops made the
 way it was trained: five image landmarks (eye centres, nose tip, mouth corners) are fitted to the
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from scipy.io import loadmat
 from scipy.io.matlab import MatReadError
-from PIL import Image
 
 from core.errors import CheckpointError, InputError, WeightsNotFoundError
 from core.images import check_rgb8

@@ -36,8 +36,8 @@ from reconstruction.crop import (
 )
 from reconstruction.detection import NUM_LANDMARKS, DetectedFace, DetectionResult, FaceDetector
 from reconstruction.images import ImageSource, load_image
-from reconstruction.tracking import FaceTracker
 from reconstruction.motion import SmoothingSettings, fill_missing_frames, smooth_motion
+from reconstruction.tracking import FaceTracker
 from reconstruction.video import DEFAULT_MAX_DURATION, PathLike, ProgressCallback, VideoInfo, VideoReader
 
 __all__ = [

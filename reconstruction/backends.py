@@ -88,7 +88,9 @@ class DefaultBackend(BackendBase):
 
     def _fit_crops(self, crops: list[np.ndarray], faces: list[DetectedFace]) -> list[FaceCoefficients]:
         return [
-            fit_landmarks(self.model, face.landmarks, (crop.shape[1], crop.shape[0]), settings=self.fit_settings)
+            fit_landmarks(
+                self.model, face.landmarks, (crop.shape[1], crop.shape[0]), settings=self.fit_settings
+            )
             for crop, face in zip(crops, faces, strict=True)
         ]
 

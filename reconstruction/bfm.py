@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy.io import loadmat
 from scipy.io.matlab import MatReadError
-import torch
 from torch import nn
 
 from core.errors import CheckpointError, InputError, WeightsNotFoundError

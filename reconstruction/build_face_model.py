@@ -82,7 +82,9 @@ _CHIN, _FOREHEAD = 152, 10
 def _frontal(shape: np.ndarray) -> np.ndarray:
     """Rotate a mean shape so that it faces the camera: the left/right pairs lie along +x and the
     chin -> forehead line along +y (GPA fixes shape, not absolute orientation)."""
-    x = np.mean([(shape[b] - shape[a]) / np.linalg.norm(shape[b] - shape[a]) for a, b in _SYMMETRIC_PAIRS], axis=0)
+    x = np.mean(
+        [(shape[b] - shape[a]) / np.linalg.norm(shape[b] - shape[a]) for a, b in _SYMMETRIC_PAIRS], axis=0
+    )
     x /= np.linalg.norm(x)
     y = shape[_FOREHEAD] - shape[_CHIN]
     y -= (y @ x) * x
@@ -160,7 +162,9 @@ def build_face_model(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "videos")
+    parser.add_argument(
+        "--videos", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--cache", type=Path, default=Path("runs/face_model_landmarks.npz"))
     parser.add_argument("--max-frames", type=int, default=150)
@@ -168,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     listed = read_identity_groups(args.videos)
-    names = sorted(p.name for p in args.videos.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm"))
+    names = sorted(
+        p.name for p in args.videos.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm")
+    )
     groups = {name: listed.get(name, name) for name in names}
     cached = dict(np.load(args.cache, allow_pickle=False)) if args.cache.is_file() else {}
     clips = {}
@@ -185,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     model = build_face_model(clips)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.output)
-    log.info("wrote %s (%d identity, %d expression components)", args.output, model.num_identity, model.num_expression)
+    log.info(
+        "wrote %s (%d identity, %d expression components)",
+        args.output,
+        model.num_identity,
+        model.num_expression,
+    )
     return 0
 
 

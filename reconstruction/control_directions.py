@@ -59,9 +59,28 @@ _EYE_PAIRS = {"left": ((37, 41), (38, 40)), "right": ((43, 47), (44, 46))}  # (u
 _EYE_CORNERS = {"left": (36, 39), "right": (42, 45)}
 # Mirror image of each of the 68 landmarks (left-right pairs of the layout; centre points map to themselves).
 _MIRROR_PAIRS = (
-    *((i, 16 - i) for i in range(8)), (17, 26), (18, 25), (19, 24), (20, 23), (21, 22), (31, 35), (32, 34),
-    (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46), (48, 54), (49, 53), (50, 52), (55, 59),
-    (56, 58), (60, 64), (61, 63), (65, 67),
+    *((i, 16 - i) for i in range(8)),
+    (17, 26),
+    (18, 25),
+    (19, 24),
+    (20, 23),
+    (21, 22),
+    (31, 35),
+    (32, 34),
+    (36, 45),
+    (37, 44),
+    (38, 43),
+    (39, 42),
+    (40, 47),
+    (41, 46),
+    (48, 54),
+    (49, 53),
+    (50, 52),
+    (55, 59),
+    (56, 58),
+    (60, 64),
+    (61, 63),
+    (65, 67),
 )
 _MIRROR = np.arange(68)
 for _a, _b in _MIRROR_PAIRS:
@@ -111,10 +130,30 @@ def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
             weights={51: 3.0, 62: 3.0, 66: 3.0},
         ),
         "open_mouth": _Target(
-            {**lower_lip, 62: up(0.03), 61: up(0.02), 63: up(0.02), 51: up(0.02), 7: still, 8: still, 9: still},
+            {
+                **lower_lip,
+                62: up(0.03),
+                61: up(0.02),
+                63: up(0.02),
+                51: up(0.02),
+                7: still,
+                8: still,
+                9: still,
+            },
             lips_free + _JAW,
             # chin and upper lip held, the lower lip moves as a whole (keeps its thickness)
-            weights={7: 20.0, 8: 20.0, 9: 20.0, 56: 2.0, 57: 2.0, 58: 2.0, 62: 3.0, 61: 3.0, 63: 3.0, 51: 3.0},
+            weights={
+                7: 20.0,
+                8: 20.0,
+                9: 20.0,
+                56: 2.0,
+                57: 2.0,
+                58: 2.0,
+                62: 3.0,
+                61: 3.0,
+                63: 3.0,
+                51: 3.0,
+            },
         ),
         "wide_mouth": _Target(
             {48: (-0.09, 0.01, -0.02), 54: (0.09, 0.01, -0.02), 62: up(0.01), 66: down(0.04), 8: still},
@@ -123,8 +162,13 @@ def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
         ),
         "round_lips": _Target(
             {
-                48: (0.08, 0.0, 0.03), 54: (-0.08, 0.0, 0.03), 51: (0.0, 0.0, 0.06), 57: (0.0, -0.03, 0.06),
-                62: (0.0, 0.01, 0.05), 66: (0.0, -0.05, 0.05), 8: still,
+                48: (0.08, 0.0, 0.03),
+                54: (-0.08, 0.0, 0.03),
+                51: (0.0, 0.0, 0.06),
+                57: (0.0, -0.03, 0.06),
+                62: (0.0, 0.01, 0.05),
+                66: (0.0, -0.05, 0.05),
+                8: still,
             },
             lips_free + _CHEEKS,
             weights={8: 5.0},
@@ -132,8 +176,16 @@ def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
         "raise_brows": _Target({i: up(0.09 if i in (17, 26) else 0.11) for i in _BROWS}),
         "frown": _Target(
             {
-                21: (0.035, -0.06, 0.0), 22: (-0.035, -0.06, 0.0), 20: (0.02, -0.05, 0.0), 23: (-0.02, -0.05, 0.0),
-                19: down(0.03), 24: down(0.03), 18: down(0.02), 25: down(0.02), 17: down(0.01), 26: down(0.01),
+                21: (0.035, -0.06, 0.0),
+                22: (-0.035, -0.06, 0.0),
+                20: (0.02, -0.05, 0.0),
+                23: (-0.02, -0.05, 0.0),
+                19: down(0.03),
+                24: down(0.03),
+                18: down(0.02),
+                25: down(0.02),
+                17: down(0.01),
+                26: down(0.01),
             }
         ),
         "close_eyes": _Target({**_eye_closure(mean68, "left"), **_eye_closure(mean68, "right")}),
@@ -275,13 +327,17 @@ def solve_wink(geo: ModelGeometry, side: str, settings: DerivationSettings) -> n
     lm = geo.landmarks68
     mean68 = geo.mean[lm] / geo.unit
     pairs = _EYE_PAIRS[side]
-    closing = np.mean([basis[lm[u], 1] - basis[lm[lo], 1] for u, lo in pairs], axis=0)  # (E,) lid gap per coeff
+    closing = np.mean(
+        [basis[lm[u], 1] - basis[lm[lo], 1] for u, lo in pairs], axis=0
+    )  # (E,) lid gap per coeff
     gap = float(np.mean([mean68[u, 1] - mean68[lo, 1] for u, lo in pairs]))
     other = "right" if side == "left" else "left"
     pinned = [i for pair in _EYE_PAIRS[other] for i in pair] + [*_EYE_CORNERS[other], *_EYE_CORNERS[side]]
     pin_rows = basis[lm[pinned]].reshape(-1, e)
     eye = [i for pair in pairs for i in pair] + list(_EYE_CORNERS[side])
-    brow = [17, 18, 19, 20, 21] if side == "left" else [22, 23, 24, 25, 26]  # may follow the lid (as in a wink)
+    brow = (
+        [17, 18, 19, 20, 21] if side == "left" else [22, 23, 24, 25, 26]
+    )  # may follow the lid (as in a wink)
     hold = _hold_weights(geo, np.array(eye + brow), settings)
     held = basis[hold > 0].reshape(-1, e)
     row_w = np.repeat(hold[hold > 0], 3) * settings.hold / basis.shape[0]

@@ -33,7 +33,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence, check_face_model
+from core.coefficients import (
+    BFM_DEEP3D,
+    DEFAULT_FACE_MODEL,
+    FaceCoefficients,
+    MotionSequence,
+    check_face_model,
+)
 from core.errors import InputError
 from reconstruction.control_directions import (
     DerivationSettings,
@@ -88,39 +94,175 @@ class ControlSpec:
 #: Every slider, declared once. Expression sliders are in [-1, 1] where the opposite direction
 #: means something (a sad mouth, lowered brows, pursed lips) and [0, 1] where it does not.
 CONTROL_SPECS: tuple[ControlSpec, ...] = (
-    ControlSpec("yaw", "Turn (yaw)", "head", -30.0, 30.0, 0.0, 1.0, "deg",
-                "Turn the head left/right; positive moves the nose towards the picture's right."),
-    ControlSpec("pitch", "Nod (pitch)", "head", -20.0, 20.0, 0.0, 1.0, "deg",
-                "Tilt the head up/down; positive turns the nose down."),
-    ControlSpec("roll", "Tilt (roll)", "head", -20.0, 20.0, 0.0, 1.0, "deg",
-                "Tilt the head sideways; positive turns it counter-clockwise in the picture."),
-    ControlSpec("move_x", "Move left/right", "head", -20.0, 20.0, 0.0, 1.0, "%",
-                "Shift the head horizontally, in percent of the frame width; positive moves it right."),
-    ControlSpec("move_y", "Move up/down", "head", -20.0, 20.0, 0.0, 1.0, "%",
-                "Shift the head vertically, in percent of the frame height; positive moves it up."),
-    ControlSpec("scale", "Size", "head", -25.0, 25.0, 0.0, 1.0, "%",
-                "Make the head larger (positive) or smaller in the frame, in percent, about its own centre."),
-    ControlSpec("smile", "Smile", "expression", -1.0, 1.0, 0.0, 0.05, "",
-                "Mouth corners up and out; negative turns them down."),
-    ControlSpec("open_mouth", "Open mouth (aaa)", "expression", 0.0, 1.0, 0.0, 0.05, "",
-                "Drop the jaw and part the lips, as in 'aaa'."),
-    ControlSpec("wide_mouth", "Wide mouth (eee)", "expression", -1.0, 1.0, 0.0, 0.05, "",
-                "Stretch the lips sideways, as in 'eee'; negative narrows the mouth."),
-    ControlSpec("round_lips", "Round lips (ooo)", "expression", 0.0, 1.0, 0.0, 0.05, "",
-                "Round and push the lips forward, as in 'ooo'."),
-    ControlSpec("raise_brows", "Raise brows", "expression", -1.0, 1.0, 0.0, 0.05, "",
-                "Lift both eyebrows (surprise); negative lowers them."),
-    ControlSpec("frown", "Frown", "expression", 0.0, 1.0, 0.0, 0.05, "",
-                "Pull the inner eyebrows down and together."),
-    ControlSpec("close_eyes", "Close eyes", "expression", 0.0, 1.0, 0.0, 0.05, "",
-                "Lower both upper lids onto the lower lids (1 = closed)."),
-    ControlSpec("wink_left", "Wink (left)", "expression", 0.0, 1.0, 0.0, 0.05, "",
-                "Close the eye on the picture's left only."),
-    ControlSpec("wink_right", "Wink (right)", "expression", 0.0, 1.0, 0.0, 0.05, "",
-                "Close the eye on the picture's right only."),
-    ControlSpec("neutralise", "Remove photo's expression", "expression", 0.0, 1.0, 0.0, 0.05, "",
-                "Fade out the photo's own expression towards the face model's neutral face "
-                "(1 = expression coefficients replaced by zeros, before the other sliders are added)."),
+    ControlSpec(
+        "yaw",
+        "Turn (yaw)",
+        "head",
+        -30.0,
+        30.0,
+        0.0,
+        1.0,
+        "deg",
+        "Turn the head left/right; positive moves the nose towards the picture's right.",
+    ),
+    ControlSpec(
+        "pitch",
+        "Nod (pitch)",
+        "head",
+        -20.0,
+        20.0,
+        0.0,
+        1.0,
+        "deg",
+        "Tilt the head up/down; positive turns the nose down.",
+    ),
+    ControlSpec(
+        "roll",
+        "Tilt (roll)",
+        "head",
+        -20.0,
+        20.0,
+        0.0,
+        1.0,
+        "deg",
+        "Tilt the head sideways; positive turns it counter-clockwise in the picture.",
+    ),
+    ControlSpec(
+        "move_x",
+        "Move left/right",
+        "head",
+        -20.0,
+        20.0,
+        0.0,
+        1.0,
+        "%",
+        "Shift the head horizontally, in percent of the frame width; positive moves it right.",
+    ),
+    ControlSpec(
+        "move_y",
+        "Move up/down",
+        "head",
+        -20.0,
+        20.0,
+        0.0,
+        1.0,
+        "%",
+        "Shift the head vertically, in percent of the frame height; positive moves it up.",
+    ),
+    ControlSpec(
+        "scale",
+        "Size",
+        "head",
+        -25.0,
+        25.0,
+        0.0,
+        1.0,
+        "%",
+        "Make the head larger (positive) or smaller in the frame, in percent, about its own centre.",
+    ),
+    ControlSpec(
+        "smile",
+        "Smile",
+        "expression",
+        -1.0,
+        1.0,
+        0.0,
+        0.05,
+        "",
+        "Mouth corners up and out; negative turns them down.",
+    ),
+    ControlSpec(
+        "open_mouth",
+        "Open mouth (aaa)",
+        "expression",
+        0.0,
+        1.0,
+        0.0,
+        0.05,
+        "",
+        "Drop the jaw and part the lips, as in 'aaa'.",
+    ),
+    ControlSpec(
+        "wide_mouth",
+        "Wide mouth (eee)",
+        "expression",
+        -1.0,
+        1.0,
+        0.0,
+        0.05,
+        "",
+        "Stretch the lips sideways, as in 'eee'; negative narrows the mouth.",
+    ),
+    ControlSpec(
+        "round_lips",
+        "Round lips (ooo)",
+        "expression",
+        0.0,
+        1.0,
+        0.0,
+        0.05,
+        "",
+        "Round and push the lips forward, as in 'ooo'.",
+    ),
+    ControlSpec(
+        "raise_brows",
+        "Raise brows",
+        "expression",
+        -1.0,
+        1.0,
+        0.0,
+        0.05,
+        "",
+        "Lift both eyebrows (surprise); negative lowers them.",
+    ),
+    ControlSpec(
+        "frown", "Frown", "expression", 0.0, 1.0, 0.0, 0.05, "", "Pull the inner eyebrows down and together."
+    ),
+    ControlSpec(
+        "close_eyes",
+        "Close eyes",
+        "expression",
+        0.0,
+        1.0,
+        0.0,
+        0.05,
+        "",
+        "Lower both upper lids onto the lower lids (1 = closed).",
+    ),
+    ControlSpec(
+        "wink_left",
+        "Wink (left)",
+        "expression",
+        0.0,
+        1.0,
+        0.0,
+        0.05,
+        "",
+        "Close the eye on the picture's left only.",
+    ),
+    ControlSpec(
+        "wink_right",
+        "Wink (right)",
+        "expression",
+        0.0,
+        1.0,
+        0.0,
+        0.05,
+        "",
+        "Close the eye on the picture's right only.",
+    ),
+    ControlSpec(
+        "neutralise",
+        "Remove photo's expression",
+        "expression",
+        0.0,
+        1.0,
+        0.0,
+        0.05,
+        "",
+        "Fade out the photo's own expression towards the face model's neutral face "
+        "(1 = expression coefficients replaced by zeros, before the other sliders are added).",
+    ),
 )
 
 #: Names in table order.
@@ -155,7 +297,6 @@ def preset_values(name: str) -> dict[str, float]:
     values = {n: 0.0 for n in CONTROL_NAMES}
     values.update(PRESETS[name])
     return values
-
 
 
 def _check_values(values: Mapping[str, float]) -> dict[str, float]:
@@ -208,7 +349,10 @@ class ControlSet:
         self._landmark_basis.setflags(write=False)
         mean68 = geometry.mean[geometry.landmarks68] / geometry.unit
         dirs: dict[str, np.ndarray] = {}
-        solved = {name: solve_direction(geometry, target, self.settings) for name, target in expression_targets(mean68).items()}
+        solved = {
+            name: solve_direction(geometry, target, self.settings)
+            for name, target in expression_targets(mean68).items()
+        }
         solved["wink_left"] = solve_wink(geometry, "left", self.settings)
         solved["wink_right"] = solve_wink(geometry, "right", self.settings)
         for name in EXPRESSION_CONTROLS:
@@ -274,7 +418,10 @@ class ControlSet:
             changes["angles"] = (original.angles.astype(np.float64) + delta).astype(np.float32)
             # The stored (float32) angles are the ones the renderers will use.
             translation = turned_translation(
-                self.camera, translation, original.angles.astype(np.float64), changes["angles"].astype(np.float64),
+                self.camera,
+                translation,
+                original.angles.astype(np.float64),
+                changes["angles"].astype(np.float64),
                 self.pivot,
             )
         if any(n in checked for n in ("move_x", "move_y", "scale")):
@@ -306,7 +453,9 @@ class ControlSet:
         return self._landmark_basis @ offset
 
     @staticmethod
-    def interpolate(a: FaceCoefficients, b: FaceCoefficients, num_frames: int, fps: float = 25.0) -> MotionSequence:
+    def interpolate(
+        a: FaceCoefficients, b: FaceCoefficients, num_frames: int, fps: float = 25.0
+    ) -> MotionSequence:
         """Module-level `interpolate`, reachable from a control set too (morph clips)."""
         return interpolate(a, b, num_frames, fps)
 
@@ -345,7 +494,9 @@ def control_set_for(face_model: Any) -> ControlSet:
         return built
 
 
-def interpolate(a: FaceCoefficients, b: FaceCoefficients, num_frames: int, fps: float = 25.0) -> MotionSequence:
+def interpolate(
+    a: FaceCoefficients, b: FaceCoefficients, num_frames: int, fps: float = 25.0
+) -> MotionSequence:
     """A morph clip: `num_frames` (>= 2) frames from `a` to `b` inclusive, linear in every field.
 
     Expression, angles (radians, small differences: linear is fine), translation and crop are

@@ -1,4 +1,4 @@
-"""The renderer crop and the exact paste-back (spec section 1: training crops of the public weights).
+"""The renderer crop and the exact paste-back (framed like the training crops of the public weights).
 
 PIRenderer's public weights were trained on 256 x 256 VoxCeleb crops made by First Order
 Motion Model's preprocessing: a fixed, axis-aligned square per clip, generous enough for hair,

@@ -1,4 +1,4 @@
-"""Deep3DFaceRecon-compatible coefficient extractor, the "deep3d" backend (spec section 5).
+"""Deep3DFaceRecon-compatible coefficient extractor, the "deep3d" backend.
 
 PIRenderer's public weights were trained on coefficients from Deep3DFaceRecon (Deng et al.,
 CVPR-W 2019): a ResNet-50 whose pooled 2048-d feature feeds seven 1x1 convolutions giving 80

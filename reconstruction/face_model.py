@@ -19,7 +19,13 @@ from core.coefficients import DEFAULT_FACE_MODEL
 from core.errors import CheckpointError, WeightsNotFoundError
 from core.geometry import euler_to_matrix
 
-__all__ = ["LinearFaceModel", "load_default_face_model", "DEFAULT_MODEL_PATH", "mesh_regions", "RIGID_INDICES"]
+__all__ = [
+    "LinearFaceModel",
+    "load_default_face_model",
+    "DEFAULT_MODEL_PATH",
+    "mesh_regions",
+    "RIGID_INDICES",
+]
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "weights" / "files" / "default_face_model.npz"
 
@@ -133,7 +139,11 @@ class LinearFaceModel:
             raise CheckpointError(f"{path} is not a valid face model file: {exc}") from None
 
     def posed(
-        self, identity: np.ndarray | None, expression: np.ndarray | None, angles: np.ndarray, scale: float,
+        self,
+        identity: np.ndarray | None,
+        expression: np.ndarray | None,
+        angles: np.ndarray,
+        scale: float,
         translation_xy: np.ndarray,
     ) -> np.ndarray:
         """(N, 3) points in image pixels (x right, y down, z towards camera): weak perspective."""
@@ -150,5 +160,7 @@ def load_default_face_model() -> LinearFaceModel:
     """The bundled default face model (cached; read-only arrays)."""
     model = LinearFaceModel.load(DEFAULT_MODEL_PATH)
     if model.name != DEFAULT_FACE_MODEL:
-        raise CheckpointError(f"{DEFAULT_MODEL_PATH} holds face model '{model.name}', expected '{DEFAULT_FACE_MODEL}'")
+        raise CheckpointError(
+            f"{DEFAULT_MODEL_PATH} holds face model '{model.name}', expected '{DEFAULT_FACE_MODEL}'"
+        )
     return model

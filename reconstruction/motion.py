@@ -24,7 +24,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence, check_face_model
+from core.coefficients import (
+    BFM_DEEP3D,
+    DEFAULT_FACE_MODEL,
+    FaceCoefficients,
+    MotionSequence,
+    check_face_model,
+)
 from core.errors import InputError
 from reconstruction.face_model import load_default_face_model, mesh_regions
 
@@ -184,7 +190,6 @@ def frame_jitter(values: np.ndarray) -> float:
     if arr.shape[0] < 3:
         return 0.0
     return float(np.sqrt(np.mean(np.diff(arr, n=2, axis=0) ** 2)))
-
 
 
 TransferPart = Literal["expression", "pose", "mouth", "eyes", "all"]

@@ -47,6 +47,7 @@ VIDEO_EXTENSIONS = frozenset(
 ProgressCallback = Callable[[float, str], Any]
 PathLike = Union[str, "os.PathLike[str]"]
 
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What is known about a clip before (and while) decoding it.

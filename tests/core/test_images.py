@@ -16,7 +16,8 @@ def test_check_rgb8_accepts_rgb_uint8_and_makes_it_contiguous() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [np.zeros((4, 4, 3), np.float32), np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8), [1, 2]]
+    "bad",
+    [np.zeros((4, 4, 3), np.float32), np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8), [1, 2]],
 )
 def test_check_rgb8_names_what_was_found(bad) -> None:
     with pytest.raises(InputError, match="source crop must be a \\(H, W, 3\\) uint8 RGB array"):

@@ -13,13 +13,14 @@ import pytest
 import torch
 from PIL import Image
 
-from core.errors import FaceTooSmallError, InputError, MediaReadError, NoFaceError, WeightsNotFoundError
 from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL
+from core.errors import FaceTooSmallError, InputError, MediaReadError, NoFaceError, WeightsNotFoundError
 from reconstruction.backend_base import PhotoAnalysis, ReconstructionBackend, VideoAnalysis
 from reconstruction.backends import Deep3DReconstruction, DefaultBackend, alignment_in_crop, get_backend
 from reconstruction.crop import crop_face, paste_back
 from reconstruction.detection import DetectedFace
 from reconstruction.fitting import project_coefficients
+from tests.reconstruction.test_detection import two_faces
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +32,6 @@ def backend():
 @pytest.fixture(scope="module")
 def astro_analysis(backend, astronaut) -> PhotoAnalysis:
     return backend.analyze_photo(astronaut)
-
-
-def two_faces(astronaut: np.ndarray) -> np.ndarray:
-    """The astronaut beside a mirrored copy at 60 % size on a grey background."""
-    small = cv2.resize(astronaut[:, ::-1], None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
-    canvas = np.full((512, 512 + small.shape[1], 3), 200, np.uint8)
-    canvas[:, :512] = astronaut
-    top = (512 - small.shape[0]) // 2
-    canvas[top : top + small.shape[0], 512:] = small
-    return canvas
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,7 +83,7 @@ def test_photo_from_path_and_pil(backend, astronaut, astro_analysis, tmp_path):
 
 
 def test_several_faces_are_counted_and_selectable(backend, astronaut):
-    image = two_faces(astronaut)
+    image = two_faces(astronaut, 0.6)
     first = backend.analyze_photo(image)
     second = backend.analyze_photo(image, face_index=1)
     assert first.num_faces == second.num_faces == 2

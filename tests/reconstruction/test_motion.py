@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
-from core.errors import FaceModelMismatchError, InputError
 from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
-from reconstruction.face_model import load_default_face_model, mesh_regions
+from core.errors import FaceModelMismatchError, InputError
 from reconstruction.backends import DefaultBackend
 from reconstruction.bfm import BFMFaceModel
 from reconstruction.crop import crop_face
-from reconstruction.video import read_video
+from reconstruction.face_model import load_default_face_model, mesh_regions
 from reconstruction.motion import (
     SmoothingSettings,
     expression_region_projector,
@@ -24,6 +22,7 @@ from reconstruction.motion import (
     savgol_smooth,
     smooth_motion,
 )
+from reconstruction.video import read_video
 
 # Talking clips (frontal, speaking) used for the real-data checks; the first 3 s of each.
 TALKING_CLIPS = (
@@ -39,7 +38,11 @@ def model():
 
 def _eyes(model) -> np.ndarray:
     return np.concatenate(
-        [mesh_regions()["eye_image_left"], mesh_regions()["eye_image_right"], np.arange(468, model.num_points)]
+        [
+            mesh_regions()["eye_image_left"],
+            mesh_regions()["eye_image_right"],
+            np.arange(468, model.num_points),
+        ]
     )
 
 

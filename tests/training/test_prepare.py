@@ -9,6 +9,7 @@ from core.coefficients import DEFAULT_FACE_MODEL, MotionSequence
 from core.errors import InputError
 from reconstruction.backends import DefaultBackend
 from reconstruction.video import VideoReader
+from tests.training.synthetic import FACE_MODEL, SyntheticBackend, render_video, synthetic_motion, write_mp4
 from training.dataset import DatasetManifest, PairDataset
 from training.prepare import (
     BACKENDS,
@@ -21,7 +22,6 @@ from training.prepare import (
     prepare_dataset,
     split_by_identity,
 )
-from tests.training.synthetic import FACE_MODEL, SyntheticBackend, render_video, synthetic_motion, write_mp4
 
 
 def test_split_by_identity():
@@ -162,7 +162,9 @@ def test_prepared_clips_match_the_product_analysis(astronaut, tmp_path):
     clip = write_mp4(folder / "astronaut.mp4", frames)
     fitter = build_backend("default")
     assert isinstance(fitter.backend, DefaultBackend) and fitter.face_model == DEFAULT_FACE_MODEL
-    result = prepare_dataset(folder, tmp_path / "ds", fitter, PrepareOptions(image_format="png"), progress=False)
+    result = prepare_dataset(
+        folder, tmp_path / "ds", fitter, PrepareOptions(image_format="png"), progress=False
+    )
     manifest = result.manifest
     record = manifest.load_video((manifest.split("train") + manifest.split("test"))[0])
     product = fitter.backend.analyze_video(clip)
