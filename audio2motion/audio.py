@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import InputError, MediaReadError
+from reconstruction.video import ffmpeg_exe
 
 __all__ = [
     "AudioFeatureConfig",
@@ -129,18 +130,6 @@ def num_video_frames(num_samples: int, sample_rate: int, fps: float) -> int:
     return max(1, int(math.ceil(exact)))
 
 
-def _ffmpeg_exe() -> str:
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as exc:
-        raise MediaReadError(
-            f"Cannot decode audio: the ffmpeg binary of imageio-ffmpeg is not available ({exc}). "
-            "Install it with `pip install imageio-ffmpeg`."
-        ) from None
-
-
 def _ffmpeg_reason(stderr: str) -> str:
     """A one-line human reason from ffmpeg's error output."""
     text = stderr.strip()
@@ -183,7 +172,7 @@ def load_audio(
         raise MediaReadError(
             f"Audio file not found: '{path}'. Give the path of an existing audio or video file."
         )
-    cmd = [_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path)]
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path)]
     # -rematrix_maxval 1: the mono mix is the channel average (ffmpeg's default adds +3 dB for stereo).
     cmd += [
         "-map",

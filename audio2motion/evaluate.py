@@ -108,7 +108,7 @@ def face_model_mouth_readout(face_model: str) -> MouthReadout | None:
     if face_model != DEFAULT_FACE_MODEL:
         return None
     from reconstruction.face_model import load_default_face_model
-    from reconstruction.video import mouth_opening as lip_gap_of_expression
+    from reconstruction.motion import mouth_opening as lip_gap_of_expression
 
     face = load_default_face_model()
     return lambda expression: lip_gap_of_expression(face, expression)

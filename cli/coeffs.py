@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
-from core.errors import InputError
 from core.coefficients import MotionSequence
+from core.errors import InputError
+from reconstruction.video import is_video_path
 
 HELP = "extract 3DMM coefficients and the renderer crop from a photo or a video (.json or .npz)"
 log = logging.getLogger(__name__)
@@ -127,8 +129,6 @@ def _run_photo(backend: Any, args: argparse.Namespace, out: Path) -> list[str]:
 
 
 def _run_video(backend: Any, args: argparse.Namespace, out: Path) -> list[str]:
-    from tqdm import tqdm
-
     with tqdm(total=100, desc="analysing", unit="%", file=sys.stderr, leave=False) as bar:
 
         def progress(fraction: float, message: str) -> None:
@@ -174,8 +174,7 @@ def _run_video(backend: Any, args: argparse.Namespace, out: Path) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconstruction.backends import get_backend
-    from reconstruction.video import is_video_path
+    from reconstruction.backends import get_backend  # heavy (torch, MediaPipe): only this command needs it
 
     source = Path(args.input)
     if not source.is_file():

@@ -1,4 +1,4 @@
-"""The one typed home of the 3DMM coefficient layout (paper section 3.1, spec section 1).
+"""The one typed home of the 3DMM coefficient layout (the renderer input of paper section 3.1).
 
 A `FaceCoefficients` record holds one face in one frame; a `MotionSequence` holds the same
 fields stacked over frames. Both name the face model they belong to, so that coefficients of

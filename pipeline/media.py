@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from core.errors import InputError, MediaReadError, PIRenderError
+from reconstruction.video import ffmpeg_exe
 
 __all__ = [
     "SYNTHESIZED_NOTICE",
@@ -63,19 +64,6 @@ def package_version() -> str:
         return version("pirender")
     except PackageNotFoundError:
         return "0+unknown"
-
-
-def ffmpeg_exe() -> str:
-    """Path of imageio-ffmpeg's ffmpeg binary, or MediaReadError saying how to install it."""
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as exc:
-        raise MediaReadError(
-            f"The ffmpeg binary of imageio-ffmpeg is not available ({exc}). Install it with "
-            "`pip install imageio-ffmpeg`."
-        ) from None
 
 
 @dataclass(frozen=True)

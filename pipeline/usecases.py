@@ -180,7 +180,7 @@ class ReenactOptions:
 
     mode: "relative" (the driving face's changes from its first frame are added to the photo's own
         pose/expression: the photo keeps its head pose and look) or "absolute" (the driving expression
-        and angles are copied). parts: what the video drives, from `reconstruction.video.TRANSFER_PARTS`
+        and angles are copied). parts: what the video drives, from `reconstruction.motion.TRANSFER_PARTS`
         ("expression", "pose", "mouth", "eyes", "all"). smoothing: strength of the temporal smoothing
         of the driving motion (1 = the default windows of `SmoothingSettings`, 0 = none). engine: as in
         `EditRequest`. max_seconds: how much of the driving video is used. backend: reconstruction
@@ -518,7 +518,7 @@ def _smooth(motion: MotionSequence, strength: float) -> MotionSequence:
     """Savitzky-Golay smoothing of the driving motion; `strength` scales the default windows (0: off)."""
     if strength <= 0 or len(motion) < 3:
         return motion
-    from reconstruction.video import SmoothingSettings, smooth_motion
+    from reconstruction.motion import SmoothingSettings, smooth_motion
 
     base = SmoothingSettings()
     settings = SmoothingSettings(
@@ -544,10 +544,10 @@ def reenact(
 
     `photo` is anything `prepare_photo` reads, or a `SourceState` already prepared with
     `options.backend`. The photo keeps its own identity, crop framing and translation baseline
-    (see `reconstruction.video.relative_motion`). The sound track of the driving video, cut to the
+    (see `reconstruction.motion.relative_motion`). The sound track of the driving video, cut to the
     frames used, is muxed in.
     """
-    from reconstruction.video import relative_motion
+    from reconstruction.motion import relative_motion
 
     options = options or ReenactOptions()
     registry = registry or default_registry()

@@ -1,4 +1,4 @@
-"""Deep3DFaceRecon's 224-px face alignment (spec section 5; Deng et al. 2019, data preparation).
+"""Deep3DFaceRecon's 224-px face alignment (Deng et al. 2019, data preparation).
 
 The coefficient network of the public weights only gives meaningful numbers on crops made the
 way it was trained: five image landmarks (eye centres, nose tip, mouth corners) are fitted to the
@@ -29,8 +29,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from scipy.io import loadmat
+from scipy.io.matlab import MatReadError
 
 from core.errors import CheckpointError, InputError, WeightsNotFoundError
+from core.images import check_rgb8
 
 __all__ = [
     "AlignedFace",
@@ -99,9 +102,6 @@ def five_points_from_68(points68: np.ndarray) -> np.ndarray:
 
 def load_standard_points(path: str | Path) -> np.ndarray:
     """(5, 3) float64 standard points from Deep3DFaceRecon's ``similarity_Lm3D_all.mat`` (field ``lm``)."""
-    from scipy.io import loadmat
-    from scipy.io.matlab import MatReadError
-
     path = Path(path)
     if not path.is_file():
         raise WeightsNotFoundError(
@@ -188,9 +188,7 @@ def _zoom_offset(
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        found = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise InputError(f"expected an RGB image as uint8 (H, W, 3), got {found}")
+    image = check_rgb8(image)
     if image.shape[0] < 2 or image.shape[1] < 2:
         raise InputError(f"image is too small to align a face: {image.shape[1]}x{image.shape[0]} px")
     return image

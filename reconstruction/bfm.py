@@ -1,8 +1,8 @@
-"""The Basel Face Model as Deep3DFaceRecon uses it (spec section 5): geometry of 257 coefficients.
+"""The Basel Face Model as Deep3DFaceRecon uses it: the geometry of its 257 coefficients.
 
 ``BFM_model_front.mat`` holds the front part of BFM 2009 (35709 vertices) with the expression basis
 of Guo et al.: shape = mean + idBase @ id + exBase @ exp (the mean re-centred on load), rotated as
-``points @ R`` with R = (Rz Ry Rx)^T, translated, seen by a perspective camera at z = 10 with focal
+``points @ R`` with R = (Rz Ry Rx)^T (`rotation_matrix`), translated, seen by a perspective camera at z = 10 with focal
 1015 and principal point 112 in the 224-px aligned crop (y up). Everything is batched torch, so the
 same code serves reconstruction checks and the semantic editing controls (which use the model's own
 expression basis and landmark indices).
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.io import loadmat
+from scipy.io.matlab import MatReadError
 from torch import nn
 
 from core.errors import CheckpointError, InputError, WeightsNotFoundError
@@ -39,7 +41,12 @@ _FIELDS = ("meanshape", "idBase", "exBase", "meantex", "texBase", "point_buf", "
 
 
 def rotation_matrix(angles: torch.Tensor) -> torch.Tensor:
-    """(B, 3) angles about x, y, z in radians -> (B, 3, 3) R = (Rz Ry Rx)^T, applied as ``points @ R``."""
+    """(B, 3) angles about x, y, z in radians -> (B, 3, 3) R = (Rz Ry Rx)^T, applied as ``points @ R``.
+
+    The torch twin of `core.geometry.euler_to_matrix` (the project's one Euler convention): it
+    returns that matrix transposed, so ``points @ R`` here rotates exactly like ``R' @ p`` there.
+    Kept in torch because the fitting and the controls need it batched and differentiable.
+    """
     if angles.ndim != 2 or angles.shape[1] != 3:
         raise InputError(f"expected angles of shape (B, 3), got {tuple(angles.shape)}")
     cos, sin = torch.cos(angles), torch.sin(angles)
@@ -122,9 +129,6 @@ class BFMFaceModel(nn.Module):
     @classmethod
     def from_mat(cls, path: str | Path) -> BFMFaceModel:
         """Load ``BFM_model_front.mat`` (1-based MATLAB indices become 0-based)."""
-        from scipy.io import loadmat
-        from scipy.io.matlab import MatReadError
-
         path = Path(path).expanduser()
         if not path.is_file():
             raise WeightsNotFoundError(

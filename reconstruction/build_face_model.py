@@ -17,13 +17,14 @@ import logging
 import sys
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 from tqdm import tqdm
 
 from core.coefficients import DEFAULT_FACE_MODEL
-from reconstruction.face_model import DEFAULT_MODEL_PATH, RIGID_INDICES, LinearFaceModel
 from core.geometry import matrix_to_euler, similarity_align
+from reconstruction.face_model import DEFAULT_MODEL_PATH, RIGID_INDICES, LinearFaceModel
+from reconstruction.tracking import FaceTracker
+from reconstruction.video import VideoReader, read_identity_groups
 
 __all__ = ["build_face_model", "track_video_landmarks", "mesh_triangles"]
 
@@ -48,18 +49,8 @@ def mesh_triangles() -> np.ndarray:
 
 def track_video_landmarks(path: Path, max_frames: int, stride: int) -> np.ndarray:
     """(T, 478, 3) landmarks of the tracked face (frames without a face dropped)."""
-    from reconstruction.detection import FaceTracker
-
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    w, h = meta["size"]
-    frames = []
-    for i, raw in enumerate(reader):
-        if i % stride == 0:
-            frames.append(np.frombuffer(raw, np.uint8).reshape(h, w, 3))
-        if len(frames) >= max_frames:
-            break
-    reader.close()
+    reader = VideoReader(path, max_frames=max_frames * stride, max_duration=None)
+    frames = [frame for i, frame in enumerate(reader) if i % stride == 0]
     with FaceTracker() as tracker:
         result = tracker.track(frames)
     return result.landmarks[result.found]
@@ -91,7 +82,9 @@ _CHIN, _FOREHEAD = 152, 10
 def _frontal(shape: np.ndarray) -> np.ndarray:
     """Rotate a mean shape so that it faces the camera: the left/right pairs lie along +x and the
     chin -> forehead line along +y (GPA fixes shape, not absolute orientation)."""
-    x = np.mean([(shape[b] - shape[a]) / np.linalg.norm(shape[b] - shape[a]) for a, b in _SYMMETRIC_PAIRS], axis=0)
+    x = np.mean(
+        [(shape[b] - shape[a]) / np.linalg.norm(shape[b] - shape[a]) for a, b in _SYMMETRIC_PAIRS], axis=0
+    )
     x /= np.linalg.norm(x)
     y = shape[_FOREHEAD] - shape[_CHIN]
     y -= (y @ x) * x
@@ -169,17 +162,19 @@ def build_face_model(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "videos")
+    parser.add_argument(
+        "--videos", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--cache", type=Path, default=Path("runs/face_model_landmarks.npz"))
     parser.add_argument("--max-frames", type=int, default=150)
     parser.add_argument("--stride", type=int, default=2)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    from reconstruction.video import read_identity_groups
-
     listed = read_identity_groups(args.videos)
-    names = sorted(p.name for p in args.videos.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm"))
+    names = sorted(
+        p.name for p in args.videos.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm")
+    )
     groups = {name: listed.get(name, name) for name in names}
     cached = dict(np.load(args.cache, allow_pickle=False)) if args.cache.is_file() else {}
     clips = {}
@@ -196,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     model = build_face_model(clips)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.output)
-    log.info("wrote %s (%d identity, %d expression components)", args.output, model.num_identity, model.num_expression)
+    log.info(
+        "wrote %s (%d identity, %d expression components)",
+        args.output,
+        model.num_identity,
+        model.num_expression,
+    )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The renderer crop and the exact paste-back (spec section 1: training crops of the public weights).
+"""The renderer crop and the exact paste-back (framed like the training crops of the public weights).
 
 PIRenderer's public weights were trained on 256 x 256 VoxCeleb crops made by First Order
 Motion Model's preprocessing: a fixed, axis-aligned square per clip, generous enough for hair,
@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from core.errors import InputError, NoFaceError
+from core.images import check_rgb8
 from reconstruction.detection import NUM_LANDMARKS, DetectedFace
 
 __all__ = [
@@ -232,13 +233,6 @@ def crop_transform_for_face(
     return CropTransform.from_box(cx, cy, side, image_size, crop_size)
 
 
-def _check_rgb8(image: np.ndarray, what: str) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        found = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise InputError(f"{what} must be a (H, W, 3) uint8 RGB array, got {found}")
-    return image
-
-
 def _region(image: np.ndarray, x0: int, y0: int, width: int, height: int, border: int) -> np.ndarray:
     """image[y0:y0+height, x0:x0+width], extended past the image edges with `border` padding."""
     h, w = image.shape[:2]
@@ -282,7 +276,7 @@ def crop_face(image: np.ndarray, transform: CropTransform, *, border: BorderMode
     at the edge, which looks most like real background to the renderer). Never fails for a box
     partly or wholly outside the photo.
     """
-    image = _check_rgb8(image, "image")
+    image = check_rgb8(image, "image")
     if image.shape[:2] != transform.original_size:
         raise InputError(
             f"image is {image.shape[:2]} (H, W) but the transform was made for {transform.original_size}"
@@ -387,8 +381,8 @@ def paste_back(
     between the edited and original crop measured in the outer feather band (a renderer's
     slight tint). Returns a new array; `original` is not modified.
     """
-    original = _check_rgb8(original, "original image")
-    edited_crop = _check_rgb8(edited_crop, "edited crop")
+    original = check_rgb8(original, "original image")
+    edited_crop = check_rgb8(edited_crop, "edited crop")
     c = transform.crop_size
     if original.shape[:2] != transform.original_size:
         raise InputError(

@@ -1,4 +1,4 @@
-"""Deep3DFaceRecon-compatible coefficient extractor, the "deep3d" backend (spec section 5).
+"""Deep3DFaceRecon-compatible coefficient extractor, the "deep3d" backend.
 
 PIRenderer's public weights were trained on coefficients from Deep3DFaceRecon (Deng et al.,
 CVPR-W 2019): a ResNet-50 whose pooled 2048-d feature feeds seven 1x1 convolutions giving 80
@@ -22,10 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.coefficients import BFM_DEEP3D, FaceCoefficients, check_face_model
 from core.errors import CheckpointError, FaceTooSmallError, InputError, WeightsNotFoundError
 from reconstruction.align import STANDARD_POINTS_3D, AlignedFace, align_face, load_standard_points
 from reconstruction.bfm import BFMFaceModel
-from core.coefficients import BFM_DEEP3D, FaceCoefficients, check_face_model
+from weights.registry import resolve_weights, weights_dir
 
 __all__ = [
     "COEFFICIENT_SIZES",
@@ -284,9 +285,6 @@ def _resolve_files(
     accept_licence: bool,
 ) -> tuple[Path, Path, Path | None]:
     """Local paths of the network, the BFM and (optionally) the standard points; one error for all missing."""
-    # Imported here: weights.registry -> pirender (package __init__) -> reconstruction would be a cycle.
-    from weights.registry import resolve_weights, weights_dir
-
     found: dict[str, Path | None] = {}
     missing: list[str] = []
     wanted = (("deep3d-recon", recon_path), ("bfm-front", bfm_path), ("bfm-similarity-lm3d", lm3d_path))

@@ -15,11 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import CheckpointError, WeightsNotFoundError
 from core.coefficients import DEFAULT_FACE_MODEL
+from core.errors import CheckpointError, WeightsNotFoundError
 from core.geometry import euler_to_matrix
 
-__all__ = ["LinearFaceModel", "load_default_face_model", "DEFAULT_MODEL_PATH", "REGIONS", "RIGID_INDICES"]
+__all__ = [
+    "LinearFaceModel",
+    "load_default_face_model",
+    "DEFAULT_MODEL_PATH",
+    "mesh_regions",
+    "RIGID_INDICES",
+]
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "weights" / "files" / "default_face_model.npz"
 
@@ -34,7 +40,12 @@ def _ring(edges: frozenset[tuple[int, int]]) -> np.ndarray:
     return np.array(sorted({i for e in edges for i in e}), dtype=np.int64)
 
 
-def _regions() -> dict[str, np.ndarray]:
+@lru_cache(maxsize=1)
+def mesh_regions() -> dict[str, np.ndarray]:
+    """Named landmark groups of the mesh (indices into the 478 points), from MediaPipe's mesh topology.
+
+    MediaPipe (heavy: about a second to import) is imported on the first call, not with this module.
+    """
     from mediapipe.python.solutions import face_mesh_connections as c
 
     return {
@@ -46,10 +57,6 @@ def _regions() -> dict[str, np.ndarray]:
         "oval": _ring(c.FACEMESH_FACE_OVAL),
         "nose": _ring(c.FACEMESH_NOSE),
     }
-
-
-#: Named landmark groups of the mesh (indices into the 478 points).
-REGIONS: dict[str, np.ndarray] = _regions()
 
 
 @dataclass(frozen=True)
@@ -132,7 +139,11 @@ class LinearFaceModel:
             raise CheckpointError(f"{path} is not a valid face model file: {exc}") from None
 
     def posed(
-        self, identity: np.ndarray | None, expression: np.ndarray | None, angles: np.ndarray, scale: float,
+        self,
+        identity: np.ndarray | None,
+        expression: np.ndarray | None,
+        angles: np.ndarray,
+        scale: float,
         translation_xy: np.ndarray,
     ) -> np.ndarray:
         """(N, 3) points in image pixels (x right, y down, z towards camera): weak perspective."""
@@ -149,5 +160,7 @@ def load_default_face_model() -> LinearFaceModel:
     """The bundled default face model (cached; read-only arrays)."""
     model = LinearFaceModel.load(DEFAULT_MODEL_PATH)
     if model.name != DEFAULT_FACE_MODEL:
-        raise CheckpointError(f"{DEFAULT_MODEL_PATH} holds face model '{model.name}', expected '{DEFAULT_FACE_MODEL}'")
+        raise CheckpointError(
+            f"{DEFAULT_MODEL_PATH} holds face model '{model.name}', expected '{DEFAULT_FACE_MODEL}'"
+        )
     return model

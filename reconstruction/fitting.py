@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from core.errors import InputError
 from core.coefficients import FaceCoefficients, check_face_model
-from reconstruction.face_model import LinearFaceModel
+from core.errors import InputError
 from core.geometry import euler_to_matrix, matrix_to_euler, similarity_align
+from reconstruction.face_model import LinearFaceModel
 
 __all__ = ["FitSettings", "fit_landmarks", "project_coefficients", "pose_to_image", "REFERENCE_SCALE"]
 
@@ -89,7 +89,10 @@ def _normal_system(
         if with_identity:
             basis = np.concatenate([model.identity_basis, model.expression_basis], axis=1)
             prior = np.concatenate(
-                [settings.identity_prior / model.identity_std**2, settings.expression_prior / model.expression_std**2]
+                [
+                    settings.identity_prior / model.identity_std**2,
+                    settings.expression_prior / model.expression_std**2,
+                ]
             )
         else:
             basis = model.expression_basis

@@ -28,7 +28,6 @@ __all__ = [
     "DEFAULT_MAX_MEGAPIXELS",
     "MIN_IMAGE_SIDE",
     "ImageSource",
-    "check_rgb8",
     "load_image",
     "save_png",
     "read_png_text",
@@ -46,24 +45,6 @@ ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Image
 _WHITE = (255, 255, 255)
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
-
-
-def check_rgb8(image: np.ndarray, what: str = "image") -> np.ndarray:
-    """An in-memory image as the reconstruction steps take it: (H, W, 3) uint8 RGB, contiguous;
-    anything else raises InputError naming what was found."""
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        found = (
-            f"{image.dtype} array of shape {image.shape}"
-            if isinstance(image, np.ndarray)
-            else type(image).__name__
-        )
-        raise InputError(
-            f"The {what} must be a (H, W, 3) uint8 RGB array; got a {found}. "
-            "Read files with reconstruction.images.load_image."
-        )
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise InputError(f"The {what} has no pixels (shape {image.shape}).")
-    return np.ascontiguousarray(image)
 
 
 def load_image(

@@ -13,13 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from core.context import Closeable
 from core.errors import InputError
-from reconstruction.images import check_rgb8
+from core.images import check_rgb8
 
 __all__ = ["PersonSegmenter"]
 
 
-class PersonSegmenter:
+class PersonSegmenter(Closeable):
     """(H, W, 3) uint8 RGB image -> (H, W) float32 person probability in [0, 1].
 
     One MediaPipe graph per instance, guarded by a lock (a graph is not re-entrant); use it as a
@@ -48,9 +49,3 @@ class PersonSegmenter:
             if self._graph is not None:
                 self._graph.close()
                 self._graph = None
-
-    def __enter__(self) -> PersonSegmenter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

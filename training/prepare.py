@@ -1,16 +1,17 @@
-"""Training data preparation (paper section 4, spec sections 1 and 3): videos -> crops + coefficients.
+"""Training data preparation (paper section 4): videos -> renderer crops + per-frame coefficients.
 
-For every video: track one face (`reconstruction.detection.FaceTracker`), choose one fixed
-VoxCeleb-style box for the whole clip (`reconstruction.crop.stable_crop_for_video`), cut the
-256 x 256 crops, fit per-frame 3DMM coefficients with a reconstruction backend, and store
-frames and coefficients in one file per video (format: `training.dataset`). Videos
-are split into train/test by identity group, so that no person of the test split is seen in
-training. The run is resumable (finished videos are kept), shows a progress bar, and skips and
-reports a broken video instead of stopping.
+Every video goes through the product's own first stage: `reconstruction.video.VideoReader`
+decodes it and a reconstruction backend (`reconstruction.backends.get_backend`) tracks one face,
+chooses one fixed VoxCeleb-style box for the whole clip, cuts the 256 x 256 crops, fits
+per-frame 3DMM coefficients and interpolates the frames where the face was lost, exactly as
+for a driving video in the product. Frames and coefficients are stored in one file per video
+(format: `training.dataset`). Videos are split into train/test by identity group, so that no
+person of the test split is seen in training. The run is resumable (finished videos are kept),
+shows a progress bar, and skips and reports a broken video instead of stopping.
 
-The coefficient step is behind a small protocol, `CoefficientBackend.fit_video(frames) ->
-(crops, MotionSequence)`; `TrackedCropBackend` implements it from the tracker, the crop and any
-per-frame fitter with the `fit_batch(frames, landmarks)` call of `reconstruction.deep3d.Deep3DBackend`.
+`prepare_dataset` takes any `CoefficientBackend` (`fit_video(frames) -> (crops, motion)`);
+`build_backend` makes one over a reconstruction backend (`ReconstructionFitter`), which is
+also the evaluator's `CropFitter`.
 """
 
 from __future__ import annotations
@@ -18,52 +19,51 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from tqdm import tqdm
 
-from core.errors import InputError, MediaReadError, NoFaceError, PIRenderError
-from training.dataset import DatasetManifest, VideoEntry, VideoRecord
 from core.coefficients import FaceCoefficients, MotionSequence
+from core.errors import InputError, PIRenderError
+from reconstruction.backend_base import BackendBase
+from reconstruction.backends import BACKENDS as RECONSTRUCTION_BACKENDS
+from reconstruction.backends import get_backend
+from reconstruction.video import VIDEO_EXTENSIONS, VideoReader, is_video_path, read_identity_groups
+from training.dataset import DatasetManifest, VideoEntry, VideoRecord
 
 __all__ = [
+    "BACKENDS",
     "CoefficientBackend",
     "CropFitter",
-    "FrameFitter",
-    "VideoFit",
-    "TrackedCropBackend",
-    "BACKENDS",
-    "build_backend",
-    "VideoSource",
-    "VideoReader",
-    "list_videos",
-    "split_by_identity",
     "PrepareOptions",
     "PrepareResult",
+    "ReconstructionFitter",
+    "VideoFit",
+    "VideoSource",
+    "build_backend",
+    "list_videos",
     "prepare_dataset",
+    "split_by_identity",
 ]
 
 log = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
-
-
-# ---------------------------------------------------------------------------------------------
-# The backend protocol and its implementation over the reconstruction package
-# ---------------------------------------------------------------------------------------------
+#: Reconstruction backends `pirender prepare --backend` knows.
+BACKENDS = tuple(sorted(RECONSTRUCTION_BACKENDS))
 
 
 @runtime_checkable
 class CoefficientBackend(Protocol):
     """Video frames -> renderer crops + per-frame coefficients.
 
-    `fit_video(frames)`: `frames` is a sequence or a re-iterable of (H, W, 3) uint8 RGB frames of
-    one clip (it may be iterated more than once); returns crops (T, S, S, 3) uint8 and a
-    `MotionSequence` of T frames of face model `face_model`. Raises a PIRenderError when the
+    `fit_video(frames)`: `frames` is a `VideoReader` or a sequence of (H, W, 3) uint8 RGB frames
+    of one clip (a reader may be iterated more than once); returns crops (T, S, S, 3) uint8 and
+    a `MotionSequence` of T frames of face model `face_model`. Raises a PIRenderError when the
     clip cannot be used (no face, face lost, unreadable).
     """
 
@@ -84,16 +84,6 @@ class CropFitter(Protocol):
     def fit_crops(self, crops: np.ndarray) -> list[FaceCoefficients | None]: ...
 
 
-class FrameFitter(Protocol):
-    """Per-frame coefficient fitting given landmarks (what `Deep3DBackend` provides)."""
-
-    face_model_name: str
-
-    def fit_batch(
-        self, frames_rgb: Sequence[np.ndarray], landmarks_xy: Sequence[np.ndarray] | np.ndarray
-    ) -> list[FaceCoefficients]: ...
-
-
 @dataclass(frozen=True, eq=False)
 class VideoFit:
     """A fitted clip: crops (T, S, S, 3) uint8, motion, and JSON-able details (crop box, missing frames)."""
@@ -103,164 +93,48 @@ class VideoFit:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _fill_missing(landmarks: np.ndarray, found: np.ndarray) -> np.ndarray:
-    """(T, N, D) landmarks with NaN rows where not `found` -> linearly interpolated over time (held at the ends)."""
-    t = np.arange(landmarks.shape[0])
-    good = np.flatnonzero(found)
-    flat = landmarks.reshape(landmarks.shape[0], -1)
-    filled = np.empty_like(flat)
-    for j in range(flat.shape[1]):
-        filled[:, j] = np.interp(t, good, flat[good, j])
-    return filled.reshape(landmarks.shape)
+class ReconstructionFitter:
+    """`CoefficientBackend` and `CropFitter` over a reconstruction backend (the product's first stage).
 
-
-class TrackedCropBackend:
-    """`CoefficientBackend` and `CropFitter` from the face tracker, the VoxCeleb crop and a per-frame fitter.
-
-    Frames where the tracker lost the face get landmarks interpolated from their neighbours; a
-    clip where more than `max_missing` of the frames lack the face is refused. Landmarks are
-    mapped into the crop and reduced to the five alignment points the fitter needs.
+    A clip goes through the backend's `analyze_video`: face tracking, one fixed crop box, the
+    coefficient fit (identity fixed per clip), missing frames interpolated, temporal smoothing.
     """
 
-    def __init__(
-        self,
-        fitter: FrameFitter,
-        *,
-        crop_size: int = 256,
-        max_missing: float = 0.2,
-        batch_size: int = 32,
-        fps: float = 25.0,
-        tracker_factory: Callable[[], Any] | None = None,
-    ) -> None:
-        self.fitter = fitter
-        self.face_model = fitter.face_model_name
-        self.crop_size = crop_size
-        self.max_missing = max_missing
-        self.batch_size = batch_size
-        self.fps = fps
-        self.tracker_factory = tracker_factory
-        self._detector: Any = None
-
-    def _fit(self, crops: Sequence[np.ndarray], five: Sequence[np.ndarray]) -> list[FaceCoefficients]:
-        out: list[FaceCoefficients] = []
-        for start in range(0, len(crops), self.batch_size):
-            out += self.fitter.fit_batch(
-                crops[start : start + self.batch_size], five[start : start + self.batch_size]
-            )
-        return out
-
-    def fit_video_detailed(self, frames: Iterable[np.ndarray]) -> VideoFit:
-        from reconstruction.crop import crop_face, stable_crop_for_video
-        from reconstruction.detection import DetectedFace, FaceTracker
-
-        tracker = self.tracker_factory() if self.tracker_factory else FaceTracker()
-        try:
-            track = tracker.track(frames)
-        finally:
-            tracker.close()
-        n = track.num_frames
-        if not track.found.any():
-            raise NoFaceError(f"no face was found in any of the {n} frames")
-        missing = len(track.missing_frames) / n
-        if missing > self.max_missing:
-            raise NoFaceError(
-                f"the face was lost in {len(track.missing_frames)} of {n} frames ({missing:.0%}, at most "
-                f"{self.max_missing:.0%} allowed)"
-            )
-        landmarks = _fill_missing(track.landmarks, track.found) if track.missing_frames else track.landmarks
-        transform = stable_crop_for_video(landmarks, track.image_size, crop_size=self.crop_size)
-        crops = np.stack([crop_face(f, transform) for f in frames])
-        if crops.shape[0] != n:
-            raise MediaReadError(
-                f"the clip gave {n} frames on the first read and {crops.shape[0]} on the second"
-            )
-        in_crop = transform.apply_points(landmarks).astype(np.float32)
-        five = [DetectedFace.from_landmarks(lm).five_points() for lm in in_crop]
-        coeffs = self._fit(list(crops), five)
-        motion = MotionSequence.from_frames(coeffs, fps=self.fps)
-        details = {"crop_transform": transform.to_dict(), "missing_frames": list(track.missing_frames)}
-        return VideoFit(crops, motion, details)
-
-    def fit_video(self, frames: Iterable[np.ndarray]) -> tuple[np.ndarray, MotionSequence]:
-        fit = self.fit_video_detailed(frames)
-        return fit.crops, fit.motion
-
-    def fit_crops(self, crops: np.ndarray) -> list[FaceCoefficients | None]:
-        from core.errors import FaceTooSmallError
-        from reconstruction.detection import FaceDetector
-
-        if self._detector is None:
-            self._detector = FaceDetector(search_small_faces=False)
-        found: list[int] = []
-        five: list[np.ndarray] = []
-        for i, crop in enumerate(crops):
-            try:
-                face = self._detector.detect_one(np.ascontiguousarray(crop), min_size=16).face
-            except (NoFaceError, FaceTooSmallError):
-                continue
-            found.append(i)
-            five.append(face.five_points())
-        out: list[FaceCoefficients | None] = [None] * len(crops)
-        if found:
-            for i, c in zip(found, self._fit([crops[i] for i in found], five), strict=True):
-                out[i] = c
-        return out
-
-
-#: Reconstruction backends `pirender prepare --backend` knows.
-BACKENDS = ("default", "deep3d")
-
-
-class AnalysisBackend:
-    """`CoefficientBackend` over a reconstruction backend's `analyze_video` (tracking, fixed clip box,
-    identity fixed per clip, temporal smoothing): the offline default."""
-
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: BackendBase) -> None:
         self.backend = backend
-        self.face_model = backend.model.name
-
-    def fit_video(self, frames: Iterable[np.ndarray]) -> tuple[np.ndarray, MotionSequence]:
-        fit = self.fit_video_detailed(frames)
-        return fit.crops, fit.motion
-
-    def fit_crops(self, crops: np.ndarray) -> list[FaceCoefficients | None]:
-        """Re-fit faces in rendered crops as they are (AED/APD): landmarks + fit in crop coordinates."""
-        from reconstruction.fitting import fit_landmarks
-
-        out: list[FaceCoefficients | None] = []
-        for crop in crops:
-            try:
-                face = self.backend.detector.detect_one(np.ascontiguousarray(crop), min_size=16).face
-            except NoFaceError:
-                out.append(None)
-                continue
-            out.append(fit_landmarks(self.backend.model, face.landmarks, (crop.shape[1], crop.shape[0])))
-        return out
+        self.name = backend.name
+        self.face_model = backend.face_model
 
     def fit_video_detailed(self, frames: Iterable[np.ndarray]) -> VideoFit:
-        analysis = self.backend.analyze_video(list(frames))
-        details = {"crop_transform": analysis.crop_transform.to_dict(), "missing_frames": list(analysis.missing_frames)}
+        """Crops, motion and details (crop transform, frames without the face) of one clip."""
+        source = frames if isinstance(frames, (VideoReader, np.ndarray)) else list(frames)
+        analysis = self.backend.analyze_video(source)
+        details = {
+            "crop_transform": analysis.crop_transform.to_dict(),
+            "missing_frames": list(analysis.missing_frames),
+        }
         return VideoFit(analysis.crops, analysis.motion, details)
 
+    def fit_video(self, frames: Iterable[np.ndarray]) -> tuple[np.ndarray, MotionSequence]:
+        fit = self.fit_video_detailed(frames)
+        return fit.crops, fit.motion
 
-def build_backend(
-    name: str = "default", *, crop_size: int = 256, device: str = "cpu", **options: Any
-) -> TrackedCropBackend | AnalysisBackend:
-    """The named backend over the reconstruction package; WeightsNotFoundError names missing files."""
-    if name == "default":
-        from reconstruction.backends import DefaultBackend
+    def fit_crops(self, crops: np.ndarray) -> list[FaceCoefficients | None]:
+        """Re-fit the faces of rendered crops as they are (see `BackendBase.fit_crops`)."""
+        return self.backend.fit_crops(crops)
 
-        return AnalysisBackend(DefaultBackend(**options))
+
+def build_backend(name: str = "default", *, device: str = "cpu", **options: Any) -> ReconstructionFitter:
+    """The reconstruction backend `name` as a `ReconstructionFitter`; WeightsNotFoundError names missing files.
+
+    `device` is the device of the Deep3DFaceRecon network (the default backend runs on the CPU);
+    `options` go to `reconstruction.backends.get_backend`.
+    """
+    if name not in BACKENDS:
+        raise InputError(f"unknown reconstruction backend {name!r}; available: {', '.join(BACKENDS)}")
     if name == "deep3d":
-        from reconstruction.deep3d import Deep3DBackend
-
-        return TrackedCropBackend(Deep3DBackend(device=device, **options), crop_size=crop_size)
-    raise InputError(f"unknown reconstruction backend {name!r}; available: {', '.join(BACKENDS)}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Videos, identities and splits
-# ---------------------------------------------------------------------------------------------
+        options["device"] = device
+    return ReconstructionFitter(get_backend(name, **options))
 
 
 @dataclass(frozen=True)
@@ -281,12 +155,10 @@ def list_videos(folder: str | Path) -> list[VideoSource]:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"video folder {folder} does not exist or is not a folder")
-    from reconstruction.video import read_identity_groups
-
     groups = read_identity_groups(folder)
     sources: list[VideoSource] = []
     used: set[str] = set()
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()):
+    for path in sorted(p for p in folder.iterdir() if is_video_path(p) and p.is_file()):
         name = base = _safe_name(path.stem)
         k = 1
         while name in used:
@@ -326,51 +198,6 @@ def split_by_identity(
         if "train" not in split.values():
             split[max(unique, key=score.get)] = "train"
     return split
-
-
-class VideoReader:
-    """Re-iterable frames of a video file, decoded by imageio-ffmpeg (each iteration decodes anew).
-
-    Yields (H, W, 3) uint8 RGB; at most `max_frames` (0 = all). `fps` and `size` (W, H) are read
-    from the stream on construction. Raises MediaReadError for unreadable files.
-    """
-
-    def __init__(self, path: str | Path, max_frames: int = 0) -> None:
-        self.path = Path(path)
-        self.max_frames = max_frames
-        gen = self._open()
-        try:
-            meta = next(gen)
-        except (StopIteration, RuntimeError, OSError) as exc:
-            raise MediaReadError(f"{self.path} could not be opened as a video ({exc})") from None
-        finally:
-            gen.close()
-        self.fps = float(meta.get("fps") or 25.0)
-        self.size = tuple(int(v) for v in meta["size"])
-
-    def _open(self) -> Any:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.read_frames(str(self.path))
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        gen = self._open()
-        try:
-            next(gen)  # metadata
-            w, h = self.size
-            for count, raw in enumerate(gen):
-                if self.max_frames and count >= self.max_frames:
-                    break
-                yield np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
-        except (RuntimeError, OSError, ValueError) as exc:
-            raise MediaReadError(f"{self.path} could not be decoded ({exc})") from None
-        finally:
-            gen.close()
-
-
-# ---------------------------------------------------------------------------------------------
-# The preparation run
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -426,15 +253,14 @@ def prepare_dataset(
 ) -> PrepareResult:
     """Prepare every video of `video_dir` into the dataset `out_dir` (resumable; see the module docstring).
 
-    `video_reader(path, max_frames)` decodes a file (default `VideoReader`; tests pass their own).
+    `video_reader(path, max_frames)` decodes a file (default: `reconstruction.video.VideoReader`
+    with no duration limit, the first `max_frames` frames when that is not 0).
     """
-    from tqdm import tqdm
-
     opts = options or PrepareOptions()
     root = Path(out_dir)
     sources = list_videos(video_dir)
     if not sources:
-        raise InputError(f"no videos ({', '.join(VIDEO_EXTENSIONS)}) in {video_dir}")
+        raise InputError(f"no videos ({', '.join(sorted(VIDEO_EXTENSIONS))}) in {video_dir}")
     splits = split_by_identity(
         [s.identity_group for s in sources], opts.test_fraction, seed=opts.seed, test_groups=opts.test_groups
     )
@@ -445,9 +271,9 @@ def prepare_dataset(
             f"'{backend.face_model}': use another output folder"
         )
     old_skips = {s["name"]: s for s in (previous.skipped if previous else ())}
-    reader = video_reader or (lambda path, n: VideoReader(path, n))
+    reader = video_reader or _read_video
     info = {
-        "backend": type(backend).__name__,
+        "backend": getattr(backend, "name", type(backend).__name__),
         "source_folder": str(Path(video_dir).resolve()),
         "image_format": opts.image_format,
         "test_fraction": opts.test_fraction,
@@ -523,6 +349,11 @@ def prepare_dataset(
     return PrepareResult(final, tuple(processed), tuple(reused), tuple(skipped))
 
 
+def _read_video(path: Path, max_frames: int) -> VideoReader:
+    """The product's reader, without its duration limit: training clips may be long."""
+    return VideoReader(path, max_frames=max_frames or None, max_duration=None)
+
+
 def _prepare_one(
     source: VideoSource,
     backend: CoefficientBackend,
@@ -545,9 +376,8 @@ def _prepare_one(
         raise InputError(f"the backend returned {len(crops)} crops but {len(motion)} coefficient rows")
     if len(crops) < opts.min_frames:
         raise InputError(f"only {len(crops)} frames (at least {opts.min_frames} needed)")
-    fps = getattr(frames, "fps", None)
-    if fps:
-        motion = replace(motion, fps=float(fps))  # the container's frame rate, not the backend's default
+    if isinstance(frames, VideoReader):
+        motion = replace(motion, fps=frames.info.fps)  # the container's frame rate, not a backend's default
     meta = {"source": str(source.path), "identity_group": source.identity_group, **details}
     return VideoRecord.from_frames(
         source.name, crops, motion, meta, image_format=opts.image_format, quality=opts.quality

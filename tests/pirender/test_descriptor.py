@@ -43,17 +43,3 @@ def test_motion_windows_refuses_another_face_model():
         motion_windows(seq, BFM_DEEP3D)
     assert motion_windows(MotionSequence.still(_coeffs(), 3), BFM_DEEP3D).shape == (3, 73, 27)
 
-
-def test_coefficient_record_round_trips(tmp_path):
-    c = _coeffs(value=0.25)
-    assert FaceCoefficients.from_descriptor_rows(c.descriptor_rows(), BFM_DEEP3D).descriptor_rows().tolist() == (
-        c.descriptor_rows().tolist()
-    )
-    assert FaceCoefficients.from_dict(c.to_dict()).descriptor_rows().tolist() == c.descriptor_rows().tolist()
-    seq = MotionSequence.from_frames([c, _coeffs(value=1.0)], fps=30)
-    seq.save_npz(tmp_path / "m.npz")
-    loaded = MotionSequence.load_npz(tmp_path / "m.npz")
-    assert loaded.fps == 30 and loaded.face_model == BFM_DEEP3D and len(loaded) == 2
-    np.testing.assert_array_equal(loaded.descriptor_rows(), seq.descriptor_rows())
-    with pytest.raises(InputError):
-        FaceCoefficients(BFM_DEEP3D, np.zeros(64), [0, 0], [0, 0, 0], [0, 0, 0])

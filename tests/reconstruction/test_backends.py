@@ -13,20 +13,14 @@ import pytest
 import torch
 from PIL import Image
 
-from core.errors import FaceTooSmallError, InputError, MediaReadError, NoFaceError, WeightsNotFoundError
-from reconstruction.backends import (
-    Deep3DReconstruction,
-    DefaultBackend,
-    PhotoAnalysis,
-    ReconstructionBackend,
-    VideoAnalysis,
-    alignment_in_crop,
-    get_backend,
-)
 from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL
+from core.errors import FaceTooSmallError, InputError, MediaReadError, NoFaceError, WeightsNotFoundError
+from reconstruction.backend_base import PhotoAnalysis, ReconstructionBackend, VideoAnalysis
+from reconstruction.backends import Deep3DReconstruction, DefaultBackend, alignment_in_crop, get_backend
 from reconstruction.crop import crop_face, paste_back
 from reconstruction.detection import DetectedFace
 from reconstruction.fitting import project_coefficients
+from tests.reconstruction.test_detection import two_faces
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +32,6 @@ def backend():
 @pytest.fixture(scope="module")
 def astro_analysis(backend, astronaut) -> PhotoAnalysis:
     return backend.analyze_photo(astronaut)
-
-
-def two_faces(astronaut: np.ndarray) -> np.ndarray:
-    """The astronaut beside a mirrored copy at 60 % size on a grey background."""
-    small = cv2.resize(astronaut[:, ::-1], None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
-    canvas = np.full((512, 512 + small.shape[1], 3), 200, np.uint8)
-    canvas[:, :512] = astronaut
-    top = (512 - small.shape[0]) // 2
-    canvas[top : top + small.shape[0], 512:] = small
-    return canvas
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,7 +83,7 @@ def test_photo_from_path_and_pil(backend, astronaut, astro_analysis, tmp_path):
 
 
 def test_several_faces_are_counted_and_selectable(backend, astronaut):
-    image = two_faces(astronaut)
+    image = two_faces(astronaut, 0.6)
     first = backend.analyze_photo(image)
     second = backend.analyze_photo(image, face_index=1)
     assert first.num_faces == second.num_faces == 2
@@ -289,6 +273,16 @@ def test_deep3d_clip(deep3d, astronaut):
     assert a.motion.crop.shape == (3, 3) and a.motion.identity.shape == (80,)
     # the face slides right inside a fixed crop: the alignment centre tx grows
     assert np.all(np.diff(a.raw_motion.crop[:, 1]) > 0)
+
+
+def test_fit_crops_refits_faces_as_they_are(backend, deep3d, astro_analysis):
+    """The evaluator's re-fit: the face in each crop, in the crop's own frame; None without a face."""
+    crops = np.stack([astro_analysis.crop, np.full_like(astro_analysis.crop, 128)])
+    refit = backend.fit_crops(crops)
+    assert refit[1] is None and refit[0].face_model == DEFAULT_FACE_MODEL
+    np.testing.assert_allclose(refit[0].angles, astro_analysis.coefficients.angles, atol=0.05)  # ~3 degrees
+    bfm = deep3d.fit_crops(list(crops))
+    assert bfm[1] is None and bfm[0].face_model == BFM_DEEP3D and bfm[0].expression.shape == (64,)
 
 
 def test_deep3d_missing_files_are_listed(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""Semantic controls (issue 4): the slider table, exact reset, composition, head pose, presets,
+"""Semantic controls: the slider table, exact reset, composition, head pose, presets,
 interpolation, and that each expression direction moves its own landmarks (default model and BFM)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import FaceModelMismatchError, InputError
 from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients
+from core.errors import FaceModelMismatchError, InputError
 from reconstruction.controls import (
     CONTROL_NAMES,
     CONTROL_SPECS,
@@ -23,8 +23,21 @@ from reconstruction.controls import (
 from reconstruction.face_model import load_default_face_model
 
 CONTRACT_NAMES = (
-    "yaw", "pitch", "roll", "move_x", "move_y", "scale", "smile", "open_mouth", "wide_mouth", "round_lips",
-    "raise_brows", "frown", "close_eyes", "wink_left", "wink_right",
+    "yaw",
+    "pitch",
+    "roll",
+    "move_x",
+    "move_y",
+    "scale",
+    "smile",
+    "open_mouth",
+    "wide_mouth",
+    "round_lips",
+    "raise_brows",
+    "frown",
+    "close_eyes",
+    "wink_left",
+    "wink_right",
 )
 
 
@@ -60,7 +73,14 @@ def test_the_table_is_declared_once_with_the_contract_names() -> None:
         assert spec.group in ("head", "expression")
         assert spec.minimum <= spec.default == 0.0 <= spec.maximum and spec.step > 0
         assert spec.label and spec.description
-    assert {s.name for s in CONTROL_SPECS if s.group == "head"} == {"yaw", "pitch", "roll", "move_x", "move_y", "scale"}
+    assert {s.name for s in CONTROL_SPECS if s.group == "head"} == {
+        "yaw",
+        "pitch",
+        "roll",
+        "move_x",
+        "move_y",
+        "scale",
+    }
 
 
 def test_all_zero_returns_the_original_exactly(controls: ControlSet, coeffs: FaceCoefficients) -> None:
@@ -69,16 +89,22 @@ def test_all_zero_returns_the_original_exactly(controls: ControlSet, coeffs: Fac
     assert controls.apply(coeffs, {}, raw_expression_offset=np.zeros(32)) is coeffs
     edited = controls.apply(coeffs, {"smile": 0.7, "yaw": 10})
     assert edited is not coeffs and not np.array_equal(edited.expression, coeffs.expression)
-    np.testing.assert_array_equal(coeffs.expression, FaceCoefficients(**{**coeffs.__dict__}).expression)  # untouched
+    np.testing.assert_array_equal(
+        coeffs.expression, FaceCoefficients(**{**coeffs.__dict__}).expression
+    )  # untouched
 
 
 def test_controls_compose_and_raw_offset_adds(controls: ControlSet, coeffs: FaceCoefficients) -> None:
     both = controls.apply(coeffs, {"smile": 0.6, "raise_brows": -0.4})
-    expected = coeffs.expression + 0.6 * controls.directions["smile"] - 0.4 * controls.directions["raise_brows"]
+    expected = (
+        coeffs.expression + 0.6 * controls.directions["smile"] - 0.4 * controls.directions["raise_brows"]
+    )
     np.testing.assert_allclose(both.expression, expected, atol=1e-5)
     offset = np.linspace(-1, 1, 32)
     raw = controls.apply(coeffs, {"smile": 0.6}, raw_expression_offset=offset)
-    np.testing.assert_allclose(raw.expression, coeffs.expression + 0.6 * controls.directions["smile"] + offset, atol=1e-5)
+    np.testing.assert_allclose(
+        raw.expression, coeffs.expression + 0.6 * controls.directions["smile"] + offset, atol=1e-5
+    )
     np.testing.assert_array_equal(both.angles, coeffs.angles)
     np.testing.assert_array_equal(both.translation, coeffs.translation)
 
@@ -108,11 +134,13 @@ def test_head_controls_default_model(controls: ControlSet, coeffs: FaceCoefficie
 def test_the_head_turns_about_the_neck(controls: ControlSet, coeffs: FaceCoefficients, bfm) -> None:
     """Yaw/pitch/roll keep the pivot (behind the ears, top of the neck) where it was in the picture,
     and move the face the way a real head turn does (positive yaw: nose and face to the right)."""
-    from reconstruction.fitting import pose_to_image
     from core.geometry import euler_to_matrix
+    from reconstruction.fitting import pose_to_image
 
     def placed(c: FaceCoefficients, point: np.ndarray) -> np.ndarray:
-        scale, rot, t = pose_to_image(c.angles.astype(np.float64), c.translation.astype(np.float64), (256, 256))
+        scale, rot, t = pose_to_image(
+            c.angles.astype(np.float64), c.translation.astype(np.float64), (256, 256)
+        )
         return scale * rot @ point + t
 
     pivot = np.asarray(controls.pivot)
@@ -123,8 +151,13 @@ def test_the_head_turns_about_the_neck(controls: ControlSet, coeffs: FaceCoeffic
     assert right.translation[0] > coeffs.translation[0] + 0.05  # the face moves with the turn
     # The BFM (perspective camera, world = R X + t): the pivot stays put in the world.
     bfm_controls = control_set_for(bfm)
-    c = FaceCoefficients(BFM_DEEP3D, np.zeros(64), np.radians([3.0, -4.0, 1.0]), np.array([0.1, 0.2, 0.5]),
-                         np.array([1.0, 128, 128]))
+    c = FaceCoefficients(
+        BFM_DEEP3D,
+        np.zeros(64),
+        np.radians([3.0, -4.0, 1.0]),
+        np.array([0.1, 0.2, 0.5]),
+        np.array([1.0, 128, 128]),
+    )
     out = bfm_controls.apply(c, {"yaw": 20, "pitch": 10})
     world = lambda k: euler_to_matrix(k.angles.astype(np.float64)) @ bfm_controls.pivot + k.translation  # noqa: E731
     np.testing.assert_allclose(world(out), world(c), atol=1e-4)
@@ -134,7 +167,9 @@ def test_head_controls_bfm_keep_the_face_centre_when_scaling(bfm) -> None:
     from reconstruction.bfm import CAMERA_DISTANCE, FOCAL
 
     controls = control_set_for(bfm)
-    c = FaceCoefficients(BFM_DEEP3D, np.zeros(64), np.zeros(3), np.array([0.3, -0.2, 1.0]), np.array([1.0, 128, 128]))
+    c = FaceCoefficients(
+        BFM_DEEP3D, np.zeros(64), np.zeros(3), np.array([0.3, -0.2, 1.0]), np.array([1.0, 128, 128])
+    )
     out = controls.apply(c, {"scale": 25})
     centre = lambda t: FOCAL * t[:2] / (CAMERA_DISTANCE - t[2])  # noqa: E731 - projected model origin
     np.testing.assert_allclose(centre(out.translation), centre(c.translation), atol=1e-3)
@@ -236,8 +271,13 @@ def test_each_control_moves_mainly_its_own_landmarks(controls: ControlSet) -> No
         "brows": list(range(17, 27)),
     }
     own = {
-        "smile": "mouth", "open_mouth": "mouth", "wide_mouth": "mouth", "round_lips": "mouth",
-        "raise_brows": "brows", "frown": "brows", "close_eyes": "eyes",
+        "smile": "mouth",
+        "open_mouth": "mouth",
+        "wide_mouth": "mouth",
+        "round_lips": "mouth",
+        "raise_brows": "brows",
+        "frown": "brows",
+        "close_eyes": "eyes",
     }
     for name, group in own.items():
         m = np.linalg.norm(_motion(controls, name), axis=1)
@@ -257,7 +297,9 @@ def test_bfm_control_set_smoke(bfm) -> None:
     controls = control_set_for(bfm)
     assert controls.face_model == BFM_DEEP3D and controls.num_expression == 64
     assert control_set_for(bfm) is controls
-    c = FaceCoefficients(BFM_DEEP3D, np.zeros(64), np.zeros(3), np.array([0.0, 0.0, 1.0]), np.array([1.0, 128, 128]))
+    c = FaceCoefficients(
+        BFM_DEEP3D, np.zeros(64), np.zeros(3), np.array([0.0, 0.0, 1.0]), np.array([1.0, 128, 128])
+    )
     assert controls.apply(c, {}) is c
     out = controls.apply(c, {"open_mouth": 1.0, "yaw": 10})
     np.testing.assert_allclose(out.expression, controls.directions["open_mouth"], atol=1e-5)

@@ -317,7 +317,7 @@ def test_voxceleb_clip_is_framed_like_voxceleb(shared_data):
     """On a clip from the VoxCeleb preprocessing the weights were trained on, our crop is the frame itself."""
     import imageio_ffmpeg
 
-    from reconstruction.detection import FaceTracker
+    from reconstruction.tracking import FaceTracker
 
     gen = imageio_ffmpeg.read_frames(str(shared_data / "videos" / "OpenTalker__DPE__d.mp4"))
     w, h = next(gen)["size"]

@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import CheckpointError, FaceTooSmallError, InputError, WeightsNotFoundError
-from reconstruction import load_deep3d_network
-from reconstruction.align import align_face
 from core.coefficients import BFM_DEEP3D, FaceCoefficients
-from reconstruction.deep3d import Deep3DBackend, Deep3DReconNet, split_coefficients
+from core.errors import CheckpointError, FaceTooSmallError, InputError, WeightsNotFoundError
+from reconstruction.align import align_face
+from reconstruction.deep3d import Deep3DBackend, Deep3DReconNet, load_deep3d_network, split_coefficients
 
 SEED = 4242
 # Five landmarks of skimage's astronaut (eye centres, nose tip, mouth corners), pixel coordinates, y down.

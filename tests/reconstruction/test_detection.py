@@ -16,9 +16,9 @@ from reconstruction.detection import (
     NUM_LANDMARKS,
     DetectedFace,
     FaceDetector,
-    FaceTracker,
     face_box_iou,
 )
+from reconstruction.tracking import FaceTracker
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.coefficients import DEFAULT_FACE_MODEL, FaceCoefficients
-from reconstruction.face_model import REGIONS, load_default_face_model
+from reconstruction.face_model import load_default_face_model, mesh_regions
 from reconstruction.fitting import fit_landmarks, project_coefficients
 
 CROP = (256, 256)
@@ -119,7 +119,7 @@ def _expression(model, seed: int = 5) -> np.ndarray:
 
 def _lip_error_px(model, fitted: np.ndarray, true: np.ndarray) -> tuple[float, float]:
     """RMS over the lips of (fitted - true) expression displacement and of the true one, in crop pixels."""
-    lips = REGIONS["lips"]
+    lips = mesh_regions()["lips"]
     scale = _px_per_unit()
     err = model.expression_displacement(fitted - true)[lips] * scale
     ref = model.expression_displacement(true)[lips] * scale
@@ -149,7 +149,7 @@ def test_photo_fit_explains_the_whole_shape(model):
     landmarks = _landmarks(model, identity, _expression(model), (8, 15, -4), 0.0, rng)
     fitted = fit_landmarks(model, landmarks, CROP)
     residual = np.abs(project_coefficients(model, fitted, CROP) - landmarks)[:, :2]
-    assert residual.mean() < 0.1 and residual[REGIONS["lips"]].max() < 0.5
+    assert residual.mean() < 0.1 and residual[mesh_regions()["lips"]].max() < 0.5
 
 
 @pytest.mark.parametrize("identity_known", [True, False])

@@ -1,31 +1,26 @@
-"""Data preparation: identity split, resumable runs that skip broken videos, and the tracker/crop/fitter wiring."""
+"""Data preparation: identity split, resumable runs that skip broken videos, and the product's first stage as the fitter."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.errors import NoFaceError
+from core.coefficients import DEFAULT_FACE_MODEL, MotionSequence
+from core.errors import InputError
+from reconstruction.backends import DefaultBackend
+from reconstruction.video import VideoReader
+from tests.training.synthetic import FACE_MODEL, SyntheticBackend, render_video, synthetic_motion, write_mp4
+from training.dataset import DatasetManifest, PairDataset
 from training.prepare import (
+    BACKENDS,
     CoefficientBackend,
     CropFitter,
     PrepareOptions,
-    TrackedCropBackend,
-    VideoReader,
-    _fill_missing,
+    ReconstructionFitter,
+    build_backend,
     list_videos,
     prepare_dataset,
     split_by_identity,
-)
-from training.dataset import DatasetManifest, PairDataset
-from core.coefficients import FaceCoefficients
-from reconstruction.detection import TrackResult
-from tests.training.synthetic import (
-    FACE_MODEL,
-    SyntheticBackend,
-    render_video,
-    synthetic_motion,
-    write_mp4,
 )
 
 
@@ -44,12 +39,6 @@ def test_split_by_identity():
         "b": "test",
         "c": "train",
     }
-
-
-def test_fill_missing_interpolates_over_time():
-    lm = np.array([[[0.0, 0.0]], [[np.nan, np.nan]], [[4.0, 2.0]], [[np.nan, np.nan]]])
-    out = _fill_missing(lm, np.array([True, False, True, False]))
-    assert np.allclose(out[:, 0], [[0, 0], [2, 1], [4, 2], [4, 2]])
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +64,9 @@ def test_list_videos_reads_identity_groups(video_folder):
         "clip2": "bob",
         "clip3": "carol",
     }
-    reader = VideoReader(video_folder / "clip0.mp4", max_frames=4)
+    reader = VideoReader(video_folder / "clip0.mp4", max_frames=4, max_duration=None)
     frames = list(reader)
-    assert len(frames) == 4 and frames[0].shape == (64, 64, 3) and reader.fps == 25.0
+    assert len(frames) == 4 and frames[0].shape == (64, 64, 3) and reader.info.fps == 25.0
     assert len(list(reader)) == 4  # re-iterable
 
 
@@ -117,78 +106,90 @@ def test_prepare_skips_broken_videos_and_resumes(video_folder, tmp_path):
     assert [s["name"] for s in retried.skipped] == ["broken"]
 
 
-class _FakeTracker:
-    """Landmarks of a face moving right by 1 px per frame in 128x128 frames; frame 2 is lost."""
+class _RecordingBackend:
+    """Stands in for a reconstruction backend: records what it is given, returns a fixed analysis."""
 
-    def __init__(self, base: np.ndarray, lost: tuple[int, ...] = (2,)) -> None:
-        self.base, self.lost = base, lost
+    name = "recording"
+    face_model = "recording"
 
-    def track(self, frames):
-        frames = list(frames)
-        lm = np.stack([self.base + [i, 0, 0] for i in range(len(frames))]).astype(np.float32)
-        found = np.ones(len(frames), bool)
-        for i in self.lost:
-            lm[i] = np.nan
-            found[i] = False
-        return TrackResult(lm, found, self.lost, (128, 128))
+    def __init__(self) -> None:
+        self.videos: list[object] = []
+        self.crops: list[object] = []
 
-    def close(self):
-        pass
+    def analyze_video(self, source):
+        self.videos.append(source)
+        n = len(list(source))
+        zeros = np.zeros((n, 3), np.float32)
+        motion = MotionSequence("recording", np.zeros((n, 4), np.float32), zeros, zeros, zeros + 1, fps=12.5)
 
+        class _Analysis:
+            crops = np.zeros((n, 8, 8, 3), np.uint8)
+            crop_transform = type("T", (), {"to_dict": staticmethod(lambda: {"box": [0, 0, 8, 8]})})
+            missing_frames = (1,)
 
-class _RecordingFitter:
-    face_model_name = "recording"
+        _Analysis.motion = motion
+        return _Analysis
 
-    def __init__(self):
-        self.calls = []
-
-    def fit_batch(self, frames, landmarks):
-        self.calls.append((np.stack(frames), np.stack(landmarks)))
-        return [
-            FaceCoefficients(
-                "recording", np.asarray(lm, np.float32).reshape(-1), np.zeros(3), np.zeros(3), np.ones(3)
-            )
-            for lm in landmarks
-        ]
+    def fit_crops(self, crops):
+        self.crops.append(crops)
+        return [None] * len(crops)
 
 
-def test_tracked_crop_backend_wiring():
-    rng = np.random.default_rng(0)
-    base = np.concatenate([rng.uniform(44, 84, (478, 2)), np.zeros((478, 1))], axis=1)
-    fitter = _RecordingFitter()
-    backend = TrackedCropBackend(
-        fitter, crop_size=64, batch_size=3, tracker_factory=lambda: _FakeTracker(base)
+def test_reconstruction_fitter_wiring(video_folder):
+    """Clips go to the product's analyze_video as they are: an open VideoReader unchanged, frames as a list."""
+    recording = _RecordingBackend()
+    fitter = ReconstructionFitter(recording)
+    assert isinstance(fitter, CoefficientBackend) and isinstance(fitter, CropFitter)
+    assert fitter.face_model == fitter.name == "recording"
+    reader = VideoReader(video_folder / "clip0.mp4", max_frames=6, max_duration=None)
+    fit = fitter.fit_video_detailed(reader)
+    assert recording.videos[-1] is reader and fit.crops.shape == (6, 8, 8, 3)
+    assert fit.details == {"crop_transform": {"box": [0, 0, 8, 8]}, "missing_frames": [1]}
+    fitter.fit_video(iter([np.zeros((4, 4, 3), np.uint8)] * 3))
+    assert isinstance(recording.videos[-1], list) and len(recording.videos[-1]) == 3
+    assert fitter.fit_crops(np.zeros((2, 8, 8, 3), np.uint8)) == [None, None]
+    assert BACKENDS == ("deep3d", "default")
+    with pytest.raises(InputError, match="unknown reconstruction backend"):
+        build_backend("nope")
+
+
+def test_prepared_clips_match_the_product_analysis(astronaut, tmp_path):
+    """One video path: the dataset holds exactly what the product's default backend makes of the clip."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    frames = np.stack([np.roll(astronaut, 3 * i, axis=1) for i in range(6)])  # a real face sliding right
+    frames[2] = 90  # a frame without the face: interpolated, as in the product
+    clip = write_mp4(folder / "astronaut.mp4", frames)
+    fitter = build_backend("default")
+    assert isinstance(fitter.backend, DefaultBackend) and fitter.face_model == DEFAULT_FACE_MODEL
+    result = prepare_dataset(
+        folder, tmp_path / "ds", fitter, PrepareOptions(image_format="png"), progress=False
     )
-    frames = [np.full((128, 128, 3), 10 * i, np.uint8) for i in range(6)]
-    fit = backend.fit_video_detailed(frames)
-    assert fit.crops.shape == (6, 64, 64, 3) and len(fit.motion) == 6 and fit.motion.face_model == "recording"
-    assert fit.details["missing_frames"] == [2] and "crop_transform" in fit.details
-    assert [len(c[0]) for c in fitter.calls] == [3, 3]
-    five = np.concatenate([c[1] for c in fitter.calls])  # (6, 5, 2) in crop pixels
-    assert five.shape == (6, 5, 2) and (five > 0).all() and (five < 64).all()
-    step = np.diff(five[:, 0, 0])
-    assert np.allclose(step, step[0], atol=1e-3) and step[0] > 0  # the lost frame was interpolated
-    assert np.array_equal(fit.crops[4], np.full((64, 64, 3), 40, np.uint8))
-    lost = TrackedCropBackend(fitter, tracker_factory=lambda: _FakeTracker(base, lost=(0, 1, 2)))
-    with pytest.raises(NoFaceError, match="lost"):
-        lost.fit_video(frames)
+    manifest = result.manifest
+    record = manifest.load_video((manifest.split("train") + manifest.split("test"))[0])
+    product = fitter.backend.analyze_video(clip)
+    assert record.meta["missing_frames"] == list(product.missing_frames) == [2]
+    np.testing.assert_array_equal(record.frames(), product.crops)
+    np.testing.assert_allclose(record.motion.descriptor_rows(), product.motion.descriptor_rows(), atol=1e-5)
+    assert record.motion.fps == product.fps == 25.0
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_real_video_tracking_and_crops(shared_data, tmp_path):
-    """Real decoding + MediaPipe tracking + VoxCeleb crop on two sample clips (the fitter is a stand-in)."""
+    """Real decoding + tracking + VoxCeleb crop + default fit on two sample clips, as in the product."""
     folder = shared_data / "videos"
-    fitter = _RecordingFitter()
-    backend = TrackedCropBackend(fitter)
-    fit = backend.fit_video_detailed(VideoReader(folder / "OpenTalker__DPE__s.mp4", max_frames=12))
-    assert fit.crops.shape == (12, 256, 256, 3)
-    five = np.concatenate([c[1] for c in fitter.calls])
-    eyes_y, mouth_y = five[:, :2, 1].mean(), five[:, 3:, 1].mean()
-    assert 70 < eyes_y < mouth_y < 200 and 90 < five[:, 2, 0].mean() < 166  # a VoxCeleb-style framing
+    fitter = build_backend("default")
+    clip = folder / "OpenTalker__DPE__s.mp4"
+    fit = fitter.fit_video_detailed(VideoReader(clip, max_frames=12, max_duration=None))
+    assert fit.crops.shape == (12, 256, 256, 3) and len(fit.motion) == 12
+    product = fitter.backend.analyze_video(clip, max_seconds=12 / VideoReader(clip).info.fps)
+    np.testing.assert_array_equal(fit.crops, product.crops)
+    np.testing.assert_allclose(fit.motion.expression, product.motion.expression, atol=1e-6)
     sub = tmp_path / "videos"
     sub.mkdir()
     for name in ("OpenTalker__DPE__s.mp4", "harlanhong__CVPR2022-DaGAN__driving.mp4"):
         (sub / name).symlink_to(folder / name)
-    result = prepare_dataset(sub, tmp_path / "ds", backend, PrepareOptions(max_frames=6), progress=False)
+    result = prepare_dataset(sub, tmp_path / "ds", fitter, PrepareOptions(max_frames=6), progress=False)
     assert len(result.processed) == 2 and result.manifest.counts()["test"]["videos"] == 1
+    assert result.manifest.info["backend"] == "default"

@@ -1,0 +1,29 @@
+"""The one check of an in-memory RGB image (numpy only), shared by every stage that takes one."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.errors import InputError
+
+__all__ = ["check_rgb8"]
+
+
+def check_rgb8(image: np.ndarray, what: str = "image") -> np.ndarray:
+    """`image` as a C-contiguous (H, W, 3) uint8 RGB array with at least one pixel.
+
+    Anything else raises InputError naming `what` and what was found (dtype and shape, or type).
+    """
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        found = (
+            f"{image.dtype} array of shape {image.shape}"
+            if isinstance(image, np.ndarray)
+            else type(image).__name__
+        )
+        raise InputError(
+            f"The {what} must be a (H, W, 3) uint8 RGB array; got a {found}. "
+            "Read files with reconstruction.images.load_image."
+        )
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise InputError(f"The {what} has no pixels (shape {image.shape}).")
+    return np.ascontiguousarray(image)
