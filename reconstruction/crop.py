@@ -14,8 +14,10 @@ quarter of the crop above the forehead for the hair.
 
 Coordinates follow OpenCV: pixel (col, row) has its centre at (x, y) = (col, row).
 `CropTransform` holds the 2 x 3 affine from original pixels to crop pixels; `crop_face` samples
-the crop (padding by reflection where the box leaves the photo); `paste_back` warps an edited
-crop back over only the box's region of the original and blends it with a feathered mask.
+the crop (padding by reflection where the box leaves the photo); `warp_photo` moves the photo's
+own full-resolution pixels along a motion computed on the crop (one remap: untouched texture stays
+as sharp as the photo and no feature appears twice); `paste_back` warps a crop a network painted
+back over only the box's region of the original and blends it with a feathered mask.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ __all__ = [
     "crop_mask",
     "paste_back",
     "paste_mask",
+    "warp_photo",
     "stable_crop_for_video",
 ]
 
@@ -419,6 +422,85 @@ def paste_back(
         delta_up = _warp(delta, a, size, inv_scale, cv2.BORDER_CONSTANT)
         res = roi.astype(np.float32) + delta_up * mask[:, :, None]
         out[y0:y1, x0:x1] = np.clip(np.rint(res), 0, 255).astype(np.uint8)
+    return out
+
+
+def _moving_region(flow: np.ndarray, transform: CropTransform) -> tuple[int, int, int, int] | None:
+    """Integer (x0, y0, x1, y1) of the photo where a crop-space flow moves anything (> 0.01 crop px), or None."""
+    moving = np.abs(flow).max(axis=2) > 0.01
+    if not moving.any():
+        return None
+    ys, xs = np.nonzero(moving)
+    corners = np.array([[xs.min() - 1, ys.min() - 1], [xs.max() + 1, ys.min() - 1], [xs.min() - 1, ys.max() + 1],
+                        [xs.max() + 1, ys.max() + 1]], dtype=np.float64)
+    pts = _affine_points(transform.inverse(), corners)
+    h, w = transform.original_size
+    x0, y0 = max(0, math.floor(pts[:, 0].min())), max(0, math.floor(pts[:, 1].min()))
+    x1, y1 = min(w, math.ceil(pts[:, 0].max()) + 1), min(h, math.ceil(pts[:, 1].max()) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
+def warp_photo(
+    original: np.ndarray,
+    flow: np.ndarray,
+    transform: CropTransform,
+    *,
+    overlay: np.ndarray | None = None,
+    overlay_alpha: np.ndarray | None = None,
+) -> np.ndarray:
+    """Move the (H, W, 3) uint8 photo's own pixels along a backward flow computed on its crop.
+
+    Args:
+        original: the photo the crop was taken from.
+        flow: (c, c, 2) float32 crop pixels, c = crop side: crop pixel (x, y) shows the source crop
+            at (x + flow[y, x, 0], y + flow[y, x, 1]).
+        transform: where the crop lies in the photo.
+        overlay, overlay_alpha: optional (c, c, 3) uint8 content synthesised on the crop (a mouth
+            interior, closed lids) and its (c, c) float32 coverage in [0, 1], laid over the result.
+    Returns:
+        A new (H, W, 3) uint8 photo. Outside the crop's box nothing changes; inside, the flow is
+        taken to the photo's resolution (output pixel p samples the photo at p + L^-1 f(A p), A the
+        crop affine, L its linear part) and faded out towards the crop border, so there is no seam.
+    """
+    original = check_rgb8(original, "original image")
+    c = transform.crop_size
+    if original.shape[:2] != transform.original_size:
+        raise InputError(
+            f"original image is {original.shape[:2]} (H, W) but the transform was made for {transform.original_size}"
+        )
+    flow = np.asarray(flow, dtype=np.float32)
+    if flow.shape != (c, c, 2) or not np.all(np.isfinite(flow)):
+        raise InputError(f"flow must be a finite ({c}, {c}, 2) array, got {flow.shape}")
+    out = original.copy()
+    faded = flow * crop_mask(c, feather=0.1, margin=0.0)[:, :, None]
+    region = _moving_region(faded, transform)
+    if region is None:
+        return out
+    x0, y0, x1, y1 = region
+    size = (x1 - x0, y1 - y0)
+    to_crop = transform.matrix.copy()
+    to_crop[:, 2] += to_crop[:, :2] @ np.array([x0, y0], dtype=np.float64)  # region pixel -> crop pixel
+    inverse_map = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    # Where each crop pixel samples the photo (photo pixels), then that map taken to the region:
+    # p -> A^-1 (A p + f(A p)) = p + L^-1 f(A p), one resampling of a (c, c, 2) field.
+    grid = np.stack(np.meshgrid(np.arange(c, dtype=np.float32), np.arange(c, dtype=np.float32)), axis=-1)
+    source_photo = cv2.transform((grid + faded).reshape(1, -1, 2), transform.inverse()).reshape(c, c, 2)
+    photo_map = cv2.warpAffine(source_photo, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_REPLICATE)
+    map_x, map_y = photo_map[..., 0], photo_map[..., 1]
+    roi = cv2.remap(original, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    if overlay is not None and overlay_alpha is not None:
+        overlay = check_rgb8(overlay, "overlay")
+        alpha = np.asarray(overlay_alpha, dtype=np.float32)
+        if overlay.shape[:2] != (c, c) or alpha.shape != (c, c):
+            raise InputError(f"overlay and overlay_alpha must be {c}x{c}, got {overlay.shape[:2]} and {alpha.shape}")
+        if alpha.max() > 0.0:
+            colour = cv2.warpAffine(overlay, to_crop, size, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                    borderMode=cv2.BORDER_REPLICATE)
+            cover = cv2.warpAffine(alpha, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_CONSTANT)
+            roi = cv2.blendLinear(colour, roi, cover, 1.0 - cover)
+    out[y0:y1, x0:x1] = roi
     return out
 
 
