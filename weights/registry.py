@@ -21,6 +21,7 @@ __all__ = [
     "REGISTRY",
     "weights_dir",
     "bundled_dir",
+    "own_renderer_dir",
     "local_path",
     "resolve_weights",
     "downloads_allowed",
@@ -114,6 +115,12 @@ def weights_dir() -> Path:
 def bundled_dir() -> Path:
     """Small weights the project produced itself and ships in git (weights/files/)."""
     return Path(__file__).resolve().parent / "files"
+
+
+def own_renderer_dir() -> Path:
+    """Where a renderer trained with `pirender train` goes (its `export/` folder: config.json +
+    model.safetensors) for the app to offer it: `<weights dir>/renderer`. The project ships none."""
+    return weights_dir() / "renderer"
 
 
 def downloads_allowed() -> bool:
