@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.errors import InputError
 from core.coefficients import FaceCoefficients, MotionSequence, check_face_model
+from core.errors import InputError
 
 __all__ = ["window_indices", "sequence_windows", "still_window", "motion_windows"]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.errors import InputError
 from pirender.checkpoint import from_original_keys
 from pirender.config import GeneratorConfig
-from core.errors import InputError
 from pirender.generator import PIRenderer
 
 __all__ = [

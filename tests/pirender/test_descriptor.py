@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pirender.descriptor import motion_windows, sequence_windows, still_window, window_indices
-from core.errors import FaceModelMismatchError, InputError
 from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
+from core.errors import FaceModelMismatchError, InputError
+from pirender.descriptor import motion_windows, sequence_windows, still_window, window_indices
 
 
 def _coeffs(model: str = BFM_DEEP3D, value: float = 0.0) -> FaceCoefficients:
