@@ -64,7 +64,9 @@ def _generator_config(spec: str) -> GeneratorConfig:
     if spec == "small":
         return GeneratorConfig.small()
     if not Path(spec).is_file():
-        raise InputError(f"unknown generator {spec!r}: use released, small, or the path of a generator config.json")
+        raise InputError(
+            f"unknown generator {spec!r}: use released, small, or the path of a generator config.json"
+        )
     return GeneratorConfig.load(spec)
 
 
@@ -114,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
             "face_model": gcfg.face_model,
             "coeff_nc": gcfg.coeff_nc,
         }
-        train_set = PairDataset(args.dataset, "train", seed=config.seed, color_jitter=config.color_jitter, **common)
+        train_set = PairDataset(
+            args.dataset, "train", seed=config.seed, color_jitter=config.color_jitter, **common
+        )
         try:
             sample_set = PairDataset(args.dataset, "test", seed=config.seed, **common)
         except InputError:

@@ -14,7 +14,9 @@ HELP = "list the registered weights, whether each is installed, and where to put
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--verbose-missing", action="store_true", help="print full instructions for missing files")
+    parser.add_argument(
+        "--verbose-missing", action="store_true", help="print full instructions for missing files"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

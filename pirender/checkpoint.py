@@ -94,7 +94,9 @@ def _count(state: Mapping[str, torch.Tensor], pattern: str) -> int:
     return len({m.group(1) for k in state if (m := regex.match(k))})
 
 
-def infer_original_config(state: Mapping[str, torch.Tensor], path: str | Path = "<state dict>") -> GeneratorConfig:
+def infer_original_config(
+    state: Mapping[str, torch.Tensor], path: str | Path = "<state dict>"
+) -> GeneratorConfig:
     """Read the architecture off an original-format state dict (its tensor shapes and names)."""
     try:
         first = state["mapping_net.first.0.weight"]
@@ -107,11 +109,15 @@ def infer_original_config(state: Mapping[str, torch.Tensor], path: str | Path = 
         ) from None
     transposed = re.compile(r"warpping_net\.hourglass\.decoder\.decoder\d+\.conv_[1s]\.weight$")
     # Widest conv output (a conv-transpose weight stores (in, out, kh, kw)).
-    max_nc = max(int(t.shape[1] if transposed.match(k) else t.shape[0]) for k, t in state.items() if t.ndim == 4)
+    max_nc = max(
+        int(t.shape[1] if transposed.match(k) else t.shape[0]) for k, t in state.items() if t.ndim == 4
+    )
     enc = _count(state, r"warpping_net\.hourglass\.encoder\.encoder(\d+)\.")
     dec = _count(state, r"warpping_net\.hourglass\.decoder\.decoder(\d+)\.")
     return GeneratorConfig(
-        mapping=MappingConfig(int(first.shape[1]), int(first.shape[0]), _count(state, r"mapping_net\.encoder(\d+)\.")),
+        mapping=MappingConfig(
+            int(first.shape[1]), int(first.shape[0]), _count(state, r"mapping_net\.encoder(\d+)\.")
+        ),
         warping=WarpingConfig(enc, dec, int(warp_in.shape[0])),
         editing=EditingConfig(
             _count(state, r"editing_net\.encoder\.down(\d+)\."),
@@ -120,7 +126,9 @@ def infer_original_config(state: Mapping[str, torch.Tensor], path: str | Path = 
         ),
         image_nc=int(warp_in.shape[1]),
         max_nc=max_nc,
-        adain_hidden=int(state["warpping_net.hourglass.encoder.encoder0.norm_0.mlp_shared.0.weight"].shape[0]),
+        adain_hidden=int(
+            state["warpping_net.hourglass.encoder.encoder0.norm_0.mlp_shared.0.weight"].shape[0]
+        ),
     )
 
 
@@ -135,7 +143,11 @@ def _strict_load(model: PIRenderer, state: Mapping[str, torch.Tensor], path: str
         if tuple(state[k].shape) != tuple(own[k].shape)
     )
     problems = []
-    for title, items in (("missing tensors", missing), ("unexpected tensors", unexpected), ("wrong shapes", wrong)):
+    for title, items in (
+        ("missing tensors", missing),
+        ("unexpected tensors", unexpected),
+        ("wrong shapes", wrong),
+    ):
         if items:
             shown = ", ".join(items[:8]) + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
             problems.append(f"{title}: {shown}")
@@ -160,7 +172,11 @@ def read_original_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             break
     state = {k: v for k, v in blob.items() if isinstance(v, torch.Tensor)}
     if not state or len(state) != len(blob):
-        hint = " (it looks like a Deep3DFaceRecon checkpoint: it belongs to the 'deep3d' backend)" if "net_recon" in blob else ""
+        hint = (
+            " (it looks like a Deep3DFaceRecon checkpoint: it belongs to the 'deep3d' backend)"
+            if "net_recon" in blob
+            else ""
+        )
         raise CheckpointError(
             f"{path} is not a PIRender generator checkpoint: expected a dict of tensors under 'net_G_ema' or "
             f"'net_G', found keys {list(blob)[:6]}{hint}"

@@ -82,7 +82,9 @@ class GeneratorConfig:
     def __post_init__(self) -> None:
         shrink = 6 + 6 * self.mapping.layers  # conv k7 then `layers` dilated k3 convs (dilation 3)
         if self.window <= shrink:
-            raise InputError(f"window {self.window} is too short for a {self.mapping.layers}-layer mapping net")
+            raise InputError(
+                f"window {self.window} is too short for a {self.mapping.layers}-layer mapping net"
+            )
         if self.warping.decoder_layers > self.warping.encoder_layers:
             raise InputError("warping.decoder_layers cannot exceed warping.encoder_layers")
 

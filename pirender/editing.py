@@ -22,7 +22,9 @@ class _ConvNormAct(nn.Module):
 
     def __init__(self, in_nc: int, out_nc: int, kernel: int) -> None:
         super().__init__()
-        self.model = nn.Sequential(nn.Conv2d(in_nc, out_nc, kernel, padding=kernel // 2), LayerNorm2d(out_nc), activation())
+        self.model = nn.Sequential(
+            nn.Conv2d(in_nc, out_nc, kernel, padding=kernel // 2), LayerNorm2d(out_nc), activation()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -61,7 +63,8 @@ class EditingNet(nn.Module):
         e, mx = config.editing, config.max_nc
         self.encoder_first = _ConvNormAct(2 * config.image_nc, e.base_nc, 7)
         self.encoder_down = nn.ModuleList(
-            _ConvNormAct(min(e.base_nc * 2**i, mx), min(e.base_nc * 2 ** (i + 1), mx), 3) for i in range(e.layers)
+            _ConvNormAct(min(e.base_nc * 2**i, mx), min(e.base_nc * 2 ** (i + 1), mx), 3)
+            for i in range(e.layers)
         )
         self.decoder_res = nn.ModuleList()
         self.decoder_up = nn.ModuleList()
@@ -89,7 +92,9 @@ class EditingNet(nn.Module):
         """Encoder features, finest first: [first, down0, ..., down{L-1}]."""
         return self.encode_from_source_feature(self.source_feature(source), warped)
 
-    def encode_from_source_feature(self, source_feature: torch.Tensor, warped: torch.Tensor) -> list[torch.Tensor]:
+    def encode_from_source_feature(
+        self, source_feature: torch.Tensor, warped: torch.Tensor
+    ) -> list[torch.Tensor]:
         conv = self.encoder_first.model[0]
         nc = warped.shape[1]
         x = source_feature + F.conv2d(warped, conv.weight[:, -nc:], None, padding=conv.padding)

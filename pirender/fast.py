@@ -96,7 +96,6 @@ def compile_available(device: torch.device) -> tuple[bool, str]:
     return True, ""
 
 
-
 def _default_low_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cuda":
         return torch.float16

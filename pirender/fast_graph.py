@@ -390,7 +390,8 @@ class EditGraph(_Stage):
             if self.fold:
                 folded = fold_upsample_conv(up.weight)
                 self.add_conv(
-                    name, FastConv(folded, up.bias, self.dtype_of(name), options.channels_last, "deconv", 2, 1)
+                    name,
+                    FastConv(folded, up.bias, self.dtype_of(name), options.channels_last, "deconv", 2, 1),
                 )
             else:
                 self.add_conv(name, up)
@@ -422,4 +423,3 @@ class EditGraph(_Stage):
             up = self.ln_act(f"edit.up.{i}", self.conv(f"edit.up.{i}", out))
             out = up + self.ln_act(f"edit.jump.{i}", self.conv(f"edit.jump.{i}", features[i]))
         return torch.tanh(self.conv("edit.final", out).float()).contiguous()
-

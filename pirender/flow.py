@@ -43,4 +43,3 @@ class FlowWarp(nn.Module):
 
     def forward(self, image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         return warp_image(image, flow_to_deformation(flow))
-

@@ -54,11 +54,15 @@ class RenderOutput(Mapping):
 def check_source(source: object, config: GeneratorConfig) -> torch.Tensor:
     """Validate a source image batch (B, 3, H, W) float in [-1, 1]; raise InputError saying what was expected."""
     if not isinstance(source, torch.Tensor):
-        raise InputError(f"source must be a torch.Tensor (B, 3, H, W) in [-1, 1], got {type(source).__name__}")
+        raise InputError(
+            f"source must be a torch.Tensor (B, 3, H, W) in [-1, 1], got {type(source).__name__}"
+        )
     if source.ndim != 4 or source.shape[1] != config.image_nc:
         raise InputError(f"source must have shape (B, {config.image_nc}, H, W), got {tuple(source.shape)}")
     if not source.is_floating_point():
-        raise InputError(f"source must be a float tensor in [-1, 1] (x / 127.5 - 1), got dtype {source.dtype}")
+        raise InputError(
+            f"source must be a float tensor in [-1, 1] (x / 127.5 - 1), got dtype {source.dtype}"
+        )
     multiple = 2 ** max(config.warping.encoder_layers, config.editing.layers)
     h, w = source.shape[-2:]
     if h % multiple or w % multiple or h < 2 * multiple:
@@ -104,7 +108,9 @@ class SourceFeatures:
             return self
         if self.source.shape[0] != 1:
             raise InputError(f"source batch ({self.source.shape[0]}) and descriptor batch ({batch}) differ")
-        return SourceFeatures(*(t.expand(batch, *t.shape[1:]) for t in (self.source, self.warp_feature, self.edit_feature)))
+        return SourceFeatures(
+            *(t.expand(batch, *t.shape[1:]) for t in (self.source, self.warp_feature, self.edit_feature))
+        )
 
 
 class PIRenderer(nn.Module):
@@ -149,7 +155,9 @@ class PIRenderer(nn.Module):
     def render_prepared(self, prepared: SourceFeatures, descriptor: torch.Tensor) -> RenderOutput:
         """Render targets `descriptor` (B, C, window) for a prepared source (batch 1 or B)."""
         prepared, z, out = self._warp_stage(prepared, descriptor)
-        out.fake_image = self.editing_net.forward_from_source_feature(prepared.edit_feature, out.warp_image, z)
+        out.fake_image = self.editing_net.forward_from_source_feature(
+            prepared.edit_feature, out.warp_image, z
+        )
         return out
 
     def warp(self, source: torch.Tensor, descriptor: torch.Tensor) -> RenderOutput:

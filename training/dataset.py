@@ -395,7 +395,6 @@ class PairDataset(Dataset):
         }
 
 
-
 @dataclass
 class ResumableSampler(Sampler):
     """Endless stream of (index, epoch) keys, shuffled per epoch and sharded over ranks.
@@ -418,7 +417,9 @@ class ResumableSampler(Sampler):
         if self.num_items < 1:
             raise InputError("the sampler needs at least one item")
         if not 0 <= self.rank < self.world_size:
-            raise InputError(f"need 0 <= rank < world_size, got rank {self.rank}, world size {self.world_size}")
+            raise InputError(
+                f"need 0 <= rank < world_size, got rank {self.rank}, world size {self.world_size}"
+            )
         self.per_rank = -(-self.num_items // self.world_size)  # ceil
 
     def epoch_order(self, epoch: int) -> np.ndarray:

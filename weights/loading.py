@@ -62,7 +62,9 @@ def load_tensor_dict(path: str | Path, what: str = "these weights") -> Mapping[s
     """`load_torch_state` for files that must hold a flat dict of tensors (e.g. torchvision's VGG)."""
     state = load_torch_state(path, what)
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state dict of tensors (for {what})")
+        raise CheckpointError(
+            f"{path} holds a {type(state).__name__}, not a state dict of tensors (for {what})"
+        )
     return state
 
 

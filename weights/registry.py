@@ -166,7 +166,9 @@ def missing_message(entry: WeightEntry) -> str:
     )
     repo = hub_repo_id(entry)
     if repo:
-        mirror = "" if entry.official else " (an unofficial mirror that users of the original projects rely on)"
+        mirror = (
+            "" if entry.official else " (an unofficial mirror that users of the original projects rely on)"
+        )
         text += (
             f" When online, it can be fetched from the Hugging Face Hub repo '{repo}'{mirror} as "
             f"'{entry.repo_filename}': run `pirender download {entry.name} --accept-licence`."
@@ -235,5 +237,7 @@ def download(entry: WeightEntry) -> Path:
         fetched.replace(final)
     if entry.sha256 and sha256_of(final) != entry.sha256:
         final.unlink()
-        raise WeightsNotFoundError(f"the download of {entry.filename} is corrupt (sha256 mismatch); try again")
+        raise WeightsNotFoundError(
+            f"the download of {entry.filename} is corrupt (sha256 mismatch); try again"
+        )
     return final

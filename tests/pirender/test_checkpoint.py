@@ -16,7 +16,12 @@ from pirender.checkpoint import from_original_keys, infer_original_config, to_or
 def test_infer_config_of_small_case(small_original_state):
     cfg = infer_original_config(small_original_state)
     small = GeneratorConfig.small()
-    assert (cfg.mapping, cfg.warping, cfg.editing, cfg.max_nc) == (small.mapping, small.warping, small.editing, 32)
+    assert (cfg.mapping, cfg.warping, cfg.editing, cfg.max_nc) == (
+        small.mapping,
+        small.warping,
+        small.editing,
+        32,
+    )
 
 
 def test_key_translation_round_trips(small_original_state):

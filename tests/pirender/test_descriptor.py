@@ -46,9 +46,9 @@ def test_motion_windows_refuses_another_face_model():
 
 def test_coefficient_record_round_trips(tmp_path):
     c = _coeffs(value=0.25)
-    assert FaceCoefficients.from_descriptor_rows(c.descriptor_rows(), BFM_DEEP3D).descriptor_rows().tolist() == (
-        c.descriptor_rows().tolist()
-    )
+    assert FaceCoefficients.from_descriptor_rows(
+        c.descriptor_rows(), BFM_DEEP3D
+    ).descriptor_rows().tolist() == (c.descriptor_rows().tolist())
     assert FaceCoefficients.from_dict(c.to_dict()).descriptor_rows().tolist() == c.descriptor_rows().tolist()
     seq = MotionSequence.from_frames([c, _coeffs(value=1.0)], fps=30)
     seq.save_npz(tmp_path / "m.npz")

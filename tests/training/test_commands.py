@@ -95,4 +95,9 @@ def test_prepare_command_reports_missing_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("PIRENDER_WEIGHTS_DIR", str(tmp_path / "no-weights"))
     (tmp_path / "videos").mkdir()
     with pytest.raises(WeightsNotFoundError, match="epoch_20.pth"):
-        prepare_cmd.run(_args(prepare_cmd, [str(tmp_path / "videos"), str(tmp_path / "ds"), "--no-progress", "--backend", "deep3d"]))
+        prepare_cmd.run(
+            _args(
+                prepare_cmd,
+                [str(tmp_path / "videos"), str(tmp_path / "ds"), "--no-progress", "--backend", "deep3d"],
+            )
+        )
