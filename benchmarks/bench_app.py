@@ -164,6 +164,7 @@ def _random_neural_renderer(folder: Path) -> Path:
     import torch
 
     from pirender.config import GeneratorConfig
+    from pirender.checkpoint import save_pretrained
     from pirender.generator import PIRenderer
     from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size
     from reconstruction.controls import control_set_for
@@ -173,7 +174,7 @@ def _random_neural_renderer(folder: Path) -> Path:
     config = dataclasses.replace(base, face_model=DEFAULT_FACE_MODEL,
                                  mapping=dataclasses.replace(base.mapping, coeff_nc=descriptor_size(num_expression)))
     torch.manual_seed(0)
-    return PIRenderer(config).eval().save_pretrained(folder, metadata={"licence": "random weights (benchmark)"})
+    return save_pretrained(PIRenderer(config).eval(), folder, metadata={"licence": "random weights (benchmark)"})
 
 
 def run(url: str | None, n: int, photo: Path | None, random_neural: bool = False) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import torch
 
+from pirender.checkpoint import load_generator
 from pirender.editing import ResBlock
 from pirender.fast import FastOptions, FastRenderer, psnr
 from pirender.generator import PIRenderer, RenderOutput
@@ -266,11 +267,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     """Run every measurement; returns the JSON-able results."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = (
-        PIRenderer.from_checkpoint(args.weights)
-        if args.weights
-        else conformance_model(args.config, args.key_table)
-    )
+    model = load_generator(args.weights) if args.weights else conformance_model(args.config, args.key_table)
     model.eval()
     source, base = conformance_case(args.config)
     if args.weights:

@@ -12,7 +12,9 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", help="the public checkpoint, e.g. epoch_00190_iteration_000400000_checkpoint.pt")
+    parser.add_argument(
+        "checkpoint", help="the public checkpoint, e.g. epoch_00190_iteration_000400000_checkpoint.pt"
+    )
     parser.add_argument("out_dir", help="directory to write config.json and model.safetensors into")
 
 

@@ -11,9 +11,9 @@ import logging
 import numpy as np
 from PIL import Image
 
-from pirender.generator import PIRenderer
-from pirender.session import RenderSession
 from core.coefficients import MotionSequence
+from pirender.checkpoint import load_generator
+from pirender.session import RenderSession
 
 HELP = "render a 256x256 source crop with the motion of an .npz motion file (first frame, or all frames)"
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = PIRenderer.from_checkpoint(args.weights)
+    model = load_generator(args.weights)
     size = model.config.image_size
     image = np.asarray(Image.open(args.source).convert("RGB").resize((size, size), Image.BICUBIC))
     motion = MotionSequence.load_npz(args.motion)

@@ -13,15 +13,21 @@ field has a flag (--optim-lr, --loss-vgg-weights, ...); unset flags keep the pre
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from pirender.config import GeneratorConfig
 from core.errors import InputError
+from pirender.config import GeneratorConfig
 from pirender.generator import PIRenderer
 from training.config import TrainConfig, add_config_arguments, config_from_args
+from training.dataset import DatasetManifest, PairDataset
+from training.distributed import barrier, init_distributed, shutdown_distributed
+from training.evaluation.evaluate import load_generator_any
+from training.trainer import Trainer, export_checkpoint, find_latest_checkpoint, read_checkpoint
 
 HELP = "train or fine-tune the renderer on a prepared dataset (resumable; torchrun for several GPUs)"
 log = logging.getLogger(__name__)
@@ -34,11 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--generator",
         default="released",
-        help="generator architecture for a new model: 'released', 'small', 'refiner' (the project's own "
-        "CPU-trainable renderer over the geometric preview), 'refiner-flow' (the same plus a residual "
-        "flow), 'refiner-hair' (that flow kept off the face: hair, ears, neck and outline only), "
-        "'hair-flow' (that flow alone, no colour correction), 'hair-flow-person' (that flow near the "
-        "person only, not on the background) or a config.json path",
+        help="generator architecture for a new model: 'released', 'small' or a generator config.json path",
     )
     parser.add_argument(
         "--init",
@@ -56,38 +58,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, TrainConfig)
 
 
-#: The project's own renderer variants (docs/OWN_RENDERER.md), in the order they were tried.
-OWN_RENDERER_VARIANTS = ("refiner", "refiner-flow", "refiner-hair", "hair-flow", "hair-flow-person")
-#: Background within this many pixels (at 256 px) of the person may still move with the hair.
-PERSON_MARGIN = 12
-
-
 def _generator_config(spec: str) -> GeneratorConfig:
     if spec == "released":
         return GeneratorConfig.released()
     if spec == "small":
         return GeneratorConfig.small()
-    if spec in OWN_RENDERER_VARIANTS:  # face model and descriptor width are taken from the dataset
-        return GeneratorConfig.geometric_refiner(
-            GeneratorConfig().coeff_nc,
-            GeneratorConfig().face_model,
-            refine_warp=spec != "refiner",
-            flow_outside_face=spec in ("refiner-hair", "hair-flow", "hair-flow-person"),
-            colour_correction=spec in ("refiner", "refiner-flow", "refiner-hair"),
-            flow_person_margin=PERSON_MARGIN if spec == "hair-flow-person" else 0,
-        )
     if not Path(spec).is_file():
-        names = ", ".join(("released", "small", *OWN_RENDERER_VARIANTS))
-        raise InputError(f"unknown generator {spec!r}: use one of {names}, or the path of a generator config.json")
+        raise InputError(
+            f"unknown generator {spec!r}: use released, small, or the path of a generator config.json"
+        )
     return GeneratorConfig.load(spec)
 
 
 def _for_dataset(config: GeneratorConfig, dataset: str) -> GeneratorConfig:
     """A new model takes the dataset's face model and descriptor width (e.g. 41 rows for the default model)."""
-    from dataclasses import replace
-
-    from training.dataset import DatasetManifest
-
     manifest = DatasetManifest.load(dataset)
     if manifest.face_model == config.face_model or not manifest.videos:
         return config
@@ -98,11 +82,6 @@ def _for_dataset(config: GeneratorConfig, dataset: str) -> GeneratorConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.evaluation.evaluate import load_generator_any
-    from training.dataset import PairDataset
-    from training.distributed import barrier, init_distributed, shutdown_distributed
-    from training.trainer import Trainer, export_checkpoint, find_latest_checkpoint, read_checkpoint
-
     run_dir = Path(args.run_dir)
     latest = find_latest_checkpoint(run_dir)
     if args.export_only:
@@ -136,11 +115,10 @@ def run(args: argparse.Namespace) -> int:
             "image_size": size,
             "face_model": gcfg.face_model,
             "coeff_nc": gcfg.coeff_nc,
-            "geometric_warp": gcfg.geometric_warp,
-            "face_mask": gcfg.flow_outside_face,
-            "person_mask": gcfg.flow_person_margin > 0,
         }
-        train_set = PairDataset(args.dataset, "train", seed=config.seed, color_jitter=config.color_jitter, **common)
+        train_set = PairDataset(
+            args.dataset, "train", seed=config.seed, color_jitter=config.color_jitter, **common
+        )
         try:
             sample_set = PairDataset(args.dataset, "test", seed=config.seed, **common)
         except InputError:
@@ -153,8 +131,6 @@ def run(args: argparse.Namespace) -> int:
             run_dir.mkdir(parents=True, exist_ok=True)
             gcfg.save(run_dir / "generator_config.json")
         if ctx.is_main:
-            import json
-
             (run_dir / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
         trainer.fit()
         if ctx.is_main:

@@ -6,13 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from weights.registry import REGISTRY, local_path, missing_message
+from pipeline.engines import OWN_NEURAL, EngineRegistry
+from pipeline.usecases import AudioModelNotInstalledError, audio_model_dir
+from weights.registry import REGISTRY, local_path, missing_message, weights_dir
 
 HELP = "list the registered weights, whether each is installed, and where to put missing ones"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--verbose-missing", action="store_true", help="print full instructions for missing files")
+    parser.add_argument(
+        "--verbose-missing", action="store_true", help="print full instructions for missing files"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,10 +36,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _project_models() -> list[tuple[str, Path, str | None]]:
     """(name, folder, what is missing or None) of the models this project trains (not downloadable)."""
-    from pipeline.engines import OWN_NEURAL, EngineRegistry
-    from pipeline.usecases import AudioModelNotInstalledError, audio_model_dir
-    from weights.registry import weights_dir
-
     registry = EngineRegistry(fast=False)
     own_missing = {row.name: row.missing for row in registry.status()}[OWN_NEURAL]
     try:

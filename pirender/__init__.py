@@ -1,36 +1,30 @@
 """PIRenderer: portrait images controlled by 3DMM motion descriptors (Ren et al., ICCV 2021).
 
-Names are imported lazily (PEP 562) so that light modules such as `core.errors` can be used
-by the other packages without importing torch or creating import cycles.
+One module per part of the paper's network: `mapping`, `warping`, `editing` (on the shared
+`blocks` and `flow`), assembled by `generator`; `config` (architecture dataclasses), `checkpoint`
+(public weights and our format), `descriptor` (motion windows), `session` (one photo, many
+motions), `fast` (the fast CPU inference path) and `testing` (the conformance weights).
 """
 
-from __future__ import annotations
+from pirender.checkpoint import load_generator, load_pretrained, save_pretrained
+from pirender.config import EditingConfig, GeneratorConfig, MappingConfig, WarpingConfig
+from pirender.descriptor import motion_windows, sequence_windows, still_window
+from pirender.generator import PIRenderer, RenderOutput, SourceFeatures
+from pirender.session import RenderSession
 
-import importlib
-from typing import Any
-
-_EXPORTS = {
-    "PIRenderer": "pirender.generator",
-    "RenderOutput": "pirender.generator",
-    "SourceFeatures": "pirender.generator",
-    "RenderSession": "pirender.session",
-    "GeneratorConfig": "pirender.config",
-    "MappingConfig": "pirender.config",
-    "WarpingConfig": "pirender.config",
-    "EditingConfig": "pirender.config",
-    "motion_windows": "pirender.descriptor",
-    "sequence_windows": "pirender.descriptor",
-    "still_window": "pirender.descriptor",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'pirender' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__ = [
+    "EditingConfig",
+    "GeneratorConfig",
+    "MappingConfig",
+    "PIRenderer",
+    "RenderOutput",
+    "RenderSession",
+    "SourceFeatures",
+    "WarpingConfig",
+    "load_generator",
+    "load_pretrained",
+    "motion_windows",
+    "save_pretrained",
+    "sequence_windows",
+    "still_window",
+]

@@ -1,26 +1,27 @@
 """Loading and saving generator weights: the public PIRender checkpoint and our safetensors format.
 
+    model = load_generator(path)          # the public .pt, a bare state dict, or our model folder
+    save_pretrained(model, directory)     # our format: config.json + model.safetensors
+
 The public checkpoint is a torch pickle holding `net_G_ema` (and `net_G`, optimiser states, ...).
-It is read with `torch.load(weights_only=True)`, which refuses arbitrary objects, then its tensor
-names are translated to ours and checked strictly: every missing, unexpected or mis-shaped tensor
-is listed. Our own format is a directory with `config.json` and `model.safetensors`.
+It is read by `weights.loading` (`torch.load(weights_only=True)`, which refuses arbitrary objects),
+then its tensor names are translated to ours and checked strictly: every missing, unexpected or
+mis-shaped tensor is listed.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from pirender.config import EditingConfig, GeneratorConfig, MappingConfig, WarpingConfig
 from core.errors import CheckpointError
+from pirender.config import EditingConfig, GeneratorConfig, MappingConfig, WarpingConfig
 from pirender.generator import PIRenderer
+from weights.loading import load_safetensors, load_torch_state, read_json, save_safetensors, write_json
 
 __all__ = [
     "CONFIG_NAME",
@@ -42,36 +43,37 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 MODEL_TYPE = "pirender-generator"
 
-# (original name pattern, our name) in the order they are tried; the first match wins.
-_RENAMES: list[tuple[str, str]] = [
-    (r"^mapping_net\.encoder(\d+)\.", r"mapping_net.encoders.\1."),
-    (r"^warpping_net\.hourglass\.encoder\.encoder(\d+)\.", r"warping_net.hourglass.encoder.blocks.\1."),
-    (r"^warpping_net\.hourglass\.decoder\.decoder(\d+)\.", r"warping_net.hourglass.decoder.blocks.\1."),
-    (r"^warpping_net\.", r"warping_net."),
-    (r"^editing_net\.encoder\.first\.", r"editing_net.encoder_first."),
-    (r"^editing_net\.encoder\.down(\d+)\.", r"editing_net.encoder_down.\1."),
-    (r"^editing_net\.decoder\.up(\d+)\.", r"editing_net.decoder_up.\1."),
-    (r"^editing_net\.decoder\.res(\d+)\.res(\d+)\.", r"editing_net.decoder_res.\1.\2."),
-    (r"^editing_net\.decoder\.jump(\d+)\.", r"editing_net.decoder_jump.\1."),
-    (r"^editing_net\.decoder\.final\.model\.", r"editing_net.final."),
-]
-_INVERSE: list[tuple[str, str]] = [
-    (r"^mapping_net\.encoders\.(\d+)\.", r"mapping_net.encoder\1."),
-    (r"^warping_net\.hourglass\.encoder\.blocks\.(\d+)\.", r"warpping_net.hourglass.encoder.encoder\1."),
-    (r"^warping_net\.hourglass\.decoder\.blocks\.(\d+)\.", r"warpping_net.hourglass.decoder.decoder\1."),
-    (r"^warping_net\.", r"warpping_net."),
-    (r"^editing_net\.encoder_first\.", r"editing_net.encoder.first."),
-    (r"^editing_net\.encoder_down\.(\d+)\.", r"editing_net.encoder.down\1."),
-    (r"^editing_net\.decoder_up\.(\d+)\.", r"editing_net.decoder.up\1."),
-    (r"^editing_net\.decoder_res\.(\d+)\.(\d+)\.", r"editing_net.decoder.res\1.res\2."),
-    (r"^editing_net\.decoder_jump\.(\d+)\.", r"editing_net.decoder.jump\1."),
-    (r"^editing_net\.final\.", r"editing_net.decoder.final.model."),
+#: (original name prefix, our name prefix), "{}" standing for a layer number, in the order they are
+#: tried (the first match wins, so a longer prefix comes before a shorter one it starts with).
+_PREFIXES: list[tuple[str, str]] = [
+    ("mapping_net.encoder{}.", "mapping_net.encoders.{}."),
+    ("warpping_net.hourglass.encoder.encoder{}.", "warping_net.hourglass.encoder.blocks.{}."),
+    ("warpping_net.hourglass.decoder.decoder{}.", "warping_net.hourglass.decoder.blocks.{}."),
+    ("warpping_net.", "warping_net."),
+    ("editing_net.encoder.first.", "editing_net.encoder_first."),
+    ("editing_net.encoder.down{}.", "editing_net.encoder_down.{}."),
+    ("editing_net.decoder.up{}.", "editing_net.decoder_up.{}."),
+    ("editing_net.decoder.res{}.res{}.", "editing_net.decoder_res.{}.{}."),
+    ("editing_net.decoder.jump{}.", "editing_net.decoder_jump.{}."),
+    ("editing_net.decoder.final.model.", "editing_net.final."),
 ]
 
 
-def _rename(key: str, rules: list[tuple[str, str]]) -> str:
-    for pattern, repl in rules:
-        new, n = re.subn(pattern, repl, key)
+def _rule(source: str, target: str) -> tuple[re.Pattern[str], str]:
+    """Prefix template pair -> (regex matching `source`, replacement building `target`)."""
+    pattern = "^" + re.escape(source).replace(re.escape("{}"), r"(\d+)")
+    parts = target.split("{}")
+    replacement = "".join(part + (f"\\{i + 1}" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
+    return re.compile(pattern), replacement
+
+
+_RENAMES = [_rule(original, ours) for original, ours in _PREFIXES]
+_INVERSE = [_rule(ours, original) for original, ours in _PREFIXES]
+
+
+def _rename(key: str, rules: list[tuple[re.Pattern[str], str]]) -> str:
+    for pattern, replacement in rules:
+        new, n = pattern.subn(replacement, key)
         if n:
             return new
     return key
@@ -92,7 +94,9 @@ def _count(state: Mapping[str, torch.Tensor], pattern: str) -> int:
     return len({m.group(1) for k in state if (m := regex.match(k))})
 
 
-def infer_original_config(state: Mapping[str, torch.Tensor], path: str | Path = "<state dict>") -> GeneratorConfig:
+def infer_original_config(
+    state: Mapping[str, torch.Tensor], path: str | Path = "<state dict>"
+) -> GeneratorConfig:
     """Read the architecture off an original-format state dict (its tensor shapes and names)."""
     try:
         first = state["mapping_net.first.0.weight"]
@@ -105,11 +109,15 @@ def infer_original_config(state: Mapping[str, torch.Tensor], path: str | Path = 
         ) from None
     transposed = re.compile(r"warpping_net\.hourglass\.decoder\.decoder\d+\.conv_[1s]\.weight$")
     # Widest conv output (a conv-transpose weight stores (in, out, kh, kw)).
-    max_nc = max(int(t.shape[1] if transposed.match(k) else t.shape[0]) for k, t in state.items() if t.ndim == 4)
+    max_nc = max(
+        int(t.shape[1] if transposed.match(k) else t.shape[0]) for k, t in state.items() if t.ndim == 4
+    )
     enc = _count(state, r"warpping_net\.hourglass\.encoder\.encoder(\d+)\.")
     dec = _count(state, r"warpping_net\.hourglass\.decoder\.decoder(\d+)\.")
     return GeneratorConfig(
-        mapping=MappingConfig(int(first.shape[1]), int(first.shape[0]), _count(state, r"mapping_net\.encoder(\d+)\.")),
+        mapping=MappingConfig(
+            int(first.shape[1]), int(first.shape[0]), _count(state, r"mapping_net\.encoder(\d+)\.")
+        ),
         warping=WarpingConfig(enc, dec, int(warp_in.shape[0])),
         editing=EditingConfig(
             _count(state, r"editing_net\.encoder\.down(\d+)\."),
@@ -118,7 +126,9 @@ def infer_original_config(state: Mapping[str, torch.Tensor], path: str | Path = 
         ),
         image_nc=int(warp_in.shape[1]),
         max_nc=max_nc,
-        adain_hidden=int(state["warpping_net.hourglass.encoder.encoder0.norm_0.mlp_shared.0.weight"].shape[0]),
+        adain_hidden=int(
+            state["warpping_net.hourglass.encoder.encoder0.norm_0.mlp_shared.0.weight"].shape[0]
+        ),
     )
 
 
@@ -133,7 +143,11 @@ def _strict_load(model: PIRenderer, state: Mapping[str, torch.Tensor], path: str
         if tuple(state[k].shape) != tuple(own[k].shape)
     )
     problems = []
-    for title, items in (("missing tensors", missing), ("unexpected tensors", unexpected), ("wrong shapes", wrong)):
+    for title, items in (
+        ("missing tensors", missing),
+        ("unexpected tensors", unexpected),
+        ("wrong shapes", wrong),
+    ):
         if items:
             shown = ", ".join(items[:8]) + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
             problems.append(f"{title}: {shown}")
@@ -148,15 +162,7 @@ def _strict_load(model: PIRenderer, state: Mapping[str, torch.Tensor], path: str
 def read_original_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read the generator tensors of a public PIRender checkpoint (or a bare state dict) without unpickling objects."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist or is not a file")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True, mmap=False)
-    except Exception as exc:  # torch raises several unrelated types for truncated/foreign files
-        raise CheckpointError(
-            f"{path} could not be read as a PyTorch checkpoint ({type(exc).__name__}: {str(exc)[:200]}). "
-            "The file may be truncated (re-download it) or not a PIRender checkpoint."
-        ) from None
+    blob = load_torch_state(path, "the PIRender generator")
     if not isinstance(blob, Mapping):
         raise CheckpointError(f"{path} holds a {type(blob).__name__}, not a dict of tensors")
     for key in ("net_G_ema", "net_G"):
@@ -166,7 +172,11 @@ def read_original_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             break
     state = {k: v for k, v in blob.items() if isinstance(v, torch.Tensor)}
     if not state or len(state) != len(blob):
-        hint = " (it looks like a Deep3DFaceRecon checkpoint: it belongs to the 'deep3d' backend)" if "net_recon" in blob else ""
+        hint = (
+            " (it looks like a Deep3DFaceRecon checkpoint: it belongs to the 'deep3d' backend)"
+            if "net_recon" in blob
+            else ""
+        )
         raise CheckpointError(
             f"{path} is not a PIRender generator checkpoint: expected a dict of tensors under 'net_G_ema' or "
             f"'net_G', found keys {list(blob)[:6]}{hint}"
@@ -199,26 +209,17 @@ def load_pretrained(directory: str | Path, device: str | torch.device = "cpu") -
     for p in (cfg_path, weights_path):
         if not p.is_file():
             raise CheckpointError(f"{directory} is not a pirender model directory: {p.name} is missing")
-    try:
-        meta = json.loads(cfg_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{cfg_path} is not valid JSON: {exc}") from None
+    meta = read_json(cfg_path, "the PIRender generator")
     if meta.get("model_type") != MODEL_TYPE:
         raise CheckpointError(f"{cfg_path} describes a '{meta.get('model_type')}', not a '{MODEL_TYPE}'")
-    config = GeneratorConfig.from_dict(meta["generator"])
-    try:
-        state = load_file(str(weights_path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{weights_path} could not be read as safetensors ({exc}); it may be truncated") from None
-    model = PIRenderer(config)
-    _strict_load(model, state, weights_path)
+    model = PIRenderer(GeneratorConfig.from_dict(meta["generator"]))
+    _strict_load(model, load_safetensors(weights_path, "the PIRender generator"), weights_path)
     return model.to(device).eval()
 
 
 def save_pretrained(model: PIRenderer, directory: str | Path, metadata: dict[str, str] | None = None) -> Path:
     """Write config.json + model.safetensors (float32) into `directory`; returns the directory."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     meta = {
         "model_type": MODEL_TYPE,
         "format_version": 1,
@@ -227,9 +228,9 @@ def save_pretrained(model: PIRenderer, directory: str | Path, metadata: dict[str
     }
     if metadata:
         meta["metadata"] = dict(metadata)
-    (directory / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n")
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS_NAME), metadata={"model_type": MODEL_TYPE})
+    write_json(directory / CONFIG_NAME, meta)
+    state = {k: v.to(torch.float32) for k, v in model.state_dict().items()}
+    save_safetensors(state, directory / WEIGHTS_NAME, metadata={"model_type": MODEL_TYPE})
     return directory
 
 
@@ -247,7 +248,6 @@ def descriptor_layout(config: GeneratorConfig) -> dict[str, object]:
             "translation": [expression + 3, expression + 6],
             "crop_scale_tx_ty": [expression + 6, expression + 9],
         },
-        "warp_source": config.warp_source,
     }
 
 

@@ -1,4 +1,4 @@
-"""Descriptor windows (paper section 3.1, spec section 1): per-frame rows -> (C, 2k+1) windows.
+"""Descriptor windows (paper section 3.1): per-frame rows -> (C, 2k+1) windows.
 
 The renderer sees, for every target frame, the descriptor rows of the 2k+1 frames around it as
 columns, the centre frame in the middle; indices are clamped at the ends of a sequence. A still
@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.errors import InputError
 from core.coefficients import FaceCoefficients, MotionSequence, check_face_model
+from core.errors import InputError
 
 __all__ = ["window_indices", "sequence_windows", "still_window", "motion_windows"]
 

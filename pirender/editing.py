@@ -2,8 +2,7 @@
 
 Encoder on concat(source, warped) with layer norms and average pooling; decoder, deepest level
 first: AdaIN residual blocks, a nearest x2 up block, and a jump connection from the encoder
-feature of the same level; a final 7x7 conv and tanh. With `EditingConfig.residual` the final conv instead adds a
-correction to the warped image (the project's own renderer over the geometric warp).
+feature of the same level; a final 7x7 conv and tanh.
 """
 
 from __future__ import annotations
@@ -23,7 +22,9 @@ class _ConvNormAct(nn.Module):
 
     def __init__(self, in_nc: int, out_nc: int, kernel: int) -> None:
         super().__init__()
-        self.model = nn.Sequential(nn.Conv2d(in_nc, out_nc, kernel, padding=kernel // 2), LayerNorm2d(out_nc), activation())
+        self.model = nn.Sequential(
+            nn.Conv2d(in_nc, out_nc, kernel, padding=kernel // 2), LayerNorm2d(out_nc), activation()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -62,7 +63,8 @@ class EditingNet(nn.Module):
         e, mx = config.editing, config.max_nc
         self.encoder_first = _ConvNormAct(2 * config.image_nc, e.base_nc, 7)
         self.encoder_down = nn.ModuleList(
-            _ConvNormAct(min(e.base_nc * 2**i, mx), min(e.base_nc * 2 ** (i + 1), mx), 3) for i in range(e.layers)
+            _ConvNormAct(min(e.base_nc * 2**i, mx), min(e.base_nc * 2 ** (i + 1), mx), 3)
+            for i in range(e.layers)
         )
         self.decoder_res = nn.ModuleList()
         self.decoder_up = nn.ModuleList()
@@ -77,15 +79,7 @@ class EditingNet(nn.Module):
             )
             self.decoder_up.append(_ConvNormAct(in_nc, out_nc, 3))
             self.decoder_jump.append(_ConvNormAct(out_nc, out_nc, 3))
-        self.residual = e.residual
-        if self.residual:
-            # A correction of the warped image; zero at the start, so training begins at the warp.
-            conv = nn.Conv2d(e.base_nc, config.image_nc, 7, padding=3)
-            nn.init.zeros_(conv.weight)
-            nn.init.zeros_(conv.bias)
-            self.final = nn.Sequential(conv)
-        else:
-            self.final = nn.Sequential(nn.Conv2d(e.base_nc, config.image_nc, 7, padding=3), nn.Tanh())
+        self.final = nn.Sequential(nn.Conv2d(e.base_nc, config.image_nc, 7, padding=3), nn.Tanh())
 
     def source_feature(self, source: torch.Tensor) -> torch.Tensor:
         """The source's share of the first conv (the conv is linear in its concatenated input, so the
@@ -98,7 +92,9 @@ class EditingNet(nn.Module):
         """Encoder features, finest first: [first, down0, ..., down{L-1}]."""
         return self.encode_from_source_feature(self.source_feature(source), warped)
 
-    def encode_from_source_feature(self, source_feature: torch.Tensor, warped: torch.Tensor) -> list[torch.Tensor]:
+    def encode_from_source_feature(
+        self, source_feature: torch.Tensor, warped: torch.Tensor
+    ) -> list[torch.Tensor]:
         conv = self.encoder_first.model[0]
         nc = warped.shape[1]
         x = source_feature + F.conv2d(warped, conv.weight[:, -nc:], None, padding=conv.padding)
@@ -109,24 +105,20 @@ class EditingNet(nn.Module):
             features.append(x)
         return features
 
-    def decode(self, features: list[torch.Tensor], z: torch.Tensor, warped: torch.Tensor | None = None) -> torch.Tensor:
-        """Decoder; `warped` is needed (and added to the output) when the net is residual."""
+    def decode(self, features: list[torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+        """Decoder: encoder features (finest first) and z -> image (B, 3, H, W) in [-1, 1]."""
         out = features[-1]
         for i in reversed(range(len(self.decoder_up))):
             for block in self.decoder_res[i]:
                 out = block(out, z)
             out = self.decoder_up[i](F.interpolate(out, scale_factor=2.0, mode="nearest"))
             out = out + self.decoder_jump[i](features[i])
-        if self.residual:
-            if warped is None:
-                raise ValueError("a residual editing net needs the warped image in decode()")
-            return warped + self.final(out)
         return self.final(out)
 
     def forward(self, source: torch.Tensor, warped: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(source, warped), z, warped)
+        return self.decode(self.encode(source, warped), z)
 
     def forward_from_source_feature(
         self, source_feature: torch.Tensor, warped: torch.Tensor, z: torch.Tensor
     ) -> torch.Tensor:
-        return self.decode(self.encode_from_source_feature(source_feature, warped), z, warped)
+        return self.decode(self.encode_from_source_feature(source_feature, warped), z)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["flow_to_deformation", "warp_image", "FlowWarp", "remap_by_flow"]
+__all__ = ["flow_to_deformation", "warp_image", "FlowWarp"]
 
 
 def _base_grid(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
@@ -43,22 +43,3 @@ class FlowWarp(nn.Module):
 
     def forward(self, image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         return warp_image(image, flow_to_deformation(flow))
-
-
-def remap_by_flow(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Backward warp with a flow in the image's own pixels, exact identity at zero flow.
-
-    image (B, C, H, W); flow (B, 2, h, w) (x, y) displacements in pixels of the (H, W) image, upsampled
-    bilinearly when coarser: output pixel p shows the image at p + flow(p); borders replicate.
-    (The paper's `flow_to_deformation` keeps the original's corner-aligned grid, not an identity.)
-    """
-    from kornia.geometry import create_meshgrid
-    from kornia.geometry.transform import remap
-
-    _, _, h, w = image.shape
-    if flow.shape[-2:] != (h, w):
-        flow = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
-    grid = create_meshgrid(h, w, normalized_coordinates=False, device=image.device, dtype=flow.dtype)  # (1, H, W, 2)
-    map_x = grid[..., 0] + flow[:, 0]
-    map_y = grid[..., 1] + flow[:, 1]
-    return remap(image, map_x, map_y, mode="bilinear", padding_mode="border", align_corners=True)

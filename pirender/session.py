@@ -13,11 +13,11 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from core.coefficients import FaceCoefficients, MotionSequence
 from pirender.config import GeneratorConfig
 from pirender.descriptor import motion_windows
 from pirender.generator import RenderOutput, SourceFeatures
 from pirender.tensors import image_to_tensor, tensor_to_images
-from core.coefficients import FaceCoefficients, MotionSequence
 
 __all__ = ["RenderEngine", "RenderSession"]
 

@@ -14,7 +14,9 @@ def image_to_tensor(image: np.ndarray, device: str | torch.device = "cpu") -> to
     """(H, W, 3) uint8 RGB -> (1, 3, H, W) float32 in [-1, 1] (x / 127.5 - 1)."""
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
         shape = getattr(image, "shape", None)
-        raise InputError(f"expected an (H, W, 3) RGB image array, got {type(image).__name__} with shape {shape}")
+        raise InputError(
+            f"expected an (H, W, 3) RGB image array, got {type(image).__name__} with shape {shape}"
+        )
     if image.dtype != np.uint8:
         raise InputError(f"expected a uint8 image (0-255), got dtype {image.dtype}")
     t = torch.from_numpy(np.ascontiguousarray(image)).to(device)

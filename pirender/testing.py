@@ -1,9 +1,9 @@
-"""Deterministic conformance weights and inputs (shared/conformance/README.md), for benchmarks and checks.
+"""Deterministic conformance weights and inputs, for benchmarks and checks.
 
 The filling rule gives every tensor of the original generator's state dict a seeded value, so that a
 benchmark or a test can run the real-size network without the public checkpoint. The key tables
 (`*_state_dict_keys.tsv`) fix the order in which tensors are seeded; they live in the project's
-tests/data and in shared/conformance.
+tests/data and in $PIRENDER_SHARED/conformance (default: ../shared beside the repository).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.errors import InputError
 from pirender.checkpoint import from_original_keys
 from pirender.config import GeneratorConfig
-from core.errors import InputError
 from pirender.generator import PIRenderer
 
 __all__ = [

@@ -85,7 +85,9 @@ class _Decoder(nn.Module):
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()
         w = config.warping
-        self.levels = list(range(w.encoder_layers - w.decoder_layers, w.encoder_layers))[::-1]  # deepest first
+        self.levels = list(range(w.encoder_layers - w.decoder_layers, w.encoder_layers))[
+            ::-1
+        ]  # deepest first
         blocks = {}
         for i in self.levels:
             in_nc = min(w.base_nc * 2 ** (i + 1), config.max_nc)

@@ -12,7 +12,6 @@ and wraps alignment + network into `Deep3DBackend`, which turns a photo and five
 from __future__ import annotations
 
 import logging
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from core.coefficients import BFM_DEEP3D, FaceCoefficients, check_face_model
 from core.errors import CheckpointError, FaceTooSmallError, InputError, WeightsNotFoundError
 from reconstruction.align import STANDARD_POINTS_3D, AlignedFace, align_face, load_standard_points
 from reconstruction.bfm import BFMFaceModel
+from weights.loading import load_torch_state
 from weights.registry import resolve_weights, weights_dir
 
 __all__ = [
@@ -160,19 +160,7 @@ def _list_keys(keys: Sequence[str], limit: int = 5) -> str:
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """The ``net_recon`` tensors of a checkpoint file (or a bare state dict), without unpickling objects."""
-    if not path.is_file():
-        raise WeightsNotFoundError(
-            f"{path} does not exist: expected Deep3DFaceRecon's epoch_20.pth (see "
-            "weights.registry entry 'deep3d-recon' for where to get it and where to put it)"
-        )
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint (truncated, corrupt, or holding objects other "
-            f"than tensors: {first_line[:200]}). Expected Deep3DFaceRecon's epoch_20.pth; download it again."
-        ) from None
+    obj = load_torch_state(path, "the 'deep3d' backend: Deep3DFaceRecon's epoch_20.pth, registry entry 'deep3d-recon'")
     if isinstance(obj, dict) and "net_recon" in obj:
         obj = obj["net_recon"]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):

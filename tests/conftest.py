@@ -1,4 +1,5 @@
-"""Shared fixtures: where the real sample data lives, and a real portrait that ships with scikit-image."""
+"""Shared fixtures: where the real sample data lives, a real portrait that ships with scikit-image,
+small checkpoints in the public layout, and one intra-op thread for small models."""
 
 from __future__ import annotations
 
@@ -40,6 +41,16 @@ def astronaut() -> np.ndarray:
 @pytest.fixture(scope="session")
 def test_data() -> Path:
     return TEST_DATA
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: on 2 shared cores small models run several times faster and their timing is steadier."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 @pytest.fixture(scope="session")
 def small_original_state() -> dict[str, torch.Tensor]:

@@ -1,4 +1,4 @@
-"""Training configuration (paper section 3.4 / spec section 3) as frozen dataclasses.
+"""Training configuration (paper section 3.4) as frozen dataclasses.
 
 One dataclass per concern (optimiser, losses, schedule and data), nested in `TrainConfig`. The
 CLI flags of `pirender train` are generated from these fields (`add_config_arguments`), and the
@@ -63,7 +63,7 @@ class LossConfig:
     multi-scale SSIM terms are added (`fallback_l1_weight`, `fallback_ssim_weight`, relative to
     the perceptual weight of the same image); `require_vgg` refuses that fallback instead.
     `pixel_only` drops the VGG terms altogether (L1 + MS-SSIM only, same weights): the fast
-    choice for CPU training of the geometric refiner when no ImageNet VGG is at hand.
+    choice for short CPU runs when no ImageNet VGG is at hand.
     """
 
     vgg_weights: str = ""
@@ -131,7 +131,7 @@ class TrainConfig:
 
     @classmethod
     def paper(cls) -> TrainConfig:
-        """The recipe of the paper (spec section 3): 200k warping + 200k end-to-end iterations."""
+        """The recipe of the paper: 200k warping + 200k end-to-end iterations."""
         return cls()
 
     @classmethod

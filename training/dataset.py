@@ -1,4 +1,4 @@
-"""Prepared video datasets and the training pairs of PIRenderer (paper section 3.4, spec section 3).
+"""Prepared video datasets and the training pairs of PIRenderer (paper section 3.4).
 
 On disk (written by `pirender prepare`, read here and by the evaluator):
 
@@ -25,7 +25,7 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,9 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
-from pirender.descriptor import window_indices
-from core.errors import InputError
 from core.coefficients import MotionSequence, check_face_model
+from core.errors import InputError
+from pirender.descriptor import window_indices
 
 __all__ = [
     "DATASET_FORMAT",
@@ -308,12 +308,7 @@ class PairDataset(Dataset):
 
     Returns a dict: `source`, `target` (3, s, s) in [-1, 1]; `descriptor` (C, window) of the
     target and `source_descriptor` of the source (clamped at the video's ends); `video`,
-    `source_frame`, `target_frame` ints. With `geometric_warp`, also `warped` (3, s, s): the
-    geometric preview (`pipeline.geometric.GeometricRenderer`) of the source moved to the target's
-    pose and expression, the input of a geometric-warp generator; with `face_mask` also
-    `face_mask` (1, s, s) in [0, 1], the target's face (`GeometricRenderer.face_mask`); with
-    `person_mask` also `person_mask` (1, s, s) in [0, 1], the person in the source frame
-    (`reconstruction.segmentation.PersonSegmenter`).
+    `source_frame`, `target_frame` ints.
     `color_jitter` > 0 applies one random photometric change (`jitter_colors`) to all images of an item.
     """
 
@@ -328,9 +323,6 @@ class PairDataset(Dataset):
         face_model: str | None = None,
         coeff_nc: int | None = None,
         cache_size: int = 32,
-        geometric_warp: bool = False,
-        face_mask: bool = False,
-        person_mask: bool = False,
         color_jitter: float = 0.0,
     ) -> None:
         self.manifest = DatasetManifest.load(root)
@@ -345,14 +337,7 @@ class PairDataset(Dataset):
         self.seed = seed
         self.coeff_nc = coeff_nc
         self.cache_size = cache_size
-        if (face_mask or person_mask) and not geometric_warp:
-            raise InputError("face_mask and person_mask need geometric_warp (they are inputs of a geometric-warp generator)")
-        self.geometric_warp = geometric_warp
-        self.face_mask = face_mask
-        self.person_mask = person_mask
-        self._segmenter: Any = None  # built on first use, in each data worker
         self.color_jitter = color_jitter
-        self._geometric: Any = None  # built on first use, in each data worker
         self._cache: OrderedDict[int, tuple[VideoRecord, np.ndarray]] = OrderedDict()
         self._starts = np.concatenate([[0], np.cumsum([e.num_frames for e in self.entries])]).astype(np.int64)
 
@@ -396,26 +381,10 @@ class PairDataset(Dataset):
         source = int(rng.integers(n - 1)) if n > 1 else 0
         if n > 1 and source >= target:
             source += 1  # uniform over the other frames
-        frames = [record.frame(source), record.frame(target)]
-        masks: dict[str, np.ndarray] = {}  # (H, W) uint8, resized with the frames, not colour-jittered
-        if self.geometric_warp:
-            warped, face = self._geometric_render(frames[0], record.motion, source, target)
-            frames.append(warped)
-            if face is not None:
-                masks["face_mask"] = face
-        if self.person_mask:
-            masks["person_mask"] = self._person(frames[0])
-        frames += [np.repeat(m[:, :, None], 3, axis=2) for m in masks.values()]
-        images = frames_to_tensor(np.stack(frames), self.image_size)
-        count = len(frames) - len(masks)
-        extra = {name: (images[count + i, :1] + 1.0) / 2.0 for i, name in enumerate(masks)}
-        images = images[:count]
+        images = frames_to_tensor(np.stack([record.frame(source), record.frame(target)]), self.image_size)
         if self.color_jitter > 0:
             images = jitter_colors(images, rng, self.color_jitter)
-        if self.geometric_warp:
-            extra["warped"] = images[2]
         return {
-            **extra,
             "source": images[0],
             "target": images[1],
             "descriptor": self.window_of(rows, target),
@@ -426,58 +395,32 @@ class PairDataset(Dataset):
         }
 
 
-    def _person(self, image: np.ndarray) -> np.ndarray:
-        """(H, W) uint8 person mask (255 = person) of a frame."""
-        if self._segmenter is None:
-            from reconstruction.segmentation import PersonSegmenter
-
-            self._segmenter = PersonSegmenter()
-        return np.round(self._segmenter.person_mask(image) * 255.0).astype(np.uint8)
-
-    def _geometric_render(
-        self, image: np.ndarray, motion: MotionSequence, source: int, target: int
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """The geometric preview of frame `source` moved to frame `target`'s coefficients, and
-        the target's face mask (None unless `face_mask`)."""
-        if self._geometric is None:
-            from pipeline.geometric import GeometricRenderer
-
-            self._geometric = GeometricRenderer(self.manifest.face_model)
-        state = self._geometric.prepare(image, motion.frame(source))
-        face = self._geometric.face_mask(state, motion.frame(target)) if self.face_mask else None
-        return self._geometric.render(state, motion.frame(target)), face
-
-
+@dataclass
 class ResumableSampler(Sampler):
     """Endless stream of (index, epoch) keys, shuffled per epoch and sharded over ranks.
 
-    Each epoch is a permutation of all items seeded by (seed, epoch), padded by wrapping to a
-    multiple of `world_size` and dealt round-robin to the ranks. `start` is the number of keys
-    this rank has already consumed: the stream continues from there, so resuming needs only
-    the count of samples taken (steps x batch size).
+    Each epoch is a permutation of all `num_items` items seeded by (seed, epoch), padded by
+    wrapping to a multiple of `world_size` and dealt round-robin to the ranks. `start` is the
+    number of keys this rank has already consumed: the stream continues from there, so resuming
+    needs only the count of samples taken (steps x batch size).
     """
 
-    def __init__(
-        self,
-        num_items: int,
-        *,
-        rank: int = 0,
-        world_size: int = 1,
-        seed: int = 0,
-        shuffle: bool = True,
-        start: int = 0,
-    ) -> None:
-        if num_items < 1:
+    num_items: int
+    _: KW_ONLY
+    rank: int = 0
+    world_size: int = 1
+    seed: int = 0
+    shuffle: bool = True
+    start: int = 0
+
+    def __post_init__(self) -> None:
+        if self.num_items < 1:
             raise InputError("the sampler needs at least one item")
-        if not 0 <= rank < world_size:
-            raise InputError(f"need 0 <= rank < world_size, got rank {rank}, world size {world_size}")
-        self.num_items = num_items
-        self.rank = rank
-        self.world_size = world_size
-        self.seed = seed
-        self.shuffle = shuffle
-        self.start = start
-        self.per_rank = -(-num_items // world_size)  # ceil
+        if not 0 <= self.rank < self.world_size:
+            raise InputError(
+                f"need 0 <= rank < world_size, got rank {self.rank}, world size {self.world_size}"
+            )
+        self.per_rank = -(-self.num_items // self.world_size)  # ceil
 
     def epoch_order(self, epoch: int) -> np.ndarray:
         """This rank's item indices in epoch `epoch` (length per_rank)."""

@@ -1,4 +1,4 @@
-"""Training losses of PIRenderer (paper section 3.4, spec section 3).
+"""Training losses of PIRenderer (paper section 3.4).
 
 `PerceptualLoss`: L1 between VGG-19 activations (relu1_1..relu5_1) of an image and its target,
 summed over layers and over a 4-scale image pyramid (each level half the previous size), plus
@@ -10,8 +10,7 @@ output into a dict of named, already weighted terms for the current stage:
 
 With the offline fallback (random fixed VGG-19, see `vgg.py`), `warp_l1`, `warp_ssim`, `l1` and
 `ssim` (1 - MS-SSIM) are added, scaled by the perceptual weight of the same image.
-`LossConfig.pixel_only` keeps only those L1 and MS-SSIM terms (no VGG at all). A generator over
-the geometric warp (`flow_field` None) gets no warp terms: its warp is not learnt.
+`LossConfig.pixel_only` keeps only those L1 and MS-SSIM terms (no VGG at all).
 """
 
 from __future__ import annotations
@@ -24,9 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import InputError
-from training.evaluation.metrics import ms_ssim
 from pirender.generator import RenderOutput
 from training.config import LossConfig
+from training.evaluation.metrics import ms_ssim
 from training.vgg import VGGFeatures, perceptual_vgg19
 
 __all__ = ["Stage", "gram_matrix", "image_pyramid", "PerceptualLoss", "RendererLoss"]
@@ -163,13 +162,11 @@ class RendererLoss(nn.Module):
         c = self.config
         # VGG features of the target, shared by the warped image and the output
         features = None if self.perceptual is None else self.perceptual.target_features(target)
-        terms: dict[str, torch.Tensor] = {}
-        if output.flow_field is not None:  # a geometric warp is an input, not learnt: no warp terms
-            terms = self._image_terms("warp_", output.warp_image, target, features, c.warp_weight, style=False)
+        terms = self._image_terms("warp_", output.warp_image, target, features, c.warp_weight, style=False)
         if stage == "full":
             if output.fake_image is None:
                 raise InputError(
-                    "the end-to-end stage needs the generator's fake_image (run without warp_only)"
+                    "the end-to-end stage needs the generator's fake_image (the full forward, not `warp`)"
                 )
             terms.update(
                 self._image_terms(

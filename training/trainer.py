@@ -1,8 +1,8 @@
-"""The PIRenderer training loop (paper section 3.4, spec section 3).
+"""The PIRenderer training loop (paper section 3.4).
 
 Two phases of one run, chosen by the step count: the warping phase (`step < warp_iterations`)
-trains the mapping and warping networks with the warping loss only (the editing network is
-frozen and not run); the end-to-end phase trains everything with the warping, reconstruction
+trains the mapping and warping networks with the warping loss only (`WarpStage`: the generator's
+`warp`, the editing network frozen and not run); the end-to-end phase trains everything with the warping, reconstruction
 and style losses. Adam (lr 1e-4, betas 0.5 / 0.999), step decay, an exponential moving average
 of the generator (used for samples and export), gradient-norm clipping, mixed precision on
 CUDA, and DDP under `torchrun`.
@@ -35,20 +35,23 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from pirender.config import GeneratorConfig
 from core.errors import CheckpointError, InputError
-from pirender.generator import PIRenderer
+from pirender.checkpoint import save_pretrained
+from pirender.config import GeneratorConfig
+from pirender.generator import PIRenderer, RenderOutput
 from pirender.tensors import tensor_to_images
 from training.config import TrainConfig
 from training.dataset import PairDataset, ResumableSampler
 from training.distributed import DistContext, all_reduce_mean
 from training.losses import RendererLoss, Stage
+from weights.loading import load_torch_state
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "LOSS_TERMS",
     "EMA",
     "Trainer",
+    "WarpStage",
     "find_latest_checkpoint",
     "read_checkpoint",
     "generator_from_checkpoint",
@@ -135,15 +138,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         if latest is None:
             raise CheckpointError(f"{path} holds no training checkpoints (checkpoints/step_*.pt)")
         path = latest
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several unrelated types for foreign or truncated files
-        raise CheckpointError(
-            f"{path} could not be read as a training checkpoint ({type(exc).__name__}: {exc})"
-        ) from None
+    state = load_torch_state(path, "resuming or exporting a training run")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
-            f"{path} is not a pirender training checkpoint (for generator weights use PIRenderer.from_checkpoint)"
+            f"{path} is not a pirender training checkpoint (for generator weights use pirender.load_generator)"
         )
     return state
 
@@ -167,7 +165,19 @@ def export_checkpoint(path: str | Path, out_dir: str | Path, *, ema: bool = True
     }
     if state.get("dataset"):
         meta["dataset"] = str(state["dataset"])
-    return model.save_pretrained(out_dir, metadata=meta)
+    return save_pretrained(model, out_dir, metadata=meta)
+
+
+class WarpStage(nn.Module):
+    """The network of the warp pre-training phase: the generator's mapping and warping networks
+    (`PIRenderer.warp`, no editing network, no fake image), as a module that DDP can wrap."""
+
+    def __init__(self, generator: PIRenderer) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, source: torch.Tensor, descriptor: torch.Tensor) -> RenderOutput:
+        return self.generator.warp(source, descriptor)
 
 
 class _CsvLog:
@@ -255,9 +265,7 @@ class Trainer:
         return torch.float16 if mode == "fp16" else torch.bfloat16
 
     def stage_at(self, step: int) -> Stage:
-        """Training stage of `step`; a geometric-warp generator has no warping stage (nothing to warm up)."""
-        if self.model.config.geometric_warp:
-            return "full"
+        """Training stage of `step`: "warp" for the first `warp_iterations` steps, then "full"."""
         return "warp" if step < self.config.warp_iterations else "full"
 
     def _enter_stage(self, stage: Stage) -> None:
@@ -266,11 +274,11 @@ class Trainer:
             p.requires_grad_(
                 name in self._trainable and (stage == "full" or not name.startswith("editing_net."))
             )
+        net: nn.Module = self.model if stage == "full" else WarpStage(self.model)
         if self.ctx.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = DistributedDataParallel(self.model, device_ids=ids)
-        else:
-            self.net = self.model
+            net = DistributedDataParallel(net, device_ids=ids)
+        self.net = net
         self.stage = stage
         if self.ctx.is_main:
             log.info("step %d: %s stage", self.step, "warping" if stage == "warp" else "end-to-end")
@@ -318,8 +326,6 @@ class Trainer:
         source = batch["source"].to(self.device, non_blocking=True)
         target = batch["target"].to(self.device, non_blocking=True)
         descriptor = batch["descriptor"].to(self.device, non_blocking=True)
-        warped = batch["warped"].to(self.device, non_blocking=True) if "warped" in batch else None
-        masks = {k: batch[k].to(self.device, non_blocking=True) for k in ("face_mask", "person_mask") if k in batch}
         self.optimizer.zero_grad(set_to_none=True)
         autocast = (
             torch.autocast(self.device.type, dtype=self.amp_dtype)
@@ -327,7 +333,7 @@ class Trainer:
             else nullcontext()
         )
         with autocast:
-            output = self.net(source, descriptor, warp_only=stage == "warp", warped=warped, **masks)
+            output = self.net(source, descriptor)
             terms = self.loss(output, target, stage)
         total = torch.stack([t.float() for t in terms.values()]).sum()
         record: dict[str, float] = {name: float(t.detach()) for name, t in terms.items()}
@@ -429,11 +435,9 @@ class Trainer:
         source = torch.stack([b["source"] for b in batch]).to(self.device)
         target = torch.stack([b["target"] for b in batch]).to(self.device)
         descriptor = torch.stack([b["descriptor"] for b in batch]).to(self.device)
-        warped = torch.stack([b["warped"] for b in batch]).to(self.device) if "warped" in batch[0] else None
-        masks = {k: torch.stack([b[k] for b in batch]).to(self.device) for k in ("face_mask", "person_mask") if k in batch[0]}
         model = self.ema.model if self.ema is not None else self.model
         with torch.no_grad():
-            out = model(source, descriptor, warped=warped, **masks)
+            out = model(source, descriptor)
         columns = [tensor_to_images(t) for t in (source, target, out.warp_image, out.fake_image)]
         rows = [np.concatenate([col[i] for col in columns], axis=1) for i in range(n)]
         return np.concatenate(rows, axis=0)
@@ -531,7 +535,7 @@ class Trainer:
         """Write the (EMA) generator in our safetensors format (default: run_dir/export)."""
         model = self.ema.model if (ema and self.ema is not None) else self.model
         meta = {"trained_steps": str(self.step), "weights": "ema" if model is not self.model else "raw"}
-        return model.save_pretrained(out_dir or self.run_dir / "export", metadata=meta)
+        return save_pretrained(model, out_dir or self.run_dir / "export", metadata=meta)
 
     def close(self) -> None:
         if self._tb is not None:

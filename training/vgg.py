@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from core.errors import CheckpointError, WeightsNotFoundError
+from weights.loading import load_safetensors, load_tensor_dict
+from weights.registry import weights_dir
 
 __all__ = [
     "VGG16_LAYOUT",
@@ -169,23 +171,8 @@ class VGGFeatures(nn.Module):
 
 
 def _read_state(path: Path) -> Mapping[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except (SafetensorError, OSError) as exc:
-            raise CheckpointError(f"{path} could not be read as safetensors ({exc})") from None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several unrelated types for foreign or truncated files
-        raise CheckpointError(
-            f"{path} could not be read as a PyTorch weights file ({type(exc).__name__}: {exc})"
-        ) from None
-    if not isinstance(state, Mapping):
-        raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state dict")
-    return state
+    what = "the VGG feature network"
+    return load_safetensors(path, what) if path.suffix == ".safetensors" else load_tensor_dict(path, what)
 
 
 def load_vgg_weights(model: VGGFeatures, path: str | Path) -> VGGFeatures:
@@ -230,8 +217,6 @@ def find_vgg19_weights(path: str | Path | None = None) -> Path | None:
         return p
     if os.environ.get(VGG19_ENV):
         return find_vgg19_weights(os.environ[VGG19_ENV])
-    from weights.registry import weights_dir
-
     for name in (VGG19_FILENAME, "vgg19.safetensors"):
         candidate = weights_dir() / name
         if candidate.is_file():
@@ -240,8 +225,6 @@ def find_vgg19_weights(path: str | Path | None = None) -> Path | None:
 
 
 def _where_to_get() -> str:
-    from weights.registry import weights_dir
-
     return (
         f"put torchvision's ImageNet VGG-19 file '{VGG19_FILENAME}' (or 'vgg19.safetensors' with the same "
         f"'features.N.*' keys) in {weights_dir()}, or set {VGG19_ENV} / --loss-vgg-weights"

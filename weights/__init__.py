@@ -1,5 +1,6 @@
-"""Weight registry and loaders: which files the product can use, where they live, and their licences."""
+"""Weight files: the registry (which files exist, where they live, their licences) and the one loader
+path (`weights.loading`, imported on its own so that the registry stays free of torch)."""
 
-from weights.registry import REGISTRY, WeightEntry, resolve_weights, weights_dir
+from weights.registry import REGISTRY, WeightEntry, own_renderer_dir, resolve_weights, weights_dir
 
-__all__ = ["REGISTRY", "WeightEntry", "resolve_weights", "weights_dir"]
+__all__ = ["REGISTRY", "WeightEntry", "own_renderer_dir", "resolve_weights", "weights_dir"]

@@ -21,6 +21,7 @@ __all__ = [
     "REGISTRY",
     "weights_dir",
     "bundled_dir",
+    "own_renderer_dir",
     "local_path",
     "resolve_weights",
     "downloads_allowed",
@@ -116,6 +117,12 @@ def bundled_dir() -> Path:
     return Path(__file__).resolve().parent / "files"
 
 
+def own_renderer_dir() -> Path:
+    """Where a renderer trained with `pirender train` goes (its `export/` folder: config.json +
+    model.safetensors) for the app to offer it: `<weights dir>/renderer`. The project ships none."""
+    return weights_dir() / "renderer"
+
+
 def downloads_allowed() -> bool:
     """Downloads are off when HF_HUB_OFFLINE or PIRENDER_OFFLINE is set to a true value."""
     for var in ("PIRENDER_OFFLINE", "HF_HUB_OFFLINE"):
@@ -159,7 +166,9 @@ def missing_message(entry: WeightEntry) -> str:
     )
     repo = hub_repo_id(entry)
     if repo:
-        mirror = "" if entry.official else " (an unofficial mirror that users of the original projects rely on)"
+        mirror = (
+            "" if entry.official else " (an unofficial mirror that users of the original projects rely on)"
+        )
         text += (
             f" When online, it can be fetched from the Hugging Face Hub repo '{repo}'{mirror} as "
             f"'{entry.repo_filename}': run `pirender download {entry.name} --accept-licence`."
@@ -228,5 +237,7 @@ def download(entry: WeightEntry) -> Path:
         fetched.replace(final)
     if entry.sha256 and sha256_of(final) != entry.sha256:
         final.unlink()
-        raise WeightsNotFoundError(f"the download of {entry.filename} is corrupt (sha256 mismatch); try again")
+        raise WeightsNotFoundError(
+            f"the download of {entry.filename} is corrupt (sha256 mismatch); try again"
+        )
     return final

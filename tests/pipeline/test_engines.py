@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from pirender import GeneratorConfig, MappingConfig, PIRenderer
+from pirender import GeneratorConfig, MappingConfig, PIRenderer, save_pretrained
 from pipeline.engines import (
     GEOMETRIC,
     OWN_NEURAL,
@@ -184,7 +184,7 @@ def test_registry_own_renderer(empty_weights: Path, tmp_path: Path) -> None:
         face_model=DEFAULT_FACE_MODEL,
     )
     torch.manual_seed(1)
-    PIRenderer(config).save_pretrained(own_dir)
+    save_pretrained(PIRenderer(config), own_dir)
     registry = EngineRegistry(own_dir=own_dir, fast=False)
     rows = {r.name: r for r in registry.status()}
     assert rows[OWN_NEURAL].available and rows[OWN_NEURAL].face_model == DEFAULT_FACE_MODEL

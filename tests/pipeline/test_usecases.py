@@ -98,7 +98,7 @@ def test_neural_engine_through_the_pipeline(state: SourceState, tmp_path: Path) 
     """A (tiny, untrained) project-trained renderer for the default face model is used for "neural"/"auto"."""
     import torch
 
-    from pirender import GeneratorConfig, MappingConfig, PIRenderer
+    from pirender import GeneratorConfig, MappingConfig, PIRenderer, save_pretrained
 
     small = GeneratorConfig.small()
     e = state.coefficients.expression.shape[0]
@@ -111,7 +111,7 @@ def test_neural_engine_through_the_pipeline(state: SourceState, tmp_path: Path) 
         face_model=DEFAULT_FACE_MODEL,
     )
     torch.manual_seed(0)
-    PIRenderer(config).save_pretrained(tmp_path / "renderer")
+    save_pretrained(PIRenderer(config), tmp_path / "renderer")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PIRENDER_WEIGHTS_DIR", str(tmp_path / "none"))
         own = EngineRegistry(own_dir=tmp_path / "renderer", fast=False)

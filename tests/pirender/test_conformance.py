@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from pirender import PIRenderer
-from tests.conftest import shared_dir
+from pirender import PIRenderer, load_generator
+from pirender.checkpoint import convert_checkpoint
 from pirender.testing import fill_original_weights
 from tests.conftest import TEST_DATA as DATA
+from tests.conftest import shared_dir
 
 
 def _check_case(model: PIRenderer, case: np.lib.npyio.NpzFile) -> None:
@@ -21,15 +22,13 @@ def _check_case(model: PIRenderer, case: np.lib.npyio.NpzFile) -> None:
 
 
 def test_small_config_matches_original(small_checkpoint):
-    model = PIRenderer.from_checkpoint(small_checkpoint)
+    model = load_generator(small_checkpoint)
     _check_case(model, np.load(DATA / "small_config_case.npz"))
 
 
 def test_small_config_matches_after_conversion(small_checkpoint, tmp_path):
-    from pirender.checkpoint import convert_checkpoint
-
     convert_checkpoint(small_checkpoint, tmp_path / "converted")
-    model = PIRenderer.from_checkpoint(tmp_path / "converted")
+    model = load_generator(tmp_path / "converted")
     _check_case(model, np.load(DATA / "small_config_case.npz"))
 
 
@@ -40,6 +39,6 @@ def test_released_config_matches_original(tmp_path):
         pytest.skip(f"{case_path} not present")
     state = fill_original_weights(DATA / "official_state_dict_keys.tsv", 20211)
     torch.save({"net_G_ema": state}, tmp_path / "released.pt")
-    model = PIRenderer.from_checkpoint(tmp_path / "released.pt")
+    model = load_generator(tmp_path / "released.pt")
     assert sum(p.numel() for p in model.parameters()) == pytest.approx(22.5e6, rel=0.02)
     _check_case(model, np.load(case_path))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pirender.descriptor import motion_windows, sequence_windows, still_window, window_indices
-from core.errors import FaceModelMismatchError, InputError
 from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
+from core.errors import FaceModelMismatchError, InputError
+from pirender.descriptor import motion_windows, sequence_windows, still_window, window_indices
 
 
 def _coeffs(model: str = BFM_DEEP3D, value: float = 0.0) -> FaceCoefficients:
@@ -42,4 +42,3 @@ def test_motion_windows_refuses_another_face_model():
     with pytest.raises(FaceModelMismatchError, match="pirender-mesh-v1"):
         motion_windows(seq, BFM_DEEP3D)
     assert motion_windows(MotionSequence.still(_coeffs(), 3), BFM_DEEP3D).shape == (3, 73, 27)
-

@@ -55,10 +55,8 @@ def test_eager_fp32_graph_matches_plain_path(small_model, channels_last):
     with torch.inference_mode():
         ref = small_model(source, descriptor)
         out = fast.render_prepared(fast.prepare_source(source), descriptor)
-        warp = fast.render_prepared(fast.prepare_source(source), descriptor, warp_only=True)
     _close(out, ref, 1e-4)
     assert out.fake_image.shape == (3, 3, 64, 64) and out.fake_image.is_contiguous()
-    assert warp.fake_image is None and float((warp.warp_image - ref.warp_image).abs().max()) < 1e-4
     assert fast.compiled is False and fast.compile_seconds == 0.0
 
 

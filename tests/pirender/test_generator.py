@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pirender import GeneratorConfig, PIRenderer
 from core.errors import InputError
+from pirender import GeneratorConfig, PIRenderer
 from pirender.flow import FlowWarp, flow_to_deformation, warp_image
 
 
@@ -33,13 +33,25 @@ def test_output_shapes_and_access(small_model):
     assert not any(torch.isnan(v).any() for v in out.values())
 
 
-def test_warp_only_has_no_fake_image(small_model):
+def test_warp_stage_alone_has_no_fake_image(small_model):
     source, descriptor = _inputs()
     with torch.no_grad():
-        out = small_model(source, descriptor, warp_only=True)
+        out = small_model.warp(source, descriptor)
+        full = small_model(source, descriptor)
     assert out.fake_image is None and "fake_image" not in out
     with pytest.raises(KeyError):
         out["fake_image"]
+    torch.testing.assert_close(out.warp_image, full.warp_image)
+    torch.testing.assert_close(out.flow_field, full.flow_field)
+
+
+def test_warp_stage_trains_only_mapping_and_warping():
+    torch.manual_seed(0)
+    model = PIRenderer(GeneratorConfig.small())
+    source, descriptor = _inputs(batch=1)
+    model.warp(source, descriptor).warp_image.mean().backward()
+    with_grad = {n.split(".")[0] for n, p in model.named_parameters() if p.grad is not None}
+    assert with_grad == {"mapping_net", "warping_net"}
 
 
 def test_source_batch_of_one_is_broadcast(small_model):

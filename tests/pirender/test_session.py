@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from core.coefficients import BFM_DEEP3D, FaceCoefficients, MotionSequence
 from pirender import GeneratorConfig, PIRenderer, RenderSession, motion_windows
 from pirender.tensors import image_to_tensor, tensor_to_images
-from core.coefficients import BFM_DEEP3D, FaceCoefficients, MotionSequence
 
 
 def test_session_matches_plain_forward_and_renders_sequences():

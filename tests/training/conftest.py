@@ -1,4 +1,5 @@
-"""Fixtures for the training tests: a tiny synthetic dataset, a narrow random VGG and a tiny generator config."""
+"""Fixtures for the training and evaluation tests: a tiny synthetic dataset, a narrow random VGG, a
+tiny generator config, and one intra-op thread for every test of this folder and below."""
 
 from __future__ import annotations
 
@@ -6,21 +7,16 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-import torch
 
 from pirender.config import GeneratorConfig
+from tests.training.synthetic import FACE_MODEL, make_dataset
 from training.config import LossConfig
 from training.vgg import VGG19_LAYOUT, VGGFeatures
-from tests.training.synthetic import FACE_MODEL, make_dataset
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on 2 shared cores this makes these small models ~10x faster and the timing stable."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_thread(one_thread: None) -> None:
+    """Every test here runs small models (tests/conftest.py's `one_thread`)."""
 
 
 @pytest.fixture(scope="session")

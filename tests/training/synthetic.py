@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.dataset import DatasetManifest, VideoEntry, VideoRecord
 from core.coefficients import FaceCoefficients, MotionSequence
+from training.dataset import DatasetManifest, VideoEntry, VideoRecord
 
 FACE_MODEL = "synthetic-disc"
 NUM_EXPRESSION = 64

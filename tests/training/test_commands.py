@@ -11,9 +11,9 @@ import pytest
 from cli import evaluate as evaluate_cmd
 from cli import prepare as prepare_cmd
 from cli import train as train_cmd
-from pirender.config import GeneratorConfig
 from core.errors import InputError, WeightsNotFoundError
-from pirender.generator import PIRenderer
+from pirender.checkpoint import load_pretrained
+from pirender.config import GeneratorConfig
 from tests.training.synthetic import FACE_MODEL
 
 
@@ -52,7 +52,7 @@ def test_train_resume_export_and_evaluate(tiny_dataset, tmp_path, monkeypatch):
     with pytest.raises(InputError, match="already holds checkpoints"):
         train_cmd.run(_args(train_cmd, common + ["--no-resume"]))
     assert train_cmd.run(_args(train_cmd, [str(tiny_dataset), str(run), "--export-only"])) == 0
-    assert PIRenderer.from_pretrained(run / "export").config.face_model == FACE_MODEL
+    assert load_pretrained(run / "export").config.face_model == FACE_MODEL
 
     # Fine-tuning starts from given weights.
     ft = tmp_path / "finetune"
@@ -95,4 +95,9 @@ def test_prepare_command_reports_missing_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("PIRENDER_WEIGHTS_DIR", str(tmp_path / "no-weights"))
     (tmp_path / "videos").mkdir()
     with pytest.raises(WeightsNotFoundError, match="epoch_20.pth"):
-        prepare_cmd.run(_args(prepare_cmd, [str(tmp_path / "videos"), str(tmp_path / "ds"), "--no-progress", "--backend", "deep3d"]))
+        prepare_cmd.run(
+            _args(
+                prepare_cmd,
+                [str(tmp_path / "videos"), str(tmp_path / "ds"), "--no-progress", "--backend", "deep3d"],
+            )
+        )

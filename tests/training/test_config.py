@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import pytest
 
 from core.errors import InputError
+from pirender.config import GeneratorConfig
 from training.config import TrainConfig, add_config_arguments, config_from_args
 
 
@@ -66,15 +66,13 @@ def test_validation():
         TrainConfig(batch_size=0)
 
 
-def test_train_command_knows_the_own_renderer_variants():
+def test_train_command_generator_choices(tmp_path):
     from cli.train import _generator_config
 
-    colour, flow, hair, flow_only = (_generator_config(v) for v in ("refiner", "refiner-flow", "refiner-hair", "hair-flow"))
-    assert colour.geometric_warp and not colour.refine_warp
-    assert flow.refine_warp and dataclasses.replace(flow, refine_warp=False) == colour
-    assert hair.flow_outside_face and dataclasses.replace(hair, flow_outside_face=False) == flow
-    assert not flow_only.colour_correction and dataclasses.replace(flow_only, colour_correction=True) == hair
-    person = _generator_config("hair-flow-person")
-    assert person.flow_person_margin > 0 and dataclasses.replace(person, flow_person_margin=0) == flow_only
-    with pytest.raises(InputError, match="unknown generator 'bogus'.*hair-flow-person"):
-        _generator_config("bogus")
+    assert _generator_config("released") == GeneratorConfig.released()
+    assert _generator_config("small") == GeneratorConfig.small()
+    GeneratorConfig.small().save(tmp_path / "generator.json")
+    assert _generator_config(str(tmp_path / "generator.json")) == GeneratorConfig.small()
+    for removed in ("refiner", "hair-flow-person", "bogus"):
+        with pytest.raises(InputError, match=f"unknown generator '{removed}'.*released, small"):
+            _generator_config(removed)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from core.errors import FaceModelMismatchError, InputError
+from tests.training.synthetic import FACE_MODEL, render_video, synthetic_motion
 from training.dataset import (
     DatasetManifest,
     PairDataset,
@@ -14,7 +15,6 @@ from training.dataset import (
     VideoRecord,
     jitter_colors,
 )
-from tests.training.synthetic import FACE_MODEL, render_video, synthetic_motion
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpeg"])

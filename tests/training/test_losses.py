@@ -58,7 +58,7 @@ def test_terms_per_stage_and_weights(small_vgg, tiny_generator_config):
         and model.mapping_net.first[0].weight.grad is not None
     )
     with pytest.raises(Exception, match="fake_image"):
-        loss(model(x, d, warp_only=True), target, "full")
+        loss(model.warp(x, d), target, "full")
 
 
 def test_pretrained_vgg_drops_fallback_terms(small_vgg, tiny_generator_config):

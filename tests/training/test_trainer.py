@@ -12,7 +12,10 @@ import torch
 import torch.distributed as dist
 from PIL import Image
 
+from pirender.checkpoint import load_pretrained
 from pirender.generator import PIRenderer
+from tests.training.conftest import narrow_vgg
+from tests.training.synthetic import FACE_MODEL
 from training.config import LossConfig, TrainConfig
 from training.dataset import PairDataset
 from training.distributed import init_distributed
@@ -25,8 +28,6 @@ from training.trainer import (
     generator_from_checkpoint,
     read_checkpoint,
 )
-from tests.training.conftest import narrow_vgg
-from tests.training.synthetic import FACE_MODEL
 
 
 def make_trainer(tiny_dataset, gen_config, run_dir, config, *, seed=0, ctx=None):
@@ -114,7 +115,7 @@ def test_checkpoint_samples_and_export(tiny_dataset, tiny_generator_config, tmp_
     grid = np.asarray(Image.open(tmp_path / "run" / "samples" / "step_00000004.png"))
     assert grid.shape == (2 * 32, 4 * 32, 3)
     out = export_checkpoint(tmp_path / "run", tmp_path / "export")
-    app_model = PIRenderer.from_pretrained(out)
+    app_model = load_pretrained(out)
     ema = generator_from_checkpoint(tmp_path / "run")
     for k, v in ema.state_dict().items():
         assert torch.equal(app_model.state_dict()[k], v)

@@ -7,6 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 from core.errors import CheckpointError, WeightsNotFoundError
+from tests.training.conftest import narrow_vgg
 from training.vgg import (
     VGG16_LAYOUT,
     VGG19_LAYOUT,
@@ -15,7 +16,6 @@ from training.vgg import (
     load_vgg_weights,
     perceptual_vgg19,
 )
-from tests.training.conftest import narrow_vgg
 
 
 def test_layer_indices_follow_torchvision_numbering():

@@ -132,6 +132,7 @@ def write_random_renderer(directory: Path, num_expression: int, size: str = "sma
     import torch
 
     from pirender.config import GeneratorConfig
+    from pirender.checkpoint import save_pretrained
     from pirender.generator import PIRenderer
     from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size
 
@@ -143,4 +144,4 @@ def write_random_renderer(directory: Path, num_expression: int, size: str = "sma
     )
     torch.manual_seed(0)
     model = PIRenderer(config).eval()
-    return model.save_pretrained(directory, metadata={"licence": "random weights for tests (no licence needed)"})
+    return save_pretrained(model, directory, metadata={"licence": "random weights for tests (no licence needed)"})

@@ -108,9 +108,10 @@ def test_download_command_refuses_without_acceptance(weights_home, capsys):
 def test_weights_command_lists_the_project_trained_models(weights_home, capsys, monkeypatch):
     monkeypatch.delenv("PIRENDER_AUDIO_MODEL", raising=False)
     assert main(["weights", "--verbose-missing"]) == 0
-    rows = {line[:22].strip(): line for line in capsys.readouterr().out.splitlines() if not line.startswith(" ")}
+    rows = {
+        line[:22].strip(): line for line in capsys.readouterr().out.splitlines() if not line.startswith(" ")
+    }
     assert "audio2motion" in rows and "installed" in rows["audio2motion"]  # the bundled model
     own = rows["own renderer"]
     if "missing" in own:  # nothing trained here: it says where one goes
         assert str(weights_home / "renderer") in own
-

@@ -32,6 +32,7 @@ from PIL import Image
 from pirender.descriptor import sequence_windows
 from core.errors import CheckpointError, InputError, WeightsNotFoundError
 from training.evaluation import metrics as M
+from pirender.checkpoint import load_generator
 from pirender.generator import PIRenderer
 from training.prepare import CropFitter
 from pirender.tensors import tensor_to_images
@@ -245,7 +246,7 @@ def load_generator_any(
             pass  # not one of our training checkpoints: try the other formats
         else:
             return generator_from_checkpoint(p, ema=ema).to(device)
-    return PIRenderer.from_checkpoint(p, device=device)
+    return load_generator(p, device=device)
 
 
 # ---------------------------------------------------------------------------------------------

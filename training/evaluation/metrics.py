@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import CheckpointError, InputError
+from weights.loading import load_torch_state
 
 __all__ = [
     "to_unit_range",
@@ -240,10 +241,7 @@ class LPIPS(nn.Module):
 
         model = cls(layout)
         load_vgg_weights(model.net, backbone)
-        try:
-            state = torch.load(Path(lin), map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises several unrelated types for foreign or truncated files
-            raise CheckpointError(f"{lin} could not be read as the LPIPS lin-layer file ({exc})") from None
+        state = load_torch_state(lin, "the LPIPS metric (its lin-layer file)")
         if not isinstance(state, Mapping):
             raise CheckpointError(f"{lin} does not hold a state dict")
         for k, conv in enumerate(model.lins):

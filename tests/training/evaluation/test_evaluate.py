@@ -20,6 +20,7 @@ from training.evaluation.evaluate import (
     markdown_table,
     write_reports,
 )
+from pirender.checkpoint import save_pretrained
 from pirender.generator import PIRenderer
 from training.dataset import DatasetManifest
 from core.coefficients import FaceCoefficients
@@ -167,7 +168,7 @@ def test_frozen_engine_scores_worse(dataset):
 def test_pirenderer_engine_and_reports(dataset, tmp_path):
     cfg = dataclasses.replace(GeneratorConfig.small(), face_model=FACE_MODEL, image_size=32)
     torch.manual_seed(0)
-    model_dir = PIRenderer(cfg).save_pretrained(tmp_path / "model")
+    model_dir = save_pretrained(PIRenderer(cfg), tmp_path / "model")
     engine = PIRendererEngine(load_generator_any(model_dir), batch_size=2)
     options = EvalOptions(max_frames=3)
     report = evaluate_engine(engine, dataset, name="tiny", fitter=SyntheticBackend(32), options=options)
