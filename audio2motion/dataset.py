@@ -31,8 +31,10 @@ import torch
 from core.errors import FaceModelMismatchError, InputError, MediaReadError
 from core.coefficients import MotionSequence
 
-from .audio import AudioFeatureConfig, audio_features, load_audio, loudness_envelope, silence_features
+from .audio import AudioFeatureConfig, audio_features, load_audio, loudness_envelope
+from .config import condition_silence
 from .model import AudioToMotionConfig, MotionBatch, pose_of, resample_motion
+from .phonetics import PhoneticConfig, viseme_features
 
 __all__ = [
     "MEDIA_EXTENSIONS",
@@ -91,7 +93,8 @@ class ClipArrays:
         face_model: face model of the coefficients.
         expression: (T, E) float32 coefficients.
         pose: (T, 6) float32: angles in radians, then translation.
-        features: (T, n_mels) float32 raw log-mel features (`audio_features`).
+        features: (T, C) float32 raw features: n_mels log-mel (`audio_features`), then the V viseme
+            posteriors (`viseme_features`) when the clips were loaded with phonetics.
         loudness: (T,) float32 RMS level per frame in dBFS (for evaluation).
         fps: frame rate of all arrays.
     """
@@ -195,7 +198,11 @@ def split_clips(
 
 
 def load_clip(
-    entry: ClipEntry, features: AudioFeatureConfig, fps: float, refuse_misaligned: bool = False
+    entry: ClipEntry,
+    features: AudioFeatureConfig,
+    fps: float,
+    refuse_misaligned: bool = False,
+    phonetics: PhoneticConfig | None = None,
 ) -> ClipArrays:
     """Decode the clip's audio and align motion and features at `fps` (see module docstring).
 
@@ -208,6 +215,9 @@ def load_clip(
         motion = resample_motion(motion, fps)
     wave = load_audio(entry.media_path, sample_rate=features.sample_rate, max_seconds=None)
     feats = audio_features(wave, fps, features)
+    if phonetics is not None:
+        visemes = viseme_features(wave, fps, features.sample_rate, phonetics)
+        feats = np.concatenate([feats, visemes[: feats.shape[0]]], axis=1)
     loud = loudness_envelope(wave, fps, features.sample_rate)
     t = min(len(motion), feats.shape[0])
     if refuse_misaligned and len(motion) - feats.shape[0] > max(2, _LENGTH_TOLERANCE_S * fps):
@@ -237,6 +247,7 @@ def load_clips(
     skip_unreadable: bool = True,
     min_audio_dbfs: float | None = None,
     refuse_misaligned: bool = False,
+    phonetics: PhoneticConfig | None = None,
 ) -> list[ClipArrays]:
     """Load several clips; unreadable media are skipped with a warning (or raise).
 
@@ -248,7 +259,7 @@ def load_clips(
     clips = []
     for entry in entries:
         try:
-            clip = load_clip(entry, features, fps, refuse_misaligned)
+            clip = load_clip(entry, features, fps, refuse_misaligned, phonetics)
         except MediaReadError as exc:
             if not skip_unreadable:
                 raise
@@ -323,7 +334,7 @@ def _window(clip: ClipArrays, start: int, length: int, config: AudioToMotionConf
 
     The reference is the clip's first frame, or its `rest_reference` for relative models.
     """
-    silence = silence_features(config.features)
+    silence = condition_silence(config)
     expr, pose, audio, ref_pose = clip_window(
         clip, start, length, config.prev_motions, config.audio_past, config.audio_future, silence
     )
@@ -348,7 +359,7 @@ def silent_window(
     p_scale = clip.pose.std(0) + 1e-6
     expr = ref_e[None] + jitter * e_scale * rng.standard_normal((k + length, ref_e.size))
     pose = ref_p[None] + jitter * p_scale * rng.standard_normal((k + length, 6))
-    audio = np.repeat(silence_features(config.features)[None], n_audio, 0)
+    audio = np.repeat(condition_silence(config)[None], n_audio, 0)
     return expr.astype(np.float32), pose.astype(np.float32), audio, ref_p, ref_e
 
 

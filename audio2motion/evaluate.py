@@ -30,7 +30,7 @@ import torch
 from core.errors import InputError, PIRenderError
 from core.coefficients import FaceCoefficients
 
-from .audio import silence_features
+from .config import condition_silence
 from .dataset import ClipArrays, discover_clips, load_clips, split_clips, whole_clip_batch
 from .model import AudioToMotion
 
@@ -141,7 +141,7 @@ def silence_check(
 ) -> SilenceCheck:
     """Generate `seconds` of digital silence from `source` and measure mouth and head motion."""
     frames = max(3, int(round(seconds * model.config.fps)))
-    feats = np.repeat(silence_features(model.config.features)[None], frames, 0)
+    feats = np.repeat(condition_silence(model.config)[None], frames, 0)
     motion = model.generate_from_features(source, feats, seed=seed, temperature=temperature)
     mouth = mouth_opening(motion.expression, mouth_readout)
     rest = float(mouth_opening(np.asarray(source.expression)[None], mouth_readout)[0])

@@ -33,8 +33,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +44,22 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from core.coefficients import FaceCoefficients, MotionSequence, check_face_model
 from core.errors import CheckpointError, InputError, WeightsNotFoundError
-from core.coefficients import BFM_DEEP3D, FaceCoefficients, MotionSequence, check_face_model
+from reconstruction.controls import control_set_for
 
-from .audio import AudioFeatureConfig, audio_features, load_audio, num_video_frames, silence_features
-from .flows import ConditionalFlow, FlowConfig
+from .audio import audio_features, load_audio, num_video_frames
+from .config import (
+    MODEL_TYPE,
+    POSE_DIM,
+    AudioToMotionConfig,
+    NormalizationStats,
+    condition_silence,
+    pose_of,
+)
+from .controls import AnimationControls, blink_track, reference_head_motion
+from .flows import ConditionalFlow
+from .phonetics import viseme_features
 
 __all__ = [
     "POSE_DIM",
@@ -62,10 +73,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: 3 angles (radians) + 3 translation.
-POSE_DIM = 6
-MODEL_TYPE = "pirender-audio2motion"
-FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 #: Generated motion is kept within this many training standard deviations (a safety net for long runs).
@@ -74,196 +81,13 @@ _MAX_NORMALIZED = 8.0
 ProgressCallback = Callable[[int, int], None]
 
 
-def pose_of(angles: np.ndarray, translation: np.ndarray) -> np.ndarray:
-    """(..., 3) angles in radians and (..., 3) translation -> (..., 6) pose vector."""
-    return np.concatenate([angles, translation], axis=-1).astype(np.float32)
-
-
-def _floats(values: Sequence[float] | np.ndarray) -> tuple[float, ...]:
-    return tuple(float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1))
-
-
-@dataclass(frozen=True)
-class NormalizationStats:
-    """Per-dimension mean and std of the training data (expression (E,), pose (6,), audio (n_mels,))."""
-
-    expression_mean: tuple[float, ...]
-    expression_std: tuple[float, ...]
-    pose_mean: tuple[float, ...]
-    pose_std: tuple[float, ...]
-    audio_mean: tuple[float, ...]
-    audio_std: tuple[float, ...]
-    ref_pose_mean: tuple[float, ...] = ()
-    ref_pose_std: tuple[float, ...] = ()
-
-    def __post_init__(self) -> None:
-        for name in ("expression", "pose", "audio", "ref_pose"):
-            mean, std = getattr(self, f"{name}_mean"), getattr(self, f"{name}_std")
-            if len(mean) != len(std):
-                raise InputError(f"{name} mean and std differ in length: {len(mean)} vs {len(std)}")
-            if not all(math.isfinite(m) for m in mean) or not all(math.isfinite(s) and s > 0 for s in std):
-                raise InputError(f"{name} statistics must be finite with positive std")
-        if len(self.pose_mean) != POSE_DIM or len(self.ref_pose_mean) not in (0, POSE_DIM):
-            raise InputError(f"pose statistics need {POSE_DIM} numbers, got {len(self.pose_mean)}")
-
-    def reference_pose_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """Mean and std of the absolute reference pose (the pose statistics when not given separately)."""
-        if self.ref_pose_mean:
-            return self.ref_pose_mean, self.ref_pose_std
-        return self.pose_mean, self.pose_std
-
-    @classmethod
-    def identity(cls, num_expression: int, n_mels: int) -> NormalizationStats:
-        """Mean 0, std 1 everywhere (a model before `fit`)."""
-        return cls(
-            (0.0,) * num_expression,
-            (1.0,) * num_expression,
-            (0.0,) * POSE_DIM,
-            (1.0,) * POSE_DIM,
-            (0.0,) * n_mels,
-            (1.0,) * n_mels,
-        )
-
-    @classmethod
-    def fit(
-        cls,
-        expressions: Sequence[np.ndarray],
-        poses: Sequence[np.ndarray],
-        features: Sequence[np.ndarray],
-        min_std: float = 1e-3,
-        ref_poses: Sequence[np.ndarray] | None = None,
-    ) -> NormalizationStats:
-        """Statistics over all frames of (T_i, E) expressions, (T_i, 6) poses, (T_i, n_mels) features.
-
-        `ref_poses` ((N, 6) absolute reference poses) is given when the pose targets are relative.
-        """
-        if not expressions:
-            raise InputError("cannot compute normalisation statistics from zero clips")
-
-        def mean_std(arrays: Sequence[np.ndarray]) -> tuple[tuple[float, ...], tuple[float, ...]]:
-            stacked = np.concatenate([np.asarray(a, dtype=np.float64) for a in arrays], axis=0)
-            return _floats(stacked.mean(0)), _floats(np.maximum(stacked.std(0), min_std))
-
-        e_mean, e_std = mean_std(expressions)
-        p_mean, p_std = mean_std(poses)
-        a_mean, a_std = mean_std(features)
-        r_mean, r_std = mean_std(ref_poses) if ref_poses is not None else ((), ())
-        return cls(e_mean, e_std, p_mean, p_std, a_mean, a_std, r_mean, r_std)
-
-    def to_dict(self) -> dict[str, list[float]]:
-        """JSON-friendly dict."""
-        return {k: list(v) for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NormalizationStats:
-        """Inverse of `to_dict`."""
-        names = {f.name for f in fields(cls)}
-        optional = {"ref_pose_mean", "ref_pose_std"}
-        if not names - optional <= set(data) <= names:
-            raise InputError(
-                f"normalisation statistics need the keys {sorted(names - optional)} (and optionally "
-                f"{sorted(optional)}), got {sorted(data)}"
-            )
-        return cls(**{k: _floats(v) for k, v in data.items()})
-
-
-@dataclass(frozen=True)
-class AudioToMotionConfig:
-    """Everything needed to rebuild a model (saved as config.json beside the weights).
-
-    Attributes:
-        face_model: face model whose expression coefficients the model produces.
-        num_expression: E, expression coefficients per frame.
-        fps: frame rate the model was trained at (its dynamics are tied to it).
-        prev_motions: k, previous motions in the condition.
-        audio_past, audio_future: the audio window a(i - past .. i + future).
-        expression_flow, pose_flow: flow architectures (K = 10 and K = 8 in the paper).
-        features: audio front-end settings.
-        stats: normalisation statistics (identity when None, i.e. before training).
-        seed: seed of the weight initialisation.
-        relative_motion: model motion minus the reference frame (see the module docstring).
-        expression_components: m > 0 models m linear components of the expression change
-            (needs `relative_motion`); 0 models all E coefficients.
-    """
-
-    face_model: str = BFM_DEEP3D
-    num_expression: int = 64
-    fps: float = 25.0
-    prev_motions: int = 5
-    audio_past: int = 5
-    audio_future: int = 6
-    expression_flow: FlowConfig = field(default_factory=lambda: FlowConfig(num_steps=10))
-    pose_flow: FlowConfig = field(default_factory=lambda: FlowConfig(num_steps=8))
-    features: AudioFeatureConfig = field(default_factory=AudioFeatureConfig)
-    stats: NormalizationStats | None = None
-    seed: int = 0
-    relative_motion: bool = False
-    expression_components: int = 0
-
-    def __post_init__(self) -> None:
-        if self.num_expression < 1:
-            raise InputError(f"num_expression must be >= 1, got {self.num_expression}")
-        if not 0 <= self.expression_components <= self.num_expression:
-            raise InputError(
-                f"expression_components must be in [0, {self.num_expression}], got {self.expression_components}"
-            )
-        if self.expression_components and not self.relative_motion:
-            raise InputError("expression_components needs relative_motion=True")
-        if not (math.isfinite(self.fps) and self.fps > 0):
-            raise InputError(f"fps must be positive, got {self.fps}")
-        if self.prev_motions < 1 or self.audio_past < 0 or self.audio_future < 0:
-            raise InputError("need prev_motions >= 1, audio_past >= 0 and audio_future >= 0")
-        if self.stats is not None and (
-            len(self.stats.expression_mean) != self.expression_dim
-            or len(self.stats.audio_mean) != self.features.n_mels
-        ):
-            raise InputError(
-                f"statistics are for E={len(self.stats.expression_mean)}, n_mels={len(self.stats.audio_mean)} "
-                f"but the model has E={self.expression_dim}, n_mels={self.features.n_mels}"
-            )
-
-    @property
-    def expression_dim(self) -> int:
-        """Channels of the expression flow: m components, or all E coefficients."""
-        return self.expression_components or self.num_expression
-
-    @property
-    def audio_window(self) -> int:
-        """Audio frames per condition: past + 1 + future (12 in the paper)."""
-        return self.audio_past + 1 + self.audio_future
-
-    def resolved_stats(self) -> NormalizationStats:
-        """The statistics, or identity ones when the model has none yet."""
-        return self.stats or NormalizationStats.identity(self.expression_dim, self.features.n_mels)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly nested dict (with the file's type and format version)."""
-        out: dict[str, Any] = {"model_type": MODEL_TYPE, "format_version": FORMAT_VERSION}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = value.to_dict() if hasattr(value, "to_dict") else value
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AudioToMotionConfig:
-        """Inverse of `to_dict`; refuses other model types, newer formats and unknown keys."""
-        data = dict(data)
-        if data.pop("model_type", None) != MODEL_TYPE:
-            raise InputError(f"not an audio-to-motion config (model_type must be '{MODEL_TYPE}')")
-        version = data.pop("format_version", None)
-        if version != FORMAT_VERSION:
-            raise InputError(f"config format_version {version} is not supported (expected {FORMAT_VERSION})")
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise InputError(f"unknown config keys {unknown}")
-        parsers = {
-            "expression_flow": FlowConfig.from_dict,
-            "pose_flow": FlowConfig.from_dict,
-            "features": AudioFeatureConfig.from_dict,
-            "stats": lambda d: None if d is None else NormalizationStats.from_dict(d),
-        }
-        kwargs = {k: parsers[k](v) if k in parsers else v for k, v in data.items()}
-        return cls(**kwargs)
+def lip_windows(visemes: np.ndarray, context: int) -> np.ndarray:
+    """(T, V) viseme posteriors -> (T, (2 * context + 1) * (V - 1)) windows of the non-silence
+    visemes of frames t - context .. t + context (silence outside), oldest first."""
+    x = np.asarray(visemes, dtype=np.float32)[:, 1:]
+    pad = np.zeros((context, x.shape[1]), dtype=np.float32)
+    padded = np.concatenate([pad, x, pad])
+    return np.concatenate([padded[i : i + x.shape[0]] for i in range(2 * context + 1)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -326,7 +150,7 @@ class AudioToMotion(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        audio_dim = c.audio_window * c.features.n_mels
+        audio_dim = c.audio_window * c.condition_channels
         # A private generator for the LU initialisation and a forked global RNG for the layers:
         # the same seed gives the same weights, and the caller's RNG state is left untouched.
         generator = torch.Generator().manual_seed(c.seed)
@@ -346,11 +170,47 @@ class AudioToMotion(nn.Module):
         ref_mean, ref_std = stats.reference_pose_stats()
         self.register_buffer("ref_pose_mean", torch.tensor(ref_mean, dtype=torch.float32), persistent=False)
         self.register_buffer("ref_pose_std", torch.tensor(ref_std, dtype=torch.float32), persistent=False)
-        self.register_buffer("silence", torch.from_numpy(silence_features(c.features)), persistent=False)
+        self.register_buffer("silence", torch.from_numpy(condition_silence(c)), persistent=False)
+        if c.phonetics is not None:
+            # (lip_inputs, E) viseme windows -> expression change; saved with the weights
+            self.register_buffer("lip_weights", torch.zeros(c.lip_inputs, c.num_expression))
         if c.expression_components:
             eye = torch.eye(c.num_expression)[:, : c.expression_components]
             self.register_buffer("expression_encoder", eye.clone())  # (E, m), saved with the weights
             self.register_buffer("expression_decoder", eye.T.clone())  # (m, E)
+
+    # ------------------------------------------------------------------ phonetic features and lips
+    def condition_features(self, wave: np.ndarray) -> np.ndarray:
+        """(T, condition_channels) raw features of (N,) 16 kHz mono PCM at `config.fps`:
+        log-mel (`audio_features`), then, for phonetic models, the viseme posteriors."""
+        c = self.config
+        mel = audio_features(wave, c.fps, c.features)
+        if c.phonetics is None:
+            return mel
+        visemes = viseme_features(wave, c.fps, c.features.sample_rate, c.phonetics)
+        return np.concatenate([mel, visemes[: mel.shape[0]]], axis=1).astype(np.float32)
+
+    def set_lip_weights(self, weights: np.ndarray) -> None:
+        """Install the (lip_inputs, E) viseme -> expression map (fitted by `training.fit_lip_map`)."""
+        c = self.config
+        if c.phonetics is None:
+            raise InputError("this model has no phonetic features, hence no lip component")
+        if weights.shape != (c.lip_inputs, c.num_expression):
+            raise InputError(f"lip weights must be ({c.lip_inputs}, {c.num_expression}), got {weights.shape}")
+        self.lip_weights.copy_(torch.as_tensor(weights, dtype=torch.float32))
+
+    def lip_motion(self, visemes: np.ndarray) -> np.ndarray:
+        """(T, V) viseme posteriors -> (T, E) expression change of the lips (before `lip_gain`)."""
+        windows = lip_windows(visemes, self.config.lip_context)
+        return windows @ self.lip_weights.detach().cpu().numpy()
+
+    def mouth_basis(self) -> np.ndarray:
+        """(E, r) orthonormal basis of the expression directions the lip component uses (r <= 3)."""
+        u, sv, _ = np.linalg.svd(
+            self.lip_weights.detach().cpu().numpy().astype(np.float64).T, full_matrices=False
+        )
+        keep = sv > 1e-6 * max(float(sv.max(initial=0.0)), 1e-12)
+        return u[:, keep][:, :3]
 
     def set_expression_components(self, encoder: np.ndarray, decoder: np.ndarray) -> None:
         """Install the (E, m) encoder and (m, E) decoder of the modelled expression components."""
@@ -458,7 +318,7 @@ class AudioToMotion(nn.Module):
         expected = {
             "expression": (b, tk, c.num_expression),
             "pose": (b, tk, POSE_DIM),
-            "audio": (b, length + c.audio_window - 1, c.features.n_mels),
+            "audio": (b, length + c.audio_window - 1, c.condition_channels),
             "ref_pose": (b, POSE_DIM),
         }
         if length < 1:
@@ -513,16 +373,22 @@ class AudioToMotion(nn.Module):
         expression_strength: float = 1.0,
         pose_strength: float = 1.0,
         progress: ProgressCallback | None = None,
+        controls: AnimationControls | None = None,
     ) -> MotionSequence:
         """Sample motion for precomputed features at the model's own frame rate.
 
         Args:
             source: the photo's own coefficients (first history frame and pose reference).
-            features: (T, n_mels) raw log-mel features from `audio_features` at `config.fps`.
-            seed: noise seed (the noise is drawn on the CPU: the same seed gives the same noise anywhere).
+            features: (T, condition_channels) raw features from `condition_features` at `config.fps`
+                (log-mel, then the viseme posteriors for phonetic models).
+            seed: noise seed (the noise is drawn on the CPU: the same seed gives the same noise anywhere);
+                also seeds the blinks.
             temperature: noise scale (n ~ N(0, temperature^2 I)); 0 gives one deterministic path.
-            expression_strength, pose_strength: scale of the deviation from the source (0 = still).
+            expression_strength, pose_strength: shorthand for `AnimationControls.from_strengths`
+                (ignored when `controls` is given).
             progress: called as progress(frames_done, total_frames).
+            controls: strengths of lips / expression / head, still mode, blinks, reference head
+                motion (`AnimationControls`); None: from the two strengths.
 
         Returns:
             MotionSequence of T frames at `config.fps`, tagged with the model's face model; crop and
@@ -537,13 +403,36 @@ class AudioToMotion(nn.Module):
         ):
             if not (math.isfinite(value) and value >= 0):
                 raise InputError(f"{name} must be a finite number >= 0, got {value}")
+        if controls is None:
+            controls = AnimationControls.from_strengths(expression_strength, pose_strength)
+        elif not isinstance(controls, AnimationControls):
+            raise InputError(f"controls must be an AnimationControls, got {type(controls).__name__}")
         feats = np.asarray(features, dtype=np.float32)
-        if feats.ndim != 2 or feats.shape[1] != c.features.n_mels or feats.shape[0] < 1:
-            raise InputError(f"features must have shape (T, {c.features.n_mels}), got {feats.shape}")
+        channels = c.condition_channels
+        if feats.ndim != 2 or feats.shape[1] != channels or feats.shape[0] < 1:
+            raise InputError(f"features must have shape (T, {channels}), got {feats.shape}")
         if not np.all(np.isfinite(feats)):
             raise InputError("features contain NaN or infinite values")
+        src_expr = torch.from_numpy(np.asarray(source.expression, np.float32))
+        src_pose = torch.from_numpy(pose_of(source.angles, source.translation))
+        flow_e, flow_p = self._sample_flows(src_expr, src_pose, feats, seed, temperature, progress)
+        return self._compose(source, feats, flow_e.numpy(), flow_p.numpy(), controls, seed)
+
+    def _sample_flows(
+        self,
+        src_expr: torch.Tensor,
+        src_pose: torch.Tensor,
+        feats: np.ndarray,
+        seed: int,
+        temperature: float,
+        progress: ProgressCallback | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(T, E) expression change and (T, 6) pose change from the source, as the flows sample them
+        (CPU tensors; for relative models, changes from the source; otherwise absolute minus source)."""
+        c = self.config
         device = self.expression_std.device
         t_total = feats.shape[0]
+        src_expr, src_pose = src_expr.to(device), src_pose.to(device)
 
         # Audio windows for every frame, silence outside the audio: (T, W * n).
         audio = torch.from_numpy(feats).to(device)
@@ -552,8 +441,6 @@ class AudioToMotion(nn.Module):
         )
         audio_w = self._audio_windows(self._norm_audio(audio)[None], t_total)[0]
 
-        src_expr = torch.from_numpy(np.asarray(source.expression, np.float32)).to(device)
-        src_pose = torch.from_numpy(pose_of(source.angles, source.translation)).to(device)
         start_e, start_p = self.flow_targets(
             src_expr[None, None], src_pose[None, None], src_expr[None], src_pose[None]
         )
@@ -594,15 +481,50 @@ class AudioToMotion(nn.Module):
         if c.relative_motion:
             if c.expression_components:
                 expr = expr @ self.expression_decoder
-            expr, pose = expr + src_expr, pose + src_pose
-        expr = src_expr + expression_strength * (expr - src_expr)
-        pose = src_pose + pose_strength * (pose - src_pose)
-        expr_np, pose_np = expr.cpu().numpy(), pose.cpu().numpy()
+        else:
+            expr, pose = expr - src_expr, pose - src_pose
+        return expr.cpu(), pose.cpu()
+
+    def _compose(
+        self,
+        source: FaceCoefficients,
+        feats: np.ndarray,
+        flow_e: np.ndarray,
+        flow_p: np.ndarray,
+        controls: AnimationControls,
+        seed: int,
+    ) -> MotionSequence:
+        """Photo + lips + flow expression + blinks; photo pose + head motion (see `audio2motion.controls`)."""
+        c = self.config
+        t_total = feats.shape[0]
+        src_expr = np.asarray(source.expression, np.float32)
+        src_pose = pose_of(source.angles, source.translation)
+        expr = src_expr[None] + controls.expression * flow_e
+        if c.phonetics is not None:
+            visemes = feats[:, c.features.n_mels :]
+            # the flow's mouth movement fades out where there is no speech: silence keeps the mouth still
+            basis = self.mouth_basis()
+            silent = visemes[:, :1]  # (T, 1) posterior of silence
+            expr -= controls.expression * silent * ((flow_e @ basis) @ basis.T)
+            expr += controls.lips * c.lip_gain * self.lip_motion(visemes)
+        if controls.blinks_per_minute > 0 and controls.blink_strength > 0:
+            direction = _blink_direction(c.face_model, c.num_expression)
+            if direction is not None:
+                closure = blink_track(t_total, c.fps, controls.blinks_per_minute, seed)
+                expr += controls.blink_strength * closure[:, None] * direction[None]
+        if controls.still:
+            pose = np.repeat(src_pose[None], t_total, 0)
+        elif controls.head_reference is not None:
+            pose = src_pose[None] + controls.head * reference_head_motion(
+                controls.head_reference, t_total, c.fps
+            )
+        else:
+            pose = src_pose[None] + controls.head * flow_p
         return MotionSequence(
             c.face_model,
-            expr_np,
-            pose_np[:, :3],
-            pose_np[:, 3:],
+            expr.astype(np.float32),
+            pose[:, :3].astype(np.float32),
+            pose[:, 3:].astype(np.float32),
             np.repeat(source.crop[None], t_total, 0),
             fps=c.fps,
             identity=source.identity,
@@ -620,21 +542,25 @@ class AudioToMotion(nn.Module):
         progress: ProgressCallback | None = None,
         max_seconds: float | None = 60.0,
         on_too_long: str = "error",
+        controls: AnimationControls | None = None,
     ) -> MotionSequence:
         """Motion for a whole audio file, one frame per 1 / fps seconds (ceil(duration * fps) frames).
 
         The model samples at its training frame rate (`config.fps`); other rates are obtained by
-        linear interpolation in time. See `generate_from_features` for the other arguments and
-        `load_audio` for `max_seconds` / `on_too_long`.
+        linear interpolation in time. `controls` (`AnimationControls`) sets the strengths of lips,
+        expression and head motion, still mode, blinks and a reference head motion; without it,
+        `expression_strength` scales lips and expression and `pose_strength` the head. See
+        `generate_from_features` for the other arguments and `load_audio` for `max_seconds` /
+        `on_too_long`.
         """
         if not (math.isfinite(fps) and 0 < fps <= 240):
             raise InputError(f"fps must be in (0, 240], got {fps}")
         self._check_source(source)
         sr = self.config.features.sample_rate
         wave = load_audio(audio_path, sample_rate=sr, max_seconds=max_seconds, on_too_long=on_too_long)
-        features = audio_features(wave, self.config.fps, self.config.features)
+        features = self.condition_features(wave)
         motion = self.generate_from_features(
-            source, features, seed, temperature, expression_strength, pose_strength, progress
+            source, features, seed, temperature, expression_strength, pose_strength, progress, controls
         )
         if fps != self.config.fps:
             motion = resample_motion(motion, fps, num_video_frames(wave.size, sr, fps))
@@ -700,3 +626,13 @@ class AudioToMotion(nn.Module):
         if device is not None:
             model.to(device)
         return model
+
+
+def _blink_direction(face_model: str, num_expression: int) -> np.ndarray | None:
+    """(E,) "close eyes" expression direction of the face model; None when the model has no controls."""
+    try:
+        direction = np.asarray(control_set_for(face_model).directions["close_eyes"], dtype=np.float32)
+    except InputError:
+        logger.debug("no blink direction for face model %r: blinks are skipped", face_model)
+        return None
+    return direction if direction.shape == (num_expression,) else None
