@@ -26,6 +26,7 @@ CLI: `python -m audio2motion.training` (`train_main(argv)`); its flags are gener
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -49,7 +50,8 @@ from .audio import AudioFeatureConfig
 from .dataset import ClipArrays, WindowSampler, discover_clips, load_clips, rest_reference, split_clips
 from .evaluate import held_out_nll
 from .flows import FlowConfig
-from .model import AudioToMotion, AudioToMotionConfig, NormalizationStats
+from .model import AudioToMotion, AudioToMotionConfig, NormalizationStats, lip_windows
+from .phonetics import PhoneticConfig
 
 __all__ = [
     "TrainConfig",
@@ -117,6 +119,14 @@ class TrainConfig:
     min_audio_dbfs: float = _opt(
         -50.0, "skip clips whose loud (95th pct) level is below this (silent tracks)"
     )
+    phonetics: bool = _opt(
+        False, "condition on viseme posteriors (pocketsphinx phones) too, with a fitted lip component"
+    )
+    lip_context: int = _opt(2, "frames of viseme context on each side of the lip component")
+    lip_ridge: float = _opt(10.0, "ridge penalty of the lip component's least-squares fit")
+    lip_temperature: float = _opt(
+        0.7, "temperature at which lips + flow should match the data's mouth variance (sets lip_gain)"
+    )
 
     def __post_init__(self) -> None:
         positive = (
@@ -142,8 +152,12 @@ class TrainConfig:
         """The audio front-end settings of the model."""
         return AudioFeatureConfig(n_mels=self.n_mels, normalize_channel=self.normalize_channel)
 
+    def phonetic_config(self) -> PhoneticConfig | None:
+        """The phonetic feature settings (None without --phonetics)."""
+        return PhoneticConfig() if self.phonetics else None
+
     def model_config(
-        self, face_model: str, num_expression: int, stats: NormalizationStats | None
+        self, face_model: str, num_expression: int, stats: NormalizationStats | None, lip_gain: float = 1.0
     ) -> AudioToMotionConfig:
         """The model architecture these settings describe."""
         return AudioToMotionConfig(
@@ -162,6 +176,9 @@ class TrainConfig:
             seed=self.seed,
             relative_motion=self.relative_motion,
             expression_components=self.expression_components,
+            phonetics=self.phonetic_config(),
+            lip_context=self.lip_context if self.phonetics else 0,
+            lip_gain=lip_gain,
         )
 
 
@@ -279,7 +296,11 @@ def _prepare_data(config: TrainConfig) -> tuple[list[ClipArrays], list[ClipArray
     train_entries, held_entries = split_clips(entries, config.held_out_fraction, config.seed)
     features = config.feature_config()
     logger.info("clips: %d for training, %d held out", len(train_entries), len(held_entries))
-    options = {"min_audio_dbfs": config.min_audio_dbfs, "refuse_misaligned": True}
+    options = {
+        "min_audio_dbfs": config.min_audio_dbfs,
+        "refuse_misaligned": True,
+        "phonetics": config.phonetic_config(),
+    }
     train_clips = load_clips(train_entries, features, config.fps, **options)
     held_clips = load_clips(held_entries, features, config.fps, **options)
     logger.info("clips with audible sound: %d for training, %d held out", len(train_clips), len(held_clips))
@@ -294,6 +315,58 @@ def _prepare_data(config: TrainConfig) -> tuple[list[ClipArrays], list[ClipArray
                 f"held-out clip '{clip.clip_id}' uses another face model than the training clips"
             )
     return train_clips, held_clips
+
+
+@dataclass(frozen=True)
+class LipMap:
+    """The fitted lip component: (lip_inputs, E) weights and the gain applied at strength 1."""
+
+    weights: np.ndarray
+    gain: float
+
+
+def fit_lip_map(
+    clips: Sequence[ClipArrays], n_mels: int, context: int, ridge: float, temperature: float = 0.7
+) -> LipMap:
+    """Ridge regression from viseme windows (`lip_windows`) to each clip's expression change from its
+    resting face; no intercept, so silence (all visemes "sil") gives no change.
+
+    The gain g makes lips + flow match the data's variance along the lip directions (the top
+    singular directions of the map): g^2 = (var(Y) - T^2 var(R)) / var(XW), where R = Y - XW is
+    what the flow learns and T the temperature it is sampled at (g in [1, 3]).
+    """
+    xs, ys = [], []
+    for clip in clips:
+        xs.append(lip_windows(clip.features[:, n_mels:], context))
+        ys.append(clip.expression - rest_reference(clip)[0])
+    x = np.concatenate(xs).astype(np.float64)
+    y = np.concatenate(ys).astype(np.float64)
+    weights = np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ y)  # (lip_inputs, E)
+    fitted = x @ weights
+    u, _, _ = np.linalg.svd(weights.T, full_matrices=False)
+    mouth = u[:, :3]  # (E, 3)
+
+    def var(a: np.ndarray) -> float:
+        return float(((a @ mouth) - (a @ mouth).mean(0)).var(0).sum())
+
+    gain_sq = (var(y) - temperature**2 * var(y - fitted)) / max(var(fitted), 1e-12)
+    gain = float(np.clip(math.sqrt(max(gain_sq, 1.0)), 1.0, 3.0))
+    logger.info(
+        "lip component: %d frames, explains %.0f %% of the mouth variance; gain %.2f",
+        len(y),
+        100 * var(fitted) / max(var(y), 1e-12),
+        gain,
+    )
+    return LipMap(weights.astype(np.float32), gain)
+
+
+def without_lips(clips: Sequence[ClipArrays], lips: LipMap, n_mels: int, context: int) -> list[ClipArrays]:
+    """The clips with the (unscaled) lip component removed from their expression: what the flow models."""
+    out = []
+    for clip in clips:
+        lip = lip_windows(clip.features[:, n_mels:], context) @ lips.weights
+        out.append(dataclasses.replace(clip, expression=(clip.expression - lip).astype(np.float32)))
+    return out
 
 
 def expression_components(clips: Sequence[ClipArrays], count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -407,15 +480,26 @@ def train(config: TrainConfig) -> TrainResult:
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     train_clips, held_clips = _prepare_data(config)
+    lips = None
+    if config.phonetics:
+        lips = fit_lip_map(
+            train_clips, config.n_mels, config.lip_context, config.lip_ridge, config.lip_temperature
+        )
+        train_clips = without_lips(train_clips, lips, config.n_mels, config.lip_context)
+        held_clips = without_lips(held_clips, lips, config.n_mels, config.lip_context)
     components = None
     if config.expression_components:
         components = expression_components(train_clips, config.expression_components)
     stats = fit_statistics(config, train_clips, None if components is None else components[0])
     first = train_clips[0]
-    model_config = config.model_config(first.face_model, first.expression.shape[1], stats)
+    model_config = config.model_config(
+        first.face_model, first.expression.shape[1], stats, 1.0 if lips is None else lips.gain
+    )
     model, optimizer, state = _restore(config, model_config, device)
     if components is not None and int(state["step"]) == 0:
         model.set_expression_components(*components)
+    if lips is not None and int(state["step"]) == 0:
+        model.set_lip_weights(lips.weights)
     sampler = WindowSampler(train_clips, config.window, model.config)
     start = int(state["step"])
     logger.info(
