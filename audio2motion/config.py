@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import InputError
 from core.coefficients import BFM_DEEP3D
+from core.errors import InputError
 
 from .audio import AudioFeatureConfig, silence_features
 from .flows import FlowConfig

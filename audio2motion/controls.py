@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.errors import InputError
 from core.coefficients import MotionSequence
+from core.errors import InputError
 
 __all__ = ["AnimationControls", "blink_track", "reference_head_motion", "BLINK_RATE_RANGE"]
 

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.errors import FaceModelMismatchError, InputError, MediaReadError
 from core.coefficients import MotionSequence
+from core.errors import FaceModelMismatchError, InputError, MediaReadError
 
 from .audio import AudioFeatureConfig, audio_features, load_audio, loudness_envelope
 from .config import condition_silence

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.errors import InputError, PIRenderError
 from core.coefficients import FaceCoefficients
+from core.errors import InputError, PIRenderError
 
 from .config import condition_silence
 from .dataset import ClipArrays, discover_clips, load_clips, split_clips, whole_clip_batch

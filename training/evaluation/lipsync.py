@@ -2,7 +2,7 @@
 
 For each clip with sound: its first frame is the photo, its own sound track is the speech; the
 photo is animated with the audio-to-motion model and rendered with the project's geometric
-renderer (`pirender.pipeline.prepare_photo` + the "preview" engine); the MediaPipe face mesh is
+renderer (`pipeline.usecases.prepare_photo` + the "preview" engine); the MediaPipe face mesh is
 re-detected on every rendered frame and on every real frame (`reconstruction.detection.FaceTracker`).
 Mouth opening = inner-lip gap / mouth width (mesh points 13-14 over 61-291). Per clip:
 
@@ -21,7 +21,10 @@ identity groups held out by `split_clips(..., held_out_fraction, seed)` (the tra
 no evaluated person was seen in training. Language: "english" when the manifest note says
 English, "other" otherwise (unspecified or another language).
 
-    python -m audio2motion.lipsync --videos ../shared/data/videos --model weights/files/audio2motion \
+It lives in `training/` (above `pipeline` in the layer order) because it renders through the
+product's use cases; the model under test comes from `audio2motion`.
+
+    python -m training.evaluation.lipsync --videos ../shared/data/videos --model weights/files/audio2motion \
         --model runs/new/best --output runs/lipsync.json
 """
 
@@ -40,13 +43,12 @@ from typing import Any
 
 import numpy as np
 
-from pirender.errors import InputError, PIRenderError
-from reconstruction.coefficients import MotionSequence
-
-from .controls import AnimationControls
-from .dataset import ClipEntry, split_clips
-from .model import AudioToMotion
-from .phonetics import speech_activity
+from audio2motion.controls import AnimationControls
+from audio2motion.dataset import ClipEntry, split_clips
+from audio2motion.model import AudioToMotion
+from audio2motion.phonetics import speech_activity
+from core.coefficients import MotionSequence
+from core.errors import InputError, PIRenderError
 
 __all__ = ["LipsyncClip", "mouth_ratio", "held_out_videos", "evaluate_clip", "summarise", "main"]
 
@@ -175,9 +177,8 @@ def held_out_videos(videos: Path, held_out_fraction: float = 0.25, seed: int = 0
 
 def load_real_clip(path: Path, language: str, max_seconds: float) -> RealClip | None:
     """Decode a clip, track its face and find its speech; None when its sound is silent."""
+    from audio2motion.audio import load_audio
     from reconstruction.video import read_video
-
-    from .audio import load_audio
 
     frames, info = read_video(path, max_seconds=max_seconds)
     wave = load_audio(path, sample_rate=16000, max_seconds=max_seconds, on_too_long="trim")
@@ -205,8 +206,8 @@ def evaluate_clip(
     max_seconds: float = 20.0,
 ) -> LipsyncClip:
     """Animate the clip's first frame with its own sound and measure the re-detected mouth."""
-    from pirender.engines import default_registry
-    from pirender.pipeline import prepare_photo
+    from pipeline.engines import default_registry
+    from pipeline.usecases import prepare_photo
 
     registry = default_registry()
     state = prepare_photo(real.photo, registry=registry)
@@ -287,7 +288,7 @@ def summarise(rows: Sequence[LipsyncClip]) -> dict[str, dict[str, float]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: evaluate one or more models on the held-out clips; prints a table, writes JSON."""
     parser = argparse.ArgumentParser(
-        prog="python -m audio2motion.lipsync", description=__doc__.splitlines()[0]
+        prog="python -m training.evaluation.lipsync", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--videos", type=Path, required=True, help="folder of clips with MANIFEST.tsv")
     parser.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
