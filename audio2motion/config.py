@@ -157,6 +157,9 @@ class AudioToMotionConfig:
         lip_gain: scale of the fitted lip component at strength 1 (ridge regression shrinks its
             amplitude; training sets it so that lips + flow at temperature 0.7 have the training
             data's expression variance, see `audio2motion.training.fit_lip_map`).
+        pose_smoothing_s, expression_smoothing_s: std (seconds) of the Gaussian that smooths the
+            flows' sampled head and expression motion over time (0 = none, the older models):
+            independent noise per frame otherwise makes the head shake from frame to frame.
     """
 
     face_model: str = BFM_DEEP3D
@@ -175,6 +178,8 @@ class AudioToMotionConfig:
     phonetics: PhoneticConfig | None = None
     lip_context: int = 0
     lip_gain: float = 1.0
+    pose_smoothing_s: float = 0.0
+    expression_smoothing_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.num_expression < 1:
@@ -199,6 +204,9 @@ class AudioToMotionConfig:
             )
         if self.phonetics is not None and not self.relative_motion:
             raise InputError("phonetics needs relative_motion=True (the lips are a change from the photo)")
+        for name in ("pose_smoothing_s", "expression_smoothing_s"):
+            if not (math.isfinite(getattr(self, name)) and 0 <= getattr(self, name) <= 1):
+                raise InputError(f"{name} must be in [0, 1] seconds, got {getattr(self, name)}")
         if not (math.isfinite(self.lip_gain) and self.lip_gain >= 0):
             raise InputError(f"lip_gain must be a finite number >= 0, got {self.lip_gain}")
         if self.lip_context < 0 or (self.lip_context and self.phonetics is None):

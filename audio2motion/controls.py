@@ -27,7 +27,7 @@ import numpy as np
 from core.coefficients import MotionSequence
 from core.errors import InputError
 
-__all__ = ["AnimationControls", "blink_track", "reference_head_motion", "BLINK_RATE_RANGE"]
+__all__ = ["AnimationControls", "blink_track", "reference_head_motion", "smooth_in_time", "BLINK_RATE_RANGE"]
 
 #: Allowed blink rates, blinks per minute (people blink about 10-20 times a minute while talking).
 BLINK_RATE_RANGE = (0.0, 60.0)
@@ -119,3 +119,22 @@ def reference_head_motion(reference: MotionSequence, num_frames: int, fps: float
     src_t = np.arange(len(reference)) / reference.fps
     dst_t = np.arange(num_frames) / fps
     return np.stack([np.interp(dst_t, src_t, pose[:, j]) for j in range(6)], axis=1).astype(np.float32)
+
+
+def smooth_in_time(values: np.ndarray, sigma_frames: float) -> np.ndarray:
+    """(T, D) values blurred along time with a Gaussian of `sigma_frames` (ends replicated; 0 = unchanged).
+
+    The flows draw independent noise every frame; smoothing their output removes the frame-to-frame
+    jitter that noise causes (real head motion is smooth at 25 fps).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if sigma_frames <= 0 or x.shape[0] < 2:
+        return x.astype(np.float32)
+    radius = int(math.ceil(3 * sigma_frames))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_frames) ** 2)
+    taps /= taps.sum()
+    padded = np.pad(x, ((radius, radius), (0, 0)), mode="edge")
+    out = np.zeros_like(x)
+    for k, w in enumerate(taps):
+        out += w * padded[k : k + x.shape[0]]
+    return out.astype(np.float32)

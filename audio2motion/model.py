@@ -57,7 +57,7 @@ from .config import (
     condition_silence,
     pose_of,
 )
-from .controls import AnimationControls, blink_track, reference_head_motion
+from .controls import AnimationControls, blink_track, reference_head_motion, smooth_in_time
 from .flows import ConditionalFlow
 from .phonetics import viseme_features
 
@@ -499,6 +499,8 @@ class AudioToMotion(nn.Module):
         t_total = feats.shape[0]
         src_expr = np.asarray(source.expression, np.float32)
         src_pose = pose_of(source.angles, source.translation)
+        flow_e = smooth_in_time(flow_e, c.expression_smoothing_s * c.fps)
+        flow_p = smooth_in_time(flow_p, c.pose_smoothing_s * c.fps)
         expr = src_expr[None] + controls.expression * flow_e
         if c.phonetics is not None:
             visemes = feats[:, c.features.n_mels :]

@@ -124,6 +124,9 @@ class TrainConfig:
     )
     lip_context: int = _opt(2, "frames of viseme context on each side of the lip component")
     lip_ridge: float = _opt(10.0, "ridge penalty of the lip component's least-squares fit")
+    lip_gain: float = _opt(0.0, "gain of the lip component (0 = automatic, see fit_lip_map)")
+    pose_smoothing: float = _opt(0.0, "std in seconds of the temporal smoothing of sampled head motion")
+    expression_smoothing: float = _opt(0.0, "std in seconds of the temporal smoothing of sampled expression")
     lip_temperature: float = _opt(
         0.7, "temperature at which lips + flow should match the data's mouth variance (sets lip_gain)"
     )
@@ -178,7 +181,9 @@ class TrainConfig:
             expression_components=self.expression_components,
             phonetics=self.phonetic_config(),
             lip_context=self.lip_context if self.phonetics else 0,
-            lip_gain=lip_gain,
+            lip_gain=self.lip_gain or lip_gain,
+            pose_smoothing_s=self.pose_smoothing,
+            expression_smoothing_s=self.expression_smoothing,
         )
 
 
