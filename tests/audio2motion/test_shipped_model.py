@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio2motion import AudioToMotion, audio_features, load_audio, loudness_envelope
+from audio2motion import AudioToMotion, load_audio, loudness_envelope
 from audio2motion.evaluate import (
     face_model_mouth_readout,
     loudness_mouth_correlation,
@@ -71,9 +71,49 @@ def test_silence_keeps_the_mouth_closed_and_the_face_still(shipped: AudioToMotio
     assert max(c.mouth_std for c in checks) < SILENCE_MOUTH_STD
     assert max(c.pose_std_deg for c in checks) < SILENCE_POSE_STD_DEG
     # while loud sound opens the mouth well beyond that
-    feats = audio_features(bursts(4.0, 16000, np.random.default_rng(0)), 25.0, shipped.config.features)
+    # while speech opens the mouth well beyond that (the phonetic model opens it on recognised phones)
+    feats = shipped.condition_features(bursts(4.0, 16000, np.random.default_rng(0)))
     speech = shipped.generate_from_features(source, feats, seed=0)
     assert mouth_opening(speech.expression, readout).std() > 2 * max(c.mouth_std for c in checks)
+
+
+def test_shipped_model_is_phonetic_and_loads_by_default(shipped: AudioToMotion) -> None:
+    c = shipped.config
+    assert c.phonetics is not None and c.lip_context >= 1 and c.lip_gain > 0
+    assert c.pose_smoothing_s > 0  # no frame-to-frame head jitter from the flow's noise
+
+
+def test_bilabials_close_the_lips_and_open_vowels_open_them(shipped: AudioToMotion) -> None:
+    """The lip component on one-hot visemes held for 8 frames: p/b/m closed, aa open, oo round."""
+    from audio2motion.phonetics import VISEMES
+
+    readout = face_model_mouth_readout(DEFAULT_FACE_MODEL)
+    opening = {}
+    for name in ("PP", "AA", "UW", "IY"):
+        visemes = np.zeros((8, len(VISEMES)), np.float32)
+        visemes[:, VISEMES.index(name)] = 1.0
+        lips = shipped.config.lip_gain * shipped.lip_motion(visemes)[4]
+        opening[name] = float(mouth_opening(lips[None], readout)[0])
+    assert opening["PP"] < opening["IY"] < opening["AA"]
+    assert opening["PP"] < 0.25 * opening["AA"]
+
+
+def test_espeak_sentence_closes_the_lips_on_bilabials(shipped: AudioToMotion, tmp_path: Path) -> None:
+    from audio2motion.phonetics import VISEMES
+
+    from .test_phonetics import espeak
+
+    wav = espeak(tmp_path, "Bob may move my map. Two blue moons.")
+    feats = shipped.condition_features(load_audio(wav, sample_rate=16000))
+    visemes = feats[:, shipped.config.features.n_mels :]
+    source = _rest_source(shipped)
+    motion = shipped.generate_from_features(source, feats, temperature=0.0)
+    mouth = mouth_opening(motion.expression - source.expression, face_model_mouth_readout(DEFAULT_FACE_MODEL))
+    labels = visemes.argmax(1)
+    bilabial = labels == VISEMES.index("PP")
+    vowel = np.isin(labels, [VISEMES.index(v) for v in ("AA", "OW", "EH")])
+    assert bilabial.any() and vowel.any()
+    assert mouth[bilabial].mean() < mouth[vowel].mean()
 
 
 @pytest.mark.realdata
@@ -89,7 +129,7 @@ def test_held_out_speakers_mouth_follows_loudness(shipped: AudioToMotion, shared
         video = shared_data / "videos" / f"{name}.mp4"
         motion = backend.analyze_video(video, max_seconds=8.0).motion
         wave = load_audio(video, c.features.sample_rate)
-        feats = audio_features(wave, c.fps, c.features)
+        feats = shipped.condition_features(wave)
         loud = loudness_envelope(wave, c.fps, c.features.sample_rate)
         t = min(len(feats), len(motion))
         assert abs(motion.fps - c.fps) < 1e-3 and t > 100
