@@ -7,6 +7,15 @@ source photo's own coefficients, conditioned on log-mel audio features. Typical 
     model = AudioToMotion.from_pretrained("weights/files/audio2motion")  # the shipped model
     motion = model.generate(source_coefficients, "speech.wav", fps=25, seed=0)
 
+    # lip sync controls (issue 18): separate strengths, still mode, blinks, reference head motion
+    from audio2motion import AnimationControls
+    controls = AnimationControls(lips=1.0, expression=0.5, head=0.0, still=True, blinks_per_minute=12)
+    motion = model.generate(source_coefficients, "speech.wav", fps=25, seed=0, controls=controls)
+
+The shipped model conditions on log-mel *and* phonetic features (`audio2motion.phonetics`:
+pocketsphinx phones -> visemes); a viseme -> expression lip component gives the lips, the flows
+add expression and head variety on top. Lip-sync evaluation on real clips: `training.evaluation.lipsync`.
+
 The shipped model (default face model `pirender-mesh-v1`) and the commands that reproduce it are
 described in weights/files/audio2motion/README.md.
 
@@ -16,12 +25,15 @@ evaluation: `python -m audio2motion.evaluate` (`audio2motion.evaluate`).
 """
 
 from .audio import AudioFeatureConfig, audio_features, load_audio, loudness_envelope, silence_features
+from .controls import AnimationControls
 from .dataset import ClipArrays, ClipEntry, discover_clips, save_clip
 from .evaluate import EvaluationReport, evaluate
 from .flows import ConditionalFlow, FlowConfig
 from .model import AudioToMotion, AudioToMotionConfig, NormalizationStats, resample_motion
+from .phonetics import PhoneticConfig, viseme_features
 
 __all__ = [
+    "AnimationControls",
     "AudioFeatureConfig",
     "AudioToMotion",
     "AudioToMotionConfig",
@@ -31,6 +43,7 @@ __all__ = [
     "EvaluationReport",
     "FlowConfig",
     "NormalizationStats",
+    "PhoneticConfig",
     "TrainConfig",
     "TrainResult",
     "audio_features",
@@ -43,6 +56,7 @@ __all__ = [
     "silence_features",
     "train",
     "train_main",
+    "viseme_features",
 ]
 
 _TRAINING_NAMES = ("TrainConfig", "TrainResult", "train", "train_main")
