@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 def _project_models() -> list[tuple[str, Path, str | None]]:
     """(name, folder, what is missing or None) of the models this project trains (not downloadable)."""
     from pipeline.engines import OWN_NEURAL, EngineRegistry
-    from pipeline.usecases import AudioModelNotInstalledError, audio_model_dir
+    from pipeline import AudioModelNotInstalledError, audio_model_dir
     from weights.registry import weights_dir
 
     registry = EngineRegistry(fast=False)

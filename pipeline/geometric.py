@@ -1,4 +1,4 @@
-"""Geometric preview renderer: the photo warped along the fitted 3D face mesh (issue 4).
+"""Geometric preview renderer: the photo warped along the fitted 3D face mesh.
 
 A second rendering engine with the neural renderer's call shape (source crop + target motion ->
 image) that needs no learned weights. It follows the paper's idea of motion as a dense backward
@@ -35,9 +35,13 @@ from typing import Any, Protocol
 
 import cv2
 import numpy as np
+import torch
 
+from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence, check_face_model
 from core.errors import InputError
-from core.coefficients import BFM_DEEP3D, FaceCoefficients, MotionSequence, check_face_model
+from reconstruction.align import TARGET_SIZE
+from reconstruction.face_model import LinearFaceModel, load_default_face_model
+from reconstruction.fitting import project_coefficients
 
 __all__ = ["PreviewSettings", "PreviewState", "GeometricRenderer", "rasterise_triangles"]
 
@@ -175,8 +179,6 @@ class _LinearProjector:
         )
 
     def project(self, coeffs: FaceCoefficients, identity: np.ndarray | None, size: tuple[int, int]) -> np.ndarray:
-        from reconstruction.fitting import project_coefficients
-
         h, w = size
         return project_coefficients(self.model, coeffs.replace(identity=identity), (w, h))
 
@@ -200,10 +202,6 @@ class _BFMProjector:
         )
 
     def project(self, coeffs: FaceCoefficients, identity: np.ndarray | None, size: tuple[int, int]) -> np.ndarray:
-        import torch
-
-        from reconstruction.align import TARGET_SIZE
-
         if identity is None:
             raise InputError("the BFM preview needs the identity coefficients the deep3d backend returned")
 
@@ -235,19 +233,12 @@ FOCAL_PX_PER_UNIT = 101.5
 
 
 def _projector_for(face_model: Any) -> _Projector:
-    from reconstruction.face_model import LinearFaceModel
-
+    if isinstance(face_model, str) and face_model == DEFAULT_FACE_MODEL:
+        face_model = load_default_face_model()
     if isinstance(face_model, LinearFaceModel):
         return _LinearProjector(face_model)
     if type(face_model).__name__ == "BFMFaceModel":
         return _BFMProjector(face_model)
-    if isinstance(face_model, str):
-        from core.coefficients import DEFAULT_FACE_MODEL
-
-        if face_model == DEFAULT_FACE_MODEL:
-            from reconstruction.face_model import load_default_face_model
-
-            return _LinearProjector(load_default_face_model())
     raise InputError(
         f"the geometric preview needs a LinearFaceModel or a BFMFaceModel (or the default model's name), "
         f"got {face_model!r}"
@@ -358,13 +349,8 @@ class GeometricRenderer:
 
     def prepare(self, source_crop: np.ndarray, source_coeffs: FaceCoefficients) -> PreviewState:
         """Per-photo work: (H, W, 3) uint8 RGB crop + its fitted coefficients -> `PreviewState`."""
-        if (
-            not isinstance(source_crop, np.ndarray)
-            or source_crop.dtype != np.uint8
-            or source_crop.ndim != 3
-            or source_crop.shape[2] != 3
-            or min(source_crop.shape[:2]) < 16
-        ):
+        rgb8 = isinstance(source_crop, np.ndarray) and source_crop.dtype == np.uint8 and source_crop.ndim == 3
+        if not rgb8 or source_crop.shape[2] != 3 or min(source_crop.shape[:2]) < 16:
             found = f"{source_crop.dtype} {source_crop.shape}" if isinstance(source_crop, np.ndarray) else type(source_crop).__name__
             raise InputError(f"the source crop must be a (H, W, 3) uint8 RGB array of at least 16 px, got {found}")
         check_face_model(self.face_model, source_coeffs.face_model, what="geometric preview")

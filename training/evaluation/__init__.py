@@ -1,7 +1,7 @@
 """Evaluation of renderers on held-out videos (paper section 4.1): metrics and the evaluation run.
 
 Submodules: `metrics` (L1, PSNR, SSIM, MS-SSIM, AED, APD, identity similarity, FID, LPIPS) and
-`evaluate` (the Engine protocol, same- and cross-identity protocols, JSON/markdown reports).
+`evaluate` (same- and cross-identity protocols over any `pipeline.Renderer`, JSON/markdown reports).
 """
 
 __all__ = ["evaluate", "metrics"]
