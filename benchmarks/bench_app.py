@@ -73,7 +73,7 @@ def twelve_megapixel_photo(folder: Path) -> Path:
 
 
 def _start_app(neural_dir: Path | None) -> tuple[str, Any]:
-    from pipeline.engines import EngineRegistry
+    from pipeline import EngineRegistry
     from webui.app import build_app, launch_kwargs
     from webui.config import ServerConfig
 

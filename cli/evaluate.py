@@ -97,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
         find_lpips,
         write_reports,
     )
-
     from training.prepare import build_backend
 
     fitter = None

@@ -37,7 +37,13 @@ import cv2
 import numpy as np
 import torch
 
-from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence, check_face_model
+from core.coefficients import (
+    BFM_DEEP3D,
+    DEFAULT_FACE_MODEL,
+    FaceCoefficients,
+    MotionSequence,
+    check_face_model,
+)
 from core.errors import InputError
 from reconstruction.align import TARGET_SIZE
 from reconstruction.face_model import LinearFaceModel, load_default_face_model

@@ -24,7 +24,14 @@ from core.coefficients import MotionSequence
 from core.errors import InputError
 from pipeline.engines import EngineRegistry, check_engine_choice, default_registry
 from pipeline.media import Provenance, write_video
-from pipeline.photo import EditRequest, PasteMode, SourceState, photo_canvas, prepared_for, target_coefficients
+from pipeline.photo import (
+    EditRequest,
+    PasteMode,
+    SourceState,
+    photo_canvas,
+    prepared_for,
+    target_coefficients,
+)
 from pipeline.progress import Progress, Reporter
 from pipeline.renderer import Renderer
 from reconstruction.controls import interpolate

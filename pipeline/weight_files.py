@@ -8,7 +8,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from weights.registry import REGISTRY, downloads_allowed, hub_repo_id, local_path, resolve_weights, weights_dir
+from weights.registry import (
+    REGISTRY,
+    downloads_allowed,
+    hub_repo_id,
+    local_path,
+    resolve_weights,
+    weights_dir,
+)
 
 __all__ = ["WeightFile", "weight_files", "weight_file_names", "install_weights", "weights_dir", "downloads_allowed"]
 

@@ -16,18 +16,18 @@ from typing import Any
 import gradio as gr
 
 from core.errors import PIRenderError
-from pipeline.usecases import AnimateOptions, Cancelled, animate, audio_model_dir
-from reconstruction.images import load_image
+from pipeline import AnimateOptions, Cancelled, animate, audio_model_dir
 from webui.common import (
     AUDIO_EXTENSIONS,
-    PHOTO_EXTENSIONS,
     PROGRESS,
     AppContext,
     JobControl,
     check_media,
     check_upload,
-    photo_input,
+    photo_examples,
+    read_photo,
     session_id,
+    source_photo_input,
     ui_errors,
 )
 from webui.edit_tab import REFINE_CHOICES
@@ -57,14 +57,12 @@ class AudioHandlers:
             expression_strength: float, pose_strength: float, variants: float, engine: str, job: JobControl,
             request: gr.Request, progress: gr.Progress = PROGRESS) -> tuple:
         cfg = self.ctx.config
-        job.cancel.clear()
-        job.running = True  # from the start: Cancel works while the inputs are still being checked
         t0 = time.perf_counter()
-        try:
+        with job.run() as cancel:
             audio_model_dir()  # AudioModelNotInstalledError first: nothing else is worth checking without it
-            photo_path = check_upload(photo, cfg.max_upload_bytes, PHOTO_EXTENSIONS, "photo")
+            image = read_photo(self.ctx, photo)
             audio_path = check_upload(audio, cfg.max_upload_bytes, AUDIO_EXTENSIONS, "audio file")
-            check_media(audio_path, cfg.max_audio_seconds, "audio", need_audio=True)
+            check_media(audio_path, cfg.max_audio_seconds, "audio", need_audio=True)  # the one probe of the audio
             n = int(variants or 1)
             if not 1 <= n <= cfg.max_variants:
                 raise gr.Error(f"Ask for 1 to {cfg.max_variants} variants.", title="Too many variants",
@@ -74,15 +72,13 @@ class AudioHandlers:
                 pose_strength=float(pose_strength), variants=n, engine=engine or "auto", backend=self.ctx.backend,
                 max_seconds=cfg.max_audio_seconds,
             )
-            image = load_image(photo_path, max_megapixels=cfg.max_megapixels)
             out = self.ctx.files.new_path(session_id(request), "talking", ".mp4")
-            paths = animate(image, audio_path, options, out, progress=lambda f, m: progress(f, desc=m),
-                            cancel=job.cancel, registry=self.ctx.registry)
-        except Cancelled:
-            gr.Warning("Animation cancelled; no video was written.", title="Cancelled")
-            return (*[gr.update(value=None, visible=i == 0) for i in range(cfg.max_variants)], "Cancelled.")
-        finally:
-            job.running = False
+            try:
+                paths = animate(image, audio_path, options, out, progress=lambda f, m: progress(f, desc=m),
+                                cancel=cancel, registry=self.ctx.registry)
+            except Cancelled:
+                gr.Warning("Animation cancelled; no video was written.", title="Cancelled")
+                return (*[gr.update(value=None, visible=i == 0) for i in range(cfg.max_variants)], "Cancelled.")
         videos = [gr.update(value=str(paths[i]) if i < len(paths) else None, visible=i < len(paths),
                             label=f"Variant {i + 1} (seed {options.seed + i})")
                   for i in range(cfg.max_variants)]
@@ -91,10 +87,7 @@ class AudioHandlers:
 
     @staticmethod
     def cancel(job: JobControl) -> str:
-        if job.running:
-            job.cancel.set()
-            return "Cancelling…"
-        return "Nothing is running."
+        return job.stop("Cancelling…")
 
 
 def build_audio_tab(ctx: AppContext, tab: gr.Tab) -> None:
@@ -107,13 +100,10 @@ def build_audio_tab(ctx: AppContext, tab: gr.Tab) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             with gr.Row():
-                photo = photo_input(cfg.max_upload_bytes, label="Source photo", type="filepath", image_mode=None,
-                                   sources=["upload", "clipboard"], height=240,
-                                   elem_id="audio-photo")
+                photo = source_photo_input(ctx, "audio-photo")
                 audio = gr.Audio(label=f"Speech (wav, mp3, m4a or microphone; ≤ {cfg.max_audio_seconds:g} s)",
                                  sources=["upload", "microphone"], type="filepath", elem_id="audio-audio")
-            if ctx.examples:
-                gr.Examples(examples=[[str(p)] for p in ctx.examples], inputs=[photo], label="Example photo")
+            photo_examples(ctx, photo)
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, label="Seed", minimum=0)
                 variants = gr.Slider(1, cfg.max_variants, value=1, step=1, label="Variants (seed, seed+1, …)")

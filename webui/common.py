@@ -1,7 +1,7 @@
 """What every tab shares: the app context, error translation, upload checks and display images.
 
-Convention 8: the web UI only turns widgets into pipeline requests and the project's typed
-errors into `gr.Error` / `gr.Warning`. `ui_errors` is that translation: a `PIRenderError` shows
+The web UI only turns widgets into pipeline requests and the project's typed errors into
+`gr.Error` / `gr.Warning`. `ui_errors` is that translation: a `PIRenderError` shows
 its own message; anything unexpected is logged with a short reference and shown as a generic
 message, so a user never sees a stack trace and the server keeps running.
 """
@@ -13,7 +13,8 @@ import html
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import PIRenderError
+from pipeline import EngineRegistry, load_image, read_video_metadata
 from webui.config import ServerConfig
 from webui.sessions import SessionFiles
 
@@ -32,6 +34,9 @@ __all__ = [
     "PROGRESS",
     "JobControl",
     "photo_input",
+    "source_photo_input",
+    "photo_examples",
+    "read_photo",
     "ui_errors",
     "check_upload",
     "check_media",
@@ -66,7 +71,7 @@ class AppContext:
     """
 
     config: ServerConfig
-    registry: Any
+    registry: EngineRegistry
     files: SessionFiles
     backend: str
     num_expression: int
@@ -87,6 +92,24 @@ class JobControl:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> JobControl:
         return JobControl()
+
+    @contextmanager
+    def run(self) -> Iterator[threading.Event]:
+        """Mark the job running for the duration of the block (Cancel works from its first line on);
+        yields the event the pipeline checks."""
+        self.cancel.clear()
+        self.running = True
+        try:
+            yield self.cancel
+        finally:
+            self.running = False
+
+    def stop(self, message: str) -> str:
+        """The Cancel button: ask the running job to stop; returns the note to show."""
+        if self.running:
+            self.cancel.set()
+            return message
+        return "Nothing is running."
 
 
 def session_id(request: gr.Request | None) -> str:
@@ -170,13 +193,11 @@ def check_upload(path: str | Path | None, max_bytes: int, extensions: tuple[str,
 
 def check_media(path: Path, max_seconds: float, what: str, *, need_video: bool = False,
                 need_audio: bool = False) -> Any:
-    """Probe a video/audio upload (`pipeline.media.read_video_metadata`) and enforce the duration limit.
+    """Probe a video/audio upload (`pipeline.read_video_metadata`) and enforce the duration limit.
 
     Returns the `VideoInfo`; raises gr.Error for a file without the needed stream or one that is
     too long, and MediaReadError (shown by `ui_errors`) for an unreadable one.
     """
-    from pipeline.media import read_video_metadata
-
     info = read_video_metadata(path)
     name = html.escape(path.name)
     if need_video and info.video_codec is None:
@@ -229,6 +250,25 @@ def photo_input(max_bytes: int, **kwargs: Any) -> gr.Image:
 
     component.preprocess = preprocess  # type: ignore[method-assign]
     return component
+
+
+def source_photo_input(ctx: AppContext, elem_id: str) -> gr.Image:
+    """The "Source photo" upload of the video tabs."""
+    return photo_input(ctx.config.max_upload_bytes, label="Source photo", type="filepath", image_mode=None,
+                       sources=["upload", "clipboard"], height=240, elem_id=elem_id)
+
+
+def photo_examples(ctx: AppContext, photo: gr.Image) -> None:
+    """The example photos (if any) as a gr.Examples feeding `photo`."""
+    if ctx.examples:
+        gr.Examples(examples=[[str(p)] for p in ctx.examples], inputs=[photo], label="Example photo")
+
+
+def read_photo(ctx: AppContext, photo: str | Path | None) -> np.ndarray:
+    """An uploaded photo checked (presence, size, type, megapixels) and read: (H, W, 3) uint8 RGB."""
+    cfg = ctx.config
+    path = check_upload(photo, cfg.max_upload_bytes, PHOTO_EXTENSIONS, "photo")
+    return load_image(path, max_megapixels=cfg.max_megapixels)
 
 
 def to_display(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:

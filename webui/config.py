@@ -1,4 +1,4 @@
-"""Server settings of the web app (convention 11: one typed dataclass per concern, read one way).
+"""Server settings of the web app: one typed dataclass, read one way (defaults, then environment, then overrides).
 
 `ServerConfig` holds every limit and knob the app enforces (upload size, image megapixels, clip
 durations, queue concurrency, temporary-file lifetime); `ServerConfig.from_env()` reads them

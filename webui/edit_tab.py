@@ -1,21 +1,23 @@
 """Edit tab: one photo, semantic sliders, before/after, full-resolution PNG and a morph clip (PIRenderer 4.3).
 
-Flow (convention 8): an upload runs the expensive step once (`pipeline.prepare_photo`) and keeps
-the `SourceState` in the session (`gr.State`, convention 9); every slider move is the cheap step
-(`pipeline.edit`). While a slider is dragged, `.input` events render with the geometric preview
-(trigger_mode "always_last", no progress overlay, their own concurrency group); on `.release` the
-best installed engine (the neural renderer when its weights are present) renders the same values.
+Flow: an upload runs the expensive step once (`pipeline.prepare_photo`) and keeps the
+`SourceState` in the user's session (a `gr.State`, never shared); every slider move is the cheap
+step (`pipeline.edit`). While a slider is dragged, `.input` events render with the geometric
+preview (trigger_mode "always_last", no progress overlay, their own concurrency group); on
+`.release` the best installed engine (the neural renderer when its weights are present) renders
+the same values. When that is the geometric preview too, the release shows the picture the drag
+already rendered instead of rendering it again.
 
-The page shows a display-size copy of the photo (longest side `display_max_side`): the
-preview and refine renders paste into that copy, which keeps them fast for a 12-megapixel photo;
-"Save PNG" renders into the full-resolution photo. The sliders are generated from
-`reconstruction.controls.CONTROL_SPECS` (convention 10), so reset, presets, the API parameter
-names and the pipeline all use the same table.
+The page shows a display-size copy of the photo (longest side `display_max_side`, a
+`pipeline.Canvas`): previews and releases paste into that copy, which keeps them fast for a
+12-megapixel photo; "Save PNG" pastes into the full-resolution photo. All of them reuse the one
+`SourceState` and the engine state prepared for it. The sliders are generated from the control
+table (`pipeline.CONTROL_SPECS`), so reset, presets, the API parameter names and the pipeline
+all use the same definition.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import logging
 import threading
@@ -29,13 +31,24 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from pipeline.engines import GEOMETRIC
 from core.errors import NoFaceError
-from pipeline.media import Provenance, save_image
-from pipeline.usecases import EditRequest, SourceState, edit, make_clip, prepare_photo
-from reconstruction.controls import CONTROL_SPECS, PRESETS, preset_values
-from reconstruction.crop import CropTransform
-from reconstruction.images import load_image
+from pipeline import (
+    CONTROL_SPECS,
+    GEOMETRIC,
+    PRESETS,
+    Canvas,
+    EditRequest,
+    EditResult,
+    Provenance,
+    SourceState,
+    edit,
+    load_image,
+    make_clip,
+    photo_canvas,
+    prepare_photo,
+    preset_values,
+    save_image,
+)
 from webui.common import (
     PHOTO_EXTENSIONS,
     PROGRESS,
@@ -49,7 +62,7 @@ from webui.common import (
     ui_errors,
 )
 
-__all__ = ["EditSession", "EditTab", "build_edit_tab", "display_state", "raw_name", "REFINE_CHOICES"]
+__all__ = ["EditSession", "EditHandlers", "EditTab", "build_edit_tab", "raw_name", "REFINE_CHOICES"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +77,8 @@ RAW_RANGE = 3.0
 #: Display images kept per session and kind (older ones are deleted: the page no longer shows them, but
 #: the browser may still be fetching the last few, and the compare view shows the last released render).
 KEEP_IMAGES = {"preview": 6, "edit": 3, "photo": 1}
+#: Longest wait, seconds, of a release for the preview of the same values that is still rendering.
+PREVIEW_WAIT_S = 5.0
 
 
 def raw_name(i: int) -> str:
@@ -71,36 +86,51 @@ def raw_name(i: int) -> str:
     return f"raw_{i:02d}"
 
 
+@dataclass(frozen=True)
+class ShownRender:
+    """A render shown in the page: the slider values it was made for, its display file, the result
+    and how long it took."""
+
+    key: tuple
+    path: Path
+    result: EditResult
+    seconds: float
+
+
 class EditSession:
     """One user's photo in the Edit tab (the value of a gr.State; never shared between sessions).
 
-    source: the prepared photo at full resolution (downloads); display: the same analysis on the
-    display-size copy (previews); before: the display copy as a JPEG. Ordering of the two kinds of
-    renders: neural_key holds the values of the release render running or shown, so that a late
-    preview of the same values does not overwrite it; generation counts release renders, so that a
-    slow one that finishes after a newer one started is dropped.
+    source: the prepared photo (full resolution; its engine states are prepared once and reused by
+    previews, releases, downloads and clips); canvas: the display-size copy edits are pasted into;
+    before: that copy as a JPEG. Ordering of the two kinds of renders: neural_key holds the values
+    of the neural release render running or shown, so that a late preview of the same values does
+    not overwrite it; generation counts release renders, so that a slow one that finishes after a
+    newer one started is dropped. last_preview is the newest preview, which a release of the same
+    values with the geometric engine shows again instead of rendering it a second time.
     A deep copy is a new, empty session: Gradio deep-copies a state's initial value once per
     session, which is how each session gets its own instance.
     """
 
     def __init__(self) -> None:
         self.source: SourceState | None = None
-        self.display: SourceState | None = None
-        self.scale = 1.0
+        self.canvas: Canvas | None = None
         self.photo_name = "photo"
         self.before: Path | None = None
         self.neural_key: tuple | None = None
         self.generation = 0
+        self.last_preview: ShownRender | None = None
         self.shown: dict[str, deque[Path]] = {kind: deque() for kind in KEEP_IMAGES}
         self.lock = threading.Lock()
+        self._preview_running: tuple[tuple, threading.Event] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> EditSession:
         return EditSession()
 
     def clear(self) -> None:
-        self.source = self.display = None
+        self.source = self.canvas = None
         self.before = None
         self.neural_key = None
+        self.last_preview = None
 
     def remember(self, path: Path, kind: str) -> None:
         """Keep the newest display images of `kind` ("preview", "edit", "photo"); delete older ones."""
@@ -110,26 +140,29 @@ class EditSession:
             while len(shown) > KEEP_IMAGES[kind]:
                 shown.popleft().unlink(missing_ok=True)
 
+    def promote(self, path: Path) -> None:
+        """A preview image becomes the released render: kept as long as the compare view may show it."""
+        with self.lock:
+            if path in self.shown["preview"]:
+                self.shown["preview"].remove(path)
+        self.remember(path, "edit")
 
-def display_state(state: SourceState, max_side: int) -> tuple[SourceState, float]:
-    """The prepared photo on a copy shrunk to `max_side` pixels, and the scale (display / original px).
+    def begin_preview(self, key: tuple) -> threading.Event:
+        """Mark a preview of `key` as rendering; the caller sets the returned event when it is done."""
+        done = threading.Event()
+        with self.lock:
+            self._preview_running = (key, done)
+        return done
 
-    The crop and coefficients are shared; only the image and the crop transform change, so edits
-    paste back into the small copy at a fraction of the full-resolution cost.
-    """
-    small, scale = to_display(state.image, max_side)
-    if scale >= 1.0:
-        return state, 1.0
-    t = state.crop_transform
-    sx = state.image.shape[1] / small.shape[1]  # original px per display px, per axis
-    sy = state.image.shape[0] / small.shape[0]
-    # display pixel centre (xd, yd) -> original pixel centre: x = (xd + 0.5) * sx - 0.5
-    to_original = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
-    affine = t.matrix @ to_original  # display px -> crop px
-    small_t = CropTransform(affine=tuple(map(tuple, affine.tolist())), crop_size=t.crop_size,
-                            original_size=small.shape[:2])
-    analysis = dataclasses.replace(state.analysis, image=small, crop_transform=small_t)
-    return SourceState(analysis, state.backend), scale
+    def preview_of(self, key: tuple, timeout: float = PREVIEW_WAIT_S) -> ShownRender | None:
+        """The preview of `key` (waiting for it when it is still rendering), or None when there is none."""
+        with self.lock:
+            running = self._preview_running
+        if running is not None and running[0] == key:
+            running[1].wait(timeout)
+        with self.lock:
+            shown = self.last_preview
+        return shown if shown is not None and shown.key == key else None
 
 
 @dataclass
@@ -167,14 +200,14 @@ class EditHandlers:
     def _key(self, values: Mapping[str, Any]) -> tuple:
         return tuple(round(float(values.get(n) or 0.0), 6) for n in (*self.names, *self.raw_names))
 
-    def _show(self, session: EditSession, image: np.ndarray, sid: str, stem: str, engine: str) -> str:
-        comment = Provenance("edit", engine, session.display.face_model if session.display else "").comment
+    def _show(self, session: EditSession, image: np.ndarray, sid: str, stem: str, engine: str) -> Path:
+        comment = Provenance("edit", engine, session.source.face_model if session.source else "").comment
         path = save_jpeg(image, self.ctx.files.new_path(sid, stem, ".jpg"), comment=comment)
         session.remember(path, stem)
-        return str(path)
+        return path
 
     @staticmethod
-    def _coeff_record(result: Any, seconds: float) -> dict[str, Any]:
+    def _coeff_record(result: EditResult, seconds: float) -> dict[str, Any]:
         c = result.coeffs
         return {
             "engine": result.engine_used,
@@ -212,24 +245,24 @@ class EditHandlers:
         t0 = time.perf_counter()
         session.clear()
         session.photo_name = Path(path).stem
-        small, scale = to_display(image, self.ctx.config.display_max_side)
         try:
             state = prepare_photo(image, self.ctx.backend, face_index=max(0, face_index), registry=self.ctx.registry)
         except NoFaceError as exc:
             gr.Warning(html.escape(str(exc)), title="No face found")
+            small, _ = to_display(image, self.ctx.config.display_max_side)
             shown = save_jpeg(small, self.ctx.files.new_path(sid, "photo", ".jpg"))  # unaltered: no label
             session.remember(shown, "photo")
             return (str(shown), None, None, f"**No usable face found.** {exc}",
                     gr.update(visible=False, choices=[], value=None), None, None, None, *resets)
-        display, scale = display_state(state, self.ctx.config.display_max_side)
-        session.source, session.display, session.scale = state, display, scale
+        canvas = photo_canvas(state, self.ctx.config.display_max_side)
+        session.source, session.canvas = state, canvas
         self.ctx.files.on_end(sid, session.clear)  # free the photo's memory when the session ends
-        before = save_jpeg(display.image, self.ctx.files.new_path(sid, "before", ".jpg"))
+        before = save_jpeg(canvas.image, self.ctx.files.new_path(sid, "before", ".jpg"))
         session.before = before
         detection = state.analysis.detection
         faces = list(getattr(detection, "faces", ()) or (detection.face,))
         chosen = int(detection.face.index)
-        overlay = draw_face(display.image, [f.bbox for f in faces], chosen, detection.face.landmarks, scale)
+        overlay = draw_face(canvas.image, [f.bbox for f in faces], chosen, detection.face.landmarks, canvas.scale)
         overlay_path = save_jpeg(overlay, self.ctx.files.new_path(sid, "faces", ".jpg"))
         seconds = time.perf_counter() - t0
         n = state.num_faces
@@ -248,39 +281,57 @@ class EditHandlers:
 
     def preview(self, session: EditSession, request: gr.Request, **values: Any) -> Any:
         """A slider is moving: the geometric preview of the current values (skipped without a photo)."""
-        display = session.display
-        if display is None:
+        source = session.source
+        if source is None:
             return gr.skip()
         key = self._key(values)
-        if session.neural_key == key:  # the release render of these very values is running or shown
+        if session.neural_key == key:  # the neural release render of these very values is running or shown
             return gr.skip()
-        result = edit(display, self._request(values, "preview"), registry=self.ctx.registry)
-        if session.neural_key == key:
-            return gr.skip()
-        return self._show(session, result.full_image, session_id(request), "preview", result.engine_used)
+        done = session.begin_preview(key)
+        try:
+            t0 = time.perf_counter()
+            result = edit(source, self._request(values, "preview"), registry=self.ctx.registry,
+                          canvas=session.canvas)
+            seconds = time.perf_counter() - t0
+            if session.neural_key == key:
+                return gr.skip()
+            path = self._show(session, result.full_image, session_id(request), "preview", result.engine_used)
+            with session.lock:
+                session.last_preview = ShownRender(key, path, result, seconds)
+        finally:
+            done.set()
+        return str(path)
 
     def refine(self, session: EditSession, engine: str, request: gr.Request, **values: Any) -> tuple:
-        """A slider was released: render with the chosen engine and update compare view and coefficients."""
-        display = session.display
-        if display is None:
+        """A slider was released: render with the chosen engine and update compare view and coefficients.
+
+        When the chosen engine is the geometric preview, the preview of the same values (the drag's
+        last render) is shown again instead of being rendered a second time.
+        """
+        source = session.source
+        if source is None:
             gr.Warning("Upload a photo (or pick the example) first.", title="No photo")
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         engine = engine or "auto"
         key = self._key(values)
-        session.neural_key = key if engine != "preview" else None
+        renderer = self.ctx.registry.select(engine, source.backend, source.face_model)
+        session.neural_key = key if renderer.name != GEOMETRIC else None
         with session.lock:
             session.generation += 1
             generation = session.generation
-        t0 = time.perf_counter()
-        result = edit(display, self._request(values, engine), registry=self.ctx.registry)
-        seconds = time.perf_counter() - t0
-        if result.engine_used == GEOMETRIC and session.neural_key == key:
-            session.neural_key = None
-        if session.generation != generation:  # a newer release render started meanwhile: this one is stale
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        shown = self._show(session, result.full_image, session_id(request), "edit", result.engine_used)
-        before = str(session.before) if session.before else shown
-        return shown, (before, shown), self._engine_note(result.engine_used, engine, seconds), \
+        previewed = session.preview_of(key) if renderer.name == GEOMETRIC else None
+        if previewed is not None:
+            session.promote(previewed.path)
+            shown, result, seconds = previewed.path, previewed.result, previewed.seconds
+        else:
+            t0 = time.perf_counter()
+            result = edit(source, self._request(values, engine), registry=self.ctx.registry, canvas=session.canvas)
+            seconds = time.perf_counter() - t0
+            if session.generation != generation:  # a newer release render started meanwhile: this one is stale
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            shown = self._show(session, result.full_image, session_id(request), "edit", result.engine_used)
+        before = str(session.before) if session.before else str(shown)
+        return str(shown), (before, str(shown)), self._engine_note(result.engine_used, engine, seconds), \
             self._coeff_record(result, seconds)
 
     def set_values(self, values: Mapping[str, float], session: EditSession, engine: str,
@@ -289,7 +340,7 @@ class EditHandlers:
         full = {n: float(values.get(n, 0.0)) for n in self.names}
         full.update({n: 0.0 for n in self.raw_names})
         updates = [full[n] for n in self.names] + [0.0] * len(self.raw_names)
-        if session.display is None:
+        if session.source is None:
             return (*updates, gr.skip(), gr.skip(), gr.skip(), gr.skip())
         shown, compare, note, record = self.refine(session, engine, request, **full)
         return (*updates, shown, compare, note, record)
@@ -303,13 +354,14 @@ class EditHandlers:
 
     def save_png(self, session: EditSession, engine: str, what: str, request: gr.Request,
                  **values: Any) -> str:
-        """The edit at the photo's full resolution (what = "photo") or the 256-px face crop, as PNG."""
+        """The edit at the photo's full resolution (what = "photo") or the 256-px face crop, as PNG.
+
+        Uses the session's prepared photo and engine state: nothing is analysed or prepared again.
+        """
         source = self._require(session)
-        request_ = self._request(values, engine or "auto")
-        result = edit(source, request_, registry=self.ctx.registry)
-        details = {k: f"{v:g}" for k, v in sorted(request_.values.items())}
-        if request_.raw_expression_offset is not None:
-            details["raw_expression_offset"] = "yes"
+        edit_request = self._request(values, engine or "auto")
+        result = edit(source, edit_request, registry=self.ctx.registry)
+        details = edit_request.details()
         if what == "crop":
             details["output"] = "face crop 256x256"
         provenance = Provenance("edit", result.engine_used, source.face_model, details)
@@ -321,17 +373,17 @@ class EditHandlers:
     def clip(self, session: EditSession, engine: str, seconds: float, request: gr.Request,
              progress: gr.Progress = PROGRESS, **values: Any) -> str:
         """A short mp4 morphing from the photo to the edit (display resolution)."""
-        self._require(session)
-        display = session.display
+        source = self._require(session)
         out = self.ctx.files.new_path(session_id(request), f"{session.photo_name}-clip", ".mp4")
         path = make_clip(
-            display,
+            source,
             self._request(values, engine or "auto"),
             seconds=float(seconds or self.ctx.config.clip_seconds),
             fps=float(self.ctx.config.clip_fps),
             path=out,
             progress=lambda f, m: progress(f, desc=m),
             registry=self.ctx.registry,
+            max_side=self.ctx.config.display_max_side,
         )
         return str(path)
 

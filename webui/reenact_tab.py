@@ -13,18 +13,18 @@ import time
 
 import gradio as gr
 
-from pipeline.usecases import Cancelled, ReenactOptions, reenact
-from reconstruction.images import load_image
+from pipeline import Cancelled, ReenactOptions, reenact
 from webui.common import (
-    PHOTO_EXTENSIONS,
     PROGRESS,
     VIDEO_EXTENSIONS,
     AppContext,
     JobControl,
     check_media,
     check_upload,
-    photo_input,
+    photo_examples,
+    read_photo,
     session_id,
+    source_photo_input,
     ui_errors,
 )
 from webui.edit_tab import REFINE_CHOICES
@@ -65,23 +65,19 @@ class ReenactHandlers:
     def run(self, photo: str | None, video: str | None, mode: str, parts: list[str], smoothing: float,
             engine: str, job: JobControl, request: gr.Request, progress: gr.Progress = PROGRESS) -> tuple:
         cfg = self.ctx.config
-        job.cancel.clear()
-        job.running = True  # from the start: Cancel works while the inputs are still being checked
         t0 = time.perf_counter()
-        try:
-            photo_path = check_upload(photo, cfg.max_upload_bytes, PHOTO_EXTENSIONS, "photo")
+        with job.run() as cancel:
+            image = read_photo(self.ctx, photo)
             video_path = check_upload(video, cfg.max_upload_bytes, VIDEO_EXTENSIONS, "driving video")
             info = check_media(video_path, cfg.max_video_seconds, "driving video", need_video=True)
             options = reenact_options(mode, parts, smoothing, engine, self.ctx.backend, cfg.max_video_seconds)
-            image = load_image(photo_path, max_megapixels=cfg.max_megapixels)
             out = self.ctx.files.new_path(session_id(request), "reenacted", ".mp4")
-            path = reenact(image, video_path, options, out, progress=lambda f, m: progress(f, desc=m),
-                           cancel=job.cancel, registry=self.ctx.registry)
-        except Cancelled:
-            gr.Warning("Reenactment cancelled; no video was written.", title="Cancelled")
-            return None, "Cancelled."
-        finally:
-            job.running = False
+            try:
+                path = reenact(image, video_path, options, out, progress=lambda f, m: progress(f, desc=m),
+                               cancel=cancel, registry=self.ctx.registry)
+            except Cancelled:
+                gr.Warning("Reenactment cancelled; no video was written.", title="Cancelled")
+                return None, "Cancelled."
         seconds = time.perf_counter() - t0
         sound = "with the driving video's sound" if info.has_audio else "silent (the driving video has no sound)"
         note = (f"Done in {seconds:.1f} s: {options.mode} motion, parts {', '.join(options.parts)}, "
@@ -90,10 +86,7 @@ class ReenactHandlers:
 
     @staticmethod
     def cancel(job: JobControl) -> str:
-        if job.running:
-            job.cancel.set()
-            return "Cancelling… the current batch of frames finishes first."
-        return "Nothing is running."
+        return job.stop("Cancelling… the current batch of frames finishes first.")
 
 
 def build_reenact_tab(ctx: AppContext) -> None:
@@ -106,13 +99,10 @@ def build_reenact_tab(ctx: AppContext) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             with gr.Row():
-                photo = photo_input(cfg.max_upload_bytes, label="Source photo", type="filepath",
-                                    image_mode=None, sources=["upload", "clipboard"], height=240,
-                                    elem_id="reenact-photo")
+                photo = source_photo_input(ctx, "reenact-photo")
                 video = gr.Video(label=f"Driving video (≤ {cfg.max_video_seconds:g} s)", sources=["upload"],
                                  height=240, elem_id="reenact-video")
-            if ctx.examples:
-                gr.Examples(examples=[[str(p)] for p in ctx.examples], inputs=[photo], label="Example photo")
+            photo_examples(ctx, photo)
             with gr.Row():
                 mode = gr.Radio([("Relative", "relative"), ("Absolute", "absolute")], value="relative",
                                 label="Motion")

@@ -1,8 +1,8 @@
 """Engines and weights tab: what is loaded, under which licence, what each missing file enables and where it goes.
 
 Reads the shared `EngineRegistry` (`status()`, cheap: checks files, loads nothing), the weights
-registry (files, licences, hub mirrors, the offline switch) and the audio-model lookup of the
-pipeline. "Check again" calls `EngineRegistry.reload()`, so weights copied into place are used
+files (`pipeline.weight_files`: licences, hub mirrors, the offline switch) and the audio-model
+lookup of the pipeline. "Check again" calls `EngineRegistry.reload()`, so weights copied into place are used
 without restarting the server. When downloads are enabled for the app, a file can be fetched
 from its Hugging Face Hub mirror after the user ticks the licence box.
 """
@@ -16,19 +16,17 @@ from typing import Any
 import gradio as gr
 
 from core.errors import PIRenderError
-from pipeline.usecases import audio_model_dir
+from pipeline import (
+    audio_model_dir,
+    downloads_allowed,
+    install_weights,
+    weight_file_names,
+    weight_files,
+    weights_dir,
+)
 from webui.common import AppContext, ui_errors
 
-__all__ = [
-    "build_status_tab",
-    "status_markdown",
-    "engines_markdown",
-    "missing_markdown",
-    "weights_markdown",
-    "engine_rows",
-    "weight_rows",
-    "audio_status",
-]
+__all__ = ["build_status_tab", "status_markdown", "engines_markdown", "weights_markdown"]
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +46,7 @@ def engine_rows(ctx: AppContext) -> list[dict[str, Any]]:
 
 def weight_rows() -> list[dict[str, Any]]:
     """One record per registered weights file: installed?, licence, what it enables, hub mirror."""
-    from weights.registry import REGISTRY, hub_repo_id, local_path
-
-    rows = []
-    for name, entry in REGISTRY.items():
-        path = local_path(name)
-        repo = hub_repo_id(entry)
-        rows.append({
-            "name": name,
-            "file": entry.filename,
-            "installed": path.is_file(),
-            "path": str(path),
-            "licence": entry.licence,
-            "enables": entry.needed_for,
-            "mirror": f"{repo} / {entry.repo_filename}" if repo else "",
-        })
-    return rows
+    return [w.to_dict() for w in weight_files()]
 
 
 def engines_markdown(ctx: AppContext) -> str:
@@ -120,8 +103,6 @@ def audio_status() -> str:
 
 def status_markdown(ctx: AppContext) -> str:
     """Backend, download settings and server limits as Markdown."""
-    from weights.registry import downloads_allowed, weights_dir
-
     cfg = ctx.config
     lines = [
         f"**Reconstruction backend:** `{ctx.backend}` (photos and driving videos are analysed with it).",
@@ -164,15 +145,13 @@ class StatusHandlers:
         return self.refresh()
 
     def download(self, name: str, accept: bool) -> tuple[str, str, str, str]:
-        from weights.registry import resolve_weights
-
         if not self.ctx.config.ui_downloads:
             raise gr.Error("Downloads from the app are switched off on this server (PIRENDER_UI_DOWNLOADS=0). "
                            f"Ask the administrator to run `pirender download {html.escape(str(name))} "
                            "--accept-licence`.", title="Not allowed", print_exception=False)
         if not name:
             raise gr.Error("Choose a file to download.", title="Nothing chosen", print_exception=False)
-        path = resolve_weights(name, allow_download=True, accept_licence=bool(accept))
+        path = install_weights(name, accept_licence=bool(accept))
         self.ctx.registry.reload()
         gr.Info(f"{name} is installed at {path}.")
         return self.refresh()
@@ -180,8 +159,6 @@ class StatusHandlers:
 
 def build_status_tab(ctx: AppContext, tab: gr.Tab) -> None:
     """Lay out the Engines & weights tab (inside `tab`, which refreshes the panel when selected)."""
-    from weights.registry import REGISTRY
-
     h = StatusHandlers(ctx)
     gr.Markdown("Which renderers, reconstruction backend and audio model this server can use now, their "
                 "licences, and what each missing file would enable.")
@@ -197,7 +174,8 @@ def build_status_tab(ctx: AppContext, tab: gr.Tab) -> None:
                     "off in offline mode). Read the licence first: the public PIRender weights are for "
                     "non-commercial use only.")
         with gr.Row():
-            name = gr.Dropdown(choices=list(REGISTRY), value=next(iter(REGISTRY)), label="File")
+            names = weight_file_names()
+            name = gr.Dropdown(choices=names, value=names[0], label="File")
             accept = gr.Checkbox(label="I have read and accept this file's licence", value=False)
             fetch = gr.Button("Download", variant="primary")
     outputs = [engines, weights, missing, details]
