@@ -50,7 +50,7 @@ class RunningApp:
 def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     """The app, launched in this process on a free port, shared by the webui tests."""
     pytest.importorskip("gradio_client")
-    from pipeline.engines import EngineRegistry
+    from pipeline import EngineRegistry
     from webui.app import build_app, launch_kwargs
 
     root = tmp_path_factory.mktemp("webui")

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.media import SYNTHESIZED_NOTICE, read_video_metadata
-from reconstruction.controls import CONTROL_SPECS, PRESETS
+from pipeline import CONTROL_SPECS, PRESETS, SYNTHESIZED_NOTICE, read_video_metadata
 from reconstruction.images import read_png_text
 from tests.webui.conftest import RunningApp, write_video, write_wav
 
@@ -343,9 +342,9 @@ def test_reenact_real_video_keeps_its_sound(running_app: RunningApp, example_pho
 def test_audio_tab_says_when_the_model_is_missing(running_app: RunningApp, example_photo: Path,
                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A model ships in weights/files/audio2motion; hide every model folder to see the message."""
-    import pipeline.usecases
+    import pipeline.audio
 
-    monkeypatch.setattr(pipeline.usecases, "_model_dirs", lambda explicit: [tmp_path / "no-model"])
+    monkeypatch.setattr(pipeline.audio, "_model_dirs", lambda explicit: [tmp_path / "no-model"])
     wav = write_wav(tmp_path / "speech.wav", 1.0)
     with pytest.raises(AppError, match="audio-to-motion model is not installed"):
         running_app.client().predict(handle_file(str(example_photo)), handle_file(str(wav)), 0, 0.7, 1.0, 1.0, 1,
