@@ -56,8 +56,13 @@ def _free_port() -> int:
 def _stats(samples: list[float]) -> dict[str, float]:
     ms = sorted(1000.0 * s for s in samples)
     p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
-    return {"n": len(ms), "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(p95, 1),
-            "min_ms": round(ms[0], 1), "max_ms": round(ms[-1], 1)}
+    return {
+        "n": len(ms),
+        "p50_ms": round(statistics.median(ms), 1),
+        "p95_ms": round(p95, 1),
+        "min_ms": round(ms[0], 1),
+        "max_ms": round(ms[-1], 1),
+    }
 
 
 def twelve_megapixel_photo(folder: Path) -> Path:
@@ -116,16 +121,22 @@ class PageProtocolClient:
             comp = components[cid]
             props = comp.get("props", {})
             elem_id = props.get("elem_id") or ""
-            name = elem_id[len("slider-"):] if elem_id.startswith("slider-") else None
+            name = elem_id[len("slider-") :] if elem_id.startswith("slider-") else None
             self.inputs.append((name, None if comp["type"] == "state" else props.get("value")))
 
     def call(self, **values: float) -> Any:
         data = [values.get(name, default) if name else default for name, default in self.inputs]
-        body = {"data": data, "fn_index": self.fn_index, "session_hash": self.session_hash,
-                "event_data": None, "trigger_id": None}
+        body = {
+            "data": data,
+            "fn_index": self.fn_index,
+            "session_hash": self.session_hash,
+            "event_data": None,
+            "trigger_id": None,
+        }
         event_id = self.http.post(f"{self.prefix}/queue/join", json=body).json()["event_id"]
-        with self.http.stream("GET", f"{self.prefix}/queue/data",
-                              params={"session_hash": self.session_hash}) as response:
+        with self.http.stream(
+            "GET", f"{self.prefix}/queue/data", params={"session_hash": self.session_hash}
+        ) as response:
             for line in response.iter_lines():
                 if not line.startswith("data:"):
                     continue
@@ -163,17 +174,22 @@ def _random_neural_renderer(folder: Path) -> Path:
 
     import torch
 
+    from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size
     from pirender.config import GeneratorConfig
     from pirender.generator import PIRenderer
-    from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size
     from reconstruction.controls import control_set_for
 
     base = GeneratorConfig.released()
     num_expression = control_set_for(DEFAULT_FACE_MODEL).num_expression
-    config = dataclasses.replace(base, face_model=DEFAULT_FACE_MODEL,
-                                 mapping=dataclasses.replace(base.mapping, coeff_nc=descriptor_size(num_expression)))
+    config = dataclasses.replace(
+        base,
+        face_model=DEFAULT_FACE_MODEL,
+        mapping=dataclasses.replace(base.mapping, coeff_nc=descriptor_size(num_expression)),
+    )
     torch.manual_seed(0)
-    return PIRenderer(config).eval().save_pretrained(folder, metadata={"licence": "random weights (benchmark)"})
+    return (
+        PIRenderer(config).eval().save_pretrained(folder, metadata={"licence": "random weights (benchmark)"})
+    )
 
 
 def run(url: str | None, n: int, photo: Path | None, random_neural: bool = False) -> dict[str, Any]:
@@ -190,8 +206,11 @@ def run(url: str | None, n: int, photo: Path | None, random_neural: bool = False
     rng = np.random.default_rng(0)
     results: dict[str, Any] = {
         "url": url,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_1min": round(os.getloadavg()[0], 2)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_1min": round(os.getloadavg()[0], 2),
+        },
     }
     try:
         with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp:
@@ -208,10 +227,14 @@ def run(url: str | None, n: int, photo: Path | None, random_neural: bool = False
             # The neural renderer first: its first call waits for the load (and compilation), which
             # would otherwise run in the background during the preview series and slow it down.
             status = client.predict(api_name="/engine_status")[0]
-            neural_ready = any(f"| **{name}** | neural | **yes**" in status for name in ("pirender-vox", "own"))
+            neural_ready = any(
+                f"| **{name}** | neural | **yes**" in status for name in ("pirender-vox", "own")
+            )
             neural_error = None
             if neural_ready:
-                results["neural_weights"] = "random (architecture timing only)" if random_neural else "installed"
+                results["neural_weights"] = (
+                    "random (architecture timing only)" if random_neural else "installed"
+                )
                 try:
                     t0 = time.perf_counter()
                     _slider_series(client, 1, "/refine", rng, engine="neural")
@@ -234,7 +257,9 @@ def run(url: str | None, n: int, photo: Path | None, random_neural: bool = False
                 results["neural"] = neural_error
             else:
                 _slider_series(client, 2, "/refine", rng, engine="neural")
-                results["neural"] = _stats(_slider_series(client, max(5, n // 4), "/refine", rng, engine="neural"))
+                results["neural"] = _stats(
+                    _slider_series(client, max(5, n // 4), "/refine", rng, engine="neural")
+                )
 
             big = twelve_megapixel_photo(Path(tmp))
             client12 = Client(url, verbose=False, download_files=tmp)
@@ -267,10 +292,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="URL of a running app (default: start one in this process)")
     parser.add_argument("--n", type=int, default=40, help="slider changes per series (default 40)")
-    parser.add_argument("--photo", type=Path, help="photo for the slider series (default: the bundled example)")
+    parser.add_argument(
+        "--photo", type=Path, help="photo for the slider series (default: the bundled example)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
-    parser.add_argument("--random-neural", action="store_true",
-                        help="install a random-weight neural renderer of the paper's size for the timing")
+    parser.add_argument(
+        "--random-neural",
+        action="store_true",
+        help="install a random-weight neural renderer of the paper's size for the timing",
+    )
     args = parser.parse_args(argv)
     if args.random_neural and args.url:
         parser.error("--random-neural needs the app started by the benchmark (no --url)")

@@ -75,7 +75,9 @@ def main() -> None:
     engine = registry.geometric(state.backend)
     prepare_ms = _timed(lambda: engine.prepare(state.crop, state.coefficients), 10)
     preview = engine.prepare(state.crop, state.coefficients)
-    targets = [target_coefficients(state, _drag(v), registry=registry) for v in np.linspace(0.0, 1.0, args.frames)]
+    targets = [
+        target_coefficients(state, _drag(v), registry=registry) for v in np.linspace(0.0, 1.0, args.frames)
+    ]
     for target in targets[:10]:
         engine.render(preview, target)  # warm-up
     frames = iter(targets)

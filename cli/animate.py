@@ -17,15 +17,24 @@ _DEFAULTS = AnimateOptions()
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_photo_arguments(parser, output_help="output video, .mp4 (variants: _v1, _v2, ...)")
     parser.add_argument("audio", help="speech: wav, mp3, m4a, or a video with sound")
-    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="noise seed (same seed, same motion)")
     parser.add_argument(
-        "--temperature", type=float, default=_DEFAULTS.temperature, help="motion variety; 0 = most likely motion"
+        "--seed", type=int, default=_DEFAULTS.seed, help="noise seed (same seed, same motion)"
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=_DEFAULTS.temperature,
+        help="motion variety; 0 = most likely motion",
     )
     parser.add_argument("--expression-strength", type=float, default=_DEFAULTS.expression_strength)
     parser.add_argument("--pose-strength", type=float, default=_DEFAULTS.pose_strength)
-    parser.add_argument("--variants", type=int, default=_DEFAULTS.variants, help="clips with seeds seed, seed+1, ...")
+    parser.add_argument(
+        "--variants", type=int, default=_DEFAULTS.variants, help="clips with seeds seed, seed+1, ..."
+    )
     parser.add_argument("--fps", type=float, default=_DEFAULTS.fps)
-    parser.add_argument("--model-dir", default=None, help="audio-to-motion model folder (default: the installed one)")
+    parser.add_argument(
+        "--model-dir", default=None, help="audio-to-motion model folder (default: the installed one)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,7 +37,9 @@ def add_photo_arguments(
     """The photo, the output file, the renderer and the reconstruction backend."""
     parser.add_argument("photo", help="the portrait photo (JPEG, PNG, WebP, ...)")
     parser.add_argument("-o", "--output", required=True, help=output_help)
-    parser.add_argument("--engine", choices=ENGINE_CHOICES, default=engine, help=f"renderer (default: {engine})")
+    parser.add_argument(
+        "--engine", choices=ENGINE_CHOICES, default=engine, help=f"renderer (default: {engine})"
+    )
     parser.add_argument("--backend", default=backend, help="reconstruction backend: default or deep3d")
 
 

@@ -78,7 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="window",
         help="what the engine receives per target frame: its descriptor window or its coefficient record",
     )
-    parser.add_argument("--backend", default="default", help="re-fitting backend for AED/APD ('none' to skip)")
+    parser.add_argument(
+        "--backend", default="default", help="re-fitting backend for AED/APD ('none' to skip)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--no-identity", action="store_true", help="skip identity similarity even if dlib is installed"

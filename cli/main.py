@@ -31,7 +31,8 @@ log = logging.getLogger("pirender")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pirender", description="Portrait editing, reenactment and audio animation with 3DMM-driven rendering."
+        prog="pirender",
+        description="Portrait editing, reenactment and audio animation with 3DMM-driven rendering.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -41,7 +41,6 @@ from pipeline.progress import Cancelled, Progress
 from pipeline.renderer import FrameProgress, Renderer
 from pipeline.video import DEFAULT_MAX_VIDEO_SIDE, ReenactOptions, make_clip, reenact
 from pipeline.weight_files import (
-    WeightFile,
     downloads_allowed,
     install_weights,
     weight_file_names,
@@ -94,7 +93,6 @@ __all__ = [
     "read_video_metadata",
     "save_image",
     # weight files
-    "WeightFile",
     "weight_files",
     "weight_file_names",
     "install_weights",

@@ -123,7 +123,12 @@ def _read_speech(model: AudioToMotion, audio: str | os.PathLike[str], options: A
 
 
 def _variant_motion(
-    model: AudioToMotion, state: SourceState, speech: _Speech, options: AnimateOptions, seed: int, progress: Any
+    model: AudioToMotion,
+    state: SourceState,
+    speech: _Speech,
+    options: AnimateOptions,
+    seed: int,
+    progress: Any,
 ) -> MotionSequence:
     """The motion of one variant at `options.fps` (the model samples at its own rate; time is interpolated)."""
     motion = model.generate_from_features(
@@ -184,6 +189,8 @@ def animate(
     speech = _read_speech(model, audio, options)
     paths = _variant_paths(output, int(options.variants))
     n = len(paths)
+    size = (options.batch_size, options.max_side)
+    sound = {"audio_path": audio, "audio_has_sound": True}  # decoded above: it has sound, no need to probe it
     for i, path in enumerate(paths):
         lo, hi = 0.05 + 0.95 * i / n, 0.05 + 0.95 * (i + 1) / n
         mid = lo + 0.3 * (hi - lo)
@@ -196,18 +203,6 @@ def animate(
             "expression_strength": f"{options.expression_strength:g}",
             "pose_strength": f"{options.pose_strength:g}",
         }
-        render_to_video(
-            state,
-            engine,
-            motion,
-            path,
-            provenance=Provenance("animate", engine.name, state.face_model, details),
-            reporter=reporter,
-            span=(mid, hi),
-            paste="replace",
-            batch_size=options.batch_size,
-            max_side=options.max_side,
-            audio_path=audio,
-            audio_has_sound=True,  # it was decoded above: no need to probe it again per variant
-        )
+        provenance = Provenance("animate", engine.name, state.face_model, details)
+        render_to_video(state, engine, motion, path, provenance, reporter, (mid, hi), size, **sound)
     return paths

@@ -333,7 +333,12 @@ class EngineRegistry:
         else:
             model = load_pretrained(self.own_dir, device=self.device)
         renderer = cached_fast_renderer(model, self.fast_options) if self.fast else model
-        log.info("loaded neural engine %s (%s, face model %s)", name, type(renderer).__name__, model.config.face_model)
+        log.info(
+            "loaded neural engine %s (%s, face model %s)",
+            name,
+            type(renderer).__name__,
+            model.config.face_model,
+        )
         return NeuralEngine(renderer, name)
 
     def audio_model(self, directory: str | Path) -> AudioToMotion:

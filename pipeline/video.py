@@ -88,7 +88,9 @@ class ReenactOptions:
         parts = (self.parts,) if isinstance(self.parts, str) else tuple(self.parts)
         bad = [p for p in parts if p not in TRANSFER_PARTS]
         if bad or not parts:
-            raise InputError(f"parts must be a non-empty choice of {', '.join(TRANSFER_PARTS)}; got {list(parts)}")
+            raise InputError(
+                f"parts must be a non-empty choice of {', '.join(TRANSFER_PARTS)}; got {list(parts)}"
+            )
         object.__setattr__(self, "parts", parts)
         check_engine_choice(self.engine)
         if not (math.isfinite(self.smoothing) and self.smoothing >= 0):
@@ -109,24 +111,28 @@ def render_to_video(
     engine: Renderer,
     motion: MotionSequence,
     path: Path,
-    *,
     provenance: Provenance,
     reporter: Reporter,
     span: tuple[float, float],
-    paste: PasteMode,
-    batch_size: int,
-    max_side: int,
+    size: tuple[int, int],
+    *,
+    paste: PasteMode = "replace",
     audio_path: str | os.PathLike[str] | None = None,
     audio_has_sound: bool | None = None,
 ) -> Path:
     """Render `motion`, paste every frame back into the photo at video size and encode it.
 
-    Cancellation is checked per render batch. Pasting into a photo already at the output size keeps
-    the per-frame cost independent of the photo's resolution. `audio_has_sound`: see `write_video`.
+    span: the part [start, end] of the call's progress the rendering takes; size: (batch size,
+    longest side of the video in pixels). Cancellation is checked per render batch. Pasting into a
+    photo already at the output size keeps the per-frame cost independent of the photo's
+    resolution. `audio_has_sound`: see `write_video`.
     """
+    batch_size, max_side = size
     crops = engine.render_sequence(
         state.engine_state(engine),
-        motion, batch_size=batch_size, progress=reporter.frames(span[0], span[1], "rendering frame")
+        motion,
+        batch_size=batch_size,
+        progress=reporter.frames(span[0], span[1], "rendering frame"),
     )
     canvas = photo_canvas(state, max_side, even=True)
 
@@ -135,7 +141,12 @@ def render_to_video(
             yield paste_back(canvas.image, crop, canvas.transform, mode=paste)
 
     write_video(
-        frames(), path, motion.fps, provenance=provenance, audio_path=audio_path, audio_has_sound=audio_has_sound
+        frames(),
+        path,
+        motion.fps,
+        provenance=provenance,
+        audio_path=audio_path,
+        audio_has_sound=audio_has_sound,
     )
     reporter.report(1.0, "done")
     return path
@@ -166,18 +177,8 @@ def make_clip(
     engine = registry.select(request.engine, state.backend, state.face_model)
     out = Path(path) if path is not None else default_output("edit.mp4")
     provenance = Provenance("edit-clip", engine.name, state.face_model, request.details())
-    return render_to_video(
-        state,
-        engine,
-        motion,
-        out,
-        provenance=provenance,
-        reporter=reporter,
-        span=(0.02, 0.97),
-        paste=request.paste,
-        batch_size=4,
-        max_side=max_side,
-    )
+    span, size = (0.02, 0.97), (4, max_side)
+    return render_to_video(state, engine, motion, out, provenance, reporter, span, size, paste=request.paste)
 
 
 def _smooth(motion: MotionSequence, strength: float) -> MotionSequence:
@@ -237,16 +238,5 @@ def reenact(
     details = {"mode": options.mode, "parts": "+".join(options.parts), "frames": str(len(motion))}
     provenance = Provenance("reenact", engine.name, state.face_model, details)
     log.info("reenact: %d frames at %g fps with %s", len(motion), motion.fps, engine.name)
-    return render_to_video(
-        state,
-        engine,
-        motion,
-        out,
-        provenance=provenance,
-        reporter=reporter,
-        span=(0.45, 0.98),
-        paste="replace",
-        batch_size=options.batch_size,
-        max_side=options.max_side,
-        audio_path=audio,
-    )
+    span, size = (0.45, 0.98), (options.batch_size, options.max_side)
+    return render_to_video(state, engine, motion, out, provenance, reporter, span, size, audio_path=audio)

@@ -5,7 +5,6 @@ A thin view of `weights.registry` for the user interfaces, which see only the us
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from weights.registry import (
@@ -17,24 +16,11 @@ from weights.registry import (
     weights_dir,
 )
 
-__all__ = ["WeightFile", "weight_files", "weight_file_names", "install_weights", "weights_dir", "downloads_allowed"]
+__all__ = ["weight_files", "weight_file_names", "install_weights", "weights_dir", "downloads_allowed"]
 
 
-@dataclass(frozen=True)
-class WeightFile:
-    """One registered weight file: where it goes, whether it is there, its licence, what it enables
-    and its Hugging Face Hub mirror ("repo / file", empty when there is none)."""
-
-    name: str
-    file: str
-    installed: bool
-    path: str
-    licence: str
-    enables: str
-    mirror: str
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+#: What `weight_files` says of each file, after its name.
+_FIELDS = ("file", "installed", "path", "licence", "enables", "mirror")
 
 
 def weight_file_names() -> list[str]:
@@ -42,16 +28,15 @@ def weight_file_names() -> list[str]:
     return list(REGISTRY)
 
 
-def weight_files() -> list[WeightFile]:
-    """One record per registered weight file (cheap: checks files only)."""
-    rows = []
+def weight_files() -> list[dict[str, object]]:
+    """One record per registered weight file (cheap: checks files only): name, file, installed, path,
+    licence, enables (what it is needed for) and mirror (its Hugging Face Hub "repo / file", or "")."""
+    rows: list[dict[str, object]] = []
     for name, entry in REGISTRY.items():
-        path = local_path(name)
-        repo = hub_repo_id(entry)
+        path, repo = local_path(name), hub_repo_id(entry)
         mirror = f"{repo} / {entry.repo_filename}" if repo else ""
-        rows.append(
-            WeightFile(name, entry.filename, path.is_file(), str(path), entry.licence, entry.needed_for, mirror)
-        )
+        facts = (entry.filename, path.is_file(), str(path), entry.licence, entry.needed_for, mirror)
+        rows.append({"name": name, **dict(zip(_FIELDS, facts, strict=True))})
     return rows
 
 

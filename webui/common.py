@@ -31,6 +31,7 @@ from webui.sessions import SessionFiles
 
 __all__ = [
     "AppContext",
+    "REFINE_CHOICES",
     "PROGRESS",
     "JobControl",
     "photo_input",
@@ -56,6 +57,14 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".flac", ".webm", ".opus")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Radio choices of the renderer (label, EditRequest.engine): of the Edit tab's released sliders, the videos.
+REFINE_CHOICES = [
+    ("Best available", "auto"),
+    ("Neural renderer", "neural"),
+    ("Geometric preview", "preview"),
+]
+
 
 #: Default value of handlers' `progress` parameter: Gradio recognises it and injects a tracker per event.
 PROGRESS = gr.Progress()
@@ -170,8 +179,11 @@ def check_upload(path: str | Path | None, max_bytes: int, extensions: tuple[str,
         raise gr.Error(f"Please upload a {what} first.", title="Missing input", print_exception=False)
     p = Path(path)
     if not p.is_file():
-        raise gr.Error(f"The uploaded {what} is no longer on the server; upload it again.", title="Upload lost",
-                       print_exception=False)
+        raise gr.Error(
+            f"The uploaded {what} is no longer on the server; upload it again.",
+            title="Upload lost",
+            print_exception=False,
+        )
     size = p.stat().st_size
     if size == 0:
         raise gr.Error(f"The uploaded {what} is empty (0 bytes).", title="Empty file", print_exception=False)
@@ -191,8 +203,9 @@ def check_upload(path: str | Path | None, max_bytes: int, extensions: tuple[str,
     return p
 
 
-def check_media(path: Path, max_seconds: float, what: str, *, need_video: bool = False,
-                need_audio: bool = False) -> Any:
+def check_media(
+    path: Path, max_seconds: float, what: str, *, need_video: bool = False, need_audio: bool = False
+) -> Any:
     """Probe a video/audio upload (`pipeline.read_video_metadata`) and enforce the duration limit.
 
     Returns the `VideoInfo`; raises gr.Error for a file without the needed stream or one that is
@@ -201,11 +214,17 @@ def check_media(path: Path, max_seconds: float, what: str, *, need_video: bool =
     info = read_video_metadata(path)
     name = html.escape(path.name)
     if need_video and info.video_codec is None:
-        raise gr.Error(f"'{name}' has no video stream: upload a video of a face.", title="Wrong file type",
-                       print_exception=False)
+        raise gr.Error(
+            f"'{name}' has no video stream: upload a video of a face.",
+            title="Wrong file type",
+            print_exception=False,
+        )
     if need_audio and info.audio_codec is None:
-        raise gr.Error(f"'{name}' has no sound: upload speech (wav, mp3, m4a) or record it.",
-                       title="Wrong file type", print_exception=False)
+        raise gr.Error(
+            f"'{name}' has no sound: upload speech (wav, mp3, m4a) or record it.",
+            title="Wrong file type",
+            print_exception=False,
+        )
     if info.duration is not None and info.duration > max_seconds + 0.05:
         raise gr.Error(
             f"The {what} is {info.duration:.1f} s long; this server accepts at most {max_seconds:g} s. "
@@ -254,8 +273,15 @@ def photo_input(max_bytes: int, **kwargs: Any) -> gr.Image:
 
 def source_photo_input(ctx: AppContext, elem_id: str) -> gr.Image:
     """The "Source photo" upload of the video tabs."""
-    return photo_input(ctx.config.max_upload_bytes, label="Source photo", type="filepath", image_mode=None,
-                       sources=["upload", "clipboard"], height=240, elem_id=elem_id)
+    return photo_input(
+        ctx.config.max_upload_bytes,
+        label="Source photo",
+        type="filepath",
+        image_mode=None,
+        sources=["upload", "clipboard"],
+        height=240,
+        elem_id=elem_id,
+    )
 
 
 def photo_examples(ctx: AppContext, photo: gr.Image) -> None:
@@ -294,8 +320,13 @@ def save_jpeg(image: np.ndarray, path: Path, quality: int = 90, comment: str | N
     return path
 
 
-def draw_face(image: np.ndarray, boxes: list[tuple[float, float, float, float]], chosen: int,
-              landmarks: np.ndarray | None, scale: float) -> np.ndarray:
+def draw_face(
+    image: np.ndarray,
+    boxes: list[tuple[float, float, float, float]],
+    chosen: int,
+    landmarks: np.ndarray | None,
+    scale: float,
+) -> np.ndarray:
     """Mark the detected faces on a display copy: the chosen face in green with its landmarks, others grey.
 
     boxes are (x0, y0, x1, y1) in original pixels; landmarks (N, 2+) in original pixels; `scale`
@@ -308,8 +339,16 @@ def draw_face(image: np.ndarray, boxes: list[tuple[float, float, float, float]],
         p0 = (int(round(x0 * scale)), int(round(y0 * scale)))
         p1 = (int(round(x1 * scale)), int(round(y1 * scale)))
         cv2.rectangle(out, p0, p1, colour, thick, cv2.LINE_AA)
-        cv2.putText(out, str(i + 1), (p0[0] + 3, max(12, p0[1] - 6)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.5 + thick * 0.15, colour, max(1, thick - 1), cv2.LINE_AA)
+        cv2.putText(
+            out,
+            str(i + 1),
+            (p0[0] + 3, max(12, p0[1] - 6)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5 + thick * 0.15,
+            colour,
+            max(1, thick - 1),
+            cv2.LINE_AA,
+        )
     if landmarks is not None:
         radius = max(1, thick // 2)
         for x, y in np.asarray(landmarks)[:, :2] * scale:

@@ -30,6 +30,7 @@ __all__ = ["build_status_tab", "status_markdown", "engines_markdown", "weights_m
 
 log = logging.getLogger(__name__)
 
+
 def _cell(text: object) -> str:
     """Text for a Markdown table cell: one line, no pipes (gr.Markdown sanitises any HTML itself)."""
     return " ".join(str(text).split()).replace("|", "/")
@@ -46,17 +47,23 @@ def engine_rows(ctx: AppContext) -> list[dict[str, Any]]:
 
 def weight_rows() -> list[dict[str, Any]]:
     """One record per registered weights file: installed?, licence, what it enables, hub mirror."""
-    return [w.to_dict() for w in weight_files()]
+    return weight_files()
 
 
 def engines_markdown(ctx: AppContext) -> str:
     """The engines as a Markdown table plus what is missing for each."""
     rows = engine_rows(ctx)
-    out = ["#### Rendering engines", "", "| engine | kind | ready | loaded | takes coefficients of | licence |",
-           "| --- | --- | --- | --- | --- | --- |"]
+    out = [
+        "#### Rendering engines",
+        "",
+        "| engine | kind | ready | loaded | takes coefficients of | licence |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
-        out.append(f"| **{_cell(r['name'])}** | {_cell(r['kind'])} | {_mark(r['available'])} | "
-                   f"{_mark(r['loaded'])} | `{_cell(r['face_model'])}` | {_cell(r['licence'])} |")
+        out.append(
+            f"| **{_cell(r['name'])}** | {_cell(r['kind'])} | {_mark(r['available'])} | "
+            f"{_mark(r['loaded'])} | `{_cell(r['face_model'])}` | {_cell(r['licence'])} |"
+        )
     out.append("")
     for r in rows:
         line = f"- **{_cell(r['name'])}** enables {_cell(r['enables'])}."
@@ -79,12 +86,18 @@ def missing_markdown(ctx: AppContext) -> str:
 def weights_markdown() -> str:
     """The weight files as a Markdown table plus what each enables."""
     rows = weight_rows()
-    out = ["#### Weight files", "", "| name | file | installed | licence | hub mirror (repo / file) |",
-           "| --- | --- | --- | --- | --- |"]
+    out = [
+        "#### Weight files",
+        "",
+        "| name | file | installed | licence | hub mirror (repo / file) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
         mirror = f"`{_cell(r['mirror'])}`" if r["mirror"] else "not on the hub: obtain it from the licensor"
-        out.append(f"| **{_cell(r['name'])}** | `{_cell(r['file'])}` | {_mark(r['installed'])} | "
-                   f"{_cell(r['licence'])} | {mirror} |")
+        out.append(
+            f"| **{_cell(r['name'])}** | `{_cell(r['file'])}` | {_mark(r['installed'])} | "
+            f"{_cell(r['licence'])} | {mirror} |"
+        )
     out.append("")
     for r in rows:
         where = f"installed at `{_cell(r['path'])}`" if r["installed"] else f"goes to `{_cell(r['path'])}`"
@@ -108,8 +121,10 @@ def status_markdown(ctx: AppContext) -> str:
         f"**Reconstruction backend:** `{ctx.backend}` (photos and driving videos are analysed with it).",
     ]
     if ctx.backend_error:
-        lines.append(f"The configured backend `{cfg.backend}` could not be loaded, so `default` is used: "
-                     f"{_cell(ctx.backend_error)}")
+        lines.append(
+            f"The configured backend `{cfg.backend}` could not be loaded, so `default` is used: "
+            f"{_cell(ctx.backend_error)}"
+        )
     lines += [
         "",
         f"**Weights folder:** `{weights_dir()}` (set `PIRENDER_WEIGHTS_DIR` to change it). Copy files there, "
@@ -137,7 +152,12 @@ class StatusHandlers:
         self.ctx = ctx
 
     def refresh(self) -> tuple[str, str, str, str]:
-        return engines_markdown(self.ctx), weights_markdown(), missing_markdown(self.ctx), status_markdown(self.ctx)
+        return (
+            engines_markdown(self.ctx),
+            weights_markdown(),
+            missing_markdown(self.ctx),
+            status_markdown(self.ctx),
+        )
 
     def reload(self) -> tuple[str, str, str, str]:
         self.ctx.registry.reload()
@@ -146,9 +166,13 @@ class StatusHandlers:
 
     def download(self, name: str, accept: bool) -> tuple[str, str, str, str]:
         if not self.ctx.config.ui_downloads:
-            raise gr.Error("Downloads from the app are switched off on this server (PIRENDER_UI_DOWNLOADS=0). "
-                           f"Ask the administrator to run `pirender download {html.escape(str(name))} "
-                           "--accept-licence`.", title="Not allowed", print_exception=False)
+            raise gr.Error(
+                "Downloads from the app are switched off on this server (PIRENDER_UI_DOWNLOADS=0). "
+                f"Ask the administrator to run `pirender download {html.escape(str(name))} "
+                "--accept-licence`.",
+                title="Not allowed",
+                print_exception=False,
+            )
         if not name:
             raise gr.Error("Choose a file to download.", title="Nothing chosen", print_exception=False)
         path = install_weights(name, accept_licence=bool(accept))
@@ -160,8 +184,10 @@ class StatusHandlers:
 def build_status_tab(ctx: AppContext, tab: gr.Tab) -> None:
     """Lay out the Engines & weights tab (inside `tab`, which refreshes the panel when selected)."""
     h = StatusHandlers(ctx)
-    gr.Markdown("Which renderers, reconstruction backend and audio model this server can use now, their "
-                "licences, and what each missing file would enable.")
+    gr.Markdown(
+        "Which renderers, reconstruction backend and audio model this server can use now, their "
+        "licences, and what each missing file would enable."
+    )
     engines = gr.Markdown(engines_markdown(ctx), elem_id="status-engines")
     weights = gr.Markdown(weights_markdown(), elem_id="status-weights")
     with gr.Accordion("What is missing, and how to install it", open=False):
@@ -169,10 +195,14 @@ def build_status_tab(ctx: AppContext, tab: gr.Tab) -> None:
     details = gr.Markdown(status_markdown(ctx), elem_id="status-details")
     with gr.Row():
         refresh = gr.Button("Check again (reload engines)", elem_id="status-reload")
-    with gr.Accordion("Download a file from the Hugging Face Hub", open=False, visible=ctx.config.ui_downloads):
-        gr.Markdown("Fetches the file into the weights folder with `huggingface_hub` (needs internet; "
-                    "off in offline mode). Read the licence first: the public PIRender weights are for "
-                    "non-commercial use only.")
+    with gr.Accordion(
+        "Download a file from the Hugging Face Hub", open=False, visible=ctx.config.ui_downloads
+    ):
+        gr.Markdown(
+            "Fetches the file into the weights folder with `huggingface_hub` (needs internet; "
+            "off in offline mode). Read the licence first: the public PIRender weights are for "
+            "non-commercial use only."
+        )
         with gr.Row():
             names = weight_file_names()
             name = gr.Dropdown(choices=names, value=names[0], label="File")
@@ -180,8 +210,18 @@ def build_status_tab(ctx: AppContext, tab: gr.Tab) -> None:
             fetch = gr.Button("Download", variant="primary")
     outputs = [engines, weights, missing, details]
     refresh.click(ui_errors(h.reload), outputs=outputs, api_name="reload_engines", concurrency_limit=None)
-    tab.select(ui_errors(h.refresh), outputs=outputs, api_name="engine_status", concurrency_limit=None,
-               show_progress="hidden")
-    fetch.click(ui_errors(h.download), inputs=[name, accept], outputs=outputs, api_name="download_weights",
-                concurrency_limit=1, concurrency_id="downloads")
-
+    tab.select(
+        ui_errors(h.refresh),
+        outputs=outputs,
+        api_name="engine_status",
+        concurrency_limit=None,
+        show_progress="hidden",
+    )
+    fetch.click(
+        ui_errors(h.download),
+        inputs=[name, accept],
+        outputs=outputs,
+        api_name="download_weights",
+        concurrency_limit=1,
+        concurrency_id="downloads",
+    )

@@ -133,7 +133,9 @@ def test_the_audio_is_read_once_per_request(
 
     monkeypatch.setattr(pipeline.audio, "load_audio", counting("decode", pipeline.audio.load_audio))
     monkeypatch.setattr(pipeline.audio, "audio_features", counting("features", pipeline.audio.audio_features))
-    monkeypatch.setattr(pipeline.media, "read_video_metadata", counting("probe", pipeline.media.read_video_metadata))
+    monkeypatch.setattr(
+        pipeline.media, "read_video_metadata", counting("probe", pipeline.media.read_video_metadata)
+    )
     motions = []
     generate = AudioToMotion.generate_from_features
     monkeypatch.setattr(

@@ -49,7 +49,9 @@ class _ShiftRenderer:
 
 def test_geometric_engine_call_shape() -> None:
     engine = GeometricEngine(DEFAULT_FACE_MODEL, renderer=_ShiftRenderer())
-    assert isinstance(engine, Renderer) and engine.name == GEOMETRIC and engine.face_model == DEFAULT_FACE_MODEL
+    assert (
+        isinstance(engine, Renderer) and engine.name == GEOMETRIC and engine.face_model == DEFAULT_FACE_MODEL
+    )
     src = _coeffs(DEFAULT_FACE_MODEL, 32)
     state = engine.prepare(_crop(), src)
     np.testing.assert_array_equal(engine.render(state, src), _crop())

@@ -91,7 +91,9 @@ def test_clip_of_a_large_photo_is_scaled_before_pasting(
     )
     frames = decode_all(path)
     assert len(frames) == 2 and frames[0].shape == (200, 200, 3)
-    small = cv2.resize(edit(state, request, registry=registry).full_image, (200, 200), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        edit(state, request, registry=registry).full_image, (200, 200), interpolation=cv2.INTER_AREA
+    )
     assert mae(frames[-1], small) < 5.0  # the encoded frame is the edit at video size (H.264 loss at 200 px)
 
 

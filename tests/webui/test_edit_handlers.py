@@ -19,7 +19,7 @@ from PIL import Image
 from pipeline import GEOMETRIC, EngineRegistry, control_set_for
 from webui.common import AppContext
 from webui.config import ServerConfig
-from webui.edit_tab import EditHandlers, EditSession
+from webui.edit_handlers import EditHandlers, EditSession
 from webui.sessions import SessionFiles
 
 

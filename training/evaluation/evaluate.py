@@ -269,7 +269,9 @@ def _render(
     if opts.targets == "coefficients":
         images = np.stack([renderer.render(state, motion.frame(t)) for t in targets])
     else:
-        images = np.stack(list(renderer.render_sequence(state, motion, frames=targets, batch_size=opts.batch_size)))
+        images = np.stack(
+            list(renderer.render_sequence(state, motion, frames=targets, batch_size=opts.batch_size))
+        )
     if images.shape[1] != size:
         images = np.stack(
             [np.asarray(Image.fromarray(im).resize((size, size), Image.Resampling.BILINEAR)) for im in images]

@@ -14,6 +14,13 @@ from core.errors import InputError
 from pipeline import NeuralEngine, Renderer
 from pirender.config import GeneratorConfig
 from pirender.generator import PIRenderer
+from tests.training.synthetic import (
+    FACE_MODEL,
+    SyntheticBackend,
+    estimate_coefficients,
+    make_dataset,
+    render_disc,
+)
 from training.dataset import DatasetManifest
 from training.evaluation.evaluate import (
     EvalOptions,
@@ -21,13 +28,6 @@ from training.evaluation.evaluate import (
     load_generator_any,
     markdown_table,
     write_reports,
-)
-from tests.training.synthetic import (
-    FACE_MODEL,
-    SyntheticBackend,
-    estimate_coefficients,
-    make_dataset,
-    render_disc,
 )
 
 
