@@ -27,6 +27,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -38,11 +39,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
+import httpx
 import numpy as np
+import torch
+from gradio_client import Client, handle_file
+from skimage import data
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size  # noqa: E402
+from pipeline import EngineRegistry, control_set_for  # noqa: E402
+from pirender.config import GeneratorConfig  # noqa: E402
+from pirender.generator import PIRenderer  # noqa: E402
+from webui.app import build_app, launch_kwargs  # noqa: E402
+from webui.config import ServerConfig  # noqa: E402
+from webui.examples import example_photos  # noqa: E402
 
 GOAL_PREVIEW_P50_MS = 100.0
 
@@ -67,8 +81,6 @@ def _stats(samples: list[float]) -> dict[str, float]:
 
 def twelve_megapixel_photo(folder: Path) -> Path:
     """A 4000 x 3000 JPEG portrait: the astronaut enlarged to 3000 px high, sides mirrored."""
-    import cv2
-    from skimage import data
 
     big = cv2.resize(data.astronaut(), (3000, 3000), interpolation=cv2.INTER_CUBIC)
     big = np.pad(big, ((0, 0), (500, 500), (0, 0)), mode="reflect")
@@ -78,9 +90,6 @@ def twelve_megapixel_photo(folder: Path) -> Path:
 
 
 def _start_app(neural_dir: Path | None) -> tuple[str, Any]:
-    from pipeline import EngineRegistry
-    from webui.app import build_app, launch_kwargs
-    from webui.config import ServerConfig
 
     config = ServerConfig.from_env(host="127.0.0.1", port=_free_port())
     registry = EngineRegistry(own_dir=neural_dir) if neural_dir is not None else None
@@ -107,7 +116,6 @@ class PageProtocolClient:
     """The web page's side of one endpoint: queue join + event stream + file fetch, one connection."""
 
     def __init__(self, url: str, session_hash: str, api_name: str) -> None:
-        import httpx
 
         self.http = httpx.Client(base_url=url, timeout=60.0)
         self.session_hash = session_hash
@@ -170,14 +178,6 @@ def _page_series(page: PageProtocolClient, n: int, rng: np.random.Generator) -> 
 
 def _random_neural_renderer(folder: Path) -> Path:
     """The released architecture with random weights, for the default backend's face model."""
-    import dataclasses
-
-    import torch
-
-    from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size
-    from pirender.config import GeneratorConfig
-    from pirender.generator import PIRenderer
-    from reconstruction.controls import control_set_for
 
     base = GeneratorConfig.released()
     num_expression = control_set_for(DEFAULT_FACE_MODEL).num_expression
@@ -193,7 +193,6 @@ def _random_neural_renderer(folder: Path) -> Path:
 
 
 def run(url: str | None, n: int, photo: Path | None, random_neural: bool = False) -> dict[str, Any]:
-    from gradio_client import Client, handle_file
 
     demo = None
     neural_tmp = None
@@ -216,8 +215,6 @@ def run(url: str | None, n: int, photo: Path | None, random_neural: bool = False
         with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp:
             client = Client(url, verbose=False, download_files=tmp)
             if photo is None:
-                from webui.examples import example_photos
-
                 photo = example_photos(Path(tmp) / "cache")[0]
             t0 = time.perf_counter()
             out = client.predict(handle_file(str(photo)), api_name="/analyse")

@@ -1,4 +1,4 @@
-"""Geometric preview renderer (issue 4) on a real face: identity at zero change, head turns and
+"""Geometric preview renderer on a real face: identity at zero change, head turns and
 expressions checked by re-detecting landmarks on the result, locality, flow fade, BFM smoke test."""
 
 from __future__ import annotations
