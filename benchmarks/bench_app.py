@@ -27,6 +27,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -38,11 +39,25 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
+import httpx
 import numpy as np
+import torch
+from gradio_client import Client, handle_file
+from skimage import data
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size  # noqa: E402
+from pipeline import EngineRegistry, control_set_for  # noqa: E402
+from pirender.checkpoint import save_pretrained  # noqa: E402
+from pirender.config import GeneratorConfig  # noqa: E402
+from pirender.generator import PIRenderer  # noqa: E402
+from webui.app import build_app, launch_kwargs  # noqa: E402
+from webui.config import ServerConfig  # noqa: E402
+from webui.examples import example_photos  # noqa: E402
 
 GOAL_PREVIEW_P50_MS = 100.0
 
@@ -56,14 +71,17 @@ def _free_port() -> int:
 def _stats(samples: list[float]) -> dict[str, float]:
     ms = sorted(1000.0 * s for s in samples)
     p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
-    return {"n": len(ms), "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(p95, 1),
-            "min_ms": round(ms[0], 1), "max_ms": round(ms[-1], 1)}
+    return {
+        "n": len(ms),
+        "p50_ms": round(statistics.median(ms), 1),
+        "p95_ms": round(p95, 1),
+        "min_ms": round(ms[0], 1),
+        "max_ms": round(ms[-1], 1),
+    }
 
 
 def twelve_megapixel_photo(folder: Path) -> Path:
     """A 4000 x 3000 JPEG portrait: the astronaut enlarged to 3000 px high, sides mirrored."""
-    import cv2
-    from skimage import data
 
     big = cv2.resize(data.astronaut(), (3000, 3000), interpolation=cv2.INTER_CUBIC)
     big = np.pad(big, ((0, 0), (500, 500), (0, 0)), mode="reflect")
@@ -73,9 +91,6 @@ def twelve_megapixel_photo(folder: Path) -> Path:
 
 
 def _start_app(neural_dir: Path | None) -> tuple[str, Any]:
-    from pipeline.engines import EngineRegistry
-    from webui.app import build_app, launch_kwargs
-    from webui.config import ServerConfig
 
     config = ServerConfig.from_env(host="127.0.0.1", port=_free_port())
     registry = EngineRegistry(own_dir=neural_dir) if neural_dir is not None else None
@@ -102,7 +117,6 @@ class PageProtocolClient:
     """The web page's side of one endpoint: queue join + event stream + file fetch, one connection."""
 
     def __init__(self, url: str, session_hash: str, api_name: str) -> None:
-        import httpx
 
         self.http = httpx.Client(base_url=url, timeout=60.0)
         self.session_hash = session_hash
@@ -116,16 +130,22 @@ class PageProtocolClient:
             comp = components[cid]
             props = comp.get("props", {})
             elem_id = props.get("elem_id") or ""
-            name = elem_id[len("slider-"):] if elem_id.startswith("slider-") else None
+            name = elem_id[len("slider-") :] if elem_id.startswith("slider-") else None
             self.inputs.append((name, None if comp["type"] == "state" else props.get("value")))
 
     def call(self, **values: float) -> Any:
         data = [values.get(name, default) if name else default for name, default in self.inputs]
-        body = {"data": data, "fn_index": self.fn_index, "session_hash": self.session_hash,
-                "event_data": None, "trigger_id": None}
+        body = {
+            "data": data,
+            "fn_index": self.fn_index,
+            "session_hash": self.session_hash,
+            "event_data": None,
+            "trigger_id": None,
+        }
         event_id = self.http.post(f"{self.prefix}/queue/join", json=body).json()["event_id"]
-        with self.http.stream("GET", f"{self.prefix}/queue/data",
-                              params={"session_hash": self.session_hash}) as response:
+        with self.http.stream(
+            "GET", f"{self.prefix}/queue/data", params={"session_hash": self.session_hash}
+        ) as response:
             for line in response.iter_lines():
                 if not line.startswith("data:"):
                     continue
@@ -159,26 +179,19 @@ def _page_series(page: PageProtocolClient, n: int, rng: np.random.Generator) -> 
 
 def _random_neural_renderer(folder: Path) -> Path:
     """The released architecture with random weights, for the default backend's face model."""
-    import dataclasses
-
-    import torch
-
-    from pirender.config import GeneratorConfig
-    from pirender.checkpoint import save_pretrained
-    from pirender.generator import PIRenderer
-    from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size
-    from reconstruction.controls import control_set_for
 
     base = GeneratorConfig.released()
     num_expression = control_set_for(DEFAULT_FACE_MODEL).num_expression
-    config = dataclasses.replace(base, face_model=DEFAULT_FACE_MODEL,
-                                 mapping=dataclasses.replace(base.mapping, coeff_nc=descriptor_size(num_expression)))
+    config = dataclasses.replace(
+        base,
+        face_model=DEFAULT_FACE_MODEL,
+        mapping=dataclasses.replace(base.mapping, coeff_nc=descriptor_size(num_expression)),
+    )
     torch.manual_seed(0)
     return save_pretrained(PIRenderer(config).eval(), folder, metadata={"licence": "random weights (benchmark)"})
 
 
 def run(url: str | None, n: int, photo: Path | None, random_neural: bool = False) -> dict[str, Any]:
-    from gradio_client import Client, handle_file
 
     demo = None
     neural_tmp = None
@@ -191,15 +204,16 @@ def run(url: str | None, n: int, photo: Path | None, random_neural: bool = False
     rng = np.random.default_rng(0)
     results: dict[str, Any] = {
         "url": url,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_1min": round(os.getloadavg()[0], 2)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_1min": round(os.getloadavg()[0], 2),
+        },
     }
     try:
         with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp:
             client = Client(url, verbose=False, download_files=tmp)
             if photo is None:
-                from webui.examples import example_photos
-
                 photo = example_photos(Path(tmp) / "cache")[0]
             t0 = time.perf_counter()
             out = client.predict(handle_file(str(photo)), api_name="/analyse")
@@ -209,10 +223,14 @@ def run(url: str | None, n: int, photo: Path | None, random_neural: bool = False
             # The neural renderer first: its first call waits for the load (and compilation), which
             # would otherwise run in the background during the preview series and slow it down.
             status = client.predict(api_name="/engine_status")[0]
-            neural_ready = any(f"| **{name}** | neural | **yes**" in status for name in ("pirender-vox", "own"))
+            neural_ready = any(
+                f"| **{name}** | neural | **yes**" in status for name in ("pirender-vox", "own")
+            )
             neural_error = None
             if neural_ready:
-                results["neural_weights"] = "random (architecture timing only)" if random_neural else "installed"
+                results["neural_weights"] = (
+                    "random (architecture timing only)" if random_neural else "installed"
+                )
                 try:
                     t0 = time.perf_counter()
                     _slider_series(client, 1, "/refine", rng, engine="neural")
@@ -235,7 +253,9 @@ def run(url: str | None, n: int, photo: Path | None, random_neural: bool = False
                 results["neural"] = neural_error
             else:
                 _slider_series(client, 2, "/refine", rng, engine="neural")
-                results["neural"] = _stats(_slider_series(client, max(5, n // 4), "/refine", rng, engine="neural"))
+                results["neural"] = _stats(
+                    _slider_series(client, max(5, n // 4), "/refine", rng, engine="neural")
+                )
 
             big = twelve_megapixel_photo(Path(tmp))
             client12 = Client(url, verbose=False, download_files=tmp)
@@ -268,10 +288,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="URL of a running app (default: start one in this process)")
     parser.add_argument("--n", type=int, default=40, help="slider changes per series (default 40)")
-    parser.add_argument("--photo", type=Path, help="photo for the slider series (default: the bundled example)")
+    parser.add_argument(
+        "--photo", type=Path, help="photo for the slider series (default: the bundled example)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
-    parser.add_argument("--random-neural", action="store_true",
-                        help="install a random-weight neural renderer of the paper's size for the timing")
+    parser.add_argument(
+        "--random-neural",
+        action="store_true",
+        help="install a random-weight neural renderer of the paper's size for the timing",
+    )
     args = parser.parse_args(argv)
     if args.random_neural and args.url:
         parser.error("--random-neural needs the app started by the benchmark (no --url)")

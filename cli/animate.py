@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from pipeline.engines import ENGINE_CHOICES
-from pipeline.usecases import AnimateOptions
+from cli.command_helpers import add_photo_arguments, options_from_args, progress_bar
+from pipeline import AnimateOptions, animate
 
 HELP = "animate a portrait photo from a speech recording (needs the audio-to-motion model)"
 log = logging.getLogger(__name__)
@@ -15,9 +15,8 @@ _DEFAULTS = AnimateOptions()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photo", help="the portrait photo")
+    add_photo_arguments(parser, output_help="output video, .mp4 (variants: _v1, _v2, ...)")
     parser.add_argument("audio", help="speech: wav, mp3, m4a, or a video with sound")
-    parser.add_argument("-o", "--output", required=True, help="output video, .mp4 (variants: _v1, _v2, ...)")
     parser.add_argument(
         "--seed", type=int, default=_DEFAULTS.seed, help="noise seed (same seed, same motion)"
     )
@@ -33,30 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--variants", type=int, default=_DEFAULTS.variants, help="clips with seeds seed, seed+1, ..."
     )
     parser.add_argument("--fps", type=float, default=_DEFAULTS.fps)
-    parser.add_argument("--engine", choices=ENGINE_CHOICES, default=_DEFAULTS.engine, help="renderer")
-    parser.add_argument(
-        "--backend", default=_DEFAULTS.backend, help="reconstruction backend: default or deep3d"
-    )
     parser.add_argument(
         "--model-dir", default=None, help="audio-to-motion model folder (default: the installed one)"
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from cli.edit import progress_bar
-    from pipeline.usecases import animate
-
-    options = AnimateOptions(
-        seed=args.seed,
-        temperature=args.temperature,
-        expression_strength=args.expression_strength,
-        pose_strength=args.pose_strength,
-        variants=args.variants,
-        fps=args.fps,
-        engine=args.engine,
-        backend=args.backend,
-        model_dir=args.model_dir,
-    )
+    options = options_from_args(AnimateOptions, args)
     with progress_bar("animate") as progress:
         paths = animate(args.photo, args.audio, options, args.output, progress=progress)
     for path in paths:

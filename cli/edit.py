@@ -9,29 +9,24 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from pipeline.engines import ENGINE_CHOICES
+from cli.command_helpers import add_photo_arguments, progress_bar
+from pipeline import (
+    CONTROL_SPECS,
+    PRESETS,
+    EditRequest,
+    Provenance,
+    edit,
+    make_clip,
+    prepare_photo,
+    request_from_preset,
+    save_image,
+)
 
 HELP = "edit a portrait photo (head pose, expression, gaze...) and write a PNG; see --help for every control"
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[float, str], None]]:
-    """A `(fraction, message)` progress callback drawing a tqdm bar on stderr (only on a terminal)."""
-    from tqdm import tqdm
-
-    with tqdm(total=100, desc=description, unit="%", disable=None, leave=False) as bar:
-
-        def update(fraction: float, message: str) -> None:
-            bar.n = round(100 * min(max(fraction, 0.0), 1.0))
-            bar.set_postfix_str(message, refresh=False)
-            bar.refresh()
-
-        yield update
 
 
 def flag_name(control: str) -> str:
@@ -55,12 +50,7 @@ def _value_in_range(spec: Any) -> Callable[[str], float]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from reconstruction.controls import CONTROL_SPECS, PRESETS
-
-    parser.add_argument("photo", help="the portrait photo (JPEG, PNG, WebP, ...)")
-    parser.add_argument("-o", "--output", required=True, help="edited photo, .png (carries provenance text)")
-    parser.add_argument("--engine", choices=ENGINE_CHOICES, default="auto", help="renderer (default: auto)")
-    parser.add_argument("--backend", default="default", help="reconstruction backend: default or deep3d")
+    add_photo_arguments(parser, output_help="edited photo, .png (carries provenance text)")
     parser.add_argument("--face-index", type=int, default=0, help="which face, when the photo has several")
     parser.add_argument("--preset", choices=sorted(PRESETS), help="start from a named set of control values")
     parser.add_argument("--save-crop", metavar="PNG", help="also write the edited 256x256 crop")
@@ -87,8 +77,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def control_values(args: argparse.Namespace) -> dict[str, float]:
     """The control values given on the command line (absent ones are left out)."""
-    from reconstruction.controls import CONTROL_SPECS
-
     values = {}
     for spec in CONTROL_SPECS:
         value = getattr(args, f"control_{spec.name}", None)
@@ -98,9 +86,6 @@ def control_values(args: argparse.Namespace) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.media import Provenance, save_image
-    from pipeline.usecases import EditRequest, edit, make_clip, prepare_photo, request_from_preset
-
     values = control_values(args)
     options = {"engine": args.engine, "paste": args.paste}
     request = (
@@ -111,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
         state = prepare_photo(args.photo, backend=args.backend, face_index=args.face_index)
         progress(0.5, "rendering")
         result = edit(state, request)
-        details = {k: f"{v:g}" for k, v in sorted(request.values.items())}
-        provenance = Provenance("edit", result.engine_used, state.face_model, details)
+        provenance = Provenance("edit", result.engine_used, state.face_model, request.details())
         save_image(result.full_image, args.output, provenance)
         if args.save_crop:
             save_image(result.crop, args.save_crop, provenance)

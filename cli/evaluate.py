@@ -3,7 +3,7 @@
 Writes report.json and report.md (a comparison table with the paper's numbers). Extra engines
 can be compared with --compare (`PATH` for the --engine kind, or `KIND:PATH`, e.g.
 `geometric:default` for the geometric preview of the default backend's face model). Renderer
-kinds are registered in `ENGINE_FACTORIES` (name -> callable(path, device) -> Engine).
+kinds are registered in `ENGINE_FACTORIES` (name -> callable(path, device) -> `pipeline.Renderer`).
 """
 
 from __future__ import annotations
@@ -12,38 +12,31 @@ import argparse
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from core.coefficients import BFM_DEEP3D
+from core.errors import WeightsNotFoundError
+from pipeline import EngineRegistry, NeuralEngine, Renderer
 
 HELP = "evaluate a renderer checkpoint on a prepared dataset's test split (L1, PSNR, SSIM, AED, APD, ...)"
 log = logging.getLogger(__name__)
 
+# The training package is imported inside the functions below: only this command needs it.
 
-def _geometric_engine(backend: str, device: str) -> Any:
+
+def _geometric_engine(backend: str, device: str) -> Renderer:
     """The geometric preview for the face model of reconstruction backend `backend` ("default" | "deep3d")."""
-    from pipeline.engines import GeometricEngine
-    from reconstruction.backends import get_backend
-
-    b = get_backend(backend or "default")
-    return GeometricEngine(b.model, face_model_name=b.face_model)
+    return EngineRegistry(fast=False, device=device).geometric(backend or "default")
 
 
-def _pirender_engine(path: str, device: str) -> Any:
-    """A PIRenderer checkpoint; a geometric-warp one (the project's own renderer) runs over the preview."""
-    from pipeline.engines import GeometricPriorEngine
-    from training.evaluation.evaluate import PIRendererEngine, load_generator_any
+def _pirender_engine(path: str, device: str) -> Renderer:
+    """A PIRenderer checkpoint (training run, our model folder or the public checkpoint) as a neural engine."""
+    from training.evaluation.evaluate import load_generator_any
 
-    model = load_generator_any(path, device=device)
-    if model.config.geometric_warp:
-        backend = "deep3d" if model.config.face_model == BFM_DEEP3D else "default"
-        return GeometricPriorEngine(model, _geometric_engine(backend, device), name=Path(path).name)
-    return PIRendererEngine(model, device=device)
+    return NeuralEngine(load_generator_any(path, device=device), name=Path(path).name)
 
 
 #: Engine kinds `--engine` accepts: name -> factory(checkpoint path (a backend name for
 #: "geometric"), device).
-ENGINE_FACTORIES: dict[str, Callable[[str, str], Any]] = {
+ENGINE_FACTORIES: dict[str, Callable[[str, str], Renderer]] = {
     "pirender": _pirender_engine,
     "geometric": _geometric_engine,
 }
@@ -85,7 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="window",
         help="what the engine receives per target frame: its descriptor window or its coefficient record",
     )
-    parser.add_argument("--backend", default="default", help="re-fitting backend for AED/APD ('none' to skip)")
+    parser.add_argument(
+        "--backend", default="default", help="re-fitting backend for AED/APD ('none' to skip)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--no-identity", action="store_true", help="skip identity similarity even if dlib is installed"
@@ -96,7 +91,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.errors import WeightsNotFoundError
     from training.evaluation.evaluate import (
         DlibFaceEmbedder,
         EvalOptions,
@@ -105,11 +99,10 @@ def run(args: argparse.Namespace) -> int:
         find_lpips,
         write_reports,
     )
+    from training.prepare import build_backend
 
     fitter = None
     if args.backend != "none":
-        from training.prepare import build_backend
-
         try:
             fitter = build_backend(args.backend, device=args.device)
         except WeightsNotFoundError as exc:

@@ -16,27 +16,23 @@ from core.errors import PIRenderError
 
 __all__ = ["main", "COMMANDS"]
 
+#: Modules of the subcommands, in the order of `pirender --help`; a command is named after its
+#: module, except where `_RENAMED` says otherwise.
+_COMMAND_MODULES = (
+    "convert", "download", "weights_status", "render", "coeffs", "edit", "reenact", "animate", "prepare", "train",
+    "evaluate",
+)  # fmt: skip
+_RENAMED = {"weights_status": "weights"}
 #: subcommand name -> module implementing it
-COMMANDS: dict[str, str] = {
-    "convert": "cli.convert",
-    "download": "cli.download",
-    "weights": "cli.weights_status",
-    "render": "cli.render",
-    "coeffs": "cli.coeffs",
-    "edit": "cli.edit",
-    "reenact": "cli.reenact",
-    "animate": "cli.animate",
-    "prepare": "cli.prepare",
-    "train": "cli.train",
-    "evaluate": "cli.evaluate",
-}
+COMMANDS: dict[str, str] = {_RENAMED.get(m, m): f"cli.{m}" for m in _COMMAND_MODULES}
 
 log = logging.getLogger("pirender")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pirender", description="Portrait editing, reenactment and audio animation with 3DMM-driven rendering."
+        prog="pirender",
+        description="Portrait editing, reenactment and audio animation with 3DMM-driven rendering.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

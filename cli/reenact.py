@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from pipeline.engines import ENGINE_CHOICES
-from pipeline.usecases import ReenactOptions
+from cli.command_helpers import add_photo_arguments, options_from_args, progress_bar
+from pipeline import ReenactOptions, reenact
 
 HELP = "animate a portrait photo with the head motion and expressions of a driving video (mp4 with its sound)"
 log = logging.getLogger(__name__)
@@ -15,9 +15,8 @@ _DEFAULTS = ReenactOptions()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photo", help="the portrait photo")
+    add_photo_arguments(parser, output_help="output video, .mp4")
     parser.add_argument("driving", help="the driving video (mp4, mov, webm, ...)")
-    parser.add_argument("-o", "--output", required=True, help="output video, .mp4")
     parser.add_argument(
         "--mode",
         choices=("relative", "absolute"),
@@ -33,27 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--smoothing", type=float, default=_DEFAULTS.smoothing, help="temporal smoothing strength, 0 = off"
     )
-    parser.add_argument("--engine", choices=ENGINE_CHOICES, default=_DEFAULTS.engine, help="renderer")
-    parser.add_argument(
-        "--backend", default=_DEFAULTS.backend, help="reconstruction backend: default or deep3d"
-    )
     parser.add_argument(
         "--max-seconds", type=float, default=_DEFAULTS.max_seconds, help="use at most this much of the video"
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from cli.edit import progress_bar
-    from pipeline.usecases import reenact
-
-    options = ReenactOptions(
-        mode=args.mode,
-        parts=tuple(p.strip() for p in args.parts.split(",") if p.strip()),
-        smoothing=args.smoothing,
-        engine=args.engine,
-        backend=args.backend,
-        max_seconds=args.max_seconds,
-    )
+    parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+    options = options_from_args(ReenactOptions, args, parts=parts)
     with progress_bar("reenact") as progress:
         path = reenact(args.photo, args.driving, options, args.output, progress=progress)
     log.info("wrote %s", path)

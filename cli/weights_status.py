@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from pipeline import AudioModelNotInstalledError, audio_model_dir
 from pipeline.engines import OWN_NEURAL, EngineRegistry
-from pipeline.usecases import AudioModelNotInstalledError, audio_model_dir
 from weights.registry import REGISTRY, local_path, missing_message, weights_dir
 
 HELP = "list the registered weights, whether each is installed, and where to put missing ones"

@@ -1,22 +1,17 @@
-"""Renderers behind one call shape (paper section 3: the generator; plus the product's geometric preview).
-
-Every renderer the product can draw a face with is an `Engine`: `prepare(crop, source_coeffs)`
-once per photo returns a per-photo state, then `render(state, target)` draws one target motion
-and `render_sequence(state, motion)` a whole clip. The engine objects hold only weights and are
-shared by every request of the process; the states belong to one user's photo and live in that
-user's session (conventions 8 and 9).
+"""The product's renderers behind the `Renderer` contract, and the registry that chooses one per request.
 
 - `GeometricEngine` wraps `pipeline.geometric.GeometricRenderer`: a mesh warp of the photo, needs no
   learned weights, works with any reconstruction backend's face model; instant previews.
 - `NeuralEngine` wraps a `PIRenderer` (or its fast CPU path, `pirender.fast.FastRenderer`): the
-  paper's generator. It takes only coefficients of the face model its weights were trained on.
-- `GeometricPriorEngine` wraps a geometric-warp `PIRenderer` (the project's own renderer,
-  `GeneratorConfig.geometric_refiner`): the geometric preview of each target, refined by the
-  mapping + editing networks.
+  paper's generator (section 3). It takes only coefficients of the face model its weights were
+  trained on. Two are known: the public weights (`PUBLIC_NEURAL`) and a renderer the user trained
+  with `pirender train` (`OWN_NEURAL`, in `<weights dir>/renderer`).
 
-`EngineRegistry` knows which engines can run now (files present), loads each once per process
-on first use (thread-safe), reports a status table for the app, and `reload()`s after the user
-installs or changes weights.
+The engine objects hold only weights and are shared by every request of the process; the states
+they prepare belong to one user's photo and live in that user's session. `EngineRegistry` knows
+which engines can run now (files present), loads each once per process on first use
+(thread-safe), reports a status table for the app, and `reload()`s after the user installs or
+changes weights.
 """
 
 from __future__ import annotations
@@ -24,29 +19,37 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 
-from core.errors import FaceModelMismatchError, InputError, WeightsNotFoundError
+from audio2motion import AudioToMotion
 from core.coefficients import BFM_DEEP3D, FaceCoefficients, MotionSequence, check_face_model
+from core.errors import FaceModelMismatchError, InputError, WeightsNotFoundError
+from pipeline.geometric import GeometricRenderer
+from pipeline.renderer import FrameProgress, Renderer
+from pirender.checkpoint import load_generator, load_pretrained
+from pirender.descriptor import motion_windows
+from pirender.fast import cached_fast_renderer
+from pirender.session import RenderSession
+from pirender.tensors import tensor_to_images
+from reconstruction.backends import get_backend
+from weights.registry import REGISTRY, local_path, missing_message, resolve_weights, weights_dir
 
 __all__ = [
     "GEOMETRIC",
     "PUBLIC_NEURAL",
     "OWN_NEURAL",
+    "ENGINE_CHOICES",
     "EngineChoice",
-    "FrameProgress",
-    "Engine",
+    "check_engine_choice",
     "GeometricEngine",
     "NeuralEngine",
     "NeuralState",
-    "GeometricPriorEngine",
-    "GeometricPriorState",
     "EngineStatus",
     "EngineRegistry",
     "default_registry",
@@ -61,25 +64,16 @@ OWN_NEURAL = "own"
 #: What a request may ask for: the geometric preview, a neural renderer, or the best one available.
 EngineChoice = Literal["preview", "neural", "auto"]
 ENGINE_CHOICES: tuple[str, ...] = ("preview", "neural", "auto")
-#: progress(frames_done, frames_total), called after each batch; raise from it to stop.
-FrameProgress = Callable[[int, int], None]
 
 #: The reconstruction backend whose coefficients each neural engine needs.
 _BACKEND_OF_FACE_MODEL = {BFM_DEEP3D: "deep3d"}
 _DEEP3D_FILES = ("deep3d-recon", "bfm-front")
 
 
-def _name_of(face_model: object) -> str:
-    """The name of a face model given as a name, a model object with `.name`, or a backend's model."""
-    if isinstance(face_model, str):
-        return face_model
-    for attr in ("name", "face_model_name", "face_model"):
-        value = getattr(face_model, attr, None)
-        if isinstance(value, str):
-            return value
-    if type(face_model).__name__.startswith("BFM"):
-        return BFM_DEEP3D
-    raise InputError(f"cannot tell which face model a {type(face_model).__name__} is: give its name")
+def check_engine_choice(choice: str) -> None:
+    """InputError unless `choice` is one of ENGINE_CHOICES."""
+    if choice not in ENGINE_CHOICES:
+        raise InputError(f"engine must be one of {', '.join(ENGINE_CHOICES)}, got {choice!r}")
 
 
 def _check_crop(crop: object) -> np.ndarray:
@@ -97,24 +91,8 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
 
-@runtime_checkable
-class Engine(Protocol):
-    """One renderer. `name` identifies it; `face_model` is the coefficient model it accepts
-    ("*" for any). Images are (H, W, 3) uint8 RGB crops (256 x 256 for the product's crop)."""
-
-    name: str
-    face_model: str
-
-    def prepare(self, crop: np.ndarray, source_coeffs: FaceCoefficients) -> Any:
-        """Per-photo work, done once; the returned state belongs to the caller."""
-
-    def render(self, state: Any, target: FaceCoefficients) -> np.ndarray:
-        """One target motion -> (H, W, 3) uint8 crop."""
-
-    def render_sequence(
-        self, state: Any, motion: MotionSequence, batch_size: int = 4, progress: FrameProgress | None = None
-    ) -> Iterator[np.ndarray]:
-        """Yield one (H, W, 3) uint8 crop per frame of `motion`."""
+def _frame_indices(motion: MotionSequence, frames: Sequence[int] | None) -> list[int]:
+    return list(range(len(motion))) if frames is None else [int(i) for i in frames]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -127,8 +105,8 @@ class GeometricEngine:
 
     Args:
         face_model: the face model object `GeometricRenderer` needs (a backend's `.model`:
-            `LinearFaceModel` or `BFMFaceModel`), or its name when `renderer` is given.
-        face_model_name: the coefficients' face model name (default: taken from `face_model`).
+            `LinearFaceModel` or `BFMFaceModel`), or the default model's name.
+        face_model_name: the coefficients' face model name (default: the renderer's).
         renderer: an already built renderer (tests, or a custom one).
     """
 
@@ -138,40 +116,37 @@ class GeometricEngine:
         self, face_model: object, *, face_model_name: str | None = None, renderer: Any | None = None
     ) -> None:
         if renderer is None:
-            from pipeline.geometric import GeometricRenderer
-
             renderer = GeometricRenderer(face_model)
         self.renderer = renderer
-        self.face_model = face_model_name or _name_of(face_model)
+        self.face_model = face_model_name or getattr(renderer, "face_model", None) or str(face_model)
+
+    def _check(self, face_model: str) -> None:
+        check_face_model(self.face_model, face_model, what="geometric preview")
 
     def prepare(self, crop: np.ndarray, source_coeffs: FaceCoefficients) -> Any:
-        check_face_model(self.face_model, source_coeffs.face_model, what="geometric preview")
+        self._check(source_coeffs.face_model)
         return self.renderer.prepare(_check_crop(crop), source_coeffs)
 
     def render(self, state: Any, target: FaceCoefficients) -> np.ndarray:
-        check_face_model(self.face_model, target.face_model, what="geometric preview")
+        self._check(target.face_model)
         return self.renderer.render(state, target)
 
-    def face_mask(self, state: Any, target: FaceCoefficients) -> np.ndarray:
-        """(H, W) uint8, 255 on the target's face (`GeometricRenderer.face_mask`)."""
-        check_face_model(self.face_model, target.face_model, what="geometric preview")
-        return self.renderer.face_mask(state, target)
-
-    def render_motion(self, state: Any, motion: MotionSequence, indices: Any) -> np.ndarray:
-        """Frames `indices` of `motion` -> (N, H, W, 3) uint8 (the evaluator's entry point)."""
-        check_face_model(self.face_model, motion.face_model, what="geometric preview")
-        return np.stack([self.renderer.render(state, motion.frame(int(i))) for i in indices])
-
     def render_sequence(
-        self, state: Any, motion: MotionSequence, batch_size: int = 4, progress: FrameProgress | None = None
+        self,
+        state: Any,
+        motion: MotionSequence,
+        frames: Sequence[int] | None = None,
+        batch_size: int = 4,
+        progress: FrameProgress | None = None,
     ) -> Iterator[np.ndarray]:
-        check_face_model(self.face_model, motion.face_model, what="geometric preview")
-        total = len(motion)
+        self._check(motion.face_model)
+        indices = _frame_indices(motion, frames)
+        total = len(indices)
         step = max(1, int(batch_size))
-        for i in range(total):
+        for done, i in enumerate(indices, start=1):
             yield self.renderer.render(state, motion.frame(i))
-            if progress is not None and ((i + 1) % step == 0 or i + 1 == total):
-                progress(i + 1, total)
+            if progress is not None and (done % step == 0 or done == total):
+                progress(done, total)
 
     def __repr__(self) -> str:
         return f"GeometricEngine(face_model={self.face_model!r})"
@@ -186,17 +161,17 @@ class GeometricEngine:
 class NeuralState:
     """Per-photo state of a neural engine: the prepared source (RenderSession) and the crop size to return."""
 
-    session: Any
+    session: RenderSession
     source: FaceCoefficients
     crop_size: tuple[int, int]
 
 
 class NeuralEngine:
-    """The PIRender generator (plain or fast path) behind the `Engine` call shape.
+    """The PIRender generator (plain or fast path) behind the `Renderer` contract.
 
     Args:
-        renderer: anything satisfying `pirender.session.RenderEngine` (`PIRenderer`, `FastRenderer`).
-        name: engine name shown to users (`PUBLIC_NEURAL`, `OWN_NEURAL`, ...).
+        renderer: a `PIRenderer` or a `FastRenderer` (anything `RenderSession` drives).
+        name: engine name shown to users (`PUBLIC_NEURAL`, `OWN_NEURAL`, a checkpoint's name...).
     Crops of another size than the generator's `image_size` are resized in and out.
     """
 
@@ -205,13 +180,12 @@ class NeuralEngine:
         self.name = name
         self.face_model = renderer.config.face_model
         self.image_size = int(renderer.config.image_size)
+        self.window = int(renderer.config.window)
 
     def _check(self, face_model: str) -> None:
         check_face_model(self.face_model, face_model, what=f"neural renderer '{self.name}'")
 
     def prepare(self, crop: np.ndarray, source_coeffs: FaceCoefficients) -> NeuralState:
-        from pirender.session import RenderSession
-
         self._check(source_coeffs.face_model)
         crop = _check_crop(crop)
         s = self.image_size
@@ -226,145 +200,26 @@ class NeuralEngine:
         self,
         state: NeuralState,
         motion: MotionSequence,
+        frames: Sequence[int] | None = None,
         batch_size: int = 4,
         progress: FrameProgress | None = None,
     ) -> Iterator[np.ndarray]:
         self._check(motion.face_model)
-        for frame in state.session.render_frames(
-            motion, batch_size=max(1, int(batch_size)), progress=progress
-        ):
-            yield _resize(frame, state.crop_size)
-
-    def __repr__(self) -> str:
-        return f"NeuralEngine(name={self.name!r}, face_model={self.face_model!r}, renderer={type(self.renderer).__name__})"
-
-
-@dataclass(frozen=True)
-class GeometricPriorState:
-    """Per-photo state of a `GeometricPriorEngine`: the preview's state and the network's source features."""
-
-    preview: Any
-    prepared: Any
-    source: FaceCoefficients
-    crop_size: tuple[int, int]
-    person_mask: Any = None  # (1, 1, s, s) tensor when the model keeps its flow near the person
-
-
-class GeometricPriorEngine:
-    """A geometric-warp generator behind the `Engine` call shape: the geometric preview draws each
-    target, the network (mapping + residual editing net) repairs it.
-
-    Args:
-        model: a `PIRenderer` whose `config.warp_source` is "geometric".
-        geometric: the `GeometricEngine` of the model's face model (draws the warped input).
-        name: engine name shown to users.
-    Crops of another size than the model's `image_size` are resized in and out.
-    """
-
-    def __init__(self, model: Any, geometric: GeometricEngine, name: str = OWN_NEURAL) -> None:
-        if not model.config.geometric_warp:
-            raise InputError("GeometricPriorEngine needs a generator with warp_source='geometric'")
-        self.model = model.eval()
-        self.geometric = geometric
-        self.name = name
-        self.face_model = model.config.face_model
-        check_face_model(self.face_model, geometric.face_model, what=f"neural renderer '{name}'")
-        self.image_size = int(model.config.image_size)
-        self.window = int(model.config.window)
-        self._segmenter: Any = None  # built on first use when the model needs person masks
-
-    @property
-    def config(self) -> Any:
-        return self.model.config
-
-    def _check(self, face_model: str) -> None:
-        check_face_model(self.face_model, face_model, what=f"neural renderer '{self.name}'")
-
-    def _device(self) -> Any:
-        return next(self.model.parameters()).device
-
-    def prepare(self, crop: np.ndarray, source_coeffs: FaceCoefficients) -> GeometricPriorState:
-        import torch
-
-        from pirender.tensors import image_to_tensor
-
-        self._check(source_coeffs.face_model)
-        crop = _check_crop(crop)
-        s = self.image_size
-        small = np.ascontiguousarray(_resize(crop, (s, s)))
-        preview = self.geometric.prepare(small, source_coeffs)
-        with torch.inference_mode():
-            prepared = self.model.prepare_source(image_to_tensor(small, self._device()))
-        person = None
-        if self.model.config.flow_person_margin:
-            if self._segmenter is None:
-                from reconstruction.segmentation import PersonSegmenter
-
-                self._segmenter = PersonSegmenter()
-            person = torch.from_numpy(self._segmenter.person_mask(small)).to(self._device())[None, None]
-        return GeometricPriorState(preview, prepared, source_coeffs, crop.shape[:2], person)
-
-    def _render_windows(
-        self, state: GeometricPriorState, frames: list[FaceCoefficients], windows: Any
-    ) -> list[np.ndarray]:
-        """Targets (their records and (B, C, window) descriptor windows) -> crops at the photo's size."""
-        import torch
-
-        from pirender.tensors import tensor_to_images
-
-        warped = np.stack([self.geometric.render(state.preview, f) for f in frames])
-        device = self._device()
-        warped_t = torch.from_numpy(warped).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-        face_t = None
-        if self.model.config.flow_outside_face:
-            faces = np.stack([self.geometric.face_mask(state.preview, f) for f in frames])
-            face_t = torch.from_numpy(faces).to(device)[:, None].float() / 255.0
-        with torch.inference_mode():
-            out = self.model.render_prepared(
-                state.prepared, windows.to(device), warped=warped_t, face_mask=face_t, person_mask=state.person_mask
-            )
-        return [_resize(image, state.crop_size) for image in tensor_to_images(out.fake_image)]
-
-    def render(self, state: GeometricPriorState, target: FaceCoefficients) -> np.ndarray:
-        from pirender.descriptor import motion_windows
-
-        self._check(target.face_model)
-        return self._render_windows(state, [target], motion_windows(target, self.face_model, self.window))[0]
-
-    def render_motion(self, state: GeometricPriorState, motion: MotionSequence, indices: Any) -> np.ndarray:
-        """Frames `indices` of `motion`, each driven by its own descriptor window -> (N, H, W, 3) uint8."""
-        from pirender.descriptor import motion_windows
-
-        self._check(motion.face_model)
-        windows = motion_windows(motion, self.face_model, self.window)
-        idx = [int(i) for i in indices]
-        out: list[np.ndarray] = []
-        for start in range(0, len(idx), 4):
-            chunk = idx[start : start + 4]
-            out += self._render_windows(state, [motion.frame(i) for i in chunk], windows[chunk])
-        return np.stack(out)
-
-    def render_sequence(
-        self,
-        state: GeometricPriorState,
-        motion: MotionSequence,
-        batch_size: int = 4,
-        progress: FrameProgress | None = None,
-    ) -> Iterator[np.ndarray]:
-        from pirender.descriptor import motion_windows
-
-        self._check(motion.face_model)
-        windows = motion_windows(motion, self.face_model, self.window)
-        total = len(motion)
+        windows = motion_windows(motion, self.face_model, self.window)  # (T, C, window)
+        if frames is not None:
+            windows = windows[_frame_indices(motion, frames)]
+        total = windows.shape[0]
         step = max(1, int(batch_size))
         for start in range(0, total, step):
-            chunk = list(range(start, min(start + step, total)))
-            yield from self._render_windows(state, [motion.frame(i) for i in chunk], windows[chunk])
+            out = state.session.render(windows[start : start + step])
+            for image in tensor_to_images(out.fake_image):
+                yield _resize(image, state.crop_size)
             if progress is not None:
-                progress(chunk[-1] + 1, total)
+                progress(min(start + step, total), total)
 
     def __repr__(self) -> str:
-        return f"GeometricPriorEngine(name={self.name!r}, face_model={self.face_model!r})"
+        kind = type(self.renderer).__name__
+        return f"NeuralEngine(name={self.name!r}, face_model={self.face_model!r}, renderer={kind})"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -399,9 +254,8 @@ class EngineRegistry:
     """Which engines exist here, loaded lazily and once per process; safe to share between threads.
 
     Args:
-        own_dir: folder of a project-trained renderer (config.json + model.safetensors);
-            default: `<weights dir>/renderer/` (a model you trained), else the bundled
-            `weights/files/renderer/`, looked up at each use so that `reload()` sees a new one.
+        own_dir: folder of a renderer trained with `pirender train` (config.json + model.safetensors);
+            default: `<weights dir>/renderer/`, looked up at each use so that `reload()` sees a new one.
         fast: wrap neural generators in the fast CPU path (`pirender.fast`, compiled once).
         fast_options: `pirender.fast.FastOptions` for it (None: its defaults).
         device: torch device for the neural generators.
@@ -421,20 +275,15 @@ class EngineRegistry:
         self.device = device
         self._lock = threading.Lock()  # guards the dicts below (never held while loading)
         self._key_locks: dict[str, threading.Lock] = {}
-        self._engines: dict[str, Engine] = {}
+        self._engines: dict[str, Renderer] = {}
         self._backends: dict[str, Any] = {}
         self._audio_models: dict[str, Any] = {}
         self._generation = 0  # incremented by reload()
 
     @property
     def own_dir(self) -> Path:
-        """Folder of the project-trained renderer in use (or, when there is none, where to put one)."""
-        if self._own_dir is not None:
-            return self._own_dir
-        from weights.registry import bundled_dir, weights_dir
-
-        candidates = [weights_dir() / "renderer", bundled_dir() / "renderer"]
-        return next((c for c in candidates if (c / "config.json").is_file()), candidates[0])
+        """Folder of the renderer the user trained (where to put one when there is none)."""
+        return self._own_dir if self._own_dir is not None else weights_dir() / "renderer"
 
     # --- loading, once per key ---------------------------------------------------------------
 
@@ -457,8 +306,6 @@ class EngineRegistry:
 
     def backend(self, name: str = "default") -> Any:
         """The reconstruction backend `name` ("default" | "deep3d"), loaded once."""
-        from reconstruction.backends import get_backend
-
         key = str(name).lower()
         return self._once(self._backends, key, lambda: get_backend(key))
 
@@ -471,33 +318,21 @@ class EngineRegistry:
 
         return self._once(self._engines, f"{GEOMETRIC}:{str(backend).lower()}", build)
 
-    def neural(self, name: str) -> NeuralEngine | GeometricPriorEngine:
+    def neural(self, name: str) -> NeuralEngine:
         """Neural engine `name` (PUBLIC_NEURAL or OWN_NEURAL); WeightsNotFoundError when its files are missing."""
         if name not in (PUBLIC_NEURAL, OWN_NEURAL):
             raise InputError(f"unknown neural engine '{name}'; known: {PUBLIC_NEURAL}, {OWN_NEURAL}")
         return self._once(self._engines, name, lambda: self._load_neural(name))
 
-    def _load_neural(self, name: str) -> NeuralEngine | GeometricPriorEngine:
-        from pirender.generator import PIRenderer
-
+    def _load_neural(self, name: str) -> NeuralEngine:
         missing = self._missing(name)
         if missing:
             raise WeightsNotFoundError(missing)
         if name == PUBLIC_NEURAL:
-            from weights.registry import resolve_weights
-
-            model = PIRenderer.from_checkpoint(resolve_weights(PUBLIC_NEURAL), device=self.device)
+            model = load_generator(resolve_weights(PUBLIC_NEURAL), device=self.device)
         else:
-            model = PIRenderer.from_pretrained(self.own_dir, device=self.device)
-        if model.config.geometric_warp:
-            backend = _BACKEND_OF_FACE_MODEL.get(model.config.face_model, "default")
-            log.info("loaded neural engine %s (geometric preview + refiner, face model %s)", name, model.config.face_model)
-            return GeometricPriorEngine(model, self.geometric(backend), name)
-        renderer: Any = model
-        if self.fast:
-            from pirender.fast import cached_fast_renderer
-
-            renderer = cached_fast_renderer(model, self.fast_options)
+            model = load_pretrained(self.own_dir, device=self.device)
+        renderer = cached_fast_renderer(model, self.fast_options) if self.fast else model
         log.info(
             "loaded neural engine %s (%s, face model %s)",
             name,
@@ -506,17 +341,12 @@ class EngineRegistry:
         )
         return NeuralEngine(renderer, name)
 
-    def audio_model(self, directory: str | Path) -> Any:
+    def audio_model(self, directory: str | Path) -> AudioToMotion:
         """The `audio2motion.AudioToMotion` saved in `directory`, loaded once (weights only, shared)."""
+        key = str(Path(directory).resolve())
+        return self._once(self._audio_models, key, lambda: AudioToMotion.from_pretrained(directory))
 
-        def build() -> Any:
-            from audio2motion import AudioToMotion
-
-            return AudioToMotion.from_pretrained(directory)
-
-        return self._once(self._audio_models, str(Path(directory).resolve()), build)
-
-    def get(self, name: str, backend: str = "default") -> Engine:
+    def get(self, name: str, backend: str = "default") -> Renderer:
         """Engine by name: GEOMETRIC (for `backend`'s face model), PUBLIC_NEURAL or OWN_NEURAL."""
         return self.geometric(backend) if name == GEOMETRIC else self.neural(name)
 
@@ -524,8 +354,6 @@ class EngineRegistry:
 
     def _missing(self, name: str) -> str | None:
         """What is missing for engine `name` to run (None: nothing)."""
-        from weights.registry import REGISTRY, local_path, missing_message
-
         if name == GEOMETRIC:
             return None
         if name == PUBLIC_NEURAL:
@@ -541,9 +369,9 @@ class EngineRegistry:
         if all(f.is_file() for f in files):
             return None
         return (
-            f"No project-trained renderer at {self.own_dir} (it needs config.json and model.safetensors). "
-            "Train one with `bash scripts/train_own_renderer.sh` (or `pirender train DATASET RUN --generator "
-            f"refiner`) and copy RUN/export to {self.own_dir}; the app uses the geometric preview meanwhile."
+            f"No renderer of your own at {self.own_dir} (it needs config.json and model.safetensors). "
+            "Train one with `pirender train DATASET RUN` and copy RUN/export to "
+            f"{self.own_dir}; the app uses the geometric preview meanwhile."
         )
 
     def available(self) -> list[str]:
@@ -572,12 +400,10 @@ class EngineRegistry:
 
     def status(self) -> list[EngineStatus]:
         """One record per engine for a status panel (cheap: checks files, loads nothing)."""
-        from weights.registry import REGISTRY, local_path
-
         public = REGISTRY[PUBLIC_NEURAL]
         own_meta = self._own_config().get("metadata") or {}
         own_licence = own_meta.get("licence") if isinstance(own_meta, dict) else None
-        rows = [
+        return [
             EngineStatus(
                 GEOMETRIC,
                 "preview",
@@ -604,31 +430,29 @@ class EngineRegistry:
                 self._missing(OWN_NEURAL) is None,
                 OWN_NEURAL in self._engines,
                 self.neural_face_model(OWN_NEURAL) or "unknown",
-                str(own_licence or "project-trained weights; the licences of their training data apply"),
-                "neural rendering with the project's own renderer (coefficients of the default backend)",
+                str(own_licence or "weights you trained; the licences of their training data apply"),
+                "neural rendering with a renderer you trained (coefficients of the backend it was trained on)",
                 self._missing(OWN_NEURAL),
                 str(self.own_dir),
             ),
         ]
-        return rows
 
     # --- choosing an engine for a request --------------------------------------------------------
 
-    def neural_for(self, face_model: str) -> NeuralEngine | GeometricPriorEngine | None:
+    def neural_for(self, face_model: str) -> NeuralEngine | None:
         """The first available neural engine that takes `face_model` coefficients (loading it), or None."""
         for name in (PUBLIC_NEURAL, OWN_NEURAL):
             if self._missing(name) is None and self.neural_face_model(name) == face_model:
                 return self.neural(name)
         return None
 
-    def select(self, choice: str, backend: str, face_model: str) -> Engine:
+    def select(self, choice: str, backend: str, face_model: str) -> Renderer:
         """The engine for a request: "preview" (geometric), "neural", or "auto" (neural when one fits).
 
         Raises WeightsNotFoundError when "neural" is asked for and none is installed, and
         FaceModelMismatchError when the installed ones take another face model's coefficients.
         """
-        if choice not in ENGINE_CHOICES:
-            raise InputError(f"engine must be one of {', '.join(ENGINE_CHOICES)}, got {choice!r}")
+        check_engine_choice(choice)
         if choice == "preview":
             return self.geometric(backend)
         engine = self.neural_for(face_model)
@@ -640,13 +464,12 @@ class EngineRegistry:
         if not installed:
             raise WeightsNotFoundError(
                 f"No neural renderer is installed. {self._missing(PUBLIC_NEURAL)} "
-                f"(A renderer you trained yourself for the default face model goes in {self.own_dir}: "
-                "see docs/OWN_RENDERER.md.) Until then, use the preview engine."
+                f"(A renderer you trained yourself with `pirender train` goes in {self.own_dir}.) "
+                "Until then, use the preview engine."
             )
-        wanted = {n: self.neural_face_model(n) for n in installed}
         hints = "; ".join(
             f"'{n}' takes '{fm}' coefficients (backend '{_BACKEND_OF_FACE_MODEL.get(fm or '', 'default')}')"
-            for n, fm in wanted.items()
+            for n, fm in ((n, self.neural_face_model(n)) for n in installed)
         )
         raise FaceModelMismatchError(
             f"This photo was analysed with backend '{backend}' (face model '{face_model}'), but the installed "

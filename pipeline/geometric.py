@@ -1,4 +1,4 @@
-"""Geometric preview renderer: the photo warped along the fitted 3D face mesh (issue 4).
+"""Geometric preview renderer: the photo warped along the fitted 3D face mesh.
 
 A second rendering engine with the neural renderer's call shape (source crop + target motion ->
 image) that needs no learned weights. It follows the paper's idea of motion as a dense backward
@@ -31,13 +31,14 @@ import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import cv2
 import numpy as np
 
+from core.coefficients import FaceCoefficients, MotionSequence, check_face_model
 from core.errors import InputError
-from core.coefficients import BFM_DEEP3D, FaceCoefficients, MotionSequence, check_face_model
+from pipeline.face_mesh import projector_for, rasterise_triangles
 
 __all__ = ["PreviewSettings", "PreviewState", "GeometricRenderer", "rasterise_triangles"]
 
@@ -60,198 +61,6 @@ class PreviewSettings:
     spread: float = 0.12
     min_motion: float = 0.01
     teeth: bool = True
-
-
-# ------------------------------------------------------------------------------------------------
-# Rasterisation (pure function)
-# ------------------------------------------------------------------------------------------------
-
-
-def rasterise_triangles(
-    vertices: np.ndarray, triangles: np.ndarray, size: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Z-buffered rasterisation of a triangle mesh at pixel centres, vectorised with numpy.
-
-    Args:
-        vertices: (N, 3) float pixel x, y (x right, y down, pixel centres at integers) and depth
-            (smaller = nearer, the detector's convention).
-        triangles: (F, 3) vertex indices (either orientation).
-        size: (H, W) of the grid.
-    Returns:
-        pixels (P,) flat indices y * W + x of the covered pixels, triangle (P,) the nearest
-        triangle there, barycentric (P, 3) float64 weights of its three vertices.
-    """
-    h, w = size
-    v = np.asarray(vertices, dtype=np.float64)
-    tri = np.asarray(triangles, dtype=np.int64)
-    a, b, c = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]  # (F, 3) each
-    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    xy = np.stack([a[:, :2], b[:, :2], c[:, :2]], axis=1)  # (F, 3, 2)
-    x0 = np.clip(np.ceil(xy[:, :, 0].min(1)), 0, w).astype(np.int64)
-    x1 = np.clip(np.floor(xy[:, :, 0].max(1)), -1, w - 1).astype(np.int64)
-    y0 = np.clip(np.ceil(xy[:, :, 1].min(1)), 0, h).astype(np.int64)
-    y1 = np.clip(np.floor(xy[:, :, 1].max(1)), -1, h - 1).astype(np.int64)
-    bw, bh = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
-    count = np.where(np.abs(area) > 1e-9, bw * bh, 0)
-    total = int(count.sum())
-    if total == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros((0, 3))
-    # One candidate per pixel of each triangle's bounding box.
-    t = np.repeat(np.arange(len(tri)), count)
-    start = np.cumsum(count) - count
-    k = np.arange(total) - np.repeat(start, count)
-    px = x0[t] + k % bw[t]
-    py = y0[t] + k // bw[t]
-    ax, ay = a[t, 0], a[t, 1]
-    inv = 1.0 / area[t]
-    l1 = ((px - ax) * (c[t, 1] - ay) - (py - ay) * (c[t, 0] - ax)) * inv
-    l2 = ((b[t, 0] - ax) * (py - ay) - (b[t, 1] - ay) * (px - ax)) * inv
-    l0 = 1.0 - l1 - l2
-    eps = -1e-7
-    inside = (l0 >= eps) & (l1 >= eps) & (l2 >= eps)
-    t, px, py, l0, l1, l2 = t[inside], px[inside], py[inside], l0[inside], l1[inside], l2[inside]
-    depth = l0 * a[t, 2] + l1 * b[t, 2] + l2 * c[t, 2]
-    pix = py * w + px
-    # Nearest candidate per pixel: sort by pixel, then depth; keep the first of each pixel.
-    span = float(depth.max() - depth.min()) + 1.0
-    order = np.argsort(pix + (depth - depth.min()) / span * 0.999, kind="stable")
-    pix_sorted = pix[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = pix_sorted[1:] != pix_sorted[:-1]
-    keep = order[first]
-    bary = np.stack([l0[keep], l1[keep], l2[keep]], axis=1)
-    return pix[keep], t[keep], bary
-
-
-# ------------------------------------------------------------------------------------------------
-# Face models: projection into the crop and the mesh layout
-# ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """Mesh facts the preview needs (vertex indices; curves ordered from the image's left).
-
-    mouth: (upper inner lip, lower inner lip); eyes: ((upper lid, lower lid), ...) image-left
-    eye first; rigid: vertices that move with the skull only.
-    """
-
-    triangles: np.ndarray
-    mouth: tuple[np.ndarray, np.ndarray]
-    eyes: tuple[tuple[np.ndarray, np.ndarray], ...]
-    rigid: np.ndarray
-
-
-class _Projector(Protocol):
-    name: str
-    layout: _Layout
-
-    def project(self, coeffs: FaceCoefficients, identity: np.ndarray | None, size: tuple[int, int]) -> np.ndarray:
-        """(N, 3) crop pixels x, y (y down) and depth (smaller = nearer)."""
-
-
-def _ix(*values: int) -> np.ndarray:
-    return np.array(values, dtype=np.int64)
-
-
-class _LinearProjector:
-    """The project's own mesh model (weak perspective, `reconstruction.fitting`)."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        self.name = model.name
-        self.layout = _Layout(
-            triangles=np.asarray(model.triangles, dtype=np.int64),
-            mouth=(
-                _ix(78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308),
-                _ix(78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308),
-            ),
-            eyes=(
-                (_ix(33, 246, 161, 160, 159, 158, 157, 173, 133), _ix(33, 7, 163, 144, 145, 153, 154, 155, 133)),
-                (_ix(362, 398, 384, 385, 386, 387, 388, 466, 263), _ix(362, 382, 381, 380, 374, 373, 390, 249, 263)),
-            ),
-            rigid=np.asarray(model.rigid_indices, dtype=np.int64),
-        )
-
-    def project(self, coeffs: FaceCoefficients, identity: np.ndarray | None, size: tuple[int, int]) -> np.ndarray:
-        from reconstruction.fitting import project_coefficients
-
-        h, w = size
-        return project_coefficients(self.model, coeffs.replace(identity=identity), (w, h))
-
-
-class _BFMProjector:
-    """The BFM of Deep3DFaceRecon: perspective camera in the 224-px alignment of the crop.
-
-    The coefficients must have been fitted on the renderer crop itself (as the pipeline does),
-    so that the crop rows (s, tx, ty) place the 224-px alignment inside the crop.
-    """
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        self.name = BFM_DEEP3D
-        kp = model.landmark_indices.cpu().numpy().astype(np.int64)
-        self.layout = _Layout(
-            triangles=model.triangles.cpu().numpy().astype(np.int64),
-            mouth=(kp[[60, 61, 62, 63, 64]], kp[[60, 67, 66, 65, 64]]),
-            eyes=((kp[[36, 37, 38, 39]], kp[[36, 41, 40, 39]]), (kp[[42, 43, 44, 45]], kp[[42, 47, 46, 45]])),
-            rigid=kp[[27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45]],
-        )
-
-    def project(self, coeffs: FaceCoefficients, identity: np.ndarray | None, size: tuple[int, int]) -> np.ndarray:
-        import torch
-
-        from reconstruction.align import TARGET_SIZE
-
-        if identity is None:
-            raise InputError("the BFM preview needs the identity coefficients the deep3d backend returned")
-
-        def batch(values: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(np.asarray(values, dtype=np.float32))[None]
-
-        with torch.inference_mode():
-            g = self.model.geometry(
-                batch(identity), batch(coeffs.expression), batch(coeffs.angles), batch(coeffs.translation)
-            )
-        p = g.projected[0].double().numpy()
-        z = g.vertices_world[0, :, 2].double().numpy()
-        h0, w0 = size
-        s, tx, ty = (float(v) for v in coeffs.crop)
-        rw, rh = int(w0 * s), int(h0 * s)  # as reconstruction.align.align_face
-        half = TARGET_SIZE / 2.0
-        left = int(rw / 2.0 - half + (tx - w0 / 2.0) * s)
-        top = int(rh / 2.0 - half + (h0 / 2.0 - ty) * s)
-        zoom_x, zoom_y = rw / w0, rh / h0
-        out = np.empty((p.shape[0], 3))
-        out[:, 0] = (p[:, 0] + left + 0.5) / zoom_x - 0.5
-        out[:, 1] = (TARGET_SIZE - p[:, 1] + top + 0.5) / zoom_y - 0.5
-        out[:, 2] = -z * FOCAL_PX_PER_UNIT / zoom_x  # nearer = larger world z = smaller depth
-        return out
-
-
-#: Rough pixels per BFM unit of the 224-px crop (only the depth order matters).
-FOCAL_PX_PER_UNIT = 101.5
-
-
-def _projector_for(face_model: Any) -> _Projector:
-    from reconstruction.face_model import LinearFaceModel
-
-    if isinstance(face_model, LinearFaceModel):
-        return _LinearProjector(face_model)
-    if type(face_model).__name__ == "BFMFaceModel":
-        return _BFMProjector(face_model)
-    if isinstance(face_model, str):
-        from core.coefficients import DEFAULT_FACE_MODEL
-
-        if face_model == DEFAULT_FACE_MODEL:
-            from reconstruction.face_model import load_default_face_model
-
-            return _LinearProjector(load_default_face_model())
-    raise InputError(
-        f"the geometric preview needs a LinearFaceModel or a BFMFaceModel (or the default model's name), "
-        f"got {face_model!r}"
-    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -345,7 +154,7 @@ class GeometricRenderer:
     """
 
     def __init__(self, face_model: Any, settings: PreviewSettings | None = None) -> None:
-        self.projector = _projector_for(face_model)
+        self.projector = projector_for(face_model)
         self.face_model = self.projector.name
         self.settings = settings or PreviewSettings()
         if not 0.1 <= self.settings.raster_scale <= 1.0:
@@ -358,15 +167,16 @@ class GeometricRenderer:
 
     def prepare(self, source_crop: np.ndarray, source_coeffs: FaceCoefficients) -> PreviewState:
         """Per-photo work: (H, W, 3) uint8 RGB crop + its fitted coefficients -> `PreviewState`."""
-        if (
-            not isinstance(source_crop, np.ndarray)
-            or source_crop.dtype != np.uint8
-            or source_crop.ndim != 3
-            or source_crop.shape[2] != 3
-            or min(source_crop.shape[:2]) < 16
-        ):
-            found = f"{source_crop.dtype} {source_crop.shape}" if isinstance(source_crop, np.ndarray) else type(source_crop).__name__
-            raise InputError(f"the source crop must be a (H, W, 3) uint8 RGB array of at least 16 px, got {found}")
+        rgb8 = isinstance(source_crop, np.ndarray) and source_crop.dtype == np.uint8 and source_crop.ndim == 3
+        if not rgb8 or source_crop.shape[2] != 3 or min(source_crop.shape[:2]) < 16:
+            found = (
+                f"{source_crop.dtype} {source_crop.shape}"
+                if isinstance(source_crop, np.ndarray)
+                else type(source_crop).__name__
+            )
+            raise InputError(
+                f"the source crop must be a (H, W, 3) uint8 RGB array of at least 16 px, got {found}"
+            )
         check_face_model(self.face_model, source_coeffs.face_model, what="geometric preview")
         size = (int(source_crop.shape[0]), int(source_crop.shape[1]))
         points = self.projector.project(source_coeffs, source_coeffs.identity, size)
@@ -381,7 +191,9 @@ class GeometricRenderer:
         ok = (inside[:, 0] >= 0) & (inside[:, 0] < size[1]) & (inside[:, 1] >= 0) & (inside[:, 1] < size[0])
         face_pixels = source[inside[ok, 1], inside[ok, 0]].astype(np.float32)
         exposure = float(face_pixels.mean() / 128.0) if len(face_pixels) else 1.0
-        grid_x, grid_y = np.meshgrid(np.arange(size[1], dtype=np.float32), np.arange(size[0], dtype=np.float32))
+        grid_x, grid_y = np.meshgrid(
+            np.arange(size[1], dtype=np.float32), np.arange(size[0], dtype=np.float32)
+        )
         points = points.copy()
         for arr in (source, points, grid_x, grid_y):
             arr.setflags(write=False)
@@ -560,7 +372,9 @@ class GeometricRenderer:
         # turned head changes the lips' gap by a pixel through parallax alone, which must not
         # draw a dark line across the photo's own teeth.
         extra = np.clip((gap_t - gap_s) / 2.0, 0.0, 1.0)[None, :]
-        cavity = np.where(opening, np.clip((np.minimum(d_top, d_bot) - gap_s / 2.0) / 1.5 + 0.5, 0.0, 1.0) * extra, 0.0)
+        cavity = np.where(
+            opening, np.clip((np.minimum(d_top, d_bot) - gap_s / 2.0) / 1.5 + 0.5, 0.0, 1.0) * extra, 0.0
+        )
         map_x = np.broadcast_to(xs_s[None, :], src_y.shape).astype(np.float32)
         photo = cv2.remap(
             state.source, map_x, src_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
@@ -585,7 +399,9 @@ class GeometricRenderer:
         v = np.clip((ys - top) / np.maximum(gap, 1.0), 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
         centre = (1.0 - (2.0 * across - 1.0) ** 2)[None, :]  # 1 mid-mouth, 0 at the corners
         shade = (0.55 + 0.45 * centre) * (0.75 + 0.25 * v) * state.exposure
-        colour = np.stack([38.0 + 30.0 * v**2, 16.0 + 6.0 * v**2, 18.0 + 8.0 * v**2], axis=-1) * shade[:, :, None]
+        colour = (
+            np.stack([38.0 + 30.0 * v**2, 16.0 + 6.0 * v**2, 18.0 + 8.0 * v**2], axis=-1) * shade[:, :, None]
+        )
         if not self.settings.teeth:
             return colour
         size = max(state.face_size, 1.0)
@@ -608,7 +424,9 @@ class GeometricRenderer:
         lash_width = max(0.8, state.face_size / 160.0)
         for (upper_i, lower_i), colour in zip(layout.eyes, state.lid_colours, strict=True):
             up_t, lo_t = target_points[upper_i, :2], target_points[lower_i, :2]
-            up_s = state.points[upper_i, :2] @ to_target[:, :2].T + to_target[:, 2]  # photo's lids, target frame
+            up_s = (
+                state.points[upper_i, :2] @ to_target[:, :2].T + to_target[:, 2]
+            )  # photo's lids, target frame
             lo_s = state.points[lower_i, :2] @ to_target[:, :2].T + to_target[:, 2]
             open_s = float(np.mean(lo_s[:, 1] - up_s[:, 1]))
             open_t = float(np.mean(lo_t[:, 1] - up_t[:, 1]))
@@ -630,8 +448,12 @@ class GeometricRenderer:
             lid_edge = lid_edge + k * (np.maximum(_curve_y(lo_t, xs), lid_edge) - lid_edge)  # where it ends
             left, right = np.sort([up_t[0, 0], up_t[-1, 0]])
             across = ((xs > left) & (xs < right))[None, :].astype(np.float64)
-            fade_in = np.maximum(0.3 * (lid_edge - lid_top), 1.0)  # blend into the skin above the old lid line
-            cover = np.clip(np.minimum((ys - lid_top + 1.0) / fade_in, lid_edge - ys + 0.5), 0.0, 1.0) * across
+            fade_in = np.maximum(
+                0.3 * (lid_edge - lid_top), 1.0
+            )  # blend into the skin above the old lid line
+            cover = (
+                np.clip(np.minimum((ys - lid_top + 1.0) / fade_in, lid_edge - ys + 0.5), 0.0, 1.0) * across
+            )
             alpha = cover * min(1.0, closure * 1.6)
             v = np.clip((ys - lid_top) / np.maximum(lid_edge - lid_top, 1.0), 0.0, 1.0)
             lid = colour[None, None, :] * (1.0 - 0.12 * v[:, :, None])  # a little darker towards the lashes

@@ -21,12 +21,15 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import cv2
+import imageio_ffmpeg
 import numpy as np
 
 from core.errors import InputError, MediaReadError, PIRenderError
+from reconstruction.images import save_png
 from reconstruction.video import ffmpeg_exe
 
 __all__ = [
@@ -58,8 +61,6 @@ _PROBE_TIMEOUT_S = 60.0
 
 def package_version() -> str:
     """The installed pirender version ("0+unknown" when running from a tree that is not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("pirender")
     except PackageNotFoundError:
@@ -177,6 +178,7 @@ def write_video(
     provenance: Provenance | None = None,
     audio_path: str | os.PathLike[str] | None = None,
     audio_start: float = 0.0,
+    audio_has_sound: bool | None = None,
     max_side: int | None = None,
     crf: int = 18,
     preset: str = "veryfast",
@@ -186,12 +188,12 @@ def write_video(
     The frame size is taken from the first frame (scaled to `max_side` and made even); later
     frames are fitted to it. `audio_path` (any file with a sound track) is cut to the video's
     duration starting at `audio_start` seconds; a file without sound just gives a silent video.
+    `audio_has_sound`: whether `audio_path` has a sound track, when the caller already knows
+    (None: the file is probed).
     The output appears only when complete (written to a temporary name first). If iterating
     `frames` raises (e.g. a cancellation), nothing is left behind and the exception propagates.
     Returns the path.
     """
-    import imageio_ffmpeg
-
     if not (math.isfinite(fps) and 0 < fps <= 240):
         raise InputError(f"fps must be in (0, 240], got {fps}")
     if not 0 <= crf <= 51:
@@ -202,17 +204,18 @@ def write_video(
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".pirender-video-", dir=path.parent) as tmp:
         raw = Path(tmp) / "video.mp4"
-        num_frames = _encode_frames(imageio_ffmpeg, frames, raw, fps, max_side, crf, preset)
+        num_frames = _encode_frames(frames, raw, fps, max_side, crf, preset)
         duration = num_frames / fps
         staged = Path(tmp) / f"out{path.suffix}"
-        _remux(raw, staged, provenance, audio_path, audio_start, duration)
+        if audio_path is not None and audio_has_sound is None:
+            audio_has_sound = _has_audio(audio_path)
+        _remux(raw, staged, provenance, audio_path if audio_has_sound else None, audio_start, duration)
         os.replace(staged, path)
     log.info("wrote %s (%d frames, %.2f s)", path, num_frames, duration)
     return path
 
 
 def _encode_frames(
-    imageio_ffmpeg: object,
     frames: Iterable[np.ndarray],
     raw: Path,
     fps: float,
@@ -257,12 +260,10 @@ def _remux(
     audio_start: float,
     duration: float,
 ) -> None:
-    """Copy the video stream into `out` with tags, adding the first audio stream of `audio_path` as AAC."""
+    """Copy the video stream into `out` with tags, adding the first audio stream of `audio_path` as AAC
+    (None: a silent video)."""
     cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(raw)]
-    with_audio = audio_path is not None and _has_audio(audio_path)
-    if audio_path is not None and not with_audio:
-        log.info("%s has no sound track: the video is silent", Path(audio_path).name)
-    if with_audio:
+    if audio_path is not None:
         if audio_start > 0:
             cmd += ["-ss", f"{audio_start:.3f}"]
         cmd += ["-i", str(audio_path), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
@@ -291,15 +292,16 @@ def _run_ffmpeg(cmd: list[str], what: str) -> None:
 
 def _has_audio(path: str | os.PathLike[str]) -> bool:
     try:
-        return read_video_metadata(path).audio_codec is not None
+        has_audio = read_video_metadata(path).audio_codec is not None
     except MediaReadError:
-        return False
+        has_audio = False
+    if not has_audio:
+        log.info("%s has no sound track: the video is silent", Path(path).name)
+    return has_audio
 
 
 def save_image(image: np.ndarray, path: str | os.PathLike[str], provenance: Provenance) -> Path:
     """Write a (H, W, 3) uint8 still as PNG with the provenance text chunks."""
-    from reconstruction.images import save_png
-
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise InputError(

@@ -2,7 +2,7 @@
 
 `build_app(config)` creates the shared objects once (the engine registry and the reconstruction
 backend, the per-session file manager) and lays out the tabs; everything that belongs to a user
-lives in `gr.State` values of their session (convention 9). `launch_kwargs(config)` gives the
+lives in `gr.State` values of their session, so concurrent users never share request data. `launch_kwargs(config)` gives the
 arguments for `Blocks.launch` (host, port, upload limit, theme); `main()` is the console entry
 used by the repository's `app.py` (also the Hugging Face Space entry point).
 """
@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from core.errors import PIRenderError
+from pipeline import EngineRegistry, control_set_for
 from webui.audio_tab import build_audio_tab
 from webui.common import AppContext, session_id
 from webui.config import ServerConfig
@@ -53,14 +54,9 @@ HEADER = (
 )
 
 
-def _context(config: ServerConfig, registry: Any | None) -> AppContext:
+def _context(config: ServerConfig, registry: EngineRegistry | None) -> AppContext:
     """The shared objects: engine registry, the backend (loaded now, once), session files, examples."""
-    from reconstruction.controls import control_set_for
-
-    if registry is None:
-        from pipeline.engines import EngineRegistry
-
-        registry = EngineRegistry()
+    registry = registry or EngineRegistry()
     backend_name, backend_error = config.backend, None
     try:
         backend = registry.backend(backend_name)
@@ -96,7 +92,7 @@ def _warm_up_neural(ctx: AppContext) -> None:
     threading.Thread(target=load, name="pirender-neural-warmup", daemon=True).start()
 
 
-def build_app(config: ServerConfig | None = None, *, registry: Any | None = None) -> gr.Blocks:
+def build_app(config: ServerConfig | None = None, *, registry: EngineRegistry | None = None) -> gr.Blocks:
     """The Gradio app. `registry`: an `EngineRegistry` to share (tests pass one; default: a new one)."""
     config = config or ServerConfig.from_env()
     ctx = _context(config, registry)

@@ -16,21 +16,9 @@ from typing import Any
 import gradio as gr
 
 from core.errors import PIRenderError
-from pipeline.usecases import AnimateOptions, Cancelled, animate, audio_model_dir
-from reconstruction.images import load_image
-from webui.common import (
-    AUDIO_EXTENSIONS,
-    PHOTO_EXTENSIONS,
-    PROGRESS,
-    AppContext,
-    JobControl,
-    check_media,
-    check_upload,
-    photo_input,
-    session_id,
-    ui_errors,
-)
-from webui.edit_tab import REFINE_CHOICES
+from pipeline import AnimateOptions, Cancelled, animate, audio_model_dir
+from webui import common
+from webui.common import PROGRESS, REFINE_CHOICES, AppContext, JobControl
 
 __all__ = ["build_audio_tab", "audio_notice"]
 
@@ -42,8 +30,11 @@ def audio_notice() -> tuple[str, bool]:
     try:
         directory = audio_model_dir()
     except PIRenderError as exc:
-        return (f"### The audio-to-motion model is not installed\n{exc}\n\n"
-                "This tab stays unavailable until then: it will not fake a talking head.", False)
+        return (
+            f"### The audio-to-motion model is not installed\n{exc}\n\n"
+            "This tab stays unavailable until then: it will not fake a talking head.",
+            False,
+        )
     return f"Audio-to-motion model: `{directory.name}` (from `{directory}`).", True
 
 
@@ -53,48 +44,79 @@ class AudioHandlers:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    def run(self, photo: str | None, audio: str | None, seed: float, temperature: float,
-            expression_strength: float, pose_strength: float, variants: float, engine: str, job: JobControl,
-            request: gr.Request, progress: gr.Progress = PROGRESS) -> tuple:
+    def run(
+        self,
+        photo: str | None,
+        audio: str | None,
+        seed: float,
+        temperature: float,
+        expression_strength: float,
+        pose_strength: float,
+        variants: float,
+        engine: str,
+        job: JobControl,
+        request: gr.Request,
+        progress: gr.Progress = PROGRESS,
+    ) -> tuple:
         cfg = self.ctx.config
-        job.cancel.clear()
-        job.running = True  # from the start: Cancel works while the inputs are still being checked
         t0 = time.perf_counter()
-        try:
+        with job.run() as cancel:
             audio_model_dir()  # AudioModelNotInstalledError first: nothing else is worth checking without it
-            photo_path = check_upload(photo, cfg.max_upload_bytes, PHOTO_EXTENSIONS, "photo")
-            audio_path = check_upload(audio, cfg.max_upload_bytes, AUDIO_EXTENSIONS, "audio file")
-            check_media(audio_path, cfg.max_audio_seconds, "audio", need_audio=True)
+            image = common.read_photo(self.ctx, photo)
+            audio_path = common.check_upload(
+                audio, cfg.max_upload_bytes, common.AUDIO_EXTENSIONS, "audio file"
+            )
+            common.check_media(
+                audio_path, cfg.max_audio_seconds, "audio", need_audio=True
+            )  # the one probe of the audio
             n = int(variants or 1)
             if not 1 <= n <= cfg.max_variants:
-                raise gr.Error(f"Ask for 1 to {cfg.max_variants} variants.", title="Too many variants",
-                               print_exception=False)
+                raise gr.Error(
+                    f"Ask for 1 to {cfg.max_variants} variants.",
+                    title="Too many variants",
+                    print_exception=False,
+                )
             options = AnimateOptions(
-                seed=int(seed or 0), temperature=float(temperature), expression_strength=float(expression_strength),
-                pose_strength=float(pose_strength), variants=n, engine=engine or "auto", backend=self.ctx.backend,
+                seed=int(seed or 0),
+                temperature=float(temperature),
+                expression_strength=float(expression_strength),
+                pose_strength=float(pose_strength),
+                variants=n,
+                engine=engine or "auto",
+                backend=self.ctx.backend,
                 max_seconds=cfg.max_audio_seconds,
             )
-            image = load_image(photo_path, max_megapixels=cfg.max_megapixels)
-            out = self.ctx.files.new_path(session_id(request), "talking", ".mp4")
-            paths = animate(image, audio_path, options, out, progress=lambda f, m: progress(f, desc=m),
-                            cancel=job.cancel, registry=self.ctx.registry)
-        except Cancelled:
-            gr.Warning("Animation cancelled; no video was written.", title="Cancelled")
-            return (*[gr.update(value=None, visible=i == 0) for i in range(cfg.max_variants)], "Cancelled.")
-        finally:
-            job.running = False
-        videos = [gr.update(value=str(paths[i]) if i < len(paths) else None, visible=i < len(paths),
-                            label=f"Variant {i + 1} (seed {options.seed + i})")
-                  for i in range(cfg.max_variants)]
+            out = self.ctx.files.new_path(common.session_id(request), "talking", ".mp4")
+            try:
+                paths = animate(
+                    image,
+                    audio_path,
+                    options,
+                    out,
+                    progress=lambda f, m: progress(f, desc=m),
+                    cancel=cancel,
+                    registry=self.ctx.registry,
+                )
+            except Cancelled:
+                gr.Warning("Animation cancelled; no video was written.", title="Cancelled")
+                return (
+                    *[gr.update(value=None, visible=i == 0) for i in range(cfg.max_variants)],
+                    "Cancelled.",
+                )
+        videos = [
+            gr.update(
+                value=str(paths[i]) if i < len(paths) else None,
+                visible=i < len(paths),
+                label=f"Variant {i + 1} (seed {options.seed + i})",
+            )
+            for i in range(cfg.max_variants)
+        ]
         note = f"Done in {time.perf_counter() - t0:.1f} s: {len(paths)} variant(s). Files are labelled as synthesized."
         return (*videos, note)
 
     @staticmethod
     def cancel(job: JobControl) -> str:
-        if job.running:
-            job.cancel.set()
-            return "Cancelling…"
-        return "Nothing is running."
+        return job.stop("Cancelling…")
 
 
 def build_audio_tab(ctx: AppContext, tab: gr.Tab) -> None:
@@ -107,39 +129,59 @@ def build_audio_tab(ctx: AppContext, tab: gr.Tab) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             with gr.Row():
-                photo = photo_input(cfg.max_upload_bytes, label="Source photo", type="filepath", image_mode=None,
-                                   sources=["upload", "clipboard"], height=240,
-                                   elem_id="audio-photo")
-                audio = gr.Audio(label=f"Speech (wav, mp3, m4a or microphone; ≤ {cfg.max_audio_seconds:g} s)",
-                                 sources=["upload", "microphone"], type="filepath", elem_id="audio-audio")
-            if ctx.examples:
-                gr.Examples(examples=[[str(p)] for p in ctx.examples], inputs=[photo], label="Example photo")
+                photo = common.source_photo_input(ctx, "audio-photo")
+                audio = gr.Audio(
+                    label=f"Speech (wav, mp3, m4a or microphone; ≤ {cfg.max_audio_seconds:g} s)",
+                    sources=["upload", "microphone"],
+                    type="filepath",
+                    elem_id="audio-audio",
+                )
+            common.photo_examples(ctx, photo)
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, label="Seed", minimum=0)
                 variants = gr.Slider(1, cfg.max_variants, value=1, step=1, label="Variants (seed, seed+1, …)")
-            temperature = gr.Slider(0.0, 1.5, value=0.7, step=0.05, label="Temperature",
-                                    info="0 = the most likely motion; higher = livelier, more varied")
+            temperature = gr.Slider(
+                0.0,
+                1.5,
+                value=0.7,
+                step=0.05,
+                label="Temperature",
+                info="0 = the most likely motion; higher = livelier, more varied",
+            )
             with gr.Row():
                 expression = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Expression strength")
                 pose = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Head motion strength")
             engine = gr.Radio(REFINE_CHOICES, value="auto", label="Renderer")
             with gr.Row():
-                run = gr.Button("Generate talking head", variant="primary", elem_id="audio-run",
-                                interactive=installed)
+                run = gr.Button(
+                    "Generate talking head", variant="primary", elem_id="audio-run", interactive=installed
+                )
                 stop = gr.Button("Cancel", variant="stop", elem_id="audio-cancel")
         with gr.Column(scale=1, min_width=300):
-            videos = [gr.Video(label=f"Variant {i + 1}", interactive=False, visible=i == 0,
-                               elem_id=f"audio-result-{i}") for i in range(cfg.max_variants)]
+            videos = [
+                gr.Video(
+                    label=f"Variant {i + 1}", interactive=False, visible=i == 0, elem_id=f"audio-result-{i}"
+                )
+                for i in range(cfg.max_variants)
+            ]
             note = gr.Markdown("", elem_id="audio-note")
     event = run.click(
-        ui_errors(h.run), inputs=[photo, audio, seed, temperature, expression, pose, variants, engine, job],
-        outputs=[*videos, note], concurrency_limit=cfg.job_concurrency, concurrency_id="jobs", api_name="animate",
+        common.ui_errors(h.run),
+        inputs=[photo, audio, seed, temperature, expression, pose, variants, engine, job],
+        outputs=[*videos, note],
+        concurrency_limit=cfg.job_concurrency,
+        concurrency_id="jobs",
+        api_name="animate",
     )
-    stop.click(h.cancel, inputs=[job], outputs=[note], cancels=[event], queue=False, api_name="cancel_animate")
+    stop.click(
+        h.cancel, inputs=[job], outputs=[note], cancels=[event], queue=False, api_name="cancel_animate"
+    )
 
     def refresh() -> tuple[Any, Any]:
         text, installed = audio_notice()
-        return (gr.update(value=text, elem_classes=[] if installed else ["notice"]),
-                gr.update(interactive=installed))
+        return (
+            gr.update(value=text, elem_classes=[] if installed else ["notice"]),
+            gr.update(interactive=installed),
+        )
 
     tab.select(refresh, outputs=[notice, run], api_visibility="private", queue=False)

@@ -1,7 +1,7 @@
 """What every tab shares: the app context, error translation, upload checks and display images.
 
-Convention 8: the web UI only turns widgets into pipeline requests and the project's typed
-errors into `gr.Error` / `gr.Warning`. `ui_errors` is that translation: a `PIRenderError` shows
+The web UI only turns widgets into pipeline requests and the project's typed errors into
+`gr.Error` / `gr.Warning`. `ui_errors` is that translation: a `PIRenderError` shows
 its own message; anything unexpected is logged with a short reference and shown as a generic
 message, so a user never sees a stack trace and the server keeps running.
 """
@@ -13,7 +13,8 @@ import html
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,14 +25,19 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import PIRenderError
+from pipeline import EngineRegistry, load_image, read_video_metadata
 from webui.config import ServerConfig
 from webui.sessions import SessionFiles
 
 __all__ = [
     "AppContext",
+    "REFINE_CHOICES",
     "PROGRESS",
     "JobControl",
     "photo_input",
+    "source_photo_input",
+    "photo_examples",
+    "read_photo",
     "ui_errors",
     "check_upload",
     "check_media",
@@ -52,6 +58,14 @@ AUDIO_EXTENSIONS = (".wav", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".flac", ".w
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Radio choices of the renderer (label, EditRequest.engine): of the Edit tab's released sliders, the videos.
+REFINE_CHOICES = [
+    ("Best available", "auto"),
+    ("Neural renderer", "neural"),
+    ("Geometric preview", "preview"),
+]
+
+
 #: Default value of handlers' `progress` parameter: Gradio recognises it and injects a tracker per event.
 PROGRESS = gr.Progress()
 
@@ -66,7 +80,7 @@ class AppContext:
     """
 
     config: ServerConfig
-    registry: Any
+    registry: EngineRegistry
     files: SessionFiles
     backend: str
     num_expression: int
@@ -87,6 +101,24 @@ class JobControl:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> JobControl:
         return JobControl()
+
+    @contextmanager
+    def run(self) -> Iterator[threading.Event]:
+        """Mark the job running for the duration of the block (Cancel works from its first line on);
+        yields the event the pipeline checks."""
+        self.cancel.clear()
+        self.running = True
+        try:
+            yield self.cancel
+        finally:
+            self.running = False
+
+    def stop(self, message: str) -> str:
+        """The Cancel button: ask the running job to stop; returns the note to show."""
+        if self.running:
+            self.cancel.set()
+            return message
+        return "Nothing is running."
 
 
 def session_id(request: gr.Request | None) -> str:
@@ -147,8 +179,11 @@ def check_upload(path: str | Path | None, max_bytes: int, extensions: tuple[str,
         raise gr.Error(f"Please upload a {what} first.", title="Missing input", print_exception=False)
     p = Path(path)
     if not p.is_file():
-        raise gr.Error(f"The uploaded {what} is no longer on the server; upload it again.", title="Upload lost",
-                       print_exception=False)
+        raise gr.Error(
+            f"The uploaded {what} is no longer on the server; upload it again.",
+            title="Upload lost",
+            print_exception=False,
+        )
     size = p.stat().st_size
     if size == 0:
         raise gr.Error(f"The uploaded {what} is empty (0 bytes).", title="Empty file", print_exception=False)
@@ -168,23 +203,28 @@ def check_upload(path: str | Path | None, max_bytes: int, extensions: tuple[str,
     return p
 
 
-def check_media(path: Path, max_seconds: float, what: str, *, need_video: bool = False,
-                need_audio: bool = False) -> Any:
-    """Probe a video/audio upload (`pipeline.media.read_video_metadata`) and enforce the duration limit.
+def check_media(
+    path: Path, max_seconds: float, what: str, *, need_video: bool = False, need_audio: bool = False
+) -> Any:
+    """Probe a video/audio upload (`pipeline.read_video_metadata`) and enforce the duration limit.
 
     Returns the `VideoInfo`; raises gr.Error for a file without the needed stream or one that is
     too long, and MediaReadError (shown by `ui_errors`) for an unreadable one.
     """
-    from pipeline.media import read_video_metadata
-
     info = read_video_metadata(path)
     name = html.escape(path.name)
     if need_video and info.video_codec is None:
-        raise gr.Error(f"'{name}' has no video stream: upload a video of a face.", title="Wrong file type",
-                       print_exception=False)
+        raise gr.Error(
+            f"'{name}' has no video stream: upload a video of a face.",
+            title="Wrong file type",
+            print_exception=False,
+        )
     if need_audio and info.audio_codec is None:
-        raise gr.Error(f"'{name}' has no sound: upload speech (wav, mp3, m4a) or record it.",
-                       title="Wrong file type", print_exception=False)
+        raise gr.Error(
+            f"'{name}' has no sound: upload speech (wav, mp3, m4a) or record it.",
+            title="Wrong file type",
+            print_exception=False,
+        )
     if info.duration is not None and info.duration > max_seconds + 0.05:
         raise gr.Error(
             f"The {what} is {info.duration:.1f} s long; this server accepts at most {max_seconds:g} s. "
@@ -231,6 +271,32 @@ def photo_input(max_bytes: int, **kwargs: Any) -> gr.Image:
     return component
 
 
+def source_photo_input(ctx: AppContext, elem_id: str) -> gr.Image:
+    """The "Source photo" upload of the video tabs."""
+    return photo_input(
+        ctx.config.max_upload_bytes,
+        label="Source photo",
+        type="filepath",
+        image_mode=None,
+        sources=["upload", "clipboard"],
+        height=240,
+        elem_id=elem_id,
+    )
+
+
+def photo_examples(ctx: AppContext, photo: gr.Image) -> None:
+    """The example photos (if any) as a gr.Examples feeding `photo`."""
+    if ctx.examples:
+        gr.Examples(examples=[[str(p)] for p in ctx.examples], inputs=[photo], label="Example photo")
+
+
+def read_photo(ctx: AppContext, photo: str | Path | None) -> np.ndarray:
+    """An uploaded photo checked (presence, size, type, megapixels) and read: (H, W, 3) uint8 RGB."""
+    cfg = ctx.config
+    path = check_upload(photo, cfg.max_upload_bytes, PHOTO_EXTENSIONS, "photo")
+    return load_image(path, max_megapixels=cfg.max_megapixels)
+
+
 def to_display(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     """(H, W, 3) uint8 -> the image shrunk (area filter) so its longer side is <= max_side, and the scale."""
     h, w = image.shape[:2]
@@ -254,8 +320,13 @@ def save_jpeg(image: np.ndarray, path: Path, quality: int = 90, comment: str | N
     return path
 
 
-def draw_face(image: np.ndarray, boxes: list[tuple[float, float, float, float]], chosen: int,
-              landmarks: np.ndarray | None, scale: float) -> np.ndarray:
+def draw_face(
+    image: np.ndarray,
+    boxes: list[tuple[float, float, float, float]],
+    chosen: int,
+    landmarks: np.ndarray | None,
+    scale: float,
+) -> np.ndarray:
     """Mark the detected faces on a display copy: the chosen face in green with its landmarks, others grey.
 
     boxes are (x0, y0, x1, y1) in original pixels; landmarks (N, 2+) in original pixels; `scale`
@@ -268,8 +339,16 @@ def draw_face(image: np.ndarray, boxes: list[tuple[float, float, float, float]],
         p0 = (int(round(x0 * scale)), int(round(y0 * scale)))
         p1 = (int(round(x1 * scale)), int(round(y1 * scale)))
         cv2.rectangle(out, p0, p1, colour, thick, cv2.LINE_AA)
-        cv2.putText(out, str(i + 1), (p0[0] + 3, max(12, p0[1] - 6)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.5 + thick * 0.15, colour, max(1, thick - 1), cv2.LINE_AA)
+        cv2.putText(
+            out,
+            str(i + 1),
+            (p0[0] + 3, max(12, p0[1] - 6)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5 + thick * 0.15,
+            colour,
+            max(1, thick - 1),
+            cv2.LINE_AA,
+        )
     if landmarks is not None:
         radius = max(1, thick // 2)
         for x, y in np.asarray(landmarks)[:, :2] * scale:

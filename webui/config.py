@@ -1,4 +1,4 @@
-"""Server settings of the web app (convention 11: one typed dataclass per concern, read one way).
+"""Server settings of the web app: one typed dataclass, read one way (defaults, then environment, then overrides).
 
 `ServerConfig` holds every limit and knob the app enforces (upload size, image megapixels, clip
 durations, queue concurrency, temporary-file lifetime); `ServerConfig.from_env()` reads them
@@ -109,14 +109,23 @@ class ServerConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0):
                 raise InputError(f"ServerConfig.{name} must be a positive number, got {value!r}")
-        for name in ("job_concurrency", "edit_concurrency", "preview_concurrency", "queue_size", "max_variants", "clip_fps"):
+        for name in (
+            "job_concurrency",
+            "edit_concurrency",
+            "preview_concurrency",
+            "queue_size",
+            "max_variants",
+            "clip_fps",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
                 raise InputError(f"ServerConfig.{name} must be an integer >= 1, got {value!r}")
         if not 0 <= self.port <= 65535:
             raise InputError(f"ServerConfig.port must be in [0, 65535], got {self.port}")
         if self.display_max_side < 256:
-            raise InputError(f"ServerConfig.display_max_side must be at least 256 pixels, got {self.display_max_side}")
+            raise InputError(
+                f"ServerConfig.display_max_side must be at least 256 pixels, got {self.display_max_side}"
+            )
 
     @property
     def max_upload_bytes(self) -> int:
@@ -125,7 +134,9 @@ class ServerConfig:
     @property
     def offline(self) -> bool:
         """Downloads are forbidden (PIRENDER_OFFLINE or HF_HUB_OFFLINE); read live, the registry does the same."""
-        return any(os.environ.get(v, "").strip().lower() in _TRUE for v in ("PIRENDER_OFFLINE", "HF_HUB_OFFLINE"))
+        return any(
+            os.environ.get(v, "").strip().lower() in _TRUE for v in ("PIRENDER_OFFLINE", "HF_HUB_OFFLINE")
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ServerConfig:

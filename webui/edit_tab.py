@@ -1,135 +1,28 @@
 """Edit tab: one photo, semantic sliders, before/after, full-resolution PNG and a morph clip (PIRenderer 4.3).
 
-Flow (convention 8): an upload runs the expensive step once (`pipeline.prepare_photo`) and keeps
-the `SourceState` in the session (`gr.State`, convention 9); every slider move is the cheap step
-(`pipeline.edit`). While a slider is dragged, `.input` events render with the geometric preview
-(trigger_mode "always_last", no progress overlay, their own concurrency group); on `.release` the
-best installed engine (the neural renderer when its weights are present) renders the same values.
-
-The page shows a display-size copy of the photo (longest side `display_max_side`): the
-preview and refine renders paste into that copy, which keeps them fast for a 12-megapixel photo;
-"Save PNG" renders into the full-resolution photo. The sliders are generated from
-`reconstruction.controls.CONTROL_SPECS` (convention 10), so reset, presets, the API parameter
-names and the pipeline all use the same table.
+While a slider is dragged, `.input` events render with the geometric preview (trigger_mode
+"always_last", no progress overlay, their own concurrency group); on `.release` the best installed
+engine (the neural renderer when its weights are present) renders the same values. The handlers
+and the per-user session live in `webui.edit_handlers`. The sliders are generated from the
+control table (`pipeline.CONTROL_SPECS`), so reset, presets, the API parameter names and the
+pipeline all use the same definition.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import html
-import logging
-import threading
-import time
-from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import numpy as np
 
-from pipeline.engines import GEOMETRIC
-from core.errors import NoFaceError
-from pipeline.media import Provenance, save_image
-from pipeline.usecases import EditRequest, SourceState, edit, make_clip, prepare_photo
-from reconstruction.controls import CONTROL_SPECS, PRESETS, preset_values
-from reconstruction.crop import CropTransform
-from reconstruction.images import load_image
-from webui.common import (
-    PHOTO_EXTENSIONS,
-    PROGRESS,
-    AppContext,
-    check_upload,
-    draw_face,
-    photo_input,
-    save_jpeg,
-    session_id,
-    to_display,
-    ui_errors,
-)
+from pipeline import CONTROL_SPECS, PRESETS, preset_values
+from webui.common import REFINE_CHOICES, AppContext, photo_input, ui_errors
+from webui.edit_handlers import EditHandlers, EditSession, raw_name
 
-__all__ = ["EditSession", "EditTab", "build_edit_tab", "display_state", "raw_name", "REFINE_CHOICES"]
+__all__ = ["EditTab", "build_edit_tab", "controls_help"]
 
-log = logging.getLogger(__name__)
-
-#: Radio choices of the renderer used when a slider is released (label, EditRequest.engine).
-REFINE_CHOICES = [
-    ("Best available", "auto"),
-    ("Neural renderer", "neural"),
-    ("Geometric preview", "preview"),
-]
 #: Range of the raw expression sliders: the coefficients are about unit-variance in both face models.
 RAW_RANGE = 3.0
-#: Display images kept per session and kind (older ones are deleted: the page no longer shows them, but
-#: the browser may still be fetching the last few, and the compare view shows the last released render).
-KEEP_IMAGES = {"preview": 6, "edit": 3, "photo": 1}
-
-
-def raw_name(i: int) -> str:
-    """API / keyword name of raw expression slider i."""
-    return f"raw_{i:02d}"
-
-
-class EditSession:
-    """One user's photo in the Edit tab (the value of a gr.State; never shared between sessions).
-
-    source: the prepared photo at full resolution (downloads); display: the same analysis on the
-    display-size copy (previews); before: the display copy as a JPEG. Ordering of the two kinds of
-    renders: neural_key holds the values of the release render running or shown, so that a late
-    preview of the same values does not overwrite it; generation counts release renders, so that a
-    slow one that finishes after a newer one started is dropped.
-    A deep copy is a new, empty session: Gradio deep-copies a state's initial value once per
-    session, which is how each session gets its own instance.
-    """
-
-    def __init__(self) -> None:
-        self.source: SourceState | None = None
-        self.display: SourceState | None = None
-        self.scale = 1.0
-        self.photo_name = "photo"
-        self.before: Path | None = None
-        self.neural_key: tuple | None = None
-        self.generation = 0
-        self.shown: dict[str, deque[Path]] = {kind: deque() for kind in KEEP_IMAGES}
-        self.lock = threading.Lock()
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> EditSession:
-        return EditSession()
-
-    def clear(self) -> None:
-        self.source = self.display = None
-        self.before = None
-        self.neural_key = None
-
-    def remember(self, path: Path, kind: str) -> None:
-        """Keep the newest display images of `kind` ("preview", "edit", "photo"); delete older ones."""
-        with self.lock:
-            shown = self.shown[kind]
-            shown.append(path)
-            while len(shown) > KEEP_IMAGES[kind]:
-                shown.popleft().unlink(missing_ok=True)
-
-
-def display_state(state: SourceState, max_side: int) -> tuple[SourceState, float]:
-    """The prepared photo on a copy shrunk to `max_side` pixels, and the scale (display / original px).
-
-    The crop and coefficients are shared; only the image and the crop transform change, so edits
-    paste back into the small copy at a fraction of the full-resolution cost.
-    """
-    small, scale = to_display(state.image, max_side)
-    if scale >= 1.0:
-        return state, 1.0
-    t = state.crop_transform
-    sx = state.image.shape[1] / small.shape[1]  # original px per display px, per axis
-    sy = state.image.shape[0] / small.shape[0]
-    # display pixel centre (xd, yd) -> original pixel centre: x = (xd + 0.5) * sx - 0.5
-    to_original = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
-    affine = t.matrix @ to_original  # display px -> crop px
-    small_t = CropTransform(affine=tuple(map(tuple, affine.tolist())), crop_size=t.crop_size,
-                            original_size=small.shape[:2])
-    analysis = dataclasses.replace(state.analysis, image=small, crop_transform=small_t)
-    return SourceState(analysis, state.backend), scale
 
 
 @dataclass
@@ -147,195 +40,6 @@ class EditTab:
     clip: gr.Video
 
 
-class EditHandlers:
-    """The tab's event handlers. Holds only the shared app context; user data comes in as arguments."""
-
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
-        self.names = [s.name for s in CONTROL_SPECS]
-        self.raw_names = [raw_name(i) for i in range(ctx.num_expression)]
-
-    # --- helpers -----------------------------------------------------------------------------
-
-    def _request(self, values: Mapping[str, Any], engine: str) -> EditRequest:
-        controls = {n: float(values.get(n) or 0.0) for n in self.names}
-        raw = np.array([float(values.get(n) or 0.0) for n in self.raw_names], dtype=np.float32)
-        offset = raw if raw.size and np.any(raw) else None
-        return EditRequest(values={k: v for k, v in controls.items() if v}, raw_expression_offset=offset,
-                           engine=engine)
-
-    def _key(self, values: Mapping[str, Any]) -> tuple:
-        return tuple(round(float(values.get(n) or 0.0), 6) for n in (*self.names, *self.raw_names))
-
-    def _show(self, session: EditSession, image: np.ndarray, sid: str, stem: str, engine: str) -> str:
-        comment = Provenance("edit", engine, session.display.face_model if session.display else "").comment
-        path = save_jpeg(image, self.ctx.files.new_path(sid, stem, ".jpg"), comment=comment)
-        session.remember(path, stem)
-        return str(path)
-
-    @staticmethod
-    def _coeff_record(result: Any, seconds: float) -> dict[str, Any]:
-        c = result.coeffs
-        return {
-            "engine": result.engine_used,
-            "render_ms": round(seconds * 1000, 1),
-            "face_model": c.face_model,
-            "angles_degrees (pitch, yaw, roll)": [round(float(v), 3) for v in c.angles_degrees],
-            "translation": [round(float(v), 4) for v in c.translation],
-            "expression": [round(float(v), 4) for v in c.expression],
-        }
-
-    def _engine_note(self, engine_used: str, asked: str, seconds: float) -> str:
-        if engine_used == GEOMETRIC and asked != "preview":
-            return (f"Rendered with the **geometric preview** in {seconds * 1000:.0f} ms. No neural renderer "
-                    "is installed for this photo's face model: see the *Engines & weights* tab.")
-        name = "geometric preview" if engine_used == GEOMETRIC else f"neural renderer `{engine_used}`"
-        return f"Rendered with the **{name}** in {seconds * 1000:.0f} ms."
-
-    # --- upload / analysis -----------------------------------------------------------------------
-
-    def analyse_new(self, photo: str | None, session: EditSession, request: gr.Request) -> tuple:
-        """A photo was uploaded, picked from the examples or cleared: analyse its largest face."""
-        return self.analyse(photo, None, session, request)
-
-    def analyse(self, photo: str | None, face: Any, session: EditSession, request: gr.Request) -> tuple:
-        """Prepare face number `face` (1-based; None: the largest) of the photo and reset the sliders."""
-        resets = [s.default for s in CONTROL_SPECS] + [0.0] * len(self.raw_names)
-        if not photo:
-            session.clear()
-            return (None, None, None, "Upload a portrait photo, or pick the example below.",
-                    gr.update(visible=False, choices=[], value=None), None, None, None, *resets)
-        sid = session_id(request)
-        path = check_upload(photo, self.ctx.config.max_upload_bytes, PHOTO_EXTENSIONS, "photo")
-        image = load_image(path, max_megapixels=self.ctx.config.max_megapixels)
-        face_index = int(face) - 1 if face not in (None, "") else 0
-        t0 = time.perf_counter()
-        session.clear()
-        session.photo_name = Path(path).stem
-        small, scale = to_display(image, self.ctx.config.display_max_side)
-        try:
-            state = prepare_photo(image, self.ctx.backend, face_index=max(0, face_index), registry=self.ctx.registry)
-        except NoFaceError as exc:
-            gr.Warning(html.escape(str(exc)), title="No face found")
-            shown = save_jpeg(small, self.ctx.files.new_path(sid, "photo", ".jpg"))  # unaltered: no label
-            session.remember(shown, "photo")
-            return (str(shown), None, None, f"**No usable face found.** {exc}",
-                    gr.update(visible=False, choices=[], value=None), None, None, None, *resets)
-        display, scale = display_state(state, self.ctx.config.display_max_side)
-        session.source, session.display, session.scale = state, display, scale
-        self.ctx.files.on_end(sid, session.clear)  # free the photo's memory when the session ends
-        before = save_jpeg(display.image, self.ctx.files.new_path(sid, "before", ".jpg"))
-        session.before = before
-        detection = state.analysis.detection
-        faces = list(getattr(detection, "faces", ()) or (detection.face,))
-        chosen = int(detection.face.index)
-        overlay = draw_face(display.image, [f.bbox for f in faces], chosen, detection.face.landmarks, scale)
-        overlay_path = save_jpeg(overlay, self.ctx.files.new_path(sid, "faces", ".jpg"))
-        seconds = time.perf_counter() - t0
-        n = state.num_faces
-        h, w = image.shape[:2]
-        info = (f"**{n} face{'s' if n != 1 else ''} found**; editing face {chosen + 1} "
-                f"({detection.face.size:.0f} px). Photo {w}×{h} ({w * h / 1e6:.1f} MP), backend "
-                f"`{state.backend}` (face model `{state.face_model}`), analysed in {seconds:.2f} s.")
-        if n > 1:
-            info += " Faces are numbered largest first; choose another with *Face*."
-        choices = [str(i + 1) for i in range(n)]
-        face_update = gr.update(visible=n > 1, choices=choices, value=str(chosen + 1))
-        return (str(overlay_path), str(before), (str(before), str(before)), info, face_update, None, None,
-                None, *resets)
-
-    # --- slider events ---------------------------------------------------------------------------
-
-    def preview(self, session: EditSession, request: gr.Request, **values: Any) -> Any:
-        """A slider is moving: the geometric preview of the current values (skipped without a photo)."""
-        display = session.display
-        if display is None:
-            return gr.skip()
-        key = self._key(values)
-        if session.neural_key == key:  # the release render of these very values is running or shown
-            return gr.skip()
-        result = edit(display, self._request(values, "preview"), registry=self.ctx.registry)
-        if session.neural_key == key:
-            return gr.skip()
-        return self._show(session, result.full_image, session_id(request), "preview", result.engine_used)
-
-    def refine(self, session: EditSession, engine: str, request: gr.Request, **values: Any) -> tuple:
-        """A slider was released: render with the chosen engine and update compare view and coefficients."""
-        display = session.display
-        if display is None:
-            gr.Warning("Upload a photo (or pick the example) first.", title="No photo")
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        engine = engine or "auto"
-        key = self._key(values)
-        session.neural_key = key if engine != "preview" else None
-        with session.lock:
-            session.generation += 1
-            generation = session.generation
-        t0 = time.perf_counter()
-        result = edit(display, self._request(values, engine), registry=self.ctx.registry)
-        seconds = time.perf_counter() - t0
-        if result.engine_used == GEOMETRIC and session.neural_key == key:
-            session.neural_key = None
-        if session.generation != generation:  # a newer release render started meanwhile: this one is stale
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        shown = self._show(session, result.full_image, session_id(request), "edit", result.engine_used)
-        before = str(session.before) if session.before else shown
-        return shown, (before, shown), self._engine_note(result.engine_used, engine, seconds), \
-            self._coeff_record(result, seconds)
-
-    def set_values(self, values: Mapping[str, float], session: EditSession, engine: str,
-                   request: gr.Request) -> tuple:
-        """Presets and reset: move every slider and render once."""
-        full = {n: float(values.get(n, 0.0)) for n in self.names}
-        full.update({n: 0.0 for n in self.raw_names})
-        updates = [full[n] for n in self.names] + [0.0] * len(self.raw_names)
-        if session.display is None:
-            return (*updates, gr.skip(), gr.skip(), gr.skip(), gr.skip())
-        shown, compare, note, record = self.refine(session, engine, request, **full)
-        return (*updates, shown, compare, note, record)
-
-    # --- files -----------------------------------------------------------------------------------
-
-    def _require(self, session: EditSession) -> SourceState:
-        if session.source is None:
-            raise gr.Error("Upload a photo (or pick the example) first.", title="No photo", print_exception=False)
-        return session.source
-
-    def save_png(self, session: EditSession, engine: str, what: str, request: gr.Request,
-                 **values: Any) -> str:
-        """The edit at the photo's full resolution (what = "photo") or the 256-px face crop, as PNG."""
-        source = self._require(session)
-        request_ = self._request(values, engine or "auto")
-        result = edit(source, request_, registry=self.ctx.registry)
-        details = {k: f"{v:g}" for k, v in sorted(request_.values.items())}
-        if request_.raw_expression_offset is not None:
-            details["raw_expression_offset"] = "yes"
-        if what == "crop":
-            details["output"] = "face crop 256x256"
-        provenance = Provenance("edit", result.engine_used, source.face_model, details)
-        image = result.crop if what == "crop" else result.full_image
-        stem = f"{session.photo_name}-{'crop' if what == 'crop' else 'edited'}"
-        path = save_image(image, self.ctx.files.new_path(session_id(request), stem, ".png"), provenance)
-        return str(path)
-
-    def clip(self, session: EditSession, engine: str, seconds: float, request: gr.Request,
-             progress: gr.Progress = PROGRESS, **values: Any) -> str:
-        """A short mp4 morphing from the photo to the edit (display resolution)."""
-        self._require(session)
-        display = session.display
-        out = self.ctx.files.new_path(session_id(request), f"{session.photo_name}-clip", ".mp4")
-        path = make_clip(
-            display,
-            self._request(values, engine or "auto"),
-            seconds=float(seconds or self.ctx.config.clip_seconds),
-            fps=float(self.ctx.config.clip_fps),
-            path=out,
-            progress=lambda f, m: progress(f, desc=m),
-            registry=self.ctx.registry,
-        )
-        return str(path)
-
-
 def controls_help() -> str:
     """Markdown table of the sliders, generated from CONTROL_SPECS."""
     rows = ["| slider | range | what it does |", "| --- | --- | --- |"]
@@ -343,7 +47,9 @@ def controls_help() -> str:
         unit = f" {spec.unit}" if spec.unit else ""
         rows.append(f"| {spec.label} | {spec.minimum:g} … {spec.maximum:g}{unit} | {spec.description} |")
     rows.append("")
-    rows.append("All sliders are relative to the photo: 0 keeps it as it is. Presets set several sliders at once.")
+    rows.append(
+        "All sliders are relative to the photo: 0 keeps it as it is. Presets set several sliders at once."
+    )
     return "\n".join(rows)
 
 
@@ -354,11 +60,22 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
     session = gr.State(EditSession())
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=320):
-            photo = photo_input(cfg.max_upload_bytes, label="Photo", type="filepath", image_mode=None,
-                                sources=["upload", "clipboard"], height=260, elem_id="edit-photo")
+            photo = photo_input(
+                cfg.max_upload_bytes,
+                label="Photo",
+                type="filepath",
+                image_mode=None,
+                sources=["upload", "clipboard"],
+                height=260,
+                elem_id="edit-photo",
+            )
             if ctx.examples:
-                gr.Examples(examples=[[str(p)] for p in ctx.examples], inputs=[photo],
-                            label="Example (NASA portrait, public domain)", examples_per_page=4)
+                gr.Examples(
+                    examples=[[str(p)] for p in ctx.examples],
+                    inputs=[photo],
+                    label="Example (NASA portrait, public domain)",
+                    examples_per_page=4,
+                )
             face = gr.Dropdown(label="Face", choices=[], visible=False, interactive=True, elem_id="edit-face")
             info = gr.Markdown("Upload a portrait photo, or pick the example below.", elem_id="edit-info")
             with gr.Row():
@@ -370,41 +87,74 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
                     specs = [s for s in CONTROL_SPECS if s.group == group]
                     for i in range(0, len(specs), 2):
                         with gr.Row():
-                            for spec in specs[i:i + 2]:
+                            for spec in specs[i : i + 2]:
                                 unit = f" ({spec.unit})" if spec.unit else ""
                                 sliders[spec.name] = gr.Slider(
-                                    spec.minimum, spec.maximum, value=spec.default, step=spec.step,
-                                    label=spec.label + unit, elem_id=f"slider-{spec.name}", min_width=200,
+                                    spec.minimum,
+                                    spec.maximum,
+                                    value=spec.default,
+                                    step=spec.step,
+                                    label=spec.label + unit,
+                                    elem_id=f"slider-{spec.name}",
+                                    min_width=200,
                                 )
             with gr.Accordion("What the sliders do", open=False):
                 gr.Markdown(controls_help())
             raw_sliders: dict[str, gr.Slider] = {}
             with gr.Accordion(f"Advanced: raw expression coefficients ({ctx.num_expression})", open=False):
-                gr.Markdown("Offsets added to the face model's expression coefficients (about unit "
-                            "variance), after the sliders above.")
+                gr.Markdown(
+                    "Offsets added to the face model's expression coefficients (about unit "
+                    "variance), after the sliders above."
+                )
                 for i in range(0, ctx.num_expression, 4):
                     with gr.Row():
                         for j in range(i, min(i + 4, ctx.num_expression)):
                             raw_sliders[raw_name(j)] = gr.Slider(
-                                -RAW_RANGE, RAW_RANGE, value=0.0, step=0.05, label=f"e{j}", min_width=120,
+                                -RAW_RANGE,
+                                RAW_RANGE,
+                                value=0.0,
+                                step=0.05,
+                                label=f"e{j}",
+                                min_width=120,
                                 elem_id=f"slider-{raw_name(j)}",
                             )
                 coeffs = gr.JSON(label="Target coefficients of the current edit", open=False)
         with gr.Column(scale=6, min_width=360, elem_id="edit-right"):
             with gr.Tabs():
                 with gr.Tab("Result"):
-                    result = gr.Image(label="Edited photo", type="filepath", interactive=False, height=560,
-                                      elem_id="edit-result", buttons=["fullscreen"])
+                    result = gr.Image(
+                        label="Edited photo",
+                        type="filepath",
+                        interactive=False,
+                        height=560,
+                        elem_id="edit-result",
+                        buttons=["fullscreen"],
+                    )
                 with gr.Tab("Before / after"):
-                    compare = gr.ImageSlider(label="Before / after (drag the divider)", type="filepath",
-                                             interactive=False, max_height=560, elem_id="edit-compare",
-                                             buttons=["fullscreen"])
+                    compare = gr.ImageSlider(
+                        label="Before / after (drag the divider)",
+                        type="filepath",
+                        interactive=False,
+                        max_height=560,
+                        elem_id="edit-compare",
+                        buttons=["fullscreen"],
+                    )
                 with gr.Tab("Detected face"):
-                    faces = gr.Image(label="Detected face and landmarks", type="filepath", interactive=False,
-                                     height=560, elem_id="edit-faces", buttons=["fullscreen"])
+                    faces = gr.Image(
+                        label="Detected face and landmarks",
+                        type="filepath",
+                        interactive=False,
+                        height=560,
+                        elem_id="edit-faces",
+                        buttons=["fullscreen"],
+                    )
             note = gr.Markdown("", elem_id="edit-note")
-            refine = gr.Radio(REFINE_CHOICES, value="auto", elem_id="edit-engine",
-                              label="Renderer when a slider is released (neural: needs its weights)")
+            refine = gr.Radio(
+                REFINE_CHOICES,
+                value="auto",
+                elem_id="edit-engine",
+                label="Renderer when a slider is released (neural: needs its weights)",
+            )
             with gr.Row():
                 save_full = gr.Button("Save PNG (full resolution)", variant="primary", elem_id="edit-save")
                 save_crop = gr.Button("Save face crop (PNG)", elem_id="edit-save-crop")
@@ -420,38 +170,80 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
     edit_limit = cfg.edit_concurrency
 
     analysis_outputs = [faces, result, compare, info, face, files, clip, coeffs, *resets_out]
-    photo.change(ui_errors(h.analyse_new), inputs=[photo, session], outputs=analysis_outputs,
-                 concurrency_limit=edit_limit, concurrency_id="edit", show_progress="minimal",
-                 show_progress_on=[faces, result], api_name="analyse")
-    face.input(ui_errors(h.analyse), inputs=[photo, face, session], outputs=analysis_outputs,
-               concurrency_limit=edit_limit, concurrency_id="edit", show_progress="minimal",
-               show_progress_on=[faces, result], api_name="choose_face")
+    photo.change(
+        ui_errors(h.analyse_new),
+        inputs=[photo, session],
+        outputs=analysis_outputs,
+        concurrency_limit=edit_limit,
+        concurrency_id="edit",
+        show_progress="minimal",
+        show_progress_on=[faces, result],
+        api_name="analyse",
+    )
+    face.input(
+        ui_errors(h.analyse),
+        inputs=[photo, face, session],
+        outputs=analysis_outputs,
+        concurrency_limit=edit_limit,
+        concurrency_id="edit",
+        show_progress="minimal",
+        show_progress_on=[faces, result],
+        api_name="choose_face",
+    )
 
     gr.on(
-        [s.input for s in slider_list], ui_errors(h.preview), inputs=[session], inputs_kwargs=all_sliders,
-        outputs=[result], trigger_mode="always_last", show_progress="hidden",
-        concurrency_limit=cfg.preview_concurrency, concurrency_id="preview", api_name="preview",
+        [s.input for s in slider_list],
+        ui_errors(h.preview),
+        inputs=[session],
+        inputs_kwargs=all_sliders,
+        outputs=[result],
+        trigger_mode="always_last",
+        show_progress="hidden",
+        concurrency_limit=cfg.preview_concurrency,
+        concurrency_id="preview",
+        api_name="preview",
     )
     gr.on(
-        [s.release for s in slider_list], ui_errors(h.refine), inputs=[session, refine], inputs_kwargs=all_sliders,
-        outputs=[result, compare, note, coeffs], trigger_mode="always_last", show_progress="hidden",
-        concurrency_limit=edit_limit, concurrency_id="edit", api_name="refine",
+        [s.release for s in slider_list],
+        ui_errors(h.refine),
+        inputs=[session, refine],
+        inputs_kwargs=all_sliders,
+        outputs=[result, compare, note, coeffs],
+        trigger_mode="always_last",
+        show_progress="hidden",
+        concurrency_limit=edit_limit,
+        concurrency_id="edit",
+        api_name="refine",
     )
     value_outputs = [*slider_list, result, compare, note, coeffs]
     for name, button in preset_buttons.items():
+
         def apply(session: EditSession, engine: str, request: gr.Request, _name: str = name) -> tuple:
             return h.set_values(preset_values(_name), session, engine, request)
 
         apply.__name__ = f"preset_{name}"
-        button.click(ui_errors(apply), inputs=[session, refine], outputs=value_outputs,
-                     concurrency_limit=edit_limit, concurrency_id="edit", api_name=f"preset_{name}",
-                     show_progress="hidden")
+        button.click(
+            ui_errors(apply),
+            inputs=[session, refine],
+            outputs=value_outputs,
+            concurrency_limit=edit_limit,
+            concurrency_id="edit",
+            api_name=f"preset_{name}",
+            show_progress="hidden",
+        )
 
     def reset_all(session: EditSession, engine: str, request: gr.Request) -> tuple:
         return h.set_values({}, session, engine, request)
 
-    reset.click(ui_errors(reset_all), inputs=[session, refine], outputs=value_outputs,
-                concurrency_limit=edit_limit, concurrency_id="edit", api_name="reset", show_progress="hidden")
+    reset.click(
+        ui_errors(reset_all),
+        inputs=[session, refine],
+        outputs=value_outputs,
+        concurrency_limit=edit_limit,
+        concurrency_id="edit",
+        api_name="reset",
+        show_progress="hidden",
+    )
 
     def save_photo(session: EditSession, engine: str, request: gr.Request, **values: Any) -> str:
         return h.save_png(session, engine, "photo", request, **values)
@@ -459,10 +251,31 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
     def save_face_crop(session: EditSession, engine: str, request: gr.Request, **values: Any) -> str:
         return h.save_png(session, engine, "crop", request, **values)
 
-    save_full.click(ui_errors(save_photo), inputs=[session, refine], inputs_kwargs=all_sliders, outputs=[files],
-                    concurrency_limit=edit_limit, concurrency_id="edit", api_name="save_png")
-    save_crop.click(ui_errors(save_face_crop), inputs=[session, refine], inputs_kwargs=all_sliders,
-                    outputs=[files], concurrency_limit=edit_limit, concurrency_id="edit", api_name="save_crop")
-    make.click(ui_errors(h.clip), inputs=[session, refine, clip_seconds], inputs_kwargs=all_sliders,
-               outputs=[clip], concurrency_limit=cfg.job_concurrency, concurrency_id="jobs", api_name="make_clip")
+    save_full.click(
+        ui_errors(save_photo),
+        inputs=[session, refine],
+        inputs_kwargs=all_sliders,
+        outputs=[files],
+        concurrency_limit=edit_limit,
+        concurrency_id="edit",
+        api_name="save_png",
+    )
+    save_crop.click(
+        ui_errors(save_face_crop),
+        inputs=[session, refine],
+        inputs_kwargs=all_sliders,
+        outputs=[files],
+        concurrency_limit=edit_limit,
+        concurrency_id="edit",
+        api_name="save_crop",
+    )
+    make.click(
+        ui_errors(h.clip),
+        inputs=[session, refine, clip_seconds],
+        inputs_kwargs=all_sliders,
+        outputs=[clip],
+        concurrency_limit=cfg.job_concurrency,
+        concurrency_id="jobs",
+        api_name="make_clip",
+    )
     return EditTab(session, photo, result, compare, faces, sliders, raw_sliders, files, clip)

@@ -13,21 +13,9 @@ import time
 
 import gradio as gr
 
-from pipeline.usecases import Cancelled, ReenactOptions, reenact
-from reconstruction.images import load_image
-from webui.common import (
-    PHOTO_EXTENSIONS,
-    PROGRESS,
-    VIDEO_EXTENSIONS,
-    AppContext,
-    JobControl,
-    check_media,
-    check_upload,
-    photo_input,
-    session_id,
-    ui_errors,
-)
-from webui.edit_tab import REFINE_CHOICES
+from pipeline import Cancelled, ReenactOptions, reenact
+from webui import common
+from webui.common import PROGRESS, REFINE_CHOICES, AppContext, JobControl
 
 __all__ = ["build_reenact_tab", "PARTS", "reenact_options"]
 
@@ -43,17 +31,27 @@ PARTS = [
 ]
 
 
-def reenact_options(mode: str, parts: list[str] | None, smoothing: float, engine: str, backend: str,
-                    max_seconds: float) -> ReenactOptions:
+def reenact_options(
+    mode: str, parts: list[str] | None, smoothing: float, engine: str, backend: str, max_seconds: float
+) -> ReenactOptions:
     """Widget values -> ReenactOptions ("Everything" wins over the other parts)."""
     chosen = list(parts or [])
     if not chosen:
-        raise gr.Error("Choose at least one part of the motion to transfer.", title="Nothing to transfer",
-                       print_exception=False)
+        raise gr.Error(
+            "Choose at least one part of the motion to transfer.",
+            title="Nothing to transfer",
+            print_exception=False,
+        )
     if "all" in chosen:
         chosen = ["all"]
-    return ReenactOptions(mode=mode or "relative", parts=tuple(chosen), smoothing=float(smoothing),
-                          engine=engine or "auto", max_seconds=float(max_seconds), backend=backend)
+    return ReenactOptions(
+        mode=mode or "relative",
+        parts=tuple(chosen),
+        smoothing=float(smoothing),
+        engine=engine or "auto",
+        max_seconds=float(max_seconds),
+        backend=backend,
+    )
 
 
 class ReenactHandlers:
@@ -62,38 +60,54 @@ class ReenactHandlers:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    def run(self, photo: str | None, video: str | None, mode: str, parts: list[str], smoothing: float,
-            engine: str, job: JobControl, request: gr.Request, progress: gr.Progress = PROGRESS) -> tuple:
+    def run(
+        self,
+        photo: str | None,
+        video: str | None,
+        mode: str,
+        parts: list[str],
+        smoothing: float,
+        engine: str,
+        job: JobControl,
+        request: gr.Request,
+        progress: gr.Progress = PROGRESS,
+    ) -> tuple:
         cfg = self.ctx.config
-        job.cancel.clear()
-        job.running = True  # from the start: Cancel works while the inputs are still being checked
         t0 = time.perf_counter()
-        try:
-            photo_path = check_upload(photo, cfg.max_upload_bytes, PHOTO_EXTENSIONS, "photo")
-            video_path = check_upload(video, cfg.max_upload_bytes, VIDEO_EXTENSIONS, "driving video")
-            info = check_media(video_path, cfg.max_video_seconds, "driving video", need_video=True)
+        with job.run() as cancel:
+            image = common.read_photo(self.ctx, photo)
+            video_path = common.check_upload(
+                video, cfg.max_upload_bytes, common.VIDEO_EXTENSIONS, "driving video"
+            )
+            info = common.check_media(video_path, cfg.max_video_seconds, "driving video", need_video=True)
             options = reenact_options(mode, parts, smoothing, engine, self.ctx.backend, cfg.max_video_seconds)
-            image = load_image(photo_path, max_megapixels=cfg.max_megapixels)
-            out = self.ctx.files.new_path(session_id(request), "reenacted", ".mp4")
-            path = reenact(image, video_path, options, out, progress=lambda f, m: progress(f, desc=m),
-                           cancel=job.cancel, registry=self.ctx.registry)
-        except Cancelled:
-            gr.Warning("Reenactment cancelled; no video was written.", title="Cancelled")
-            return None, "Cancelled."
-        finally:
-            job.running = False
+            out = self.ctx.files.new_path(common.session_id(request), "reenacted", ".mp4")
+            try:
+                path = reenact(
+                    image,
+                    video_path,
+                    options,
+                    out,
+                    progress=lambda f, m: progress(f, desc=m),
+                    cancel=cancel,
+                    registry=self.ctx.registry,
+                )
+            except Cancelled:
+                gr.Warning("Reenactment cancelled; no video was written.", title="Cancelled")
+                return None, "Cancelled."
         seconds = time.perf_counter() - t0
-        sound = "with the driving video's sound" if info.has_audio else "silent (the driving video has no sound)"
-        note = (f"Done in {seconds:.1f} s: {options.mode} motion, parts {', '.join(options.parts)}, "
-                f"{sound}. The file is labelled as synthesized.")
+        sound = (
+            "with the driving video's sound" if info.has_audio else "silent (the driving video has no sound)"
+        )
+        note = (
+            f"Done in {seconds:.1f} s: {options.mode} motion, parts {', '.join(options.parts)}, "
+            f"{sound}. The file is labelled as synthesized."
+        )
         return str(path), note
 
     @staticmethod
     def cancel(job: JobControl) -> str:
-        if job.running:
-            job.cancel.set()
-            return "Cancelling… the current batch of frames finishes first."
-        return "Nothing is running."
+        return job.stop("Cancelling… the current batch of frames finishes first.")
 
 
 def build_reenact_tab(ctx: AppContext) -> None:
@@ -101,25 +115,35 @@ def build_reenact_tab(ctx: AppContext) -> None:
     cfg = ctx.config
     h = ReenactHandlers(ctx)
     job = gr.State(JobControl())
-    gr.Markdown("The photo imitates the face in the driving video. *Relative* motion adds the video's changes "
-                "(from its first frame) to the photo's own pose and expression; *absolute* copies them.")
+    gr.Markdown(
+        "The photo imitates the face in the driving video. *Relative* motion adds the video's changes "
+        "(from its first frame) to the photo's own pose and expression; *absolute* copies them."
+    )
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             with gr.Row():
-                photo = photo_input(cfg.max_upload_bytes, label="Source photo", type="filepath",
-                                    image_mode=None, sources=["upload", "clipboard"], height=240,
-                                    elem_id="reenact-photo")
-                video = gr.Video(label=f"Driving video (≤ {cfg.max_video_seconds:g} s)", sources=["upload"],
-                                 height=240, elem_id="reenact-video")
-            if ctx.examples:
-                gr.Examples(examples=[[str(p)] for p in ctx.examples], inputs=[photo], label="Example photo")
+                photo = common.source_photo_input(ctx, "reenact-photo")
+                video = gr.Video(
+                    label=f"Driving video (≤ {cfg.max_video_seconds:g} s)",
+                    sources=["upload"],
+                    height=240,
+                    elem_id="reenact-video",
+                )
+            common.photo_examples(ctx, photo)
             with gr.Row():
-                mode = gr.Radio([("Relative", "relative"), ("Absolute", "absolute")], value="relative",
-                                label="Motion")
+                mode = gr.Radio(
+                    [("Relative", "relative"), ("Absolute", "absolute")], value="relative", label="Motion"
+                )
                 engine = gr.Radio(REFINE_CHOICES, value="auto", label="Renderer")
             parts = gr.CheckboxGroup(PARTS, value=["expression", "pose"], label="Transfer")
-            smoothing = gr.Slider(0.0, 3.0, value=1.0, step=0.25, label="Smoothing of the driving motion",
-                                  info="0 = none, 1 = default, higher = calmer head motion")
+            smoothing = gr.Slider(
+                0.0,
+                3.0,
+                value=1.0,
+                step=0.25,
+                label="Smoothing of the driving motion",
+                info="0 = none, 1 = default, higher = calmer head motion",
+            )
             with gr.Row():
                 run = gr.Button("Generate video", variant="primary", elem_id="reenact-run")
                 stop = gr.Button("Cancel", variant="stop", elem_id="reenact-cancel")
@@ -127,8 +151,13 @@ def build_reenact_tab(ctx: AppContext) -> None:
             result = gr.Video(label="Result (mp4)", interactive=False, elem_id="reenact-result")
             note = gr.Markdown("", elem_id="reenact-note")
     event = run.click(
-        ui_errors(h.run), inputs=[photo, video, mode, parts, smoothing, engine, job], outputs=[result, note],
-        concurrency_limit=cfg.job_concurrency, concurrency_id="jobs", api_name="reenact",
+        common.ui_errors(h.run),
+        inputs=[photo, video, mode, parts, smoothing, engine, job],
+        outputs=[result, note],
+        concurrency_limit=cfg.job_concurrency,
+        concurrency_id="jobs",
+        api_name="reenact",
     )
-    stop.click(h.cancel, inputs=[job], outputs=[note], cancels=[event], queue=False, api_name="cancel_reenact")
-
+    stop.click(
+        h.cancel, inputs=[job], outputs=[note], cancels=[event], queue=False, api_name="cancel_reenact"
+    )

@@ -1,8 +1,8 @@
 """Engines and weights tab: what is loaded, under which licence, what each missing file enables and where it goes.
 
 Reads the shared `EngineRegistry` (`status()`, cheap: checks files, loads nothing), the weights
-registry (files, licences, hub mirrors, the offline switch) and the audio-model lookup of the
-pipeline. "Check again" calls `EngineRegistry.reload()`, so weights copied into place are used
+files (`pipeline.weight_files`: licences, hub mirrors, the offline switch) and the audio-model
+lookup of the pipeline. "Check again" calls `EngineRegistry.reload()`, so weights copied into place are used
 without restarting the server. When downloads are enabled for the app, a file can be fetched
 from its Hugging Face Hub mirror after the user ticks the licence box.
 """
@@ -16,21 +16,20 @@ from typing import Any
 import gradio as gr
 
 from core.errors import PIRenderError
-from pipeline.usecases import audio_model_dir
+from pipeline import (
+    audio_model_dir,
+    downloads_allowed,
+    install_weights,
+    weight_file_names,
+    weight_files,
+    weights_dir,
+)
 from webui.common import AppContext, ui_errors
 
-__all__ = [
-    "build_status_tab",
-    "status_markdown",
-    "engines_markdown",
-    "missing_markdown",
-    "weights_markdown",
-    "engine_rows",
-    "weight_rows",
-    "audio_status",
-]
+__all__ = ["build_status_tab", "status_markdown", "engines_markdown", "weights_markdown"]
 
 log = logging.getLogger(__name__)
+
 
 def _cell(text: object) -> str:
     """Text for a Markdown table cell: one line, no pipes (gr.Markdown sanitises any HTML itself)."""
@@ -48,32 +47,23 @@ def engine_rows(ctx: AppContext) -> list[dict[str, Any]]:
 
 def weight_rows() -> list[dict[str, Any]]:
     """One record per registered weights file: installed?, licence, what it enables, hub mirror."""
-    from weights.registry import REGISTRY, hub_repo_id, local_path
-
-    rows = []
-    for name, entry in REGISTRY.items():
-        path = local_path(name)
-        repo = hub_repo_id(entry)
-        rows.append({
-            "name": name,
-            "file": entry.filename,
-            "installed": path.is_file(),
-            "path": str(path),
-            "licence": entry.licence,
-            "enables": entry.needed_for,
-            "mirror": f"{repo} / {entry.repo_filename}" if repo else "",
-        })
-    return rows
+    return weight_files()
 
 
 def engines_markdown(ctx: AppContext) -> str:
     """The engines as a Markdown table plus what is missing for each."""
     rows = engine_rows(ctx)
-    out = ["#### Rendering engines", "", "| engine | kind | ready | loaded | takes coefficients of | licence |",
-           "| --- | --- | --- | --- | --- | --- |"]
+    out = [
+        "#### Rendering engines",
+        "",
+        "| engine | kind | ready | loaded | takes coefficients of | licence |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
-        out.append(f"| **{_cell(r['name'])}** | {_cell(r['kind'])} | {_mark(r['available'])} | "
-                   f"{_mark(r['loaded'])} | `{_cell(r['face_model'])}` | {_cell(r['licence'])} |")
+        out.append(
+            f"| **{_cell(r['name'])}** | {_cell(r['kind'])} | {_mark(r['available'])} | "
+            f"{_mark(r['loaded'])} | `{_cell(r['face_model'])}` | {_cell(r['licence'])} |"
+        )
     out.append("")
     for r in rows:
         line = f"- **{_cell(r['name'])}** enables {_cell(r['enables'])}."
@@ -96,12 +86,18 @@ def missing_markdown(ctx: AppContext) -> str:
 def weights_markdown() -> str:
     """The weight files as a Markdown table plus what each enables."""
     rows = weight_rows()
-    out = ["#### Weight files", "", "| name | file | installed | licence | hub mirror (repo / file) |",
-           "| --- | --- | --- | --- | --- |"]
+    out = [
+        "#### Weight files",
+        "",
+        "| name | file | installed | licence | hub mirror (repo / file) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
         mirror = f"`{_cell(r['mirror'])}`" if r["mirror"] else "not on the hub: obtain it from the licensor"
-        out.append(f"| **{_cell(r['name'])}** | `{_cell(r['file'])}` | {_mark(r['installed'])} | "
-                   f"{_cell(r['licence'])} | {mirror} |")
+        out.append(
+            f"| **{_cell(r['name'])}** | `{_cell(r['file'])}` | {_mark(r['installed'])} | "
+            f"{_cell(r['licence'])} | {mirror} |"
+        )
     out.append("")
     for r in rows:
         where = f"installed at `{_cell(r['path'])}`" if r["installed"] else f"goes to `{_cell(r['path'])}`"
@@ -120,15 +116,15 @@ def audio_status() -> str:
 
 def status_markdown(ctx: AppContext) -> str:
     """Backend, download settings and server limits as Markdown."""
-    from weights.registry import downloads_allowed, weights_dir
-
     cfg = ctx.config
     lines = [
         f"**Reconstruction backend:** `{ctx.backend}` (photos and driving videos are analysed with it).",
     ]
     if ctx.backend_error:
-        lines.append(f"The configured backend `{cfg.backend}` could not be loaded, so `default` is used: "
-                     f"{_cell(ctx.backend_error)}")
+        lines.append(
+            f"The configured backend `{cfg.backend}` could not be loaded, so `default` is used: "
+            f"{_cell(ctx.backend_error)}"
+        )
     lines += [
         "",
         f"**Weights folder:** `{weights_dir()}` (set `PIRENDER_WEIGHTS_DIR` to change it). Copy files there, "
@@ -156,7 +152,12 @@ class StatusHandlers:
         self.ctx = ctx
 
     def refresh(self) -> tuple[str, str, str, str]:
-        return engines_markdown(self.ctx), weights_markdown(), missing_markdown(self.ctx), status_markdown(self.ctx)
+        return (
+            engines_markdown(self.ctx),
+            weights_markdown(),
+            missing_markdown(self.ctx),
+            status_markdown(self.ctx),
+        )
 
     def reload(self) -> tuple[str, str, str, str]:
         self.ctx.registry.reload()
@@ -164,15 +165,17 @@ class StatusHandlers:
         return self.refresh()
 
     def download(self, name: str, accept: bool) -> tuple[str, str, str, str]:
-        from weights.registry import resolve_weights
-
         if not self.ctx.config.ui_downloads:
-            raise gr.Error("Downloads from the app are switched off on this server (PIRENDER_UI_DOWNLOADS=0). "
-                           f"Ask the administrator to run `pirender download {html.escape(str(name))} "
-                           "--accept-licence`.", title="Not allowed", print_exception=False)
+            raise gr.Error(
+                "Downloads from the app are switched off on this server (PIRENDER_UI_DOWNLOADS=0). "
+                f"Ask the administrator to run `pirender download {html.escape(str(name))} "
+                "--accept-licence`.",
+                title="Not allowed",
+                print_exception=False,
+            )
         if not name:
             raise gr.Error("Choose a file to download.", title="Nothing chosen", print_exception=False)
-        path = resolve_weights(name, allow_download=True, accept_licence=bool(accept))
+        path = install_weights(name, accept_licence=bool(accept))
         self.ctx.registry.reload()
         gr.Info(f"{name} is installed at {path}.")
         return self.refresh()
@@ -180,11 +183,11 @@ class StatusHandlers:
 
 def build_status_tab(ctx: AppContext, tab: gr.Tab) -> None:
     """Lay out the Engines & weights tab (inside `tab`, which refreshes the panel when selected)."""
-    from weights.registry import REGISTRY
-
     h = StatusHandlers(ctx)
-    gr.Markdown("Which renderers, reconstruction backend and audio model this server can use now, their "
-                "licences, and what each missing file would enable.")
+    gr.Markdown(
+        "Which renderers, reconstruction backend and audio model this server can use now, their "
+        "licences, and what each missing file would enable."
+    )
     engines = gr.Markdown(engines_markdown(ctx), elem_id="status-engines")
     weights = gr.Markdown(weights_markdown(), elem_id="status-weights")
     with gr.Accordion("What is missing, and how to install it", open=False):
@@ -192,18 +195,33 @@ def build_status_tab(ctx: AppContext, tab: gr.Tab) -> None:
     details = gr.Markdown(status_markdown(ctx), elem_id="status-details")
     with gr.Row():
         refresh = gr.Button("Check again (reload engines)", elem_id="status-reload")
-    with gr.Accordion("Download a file from the Hugging Face Hub", open=False, visible=ctx.config.ui_downloads):
-        gr.Markdown("Fetches the file into the weights folder with `huggingface_hub` (needs internet; "
-                    "off in offline mode). Read the licence first: the public PIRender weights are for "
-                    "non-commercial use only.")
+    with gr.Accordion(
+        "Download a file from the Hugging Face Hub", open=False, visible=ctx.config.ui_downloads
+    ):
+        gr.Markdown(
+            "Fetches the file into the weights folder with `huggingface_hub` (needs internet; "
+            "off in offline mode). Read the licence first: the public PIRender weights are for "
+            "non-commercial use only."
+        )
         with gr.Row():
-            name = gr.Dropdown(choices=list(REGISTRY), value=next(iter(REGISTRY)), label="File")
+            names = weight_file_names()
+            name = gr.Dropdown(choices=names, value=names[0], label="File")
             accept = gr.Checkbox(label="I have read and accept this file's licence", value=False)
             fetch = gr.Button("Download", variant="primary")
     outputs = [engines, weights, missing, details]
     refresh.click(ui_errors(h.reload), outputs=outputs, api_name="reload_engines", concurrency_limit=None)
-    tab.select(ui_errors(h.refresh), outputs=outputs, api_name="engine_status", concurrency_limit=None,
-               show_progress="hidden")
-    fetch.click(ui_errors(h.download), inputs=[name, accept], outputs=outputs, api_name="download_weights",
-                concurrency_limit=1, concurrency_id="downloads")
-
+    tab.select(
+        ui_errors(h.refresh),
+        outputs=outputs,
+        api_name="engine_status",
+        concurrency_limit=None,
+        show_progress="hidden",
+    )
+    fetch.click(
+        ui_errors(h.download),
+        inputs=[name, accept],
+        outputs=outputs,
+        api_name="download_weights",
+        concurrency_limit=1,
+        concurrency_id="downloads",
+    )

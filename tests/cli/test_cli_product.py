@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli.main import build_parser, main
 from cli.edit import flag_name
-from pipeline.media import SYNTHESIZED_NOTICE, read_video_metadata
-from reconstruction.controls import CONTROL_SPECS
+from cli.main import build_parser, main
+from pipeline import CONTROL_SPECS, SYNTHESIZED_NOTICE, read_video_metadata
 from reconstruction.images import read_png_text
 
 DRIVING = "videos/Hangz-nju-cuhk__Talking-Face_PC-AVS__00067.mp4"

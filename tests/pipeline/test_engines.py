@@ -1,4 +1,4 @@
-"""Engines: one call shape for every renderer; the registry's availability, lazy loading and status."""
+"""Engines: every renderer fulfils the `Renderer` contract; the registry's availability, lazy loading and status."""
 
 from __future__ import annotations
 
@@ -11,19 +11,20 @@ import numpy as np
 import pytest
 import torch
 
-from pirender import GeneratorConfig, MappingConfig, PIRenderer, save_pretrained
-from pipeline.engines import (
+from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
+from core.errors import FaceModelMismatchError, InputError, WeightsNotFoundError
+from pipeline import (
     GEOMETRIC,
     OWN_NEURAL,
     PUBLIC_NEURAL,
-    Engine,
     EngineRegistry,
     GeometricEngine,
     NeuralEngine,
+    Renderer,
 )
-from core.errors import FaceModelMismatchError, InputError, WeightsNotFoundError
-from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
-from weights.registry import REGISTRY, bundled_dir
+from pirender import GeneratorConfig, PIRenderer, save_pretrained
+from tests.pipeline.conftest import tiny_renderer
+from weights.registry import REGISTRY
 
 
 def _coeffs(face_model: str = BFM_DEEP3D, e: int = 64, yaw: float = 0.0) -> FaceCoefficients:
@@ -48,7 +49,9 @@ class _ShiftRenderer:
 
 def test_geometric_engine_call_shape() -> None:
     engine = GeometricEngine(DEFAULT_FACE_MODEL, renderer=_ShiftRenderer())
-    assert isinstance(engine, Engine) and engine.name == GEOMETRIC and engine.face_model == DEFAULT_FACE_MODEL
+    assert (
+        isinstance(engine, Renderer) and engine.name == GEOMETRIC and engine.face_model == DEFAULT_FACE_MODEL
+    )
     src = _coeffs(DEFAULT_FACE_MODEL, 32)
     state = engine.prepare(_crop(), src)
     np.testing.assert_array_equal(engine.render(state, src), _crop())
@@ -59,6 +62,9 @@ def test_geometric_engine_call_shape() -> None:
     )
     assert len(frames) == 5 and calls == [(2, 5), (4, 5), (5, 5)]
     np.testing.assert_array_equal(frames[3], np.roll(_crop(), 3, axis=1))
+    chosen = list(engine.render_sequence(state, motion, frames=[4, 1]))
+    np.testing.assert_array_equal(chosen[0], frames[4])
+    np.testing.assert_array_equal(chosen[1], frames[1])
     with pytest.raises(FaceModelMismatchError):
         engine.render(state, _coeffs(BFM_DEEP3D))
     with pytest.raises(InputError):
@@ -73,7 +79,7 @@ def small_model() -> PIRenderer:
 
 def test_neural_engine_call_shape(small_model: PIRenderer) -> None:
     engine = NeuralEngine(small_model, PUBLIC_NEURAL)
-    assert isinstance(engine, Engine) and engine.face_model == BFM_DEEP3D
+    assert isinstance(engine, Renderer) and engine.face_model == BFM_DEEP3D
     state = engine.prepare(_crop(), _coeffs())
     out = engine.render(state, _coeffs(yaw=0.2))
     assert out.shape == (256, 256, 3) and out.dtype == np.uint8  # 64-px generator, resized back
@@ -83,6 +89,10 @@ def test_neural_engine_call_shape(small_model: PIRenderer) -> None:
         engine.render_sequence(state, motion, batch_size=2, progress=lambda d, t: calls.append((d, t)))
     )
     assert len(frames) == 3 and all(f.shape == (256, 256, 3) for f in frames) and calls[-1] == (3, 3)
+    # chosen frames are driven by their windows of the whole motion: the same pictures
+    chosen = list(engine.render_sequence(state, motion, frames=[2, 0], batch_size=2))
+    np.testing.assert_allclose(chosen[0].astype(int), frames[2].astype(int), atol=1)
+    np.testing.assert_allclose(chosen[1].astype(int), frames[0].astype(int), atol=1)
     with pytest.raises(FaceModelMismatchError, match="deep3d"):
         engine.prepare(_crop(), _coeffs(DEFAULT_FACE_MODEL, 32))
     with pytest.raises(FaceModelMismatchError):
@@ -121,17 +131,14 @@ def test_registry_without_weights(empty_weights: Path, tmp_path: Path) -> None:
     assert all(isinstance(r.to_dict(), dict) for r in registry.status())
 
 
-def test_own_renderer_is_looked_up_in_the_users_weights_folder_first(empty_weights: Path) -> None:
+def test_own_renderer_is_looked_up_in_the_users_weights_folder(empty_weights: Path) -> None:
     registry = EngineRegistry(fast=False)
-    bundled = bundled_dir() / "renderer"
-    if not (bundled / "config.json").is_file():  # nothing anywhere: the message names the user's folder
-        assert registry.own_dir == empty_weights / "renderer"
-        assert str(empty_weights / "renderer") in {r.name: r for r in registry.status()}[OWN_NEURAL].missing
-    PIRenderer(GeneratorConfig.geometric_refiner(41, DEFAULT_FACE_MODEL, image_size=64)).save_pretrained(
-        empty_weights / "renderer"
-    )
-    assert registry.own_dir == empty_weights / "renderer"  # seen without a new registry
-    assert OWN_NEURAL in registry.available()
+    assert registry.own_dir == empty_weights / "renderer"
+    assert str(empty_weights / "renderer") in {r.name: r for r in registry.status()}[OWN_NEURAL].missing
+    save_pretrained(tiny_renderer(32), empty_weights / "renderer")
+    assert OWN_NEURAL in registry.available()  # seen without a new registry
+    engine = registry.neural(OWN_NEURAL)
+    assert isinstance(engine, NeuralEngine) and isinstance(engine.renderer, PIRenderer)
 
 
 @pytest.fixture()
@@ -174,17 +181,7 @@ def test_registry_loads_public_weights_once(public_weights: Path, tmp_path: Path
 
 def test_registry_own_renderer(empty_weights: Path, tmp_path: Path) -> None:
     own_dir = tmp_path / "renderer"
-    config = GeneratorConfig.small()
-    config = GeneratorConfig(
-        mapping=MappingConfig(32 + 9, 32, 3),
-        warping=config.warping,
-        editing=config.editing,
-        max_nc=config.max_nc,
-        image_size=config.image_size,
-        face_model=DEFAULT_FACE_MODEL,
-    )
-    torch.manual_seed(1)
-    save_pretrained(PIRenderer(config), own_dir)
+    save_pretrained(tiny_renderer(32, seed=1), own_dir)
     registry = EngineRegistry(own_dir=own_dir, fast=False)
     rows = {r.name: r for r in registry.status()}
     assert rows[OWN_NEURAL].available and rows[OWN_NEURAL].face_model == DEFAULT_FACE_MODEL

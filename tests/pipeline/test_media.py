@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -21,6 +20,7 @@ from pipeline.media import (
     write_video,
 )
 from reconstruction.images import read_png_text
+from tests.pipeline.conftest import write_tone
 
 
 def _frames(n: int, h: int = 61, w: int = 83) -> list[np.ndarray]:
@@ -41,17 +41,6 @@ def _decode(path: Path) -> tuple[dict, list[np.ndarray]]:
     w, h = meta["size"]
     frames = [np.frombuffer(b, np.uint8).reshape(h, w, 3) for b in gen]
     return meta, frames
-
-
-def _sine_wav(path: Path, seconds: float, rate: int = 16000) -> Path:
-    t = np.arange(int(seconds * rate)) / rate
-    pcm = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes(pcm.tobytes())
-    return path
 
 
 def test_even_frame_size() -> None:
@@ -80,7 +69,7 @@ def test_write_video_silent_with_provenance(tmp_path: Path) -> None:
 
 
 def test_write_video_with_audio_cut_to_video(tmp_path: Path) -> None:
-    wav = _sine_wav(tmp_path / "tone.wav", 3.0)
+    wav = write_tone(tmp_path / "tone.wav", 3.0, hz=440.0)
     out = write_video(
         _frames(25), tmp_path / "a.mp4", 25, audio_path=wav, provenance=Provenance("animate", "x")
     )

@@ -20,7 +20,12 @@ import pytest
 from webui.config import ServerConfig
 
 #: Limits of the test server (small, so that limit tests need only small files).
-TEST_LIMITS = {"max_upload_mb": 1.0, "max_megapixels": 1.0, "max_video_seconds": 4.0, "max_audio_seconds": 3.0}
+TEST_LIMITS = {
+    "max_upload_mb": 1.0,
+    "max_megapixels": 1.0,
+    "max_video_seconds": 4.0,
+    "max_audio_seconds": 3.0,
+}
 
 
 def free_port() -> int:
@@ -50,7 +55,7 @@ class RunningApp:
 def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     """The app, launched in this process on a free port, shared by the webui tests."""
     pytest.importorskip("gradio_client")
-    from pipeline.engines import EngineRegistry
+    from pipeline import EngineRegistry
     from webui.app import build_app, launch_kwargs
 
     root = tmp_path_factory.mktemp("webui")
@@ -88,8 +93,15 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path
     import imageio_ffmpeg
 
     h, w = frames[0].shape[:2]
-    writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                         macro_block_size=2, ffmpeg_log_level="error")
+    writer = imageio_ffmpeg.write_frames(
+        str(path),
+        (w, h),
+        fps=fps,
+        codec="libx264",
+        pix_fmt_out="yuv420p",
+        macro_block_size=2,
+        ffmpeg_log_level="error",
+    )
     writer.send(None)
     for frame in frames:
         writer.send(np.ascontiguousarray(frame))
@@ -131,10 +143,10 @@ def write_random_renderer(directory: Path, num_expression: int, size: str = "sma
 
     import torch
 
+    from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size
     from pirender.config import GeneratorConfig
     from pirender.checkpoint import save_pretrained
     from pirender.generator import PIRenderer
-    from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size
 
     base = GeneratorConfig.small() if size == "small" else GeneratorConfig.released()
     config = dataclasses.replace(

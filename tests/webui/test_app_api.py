@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.media import SYNTHESIZED_NOTICE, read_video_metadata
-from reconstruction.controls import CONTROL_SPECS, PRESETS
+from pipeline import CONTROL_SPECS, PRESETS, SYNTHESIZED_NOTICE, read_video_metadata
 from reconstruction.images import read_png_text
 from tests.webui.conftest import RunningApp, write_video, write_wav
 
@@ -135,8 +134,9 @@ def test_photo_without_a_face_is_shown_with_a_message(running_app: RunningApp, t
         ("empty.jpg", b"", "not an image we can read"),
     ],
 )
-def test_wrong_file_type_is_refused_readably(running_app: RunningApp, tmp_path: Path, name: str,
-                                             content: bytes, message: str) -> None:
+def test_wrong_file_type_is_refused_readably(
+    running_app: RunningApp, tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(AppError, match=message):
@@ -165,8 +165,9 @@ def test_actions_without_a_photo(running_app: RunningApp) -> None:
         client.predict(api_name="/save_png")
 
 
-def test_sessions_are_isolated_and_run_concurrently(running_app: RunningApp, example_photo: Path,
-                                                    tmp_path: Path) -> None:
+def test_sessions_are_isolated_and_run_concurrently(
+    running_app: RunningApp, example_photo: Path, tmp_path: Path
+) -> None:
     mirrored = tmp_path / "mirrored.jpg"
     Image.open(example_photo).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirrored, quality=95)
     clients = [running_app.client() for _ in range(3)]
@@ -255,11 +256,19 @@ def driving_clip(edit_client, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def test_reenact_makes_an_mp4_with_provenance(running_app: RunningApp, example_photo: Path,
-                                              driving_clip: Path) -> None:
+def test_reenact_makes_an_mp4_with_provenance(
+    running_app: RunningApp, example_photo: Path, driving_clip: Path
+) -> None:
     client = running_app.client()
-    video, note = client.predict(handle_file(str(example_photo)), handle_file(str(driving_clip)),
-                                 "relative", ["expression", "pose"], 1.0, "auto", api_name="/reenact")
+    video, note = client.predict(
+        handle_file(str(example_photo)),
+        handle_file(str(driving_clip)),
+        "relative",
+        ["expression", "pose"],
+        1.0,
+        "auto",
+        api_name="/reenact",
+    )
     assert "Done" in note and "silent" in note
     info = read_video_metadata(_mp4s(video)[0])
     assert info.video_codec == "h264" and info.duration == pytest.approx(1.5, abs=0.2)
@@ -272,23 +281,22 @@ def test_reenact_refuses_bad_inputs(running_app: RunningApp, example_photo: Path
     text = tmp_path / "clip.txt"
     text.write_text("not a video")
     with pytest.raises(AppError, match="not a supported driving video"):
-        client.predict(photo, handle_file(str(text)), "relative", ["pose"], 1.0, "auto",
-                       api_name="/reenact")
+        client.predict(photo, handle_file(str(text)), "relative", ["pose"], 1.0, "auto", api_name="/reenact")
     long_clip = write_video(tmp_path / "long.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 50, fps=10)
     with pytest.raises(AppError, match="5.0 s long; this server accepts at most 4 s"):
-        client.predict(photo, handle_file(str(long_clip)), "relative", ["pose"], 1.0, "auto",
-                       api_name="/reenact")
+        client.predict(
+            photo, handle_file(str(long_clip)), "relative", ["pose"], 1.0, "auto", api_name="/reenact"
+        )
     short = write_video(tmp_path / "short.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 5, fps=10)
     with pytest.raises(AppError, match="at least one part"):
-        client.predict(photo, handle_file(str(short)), "relative", [], 1.0, "auto",
-                       api_name="/reenact")
+        client.predict(photo, handle_file(str(short)), "relative", [], 1.0, "auto", api_name="/reenact")
     with pytest.raises(AppError, match="(?i)face"):  # a grey clip has no face to follow
-        client.predict(photo, handle_file(str(short)), "relative", ["pose"], 1.0, "auto",
-                       api_name="/reenact")
+        client.predict(photo, handle_file(str(short)), "relative", ["pose"], 1.0, "auto", api_name="/reenact")
 
 
-def test_reenact_can_be_cancelled(running_app: RunningApp, example_photo: Path, tmp_path: Path,
-                                  driving_clip: Path) -> None:
+def test_reenact_can_be_cancelled(
+    running_app: RunningApp, example_photo: Path, tmp_path: Path, driving_clip: Path
+) -> None:
     import imageio_ffmpeg
     from gradio_client.utils import Status
 
@@ -301,8 +309,15 @@ def test_reenact_can_be_cancelled(running_app: RunningApp, example_photo: Path, 
     loop = (frames + frames[::-1]) * 4
     longer = write_video(tmp_path / "longer.mp4", loop[:195], fps=50)  # 3.9 s, under the 4 s limit
     client = running_app.client()
-    job = client.submit(handle_file(str(example_photo)), handle_file(str(longer)), "relative",
-                        ["all"], 1.0, "preview", api_name="/reenact")
+    job = client.submit(
+        handle_file(str(example_photo)),
+        handle_file(str(longer)),
+        "relative",
+        ["all"],
+        1.0,
+        "preview",
+        api_name="/reenact",
+    )
     wait_for(lambda: job.status().code in (Status.PROCESSING, Status.PROGRESS) or job.done(), timeout=60)
     assert not job.done(), job.result()
     message = client.predict(api_name="/cancel_reenact")
@@ -314,8 +329,9 @@ def test_reenact_can_be_cancelled(running_app: RunningApp, example_photo: Path, 
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_reenact_real_video_keeps_its_sound(running_app: RunningApp, example_photo: Path, shared_data: Path,
-                                            tmp_path: Path) -> None:
+def test_reenact_real_video_keeps_its_sound(
+    running_app: RunningApp, example_photo: Path, shared_data: Path, tmp_path: Path
+) -> None:
     import subprocess
 
     from pipeline.media import ffmpeg_exe
@@ -324,11 +340,34 @@ def test_reenact_real_video_keeps_its_sound(running_app: RunningApp, example_pho
     if not source.is_file():
         pytest.skip(f"{source.name} not in the shared data")
     clip = tmp_path / "driving.mp4"  # the first 2 s (the test server accepts at most 4 s)
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(source), "-t", "2", "-c:v", "libx264",
-                    "-c:a", "aac", str(clip)], check=True, timeout=120)
-    video, note = running_app.client().predict(handle_file(str(example_photo)), handle_file(str(clip)),
-                                               "relative", ["expression", "pose"], 1.0, "auto",
-                                               api_name="/reenact")
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(source),
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+            str(clip),
+        ],
+        check=True,
+        timeout=120,
+    )
+    video, note = running_app.client().predict(
+        handle_file(str(example_photo)),
+        handle_file(str(clip)),
+        "relative",
+        ["expression", "pose"],
+        1.0,
+        "auto",
+        api_name="/reenact",
+    )
     assert "with the driving video's sound" in note
     info = read_video_metadata(_mp4s(video)[0])
     assert info.has_audio and info.duration == pytest.approx(2.0, abs=0.2)
@@ -340,16 +379,26 @@ def test_reenact_real_video_keeps_its_sound(running_app: RunningApp, example_pho
 # ------------------------------------------------------------------------------------------------
 
 
-def test_audio_tab_says_when_the_model_is_missing(running_app: RunningApp, example_photo: Path,
-                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_audio_tab_says_when_the_model_is_missing(
+    running_app: RunningApp, example_photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A model ships in weights/files/audio2motion; hide every model folder to see the message."""
-    import pipeline.usecases
+    import pipeline.audio
 
-    monkeypatch.setattr(pipeline.usecases, "_model_dirs", lambda explicit: [tmp_path / "no-model"])
+    monkeypatch.setattr(pipeline.audio, "_model_dirs", lambda explicit: [tmp_path / "no-model"])
     wav = write_wav(tmp_path / "speech.wav", 1.0)
     with pytest.raises(AppError, match="audio-to-motion model is not installed"):
-        running_app.client().predict(handle_file(str(example_photo)), handle_file(str(wav)), 0, 0.7, 1.0, 1.0, 1,
-                                     "auto", api_name="/animate")
+        running_app.client().predict(
+            handle_file(str(example_photo)),
+            handle_file(str(wav)),
+            0,
+            0.7,
+            1.0,
+            1.0,
+            1,
+            "auto",
+            api_name="/animate",
+        )
 
 
 def test_audio_tab_finds_the_shipped_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -362,26 +411,42 @@ def test_audio_tab_finds_the_shipped_model(tmp_path: Path, monkeypatch: pytest.M
     assert installed and "audio2motion" in text and "weights/files" in text.replace("\\", "/")
 
 
-def test_animate_makes_variants_once_a_model_is_installed(running_app: RunningApp, example_photo: Path,
-                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_animate_makes_variants_once_a_model_is_installed(
+    running_app: RunningApp, example_photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With an (untrained, tiny) audio-to-motion model installed, the tab makes N labelled variants."""
     from audio2motion import AudioToMotion, AudioToMotionConfig, FlowConfig
     from core.coefficients import DEFAULT_FACE_MODEL
 
-    config = AudioToMotionConfig(face_model=DEFAULT_FACE_MODEL, num_expression=running_app.ctx.num_expression,
-                                 expression_flow=FlowConfig(2, 16, 16), pose_flow=FlowConfig(2, 16, 16))
+    config = AudioToMotionConfig(
+        face_model=DEFAULT_FACE_MODEL,
+        num_expression=running_app.ctx.num_expression,
+        expression_flow=FlowConfig(2, 16, 16),
+        pose_flow=FlowConfig(2, 16, 16),
+    )
     AudioToMotion(config).save_pretrained(tmp_path / "audio-model")
     monkeypatch.setenv("PIRENDER_AUDIO_MODEL", str(tmp_path / "audio-model"))  # read per request: no restart
     wav = write_wav(tmp_path / "speech.wav", 1.0)
-    out = running_app.client().predict(handle_file(str(example_photo)), handle_file(str(wav)), 3, 0.7, 1.0, 1.0,
-                                       2, "auto", api_name="/animate")
+    out = running_app.client().predict(
+        handle_file(str(example_photo)),
+        handle_file(str(wav)),
+        3,
+        0.7,
+        1.0,
+        1.0,
+        2,
+        "auto",
+        api_name="/animate",
+    )
     videos, note = _mp4s(out[:-1]), out[-1]
     assert len(videos) == 2 and "2 variant(s)" in note
     for seed, path in zip((3, 4), videos, strict=True):
         info = read_video_metadata(path)
         assert info.has_audio and info.duration == pytest.approx(1.0, abs=0.15)
-        assert f"operation=animate; engine=geometric; face_model={DEFAULT_FACE_MODEL}; seed={seed}" in \
-            info.metadata["description"]
+        assert (
+            f"operation=animate; engine=geometric; face_model={DEFAULT_FACE_MODEL}; seed={seed}"
+            in info.metadata["description"]
+        )
 
 
 def test_media_duration_limit_message(tmp_path: Path) -> None:
@@ -415,8 +480,9 @@ def test_engine_status_panel(running_app: RunningApp) -> None:
     assert again[1] == weights and "| **geometric** | preview | **yes** | no |" in again[0]  # unloaded
 
 
-def test_weights_download_needs_licence_and_respects_offline(running_app: RunningApp,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_weights_download_needs_licence_and_respects_offline(
+    running_app: RunningApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = running_app.client()
     monkeypatch.delenv("PIRENDER_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)

@@ -19,8 +19,15 @@ from reconstruction.images import read_png_text
 from tests.webui.conftest import RunningApp
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -32,8 +39,9 @@ def browser():
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium"),
-                              args=ARGS)
+        b = p.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium"), args=ARGS
+        )
         try:
             yield b
         finally:
@@ -52,8 +60,9 @@ def _src(page, selector: str) -> str | None:
     return element.get_attribute("src") if element else None
 
 
-def test_upload_drag_slider_and_download(browser, running_app: RunningApp, example_photo: Path,
-                                         tmp_path: Path) -> None:
+def test_upload_drag_slider_and_download(
+    browser, running_app: RunningApp, example_photo: Path, tmp_path: Path
+) -> None:
     page = browser.new_page(viewport={"width": 1440, "height": 1100}, accept_downloads=True)
     page.set_default_timeout(90_000)
     errors: list[str] = []
@@ -119,7 +128,9 @@ def test_bad_upload_shows_a_message_not_a_trace(browser, running_app: RunningApp
         page.get_by_role("tab", name="Reenact").click()
         page.wait_for_selector("#reenact-run")
         page.click("#reenact-run")  # nothing uploaded
-        toast = page.locator(".toast-body, [data-testid='toast-body']").filter(has_text="Please upload a photo")
+        toast = page.locator(".toast-body, [data-testid='toast-body']").filter(
+            has_text="Please upload a photo"
+        )
         toast.first.wait_for()
         assert "Traceback" not in page.content()
         ARTIFACTS.mkdir(exist_ok=True)

@@ -8,40 +8,42 @@ Cross-identity reenactment: each test video's first frame is driven by another i
 video; there is no ground truth, so AED/APD (against the driver), identity similarity (against
 the source) and FID are reported.
 
-Any renderer can be evaluated through the small `Engine` protocol (the geometric preview
-engine too): `prepare(source_crop, source_coeffs) -> state`, `render(state, target) -> image`.
+Any renderer of the product is evaluated through the one `pipeline.Renderer` contract (the
+geometric preview too; a checkpoint becomes a `pipeline.NeuralEngine`): each target frame is
+driven by its own descriptor window of the whole motion (`render_sequence`), or by its
+coefficient record alone (`render`, option `targets="coefficients"`).
 Metrics whose models are missing (the re-fitting backend, the dlib face-embedding model, LPIPS
 or FID weights) are skipped with a note in the report instead of failing.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from PIL import Image
 
-from pirender.descriptor import sequence_windows
+from core.coefficients import FaceCoefficients, MotionSequence
 from core.errors import CheckpointError, InputError, WeightsNotFoundError
-from training.evaluation import metrics as M
+from pipeline.renderer import Renderer
 from pirender.checkpoint import load_generator
 from pirender.generator import PIRenderer
-from training.prepare import CropFitter
-from pirender.tensors import tensor_to_images
 from training.dataset import DatasetManifest, VideoRecord
-from core.coefficients import FaceCoefficients, MotionSequence, check_face_model
+from training.evaluation import metrics as M
+from training.prepare import CropFitter
+from training.trainer import generator_from_checkpoint, read_checkpoint
+from weights.registry import weights_dir
 
 __all__ = [
-    "Engine",
-    "PIRendererEngine",
     "IdentityEmbedder",
     "DlibFaceEmbedder",
     "FeatureExtractor",
@@ -70,61 +72,8 @@ LPIPS_LIN_FILENAME = "lpips-vgg-v0.1.pth"
 
 
 # ---------------------------------------------------------------------------------------------
-# Protocols and their implementations
+# The optional metric models
 # ---------------------------------------------------------------------------------------------
-
-
-@runtime_checkable
-class Engine(Protocol):
-    """A renderer as the evaluator drives it (the shape of a render session).
-
-    prepare: source crop (S, S, 3) uint8 RGB and its coefficients -> an opaque per-source state.
-    render: state + target (a `FaceCoefficients` record, or a descriptor window tensor (C, window)
-    / (1, C, window) of the target frame) -> (H, W, 3) uint8 RGB image.
-    """
-
-    def prepare(self, source_crop: np.ndarray, source_coeffs: FaceCoefficients) -> Any: ...
-
-    def render(self, state: Any, target: FaceCoefficients | torch.Tensor) -> np.ndarray: ...
-
-
-class PIRendererEngine:
-    """`Engine` over a `PIRenderer`: a render session per source, descriptor windows as targets.
-
-    Crops of another size than the model's are resized (bilinear) on the way in; results come
-    out at the model's size (the evaluator resizes them to the real frames when they differ).
-    `render_batch` renders several windows at once (the evaluator uses it when an engine has it).
-    """
-
-    def __init__(self, model: PIRenderer, device: str | torch.device = "cpu", batch_size: int = 4) -> None:
-        self.model = model.to(device).eval()
-        self.device = torch.device(device)
-        self.batch_size = batch_size
-        self.window = model.config.window
-
-    def prepare(self, source_crop: np.ndarray, source_coeffs: FaceCoefficients) -> Any:
-        from pirender.session import RenderSession
-
-        check_face_model(self.model.config.face_model, source_coeffs.face_model)
-        size = self.model.config.image_size
-        crop = np.asarray(source_crop)
-        if crop.shape[0] != size:
-            crop = np.array(Image.fromarray(crop).resize((size, size), Image.Resampling.BILINEAR))
-        return RenderSession(self.model, crop)
-
-    def render(self, state: Any, target: FaceCoefficients | torch.Tensor) -> np.ndarray:
-        if isinstance(target, FaceCoefficients):
-            return state.render_image(target)
-        return self.render_batch(state, target.reshape(1, *target.shape[-2:]))[0]
-
-    def render_batch(self, state: Any, windows: torch.Tensor) -> np.ndarray:
-        """(B, C, window) descriptor windows -> (B, H, W, 3) uint8."""
-        out = []
-        for start in range(0, windows.shape[0], self.batch_size):
-            out += tensor_to_images(
-                state.render(windows[start : start + self.batch_size].to(self.device)).fake_image
-            )
-        return np.stack(out)
 
 
 class IdentityEmbedder(Protocol):
@@ -142,8 +91,6 @@ class DlibFaceEmbedder:
     """
 
     def __init__(self) -> None:
-        import importlib.util
-
         # The models package is located, not imported: its __init__ needs pkg_resources, which
         # recent setuptools no longer ship.
         spec = importlib.util.find_spec("face_recognition_models")
@@ -208,16 +155,10 @@ class InceptionFeatures:
         return self.model(x, return_features=True).cpu().numpy().astype(np.float64)
 
 
-def _weights_folder() -> Path:
-    from weights.registry import weights_dir
-
-    return weights_dir()
-
-
 def find_lpips(backbone: str | Path | None = None, lin: str | Path | None = None) -> M.LPIPS | None:
     """LPIPS-VGG from the given files or the weights folder; None (logged) when a file is missing."""
-    b = Path(backbone) if backbone else _weights_folder() / LPIPS_BACKBONE_FILENAME
-    lf = Path(lin) if lin else _weights_folder() / LPIPS_LIN_FILENAME
+    b = Path(backbone) if backbone else weights_dir() / LPIPS_BACKBONE_FILENAME
+    lf = Path(lin) if lin else weights_dir() / LPIPS_LIN_FILENAME
     if not (b.is_file() and lf.is_file()):
         return None
     return M.LPIPS.from_files(b, lf)
@@ -226,7 +167,7 @@ def find_lpips(backbone: str | Path | None = None, lin: str | Path | None = None
 def find_inception(
     path: str | Path | None = None, device: str | torch.device = "cpu"
 ) -> InceptionFeatures | None:
-    p = Path(path) if path else _weights_folder() / INCEPTION_FILENAME
+    p = Path(path) if path else weights_dir() / INCEPTION_FILENAME
     return InceptionFeatures(p, device) if p.is_file() else None
 
 
@@ -234,8 +175,6 @@ def load_generator_any(
     path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu"
 ) -> PIRenderer:
     """A generator from a training run / checkpoint, our safetensors directory, or the public checkpoint."""
-    from training.trainer import generator_from_checkpoint, read_checkpoint
-
     p = Path(path)
     if p.is_dir() and (p / "checkpoints").is_dir():
         return generator_from_checkpoint(p, ema=ema).to(device)
@@ -315,37 +254,24 @@ def _targets(num_frames: int, max_frames: int) -> list[int]:
 
 
 def _render(
-    engine: Engine,
+    renderer: Renderer,
     state: Any,
     motion: MotionSequence,
     targets: list[int],
-    window: int,
     size: int,
     opts: EvalOptions,
 ) -> np.ndarray:
     """Render the target frames of `motion` -> (K, size, size, 3) uint8 (resized to the real frames when needed).
 
-    Targets are descriptor windows (C, window) of each frame, or the frames' `FaceCoefficients`
-    records when `opts.targets` is "coefficients" (engines without temporal context). Engines with
-    a `render_motion(state, motion, indices)` method (they need both) are given the whole motion.
+    Each target is driven by its own descriptor window of the whole motion, or, when `opts.targets`
+    is "coefficients", by its `FaceCoefficients` record alone (no temporal context).
     """
-    render_motion: Callable[[Any, MotionSequence, list[int]], np.ndarray] | None = getattr(
-        engine, "render_motion", None
-    )
-    if render_motion is not None:
-        images = np.asarray(render_motion(state, motion, targets))
-    elif opts.targets == "coefficients":
-        images = np.stack([engine.render(state, motion.frame(t)) for t in targets])
+    if opts.targets == "coefficients":
+        images = np.stack([renderer.render(state, motion.frame(t)) for t in targets])
     else:
-        windows = sequence_windows(motion.descriptor_rows(), window)[targets]
-        render_batch: Callable[[Any, torch.Tensor], np.ndarray] | None = getattr(engine, "render_batch", None)
-        if render_batch is not None:
-            step = opts.batch_size
-            images = np.concatenate(
-                [render_batch(state, windows[s : s + step]) for s in range(0, len(windows), step)]
-            )
-        else:
-            images = np.stack([engine.render(state, w) for w in windows])
+        images = np.stack(
+            list(renderer.render_sequence(state, motion, frames=targets, batch_size=opts.batch_size))
+        )
     if images.shape[1] != size:
         images = np.stack(
             [np.asarray(Image.fromarray(im).resize((size, size), Image.Resampling.BILINEAR)) for im in images]
@@ -415,7 +341,7 @@ class _Tools:
 
 
 def evaluate_engine(
-    engine: Engine,
+    engine: Renderer,
     dataset: str | Path,
     *,
     name: str = "engine",
@@ -433,7 +359,6 @@ def evaluate_engine(
         raise InputError(f"the '{opts.split}' split of {dataset} has no videos")
     tools = _Tools(fitter, embedder, lpips, fid, manifest.face_model)
     report = EngineReport(engine=name, notes=list(tools.notes))
-    window = int(getattr(engine, "window", 27))
     records = [manifest.load_video(e) for e in entries]
     same, cross = _Accumulator(), _Accumulator()
     failures = {"same_refit_failures": 0, "cross_refit_failures": 0}
@@ -445,7 +370,7 @@ def evaluate_engine(
         targets = _targets(len(record), opts.max_frames)
         source = record.frame(0)
         state = engine.prepare(source, record.motion.frame(0))
-        fake = _render(engine, state, record.motion, targets, window, record.frame_size, opts)
+        fake = _render(engine, state, record.motion, targets, record.frame_size, opts)
         real = record.frames(targets)
         a, b = M.to_unit_range(fake), M.to_unit_range(real)
         values = {"l1": M.l1_error(a, b), "psnr": M.psnr(a, b)}
@@ -474,18 +399,17 @@ def evaluate_engine(
         report.same_identity["fid"] = _fid(same, report)
 
     if opts.cross_identity:
-        _cross_identity(engine, entries, records, tools, opts, window, cross, report, failures)
+        _cross_identity(engine, entries, records, tools, opts, cross, report, failures)
     report.counts.update(failures)
     return report
 
 
 def _cross_identity(
-    engine: Engine,
+    engine: Renderer,
     entries: Sequence[Any],
     records: Sequence[VideoRecord],
     tools: _Tools,
     opts: EvalOptions,
-    window: int,
     acc: _Accumulator,
     report: EngineReport,
     failures: dict[str, int],
@@ -508,7 +432,7 @@ def _cross_identity(
         targets = _targets(len(driver), opts.max_frames)
         source = source_rec.frame(0)
         state = engine.prepare(source, source_rec.motion.frame(0))
-        fake = _render(engine, state, driver.motion, targets, window, source_rec.frame_size, opts)
+        fake = _render(engine, state, driver.motion, targets, source_rec.frame_size, opts)
         if tools.fitter is not None:
             failures["cross_refit_failures"] += tools.motion(acc, rows[targets], tools.fitter.fit_crops(fake))
         tools.identity(acc, fake, source)
@@ -537,19 +461,20 @@ def _fid(acc: _Accumulator, report: EngineReport) -> float:
 # Reports
 # ---------------------------------------------------------------------------------------------
 
-_COLUMNS = (
-    ("same_identity", "l1", "L1", 4),
-    ("same_identity", "psnr", "PSNR", 2),
-    ("same_identity", "ssim", "SSIM", 4),
-    ("same_identity", "lpips", "LPIPS", 4),
-    ("same_identity", "fid", "FID", 2),
-    ("same_identity", "aed", "AED", 4),
-    ("same_identity", "apd", "APD", 4),
-    ("same_identity", "id_similarity", "ID sim", 3),
-    ("cross_identity", "fid", "x-FID", 2),
-    ("cross_identity", "aed", "x-AED", 4),
-    ("cross_identity", "apd", "x-APD", 4),
-    ("cross_identity", "id_similarity", "x-ID sim", 3),
+#: (key, column label, digits) of each metric, in table order; the cross-identity part has no ground truth.
+_METRICS = (
+    ("l1", "L1", 4),
+    ("psnr", "PSNR", 2),
+    ("ssim", "SSIM", 4),
+    ("lpips", "LPIPS", 4),
+    ("fid", "FID", 2),
+    ("aed", "AED", 4),
+    ("apd", "APD", 4),
+    ("id_similarity", "ID sim", 3),
+)
+_CROSS_METRICS = ("fid", "aed", "apd", "id_similarity")
+_COLUMNS = tuple(("same_identity", key, label, digits) for key, label, digits in _METRICS) + tuple(
+    ("cross_identity", key, f"x-{label}", digits) for key, label, digits in _METRICS if key in _CROSS_METRICS
 )
 
 

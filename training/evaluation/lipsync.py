@@ -206,8 +206,9 @@ def evaluate_clip(
     max_seconds: float = 20.0,
 ) -> LipsyncClip:
     """Animate the clip's first frame with its own sound and measure the re-detected mouth."""
-    from pipeline.engines import default_registry
     from pipeline.usecases import prepare_photo
+
+    from pipeline.engines import default_registry
 
     registry = default_registry()
     state = prepare_photo(real.photo, registry=registry)

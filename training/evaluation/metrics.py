@@ -24,9 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import linalg
 from torch import nn
 
 from core.errors import CheckpointError, InputError
+from training.vgg import VGG16_LAYOUT, VGGFeatures, load_vgg_weights
 from weights.loading import load_torch_state
 
 __all__ = [
@@ -190,8 +192,6 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
     """||mu1 - mu2||^2 + Tr(C1 + C2 - 2 (C1 C2)^(1/2)): the FID formula (Heusel et al. 2017)."""
-    from scipy import linalg
-
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     cov1, cov2 = np.atleast_2d(cov1), np.atleast_2d(cov2)
     covmean = np.asarray(linalg.sqrtm(cov1 @ cov2))
@@ -220,8 +220,6 @@ class LPIPS(nn.Module):
 
     def __init__(self, layout: tuple[int | str, ...] | None = None) -> None:
         super().__init__()
-        from training.vgg import VGG16_LAYOUT, VGGFeatures
-
         self.net = VGGFeatures(layout or VGG16_LAYOUT, self.LAYERS)
         channels = [
             self.net.features[self.net.indices[n] - 1].out_channels for n in self.LAYERS
@@ -237,8 +235,6 @@ class LPIPS(nn.Module):
         cls, backbone: str | Path, lin: str | Path, layout: tuple[int | str, ...] | None = None
     ) -> LPIPS:
         """Load the VGG-16 backbone and the LPIPS lin layers (both read with weights_only=True)."""
-        from training.vgg import load_vgg_weights
-
         model = cls(layout)
         load_vgg_weights(model.net, backbone)
         state = load_torch_state(lin, "the LPIPS metric (its lin-layer file)")

@@ -1,4 +1,5 @@
-"""The evaluator: exact results for an oracle engine, worse ones for a frozen engine, any Engine accepted, reports written."""
+"""The evaluator: exact results for an oracle renderer, worse ones for a frozen one, any `pipeline.Renderer`
+accepted (a checkpoint as a `NeuralEngine`), reports written."""
 
 from __future__ import annotations
 
@@ -9,27 +10,25 @@ import numpy as np
 import pytest
 import torch
 
-from pirender.config import GeneratorConfig
 from core.errors import InputError
-from training.evaluation.evaluate import (
-    Engine,
-    EvalOptions,
-    PIRendererEngine,
-    evaluate_engine,
-    load_generator_any,
-    markdown_table,
-    write_reports,
-)
+from pipeline import NeuralEngine, Renderer
 from pirender.checkpoint import save_pretrained
+from pirender.config import GeneratorConfig
 from pirender.generator import PIRenderer
-from training.dataset import DatasetManifest
-from core.coefficients import FaceCoefficients
 from tests.training.synthetic import (
     FACE_MODEL,
     SyntheticBackend,
     estimate_coefficients,
     make_dataset,
     render_disc,
+)
+from training.dataset import DatasetManifest
+from training.evaluation.evaluate import (
+    EvalOptions,
+    evaluate_engine,
+    load_generator_any,
+    markdown_table,
+    write_reports,
 )
 
 
@@ -46,10 +45,19 @@ def _identities(root):
     return {manifest.load_video(e).frame(0).tobytes(): int(e.name[3:]) for e in manifest.videos}
 
 
-class OracleEngine:
-    """Draws exactly what the dataset holds for the target's coefficients (an ideal renderer)."""
+class StillRenderer:
+    """The `Renderer` contract for renderers without temporal context: each frame drawn from its record."""
 
-    window = 27
+    name = "still"
+    face_model = FACE_MODEL
+
+    def render_sequence(self, state, motion, frames=None, batch_size=4, progress=None):
+        for i in range(len(motion)) if frames is None else frames:
+            yield self.render(state, motion.frame(int(i)))
+
+
+class OracleEngine(StillRenderer):
+    """Draws exactly what the dataset holds for the target's coefficients (an ideal renderer)."""
 
     def __init__(self, identities):
         self.identities = identities
@@ -59,13 +67,10 @@ class OracleEngine:
 
     def render(self, state, target):
         identity, size = state
-        if not isinstance(target, FaceCoefficients):  # a descriptor window: its centre column is the frame
-            rows = target.reshape(-1, self.window)[:, self.window // 2].numpy()
-            target = FaceCoefficients.from_descriptor_rows(rows, FACE_MODEL)
         return render_disc(target, size, identity)
 
 
-class FrozenEngine:
+class FrozenEngine(StillRenderer):
     """Always returns the source: no motion at all."""
 
     def prepare(self, source_crop, source_coeffs):
@@ -114,7 +119,7 @@ class TinyFeatures:
 
 def test_oracle_engine_is_perfect_and_offsets_are_measured(dataset):
     oracle = OracleEngine(_identities(dataset))
-    assert isinstance(oracle, Engine)
+    assert isinstance(oracle, Renderer)
     report = evaluate_engine(
         oracle,
         dataset,
@@ -165,12 +170,12 @@ def test_frozen_engine_scores_worse(dataset):
     )
 
 
-def test_pirenderer_engine_and_reports(dataset, tmp_path):
+def test_neural_engine_and_reports(dataset, tmp_path):
     cfg = dataclasses.replace(GeneratorConfig.small(), face_model=FACE_MODEL, image_size=32)
     torch.manual_seed(0)
     model_dir = save_pretrained(PIRenderer(cfg), tmp_path / "model")
-    engine = PIRendererEngine(load_generator_any(model_dir), batch_size=2)
-    options = EvalOptions(max_frames=3)
+    engine = NeuralEngine(load_generator_any(model_dir), name="tiny")
+    options = EvalOptions(max_frames=3, batch_size=2)
     report = evaluate_engine(engine, dataset, name="tiny", fitter=SyntheticBackend(32), options=options)
     assert report.counts["same_frames"] == 9 and len(report.per_video) == 3
     assert 0 < report.same_identity["l1"] < 1

@@ -1,0 +1,278 @@
+"""Portrait editing of one photo (paper section 4.1, intuitive image editing): the expensive step once, the cheap step per slider move.
+
+`prepare_photo` detects the face, crops it and fits its coefficients once per photo (a
+`SourceState`, which belongs to the user's session and caches each engine's per-photo state);
+`edit(state, EditRequest)` then runs per slider move. An edit is pasted back into the photo at
+full resolution, or into a smaller `Canvas` of the same photo (the page's display copy, a video
+frame), which keeps the per-edit cost independent of the photo's resolution.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from core.coefficients import FaceCoefficients
+from core.errors import InputError
+from pipeline.engines import EngineRegistry, check_engine_choice, default_registry
+from pipeline.media import even_frame_size
+from pipeline.renderer import Renderer
+from reconstruction.controls import PRESETS, ControlSet, control_set_for
+from reconstruction.crop import CropTransform, paste_back
+from reconstruction.images import load_image
+
+__all__ = [
+    "PasteMode",
+    "SourceState",
+    "Canvas",
+    "EditRequest",
+    "EditResult",
+    "prepare_photo",
+    "prepared_for",
+    "photo_canvas",
+    "target_coefficients",
+    "request_from_preset",
+    "edit",
+]
+
+log = logging.getLogger(__name__)
+
+PasteMode = Literal["residual", "replace"]
+
+
+@dataclass
+class SourceState:
+    """One analysed photo (the expensive step, done once): belongs to one user's session.
+
+    analysis: the backend's `PhotoAnalysis` (full image, detection, crop transform, 256x256 crop,
+    coefficients). Engine states (per-photo renderer work) are created on first use by
+    `engine_state` and kept here, so every later edit, clip or download reuses them.
+    """
+
+    analysis: Any
+    backend: str
+    _engine_states: dict[str, tuple[Renderer, Any]] = field(default_factory=dict, repr=False)
+    _controls: ControlSet | None = field(default=None, repr=False)
+
+    @property
+    def image(self) -> np.ndarray:
+        """(H, W, 3) uint8 RGB: the photo at full resolution."""
+        return self.analysis.image
+
+    @property
+    def crop(self) -> np.ndarray:
+        """(256, 256, 3) uint8 RGB: the renderer crop."""
+        return self.analysis.crop
+
+    @property
+    def coefficients(self) -> FaceCoefficients:
+        """The photo's own coefficients (what zero controls reproduce)."""
+        return self.analysis.coefficients
+
+    @property
+    def crop_transform(self) -> CropTransform:
+        return self.analysis.crop_transform
+
+    @property
+    def face_model(self) -> str:
+        return self.analysis.coefficients.face_model
+
+    @property
+    def num_faces(self) -> int:
+        detection = self.analysis.detection
+        return int(getattr(detection, "num_faces", 1))
+
+    def engine_state(self, engine: Renderer) -> Any:
+        """The state of `engine` for this photo, prepared on first use (and again after a registry reload)."""
+        cached = self._engine_states.get(engine.name)
+        if cached is not None and cached[0] is engine:
+            return cached[1]
+        state = engine.prepare(self.crop, self.coefficients)
+        self._engine_states[engine.name] = (engine, state)
+        return state
+
+
+@dataclass(frozen=True, eq=False)
+class Canvas:
+    """The photo at an output size, where edits are pasted.
+
+    image: (H, W, 3) uint8 RGB; transform: where the renderer crop lies in these pixels;
+    scale: output pixels per photo pixel (1.0: the photo itself).
+    """
+
+    image: np.ndarray
+    transform: CropTransform
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """One edit of a prepared photo (what the sliders say).
+
+    values: control name -> value, in the units of `reconstruction.controls.CONTROL_SPECS`
+        (absent controls stay at their defaults).
+    raw_expression_offset: (E,) added to the expression coefficients (advanced editing), or None.
+    engine: "preview" (geometric, instant), "neural" (the paper's renderer) or "auto" (neural when
+        one is installed for this photo's face model).
+    paste: how the edited crop goes back into the photo: "residual" adds only the change, so
+        untouched pixels keep the photo's full resolution; "replace" puts the rendered crop in.
+    """
+
+    values: Mapping[str, float] = field(default_factory=dict)
+    raw_expression_offset: np.ndarray | None = None
+    engine: str = "auto"
+    paste: PasteMode = "residual"
+
+    def __post_init__(self) -> None:
+        check_engine_choice(self.engine)
+        if self.paste not in ("residual", "replace"):
+            raise InputError(f"paste must be 'residual' or 'replace', got {self.paste!r}")
+        values: dict[str, float] = {}
+        for name, value in dict(self.values).items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise InputError(f"control '{name}' must be a number, got {value!r}") from None
+            if not math.isfinite(number):
+                raise InputError(f"control '{name}' must be finite, got {value!r}")
+            values[str(name)] = number
+        object.__setattr__(self, "values", values)
+        if self.raw_expression_offset is not None:
+            offset = np.asarray(self.raw_expression_offset, dtype=np.float32).reshape(-1)
+            if not np.all(np.isfinite(offset)):
+                raise InputError("raw_expression_offset contains NaN or infinite values")
+            object.__setattr__(self, "raw_expression_offset", offset)
+
+    def details(self) -> dict[str, str]:
+        """The request as short provenance facts (control values, whether raw offsets were used)."""
+        details = {k: f"{v:g}" for k, v in sorted(self.values.items())}
+        if self.raw_expression_offset is not None:
+            details["raw_expression_offset"] = "yes"
+        return details
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """crop: (256, 256, 3) uint8 edited crop; full_image: (H, W, 3) uint8 photo (or canvas) with the
+    crop pasted back; coeffs: the target coefficients; engine_used: name of the engine that rendered it."""
+
+    crop: np.ndarray
+    full_image: np.ndarray
+    coeffs: FaceCoefficients
+    engine_used: str
+
+
+def prepare_photo(
+    image_or_path: Any,
+    backend: str = "default",
+    face_index: int = 0,
+    *,
+    registry: EngineRegistry | None = None,
+) -> SourceState:
+    """Load a photo (path, bytes, PIL image or uint8 array), find face `face_index`, crop it and fit
+    its coefficients with reconstruction backend `backend` ("default" | "deep3d").
+
+    Raises ImageReadError (unreadable file), NoFaceError / FaceTooSmallError (no usable face),
+    WeightsNotFoundError (the backend's files are missing).
+    """
+    registry = registry or default_registry()
+    if isinstance(image_or_path, SourceState):
+        return image_or_path
+    if face_index < 0:
+        raise InputError(f"face_index must be >= 0, got {face_index}")
+    image = load_image(image_or_path)
+    analysis = registry.backend(backend).analyze_photo(image, face_index=face_index)
+    h, w = image.shape[:2]
+    face_model = analysis.coefficients.face_model
+    log.info("photo prepared: %dx%d, face %d, backend %s (%s)", w, h, face_index, backend, face_model)
+    return SourceState(analysis, getattr(analysis, "backend", "") or str(backend).lower())
+
+
+def prepared_for(photo: Any, backend: str, registry: EngineRegistry) -> SourceState:
+    """A prepared photo for `backend`: `photo` itself when it is a SourceState of that backend."""
+    if isinstance(photo, SourceState) and photo.backend != backend:
+        raise InputError(
+            f"the photo was prepared with backend '{photo.backend}' but '{backend}' was asked for"
+        )
+    return prepare_photo(photo, backend, registry=registry)
+
+
+def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Canvas:
+    """The photo shrunk (never enlarged) so that its longer side is <= max_side, with the crop's place in it.
+
+    even: both sides even (what H.264 / yuv420p video needs).
+    """
+    image = state.image
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if even:
+        out_h, out_w = even_frame_size(h, w, max_side)
+    else:
+        out_h, out_w = max(1, round(h * scale)), max(1, round(w * scale))
+    if (out_h, out_w) == (h, w):
+        return Canvas(image, state.crop_transform)
+    small = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    sx, sy = w / out_w, h / out_h  # photo pixels per canvas pixel, per axis
+    # canvas pixel centre u <-> photo pixel centre (u + 0.5) * s - 0.5 (as cv2.resize maps them)
+    to_photo = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+    affine = state.crop_transform.matrix @ to_photo  # canvas px -> crop px
+    transform = CropTransform(
+        affine=tuple(map(tuple, affine.tolist())),
+        crop_size=state.crop_transform.crop_size,
+        original_size=(out_h, out_w),
+    )
+    return Canvas(small, transform, scale)
+
+
+def _controls(state: SourceState, registry: EngineRegistry) -> ControlSet:
+    if state._controls is None:
+        state._controls = control_set_for(registry.backend(state.backend).model)
+    return state._controls
+
+
+def target_coefficients(
+    state: SourceState, request: EditRequest, *, registry: EngineRegistry | None = None
+) -> FaceCoefficients:
+    """The coefficients an edit request asks for (the photo's own, changed by the controls)."""
+    registry = registry or default_registry()
+    return _controls(state, registry).apply(
+        state.coefficients, request.values, raw_expression_offset=request.raw_expression_offset
+    )
+
+
+def request_from_preset(
+    preset: str, overrides: Mapping[str, float] | None = None, **kwargs: Any
+) -> EditRequest:
+    """An EditRequest with the values of preset `preset` (reconstruction.controls.PRESETS), then `overrides`."""
+    if preset not in PRESETS:
+        raise InputError(f"unknown preset '{preset}'; choose one of {', '.join(sorted(PRESETS))}")
+    values = dict(PRESETS[preset])
+    values.update(overrides or {})
+    return EditRequest(values=values, **kwargs)
+
+
+def edit(
+    state: SourceState,
+    request: EditRequest,
+    *,
+    registry: EngineRegistry | None = None,
+    canvas: Canvas | None = None,
+) -> EditResult:
+    """Apply one edit to a prepared photo (the cheap step, per slider move).
+
+    The edited crop is pasted into `canvas` (a smaller copy of the photo, see `photo_canvas`) or,
+    by default, into the photo at full resolution.
+    """
+    registry = registry or default_registry()
+    coeffs = target_coefficients(state, request, registry=registry)
+    engine = registry.select(request.engine, state.backend, state.face_model)
+    crop = engine.render(state.engine_state(engine), coeffs)
+    canvas = canvas or Canvas(state.image, state.crop_transform)
+    full = paste_back(canvas.image, crop, canvas.transform, mode=request.paste)
+    return EditResult(crop, full, coeffs, engine.name)

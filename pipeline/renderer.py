@@ -1,0 +1,53 @@
+"""The one contract every renderer fulfils: the product's use cases, the evaluation and the benchmarks call it.
+
+A renderer draws a source photo's face with other coefficients (paper section 3: the generator;
+or the product's geometric preview). `prepare(crop, source_coeffs)` does the per-photo work once
+and returns a state that belongs to the caller (a user's session); `render(state, target)` draws
+one still target; `render_sequence(state, motion)` draws the frames of a motion, each driven by
+its own temporal window of the whole motion (what the paper's generator takes). Renderer objects
+hold only weights and are shared by every request of the process.
+
+Below this contract, `pirender.session.RenderSession` drives the network itself through the
+generator's prepared-source protocol (`prepare_source` / `render_prepared`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from core.coefficients import FaceCoefficients, MotionSequence
+
+__all__ = ["FrameProgress", "Renderer"]
+
+#: progress(frames_done, frames_total), called after each batch; raise from it to stop.
+FrameProgress = Callable[[int, int], None]
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    """A renderer. `name` identifies it to users and in provenance; `face_model` is the
+    coefficient model it accepts ("*" for any). Images are (H, W, 3) uint8 RGB crops at the size of
+    the crop given to `prepare` (256 x 256 for the product's crop)."""
+
+    name: str
+    face_model: str
+
+    def prepare(self, crop: np.ndarray, source_coeffs: FaceCoefficients) -> Any:
+        """Per-photo work, done once; the returned state belongs to the caller."""
+
+    def render(self, state: Any, target: FaceCoefficients) -> np.ndarray:
+        """One still target -> (H, W, 3) uint8 crop."""
+
+    def render_sequence(
+        self,
+        state: Any,
+        motion: MotionSequence,
+        frames: Sequence[int] | None = None,
+        batch_size: int = 4,
+        progress: FrameProgress | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Yield one (H, W, 3) uint8 crop per frame of `motion` (or per index of `frames`, each
+        driven by its own window of the whole motion), `batch_size` frames per step."""

@@ -1,0 +1,105 @@
+"""Portrait editing on a real portrait: prepare once, edit per slider move, paste into the photo or a
+smaller canvas (no renderer weights installed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.coefficients import DEFAULT_FACE_MODEL
+from core.errors import InputError, WeightsNotFoundError
+from pipeline import (
+    GEOMETRIC,
+    OWN_NEURAL,
+    EditRequest,
+    EngineRegistry,
+    SourceState,
+    edit,
+    make_clip,
+    photo_canvas,
+    read_video_metadata,
+    request_from_preset,
+)
+from pirender import save_pretrained
+from tests.pipeline.conftest import mae, tiny_renderer
+
+
+def test_prepare_photo(state: SourceState, astronaut: np.ndarray) -> None:
+    assert state.face_model == DEFAULT_FACE_MODEL and state.backend == "default"
+    assert state.crop.shape == (256, 256, 3) and state.image.shape == astronaut.shape
+    assert state.num_faces == 1
+
+
+def test_zero_controls_keep_the_photo(
+    state: SourceState, astronaut: np.ndarray, registry: EngineRegistry
+) -> None:
+    result = edit(state, EditRequest(), registry=registry)
+    assert result.engine_used == GEOMETRIC  # "auto" without neural weights
+    assert result.full_image.shape == astronaut.shape and result.full_image.dtype == np.uint8
+    assert mae(result.full_image, astronaut) < 1.0  # < 1/255 of the range
+
+
+def test_yaw_changes_the_face_only(
+    state: SourceState, astronaut: np.ndarray, registry: EngineRegistry
+) -> None:
+    result = edit(state, EditRequest({"yaw": 15.0}, engine="preview"), registry=registry)
+    assert np.degrees(result.coeffs.angles[1] - state.coefficients.angles[1]) == pytest.approx(15.0, abs=1e-3)
+    x0, y0, x1, y1 = (int(v) for v in state.analysis.detection.face.bbox)
+    face = (slice(y0, y1), slice(x0, x1))
+    assert mae(result.full_image[face], astronaut[face]) > 4.0
+    bx0, by0, bx1, by1 = state.crop_transform.box
+    outside = np.ones(astronaut.shape[:2], bool)
+    outside[max(0, int(by0) - 1) : int(by1) + 2, max(0, int(bx0) - 1) : int(bx1) + 2] = False
+    np.testing.assert_array_equal(result.full_image[outside], astronaut[outside])
+    assert mae(result.crop, state.crop) > 2.0
+
+
+def test_edit_into_a_smaller_canvas(state: SourceState, registry: EngineRegistry) -> None:
+    """Pasting into the photo shrunk to 200 px == shrinking the full-resolution result; the engine is prepared once."""
+    request = EditRequest({"yaw": 12.0})
+    canvas = photo_canvas(state, 200)
+    assert canvas.image.shape == (200, 200, 3) and canvas.scale == pytest.approx(200 / 512)
+    small = edit(state, request, registry=registry, canvas=canvas)
+    full = edit(state, request, registry=registry)
+    np.testing.assert_array_equal(small.crop, full.crop)
+    shrunk = cv2.resize(full.full_image, (200, 200), interpolation=cv2.INTER_AREA)
+    assert mae(small.full_image, shrunk) < 0.4
+    assert photo_canvas(state, 4000).image is state.image  # never enlarged
+    assert photo_canvas(state, 301, even=True).image.shape == (300, 300, 3)
+
+
+def test_neural_without_weights_says_what_to_install(state: SourceState, registry: EngineRegistry) -> None:
+    with pytest.raises(WeightsNotFoundError, match="epoch_00190_iteration_000400000_checkpoint.pt"):
+        edit(state, EditRequest({"yaw": 5.0}, engine="neural"), registry=registry)
+
+
+def test_neural_engine_through_the_pipeline(state: SourceState, tmp_path: Path) -> None:
+    """A (tiny, untrained) renderer trained for the default face model is used for "neural"/"auto"."""
+    save_pretrained(tiny_renderer(state.coefficients.expression.shape[0]), tmp_path / "renderer")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PIRENDER_WEIGHTS_DIR", str(tmp_path / "none"))
+        own = EngineRegistry(own_dir=tmp_path / "renderer", fast=False)
+        for choice in ("neural", "auto"):
+            result = edit(state, EditRequest({"yaw": 10.0}, engine=choice), registry=own)
+            assert result.engine_used == OWN_NEURAL
+            assert result.crop.shape == (256, 256, 3) and result.full_image.shape == state.image.shape
+        assert edit(state, EditRequest(engine="preview"), registry=own).engine_used == GEOMETRIC
+        clip = make_clip(
+            state, EditRequest({"smile": 0.5}, engine="neural"), 0.2, 10, tmp_path / "n.mp4", registry=own
+        )
+        assert "engine=own" in read_video_metadata(clip).metadata["description"]
+
+
+def test_bad_requests_and_presets() -> None:
+    with pytest.raises(InputError):
+        EditRequest({"yaw": float("nan")})
+    with pytest.raises(InputError):
+        EditRequest(engine="fastest")
+    with pytest.raises(InputError, match="unknown preset"):
+        request_from_preset("grumpy")
+    request = request_from_preset("smile", {"yaw": 5.0}, engine="preview")
+    assert request.values["smile"] == pytest.approx(0.8) and request.values["yaw"] == 5.0
+    assert request.details() == {"smile": "0.8", "yaw": "5"}

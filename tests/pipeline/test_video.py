@@ -1,0 +1,124 @@
+"""Videos of a real portrait: the morph clip, cancellation, reenactment of a real driving clip."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.errors import InputError
+from pipeline import (
+    SYNTHESIZED_NOTICE,
+    Cancelled,
+    EditRequest,
+    EngineRegistry,
+    ReenactOptions,
+    SourceState,
+    edit,
+    make_clip,
+    read_video_metadata,
+    reenact,
+)
+from tests.pipeline.conftest import decode_all, mae
+
+# A short frontal talking-head clip with a sound track (VoxCeleb2-style crop, CC-BY-4.0).
+DRIVING = "videos/Hangz-nju-cuhk__Talking-Face_PC-AVS__00067.mp4"
+
+
+def test_bad_options() -> None:
+    with pytest.raises(InputError):
+        ReenactOptions(parts=("hair",))
+    with pytest.raises(InputError):
+        ReenactOptions(batch_size=0)
+
+
+def test_make_clip(
+    state: SourceState, astronaut: np.ndarray, registry: EngineRegistry, tmp_path: Path
+) -> None:
+    request = EditRequest({"yaw": 15.0, "smile": 0.6})
+    seen: list[float] = []
+    path = make_clip(
+        state,
+        request,
+        seconds=0.6,
+        fps=10,
+        path=tmp_path / "clip.mp4",
+        registry=registry,
+        progress=lambda f, m: seen.append(f),
+    )
+    frames = decode_all(path)
+    assert len(frames) == 6 and frames[0].shape == astronaut.shape
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+    info = read_video_metadata(path)
+    assert (info.video_codec, info.pix_fmt) == ("h264", "yuv420p")
+    assert info.metadata["comment"].startswith(SYNTHESIZED_NOTICE)
+    assert "operation=edit-clip" in info.metadata["description"]
+    edited = edit(state, request, registry=registry).full_image
+    assert mae(frames[0], astronaut) < 3.0  # starts at the photo (H.264 loss only) ...
+    assert mae(frames[-1], edited) < 3.0  # ... ends at the edit
+    assert mae(frames[-1], astronaut) > mae(frames[-1], edited) + 0.3
+
+
+def test_cancel_between_batches(state: SourceState, registry: EngineRegistry, tmp_path: Path) -> None:
+    cancel = threading.Event()
+
+    def progress(fraction: float, message: str) -> None:
+        if "rendering" in message:
+            cancel.set()  # the user presses "stop" during rendering
+
+    with pytest.raises(Cancelled):
+        make_clip(
+            state,
+            EditRequest({"yaw": 10.0}),
+            seconds=2,
+            path=tmp_path / "c.mp4",
+            registry=registry,
+            progress=progress,
+            cancel=cancel,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_clip_of_a_large_photo_is_scaled_before_pasting(
+    state: SourceState, registry: EngineRegistry, tmp_path: Path
+) -> None:
+    request = EditRequest({"yaw": 12.0})
+    path = make_clip(
+        state, request, seconds=0.2, fps=10, path=tmp_path / "s.mp4", registry=registry, max_side=200
+    )
+    frames = decode_all(path)
+    assert len(frames) == 2 and frames[0].shape == (200, 200, 3)
+    small = cv2.resize(
+        edit(state, request, registry=registry).full_image, (200, 200), interpolation=cv2.INTER_AREA
+    )
+    assert mae(frames[-1], small) < 5.0  # the encoded frame is the edit at video size (H.264 loss at 200 px)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_reenact_real_clip_keeps_its_sound(
+    shared_data: Path, astronaut: np.ndarray, registry: EngineRegistry, tmp_path: Path
+) -> None:
+    driving = shared_data / DRIVING
+    seen: list[float] = []
+    out = reenact(
+        astronaut,
+        driving,
+        ReenactOptions(max_seconds=2.0),
+        tmp_path / "re.mp4",
+        registry=registry,
+        progress=lambda f, m: seen.append(f),
+    )
+    info = read_video_metadata(out)
+    assert info.has_audio and info.audio_codec == "aac"
+    assert info.duration == pytest.approx(2.0, abs=0.15)
+    assert "operation=reenact" in info.metadata["description"]
+    frames = decode_all(out)
+    assert len(frames) == 50 and frames[0].shape == astronaut.shape
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+    # the photo moves with the video: frames differ from each other, around the face
+    motion = np.mean([mae(frames[i], frames[0]) for i in (10, 25, 49)])
+    assert motion > 0.3

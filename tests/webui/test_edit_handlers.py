@@ -1,0 +1,91 @@
+"""The Edit tab's handlers without a server: no work is done twice per request.
+
+Counted on the geometric engine of the shared registry (no neural weights installed): a slider
+release shows the picture the drag already rendered instead of rendering it again; downloads and
+clips reuse the session's prepared photo and the engine state prepared for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline import GEOMETRIC, EngineRegistry, control_set_for
+from webui.common import AppContext
+from webui.config import ServerConfig
+from webui.edit_handlers import EditHandlers, EditSession
+from webui.sessions import SessionFiles
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> AppContext:
+    root = tmp_path_factory.mktemp("edit-handlers")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PIRENDER_WEIGHTS_DIR", str(root / "weights"))
+        config = ServerConfig.from_env(environ={}, temp_dir=root / "sessions", cache_dir=root / "cache")
+        registry = EngineRegistry(own_dir=root / "no-renderer", fast=False)
+        num_expression = control_set_for(registry.backend("default").face_model).num_expression
+        yield AppContext(config, registry, SessionFiles(config.temp_dir, 600.0), "default", num_expression)
+
+
+@pytest.fixture()
+def photo(astronaut: np.ndarray, tmp_path: Path) -> Path:
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(path)
+    return path
+
+
+def _count(monkeypatch: pytest.MonkeyPatch, obj: Any, method: str) -> list[int]:
+    """Count the calls of obj.method (a one-element list, so the count can be read later)."""
+    calls = [0]
+    original: Callable[..., Any] = getattr(obj, method)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(obj, method, counted)
+    return calls
+
+
+def test_a_release_after_a_drag_renders_nothing_new(
+    ctx: AppContext, photo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handlers, session, request = EditHandlers(ctx), EditSession(), SimpleNamespace(session_hash="user-a")
+    handlers.analyse(str(photo), None, session, request)
+    renders = _count(monkeypatch, ctx.registry.geometric("default"), "render")
+    shown = handlers.preview(session, request, yaw=15.0, smile=0.6)
+    assert renders[0] == 1
+    result, compare, note, record = handlers.refine(session, "auto", request, yaw=15.0, smile=0.6)
+    assert renders[0] == 1  # the release of the dragged values: the drag's picture, not a second render
+    assert result == shown and compare == (str(session.before), shown) and Path(shown).is_file()
+    assert record["engine"] == GEOMETRIC and "geometric preview" in note
+    handlers.refine(session, "auto", request, yaw=15.0, smile=0.7)  # values nobody previewed: rendered
+    assert renders[0] == 2
+    for _ in range(8):  # later previews do not delete the picture the compare view shows
+        handlers.preview(session, request, yaw=3.0)
+    assert Path(shown).is_file() and Path(shown) in session.shown["edit"]
+
+
+def test_downloads_reuse_the_prepared_photo_and_engine(
+    ctx: AppContext, photo: Path, astronaut: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handlers, session, request = EditHandlers(ctx), EditSession(), SimpleNamespace(session_hash="user-b")
+    prepares = _count(monkeypatch, ctx.registry.geometric("default"), "prepare")
+    analyses = _count(monkeypatch, ctx.registry.backend("default"), "analyze_photo")
+    handlers.analyse(str(photo), None, session, request)
+    handlers.preview(session, request, yaw=-10.0)
+    handlers.refine(session, "auto", request, yaw=-10.0)
+    assert (analyses[0], prepares[0]) == (1, 1)
+    full = handlers.save_png(session, "auto", "photo", request, yaw=-10.0)
+    crop = handlers.save_png(session, "auto", "crop", request, yaw=-10.0)
+    clip = handlers.clip(session, "auto", 0.2, request, progress=lambda *a, **k: None, yaw=-10.0)
+    assert (analyses[0], prepares[0]) == (1, 1)  # nothing analysed or prepared again
+    assert np.asarray(Image.open(full)).shape == astronaut.shape
+    assert np.asarray(Image.open(crop)).shape == (256, 256, 3) and Path(clip).is_file()
