@@ -188,7 +188,9 @@ def _random_neural_renderer(folder: Path) -> Path:
         mapping=dataclasses.replace(base.mapping, coeff_nc=descriptor_size(num_expression)),
     )
     torch.manual_seed(0)
-    return save_pretrained(PIRenderer(config).eval(), folder, metadata={"licence": "random weights (benchmark)"})
+    return save_pretrained(
+        PIRenderer(config).eval(), folder, metadata={"licence": "random weights (benchmark)"}
+    )
 
 
 def run(url: str | None, n: int, photo: Path | None, random_neural: bool = False) -> dict[str, Any]:

@@ -431,8 +431,15 @@ def _moving_region(flow: np.ndarray, transform: CropTransform) -> tuple[int, int
     if not moving.any():
         return None
     ys, xs = np.nonzero(moving)
-    corners = np.array([[xs.min() - 1, ys.min() - 1], [xs.max() + 1, ys.min() - 1], [xs.min() - 1, ys.max() + 1],
-                        [xs.max() + 1, ys.max() + 1]], dtype=np.float64)
+    corners = np.array(
+        [
+            [xs.min() - 1, ys.min() - 1],
+            [xs.max() + 1, ys.min() - 1],
+            [xs.min() - 1, ys.max() + 1],
+            [xs.max() + 1, ys.max() + 1],
+        ],
+        dtype=np.float64,
+    )
     pts = _affine_points(transform.inverse(), corners)
     h, w = transform.original_size
     x0, y0 = max(0, math.floor(pts[:, 0].min())), max(0, math.floor(pts[:, 1].min()))
@@ -487,17 +494,26 @@ def warp_photo(
     # p -> A^-1 (A p + f(A p)) = p + L^-1 f(A p), one resampling of a (c, c, 2) field.
     grid = np.stack(np.meshgrid(np.arange(c, dtype=np.float32), np.arange(c, dtype=np.float32)), axis=-1)
     source_photo = cv2.transform((grid + faded).reshape(1, -1, 2), transform.inverse()).reshape(c, c, 2)
-    photo_map = cv2.warpAffine(source_photo, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_REPLICATE)
+    photo_map = cv2.warpAffine(
+        source_photo, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_REPLICATE
+    )
     map_x, map_y = photo_map[..., 0], photo_map[..., 1]
     roi = cv2.remap(original, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     if overlay is not None and overlay_alpha is not None:
         overlay = check_rgb8(overlay, "overlay")
         alpha = np.asarray(overlay_alpha, dtype=np.float32)
         if overlay.shape[:2] != (c, c) or alpha.shape != (c, c):
-            raise InputError(f"overlay and overlay_alpha must be {c}x{c}, got {overlay.shape[:2]} and {alpha.shape}")
+            raise InputError(
+                f"overlay and overlay_alpha must be {c}x{c}, got {overlay.shape[:2]} and {alpha.shape}"
+            )
         if alpha.max() > 0.0:
-            colour = cv2.warpAffine(overlay, to_crop, size, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                                    borderMode=cv2.BORDER_REPLICATE)
+            colour = cv2.warpAffine(
+                overlay,
+                to_crop,
+                size,
+                flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
             cover = cv2.warpAffine(alpha, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_CONSTANT)
             roi = cv2.blendLinear(colour, roi, cover, 1.0 - cover)
     out[y0:y1, x0:x1] = roi

@@ -160,7 +160,9 @@ def _list_keys(keys: Sequence[str], limit: int = 5) -> str:
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """The ``net_recon`` tensors of a checkpoint file (or a bare state dict), without unpickling objects."""
-    obj = load_torch_state(path, "the 'deep3d' backend: Deep3DFaceRecon's epoch_20.pth, registry entry 'deep3d-recon'")
+    obj = load_torch_state(
+        path, "the 'deep3d' backend: Deep3DFaceRecon's epoch_20.pth, registry entry 'deep3d-recon'"
+    )
     if isinstance(obj, dict) and "net_recon" in obj:
         obj = obj["net_recon"]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -13,7 +13,17 @@ import grimp
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "weights", "reconstruction", "pirender", "audio2motion", "pipeline", "training", "cli", "webui")
+PACKAGES = (
+    "core",
+    "weights",
+    "reconstruction",
+    "pirender",
+    "audio2motion",
+    "pipeline",
+    "training",
+    "cli",
+    "webui",
+)
 MAX_LINES = 650
 
 

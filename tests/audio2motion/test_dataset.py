@@ -21,8 +21,8 @@ from audio2motion.dataset import (
     split_clips,
     whole_clip_batch,
 )
-from core.errors import FaceModelMismatchError, InputError
 from core.coefficients import MotionSequence
+from core.errors import FaceModelMismatchError, InputError
 
 from .helpers import bursts, tiny_config, write_wav
 

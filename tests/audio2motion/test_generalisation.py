@@ -25,8 +25,8 @@ from audio2motion.dataset import (
     whole_clip_batch,
 )
 from audio2motion.training import TrainConfig, train
-from core.errors import InputError
 from core.coefficients import FaceCoefficients, MotionSequence
+from core.errors import InputError
 
 from .helpers import FACE_MODEL, bursts, make_clip_folder, make_task, randomize, tiny_config, write_wav
 

@@ -13,8 +13,8 @@ from safetensors.torch import load_file, save_file
 
 from audio2motion import AudioToMotion, AudioToMotionConfig, audio_features, resample_motion
 from audio2motion.model import MotionBatch, pose_of
-from core.errors import CheckpointError, FaceModelMismatchError, InputError, WeightsNotFoundError
 from core.coefficients import FaceCoefficients, MotionSequence
+from core.errors import CheckpointError, FaceModelMismatchError, InputError, WeightsNotFoundError
 
 from .helpers import bursts, tiny_config, write_wav
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from audio2motion import AudioToMotion, AudioToMotionConfig, audio_features, load_audio, silence_features
-from core.errors import MediaReadError
 from core.coefficients import FaceCoefficients
+from core.errors import MediaReadError
 
 pytestmark = pytest.mark.realdata
 

@@ -144,8 +144,8 @@ def write_random_renderer(directory: Path, num_expression: int, size: str = "sma
     import torch
 
     from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size
-    from pirender.config import GeneratorConfig
     from pirender.checkpoint import save_pretrained
+    from pirender.config import GeneratorConfig
     from pirender.generator import PIRenderer
 
     base = GeneratorConfig.small() if size == "small" else GeneratorConfig.released()
@@ -156,4 +156,6 @@ def write_random_renderer(directory: Path, num_expression: int, size: str = "sma
     )
     torch.manual_seed(0)
     model = PIRenderer(config).eval()
-    return save_pretrained(model, directory, metadata={"licence": "random weights for tests (no licence needed)"})
+    return save_pretrained(
+        model, directory, metadata={"licence": "random weights for tests (no licence needed)"}
+    )
