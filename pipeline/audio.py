@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from audio2motion import AudioToMotion, audio_features, load_audio, resample_motion
+from audio2motion import AudioToMotion, load_audio, resample_motion
 from audio2motion.audio import num_video_frames
 from core.coefficients import MotionSequence
 from core.errors import FaceModelMismatchError, InputError, WeightsNotFoundError
@@ -118,7 +118,7 @@ def _read_speech(model: AudioToMotion, audio: str | os.PathLike[str], options: A
     """Decode and featurise the recording once (every variant samples from the same features)."""
     sample_rate = model.config.features.sample_rate
     wave = load_audio(audio, sample_rate=sample_rate, max_seconds=options.max_seconds)
-    features = audio_features(wave, model.config.fps, model.config.features)
+    features = model.condition_features(wave)
     return _Speech(features, num_video_frames(wave.size, sample_rate, options.fps))
 
 

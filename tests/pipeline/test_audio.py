@@ -132,7 +132,9 @@ def test_the_audio_is_read_once_per_request(
         return wrapper
 
     monkeypatch.setattr(pipeline.audio, "load_audio", counting("decode", pipeline.audio.load_audio))
-    monkeypatch.setattr(pipeline.audio, "audio_features", counting("features", pipeline.audio.audio_features))
+    monkeypatch.setattr(
+        AudioToMotion, "condition_features", counting("features", AudioToMotion.condition_features)
+    )
     monkeypatch.setattr(
         pipeline.media, "read_video_metadata", counting("probe", pipeline.media.read_video_metadata)
     )
