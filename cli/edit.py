@@ -56,12 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-crop", metavar="PNG", help="also write the edited 256x256 crop")
     parser.add_argument("--clip", metavar="MP4", help="also write a clip moving from the photo to the edit")
     parser.add_argument("--clip-seconds", type=float, default=2.0, help="length of --clip (default 2 s)")
-    parser.add_argument(
-        "--paste",
-        choices=("residual", "replace"),
-        default="residual",
-        help="how the crop goes back into the photo",
-    )
     group = parser.add_argument_group("controls", "each defaults to the photo's own look")
     for spec in CONTROL_SPECS:
         unit = f" {spec.unit}" if spec.unit else ""
@@ -87,7 +81,7 @@ def control_values(args: argparse.Namespace) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     values = control_values(args)
-    options = {"engine": args.engine, "paste": args.paste}
+    options = {"engine": args.engine}
     request = (
         request_from_preset(args.preset, values, **options) if args.preset else EditRequest(values, **options)
     )

@@ -31,7 +31,7 @@ from audio2motion import AudioToMotion
 from core.coefficients import BFM_DEEP3D, FaceCoefficients, MotionSequence, check_face_model
 from core.errors import FaceModelMismatchError, InputError, WeightsNotFoundError
 from pipeline.geometric import GeometricRenderer
-from pipeline.renderer import FrameProgress, Renderer
+from pipeline.renderer import FrameProgress, RenderedFrame, Renderer
 from pirender.checkpoint import load_generator, load_pretrained
 from pirender.descriptor import motion_windows
 from pirender.fast import cached_fast_renderer
@@ -131,6 +131,10 @@ class GeometricEngine:
         self._check(target.face_model)
         return self.renderer.render(state, target)
 
+    def render_frame(self, state: Any, target: FaceCoefficients) -> RenderedFrame:
+        self._check(target.face_model)
+        return self.renderer.render_frame(state, target)
+
     def render_sequence(
         self,
         state: Any,
@@ -139,12 +143,24 @@ class GeometricEngine:
         batch_size: int = 4,
         progress: FrameProgress | None = None,
     ) -> Iterator[np.ndarray]:
+        for frame in self.render_frames(state, motion, frames, batch_size, progress):
+            yield frame.crop
+
+    def render_frames(
+        self,
+        state: Any,
+        motion: MotionSequence,
+        frames: Sequence[int] | None = None,
+        batch_size: int = 4,
+        progress: FrameProgress | None = None,
+    ) -> Iterator[RenderedFrame]:
+        """As `render_sequence`, with each crop's flow and overlay (for full-resolution output)."""
         self._check(motion.face_model)
         indices = _frame_indices(motion, frames)
         total = len(indices)
         step = max(1, int(batch_size))
         for done, i in enumerate(indices, start=1):
-            yield self.renderer.render(state, motion.frame(i))
+            yield self.renderer.render_frame(state, motion.frame(i))
             if progress is not None and (done % step == 0 or done == total):
                 progress(done, total)
 
@@ -195,6 +211,21 @@ class NeuralEngine:
     def render(self, state: NeuralState, target: FaceCoefficients) -> np.ndarray:
         self._check(target.face_model)
         return _resize(state.session.render_image(target), state.crop_size)
+
+    def render_frame(self, state: NeuralState, target: FaceCoefficients) -> RenderedFrame:
+        """The network paints the whole crop: no flow of the photo's own pixels."""
+        return RenderedFrame(crop=self.render(state, target))
+
+    def render_frames(
+        self,
+        state: NeuralState,
+        motion: MotionSequence,
+        frames: Sequence[int] | None = None,
+        batch_size: int = 4,
+        progress: FrameProgress | None = None,
+    ) -> Iterator[RenderedFrame]:
+        for crop in self.render_sequence(state, motion, frames, batch_size, progress):
+            yield RenderedFrame(crop=crop)
 
     def render_sequence(
         self,

@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import cv2
 import numpy as np
@@ -22,13 +22,12 @@ from core.coefficients import FaceCoefficients
 from core.errors import InputError
 from pipeline.engines import EngineRegistry, check_engine_choice, default_registry
 from pipeline.media import even_frame_size
-from pipeline.renderer import Renderer
+from pipeline.renderer import RenderedFrame, Renderer
 from reconstruction.controls import PRESETS, ControlSet, control_set_for
-from reconstruction.crop import CropTransform, paste_back
+from reconstruction.crop import CropTransform, changed_region_mask, crop_face, paste_back, warp_photo
 from reconstruction.images import load_image
 
 __all__ = [
-    "PasteMode",
     "SourceState",
     "Canvas",
     "EditRequest",
@@ -39,11 +38,10 @@ __all__ = [
     "target_coefficients",
     "request_from_preset",
     "edit",
+    "place_frame",
 ]
 
 log = logging.getLogger(__name__)
-
-PasteMode = Literal["residual", "replace"]
 
 
 @dataclass
@@ -120,19 +118,14 @@ class EditRequest:
     raw_expression_offset: (E,) added to the expression coefficients (advanced editing), or None.
     engine: "preview" (geometric, instant), "neural" (the paper's renderer) or "auto" (neural when
         one is installed for this photo's face model).
-    paste: how the edited crop goes back into the photo: "residual" adds only the change, so
-        untouched pixels keep the photo's full resolution; "replace" puts the rendered crop in.
     """
 
     values: Mapping[str, float] = field(default_factory=dict)
     raw_expression_offset: np.ndarray | None = None
     engine: str = "auto"
-    paste: PasteMode = "residual"
 
     def __post_init__(self) -> None:
         check_engine_choice(self.engine)
-        if self.paste not in ("residual", "replace"):
-            raise InputError(f"paste must be 'residual' or 'replace', got {self.paste!r}")
         values: dict[str, float] = {}
         for name, value in dict(self.values).items():
             try:
@@ -266,13 +259,34 @@ def edit(
 ) -> EditResult:
     """Apply one edit to a prepared photo (the cheap step, per slider move).
 
-    The edited crop is pasted into `canvas` (a smaller copy of the photo, see `photo_canvas`) or,
-    by default, into the photo at full resolution.
+    The edit is placed into `canvas` (a smaller copy of the photo, see `photo_canvas`) or, by
+    default, into the photo at full resolution (`place_frame`).
     """
     registry = registry or default_registry()
     coeffs = target_coefficients(state, request, registry=registry)
     engine = registry.select(request.engine, state.backend, state.face_model)
-    crop = engine.render(state.engine_state(engine), coeffs)
+    frame = engine.render_frame(state.engine_state(engine), coeffs)
     canvas = canvas or Canvas(state.image, state.crop_transform)
-    full = paste_back(canvas.image, crop, canvas.transform, mode=request.paste)
-    return EditResult(crop, full, coeffs, engine.name)
+    return EditResult(frame.crop, place_frame(canvas, frame), coeffs, engine.name)
+
+
+def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
+    """The rendered frame in the photo (or canvas) at its own resolution, without ghosts.
+
+    A frame that moved the photo's pixels (the geometric renderer) moves the canvas's own pixels
+    along the same flow, so untouched texture keeps the photo's sharpness and no feature appears
+    twice; painted content (an opened mouth, closed lids) is laid over it. A crop painted by a
+    network replaces the photo where it differs from the photo's own crop, feathered.
+    """
+    if frame.flow is not None:
+        return warp_photo(
+            canvas.image,
+            frame.flow,
+            canvas.transform,
+            overlay=frame.overlay,
+            overlay_alpha=frame.overlay_alpha,
+        )
+    source = crop_face(canvas.image, canvas.transform)
+    return paste_back(
+        canvas.image, frame.crop, canvas.transform, mask=changed_region_mask(frame.crop, source)
+    )

@@ -14,16 +14,35 @@ generator's prepared-source protocol (`prepare_source` / `render_prepared`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from core.coefficients import FaceCoefficients, MotionSequence
 
-__all__ = ["FrameProgress", "Renderer"]
+__all__ = ["FrameProgress", "RenderedFrame", "Renderer"]
 
 #: progress(frames_done, frames_total), called after each batch; raise from it to stop.
 FrameProgress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, eq=False)
+class RenderedFrame:
+    """One rendered crop and, for a renderer that moves the photo's own pixels, how it moved them.
+
+    crop: (c, c, 3) uint8 RGB, the rendered crop. flow: (c, c, 2) float32 backward flow in crop
+    pixels (output pixel (x, y) shows the source crop at (x, y) + flow) or None when the crop was
+    painted by a network. overlay / overlay_alpha: (c, c, 3) uint8 content drawn on top of the
+    moved pixels (an opened mouth, closed lids) and its (c, c) float32 coverage in [0, 1], or None.
+    With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
+    without one, the crop is pasted where it differs from the photo.
+    """
+
+    crop: np.ndarray
+    flow: np.ndarray | None = None
+    overlay: np.ndarray | None = None
+    overlay_alpha: np.ndarray | None = None
 
 
 @runtime_checkable
@@ -41,6 +60,9 @@ class Renderer(Protocol):
     def render(self, state: Any, target: FaceCoefficients) -> np.ndarray:
         """One still target -> (H, W, 3) uint8 crop."""
 
+    def render_frame(self, state: Any, target: FaceCoefficients) -> RenderedFrame:
+        """One still target -> the crop and, where the renderer moves pixels, its flow and overlay."""
+
     def render_sequence(
         self,
         state: Any,
@@ -51,3 +73,13 @@ class Renderer(Protocol):
     ) -> Iterator[np.ndarray]:
         """Yield one (H, W, 3) uint8 crop per frame of `motion` (or per index of `frames`, each
         driven by its own window of the whole motion), `batch_size` frames per step."""
+
+    def render_frames(
+        self,
+        state: Any,
+        motion: MotionSequence,
+        frames: Sequence[int] | None = None,
+        batch_size: int = 4,
+        progress: FrameProgress | None = None,
+    ) -> Iterator[RenderedFrame]:
+        """As `render_sequence`, yielding `RenderedFrame`s (for output at the photo's resolution)."""

@@ -26,16 +26,15 @@ from pipeline.engines import EngineRegistry, check_engine_choice, default_regist
 from pipeline.media import Provenance, write_video
 from pipeline.photo import (
     EditRequest,
-    PasteMode,
     SourceState,
     photo_canvas,
+    place_frame,
     prepared_for,
     target_coefficients,
 )
 from pipeline.progress import Progress, Reporter
 from pipeline.renderer import Renderer
 from reconstruction.controls import interpolate
-from reconstruction.crop import paste_back
 from reconstruction.motion import TRANSFER_PARTS, SmoothingSettings, relative_motion, smooth_motion
 
 __all__ = [
@@ -116,7 +115,6 @@ def render_to_video(
     span: tuple[float, float],
     size: tuple[int, int],
     *,
-    paste: PasteMode = "replace",
     audio_path: str | os.PathLike[str] | None = None,
     audio_has_sound: bool | None = None,
 ) -> Path:
@@ -128,7 +126,7 @@ def render_to_video(
     resolution. `audio_has_sound`: see `write_video`.
     """
     batch_size, max_side = size
-    crops = engine.render_sequence(
+    rendered = engine.render_frames(
         state.engine_state(engine),
         motion,
         batch_size=batch_size,
@@ -137,8 +135,8 @@ def render_to_video(
     canvas = photo_canvas(state, max_side, even=True)
 
     def frames() -> Iterator[np.ndarray]:
-        for crop in crops:
-            yield paste_back(canvas.image, crop, canvas.transform, mode=paste)
+        for frame in rendered:
+            yield place_frame(canvas, frame)
 
     write_video(
         frames(),
@@ -178,7 +176,7 @@ def make_clip(
     out = Path(path) if path is not None else default_output("edit.mp4")
     provenance = Provenance("edit-clip", engine.name, state.face_model, request.details())
     span, size = (0.02, 0.97), (4, max_side)
-    return render_to_video(state, engine, motion, out, provenance, reporter, span, size, paste=request.paste)
+    return render_to_video(state, engine, motion, out, provenance, reporter, span, size)
 
 
 def _smooth(motion: MotionSequence, strength: float) -> MotionSequence:

@@ -45,6 +45,7 @@ __all__ = [
     "crop_transform_for_face",
     "crop_face",
     "crop_mask",
+    "changed_region_mask",
     "paste_back",
     "paste_mask",
     "warp_photo",
@@ -360,6 +361,31 @@ def paste_mask(
     return out
 
 
+def changed_region_mask(
+    edited_crop: np.ndarray, source_crop: np.ndarray, *, threshold: float = 8.0
+) -> np.ndarray:
+    """(c, c) float32 in [0, 1]: where a renderer changed the crop (any channel by more than
+    `threshold` of 255), grown by 2 % and feathered over 4 % of the crop side.
+
+    Pasting only there keeps the photo's own full-resolution pixels wherever the network left
+    the picture as it was, and takes the network's pixels whole where it changed it (no ghost
+    of the old feature shows through).
+    """
+    edited_crop = check_rgb8(edited_crop, "edited crop")
+    source_crop = check_rgb8(source_crop, "source crop")
+    if edited_crop.shape != source_crop.shape:
+        raise InputError(
+            f"edited and source crops differ in size: {edited_crop.shape} vs {source_crop.shape}"
+        )
+    c = edited_crop.shape[0]
+    diff = np.abs(edited_crop.astype(np.int16) - source_crop.astype(np.int16)).max(axis=2)
+    changed = (diff > threshold).astype(np.uint8)
+    grow = max(1, round(0.02 * c))
+    changed = cv2.dilate(changed, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    soft = cv2.GaussianBlur(changed.astype(np.float32), (0, 0), sigmaX=max(0.5, 0.04 * c / 2.0))
+    return np.clip(soft * 1.5, 0.0, 1.0) * crop_mask(c, feather=0.1, margin=0.02)
+
+
 def paste_back(
     original: np.ndarray,
     edited_crop: np.ndarray,
@@ -368,21 +394,18 @@ def paste_back(
     feather: float = 0.1,
     margin: float = 0.02,
     shape: MaskShape = "rounded",
-    mode: Literal["replace", "residual"] = "replace",
+    mask: np.ndarray | None = None,
     colour_match: bool = False,
 ) -> np.ndarray:
     """Put an edited (crop_size, crop_size, 3) uint8 crop back into the (H, W, 3) uint8 photo.
 
     Only the crop's bounding region of the photo is touched, so the cost depends on the face's
-    size, not the photo's. The crop is blended with `crop_mask(feather, margin, shape)`, which is
-    0 before the crop border, so there is no seam.
-
-    mode "replace" puts the crop's pixels in (upsampled to the photo's resolution);
-    "residual" adds only the change the edit made (edited crop minus the original's crop), so
-    the photo keeps its own fine detail where the edit changed nothing; where things moved, the
-    original detail may show through faintly. `colour_match` removes a uniform colour offset
-    between the edited and original crop measured in the outer feather band (a renderer's
-    slight tint). Returns a new array; `original` is not modified.
+    size, not the photo's. The crop's pixels (upsampled to the photo's resolution) are blended
+    with `mask`, a (c, c) float32 weight in [0, 1] on the crop (e.g. `changed_region_mask`), or by
+    default with `crop_mask(feather, margin, shape)`, which is 0 before the crop border, so there
+    is no seam. `colour_match` removes a uniform colour offset between the edited and original
+    crop measured in the outer feather band (a renderer's slight tint). Returns a new array;
+    `original` is not modified.
     """
     original = check_rgb8(original, "original image")
     edited_crop = check_rgb8(edited_crop, "edited crop")
@@ -393,10 +416,13 @@ def paste_back(
         )
     if edited_crop.shape[:2] != (c, c):
         raise InputError(f"edited crop must be {c}x{c}, got {edited_crop.shape[1]}x{edited_crop.shape[0]}")
-    if mode not in ("replace", "residual"):
-        raise InputError(f"mode must be 'replace' or 'residual', got {mode!r}")
     mask_kw = {"feather": feather, "margin": margin, "shape": shape}
-    crop_mask(c, **mask_kw)  # validates the mask arguments before any work
+    weights = crop_mask(c, **mask_kw)  # validates the mask arguments before any work
+    if mask is not None:
+        weights = np.asarray(mask, dtype=np.float32)
+        if weights.shape != (c, c) or not np.all(np.isfinite(weights)):
+            raise InputError(f"mask must be a finite {c}x{c} array, got {weights.shape}")
+        weights = np.clip(weights, 0.0, 1.0)
     out = original.copy()
     region = _paste_region(transform)
     if region is None:
@@ -405,29 +431,19 @@ def paste_back(
     size = (x1 - x0, y1 - y0)
     a = transform.inverse()
     a[:, 2] -= (x0, y0)  # crop pixel -> region pixel
-    inv_scale = 1.0 / transform.scale
-
-    source_crop = crop_face(original, transform) if (mode == "residual" or colour_match) else None
     edited = edited_crop
-    if colour_match and source_crop is not None:
-        edited = _match_colour(edited_crop, source_crop, crop_mask(c, **mask_kw))
-
-    mask = _warped_mask(transform, region, **mask_kw)
+    if colour_match:
+        edited = _match_colour(edited_crop, crop_face(original, transform), crop_mask(c, **mask_kw))
+    blend = _warp(np.ascontiguousarray(weights), a, size, 1.0 / transform.scale, cv2.BORDER_CONSTANT)
     roi = out[y0:y1, x0:x1]
-    if mode == "replace":
-        warped = _warp(np.ascontiguousarray(edited), a, size, inv_scale, cv2.BORDER_REPLICATE)
-        out[y0:y1, x0:x1] = cv2.blendLinear(warped, roi, mask, 1.0 - mask)
-    else:
-        delta = edited.astype(np.float32) - source_crop.astype(np.float32)
-        delta_up = _warp(delta, a, size, inv_scale, cv2.BORDER_CONSTANT)
-        res = roi.astype(np.float32) + delta_up * mask[:, :, None]
-        out[y0:y1, x0:x1] = np.clip(np.rint(res), 0, 255).astype(np.uint8)
+    warped = _warp(np.ascontiguousarray(edited), a, size, 1.0 / transform.scale, cv2.BORDER_REPLICATE)
+    out[y0:y1, x0:x1] = cv2.blendLinear(warped, roi, blend, 1.0 - blend)
     return out
 
 
-def _moving_region(flow: np.ndarray, transform: CropTransform) -> tuple[int, int, int, int] | None:
-    """Integer (x0, y0, x1, y1) of the photo where a crop-space flow moves anything (> 0.01 crop px), or None."""
-    moving = np.abs(flow).max(axis=2) > 0.01
+def _touched_region(touched: np.ndarray, transform: CropTransform) -> tuple[int, int, int, int] | None:
+    """Integer (x0, y0, x1, y1) of the photo around the crop pixels marked in `touched` (c, c) bool, or None."""
+    moving = touched
     if not moving.any():
         return None
     ys, xs = np.nonzero(moving)
@@ -482,7 +498,18 @@ def warp_photo(
         raise InputError(f"flow must be a finite ({c}, {c}, 2) array, got {flow.shape}")
     out = original.copy()
     faded = flow * crop_mask(c, feather=0.1, margin=0.0)[:, :, None]
-    region = _moving_region(faded, transform)
+    alpha = None
+    if overlay is not None and overlay_alpha is not None:
+        overlay = check_rgb8(overlay, "overlay")
+        alpha = np.asarray(overlay_alpha, dtype=np.float32)
+        if overlay.shape[:2] != (c, c) or alpha.shape != (c, c):
+            raise InputError(
+                f"overlay and overlay_alpha must be {c}x{c}, got {overlay.shape[:2]} and {alpha.shape}"
+            )
+    touched = np.abs(faded).max(axis=2) > 0.01
+    if alpha is not None:
+        touched |= alpha > 0.0
+    region = _touched_region(touched, transform)
     if region is None:
         return out
     x0, y0, x1, y1 = region
@@ -499,23 +526,16 @@ def warp_photo(
     )
     map_x, map_y = photo_map[..., 0], photo_map[..., 1]
     roi = cv2.remap(original, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    if overlay is not None and overlay_alpha is not None:
-        overlay = check_rgb8(overlay, "overlay")
-        alpha = np.asarray(overlay_alpha, dtype=np.float32)
-        if overlay.shape[:2] != (c, c) or alpha.shape != (c, c):
-            raise InputError(
-                f"overlay and overlay_alpha must be {c}x{c}, got {overlay.shape[:2]} and {alpha.shape}"
-            )
-        if alpha.max() > 0.0:
-            colour = cv2.warpAffine(
-                overlay,
-                to_crop,
-                size,
-                flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                borderMode=cv2.BORDER_REPLICATE,
-            )
-            cover = cv2.warpAffine(alpha, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_CONSTANT)
-            roi = cv2.blendLinear(colour, roi, cover, 1.0 - cover)
+    if alpha is not None and overlay is not None and alpha.max() > 0.0:
+        colour = cv2.warpAffine(
+            overlay,
+            to_crop,
+            size,
+            flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        cover = cv2.warpAffine(alpha, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_CONSTANT)
+        roi = cv2.blendLinear(colour, roi, cover, 1.0 - cover)
     out[y0:y1, x0:x1] = roi
     return out
 

@@ -22,6 +22,7 @@ from pipeline import (
     NeuralEngine,
     Renderer,
 )
+from pipeline.renderer import RenderedFrame
 from pirender import GeneratorConfig, PIRenderer, save_pretrained
 from tests.pipeline.conftest import tiny_renderer
 from weights.registry import REGISTRY
@@ -45,6 +46,11 @@ class _ShiftRenderer:
     def render(self, state: tuple[np.ndarray, FaceCoefficients], target: FaceCoefficients) -> np.ndarray:
         crop, source = state
         return np.roll(crop, int(round(np.degrees(target.angles[1] - source.angles[1]))), axis=1)
+
+    def render_frame(
+        self, state: tuple[np.ndarray, FaceCoefficients], target: FaceCoefficients
+    ) -> RenderedFrame:
+        return RenderedFrame(crop=self.render(state, target))
 
 
 def test_geometric_engine_call_shape() -> None:

@@ -14,6 +14,7 @@ from reconstruction.crop import (
     CROP_SIZE,
     DEFAULT_SCALE,
     CropTransform,
+    changed_region_mask,
     crop_box,
     crop_face,
     crop_mask,
@@ -22,6 +23,7 @@ from reconstruction.crop import (
     paste_back,
     paste_mask,
     stable_crop_for_video,
+    warp_photo,
 )
 
 
@@ -175,9 +177,10 @@ def test_unedited_crop_pasted_back_on_the_astronaut(astronaut, astro_face):
     assert diff.mean() < 1.0  # < 1/255 in [0, 1] units
     outside = paste_mask(t) == 0
     assert (diff[outside] == 0).all()  # nothing outside the mask changes at all
-    # residual mode reproduces the photo exactly
+    # a crop that changed nothing is pasted nowhere: the photo comes back exactly
+    unchanged = changed_region_mask(crop_face(astronaut, t), crop_face(astronaut, t))
     np.testing.assert_array_equal(
-        paste_back(astronaut, crop_face(astronaut, t), t, mode="residual"), astronaut
+        paste_back(astronaut, crop_face(astronaut, t), t, mask=unchanged), astronaut
     )
 
 
@@ -227,16 +230,23 @@ def test_edited_crop_blends_without_a_seam(astronaut, astro_face):
     assert np.abs(out - expected).max() <= 1.0
 
 
-def test_residual_mode_and_colour_match(astronaut, astro_face):
+def test_changed_region_paste_and_colour_match(astronaut, astro_face):
     t = crop_transform_for_face(astro_face, astronaut.shape[:2])
     crop = crop_face(astronaut, t).astype(np.int16)
-    brighter = np.clip(crop + 20, 0, 255).astype(np.uint8)
-    out = paste_back(astronaut, brighter, t, mode="residual")
     mask = paste_mask(t)
     core = mask > 0.999
-    unsaturated = (astronaut < 200).all(axis=2) & core
-    gain = out[unsaturated].astype(float) - astronaut[unsaturated]
-    assert gain.mean() == pytest.approx(20, abs=0.6)
+    # Only a square the "network" changed is pasted; the rest keeps the photo's own pixels exactly.
+    edited = crop.copy()
+    edited[100:140, 100:140] = 0
+    edited = edited.astype(np.uint8)
+    changed = changed_region_mask(edited, crop.astype(np.uint8))
+    assert changed[120, 120] == pytest.approx(1.0) and changed[20, 20] == 0.0
+    out = paste_back(astronaut, edited, t, mask=changed)
+    inverse = t.inverse()
+    cx, cy = inverse @ np.array([120.0, 120.0, 1.0])
+    assert out[int(cy), int(cx)].max() < 30  # the painted square is in
+    far = cv2.warpAffine(changed, inverse, astronaut.shape[1::-1]) == 0
+    np.testing.assert_array_equal(out[far], astronaut[far])
     # A uniform tint of the edited crop is removed by colour_match.
     tinted = np.clip(crop + np.array([12, -8, 5]), 0, 255).astype(np.uint8)
     plain = np.abs(paste_back(astronaut, tinted, t).astype(float) - astronaut)[core].mean()
@@ -253,8 +263,8 @@ def test_paste_back_checks_inputs(astronaut):
         paste_back(astronaut, crop[:128], t)
     with pytest.raises(InputError, match="made for"):
         paste_back(astronaut[:300], crop, t)
-    with pytest.raises(InputError, match="mode"):
-        paste_back(astronaut, crop, t, mode="add")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="mask"):
+        paste_back(astronaut, crop, t, mask=np.ones((10, 10), np.float32))
     with pytest.raises(InputError, match="feather"):
         paste_back(astronaut, crop, t, feather=0.6)
     before = astronaut.copy()
@@ -329,3 +339,42 @@ def test_voxceleb_clip_is_framed_like_voxceleb(shared_data):
     x0, y0, x1, y1 = np.array(t.box) / w
     assert x1 - x0 == pytest.approx(1.0, abs=0.1)
     assert abs(x0) < 0.08 and abs(y0) < 0.08
+
+
+def test_warp_photo_moves_the_photo_at_its_own_resolution(astronaut, astro_face):
+    """A uniform crop-space flow shifts the photo's own pixels by the flow in photo pixels, sharp."""
+    big = cv2.resize(astronaut, (2048, 2048), interpolation=cv2.INTER_CUBIC)
+    t = crop_transform_for_face(astro_face.landmarks * 4.0, big.shape[:2])
+    flow = np.zeros((t.crop_size, t.crop_size, 2), np.float32)
+    flow[..., 0] = 2.0  # crop pixels: every output pixel shows the photo 2 crop px to the right
+    out = warp_photo(big, flow, t)
+    step = 2.0 / t.scale  # the same move in photo pixels
+    x0, y0, x1, y1 = (int(v) for v in t.box)
+    inner = (slice(y0 + (y1 - y0) // 3, y1 - (y1 - y0) // 3), slice(x0 + (x1 - x0) // 3, x1 - (x1 - x0) // 3))
+    expected = cv2.warpAffine(
+        big, np.float32([[1, 0, -step], [0, 1, 0]]), big.shape[1::-1], flags=cv2.INTER_CUBIC
+    )
+    diff = np.abs(out[inner].astype(float) - expected[inner])
+    assert diff.mean() < 1.0
+    sharp = cv2.Laplacian(cv2.cvtColor(out[inner], cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()
+    original = cv2.Laplacian(cv2.cvtColor(big[inner], cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()
+    assert 0.8 < sharp / original < 1.15
+    # outside the crop's box nothing changes, and the border of the box has no seam
+    outside = np.ones(big.shape[:2], bool)
+    outside[max(0, y0) : y1 + 1, max(0, x0) : x1 + 1] = False
+    np.testing.assert_array_equal(out[outside], big[outside])
+
+
+def test_warp_photo_zero_flow_and_overlay(astronaut, astro_face):
+    t = crop_transform_for_face(astro_face, astronaut.shape[:2])
+    c = t.crop_size
+    np.testing.assert_array_equal(warp_photo(astronaut, np.zeros((c, c, 2), np.float32), t), astronaut)
+    overlay = np.zeros((c, c, 3), np.uint8)
+    overlay[..., 1] = 255
+    alpha = np.zeros((c, c), np.float32)
+    alpha[120:136, 120:136] = 1.0
+    out = warp_photo(astronaut, np.zeros((c, c, 2), np.float32), t, overlay=overlay, overlay_alpha=alpha)
+    cx, cy = t.inverse() @ np.array([128.0, 128.0, 1.0])
+    assert tuple(out[int(cy), int(cx)]) == (0, 255, 0)
+    with pytest.raises(InputError):
+        warp_photo(astronaut, np.zeros((10, 10, 2), np.float32), t)
