@@ -32,6 +32,7 @@ __all__ = [
     "remove_corrupt",
     "hub_endpoint",
     "download",
+    "partial_path",
     "missing_message",
 ]
 
@@ -323,47 +324,61 @@ def remove_corrupt(entry: WeightEntry, path: Path, problem: str) -> str:
     return text
 
 
-def download(entry: WeightEntry) -> Path:
-    """Fetch an entry from the hub into the local weights folder and verify it.
+def partial_path(entry: WeightEntry, etag: str | None) -> Path:
+    """Where the bytes of an unfinished download of `entry` wait, keyed by the hub's ETag so a file
+    that changed on the hub never resumes on stale bytes. Never under the file's final name."""
+    key = re.sub(r"[^0-9A-Za-z]", "", etag or "")[:32] or "unknown"
+    return weights_dir() / ".partial" / f"{entry.filename}.{key}.part"
 
-    huggingface_hub writes into a `.incomplete` file beside its local-dir metadata and renames it only
-    when the transfer is complete, so an interrupted download never appears under the final name and
-    the next call resumes it (HTTP range request). The result is checked against the registry's
-    size / sha256, or the hub's announced size and sha256 (the ETag of large files): a corrupt file is
-    removed and reported as WeightsNotFoundError.
+
+def download(entry: WeightEntry) -> Path:
+    """Fetch an entry from the hub into the local weights folder, resumably, and verify it.
+
+    The bytes go to `partial_path` and are renamed to the final name only when complete and
+    verified, so an interrupted download is never taken for the file. The next call resumes it with
+    an HTTP range request (huggingface_hub's `http_get` also resumes by itself when the connection
+    drops during a call). The result is checked against the registry's size / sha256, else the hub's
+    announced size and sha256 (the ETag of large files): a corrupt file is removed and reported as
+    WeightsNotFoundError.
     """
-    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
     from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
 
     repo = hub_repo_id(entry)
     if not repo or not entry.repo_filename:
         raise WeightsNotFoundError(missing_message(entry))
-    target = weights_dir()
-    target.mkdir(parents=True, exist_ok=True)
-    endpoint = hub_endpoint()
+    final = weights_dir() / entry.filename
     log.info("downloading %s from hub repo %s", entry.repo_filename, repo)
     try:
-        meta = get_hf_file_metadata(hf_hub_url(repo, entry.repo_filename, endpoint=endpoint))
-        fetched = Path(
-            hf_hub_download(repo_id=repo, filename=entry.repo_filename, local_dir=target, endpoint=endpoint)
-        )
+        meta = get_hf_file_metadata(hf_hub_url(repo, entry.repo_filename, endpoint=hub_endpoint()))
+        part = partial_path(entry, meta.etag)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        for stale in part.parent.glob(f"{entry.filename}.*.part"):
+            if stale != part:
+                stale.unlink()
+        with part.open("ab") as fh:
+            done = fh.tell()
+            if done:
+                log.info("resuming %s after %d bytes", entry.filename, done)
+            http_get(meta.location, fh, resume_size=done, headers=build_hf_headers(), expected_size=meta.size)
     except (EntryNotFoundError, RepositoryNotFoundError):
         raise WeightsNotFoundError(
             f"the hub repo '{repo}' has no '{entry.repo_filename}'. " + missing_message(entry)
         ) from None
     except Exception as exc:  # huggingface_hub and its HTTP client raise many unrelated types
         raise WeightsNotFoundError(
-            f"could not download '{entry.repo_filename}' from '{repo}' ({type(exc).__name__}: {exc}); "
-            "run the command again to resume. " + missing_message(entry)
+            f"could not download '{entry.repo_filename}' from '{repo}' ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); run the command again to resume. "
+            + missing_message(entry)
         ) from None
     hub_sha = meta.etag if meta.etag and re.fullmatch(r"[0-9a-f]{64}", meta.etag) else None
-    problem = check_file(entry, fetched, size=meta.size, sha256=hub_sha)
+    problem = check_file(entry, part, size=meta.size, sha256=hub_sha)
     if problem:
         raise WeightsNotFoundError(
-            remove_corrupt(entry, fetched, problem)
+            remove_corrupt(entry, part, problem).replace(str(part), f"the download of {entry.filename}")
             + f"; run `pirender download {entry.name}` to fetch it again"
         )
-    final = target / entry.filename
-    if fetched != final:
-        fetched.replace(final)
+    os.replace(part, final)
     return final
