@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipeline import AudioModelNotInstalledError, audio_model_dir
 from pipeline.engines import OWN_NEURAL, EngineRegistry
+from weights.bundles import paper_path_status
 from weights.registry import REGISTRY, local_path, missing_message, weights_dir
 
 HELP = "list the registered weights, whether each is installed, and where to put missing ones"
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"{name:22s} {state:9s} {path}  [trained by this project]\n")
         if missing and args.verbose_missing:
             sys.stdout.write(f"    {missing}\n")
+    sys.stdout.write(f"paper-quality path: {paper_path_status().summary()}\n")
     return 0
 
 

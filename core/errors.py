@@ -12,6 +12,7 @@ __all__ = [
     "CheckpointError",
     "WeightsNotFoundError",
     "LicenceNotAcceptedError",
+    "FaceModelNotInstalledError",
     "FaceModelMismatchError",
     "ImageReadError",
     "NoFaceError",
@@ -34,6 +35,11 @@ class CheckpointError(PIRenderError, ValueError):
 
 class WeightsNotFoundError(PIRenderError, FileNotFoundError):
     """A weights or model file is missing: the message names the file, where to put it and what needs it."""
+
+
+class FaceModelNotInstalledError(WeightsNotFoundError):
+    """A feature needs the face model file itself (e.g. the BFM for its geometric preview and sliders),
+    while the coefficients alone would not: the message says what the file enables and how to get it."""
 
 
 class LicenceNotAcceptedError(PIRenderError, PermissionError):

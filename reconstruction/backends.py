@@ -9,7 +9,8 @@ and differ in the coefficients:
   changes go to expression and pose only.
 - "deep3d" (`Deep3DReconstruction`): Deep3DFaceRecon's network (BFM, 64 expression numbers, the
   coefficients the public PIRenderer weights expect), run on the full-resolution image with the
-  detected five points. Its crop rows (s, tx, ty) are re-expressed in the renderer crop, as if
+  detected five points. It needs only ``epoch_20.pth``; ``BFM_model_front.mat``, when installed,
+  adds the BFM model for the geometric preview and the semantic sliders (`has_face_model`). Its crop rows (s, tx, ty) are re-expressed in the renderer crop, as if
   the network had seen the crop (PIRenderer's training data ran it on the crops).
 
 The product, the CLI and the training data preparation all build their backend with
@@ -178,8 +179,18 @@ class Deep3DReconstruction(BackendBase):
 
     @property
     def model(self) -> Any:
-        """The `BFMFaceModel` (for `relative_motion(..., face_model=backend.model)`)."""
+        """The `BFMFaceModel`, or None when BFM_model_front.mat is not installed (the coefficients and the
+        neural renderer do not need it; `relative_motion` needs it only for the "mouth" / "eyes" parts)."""
         return self.deep3d.face_model
+
+    @property
+    def has_face_model(self) -> bool:
+        """The BFM is installed: its geometric preview and semantic sliders can be offered."""
+        return self.deep3d.has_face_model
+
+    def require_model(self, what: str = "this feature") -> Any:
+        """The `BFMFaceModel`; FaceModelNotInstalledError naming `what` when it is not installed."""
+        return self.deep3d.require_face_model(what)
 
     def _fit_photo(
         self, image: np.ndarray, face: DetectedFace, transform: CropTransform, crop_landmarks: np.ndarray

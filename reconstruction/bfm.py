@@ -20,7 +20,7 @@ from scipy.io import loadmat
 from scipy.io.matlab import MatReadError
 from torch import nn
 
-from core.errors import CheckpointError, InputError, WeightsNotFoundError
+from core.errors import CheckpointError, FaceModelNotInstalledError, InputError, WeightsNotFoundError
 
 __all__ = [
     "BFMFaceModel",
@@ -28,6 +28,7 @@ __all__ = [
     "CAMERA_DISTANCE",
     "FOCAL",
     "PRINCIPAL_POINT",
+    "bfm_not_installed",
     "rotation_matrix",
 ]
 
@@ -38,6 +39,17 @@ PRINCIPAL_POINT = 112.0
 CAMERA_DISTANCE = 10.0
 
 _FIELDS = ("meanshape", "idBase", "exBase", "meantex", "texBase", "point_buf", "tri", "keypoints")
+
+
+def bfm_not_installed(what: str) -> FaceModelNotInstalledError:
+    """The error for a feature that needs BFM_model_front.mat itself while only the network is installed."""
+    return FaceModelNotInstalledError(
+        f"{what} needs the Basel Face Model file BFM_model_front.mat, which is not installed. The neural "
+        "renderer works without it (reenactment, audio animation, raw-coefficient edits); the BFM adds its "
+        "geometric preview and the semantic sliders. Run `pirender download paper --accept-licence` (it "
+        "builds the file from the raw BFM files when a mirror has no prebuilt one), or put the file in the "
+        "weights folder (`pirender weights` shows where). BFM licence: https://faces.dmi.unibas.ch/bfm/"
+    )
 
 
 def rotation_matrix(angles: torch.Tensor) -> torch.Tensor:

@@ -41,6 +41,7 @@ from core.coefficients import (
     check_face_model,
 )
 from core.errors import InputError
+from reconstruction.bfm import bfm_not_installed
 from reconstruction.control_directions import (
     DerivationSettings,
     ModelGeometry,
@@ -472,6 +473,8 @@ def control_set_for(face_model: Any) -> ControlSet:
     (`DEFAULT_FACE_MODEL`). The BFM's controls need the model itself (its basis is not bundled):
     pass the `BFMFaceModel` the deep3d backend loaded.
     """
+    if face_model is None:  # a deep3d backend without BFM_model_front.mat
+        raise bfm_not_installed("the semantic sliders of the BFM")
     if isinstance(face_model, str):
         if face_model == DEFAULT_FACE_MODEL:
             face_model = load_default_face_model()

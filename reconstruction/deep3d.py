@@ -24,7 +24,7 @@ from torch import nn
 from core.coefficients import BFM_DEEP3D, FaceCoefficients, check_face_model
 from core.errors import CheckpointError, FaceTooSmallError, InputError, WeightsNotFoundError
 from reconstruction.align import STANDARD_POINTS_3D, AlignedFace, align_face, load_standard_points
-from reconstruction.bfm import BFMFaceModel
+from reconstruction.bfm import BFMFaceModel, bfm_not_installed
 from weights.loading import load_torch_state
 from weights.registry import resolve_weights, weights_dir
 
@@ -259,8 +259,8 @@ def split_coefficients(coeffs257: ArrayT) -> CoefficientParts[ArrayT]:
 
 _HOW_TO_GET = (
     "The Basel Face Model cannot be shipped with this project: register at the University of Basel "
-    "site (https://faces.dmi.unibas.ch/bfm/) and accept its licence, then build BFM_model_front.mat "
-    "with Deep3DFaceRecon_pytorch's BFM tools (01_MorphableModel.mat + the Guo et al. expression basis). "
+    "site (https://faces.dmi.unibas.ch/bfm/) and accept its licence; `pirender download paper` builds "
+    "BFM_model_front.mat from 01_MorphableModel.mat + Guo et al.'s Exp_Pca.bin in the weights folder. "
     "epoch_20.pth is released by the Deep3DFaceRecon_pytorch authors (link in their README). "
     "Copies on the Hugging Face Hub (e.g. vinthony/SadTalker) are unofficial mirrors, not the "
     "original publishers: check their provenance and licence before use."
@@ -273,8 +273,12 @@ def _resolve_files(
     lm3d_path: str | Path | None,
     allow_download: bool,
     accept_licence: bool,
-) -> tuple[Path, Path, Path | None]:
-    """Local paths of the network, the BFM and (optionally) the standard points; one error for all missing."""
+) -> tuple[Path, Path | None, Path | None]:
+    """Local paths of the network, the BFM and the standard points; one error for all missing.
+
+    Only the network is required: without the BFM (not given, and not in the weights folder) the
+    coefficients still come out, and the BFM path is None. Files given explicitly must exist.
+    """
     found: dict[str, Path | None] = {}
     missing: list[str] = []
     wanted = (("deep3d-recon", recon_path), ("bfm-front", bfm_path), ("bfm-similarity-lm3d", lm3d_path))
@@ -285,18 +289,26 @@ def _resolve_files(
             )
         except WeightsNotFoundError as exc:
             found[name] = None
-            if name == "bfm-similarity-lm3d" and path is None:
-                logger.debug("similarity_Lm3D_all.mat not found; using the embedded standard points")
-            else:
+            if name == "deep3d-recon" or path is not None:
                 missing.append(f"  - [{name}] {exc}")
-    recon, bfm = found["deep3d-recon"], found["bfm-front"]
-    if missing or recon is None or bfm is None:
+            else:
+                logger.debug("%s not installed: %s", name, exc)
+    recon = found["deep3d-recon"]
+    if missing or recon is None:
+        note = (
+            ""
+            if found["bfm-front"]
+            else ("\n(BFM_model_front.mat is optional: it adds the BFM preview and semantic sliders.)")
+        )
         raise WeightsNotFoundError(
             f"The deep3d reconstruction backend is missing {len(missing)} file(s):\n"
             + "\n".join(missing)
-            + f"\nPut them in {weights_dir()} (or pass their paths). {_HOW_TO_GET}"
+            + f"\nPut them in {weights_dir()} (or pass their paths), or run "
+            f"`pirender download paper --accept-licence`. {_HOW_TO_GET}{note}"
         )
-    return recon, bfm, found["bfm-similarity-lm3d"]
+    if found["bfm-front"] is None:
+        logger.info("deep3d backend without the BFM: coefficients only (no BFM preview or sliders)")
+    return recon, found["bfm-front"], found["bfm-similarity-lm3d"]
 
 
 class Deep3DBackend:
@@ -304,7 +316,11 @@ class Deep3DBackend:
 
     Holds only weights (network, face model, standard points): safe to share between requests.
     Paths left as None are resolved with `weights.registry.resolve_weights`; every missing file is
-    reported at once. ``similarity_Lm3D_all.mat`` is optional (the standard points are embedded).
+    reported at once. Only ``epoch_20.pth`` is required: the network and the five-point alignment
+    give the 257 coefficients (and the renderer's 73 rows) on their own. ``BFM_model_front.mat`` is
+    optional (`face_model` is None without it; `landmarks68` and the callers of
+    `require_face_model` then raise FaceModelNotInstalledError); ``similarity_Lm3D_all.mat`` is
+    optional too (the standard points are embedded).
     ``exact_resize=False`` makes the alignment of large video frames ~10x faster (see `align_face`).
     """
 
@@ -331,8 +347,21 @@ class Deep3DBackend:
         self.min_eye_distance_px = float(min_eye_distance_px)
         self.exact_resize = exact_resize
         self.network = load_deep3d_network(recon, self.device)
-        self.face_model = BFMFaceModel.from_mat(bfm).to(self.device)
+        self.face_model: BFMFaceModel | None = (
+            None if bfm is None else BFMFaceModel.from_mat(bfm).to(self.device)
+        )
         self.standard_points = STANDARD_POINTS_3D if lm3d is None else load_standard_points(lm3d)
+
+    @property
+    def has_face_model(self) -> bool:
+        """BFM_model_front.mat is loaded (BFM preview, semantic sliders, `landmarks68`)."""
+        return self.face_model is not None
+
+    def require_face_model(self, what: str = "this feature") -> BFMFaceModel:
+        """The loaded `BFMFaceModel`; FaceModelNotInstalledError naming `what` when it is not installed."""
+        if self.face_model is None:
+            raise bfm_not_installed(what)
+        return self.face_model
 
     def align(self, image_rgb: np.ndarray, landmarks_xy: np.ndarray) -> AlignedFace:
         """The 224-px crop of one face; landmarks (5, 2) or (68, 2) pixel coordinates, y down."""
@@ -409,7 +438,7 @@ class Deep3DBackend:
         def batch(values: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(values, dtype=torch.float32, device=self.device)[None]
 
-        geometry = self.face_model.geometry(
+        geometry = self.require_face_model("the BFM landmark projection").geometry(
             batch(coeffs.identity), batch(coeffs.expression), batch(coeffs.angles), batch(coeffs.translation)
         )
         lm = geometry.landmarks68[0].cpu().numpy()

@@ -32,6 +32,7 @@ from core.coefficients import (
     check_face_model,
 )
 from core.errors import InputError
+from reconstruction.bfm import bfm_not_installed
 from reconstruction.face_model import load_default_face_model, mesh_regions
 
 __all__ = [
@@ -223,6 +224,8 @@ def _dense_region_sets(points: np.ndarray, keypoints: np.ndarray) -> dict[str, n
 
 def _basis_and_regions(face_model: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(N, 3, E) expression basis and the region vertex sets of a LinearFaceModel or BFMFaceModel."""
+    if face_model is None:  # a deep3d backend without BFM_model_front.mat
+        raise bfm_not_installed("transferring only the mouth or the eyes")
     if hasattr(face_model, "rigid_indices"):  # the default LinearFaceModel
         basis = np.asarray(face_model.expression_basis, dtype=np.float64)
         return basis.reshape(face_model.num_points, 3, -1), _mesh_region_sets(face_model)
@@ -365,8 +368,9 @@ def _projector_for(model_name: str, parts: tuple[str, ...], face_model: Any) -> 
         return expression_region_projector(face_model, parts)
     if model_name == DEFAULT_FACE_MODEL:
         return _default_projector(parts)
-    hint = " (Deep3DBackend.face_model)" if model_name == BFM_DEEP3D else ""
+    if model_name == BFM_DEEP3D:  # the deep3d backend's `model` is None without BFM_model_front.mat
+        raise bfm_not_installed(f"transferring only {' and '.join(parts)}")
     raise InputError(
         f"transferring only {' and '.join(parts)} of '{model_name}' coefficients needs that face model: "
-        f"pass face_model=...{hint}"
+        "pass face_model=..."
     )

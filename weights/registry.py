@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,12 @@ __all__ = [
     "downloads_allowed",
     "hub_repo_id",
     "sha256_of",
+    "check_file",
+    "remove_corrupt",
+    "hub_endpoint",
+    "download",
+    "partial_path",
+    "missing_message",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,7 +58,30 @@ class WeightEntry:
     requires_acceptance: bool = True
     official: bool = False
     size_mb: float | None = None
+    size_bytes: int | None = None
     sha256: str | None = None
+
+
+_DEEP3D_MIT = "MIT (Deep3DFaceRecon_pytorch)"
+_DEEP3D_URL = "https://github.com/sicxu/Deep3DFaceRecon_pytorch"
+
+
+def _index_file(name: str, filename: str, description: str, size_bytes: int, sha256: str) -> WeightEntry:
+    """A small public file of Deep3DFaceRecon's BFM folder used to build BFM_model_front.mat."""
+    return WeightEntry(
+        name=name,
+        filename=filename,
+        description=description,
+        needed_for="building BFM_model_front.mat locally",
+        licence=_DEEP3D_MIT,
+        licence_url=_DEEP3D_URL,
+        repo_id="vinthony/SadTalker",
+        repo_filename=f"BFM_Fitting/{filename}",
+        requires_acceptance=False,
+        size_mb=round(size_bytes / 1e6, 3),
+        size_bytes=size_bytes,
+        sha256=sha256,
+    )
 
 
 REGISTRY: dict[str, WeightEntry] = {
@@ -84,7 +114,7 @@ REGISTRY: dict[str, WeightEntry] = {
             name="bfm-front",
             filename="BFM_model_front.mat",
             description="Basel Face Model 2009 front part with the Guo et al. expression basis",
-            needed_for="the 'deep3d' backend and the BFM editing controls",
+            needed_for="the BFM's geometric preview and semantic sliders (the neural renderer runs without it)",
             licence="Basel Face Model licence: register at https://faces.dmi.unibas.ch/bfm/ (non-commercial)",
             licence_url="https://faces.dmi.unibas.ch/bfm/main.php?nav=1-2&id=downloads",
             repo_id="vinthony/SadTalker",
@@ -95,12 +125,67 @@ REGISTRY: dict[str, WeightEntry] = {
             name="bfm-similarity-lm3d",
             filename="similarity_Lm3D_all.mat",
             description="standard 3D landmarks of the BFM used for the 224-px alignment",
-            needed_for="the 'deep3d' backend (alignment)",
-            licence="part of the Deep3DFaceRecon / BFM fitting files (BFM licence terms)",
-            licence_url="https://github.com/sicxu/Deep3DFaceRecon_pytorch",
+            needed_for="the 'deep3d' backend (alignment; the five points are also embedded in the code)",
+            licence=_DEEP3D_MIT,
+            licence_url=_DEEP3D_URL,
             repo_id="vinthony/SadTalker",
             repo_filename="BFM_Fitting/similarity_Lm3D_all.mat",
-            size_mb=0.01,
+            requires_acceptance=False,
+            size_mb=0.001,
+            size_bytes=994,
+            sha256="53b83ce6e35c50ddc3e97603650cef4970320c157e75c241c844f29c1dcba65a",
+        ),
+        # The raw files BFM_model_front.mat is built from (weights.bfm_build), as mirrors of
+        # SadTalker's BFM_Fitting folder ship them.
+        WeightEntry(
+            name="bfm-morphable-model",
+            filename="01_MorphableModel.mat",
+            description="Basel Face Model 2009 (shape and texture PCA, 53490 vertices)",
+            needed_for="building BFM_model_front.mat locally",
+            licence="Basel Face Model licence: register at https://faces.dmi.unibas.ch/bfm/ (non-commercial)",
+            licence_url="https://faces.dmi.unibas.ch/bfm/main.php?nav=1-2&id=downloads",
+            repo_id="vinthony/SadTalker",
+            repo_filename="BFM_Fitting/01_MorphableModel.mat",
+            size_mb=230,
+        ),
+        WeightEntry(
+            name="bfm-exp-pca",
+            filename="Exp_Pca.bin",
+            description="expression PCA basis of Guo et al. (53215 vertices), 'CoarseData' of their 3DFace release",
+            needed_for="building BFM_model_front.mat locally",
+            licence="terms of Guo et al.'s 3DFace data release (research use; see the repository)",
+            licence_url="https://github.com/Juyong/3DFace",
+            repo_id="vinthony/SadTalker",
+            repo_filename="BFM_Fitting/Exp_Pca.bin",
+            size_mb=50,
+        ),
+        _index_file(
+            "bfm-front-idx",
+            "BFM_front_idx.mat",
+            "front-face vertex indices into the expression basis (35709 of 53215)",
+            44880,
+            "7d285dd018563113496127df9c364800183172adb4d3e802f726085dab66b087",
+        ),
+        _index_file(
+            "bfm-exp-idx",
+            "BFM_exp_idx.mat",
+            "indices of the expression-basis vertices into the BFM09 vertices (53215 of 53490)",
+            91931,
+            "62752a2cab3eea148569fb07e367e03535b4ee04aa71ea1a9aed36486d26c612",
+        ),
+        _index_file(
+            "bfm-facemodel-info",
+            "facemodel_info.mat",
+            "topology of the front face (triangles, landmarks, vertex-to-triangle table, masks)",
+            738861,
+            "529398f76619ae7e22f43c25dd60a2473bcc2bcc8c894fd9c613c68624ce1c04",
+        ),
+        _index_file(
+            "bfm-std-exp",
+            "std_exp.txt",
+            "79 standard deviations of Guo et al.'s expression PCA",
+            615,
+            "4abc20f1cad2471272637d366b511f1a44c2befeeb1353b7fff392ef72ed1203",
         ),
     )
 }
@@ -208,36 +293,92 @@ def resolve_weights(
     return download(entry)
 
 
+def hub_endpoint() -> str | None:
+    """The hub endpoint: $PIRENDER_HUB_ENDPOINT, else huggingface_hub's own default ($HF_ENDPOINT)."""
+    return os.environ.get("PIRENDER_HUB_ENDPOINT") or None
+
+
+def check_file(
+    entry: WeightEntry, path: Path, *, size: int | None = None, sha256: str | None = None
+) -> str | None:
+    """Why `path` is not a good copy of `entry`'s file, or None when it matches all that is known.
+
+    The registry's own size and sha256 win; `size` / `sha256` (e.g. what the hub announced for the
+    file just downloaded) are used where the registry knows none.
+    """
+    size = entry.size_bytes if entry.size_bytes is not None else size
+    sha256 = entry.sha256 or sha256
+    actual = path.stat().st_size
+    if size is not None and actual != size:
+        return f"{actual} bytes instead of {size}"
+    if sha256 and sha256_of(path) != sha256:
+        return "sha256 mismatch"
+    return None
+
+
+def remove_corrupt(entry: WeightEntry, path: Path, problem: str) -> str:
+    """Delete a bad copy of `entry`'s file; returns the line that reports it."""
+    path.unlink(missing_ok=True)
+    text = f"{path} was corrupt ({problem}) and has been removed"
+    log.warning(text)
+    return text
+
+
+def partial_path(entry: WeightEntry, etag: str | None) -> Path:
+    """Where the bytes of an unfinished download of `entry` wait, keyed by the hub's ETag so a file
+    that changed on the hub never resumes on stale bytes. Never under the file's final name."""
+    key = re.sub(r"[^0-9A-Za-z]", "", etag or "")[:32] or "unknown"
+    return weights_dir() / ".partial" / f"{entry.filename}.{key}.part"
+
+
 def download(entry: WeightEntry) -> Path:
-    """Fetch an entry from the hub into the local weights folder (huggingface_hub handles resume and caching)."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    """Fetch an entry from the hub into the local weights folder, resumably, and verify it.
+
+    The bytes go to `partial_path` and are renamed to the final name only when complete and
+    verified, so an interrupted download is never taken for the file. The next call resumes it with
+    an HTTP range request (huggingface_hub's `http_get` also resumes by itself when the connection
+    drops during a call). The result is checked against the registry's size / sha256, else the hub's
+    announced size and sha256 (the ETag of large files): a corrupt file is removed and reported as
+    WeightsNotFoundError.
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
 
     repo = hub_repo_id(entry)
-    target = weights_dir()
-    target.mkdir(parents=True, exist_ok=True)
+    if not repo or not entry.repo_filename:
+        raise WeightsNotFoundError(missing_message(entry))
+    final = weights_dir() / entry.filename
     log.info("downloading %s from hub repo %s", entry.repo_filename, repo)
     try:
-        fetched = Path(
-            hf_hub_download(
-                repo_id=repo,
-                filename=entry.repo_filename,
-                local_dir=target,
-                endpoint=os.environ.get("PIRENDER_HUB_ENDPOINT") or None,
-            )
-        )
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
+        meta = get_hf_file_metadata(hf_hub_url(repo, entry.repo_filename, endpoint=hub_endpoint()))
+        part = partial_path(entry, meta.etag)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        for stale in part.parent.glob(f"{entry.filename}.*.part"):
+            if stale != part:
+                stale.unlink()
+        with part.open("ab") as fh:
+            done = fh.tell()
+            if done:
+                log.info("resuming %s after %d bytes", entry.filename, done)
+            http_get(meta.location, fh, resume_size=done, headers=build_hf_headers(), expected_size=meta.size)
+    except (EntryNotFoundError, RepositoryNotFoundError):
         raise WeightsNotFoundError(
-            f"could not download '{entry.repo_filename}' from '{repo}' ({type(exc).__name__}: {exc}). "
+            f"the hub repo '{repo}' has no '{entry.repo_filename}'. " + missing_message(entry)
+        ) from None
+    except Exception as exc:  # huggingface_hub and its HTTP client raise many unrelated types
+        raise WeightsNotFoundError(
+            f"could not download '{entry.repo_filename}' from '{repo}' ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); run the command again to resume. "
             + missing_message(entry)
         ) from None
-    final = target / entry.filename
-    if fetched != final:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fetched.replace(final)
-    if entry.sha256 and sha256_of(final) != entry.sha256:
-        final.unlink()
+    hub_sha = meta.etag if meta.etag and re.fullmatch(r"[0-9a-f]{64}", meta.etag) else None
+    problem = check_file(entry, part, size=meta.size, sha256=hub_sha)
+    if problem:
         raise WeightsNotFoundError(
-            f"the download of {entry.filename} is corrupt (sha256 mismatch); try again"
+            remove_corrupt(entry, part, problem).replace(str(part), f"the download of {entry.filename}")
+            + f"; run `pirender download {entry.name}` to fetch it again"
         )
+    os.replace(part, final)
     return final

@@ -13,7 +13,13 @@ import pytest
 import torch
 
 from core.coefficients import BFM_DEEP3D, FaceCoefficients
-from core.errors import CheckpointError, FaceTooSmallError, InputError, WeightsNotFoundError
+from core.errors import (
+    CheckpointError,
+    FaceModelNotInstalledError,
+    FaceTooSmallError,
+    InputError,
+    WeightsNotFoundError,
+)
 from reconstruction.align import align_face
 from reconstruction.deep3d import Deep3DBackend, Deep3DReconNet, load_deep3d_network, split_coefficients
 
@@ -258,3 +264,60 @@ def test_missing_explicit_paths_are_all_listed(tmp_path: Path, test_data: Path) 
         )
     text = str(info.value)
     assert "my_recon.pth" in text and "my_lm3d.mat" in text and "2 file(s)" in text
+
+
+@pytest.fixture(scope="module")
+def backend_without_bfm(
+    weights_folder: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deep3DBackend]:
+    """A weights folder with epoch_20.pth only (the public renderer's user who has no BFM)."""
+    folder = tmp_path_factory.mktemp("weights_no_bfm")
+    (folder / "epoch_20.pth").symlink_to(weights_folder / "epoch_20.pth")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PIRENDER_WEIGHTS_DIR", str(folder))
+    patch.setenv("PIRENDER_OFFLINE", "1")
+    try:
+        yield Deep3DBackend(batch_size=2)
+    finally:
+        patch.undo()
+
+
+def test_without_the_bfm_the_network_gives_the_coefficients(
+    backend_without_bfm: Deep3DBackend, backend: Deep3DBackend, astronaut: np.ndarray, test_data: Path
+) -> None:
+    from reconstruction.controls import control_set_for
+    from reconstruction.motion import relative_motion
+
+    assert not backend_without_bfm.has_face_model and backend_without_bfm.face_model is None
+    case = np.load(test_data / "deep3d_public_case.npz")
+    with torch.no_grad():
+        coeffs = backend_without_bfm.network(torch.from_numpy(case["image"])).numpy()
+    np.testing.assert_allclose(coeffs, case["coeffs"], atol=1e-4, rtol=0)  # the 257 numbers, conformant
+
+    alone = backend_without_bfm.fit(astronaut, ASTRONAUT_5)
+    full = backend.fit(astronaut, ASTRONAUT_5)
+    assert alone.face_model == BFM_DEEP3D and alone.descriptor_rows().shape == (73,)
+    np.testing.assert_allclose(alone.descriptor_rows(), full.descriptor_rows(), atol=1e-5)
+    np.testing.assert_allclose(alone.identity, full.identity, atol=1e-5)
+
+    # the whole-expression / pose transfer of reenactment needs no face model ...
+    from core.coefficients import MotionSequence
+
+    driving = MotionSequence.from_frames([alone, full], fps=25.0)
+    moved = relative_motion(alone, driving, parts="all", face_model=backend_without_bfm.face_model)
+    assert moved.expression.shape == (2, 64)
+    # ... while what needs the BFM says so, with a typed error
+    with pytest.raises(FaceModelNotInstalledError, match="works without it"):
+        backend_without_bfm.landmarks68(alone)
+    with pytest.raises(FaceModelNotInstalledError, match="semantic sliders"):
+        control_set_for(backend_without_bfm.face_model)
+    with pytest.raises(FaceModelNotInstalledError, match="mouth"):
+        relative_motion(alone, driving, parts="mouth", face_model=backend_without_bfm.face_model)
+    with pytest.raises(FaceModelNotInstalledError, match="BFM preview"):
+        backend_without_bfm.require_face_model("the BFM preview")
+    assert backend.require_face_model() is backend.face_model
+
+
+def test_an_explicit_bfm_path_must_exist(weights_folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(WeightsNotFoundError, match="my_bfm.mat"):
+        Deep3DBackend(recon_path=weights_folder / "epoch_20.pth", bfm_path=tmp_path / "my_bfm.mat")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
-from core.errors import FaceModelMismatchError, InputError
+from core.errors import FaceModelMismatchError, FaceModelNotInstalledError, InputError
 from reconstruction.backends import DefaultBackend
 from reconstruction.bfm import BFMFaceModel
 from reconstruction.crop import crop_face
@@ -247,7 +247,7 @@ def test_region_projector_for_the_bfm(test_data):
     drv = MotionSequence(
         BFM_DEEP3D, rng.normal(size=(4, 64)), np.zeros((4, 3)), np.zeros((4, 3)), np.ones((4, 3))
     )
-    with pytest.raises(InputError, match="face_model"):
+    with pytest.raises(FaceModelNotInstalledError, match="BFM_model_front.mat"):  # none given: not installed
         relative_motion(src, drv, parts=("mouth",))
     out = relative_motion(src, drv, parts=("mouth",), face_model=bfm)
     np.testing.assert_allclose(out.expression[0], src.expression, atol=1e-5)
