@@ -67,7 +67,9 @@ ENGINE_CHOICES: tuple[str, ...] = ("preview", "neural", "auto")
 
 #: The reconstruction backend whose coefficients each neural engine needs.
 _BACKEND_OF_FACE_MODEL = {BFM_DEEP3D: "deep3d"}
-_DEEP3D_FILES = ("deep3d-recon", "bfm-front")
+#: The deep3d backend needs only the extractor to give the public renderer its coefficients; the
+#: BFM adds the geometric preview of its face model and the semantic sliders.
+_DEEP3D_FILES = ("deep3d-recon",)
 
 
 def check_engine_choice(choice: str) -> None:
@@ -345,7 +347,8 @@ class EngineRegistry:
 
         def build() -> GeometricEngine:
             b = self.backend(backend)
-            return GeometricEngine(b.model, face_model_name=b.face_model)
+            model = b.require_model("the geometric preview") if hasattr(b, "require_model") else b.model
+            return GeometricEngine(model, face_model_name=b.face_model)
 
         return self._once(self._engines, f"{GEOMETRIC}:{str(backend).lower()}", build)
 

@@ -232,8 +232,20 @@ def _controls(state: SourceState, registry: EngineRegistry) -> ControlSet:
 def target_coefficients(
     state: SourceState, request: EditRequest, *, registry: EngineRegistry | None = None
 ) -> FaceCoefficients:
-    """The coefficients an edit request asks for (the photo's own, changed by the controls)."""
+    """The coefficients an edit request asks for (the photo's own, changed by the controls).
+
+    A request of raw expression offsets only needs no face model geometry (the public renderer
+    with the extractor but without the BFM can still be driven that way).
+    """
     registry = registry or default_registry()
+    if not request.values:
+        coeffs = state.coefficients
+        if request.raw_expression_offset is None:
+            return coeffs
+        offset = request.raw_expression_offset
+        if offset.shape != coeffs.expression.shape:
+            raise InputError(f"raw_expression_offset must have {coeffs.expression.shape[0]} numbers, got {offset.shape[0]}")
+        return coeffs.replace(expression=coeffs.expression + offset)
     return _controls(state, registry).apply(
         state.coefficients, request.values, raw_expression_offset=request.raw_expression_offset
     )
