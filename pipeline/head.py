@@ -55,7 +55,7 @@ class HeadProxy:
     size: (H, W) crop; grid: (rh, rw) raster grid of the flow; vertices: (V, 3) source sheet
     (crop pixels, depth); triangles: (F, 3); weights: (V,) skinning weight in [0, 1] (1: moves
     with the skull); person: (H, W) float32 person probability of the crop (the face included);
-    plate: (H, W, 3) uint8 background with the person filled in; ellipse: head ellipse
+    cover: (H, W) float32 {0, 1} the unmoved sheet's silhouette; plate: (H, W, 3) uint8 background with the person filled in; ellipse: head ellipse
     (cx, cy, ax, ay, angle rad) in crop pixels; face_size: pixels.
     """
 
@@ -65,6 +65,7 @@ class HeadProxy:
     triangles: np.ndarray
     weights: np.ndarray
     person: np.ndarray
+    cover: np.ndarray
     plate: np.ndarray
     ellipse: tuple[float, float, float, float, float]
     face_size: float
@@ -127,7 +128,7 @@ def push_pull_fill(values: np.ndarray, weights: np.ndarray, *, keep: float = 0.5
     if squeeze:
         v = v[:, :, None]
     sums, ws = [v * w[:, :, None]], [w]
-    while min(ws[-1].shape) > 2:
+    while max(ws[-1].shape) > 1:
         hh, ww = ws[-1].shape
         size = (max(1, (ww + 1) // 2), max(1, (hh + 1) // 2))
         sums.append(cv2.resize(sums[-1], size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1))
@@ -218,7 +219,7 @@ def fit_head(
     person: np.ndarray,
     *,
     eye_corners: tuple[int, int],
-    raster_scale: float = 1.0,
+    raster_scale: float = 0.5,
     step: int = 2,
 ) -> HeadProxy:
     """Fit the head proxy to one photo's crop.
@@ -229,8 +230,8 @@ def fit_head(
         person: (H, W) float32 person probability in [0, 1] (`PersonSegmenter`).
         eye_corners: indices of the image-left eye's outer corner and the image-right eye's outer
             corner (the eye line sets the head's roll).
-        raster_scale: fraction of the crop at which the sheet is rasterised (1: crop pixels, so
-            that the moved silhouette is sharp).
+        raster_scale: fraction of the crop at which the sheet is rasterised (the flow is taken
+            to the crop's size with a hard silhouette, so 0.5 keeps edges at crop resolution).
         step: grid spacing of the sheet in raster pixels.
     Raises:
         InputError: bad shapes, non-finite points, or a face too small to fit.
@@ -285,6 +286,9 @@ def fit_head(
     gyv, gxv = np.mgrid[0 : rh + step : step, 0 : rw + step : step]
     gyv, gxv = np.minimum(gyv, rh - 1), np.minimum(gxv, rw - 1)
     ny, nx = gyv.shape
+    outer = np.pad(grow, 1)  # fill holes in the person (what the border's background cannot reach)
+    cv2.floodFill(outer, None, (0, 0), 2)
+    grow = (outer[1:-1, 1:-1] != 2).astype(np.uint8)
     inside = grow[gyv, gxv] > 0
     vx = (gxv + 0.5) / sx - 0.5  # crop pixels
     vy = (gyv + 0.5) / sy - 0.5
@@ -305,17 +309,19 @@ def fit_head(
     triangles = remap[triangles]
     weights = weights.ravel()[used]
 
+    flow0, cover0 = _rasterise_sheet(vertices, vertices, triangles, (rh, rw), (h, w))
+    cover = _to_crop(flow0, cover0, (h, w))[1]
     # Background plate: the crop with the (slightly grown) person filled from its surroundings.
     grown = cv2.dilate((person > 0.2).astype(np.uint8), np.ones((7, 7), np.uint8))
     background = cv2.GaussianBlur((1 - grown).astype(np.float32), (0, 0), 1.0) * (1 - grown)
     plate = push_pull_fill(crop.astype(np.float32), background, keep=0.9)
     plate = np.clip(plate + 0.5, 0, 255).astype(np.uint8)
-    for arr in (vertices, triangles, weights, person, plate):
+    for arr in (vertices, triangles, weights, person, cover, plate):
         arr.setflags(write=False)
     logger.debug("head proxy: ellipse %s, depth zc %.1f d %.1f, %d triangles", ellipse, zc, d, len(triangles))
     return HeadProxy(
         size=(h, w), grid=(rh, rw), vertices=vertices, triangles=triangles, weights=weights,
-        person=person, plate=plate, ellipse=(cx, cy, ax, ay, ellipse[4]), face_size=face_size,
+        person=person, cover=cover, plate=plate, ellipse=(cx, cy, ax, ay, ellipse[4]), face_size=face_size,
     )
 
 
@@ -365,15 +371,7 @@ def head_motion(
         rot = rot_c
     src = proxy.vertices
     moved = src + proxy.weights[:, None] * ((s * src @ rot.T + t) - src)
-    pix, tri, bary = rasterise_triangles(_to_raster(moved, sx, sy), proxy.triangles, (rh, rw))
-    at = np.einsum("pk,pkd->pd", bary, src[proxy.triangles[tri], :2])  # (P, 2) source crop pixels
-    gy, gx = np.divmod(pix, rw)
-    flow = np.zeros((rh * rw, 2), np.float32)
-    flow[pix, 0] = at[:, 0] - ((gx + 0.5) / sx - 0.5)
-    flow[pix, 1] = at[:, 1] - ((gy + 0.5) / sy - 0.5)
-    cover = np.zeros(rh * rw, np.float32)
-    cover[pix] = 1.0
-    flow, cover = flow.reshape(rh, rw, 2), cover.reshape(rh, rw)
+    flow, cover = _rasterise_sheet(moved, src, proxy.triangles, (rh, rw), (h, w))
     if face_flow is not None and face_cover is not None:
         if face_cover.shape != (rh, rw):
             face_flow = cv2.resize(face_flow, (rw, rh), interpolation=cv2.INTER_LINEAR)
@@ -383,10 +381,48 @@ def head_motion(
         alpha = np.where(cover > 0.5, np.clip(depth_in / _BLEND, 0.0, 1.0), face.astype(np.float32))
         flow = flow + alpha[:, :, None] * (face_flow - flow)
         cover = np.maximum(cover, face.astype(np.float32))
-    if (rh, rw) != (h, w):
-        flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        cover = cv2.resize(cover, (w, h), interpolation=cv2.INTER_LINEAR)
-    return HeadMotion(flow=flow, revealed=_revealed(proxy.person, flow, cover))
+    flow, cover = _to_crop(flow, cover, (h, w))
+    return HeadMotion(flow=flow, revealed=_revealed(proxy.person * proxy.cover, flow, cover))
+
+
+def _rasterise_sheet(
+    moved: np.ndarray, source: np.ndarray, triangles: np.ndarray, grid: tuple[int, int], size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Backward flow (rh, rw, 2) float32 crop pixels and cover (rh, rw) float32 of the sheet moved
+    to `moved` (V, 3), textured from `source` (V, 3), z-buffered on the raster grid."""
+    (rh, rw), (h, w) = grid, size
+    sx, sy = rw / w, rh / h
+    raster = _to_raster(moved, sx, sy)
+    raster[:, :2] = np.round(raster[:, :2], 6)  # float noise must not move a silhouette pixel
+    pix, tri, bary = rasterise_triangles(raster, triangles, (rh, rw))
+    at = np.einsum("pk,pkd->pd", bary, source[triangles[tri], :2])  # (P, 2) source crop pixels
+    gy, gx = np.divmod(pix, rw)
+    flow = np.zeros((rh * rw, 2), np.float32)
+    flow[pix, 0] = at[:, 0] - ((gx + 0.5) / sx - 0.5)
+    flow[pix, 1] = at[:, 1] - ((gy + 0.5) / sy - 0.5)
+    cover = np.zeros(rh * rw, np.float32)
+    cover[pix] = 1.0
+    return flow.reshape(rh, rw, 2), cover.reshape(rh, rw)
+
+
+def _to_crop(flow: np.ndarray, cover: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Raster-grid flow and cover taken to the crop's (H, W) with a hard silhouette: the flow is
+    extended beyond the cover (nearest covered pixel's flow), both are upsampled, the cover is cut
+    at one half and the flow zeroed outside it."""
+    rh, rw = cover.shape
+    h, w = size
+    if (rh, rw) == (h, w):
+        return flow * cover[:, :, None], cover
+    _, labels = cv2.distanceTransformWithLabels(
+        (cover < 0.5).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    inside = cover.ravel() > 0.5
+    nearest = np.zeros(int(labels.max()) + 1, np.int64)
+    nearest[labels.ravel()[inside]] = np.nonzero(inside)[0]
+    flow = flow.reshape(-1, 2)[nearest[labels.ravel()]].reshape(rh, rw, 2)
+    flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+    cover = (cv2.resize(cover, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
+    return flow * cover[:, :, None], cover
 
 
 def _revealed(person: np.ndarray, flow: np.ndarray, cover: np.ndarray) -> np.ndarray:
