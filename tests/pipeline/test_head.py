@@ -107,11 +107,11 @@ def test_still_far_from_the_person_and_nothing_revealed_without_motion(scene) ->
     assert flow.shape == (*state.size, 2) and overlay.shape == (*state.size, 3) and alpha.shape == state.size
     assert np.abs(flow).max() < 1e-3 and alpha.max() < 1e-6
     np.testing.assert_array_equal(renderer.render(state, coeffs), crop)
-    target = control_set_for(renderer.projector.model).apply(coeffs, {"yaw": 25, "pitch": 10, "move_x": 5})
+    target = control_set_for(renderer.projector.model).apply(coeffs, {"yaw": 10, "pitch": 5, "move_x": 3})
     flow, _, alpha = renderer.render_layers(state, target)
-    person = cv2.dilate((state.head.person > 0.05).astype(np.uint8), np.ones((81, 81), np.uint8))  # the head moves ~30 px
+    person = cv2.dilate((state.head.person > 0.05).astype(np.uint8), np.ones((41, 41), np.uint8))  # the head moves ~15 px
     far = person == 0
-    assert far.mean() > 0.03
+    assert far.mean() > 0.03, far.mean()
     assert np.abs(flow[far]).max() == 0.0 and alpha[far].max() == 0.0
 
 
