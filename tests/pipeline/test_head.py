@@ -33,7 +33,7 @@ def _prepare(image: np.ndarray):
 @pytest.fixture(scope="module")
 def scene(astronaut: np.ndarray):
     model, crop, coeffs = _prepare(astronaut)
-    renderer = GeometricRenderer(model)
+    renderer = GeometricRenderer(model, PreviewSettings(head=True))
     return renderer, renderer.prepare(crop, coeffs), crop, coeffs
 
 
@@ -140,7 +140,7 @@ def test_turned_head_keeps_its_area_on_real_photos(shared_data: Path) -> None:
     for name in ("serengil__deepface__img1.jpg", "KwaiVGI__LivePortrait__s11.jpg", "fudan-generative-vision__hallo__6.jpg"):
         image = iio.imread(shared_data / "images" / name)[:, :, :3]
         model, crop, coeffs = _prepare(np.ascontiguousarray(image))
-        renderer = GeometricRenderer(model)
+        renderer = GeometricRenderer(model, PreviewSettings(head=True))
         state = renderer.prepare(crop, coeffs)
         for yaw in (-30.0, 30.0):
             in_range, stretched = _turned_head_area_change(renderer, state, coeffs, yaw)
