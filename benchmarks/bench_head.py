@@ -88,7 +88,10 @@ def main() -> None:
         "flow_extra_ms": round(_median(flow_new) - _median(flow_old), 2),
         "flow_ratio": round(_median(flow_new) / _median(flow_old), 2),
         "render_crop_ms": {"old": _median(render_old), "new": _median(render_new)},
-        "fit_ms_per_photo": {"prepare_with_head": _median(fit_ms), "of_which_segmentation": _median(segment_ms)},
+        "fit_ms_per_photo": {
+            "prepare_with_head": _median(fit_ms),
+            "of_which_segmentation": _median(segment_ms),
+        },
         "triangles": int(len(new_state.head.triangles)),
     }
     print(json.dumps(record))

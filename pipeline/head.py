@@ -35,7 +35,15 @@ import numpy as np
 from core.errors import InputError
 from pipeline.face_mesh import rasterise_triangles
 
-__all__ = ["HeadProxy", "HeadMotion", "fit_head", "head_motion", "similarity_3d", "push_pull_fill", "MAX_TURN_DEGREES"]
+__all__ = [
+    "HeadProxy",
+    "HeadMotion",
+    "fit_head",
+    "head_motion",
+    "similarity_3d",
+    "push_pull_fill",
+    "MAX_TURN_DEGREES",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -272,7 +280,9 @@ def fit_head(
     weight = np.zeros((rh, rw), np.float32)
     gx = np.clip(np.round((points[:, 0] + 0.5) * sx - 0.5), 0, rw - 1).astype(int)
     gy = np.clip(np.round((points[:, 1] + 0.5) * sy - 0.5), 0, rh - 1).astype(int)
-    np.add.at(residual[:, :, 0], (gy, gx), (points[:, 2] - _ellipsoid_depth(rho_pts, zc, d)).astype(np.float32))
+    np.add.at(
+        residual[:, :, 0], (gy, gx), (points[:, 2] - _ellipsoid_depth(rho_pts, zc, d)).astype(np.float32)
+    )
     np.add.at(weight, (gy, gx), 1.0)
     residual[:, :, 0] /= np.maximum(weight, 1.0)
     residual = push_pull_fill(residual, np.minimum(weight, 1.0), keep=1.0)[:, :, 0]
@@ -320,8 +330,16 @@ def fit_head(
         arr.setflags(write=False)
     logger.debug("head proxy: ellipse %s, depth zc %.1f d %.1f, %d triangles", ellipse, zc, d, len(triangles))
     return HeadProxy(
-        size=(h, w), grid=(rh, rw), vertices=vertices, triangles=triangles, weights=weights,
-        person=person, cover=cover, plate=plate, ellipse=(cx, cy, ax, ay, ellipse[4]), face_size=face_size,
+        size=(h, w),
+        grid=(rh, rw),
+        vertices=vertices,
+        triangles=triangles,
+        weights=weights,
+        person=person,
+        cover=cover,
+        plate=plate,
+        ellipse=(cx, cy, ax, ay, ellipse[4]),
+        face_size=face_size,
     )
 
 
@@ -359,7 +377,6 @@ def head_motion(
     """
     rh, rw = proxy.grid
     h, w = proxy.size
-    sx, sy = rw / w, rh / h
     s, rot, t = similarity_3d(source_points[rigid], target_points[rigid])
     if not (np.isfinite(s) and 0.2 < s < 5.0 and np.all(np.isfinite(t))):
         raise InputError(f"the target pose cannot be rendered (skull scale {s:.3g})")
@@ -433,7 +450,9 @@ def _revealed(person: np.ndarray, flow: np.ndarray, cover: np.ndarray) -> np.nda
     pixel; outside it, wherever the photo had the person (the head moved away)."""
     h, w = person.shape
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    carried = cv2.remap(person, gx + flow[:, :, 0], gy + flow[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    carried = cv2.remap(
+        person, gx + flow[:, :, 0], gy + flow[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     moving = np.clip(np.hypot(flow[:, :, 0], flow[:, :, 1]), 0.0, 1.0)
     revealed = cover * (1.0 - carried) * moving + (1.0 - cover) * person
     return np.clip(revealed, 0.0, 1.0).astype(np.float32)

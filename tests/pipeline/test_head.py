@@ -96,7 +96,9 @@ def test_pure_translation_moves_the_head_by_the_translation(scene) -> None:
     import cv2
 
     inner = (_rho(state) < 0.8) & (cv2.erode(state.head.cover, np.ones((15, 15), np.uint8)) > 0)
-    np.testing.assert_allclose(motion.flow[inner], np.broadcast_to(-shift[:2], motion.flow[inner].shape), atol=0.05)
+    np.testing.assert_allclose(
+        motion.flow[inner], np.broadcast_to(-shift[:2], motion.flow[inner].shape), atol=0.05
+    )
 
 
 def test_still_far_from_the_person_and_nothing_revealed_without_motion(scene) -> None:
@@ -109,7 +111,9 @@ def test_still_far_from_the_person_and_nothing_revealed_without_motion(scene) ->
     np.testing.assert_array_equal(renderer.render(state, coeffs), crop)
     target = control_set_for(renderer.projector.model).apply(coeffs, {"yaw": 10, "pitch": 5, "move_x": 3})
     flow, _, alpha = renderer.render_layers(state, target)
-    person = cv2.dilate((state.head.person > 0.05).astype(np.uint8), np.ones((41, 41), np.uint8))  # the head moves ~15 px
+    person = cv2.dilate(
+        (state.head.person > 0.05).astype(np.uint8), np.ones((41, 41), np.uint8)
+    )  # the head moves ~15 px
     far = person == 0
     assert far.mean() > 0.03, far.mean()
     assert np.abs(flow[far]).max() == 0.0 and alpha[far].max() == 0.0
@@ -137,7 +141,11 @@ def test_turned_head_keeps_its_area(scene, yaw: float) -> None:
 def test_turned_head_keeps_its_area_on_real_photos(shared_data: Path) -> None:
     import imageio.v3 as iio
 
-    for name in ("serengil__deepface__img1.jpg", "KwaiVGI__LivePortrait__s11.jpg", "fudan-generative-vision__hallo__6.jpg"):
+    for name in (
+        "serengil__deepface__img1.jpg",
+        "KwaiVGI__LivePortrait__s11.jpg",
+        "fudan-generative-vision__hallo__6.jpg",
+    ):
         image = iio.imread(shared_data / "images" / name)[:, :, :3]
         model, crop, coeffs = _prepare(np.ascontiguousarray(image))
         renderer = GeometricRenderer(model, PreviewSettings(head=True))
@@ -168,8 +176,12 @@ def test_bad_input_gives_a_result_or_a_typed_error(scene) -> None:
     for person in (np.zeros(state.size, np.float32), np.ones(state.size, np.float32)):
         proxy = fit_head(crop, state.points, person, eye_corners=eyes)
         assert isinstance(proxy, HeadProxy)
-        motion = head_motion(proxy, state.points, state.points + [4.0, 0.0, 0.0], renderer.projector.layout.rigid)
-        assert np.all(np.isfinite(motion.flow)) and 0.0 <= motion.revealed.min() <= motion.revealed.max() <= 1.0
+        motion = head_motion(
+            proxy, state.points, state.points + [4.0, 0.0, 0.0], renderer.projector.layout.rigid
+        )
+        assert (
+            np.all(np.isfinite(motion.flow)) and 0.0 <= motion.revealed.min() <= motion.revealed.max() <= 1.0
+        )
     shifted = np.roll(crop, 90, axis=1)
     points = state.points + [90.0, 0.0, 0.0]
     proxy = fit_head(shifted, points, np.ones(state.size, np.float32), eye_corners=eyes)
@@ -180,4 +192,6 @@ def test_bad_input_gives_a_result_or_a_typed_error(scene) -> None:
     c, s = np.cos(1.2), np.sin(1.2)
     centre = state.points.mean(0)
     spun = (state.points - centre) @ np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]).T + centre
-    assert np.all(np.isfinite(head_motion(state.head, state.points, spun, renderer.projector.layout.rigid).flow))
+    assert np.all(
+        np.isfinite(head_motion(state.head, state.points, spun, renderer.projector.layout.rigid).flow)
+    )
