@@ -28,6 +28,7 @@ fitted by the deep3d backend on the renderer crop itself).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,9 @@ from core.coefficients import FaceCoefficients, MotionSequence, check_face_model
 from core.errors import InputError
 from pipeline.face_mesh import projector_for, rasterise_triangles
 from pipeline.face_paint import lid_colour, paint_lids, paint_mouth, similarity_2d
+from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion
 from pipeline.renderer import RenderedFrame
+from reconstruction.segmentation import PersonSegmenter
 
 __all__ = ["PreviewSettings", "PreviewState", "GeometricRenderer", "rasterise_triangles"]
 
@@ -54,7 +57,10 @@ class PreviewSettings:
     fade: distance outside the face, as a fraction of the face size, over which the flow fades
     to zero; spread: width (fraction of the face size) of the Gaussian that carries the face's
     flow outwards; min_motion: below this largest vertex motion (pixels) the source is returned
-    unchanged; teeth: draw a hint of upper teeth in newly opened mouths.
+    unchanged; teeth: draw a hint of upper teeth in newly opened mouths; head: move the whole
+    head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders,
+    uncovered background from a filled plate) instead of fading the face's flow outwards; off by
+    default until it beats the face-only flow on the yaw re-fit check (issue 16).
     """
 
     raster_scale: float = 0.5
@@ -62,6 +68,7 @@ class PreviewSettings:
     spread: float = 0.12
     min_motion: float = 0.01
     teeth: bool = True
+    head: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -88,6 +95,7 @@ class PreviewState:
     exposure: float
     grid_x: np.ndarray
     grid_y: np.ndarray
+    head: HeadProxy | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -107,6 +115,8 @@ class GeometricRenderer:
         self.projector = projector_for(face_model)
         self.face_model = self.projector.name
         self.settings = settings or PreviewSettings()
+        self._segmenter: Any = None  # PersonSegmenter, made on first use (shared, locked)
+        self._segmenter_lock = threading.Lock()
         if not 0.1 <= self.settings.raster_scale <= 1.0:
             raise InputError(f"raster_scale must be in [0.1, 1], got {self.settings.raster_scale}")
 
@@ -115,8 +125,13 @@ class GeometricRenderer:
 
     # --- per photo -------------------------------------------------------------------------------
 
-    def prepare(self, source_crop: np.ndarray, source_coeffs: FaceCoefficients) -> PreviewState:
-        """Per-photo work: (H, W, 3) uint8 RGB crop + its fitted coefficients -> `PreviewState`."""
+    def prepare(
+        self, source_crop: np.ndarray, source_coeffs: FaceCoefficients, person_mask: np.ndarray | None = None
+    ) -> PreviewState:
+        """Per-photo work: (H, W, 3) uint8 RGB crop + its fitted coefficients -> `PreviewState`.
+
+        person_mask: optional (H, W) float32 person probability for the head proxy (segmented
+        here when not given)."""
         rgb8 = isinstance(source_crop, np.ndarray) and source_crop.dtype == np.uint8 and source_crop.ndim == 3
         if not rgb8 or source_crop.shape[2] != 3 or min(source_crop.shape[:2]) < 16:
             found = (
@@ -156,7 +171,17 @@ class GeometricRenderer:
             exposure=float(np.clip(exposure, 0.4, 1.6)),
             grid_x=grid_x,
             grid_y=grid_y,
+            head=self._fit_head(source, points, person_mask) if self.settings.head else None,
         )
+
+    def _fit_head(self, source: np.ndarray, points: np.ndarray, person_mask: np.ndarray | None) -> HeadProxy:
+        if person_mask is None:
+            with self._segmenter_lock:
+                if self._segmenter is None:
+                    self._segmenter = PersonSegmenter()
+            person_mask = self._segmenter.person_mask(source)
+        eyes = self.projector.layout.eyes
+        return fit_head(source, points, person_mask, eye_corners=(int(eyes[0][0][0]), int(eyes[-1][0][-1])))
 
     # --- per target ------------------------------------------------------------------------------
 
@@ -179,6 +204,9 @@ class GeometricRenderer:
         return self._flow(state, self._target_points(state, target))
 
     def _flow(self, state: PreviewState, target_points: np.ndarray) -> np.ndarray:
+        return self._motion(state, target_points).flow
+
+    def _motion(self, state: PreviewState, target_points: np.ndarray) -> HeadMotion:
         h, w = state.size
         scale = self.settings.raster_scale
         rh, rw = max(8, round(h * scale)), max(8, round(w * scale))
@@ -216,8 +244,11 @@ class GeometricRenderer:
             mapped = px_full @ sim[:, :2].T + sim[:, 2]
             flow[hy, hx] = (mapped - px_full).astype(np.float32)
             cover[hy, hx] = 1.0
+        if state.head is not None:
+            return head_motion(state.head, state.points, target_points, layout.rigid, flow, cover)
         flow = self._extend(flow, cover, state.face_size * min(sx, sy))
-        return cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+        flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+        return HeadMotion(flow=flow, revealed=np.zeros((h, w), np.float32))
 
     def _extend(self, flow: np.ndarray, cover: np.ndarray, face_size: float) -> np.ndarray:
         """Carry the face's flow outwards and fade it to zero over `fade` * face size.
@@ -272,7 +303,8 @@ class GeometricRenderer:
         if motion < self.settings.min_motion:
             return RenderedFrame(crop=state.source.copy(), flow=np.zeros((*state.size, 2), np.float32))
         layout = self.projector.layout
-        flow = self._flow(state, target_points)
+        motion = self._motion(state, target_points)
+        flow = motion.flow
         out = cv2.remap(
             state.source,
             state.grid_x + flow[:, :, 0],
@@ -281,6 +313,9 @@ class GeometricRenderer:
             borderMode=cv2.BORDER_REPLICATE,
         )
         cover = np.zeros(state.size, np.float32)
+        if state.head is not None and motion.revealed.max() > 0.0:
+            out = cv2.blendLinear(state.head.plate, out, motion.revealed, 1.0 - motion.revealed)
+            np.maximum(cover, motion.revealed, out=cover)
         paint_mouth(out, cover, state, layout, target_points, teeth=self.settings.teeth)
         paint_lids(out, cover, state, layout, target_points)
         return RenderedFrame(

@@ -244,7 +244,9 @@ def target_coefficients(
             return coeffs
         offset = request.raw_expression_offset
         if offset.shape != coeffs.expression.shape:
-            raise InputError(f"raw_expression_offset must have {coeffs.expression.shape[0]} numbers, got {offset.shape[0]}")
+            raise InputError(
+                f"raw_expression_offset must have {coeffs.expression.shape[0]} numbers, got {offset.shape[0]}"
+            )
         return coeffs.replace(expression=coeffs.expression + offset)
     return _controls(state, registry).apply(
         state.coefficients, request.values, raw_expression_offset=request.raw_expression_offset

@@ -1,0 +1,458 @@
+"""Whole-head proxy for the geometric renderer (issue 16, item 2): a head that turns as a solid.
+
+The face mesh covers the face only; outside it the preview used to carry the face's 2-D motion
+outwards and fade it (ears and hair stretched, background dragged). Here the person in the crop
+becomes one 2.5-D sheet (in the spirit of PIRenderer section 3.2, motion as a dense backward flow,
+with the flow computed from geometry):
+
+1. fit, once per photo (`fit_head`): the person mask (MediaPipe selfie segmenter) plus the face
+   mesh give a head ellipse (skull, hair, ears; roll-aligned with the eyes); every person pixel
+   gets a depth: an ellipsoid (depth semi-axis fitted to the face mesh's 3-D points, limb slope
+   capped) corrected by the face mesh's own depth residual; a grid mesh over the person carries
+   that depth and a skinning weight (1 on the head, falling to 0 down the neck, 0 on the body);
+   a background plate is the crop with the person filled from the background (push-pull fill);
+2. per target (`head_motion`): the skull's 3-D similarity from the source and target meshes'
+   rigid vertices (Umeyama) moves the sheet (linear blend skinning with the identity: the neck
+   bends smoothly into still shoulders); the moved sheet is rasterised with a z-buffer (the near
+   surface wins, the far ear hides behind the cheek) giving the backward flow of every pixel of
+   the moved person; the face mesh's own flow (exact expression) takes over inside the face with
+   a short blend at its border; pixels the person no longer covers show the plate (`revealed`).
+
+Shapes: crops (H, W, 3) uint8 RGB; masks (H, W) float32 in [0, 1]; points (N, 3) crop pixels
+x, y (y down) and depth (smaller = nearer, same unit as x); flows (H, W, 2) float32 pixels,
+backward (output pixel p shows the source at p + flow[p]).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from core.errors import InputError
+from pipeline.face_mesh import rasterise_triangles
+
+__all__ = [
+    "HeadProxy",
+    "HeadMotion",
+    "fit_head",
+    "head_motion",
+    "similarity_3d",
+    "push_pull_fill",
+    "MAX_TURN_DEGREES",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Largest rotation (degrees, any axis) the proxy renders; larger skull rotations are clamped to
+#: it (the face mesh keeps its own pose): beyond it the hidden side of the head would show.
+MAX_TURN_DEGREES = 40.0
+
+_LIMB = 0.9  # the ellipsoid is sampled up to this sine of the surface angle: limb slope ~ 64 deg
+_NECK = 0.45  # skinning weight falls from 1 to 0 over this many head radii outside the ellipse
+_BLEND = 6.0  # raster pixels over which the face mesh's flow blends into the head's
+
+
+@dataclass(frozen=True, eq=False)
+class HeadProxy:
+    """What `fit_head` computes once per photo (read-only arrays).
+
+    size: (H, W) crop; grid: (rh, rw) raster grid of the flow; vertices: (V, 3) source sheet
+    (crop pixels, depth); triangles: (F, 3); weights: (V,) skinning weight in [0, 1] (1: moves
+    with the skull); person: (H, W) float32 person probability of the crop (the face included);
+    cover: (H, W) float32 {0, 1} the unmoved sheet's silhouette; plate: (H, W, 3) uint8 background with the person filled in; ellipse: head ellipse
+    (cx, cy, ax, ay, angle rad) in crop pixels; face_size: pixels.
+    """
+
+    size: tuple[int, int]
+    grid: tuple[int, int]
+    vertices: np.ndarray
+    triangles: np.ndarray
+    weights: np.ndarray
+    person: np.ndarray
+    cover: np.ndarray
+    plate: np.ndarray
+    ellipse: tuple[float, float, float, float, float]
+    face_size: float
+
+
+@dataclass(frozen=True, eq=False)
+class HeadMotion:
+    """flow: (H, W, 2) float32 backward flow (crop pixels); revealed: (H, W) float32 in [0, 1],
+    where the target shows background the source person covered (to be taken from the plate)."""
+
+    flow: np.ndarray
+    revealed: np.ndarray
+
+
+# ------------------------------------------------------------------------------------------------
+# Pure helpers
+# ------------------------------------------------------------------------------------------------
+
+
+def similarity_3d(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares 3-D similarity dst ~ s R src + t (Umeyama 1991) of (R, 3) point sets.
+
+    Returns scale s, rotation R (3, 3) with det +1, translation t (3,)."""
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 3 or len(src) < 3:
+        raise InputError(f"similarity_3d needs two (R >= 3, 3) point sets, got {src.shape} and {dst.shape}")
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    a, b = src - mu_s, dst - mu_d
+    var = float((a**2).sum() / len(a))
+    if not var > 1e-12:
+        raise InputError("similarity_3d: the source points coincide")
+    u, sig, vt = np.linalg.svd(b.T @ a / len(a))
+    d = np.array([1.0, 1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
+    rot = u @ np.diag(d) @ vt
+    s = float((sig * d).sum() / var)
+    return s, rot, mu_d - s * rot @ mu_s
+
+
+def _clamp_rotation(rot: np.ndarray, max_degrees: float) -> np.ndarray:
+    """The rotation with its angle clamped to `max_degrees` about the same axis (Rodrigues)."""
+    rvec, _ = cv2.Rodrigues(rot)
+    angle = float(np.linalg.norm(rvec))
+    limit = math.radians(max_degrees)
+    if angle <= limit:
+        return rot
+    logger.info("head proxy: skull rotation %.0f deg clamped to %.0f", math.degrees(angle), max_degrees)
+    return cv2.Rodrigues(rvec * (limit / angle))[0]
+
+
+def push_pull_fill(values: np.ndarray, weights: np.ndarray, *, keep: float = 0.5) -> np.ndarray:
+    """Fill the low-weight parts of (H, W, C) float32 `values` from the well-weighted ones.
+
+    Push-pull pyramid: weighted averages go down a pyramid, then come back up, each level keeping
+    its own values where its weight is high (>= `keep`, blended below) and the coarser level's
+    elsewhere. Smooth, continuous with the data, O(H W).
+    """
+    w = np.clip(np.asarray(weights, np.float32), 0.0, 1.0)
+    v = np.asarray(values, np.float32)
+    squeeze = v.ndim == 2
+    if squeeze:
+        v = v[:, :, None]
+    sums, ws = [v * w[:, :, None]], [w]
+    while max(ws[-1].shape) > 1:
+        hh, ww = ws[-1].shape
+        size = (max(1, (ww + 1) // 2), max(1, (hh + 1) // 2))
+        sums.append(cv2.resize(sums[-1], size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1))
+        ws.append(cv2.resize(ws[-1], size, interpolation=cv2.INTER_AREA))
+    est = sums[-1] / np.maximum(ws[-1], 1e-6)[:, :, None]
+    est[ws[-1] < 1e-6] = 0.0
+    for level in range(len(sums) - 2, -1, -1):
+        hh, ww = ws[level].shape
+        up = cv2.resize(est, (ww, hh), interpolation=cv2.INTER_LINEAR).reshape(hh, ww, -1)
+        own = sums[level] / np.maximum(ws[level], 1e-6)[:, :, None]
+        alpha = np.clip(ws[level] / keep, 0.0, 1.0)[:, :, None]
+        est = alpha * own + (1.0 - alpha) * up
+    return est[:, :, 0] if squeeze else est
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _run_length(samples: np.ndarray) -> int:
+    """Number of leading samples >= 0.5 (how far the person reaches along a ray)."""
+    below = np.nonzero(samples < 0.5)[0]
+    return int(below[0]) if len(below) else len(samples)
+
+
+# ------------------------------------------------------------------------------------------------
+# Fit (once per photo)
+# ------------------------------------------------------------------------------------------------
+
+
+def _head_ellipse(
+    person: np.ndarray, points: np.ndarray, eye_corners: tuple[int, int]
+) -> tuple[float, float, float, float, float]:
+    """(cx, cy, ax, ay, angle): the skull + hair ellipse, roll-aligned with the eye line.
+
+    Width from the person's extent at eye level (1.0-1.45 x the face mesh's half width), top from
+    the person above the forehead (0.12-0.75 face heights above the mesh), bottom at the chin."""
+    h, w = person.shape
+    a, b = points[eye_corners[0], :2], points[eye_corners[1], :2]
+    angle = math.atan2(float(b[1] - a[1]), float(b[0] - a[0]))
+    if abs(angle) > math.pi / 2:  # corners given right-to-left
+        angle -= math.copysign(math.pi, angle)
+    c, s = math.cos(angle), math.sin(angle)
+    centre = points[:, :2].mean(0)
+    uv = (points[:, :2] - centre) @ np.array([[c, -s], [s, c]])  # roll frame: u along the eyes, v down
+    u0, u1 = float(uv[:, 0].min()), float(uv[:, 0].max())
+    v0, v1 = float(uv[:, 1].min()), float(uv[:, 1].max())
+    half_w, face_h = max((u1 - u0) / 2, 2.0), max(v1 - v0, 4.0)
+    cu = (u0 + u1) / 2
+    eye_v = float(((np.stack([a, b]) - centre) @ np.array([[c, -s], [s, c]]))[:, 1].mean())
+
+    def sample(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        x = centre[0] + c * u - s * v
+        y = centre[1] + s * u + c * v
+        xi, yi = np.clip(np.round(x), 0, w - 1).astype(int), np.clip(np.round(y), 0, h - 1).astype(int)
+        inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+        return np.where(inside, person[yi, xi], 1.0)  # the frame edge counts as person (cut-off head)
+
+    reach = np.arange(0.0, 1.6 * half_w, 1.0)
+    widths = [_run_length(sample(cu + sign * reach, np.full_like(reach, eye_v))) for sign in (-1.0, 1.0)]
+    ax = float(np.clip(np.mean(widths), 1.0 * half_w, 1.45 * half_w))
+    up = np.arange(0.0, 0.8 * face_h, 1.0)
+    top_run = _run_length(sample(np.full_like(up, cu), v0 - up))
+    top = v0 - float(np.clip(top_run, 0.12 * face_h, 0.75 * face_h))
+    bottom = v1 + 0.04 * face_h
+    cv = (top + bottom) / 2
+    cx = centre[0] + c * cu - s * cv
+    cy = centre[1] + s * cu + c * cv
+    return float(cx), float(cy), ax, float((bottom - top) / 2), angle
+
+
+def _rho(x: np.ndarray, y: np.ndarray, ellipse: tuple[float, float, float, float, float]) -> np.ndarray:
+    """Normalised elliptical radius (1 on the head ellipse)."""
+    cx, cy, ax, ay, angle = ellipse
+    c, s = math.cos(angle), math.sin(angle)
+    dx, dy = x - cx, y - cy
+    return np.hypot((c * dx + s * dy) / ax, (-s * dx + c * dy) / ay)
+
+
+def _ellipsoid_depth(rho: np.ndarray, zc: float, d: float) -> np.ndarray:
+    return zc - d * np.sqrt(1.0 - (_LIMB * np.minimum(rho, 1.0)) ** 2)
+
+
+def fit_head(
+    crop: np.ndarray,
+    points: np.ndarray,
+    person: np.ndarray,
+    *,
+    eye_corners: tuple[int, int],
+    raster_scale: float = 0.5,
+    step: int = 2,
+) -> HeadProxy:
+    """Fit the head proxy to one photo's crop.
+
+    Args:
+        crop: (H, W, 3) uint8 RGB renderer crop.
+        points: (N, 3) the fitted face mesh in the crop (x, y pixels, depth).
+        person: (H, W) float32 person probability in [0, 1] (`PersonSegmenter`).
+        eye_corners: indices of the image-left eye's outer corner and the image-right eye's outer
+            corner (the eye line sets the head's roll).
+        raster_scale: fraction of the crop at which the sheet is rasterised (the flow is taken
+            to the crop's size with a hard silhouette, so 0.5 keeps edges at crop resolution).
+        step: grid spacing of the sheet in raster pixels.
+    Raises:
+        InputError: bad shapes, non-finite points, or a face too small to fit.
+    """
+    if not isinstance(crop, np.ndarray) or crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[2] != 3:
+        raise InputError(f"fit_head needs an (H, W, 3) uint8 crop, got {getattr(crop, 'shape', type(crop))}")
+    h, w = crop.shape[:2]
+    person = np.asarray(person, np.float32)
+    if person.shape != (h, w):
+        raise InputError(f"person mask must be {(h, w)}, got {person.shape}")
+    points = np.asarray(points, np.float64)
+    if points.ndim != 2 or points.shape[1] != 3 or not np.all(np.isfinite(points)):
+        raise InputError(f"fit_head needs finite (N, 3) mesh points, got {points.shape}")
+    extent = np.ptp(points[:, :2], axis=0)
+    face_size = float(extent.max())
+    if face_size < 8.0:
+        raise InputError(f"the face is too small for the head proxy ({face_size:.1f} px)")
+    # The face itself always belongs to the person (segmenters miss faces behind hands, masks).
+    hull = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(points[:, :2]).astype(np.int32)), 1)
+    person = np.maximum(np.clip(person, 0.0, 1.0), hull.astype(np.float32))
+    ellipse = _head_ellipse(person, points, eye_corners)
+    cx, cy, ax, ay, _ = ellipse
+
+    # Depth: ellipsoid zc - d sqrt(1 - (k rho)^2) fitted to the mesh (least squares in zc, d).
+    rho_pts = _rho(points[:, 0], points[:, 1], ellipse)
+    basis = -np.sqrt(1.0 - (_LIMB * np.minimum(rho_pts, 1.0)) ** 2)
+    design = np.stack([np.ones_like(basis), basis], axis=1)
+    (zc, d), *_ = np.linalg.lstsq(design, points[:, 2], rcond=None)
+    d = float(np.clip(d, 0.6 * ax, 1.3 * ax))
+    zc = float(np.median(points[:, 2] - d * basis))
+
+    rh, rw = max(8, round(h * raster_scale)), max(8, round(w * raster_scale))
+    sx, sy = rw / w, rh / h
+    # Residual depth of the face mesh over the ellipsoid, spread smoothly (the sheet meets the
+    # face's own depth inside the face) and faded to 0 a third of a face outside it.
+    residual = np.zeros((rh, rw, 1), np.float32)
+    weight = np.zeros((rh, rw), np.float32)
+    gx = np.clip(np.round((points[:, 0] + 0.5) * sx - 0.5), 0, rw - 1).astype(int)
+    gy = np.clip(np.round((points[:, 1] + 0.5) * sy - 0.5), 0, rh - 1).astype(int)
+    np.add.at(
+        residual[:, :, 0], (gy, gx), (points[:, 2] - _ellipsoid_depth(rho_pts, zc, d)).astype(np.float32)
+    )
+    np.add.at(weight, (gy, gx), 1.0)
+    residual[:, :, 0] /= np.maximum(weight, 1.0)
+    residual = push_pull_fill(residual, np.minimum(weight, 1.0), keep=1.0)[:, :, 0]
+    hull_small = cv2.resize(hull, (rw, rh), interpolation=cv2.INTER_NEAREST)
+    outside = cv2.distanceTransform((1 - hull_small).astype(np.uint8), cv2.DIST_L2, 3)
+    residual = residual * (1.0 - _smoothstep(outside / max(0.33 * face_size * sx, 1.0)))
+
+    # Sheet vertices on a grid of raster pixels covering the (dilated) person.
+    person_small = cv2.resize(person, (rw, rh), interpolation=cv2.INTER_AREA)
+    grow = cv2.dilate((person_small > 0.25).astype(np.uint8), np.ones((2 * step + 1, 2 * step + 1), np.uint8))
+    gyv, gxv = np.mgrid[0 : rh + step : step, 0 : rw + step : step]
+    gyv, gxv = np.minimum(gyv, rh - 1), np.minimum(gxv, rw - 1)
+    ny, nx = gyv.shape
+    outer = np.pad(grow, 1)  # fill holes in the person (what the border's background cannot reach)
+    cv2.floodFill(outer, None, (0, 0), 2)
+    grow = (outer[1:-1, 1:-1] != 2).astype(np.uint8)
+    inside = grow[gyv, gxv] > 0
+    vx = (gxv + 0.5) / sx - 0.5  # crop pixels
+    vy = (gyv + 0.5) / sy - 0.5
+    rho_v = _rho(vx, vy, ellipse)
+    vz = _ellipsoid_depth(rho_v, zc, d)
+    neck = _smoothstep((rho_v - 1.0) / _NECK)
+    weights = 1.0 - neck
+    weights = np.maximum(weights, hull_small[gyv, gxv].astype(np.float64))
+    vz = vz + residual[gyv, gxv] * weights
+    index = np.arange(ny * nx).reshape(ny, nx)
+    quad = inside[:-1, :-1] & inside[1:, :-1] & inside[:-1, 1:] & inside[1:, 1:]
+    a, b, c, e = index[:-1, :-1][quad], index[:-1, 1:][quad], index[1:, :-1][quad], index[1:, 1:][quad]
+    triangles = np.concatenate([np.stack([a, b, e], 1), np.stack([a, e, c], 1)])
+    used = np.unique(triangles)
+    remap = np.full(ny * nx, -1, np.int64)
+    remap[used] = np.arange(len(used))
+    vertices = np.stack([vx.ravel(), vy.ravel(), vz.ravel()], 1)[used]
+    triangles = remap[triangles]
+    weights = weights.ravel()[used]
+
+    flow0, cover0 = _rasterise_sheet(vertices, vertices, triangles, (rh, rw), (h, w))
+    cover = _to_crop(flow0, cover0, (h, w))[1]
+    # Background plate: the crop with the (slightly grown) person filled from its surroundings.
+    grown = cv2.dilate((person > 0.2).astype(np.uint8), np.ones((7, 7), np.uint8))
+    background = cv2.GaussianBlur((1 - grown).astype(np.float32), (0, 0), 1.0) * (1 - grown)
+    plate = push_pull_fill(crop.astype(np.float32), background, keep=0.9)
+    plate = np.clip(plate + 0.5, 0, 255).astype(np.uint8)
+    for arr in (vertices, triangles, weights, person, cover, plate):
+        arr.setflags(write=False)
+    logger.debug("head proxy: ellipse %s, depth zc %.1f d %.1f, %d triangles", ellipse, zc, d, len(triangles))
+    return HeadProxy(
+        size=(h, w),
+        grid=(rh, rw),
+        vertices=vertices,
+        triangles=triangles,
+        weights=weights,
+        person=person,
+        cover=cover,
+        plate=plate,
+        ellipse=(cx, cy, ax, ay, ellipse[4]),
+        face_size=face_size,
+    )
+
+
+def _to_raster(vertices: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """Crop pixels -> raster pixels (pixel-centre convention u = (x + 0.5) s - 0.5), depth kept."""
+    out = vertices.copy()
+    out[:, 0] = (out[:, 0] + 0.5) * sx - 0.5
+    out[:, 1] = (out[:, 1] + 0.5) * sy - 0.5
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Per target
+# ------------------------------------------------------------------------------------------------
+
+
+def head_motion(
+    proxy: HeadProxy,
+    source_points: np.ndarray,
+    target_points: np.ndarray,
+    rigid: np.ndarray,
+    face_flow: np.ndarray | None = None,
+    face_cover: np.ndarray | None = None,
+) -> HeadMotion:
+    """Backward flow of the whole picture for one target pose.
+
+    Args:
+        proxy: from `fit_head`.
+        source_points, target_points: (N, 3) the face mesh in the photo and in the target.
+        rigid: indices of the mesh vertices that move with the skull only.
+        face_flow: optional (fh, fw, 2) float32 flow of the face mesh on its own raster grid
+            (crop pixels), used where `face_cover` (fh, fw) is 1 (the exact expression).
+    Returns:
+        `HeadMotion` at the crop's size.
+    """
+    rh, rw = proxy.grid
+    h, w = proxy.size
+    s, rot, t = similarity_3d(source_points[rigid], target_points[rigid])
+    if not (np.isfinite(s) and 0.2 < s < 5.0 and np.all(np.isfinite(t))):
+        raise InputError(f"the target pose cannot be rendered (skull scale {s:.3g})")
+    # Rotate about the skull's centre so that clamping keeps the centre's motion.
+    rot_c = _clamp_rotation(rot, MAX_TURN_DEGREES)
+    if rot_c is not rot:
+        centre = source_points[rigid].mean(0)
+        t = s * rot @ centre + t - s * rot_c @ centre
+        rot = rot_c
+    src = proxy.vertices
+    moved = src + proxy.weights[:, None] * ((s * src @ rot.T + t) - src)
+    flow, cover = _rasterise_sheet(moved, src, proxy.triangles, (rh, rw), (h, w))
+    if face_flow is not None and face_cover is not None:
+        if face_cover.shape != (rh, rw):
+            face_flow = cv2.resize(face_flow, (rw, rh), interpolation=cv2.INTER_LINEAR)
+            face_cover = cv2.resize(face_cover, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        face = (face_cover > 0.5).astype(np.uint8)
+        depth_in = cv2.distanceTransform(face, cv2.DIST_L2, 3)
+        alpha = np.where(cover > 0.5, np.clip(depth_in / _BLEND, 0.0, 1.0), face.astype(np.float32))
+        flow = flow + alpha[:, :, None] * (face_flow - flow)
+        cover = np.maximum(cover, face.astype(np.float32))
+    flow, cover = _to_crop(flow, cover, (h, w))
+    return HeadMotion(flow=flow, revealed=_revealed(proxy.person * proxy.cover, flow, cover))
+
+
+def _rasterise_sheet(
+    moved: np.ndarray, source: np.ndarray, triangles: np.ndarray, grid: tuple[int, int], size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Backward flow (rh, rw, 2) float32 crop pixels and cover (rh, rw) float32 of the sheet moved
+    to `moved` (V, 3), textured from `source` (V, 3), z-buffered on the raster grid."""
+    (rh, rw), (h, w) = grid, size
+    sx, sy = rw / w, rh / h
+    raster = _to_raster(moved, sx, sy)
+    raster[:, :2] = np.round(raster[:, :2], 6)  # float noise must not move a silhouette pixel
+    pix, tri, bary = rasterise_triangles(raster, triangles, (rh, rw))
+    at = np.einsum("pk,pkd->pd", bary, source[triangles[tri], :2])  # (P, 2) source crop pixels
+    gy, gx = np.divmod(pix, rw)
+    flow = np.zeros((rh * rw, 2), np.float32)
+    flow[pix, 0] = at[:, 0] - ((gx + 0.5) / sx - 0.5)
+    flow[pix, 1] = at[:, 1] - ((gy + 0.5) / sy - 0.5)
+    cover = np.zeros(rh * rw, np.float32)
+    cover[pix] = 1.0
+    return flow.reshape(rh, rw, 2), cover.reshape(rh, rw)
+
+
+def _to_crop(flow: np.ndarray, cover: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Raster-grid flow and cover taken to the crop's (H, W) with a hard silhouette: the flow is
+    extended beyond the cover (nearest covered pixel's flow), both are upsampled, the cover is cut
+    at one half and the flow zeroed outside it."""
+    rh, rw = cover.shape
+    h, w = size
+    if (rh, rw) == (h, w):
+        return flow * cover[:, :, None], cover
+    _, labels = cv2.distanceTransformWithLabels(
+        (cover < 0.5).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    inside = cover.ravel() > 0.5
+    nearest = np.zeros(int(labels.max()) + 1, np.int64)
+    nearest[labels.ravel()[inside]] = np.nonzero(inside)[0]
+    flow = flow.reshape(-1, 2)[nearest[labels.ravel()]].reshape(rh, rw, 2)
+    flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+    cover = (cv2.resize(cover, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
+    return flow * cover[:, :, None], cover
+
+
+def _revealed(person: np.ndarray, flow: np.ndarray, cover: np.ndarray) -> np.ndarray:
+    """(H, W) float32: where the target shows background that is not in the photo at that place.
+
+    Inside the moved sheet (`cover`), that is wherever the sheet brings background along (its
+    margin around the person, 1 - the person mask at the sampled point), once it has moved by a
+    pixel; outside it, wherever the photo had the person (the head moved away)."""
+    h, w = person.shape
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    carried = cv2.remap(
+        person, gx + flow[:, :, 0], gy + flow[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    moving = np.clip(np.hypot(flow[:, :, 0], flow[:, :, 1]), 0.0, 1.0)
+    revealed = cover * (1.0 - carried) * moving + (1.0 - cover) * person
+    return np.clip(revealed, 0.0, 1.0).astype(np.float32)
