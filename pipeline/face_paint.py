@@ -128,7 +128,10 @@ def paint_mouth(
     region = out[y0:y1, x0:x1].astype(np.float32)
     region += (colour - region) * inside[:, :, None]
     out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
-    np.maximum(coverage[y0:y1, x0:x1], inside.astype(np.float32), out=coverage[y0:y1, x0:x1])
+    # Where the opening keeps the photo's own gap, the flow already shows the photo's mouth at full
+    # resolution: only what opens or closes by a pixel or more is laid over it.
+    reshaped = np.clip(np.abs(gap_t - gap_s), 0.0, 1.0)[None, :]
+    np.maximum(coverage[y0:y1, x0:x1], (inside * reshaped).astype(np.float32), out=coverage[y0:y1, x0:x1])
 
 
 def _cavity_colour(

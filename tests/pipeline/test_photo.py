@@ -23,6 +23,7 @@ from pipeline import (
     read_video_metadata,
     request_from_preset,
 )
+from pipeline.photo import Canvas, place_frame, prepare_photo, target_coefficients
 from pirender import save_pretrained
 from tests.pipeline.conftest import mae, tiny_renderer
 
@@ -103,3 +104,48 @@ def test_bad_requests_and_presets() -> None:
     request = request_from_preset("smile", {"yaw": 5.0}, engine="preview")
     assert request.values["smile"] == pytest.approx(0.8) and request.values["yaw"] == 5.0
     assert request.details() == {"smile": "0.8", "yaw": "5"}
+
+
+MOVE_TEST_PHOTOS = (
+    "serengil__deepface__img1.jpg",
+    "dchen236__FairFace__race_Latino.jpg",
+    "KwaiVGI__LivePortrait__s2.jpg",
+    "ageitgey__face_recognition__biden2.jpg",
+)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize("name", MOVE_TEST_PHOTOS)
+def test_a_pure_move_reproduces_the_shifted_photo_inside_the_face(shared_data: Path, name: str) -> None:
+    """`move_x` at full resolution: inside the moved face the result is the photo shifted by the same
+    amount (no ghost of the old position, no softening), on real photos up to 12 megapixels."""
+    registry = EngineRegistry(fast=False)
+    state = prepare_photo(shared_data / "images" / name, registry=registry)
+    engine = registry.geometric("default")
+    target = target_coefficients(state, EditRequest(values={"move_x": 5}), registry=registry)
+    frame = engine.render_frame(state.engine_state(engine), target)
+    out = place_frame(Canvas(state.image, state.crop_transform), frame)
+    face = engine.renderer.face_mask(state.engine_state(engine), target) > 128
+    face = cv2.erode(face.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0  # away from the face's rim
+    transform = state.crop_transform
+    shift = np.linalg.inv(transform.matrix[:, :2]) @ np.median(frame.flow[face], axis=0)  # photo pixels
+    h, w = state.image.shape[:2]
+    moved = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+    inverse = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
+    expected = cv2.warpAffine(state.image, moved, (w, h), flags=inverse, borderMode=cv2.BORDER_REPLICATE)
+    mask = cv2.warpAffine(
+        face.astype(np.uint8), transform.matrix, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+    )
+    mask = mask > 0
+    assert abs(shift[0]) > 10 and mask.sum() > 10_000
+    mse = np.mean((out[mask].astype(float) - expected[mask].astype(float)) ** 2)
+    assert 10 * np.log10(255**2 / mse) >= 38.0
+    ys, xs = np.nonzero(mask)
+    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+
+    def sharpness(image: np.ndarray) -> float:
+        lap = cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.CV_64F)
+        return float(lap[box][mask[box]].var())
+
+    assert 0.8 <= sharpness(out) / sharpness(expected) <= 1.15
