@@ -2,7 +2,7 @@
 
 For each clip with sound: its first frame is the photo, its own sound track is the speech; the
 photo is animated with the audio-to-motion model and rendered with the project's geometric
-renderer (`pipeline.usecases.prepare_photo` + the "preview" engine); the MediaPipe face mesh is
+renderer (`pipeline.prepare_photo` + the "preview" engine); the MediaPipe face mesh is
 re-detected on every rendered frame and on every real frame (`reconstruction.detection.FaceTracker`).
 Mouth opening = inner-lip gap / mouth width (mesh points 13-14 over 61-291). Per clip:
 
@@ -43,12 +43,16 @@ from typing import Any
 
 import numpy as np
 
+from audio2motion.audio import load_audio
 from audio2motion.controls import AnimationControls
 from audio2motion.dataset import ClipEntry, split_clips
 from audio2motion.model import AudioToMotion
 from audio2motion.phonetics import speech_activity
 from core.coefficients import MotionSequence
 from core.errors import InputError, PIRenderError
+from pipeline import default_registry, prepare_photo
+from reconstruction.tracking import FaceTracker
+from reconstruction.video import read_identity_groups, read_video
 
 __all__ = ["LipsyncClip", "mouth_ratio", "held_out_videos", "evaluate_clip", "summarise", "main"]
 
@@ -74,8 +78,6 @@ def mouth_ratio(landmarks: np.ndarray) -> np.ndarray:
 
 def _track(frames: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
     """(T, 478, 2) landmarks of the face in each frame, NaN where it was not found."""
-    from reconstruction.detection import FaceTracker
-
     with FaceTracker() as tracker:
         result = tracker.track(frames)
     return result.landmarks[:, :, :2]
@@ -154,8 +156,6 @@ class RealClip:
 
 def held_out_videos(videos: Path, held_out_fraction: float = 0.25, seed: int = 0) -> list[tuple[Path, str]]:
     """(video path, language) of the clips with sound whose identity group the training split holds out."""
-    from reconstruction.video import read_identity_groups
-
     manifest = videos / "MANIFEST.tsv"
     if not manifest.is_file():
         raise InputError(f"no MANIFEST.tsv in '{videos}'")
@@ -177,9 +177,6 @@ def held_out_videos(videos: Path, held_out_fraction: float = 0.25, seed: int = 0
 
 def load_real_clip(path: Path, language: str, max_seconds: float) -> RealClip | None:
     """Decode a clip, track its face and find its speech; None when its sound is silent."""
-    from audio2motion.audio import load_audio
-    from reconstruction.video import read_video
-
     frames, info = read_video(path, max_seconds=max_seconds)
     wave = load_audio(path, sample_rate=16000, max_seconds=max_seconds, on_too_long="trim")
     if float(np.percentile(np.abs(wave), 99)) < 10 ** (-50 / 20):
@@ -206,10 +203,6 @@ def evaluate_clip(
     max_seconds: float = 20.0,
 ) -> LipsyncClip:
     """Animate the clip's first frame with its own sound and measure the re-detected mouth."""
-    from pipeline.usecases import prepare_photo
-
-    from pipeline.engines import default_registry
-
     registry = default_registry()
     state = prepare_photo(real.photo, registry=registry)
     engine = registry.select("preview", state.backend, state.face_model)
