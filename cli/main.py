@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from core.errors import PIRenderError
+from core.quiet import quiet_console
 
 __all__ = ["main", "COMMANDS"]
 
@@ -34,7 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pirender",
         description="Portrait editing, reenactment and audio animation with 3DMM-driven rendering.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show debug messages and the libraries' own log lines and warnings",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
@@ -44,12 +50,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _wants_verbose(argv: Sequence[str]) -> bool:
+    """Whether -v / --verbose comes before the command name (where the top-level options go)."""
+    for token in argv:
+        if not token.startswith("-"):
+            return False
+        if token in ("-v", "--verbose"):
+            return True
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # First: the command modules below load MediaPipe / TF Lite, whose C++ logs this hides.
+    quiet_console(verbose=_wants_verbose(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
     try:
         return int(args._run(args) or 0)
     except PIRenderError as exc:
