@@ -16,7 +16,13 @@ presets, image loading) are re-exported here, so that they depend on this layer 
 """
 
 from audio2motion import AnimationControls
-from pipeline.audio import AnimateOptions, AudioModelNotInstalledError, animate, audio_model_dir
+from pipeline.audio import (
+    AnimateOptions,
+    AudioModelNotInstalledError,
+    animate,
+    audio_model_dir,
+    head_motion_from_video,
+)
 from pipeline.engines import (
     ENGINE_CHOICES,
     GEOMETRIC,
@@ -89,6 +95,7 @@ __all__ = [
     "AudioModelNotInstalledError",
     "animate",
     "audio_model_dir",
+    "head_motion_from_video",
     # progress
     "Progress",
     "Cancelled",
