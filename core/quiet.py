@@ -6,7 +6,8 @@ environment variable turns that off, and protobuf / torch raise Python warnings.
 is called once, first thing, by the command line and the web app (before MediaPipe loads):
 
 - logging: the project's loggers at `level`, other libraries' only from ERROR up;
-- Python warnings: hidden, except those raised by the project's own modules;
+- Python warnings: hidden, except those raised by the project's own modules (which keep
+  Python's default filters);
 - native stderr: file descriptor 2 goes through a pipe whose reader drops the known third-party
   line formats (TF Lite's "INFO: ...", absl/glog's "W0000 00:00:... file.cc:12] ...") and passes
   everything else on unchanged, progress bars included.
@@ -40,7 +41,8 @@ _NOISE = re.compile(
     rb"[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+\s+[^\]\s]+:\d+\] "  # absl / glog prefix
     rb")"
 )
-_PROJECT_MODULES = r"^(?:" + "|".join(re.escape(p) for p in PROJECT_PACKAGES) + r")(?:\.|$)"
+#: Module names outside the project (warning filters match the module a warning is attributed to).
+_THIRD_PARTY_MODULES = r"^(?!(?:" + "|".join(re.escape(p) for p in PROJECT_PACKAGES) + r")(?:\.|$))"
 
 _lock = threading.Lock()
 _stderr_filter: _StderrFilter | None = None
@@ -77,8 +79,8 @@ def _configure_logging(level: int, verbose: bool) -> None:
 
 
 def _configure_warnings() -> None:
-    warnings.simplefilter("ignore")
-    warnings.filterwarnings("default", module=_PROJECT_MODULES)
+    """Ignore warnings raised outside the project; the project's own keep Python's default filters."""
+    warnings.filterwarnings("ignore", module=_THIRD_PARTY_MODULES)
 
 
 class _StderrFilter:

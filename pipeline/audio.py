@@ -120,8 +120,8 @@ def audio_model_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 @dataclass(frozen=True)
 class _Speech:
-    """One recording as the model reads it: (T, n_mels) features at the model's frame rate, and the
-    number of output frames at the requested rate."""
+    """One recording as the model reads it: (T, condition_channels) features at the model's frame
+    rate (`AudioToMotion.condition_features`), and the number of output frames at the requested rate."""
 
     features: np.ndarray
     num_frames: int

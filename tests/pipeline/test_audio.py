@@ -12,10 +12,11 @@ import pytest
 import pipeline.audio
 import pipeline.media
 from audio2motion import AudioFeatureConfig, AudioToMotion, AudioToMotionConfig, FlowConfig
-from core.coefficients import DEFAULT_FACE_MODEL
-from core.errors import InputError, WeightsNotFoundError
+from core.coefficients import DEFAULT_FACE_MODEL, MotionSequence
+from core.errors import FaceModelMismatchError, InputError, WeightsNotFoundError
 from pipeline import (
     AnimateOptions,
+    AnimationControls,
     AudioModelNotInstalledError,
     EngineRegistry,
     SourceState,
@@ -151,3 +152,51 @@ def test_the_audio_is_read_once_per_request(
     assert len(paths) == 3 and calls == {"decode": 1, "features": 1, "probe": 0}
     assert len(motions) == 3 and not np.allclose(motions[0].expression, motions[1].expression)
     assert all(read_video_metadata(p).has_audio for p in paths)
+
+
+def test_animation_controls_reach_the_model(
+    state: SourceState,
+    registry: EngineRegistry,
+    tiny_audio_model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`AnimateOptions.controls` is what the model samples with: still keeps the photo's pose exactly;
+    the controls are written into the file's provenance."""
+    seen = []
+    generate = AudioToMotion.generate_from_features
+
+    def spy(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - same signature as the model's
+        seen.append(kwargs.get("controls"))
+        motion = generate(self, *args, **kwargs)
+        seen.append(motion)
+        return motion
+
+    monkeypatch.setattr(AudioToMotion, "generate_from_features", spy)
+    controls = AnimationControls(lips=0.5, expression=0.0, still=True, blinks_per_minute=0.0)
+    options = AnimateOptions(engine="preview", model_dir=str(tiny_audio_model), controls=controls)
+    audio = write_tone(tmp_path / "speech.wav", 0.4)
+    (path,) = animate(state, audio, options, tmp_path / "still.mp4", registry=registry)
+    assert seen[0] is controls
+    motion = seen[1]
+    np.testing.assert_allclose(
+        motion.angles, np.repeat(state.coefficients.angles[None], len(motion), 0), atol=1e-6
+    )
+    description = read_video_metadata(path).metadata["description"]
+    assert "lips=0.5" in description and "head=still" in description and "blinks_per_minute=0" in description
+
+
+def test_bad_controls_and_a_reference_of_another_face_model(
+    state: SourceState, registry: EngineRegistry, tiny_audio_model: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(InputError, match="controls"):
+        AnimateOptions(controls={"lips": 1.0})
+    with pytest.raises(InputError, match="lips"):
+        AnimationControls(lips=5.0)
+    coeffs = state.coefficients
+    other = MotionSequence.still(coeffs.replace(face_model="bfm-deep3d"), num_frames=3)
+    options = AnimateOptions(
+        model_dir=str(tiny_audio_model), controls=AnimationControls(head_reference=other)
+    )
+    with pytest.raises(FaceModelMismatchError, match="reference head motion"):
+        animate(state, write_tone(tmp_path / "s.wav", 0.2), options, tmp_path / "x.mp4", registry=registry)
