@@ -22,6 +22,7 @@ from pipeline import (
     SourceState,
     animate,
     audio_model_dir,
+    head_motion_from_video,
     read_video_metadata,
 )
 from tests.pipeline.conftest import decode_all, write_pcm, write_tone
@@ -200,3 +201,35 @@ def test_bad_controls_and_a_reference_of_another_face_model(
     )
     with pytest.raises(FaceModelMismatchError, match="reference head motion"):
         animate(state, write_tone(tmp_path / "s.wav", 0.2), options, tmp_path / "x.mp4", registry=registry)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_head_motion_from_a_reference_video(
+    state: SourceState,
+    registry: EngineRegistry,
+    tiny_audio_model: Path,
+    shared_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The animation's head follows the reference video's head (relative to its first frame)."""
+    reference = head_motion_from_video(
+        shared_data / "videos/Hangz-nju-cuhk__Talking-Face_PC-AVS__00067.mp4",
+        max_seconds=1.0,
+        registry=registry,
+    )
+    assert len(reference) == 25 and reference.face_model == state.face_model
+    motions = []
+    generate = AudioToMotion.generate_from_features
+    monkeypatch.setattr(
+        AudioToMotion,
+        "generate_from_features",
+        lambda self, *a, **k: motions.append(generate(self, *a, **k)) or motions[-1],
+    )
+    controls = AnimationControls(head_reference=reference, blinks_per_minute=0.0)
+    options = AnimateOptions(engine="preview", model_dir=str(tiny_audio_model), controls=controls)
+    animate(state, write_tone(tmp_path / "s.wav", 1.0), options, tmp_path / "head.mp4", registry=registry)
+    moved = motions[0].angles - state.coefficients.angles
+    wanted = reference.angles - reference.angles[0]
+    np.testing.assert_allclose(moved[: len(wanted)], wanted[: len(moved)], atol=2e-3)
