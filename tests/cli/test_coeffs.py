@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli.coeffs import head_pose_degrees
+from cli.coeffs import _with_degrees, head_pose_degrees
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,3 +47,10 @@ def test_coeffs_run_is_quiet_and_writes_degrees(astronaut: np.ndarray, tmp_path:
     pitch, yaw, roll = np.degrees(record["angles"])
     assert (record["yaw"], record["pitch"], record["roll"]) == pytest.approx((yaw, pitch, roll))
     assert f"yaw {record['yaw']:+.1f}" in done.stdout
+
+
+def test_video_record_gets_per_frame_degrees_after_its_angles() -> None:
+    angles = np.radians([[10.0, -20.0, 5.0], [0.0, 30.0, 0.0]]).tolist()
+    record = _with_degrees({"kind": "video", "angles": angles, "translation": [[0, 0, 0]] * 2}, angles)
+    assert list(record) == ["kind", "angles", "yaw", "pitch", "roll", "translation"]
+    assert record["yaw"] == pytest.approx([-20.0, 30.0]) and record["roll"] == pytest.approx([5.0, 0.0])
