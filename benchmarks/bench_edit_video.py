@@ -6,7 +6,7 @@ Goal: >= 15 frames/s end to end at 512 px on our 2-core CPU (face tracking and f
 edit of every frame, pasting and H.264 encoding with the sound). The default clip is a real
 512 x 512 talking-head video with sound from ../shared/data/videos. Prints one JSON record: the
 whole call's frames/s, and the two phases (tracking: the backend's `analyze_video`; editing:
-render + paste + encode), timed from the call's progress reports.
+render + placing into the frame + encode), timed from the call's progress reports.
 """
 
 from __future__ import annotations

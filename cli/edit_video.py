@@ -37,12 +37,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), help="start from a named set of control values")
     parser.add_argument(
-        "--paste",
-        choices=("residual", "replace"),
-        default=_DEFAULTS.paste,
-        help="how each edited face goes back into its frame",
-    )
-    parser.add_argument(
         "--max-seconds",
         type=float,
         default=_DEFAULTS.max_seconds,
@@ -61,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
     values = {**(preset_values(args.preset) if args.preset else {}), **control_values(args)}
     options = VideoEditOptions(
         engine=args.engine,
-        paste=args.paste,
         backend=args.backend,
         face_index=args.face_index,
         max_seconds=args.max_seconds,

@@ -41,7 +41,6 @@ def frames(astronaut: np.ndarray) -> list[np.ndarray]:
 def test_bad_options() -> None:
     for bad in (
         {"engine": "magic"},
-        {"paste": "glue"},
         {"max_side": 0},
         {"max_seconds": 0},
         {"face_index": -1},
