@@ -19,9 +19,9 @@ add expression and head variety on top. Lip-sync evaluation on real clips: `trai
 The shipped model (default face model `pirender-mesh-v1`) and the commands that reproduce it are
 described in weights/files/audio2motion/README.md.
 
-Data: `python -m audio2motion.prepare VIDEOS CLIPS`; training: `python -m audio2motion.training`
+Data: `pirender audio-prepare VIDEOS CLIPS`; training: `pirender audio-train`
 (`audio2motion.train` / `train_main`) on a folder of prepared clips (`audio2motion.dataset`);
-evaluation: `python -m audio2motion.evaluate` (`audio2motion.evaluate`).
+evaluation: `pirender audio-evaluate` (`audio2motion.evaluate`); each is also `python -m audio2motion.<module>`.
 """
 
 from .audio import AudioFeatureConfig, audio_features, load_audio, loudness_envelope, silence_features

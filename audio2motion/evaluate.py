@@ -288,9 +288,7 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     """CLI: evaluate a trained model on the held-out split (or all clips) of a clip folder."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(
-        prog="python -m audio2motion.evaluate", description=evaluate_main.__doc__
-    )
+    parser = argparse.ArgumentParser(prog="pirender audio-evaluate", description=evaluate_main.__doc__)
     parser.add_argument("--model", required=True, help="folder written by save_pretrained (e.g. OUT/best)")
     parser.add_argument("--data-dir", required=True, help="folder of prepared clips")
     parser.add_argument("--held-out-fraction", type=float, default=0.1, help="as used for training")

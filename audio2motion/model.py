@@ -585,7 +585,7 @@ class AudioToMotion(nn.Module):
         if not path.is_file():
             raise WeightsNotFoundError(
                 f"No audio-to-motion model at '{directory}' ({CONFIG_NAME} missing). Train one with "
-                "`python -m audio2motion.training --data-dir CLIPS --out-dir OUT` and pass OUT/best."
+                "`pirender audio-train --data-dir CLIPS --out-dir OUT` and pass OUT/best."
             )
         try:
             return AudioToMotionConfig.from_dict(json.loads(path.read_text()))

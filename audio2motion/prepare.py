@@ -1,6 +1,6 @@
 """Turn a folder of talking videos with sound into audio-to-motion training clips.
 
-    python -m audio2motion.prepare ../shared/data/videos runs/a2m_clips
+    pirender audio-prepare ../shared/data/videos runs/a2m_clips     # or: python -m audio2motion.prepare ...
 
 Each video with an audio track becomes `<name>.npz` (its MotionSequence, fitted with the default
 reconstruction backend, identity fixed per clip, lightly smoothed) plus `<name>.json` pointing at the
@@ -69,7 +69,7 @@ def prepare_clips(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="pirender audio-prepare", description=__doc__.splitlines()[0])
     parser.add_argument("videos", type=Path)
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--max-seconds", type=float, default=30.0)

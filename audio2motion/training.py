@@ -19,7 +19,7 @@ Resuming picks the newest checkpoint; batches are drawn from an RNG seeded by (s
 a resumed run sees exactly the batches an uninterrupted one would. Nothing is pickled: the
 optimizer state is stored as safetensors plus JSON.
 
-CLI: `python -m audio2motion.training` (`train_main(argv)`); its flags are generated from
+CLI: `pirender audio-train` or `python -m audio2motion.training` (`train_main(argv)`); its flags are generated from
 `TrainConfig`.
 """
 
@@ -578,7 +578,7 @@ def train(config: TrainConfig) -> TrainResult:
 # ---------------------------------------------------------------------- CLI
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m audio2motion.training",
+        prog="pirender audio-train",
         description="Train the audio-to-motion flows on a folder of prepared clips.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

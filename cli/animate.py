@@ -1,17 +1,24 @@
-"""`pirender animate`: animate a photo with speech (paper section 3.3 / 4.3, audio-driven animation)."""
+"""`pirender animate`: animate a photo with speech (paper section 3.3 / 4.3, audio-driven animation).
+
+The motion controls (`AnimationControls`): separate strengths of the lips, the rest of the
+expression and the head motion, a still mode (no head motion), the blink rate, and head motion
+taken from a reference video (`--head-from`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 
 from cli.command_helpers import add_photo_arguments, options_from_args, progress_bar
-from pipeline import AnimateOptions, animate
+from pipeline import AnimateOptions, AnimationControls, animate, head_motion_from_video
 
 HELP = "animate a portrait photo from a speech recording (needs the audio-to-motion model)"
 log = logging.getLogger(__name__)
 
 _DEFAULTS = AnimateOptions()
+_CONTROLS = AnimationControls()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=_DEFAULTS.temperature,
         help="motion variety; 0 = most likely motion",
     )
-    parser.add_argument("--expression-strength", type=float, default=_DEFAULTS.expression_strength)
-    parser.add_argument("--pose-strength", type=float, default=_DEFAULTS.pose_strength)
     parser.add_argument(
         "--variants", type=int, default=_DEFAULTS.variants, help="clips with seeds seed, seed+1, ..."
     )
@@ -35,11 +40,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-dir", default=None, help="audio-to-motion model folder (default: the installed one)"
     )
+    group = parser.add_argument_group(
+        "motion controls", "strengths are in [0, 3]; 1 = as the model learnt it"
+    )
+    group.add_argument(
+        "--lips", type=float, default=None, help="lip motion strength (0 = lips as in the photo)"
+    )
+    group.add_argument(
+        "--expression",
+        type=float,
+        default=None,
+        help="strength of the rest of the expression (brows, cheeks)",
+    )
+    group.add_argument("--head", type=float, default=None, help="head motion strength (0 = no head motion)")
+    group.add_argument("--still", action="store_true", help="keep the photo's head pose exactly")
+    group.add_argument(
+        "--blinks-per-minute",
+        type=float,
+        default=_CONTROLS.blinks_per_minute,
+        help="mean blink rate, 0 = no blinks (default %(default)g)",
+    )
+    group.add_argument(
+        "--head-from",
+        metavar="VIDEO",
+        default=None,
+        help="take the head motion from this video (its face's turns and nods, scaled by --head)",
+    )
+    group.add_argument(
+        "--expression-strength",
+        type=float,
+        default=_DEFAULTS.expression_strength,
+        help="default of --lips and --expression",
+    )
+    group.add_argument(
+        "--pose-strength", type=float, default=_DEFAULTS.pose_strength, help="default of --head"
+    )
+
+
+def controls_from_args(args: argparse.Namespace) -> AnimationControls:
+    """The motion controls the command line asks for (without the reference video's motion)."""
+    return AnimationControls(
+        lips=args.expression_strength if args.lips is None else args.lips,
+        expression=args.expression_strength if args.expression is None else args.expression,
+        head=args.pose_strength if args.head is None else args.head,
+        still=args.still,
+        blinks_per_minute=args.blinks_per_minute,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    options = options_from_args(AnimateOptions, args)
+    controls = controls_from_args(args)
     with progress_bar("animate") as progress:
+        if args.head_from and not args.still:
+            progress(0.0, "tracking the head in the reference video")
+            reference = head_motion_from_video(args.head_from, args.backend)
+            controls = dataclasses.replace(controls, head_reference=reference)
+        options = options_from_args(AnimateOptions, args, controls=controls)
         paths = animate(args.photo, args.audio, options, args.output, progress=progress)
     for path in paths:
         log.info("wrote %s", path)

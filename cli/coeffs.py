@@ -102,16 +102,36 @@ def _save_json(path: Path, record: dict[str, Any]) -> None:
     _write_atomic(path, lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"), ".json")
 
 
+def head_pose_degrees(angles: Any) -> dict[str, Any]:
+    """Raw angles (..., 3) in radians (pitch, yaw, roll) -> {"yaw", "pitch", "roll"} in degrees
+    (floats for one pose, lists for a sequence)."""
+    degrees = np.degrees(np.asarray(angles, dtype=np.float64))
+    pitch, yaw, roll = (degrees[..., i] for i in range(3))
+    return {name: value.tolist() for name, value in (("yaw", yaw), ("pitch", pitch), ("roll", roll))}
+
+
+def _with_degrees(record: dict[str, Any], angles: Any) -> dict[str, Any]:
+    """`record` with yaw / pitch / roll in degrees inserted right after its "angles" entry."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        out[key] = value
+        if key == "angles":
+            out.update(head_pose_degrees(angles))
+    return out
+
+
 def _degrees(angles: np.ndarray) -> str:
-    pitch, yaw, roll = np.degrees(np.asarray(angles, dtype=np.float64))
-    return f"yaw {yaw:+.1f}, pitch {pitch:+.1f}, roll {roll:+.1f} degrees"
+    pose = head_pose_degrees(angles)
+    return f"yaw {pose['yaw']:+.1f}, pitch {pose['pitch']:+.1f}, roll {pose['roll']:+.1f} degrees"
 
 
 def _run_photo(backend: Any, args: argparse.Namespace, out: Path) -> list[str]:
     analysis = backend.analyze_photo(Path(args.input), face_index=args.face_index)
     coeffs = analysis.coefficients
     if out.suffix.lower() == ".json":
-        _save_json(out, analysis.to_dict())
+        record = analysis.to_dict()
+        record["coefficients"] = _with_degrees(record["coefficients"], coeffs.angles)
+        _save_json(out, record)
     else:
         extras = {"crop_transform": analysis.crop_transform.to_dict(), "num_faces": analysis.num_faces}
         _save_npz(out, MotionSequence.still(coeffs), extras)
@@ -144,7 +164,7 @@ def _run_video(backend: Any, args: argparse.Namespace, out: Path) -> list[str]:
         )
     motion = analysis.motion
     if out.suffix.lower() == ".json":
-        _save_json(out, analysis.to_dict())
+        _save_json(out, _with_degrees(analysis.to_dict(), motion.angles))
     else:
         extras = {
             "crop_transform": analysis.crop_transform.to_dict(),
@@ -155,7 +175,8 @@ def _run_video(backend: Any, args: argparse.Namespace, out: Path) -> list[str]:
         from reconstruction.images import save_png
 
         save_png(analysis.crops[0], args.save_crop, {"Software": "pirender coeffs"})
-    yaw_pitch_roll = np.degrees(motion.angles[:, [1, 0, 2]])
+    pose = head_pose_degrees(motion.angles)
+    yaw_pitch_roll = np.stack([pose["yaw"], pose["pitch"], pose["roll"]], axis=1)
     lo, hi = yaw_pitch_roll.min(axis=0), yaw_pitch_roll.max(axis=0)
     missing = analysis.missing_frames
     shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")

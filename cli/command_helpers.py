@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from pipeline import ENGINE_CHOICES
 
-__all__ = ["progress_bar", "add_photo_arguments", "options_from_args"]
+__all__ = ["progress_bar", "add_photo_arguments", "options_from_args", "add_passthrough_arguments"]
 
 T = TypeVar("T")
 
@@ -47,3 +47,9 @@ def options_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) 
     """An options dataclass with every field the command line gave (same names), then `overrides`."""
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
     return cls(**{**given, **overrides})
+
+
+def add_passthrough_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every argument after the command name goes unchanged to the wrapped command (for `pirender --help`
+    only: `cli.main` hands such commands their arguments before parsing)."""
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help="the wrapped command's arguments")

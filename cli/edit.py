@@ -56,7 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-crop", metavar="PNG", help="also write the edited 256x256 crop")
     parser.add_argument("--clip", metavar="MP4", help="also write a clip moving from the photo to the edit")
     parser.add_argument("--clip-seconds", type=float, default=2.0, help="length of --clip (default 2 s)")
-    group = parser.add_argument_group("controls", "each defaults to the photo's own look")
+    add_control_arguments(parser, "each defaults to the photo's own look")
+
+
+def add_control_arguments(parser: argparse.ArgumentParser, description: str) -> None:
+    """One flag per control of `CONTROL_SPECS` (`--smile V`, `--yaw V`, ...), range-checked."""
+    group = parser.add_argument_group("controls", description)
     for spec in CONTROL_SPECS:
         unit = f" {spec.unit}" if spec.unit else ""
         text = f"{spec.label}: {spec.description} [{spec.minimum:g}..{spec.maximum:g}{unit}]"

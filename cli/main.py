@@ -1,6 +1,8 @@
 """The `pirender` command line: one subcommand per capability, each defined in its own module.
 
-A command module provides `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
+A command module provides `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`. A
+module that wraps another command line (`PASSTHROUGH = True`) provides `run_argv(argv) -> int`
+instead and gets every argument after its name unchanged, `--help` included.
 Errors of the project (PIRenderError) are printed as one readable line, never as a stack trace.
 """
 
@@ -11,20 +13,22 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from core.errors import PIRenderError
+from core.quiet import quiet_console
 
 __all__ = ["main", "COMMANDS"]
 
 #: Modules of the subcommands, in the order of `pirender --help`; a command is named after its
-#: module, except where `_RENAMED` says otherwise.
+#: module with "-" for "_", except where `_RENAMED` says otherwise.
 _COMMAND_MODULES = (
-    "convert", "download", "weights_status", "render", "coeffs", "edit", "reenact", "animate", "prepare", "train",
-    "evaluate",
+    "convert", "download", "weights_status", "render", "coeffs", "edit", "edit_video", "reenact", "animate",
+    "prepare", "train", "evaluate", "evaluate_lipsync", "audio_prepare", "audio_train", "audio_evaluate",
 )  # fmt: skip
 _RENAMED = {"weights_status": "weights"}
 #: subcommand name -> module implementing it
-COMMANDS: dict[str, str] = {_RENAMED.get(m, m): f"cli.{m}" for m in _COMMAND_MODULES}
+COMMANDS: dict[str, str] = {_RENAMED.get(m, m.replace("_", "-")): f"cli.{m}" for m in _COMMAND_MODULES}
 
 log = logging.getLogger("pirender")
 
@@ -34,23 +38,48 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pirender",
         description="Portrait editing, reenactment and audio animation with 3DMM-driven rendering.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show debug messages and the libraries' own log lines and warnings",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        passthrough = getattr(module, "PASSTHROUGH", False)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP, add_help=not passthrough)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
 
 
+def _split_command(argv: Sequence[str]) -> tuple[list[str], str | None, list[str]]:
+    """(top-level options, command name or None, the command's arguments)."""
+    for i, token in enumerate(argv):
+        if not token.startswith("-"):
+            return list(argv[:i]), token, list(argv[i + 1 :])
+    return list(argv), None, []
+
+
+def _passthrough(command: str | None) -> ModuleType | None:
+    """The module of a command that wraps another command line, else None."""
+    if command not in COMMANDS:
+        return None
+    module = importlib.import_module(COMMANDS[command])
+    return module if getattr(module, "PASSTHROUGH", False) else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options, command, rest = _split_command(argv)
+    # First: the command modules below load MediaPipe / TF Lite, whose C++ logs this hides.
+    quiet_console(verbose=bool({"-v", "--verbose"} & set(options)))
+    wrapped = _passthrough(command)
+    args = build_parser().parse_args(argv) if wrapped is None else None
     try:
+        if args is None:
+            return int(wrapped.run_argv(rest) or 0)
         return int(args._run(args) or 0)
     except PIRenderError as exc:
         sys.stderr.write(f"error: {exc}\n")

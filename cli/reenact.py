@@ -6,12 +6,13 @@ import argparse
 import logging
 
 from cli.command_helpers import add_photo_arguments, options_from_args, progress_bar
-from pipeline import ReenactOptions, reenact
+from pipeline import REENACT_PARTS, ReenactOptions, reenact
 
 HELP = "animate a portrait photo with the head motion and expressions of a driving video (mp4 with its sound)"
 log = logging.getLogger(__name__)
 
 _DEFAULTS = ReenactOptions()
+_DEFAULT_PARTS = next(c.name for c in REENACT_PARTS if c.parts == _DEFAULTS.parts)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--parts",
-        default=",".join(_DEFAULTS.parts),
-        help="comma-separated: expression, pose, mouth, eyes, all (default %(default)s)",
+        choices=[c.name for c in REENACT_PARTS],
+        default=_DEFAULT_PARTS,
+        help="what the video moves: "
+        + "; ".join(f"{c.name}: {c.description}" for c in REENACT_PARTS)
+        + " (default %(default)s)",
     )
     parser.add_argument(
         "--smoothing", type=float, default=_DEFAULTS.smoothing, help="temporal smoothing strength, 0 = off"
@@ -38,8 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
-    options = options_from_args(ReenactOptions, args, parts=parts)
+    options = options_from_args(ReenactOptions, args)
     with progress_bar("reenact") as progress:
         path = reenact(args.photo, args.driving, options, args.output, progress=progress)
     log.info("wrote %s", path)

@@ -1,8 +1,10 @@
 """The product's use cases (paper section 4 applications): what the web UI and the CLI call.
 
 - `photo`: prepare a photo once (`prepare_photo` -> `SourceState`), then `edit` it per slider move.
-- `video`: `make_clip` (photo -> edit morph) and `reenact` (imitate a driving video).
-- `audio`: `animate` (a photo speaks a recording).
+- `video`: `make_clip` (photo -> edit morph) and `reenact` (imitate a driving video; what it moves:
+  the `REENACT_PARTS` choices).
+- `video_edit`: `edit_video` (the edit controls applied to every frame of a video).
+- `audio`: `animate` (a photo speaks a recording; `AnimationControls` for lips, expression, head, blinks).
 - `renderer`: the one `Renderer` contract; `engines`: the geometric and neural renderers and the
   registry that chooses one per request; `geometric`: the geometric preview renderer.
 - `media`: output files labelled as synthesized; `progress`: progress reports and cancellation;
@@ -13,7 +15,14 @@ needs is passed in. The names the user interfaces need from the layers below (co
 presets, image loading) are re-exported here, so that they depend on this layer only.
 """
 
-from pipeline.audio import AnimateOptions, AudioModelNotInstalledError, animate, audio_model_dir
+from audio2motion import AnimationControls
+from pipeline.audio import (
+    AnimateOptions,
+    AudioModelNotInstalledError,
+    animate,
+    audio_model_dir,
+    head_motion_from_video,
+)
 from pipeline.engines import (
     ENGINE_CHOICES,
     GEOMETRIC,
@@ -39,7 +48,16 @@ from pipeline.photo import (
 )
 from pipeline.progress import Cancelled, Progress
 from pipeline.renderer import FrameProgress, Renderer
-from pipeline.video import DEFAULT_MAX_VIDEO_SIDE, ReenactOptions, make_clip, reenact
+from pipeline.video import (
+    DEFAULT_MAX_VIDEO_SIDE,
+    REENACT_PARTS,
+    PartsChoice,
+    ReenactOptions,
+    make_clip,
+    reenact,
+    reenact_parts,
+)
+from pipeline.video_edit import VideoEditOptions, edit_video
 from pipeline.weight_files import (
     downloads_allowed,
     install_weights,
@@ -64,13 +82,20 @@ __all__ = [
     # videos
     "DEFAULT_MAX_VIDEO_SIDE",
     "ReenactOptions",
+    "PartsChoice",
+    "REENACT_PARTS",
+    "reenact_parts",
     "make_clip",
     "reenact",
+    "VideoEditOptions",
+    "edit_video",
     # audio
     "AnimateOptions",
+    "AnimationControls",
     "AudioModelNotInstalledError",
     "animate",
     "audio_model_dir",
+    "head_motion_from_video",
     # progress
     "Progress",
     "Cancelled",

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from audio2motion import AudioToMotion, load_audio, resample_motion
+from audio2motion import AnimationControls, AudioToMotion, load_audio, resample_motion
 from audio2motion.audio import num_video_frames
 from core.coefficients import MotionSequence
 from core.errors import FaceModelMismatchError, InputError, WeightsNotFoundError
@@ -28,7 +28,13 @@ from pipeline.progress import Progress, Reporter
 from pipeline.video import DEFAULT_MAX_VIDEO_SIDE, check_positive, default_output, render_to_video
 from weights.registry import bundled_dir, weights_dir
 
-__all__ = ["AnimateOptions", "AudioModelNotInstalledError", "audio_model_dir", "animate"]
+__all__ = [
+    "AnimateOptions",
+    "AudioModelNotInstalledError",
+    "audio_model_dir",
+    "animate",
+    "head_motion_from_video",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +49,9 @@ class AnimateOptions:
 
     seed: noise seed of the first variant (variant i uses seed + i); temperature: noise scale (0:
     the most likely motion); expression_strength / pose_strength: scale of the generated change
-    (0 = still); variants: how many clips to make; fps: frame rate; engine, backend: as elsewhere;
+    (0 = still), used when `controls` is None; controls: `AnimationControls` (separate strengths
+    of lips, expression and head motion, still mode, blink rate, reference head motion from
+    `head_motion_from_video`), None: from the two strengths; variants: how many clips to make; fps: frame rate; engine, backend: as elsewhere;
     model_dir: the audio-to-motion model (None: the installed one, see `audio_model_dir`);
     max_seconds: longest audio accepted.
     """
@@ -60,6 +68,7 @@ class AnimateOptions:
     max_seconds: float = 60.0
     batch_size: int = 4
     max_side: int = DEFAULT_MAX_VIDEO_SIDE
+    controls: AnimationControls | None = None
 
     def __post_init__(self) -> None:
         for name in ("temperature", "expression_strength", "pose_strength"):
@@ -73,6 +82,10 @@ class AnimateOptions:
         check_engine_choice(self.engine)
         check_positive("batch_size", self.batch_size)
         check_positive("max_side", self.max_side)
+        if self.controls is not None and not isinstance(self.controls, AnimationControls):
+            raise InputError(
+                f"controls must be AnimationControls or None, got {type(self.controls).__name__}"
+            )
 
 
 def _model_dirs(explicit: str | os.PathLike[str] | None) -> list[Path]:
@@ -99,7 +112,7 @@ def audio_model_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     where = ", ".join(str(c) for c in candidates)
     raise AudioModelNotInstalledError(
         "The audio-to-motion model is not installed (no config.json + model.safetensors in "
-        f"{where}). Train one on talking-face clips with `python -m audio2motion.training --data-dir CLIPS "
+        f"{where}). Train one on talking-face clips with `pirender audio-train --data-dir CLIPS "
         "--out-dir RUN` and copy RUN/best to the first of those folders (or set PIRENDER_AUDIO_MODEL). "
         "Without it, photos can be edited and reenacted from a video, but not animated from audio."
     )
@@ -107,8 +120,8 @@ def audio_model_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 @dataclass(frozen=True)
 class _Speech:
-    """One recording as the model reads it: (T, n_mels) features at the model's frame rate, and the
-    number of output frames at the requested rate."""
+    """One recording as the model reads it: (T, condition_channels) features at the model's frame
+    rate (`AudioToMotion.condition_features`), and the number of output frames at the requested rate."""
 
     features: np.ndarray
     num_frames: int
@@ -139,10 +152,47 @@ def _variant_motion(
         expression_strength=options.expression_strength,
         pose_strength=options.pose_strength,
         progress=progress,
+        controls=options.controls,
     )
     if options.fps != model.config.fps:
         motion = resample_motion(motion, options.fps, speech.num_frames)
     return motion
+
+
+def _control_details(options: AnimateOptions) -> dict[str, str]:
+    """The motion controls of a request as provenance facts."""
+    c = options.controls
+    if c is None:
+        return {
+            "expression_strength": f"{options.expression_strength:g}",
+            "pose_strength": f"{options.pose_strength:g}",
+        }
+    details = {
+        "lips": f"{c.lips:g}",
+        "expression": f"{c.expression:g}",
+        "head": "still" if c.still else f"{c.head:g}",
+        "blinks_per_minute": f"{c.blinks_per_minute:g}",
+    }
+    if c.head_reference is not None and not c.still:
+        details["head_reference"] = f"{len(c.head_reference)} frames"
+    return details
+
+
+def head_motion_from_video(
+    video: str | os.PathLike[str],
+    backend: str = "default",
+    max_seconds: float | None = 60.0,
+    *,
+    progress: Progress | None = None,
+    registry: EngineRegistry | None = None,
+) -> MotionSequence:
+    """The tracked motion of the face in `video` (for `AnimationControls(head_reference=...)`: the
+    animation then takes its head motion from this video). Use the backend the photo is analysed
+    with (its coefficients are in the same units). Raises NoFaceError / MediaReadError as
+    `analyze_video` does."""
+    registry = registry or default_registry()
+    analysis = registry.backend(backend).analyze_video(video, max_seconds=max_seconds, progress=progress)
+    return analysis.motion
 
 
 def _variant_paths(output: str | os.PathLike[str] | None, variants: int) -> list[Path]:
@@ -184,6 +234,12 @@ def animate(
             f"The audio model at {directory} generates '{model_face}' coefficients, but the photo was analysed "
             f"with backend '{state.backend}' ('{state.face_model}'). Use the backend the model was trained with."
         )
+    reference = options.controls.head_reference if options.controls is not None else None
+    if reference is not None and reference.face_model != state.face_model:
+        raise FaceModelMismatchError(
+            f"The reference head motion is in '{reference.face_model}' coefficients but the photo in "
+            f"'{state.face_model}'. Track the reference video with the photo's backend ('{state.backend}')."
+        )
     engine = registry.select(options.engine, state.backend, state.face_model)
     reporter.report(0.04, "reading the audio")
     speech = _read_speech(model, audio, options)
@@ -197,12 +253,7 @@ def animate(
         seed = options.seed + i
         phase = reporter.phase(lo, mid, f"generating motion (variant {i + 1}/{n})")
         motion = _variant_motion(model, state, speech, options, seed, phase)
-        details = {
-            "seed": str(seed),
-            "temperature": f"{options.temperature:g}",
-            "expression_strength": f"{options.expression_strength:g}",
-            "pose_strength": f"{options.pose_strength:g}",
-        }
+        details = {"seed": str(seed), "temperature": f"{options.temperature:g}", **_control_details(options)}
         provenance = Provenance("animate", engine.name, state.face_model, details)
         render_to_video(state, engine, motion, path, provenance, reporter, (mid, hi), size, **sound)
     return paths

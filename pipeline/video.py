@@ -39,6 +39,9 @@ from reconstruction.motion import TRANSFER_PARTS, SmoothingSettings, relative_mo
 
 __all__ = [
     "DEFAULT_MAX_VIDEO_SIDE",
+    "PartsChoice",
+    "REENACT_PARTS",
+    "reenact_parts",
     "ReenactOptions",
     "make_clip",
     "reenact",
@@ -60,13 +63,51 @@ def check_positive(name: str, value: int) -> None:
 
 
 @dataclass(frozen=True)
+class PartsChoice:
+    """One answer to "what does the driving video move?", as the CLI and the web UI offer it.
+
+    name: the command-line value (`pirender reenact --parts NAME`) and the web UI's radio value;
+    label: what the web UI shows; parts: the `reconstruction.motion.TRANSFER_PARTS` it means;
+    description: one line for help texts.
+    """
+
+    name: str
+    label: str
+    parts: tuple[str, ...]
+    description: str
+
+
+#: The one table of reenactment choices (exclusive: one is picked), in the order they are shown.
+#: "everything" is all the driving video can move; today that is its expression and head pose
+#: (angles and position), so it moves the same as "expression+pose".
+REENACT_PARTS: tuple[PartsChoice, ...] = (
+    PartsChoice("everything", "Everything", ("all",), "all the driving face's motion (expression and head pose)"),
+    PartsChoice("expression+pose", "Expression + pose", ("expression", "pose"), "expression and head pose"),
+    PartsChoice("expression", "Expression only", ("expression",), "the expression; the head keeps the photo's pose"),
+    PartsChoice("pose", "Pose only", ("pose",), "head turn and position; the face keeps the photo's expression"),
+    PartsChoice("mouth", "Mouth only", ("mouth",), "only the lips and jaw (lip sync); the rest stays as in the photo"),
+    PartsChoice("eyes", "Eyes only", ("eyes",), "only the eyes and lids (blinks, gaze); the rest stays as in the photo"),
+)  # fmt: skip
+_PARTS_BY_NAME = {choice.name: choice for choice in REENACT_PARTS}
+
+
+def reenact_parts(name: str) -> tuple[str, ...]:
+    """The `TRANSFER_PARTS` of reenactment choice `name` (see `REENACT_PARTS`); InputError for others."""
+    choice = _PARTS_BY_NAME.get(name)
+    if choice is None:
+        raise InputError(f"parts must be one of {', '.join(_PARTS_BY_NAME)}; got {name!r}")
+    return choice.parts
+
+
+@dataclass(frozen=True)
 class ReenactOptions:
     """How a driving video moves the photo.
 
     mode: "relative" (the driving face's changes from its first frame are added to the photo's own
         pose/expression: the photo keeps its head pose and look) or "absolute" (the driving expression
-        and angles are copied). parts: what the video drives, from `reconstruction.video.TRANSFER_PARTS`
-        ("expression", "pose", "mouth", "eyes", "all"). smoothing: strength of the temporal smoothing
+        and angles are copied). parts: what the video drives: the name of a `REENACT_PARTS` choice
+        ("everything", "expression+pose", "expression", "pose", "mouth", "eyes"), or a tuple of
+        `reconstruction.motion.TRANSFER_PARTS` ("expression", "pose", "mouth", "eyes", "all"). smoothing: strength of the temporal smoothing
         of the driving motion (1 = the default windows of `SmoothingSettings`, 0 = none). engine: as in
         `EditRequest`. max_seconds: how much of the driving video is used. backend: reconstruction
         backend for photo and video.
@@ -84,7 +125,10 @@ class ReenactOptions:
     def __post_init__(self) -> None:
         if self.mode not in ("relative", "absolute"):
             raise InputError(f"mode must be 'relative' or 'absolute', got {self.mode!r}")
-        parts = (self.parts,) if isinstance(self.parts, str) else tuple(self.parts)
+        if isinstance(self.parts, str):
+            parts = reenact_parts(self.parts) if self.parts in _PARTS_BY_NAME else (self.parts,)
+        else:
+            parts = tuple(self.parts)
         bad = [p for p in parts if p not in TRANSFER_PARTS]
         if bad or not parts:
             raise InputError(

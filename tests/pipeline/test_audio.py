@@ -12,15 +12,17 @@ import pytest
 import pipeline.audio
 import pipeline.media
 from audio2motion import AudioFeatureConfig, AudioToMotion, AudioToMotionConfig, FlowConfig
-from core.coefficients import DEFAULT_FACE_MODEL
-from core.errors import InputError, WeightsNotFoundError
+from core.coefficients import DEFAULT_FACE_MODEL, MotionSequence
+from core.errors import FaceModelMismatchError, InputError, WeightsNotFoundError
 from pipeline import (
     AnimateOptions,
+    AnimationControls,
     AudioModelNotInstalledError,
     EngineRegistry,
     SourceState,
     animate,
     audio_model_dir,
+    head_motion_from_video,
     read_video_metadata,
 )
 from tests.pipeline.conftest import decode_all, write_pcm, write_tone
@@ -151,3 +153,83 @@ def test_the_audio_is_read_once_per_request(
     assert len(paths) == 3 and calls == {"decode": 1, "features": 1, "probe": 0}
     assert len(motions) == 3 and not np.allclose(motions[0].expression, motions[1].expression)
     assert all(read_video_metadata(p).has_audio for p in paths)
+
+
+def test_animation_controls_reach_the_model(
+    state: SourceState,
+    registry: EngineRegistry,
+    tiny_audio_model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`AnimateOptions.controls` is what the model samples with: still keeps the photo's pose exactly;
+    the controls are written into the file's provenance."""
+    seen = []
+    generate = AudioToMotion.generate_from_features
+
+    def spy(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - same signature as the model's
+        seen.append(kwargs.get("controls"))
+        motion = generate(self, *args, **kwargs)
+        seen.append(motion)
+        return motion
+
+    monkeypatch.setattr(AudioToMotion, "generate_from_features", spy)
+    controls = AnimationControls(lips=0.5, expression=0.0, still=True, blinks_per_minute=0.0)
+    options = AnimateOptions(engine="preview", model_dir=str(tiny_audio_model), controls=controls)
+    audio = write_tone(tmp_path / "speech.wav", 0.4)
+    (path,) = animate(state, audio, options, tmp_path / "still.mp4", registry=registry)
+    assert seen[0] is controls
+    motion = seen[1]
+    np.testing.assert_allclose(
+        motion.angles, np.repeat(state.coefficients.angles[None], len(motion), 0), atol=1e-6
+    )
+    description = read_video_metadata(path).metadata["description"]
+    assert "lips=0.5" in description and "head=still" in description and "blinks_per_minute=0" in description
+
+
+def test_bad_controls_and_a_reference_of_another_face_model(
+    state: SourceState, registry: EngineRegistry, tiny_audio_model: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(InputError, match="controls"):
+        AnimateOptions(controls={"lips": 1.0})
+    with pytest.raises(InputError, match="lips"):
+        AnimationControls(lips=5.0)
+    coeffs = state.coefficients
+    other = MotionSequence.still(coeffs.replace(face_model="bfm-deep3d"), num_frames=3)
+    options = AnimateOptions(
+        model_dir=str(tiny_audio_model), controls=AnimationControls(head_reference=other)
+    )
+    with pytest.raises(FaceModelMismatchError, match="reference head motion"):
+        animate(state, write_tone(tmp_path / "s.wav", 0.2), options, tmp_path / "x.mp4", registry=registry)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_head_motion_from_a_reference_video(
+    state: SourceState,
+    registry: EngineRegistry,
+    tiny_audio_model: Path,
+    shared_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The animation's head follows the reference video's head (relative to its first frame)."""
+    reference = head_motion_from_video(
+        shared_data / "videos/Hangz-nju-cuhk__Talking-Face_PC-AVS__00067.mp4",
+        max_seconds=1.0,
+        registry=registry,
+    )
+    assert len(reference) == 25 and reference.face_model == state.face_model
+    motions = []
+    generate = AudioToMotion.generate_from_features
+    monkeypatch.setattr(
+        AudioToMotion,
+        "generate_from_features",
+        lambda self, *a, **k: motions.append(generate(self, *a, **k)) or motions[-1],
+    )
+    controls = AnimationControls(head_reference=reference, blinks_per_minute=0.0)
+    options = AnimateOptions(engine="preview", model_dir=str(tiny_audio_model), controls=controls)
+    animate(state, write_tone(tmp_path / "s.wav", 1.0), options, tmp_path / "head.mp4", registry=registry)
+    moved = motions[0].angles - state.coefficients.angles
+    wanted = reference.angles - reference.angles[0]
+    np.testing.assert_allclose(moved[: len(wanted)], wanted[: len(moved)], atol=2e-3)

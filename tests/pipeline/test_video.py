@@ -11,6 +11,7 @@ import pytest
 
 from core.errors import InputError
 from pipeline import (
+    REENACT_PARTS,
     SYNTHESIZED_NOTICE,
     Cancelled,
     EditRequest,
@@ -21,7 +22,9 @@ from pipeline import (
     make_clip,
     read_video_metadata,
     reenact,
+    reenact_parts,
 )
+from reconstruction.motion import TRANSFER_PARTS
 from tests.pipeline.conftest import decode_all, mae
 
 # A short frontal talking-head clip with a sound track (VoxCeleb2-style crop, CC-BY-4.0).
@@ -33,6 +36,19 @@ def test_bad_options() -> None:
         ReenactOptions(parts=("hair",))
     with pytest.raises(InputError):
         ReenactOptions(batch_size=0)
+
+
+def test_reenact_parts_are_one_table_of_exclusive_choices() -> None:
+    names = [c.name for c in REENACT_PARTS]
+    assert names == ["everything", "expression+pose", "expression", "pose", "mouth", "eyes"]
+    assert len({c.label for c in REENACT_PARTS}) == len(names)
+    for choice in REENACT_PARTS:
+        assert set(choice.parts) <= set(TRANSFER_PARTS) and choice.description
+        assert ReenactOptions(parts=choice.name).parts == choice.parts == reenact_parts(choice.name)
+    assert ReenactOptions().parts == reenact_parts("expression+pose")  # the default
+    assert ReenactOptions(parts="mouth").parts == ("mouth",)
+    with pytest.raises(InputError, match="everything"):
+        reenact_parts("hair")
 
 
 def test_make_clip(

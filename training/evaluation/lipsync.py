@@ -24,7 +24,7 @@ English, "other" otherwise (unspecified or another language).
 It lives in `training/` (above `pipeline` in the layer order) because it renders through the
 product's use cases; the model under test comes from `audio2motion`.
 
-    python -m training.evaluation.lipsync --videos ../shared/data/videos --model weights/files/audio2motion \
+    pirender evaluate-lipsync ../shared/data/videos --model weights/files/audio2motion \
         --model runs/new/best --output runs/lipsync.json
 """
 
@@ -281,9 +281,7 @@ def summarise(rows: Sequence[LipsyncClip]) -> dict[str, dict[str, float]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: evaluate one or more models on the held-out clips; prints a table, writes JSON."""
-    parser = argparse.ArgumentParser(
-        prog="python -m training.evaluation.lipsync", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="pirender evaluate-lipsync", description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=Path, required=True, help="folder of clips with MANIFEST.tsv")
     parser.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
     parser.add_argument("--held-out-fraction", type=float, default=0.25)

@@ -1,0 +1,40 @@
+"""`pirender evaluate-lipsync`: does the animated mouth follow the speech, on real talking-head clips?
+
+Runs `training.evaluation.lipsync.main` with the arguments unchanged, except that the clips'
+folder may come first without its flag: `pirender evaluate-lipsync VIDEOS --model DIR` is
+`--videos VIDEOS --model DIR` (`pirender evaluate-lipsync --help` shows every option).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from cli.command_helpers import add_passthrough_arguments
+
+HELP = (
+    "lip-sync of an audio-to-motion model on real clips: mouth-opening r, amplitude, silence (see its --help)"
+)
+PASSTHROUGH = True
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_passthrough_arguments(parser)
+
+
+def wrapped_arguments(argv: Sequence[str]) -> list[str]:
+    """The arguments for the wrapped command: a leading folder becomes `--videos FOLDER`."""
+    argv = list(argv)
+    if argv and not argv[0].startswith("-"):
+        return ["--videos", *argv]
+    return argv
+
+
+def run_argv(argv: Sequence[str]) -> int:
+    from training.evaluation.lipsync import main  # heavy (torch, MediaPipe): only this command needs it
+
+    return int(main(wrapped_arguments(argv)) or 0)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_argv(args.arguments)
