@@ -33,17 +33,7 @@ if str(REPO) not in sys.path:
 
 from pipeline import EditRequest, EngineRegistry, load_image, photo_canvas, prepare_photo  # noqa: E402
 from pipeline.photo import Canvas, place_frame, target_coefficients  # noqa: E402
-from reconstruction.crop import crop_face, crop_mask  # noqa: E402
-
-
-def residual_paste(canvas: Canvas, crop: np.ndarray) -> np.ndarray:
-    """The former default: photo + upsampled (edited crop - photo's crop), feathered at the crop border."""
-    t = canvas.transform
-    h, w = canvas.image.shape[:2]
-    delta = crop.astype(np.float32) - crop_face(canvas.image, t).astype(np.float32)
-    delta *= crop_mask(t.crop_size)[:, :, None]
-    up = cv2.warpAffine(delta, t.matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-    return np.clip(canvas.image.astype(np.float32) + up + 0.5, 0, 255).astype(np.uint8)
+from training.evaluation.self_reenactment import former_residual_paste  # noqa: E402
 
 
 def _summary(times: list[float]) -> dict[str, float]:
@@ -117,7 +107,7 @@ def main() -> None:
     ):
         times = _interleaved(
             {
-                "old": lambda i, c=canvas: residual_paste(c, render(i).crop),
+                "old": lambda i, c=canvas: former_residual_paste(c, render(i).crop),
                 "new": lambda i, c=canvas: place_frame(c, render(i)),
             },
             args.repeats,

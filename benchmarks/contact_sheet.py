@@ -18,14 +18,12 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-for path in (REPO, REPO / "benchmarks"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-from bench_fullres import residual_paste  # noqa: E402
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
 from pipeline.photo import Canvas  # noqa: E402
+from training.evaluation.self_reenactment import former_residual_paste  # noqa: E402
 
 DEFAULT_EDITS = (
     "yaw=-30",
@@ -76,7 +74,7 @@ def sheet_rows(photo: Path, edits: list[str], registry: EngineRegistry, height: 
     for text in edits:
         request = EditRequest(values=_parse(text), engine="preview")
         current = edit(state, request, registry=registry)
-        former = residual_paste(Canvas(state.image, state.crop_transform), current.crop)
+        former = former_residual_paste(Canvas(state.image, state.crop_transform), current.crop)
         row = np.concatenate([tile(state.image), tile(former), tile(current.full_image)], axis=1)
         rows.append(_label(row, f"{photo.name[:40]}  {text}   input | former | current"))
     return rows

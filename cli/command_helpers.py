@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -53,3 +53,11 @@ def add_passthrough_arguments(parser: argparse.ArgumentParser) -> None:
     """Every argument after the command name goes unchanged to the wrapped command (for `pirender --help`
     only: `cli.main` hands such commands their arguments before parsing)."""
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help="the wrapped command's arguments")
+
+
+def leading_folder_as(flag: str, argv: Sequence[str]) -> list[str]:
+    """Wrapped commands' arguments: a leading positional folder becomes `FLAG FOLDER`."""
+    argv = list(argv)
+    if argv and not argv[0].startswith("-"):
+        return [flag, *argv]
+    return argv

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from cli.command_helpers import add_passthrough_arguments
+from cli.command_helpers import add_passthrough_arguments, leading_folder_as
 
 HELP = (
     "lip-sync of an audio-to-motion model on real clips: mouth-opening r, amplitude, silence (see its --help)"
@@ -22,18 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_passthrough_arguments(parser)
 
 
-def wrapped_arguments(argv: Sequence[str]) -> list[str]:
-    """The arguments for the wrapped command: a leading folder becomes `--videos FOLDER`."""
-    argv = list(argv)
-    if argv and not argv[0].startswith("-"):
-        return ["--videos", *argv]
-    return argv
-
-
 def run_argv(argv: Sequence[str]) -> int:
     from training.evaluation.lipsync import main  # heavy (torch, MediaPipe): only this command needs it
 
-    return int(main(wrapped_arguments(argv)) or 0)
+    return int(main(leading_folder_as("--videos", argv)) or 0)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ __all__ = ["main", "COMMANDS"]
 #: module with "-" for "_", except where `_RENAMED` says otherwise.
 _COMMAND_MODULES = (
     "convert", "download", "weights_status", "render", "coeffs", "edit", "edit_video", "reenact", "animate",
-    "prepare", "train", "evaluate", "evaluate_lipsync", "audio_prepare", "audio_train", "audio_evaluate",
+    "prepare", "train", "evaluate", "evaluate_lipsync", "evaluate_reenactment", "audio_prepare", "audio_train", "audio_evaluate",
 )  # fmt: skip
 _RENAMED = {"weights_status": "weights"}
 #: subcommand name -> module implementing it

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from cli.animate import controls_from_args
+from cli.command_helpers import leading_folder_as
 from cli.edit import flag_name
-from cli.evaluate_lipsync import wrapped_arguments
 from cli.main import COMMANDS, build_parser, main
 from core.quiet import PROJECT_PACKAGES
 from pipeline import CONTROL_SPECS, REENACT_PARTS, ReenactOptions, read_video_metadata
@@ -104,8 +104,13 @@ def test_wrapped_arguments_pass_unchanged(monkeypatch: pytest.MonkeyPatch) -> No
     assert main(["-v", "audio-train", "--data-dir", "clips", "--out-dir", "run", "--steps", "3"]) == 0
     assert seen == [["--data-dir", "clips", "--out-dir", "run", "--steps", "3"]]
     # the clips' folder may come first without its flag
-    assert wrapped_arguments(["clips", "--model", "m"]) == ["--videos", "clips", "--model", "m"]
-    assert wrapped_arguments(["--videos", "clips", "--model", "m"]) == ["--videos", "clips", "--model", "m"]
+    assert leading_folder_as("--videos", ["clips", "--model", "m"]) == ["--videos", "clips", "--model", "m"]
+    assert leading_folder_as("--videos", ["--videos", "clips", "--model", "m"]) == [
+        "--videos",
+        "clips",
+        "--model",
+        "m",
+    ]
 
 
 @pytest.mark.realdata
