@@ -6,7 +6,7 @@ its triangles (`rasterise_triangles`, a pure function).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -93,13 +93,28 @@ class MeshLayout:
     """Mesh facts the preview needs (vertex indices; curves ordered from the image's left).
 
     mouth: (upper inner lip, lower inner lip); eyes: ((upper lid, lower lid), ...) image-left
-    eye first; rigid: vertices that move with the skull only.
+    eye first; rigid: vertices that move with the skull only; lips: the lip vertices, drawn in
+    front of the cheeks where a strong expression folds the cheek triangles over the mouth corners
+    (a real face's lips stand in front of the cheeks there).
     """
 
     triangles: np.ndarray
     mouth: tuple[np.ndarray, np.ndarray]
     eyes: tuple[tuple[np.ndarray, np.ndarray], ...]
     rigid: np.ndarray
+    lips: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+#: Lip vertices of the 478-point mesh: outer contour, inner contour and the two rings between them.
+_MESH_LIPS = np.array(
+    sorted(
+        {61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 146, 91, 181, 84, 17, 314, 405, 321, 375}
+        | {78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 95, 88, 178, 87, 14, 317, 402, 318, 324}
+        | {76, 184, 74, 73, 72, 11, 302, 303, 304, 408, 306, 77, 90, 180, 85, 16, 315, 404, 320, 307}
+        | {62, 183, 42, 41, 38, 12, 268, 271, 272, 407, 292, 96, 89, 179, 86, 15, 316, 403, 319, 325}
+    ),
+    dtype=np.int64,
+)
 
 
 class Projector(Protocol):
@@ -139,6 +154,7 @@ class _LinearProjector:
                 ),
             ),
             rigid=np.asarray(model.rigid_indices, dtype=np.int64),
+            lips=_MESH_LIPS,
         )
 
     def project(

@@ -48,6 +48,9 @@ __all__ = ["PreviewSettings", "PreviewState", "GeometricRenderer", "rasterise_tr
 
 logger = logging.getLogger(__name__)
 
+#: Depth advance of the lip vertices, in face sizes, when the target mesh is rasterised.
+LIPS_IN_FRONT = 0.05
+
 
 @dataclass(frozen=True)
 class PreviewSettings:
@@ -216,6 +219,7 @@ class GeometricRenderer:
         coarse = target_points.copy()
         coarse[:, 0] = (coarse[:, 0] + 0.5) * sx - 0.5
         coarse[:, 1] = (coarse[:, 1] + 0.5) * sy - 0.5
+        coarse[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # lips win over folded cheek triangles
         pix, tri, bary = rasterise_triangles(coarse, layout.triangles, (rh, rw))
         src = np.einsum("pk,pkd->pd", bary, state.points[layout.triangles[tri], :2])  # (P, 2) source pixels
         gy, gx = np.divmod(pix, rw)

@@ -59,7 +59,7 @@ def test_a_release_after_a_drag_renders_nothing_new(
 ) -> None:
     handlers, session, request = EditHandlers(ctx), EditSession(), SimpleNamespace(session_hash="user-a")
     handlers.analyse(str(photo), None, session, request)
-    renders = _count(monkeypatch, ctx.registry.geometric("default"), "render")
+    renders = _count(monkeypatch, ctx.registry.geometric("default"), "render_frame")
     shown = handlers.preview(session, request, yaw=15.0, smile=0.6)
     assert renders[0] == 1
     result, compare, note, record = handlers.refine(session, "auto", request, yaw=15.0, smile=0.6)
