@@ -60,7 +60,9 @@ class AudioHandlers:
     ) -> tuple:
         cfg = self.ctx.config
         t0 = time.perf_counter()
-        with job.run() as cancel:
+        sid = common.session_id(request)
+        with job.run(self.ctx.files, sid) as cancel:
+            self.ctx.files.adopt(sid, photo, audio)
             audio_model_dir()  # AudioModelNotInstalledError first: nothing else is worth checking without it
             image = common.read_photo(self.ctx, photo)
             audio_path = common.check_upload(
@@ -86,7 +88,7 @@ class AudioHandlers:
                 backend=self.ctx.backend,
                 max_seconds=cfg.max_audio_seconds,
             )
-            out = self.ctx.files.new_path(common.session_id(request), "talking", ".mp4")
+            out = self.ctx.files.new_path(sid, "talking", ".mp4", download=True)
             try:
                 paths = animate(
                     image,
@@ -97,6 +99,7 @@ class AudioHandlers:
                     cancel=cancel,
                     registry=self.ctx.registry,
                 )
+                self.ctx.files.track(sid, paths)
             except Cancelled:
                 gr.Warning("Animation cancelled; no video was written.", title="Cancelled")
                 return (

@@ -13,6 +13,7 @@ import html
 import logging
 import secrets
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from PIL import Image, UnidentifiedImageError
 from core.errors import PIRenderError
 from pipeline import EngineRegistry, load_image, read_video_metadata
 from webui.config import ServerConfig
+from webui.service import FairQueue
 from webui.sessions import SessionFiles
 
 __all__ = [
@@ -74,9 +76,10 @@ PROGRESS = gr.Progress()
 class AppContext:
     """The shared, read-only objects of one app (created once in `build_app`; no per-user data).
 
-    registry: the engine registry (weights load once per process); files: per-session folders;
+    registry: the engine registry (weights load once per process); files: per-session folders and jobs;
     num_expression: E of the backend's face model (length of the raw coefficient sliders);
-    backend_error: why the configured backend could not be loaded (then "default" is used).
+    backend_error: why the configured backend could not be loaded (then "default" is used);
+    fair: the queue's per-session rules (`newer_waiting` tells a handler its event is stale).
     """
 
     config: ServerConfig
@@ -86,6 +89,7 @@ class AppContext:
     num_expression: int
     examples: tuple[Path, ...] = ()
     backend_error: str | None = None
+    fair: FairQueue | None = None
 
 
 class JobControl:
@@ -103,15 +107,19 @@ class JobControl:
         return JobControl()
 
     @contextmanager
-    def run(self) -> Iterator[threading.Event]:
+    def run(self, files: SessionFiles, session_hash: str) -> Iterator[threading.Event]:
         """Mark the job running for the duration of the block (Cancel works from its first line on);
-        yields the event the pipeline checks."""
+        yields the event the pipeline checks. The job belongs to the session: when the session ends,
+        `files` sets the event (the pipeline stops at the next frame boundary); a job whose session
+        ended while it waited in the queue raises Cancelled at once."""
         self.cancel.clear()
+        files.begin_job(session_hash, self.cancel)
         self.running = True
         try:
             yield self.cancel
         finally:
             self.running = False
+            files.end_job(session_hash, self.cancel)
 
     def stop(self, message: str) -> str:
         """The Cancel button: ask the running job to stop; returns the note to show."""
@@ -170,6 +178,7 @@ def _title(exc: PIRenderError) -> str:
         "AudioModelNotInstalledError": "Audio model not installed",
         "FaceModelMismatchError": "Engine does not fit",
         "Cancelled": "Cancelled",
+        "StorageFullError": "Storage full",
     }.get(name, "Error")
 
 
@@ -235,19 +244,22 @@ def check_media(
     return info
 
 
-def photo_input(max_bytes: int, **kwargs: Any) -> gr.Image:
-    """A `gr.Image` photo upload (any gr.Image keyword) that answers a non-image or oversized file
-    with a readable gr.Error.
+def photo_input(max_bytes: int, max_megapixels: float | None = None, **kwargs: Any) -> gr.Image:
+    """A `gr.Image` photo upload (any gr.Image keyword) that answers a non-image, oversized or
+    too-many-megapixel file with a readable gr.Error (no server path).
 
-    A plain `gr.Image` lets PIL's exception escape from preprocessing: a stack trace in the log and
-    a message without content for the user. The check wraps this one instance's `preprocess`
-    (subclassing a Gradio component would make Gradio write a .pyi stub next to this module).
+    A plain `gr.Image` lets PIL's exceptions escape from preprocessing (a decompression bomb among
+    them): a stack trace in the log and a message without content for the user. The pixel count
+    is read from the header before Gradio decodes anything, with the same limit as the pipeline's
+    `load_image`. The check wraps this one instance's `preprocess` (subclassing a Gradio component
+    would make Gradio write a .pyi stub next to this module).
     """
     component = gr.Image(**kwargs)
     original = component.preprocess
 
     def preprocess(payload: Any) -> Any:
         path = getattr(payload, "path", None)
+        name = getattr(payload, "orig_name", None) or (Path(path).name if path else "the file")
         if path and Path(path).is_file() and Path(path).stat().st_size > max_bytes:
             size = Path(path).stat().st_size
             raise gr.Error(
@@ -256,10 +268,28 @@ def photo_input(max_bytes: int, **kwargs: Any) -> gr.Image:
                 print_exception=False,
             )
         try:
-            return original(payload)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            name = getattr(payload, "orig_name", None) or (Path(path).name if path else "the file")
-            log.info("rejected upload %s: %s", name, exc)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                if path and max_megapixels is not None:
+                    _check_megapixels(Path(path), max_megapixels)
+                return original(payload)
+        except gr.Error:
+            raise
+        except (
+            UnidentifiedImageError,
+            OSError,
+            SyntaxError,
+            ValueError,
+            Image.DecompressionBombError,
+        ) as exc:
+            log.info("rejected upload %s: %s: %s", name, type(exc).__name__, exc)
+            if isinstance(exc, Image.DecompressionBombError):
+                raise gr.Error(
+                    f"'{html.escape(str(name))}' has too many pixels to open safely. Resize the photo "
+                    f"(at most {max_megapixels or 40:g} megapixels) and upload it again.",
+                    title="Photo too large",
+                    print_exception=False,
+                ) from None
             raise gr.Error(
                 f"'{html.escape(str(name))}' is not an image we can read. Use a JPEG, PNG, WebP, BMP or TIFF "
                 "photo (HEIC/RAW: export as JPEG first).",
@@ -271,10 +301,25 @@ def photo_input(max_bytes: int, **kwargs: Any) -> gr.Image:
     return component
 
 
+def _check_megapixels(path: Path, max_megapixels: float) -> None:
+    """gr.Error when the image's header declares more than `max_megapixels` (nothing is decoded)."""
+    with Image.open(path) as im:
+        width, height = im.size
+    megapixels = width * height / 1e6
+    if megapixels > max_megapixels:
+        raise gr.Error(
+            f"The photo is {width}×{height} pixels ({megapixels:.1f} megapixels); this server accepts at "
+            f"most {max_megapixels:g} megapixels. Resize it and upload it again.",
+            title="Photo too large",
+            print_exception=False,
+        )
+
+
 def source_photo_input(ctx: AppContext, elem_id: str) -> gr.Image:
     """The "Source photo" upload of the video tabs."""
     return photo_input(
         ctx.config.max_upload_bytes,
+        ctx.config.max_megapixels,
         label="Source photo",
         type="filepath",
         image_mode=None,

@@ -62,6 +62,7 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
         with gr.Column(scale=5, min_width=320):
             photo = photo_input(
                 cfg.max_upload_bytes,
+                cfg.max_megapixels,
                 label="Photo",
                 type="filepath",
                 image_mode=None,

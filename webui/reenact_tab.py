@@ -74,14 +74,16 @@ class ReenactHandlers:
     ) -> tuple:
         cfg = self.ctx.config
         t0 = time.perf_counter()
-        with job.run() as cancel:
+        sid = common.session_id(request)
+        with job.run(self.ctx.files, sid) as cancel:
+            self.ctx.files.adopt(sid, photo, video)
             image = common.read_photo(self.ctx, photo)
             video_path = common.check_upload(
                 video, cfg.max_upload_bytes, common.VIDEO_EXTENSIONS, "driving video"
             )
             info = common.check_media(video_path, cfg.max_video_seconds, "driving video", need_video=True)
             options = reenact_options(mode, parts, smoothing, engine, self.ctx.backend, cfg.max_video_seconds)
-            out = self.ctx.files.new_path(common.session_id(request), "reenacted", ".mp4")
+            out = self.ctx.files.new_path(sid, "reenacted", ".mp4", download=True)
             try:
                 path = reenact(
                     image,
