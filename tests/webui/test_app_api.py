@@ -264,7 +264,7 @@ def test_reenact_makes_an_mp4_with_provenance(
         handle_file(str(example_photo)),
         handle_file(str(driving_clip)),
         "relative",
-        ["expression", "pose"],
+        "expression_pose",
         1.0,
         "auto",
         api_name="/reenact",
@@ -281,17 +281,17 @@ def test_reenact_refuses_bad_inputs(running_app: RunningApp, example_photo: Path
     text = tmp_path / "clip.txt"
     text.write_text("not a video")
     with pytest.raises(AppError, match="not a supported driving video"):
-        client.predict(photo, handle_file(str(text)), "relative", ["pose"], 1.0, "auto", api_name="/reenact")
+        client.predict(photo, handle_file(str(text)), "relative", "pose", 1.0, "auto", api_name="/reenact")
     long_clip = write_video(tmp_path / "long.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 50, fps=10)
     with pytest.raises(AppError, match="5.0 s long; this server accepts at most 4 s"):
         client.predict(
-            photo, handle_file(str(long_clip)), "relative", ["pose"], 1.0, "auto", api_name="/reenact"
+            photo, handle_file(str(long_clip)), "relative", "pose", 1.0, "auto", api_name="/reenact"
         )
     short = write_video(tmp_path / "short.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 5, fps=10)
-    with pytest.raises(AppError, match="at least one part"):
-        client.predict(photo, handle_file(str(short)), "relative", [], 1.0, "auto", api_name="/reenact")
+    with pytest.raises(AppError, match="Choose what the video should move"):
+        client.predict(photo, handle_file(str(short)), "relative", None, 1.0, "auto", api_name="/reenact")
     with pytest.raises(AppError, match="(?i)face"):  # a grey clip has no face to follow
-        client.predict(photo, handle_file(str(short)), "relative", ["pose"], 1.0, "auto", api_name="/reenact")
+        client.predict(photo, handle_file(str(short)), "relative", "pose", 1.0, "auto", api_name="/reenact")
 
 
 def test_reenact_can_be_cancelled(
@@ -313,7 +313,7 @@ def test_reenact_can_be_cancelled(
         handle_file(str(example_photo)),
         handle_file(str(longer)),
         "relative",
-        ["all"],
+        "all",
         1.0,
         "preview",
         api_name="/reenact",
@@ -363,7 +363,7 @@ def test_reenact_real_video_keeps_its_sound(
         handle_file(str(example_photo)),
         handle_file(str(clip)),
         "relative",
-        ["expression", "pose"],
+        "expression_pose",
         1.0,
         "auto",
         api_name="/reenact",
