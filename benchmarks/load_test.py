@@ -332,7 +332,7 @@ def run(sessions: int, seconds: float, rate: float, short: bool, work: Path) -> 
             threading.Thread(
                 target=users[-1].call,
                 args=("/animate", handle_file(str(photos[-1][0])), handle_file(str(speech)), 0, 0.7, 1.0, 1.0,
-                      1, "preview"),
+                      1.0, False, 15.0, 1, "preview"),
             ),
         ]  # fmt: skip
         for t in [*threads, *jobs]:

@@ -46,7 +46,14 @@ CSS = """
 @media (min-width: 1000px) {
   #edit-right {position: sticky; top: 8px; align-self: flex-start}
 }
-#status-engines td:first-child, #status-weights td:first-child {white-space: nowrap}
+#status-engines table, #status-weights table {table-layout: auto; width: 100%}
+#status-engines td, #status-weights td, #status-engines th, #status-weights th {
+  word-break: normal !important; overflow-wrap: normal !important; hyphens: none; white-space: nowrap}
+#status-engines td:last-child, #status-weights td:last-child {white-space: normal}
+#status-engines, #status-weights {overflow-x: auto}
+#audio-audio label, #audio-audio .label-wrap, #audio-audio [data-testid="block-label"] {
+  white-space: normal !important; max-width: 100% !important; overflow: visible !important; height: auto}
+.no-neural label:has(input[value="neural"]) {opacity: 0.45; pointer-events: none; cursor: not-allowed}
 .notice {border-left: 4px solid #d97706 !important; background: rgba(217, 119, 6, 0.07) !important;
          padding: 4px 14px !important; border-radius: 6px}
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import re
 import secrets
 import threading
 import warnings
@@ -35,6 +36,10 @@ __all__ = [
     "AppContext",
     "REFINE_CHOICES",
     "PROGRESS",
+    "NEURAL_MISSING",
+    "neural_ready",
+    "engine_radio",
+    "page_message",
     "JobControl",
     "photo_input",
     "source_photo_input",
@@ -66,6 +71,41 @@ REFINE_CHOICES = [
     ("Neural renderer", "neural"),
     ("Geometric preview", "preview"),
 ]
+
+
+NEURAL_MISSING = "Neural renderer: not installed (its weights are missing); see the Engines & weights tab."
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][^\s'\"`/\\()]+){2,}[/\\]?")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(`'])")
+
+
+def neural_ready(ctx: AppContext) -> bool:
+    """Whether a neural renderer's weights are installed (cheap: checks files, loads nothing)."""
+    return any(s.kind == "neural" and s.available for s in ctx.registry.status())
+
+
+def engine_radio(ctx: AppContext, label: str, elem_id: str) -> gr.Radio:
+    """The renderer choice; without neural weights its neural option is shown disabled, with one line of why."""
+    ready = neural_ready(ctx)
+    return gr.Radio(
+        REFINE_CHOICES,
+        value="auto",
+        label=label,
+        info=None if ready else NEURAL_MISSING,
+        elem_id=elem_id,
+        elem_classes=[] if ready else ["no-neural"],
+    )
+
+
+def page_message(text: str) -> str:
+    """An error for the page: server paths reduced to file names, the first two sentences shown, the
+    rest behind a "details" toggle (HTML, escaped)."""
+    clean = _PATH.sub(lambda m: f"'{Path(m.group().rstrip('/')).name}'", str(text)).strip()
+    sentences = _SENTENCE_END.split(clean)
+    head, rest = " ".join(sentences[:2]), " ".join(sentences[2:])
+    out = html.escape(head)
+    if rest:
+        out += f"<details><summary>details</summary>{html.escape(rest)}</details>"
+    return out
 
 
 #: Default value of handlers' `progress` parameter: Gradio recognises it and injects a tracker per event.
@@ -146,7 +186,7 @@ def ui_errors(fn: F) -> F:
             raise
         except PIRenderError as exc:
             log.info("%s: %s: %s", fn.__name__, type(exc).__name__, exc)
-            raise gr.Error(html.escape(str(exc)), title=_title(exc), print_exception=False) from None
+            raise gr.Error(page_message(str(exc)), title=_title(exc), print_exception=False) from None
         except MemoryError:
             log.exception("%s ran out of memory", fn.__name__)
             raise gr.Error(

@@ -15,7 +15,7 @@ import gradio as gr
 
 from pipeline import Cancelled, ReenactOptions, reenact
 from webui import common
-from webui.common import PROGRESS, REFINE_CHOICES, AppContext, JobControl
+from webui.common import PROGRESS, AppContext, JobControl
 
 __all__ = ["build_reenact_tab", "PARTS", "PART_VALUES", "reenact_options"]
 
@@ -144,7 +144,7 @@ def build_reenact_tab(ctx: AppContext) -> None:
                 mode = gr.Radio(
                     [("Relative", "relative"), ("Absolute", "absolute")], value="relative", label="Motion"
                 )
-                engine = gr.Radio(REFINE_CHOICES, value="auto", label="Renderer")
+                engine = common.engine_radio(ctx, "Renderer", "reenact-engine")
             parts = gr.Radio(
                 PARTS, value="expression_pose", label="What the video moves", elem_id="reenact-parts"
             )
