@@ -9,7 +9,6 @@ needs no restart.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from typing import Any
@@ -37,15 +36,6 @@ def audio_notice() -> tuple[str, bool]:
             False,
         )
     return f"Audio-to-motion model: `{directory.name}` (from `{directory}`).", True
-
-
-def animate_options(controls: AnimationControls, **values: Any) -> AnimateOptions:
-    """`AnimateOptions` with the tab's controls. Where `AnimateOptions` has no `controls` field yet,
-    the expression and head strengths are passed as its two strengths (lips follow expression)."""
-    if any(f.name == "controls" for f in dataclasses.fields(AnimateOptions)):
-        return AnimateOptions(controls=controls, **values)
-    head = 0.0 if controls.still else controls.head
-    return AnimateOptions(expression_strength=controls.expression, pose_strength=head, **values)
 
 
 class AudioHandlers:
@@ -98,7 +88,7 @@ class AudioHandlers:
                 still=bool(still),
                 blinks_per_minute=float(blinks),
             )
-            options = animate_options(
+            options = AnimateOptions(
                 seed=int(seed or 0),
                 temperature=float(temperature),
                 variants=n,
