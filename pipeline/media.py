@@ -29,6 +29,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from core.errors import InputError, MediaReadError, PIRenderError
+from pipeline.progress import Cancelled
 from reconstruction.images import save_png
 from reconstruction.video import ffmpeg_exe
 
@@ -192,7 +193,9 @@ def write_video(
     (None: the file is probed).
     The output appears only when complete (written to a temporary name first). If iterating
     `frames` raises (e.g. a cancellation), nothing is left behind and the exception propagates.
-    Returns the path.
+    The output folder must exist: it is never created here, so a job whose folder was removed
+    (the web session that owned it ended) cannot bring it back. A folder that is missing, or
+    disappears while the video is being made, raises Cancelled. Returns the path.
     """
     if not (math.isfinite(fps) and 0 < fps <= 240):
         raise InputError(f"fps must be in (0, 240], got {fps}")
@@ -201,18 +204,34 @@ def write_video(
     path = Path(path)
     if path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
         raise InputError(f"videos are written as mp4: give an output name ending in .mp4, got '{path.name}'")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".pirender-video-", dir=path.parent) as tmp:
-        raw = Path(tmp) / "video.mp4"
-        num_frames = _encode_frames(frames, raw, fps, max_side, crf, preset)
-        duration = num_frames / fps
-        staged = Path(tmp) / f"out{path.suffix}"
-        if audio_path is not None and audio_has_sound is None:
-            audio_has_sound = _has_audio(audio_path)
-        _remux(raw, staged, provenance, audio_path if audio_has_sound else None, audio_start, duration)
-        os.replace(staged, path)
+    _require_folder(path)
+    try:
+        with tempfile.TemporaryDirectory(
+            prefix=".pirender-video-", dir=path.parent, ignore_cleanup_errors=True
+        ) as tmp:
+            raw = Path(tmp) / "video.mp4"
+            num_frames = _encode_frames(frames, raw, fps, max_side, crf, preset)
+            duration = num_frames / fps
+            staged = Path(tmp) / f"out{path.suffix}"
+            if audio_path is not None and audio_has_sound is None:
+                audio_has_sound = _has_audio(audio_path)
+            _remux(raw, staged, provenance, audio_path if audio_has_sound else None, audio_start, duration)
+            _require_folder(path)
+            os.replace(staged, path)
+    except (OSError, PIRenderError) as exc:
+        if isinstance(exc, Cancelled) or path.parent.is_dir():
+            raise
+        _require_folder(path)  # the folder went away while writing: a cancellation, not a failure
     log.info("wrote %s (%d frames, %.2f s)", path, num_frames, duration)
     return path
+
+
+def _require_folder(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise Cancelled(
+            f"The output folder of '{path.name}' does not exist (any more); no video was written. "
+            "Create the folder, or start again."
+        )
 
 
 def _encode_frames(

@@ -80,11 +80,13 @@ def load_image(
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
-            raise ImageReadError(f"Image file not found: {path}. Check the path.")
+            raise ImageReadError(f"Image file not found: '{path.name}'. Check the path.")
         if path.stat().st_size == 0:
-            raise ImageReadError(f"The image file {path} is empty (0 bytes): use a complete image file.")
-        with open(path, "rb") as fh:
-            return _open_and_convert(fh, str(path), max_megapixels, min_side, to_srgb)
+            raise ImageReadError(
+                f"The image file '{path.name}' is empty (0 bytes): use a complete image file."
+            )
+        with open(path, "rb") as fh:  # messages name the file, never the folder (it may be a server's)
+            return _open_and_convert(fh, f"'{path.name}'", max_megapixels, min_side, to_srgb)
     raise InputError(
         f"Cannot read an image from a {type(source).__name__}: pass a file path, the file's bytes, "
         "a PIL image or a (H, W, 3) uint8 RGB array."
@@ -94,10 +96,14 @@ def load_image(
 def _open_and_convert(
     stream: io.IOBase, what: str, max_megapixels: float, min_side: int, to_srgb: bool
 ) -> np.ndarray:
-    """Open lazily (header only), check the size before decoding, then decode and convert."""
+    """Open lazily (header only), check the size before decoding, then decode and convert.
+
+    Pillow warns (DecompressionBombWarning) above `Image.MAX_IMAGE_PIXELS` and refuses
+    (DecompressionBombError) above twice that, both before our own limit can be checked; the
+    warning is silenced here (our limit is checked next, before any pixel is decoded) and the
+    error becomes our ImageReadError. No message quotes Pillow's text or a file's folder.
+    """
     try:
-        # PIL warns above Image.MAX_IMAGE_PIXELS and raises above twice that; our own limit
-        # applies first in the usual case, and PIL's error is turned into ours otherwise.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(stream) as im:
@@ -105,22 +111,24 @@ def _open_and_convert(
                 im.load()
                 return _pil_to_rgb8(im, max_megapixels, min_side, to_srgb, what)
     except Image.DecompressionBombError as exc:
+        logger.info("refused %s: %s", what, exc)
         raise ImageReadError(
-            f"The image in {what} is too large to decode safely ({exc}). "
+            f"The image in {what} has too many pixels to open safely. "
             f"Use a photo of at most {max_megapixels:g} megapixels (resize it first)."
-        ) from exc
-    except UnidentifiedImageError as exc:
+        ) from None
+    except UnidentifiedImageError:
         raise ImageReadError(
             f"{what} is not an image format we can read. Use a JPEG, PNG, WebP, BMP or TIFF file "
             "(HEIC/RAW photos: export them as JPEG first)."
-        ) from exc
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         if isinstance(exc, PIRenderError):
             raise
+        logger.info("cannot decode %s: %s", what, exc)
         raise ImageReadError(
-            f"The image in {what} is damaged or truncated and cannot be decoded ({exc}). "
+            f"The image in {what} is damaged or truncated and cannot be decoded. "
             "Export or download the file again."
-        ) from exc
+        ) from None
 
 
 def _check_dimensions(hw: tuple[int, ...], max_megapixels: float, min_side: int, what: str) -> None:

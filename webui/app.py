@@ -1,21 +1,26 @@
 """The web app: four tabs over the pipeline (edit, reenact, audio, engines), built once per server.
 
 `build_app(config)` creates the shared objects once (the engine registry and the reconstruction
-backend, the per-session file manager) and lays out the tabs; everything that belongs to a user
-lives in `gr.State` values of their session, so concurrent users never share request data. `launch_kwargs(config)` gives the
-arguments for `Blocks.launch` (host, port, upload limit, theme); `main()` is the console entry
-used by the repository's `app.py` (also the Hugging Face Space entry point).
+backend, the per-session file manager, the fair-queue rules) and lays out the tabs; everything
+that belongs to a user lives in `gr.State` values of their session, so concurrent users never
+share request data. `launch_kwargs(config)` gives the arguments for `Blocks.launch` (host, port,
+upload limit, theme); `shutdown(demo)` ends every session and removes the process's run folder;
+`main()` is the console entry used by the repository's `app.py` (also the Hugging Face Space
+entry point): SIGTERM and Ctrl-C both end in `shutdown`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 from typing import Any
 
 import gradio as gr
 
 from core.errors import PIRenderError
+from core.quiet import quiet_console
 from pipeline import EngineRegistry, control_set_for
 from webui.audio_tab import build_audio_tab
 from webui.common import AppContext, session_id
@@ -23,10 +28,11 @@ from webui.config import ServerConfig
 from webui.edit_tab import build_edit_tab
 from webui.examples import example_photos
 from webui.reenact_tab import build_reenact_tab
+from webui.service import FairQueue, RunFolder
 from webui.sessions import SessionFiles
 from webui.status_tab import build_status_tab
 
-__all__ = ["build_app", "launch_kwargs", "main", "TITLE", "CSS"]
+__all__ = ["build_app", "launch_kwargs", "shutdown", "main", "TITLE", "CSS"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +46,14 @@ CSS = """
 @media (min-width: 1000px) {
   #edit-right {position: sticky; top: 8px; align-self: flex-start}
 }
-#status-engines td:first-child, #status-weights td:first-child {white-space: nowrap}
+#status-engines table, #status-weights table {table-layout: auto; width: 100%}
+#status-engines td, #status-weights td, #status-engines th, #status-weights th {
+  word-break: normal !important; overflow-wrap: normal !important; hyphens: none; white-space: nowrap}
+#status-engines td:last-child, #status-weights td:last-child {white-space: normal}
+#status-engines, #status-weights {overflow-x: auto}
+#audio-audio label, #audio-audio .label-wrap, #audio-audio [data-testid="block-label"] {
+  white-space: normal !important; max-width: 100% !important; overflow: visible !important; height: auto}
+.no-neural label:has(input[value="neural"]) {opacity: 0.45; pointer-events: none; cursor: not-allowed}
 .notice {border-left: 4px solid #d97706 !important; background: rgba(217, 119, 6, 0.07) !important;
          padding: 4px 14px !important; border-radius: 6px}
 """
@@ -54,7 +67,7 @@ HEADER = (
 )
 
 
-def _context(config: ServerConfig, registry: EngineRegistry | None) -> AppContext:
+def _context(config: ServerConfig, registry: EngineRegistry | None, run: RunFolder) -> AppContext:
     """The shared objects: engine registry, the backend (loaded now, once), session files, examples."""
     registry = registry or EngineRegistry()
     backend_name, backend_error = config.backend, None
@@ -67,13 +80,21 @@ def _context(config: ServerConfig, registry: EngineRegistry | None) -> AppContex
         backend_name, backend_error = "default", str(exc)
         backend = registry.backend(backend_name)
     num_expression = control_set_for(backend.face_model).num_expression
-    files = SessionFiles(config.temp_dir, config.temp_ttl_seconds)
+    files = SessionFiles(
+        run.path / "sessions",
+        config.temp_ttl_seconds,
+        keep_downloads=config.keep_downloads,
+        session_quota_bytes=int(config.session_quota_mb * 2**20),
+        total_quota_bytes=int(config.total_quota_mb * 2**20),
+        quota_root=run.path,
+    )
     try:
         examples = tuple(example_photos(config.cache_dir))
     except (OSError, ImportError, ValueError) as exc:
         log.warning("no example photo (%s)", exc)
         examples = ()
-    return AppContext(config, registry, files, backend_name, num_expression, examples, backend_error)
+    fair = FairQueue(config.session_queue_limit)
+    return AppContext(config, registry, files, backend_name, num_expression, examples, backend_error, fair)
 
 
 def _warm_up_neural(ctx: AppContext) -> None:
@@ -95,7 +116,11 @@ def _warm_up_neural(ctx: AppContext) -> None:
 def build_app(config: ServerConfig | None = None, *, registry: EngineRegistry | None = None) -> gr.Blocks:
     """The Gradio app. `registry`: an `EngineRegistry` to share (tests pass one; default: a new one)."""
     config = config or ServerConfig.from_env()
-    ctx = _context(config, registry)
+    run = RunFolder(config.temp_dir)
+    run.claim()
+    # Gradio's upload cache goes into the run folder too (its components read this when created)
+    os.environ["GRADIO_TEMP_DIR"] = str(run.path)
+    ctx = _context(config, registry, run)
     ttl = int(config.temp_ttl_seconds)
     with gr.Blocks(title=TITLE, delete_cache=(max(60, min(600, ttl // 4)), ttl)) as demo:
         gr.Markdown(HEADER, elem_id="app-header")
@@ -114,10 +139,23 @@ def build_app(config: ServerConfig | None = None, *, registry: EngineRegistry | 
 
         demo.unload(end_session)
     demo.queue(default_concurrency_limit=config.edit_concurrency, max_size=config.queue_size)
+    ctx.fair.install(demo._queue)
+    ctx.files.pin_existing()  # the examples Gradio cached while the tabs were built
     ctx.files.start_sweeper()
     _warm_up_neural(ctx)
     demo.pirender_context = ctx  # for tests and benchmarks
+    demo.pirender_run = run
     return demo
+
+
+def shutdown(demo: gr.Blocks) -> None:
+    """End every session (running jobs cancelled), stop the server, remove the run folder."""
+    ctx: AppContext = demo.pirender_context
+    ctx.files.stop_sweeper()
+    ctx.files.end_all()
+    demo.close()
+    demo.pirender_run.remove()
+    log.info("stopped; the temporary files of this run were removed")
 
 
 def launch_kwargs(config: ServerConfig) -> dict[str, Any]:
@@ -137,10 +175,20 @@ def launch_kwargs(config: ServerConfig) -> dict[str, Any]:
     }
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # Gradio's launch loop stops on it, then `main` cleans up
+
+
 def main() -> None:
-    """Build from the environment (`ServerConfig.from_env`) and serve until interrupted."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Build from the environment (`ServerConfig.from_env`) and serve until SIGTERM or Ctrl-C."""
+    quiet_console()
     config = ServerConfig.from_env()
     demo = build_app(config)
+    signal.signal(signal.SIGTERM, _interrupt)
     log.info("starting on http://%s:%d", config.host, config.port)
-    demo.launch(**launch_kwargs(config))
+    try:
+        demo.launch(**launch_kwargs(config))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        shutdown(demo)

@@ -16,9 +16,9 @@ from typing import Any
 import gradio as gr
 
 from core.errors import PIRenderError
-from pipeline import AnimateOptions, Cancelled, animate, audio_model_dir
+from pipeline import AnimateOptions, AnimationControls, Cancelled, animate, audio_model_dir
 from webui import common
-from webui.common import PROGRESS, REFINE_CHOICES, AppContext, JobControl
+from webui.common import PROGRESS, AppContext, JobControl
 
 __all__ = ["build_audio_tab", "audio_notice"]
 
@@ -50,8 +50,11 @@ class AudioHandlers:
         audio: str | None,
         seed: float,
         temperature: float,
-        expression_strength: float,
-        pose_strength: float,
+        lips: float,
+        expression: float,
+        head: float,
+        still: bool,
+        blinks: float,
         variants: float,
         engine: str,
         job: JobControl,
@@ -60,7 +63,9 @@ class AudioHandlers:
     ) -> tuple:
         cfg = self.ctx.config
         t0 = time.perf_counter()
-        with job.run() as cancel:
+        sid = common.session_id(request)
+        with job.run(self.ctx.files, sid) as cancel:
+            self.ctx.files.adopt(sid, photo, audio)
             audio_model_dir()  # AudioModelNotInstalledError first: nothing else is worth checking without it
             image = common.read_photo(self.ctx, photo)
             audio_path = common.check_upload(
@@ -76,17 +81,23 @@ class AudioHandlers:
                     title="Too many variants",
                     print_exception=False,
                 )
+            controls = AnimationControls(
+                lips=float(lips),
+                expression=float(expression),
+                head=float(head),
+                still=bool(still),
+                blinks_per_minute=float(blinks),
+            )
             options = AnimateOptions(
                 seed=int(seed or 0),
                 temperature=float(temperature),
-                expression_strength=float(expression_strength),
-                pose_strength=float(pose_strength),
                 variants=n,
                 engine=engine or "auto",
                 backend=self.ctx.backend,
                 max_seconds=cfg.max_audio_seconds,
+                controls=controls,
             )
-            out = self.ctx.files.new_path(common.session_id(request), "talking", ".mp4")
+            out = self.ctx.files.new_path(sid, "talking", ".mp4", download=True)
             try:
                 paths = animate(
                     image,
@@ -97,6 +108,7 @@ class AudioHandlers:
                     cancel=cancel,
                     registry=self.ctx.registry,
                 )
+                self.ctx.files.track(sid, paths)
             except Cancelled:
                 gr.Warning("Animation cancelled; no video was written.", title="Cancelled")
                 return (
@@ -131,11 +143,12 @@ def build_audio_tab(ctx: AppContext, tab: gr.Tab) -> None:
             with gr.Row():
                 photo = common.source_photo_input(ctx, "audio-photo")
                 audio = gr.Audio(
-                    label=f"Speech (wav, mp3, m4a or microphone; ≤ {cfg.max_audio_seconds:g} s)",
+                    label=f"Speech (≤ {cfg.max_audio_seconds:g} s)",
                     sources=["upload", "microphone"],
                     type="filepath",
                     elem_id="audio-audio",
                 )
+            gr.Markdown("Speech: a wav, mp3 or m4a file, or record it with the microphone.")
             common.photo_examples(ctx, photo)
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, label="Seed", minimum=0)
@@ -149,9 +162,19 @@ def build_audio_tab(ctx: AppContext, tab: gr.Tab) -> None:
                 info="0 = the most likely motion; higher = livelier, more varied",
             )
             with gr.Row():
-                expression = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Expression strength")
-                pose = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Head motion strength")
-            engine = gr.Radio(REFINE_CHOICES, value="auto", label="Renderer")
+                lips = gr.Slider(0.0, 3.0, value=1.0, step=0.05, label="Lips", elem_id="audio-lips")
+                expression = gr.Slider(
+                    0.0, 3.0, value=1.0, step=0.05, label="Expression", elem_id="audio-expression"
+                )
+                head = gr.Slider(0.0, 3.0, value=1.0, step=0.05, label="Head motion", elem_id="audio-head")
+            with gr.Row():
+                still = gr.Checkbox(
+                    value=False, label="Still head (keep the photo's pose)", elem_id="audio-still"
+                )
+                blinks = gr.Slider(
+                    0.0, 60.0, value=15.0, step=1.0, label="Blinks per minute", elem_id="audio-blinks"
+                )
+            engine = common.engine_radio(ctx, "Renderer", "audio-engine")
             with gr.Row():
                 run = gr.Button(
                     "Generate talking head", variant="primary", elem_id="audio-run", interactive=installed
@@ -167,7 +190,20 @@ def build_audio_tab(ctx: AppContext, tab: gr.Tab) -> None:
             note = gr.Markdown("", elem_id="audio-note")
     event = run.click(
         common.ui_errors(h.run),
-        inputs=[photo, audio, seed, temperature, expression, pose, variants, engine, job],
+        inputs=[
+            photo,
+            audio,
+            seed,
+            temperature,
+            lips,
+            expression,
+            head,
+            still,
+            blinks,
+            variants,
+            engine,
+            job,
+        ],
         outputs=[*videos, note],
         concurrency_limit=cfg.job_concurrency,
         concurrency_id="jobs",

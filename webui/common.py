@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import re
 import secrets
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,12 +29,17 @@ from PIL import Image, UnidentifiedImageError
 from core.errors import PIRenderError
 from pipeline import EngineRegistry, load_image, read_video_metadata
 from webui.config import ServerConfig
+from webui.service import FairQueue
 from webui.sessions import SessionFiles
 
 __all__ = [
     "AppContext",
     "REFINE_CHOICES",
     "PROGRESS",
+    "NEURAL_MISSING",
+    "neural_ready",
+    "engine_radio",
+    "page_message",
     "JobControl",
     "photo_input",
     "source_photo_input",
@@ -66,6 +73,41 @@ REFINE_CHOICES = [
 ]
 
 
+NEURAL_MISSING = "Neural renderer: not installed (its weights are missing); see the Engines & weights tab."
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][^\s'\"`/\\()]+){2,}[/\\]?")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(`'])")
+
+
+def neural_ready(ctx: AppContext) -> bool:
+    """Whether a neural renderer's weights are installed (cheap: checks files, loads nothing)."""
+    return any(s.kind == "neural" and s.available for s in ctx.registry.status())
+
+
+def engine_radio(ctx: AppContext, label: str, elem_id: str) -> gr.Radio:
+    """The renderer choice; without neural weights its neural option is shown disabled, with one line of why."""
+    ready = neural_ready(ctx)
+    return gr.Radio(
+        REFINE_CHOICES,
+        value="auto",
+        label=label,
+        info=None if ready else NEURAL_MISSING,
+        elem_id=elem_id,
+        elem_classes=[] if ready else ["no-neural"],
+    )
+
+
+def page_message(text: str) -> str:
+    """An error for the page: server paths reduced to file names, the first two sentences shown, the
+    rest behind a "details" toggle (HTML, escaped)."""
+    clean = _PATH.sub(lambda m: f"'{Path(m.group().rstrip('/')).name}'", str(text)).strip()
+    sentences = _SENTENCE_END.split(clean)
+    head, rest = " ".join(sentences[:2]), " ".join(sentences[2:])
+    out = html.escape(head)
+    if rest:
+        out += f"<details><summary>details</summary>{html.escape(rest)}</details>"
+    return out
+
+
 #: Default value of handlers' `progress` parameter: Gradio recognises it and injects a tracker per event.
 PROGRESS = gr.Progress()
 
@@ -74,9 +116,10 @@ PROGRESS = gr.Progress()
 class AppContext:
     """The shared, read-only objects of one app (created once in `build_app`; no per-user data).
 
-    registry: the engine registry (weights load once per process); files: per-session folders;
+    registry: the engine registry (weights load once per process); files: per-session folders and jobs;
     num_expression: E of the backend's face model (length of the raw coefficient sliders);
-    backend_error: why the configured backend could not be loaded (then "default" is used).
+    backend_error: why the configured backend could not be loaded (then "default" is used);
+    fair: the queue's per-session rules (`newer_waiting` tells a handler its event is stale).
     """
 
     config: ServerConfig
@@ -86,6 +129,7 @@ class AppContext:
     num_expression: int
     examples: tuple[Path, ...] = ()
     backend_error: str | None = None
+    fair: FairQueue | None = None
 
 
 class JobControl:
@@ -103,15 +147,19 @@ class JobControl:
         return JobControl()
 
     @contextmanager
-    def run(self) -> Iterator[threading.Event]:
+    def run(self, files: SessionFiles, session_hash: str) -> Iterator[threading.Event]:
         """Mark the job running for the duration of the block (Cancel works from its first line on);
-        yields the event the pipeline checks."""
+        yields the event the pipeline checks. The job belongs to the session: when the session ends,
+        `files` sets the event (the pipeline stops at the next frame boundary); a job whose session
+        ended while it waited in the queue raises Cancelled at once."""
         self.cancel.clear()
+        files.begin_job(session_hash, self.cancel)
         self.running = True
         try:
             yield self.cancel
         finally:
             self.running = False
+            files.end_job(session_hash, self.cancel)
 
     def stop(self, message: str) -> str:
         """The Cancel button: ask the running job to stop; returns the note to show."""
@@ -138,7 +186,7 @@ def ui_errors(fn: F) -> F:
             raise
         except PIRenderError as exc:
             log.info("%s: %s: %s", fn.__name__, type(exc).__name__, exc)
-            raise gr.Error(html.escape(str(exc)), title=_title(exc), print_exception=False) from None
+            raise gr.Error(page_message(str(exc)), title=_title(exc), print_exception=False) from None
         except MemoryError:
             log.exception("%s ran out of memory", fn.__name__)
             raise gr.Error(
@@ -170,6 +218,7 @@ def _title(exc: PIRenderError) -> str:
         "AudioModelNotInstalledError": "Audio model not installed",
         "FaceModelMismatchError": "Engine does not fit",
         "Cancelled": "Cancelled",
+        "StorageFullError": "Storage full",
     }.get(name, "Error")
 
 
@@ -235,19 +284,22 @@ def check_media(
     return info
 
 
-def photo_input(max_bytes: int, **kwargs: Any) -> gr.Image:
-    """A `gr.Image` photo upload (any gr.Image keyword) that answers a non-image or oversized file
-    with a readable gr.Error.
+def photo_input(max_bytes: int, max_megapixels: float | None = None, **kwargs: Any) -> gr.Image:
+    """A `gr.Image` photo upload (any gr.Image keyword) that answers a non-image, oversized or
+    too-many-megapixel file with a readable gr.Error (no server path).
 
-    A plain `gr.Image` lets PIL's exception escape from preprocessing: a stack trace in the log and
-    a message without content for the user. The check wraps this one instance's `preprocess`
-    (subclassing a Gradio component would make Gradio write a .pyi stub next to this module).
+    A plain `gr.Image` lets PIL's exceptions escape from preprocessing (a decompression bomb among
+    them): a stack trace in the log and a message without content for the user. The pixel count
+    is read from the header before Gradio decodes anything, with the same limit as the pipeline's
+    `load_image`. The check wraps this one instance's `preprocess` (subclassing a Gradio component
+    would make Gradio write a .pyi stub next to this module).
     """
     component = gr.Image(**kwargs)
     original = component.preprocess
 
     def preprocess(payload: Any) -> Any:
         path = getattr(payload, "path", None)
+        name = getattr(payload, "orig_name", None) or (Path(path).name if path else "the file")
         if path and Path(path).is_file() and Path(path).stat().st_size > max_bytes:
             size = Path(path).stat().st_size
             raise gr.Error(
@@ -256,10 +308,28 @@ def photo_input(max_bytes: int, **kwargs: Any) -> gr.Image:
                 print_exception=False,
             )
         try:
-            return original(payload)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            name = getattr(payload, "orig_name", None) or (Path(path).name if path else "the file")
-            log.info("rejected upload %s: %s", name, exc)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                if path and max_megapixels is not None:
+                    _check_megapixels(Path(path), max_megapixels)
+                return original(payload)
+        except gr.Error:
+            raise
+        except (
+            UnidentifiedImageError,
+            OSError,
+            SyntaxError,
+            ValueError,
+            Image.DecompressionBombError,
+        ) as exc:
+            log.info("rejected upload %s: %s: %s", name, type(exc).__name__, exc)
+            if isinstance(exc, Image.DecompressionBombError):
+                raise gr.Error(
+                    f"'{html.escape(str(name))}' has too many pixels to open safely. Resize the photo "
+                    f"(at most {max_megapixels or 40:g} megapixels) and upload it again.",
+                    title="Photo too large",
+                    print_exception=False,
+                ) from None
             raise gr.Error(
                 f"'{html.escape(str(name))}' is not an image we can read. Use a JPEG, PNG, WebP, BMP or TIFF "
                 "photo (HEIC/RAW: export as JPEG first).",
@@ -271,10 +341,25 @@ def photo_input(max_bytes: int, **kwargs: Any) -> gr.Image:
     return component
 
 
+def _check_megapixels(path: Path, max_megapixels: float) -> None:
+    """gr.Error when the image's header declares more than `max_megapixels` (nothing is decoded)."""
+    with Image.open(path) as im:
+        width, height = im.size
+    megapixels = width * height / 1e6
+    if megapixels > max_megapixels:
+        raise gr.Error(
+            f"The photo is {width}×{height} pixels ({megapixels:.1f} megapixels); this server accepts at "
+            f"most {max_megapixels:g} megapixels. Resize it and upload it again.",
+            title="Photo too large",
+            print_exception=False,
+        )
+
+
 def source_photo_input(ctx: AppContext, elem_id: str) -> gr.Image:
     """The "Source photo" upload of the video tabs."""
     return photo_input(
         ctx.config.max_upload_bytes,
+        ctx.config.max_megapixels,
         label="Source photo",
         type="filepath",
         image_mode=None,

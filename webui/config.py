@@ -37,15 +37,18 @@ ENV_VARS: dict[str, str] = {
     "backend": "PIRENDER_BACKEND",
     "max_variants": "PIRENDER_MAX_VARIANTS",
     "ui_downloads": "PIRENDER_UI_DOWNLOADS",
+    "session_queue_limit": "PIRENDER_SESSION_QUEUE_LIMIT",
+    "keep_downloads": "PIRENDER_KEEP_DOWNLOADS",
+    "session_quota_mb": "PIRENDER_SESSION_QUOTA_MB",
+    "total_quota_mb": "PIRENDER_TOTAL_QUOTA_MB",
 }
 
 _TRUE = ("1", "true", "yes", "on")
 
 
 def _default_temp_dir() -> Path:
-    """Per-session folders live inside Gradio's upload folder, so results are served without a copy."""
-    gradio_dir = os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
-    return Path(gradio_dir) / "pirender-sessions"
+    """The temp root: each server process makes its run folder inside (its uploads and session folders)."""
+    return Path(tempfile.gettempdir()) / "pirender"
 
 
 def _default_cache_dir() -> Path:
@@ -66,7 +69,12 @@ class ServerConfig:
     preview_concurrency: slider previews that run at once (cheap; they never wait behind the groups above).
     queue_size: events waiting in the queue before new ones are refused ("queue full").
     temp_ttl_seconds: a session's files are deleted this long after its last use (and when it ends).
-    temp_dir: root of the per-session folders; cache_dir: generated example photos and the like.
+    temp_dir: the temp root; each process works in its own `run-<pid>-<random>` folder inside (Gradio's
+        uploads and the per-session folders), removed at shutdown, or at the next start-up after a crash.
+    cache_dir: generated example photos and the like.
+    session_queue_limit: most events one session may have waiting in the queue (a video job: one).
+    keep_downloads: downloads (PNGs, videos) kept per session; older ones are deleted.
+    session_quota_mb / total_quota_mb: most disk one session / the whole run folder may use.
     display_max_side: longest side, pixels, of the images shown in the page (downloads keep full size).
     backend: reconstruction backend used to analyse photos ("default" or "deep3d").
     max_variants: most variants one audio request may ask for.
@@ -93,6 +101,10 @@ class ServerConfig:
     ui_downloads: bool = True
     clip_seconds: float = 2.0
     clip_fps: int = 25
+    session_queue_limit: int = 8
+    keep_downloads: int = 8
+    session_quota_mb: float = 300.0
+    total_quota_mb: float = 3000.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "temp_dir", Path(self.temp_dir))
@@ -104,6 +116,8 @@ class ServerConfig:
             "max_audio_seconds",
             "temp_ttl_seconds",
             "clip_seconds",
+            "session_quota_mb",
+            "total_quota_mb",
         )
         for name in positive:
             value = getattr(self, name)
@@ -116,6 +130,8 @@ class ServerConfig:
             "queue_size",
             "max_variants",
             "clip_fps",
+            "session_queue_limit",
+            "keep_downloads",
         ):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
@@ -169,6 +185,9 @@ class ServerConfig:
             "photo analyses / renders at once": str(self.edit_concurrency),
             "slider previews at once": str(self.preview_concurrency),
             "temporary files kept": f"{self.temp_ttl_seconds / 60:g} min after last use",
+            "downloads kept per session": f"the last {self.keep_downloads}",
+            "disk per session / in total": f"{self.session_quota_mb:g} MB / {self.total_quota_mb:g} MB",
+            "waiting requests per session": str(self.session_queue_limit),
             "reconstruction backend": self.backend,
         }
 

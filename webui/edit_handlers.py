@@ -44,6 +44,7 @@ from webui.common import (
     PHOTO_EXTENSIONS,
     PROGRESS,
     AppContext,
+    JobControl,
     check_upload,
     draw_face,
     save_jpeg,
@@ -164,6 +165,11 @@ class EditHandlers:
             values={k: v for k, v in controls.items() if v}, raw_expression_offset=offset, engine=engine
         )
 
+    def _stale(self, request: gr.Request | None, api_name: str) -> bool:
+        """A newer event of the same kind from the same session waits in the queue: skip this one."""
+        fair = self.ctx.fair
+        return fair is not None and fair.newer_waiting(getattr(request, "session_hash", None), api_name)
+
     def _key(self, values: Mapping[str, Any]) -> tuple:
         return tuple(round(float(values.get(n) or 0.0), 6) for n in (*self.names, *self.raw_names))
 
@@ -217,6 +223,7 @@ class EditHandlers:
                 *resets,
             )
         sid = session_id(request)
+        self.ctx.files.adopt(sid, photo)
         path = check_upload(photo, self.ctx.config.max_upload_bytes, PHOTO_EXTENSIONS, "photo")
         image = load_image(path, max_megapixels=self.ctx.config.max_megapixels)
         face_index = int(face) - 1 if face not in (None, "") else 0
@@ -284,7 +291,7 @@ class EditHandlers:
     def preview(self, session: EditSession, request: gr.Request, **values: Any) -> Any:
         """A slider is moving: the geometric preview of the current values (skipped without a photo)."""
         source = session.source
-        if source is None:
+        if source is None or self._stale(request, "preview"):
             return gr.skip()
         key = self._key(values)
         if session.neural_key == key:  # the neural release render of these very values is running or shown
@@ -314,6 +321,8 @@ class EditHandlers:
         source = session.source
         if source is None:
             gr.Warning("Upload a photo (or pick the example) first.", title="No photo")
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if self._stale(request, "refine"):
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         engine = engine or "auto"
         key = self._key(values)
@@ -382,7 +391,8 @@ class EditHandlers:
         provenance = Provenance("edit", result.engine_used, source.face_model, details)
         image = result.crop if what == "crop" else result.full_image
         stem = f"{session.photo_name}-{'crop' if what == 'crop' else 'edited'}"
-        path = save_image(image, self.ctx.files.new_path(session_id(request), stem, ".png"), provenance)
+        out = self.ctx.files.new_path(session_id(request), stem, ".png", download=True)
+        path = save_image(image, out, provenance)
         return str(path)
 
     def clip(
@@ -396,15 +406,18 @@ class EditHandlers:
     ) -> str:
         """A short mp4 morphing from the photo to the edit (display resolution)."""
         source = self._require(session)
-        out = self.ctx.files.new_path(session_id(request), f"{session.photo_name}-clip", ".mp4")
-        path = make_clip(
-            source,
-            self._request(values, engine or "auto"),
-            seconds=float(seconds or self.ctx.config.clip_seconds),
-            fps=float(self.ctx.config.clip_fps),
-            path=out,
-            progress=lambda f, m: progress(f, desc=m),
-            registry=self.ctx.registry,
-            max_side=self.ctx.config.display_max_side,
-        )
+        sid = session_id(request)
+        with JobControl().run(self.ctx.files, sid) as cancel:  # stops when the session ends
+            out = self.ctx.files.new_path(sid, f"{session.photo_name}-clip", ".mp4", download=True)
+            path = make_clip(
+                source,
+                self._request(values, engine or "auto"),
+                seconds=float(seconds or self.ctx.config.clip_seconds),
+                fps=float(self.ctx.config.clip_fps),
+                path=out,
+                progress=lambda f, m: progress(f, desc=m),
+                cancel=cancel,
+                registry=self.ctx.registry,
+                max_side=self.ctx.config.display_max_side,
+            )
         return str(path)

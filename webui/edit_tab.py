@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 
 from pipeline import CONTROL_SPECS, PRESETS, preset_values
-from webui.common import REFINE_CHOICES, AppContext, photo_input, ui_errors
+from webui.common import AppContext, engine_radio, photo_input, ui_errors
 from webui.edit_handlers import EditHandlers, EditSession, raw_name
 
 __all__ = ["EditTab", "build_edit_tab", "controls_help"]
@@ -62,6 +62,7 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
         with gr.Column(scale=5, min_width=320):
             photo = photo_input(
                 cfg.max_upload_bytes,
+                cfg.max_megapixels,
                 label="Photo",
                 type="filepath",
                 image_mode=None,
@@ -69,15 +70,16 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
                 height=260,
                 elem_id="edit-photo",
             )
+            face = gr.Dropdown(label="Face", choices=[], visible=False, interactive=True, elem_id="edit-face")
+            info = gr.Markdown("Upload a portrait photo, or pick the example below.", elem_id="edit-info")
             if ctx.examples:
                 gr.Examples(
                     examples=[[str(p)] for p in ctx.examples],
                     inputs=[photo],
                     label="Example (NASA portrait, public domain)",
                     examples_per_page=4,
+                    elem_id="edit-example",
                 )
-            face = gr.Dropdown(label="Face", choices=[], visible=False, interactive=True, elem_id="edit-face")
-            info = gr.Markdown("Upload a portrait photo, or pick the example below.", elem_id="edit-info")
             with gr.Row():
                 preset_buttons = {name: gr.Button(name, size="sm", min_width=60) for name in PRESETS}
                 reset = gr.Button("Reset", size="sm", variant="stop", min_width=60, elem_id="edit-reset")
@@ -149,12 +151,7 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
                         buttons=["fullscreen"],
                     )
             note = gr.Markdown("", elem_id="edit-note")
-            refine = gr.Radio(
-                REFINE_CHOICES,
-                value="auto",
-                elem_id="edit-engine",
-                label="Renderer when a slider is released (neural: needs its weights)",
-            )
+            refine = engine_radio(ctx, "Renderer when a slider is released", "edit-engine")
             with gr.Row():
                 save_full = gr.Button("Save PNG (full resolution)", variant="primary", elem_id="edit-save")
                 save_crop = gr.Button("Save face crop (PNG)", elem_id="edit-save-crop")

@@ -15,38 +15,46 @@ import gradio as gr
 
 from pipeline import Cancelled, ReenactOptions, reenact
 from webui import common
-from webui.common import PROGRESS, REFINE_CHOICES, AppContext, JobControl
+from webui.common import PROGRESS, AppContext, JobControl
 
-__all__ = ["build_reenact_tab", "PARTS", "reenact_options"]
+__all__ = ["build_reenact_tab", "PARTS", "PART_VALUES", "reenact_options"]
 
 log = logging.getLogger(__name__)
 
-#: (label, value) of the parts a driving video can move.
+#: The one choice of what the driving video moves: (label, radio value) and the radio value's
+#: `ReenactOptions.parts` (names from `reconstruction.motion.TRANSFER_PARTS`; mouth and eyes only
+#: are exclusive, so the choices are one radio, not checkboxes).
 PARTS = [
-    ("Expression", "expression"),
-    ("Head pose", "pose"),
+    ("Everything", "all"),
+    ("Expression + head pose", "expression_pose"),
+    ("Expression only", "expression"),
+    ("Head pose only", "pose"),
     ("Mouth only", "mouth"),
     ("Eyes only", "eyes"),
-    ("Everything", "all"),
 ]
+PART_VALUES: dict[str, tuple[str, ...]] = {
+    "all": ("all",),
+    "expression_pose": ("expression", "pose"),
+    "expression": ("expression",),
+    "pose": ("pose",),
+    "mouth": ("mouth",),
+    "eyes": ("eyes",),
+}
 
 
 def reenact_options(
-    mode: str, parts: list[str] | None, smoothing: float, engine: str, backend: str, max_seconds: float
+    mode: str, parts: str | None, smoothing: float, engine: str, backend: str, max_seconds: float
 ) -> ReenactOptions:
-    """Widget values -> ReenactOptions ("Everything" wins over the other parts)."""
-    chosen = list(parts or [])
-    if not chosen:
+    """Widget values -> ReenactOptions (`parts`: a value of the PARTS radio)."""
+    if parts not in PART_VALUES:
         raise gr.Error(
-            "Choose at least one part of the motion to transfer.",
+            "Choose what the video should move (everything, expression and pose, ...).",
             title="Nothing to transfer",
             print_exception=False,
         )
-    if "all" in chosen:
-        chosen = ["all"]
     return ReenactOptions(
         mode=mode or "relative",
-        parts=tuple(chosen),
+        parts=PART_VALUES[parts],
         smoothing=float(smoothing),
         engine=engine or "auto",
         max_seconds=float(max_seconds),
@@ -65,7 +73,7 @@ class ReenactHandlers:
         photo: str | None,
         video: str | None,
         mode: str,
-        parts: list[str],
+        parts: str,
         smoothing: float,
         engine: str,
         job: JobControl,
@@ -74,14 +82,16 @@ class ReenactHandlers:
     ) -> tuple:
         cfg = self.ctx.config
         t0 = time.perf_counter()
-        with job.run() as cancel:
+        sid = common.session_id(request)
+        with job.run(self.ctx.files, sid) as cancel:
+            self.ctx.files.adopt(sid, photo, video)
             image = common.read_photo(self.ctx, photo)
             video_path = common.check_upload(
                 video, cfg.max_upload_bytes, common.VIDEO_EXTENSIONS, "driving video"
             )
             info = common.check_media(video_path, cfg.max_video_seconds, "driving video", need_video=True)
             options = reenact_options(mode, parts, smoothing, engine, self.ctx.backend, cfg.max_video_seconds)
-            out = self.ctx.files.new_path(common.session_id(request), "reenacted", ".mp4")
+            out = self.ctx.files.new_path(sid, "reenacted", ".mp4", download=True)
             try:
                 path = reenact(
                     image,
@@ -134,8 +144,10 @@ def build_reenact_tab(ctx: AppContext) -> None:
                 mode = gr.Radio(
                     [("Relative", "relative"), ("Absolute", "absolute")], value="relative", label="Motion"
                 )
-                engine = gr.Radio(REFINE_CHOICES, value="auto", label="Renderer")
-            parts = gr.CheckboxGroup(PARTS, value=["expression", "pose"], label="Transfer")
+                engine = common.engine_radio(ctx, "Renderer", "reenact-engine")
+            parts = gr.Radio(
+                PARTS, value="expression_pose", label="What the video moves", elem_id="reenact-parts"
+            )
             smoothing = gr.Slider(
                 0.0,
                 3.0,

@@ -131,8 +131,31 @@ def test_decompression_bomb_gives_our_error():
         load_image(_png_header_only(20000, 20000))
     # Above PIL's own limit (2 x MAX_IMAGE_PIXELS) too, even when our limit is raised.
     side = int(np.sqrt(2 * Image.MAX_IMAGE_PIXELS)) + 100
-    with pytest.raises(ImageReadError, match="too large"):
+    with pytest.raises(ImageReadError, match="too many pixels to open safely"):
         load_image(_png_header_only(side, side), max_megapixels=1000)
+
+
+def test_size_refusals_name_the_file_not_its_folder_and_warn_nothing(tmp_path):
+    """A 144 MP (Pillow warns) and a 400 MP (Pillow refuses) PNG: our message, no path, no warning."""
+    import warnings
+
+    folder = tmp_path / "private-server-folder"
+    folder.mkdir()
+    for side, limit in ((12000, 40.0), (20000, 40.0), (20000, 1000.0)):
+        path = folder / f"bomb-{side}.png"
+        path.write_bytes(_png_header_only(side, side))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a DecompressionBombWarning would fail the test
+            with pytest.raises(ImageReadError) as info:
+                load_image(path, max_megapixels=limit)
+        message = str(info.value)
+        assert f"bomb-{side}.png" in message and str(folder) not in message and "megapixels" in message
+        assert "DOS" not in message and "pixels exceeds" not in message  # not Pillow's own text
+    broken = folder / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff" + b"x" * 200)
+    with pytest.raises(ImageReadError) as info:
+        load_image(broken)
+    assert str(folder) not in str(info.value)
 
 
 def test_png_text_round_trip(astronaut, tmp_path):

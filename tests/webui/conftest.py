@@ -56,12 +56,13 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
     """The app, launched in this process on a free port, shared by the webui tests."""
     pytest.importorskip("gradio_client")
     from pipeline import EngineRegistry
-    from webui.app import build_app, launch_kwargs
+    from webui.app import build_app, launch_kwargs, shutdown
 
     root = tmp_path_factory.mktemp("webui")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PIRENDER_WEIGHTS_DIR", str(root / "weights"))
         mp.delenv("PIRENDER_AUDIO_MODEL", raising=False)
+        mp.setenv("GRADIO_TEMP_DIR", str(root / "gradio"))  # restored afterwards (the app sets its own)
         mp.setenv("GRADIO_HEARTBEAT_INTERVAL", "2")  # a closed session is noticed within seconds
         config = ServerConfig.from_env(
             environ={},
@@ -79,8 +80,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         try:
             yield RunningApp(f"http://127.0.0.1:{config.port}/", demo, config)
         finally:
-            demo.pirender_context.files.stop_sweeper()
-            demo.close()
+            shutdown(demo)
 
 
 @pytest.fixture(scope="package")

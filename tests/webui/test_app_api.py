@@ -57,9 +57,9 @@ def edit_client(running_app: RunningApp, example_photo: Path):
 def test_analyse_shows_face_and_resets(edit_client, example_photo: Path) -> None:
     _, out = edit_client
     faces, result, compare, info, face_choice = out[:5]
-    assert "1 face found" in info and "512×512" in info
+    assert "1 face found" in info and "288×288" in info
     assert face_choice["value"] == "1" and face_choice["visible"] is False  # one face: no chooser
-    assert _img(faces).shape == (512, 512, 3)
+    assert _img(faces).shape == (288, 288, 3)
     # the "before" image is the photo itself (JPEG at display size)
     assert _mae(_img(result), _img(example_photo)) < 3.0
     assert list(out[8 : 8 + N_CONTROLS]) == [s.default for s in CONTROL_SPECS]
@@ -71,8 +71,8 @@ def test_slider_preview_and_refine_change_the_face_only(edit_client, running_app
     preview = _img(client.predict(yaw=15.0, smile=0.6, api_name="/preview"))
     assert preview.shape == before.shape
     assert _mae(preview, before) > 0.5
-    face = (slice(70, 177), slice(178, 270))  # the astronaut's face (detected box)
-    corner = (slice(300, 512), slice(380, 512))  # the helmet, far from the face
+    face = (slice(70, 177), slice(98, 190))  # the astronaut's face (detected box)
+    corner = (slice(230, 288), slice(240, 288))  # the suit and background, far from the face
     assert _mae(preview[face], before[face]) > 4 * max(_mae(preview[corner], before[corner]), 0.5)
 
     shown, compare, note, coeffs = client.predict(yaw=15.0, smile=0.6, api_name="/refine")
@@ -264,7 +264,7 @@ def test_reenact_makes_an_mp4_with_provenance(
         handle_file(str(example_photo)),
         handle_file(str(driving_clip)),
         "relative",
-        ["expression", "pose"],
+        "expression_pose",
         1.0,
         "auto",
         api_name="/reenact",
@@ -281,17 +281,17 @@ def test_reenact_refuses_bad_inputs(running_app: RunningApp, example_photo: Path
     text = tmp_path / "clip.txt"
     text.write_text("not a video")
     with pytest.raises(AppError, match="not a supported driving video"):
-        client.predict(photo, handle_file(str(text)), "relative", ["pose"], 1.0, "auto", api_name="/reenact")
+        client.predict(photo, handle_file(str(text)), "relative", "pose", 1.0, "auto", api_name="/reenact")
     long_clip = write_video(tmp_path / "long.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 50, fps=10)
     with pytest.raises(AppError, match="5.0 s long; this server accepts at most 4 s"):
         client.predict(
-            photo, handle_file(str(long_clip)), "relative", ["pose"], 1.0, "auto", api_name="/reenact"
+            photo, handle_file(str(long_clip)), "relative", "pose", 1.0, "auto", api_name="/reenact"
         )
     short = write_video(tmp_path / "short.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 5, fps=10)
-    with pytest.raises(AppError, match="at least one part"):
-        client.predict(photo, handle_file(str(short)), "relative", [], 1.0, "auto", api_name="/reenact")
+    with pytest.raises(AppError, match="Choose what the video should move"):
+        client.predict(photo, handle_file(str(short)), "relative", None, 1.0, "auto", api_name="/reenact")
     with pytest.raises(AppError, match="(?i)face"):  # a grey clip has no face to follow
-        client.predict(photo, handle_file(str(short)), "relative", ["pose"], 1.0, "auto", api_name="/reenact")
+        client.predict(photo, handle_file(str(short)), "relative", "pose", 1.0, "auto", api_name="/reenact")
 
 
 def test_reenact_can_be_cancelled(
@@ -313,7 +313,7 @@ def test_reenact_can_be_cancelled(
         handle_file(str(example_photo)),
         handle_file(str(longer)),
         "relative",
-        ["all"],
+        "all",
         1.0,
         "preview",
         api_name="/reenact",
@@ -363,7 +363,7 @@ def test_reenact_real_video_keeps_its_sound(
         handle_file(str(example_photo)),
         handle_file(str(clip)),
         "relative",
-        ["expression", "pose"],
+        "expression_pose",
         1.0,
         "auto",
         api_name="/reenact",
@@ -395,6 +395,9 @@ def test_audio_tab_says_when_the_model_is_missing(
             0.7,
             1.0,
             1.0,
+            1.0,
+            False,
+            15.0,
             1,
             "auto",
             api_name="/animate",
@@ -432,8 +435,11 @@ def test_animate_makes_variants_once_a_model_is_installed(
         handle_file(str(wav)),
         3,
         0.7,
-        1.0,
-        1.0,
+        1.2,
+        0.8,
+        0.0,
+        True,
+        20.0,
         2,
         "auto",
         api_name="/animate",

@@ -137,3 +137,52 @@ def test_bad_upload_shows_a_message_not_a_trace(browser, running_app: RunningApp
         toast.first.screenshot(path=str(ARTIFACTS / "browser-error.png"))
     finally:
         page.close()
+
+
+def test_first_minute(browser, running_app: RunningApp) -> None:
+    """A new user: the page opens, the example loads, one slider moves the face, the disabled neural
+    option explains itself, and an error leaves a readable message."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1100})
+    page.set_default_timeout(90_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(running_app.url, wait_until="load")
+        hint = page.locator("#edit-info")
+        example = page.locator("#edit-example")
+        example.wait_for()
+        assert hint.bounding_box()["y"] < example.bounding_box()["y"]  # the hint sits above the example
+        example.locator("img, button, td").first.click()  # pick the bundled example
+        page.wait_for_selector("#edit-info :text('1 face found')")
+        page.wait_for_function("() => document.querySelector('#edit-result img')?.getAttribute('src')")
+        before_src = _src(page, "#edit-result img")
+        before = _image_at(page, before_src)
+
+        number = page.locator("#slider-yaw input[type=number]")
+        number.fill("20")
+        number.press("Enter")
+        page.wait_for_function(
+            "(old) => { const s = document.querySelector('#edit-result img')?.getAttribute('src'); "
+            "return s && s !== old; }",
+            arg=before_src,
+        )
+        after = _image_at(page, _src(page, "#edit-result img"))
+        assert np.abs(after - before).mean() > 0.5  # the face turned
+
+        engine = page.locator("#edit-engine")
+        assert "not installed" in engine.inner_text() and "Engines" in engine.inner_text()
+        neural = engine.locator("label:has(input[value=neural])")
+        assert float(neural.evaluate("e => getComputedStyle(e).opacity")) < 0.6
+        assert neural.evaluate("e => getComputedStyle(e).pointerEvents") == "none"
+
+        page.get_by_role("tab", name="Reenact").click()
+        page.click("#reenact-run")  # no video: a readable message, no trace, no server path
+        toast = page.locator(".toast-body, [data-testid='toast-body']").filter(has_text="Please upload")
+        toast.first.wait_for()
+        text = toast.first.inner_text()
+        assert "Traceback" not in text and "/tmp" not in text and len(text) < 300
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-first-minute.png"), full_page=True)
+        assert not errors, errors
+    finally:
+        page.close()

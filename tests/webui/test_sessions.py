@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -100,3 +101,123 @@ def test_end_of_session_callbacks_run_once(tmp_path: Path) -> None:
         os.utime(path, (past, past))
     files.sweep()
     assert calls == ["photo dropped", "expired"]
+
+
+def test_an_ended_session_cancels_its_jobs_and_never_comes_back(tmp_path: Path) -> None:
+    import threading
+
+    from pipeline import Cancelled
+
+    files = SessionFiles(tmp_path, ttl_seconds=100)
+    running, other = threading.Event(), threading.Event()
+    files.begin_job("gone", running)
+    files.begin_job("stays", other)
+    folder = files.dir_for("gone")
+    assert files.running_jobs() == 2
+    files.remove("gone")
+    assert running.is_set() and not other.is_set() and not folder.exists()
+    with pytest.raises(Cancelled, match="session has ended"):
+        files.dir_for("gone")  # a late write of the orphaned job
+    with pytest.raises(Cancelled):
+        files.begin_job("gone", threading.Event())  # a job that waited in the queue
+    assert not folder.exists() and files.ended("gone") and not files.ended("stays")
+
+
+def test_a_video_is_never_written_into_a_removed_folder(tmp_path: Path) -> None:
+    import numpy as np
+
+    from pipeline import Cancelled
+    from pipeline.media import write_video
+
+    folder = tmp_path / "session"
+    folder.mkdir()
+
+    def frames():
+        for i in range(10):
+            if i == 5:
+                shutil.rmtree(folder)  # the session ends while the video is being encoded
+            yield np.full((32, 32, 3), 20 * i, np.uint8)
+
+    with pytest.raises(Cancelled):
+        write_video(frames(), folder / "out.mp4", 10)
+    assert not folder.exists()
+    with pytest.raises(Cancelled):
+        write_video([np.zeros((32, 32, 3), np.uint8)], tmp_path / "missing" / "out.mp4", 10)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_downloads_are_capped_per_session(tmp_path: Path) -> None:
+    from webui.sessions import StorageFullError
+
+    files = SessionFiles(tmp_path, ttl_seconds=100, keep_downloads=3, session_quota_bytes=10_000)
+    made = []
+    for _ in range(5):
+        path = files.new_path("s", "edited", ".png", download=True)
+        path.write_bytes(b"x" * 1000)
+        made.append(path)
+    assert [p.exists() for p in made] == [False, False, True, True, True]  # the last three are kept
+    display = files.new_path("s", "preview", ".jpg")  # display files count against the quota ...
+    display.write_bytes(b"x" * 20_000)
+    with pytest.raises(StorageFullError, match="Reload the page"):  # ... and cannot be evicted here
+        files.new_path("s", "edited", ".png", download=True)
+    assert not any(p.exists() for p in made)  # every download went first
+
+
+def test_total_quota_evicts_the_least_recently_used_session_first(tmp_path: Path) -> None:
+    from webui.sessions import StorageFullError
+
+    files = SessionFiles(tmp_path, ttl_seconds=100, total_quota_bytes=5_000)
+    old = files.new_path("old", "a", ".png", download=True)
+    old.write_bytes(b"x" * 2500)
+    past = time.time() - 50
+    os.utime(files.path_of("old") / ".pirender-session", (past, past))
+    recent = files.new_path("recent", "a", ".png", download=True)
+    recent.write_bytes(b"x" * 2500)
+    mine = files.new_path("me", "a", ".png", download=True)  # over the quota: "old" gives way
+    mine.write_bytes(b"x" * 100)
+    assert not old.exists() and recent.exists()
+    files.new_path("me", "preview", ".jpg").write_bytes(b"x" * 6000)  # a display file: not evictable
+    with pytest.raises(StorageFullError, match="Try again in a few minutes"):
+        files.new_path("recent", "b", ".png", download=True)
+    assert not mine.exists()  # the other session's downloads went first
+
+
+def test_uploads_go_with_the_last_session_that_used_them(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    example = root / "example-hash" / "astronaut.jpg"
+    example.parent.mkdir(parents=True)
+    example.write_bytes(b"example")
+    files = SessionFiles(root / "sessions", ttl_seconds=100, quota_root=root)
+    files.pin_existing()
+    shared = root / "content-hash" / "photo.jpg"
+    shared.parent.mkdir()
+    shared.write_bytes(b"photo")
+    files.adopt("a", shared, example, None)
+    files.adopt("b", shared)
+    files.remove("a")
+    assert shared.exists()  # "b" still uses it
+    files.remove("b")
+    assert not shared.exists() and not shared.parent.exists()
+    assert example.exists()  # the examples are shared by every session
+
+
+def test_run_folder_removes_what_dead_processes_left(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from webui.service import RunFolder
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    left = tmp_path / f"run-{int(dead.stdout)}-abcd1234"
+    (left / "sessions").mkdir(parents=True)
+    alive = tmp_path / f"run-{os.getppid()}-abcd1234"
+    alive.mkdir()
+    unrelated = tmp_path / "notes"
+    unrelated.mkdir()
+    run = RunFolder(tmp_path)
+    assert run.claim() == 1
+    assert not left.exists() and alive.exists() and unrelated.exists() and run.path.is_dir()
+    run.remove()
+    assert not run.path.exists()
