@@ -7,7 +7,7 @@ source photo's own coefficients, conditioned on log-mel audio features. Typical 
     model = AudioToMotion.from_pretrained("weights/files/audio2motion")  # the shipped model
     motion = model.generate(source_coefficients, "speech.wav", fps=25, seed=0)
 
-    # lip sync controls (issue 18): separate strengths, still mode, blinks, reference head motion
+    # lip sync controls : separate strengths, still mode, blinks, reference head motion
     from audio2motion import AnimationControls
     controls = AnimationControls(lips=1.0, expression=0.5, head=0.0, still=True, blinks_per_minute=12)
     motion = model.generate(source_coefficients, "speech.wav", fps=25, seed=0, controls=controls)

@@ -152,7 +152,7 @@ class AudioToMotionConfig:
             of both flows is the log-mel features *and* the V viseme posteriors of each frame,
             and a linear viseme -> expression map (the lip component, `lip_context` frames of
             context on each side) gives the lips; the expression flow models the rest. None:
-            log-mel only (the models trained before issue 18).
+            log-mel only (the models trained before phonetic features).
         lip_context: frames of viseme context on each side of the lip component's window.
         lip_gain: scale of the fitted lip component at strength 1 (ridge regression shrinks its
             amplitude; training sets it so that lips + flow at temperature 0.7 have the training

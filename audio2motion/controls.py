@@ -1,4 +1,4 @@
-"""User controls of audio-driven animation (issue 18): strengths, still mode, blinks, reference head motion.
+"""User controls of audio-driven animation: strengths, still mode, blinks, reference head motion.
 
 Generated motion is composed of parts that the user can scale separately
 (`AudioToMotion.generate(..., controls=AnimationControls(...))`):

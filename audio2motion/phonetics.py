@@ -1,4 +1,4 @@
-"""Phonetic features of speech: per video frame viseme posteriors (issue 18; paper section 3.3 audio a(i)).
+"""Phonetic features of speech: per video frame viseme posteriors (paper section 3.3 audio a(i)).
 
 The paper's audio features are log-mel energies only, from which 17 training clips teach no
 phonetics: the lips then follow loudness. This module adds what the lips actually follow, the

@@ -1,4 +1,4 @@
-"""Speed of the whole-head proxy (issue 16, item 2) against the face-only flow, in one run.
+"""Speed of the whole-head proxy against the face-only flow, in one run.
 
     python benchmarks/bench_head.py [--frames 100] [--size 256] [--out results.json]
 

@@ -1,4 +1,4 @@
-"""Speed of audio -> motion (issue 18): features + motion for 10 s of speech, old vs new model, in one run.
+"""Speed of audio -> motion : features + motion for 10 s of speech, old vs new model, in one run.
 
 For each model: decode once (not timed), then time `model.condition_features(wave)` (log-mel, plus
 the pocketsphinx phones / visemes for phonetic models) and `generate_from_features` (both flows,

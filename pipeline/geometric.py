@@ -63,7 +63,7 @@ class PreviewSettings:
     unchanged; teeth: draw a hint of upper teeth in newly opened mouths; head: move the whole
     head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders,
     uncovered background from a filled plate) instead of fading the face's flow outwards; off by
-    default until it beats the face-only flow on the yaw re-fit check (issue 16).
+    default until it beats the face-only flow on the yaw re-fit check.
     """
 
     raster_scale: float = 0.5

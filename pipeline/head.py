@@ -1,4 +1,4 @@
-"""Whole-head proxy for the geometric renderer (issue 16, item 2): a head that turns as a solid.
+"""Whole-head proxy for the geometric renderer: a head that turns as a solid.
 
 The face mesh covers the face only; outside it the preview used to carry the face's 2-D motion
 outwards and fade it (ears and hair stretched, background dragged). Here the person in the crop

@@ -1,4 +1,4 @@
-"""Animation controls (issue 18): strengths of lips / expression / head, still mode, blinks, reference head."""
+"""Animation controls : strengths of lips / expression / head, still mode, blinks, reference head."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Phonetic features (issue 18): phones -> visemes per video frame, silence, bad input.
+"""Phonetic features : phones -> visemes per video frame, silence, bad input.
 
 The known-words test speaks a sentence with Debian's espeak-ng and checks that the recogniser's
 bilabial frames (p/b/m) are where the lips of the shipped model close; it skips cleanly without

@@ -127,7 +127,7 @@ def test_yaw_turns_the_head_the_right_way(scene: Scene) -> None:
         1
     ] == (pytest.approx(15.0, abs=1.5))
     # ... and the detector, re-fitted on the warped photo, reads the turn: +9.8 / -10.5 degrees
-    # here (issue bound: within 5 of 15). It reads about 2/3 of any turn of a 2D warp of a frontal
+    # here (the bound asked for: within 5 of 15). It reads about 2/3 of any turn of a 2D warp of a frontal
     # photo (its depth guess follows the unturned shading); see test_yaw_refit_over_many_faces.
     for image, yaw in ((right, 15.0), (left, -15.0)):
         refit = fit_landmarks(scene.model, scene.detect(image), (256, 256)).angles_degrees[1] - yaw0

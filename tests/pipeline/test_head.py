@@ -1,4 +1,4 @@
-"""Whole-head proxy (issue 16, item 2): translation inside the head, stillness far from the person,
+"""Whole-head proxy: translation inside the head, stillness far from the person,
 revealed background only when the head moves, bounded area change of a turned head (astronaut and
 real photos), bad input."""
 

@@ -1,4 +1,4 @@
-"""Lip-sync evaluation on real talking-head clips (issue 18): does the animated mouth follow the speech?
+"""Lip-sync evaluation on real talking-head clips : does the animated mouth follow the speech?
 
 For each clip with sound: its first frame is the photo, its own sound track is the speech; the
 photo is animated with the audio-to-motion model and rendered with the project's geometric
