@@ -59,8 +59,14 @@ from pipeline.video import (
 )
 from pipeline.video_edit import VideoEditOptions, edit_video
 from pipeline.weight_files import (
+    PaperPathStatus,
+    StartupFetch,
     downloads_allowed,
+    fetch_paper_weights_on_startup,
+    install_paper_bundle,
     install_weights,
+    paper_bundle_licences,
+    paper_path_status,
     weight_file_names,
     weight_files,
     weights_dir,
@@ -121,6 +127,12 @@ __all__ = [
     "weight_files",
     "weight_file_names",
     "install_weights",
+    "install_paper_bundle",
+    "paper_bundle_licences",
+    "paper_path_status",
+    "fetch_paper_weights_on_startup",
+    "PaperPathStatus",
+    "StartupFetch",
     "weights_dir",
     "downloads_allowed",
     # from the layers below, for the user interfaces

@@ -7,6 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from weights.bundles import (
+    BundleResult,
+    PaperPathStatus,
+    StartupFetch,
+    bundle_licences,
+    download_bundle,
+    fetch_paper_weights_on_startup,
+    paper_path_status,
+)
 from weights.registry import (
     REGISTRY,
     downloads_allowed,
@@ -16,7 +25,20 @@ from weights.registry import (
     weights_dir,
 )
 
-__all__ = ["weight_files", "weight_file_names", "install_weights", "weights_dir", "downloads_allowed"]
+__all__ = [
+    "BundleResult",
+    "PaperPathStatus",
+    "StartupFetch",
+    "weight_files",
+    "weight_file_names",
+    "install_weights",
+    "install_paper_bundle",
+    "paper_bundle_licences",
+    "paper_path_status",
+    "fetch_paper_weights_on_startup",
+    "weights_dir",
+    "downloads_allowed",
+]
 
 
 #: What `weight_files` says of each file, after its name.
@@ -46,3 +68,13 @@ def install_weights(name: str, *, accept_licence: bool) -> Path:
     Raises the registry's errors: licence not accepted, offline mode, no mirror, download failure.
     """
     return resolve_weights(name, allow_download=True, accept_licence=accept_licence)
+
+
+def paper_bundle_licences() -> list[str]:
+    """One line per file of the paper-quality bundle: its name and licence (shown before fetching)."""
+    return [notice.line() for notice in bundle_licences("paper")]
+
+
+def install_paper_bundle(*, accept_licence: bool) -> BundleResult:
+    """Everything the public renderer needs, in one step (see `weights.bundles.download_bundle`)."""
+    return download_bundle("paper", accept_licence=accept_licence)

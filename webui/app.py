@@ -21,7 +21,7 @@ import gradio as gr
 
 from core.errors import PIRenderError
 from core.quiet import quiet_console
-from pipeline import EngineRegistry, control_set_for
+from pipeline import EngineRegistry, control_set_for, fetch_paper_weights_on_startup
 from webui.audio_tab import build_audio_tab
 from webui.common import AppContext, session_id
 from webui.config import ServerConfig
@@ -113,8 +113,11 @@ def _warm_up_neural(ctx: AppContext) -> None:
     threading.Thread(target=load, name="pirender-neural-warmup", daemon=True).start()
 
 
-def build_app(config: ServerConfig | None = None, *, registry: EngineRegistry | None = None) -> gr.Blocks:
-    """The Gradio app. `registry`: an `EngineRegistry` to share (tests pass one; default: a new one)."""
+def build_app(
+    config: ServerConfig | None = None, *, registry: EngineRegistry | None = None, notice: str | None = None
+) -> gr.Blocks:
+    """The Gradio app. `registry`: an `EngineRegistry` to share (tests pass one; default: a new one);
+    `notice`: one line shown above the tabs (e.g. why the start-up fetch of the paper weights failed)."""
     config = config or ServerConfig.from_env()
     run = RunFolder(config.temp_dir)
     run.claim()
@@ -124,6 +127,8 @@ def build_app(config: ServerConfig | None = None, *, registry: EngineRegistry | 
     ttl = int(config.temp_ttl_seconds)
     with gr.Blocks(title=TITLE, delete_cache=(max(60, min(600, ttl // 4)), ttl)) as demo:
         gr.Markdown(HEADER, elem_id="app-header")
+        if notice:
+            gr.Markdown(f"**Note:** {notice}", elem_id="app-notice")
         with gr.Tabs():
             with gr.Tab("Edit", id="edit"):
                 build_edit_tab(ctx)
@@ -182,8 +187,13 @@ def _interrupt(signum: int, frame: Any) -> None:
 def main() -> None:
     """Build from the environment (`ServerConfig.from_env`) and serve until SIGTERM or Ctrl-C."""
     quiet_console()
+    startup = fetch_paper_weights_on_startup()  # only with PIRENDER_FETCH_PAPER=1; never raises
+    notice = None
+    if startup.requested:
+        log.info("paper weights at start-up: %s", startup.message())
+        notice = startup.message()
     config = ServerConfig.from_env()
-    demo = build_app(config)
+    demo = build_app(config, notice=notice)
     signal.signal(signal.SIGTERM, _interrupt)
     log.info("starting on http://%s:%d", config.host, config.port)
     try:

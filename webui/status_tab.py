@@ -19,7 +19,10 @@ from core.errors import PIRenderError
 from pipeline import (
     audio_model_dir,
     downloads_allowed,
+    install_paper_bundle,
     install_weights,
+    paper_bundle_licences,
+    paper_path_status,
     weight_file_names,
     weight_files,
     weights_dir,
@@ -70,6 +73,7 @@ def engines_markdown(ctx: AppContext) -> str:
         if r.get("missing"):
             line += " *Not ready: see what is missing below.*"
         out.append(line)
+    out += ["", f"**Paper-quality path:** {_cell(paper_path_status().summary())}"]
     return "\n".join(out)
 
 
@@ -164,7 +168,18 @@ class StatusHandlers:
         gr.Info("Engines reloaded: the files present now are used from the next request on.")
         return self.refresh()
 
-    def download(self, name: str, accept: bool) -> tuple[str, str, str, str]:
+    def download_paper(self, accept: bool) -> tuple[str, str, str, str]:
+        """Everything the paper-quality renderer needs, in one step (licences shown beside the button)."""
+        self._check_downloads_allowed("paper")
+        result = install_paper_bundle(accept_licence=bool(accept))
+        self.ctx.registry.reload()
+        if result.status.neural:
+            gr.Info(result.status.summary())
+        else:
+            gr.Warning(result.status.summary())
+        return self.refresh()
+
+    def _check_downloads_allowed(self, name: str) -> None:
         if not self.ctx.config.ui_downloads:
             raise gr.Error(
                 "Downloads from the app are switched off on this server (PIRENDER_UI_DOWNLOADS=0). "
@@ -173,6 +188,9 @@ class StatusHandlers:
                 title="Not allowed",
                 print_exception=False,
             )
+
+    def download(self, name: str, accept: bool) -> tuple[str, str, str, str]:
+        self._check_downloads_allowed(name)
         if not name:
             raise gr.Error("Choose a file to download.", title="Nothing chosen", print_exception=False)
         path = install_weights(name, accept_licence=bool(accept))
@@ -196,6 +214,18 @@ def build_status_tab(ctx: AppContext, tab: gr.Tab) -> None:
     with gr.Row():
         refresh = gr.Button("Check again (reload engines)", elem_id="status-reload")
     with gr.Accordion(
+        "Paper quality in one step: the public PIRender weights", open=False, visible=ctx.config.ui_downloads
+    ):
+        gr.Markdown(
+            "Fetches the PIRender checkpoint, Deep3DFaceRecon's `epoch_20.pth` and the Basel Face Model "
+            "files (building `BFM_model_front.mat` when the mirror has only the raw model), checks them "
+            "and reloads the engines. Their licences:\n\n"
+            + "\n".join(f"- {_cell(line)}" for line in paper_bundle_licences())
+        )
+        with gr.Row():
+            accept_paper = gr.Checkbox(label="I have read and accept these licences", value=False)
+            fetch_paper = gr.Button("Download everything", variant="primary")
+    with gr.Accordion(
         "Download a file from the Hugging Face Hub", open=False, visible=ctx.config.ui_downloads
     ):
         gr.Markdown(
@@ -216,6 +246,14 @@ def build_status_tab(ctx: AppContext, tab: gr.Tab) -> None:
         api_name="engine_status",
         concurrency_limit=None,
         show_progress="hidden",
+    )
+    fetch_paper.click(
+        ui_errors(h.download_paper),
+        inputs=[accept_paper],
+        outputs=outputs,
+        api_name="download_paper_weights",
+        concurrency_limit=1,
+        concurrency_id="downloads",
     )
     fetch.click(
         ui_errors(h.download),
