@@ -82,7 +82,7 @@ def test_loading_never_unpickles(
 
 
 def test_strict_loading_errors(tiny_model: AudioToMotion, tmp_path: Path) -> None:
-    with pytest.raises(WeightsNotFoundError, match="audio2motion.training"):
+    with pytest.raises(WeightsNotFoundError, match="audio-train"):
         AudioToMotion.from_pretrained(tmp_path / "nothing")
     tiny_model.save_pretrained(tmp_path)
     weights = tmp_path / "model.safetensors"
