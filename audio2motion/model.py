@@ -30,7 +30,6 @@ and `model.safetensors`; nothing is ever unpickled.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable
@@ -40,13 +39,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from core.coefficients import FaceCoefficients, MotionSequence, check_face_model
 from core.errors import CheckpointError, InputError, WeightsNotFoundError
 from reconstruction.controls import control_set_for
+from weights.loading import load_safetensors, read_json, save_safetensors, write_json
 
 from .audio import audio_features, load_audio, num_video_frames
 from .config import (
@@ -572,10 +570,8 @@ class AudioToMotion(nn.Module):
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write config.json and model.safetensors into `directory` (created if needed)."""
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / CONFIG_NAME).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(tensors, str(directory / WEIGHTS_NAME), metadata={"model_type": MODEL_TYPE})
+        write_json(directory / CONFIG_NAME, self.config.to_dict())
+        save_safetensors(self.state_dict(), directory / WEIGHTS_NAME, metadata={"model_type": MODEL_TYPE})
         return directory
 
     @staticmethod
@@ -588,8 +584,8 @@ class AudioToMotion(nn.Module):
                 "`pirender audio-train --data-dir CLIPS --out-dir OUT` and pass OUT/best."
             )
         try:
-            return AudioToMotionConfig.from_dict(json.loads(path.read_text()))
-        except (json.JSONDecodeError, InputError, TypeError) as exc:
+            return AudioToMotionConfig.from_dict(read_json(path, what="the audio-to-motion model"))
+        except (InputError, TypeError) as exc:
             raise CheckpointError(f"'{path}' is not a valid audio-to-motion config: {exc}") from None
 
     @classmethod
@@ -603,10 +599,7 @@ class AudioToMotion(nn.Module):
             raise WeightsNotFoundError(
                 f"'{weights}' is missing: the model directory is incomplete; save it again."
             )
-        try:
-            state = load_file(str(weights), device="cpu")
-        except (SafetensorError, OSError) as exc:
-            raise CheckpointError(f"'{weights}' is not a readable safetensors file: {exc}") from None
+        state = load_safetensors(weights, what="the audio-to-motion model")
         model = cls(config)
         expected = model.state_dict()
         missing = sorted(set(expected) - set(state))

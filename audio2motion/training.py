@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import math
 import shutil
@@ -41,10 +40,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from core.errors import CheckpointError, InputError, PIRenderError
+from weights.loading import load_safetensors, read_json, save_safetensors, write_json
 
 from .audio import AudioFeatureConfig
 from .dataset import ClipArrays, WindowSampler, discover_clips, load_clips, rest_reference, split_clips
@@ -270,10 +269,9 @@ def _save_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tensors, groups = _optimizer_to_files(optimizer)
-    save_file(tensors, str(tmp / "optimizer.safetensors"))
-    (tmp / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
-    state = dict(trainer_state, step=step, param_groups=groups)
-    (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
+    save_safetensors(tensors, tmp / "optimizer.safetensors")
+    write_json(tmp / "train_config.json", asdict(config))
+    write_json(tmp / "trainer_state.json", dict(trainer_state, step=step, param_groups=groups))
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)  # a checkpoint is either complete or absent
     for _, old in _checkpoints(out_dir)[: -config.keep_checkpoints]:
@@ -427,8 +425,11 @@ def _restore(
             )
         model.train()
         optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-        state = json.loads((path / "trainer_state.json").read_text())
-        tensors = load_file(str(path / "optimizer.safetensors"), device=str(device))
+        state = read_json(path / "trainer_state.json", what="resuming training")
+        tensors = {
+            k: v.to(device)
+            for k, v in load_safetensors(path / "optimizer.safetensors", what="resuming training").items()
+        }
         optimizer.load_state_dict(_optimizer_from_files(tensors, state.pop("param_groups")))
         logger.info("resuming from %s (step %d)", path, step)
         return model, optimizer, state

@@ -95,7 +95,7 @@ def test_strict_loading_errors(tiny_model: AudioToMotion, tmp_path: Path) -> Non
     with pytest.raises(CheckpointError, match="wrong shape"):
         AudioToMotion.from_pretrained(tmp_path)
     weights.write_bytes(b"garbage")
-    with pytest.raises(CheckpointError, match="not a readable"):
+    with pytest.raises(CheckpointError, match="could not be read as safetensors"):
         AudioToMotion.from_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "surprise": 1}))
