@@ -50,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 #: Depth advance of the lip vertices, in face sizes, when the target mesh is rasterised.
 LIPS_IN_FRONT = 0.05
+#: The flow beyond the face fades over at least this many times the face rim's motion.
+STRETCH_BOUND = 4.5
 
 
 @dataclass(frozen=True)
@@ -250,12 +252,15 @@ class GeometricRenderer:
             cover[hy, hx] = 1.0
         if state.head is not None:
             return head_motion(state.head, state.points, target_points, layout.rigid, flow, cover)
-        flow = self._extend(flow, cover, state.face_size * min(sx, sy))
+        flow = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy))
         flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
         return HeadMotion(flow=flow, revealed=np.zeros((h, w), np.float32))
 
-    def _extend(self, flow: np.ndarray, cover: np.ndarray, face_size: float) -> np.ndarray:
-        """Carry the face's flow outwards and fade it to zero over `fade` * face size.
+    def _extend(
+        self, flow: np.ndarray, cover: np.ndarray, face_size: float, scale: float = 1.0
+    ) -> np.ndarray:
+        """Carry the face's flow outwards and fade it to zero over `fade` * face size (coarse pixels;
+        `scale`: coarse pixels per crop pixel, the unit of the flow's values), or longer for a large motion.
 
         Push-pull pyramid diffusion: the flow of the face's rim is averaged down a pyramid
         (weights = rim coverage), then filled back up, each level keeping its own values where it is well covered
@@ -282,7 +287,14 @@ class GeometricRenderer:
             estimate = alpha * own + (1.0 - alpha) * up
         outside = (cover < 0.5).astype(np.uint8)
         dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3)  # coarse pixels to the face
-        t = np.clip(dist / max(self.settings.fade * face_size, 1.0), 0.0, 1.0)
+        # The fade must be long enough for the motion it fades: a smoothstep over D stretches what
+        # lies beyond the face by up to 1 / (1 - 1.5 m / D) for a rim motion m; D >= 4.5 m keeps that
+        # under 1.5x (a turned head's far ear and hair are not pulled into a thin wedge).
+        rim_motion = np.linalg.norm(flow[rim > 0], axis=1) if rim.any() else np.zeros(1)
+        reach = max(
+            self.settings.fade * face_size, STRETCH_BOUND * float(np.percentile(rim_motion, 95)) * scale
+        )
+        t = np.clip(dist / max(reach, 1.0), 0.0, 1.0)
         keep = 1.0 - t * t * (3.0 - 2.0 * t)  # smoothstep down to 0
         return np.where(cover[:, :, None] > 0.5, flow, estimate * keep[:, :, None]).astype(np.float32)
 
