@@ -34,7 +34,7 @@ __all__ = [
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: How far the iris centre moves at gaze 1, in eye widths (x, y).
-GAZE_REACH = (0.2, 0.09)
+GAZE_REACH = (0.2, 0.14)
 
 
 @dataclass(frozen=True)
@@ -153,12 +153,14 @@ def refine_eye_flow(
         reach = max(1.2 * iris.radius, 1.6 * float(np.hypot(*shift)))
         dist = np.hypot(qx - iris.centre[0] - shift[0], qy - iris.centre[1] - shift[1])
         follow = 1.0 - _smoothstep((dist - iris.radius) / reach)
-        # Lashes and the lids' rims stay: the shift fades in below the upper lid and above the lower.
+        # Lashes and the lids' rims stay: a sideways shift fades in below the upper lid (the
+        # fitted lid can lie above the lashes) and above the lower; an up/down shift, which the
+        # lids hide anyway, only just inside them.
         opening = np.maximum(low - lid, 1.0)
-        follow = (
-            follow * _smoothstep((qy - lid) / (0.45 * opening)) * _smoothstep((low - qy) / (0.2 * opening))
-        )
-        ball = q - shift * follow[..., None]
+        rims = _smoothstep((low - qy) / (0.2 * opening))
+        follow_x = follow * rims * _smoothstep((qy - lid) / (0.35 * opening))
+        follow_y = follow * rims * _smoothstep((qy - lid) / (0.1 * opening))
+        ball = q - np.stack([shift[0] * follow_x, shift[1] * follow_y], axis=-1)
         ball[..., 1] = np.clip(ball[..., 1], lid + 1.0, np.maximum(low - 1.0, lid + 1.0))
     in_ball = np.clip(np.minimum(qy - edge, low_t - qy) + 0.5, 0.0, 1.0)
     lid_src = np.stack([qx, lid_y], axis=-1)

@@ -81,8 +81,10 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
     level = smooth[darkest, cols] + 0.5 * contrast
     below_dark = (np.arange(_ROWS)[:, None] > darkest[None, :]) & (smooth > level[None, :])
     end = np.where(below_dark.any(axis=0), np.argmax(below_dark, axis=0), _ROWS - 1)
-    usable = (gap >= 1.5) & (contrast > 12.0)
-    split = np.where(usable, t[np.maximum(end - 1, darkest), 0], 0.5)
+    usable = (gap >= 3.0) & (contrast > 12.0)  # a gap tall enough to read
+    split = t[np.maximum(end - 1, darkest), 0]
+    # Columns without a readable gap (the corners, lips touching) take their neighbours' split.
+    split = np.interp(across, across[usable], split[usable]) if usable.any() else np.full(_COLUMNS, 0.5)
     split = np.convolve(np.pad(split, 2, mode="edge"), np.ones(5) / 5.0, mode="valid")
     # Colours of what the photo shows: its dark gap, and teeth (bright, little saturated).
     opened = gap[None, :] >= 1.5
@@ -91,8 +93,9 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
     chroma = colours.max(axis=2) - colours.min(axis=2)
     bright = opened & (luma > 135.0) & (chroma < 70.0) & (t > 0.05) & (t < 0.95)
     teeth = np.median(colours[bright], axis=0) if bright.sum() >= 0.08 * opened.sum() * _ROWS else None
-    below = t > split[None, :] + 0.1
-    lower_teeth = bool((bright & below).sum() >= 0.05 * max((opened & below).sum(), 1))
+    central = usable & (np.abs(across - 0.5) < 0.25)  # where lower teeth would show
+    below = (t > split[None, :] + 0.1) & (t < 0.9) & central[None, :]  # under the gap, off the lip
+    lower_teeth = bool((bright & below).sum() >= 0.1 * max((opened & below).sum(), 1) > 0)
     return MouthInterior(
         across,
         split.astype(np.float64),
