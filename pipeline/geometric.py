@@ -322,6 +322,9 @@ class GeometricRenderer:
         region = flow[y0:y1, x0:x1]
         region[gy, gx, 0] = src[:, 0] - (gx + x0)
         region[gy, gx, 1] = src[:, 1] - (gy + y0)
+        # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
+        # pixel to pixel: a light blur of the flow (not the image) keeps the lip's rim smooth.
+        region[...] = cv2.GaussianBlur(region, (0, 0), 1.2, borderType=cv2.BORDER_REPLICATE)
 
     def _refine_openings(
         self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None

@@ -256,16 +256,16 @@ def _cavity(
     height = np.maximum(gap_bottom - gap_top, 1.0)
     v = np.clip((ys - gap_top) / height, 0.0, 1.0)  # 0 under the upper part, 1 above the lower
     centre = (1.0 - (2.0 * cols.across - 1.0) ** 2)[None, :]  # 1 mid-mouth, 0 at the corners
-    default = np.array([40.0, 17.0, 19.0]) * exposure
-    base = default if interior.cavity is None else 0.5 * default + 0.5 * np.minimum(interior.cavity, 70.0)
+    default = np.array([34.0, 13.0, 15.0]) * exposure
+    base = default if interior.cavity is None else 0.5 * default + 0.5 * np.minimum(interior.cavity, 55.0)
     shadow = np.clip((ys - gap_top) / (0.012 * size), 0.0, 1.0)  # under the upper teeth
-    shade = (0.45 + 0.55 * centre) * (0.55 + 0.45 * shadow) * (0.85 + 0.3 * v)
+    shade = (0.35 + 0.65 * centre) * (0.45 + 0.55 * shadow) * (0.75 + 0.4 * v)  # dark at the back
     colour = base[None, None, :] * shade[:, :, None]
     # A tongue: a lighter, redder mound rising from the lower part towards the middle.
     open_enough = np.clip((height / size - 0.03) / 0.04, 0.0, 1.0)[None, :]
     crest = 0.45 + 0.5 * (2.0 * cols.across[None, :] - 1.0) ** 2
     tongue = np.clip((v - crest) / 0.2, 0.0, 1.0) * open_enough
-    tongue_colour = np.array([150.0, 70.0, 72.0]) * exposure * (0.55 + 0.45 * v[:, :, None])
+    tongue_colour = np.array([160.0, 66.0, 70.0]) * exposure * (0.45 + 0.55 * v[:, :, None])
     colour = colour + (tongue_colour - colour) * (0.75 * tongue * np.sqrt(centre))[:, :, None]
     if not teeth:
         return colour
