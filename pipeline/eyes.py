@@ -144,24 +144,17 @@ def refine_eye_flow(
     # The lid: photo rows [lid - band, lid - 0.5] stretched over [lid - band, edge] (the fitted
     # lid line can lie a little below the lashes: stop short of it, never read the eyeball).
     start = lid - band
-    lid_y = start + (qy - start) * (lid - 0.5 - start) / np.maximum(edge - start, 1e-3)
+    lid_y = np.minimum(start + (qy - start) * (lid - 0.5 - start) / np.maximum(edge - start, 1e-3), lid - 0.5)
     lid_w = float(np.clip(closure / 0.15, 0.0, 1.0)) * np.clip((qy - start) / (0.3 * band) + 1.0, 0.0, 1.0)
-    lid_w = lid_w * (qy < edge + 0.5) * (edge > lid + 0.5)
+    # Soft on every side (hard cut-offs would draw the lid's edge in steps of a crop pixel); a shut
+    # lid reaches a pixel past its edge, over the lower lid's rim.
+    lid_w = lid_w * np.clip(edge + 0.5 + pull - qy, 0.0, 1.0) * np.clip(edge - lid - 0.5, 0.0, 1.0)
     # What stays open: the eyeball, its iris shifted by the gaze.
-    ball = q.copy()
-    if iris is not None and np.any(shift != 0.0):
-        reach = max(1.2 * iris.radius, 1.6 * float(np.hypot(*shift)))
-        dist = np.hypot(qx - iris.centre[0] - shift[0], qy - iris.centre[1] - shift[1])
-        follow = 1.0 - _smoothstep((dist - iris.radius) / reach)
-        # Lashes and the lids' rims stay: a sideways shift fades in below the upper lid (the
-        # fitted lid can lie above the lashes) and above the lower; an up/down shift, which the
-        # lids hide anyway, only just inside them.
-        opening = np.maximum(low - lid, 1.0)
-        rims = _smoothstep((low - qy) / (0.2 * opening))
-        follow_x = follow * rims * _smoothstep((qy - lid) / (0.35 * opening))
-        follow_y = follow * rims * _smoothstep((qy - lid) / (0.1 * opening))
-        ball = q - np.stack([shift[0] * follow_x, shift[1] * follow_y], axis=-1)
-        ball[..., 1] = np.clip(ball[..., 1], lid + 1.0, np.maximum(low - 1.0, lid + 1.0))
+    ball = (
+        q.copy()
+        if iris is None or not np.any(shift != 0.0)
+        else _turned(q, iris, shift, lid, low, (left, right))
+    )
     in_ball = np.clip(np.minimum(qy - edge, low_t - qy) + 0.5, 0.0, 1.0)
     lid_src = np.stack([qx, lid_y], axis=-1)
     region = flow[y0:y1, x0:x1].astype(np.float64)
@@ -180,3 +173,33 @@ def shift_gaze(target: np.ndarray | None, source: np.ndarray | None) -> np.ndarr
     a = np.zeros(2) if target is None else np.asarray(target, np.float64)
     b = np.zeros(2) if source is None else np.asarray(source, np.float64)
     return a - b
+
+
+def _turned(
+    q: np.ndarray,
+    iris: Iris,
+    shift: np.ndarray,
+    lid: np.ndarray,
+    low: np.ndarray,
+    corners: tuple[float, float],
+) -> np.ndarray:
+    """(..., 2) photo positions an eyeball turned by `shift` (photo pixels) shows at photo-frame
+    positions q: across the eye, the iris moves as a whole and the white on either side is
+    squeezed or stretched (a piecewise-linear map per row, so nothing smears); up and down, the
+    column between the lids is re-spaced about the iris centre, near the iris only."""
+    qx, qy = q[..., 0], q[..., 1]
+    (cx, cy), r = iris.centre, iris.radius
+    left, right = corners
+    margin = 0.04 * (right - left)
+    a, b = cx - r, cx + r
+    dx = float(np.clip(shift[0], min(0.0, left + margin - a), max(0.0, right - margin - b)))
+    sx = np.interp(qx, [left, a + dx, b + dx, right], [left, a, b, right]) if a > left and b < right else qx
+    opening = np.maximum(low - lid, 1.0)
+    sx = qx + (sx - qx) * _smoothstep((qy - lid) / (0.3 * opening))  # lashes (the fit can miss them) stay
+    centre = np.clip(cy, lid + 1.0, low - 1.0)
+    moved = np.clip(centre + shift[1], lid + 0.5, low - 0.5)
+    above = lid + (qy - lid) * (centre - lid) / np.maximum(moved - lid, 1e-3)
+    below = centre + (qy - moved) * (low - centre) / np.maximum(low - moved, 1e-3)
+    sy = np.where(qy < moved, above, below)
+    near = 1.0 - _smoothstep((np.abs(sx - cx) - r) / r)
+    return np.stack([sx, qy + (sy - qy) * near], axis=-1)

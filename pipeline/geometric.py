@@ -293,21 +293,36 @@ class GeometricRenderer:
             target_points[lower, :2],
         )
 
-    def _rasterise_lips(self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray) -> None:
-        """The mesh's flow around the mouth at full resolution (in place): the lips are thin, and
-        the coarse raster would draw their edges in steps."""
+    def _rasterise_features(self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray) -> None:
+        """The mesh's flow around the mouth and the eyes at full resolution (in place): lips and
+        lids are thin, and the coarse raster would draw their edges in steps."""
         layout = self.projector.layout
         lips = target_points[np.concatenate(layout.mouth), :2]
         width = float(np.ptp(lips[:, 0]))
-        lo = lips.min(axis=0) - [0.3 * width, 0.4 * width]
-        hi = lips.max(axis=0) + [0.3 * width, 0.9 * width]  # the chin moves with an opening jaw
+        # The chin moves with an opening jaw: the mouth's box reaches further down.
+        boxes = [
+            (lips.min(axis=0) - [0.3 * width, 0.4 * width], lips.max(axis=0) + [0.3 * width, 0.9 * width])
+        ]
+        for upper, lower in layout.eyes:
+            lids = target_points[np.concatenate([upper, lower]), :2]
+            width = float(np.ptp(lids[:, 0]))
+            boxes.append(
+                (lids.min(axis=0) - [0.2 * width, 0.6 * width], lids.max(axis=0) + [0.2 * width, 0.3 * width])
+            )
+        for lo, hi in boxes:
+            self._rasterise_box(flow, state, target_points, lo, hi)
+
+    def _rasterise_box(
+        self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    ) -> None:
+        layout = self.projector.layout
         h, w = state.size
         x0, y0 = (int(max(0, np.floor(v))) for v in lo)
         x1, y1 = int(min(w, np.ceil(hi[0]))), int(min(h, np.ceil(hi[1])))
         if x1 - x0 < 4 or y1 - y0 < 4:
             return
         corners = target_points[layout.triangles, :2]  # (F, 3, 2)
-        near = np.all((corners >= lo - 2.0) & (corners <= hi + 2.0), axis=(1, 2))
+        near = np.any(np.all((corners >= lo - 2.0) & (corners <= hi + 2.0), axis=2), axis=1)
         if not near.any():
             return
         local = target_points.copy()
@@ -323,14 +338,14 @@ class GeometricRenderer:
         region[gy, gx, 0] = src[:, 0] - (gx + x0)
         region[gy, gx, 1] = src[:, 1] - (gy + y0)
         # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
-        # pixel to pixel: a light blur of the flow (not the image) keeps the lip's rim smooth.
+        # pixel to pixel: a light blur of the flow (not the image) keeps the rims smooth.
         region[...] = cv2.GaussianBlur(region, (0, 0), 1.2, borderType=cv2.BORDER_REPLICATE)
 
     def _refine_openings(
         self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None
     ) -> None:
         """The full-resolution flow inside the mouth and around the eyes (in place)."""
-        self._rasterise_lips(flow, state, target_points)
+        self._rasterise_features(flow, state, target_points)
         refine_mouth_flow(flow, state.mouth, *self._lips(state.points, target_points))
         for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
             refine_eye_flow(
