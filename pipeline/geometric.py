@@ -328,6 +328,7 @@ class GeometricRenderer:
         local = target_points.copy()
         local[:, 0] -= x0
         local[:, 1] -= y0
+        local[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # as on the coarse grid
         triangles = layout.triangles[near]
         pix, tri, bary = rasterise_triangles(local, triangles, (y1 - y0, x1 - x0))
         if len(pix) == 0:
