@@ -138,7 +138,8 @@ def _columns(
     scale = float(np.hypot(*(up_t[-1] - up_t[0])) / max(np.hypot(*(up_s[-1] - up_s[0])), 1.0))
     needed = gap_s * scale
     opening = gap_t > needed
-    ratio = np.where(opening | (gap_s < 1e-3), scale, gap_t / np.maximum(gap_s, 1e-3))
+    # A mouth that closes where the photo's was open squeezes its inside (never below 5 %).
+    ratio = np.where(opening | (gap_s < 1e-3), scale, np.maximum(gap_t / np.maximum(gap_s, 1e-3), 0.05))
     split = np.interp(a, interior.across, interior.split)
     return _Columns(
         across=a,
@@ -176,7 +177,9 @@ def mouth_source(
     split_s = cols.top_s + cols.upper_h / np.maximum(cols.ratio, 1e-6)
     from_top = np.minimum(cols.top_s + d_top / cols.ratio, split_s)
     from_bottom = np.maximum(cols.top_s + cols.gap_s - d_bot / cols.ratio, split_s)
-    sy = np.where(d_top <= middle, from_top, from_bottom)
+    sy = np.clip(
+        np.where(d_top <= middle, from_top, from_bottom), cols.top_s - 1.0, cols.top_s + cols.gap_s + 1.0
+    )
     inside = np.clip(np.minimum(d_top, d_bot) + 0.5, 0.0, 1.0) * cols.within
     shape = px.shape
     return cols.x_src.reshape(shape), sy.reshape(shape), inside.reshape(shape)

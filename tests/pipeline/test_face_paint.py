@@ -78,6 +78,17 @@ def test_teeth_hang_from_the_upper_lip_when_the_mouth_opens() -> None:
     assert out[painted, 64].mean() < 140  # a dark cavity, not skin
 
 
+def test_closing_a_mouth_the_photo_shows_open_stays_finite() -> None:
+    image, source = _smile_with_teeth()
+    interior = analyse_mouth(image, *source)
+    flow = np.zeros((128, 128, 2), np.float32)
+    refine_mouth_flow(flow, interior, source, _lips(0.0))  # the lips meet where the photo's were apart
+    assert np.all(np.isfinite(flow))
+    px, py = np.meshgrid(np.arange(40.0, 89.0), np.arange(50.0, 80.0))
+    sx, sy, _ = mouth_source(px, py, interior, source, _lips(0.3))
+    assert np.all(np.isfinite(sx)) and np.all(np.isfinite(sy))
+
+
 def test_lids_close_with_the_photos_skin_and_the_iris_follows_the_gaze() -> None:
     image = np.full((64, 96, 3), (200, 160, 140), np.uint8)
     xs = np.linspace(28.0, 68.0, 9)
