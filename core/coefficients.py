@@ -70,6 +70,10 @@ class FaceCoefficients:
         identity: (I,) shape coefficients, when the backend estimates them.
         texture: (T,) albedo coefficients (deep3d only).
         lighting: (27,) spherical-harmonics lighting (deep3d only).
+        gaze: (2,) where the irises look, relative to where the source photo has them: x towards
+            the picture's right, y up, each in [-1, 1] of the eye's reach (1 = as far as the eye
+            opening allows); None = as in the photo. The face model has no eyeballs, so this is
+            not part of the descriptor; the geometric renderer moves the irises with it.
     """
 
     face_model: str
@@ -80,6 +84,7 @@ class FaceCoefficients:
     identity: np.ndarray | None = None
     texture: np.ndarray | None = None
     lighting: np.ndarray | None = None
+    gaze: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "expression", _vector("expression", self.expression, None))
@@ -89,6 +94,7 @@ class FaceCoefficients:
         object.__setattr__(self, "identity", _vector("identity", self.identity, None))
         object.__setattr__(self, "texture", _vector("texture", self.texture, None))
         object.__setattr__(self, "lighting", _vector("lighting", self.lighting, None))
+        object.__setattr__(self, "gaze", _vector("gaze", self.gaze, 2))
 
     @property
     def angles_degrees(self) -> np.ndarray:
@@ -115,7 +121,16 @@ class FaceCoefficients:
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly dict (lists of floats)."""
         out: dict[str, object] = {"face_model": self.face_model}
-        for name in ("expression", "angles", "translation", "crop", "identity", "texture", "lighting"):
+        for name in (
+            "expression",
+            "angles",
+            "translation",
+            "crop",
+            "identity",
+            "texture",
+            "lighting",
+            "gaze",
+        ):
             value = getattr(self, name)
             if value is not None:
                 out[name] = [float(v) for v in value]
@@ -134,6 +149,7 @@ class FaceCoefficients:
                 identity=None if data.get("identity") is None else np.asarray(data["identity"]),
                 texture=None if data.get("texture") is None else np.asarray(data["texture"]),
                 lighting=None if data.get("lighting") is None else np.asarray(data["lighting"]),
+                gaze=None if data.get("gaze") is None else np.asarray(data["gaze"]),
             )
         except KeyError as exc:
             raise InputError(f"coefficient record is missing the field {exc}") from None
@@ -148,6 +164,7 @@ class MotionSequence:
         expression: (T, E); angles: (T, 3) radians; translation: (T, 3); crop: (T, 3).
         fps: frames per second of the sequence.
         identity: (I,) identity of the face, constant over the sequence, when known.
+        gaze: (T, 2) per-frame gaze (see `FaceCoefficients.gaze`), or None.
     """
 
     face_model: str
@@ -157,6 +174,7 @@ class MotionSequence:
     crop: np.ndarray
     fps: float = 25.0
     identity: np.ndarray | None = field(default=None)
+    gaze: np.ndarray | None = field(default=None)
 
     def __post_init__(self) -> None:
         t = np.asarray(self.expression).shape[0]
@@ -169,6 +187,13 @@ class MotionSequence:
             if not np.all(np.isfinite(arr)):
                 raise InputError(f"MotionSequence.{name} contains NaN or infinite values")
             object.__setattr__(self, name, arr)
+        if self.gaze is not None:
+            gaze = np.asarray(self.gaze, dtype=np.float32)
+            if gaze.shape != (t, 2) or not np.all(np.isfinite(gaze)):
+                raise InputError(
+                    f"MotionSequence.gaze must be finite with shape (T={t}, 2), got {gaze.shape}"
+                )
+            object.__setattr__(self, "gaze", gaze)
         if t == 0:
             raise InputError("a MotionSequence needs at least one frame")
         if self.fps <= 0:
@@ -186,6 +211,7 @@ class MotionSequence:
             self.translation[index],
             self.crop[index],
             identity=self.identity,
+            gaze=None if self.gaze is None else self.gaze[index],
         )
 
     def descriptor_rows(self) -> np.ndarray:
@@ -207,6 +233,9 @@ class MotionSequence:
             np.stack([f.crop for f in frames]),
             fps=fps,
             identity=frames[0].identity,
+            gaze=None
+            if all(f.gaze is None for f in frames)
+            else np.stack([np.zeros(2, np.float32) if f.gaze is None else f.gaze for f in frames]),
         )
 
     @classmethod
@@ -226,6 +255,8 @@ class MotionSequence:
         }
         if self.identity is not None:
             arrays["identity"] = self.identity
+        if self.gaze is not None:
+            arrays["gaze"] = self.gaze
         np.savez_compressed(path, **arrays)
 
     @classmethod
@@ -239,6 +270,7 @@ class MotionSequence:
             data["crop"],
             fps=float(data["fps"]),
             identity=data["identity"] if "identity" in data else None,
+            gaze=data["gaze"] if "gaze" in data else None,
         )
 
     @classmethod

@@ -9,15 +9,18 @@ it), with the flow computed from geometry instead of a network:
    pose and expression) into the crop;
 2. rasterise the target mesh's triangles (vectorised, z-buffered, at half resolution): every
    covered pixel gets the barycentric position of the same surface point in the source, the
-   backward flow; inside the mouth and eye openings (holes in the mesh) the content moves
-   with the opening's corners as a whole, as teeth and eyeballs do;
+   backward flow; inside the eye openings (holes in the mesh) the eyeball moves with the
+   opening's corners as a whole, inside the mouth opening the photo's interior hangs from the
+   lips (upper teeth from the upper lip, lower teeth from the lower: `pipeline.mouth`);
 3. outside the face, extend the flow by normalised Gaussian convolution of the face's flow and
    fade it to zero over `PreviewSettings.fade` of the face size, so hair and neck follow a head
    turn partly and the background stays;
-4. warp the source with `cv2.remap` (bilinear);
-5. where the mouth opens wider than in the photo, composite a shaded dark cavity (with a hint of
-   upper teeth) instead of stretched lips; where lids close, paint skin-coloured lids (colour
-   sampled above each eye) with a lash line.
+4. at full resolution, set the flow inside the mouth opening and around the eyes exactly:
+   closing lids are the photo's own lid skin drawn down, the irises move with the gaze
+   (`pipeline.eyes`);
+5. warp the source with `cv2.remap` (bilinear);
+6. where the mouth opens wider than the photo's teeth can fill, paint the gap the photo never
+   showed (a cavity shaded with depth, a tongue, teeth where plausible: `pipeline.mouth`).
 
 Uses: the instant preview while a slider is dragged (the neural renderer refines the frame
 when it is released), and the renderer of last resort when no neural weights are installed.
@@ -37,11 +40,14 @@ import cv2
 import numpy as np
 
 from core.coefficients import FaceCoefficients, MotionSequence, check_face_model
-from core.errors import InputError
+from core.errors import InputError, NoFaceError
+from pipeline.eyes import Iris, analyse_eye, iris_from_landmarks, refine_eye_flow, shift_gaze
 from pipeline.face_mesh import projector_for, rasterise_triangles
-from pipeline.face_paint import lid_colour, paint_lids, paint_mouth, similarity_2d
+from pipeline.face_paint import similarity_2d
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion
+from pipeline.mouth import MouthInterior, analyse_mouth, mouth_source, paint_mouth, refine_mouth_flow
 from pipeline.renderer import RenderedFrame
+from reconstruction.detection import FaceDetector
 from reconstruction.segmentation import PersonSegmenter
 
 __all__ = ["PreviewSettings", "PreviewState", "GeometricRenderer", "rasterise_triangles"]
@@ -87,19 +93,20 @@ class PreviewState:
 
     source: (H, W, 3) uint8 crop (read-only); coeffs: the photo's coefficients; points: (N, 3)
     projected source mesh (pixels, depth); face_size: longer side of the face, pixels;
-    lid_colours: (num_eyes, 3) float32 skin colour above each eye; exposure: mean face
-    brightness / 128 (shades the synthetic mouth); grid_x, grid_y: (H, W) float32 pixel
-    coordinates (the identity sampling map).
+    exposure: mean face brightness / 128 (shades the synthetic mouth); grid_x, grid_y: (H, W)
+    float32 pixel coordinates (the identity sampling map); mouth: what the photo shows inside
+    its mouth; irises: each eye's iris (None where the photo's eye is closed).
     """
 
     source: np.ndarray
     coeffs: FaceCoefficients
     points: np.ndarray
     face_size: float
-    lid_colours: np.ndarray
     exposure: float
     grid_x: np.ndarray
     grid_y: np.ndarray
+    mouth: MouthInterior
+    irises: tuple[Iris | None, ...]
     head: HeadProxy | None = None
 
     @property
@@ -122,6 +129,8 @@ class GeometricRenderer:
         self.settings = settings or PreviewSettings()
         self._segmenter: Any = None  # PersonSegmenter, made on first use (shared, locked)
         self._segmenter_lock = threading.Lock()
+        self._detector: Any = None  # FaceDetector for the irises, made on first use (shared, locked)
+        self._detector_lock = threading.Lock()
         if not 0.1 <= self.settings.raster_scale <= 1.0:
             raise InputError(f"raster_scale must be in [0.1, 1], got {self.settings.raster_scale}")
 
@@ -156,7 +165,6 @@ class GeometricRenderer:
         source = np.ascontiguousarray(source_crop).copy()
         extent = points[:, :2].max(axis=0) - points[:, :2].min(axis=0)
         face_size = float(max(extent.max(), 8.0))
-        lid_colours = [lid_colour(source, points[upper, :2]) for upper, _ in layout.eyes]
         inside = points[:, :2].round().astype(np.int64)
         ok = (inside[:, 0] >= 0) & (inside[:, 0] < size[1]) & (inside[:, 1] >= 0) & (inside[:, 1] < size[0])
         face_pixels = source[inside[ok, 1], inside[ok, 0]].astype(np.float32)
@@ -172,11 +180,27 @@ class GeometricRenderer:
             coeffs=source_coeffs,
             points=points,
             face_size=face_size,
-            lid_colours=np.array(lid_colours, dtype=np.float32),
             exposure=float(np.clip(exposure, 0.4, 1.6)),
             grid_x=grid_x,
             grid_y=grid_y,
+            mouth=analyse_mouth(source, points[layout.mouth[0], :2], points[layout.mouth[1], :2]),
+            irises=self._irises(source, points),
             head=self._fit_head(source, points, person_mask) if self.settings.head else None,
+        )
+
+    def _irises(self, source: np.ndarray, points: np.ndarray) -> tuple[Iris | None, ...]:
+        """Each eye's iris: MediaPipe's iris points re-detected on the crop (the fitted mesh's lids
+        can miss the lashes), or estimated from the image where no face is found."""
+        eyes = self.projector.layout.eyes
+        try:
+            with self._detector_lock:
+                if self._detector is None:
+                    self._detector = FaceDetector(search_small_faces=False, max_faces_limit=1)
+                landmarks = self._detector.detect_one(source, min_size=16).face.landmarks
+        except NoFaceError:
+            return tuple(analyse_eye(source, points[u, :2], points[lo, :2]) for u, lo in eyes)
+        return tuple(
+            iris_from_landmarks(landmarks, i, points[u, :2], points[lo, :2]) for i, (u, lo) in enumerate(eyes)
         )
 
     def _fit_head(self, source: np.ndarray, points: np.ndarray, person_mask: np.ndarray | None) -> HeadProxy:
@@ -206,12 +230,9 @@ class GeometricRenderer:
     def render_flow(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
         """(H, W, 2) float32 backward flow in pixels: output pixel (x, y) shows the source at
         (x + flow[y, x, 0], y + flow[y, x, 1])."""
-        return self._flow(state, self._target_points(state, target))
+        return self._motion(state, self._target_points(state, target), _gaze(state, target)).flow
 
-    def _flow(self, state: PreviewState, target_points: np.ndarray) -> np.ndarray:
-        return self._motion(state, target_points).flow
-
-    def _motion(self, state: PreviewState, target_points: np.ndarray) -> HeadMotion:
+    def _motion(self, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None) -> HeadMotion:
         h, w = state.size
         scale = self.settings.raster_scale
         rh, rw = max(8, round(h * scale)), max(8, round(w * scale))
@@ -233,28 +254,110 @@ class GeometricRenderer:
         cover = np.zeros(rh * rw, np.float32)
         cover[pix] = 1.0
         flow, cover = flow.reshape(rh, rw, 2), cover.reshape(rh, rw)
-        # Mouth and eye openings: their content (eyeball, teeth) moves with the opening's two
-        # corners as a whole (a similarity), not with the lids or lips.
-        for upper, lower in (layout.mouth, *layout.eyes):
+        # Openings: an eye's content (the eyeball) moves with its two corners as a whole (a
+        # similarity), the mouth's hangs from the lips; both are set exactly at full resolution
+        # below (this coarse fill keeps the lips' flow clean where it is upsampled).
+        for k, (upper, lower) in enumerate((layout.mouth, *layout.eyes)):
             hole = np.zeros((rh, rw), np.uint8)
             ring = np.concatenate([coarse[upper, :2], coarse[lower[::-1], :2]])
             cv2.fillPoly(hole, [np.round(ring * 16).astype(np.int32)], 1, shift=4)
             hy, hx = np.nonzero(hole)
             if len(hy) == 0:
                 continue
-            corners = [int(upper[0]), int(upper[-1])]
-            sim = similarity_2d(
-                target_points[corners, :2], state.points[corners, :2]
-            )  # target px -> source px
             px_full = np.stack([(hx + 0.5) / sx - 0.5, (hy + 0.5) / sy - 0.5], axis=1)
-            mapped = px_full @ sim[:, :2].T + sim[:, 2]
+            if k == 0:
+                mx, my, _ = mouth_source(
+                    px_full[:, 0], px_full[:, 1], state.mouth, *self._lips(state.points, target_points)
+                )
+                mapped = np.stack([mx, my], axis=1)
+            else:
+                corners = [int(upper[0]), int(upper[-1])]
+                sim = similarity_2d(target_points[corners, :2], state.points[corners, :2])  # target -> source
+                mapped = px_full @ sim[:, :2].T + sim[:, 2]
             flow[hy, hx] = (mapped - px_full).astype(np.float32)
             cover[hy, hx] = 1.0
         if state.head is not None:
-            return head_motion(state.head, state.points, target_points, layout.rigid, flow, cover)
-        flow = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy))
-        flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        return HeadMotion(flow=flow, revealed=np.zeros((h, w), np.float32))
+            motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover)
+        else:
+            flow = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy))
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+            motion = HeadMotion(flow=flow, revealed=np.zeros((h, w), np.float32))
+        self._refine_openings(motion.flow, state, target_points, gaze)
+        return motion
+
+    def _lips(
+        self, source_points: np.ndarray, target_points: np.ndarray
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """((upper, lower) inner lips of the photo, the same of the target), (K, 2) crop pixels each."""
+        upper, lower = self.projector.layout.mouth
+        return (source_points[upper, :2], source_points[lower, :2]), (
+            target_points[upper, :2],
+            target_points[lower, :2],
+        )
+
+    def _rasterise_features(self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray) -> None:
+        """The mesh's flow around the mouth and the eyes at full resolution (in place): lips and
+        lids are thin, and the coarse raster would draw their edges in steps."""
+        layout = self.projector.layout
+        lips = target_points[np.concatenate(layout.mouth), :2]
+        width = float(np.ptp(lips[:, 0]))
+        # The chin moves with an opening jaw: the mouth's box reaches further down.
+        boxes = [
+            (lips.min(axis=0) - [0.3 * width, 0.4 * width], lips.max(axis=0) + [0.3 * width, 0.9 * width])
+        ]
+        for upper, lower in layout.eyes:
+            lids = target_points[np.concatenate([upper, lower]), :2]
+            width = float(np.ptp(lids[:, 0]))
+            boxes.append(
+                (lids.min(axis=0) - [0.2 * width, 0.6 * width], lids.max(axis=0) + [0.2 * width, 0.3 * width])
+            )
+        for lo, hi in boxes:
+            self._rasterise_box(flow, state, target_points, lo, hi)
+
+    def _rasterise_box(
+        self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    ) -> None:
+        layout = self.projector.layout
+        h, w = state.size
+        x0, y0 = (int(max(0, np.floor(v))) for v in lo)
+        x1, y1 = int(min(w, np.ceil(hi[0]))), int(min(h, np.ceil(hi[1])))
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return
+        corners = target_points[layout.triangles, :2]  # (F, 3, 2)
+        near = np.any(np.all((corners >= lo - 2.0) & (corners <= hi + 2.0), axis=2), axis=1)
+        if not near.any():
+            return
+        local = target_points.copy()
+        local[:, 0] -= x0
+        local[:, 1] -= y0
+        local[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # as on the coarse grid
+        triangles = layout.triangles[near]
+        pix, tri, bary = rasterise_triangles(local, triangles, (y1 - y0, x1 - x0))
+        if len(pix) == 0:
+            return
+        src = np.einsum("pk,pkd->pd", bary, state.points[triangles[tri], :2])
+        gy, gx = np.divmod(pix, x1 - x0)
+        region = flow[y0:y1, x0:x1]
+        region[gy, gx, 0] = src[:, 0] - (gx + x0)
+        region[gy, gx, 1] = src[:, 1] - (gy + y0)
+        # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
+        # pixel to pixel: a light blur of the flow (not the image) keeps the rims smooth.
+        region[...] = cv2.GaussianBlur(region, (0, 0), 1.2, borderType=cv2.BORDER_REPLICATE)
+
+    def _refine_openings(
+        self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None
+    ) -> None:
+        """The full-resolution flow inside the mouth and around the eyes (in place)."""
+        self._rasterise_features(flow, state, target_points)
+        refine_mouth_flow(flow, state.mouth, *self._lips(state.points, target_points))
+        for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
+            refine_eye_flow(
+                flow,
+                iris,
+                (state.points[upper, :2], state.points[lower, :2]),
+                (target_points[upper, :2], target_points[lower, :2]),
+                gaze,
+            )
 
     def _extend(
         self, flow: np.ndarray, cover: np.ndarray, face_size: float, scale: float = 1.0
@@ -315,11 +418,11 @@ class GeometricRenderer:
         """The crop together with how it was made: the backward flow that moved the photo's pixels and
         the painted mouth/lids (overlay + coverage), so the photo can be moved at its own resolution."""
         target_points = self._target_points(state, target)
+        gaze = _gaze(state, target)
         motion = float(np.abs(target_points[:, :2] - state.points[:, :2]).max())
-        if motion < self.settings.min_motion:
+        if motion < self.settings.min_motion and gaze is None:
             return RenderedFrame(crop=state.source.copy(), flow=np.zeros((*state.size, 2), np.float32))
-        layout = self.projector.layout
-        motion = self._motion(state, target_points)
+        motion = self._motion(state, target_points, gaze)
         flow = motion.flow
         out = cv2.remap(
             state.source,
@@ -332,8 +435,15 @@ class GeometricRenderer:
         if state.head is not None and motion.revealed.max() > 0.0:
             out = cv2.blendLinear(state.head.plate, out, motion.revealed, 1.0 - motion.revealed)
             np.maximum(cover, motion.revealed, out=cover)
-        paint_mouth(out, cover, state, layout, target_points, teeth=self.settings.teeth)
-        paint_lids(out, cover, state, layout, target_points)
+        paint_mouth(
+            out,
+            cover,
+            state.mouth,
+            *self._lips(state.points, target_points),
+            face_size=state.face_size,
+            exposure=state.exposure,
+            teeth=self.settings.teeth,
+        )
         return RenderedFrame(
             crop=out, flow=flow, overlay=out if cover.max() > 0.0 else None, overlay_alpha=cover
         )
@@ -343,3 +453,9 @@ class GeometricRenderer:
         check_face_model(self.face_model, motion.face_model, what="geometric preview")
         for i in range(len(motion)):
             yield self.render(state, motion.frame(i))
+
+
+def _gaze(state: PreviewState, target: FaceCoefficients) -> np.ndarray | None:
+    """(2,) gaze of the target relative to the photo; None when it asks for no change."""
+    shift = shift_gaze(target.gaze, state.coeffs.gaze)
+    return None if shift is None or not np.any(np.abs(shift) > 1e-4) else shift

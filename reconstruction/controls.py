@@ -61,6 +61,7 @@ __all__ = [
     "CONTROL_NAMES",
     "HEAD_CONTROLS",
     "EXPRESSION_CONTROLS",
+    "GAZE_CONTROLS",
     "SPECS_BY_NAME",
     "PRESETS",
     "DerivationSettings",
@@ -253,6 +254,28 @@ CONTROL_SPECS: tuple[ControlSpec, ...] = (
         "Close the eye on the picture's right only.",
     ),
     ControlSpec(
+        "gaze_x",
+        "Look left/right",
+        "expression",
+        -1.0,
+        1.0,
+        0.0,
+        0.05,
+        "",
+        "Move both irises inside the eyes; positive looks towards the picture's right (1 = as far as the eye allows).",
+    ),
+    ControlSpec(
+        "gaze_y",
+        "Look up/down",
+        "expression",
+        -1.0,
+        1.0,
+        0.0,
+        0.05,
+        "",
+        "Move both irises up (positive) or down inside the eyes (1 = as far as the lids allow).",
+    ),
+    ControlSpec(
         "neutralise",
         "Remove photo's expression",
         "expression",
@@ -271,9 +294,13 @@ CONTROL_NAMES: tuple[str, ...] = tuple(s.name for s in CONTROL_SPECS)
 #: Name -> spec.
 SPECS_BY_NAME: Mapping[str, ControlSpec] = MappingProxyType({s.name: s for s in CONTROL_SPECS})
 HEAD_CONTROLS: tuple[str, ...] = tuple(s.name for s in CONTROL_SPECS if s.group == "head")
+#: Controls of where the eyes look: the face model has no eyeballs, so they set `FaceCoefficients.gaze`.
+GAZE_CONTROLS: tuple[str, ...] = ("gaze_x", "gaze_y")
 #: Expression controls that own a direction (`neutralise` scales the photo's expression instead).
 EXPRESSION_CONTROLS: tuple[str, ...] = tuple(
-    s.name for s in CONTROL_SPECS if s.group == "expression" and s.name != "neutralise"
+    s.name
+    for s in CONTROL_SPECS
+    if s.group == "expression" and s.name != "neutralise" and s.name not in GAZE_CONTROLS
 )
 
 #: Slider settings with a name. They are relative to the photo, like any slider setting, except
@@ -392,7 +419,8 @@ class ControlSet:
         camera-frame x, y (y up) and z
         of Deep3DFaceRecon's perspective camera (224-px frame, focal 1015, camera at z = 10),
         with x, y rescaled with the size so that the head grows about its own centre.
-        All values zero (and no offset) returns `original` itself, unchanged.
+        Gaze: gaze_x/gaze_y add to `original.gaze` (where the irises look, relative to the photo,
+        clipped to [-1, 1]). All values zero (and no offset) returns `original` itself, unchanged.
         """
         check_face_model(self.face_model, original.face_model, what="control set")
         if original.expression.shape[0] != self.num_expression:
@@ -441,6 +469,10 @@ class ControlSet:
             if raw is not None:
                 expression = expression + raw
             changes["expression"] = expression.astype(np.float32)
+        if any(n in checked for n in GAZE_CONTROLS):
+            gaze = np.zeros(2) if original.gaze is None else original.gaze.astype(np.float64)
+            gaze = gaze + [checked.get("gaze_x", 0.0), checked.get("gaze_y", 0.0)]
+            changes["gaze"] = np.clip(gaze, -1.0, 1.0).astype(np.float32)
         return original.replace(**changes)
 
     def apply_preset(self, original: FaceCoefficients, name: str) -> FaceCoefficients:
@@ -502,8 +534,8 @@ def interpolate(
 ) -> MotionSequence:
     """A morph clip: `num_frames` (>= 2) frames from `a` to `b` inclusive, linear in every field.
 
-    Expression, angles (radians, small differences: linear is fine), translation and crop are
-    interpolated; the identity of `a` is kept. Both must belong to one face model.
+    Expression, angles (radians, small differences: linear is fine), translation, crop and gaze
+    (absent = 0) are interpolated; the identity of `a` is kept. Both must belong to one face model.
     """
     check_face_model(a.face_model, b.face_model, what="interpolation")
     if int(num_frames) != num_frames or num_frames < 2:
@@ -523,4 +555,9 @@ def interpolate(
         lerp(a.crop, b.crop),
         fps=fps,
         identity=a.identity,
+        gaze=None if a.gaze is None and b.gaze is None else lerp(_gaze(a), _gaze(b)),
     )
+
+
+def _gaze(coeffs: FaceCoefficients) -> np.ndarray:
+    return np.zeros(2, np.float32) if coeffs.gaze is None else coeffs.gaze

@@ -329,3 +329,99 @@ def test_bfm_smoke(test_data: Path, astronaut: np.ndarray) -> None:
     assert moved.shape == crop.shape and moved.dtype == np.uint8 and not np.array_equal(moved, crop)
     with pytest.raises(InputError, match="identity"):
         renderer.prepare(crop, coeffs.replace(identity=None))
+
+
+# --- mouth interior, lids and gaze -------------------------------------------------------------
+
+IRIS_CENTRES = (468, 473)
+
+
+@pytest.mark.parametrize(
+    ("values", "axis", "sign"),
+    [
+        ({"gaze_x": 1.0}, 0, 1.0),
+        ({"gaze_x": -1.0}, 0, -1.0),
+        ({"gaze_y": 1.0}, 1, -1.0),  # looking up: y (down) decreases
+        ({"gaze_y": -1.0}, 1, 1.0),
+    ],
+)
+def test_gaze_moves_the_irises_the_stated_way(scene: Scene, values: dict, axis: int, sign: float) -> None:
+    lm = scene.detect(scene.render(**values))
+    moved = (lm[list(IRIS_CENTRES), axis] - scene.landmarks[list(IRIS_CENTRES), axis]) * sign
+    # Sideways the iris has room (> 1 px each eye); up/down the lids hide most of the move.
+    if axis == 0:
+        assert moved.min() > 1.0, moved
+    else:
+        assert moved.mean() > 0.15, moved
+    other = 1 - axis
+    still = np.abs(lm[list(IRIS_CENTRES), other] - scene.landmarks[list(IRIS_CENTRES), other])
+    assert still.max() < 1.5, still
+
+
+def test_gaze_changes_only_the_eyes(scene: Scene) -> None:
+    change = _region_change(scene, scene.render(gaze_x=1.0))
+    assert change["eyes"] > 1.0 and change["mouth"] == 0.0 and change["brows"] < 0.2, change
+
+
+def test_closed_lids_hide_the_iris(scene: Scene) -> None:
+    out = scene.render(close_eyes=1.0)
+    for iris in scene.state.irises:
+        assert iris is not None
+        x, y = np.round(iris.centre).astype(int)
+        r = max(1, int(0.7 * iris.radius))
+        before = scene.crop[y - r : y + r + 1, x - r : x + r + 1].astype(np.float32).mean()
+        after = out[y - r : y + r + 1, x - r : x + r + 1].astype(np.float32).mean()
+        assert after > 1.6 * before, (before, after)  # the dark iris is covered by lid skin
+
+
+@pytest.mark.parametrize(("control", "shut"), [("wink_left", 0), ("wink_right", 1)])
+def test_a_wink_leaves_the_other_eye_alone(scene: Scene, control: str, shut: int) -> None:
+    """Pixels around the open eye change little (the mesh moves its lids by < 0.5 px) next to the winking one."""
+    out = scene.render(**{control: 1.0})
+    change = []
+    for iris in scene.state.irises:
+        x, y = np.round(iris.centre).astype(int)
+        r = int(2.5 * iris.radius)
+        box = (slice(y - r, y + r + 1), slice(x - r, x + r + 1))
+        change.append(float(np.abs(out[box].astype(np.float32) - scene.crop[box]).mean()))
+    assert change[1 - shut] < 0.4 * change[shut], change
+
+
+@pytest.mark.realdata
+def test_an_opened_mouth_keeps_the_photos_teeth(shared_data: Path) -> None:
+    """A smile with teeth opened by `open_mouth` 0.6, at the photo's resolution: the upper teeth
+    stay under the upper lip, as sharp as in the photo, and the opening is no black hole down to
+    the lower lip (re-detected mouth box)."""
+    from pipeline.photo import EditRequest, edit, prepare_photo
+    from reconstruction.detection import FaceDetector
+
+    state = prepare_photo(shared_data / "images" / "serengil__deepface__img1.jpg")
+    out = edit(state, EditRequest(values={"open_mouth": 0.6}, engine="preview")).full_image
+    with FaceDetector() as detector:
+        lm = detector.detect_one(out).face.landmarks[:, :2].astype(np.float64)
+    top, bottom, width = lm[13], lm[14], lm[308, 0] - lm[78, 0]
+    height = bottom[1] - top[1]
+    xs = slice(int(top[0] - 0.2 * width), int(top[0] + 0.2 * width))
+
+    def band(image: np.ndarray, y0: float, y1: float) -> np.ndarray:
+        return image[int(y0) : int(y1), xs].astype(np.float32)
+
+    def teeth_share(pixels: np.ndarray) -> float:
+        luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+        return float(((luma > 140) & (pixels.max(axis=2) - pixels.min(axis=2) < 80)).mean())
+
+    upper = band(out, top[1], top[1] + 0.25 * height)
+    assert teeth_share(upper) > 0.6, teeth_share(upper)
+    middle, lower = (
+        band(out, top[1] + 0.4 * height, top[1] + 0.6 * height),
+        band(out, bottom[1] - 0.15 * height, bottom[1]),
+    )
+    assert lower.mean() > middle.mean() + 30.0, (middle.mean(), lower.mean())
+    # The teeth are the photo's own pixels moved at its resolution, not a blurred crop.
+    sharp = float(cv2.Laplacian(cv2.cvtColor(upper.astype(np.uint8), cv2.COLOR_RGB2GRAY), cv2.CV_32F).var())
+    src_lm = state.analysis.detection.face.landmarks[:, :2]
+    photo = band(state.image, src_lm[13, 1], src_lm[13, 1] + 0.25 * (src_lm[14, 1] - src_lm[13, 1]))
+    reference = float(
+        cv2.Laplacian(cv2.cvtColor(photo.astype(np.uint8), cv2.COLOR_RGB2GRAY), cv2.CV_32F).var()
+    )
+    assert sharp > 0.5 * reference, (sharp, reference)

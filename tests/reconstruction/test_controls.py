@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients
+from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
 from core.errors import FaceModelMismatchError, InputError
 from reconstruction.controls import (
     CONTROL_NAMES,
     CONTROL_SPECS,
     EXPRESSION_CONTROLS,
+    GAZE_CONTROLS,
     PRESETS,
     ControlSet,
     control_set_for,
@@ -38,6 +39,8 @@ CONTRACT_NAMES = (
     "close_eyes",
     "wink_left",
     "wink_right",
+    "gaze_x",
+    "gaze_y",
 )
 
 
@@ -307,3 +310,33 @@ def test_bfm_control_set_smoke(bfm) -> None:
         assert d.shape == (64,) and np.all(np.isfinite(d)), name
     with pytest.raises(InputError, match="BFMFaceModel"):
         control_set_for(BFM_DEEP3D)
+
+
+# --- gaze --------------------------------------------------------------------------------------
+
+
+def test_gaze_controls_set_the_gaze_and_nothing_else(controls: ControlSet, coeffs: FaceCoefficients) -> None:
+    assert set(GAZE_CONTROLS) == {"gaze_x", "gaze_y"} and not set(GAZE_CONTROLS) & set(EXPRESSION_CONTROLS)
+    looked = controls.apply(coeffs, {"gaze_x": 0.5, "gaze_y": -1.0})
+    np.testing.assert_allclose(looked.gaze, [0.5, -1.0])
+    np.testing.assert_array_equal(looked.expression, coeffs.expression)
+    np.testing.assert_array_equal(looked.angles, coeffs.angles)
+    assert controls.apply(coeffs, {"gaze_x": 0.0}) is coeffs
+    # Relative to the record's own gaze, clipped to the eye's reach.
+    again = controls.apply(looked, {"gaze_x": 0.75})
+    np.testing.assert_allclose(again.gaze, [1.0, -1.0])
+    with pytest.raises(InputError, match="gaze_x"):
+        controls.apply(coeffs, {"gaze_x": 1.5})
+
+
+def test_gaze_travels_with_records_and_sequences(coeffs: FaceCoefficients, tmp_path: Path) -> None:
+    looking = coeffs.replace(gaze=np.array([0.2, -0.4]))
+    assert FaceCoefficients.from_dict(looking.to_dict()).gaze.tolist() == pytest.approx([0.2, -0.4])
+    clip = interpolate(coeffs, looking, 3)
+    np.testing.assert_allclose(clip.gaze, [[0.0, 0.0], [0.1, -0.2], [0.2, -0.4]], atol=1e-6)
+    np.testing.assert_allclose(clip.frame(2).gaze, [0.2, -0.4], atol=1e-6)
+    clip.save_npz(str(tmp_path / "clip.npz"))
+    np.testing.assert_allclose(MotionSequence.load_npz(str(tmp_path / "clip.npz")).gaze, clip.gaze)
+    assert interpolate(coeffs, coeffs, 2).gaze is None
+    with pytest.raises(InputError, match="gaze"):
+        coeffs.replace(gaze=np.array([0.1, 0.2, 0.3]))

@@ -1,0 +1,205 @@
+"""The eyes for the geometric renderer: lids made of the photo's own skin, and the gaze.
+
+Both are parts of the backward flow, so the photo's own pixels move at its resolution:
+
+- closing: the skin between the crease and the photo's lid line (the upper lid itself, lashes at
+  its edge) is drawn down to where the target's lid ends, so a closed eye shows the photo's lid
+  texture and nothing of the eyeball (`refine_eye_flow`); from 35 % closure on, the lid edge is
+  pulled further down to meet the lower lid at 70 %, so a strongly closing eye looks shut;
+- gaze: inside what stays open, the iris disc moves by a shift and the white around it stretches
+  or compresses smoothly towards the eye's corners (an eyeball turning under the lids), never
+  reading above the photo's upper lid or below its lower lid.
+
+`analyse_eye` finds the iris once per photo (the darkest round part of the opening). Points are
+crop pixels (x right, y down); lid curves are (K, 2) ordered from the image's left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.face_paint import apply_affine, box_around, curve_y, similarity_2d
+
+__all__ = [
+    "Iris",
+    "IRIS_POINTS",
+    "analyse_eye",
+    "iris_from_landmarks",
+    "refine_eye_flow",
+    "shift_gaze",
+    "GAZE_REACH",
+]
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+#: How far the iris centre moves at gaze 1, in eye widths (x, y).
+GAZE_REACH = (0.2, 0.14)
+
+
+@dataclass(frozen=True)
+class Iris:
+    """centre: (2,) crop pixels in the photo; radius: pixels."""
+
+    centre: np.ndarray
+    radius: float
+
+
+#: MediaPipe's iris points: (centre, 4 on the rim) for the image-left eye, then the right one.
+IRIS_POINTS = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
+
+
+def iris_from_landmarks(landmarks: np.ndarray, eye: int, upper: np.ndarray, lower: np.ndarray) -> Iris | None:
+    """The iris of eye `eye` (0 = image-left) from (478, 2+) detected landmarks in crop pixels;
+    None when the eye is (nearly) closed between its lid curves (K, 2)."""
+    width = float(np.hypot(*(upper[-1] - upper[0])))
+    pts = np.asarray(landmarks, np.float64)[list(IRIS_POINTS[eye]), :2]
+    centre = pts[0]
+    # MediaPipe orders the eyes by the person's side: take the one inside this eye's corners.
+    other = np.asarray(landmarks, np.float64)[list(IRIS_POINTS[1 - eye]), :2]
+    left, right = sorted((float(upper[0, 0]), float(upper[-1, 0])))
+    if not left <= centre[0] <= right and left <= other[0, 0] <= right:
+        pts, centre = other, other[0]
+    if float(np.max(curve_y(lower, upper[:, 0]) - upper[:, 1])) < 0.12 * width:
+        return None
+    radius = float(np.mean(np.hypot(*(pts[1:] - centre).T)))
+    return Iris(centre, float(np.clip(radius, 0.12 * width, 0.3 * width)))
+
+
+def analyse_eye(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> Iris | None:
+    """The iris of one eye of the (H, W, 3) uint8 photo between lid curves (K, 2), estimated from
+    the image (the darkest round part of the middle of the opening) when no landmarks are at
+    hand; None when the eye is (nearly) closed in the photo."""
+    width = float(np.hypot(*(upper[-1] - upper[0])))
+    box = box_around(np.concatenate([upper, lower]), source.shape[:2], pad=0)
+    if box is None or width < 4.0:
+        return None
+    x0, y0, x1, y1 = box
+    xs = np.arange(x0, x1, dtype=np.float64)[None, :]
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    top, bottom = curve_y(upper, xs), curve_y(lower, xs)
+    opening = (ys > top + 0.5) & (ys < bottom - 0.5)
+    middle = (ys > top + 0.3 * (bottom - top)) & (ys < bottom - 0.15 * (bottom - top))  # no lashes
+    if opening.sum() < 6 or float(np.max(bottom - top)) < 0.12 * width:
+        return None
+    luma = source[y0:y1, x0:x1].astype(np.float32) @ _LUMA
+    bright = np.percentile(luma[opening], 80)
+    weight = np.where(middle, np.clip(bright - luma, 0.0, None), 0.0) ** 2
+    if weight.sum() <= 0.0:
+        return None
+    cx = float((weight * xs).sum() / weight.sum())
+    cy = float((weight * ys).sum() / weight.sum())
+    return Iris(np.array([cx, cy]), 0.21 * width)
+
+
+def _smoothstep(t: np.ndarray | float) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def refine_eye_flow(
+    flow: np.ndarray,
+    iris: Iris | None,
+    source_lids: tuple[np.ndarray, np.ndarray],
+    target_lids: tuple[np.ndarray, np.ndarray],
+    gaze: np.ndarray | None = None,
+) -> None:
+    """Set the (H, W, 2) full-resolution backward flow of one eye (in place): closing lids and gaze.
+
+    gaze: (2,) x right, y up, in [-1, 1] of the eye's reach, relative to the photo; None = none.
+    """
+    (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
+    width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
+    if width_s < 4.0:
+        return
+    to_source = similarity_2d(np.stack([up_t[0], up_t[-1]]), np.stack([up_s[0], up_s[-1]]))
+    up_ts, lo_ts = apply_affine(to_source, up_t), apply_affine(to_source, lo_t)  # target lids, photo frame
+    open_s = float(np.mean(lo_s[:, 1] - up_s[:, 1]))
+    open_t = float(np.mean(lo_ts[:, 1] - up_ts[:, 1]))
+    closure = float(np.clip(1.0 - open_t / open_s, 0.0, 1.0)) if open_s > 0.5 else 0.0
+    shift = np.zeros(2)
+    if gaze is not None and iris is not None:
+        shift = np.array([gaze[0] * GAZE_REACH[0], -gaze[1] * GAZE_REACH[1]]) * width_s
+    if closure < 0.03 and not np.any(np.abs(shift) > 0.05):
+        return
+    band = 0.4 * width_s  # the lid skin above the photo's lid line that is drawn down
+    scale = float(np.hypot(*(up_t[-1] - up_t[0]))) / width_s
+    box = box_around(np.concatenate([up_t, lo_t, up_t - [0.0, 1.3 * band * scale]]), flow.shape[:2], pad=2)
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    px, py = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+    q = apply_affine(to_source, np.stack([px, py], axis=-1))  # (Y, X, 2) the same places in the photo
+    qx, qy = q[..., 0], q[..., 1]
+    lid = curve_y(up_s, qx)  # the photo's lid line
+    low = curve_y(lo_s, qx)
+    top_t, low_t = curve_y(up_ts, qx), curve_y(lo_ts, qx)
+    pull = float(_smoothstep((closure - 0.35) / 0.35))
+    edge = top_t + pull * np.maximum(low_t - top_t, 0.0)  # where the target's lid ends
+    # A shut lid reaches a little past the fitted lower lid (which can lie above the real one).
+    edge = edge + pull * 0.2 * np.maximum(low - lid, 0.0)
+    left, right = sorted((float(up_s[0, 0]), float(up_s[-1, 0])))
+    reach_out = pull * 0.12 * width_s  # a shut lid also covers the corners the mesh may miss
+    across = np.clip(np.minimum(qx - left, right - qx) + reach_out + 0.5, 0.0, 1.0)
+    # The lid: photo rows [lid - band, lid - 0.5] stretched over [lid - band, edge] (the fitted
+    # lid line can lie a little below the lashes: stop short of it, never read the eyeball).
+    start = lid - band
+    lid_y = np.minimum(start + (qy - start) * (lid - 0.5 - start) / np.maximum(edge - start, 1e-3), lid - 0.5)
+    lid_w = float(np.clip(closure / 0.15, 0.0, 1.0)) * np.clip((qy - start) / (0.3 * band) + 1.0, 0.0, 1.0)
+    # Soft on every side (hard cut-offs would draw the lid's edge in steps of a crop pixel); a shut
+    # lid reaches a pixel past its edge, over the lower lid's rim.
+    lid_w = lid_w * np.clip(edge + 0.5 + pull - qy, 0.0, 1.0) * np.clip(edge - lid - 0.5, 0.0, 1.0)
+    # What stays open: the eyeball, its iris shifted by the gaze.
+    ball = (
+        q.copy()
+        if iris is None or not np.any(shift != 0.0)
+        else _turned(q, iris, shift, lid, low, (left, right))
+    )
+    in_ball = np.clip(np.minimum(qy - edge, low_t - qy) + 0.5, 0.0, 1.0)
+    lid_src = np.stack([qx, lid_y], axis=-1)
+    region = flow[y0:y1, x0:x1].astype(np.float64)
+    pixel = np.stack([px, py], axis=-1)
+    w_lid = (lid_w * (1.0 - in_ball) * across)[..., None]
+    region = w_lid * (lid_src - pixel) + (1.0 - w_lid) * region
+    w_ball = (in_ball * across)[..., None]
+    region = w_ball * (ball - pixel) + (1.0 - w_ball) * region
+    flow[y0:y1, x0:x1] = region.astype(np.float32)
+
+
+def shift_gaze(target: np.ndarray | None, source: np.ndarray | None) -> np.ndarray | None:
+    """(2,) gaze of the target relative to the photo's own, or None when neither has one."""
+    if target is None and source is None:
+        return None
+    a = np.zeros(2) if target is None else np.asarray(target, np.float64)
+    b = np.zeros(2) if source is None else np.asarray(source, np.float64)
+    return a - b
+
+
+def _turned(
+    q: np.ndarray,
+    iris: Iris,
+    shift: np.ndarray,
+    lid: np.ndarray,
+    low: np.ndarray,
+    corners: tuple[float, float],
+) -> np.ndarray:
+    """(..., 2) photo positions an eyeball turned by `shift` (photo pixels) shows at photo-frame
+    positions q: across the eye, the iris moves as a whole and the white on either side is
+    squeezed or stretched (a piecewise-linear map per row, so nothing smears); up and down, the
+    column between the lids is re-spaced about the iris centre, near the iris only."""
+    qx, qy = q[..., 0], q[..., 1]
+    (cx, cy), r = iris.centre, iris.radius
+    left, right = corners
+    margin = 0.04 * (right - left)
+    a, b = cx - r, cx + r
+    dx = float(np.clip(shift[0], min(0.0, left + margin - a), max(0.0, right - margin - b)))
+    sx = np.interp(qx, [left, a + dx, b + dx, right], [left, a, b, right]) if a > left and b < right else qx
+    opening = np.maximum(low - lid, 1.0)
+    sx = qx + (sx - qx) * _smoothstep((qy - lid) / (0.3 * opening))  # lashes (the fit can miss them) stay
+    centre = np.clip(cy, lid + 1.0, low - 1.0)
+    moved = np.clip(centre + shift[1], lid + 0.5, low - 0.5)
+    above = lid + (qy - lid) * (centre - lid) / np.maximum(moved - lid, 1e-3)
+    below = centre + (qy - moved) * (low - centre) / np.maximum(low - moved, 1e-3)
+    sy = np.where(qy < moved, above, below)
+    near = 1.0 - _smoothstep((np.abs(sx - cx) - r) / r)
+    return np.stack([sx, qy + (sy - qy) * near], axis=-1)

@@ -1,0 +1,286 @@
+"""The mouth's inside for the geometric renderer: keep what the photo shows, synthesise only the rest.
+
+Teeth hang from the lips. Between the photo's inner lips, what lies above the gap between the
+teeth (the upper teeth) belongs to the upper lip and moves with it, what lies below (the lower
+teeth, the tongue) belongs to the lower lip and moves with the jaw (`mouth_source`, a backward
+flow, so the photo's own pixels move at the photo's resolution). When the target opens wider
+than the photo, the two parts part and only the gap between them, which the photo never
+showed, is painted (`paint_mouth`): a cavity shaded with depth (dark under the upper teeth and
+towards the corners), the hint of a tongue low down, and lower teeth where the photo showed
+upper teeth but no lower ones.
+
+`analyse_mouth` reads the photo's opening once per photo (`MouthInterior`). Points are crop
+pixels (x right, y down); lip curves are (K, 2) ordered from the image's left, corners shared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.face_paint import box_around, curve_y
+
+__all__ = ["MouthInterior", "analyse_mouth", "mouth_source", "refine_mouth_flow", "paint_mouth"]
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+#: Columns across the mouth and rows down the opening at which the photo's interior is read.
+_COLUMNS, _ROWS = 24, 32
+
+
+@dataclass(frozen=True)
+class MouthInterior:
+    """What the photo shows between its inner lips (`analyse_mouth`).
+
+    across: (K,) places across the mouth (0 = image-left corner, 1 = right corner); split: (K,)
+    fraction of the opening's height (0 = upper lip, 1 = lower lip) where the part hanging from
+    the upper lip ends: the darkest row (the gap between the teeth), 0.5 when the lips touch;
+    cavity: (3,) float32 RGB of the photo's own dark gap, or None; teeth: (3,) float32 RGB of its
+    teeth, or None when it shows none; lower_teeth: whether teeth show below the split.
+    """
+
+    across: np.ndarray
+    split: np.ndarray
+    cavity: np.ndarray | None
+    teeth: np.ndarray | None
+    lower_teeth: bool
+
+
+def _corners_x(upper: np.ndarray) -> tuple[float, float]:
+    left, right = sorted((float(upper[0, 0]), float(upper[-1, 0])))
+    return left, max(right, left + 1.0)
+
+
+def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> MouthInterior:
+    """Read the (H, W, 3) uint8 photo between its inner lip curves `upper`, `lower` (K, 2)."""
+    across = np.linspace(0.06, 0.94, _COLUMNS)
+    left, right = _corners_x(upper)
+    xs = left + across * (right - left)
+    top, bottom = curve_y(upper, xs), curve_y(lower, xs)
+    gap = np.maximum(bottom - top, 0.0)
+    split = np.full(_COLUMNS, 0.5)
+    if gap.max() < 1.5:
+        return MouthInterior(across, split, None, None, False)
+    t = np.linspace(0.0, 1.0, _ROWS)[:, None]  # (R, 1) down the opening
+    map_y = (top[None, :] + t * gap[None, :]).astype(np.float32)
+    map_x = np.broadcast_to(xs[None, :], map_y.shape).astype(np.float32)
+    colours = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    colours = colours.astype(np.float32)  # (R, K, 3)
+    luma = colours @ _LUMA
+    smooth = cv2.GaussianBlur(luma, (1, 5), 0, sigmaY=1.2)
+    # The darkest row between the lips' own edges (the outer rows are lip).
+    inner = slice(_ROWS // 8, _ROWS - _ROWS // 8)
+    darkest = inner.start + np.argmin(smooth[inner], axis=0)
+    contrast = np.median(smooth, axis=0) - smooth[darkest, np.arange(_COLUMNS)]  # (K,)
+    # The split lies at the lower end of the dark gap: the dark hangs under the upper teeth (as
+    # a shadow, continued by the painted cavity), and the lower part starts with the lower teeth
+    # or the lower lip's wet edge.
+    cols = np.arange(_COLUMNS)
+    level = smooth[darkest, cols] + 0.5 * contrast
+    below_dark = (np.arange(_ROWS)[:, None] > darkest[None, :]) & (smooth > level[None, :])
+    end = np.where(below_dark.any(axis=0), np.argmax(below_dark, axis=0), _ROWS - 1)
+    usable = (gap >= 3.0) & (contrast > 12.0)  # a gap tall enough to read
+    split = t[np.maximum(end - 1, darkest), 0]
+    # Columns without a readable gap (the corners, lips touching) take their neighbours' split.
+    split = np.interp(across, across[usable], split[usable]) if usable.any() else np.full(_COLUMNS, 0.5)
+    split = np.convolve(np.pad(split, 2, mode="edge"), np.ones(5) / 5.0, mode="valid")
+    # Colours of what the photo shows: its dark gap, and teeth (bright, little saturated).
+    opened = gap[None, :] >= 1.5
+    dark = opened & (luma < np.percentile(luma[:, gap >= 1.5], 15) + 10.0) & (luma < 90.0)
+    cavity = np.median(colours[dark], axis=0) if dark.sum() >= 6 else None
+    chroma = colours.max(axis=2) - colours.min(axis=2)
+    bright = opened & (luma > 135.0) & (chroma < 70.0) & (t > 0.05) & (t < 0.95)
+    teeth = np.median(colours[bright], axis=0) if bright.sum() >= 0.08 * opened.sum() * _ROWS else None
+    central = usable & (np.abs(across - 0.5) < 0.25)  # where lower teeth would show
+    below = (t > split[None, :] + 0.1) & (t < 0.9) & central[None, :]  # under the gap, off the lip
+    lower_teeth = bool((bright & below).sum() >= 0.1 * max((opened & below).sum(), 1) > 0)
+    return MouthInterior(
+        across,
+        split.astype(np.float64),
+        None if cavity is None else cavity.astype(np.float32),
+        None if teeth is None else teeth.astype(np.float32),
+        lower_teeth,
+    )
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The opening at given target pixel columns, and the same places in the photo."""
+
+    across: np.ndarray
+    x_src: np.ndarray
+    top_t: np.ndarray
+    gap_t: np.ndarray
+    top_s: np.ndarray
+    gap_s: np.ndarray
+    upper_h: np.ndarray  # height of the upper lip's part in the target, pixels
+    lower_h: np.ndarray
+    ratio: np.ndarray  # target pixels per photo pixel, down the opening
+    extra: np.ndarray  # in [0, 1]: how much wider than the photo the target opens
+    within: np.ndarray  # between the corners
+
+
+def _columns(
+    xs: np.ndarray, interior: MouthInterior, source_lips: tuple[np.ndarray, np.ndarray], target_lips: tuple
+) -> _Columns:
+    (up_s, lo_s), (up_t, lo_t) = source_lips, target_lips
+    left_t, right_t = _corners_x(up_t)
+    left_s, right_s = _corners_x(up_s)
+    across = (xs - left_t) / (right_t - left_t)
+    a = np.clip(across, 0.0, 1.0)
+    x_src = left_s + a * (right_s - left_s)
+    top_t = curve_y(up_t, xs)
+    gap_t = np.maximum(curve_y(lo_t, xs) - top_t, 0.0)
+    top_s = curve_y(up_s, x_src)
+    gap_s = np.maximum(curve_y(lo_s, x_src) - top_s, 0.0)
+    scale = float(np.hypot(*(up_t[-1] - up_t[0])) / max(np.hypot(*(up_s[-1] - up_s[0])), 1.0))
+    needed = gap_s * scale
+    opening = gap_t > needed
+    # A mouth that closes where the photo's was open squeezes its inside (never below 5 %).
+    ratio = np.where(opening | (gap_s < 1e-3), scale, np.maximum(gap_t / np.maximum(gap_s, 1e-3), 0.05))
+    split = np.interp(a, interior.across, interior.split)
+    return _Columns(
+        across=a,
+        x_src=x_src,
+        top_t=top_t,
+        gap_t=gap_t,
+        top_s=top_s,
+        gap_s=gap_s,
+        upper_h=split * gap_s * ratio,
+        lower_h=(1.0 - split) * gap_s * ratio,
+        ratio=ratio,
+        extra=np.clip((gap_t - needed) / 2.0, 0.0, 1.0),
+        within=(across > 0.0) & (across < 1.0),
+    )
+
+
+def mouth_source(
+    px: np.ndarray,
+    py: np.ndarray,
+    interior: MouthInterior,
+    source_lips: tuple[np.ndarray, np.ndarray],
+    target_lips: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where target pixels (px, py) (same shape) inside the opening take the photo from.
+
+    Returns source x, source y and `inside` (soft, in [0, 1]: the pixel lies between the target's
+    inner lips). Above the middle of the target's opening the photo is read hanging from the
+    upper lip (down to the photo's split), below it from the lower lip.
+    """
+    cols = _columns(px.reshape(-1), interior, source_lips, target_lips)
+    y = py.reshape(-1)
+    d_top = y - cols.top_t
+    d_bot = cols.top_t + cols.gap_t - y
+    middle = cols.upper_h + 0.5 * (cols.gap_t - cols.upper_h - cols.lower_h)
+    split_s = cols.top_s + cols.upper_h / np.maximum(cols.ratio, 1e-6)
+    from_top = np.minimum(cols.top_s + d_top / cols.ratio, split_s)
+    from_bottom = np.maximum(cols.top_s + cols.gap_s - d_bot / cols.ratio, split_s)
+    sy = np.clip(
+        np.where(d_top <= middle, from_top, from_bottom), cols.top_s - 1.0, cols.top_s + cols.gap_s + 1.0
+    )
+    inside = np.clip(np.minimum(d_top, d_bot) + 0.5, 0.0, 1.0) * cols.within
+    shape = px.shape
+    return cols.x_src.reshape(shape), sy.reshape(shape), inside.reshape(shape)
+
+
+def refine_mouth_flow(
+    flow: np.ndarray,
+    interior: MouthInterior,
+    source_lips: tuple[np.ndarray, np.ndarray],
+    target_lips: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Set the (H, W, 2) full-resolution backward flow inside the target's opening (in place)."""
+    box = box_around(np.concatenate(target_lips), flow.shape[:2], pad=2)
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    px, py = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+    sx, sy, inside = mouth_source(px, py, interior, source_lips, target_lips)
+    if inside.max() <= 0.0:
+        return
+    region = flow[y0:y1, x0:x1]
+    w = inside[:, :, None]
+    moved = np.stack([sx - px, sy - py], axis=-1)
+    region[...] = (w * moved + (1.0 - w) * region).astype(np.float32)
+
+
+def paint_mouth(
+    out: np.ndarray,
+    coverage: np.ndarray,
+    interior: MouthInterior,
+    source_lips: tuple[np.ndarray, np.ndarray],
+    target_lips: tuple[np.ndarray, np.ndarray],
+    face_size: float,
+    exposure: float,
+    teeth: bool = True,
+) -> None:
+    """Paint the gap the photo never showed into the (H, W, 3) uint8 crop `out` (in place) and
+    record where in `coverage` (H, W) float32."""
+    box = box_around(np.concatenate(target_lips), out.shape[:2], pad=2)
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    xs = np.arange(x0, x1, dtype=np.float64)
+    cols = _columns(xs, interior, source_lips, target_lips)
+    if cols.extra.max() <= 0.0:
+        return
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    gap_top = cols.top_t + cols.upper_h
+    gap_bottom = cols.top_t + cols.gap_t - cols.lower_h
+    bottom = cols.top_t + cols.gap_t
+    lips = np.clip(np.minimum(ys - cols.top_t, bottom - ys) + 0.5, 0.0, 1.0)
+    alpha = np.clip(np.minimum(ys - gap_top, gap_bottom - ys) + 0.5, 0.0, 1.0) * lips
+    alpha = alpha * (cols.extra * cols.within)[None, :]
+    if alpha.max() <= 0.0:
+        return
+    colour = _cavity(interior, ys, cols, gap_top, gap_bottom, face_size, exposure, teeth)
+    region = out[y0:y1, x0:x1].astype(np.float32)
+    region += (colour - region) * alpha[:, :, None]
+    out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+    np.maximum(coverage[y0:y1, x0:x1], alpha.astype(np.float32), out=coverage[y0:y1, x0:x1])
+
+
+def _cavity(
+    interior: MouthInterior,
+    ys: np.ndarray,
+    cols: Any,
+    gap_top: np.ndarray,
+    gap_bottom: np.ndarray,
+    face_size: float,
+    exposure: float,
+    teeth: bool,
+) -> np.ndarray:
+    """(Y, X, 3) float colour of the synthesised gap: the photo's own dark colour (or a dark
+    red-brown), in shadow under the upper teeth and towards the corners, a tongue low down, and
+    teeth where plausible."""
+    size = max(face_size, 1.0)
+    height = np.maximum(gap_bottom - gap_top, 1.0)
+    v = np.clip((ys - gap_top) / height, 0.0, 1.0)  # 0 under the upper part, 1 above the lower
+    centre = (1.0 - (2.0 * cols.across - 1.0) ** 2)[None, :]  # 1 mid-mouth, 0 at the corners
+    default = np.array([34.0, 13.0, 15.0]) * exposure
+    base = default if interior.cavity is None else 0.5 * default + 0.5 * np.minimum(interior.cavity, 55.0)
+    shadow = np.clip((ys - gap_top) / (0.012 * size), 0.0, 1.0)  # under the upper teeth
+    shade = (0.35 + 0.65 * centre) * (0.45 + 0.55 * shadow) * (0.75 + 0.4 * v)  # dark at the back
+    colour = base[None, None, :] * shade[:, :, None]
+    # A tongue: a lighter, redder mound rising from the lower part towards the middle.
+    open_enough = np.clip((height / size - 0.03) / 0.04, 0.0, 1.0)[None, :]
+    crest = 0.45 + 0.5 * (2.0 * cols.across[None, :] - 1.0) ** 2
+    tongue = np.clip((v - crest) / 0.2, 0.0, 1.0) * open_enough
+    tongue_colour = np.array([160.0, 66.0, 70.0]) * exposure * (0.45 + 0.55 * v[:, :, None])
+    colour = colour + (tongue_colour - colour) * (0.75 * tongue * np.sqrt(centre))[:, :, None]
+    if not teeth:
+        return colour
+    tooth = np.array([200.0, 192.0, 178.0]) * min(exposure, 1.2) if interior.teeth is None else interior.teeth
+    band_h = 0.018 * size
+    if interior.teeth is None:
+        # The photo showed no teeth: a hint of upper teeth under the upper lip.
+        no_teeth = np.clip(1.0 - cols.gap_s / (0.03 * size), 0.0, 1.0)[None, :]
+        band = np.clip((gap_top + band_h - ys) / 1.5 + 0.5, 0.0, 1.0) * no_teeth * np.sqrt(centre)
+        colour = colour + (tooth - colour) * (0.7 * band * open_enough)[:, :, None]
+    if not interior.lower_teeth:
+        # Lower teeth above the lower lip, in the lip's shadow, once the mouth is well open.
+        band = np.clip((ys - (gap_bottom - 0.7 * band_h)) / 1.5 + 0.5, 0.0, 1.0) * centre**1.5
+        colour = colour + (0.7 * tooth - colour) * (0.55 * band * open_enough)[:, :, None]
+    return colour
