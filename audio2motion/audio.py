@@ -25,14 +25,15 @@ from __future__ import annotations
 import logging
 import math
 import subprocess
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from core.errors import InputError, MediaReadError
 from reconstruction.video import ffmpeg_exe
+
+from .settings import JsonSettings
 
 __all__ = [
     "AudioFeatureConfig",
@@ -53,7 +54,7 @@ _LENGTH_TOLERANCE_S = 0.05
 
 
 @dataclass(frozen=True)
-class AudioFeatureConfig:
+class AudioFeatureConfig(JsonSettings):
     """Log-mel feature settings (saved in the model's config.json).
 
     Attributes:
@@ -78,6 +79,8 @@ class AudioFeatureConfig:
         channel_range_db: frames within this many dB of the loud (95th percentile) frame energy
             count as active for `normalize_channel`.
     """
+
+    what = "audio feature settings"
 
     sample_rate: int = 16000
     n_fft: int = 512
@@ -109,19 +112,6 @@ class AudioFeatureConfig:
             raise InputError(f"log_floor must be positive, got {self.log_floor}")
         if not self.channel_range_db > 0:
             raise InputError(f"channel_range_db must be positive, got {self.channel_range_db}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AudioFeatureConfig:
-        """Inverse of `to_dict`; unknown keys are refused (a file from another version)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"unknown audio feature settings {unknown}; known: {sorted(known)}")
-        return cls(**data)
 
 
 def num_video_frames(num_samples: int, sample_rate: int, fps: float) -> int:

@@ -27,7 +27,14 @@ import numpy as np
 from core.coefficients import MotionSequence
 from core.errors import InputError
 
-__all__ = ["AnimationControls", "blink_track", "reference_head_motion", "smooth_in_time", "BLINK_RATE_RANGE"]
+__all__ = [
+    "AnimationControls",
+    "blink_track",
+    "reference_head_motion",
+    "smooth_in_time",
+    "gaussian_blur_time",
+    "BLINK_RATE_RANGE",
+]
 
 #: Allowed blink rates, blinks per minute (people blink about 10-20 times a minute while talking).
 BLINK_RATE_RANGE = (0.0, 60.0)
@@ -121,15 +128,11 @@ def reference_head_motion(reference: MotionSequence, num_frames: int, fps: float
     return np.stack([np.interp(dst_t, src_t, pose[:, j]) for j in range(6)], axis=1).astype(np.float32)
 
 
-def smooth_in_time(values: np.ndarray, sigma_frames: float) -> np.ndarray:
-    """(T, D) values blurred along time with a Gaussian of `sigma_frames` (ends replicated; 0 = unchanged).
-
-    The flows draw independent noise every frame; smoothing their output removes the frame-to-frame
-    jitter that noise causes (real head motion is smooth at 25 fps).
-    """
+def gaussian_blur_time(values: np.ndarray, sigma_frames: float) -> np.ndarray:
+    """(T, D) float64 values blurred along time with a Gaussian of `sigma_frames` (ends replicated; 0 = unchanged)."""
     x = np.asarray(values, dtype=np.float64)
     if sigma_frames <= 0 or x.shape[0] < 2:
-        return x.astype(np.float32)
+        return x
     radius = int(math.ceil(3 * sigma_frames))
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_frames) ** 2)
     taps /= taps.sum()
@@ -137,4 +140,13 @@ def smooth_in_time(values: np.ndarray, sigma_frames: float) -> np.ndarray:
     out = np.zeros_like(x)
     for k, w in enumerate(taps):
         out += w * padded[k : k + x.shape[0]]
-    return out.astype(np.float32)
+    return out
+
+
+def smooth_in_time(values: np.ndarray, sigma_frames: float) -> np.ndarray:
+    """(T, D) float32 values blurred along time with a Gaussian of `sigma_frames` (see `gaussian_blur_time`).
+
+    The flows draw independent noise every frame; smoothing their output removes the frame-to-frame
+    jitter that noise causes (real head motion is smooth at 25 fps).
+    """
+    return gaussian_blur_time(values, sigma_frames).astype(np.float32)

@@ -15,13 +15,14 @@ Shapes: x, z (B, T, C); cond (B, T, D); per-frame log-determinants (B, T), in na
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from core.errors import InputError
+
+from .settings import JsonSettings
 
 __all__ = [
     "FlowConfig",
@@ -40,7 +41,7 @@ CellState = tuple[torch.Tensor, torch.Tensor] | None
 
 
 @dataclass(frozen=True)
-class FlowConfig:
+class FlowConfig(JsonSettings):
     """Architecture of one conditional flow.
 
     Attributes:
@@ -49,6 +50,8 @@ class FlowConfig:
         cond_hidden: width of the condition encoder's output, fed to every coupling.
         scale_clamp: log-scales of the couplings are soft-clamped to (-clamp, clamp).
     """
+
+    what = "flow settings"
 
     num_steps: int
     hidden_size: int = 128
@@ -60,18 +63,6 @@ class FlowConfig:
             raise InputError(f"flow sizes must be >= 1, got {self}")
         if not self.scale_clamp > 0:
             raise InputError(f"scale_clamp must be positive, got {self.scale_clamp}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FlowConfig:
-        """Inverse of `to_dict`; unknown keys are refused."""
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise InputError(f"unknown flow settings {unknown}")
-        return cls(**data)
 
 
 def _tanh(x: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,7 @@ import logging
 import math
 import os
 import threading
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,8 @@ import numpy as np
 from core.errors import InputError, WeightsNotFoundError
 
 from .audio import num_video_frames
+from .controls import gaussian_blur_time
+from .settings import JsonSettings
 
 __all__ = [
     "VISEMES",
@@ -102,7 +104,7 @@ class PhoneSegment:
 
 
 @dataclass(frozen=True)
-class PhoneticConfig:
+class PhoneticConfig(JsonSettings):
     """Settings of the phonetic features (saved in the model's config.json).
 
     Attributes:
@@ -118,6 +120,8 @@ class PhoneticConfig:
             shorter than min_pause_ms are filled (no flicker).
         language_weight / phone_penalty: pocketsphinx `lw` and `pip` of the phone decoder.
     """
+
+    what = "phonetic config keys"
 
     lead_ms: float = 40.0
     blend_ms: float = 25.0
@@ -141,18 +145,6 @@ class PhoneticConfig:
     def num_visemes(self) -> int:
         """V, the number of viseme channels."""
         return len(VISEMES)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PhoneticConfig:
-        """Inverse of `to_dict`; unknown keys are refused."""
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise InputError(f"unknown phonetic config keys {unknown}")
-        return cls(**data)
 
 
 # ---------------------------------------------------------------------- recogniser
@@ -254,20 +246,6 @@ def speech_activity(wave: np.ndarray, sample_rate: int, config: PhoneticConfig |
 
 
 # ---------------------------------------------------------------------- per-frame visemes
-def _gaussian_blur(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Blur (F, V) along time with a Gaussian of `sigma` frames (edges replicated)."""
-    if sigma <= 0:
-        return x
-    radius = int(math.ceil(3 * sigma))
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    taps /= taps.sum()
-    padded = np.pad(x, ((radius, radius), (0, 0)), mode="edge")
-    out = np.zeros_like(x)
-    for k, w in enumerate(taps):
-        out += w * padded[k : k + x.shape[0]]
-    return out
-
-
 def viseme_silence() -> np.ndarray:
     """(V,) float32 features of silence (one-hot on "sil")."""
     out = np.zeros(len(VISEMES), dtype=np.float32)
@@ -289,7 +267,7 @@ def viseme_track(segments: list[PhoneSegment], speech: np.ndarray, config: Phone
     shifted = np.concatenate([speech[lead:], np.zeros(min(lead, n), dtype=bool)]) if lead else speech
     ids[~shifted] = 0
     onehot = np.eye(len(VISEMES))[ids]
-    return _gaussian_blur(onehot, config.blend_ms / 10)
+    return gaussian_blur_time(onehot, config.blend_ms / 10)
 
 
 def viseme_features(

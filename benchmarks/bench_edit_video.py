@@ -12,7 +12,6 @@ render + placing into the frame + encode), timed from the call's progress report
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -23,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.timing import write_record  # noqa: E402
 from core.quiet import quiet_console  # noqa: E402
 from pipeline import EngineRegistry, VideoEditOptions, edit_video, read_video_metadata  # noqa: E402
 
@@ -76,10 +76,7 @@ def main() -> None:
     if not args.video.is_file():
         sys.exit(f"no clip at {args.video}: pass --video CLIP.mp4 (a 512 px video with a face)")
     record = run(args.video, args.seconds)
-    text = json.dumps(record, indent=1)
-    sys.stdout.write(text + "\n")
-    if args.out:
-        args.out.write_text(text + "\n")
+    write_record(record, args.out, indent=1)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,8 @@ enlarged to 12 MP; `--photo` takes a real one. Prints one JSON record.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -31,17 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.timing import interleaved_ms, summary_ms, write_record  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, load_image, photo_canvas, prepare_photo  # noqa: E402
 from pipeline.photo import Canvas, place_frame, target_coefficients  # noqa: E402
 from training.evaluation.self_reenactment import former_residual_paste  # noqa: E402
-
-
-def _summary(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
-    return {
-        "median_ms": round(statistics.median(ordered), 2),
-        "p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))], 2),
-    }
 
 
 def _drag(v: float) -> dict[str, float]:
@@ -52,16 +42,6 @@ def _drag(v: float) -> dict[str, float]:
         "open_mouth": float(0.5 + 0.5 * np.sin(6 * np.pi * v)),
         "close_eyes": float(max(0.0, np.sin(8 * np.pi * v))),
     }
-
-
-def _interleaved(ways: dict[str, Callable[[int], object]], repeats: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in ways}
-    for i in range(repeats):
-        for name, fn in ways.items():
-            start = time.perf_counter()
-            fn(i)
-            times[name].append((time.perf_counter() - start) * 1000.0)
-    return times
 
 
 def main() -> None:
@@ -105,24 +85,21 @@ def main() -> None:
         ("edit_full_resolution", full),
         ("video_512px_frame", video),
     ):
-        times = _interleaved(
+        times = interleaved_ms(
             {
                 "old": lambda i, c=canvas: former_residual_paste(c, render(i).crop),
                 "new": lambda i, c=canvas: place_frame(c, render(i)),
             },
             args.repeats,
         )
-        record[label] = {name: _summary(t) for name, t in times.items()}
+        record[label] = {name: summary_ms(t, minimum=False) for name, t in times.items()}
         record[label]["ratio_new_over_old"] = round(
             statistics.median(times["new"]) / statistics.median(times["old"]), 3
         )
     frame_ms = record["video_512px_frame"]  # type: ignore[index]
     record["video_512px_fps"] = {k: round(1000.0 / frame_ms[k]["median_ms"], 1) for k in ("old", "new")}
     record["goals"] = {"preview_ms": 25, "edit_12mp_ms": 300, "video_fps": 25}
-    text = json.dumps(record, indent=2)
-    sys.stdout.write(text + "\n")
-    if args.out is not None:
-        args.out.write_text(text + "\n")
+    write_record(record, args.out)
 
 
 if __name__ == "__main__":

@@ -14,19 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
 
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
-def _timed(fn, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return times
+from benchmarks.timing import timed_ms  # noqa: E402
 
 
 def _median(times: list[float]) -> float:
@@ -62,8 +59,8 @@ def main() -> None:
     old_state = old.prepare(crop, coeffs)
     new.prepare(crop, coeffs)  # builds the segmenter once (a per-process cost)
     with PersonSegmenter() as segmenter:
-        segment_ms = _timed(lambda: segmenter.person_mask(crop), 10)
-    fit_ms = _timed(lambda: new.prepare(crop, coeffs), 10)
+        segment_ms = timed_ms(lambda: segmenter.person_mask(crop), 10)
+    fit_ms = timed_ms(lambda: new.prepare(crop, coeffs), 10)
     new_state = new.prepare(crop, coeffs)
     sweep = np.linspace(-1.0, 1.0, args.frames)
     targets = [
@@ -72,7 +69,7 @@ def main() -> None:
     ]
 
     def run(fn) -> list[float]:
-        return [t for target in targets for t in _timed(lambda target=target: fn(target), 1)]
+        return [t for target in targets for t in timed_ms(lambda target=target: fn(target), 1)]
 
     for target in targets[:5]:  # warm-up
         old.render_flow(old_state, target)

@@ -11,11 +11,7 @@ Prints one JSON record.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -25,25 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.timing import summary_ms, timed_ms, write_record  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo, target_coefficients  # noqa: E402
-
-
-def _timed(fn: Callable[[], object], repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return times
-
-
-def _summary(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
-    return {
-        "median_ms": round(statistics.median(ordered), 2),
-        "p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))], 2),
-        "min_ms": round(ordered[0], 2),
-    }
 
 
 def _drag(v: float) -> EditRequest:
@@ -73,7 +52,7 @@ def main() -> None:
     photo = data.astronaut()
     state = prepare_photo(photo, registry=registry)
     engine = registry.geometric(state.backend)
-    prepare_ms = _timed(lambda: engine.prepare(state.crop, state.coefficients), 10)
+    prepare_ms = timed_ms(lambda: engine.prepare(state.crop, state.coefficients), 10)
     preview = engine.prepare(state.crop, state.coefficients)
     targets = [
         target_coefficients(state, _drag(v), registry=registry) for v in np.linspace(0.0, 1.0, args.frames)
@@ -81,9 +60,9 @@ def main() -> None:
     for target in targets[:10]:
         engine.render(preview, target)  # warm-up
     frames = iter(targets)
-    render_ms = _timed(lambda: engine.render(preview, next(frames)), len(targets))
+    render_ms = timed_ms(lambda: engine.render(preview, next(frames)), len(targets))
     flows = iter(targets)
-    flow_ms = _timed(lambda: engine.renderer.render_flow(preview, next(flows)), len(targets))
+    flow_ms = timed_ms(lambda: engine.renderer.render_flow(preview, next(flows)), len(targets))
 
     # A 12-megapixel photo (4000 x 3000) with the face as large as in the astronaut enlarged to 3000 px.
     big = np.zeros((3000, 4000, 3), np.uint8)
@@ -91,24 +70,21 @@ def main() -> None:
     big_state = prepare_photo(big, registry=registry)
     request = _drag(0.25)
     edit(big_state, request, registry=registry)  # prepares the engine for this photo
-    edit_ms = _timed(lambda: edit(big_state, request, registry=registry), 10)
+    edit_ms = timed_ms(lambda: edit(big_state, request, registry=registry), 10)
 
     box = big_state.crop_transform.box
     record = {
         "crop": list(state.crop.shape[:2]),
         "frames": len(targets),
-        "prepare": _summary(prepare_ms),
-        "render": _summary(render_ms),
-        "render_flow": _summary(flow_ms),
-        "edit_12mp": _summary(edit_ms),
+        "prepare": summary_ms(prepare_ms),
+        "render": summary_ms(render_ms),
+        "render_flow": summary_ms(flow_ms),
+        "edit_12mp": summary_ms(edit_ms),
         "paste_box_px": round(box[2] - box[0]),
         "goals_ms": {"render": 25, "edit_12mp": 175},
         "threads": cv2.getNumThreads(),
     }
-    text = json.dumps(record, indent=2)
-    sys.stdout.write(text + "\n")
-    if args.out is not None:
-        args.out.write_text(text + "\n")
+    write_record(record, args.out)
 
 
 if __name__ == "__main__":

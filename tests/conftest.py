@@ -1,9 +1,14 @@
 """Shared fixtures: where the real sample data lives, a real portrait that ships with scikit-image,
-small checkpoints in the public layout, and one intra-op thread for small models."""
+small checkpoints in the public layout, and one intra-op thread for small models; and helpers the
+test folders share (imported as `tests.conftest`): wav writers, an offline weights folder, a pickle
+that runs code, the missing/empty file checks of a loader."""
 
 from __future__ import annotations
 
 import os
+import wave
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +77,51 @@ def small_checkpoint(tmp_path_factory: pytest.TempPathFactory, small_original_st
         path,
     )
     return path
+
+
+def write_pcm(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
+    """A mono 16-bit wav of `samples` in [-1, 1]."""
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes((np.asarray(samples) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def write_speech_like(path: Path, seconds: float, rate: int = 16000) -> Path:
+    """A mono 16-bit wav of a speech-like tone: 180 Hz, its loudness pulsing 3 times a second."""
+    t = np.arange(int(seconds * rate)) / rate
+    return write_pcm(path, 0.3 * np.sin(2 * np.pi * 180 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)), rate)
+
+
+@contextmanager
+def offline_weights(folder: Path) -> Iterator[None]:
+    """Within: every weight file is looked up in `folder`, and nothing is downloaded."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIRENDER_WEIGHTS_DIR", str(folder))
+        patch.setenv("PIRENDER_OFFLINE", "1")
+        yield
+
+
+class _RunsCodeWhenUnpickled:
+    def __reduce__(self):
+        return (exec, ("raise SystemExit('unpickled!')",))
+
+
+def write_code_pickle(path: Path, key: str) -> Path:
+    """A torch file whose `key` entry runs code when unpickled: a safe loader must refuse it."""
+    torch.save({key: _RunsCodeWhenUnpickled()}, path)
+    return path
+
+
+def check_missing_and_empty_files(
+    load: Callable[[Path], object], error: type[Exception], folder: Path, suffix: str
+) -> None:
+    """`load` raises `error` saying "not found" for a missing file, and naming an empty one."""
+    with pytest.raises(error, match="not found"):
+        load(folder / f"missing{suffix}")
+    empty = folder / f"empty{suffix}"
+    empty.write_bytes(b"")
+    with pytest.raises(error, match=empty.name):
+        load(empty)

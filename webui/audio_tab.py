@@ -38,11 +38,8 @@ def audio_notice() -> tuple[str, bool]:
     return f"Audio-to-motion model: `{directory.name}` (from `{directory}`).", True
 
 
-class AudioHandlers:
-    """Event handlers of the tab; they hold only the shared app context (user data comes as arguments)."""
-
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
+class AudioHandlers(common.TabHandlers):
+    """Event handlers of the Audio tab."""
 
     def run(
         self,
@@ -99,14 +96,8 @@ class AudioHandlers:
             )
             out = self.ctx.files.new_path(sid, "talking", ".mp4", download=True)
             try:
-                paths = animate(
-                    image,
-                    audio_path,
-                    options,
-                    out,
-                    progress=lambda f, m: progress(f, desc=m),
-                    cancel=cancel,
-                    registry=self.ctx.registry,
+                paths = self.run_job(
+                    animate, image, audio_path, options, out, progress=progress, cancel=cancel
                 )
                 self.ctx.files.track(sid, paths)
             except Cancelled:

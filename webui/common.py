@@ -41,6 +41,7 @@ __all__ = [
     "engine_radio",
     "page_message",
     "JobControl",
+    "TabHandlers",
     "photo_input",
     "source_photo_input",
     "photo_examples",
@@ -64,6 +65,7 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".flac", ".webm", ".opus")
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 #: Radio choices of the renderer (label, EditRequest.engine): of the Edit tab's released sliders, the videos.
 REFINE_CHOICES = [
@@ -167,6 +169,29 @@ class JobControl:
             self.cancel.set()
             return message
         return "Nothing is running."
+
+
+class TabHandlers:
+    """Event handlers of a tab; they hold only the shared app context (user data comes as arguments)."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def run_job(
+        self,
+        use_case: Callable[..., T],
+        *inputs: Any,
+        progress: gr.Progress,
+        cancel: threading.Event,
+    ) -> T:
+        """A long use case (`reenact`, `animate`...) on the shared engines, reporting to the page's
+        progress bar and stopped by the job's Cancel button."""
+        return use_case(
+            *inputs,
+            progress=lambda f, m: progress(f, desc=m),
+            cancel=cancel,
+            registry=self.ctx.registry,
+        )
 
 
 def session_id(request: gr.Request | None) -> str:

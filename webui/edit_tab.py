@@ -10,8 +10,9 @@ pipeline all use the same definition.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import gradio as gr
 
@@ -23,6 +24,8 @@ __all__ = ["EditTab", "build_edit_tab", "controls_help"]
 
 #: Range of the raw expression sliders: the coefficients are about unit-variance in both face models.
 RAW_RANGE = 3.0
+
+C = TypeVar("C", bound=gr.components.Component)
 
 
 @dataclass
@@ -51,6 +54,13 @@ def controls_help() -> str:
         "All sliders are relative to the photo: 0 keeps it as it is. Presets set several sliders at once."
     )
     return "\n".join(rows)
+
+
+def _shown(kind: Callable[..., C], label: str, elem_id: str, **size: int) -> C:
+    """A picture of the result tabs: shown from a file, not editable, with a full-screen button."""
+    return kind(
+        label=label, type="filepath", interactive=False, elem_id=elem_id, buttons=["fullscreen"], **size
+    )
 
 
 def build_edit_tab(ctx: AppContext) -> EditTab:
@@ -124,32 +134,13 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
         with gr.Column(scale=6, min_width=360, elem_id="edit-right"):
             with gr.Tabs():
                 with gr.Tab("Result"):
-                    result = gr.Image(
-                        label="Edited photo",
-                        type="filepath",
-                        interactive=False,
-                        height=560,
-                        elem_id="edit-result",
-                        buttons=["fullscreen"],
-                    )
+                    result = _shown(gr.Image, "Edited photo", "edit-result", height=560)
                 with gr.Tab("Before / after"):
-                    compare = gr.ImageSlider(
-                        label="Before / after (drag the divider)",
-                        type="filepath",
-                        interactive=False,
-                        max_height=560,
-                        elem_id="edit-compare",
-                        buttons=["fullscreen"],
+                    compare = _shown(
+                        gr.ImageSlider, "Before / after (drag the divider)", "edit-compare", max_height=560
                     )
                 with gr.Tab("Detected face"):
-                    faces = gr.Image(
-                        label="Detected face and landmarks",
-                        type="filepath",
-                        interactive=False,
-                        height=560,
-                        elem_id="edit-faces",
-                        buttons=["fullscreen"],
-                    )
+                    faces = _shown(gr.Image, "Detected face and landmarks", "edit-faces", height=560)
             note = gr.Markdown("", elem_id="edit-note")
             refine = engine_radio(ctx, "Renderer when a slider is released", "edit-engine")
             with gr.Row():

@@ -62,11 +62,8 @@ def reenact_options(
     )
 
 
-class ReenactHandlers:
-    """Event handlers of the tab; they hold only the shared app context (user data comes as arguments)."""
-
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
+class ReenactHandlers(common.TabHandlers):
+    """Event handlers of the Reenact tab."""
 
     def run(
         self,
@@ -93,14 +90,8 @@ class ReenactHandlers:
             options = reenact_options(mode, parts, smoothing, engine, self.ctx.backend, cfg.max_video_seconds)
             out = self.ctx.files.new_path(sid, "reenacted", ".mp4", download=True)
             try:
-                path = reenact(
-                    image,
-                    video_path,
-                    options,
-                    out,
-                    progress=lambda f, m: progress(f, desc=m),
-                    cancel=cancel,
-                    registry=self.ctx.registry,
+                path = self.run_job(
+                    reenact, image, video_path, options, out, progress=progress, cancel=cancel
                 )
             except Cancelled:
                 gr.Warning("Reenactment cancelled; no video was written.", title="Cancelled")

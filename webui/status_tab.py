@@ -27,7 +27,7 @@ from pipeline import (
     weight_files,
     weights_dir,
 )
-from webui.common import AppContext, ui_errors
+from webui.common import AppContext, TabHandlers, ui_errors
 
 __all__ = ["build_status_tab", "status_markdown", "engines_markdown", "weights_markdown"]
 
@@ -149,11 +149,8 @@ def status_markdown(ctx: AppContext) -> str:
     return "\n".join(lines)
 
 
-class StatusHandlers:
+class StatusHandlers(TabHandlers):
     """Event handlers of the panel (the registry they reload is shared by every session)."""
-
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
 
     def refresh(self) -> tuple[str, str, str, str]:
         return (

@@ -19,6 +19,7 @@ from audio2motion.audio import (
     silence_features,
 )
 from core.errors import InputError, MediaReadError
+from tests.conftest import check_missing_and_empty_files
 
 from .helpers import bursts, encode_audio, make_video, tone, write_wav
 
@@ -61,12 +62,7 @@ def test_unreadable_audio_raises_clear_errors(tmp_path: Path) -> None:
     garbage.write_bytes(b"this is not audio at all" * 50)
     with pytest.raises(MediaReadError, match="broken.wav.*not a readable audio"):
         load_audio(garbage)
-    with pytest.raises(MediaReadError, match="not found"):
-        load_audio(tmp_path / "missing.mp3")
-    empty = tmp_path / "empty.m4a"
-    empty.write_bytes(b"")
-    with pytest.raises(MediaReadError, match="empty.m4a"):
-        load_audio(empty)
+    check_missing_and_empty_files(load_audio, MediaReadError, tmp_path, ".m4a")
     silent_video = make_video(tmp_path / "no_sound.mp4", None)
     with pytest.raises(MediaReadError, match="no audio stream"):
         load_audio(silent_video)

@@ -13,6 +13,7 @@ from cli.edit import flag_name
 from cli.main import build_parser, main
 from pipeline import CONTROL_SPECS, SYNTHESIZED_NOTICE, read_video_metadata
 from reconstruction.images import read_png_text
+from tests.conftest import write_speech_like
 
 DRIVING = "videos/Hangz-nju-cuhk__Talking-Face_PC-AVS__00067.mp4"
 
@@ -170,18 +171,8 @@ def test_animate_uses_the_shipped_audio_model_by_default(
     photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No flags, no user weights: weights/files/audio2motion animates the photo (H.264 + the speech)."""
-    import wave
-
     monkeypatch.delenv("PIRENDER_AUDIO_MODEL", raising=False)
-    rate = 16000
-    t = np.arange(rate) / rate
-    speech = 0.3 * np.sin(2 * np.pi * 180 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
-    wav = tmp_path / "s.wav"
-    with wave.open(str(wav), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes((speech * 32767).astype("<i2").tobytes())
+    wav = write_speech_like(tmp_path / "s.wav", 1.0)
     out = tmp_path / "a.mp4"
     assert main(["animate", str(photo), str(wav), "-o", str(out), "--engine", "preview"]) == 0
     info = read_video_metadata(out)

@@ -4,7 +4,6 @@ renderer, and a registry that sees no weights at all."""
 from __future__ import annotations
 
 import dataclasses
-import wave
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -15,16 +14,7 @@ import torch
 from core.coefficients import DEFAULT_FACE_MODEL, descriptor_size
 from pipeline import EngineRegistry, SourceState, prepare_photo
 from pirender import GeneratorConfig, PIRenderer
-
-
-def write_pcm(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
-    """A mono 16-bit wav of `samples` in [-1, 1]."""
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes((np.asarray(samples) * 32767).astype("<i2").tobytes())
-    return path
+from tests.conftest import write_pcm
 
 
 def write_tone(path: Path, seconds: float, hz: float = 220.0, rate: int = 16000) -> Path:

@@ -11,6 +11,7 @@ from cli.main import main
 from core.errors import CheckpointError, WeightsNotFoundError
 from pirender import GeneratorConfig, PIRenderer, load_generator, load_pretrained, save_pretrained
 from pirender.checkpoint import from_original_keys, infer_original_config, to_original_keys
+from tests.conftest import write_code_pickle
 
 
 def test_infer_config_of_small_case(small_original_state):
@@ -78,13 +79,9 @@ def test_other_model_checkpoint_is_refused(tmp_path):
 
 
 def test_arbitrary_objects_are_never_unpickled(tmp_path):
-    class Evil:
-        def __reduce__(self):
-            return (exec, ("raise SystemExit('unpickled!')",))
-
-    torch.save({"net_G_ema": Evil()}, tmp_path / "evil.pt")
+    evil = write_code_pickle(tmp_path / "evil.pt", "net_G_ema")
     with pytest.raises(CheckpointError, match="evil.pt"):
-        load_generator(tmp_path / "evil.pt")
+        load_generator(evil)
 
 
 def test_missing_file_is_weights_not_found(tmp_path):

@@ -20,6 +20,7 @@ from reconstruction.backends import Deep3DReconstruction, DefaultBackend, alignm
 from reconstruction.crop import crop_face, paste_back
 from reconstruction.detection import DetectedFace
 from reconstruction.fitting import project_coefficients
+from tests.conftest import offline_weights
 from tests.reconstruction.test_detection import two_faces
 
 
@@ -228,13 +229,8 @@ def deep3d_folder(tmp_path_factory, test_data: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def deep3d(deep3d_folder, backend):
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PIRENDER_WEIGHTS_DIR", str(deep3d_folder))
-    patch.setenv("PIRENDER_OFFLINE", "1")
-    try:
+    with offline_weights(deep3d_folder):
         yield get_backend("deep3d", detector=backend.detector, batch_size=4)
-    finally:
-        patch.undo()
 
 
 def test_deep3d_photo(deep3d, astronaut, astro_analysis):

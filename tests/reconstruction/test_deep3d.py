@@ -22,6 +22,7 @@ from core.errors import (
 )
 from reconstruction.align import align_face
 from reconstruction.deep3d import Deep3DBackend, Deep3DReconNet, load_deep3d_network, split_coefficients
+from tests.conftest import offline_weights
 
 SEED = 4242
 # Five landmarks of skimage's astronaut (eye centres, nose tip, mouth corners), pixel coordinates, y down.
@@ -200,13 +201,8 @@ def test_split_coefficients() -> None:
 @pytest.fixture(scope="module")
 def backend(weights_folder: Path) -> Iterator[Deep3DBackend]:
     """Constructed with no paths: every file is resolved through the registry's weights folder."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PIRENDER_WEIGHTS_DIR", str(weights_folder))
-    patch.setenv("PIRENDER_OFFLINE", "1")
-    try:
+    with offline_weights(weights_folder):
         yield Deep3DBackend(batch_size=2)
-    finally:
-        patch.undo()
 
 
 def test_backend_fit_returns_bfm_coefficients(backend: Deep3DBackend, astronaut: np.ndarray) -> None:
@@ -273,13 +269,8 @@ def backend_without_bfm(
     """A weights folder with epoch_20.pth only (the public renderer's user who has no BFM)."""
     folder = tmp_path_factory.mktemp("weights_no_bfm")
     (folder / "epoch_20.pth").symlink_to(weights_folder / "epoch_20.pth")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PIRENDER_WEIGHTS_DIR", str(folder))
-    patch.setenv("PIRENDER_OFFLINE", "1")
-    try:
+    with offline_weights(folder):
         yield Deep3DBackend(batch_size=2)
-    finally:
-        patch.undo()
 
 
 def test_without_the_bfm_the_network_gives_the_coefficients(

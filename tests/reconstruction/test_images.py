@@ -12,6 +12,7 @@ from PIL import Image
 
 from core.errors import ImageReadError, InputError
 from reconstruction.images import load_image, read_png_text, save_png
+from tests.conftest import check_missing_and_empty_files
 
 
 def _encode(im: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -88,12 +89,7 @@ def test_refuses_broken_and_unknown_files(astronaut, tmp_path):
     jpeg = _encode(Image.fromarray(astronaut), "JPEG")
     with pytest.raises(ImageReadError, match="damaged or truncated"):
         load_image(jpeg[: len(jpeg) // 3])
-    with pytest.raises(ImageReadError, match="not found"):
-        load_image(tmp_path / "missing.jpg")
-    empty = tmp_path / "empty.png"
-    empty.write_bytes(b"")
-    with pytest.raises(ImageReadError, match="empty"):
-        load_image(empty)
+    check_missing_and_empty_files(load_image, ImageReadError, tmp_path, ".png")
     with pytest.raises(InputError):
         load_image(12345)  # type: ignore[arg-type]
 

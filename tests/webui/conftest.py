@@ -109,20 +109,6 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path
     return path
 
 
-def write_wav(path: Path, seconds: float, rate: int = 16000) -> Path:
-    """A mono 16-bit wav of a speech-like tone sequence."""
-    import wave
-
-    t = np.arange(int(seconds * rate)) / rate
-    signal = 0.3 * np.sin(2 * np.pi * 180 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
-    with wave.open(str(path), "wb") as fh:
-        fh.setnchannels(1)
-        fh.setsampwidth(2)
-        fh.setframerate(rate)
-        fh.writeframes((signal * 32767).astype("<i2").tobytes())
-    return path
-
-
 def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

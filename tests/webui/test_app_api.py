@@ -11,7 +11,8 @@ from PIL import Image
 
 from pipeline import CONTROL_SPECS, PRESETS, SYNTHESIZED_NOTICE, read_video_metadata
 from reconstruction.images import read_png_text
-from tests.webui.conftest import RunningApp, write_video, write_wav
+from tests.conftest import write_speech_like
+from tests.webui.conftest import RunningApp, write_video
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -386,7 +387,7 @@ def test_audio_tab_says_when_the_model_is_missing(
     import pipeline.audio
 
     monkeypatch.setattr(pipeline.audio, "_model_dirs", lambda explicit: [tmp_path / "no-model"])
-    wav = write_wav(tmp_path / "speech.wav", 1.0)
+    wav = write_speech_like(tmp_path / "speech.wav", 1.0)
     with pytest.raises(AppError, match="audio-to-motion model is not installed"):
         running_app.client().predict(
             handle_file(str(example_photo)),
@@ -429,7 +430,7 @@ def test_animate_makes_variants_once_a_model_is_installed(
     )
     AudioToMotion(config).save_pretrained(tmp_path / "audio-model")
     monkeypatch.setenv("PIRENDER_AUDIO_MODEL", str(tmp_path / "audio-model"))  # read per request: no restart
-    wav = write_wav(tmp_path / "speech.wav", 1.0)
+    wav = write_speech_like(tmp_path / "speech.wav", 1.0)
     out = running_app.client().predict(
         handle_file(str(example_photo)),
         handle_file(str(wav)),
@@ -460,7 +461,7 @@ def test_media_duration_limit_message(tmp_path: Path) -> None:
 
     from webui.common import check_media
 
-    wav = write_wav(tmp_path / "long.wav", 4.0)
+    wav = write_speech_like(tmp_path / "long.wav", 4.0)
     with pytest.raises(gr.Error, match="4.0 s long; this server accepts at most 3 s"):
         check_media(wav, 3.0, "audio", need_audio=True)
     silent = write_video(tmp_path / "silent.mp4", [np.zeros((32, 32, 3), np.uint8)] * 5)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from core.errors import CheckpointError, WeightsNotFoundError
+from tests.conftest import write_code_pickle
 from weights.loading import (
     load_safetensors,
     load_tensor_dict,
@@ -32,13 +33,9 @@ def test_torch_state_round_trip_and_failures(tmp_path):
 
 
 def test_pickled_code_is_never_run(tmp_path):
-    class Evil:
-        def __reduce__(self):
-            return (exec, ("raise SystemExit('unpickled!')",))
-
-    torch.save({"x": Evil()}, tmp_path / "evil.pt")
+    evil = write_code_pickle(tmp_path / "evil.pt", "x")
     with pytest.raises(CheckpointError, match="evil.pt"):
-        load_torch_state(tmp_path / "evil.pt")
+        load_torch_state(evil)
 
 
 def test_safetensors_and_json_round_trip(tmp_path):

@@ -36,7 +36,7 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,15 @@ from pipeline import default_registry, prepare_photo
 from reconstruction.tracking import FaceTracker
 from reconstruction.video import read_identity_groups, read_video
 
-__all__ = ["LipsyncClip", "mouth_ratio", "held_out_videos", "evaluate_clip", "summarise", "main"]
+__all__ = [
+    "LipsyncClip",
+    "mouth_ratio",
+    "held_out_videos",
+    "evaluate_clip",
+    "summarise",
+    "run_and_report",
+    "main",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -295,15 +303,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(argv) if argv is not None else None)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    try:
+
+    def rows() -> Iterator[LipsyncClip]:
         models = [(name, AudioToMotion.from_pretrained(name)) for name in args.model]
-        rows: list[LipsyncClip] = []
         for path, language in held_out_videos(args.videos, args.held_out_fraction, args.split_seed):
             real = load_real_clip(path, language, args.max_seconds)
             if real is None:
                 continue
             for name, model in models:
-                row = evaluate_clip(
+                yield evaluate_clip(
                     real,
                     model,
                     name,
@@ -311,17 +319,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                     temperature=args.temperature,
                     max_seconds=args.max_seconds,
                 )
-                logger.info("%s", row)
-                rows.append(row)
+
+    return run_and_report(rows(), summarise, args.output, rows_key="clips")
+
+
+def run_and_report(
+    rows: Iterable[Any],
+    summarise: Callable[[list[Any]], dict[str, dict[str, float]]],
+    output: Path | None,
+    *,
+    rows_key: str,
+) -> int:
+    """An evaluation command's end: log each row as it comes, print the summary (a line per group),
+    write rows and summary to `output` as JSON when given; 0, or 2 after logging a PIRenderError."""
+    done: list[Any] = []
+    try:
+        for row in rows:
+            logger.info("%s", row)
+            done.append(row)
     except PIRenderError as exc:
         logger.error("%s", exc)
         return 2
-    summary = summarise(rows)
+    summary = summarise(done)
     for key, values in summary.items():
         sys.stdout.write(key + ": " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()) + "\n")
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps({"clips": [asdict(r) for r in rows], "summary": summary}, indent=2))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps({rows_key: [asdict(r) for r in done], "summary": summary}, indent=2))
     return 0
 
 

@@ -19,25 +19,23 @@ Clips are taken from the identity groups the audio model's training split holds 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import sys
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from core.errors import PIRenderError
 from pipeline import EngineRegistry, prepare_photo
 from pipeline.photo import Canvas, place_frame
 from reconstruction.crop import crop_face, crop_mask
 from reconstruction.motion import relative_motion
 from reconstruction.tracking import FaceTracker
 from reconstruction.video import read_video
-from training.evaluation.lipsync import held_out_videos, mouth_ratio
+from training.evaluation.lipsync import held_out_videos, mouth_ratio, run_and_report
 
 __all__ = ["ReenactmentScores", "former_residual_paste", "evaluate_clip", "main"]
 
@@ -180,21 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     registry = EngineRegistry(fast=False)
-    rows: list[ReenactmentScores] = []
-    try:
+
+    def rows() -> Iterator[ReenactmentScores]:
         for path, _ in held_out_videos(args.videos)[: args.clips]:
-            for row in evaluate_clip(path, registry, max_seconds=args.max_seconds, max_side=args.max_side):
-                logger.info("%s", row)
-                rows.append(row)
-    except PIRenderError as exc:
-        logger.error("%s", exc)
-        return 2
-    summary = summarise(rows)
-    for way, values in summary.items():
-        sys.stdout.write(way + ": " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()) + "\n")
-    if args.output is not None:
-        args.output.write_text(json.dumps({"rows": [asdict(r) for r in rows], "summary": summary}, indent=2))
-    return 0
+            yield from evaluate_clip(path, registry, max_seconds=args.max_seconds, max_side=args.max_side)
+
+    return run_and_report(rows(), summarise, args.output, rows_key="rows")
 
 
 if __name__ == "__main__":
