@@ -93,197 +93,85 @@ class ControlSpec:
     description: str = ""
 
 
+def _head(name: str, label: str, limit: float, unit: str, description: str) -> ControlSpec:
+    """A pose slider from -limit to +limit, in steps of 1 `unit`."""
+    return ControlSpec(name, label, "head", -limit, limit, step=1.0, unit=unit, description=description)
+
+
+def _expression(name: str, label: str, minimum: float, description: str) -> ControlSpec:
+    """An expression slider from `minimum` (-1 or 0) to 1, in steps of 0.05."""
+    return ControlSpec(name, label, "expression", minimum, 1.0, step=0.05, description=description)
+
+
 #: Every slider, declared once. Expression sliders are in [-1, 1] where the opposite direction
 #: means something (a sad mouth, lowered brows, pursed lips) and [0, 1] where it does not.
 CONTROL_SPECS: tuple[ControlSpec, ...] = (
-    ControlSpec(
+    _head(
         "yaw",
         "Turn (yaw)",
-        "head",
-        -30.0,
         30.0,
-        0.0,
-        1.0,
         "deg",
         "Turn the head left/right; positive moves the nose towards the picture's right.",
     ),
-    ControlSpec(
-        "pitch",
-        "Nod (pitch)",
-        "head",
-        -20.0,
-        20.0,
-        0.0,
-        1.0,
-        "deg",
-        "Tilt the head up/down; positive turns the nose down.",
-    ),
-    ControlSpec(
+    _head("pitch", "Nod (pitch)", 20.0, "deg", "Tilt the head up/down; positive turns the nose down."),
+    _head(
         "roll",
         "Tilt (roll)",
-        "head",
-        -20.0,
         20.0,
-        0.0,
-        1.0,
         "deg",
         "Tilt the head sideways; positive turns it counter-clockwise in the picture.",
     ),
-    ControlSpec(
+    _head(
         "move_x",
         "Move left/right",
-        "head",
-        -20.0,
         20.0,
-        0.0,
-        1.0,
         "%",
         "Shift the head horizontally, in percent of the frame width; positive moves it right.",
     ),
-    ControlSpec(
+    _head(
         "move_y",
         "Move up/down",
-        "head",
-        -20.0,
         20.0,
-        0.0,
-        1.0,
         "%",
         "Shift the head vertically, in percent of the frame height; positive moves it up.",
     ),
-    ControlSpec(
+    _head(
         "scale",
         "Size",
-        "head",
-        -25.0,
         25.0,
-        0.0,
-        1.0,
         "%",
         "Make the head larger (positive) or smaller in the frame, in percent, about its own centre.",
     ),
-    ControlSpec(
-        "smile",
-        "Smile",
-        "expression",
-        -1.0,
-        1.0,
-        0.0,
-        0.05,
-        "",
-        "Mouth corners up and out; negative turns them down.",
-    ),
-    ControlSpec(
-        "open_mouth",
-        "Open mouth (aaa)",
-        "expression",
-        0.0,
-        1.0,
-        0.0,
-        0.05,
-        "",
-        "Drop the jaw and part the lips, as in 'aaa'.",
-    ),
-    ControlSpec(
+    _expression("smile", "Smile", -1.0, "Mouth corners up and out; negative turns them down."),
+    _expression("open_mouth", "Open mouth (aaa)", 0.0, "Drop the jaw and part the lips, as in 'aaa'."),
+    _expression(
         "wide_mouth",
         "Wide mouth (eee)",
-        "expression",
         -1.0,
-        1.0,
-        0.0,
-        0.05,
-        "",
         "Stretch the lips sideways, as in 'eee'; negative narrows the mouth.",
     ),
-    ControlSpec(
-        "round_lips",
-        "Round lips (ooo)",
-        "expression",
-        0.0,
-        1.0,
-        0.0,
-        0.05,
-        "",
-        "Round and push the lips forward, as in 'ooo'.",
-    ),
-    ControlSpec(
-        "raise_brows",
-        "Raise brows",
-        "expression",
-        -1.0,
-        1.0,
-        0.0,
-        0.05,
-        "",
-        "Lift both eyebrows (surprise); negative lowers them.",
-    ),
-    ControlSpec(
-        "frown", "Frown", "expression", 0.0, 1.0, 0.0, 0.05, "", "Pull the inner eyebrows down and together."
-    ),
-    ControlSpec(
-        "close_eyes",
-        "Close eyes",
-        "expression",
-        0.0,
-        1.0,
-        0.0,
-        0.05,
-        "",
-        "Lower both upper lids onto the lower lids (1 = closed).",
-    ),
-    ControlSpec(
-        "wink_left",
-        "Wink (left)",
-        "expression",
-        0.0,
-        1.0,
-        0.0,
-        0.05,
-        "",
-        "Close the eye on the picture's left only.",
-    ),
-    ControlSpec(
-        "wink_right",
-        "Wink (right)",
-        "expression",
-        0.0,
-        1.0,
-        0.0,
-        0.05,
-        "",
-        "Close the eye on the picture's right only.",
-    ),
-    ControlSpec(
+    _expression("round_lips", "Round lips (ooo)", 0.0, "Round and push the lips forward, as in 'ooo'."),
+    _expression("raise_brows", "Raise brows", -1.0, "Lift both eyebrows (surprise); negative lowers them."),
+    _expression("frown", "Frown", 0.0, "Pull the inner eyebrows down and together."),
+    _expression("close_eyes", "Close eyes", 0.0, "Lower both upper lids onto the lower lids (1 = closed)."),
+    _expression("wink_left", "Wink (left)", 0.0, "Close the eye on the picture's left only."),
+    _expression("wink_right", "Wink (right)", 0.0, "Close the eye on the picture's right only."),
+    _expression(
         "gaze_x",
         "Look left/right",
-        "expression",
         -1.0,
-        1.0,
-        0.0,
-        0.05,
-        "",
         "Move both irises inside the eyes; positive looks towards the picture's right (1 = as far as the eye allows).",
     ),
-    ControlSpec(
+    _expression(
         "gaze_y",
         "Look up/down",
-        "expression",
         -1.0,
-        1.0,
-        0.0,
-        0.05,
-        "",
         "Move both irises up (positive) or down inside the eyes (1 = as far as the lids allow).",
     ),
-    ControlSpec(
+    _expression(
         "neutralise",
         "Remove photo's expression",
-        "expression",
         0.0,
-        1.0,
-        0.0,
-        0.05,
-        "",
         "Fade out the photo's own expression towards the face model's neutral face "
         "(1 = expression coefficients replaced by zeros, before the other sliders are added).",
     ),
