@@ -62,23 +62,65 @@ class WeightEntry:
     sha256: str | None = None
 
 
-_DEEP3D_MIT = "MIT (Deep3DFaceRecon_pytorch)"
+#: (licence, where to read it) of the files below.
+_BFM_TERMS = (
+    "Basel Face Model licence: register at https://faces.dmi.unibas.ch/bfm/ (non-commercial)",
+    "https://faces.dmi.unibas.ch/bfm/main.php?nav=1-2&id=downloads",
+)
 _DEEP3D_URL = "https://github.com/sicxu/Deep3DFaceRecon_pytorch"
+_DEEP3D_MIT = ("MIT (Deep3DFaceRecon_pytorch)", _DEEP3D_URL)
 
 
-def _index_file(name: str, filename: str, description: str, size_bytes: int, sha256: str) -> WeightEntry:
-    """A small public file of Deep3DFaceRecon's BFM folder used to build BFM_model_front.mat."""
+def _sadtalker_file(
+    name: str,
+    repo_filename: str,
+    description: str,
+    needed_for: str,
+    terms: tuple[str, str],
+    size_mb: float,
+    *,
+    requires_acceptance: bool = True,
+    size_bytes: int | None = None,
+    sha256: str | None = None,
+) -> WeightEntry:
+    """A file of the SadTalker hub mirror, whose BFM_Fitting folder holds the face-model files.
+
+    `terms` is (licence, licence_url).
+    """
+    licence, licence_url = terms
     return WeightEntry(
         name=name,
-        filename=filename,
+        filename=repo_filename.rpartition("/")[2],
         description=description,
-        needed_for="building BFM_model_front.mat locally",
-        licence=_DEEP3D_MIT,
-        licence_url=_DEEP3D_URL,
+        needed_for=needed_for,
+        licence=licence,
+        licence_url=licence_url,
         repo_id="vinthony/SadTalker",
-        repo_filename=f"BFM_Fitting/{filename}",
+        repo_filename=repo_filename,
+        requires_acceptance=requires_acceptance,
+        size_mb=size_mb,
+        size_bytes=size_bytes,
+        sha256=sha256,
+    )
+
+
+def _index_file(
+    name: str,
+    filename: str,
+    description: str,
+    size_bytes: int,
+    sha256: str,
+    needed_for: str = "building BFM_model_front.mat locally",
+) -> WeightEntry:
+    """A small public MIT file of Deep3DFaceRecon's BFM folder, free to download and checked by sha256."""
+    return _sadtalker_file(
+        name,
+        f"BFM_Fitting/{filename}",
+        description,
+        needed_for,
+        _DEEP3D_MIT,
+        round(size_bytes / 1e6, 3),
         requires_acceptance=False,
-        size_mb=round(size_bytes / 1e6, 3),
         size_bytes=size_bytes,
         sha256=sha256,
     )
@@ -99,65 +141,53 @@ REGISTRY: dict[str, WeightEntry] = {
             official=False,
             size_mb=180,
         ),
-        WeightEntry(
-            name="deep3d-recon",
-            filename="epoch_20.pth",
-            description="Deep3DFaceRecon coefficient network (ResNet-50, 257 outputs)",
-            needed_for="the 'deep3d' reconstruction backend (BFM coefficients for the public renderer weights)",
-            licence="Deep3DFaceRecon_pytorch licence (research use); trained with the BFM, see its terms",
-            licence_url="https://github.com/sicxu/Deep3DFaceRecon_pytorch",
-            repo_id="vinthony/SadTalker",
-            repo_filename="epoch_20.pth",
-            size_mb=290,
+        _sadtalker_file(
+            "deep3d-recon",
+            "epoch_20.pth",
+            "Deep3DFaceRecon coefficient network (ResNet-50, 257 outputs)",
+            "the 'deep3d' reconstruction backend (BFM coefficients for the public renderer weights)",
+            (
+                "Deep3DFaceRecon_pytorch licence (research use); trained with the BFM, see its terms",
+                _DEEP3D_URL,
+            ),
+            290,
         ),
-        WeightEntry(
-            name="bfm-front",
-            filename="BFM_model_front.mat",
-            description="Basel Face Model 2009 front part with the Guo et al. expression basis",
-            needed_for="the BFM's geometric preview and semantic sliders (the neural renderer runs without it)",
-            licence="Basel Face Model licence: register at https://faces.dmi.unibas.ch/bfm/ (non-commercial)",
-            licence_url="https://faces.dmi.unibas.ch/bfm/main.php?nav=1-2&id=downloads",
-            repo_id="vinthony/SadTalker",
-            repo_filename="BFM_Fitting/BFM_model_front.mat",
-            size_mb=127,
+        _sadtalker_file(
+            "bfm-front",
+            "BFM_Fitting/BFM_model_front.mat",
+            "Basel Face Model 2009 front part with the Guo et al. expression basis",
+            "the BFM's geometric preview and semantic sliders (the neural renderer runs without it)",
+            _BFM_TERMS,
+            127,
         ),
-        WeightEntry(
-            name="bfm-similarity-lm3d",
-            filename="similarity_Lm3D_all.mat",
-            description="standard 3D landmarks of the BFM used for the 224-px alignment",
+        _index_file(
+            "bfm-similarity-lm3d",
+            "similarity_Lm3D_all.mat",
+            "standard 3D landmarks of the BFM used for the 224-px alignment",
+            994,
+            "53b83ce6e35c50ddc3e97603650cef4970320c157e75c241c844f29c1dcba65a",
             needed_for="the 'deep3d' backend (alignment; the five points are also embedded in the code)",
-            licence=_DEEP3D_MIT,
-            licence_url=_DEEP3D_URL,
-            repo_id="vinthony/SadTalker",
-            repo_filename="BFM_Fitting/similarity_Lm3D_all.mat",
-            requires_acceptance=False,
-            size_mb=0.001,
-            size_bytes=994,
-            sha256="53b83ce6e35c50ddc3e97603650cef4970320c157e75c241c844f29c1dcba65a",
         ),
         # The raw files BFM_model_front.mat is built from (weights.bfm_build), as mirrors of
         # SadTalker's BFM_Fitting folder ship them.
-        WeightEntry(
-            name="bfm-morphable-model",
-            filename="01_MorphableModel.mat",
-            description="Basel Face Model 2009 (shape and texture PCA, 53490 vertices)",
-            needed_for="building BFM_model_front.mat locally",
-            licence="Basel Face Model licence: register at https://faces.dmi.unibas.ch/bfm/ (non-commercial)",
-            licence_url="https://faces.dmi.unibas.ch/bfm/main.php?nav=1-2&id=downloads",
-            repo_id="vinthony/SadTalker",
-            repo_filename="BFM_Fitting/01_MorphableModel.mat",
-            size_mb=230,
+        _sadtalker_file(
+            "bfm-morphable-model",
+            "BFM_Fitting/01_MorphableModel.mat",
+            "Basel Face Model 2009 (shape and texture PCA, 53490 vertices)",
+            "building BFM_model_front.mat locally",
+            _BFM_TERMS,
+            230,
         ),
-        WeightEntry(
-            name="bfm-exp-pca",
-            filename="Exp_Pca.bin",
-            description="expression PCA basis of Guo et al. (53215 vertices), 'CoarseData' of their 3DFace release",
-            needed_for="building BFM_model_front.mat locally",
-            licence="terms of Guo et al.'s 3DFace data release (research use; see the repository)",
-            licence_url="https://github.com/Juyong/3DFace",
-            repo_id="vinthony/SadTalker",
-            repo_filename="BFM_Fitting/Exp_Pca.bin",
-            size_mb=50,
+        _sadtalker_file(
+            "bfm-exp-pca",
+            "BFM_Fitting/Exp_Pca.bin",
+            "expression PCA basis of Guo et al. (53215 vertices), 'CoarseData' of their 3DFace release",
+            "building BFM_model_front.mat locally",
+            (
+                "terms of Guo et al.'s 3DFace data release (research use; see the repository)",
+                "https://github.com/Juyong/3DFace",
+            ),
+            50,
         ),
         _index_file(
             "bfm-front-idx",
