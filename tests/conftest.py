@@ -1,7 +1,7 @@
 """Shared fixtures: where the real sample data lives, a real portrait that ships with scikit-image,
 small checkpoints in the public layout, and one intra-op thread for small models; and helpers the
 test folders share (imported as `tests.conftest`): wav writers, an offline weights folder, a pickle
-that runs code, the missing/empty file checks of a loader."""
+that runs code, the missing/empty file checks of a loader, a random face of the default model."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.coefficients import DEFAULT_FACE_MODEL, FaceCoefficients
 from pirender.testing import fill_original_weights
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,3 +126,16 @@ def check_missing_and_empty_files(
     empty.write_bytes(b"")
     with pytest.raises(error, match=empty.name):
         load(empty)
+
+
+def random_face(seed: int, angles_deg: list[float], translation: list[float]) -> FaceCoefficients:
+    """Default-model coefficients: random expression and identity (from `seed`), the given pose, no crop."""
+    rng = np.random.default_rng(seed)
+    return FaceCoefficients(
+        DEFAULT_FACE_MODEL,
+        expression=rng.normal(size=32),
+        angles=np.radians(angles_deg),
+        translation=np.array(translation),
+        crop=np.array([1.0, 0.0, 0.0]),
+        identity=rng.normal(size=16),
+    )

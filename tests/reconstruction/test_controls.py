@@ -22,14 +22,11 @@ from reconstruction.controls import (
     preset_values,
 )
 from reconstruction.face_model import load_default_face_model
+from tests.conftest import random_face
 
+HEAD_NAMES = ("yaw", "pitch", "roll", "move_x", "move_y", "scale")
 CONTRACT_NAMES = (
-    "yaw",
-    "pitch",
-    "roll",
-    "move_x",
-    "move_y",
-    "scale",
+    *HEAD_NAMES,
     "smile",
     "open_mouth",
     "wide_mouth",
@@ -51,15 +48,7 @@ def controls() -> ControlSet:
 
 @pytest.fixture(scope="module")
 def coeffs() -> FaceCoefficients:
-    rng = np.random.default_rng(0)
-    return FaceCoefficients(
-        DEFAULT_FACE_MODEL,
-        expression=rng.normal(size=32),
-        angles=np.radians([5.0, -3.0, 1.0]),
-        translation=np.array([0.02, -0.05, 0.15]),
-        crop=np.array([1.0, 0.0, 0.0]),
-        identity=rng.normal(size=16),
-    )
+    return random_face(0, [5.0, -3.0, 1.0], [0.02, -0.05, 0.15])
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +65,7 @@ def test_the_table_is_declared_once_with_the_contract_names() -> None:
         assert spec.group in ("head", "expression")
         assert spec.minimum <= spec.default == 0.0 <= spec.maximum and spec.step > 0
         assert spec.label and spec.description
-    assert {s.name for s in CONTROL_SPECS if s.group == "head"} == {
-        "yaw",
-        "pitch",
-        "roll",
-        "move_x",
-        "move_y",
-        "scale",
-    }
+    assert {s.name for s in CONTROL_SPECS if s.group == "head"} == set(HEAD_NAMES)
 
 
 def test_all_zero_returns_the_original_exactly(controls: ControlSet, coeffs: FaceCoefficients) -> None:

@@ -23,6 +23,7 @@ from reconstruction.motion import (
     smooth_motion,
 )
 from reconstruction.video import read_video
+from tests.conftest import random_face
 
 # Talking clips (frontal, speaking) used for the real-data checks; the first 3 s of each.
 TALKING_CLIPS = (
@@ -149,15 +150,7 @@ def test_fill_missing_frames():
 
 
 def _source() -> FaceCoefficients:
-    rng = np.random.default_rng(3)
-    return FaceCoefficients(
-        DEFAULT_FACE_MODEL,
-        expression=rng.normal(size=32),
-        angles=np.radians([4.0, -10.0, 2.0]),
-        translation=np.array([0.05, -0.02, 0.2]),
-        crop=np.array([1.0, 0.0, 0.0]),
-        identity=rng.normal(size=16),
-    )
+    return random_face(3, [4.0, -10.0, 2.0], [0.05, -0.02, 0.2])
 
 
 def _driving(num: int = 6) -> MotionSequence:
