@@ -34,11 +34,8 @@ def main() -> None:
     from skimage import data
 
     from pipeline.geometric import GeometricRenderer, PreviewSettings
+    from reconstruction.backends import DefaultBackend
     from reconstruction.controls import control_set_for
-    from reconstruction.crop import crop_face, crop_transform_for_face
-    from reconstruction.detection import FaceDetector
-    from reconstruction.face_model import load_default_face_model
-    from reconstruction.fitting import fit_landmarks
     from reconstruction.segmentation import PersonSegmenter
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -46,13 +43,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON record here")
     args = parser.parse_args()
 
-    photo = data.astronaut()
-    with FaceDetector() as detector:
-        face = detector.detect_one(photo).face
-        crop = crop_face(photo, crop_transform_for_face(face, photo.shape[:2]))
-        landmarks = detector.detect_one(crop).face.landmarks
-    model = load_default_face_model()
-    coeffs = fit_landmarks(model, landmarks, (crop.shape[1], crop.shape[0]))
+    backend = DefaultBackend()
+    try:
+        crop = backend.analyze_photo(data.astronaut()).crop
+        (coeffs,) = backend.fit_crops([crop])  # fitted on the crop's own landmarks, as the renderer sees it
+    finally:
+        backend.close()
+    model = backend.model
     controls = control_set_for(model)
     old = GeometricRenderer(model, PreviewSettings(head=False))
     new = GeometricRenderer(model, PreviewSettings(head=True))
