@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Union, runtime_checkable
+from typing import Any, Union
 
 import numpy as np
 
@@ -43,7 +43,6 @@ from reconstruction.video import DEFAULT_MAX_DURATION, PathLike, ProgressCallbac
 __all__ = [
     "BackendBase",
     "PhotoAnalysis",
-    "ReconstructionBackend",
     "VideoAnalysis",
     "VideoSource",
     "interpolated_motion",
@@ -156,34 +155,6 @@ class VideoAnalysis:
         return out
 
 
-@runtime_checkable
-class ReconstructionBackend(Protocol):
-    """What the pipeline, CLI and web UI need from a reconstruction backend."""
-
-    #: "default" or "deep3d".
-    name: str
-    #: Name of the face model of the coefficients it returns (`FaceCoefficients.face_model`).
-    face_model: str
-
-    def analyze_photo(self, image: ImageSource, face_index: int = 0) -> PhotoAnalysis:
-        """Detect the `face_index`-th largest face, crop it and fit its coefficients."""
-        ...
-
-    def analyze_video(
-        self,
-        path_or_frames: VideoSource,
-        fps: float | None = None,
-        max_seconds: float | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> VideoAnalysis:
-        """Track one face through a clip; fixed crop, per-frame motion."""
-        ...
-
-    def fit_crops(self, crops: np.ndarray | Sequence[np.ndarray]) -> list[FaceCoefficients | None]:
-        """Coefficients of the face in each crop as it is; None where no face is found."""
-        ...
-
-
 class _ArrayFrames:
     """Frames given as arrays, with the same `info` / iteration interface as `VideoReader`."""
 
@@ -263,7 +234,8 @@ class _Track:
 
 
 class BackendBase(Closeable, ABC):
-    """Detection, renderer crop and the video loop shared by the backends.
+    """What the pipeline, CLI and web UI call on a reconstruction backend (`analyze_photo`,
+    `analyze_video`, `fit_crops`), and the detection, renderer crop and video loop behind them.
 
     Args:
         detector: a `FaceDetector` to share (None: the backend makes and owns one).
@@ -275,7 +247,9 @@ class BackendBase(Closeable, ABC):
             pass; longer clips are decoded a second time instead.
     """
 
+    #: "default" or "deep3d".
     name = ""
+    #: Name of the face model of the coefficients it returns (`FaceCoefficients.face_model`).
     face_model = ""
 
     def __init__(

@@ -15,7 +15,7 @@ from PIL import Image
 
 from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL
 from core.errors import FaceTooSmallError, InputError, MediaReadError, NoFaceError, WeightsNotFoundError
-from reconstruction.backend_base import PhotoAnalysis, ReconstructionBackend, VideoAnalysis
+from reconstruction.backend_base import BackendBase, PhotoAnalysis, VideoAnalysis
 from reconstruction.backends import Deep3DReconstruction, DefaultBackend, alignment_in_crop, get_backend
 from reconstruction.crop import crop_face, paste_back
 from reconstruction.detection import DetectedFace
@@ -42,7 +42,7 @@ def astro_analysis(backend, astronaut) -> PhotoAnalysis:
 
 def test_photo_analysis_record(backend, astronaut, astro_analysis):
     a = astro_analysis
-    assert isinstance(backend, ReconstructionBackend) and backend.name == "default"
+    assert isinstance(backend, BackendBase) and backend.name == "default"
     assert a.backend == "default" and a.num_faces == 1 and a.detection.num_faces == 1
     np.testing.assert_array_equal(a.image, astronaut)
     assert a.crop.shape == (256, 256, 3) and a.crop.dtype == np.uint8
@@ -236,7 +236,7 @@ def deep3d(deep3d_folder, backend):
 def test_deep3d_photo(deep3d, astronaut, astro_analysis):
     from reconstruction.align import align_face
 
-    assert isinstance(deep3d, Deep3DReconstruction) and isinstance(deep3d, ReconstructionBackend)
+    assert isinstance(deep3d, Deep3DReconstruction) and isinstance(deep3d, BackendBase)
     assert deep3d.face_model == BFM_DEEP3D
     a = deep3d.analyze_photo(astronaut)
     c = a.coefficients
