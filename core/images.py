@@ -9,8 +9,8 @@ from core.errors import InputError
 __all__ = ["check_rgb8"]
 
 
-def check_rgb8(image: np.ndarray, what: str = "image") -> np.ndarray:
-    """`image` as a C-contiguous (H, W, 3) uint8 RGB array with at least one pixel.
+def check_rgb8(image: np.ndarray, what: str = "image", *, min_side: int = 1) -> np.ndarray:
+    """`image` as a C-contiguous (H, W, 3) uint8 RGB array at least `min_side` pixels high and wide.
 
     Anything else raises InputError naming `what` and what was found (dtype and shape, or type).
     """
@@ -26,4 +26,8 @@ def check_rgb8(image: np.ndarray, what: str = "image") -> np.ndarray:
         )
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise InputError(f"The {what} has no pixels (shape {image.shape}).")
+    if min(image.shape[:2]) < min_side:
+        raise InputError(
+            f"The {what} is {image.shape[1]}x{image.shape[0]} px; it must be at least {min_side} px on each side."
+        )
     return np.ascontiguousarray(image)

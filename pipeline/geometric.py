@@ -41,6 +41,7 @@ import numpy as np
 
 from core.coefficients import FaceCoefficients, MotionSequence, check_face_model
 from core.errors import InputError, NoFaceError
+from core.images import check_rgb8
 from pipeline.eyes import Iris, analyse_eye, iris_from_landmarks, refine_eye_flow, shift_gaze
 from pipeline.face_mesh import projector_for, rasterise_triangles
 from pipeline.face_paint import similarity_2d
@@ -146,16 +147,7 @@ class GeometricRenderer:
 
         person_mask: optional (H, W) float32 person probability for the head proxy (segmented
         here when not given)."""
-        rgb8 = isinstance(source_crop, np.ndarray) and source_crop.dtype == np.uint8 and source_crop.ndim == 3
-        if not rgb8 or source_crop.shape[2] != 3 or min(source_crop.shape[:2]) < 16:
-            found = (
-                f"{source_crop.dtype} {source_crop.shape}"
-                if isinstance(source_crop, np.ndarray)
-                else type(source_crop).__name__
-            )
-            raise InputError(
-                f"the source crop must be a (H, W, 3) uint8 RGB array of at least 16 px, got {found}"
-            )
+        source_crop = check_rgb8(source_crop, "source crop", min_side=16)
         check_face_model(self.face_model, source_coeffs.face_model, what="geometric preview")
         size = (int(source_crop.shape[0]), int(source_crop.shape[1]))
         points = self.projector.project(source_coeffs, source_coeffs.identity, size)

@@ -24,3 +24,9 @@ def test_check_rgb8_names_what_was_found(bad) -> None:
         check_rgb8(bad, "source crop")
     with pytest.raises(InputError, match="no pixels"):
         check_rgb8(np.zeros((0, 4, 3), np.uint8))
+
+
+def test_check_rgb8_refuses_an_image_below_min_side() -> None:
+    assert check_rgb8(np.zeros((16, 20, 3), np.uint8), min_side=16).shape == (16, 20, 3)
+    with pytest.raises(InputError, match="source crop is 20x15 px; it must be at least 16 px"):
+        check_rgb8(np.zeros((15, 20, 3), np.uint8), "source crop", min_side=16)
