@@ -115,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
             log.warning("%s", exc)
     lpips = find_lpips(args.lpips_backbone, args.lpips_weights)
     fid = find_inception(args.fid_weights, args.device)
+    # The measuring networks load once and serve every engine of the table.
+    measures = {"fitter": fitter, "embedder": embedder, "lpips": lpips, "fid": fid}
     options = EvalOptions(
         split=args.split, max_frames=args.max_frames, cross_identity=not args.no_cross, targets=args.targets
     )
@@ -124,18 +126,7 @@ def run(args: argparse.Namespace) -> int:
         engine = ENGINE_FACTORIES[kind](path, args.device)
         name = f"geometric ({path or 'default'})" if kind == "geometric" else Path(path).name
         log.info("evaluating %s", name)
-        reports.append(
-            evaluate_engine(
-                engine,
-                args.dataset,
-                name=name,
-                fitter=fitter,
-                embedder=embedder,
-                lpips=lpips,
-                fid=fid,
-                options=options,
-            )
-        )
+        reports.append(evaluate_engine(engine, args.dataset, name=name, options=options, **measures))
     json_path, md_path = write_reports(reports, args.out, dataset=str(args.dataset), options=options)
     log.info("wrote %s and %s", json_path, md_path)
     return 0
