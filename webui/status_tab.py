@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gradio as gr
 
+import pipeline
 from core.errors import PIRenderError
-from pipeline import (
-    audio_model_dir,
-    downloads_allowed,
-    install_paper_bundle,
-    install_weights,
-    paper_bundle_licences,
-    paper_path_status,
-    weight_file_names,
-    weight_files,
-    weights_dir,
-)
 from webui.common import AppContext, TabHandlers, ui_errors
 
 __all__ = ["build_status_tab", "status_markdown", "engines_markdown", "weights_markdown"]
@@ -50,7 +42,7 @@ def engine_rows(ctx: AppContext) -> list[dict[str, Any]]:
 
 def weight_rows() -> list[dict[str, Any]]:
     """One record per registered weights file: installed?, licence, what it enables, hub mirror."""
-    return weight_files()
+    return pipeline.weight_files()
 
 
 def engines_markdown(ctx: AppContext) -> str:
@@ -73,7 +65,7 @@ def engines_markdown(ctx: AppContext) -> str:
         if r.get("missing"):
             line += " *Not ready: see what is missing below.*"
         out.append(line)
-    out += ["", f"**Paper-quality path:** {_cell(paper_path_status().summary())}"]
+    out += ["", f"**Paper-quality path:** {_cell(pipeline.paper_path_status().summary())}"]
     return "\n".join(out)
 
 
@@ -112,7 +104,7 @@ def weights_markdown() -> str:
 def audio_status() -> str:
     """Markdown: where the audio-to-motion model was found, or why audio animation is unavailable."""
     try:
-        directory = audio_model_dir()
+        directory = pipeline.audio_model_dir()
     except PIRenderError as exc:
         return f"**Audio-to-motion model: not installed.** {_cell(exc)}"
     return f"**Audio-to-motion model: installed** at `{directory}`."
@@ -131,9 +123,9 @@ def status_markdown(ctx: AppContext) -> str:
         )
     lines += [
         "",
-        f"**Weights folder:** `{weights_dir()}` (set `PIRENDER_WEIGHTS_DIR` to change it). Copy files there, "
+        f"**Weights folder:** `{pipeline.weights_dir()}` (set `PIRENDER_WEIGHTS_DIR` to change it). Copy files there, "
         "then press *Check again*: no restart is needed.",
-        f"**Downloads from the Hugging Face Hub:** {'allowed' if downloads_allowed() else 'off (offline mode)'}. "
+        f"**Downloads from the Hugging Face Hub:** {'allowed' if pipeline.downloads_allowed() else 'off (offline mode)'}. "
         "`PIRENDER_OFFLINE=1` (or `HF_HUB_OFFLINE=1`) forbids them; `PIRENDER_HUB_REPO_<NAME>` "
         "(e.g. `PIRENDER_HUB_REPO_PIRENDER_VOX`) sets another repo id; from a shell: "
         "`pirender download NAME --accept-licence`.",
@@ -168,7 +160,7 @@ class StatusHandlers(TabHandlers):
     def download_paper(self, accept: bool) -> tuple[str, str, str, str]:
         """Everything the paper-quality renderer needs, in one step (licences shown beside the button)."""
         self._check_downloads_allowed("paper")
-        result = install_paper_bundle(accept_licence=bool(accept))
+        result = pipeline.install_paper_bundle(accept_licence=bool(accept))
         self.ctx.registry.reload()
         if result.status.neural:
             gr.Info(result.status.summary())
@@ -190,10 +182,19 @@ class StatusHandlers(TabHandlers):
         self._check_downloads_allowed(name)
         if not name:
             raise gr.Error("Choose a file to download.", title="Nothing chosen", print_exception=False)
-        path = install_weights(name, accept_licence=bool(accept))
+        path = pipeline.install_weights(name, accept_licence=bool(accept))
         self.ctx.registry.reload()
         gr.Info(f"{name} is installed at {path}.")
         return self.refresh()
+
+
+@contextmanager
+def _download_section(ctx: AppContext, title: str, explanation: str) -> Iterator[None]:
+    """A closed accordion (hidden when the app does not offer downloads): what it fetches, then a row of controls."""
+    with gr.Accordion(title, open=False, visible=ctx.config.ui_downloads):
+        gr.Markdown(explanation)
+        with gr.Row():
+            yield
 
 
 def build_status_tab(ctx: AppContext, tab: gr.Tab) -> None:
@@ -210,31 +211,27 @@ def build_status_tab(ctx: AppContext, tab: gr.Tab) -> None:
     details = gr.Markdown(status_markdown(ctx), elem_id="status-details")
     with gr.Row():
         refresh = gr.Button("Check again (reload engines)", elem_id="status-reload")
-    with gr.Accordion(
-        "Paper quality in one step: the public PIRender weights", open=False, visible=ctx.config.ui_downloads
+    with _download_section(
+        ctx,
+        "Paper quality in one step: the public PIRender weights",
+        "Fetches the PIRender checkpoint, Deep3DFaceRecon's `epoch_20.pth` and the Basel Face Model "
+        "files (building `BFM_model_front.mat` when the mirror has only the raw model), checks them "
+        "and reloads the engines. Their licences:\n\n"
+        + "\n".join(f"- {_cell(line)}" for line in pipeline.paper_bundle_licences()),
     ):
-        gr.Markdown(
-            "Fetches the PIRender checkpoint, Deep3DFaceRecon's `epoch_20.pth` and the Basel Face Model "
-            "files (building `BFM_model_front.mat` when the mirror has only the raw model), checks them "
-            "and reloads the engines. Their licences:\n\n"
-            + "\n".join(f"- {_cell(line)}" for line in paper_bundle_licences())
-        )
-        with gr.Row():
-            accept_paper = gr.Checkbox(label="I have read and accept these licences", value=False)
-            fetch_paper = gr.Button("Download everything", variant="primary")
-    with gr.Accordion(
-        "Download a file from the Hugging Face Hub", open=False, visible=ctx.config.ui_downloads
+        accept_paper = gr.Checkbox(label="I have read and accept these licences", value=False)
+        fetch_paper = gr.Button("Download everything", variant="primary")
+    with _download_section(
+        ctx,
+        "Download a file from the Hugging Face Hub",
+        "Fetches the file into the weights folder with `huggingface_hub` (needs internet; "
+        "off in offline mode). Read the licence first: the public PIRender weights are for "
+        "non-commercial use only.",
     ):
-        gr.Markdown(
-            "Fetches the file into the weights folder with `huggingface_hub` (needs internet; "
-            "off in offline mode). Read the licence first: the public PIRender weights are for "
-            "non-commercial use only."
-        )
-        with gr.Row():
-            names = weight_file_names()
-            name = gr.Dropdown(choices=names, value=names[0], label="File")
-            accept = gr.Checkbox(label="I have read and accept this file's licence", value=False)
-            fetch = gr.Button("Download", variant="primary")
+        names = pipeline.weight_file_names()
+        name = gr.Dropdown(choices=names, value=names[0], label="File")
+        accept = gr.Checkbox(label="I have read and accept this file's licence", value=False)
+        fetch = gr.Button("Download", variant="primary")
     outputs = [engines, weights, missing, details]
     refresh.click(ui_errors(h.reload), outputs=outputs, api_name="reload_engines", concurrency_limit=None)
     tab.select(
