@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +31,7 @@ from audio2motion import AudioToMotion
 from core.coefficients import BFM_DEEP3D, FaceCoefficients, MotionSequence, check_face_model
 from core.errors import FaceModelMismatchError, InputError, WeightsNotFoundError
 from pipeline.geometric import GeometricRenderer
-from pipeline.renderer import FrameProgress, RenderedFrame, Renderer
+from pipeline.renderer import RenderedFrame, Renderer, RendererBase
 from pirender.checkpoint import load_generator, load_pretrained
 from pirender.descriptor import motion_windows
 from pirender.fast import cached_fast_renderer
@@ -93,16 +93,12 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
 
-def _frame_indices(motion: MotionSequence, frames: Sequence[int] | None) -> list[int]:
-    return list(range(len(motion))) if frames is None else [int(i) for i in frames]
-
-
 # ------------------------------------------------------------------------------------------------
 # Geometric preview
 # ------------------------------------------------------------------------------------------------
 
 
-class GeometricEngine:
+class GeometricEngine(RendererBase):
     """The geometric preview renderer (mesh warp of the photo), for the face model it was built with.
 
     Args:
@@ -137,34 +133,13 @@ class GeometricEngine:
         self._check(target.face_model)
         return self.renderer.render_frame(state, target)
 
-    def render_sequence(
-        self,
-        state: Any,
-        motion: MotionSequence,
-        frames: Sequence[int] | None = None,
-        batch_size: int = 4,
-        progress: FrameProgress | None = None,
-    ) -> Iterator[np.ndarray]:
-        for frame in self.render_frames(state, motion, frames, batch_size, progress):
-            yield frame.crop
-
-    def render_frames(
-        self,
-        state: Any,
-        motion: MotionSequence,
-        frames: Sequence[int] | None = None,
-        batch_size: int = 4,
-        progress: FrameProgress | None = None,
+    def _render_indices(
+        self, state: Any, motion: MotionSequence, indices: list[int], batch_size: int
     ) -> Iterator[RenderedFrame]:
-        """As `render_sequence`, with each crop's flow and overlay (for full-resolution output)."""
+        """One frame at a time, each with its flow and overlay (for full-resolution output)."""
         self._check(motion.face_model)
-        indices = _frame_indices(motion, frames)
-        total = len(indices)
-        step = max(1, int(batch_size))
-        for done, i in enumerate(indices, start=1):
+        for i in indices:
             yield self.renderer.render_frame(state, motion.frame(i))
-            if progress is not None and (done % step == 0 or done == total):
-                progress(done, total)
 
     def __repr__(self) -> str:
         return f"GeometricEngine(face_model={self.face_model!r})"
@@ -184,7 +159,7 @@ class NeuralState:
     crop_size: tuple[int, int]
 
 
-class NeuralEngine:
+class NeuralEngine(RendererBase):
     """The PIRender generator (plain or fast path) behind the `Renderer` contract.
 
     Args:
@@ -218,37 +193,16 @@ class NeuralEngine:
         """The network paints the whole crop: no flow of the photo's own pixels."""
         return RenderedFrame(crop=self.render(state, target))
 
-    def render_frames(
-        self,
-        state: NeuralState,
-        motion: MotionSequence,
-        frames: Sequence[int] | None = None,
-        batch_size: int = 4,
-        progress: FrameProgress | None = None,
+    def _render_indices(
+        self, state: NeuralState, motion: MotionSequence, indices: list[int], batch_size: int
     ) -> Iterator[RenderedFrame]:
-        for crop in self.render_sequence(state, motion, frames, batch_size, progress):
-            yield RenderedFrame(crop=crop)
-
-    def render_sequence(
-        self,
-        state: NeuralState,
-        motion: MotionSequence,
-        frames: Sequence[int] | None = None,
-        batch_size: int = 4,
-        progress: FrameProgress | None = None,
-    ) -> Iterator[np.ndarray]:
+        """`batch_size` frames per pass of the network, each driven by its window of the whole motion."""
         self._check(motion.face_model)
-        windows = motion_windows(motion, self.face_model, self.window)  # (T, C, window)
-        if frames is not None:
-            windows = windows[_frame_indices(motion, frames)]
-        total = windows.shape[0]
-        step = max(1, int(batch_size))
-        for start in range(0, total, step):
-            out = state.session.render(windows[start : start + step])
+        windows = motion_windows(motion, self.face_model, self.window)[indices]  # (len(indices), C, window)
+        for start in range(0, len(indices), batch_size):
+            out = state.session.render(windows[start : start + batch_size])
             for image in tensor_to_images(out.fake_image):
-                yield _resize(image, state.crop_size)
-            if progress is not None:
-                progress(min(start + step, total), total)
+                yield RenderedFrame(crop=_resize(image, state.crop_size))
 
     def __repr__(self) -> str:
         kind = type(self.renderer).__name__

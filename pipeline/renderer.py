@@ -7,6 +7,9 @@ one still target; `render_sequence(state, motion)` draws the frames of a motion,
 its own temporal window of the whole motion (what the paper's generator takes). Renderer objects
 hold only weights and are shared by every request of the process.
 
+`RendererBase` implements the two sequence methods of the contract for a renderer that only says
+how it draws given frames of a motion, in order.
+
 Below this contract, `pirender.session.RenderSession` drives the network itself through the
 generator's prepared-source protocol (`prepare_source` / `render_prepared`).
 """
@@ -21,7 +24,7 @@ import numpy as np
 
 from core.coefficients import FaceCoefficients, MotionSequence
 
-__all__ = ["FrameProgress", "RenderedFrame", "Renderer"]
+__all__ = ["FrameProgress", "RenderedFrame", "Renderer", "RendererBase"]
 
 #: progress(frames_done, frames_total), called after each batch; raise from it to stop.
 FrameProgress = Callable[[int, int], None]
@@ -83,3 +86,49 @@ class Renderer(Protocol):
         progress: FrameProgress | None = None,
     ) -> Iterator[RenderedFrame]:
         """As `render_sequence`, yielding `RenderedFrame`s (for output at the photo's resolution)."""
+
+
+def _frame_indices(motion: MotionSequence, frames: Sequence[int] | None) -> list[int]:
+    """The frames a sequence call asks for: `frames`, or every frame of `motion`."""
+    return list(range(len(motion))) if frames is None else [int(i) for i in frames]
+
+
+class RendererBase:
+    """`render_frames` and `render_sequence` of the `Renderer` contract over one hook, `_render_indices`.
+
+    `_render_indices(state, motion, indices, batch_size)` yields the `RenderedFrame` of each frame
+    index in order, `batch_size` frames per step where the renderer batches; the base reports
+    progress after every `batch_size` frames and after the last.
+    """
+
+    def _render_indices(
+        self, state: Any, motion: MotionSequence, indices: list[int], batch_size: int
+    ) -> Iterator[RenderedFrame]:
+        raise NotImplementedError
+
+    def render_frames(
+        self,
+        state: Any,
+        motion: MotionSequence,
+        frames: Sequence[int] | None = None,
+        batch_size: int = 4,
+        progress: FrameProgress | None = None,
+    ) -> Iterator[RenderedFrame]:
+        indices = _frame_indices(motion, frames)
+        total = len(indices)
+        step = max(1, int(batch_size))
+        for done, frame in enumerate(self._render_indices(state, motion, indices, step), start=1):
+            yield frame
+            if progress is not None and (done % step == 0 or done == total):
+                progress(done, total)
+
+    def render_sequence(
+        self,
+        state: Any,
+        motion: MotionSequence,
+        frames: Sequence[int] | None = None,
+        batch_size: int = 4,
+        progress: FrameProgress | None = None,
+    ) -> Iterator[np.ndarray]:
+        for frame in self.render_frames(state, motion, frames, batch_size, progress):
+            yield frame.crop
