@@ -155,15 +155,15 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
     all_sliders = {**sliders, **raw_sliders}
     slider_list = list(all_sliders.values())
     resets_out = slider_list
-    edit_limit = cfg.edit_concurrency
+    # Analysis, refined renders, presets and saves share one queue: a user's edits run in order.
+    edit_queue: dict[str, Any] = {"concurrency_limit": cfg.edit_concurrency, "concurrency_id": "edit"}
 
     analysis_outputs = [faces, result, compare, info, face, files, clip, coeffs, *resets_out]
     photo.change(
         ui_errors(h.analyse_new),
         inputs=[photo, session],
         outputs=analysis_outputs,
-        concurrency_limit=edit_limit,
-        concurrency_id="edit",
+        **edit_queue,
         show_progress="minimal",
         show_progress_on=[faces, result],
         api_name="analyse",
@@ -172,8 +172,7 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
         ui_errors(h.analyse),
         inputs=[photo, face, session],
         outputs=analysis_outputs,
-        concurrency_limit=edit_limit,
-        concurrency_id="edit",
+        **edit_queue,
         show_progress="minimal",
         show_progress_on=[faces, result],
         api_name="choose_face",
@@ -199,8 +198,7 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
         outputs=[result, compare, note, coeffs],
         trigger_mode="always_last",
         show_progress="hidden",
-        concurrency_limit=edit_limit,
-        concurrency_id="edit",
+        **edit_queue,
         api_name="refine",
     )
     value_outputs = [*slider_list, result, compare, note, coeffs]
@@ -214,8 +212,7 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
             ui_errors(apply),
             inputs=[session, refine],
             outputs=value_outputs,
-            concurrency_limit=edit_limit,
-            concurrency_id="edit",
+            **edit_queue,
             api_name=f"preset_{name}",
             show_progress="hidden",
         )
@@ -227,36 +224,27 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
         ui_errors(reset_all),
         inputs=[session, refine],
         outputs=value_outputs,
-        concurrency_limit=edit_limit,
-        concurrency_id="edit",
+        **edit_queue,
         api_name="reset",
         show_progress="hidden",
     )
 
-    def save_photo(session: EditSession, engine: str, request: gr.Request, **values: Any) -> str:
-        return h.save_png(session, engine, "photo", request, **values)
+    def saver(what: str) -> Callable[..., str]:
+        def save(session: EditSession, engine: str, request: gr.Request, **values: Any) -> str:
+            return h.save_png(session, engine, what, request, **values)
 
-    def save_face_crop(session: EditSession, engine: str, request: gr.Request, **values: Any) -> str:
-        return h.save_png(session, engine, "crop", request, **values)
+        save.__name__ = f"save_{what}"
+        return save
 
-    save_full.click(
-        ui_errors(save_photo),
-        inputs=[session, refine],
-        inputs_kwargs=all_sliders,
-        outputs=[files],
-        concurrency_limit=edit_limit,
-        concurrency_id="edit",
-        api_name="save_png",
-    )
-    save_crop.click(
-        ui_errors(save_face_crop),
-        inputs=[session, refine],
-        inputs_kwargs=all_sliders,
-        outputs=[files],
-        concurrency_limit=edit_limit,
-        concurrency_id="edit",
-        api_name="save_crop",
-    )
+    for button, what, api_name in ((save_full, "photo", "save_png"), (save_crop, "crop", "save_crop")):
+        button.click(
+            ui_errors(saver(what)),
+            inputs=[session, refine],
+            inputs_kwargs=all_sliders,
+            outputs=[files],
+            api_name=api_name,
+            **edit_queue,
+        )
     make.click(
         ui_errors(h.clip),
         inputs=[session, refine, clip_seconds],
