@@ -46,7 +46,14 @@ from pipeline.eyes import Iris, analyse_eye, iris_from_landmarks, refine_eye_flo
 from pipeline.face_mesh import projector_for, rasterise_triangles
 from pipeline.face_paint import similarity_2d
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion
-from pipeline.mouth import MouthInterior, analyse_mouth, mouth_source, paint_mouth, refine_mouth_flow
+from pipeline.mouth import (
+    MouthInterior,
+    MouthMotion,
+    analyse_mouth,
+    mouth_source,
+    paint_mouth,
+    refine_mouth_flow,
+)
 from pipeline.renderer import RenderedFrame
 from reconstruction.detection import FaceDetector
 from reconstruction.segmentation import PersonSegmenter
@@ -258,9 +265,7 @@ class GeometricRenderer:
                 continue
             px_full = np.stack([(hx + 0.5) / sx - 0.5, (hy + 0.5) / sy - 0.5], axis=1)
             if k == 0:
-                mx, my, _ = mouth_source(
-                    px_full[:, 0], px_full[:, 1], state.mouth, *self._lips(state.points, target_points)
-                )
+                mx, my, _ = mouth_source(px_full[:, 0], px_full[:, 1], self._mouth(state, target_points))
                 mapped = np.stack([mx, my], axis=1)
             else:
                 corners = [int(upper[0]), int(upper[-1])]
@@ -277,15 +282,11 @@ class GeometricRenderer:
         self._refine_openings(motion.flow, state, target_points, gaze)
         return motion
 
-    def _lips(
-        self, source_points: np.ndarray, target_points: np.ndarray
-    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-        """((upper, lower) inner lips of the photo, the same of the target), (K, 2) crop pixels each."""
+    def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
+        """The photo's mouth interior with the inner lips of the photo and of the target."""
         upper, lower = self.projector.layout.mouth
-        return (source_points[upper, :2], source_points[lower, :2]), (
-            target_points[upper, :2],
-            target_points[lower, :2],
-        )
+        source = (state.points[upper, :2], state.points[lower, :2])
+        return MouthMotion(state.mouth, source, (target_points[upper, :2], target_points[lower, :2]))
 
     def _rasterise_features(self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray) -> None:
         """The mesh's flow around the mouth and the eyes at full resolution (in place): lips and
@@ -341,7 +342,7 @@ class GeometricRenderer:
     ) -> None:
         """The full-resolution flow inside the mouth and around the eyes (in place)."""
         self._rasterise_features(flow, state, target_points)
-        refine_mouth_flow(flow, state.mouth, *self._lips(state.points, target_points))
+        refine_mouth_flow(flow, self._mouth(state, target_points))
         for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
             refine_eye_flow(
                 flow,
@@ -430,8 +431,7 @@ class GeometricRenderer:
         paint_mouth(
             out,
             cover,
-            state.mouth,
-            *self._lips(state.points, target_points),
+            self._mouth(state, target_points),
             face_size=state.face_size,
             exposure=state.exposure,
             teeth=self.settings.teeth,

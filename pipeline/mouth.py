@@ -23,7 +23,14 @@ import numpy as np
 
 from pipeline.face_paint import box_around, curve_y
 
-__all__ = ["MouthInterior", "analyse_mouth", "mouth_source", "refine_mouth_flow", "paint_mouth"]
+__all__ = [
+    "MouthInterior",
+    "MouthMotion",
+    "analyse_mouth",
+    "mouth_source",
+    "refine_mouth_flow",
+    "paint_mouth",
+]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: Columns across the mouth and rows down the opening at which the photo's interior is read.
@@ -106,6 +113,19 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
 
 
 @dataclass(frozen=True)
+class MouthMotion:
+    """The photo's mouth interior with the inner lips of the photo and of the target.
+
+    interior: `analyse_mouth` of the photo; source_lips / target_lips: (upper, lower) inner lip
+    curves, (K, 2) crop pixels each, ordered from the image's left.
+    """
+
+    interior: MouthInterior
+    source_lips: tuple[np.ndarray, np.ndarray]
+    target_lips: tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
 class _Columns:
     """The opening at given target pixel columns, and the same places in the photo."""
 
@@ -122,10 +142,8 @@ class _Columns:
     within: np.ndarray  # between the corners
 
 
-def _columns(
-    xs: np.ndarray, interior: MouthInterior, source_lips: tuple[np.ndarray, np.ndarray], target_lips: tuple
-) -> _Columns:
-    (up_s, lo_s), (up_t, lo_t) = source_lips, target_lips
+def _columns(xs: np.ndarray, mouth: MouthMotion) -> _Columns:
+    (up_s, lo_s), (up_t, lo_t) = mouth.source_lips, mouth.target_lips
     left_t, right_t = _corners_x(up_t)
     left_s, right_s = _corners_x(up_s)
     across = (xs - left_t) / (right_t - left_t)
@@ -140,7 +158,7 @@ def _columns(
     opening = gap_t > needed
     # A mouth that closes where the photo's was open squeezes its inside (never below 5 %).
     ratio = np.where(opening | (gap_s < 1e-3), scale, np.maximum(gap_t / np.maximum(gap_s, 1e-3), 0.05))
-    split = np.interp(a, interior.across, interior.split)
+    split = np.interp(a, mouth.interior.across, mouth.interior.split)
     return _Columns(
         across=a,
         x_src=x_src,
@@ -157,11 +175,7 @@ def _columns(
 
 
 def mouth_source(
-    px: np.ndarray,
-    py: np.ndarray,
-    interior: MouthInterior,
-    source_lips: tuple[np.ndarray, np.ndarray],
-    target_lips: tuple[np.ndarray, np.ndarray],
+    px: np.ndarray, py: np.ndarray, mouth: MouthMotion
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where target pixels (px, py) (same shape) inside the opening take the photo from.
 
@@ -169,7 +183,7 @@ def mouth_source(
     inner lips). Above the middle of the target's opening the photo is read hanging from the
     upper lip (down to the photo's split), below it from the lower lip.
     """
-    cols = _columns(px.reshape(-1), interior, source_lips, target_lips)
+    cols = _columns(px.reshape(-1), mouth)
     y = py.reshape(-1)
     d_top = y - cols.top_t
     d_bot = cols.top_t + cols.gap_t - y
@@ -185,19 +199,14 @@ def mouth_source(
     return cols.x_src.reshape(shape), sy.reshape(shape), inside.reshape(shape)
 
 
-def refine_mouth_flow(
-    flow: np.ndarray,
-    interior: MouthInterior,
-    source_lips: tuple[np.ndarray, np.ndarray],
-    target_lips: tuple[np.ndarray, np.ndarray],
-) -> None:
+def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion) -> None:
     """Set the (H, W, 2) full-resolution backward flow inside the target's opening (in place)."""
-    box = box_around(np.concatenate(target_lips), flow.shape[:2], pad=2)
+    box = box_around(np.concatenate(mouth.target_lips), flow.shape[:2], pad=2)
     if box is None:
         return
     x0, y0, x1, y1 = box
     px, py = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
-    sx, sy, inside = mouth_source(px, py, interior, source_lips, target_lips)
+    sx, sy, inside = mouth_source(px, py, mouth)
     if inside.max() <= 0.0:
         return
     region = flow[y0:y1, x0:x1]
@@ -209,21 +218,19 @@ def refine_mouth_flow(
 def paint_mouth(
     out: np.ndarray,
     coverage: np.ndarray,
-    interior: MouthInterior,
-    source_lips: tuple[np.ndarray, np.ndarray],
-    target_lips: tuple[np.ndarray, np.ndarray],
+    mouth: MouthMotion,
     face_size: float,
     exposure: float,
     teeth: bool = True,
 ) -> None:
     """Paint the gap the photo never showed into the (H, W, 3) uint8 crop `out` (in place) and
     record where in `coverage` (H, W) float32."""
-    box = box_around(np.concatenate(target_lips), out.shape[:2], pad=2)
+    box = box_around(np.concatenate(mouth.target_lips), out.shape[:2], pad=2)
     if box is None:
         return
     x0, y0, x1, y1 = box
     xs = np.arange(x0, x1, dtype=np.float64)
-    cols = _columns(xs, interior, source_lips, target_lips)
+    cols = _columns(xs, mouth)
     if cols.extra.max() <= 0.0:
         return
     ys = np.arange(y0, y1, dtype=np.float64)[:, None]
@@ -235,7 +242,7 @@ def paint_mouth(
     alpha = alpha * (cols.extra * cols.within)[None, :]
     if alpha.max() <= 0.0:
         return
-    colour = _cavity(interior, ys, cols, gap_top, gap_bottom, face_size, exposure, teeth)
+    colour = _cavity(mouth.interior, ys, cols, gap_top, gap_bottom, face_size, exposure, teeth)
     region = out[y0:y1, x0:x1].astype(np.float32)
     region += (colour - region) * alpha[:, :, None]
     out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)

@@ -10,7 +10,6 @@ frame), which keeps the per-edit cost independent of the photo's resolution.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +22,7 @@ from core.errors import InputError
 from pipeline.engines import EngineRegistry, check_engine_choice, default_registry
 from pipeline.media import even_frame_size
 from pipeline.renderer import RenderedFrame, Renderer
-from reconstruction.controls import PRESETS, ControlSet, control_set_for
+from reconstruction.controls import PRESETS, ControlSet, check_control_values, control_set_for
 from reconstruction.crop import CropTransform, changed_region_mask, crop_face, paste_back, warp_photo
 from reconstruction.images import load_image
 
@@ -126,16 +125,7 @@ class EditRequest:
 
     def __post_init__(self) -> None:
         check_engine_choice(self.engine)
-        values: dict[str, float] = {}
-        for name, value in dict(self.values).items():
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise InputError(f"control '{name}' must be a number, got {value!r}") from None
-            if not math.isfinite(number):
-                raise InputError(f"control '{name}' must be finite, got {value!r}")
-            values[str(name)] = number
-        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "values", check_control_values(dict(self.values)))
         if self.raw_expression_offset is not None:
             offset = np.asarray(self.raw_expression_offset, dtype=np.float32).reshape(-1)
             if not np.all(np.isfinite(offset)):

@@ -57,6 +57,7 @@ from reconstruction.face_model import load_default_face_model
 
 __all__ = [
     "ControlSpec",
+    "check_control_values",
     "CONTROL_SPECS",
     "CONTROL_NAMES",
     "HEAD_CONTROLS",
@@ -215,7 +216,8 @@ def preset_values(name: str) -> dict[str, float]:
     return values
 
 
-def _check_values(values: Mapping[str, float]) -> dict[str, float]:
+def check_control_values(values: Mapping[str, float]) -> dict[str, float]:
+    """Slider values checked against the control table (known name, a finite number in range); zeros dropped."""
     out: dict[str, float] = {}
     for name, raw in values.items():
         spec = SPECS_BY_NAME.get(name)
@@ -283,7 +285,7 @@ class ControlSet:
 
     def expression_offset(self, values: Mapping[str, float]) -> np.ndarray:
         """(E,) float64 sum of value * direction over the expression controls in `values`."""
-        checked = _check_values(values)
+        checked = check_control_values(values)
         offset = np.zeros(self.num_expression)
         for name, v in checked.items():
             if name in self.directions:
@@ -316,7 +318,7 @@ class ControlSet:
                 f"expected {self.num_expression} expression coefficients for '{self.face_model}', "
                 f"got {original.expression.shape[0]}"
             )
-        checked = _check_values(values)
+        checked = check_control_values(values)
         raw = None
         if raw_expression_offset is not None:
             raw = np.asarray(raw_expression_offset, dtype=np.float64).reshape(-1)

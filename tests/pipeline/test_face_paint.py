@@ -8,7 +8,7 @@ import numpy as np
 
 from pipeline.eyes import analyse_eye, refine_eye_flow
 from pipeline.face_paint import apply_affine, box_around, curve_y, similarity_2d
-from pipeline.mouth import analyse_mouth, mouth_source, paint_mouth, refine_mouth_flow
+from pipeline.mouth import MouthMotion, analyse_mouth, mouth_source, paint_mouth, refine_mouth_flow
 
 XS = np.linspace(40.0, 88.0, 9)
 
@@ -58,18 +58,18 @@ def test_teeth_hang_from_the_upper_lip_when_the_mouth_opens() -> None:
     interior = analyse_mouth(image, *source)
     target = _lips(30.0, centre_y=70.0)  # opened, the jaw dropped
     px, py = np.meshgrid(np.arange(40.0, 89.0), np.arange(40.0, 100.0))
-    sx, sy, inside = mouth_source(px, py, interior, source, target)
+    sx, sy, inside = mouth_source(px, py, MouthMotion(interior, source, target))
     # Just under the target's upper lip, mid-mouth, the photo is read just under its upper lip.
     row = int(np.argmin(np.abs(py[:, 0] - (curve_y(target[0], np.array([64.0]))[0] + 2.0))))
     assert abs(sy[row, 24] - (curve_y(source[0], np.array([64.0]))[0] + 2.0)) < 1.0
     assert inside[row, 24] == 1.0 and inside[0, 24] == 0.0
     # The flow only changes inside the opening; the painted gap lies between the two parts.
     flow = np.full((128, 128, 2), 7.0, np.float32)
-    refine_mouth_flow(flow, interior, source, target)
+    refine_mouth_flow(flow, MouthMotion(interior, source, target))
     ys, xs = np.nonzero(np.any(flow != 7.0, axis=2))
     assert np.all(ys >= target[0][:, 1].min() - 1) and np.all(ys <= target[1][:, 1].max() + 1)
     out, cover = image.copy(), np.zeros((128, 128), np.float32)
-    paint_mouth(out, cover, interior, source, target, face_size=100.0, exposure=1.0)
+    paint_mouth(out, cover, MouthMotion(interior, source, target), face_size=100.0, exposure=1.0)
     column = cover[:, 64]
     painted = np.nonzero(column > 0.5)[0]
     assert len(painted) > 5
@@ -82,10 +82,12 @@ def test_closing_a_mouth_the_photo_shows_open_stays_finite() -> None:
     image, source = _smile_with_teeth()
     interior = analyse_mouth(image, *source)
     flow = np.zeros((128, 128, 2), np.float32)
-    refine_mouth_flow(flow, interior, source, _lips(0.0))  # the lips meet where the photo's were apart
+    refine_mouth_flow(
+        flow, MouthMotion(interior, source, _lips(0.0))
+    )  # the lips meet where the photo's were apart
     assert np.all(np.isfinite(flow))
     px, py = np.meshgrid(np.arange(40.0, 89.0), np.arange(50.0, 80.0))
-    sx, sy, _ = mouth_source(px, py, interior, source, _lips(0.3))
+    sx, sy, _ = mouth_source(px, py, MouthMotion(interior, source, _lips(0.3)))
     assert np.all(np.isfinite(sx)) and np.all(np.isfinite(sy))
 
 
