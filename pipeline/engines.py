@@ -31,7 +31,7 @@ from audio2motion import AudioToMotion
 from core.coefficients import BFM_DEEP3D, FaceCoefficients, MotionSequence, check_face_model
 from core.errors import FaceModelMismatchError, InputError, WeightsNotFoundError
 from pipeline.geometric import GeometricRenderer
-from pipeline.renderer import RenderedFrame, Renderer, RendererBase
+from pipeline.renderer import RenderedFrame, Renderer
 from pirender.checkpoint import load_generator, load_pretrained
 from pirender.descriptor import motion_windows
 from pirender.fast import cached_fast_renderer
@@ -98,7 +98,7 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 
 
-class GeometricEngine(RendererBase):
+class GeometricEngine(Renderer):
     """The geometric preview renderer (mesh warp of the photo), for the face model it was built with.
 
     Args:
@@ -159,7 +159,7 @@ class NeuralState:
     crop_size: tuple[int, int]
 
 
-class NeuralEngine(RendererBase):
+class NeuralEngine(Renderer):
     """The PIRender generator (plain or fast path) behind the `Renderer` contract.
 
     Args:
@@ -188,10 +188,6 @@ class NeuralEngine(RendererBase):
     def render(self, state: NeuralState, target: FaceCoefficients) -> np.ndarray:
         self._check(target.face_model)
         return _resize(state.session.render_image(target), state.crop_size)
-
-    def render_frame(self, state: NeuralState, target: FaceCoefficients) -> RenderedFrame:
-        """The network paints the whole crop: no flow of the photo's own pixels."""
-        return RenderedFrame(crop=self.render(state, target))
 
     def _render_indices(
         self, state: NeuralState, motion: MotionSequence, indices: list[int], batch_size: int

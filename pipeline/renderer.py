@@ -7,24 +7,22 @@ one still target; `render_sequence(state, motion)` draws the frames of a motion,
 its own temporal window of the whole motion (what the paper's generator takes). Renderer objects
 hold only weights and are shared by every request of the process.
 
-`RendererBase` implements the two sequence methods of the contract for a renderer that only says
-how it draws given frames of a motion, in order.
-
 Below this contract, `pirender.session.RenderSession` drives the network itself through the
 generator's prepared-source protocol (`prepare_source` / `render_prepared`).
 """
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
 from core.coefficients import FaceCoefficients, MotionSequence
 
-__all__ = ["FrameProgress", "RenderedFrame", "Renderer", "RendererBase"]
+__all__ = ["FrameProgress", "RenderedFrame", "Renderer"]
 
 #: progress(frames_done, frames_total), called after each batch; raise from it to stop.
 FrameProgress = Callable[[int, int], None]
@@ -48,63 +46,39 @@ class RenderedFrame:
     overlay_alpha: np.ndarray | None = None
 
 
-@runtime_checkable
-class Renderer(Protocol):
+class Renderer(abc.ABC):
     """A renderer. `name` identifies it to users and in provenance; `face_model` is the
     coefficient model it accepts ("*" for any). Images are (H, W, 3) uint8 RGB crops at the size of
-    the crop given to `prepare` (256 x 256 for the product's crop)."""
+    the crop given to `prepare` (256 x 256 for the product's crop).
+
+    A renderer states `prepare` and `render`; a renderer that moves the photo's own pixels also
+    states `render_frame` (with its flow and overlay), and one that draws several frames at once
+    states `_render_indices`. The sequence methods are built on those, with progress reported
+    after every `batch_size` frames and after the last.
+    """
 
     name: str
     face_model: str
 
+    @abc.abstractmethod
     def prepare(self, crop: np.ndarray, source_coeffs: FaceCoefficients) -> Any:
         """Per-photo work, done once; the returned state belongs to the caller."""
 
+    @abc.abstractmethod
     def render(self, state: Any, target: FaceCoefficients) -> np.ndarray:
         """One still target -> (H, W, 3) uint8 crop."""
 
     def render_frame(self, state: Any, target: FaceCoefficients) -> RenderedFrame:
-        """One still target -> the crop and, where the renderer moves pixels, its flow and overlay."""
-
-    def render_sequence(
-        self,
-        state: Any,
-        motion: MotionSequence,
-        frames: Sequence[int] | None = None,
-        batch_size: int = 4,
-        progress: FrameProgress | None = None,
-    ) -> Iterator[np.ndarray]:
-        """Yield one (H, W, 3) uint8 crop per frame of `motion` (or per index of `frames`, each
-        driven by its own window of the whole motion), `batch_size` frames per step."""
-
-    def render_frames(
-        self,
-        state: Any,
-        motion: MotionSequence,
-        frames: Sequence[int] | None = None,
-        batch_size: int = 4,
-        progress: FrameProgress | None = None,
-    ) -> Iterator[RenderedFrame]:
-        """As `render_sequence`, yielding `RenderedFrame`s (for output at the photo's resolution)."""
-
-
-def _frame_indices(motion: MotionSequence, frames: Sequence[int] | None) -> list[int]:
-    """The frames a sequence call asks for: `frames`, or every frame of `motion`."""
-    return list(range(len(motion))) if frames is None else [int(i) for i in frames]
-
-
-class RendererBase:
-    """`render_frames` and `render_sequence` of the `Renderer` contract over one hook, `_render_indices`.
-
-    `_render_indices(state, motion, indices, batch_size)` yields the `RenderedFrame` of each frame
-    index in order, `batch_size` frames per step where the renderer batches; the base reports
-    progress after every `batch_size` frames and after the last.
-    """
+        """One still target -> the crop and, where the renderer moves pixels, its flow and overlay
+        (by default the renderer paints the whole crop: no flow)."""
+        return RenderedFrame(crop=self.render(state, target))
 
     def _render_indices(
         self, state: Any, motion: MotionSequence, indices: list[int], batch_size: int
     ) -> Iterator[RenderedFrame]:
-        raise NotImplementedError
+        """The `RenderedFrame` of each frame index in order (by default one still frame at a time)."""
+        for i in indices:
+            yield self.render_frame(state, motion.frame(i))
 
     def render_frames(
         self,
@@ -114,7 +88,9 @@ class RendererBase:
         batch_size: int = 4,
         progress: FrameProgress | None = None,
     ) -> Iterator[RenderedFrame]:
-        indices = _frame_indices(motion, frames)
+        """One `RenderedFrame` per frame of `motion` (or per index of `frames`, each driven by its own
+        window of the whole motion), `batch_size` frames per step (for output at the photo's resolution)."""
+        indices = list(range(len(motion))) if frames is None else [int(i) for i in frames]
         total = len(indices)
         step = max(1, int(batch_size))
         for done, frame in enumerate(self._render_indices(state, motion, indices, step), start=1):
@@ -130,5 +106,6 @@ class RendererBase:
         batch_size: int = 4,
         progress: FrameProgress | None = None,
     ) -> Iterator[np.ndarray]:
+        """As `render_frames`, yielding the (H, W, 3) uint8 crops only."""
         for frame in self.render_frames(state, motion, frames, batch_size, progress):
             yield frame.crop

@@ -12,7 +12,6 @@ import torch
 
 from core.errors import InputError
 from pipeline import NeuralEngine, Renderer
-from pipeline.renderer import RenderedFrame
 from pirender.checkpoint import save_pretrained
 from pirender.config import GeneratorConfig
 from pirender.generator import PIRenderer
@@ -46,22 +45,11 @@ def _identities(root):
     return {manifest.load_video(e).frame(0).tobytes(): int(e.name[3:]) for e in manifest.videos}
 
 
-class StillRenderer:
+class StillRenderer(Renderer):
     """The `Renderer` contract for renderers without temporal context: each frame drawn from its record."""
 
     name = "still"
     face_model = FACE_MODEL
-
-    def render_sequence(self, state, motion, frames=None, batch_size=4, progress=None):
-        for i in range(len(motion)) if frames is None else frames:
-            yield self.render(state, motion.frame(int(i)))
-
-    def render_frame(self, state, target):
-        return RenderedFrame(crop=self.render(state, target))
-
-    def render_frames(self, state, motion, frames=None, batch_size=4, progress=None):
-        for crop in self.render_sequence(state, motion, frames, batch_size, progress):
-            yield RenderedFrame(crop=crop)
 
 
 class OracleEngine(StillRenderer):
