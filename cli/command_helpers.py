@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -18,8 +17,6 @@ __all__ = [
     "progress_bar",
     "add_photo_arguments",
     "options_from_args",
-    "add_passthrough_arguments",
-    "Passthrough",
 ]
 
 T = TypeVar("T")
@@ -54,42 +51,3 @@ def options_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) 
     """An options dataclass with every field the command line gave (same names), then `overrides`."""
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
     return cls(**{**given, **overrides})
-
-
-def add_passthrough_arguments(parser: argparse.ArgumentParser) -> None:
-    """Every argument after the command name goes unchanged to the wrapped command (for `pirender --help`
-    only: `cli.main` hands such commands their arguments before parsing)."""
-    parser.add_argument("arguments", nargs=argparse.REMAINDER, help="the wrapped command's arguments")
-
-
-def leading_folder_as(flag: str, argv: Sequence[str]) -> list[str]:
-    """Wrapped commands' arguments: a leading positional folder becomes `FLAG FOLDER`."""
-    argv = list(argv)
-    if argv and not argv[0].startswith("-"):
-        return [flag, *argv]
-    return argv
-
-
-class Passthrough:
-    """A command that wraps another command line: `module.function(argv)` gets the arguments unchanged
-    (with `leading_folder`: a leading positional folder becomes that flag's value).
-
-    The wrapped module is imported only when the command runs (torch, MediaPipe: heavy), so that
-    `pirender --help` stays fast.
-    """
-
-    def __init__(self, module: str, function: str = "main", *, leading_folder: str | None = None) -> None:
-        self.module = module
-        self.function = function
-        self.leading_folder = leading_folder
-
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        add_passthrough_arguments(parser)
-
-    def run_argv(self, argv: Sequence[str]) -> int:
-        main = getattr(importlib.import_module(self.module), self.function)
-        argv = list(argv) if self.leading_folder is None else leading_folder_as(self.leading_folder, argv)
-        return int(main(argv) or 0)
-
-    def run(self, args: argparse.Namespace) -> int:
-        return self.run_argv(args.arguments)

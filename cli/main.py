@@ -1,8 +1,8 @@
 """The `pirender` command line: one subcommand per capability, each defined in its own module.
 
-A command module provides `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`. A
-module that wraps another command line (`PASSTHROUGH = True`) provides `run_argv(argv) -> int`
-instead and gets every argument after its name unchanged, `--help` included.
+A command module provides `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`. The
+commands that wrap another command line (`WRAPPED`) get every argument after their name unchanged,
+`--help` included (it shows the wrapped command's options).
 Errors of the project (PIRenderError) are printed as one readable line, never as a stack trace.
 """
 
@@ -13,18 +13,18 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from types import ModuleType
 
+from cli.wrapped import WRAPPED, add_passthrough_arguments
 from core.errors import PIRenderError
 from core.quiet import quiet_console
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "COMMANDS", "WRAPPED"]
 
 #: Modules of the subcommands, in the order of `pirender --help`; a command is named after its
 #: module with "-" for "_", except where `_RENAMED` says otherwise.
 _COMMAND_MODULES = (
     "convert", "download", "weights_status", "render", "coeffs", "edit", "edit_video", "reenact", "animate",
-    "prepare", "train", "evaluate", "evaluate_lipsync", "evaluate_reenactment", "audio_prepare", "audio_train", "audio_evaluate",
+    "prepare", "train", "evaluate",
 )  # fmt: skip
 _RENAMED = {"weights_status": "weights"}
 #: subcommand name -> module implementing it
@@ -47,10 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
-        passthrough = getattr(module, "PASSTHROUGH", False)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP, add_help=not passthrough)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
+    for name, wrapped in WRAPPED.items():
+        p = sub.add_parser(name, help=wrapped.help, description=wrapped.help, add_help=False)
+        add_passthrough_arguments(p)
+        p.set_defaults(_run=wrapped.run)
     return parser
 
 
@@ -62,20 +65,12 @@ def _split_command(argv: Sequence[str]) -> tuple[list[str], str | None, list[str
     return list(argv), None, []
 
 
-def _passthrough(command: str | None) -> ModuleType | None:
-    """The module of a command that wraps another command line, else None."""
-    if command not in COMMANDS:
-        return None
-    module = importlib.import_module(COMMANDS[command])
-    return module if getattr(module, "PASSTHROUGH", False) else None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     options, command, rest = _split_command(argv)
     # First: the command modules below load MediaPipe / TF Lite, whose C++ logs this hides.
     quiet_console(verbose=bool({"-v", "--verbose"} & set(options)))
-    wrapped = _passthrough(command)
+    wrapped = WRAPPED.get(command) if command else None
     args = build_parser().parse_args(argv) if wrapped is None else None
     try:
         if args is None:
