@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import logging
 
-from cli.command_helpers import add_photo_arguments, options_from_args, progress_bar
+from cli.command_helpers import add_input_arguments, add_option_flags, options_from_args, progress_bar
 from pipeline import AnimateOptions, AnimationControls, animate, head_motion_from_video
 
 HELP = "animate a portrait photo from a speech recording (needs the audio-to-motion model)"
@@ -19,40 +19,32 @@ log = logging.getLogger(__name__)
 
 _DEFAULTS = AnimateOptions()
 _CONTROLS = AnimationControls()
+#: the separate strengths of `AnimationControls` (None: from --expression-strength / --pose-strength)
+_STRENGTHS = (
+    ("--lips", "lip motion strength (0 = lips as in the photo)"),
+    ("--expression", "strength of the rest of the expression (brows, cheeks)"),
+    ("--head", "head motion strength (0 = no head motion)"),
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_photo_arguments(parser, output_help="output video, .mp4 (variants: _v1, _v2, ...)")
+    add_input_arguments(parser, output_help="output video, .mp4 (variants: _v1, _v2, ...)")
     parser.add_argument("audio", help="speech: wav, mp3, m4a, or a video with sound")
-    parser.add_argument(
-        "--seed", type=int, default=_DEFAULTS.seed, help="noise seed (same seed, same motion)"
-    )
-    parser.add_argument(
-        "--temperature",
-        type=float,
-        default=_DEFAULTS.temperature,
-        help="motion variety; 0 = most likely motion",
-    )
-    parser.add_argument(
-        "--variants", type=int, default=_DEFAULTS.variants, help="clips with seeds seed, seed+1, ..."
-    )
-    parser.add_argument("--fps", type=float, default=_DEFAULTS.fps)
+    sampling = {
+        "seed": "noise seed (same seed, same motion)",
+        "temperature": "motion variety; 0 = most likely motion",
+        "variants": "clips with seeds seed, seed+1, ...",
+        "fps": None,
+    }
+    add_option_flags(parser, _DEFAULTS, sampling)
     parser.add_argument(
         "--model-dir", default=None, help="audio-to-motion model folder (default: the installed one)"
     )
     group = parser.add_argument_group(
         "motion controls", "strengths are in [0, 3]; 1 = as the model learnt it"
     )
-    group.add_argument(
-        "--lips", type=float, default=None, help="lip motion strength (0 = lips as in the photo)"
-    )
-    group.add_argument(
-        "--expression",
-        type=float,
-        default=None,
-        help="strength of the rest of the expression (brows, cheeks)",
-    )
-    group.add_argument("--head", type=float, default=None, help="head motion strength (0 = no head motion)")
+    for flag, text in _STRENGTHS:
+        group.add_argument(flag, type=float, default=None, help=text)
     group.add_argument("--still", action="store_true", help="keep the photo's head pose exactly")
     group.add_argument(
         "--blinks-per-minute",
@@ -66,15 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="take the head motion from this video (its face's turns and nods, scaled by --head)",
     )
-    group.add_argument(
-        "--expression-strength",
-        type=float,
-        default=_DEFAULTS.expression_strength,
-        help="default of --lips and --expression",
-    )
-    group.add_argument(
-        "--pose-strength", type=float, default=_DEFAULTS.pose_strength, help="default of --head"
-    )
+    strength_defaults = {
+        "expression_strength": "default of --lips and --expression",
+        "pose_strength": "default of --head",
+    }
+    add_option_flags(group, _DEFAULTS, strength_defaults)
 
 
 def controls_from_args(args: argparse.Namespace) -> AnimationControls:

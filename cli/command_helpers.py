@@ -1,4 +1,4 @@
-"""What the photo commands (`edit`, `reenact`, `animate`) share: a progress bar, the common
+"""What the photo and video commands (`edit`, `edit-video`, `reenact`, `animate`) share: a progress bar, the common
 arguments, and use-case options filled from the parsed arguments."""
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pipeline import ENGINE_CHOICES
 
 __all__ = [
     "progress_bar",
-    "add_photo_arguments",
+    "add_input_arguments",
+    "add_option_flags",
+    "flag_name",
     "options_from_args",
 ]
 
@@ -35,16 +37,39 @@ def progress_bar(description: str) -> Iterator[Callable[[float, str], None]]:
         yield update
 
 
-def add_photo_arguments(
-    parser: argparse.ArgumentParser, *, output_help: str, engine: str = "auto", backend: str = "default"
+def add_input_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    output_help: str,
+    source: str = "photo",
+    source_help: str = "the portrait photo (JPEG, PNG, WebP, ...)",
+    engine: str = "auto",
+    engine_note: str = "",
+    backend: str = "default",
 ) -> None:
-    """The photo, the output file, the renderer and the reconstruction backend."""
-    parser.add_argument("photo", help="the portrait photo (JPEG, PNG, WebP, ...)")
+    """The input (a photo unless `source` says otherwise), the output file, the renderer and the
+    reconstruction backend."""
+    parser.add_argument(source, help=source_help)
     parser.add_argument("-o", "--output", required=True, help=output_help)
     parser.add_argument(
-        "--engine", choices=ENGINE_CHOICES, default=engine, help=f"renderer (default: {engine})"
+        "--engine", choices=ENGINE_CHOICES, default=engine, help=f"renderer (default: {engine}{engine_note})"
     )
     parser.add_argument("--backend", default=backend, help="reconstruction backend: default or deep3d")
+
+
+def flag_name(name: str) -> str:
+    """`--head-yaw` for the name "head_yaw"."""
+    return "--" + name.replace("_", "-")
+
+
+def add_option_flags(
+    parser: argparse._ActionsContainer, defaults: object, helps: dict[str, str | None]
+) -> None:
+    """One flag per named field of the options dataclass `defaults` (`{field: help}`), typed and
+    defaulted by its value: `--max-side` for "max_side", read back by `options_from_args`."""
+    for name, text in helps.items():
+        value = getattr(defaults, name)
+        parser.add_argument(flag_name(name), type=type(value), default=value, help=text)
 
 
 def options_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) -> T:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from cli.command_helpers import add_photo_arguments, progress_bar
+from cli.command_helpers import add_input_arguments, flag_name, progress_bar
 from pipeline import (
     CONTROL_SPECS,
     PRESETS,
@@ -27,11 +27,6 @@ from pipeline import (
 
 HELP = "edit a portrait photo (head pose, expression, gaze...) and write a PNG; see --help for every control"
 log = logging.getLogger(__name__)
-
-
-def flag_name(control: str) -> str:
-    """`--head-yaw` for the control "head_yaw"."""
-    return "--" + control.replace("_", "-")
 
 
 def _value_in_range(spec: Any) -> Callable[[str], float]:
@@ -50,7 +45,7 @@ def _value_in_range(spec: Any) -> Callable[[str], float]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_photo_arguments(parser, output_help="edited photo, .png (carries provenance text)")
+    add_input_arguments(parser, output_help="edited photo, .png (carries provenance text)")
     parser.add_argument("--face-index", type=int, default=0, help="which face, when the photo has several")
     parser.add_argument("--preset", choices=sorted(PRESETS), help="start from a named set of control values")
     parser.add_argument("--save-crop", metavar="PNG", help="also write the edited 256x256 crop")

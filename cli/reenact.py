@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cli.command_helpers import add_photo_arguments, options_from_args, progress_bar
+from cli.command_helpers import add_input_arguments, options_from_args, progress_bar
 from pipeline import REENACT_PARTS, ReenactOptions, reenact
 
 HELP = "animate a portrait photo with the head motion and expressions of a driving video (mp4 with its sound)"
@@ -16,7 +16,7 @@ _DEFAULT_PARTS = next(c.name for c in REENACT_PARTS if c.parts == _DEFAULTS.part
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_photo_arguments(parser, output_help="output video, .mp4")
+    add_input_arguments(parser, output_help="output video, .mp4")
     parser.add_argument("driving", help="the driving video (mp4, mov, webm, ...)")
     parser.add_argument(
         "--mode",
