@@ -63,6 +63,38 @@ time.sleep(600)
 """
 
 
+def reenact_inputs(
+    photo: str | Path,
+    video: str | Path,
+    *,
+    mode: str = "relative",
+    parts: str | None = "expression_pose",
+    smoothing: float = 1.0,
+    engine: str = "auto",
+) -> tuple[Any, ...]:
+    """The positional inputs of the app's `/reenact` endpoint (the reenact tab's fields, in order)."""
+    return (handle_file(str(photo)), handle_file(str(video)), mode, parts, smoothing, engine)
+
+
+def animate_inputs(
+    photo: str | Path,
+    audio: str | Path,
+    *,
+    seed: int = 0,
+    temperature: float = 0.7,
+    lips: float = 1.0,
+    expression: float = 1.0,
+    head: float = 1.0,
+    still: bool = False,
+    blinks_per_minute: float = 15.0,
+    variants: int = 1,
+    engine: str = "auto",
+) -> tuple[Any, ...]:
+    """The positional inputs of the app's `/animate` endpoint (the audio tab's fields, in order)."""
+    fields = (seed, temperature, lips, expression, head, still, blinks_per_minute, variants, engine)
+    return (handle_file(str(photo)), handle_file(str(audio)), *fields)
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -275,13 +307,7 @@ def _orphan(server: Server, photo: Path, long_clip: Path, short_clip: Path, prob
         return {"error": "the orphan's job did not start"}
     time.sleep(1.0)  # well inside the job (video analysis)
     job = probe.client.submit(
-        handle_file(str(photo)),
-        handle_file(str(short_clip)),
-        "relative",
-        "all",
-        0.0,
-        "preview",
-        api_name="/reenact",
+        *reenact_inputs(photo, short_clip, parts="all", smoothing=0.0, engine="preview"), api_name="/reenact"
     )
     time.sleep(0.3)
     t_kill = time.monotonic()
@@ -326,15 +352,13 @@ def run(sessions: int, seconds: float, rate: float, short: bool, work: Path) -> 
         jobs = [
             threading.Thread(
                 target=users[0].call,
-                args=("/reenact", handle_file(str(photos[0][0])), handle_file(str(short_clip)), "relative",
-                      "expression_pose", 1.0, "preview"),
+                args=("/reenact", *reenact_inputs(photos[0][0], short_clip, engine="preview")),
             ),
             threading.Thread(
                 target=users[-1].call,
-                args=("/animate", handle_file(str(photos[-1][0])), handle_file(str(speech)), 0, 0.7, 1.0, 1.0,
-                      1.0, False, 15.0, 1, "preview"),
+                args=("/animate", *animate_inputs(photos[-1][0], speech, engine="preview")),
             ),
-        ]  # fmt: skip
+        ]
         for t in [*threads, *jobs]:
             t.start()
         for t in [*threads, *jobs]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.load_test import animate_inputs, reenact_inputs
 from pipeline import CONTROL_SPECS, PRESETS, SYNTHESIZED_NOTICE, read_video_metadata
 from reconstruction.images import read_png_text
 from tests.conftest import write_speech_like
@@ -29,6 +31,16 @@ def _img(path: str | Path) -> np.ndarray:
 
 def _mae(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).mean())
+
+
+def _reenact(client: Any, photo: Path, video: Path, **fields: Any) -> Any:
+    """`/reenact` of `photo` driven by `video`; the tab's other fields as `reenact_inputs` defaults them."""
+    return client.predict(*reenact_inputs(photo, video, **fields), api_name="/reenact")
+
+
+def _animate(client: Any, photo: Path, audio: Path, **fields: Any) -> Any:
+    """`/animate` of `photo` with `audio`; the tab's other fields as `animate_inputs` defaults them."""
+    return client.predict(*animate_inputs(photo, audio, **fields), api_name="/animate")
 
 
 def _mp4s(obj: object) -> list[str]:
@@ -261,15 +273,7 @@ def test_reenact_makes_an_mp4_with_provenance(
     running_app: RunningApp, example_photo: Path, driving_clip: Path
 ) -> None:
     client = running_app.client()
-    video, note = client.predict(
-        handle_file(str(example_photo)),
-        handle_file(str(driving_clip)),
-        "relative",
-        "expression_pose",
-        1.0,
-        "auto",
-        api_name="/reenact",
-    )
+    video, note = _reenact(client, example_photo, driving_clip)
     assert "Done" in note and "silent" in note
     info = read_video_metadata(_mp4s(video)[0])
     assert info.video_codec == "h264" and info.duration == pytest.approx(1.5, abs=0.2)
@@ -278,21 +282,18 @@ def test_reenact_makes_an_mp4_with_provenance(
 
 def test_reenact_refuses_bad_inputs(running_app: RunningApp, example_photo: Path, tmp_path: Path) -> None:
     client = running_app.client()
-    photo = handle_file(str(example_photo))
     text = tmp_path / "clip.txt"
     text.write_text("not a video")
     with pytest.raises(AppError, match="not a supported driving video"):
-        client.predict(photo, handle_file(str(text)), "relative", "pose", 1.0, "auto", api_name="/reenact")
+        _reenact(client, example_photo, text, parts="pose")
     long_clip = write_video(tmp_path / "long.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 50, fps=10)
     with pytest.raises(AppError, match="5.0 s long; this server accepts at most 4 s"):
-        client.predict(
-            photo, handle_file(str(long_clip)), "relative", "pose", 1.0, "auto", api_name="/reenact"
-        )
+        _reenact(client, example_photo, long_clip, parts="pose")
     short = write_video(tmp_path / "short.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 5, fps=10)
     with pytest.raises(AppError, match="Choose what the video should move"):
-        client.predict(photo, handle_file(str(short)), "relative", None, 1.0, "auto", api_name="/reenact")
+        _reenact(client, example_photo, short, parts=None)
     with pytest.raises(AppError, match="(?i)face"):  # a grey clip has no face to follow
-        client.predict(photo, handle_file(str(short)), "relative", "pose", 1.0, "auto", api_name="/reenact")
+        _reenact(client, example_photo, short, parts="pose")
 
 
 def test_reenact_can_be_cancelled(
@@ -311,13 +312,7 @@ def test_reenact_can_be_cancelled(
     longer = write_video(tmp_path / "longer.mp4", loop[:195], fps=50)  # 3.9 s, under the 4 s limit
     client = running_app.client()
     job = client.submit(
-        handle_file(str(example_photo)),
-        handle_file(str(longer)),
-        "relative",
-        "all",
-        1.0,
-        "preview",
-        api_name="/reenact",
+        *reenact_inputs(example_photo, longer, parts="all", engine="preview"), api_name="/reenact"
     )
     wait_for(lambda: job.status().code in (Status.PROCESSING, Status.PROGRESS) or job.done(), timeout=60)
     assert not job.done(), job.result()
@@ -360,15 +355,7 @@ def test_reenact_real_video_keeps_its_sound(
         check=True,
         timeout=120,
     )
-    video, note = running_app.client().predict(
-        handle_file(str(example_photo)),
-        handle_file(str(clip)),
-        "relative",
-        "expression_pose",
-        1.0,
-        "auto",
-        api_name="/reenact",
-    )
+    video, note = _reenact(running_app.client(), example_photo, clip)
     assert "with the driving video's sound" in note
     info = read_video_metadata(_mp4s(video)[0])
     assert info.has_audio and info.duration == pytest.approx(2.0, abs=0.2)
@@ -389,20 +376,7 @@ def test_audio_tab_says_when_the_model_is_missing(
     monkeypatch.setattr(pipeline.audio, "_model_dirs", lambda explicit: [tmp_path / "no-model"])
     wav = write_speech_like(tmp_path / "speech.wav", 1.0)
     with pytest.raises(AppError, match="audio-to-motion model is not installed"):
-        running_app.client().predict(
-            handle_file(str(example_photo)),
-            handle_file(str(wav)),
-            0,
-            0.7,
-            1.0,
-            1.0,
-            1.0,
-            False,
-            15.0,
-            1,
-            "auto",
-            api_name="/animate",
-        )
+        _animate(running_app.client(), example_photo, wav)
 
 
 def test_audio_tab_finds_the_shipped_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -431,19 +405,17 @@ def test_animate_makes_variants_once_a_model_is_installed(
     AudioToMotion(config).save_pretrained(tmp_path / "audio-model")
     monkeypatch.setenv("PIRENDER_AUDIO_MODEL", str(tmp_path / "audio-model"))  # read per request: no restart
     wav = write_speech_like(tmp_path / "speech.wav", 1.0)
-    out = running_app.client().predict(
-        handle_file(str(example_photo)),
-        handle_file(str(wav)),
-        3,
-        0.7,
-        1.2,
-        0.8,
-        0.0,
-        True,
-        20.0,
-        2,
-        "auto",
-        api_name="/animate",
+    out = _animate(
+        running_app.client(),
+        example_photo,
+        wav,
+        seed=3,
+        lips=1.2,
+        expression=0.8,
+        head=0.0,
+        still=True,
+        blinks_per_minute=20.0,
+        variants=2,
     )
     videos, note = _mp4s(out[:-1]), out[-1]
     assert len(videos) == 2 and "2 variant(s)" in note
