@@ -28,6 +28,9 @@ from pipeline import (
 from tests.pipeline.conftest import decode_all, write_pcm, write_tone
 from weights.registry import bundled_dir
 
+#: the `generated` fixture: (controls given, motion returned) per call of the model
+Generated = list[tuple[AnimationControls | None, MotionSequence]]
+
 
 def test_bad_options() -> None:
     with pytest.raises(InputError):
@@ -115,12 +118,29 @@ def test_animate_with_a_model(
         assert len(decode_all(p)) == 15  # ceil(0.6 s * 25 fps)
 
 
+@pytest.fixture
+def generated(monkeypatch: pytest.MonkeyPatch) -> Generated:
+    """Every `AudioToMotion.generate_from_features` call of the test, in order: (the controls it was
+    given, the motion it returned)."""
+    calls: Generated = []
+    generate = AudioToMotion.generate_from_features
+
+    def spy(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - same signature as the model's
+        motion = generate(self, *args, **kwargs)
+        calls.append((kwargs.get("controls"), motion))
+        return motion
+
+    monkeypatch.setattr(AudioToMotion, "generate_from_features", spy)
+    return calls
+
+
 def test_the_audio_is_read_once_per_request(
     state: SourceState,
     registry: EngineRegistry,
     tiny_audio_model: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    generated: Generated,
 ) -> None:
     """Three variants: the recording is decoded and featurised once and never probed again, and each
     variant still gets its own motion (its own seed)."""
@@ -140,17 +160,11 @@ def test_the_audio_is_read_once_per_request(
     monkeypatch.setattr(
         pipeline.media, "read_video_metadata", counting("probe", pipeline.media.read_video_metadata)
     )
-    motions = []
-    generate = AudioToMotion.generate_from_features
-    monkeypatch.setattr(
-        AudioToMotion,
-        "generate_from_features",
-        lambda self, *a, **k: motions.append(generate(self, *a, **k)) or motions[-1],
-    )
     audio = write_tone(tmp_path / "speech.wav", 0.4)
     options = AnimateOptions(variants=3, engine="preview", model_dir=str(tiny_audio_model))
     paths = animate(state, audio, options, tmp_path / "talk.mp4", registry=registry)
     assert len(paths) == 3 and calls == {"decode": 1, "features": 1, "probe": 0}
+    motions = [motion for _, motion in generated]
     assert len(motions) == 3 and not np.allclose(motions[0].expression, motions[1].expression)
     assert all(read_video_metadata(p).has_audio for p in paths)
 
@@ -160,26 +174,16 @@ def test_animation_controls_reach_the_model(
     registry: EngineRegistry,
     tiny_audio_model: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    generated: Generated,
 ) -> None:
     """`AnimateOptions.controls` is what the model samples with: still keeps the photo's pose exactly;
     the controls are written into the file's provenance."""
-    seen = []
-    generate = AudioToMotion.generate_from_features
-
-    def spy(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - same signature as the model's
-        seen.append(kwargs.get("controls"))
-        motion = generate(self, *args, **kwargs)
-        seen.append(motion)
-        return motion
-
-    monkeypatch.setattr(AudioToMotion, "generate_from_features", spy)
     controls = AnimationControls(lips=0.5, expression=0.0, still=True, blinks_per_minute=0.0)
     options = AnimateOptions(engine="preview", model_dir=str(tiny_audio_model), controls=controls)
     audio = write_tone(tmp_path / "speech.wav", 0.4)
     (path,) = animate(state, audio, options, tmp_path / "still.mp4", registry=registry)
-    assert seen[0] is controls
-    motion = seen[1]
+    ((given, motion),) = generated
+    assert given is controls
     np.testing.assert_allclose(
         motion.angles, np.repeat(state.coefficients.angles[None], len(motion), 0), atol=1e-6
     )
@@ -211,7 +215,7 @@ def test_head_motion_from_a_reference_video(
     tiny_audio_model: Path,
     shared_data: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    generated: Generated,
 ) -> None:
     """The animation's head follows the reference video's head (relative to its first frame)."""
     reference = head_motion_from_video(
@@ -220,16 +224,9 @@ def test_head_motion_from_a_reference_video(
         registry=registry,
     )
     assert len(reference) == 25 and reference.face_model == state.face_model
-    motions = []
-    generate = AudioToMotion.generate_from_features
-    monkeypatch.setattr(
-        AudioToMotion,
-        "generate_from_features",
-        lambda self, *a, **k: motions.append(generate(self, *a, **k)) or motions[-1],
-    )
     controls = AnimationControls(head_reference=reference, blinks_per_minute=0.0)
     options = AnimateOptions(engine="preview", model_dir=str(tiny_audio_model), controls=controls)
     animate(state, write_tone(tmp_path / "s.wav", 1.0), options, tmp_path / "head.mp4", registry=registry)
-    moved = motions[0].angles - state.coefficients.angles
+    moved = generated[0][1].angles - state.coefficients.angles
     wanted = reference.angles - reference.angles[0]
     np.testing.assert_allclose(moved[: len(wanted)], wanted[: len(moved)], atol=2e-3)
