@@ -63,36 +63,31 @@ time.sleep(600)
 """
 
 
-def reenact_inputs(
-    photo: str | Path,
-    video: str | Path,
-    *,
-    mode: str = "relative",
-    parts: str | None = "expression_pose",
-    smoothing: float = 1.0,
-    engine: str = "auto",
-) -> tuple[Any, ...]:
-    """The positional inputs of the app's `/reenact` endpoint (the reenact tab's fields, in order)."""
-    return (handle_file(str(photo)), handle_file(str(video)), mode, parts, smoothing, engine)
+#: The reenact and audio tabs' fields after their files, in the order `/reenact` and `/animate` take
+#: them, with the tabs' defaults.
+REENACT_FIELDS = dict(mode="relative", parts="expression_pose", smoothing=1.0, engine="auto")
+ANIMATE_FIELDS = dict(seed=0, temperature=0.7, lips=1.0, expression=1.0, head=1.0, still=False,
+                      blinks_per_minute=15.0, variants=1, engine="auto")  # fmt: skip
 
 
-def animate_inputs(
-    photo: str | Path,
-    audio: str | Path,
-    *,
-    seed: int = 0,
-    temperature: float = 0.7,
-    lips: float = 1.0,
-    expression: float = 1.0,
-    head: float = 1.0,
-    still: bool = False,
-    blinks_per_minute: float = 15.0,
-    variants: int = 1,
-    engine: str = "auto",
-) -> tuple[Any, ...]:
-    """The positional inputs of the app's `/animate` endpoint (the audio tab's fields, in order)."""
-    fields = (seed, temperature, lips, expression, head, still, blinks_per_minute, variants, engine)
-    return (handle_file(str(photo)), handle_file(str(audio)), *fields)
+def _endpoint_inputs(files: tuple[str | Path, ...], defaults: dict, fields: dict) -> tuple[Any, ...]:
+    """The files (uploaded), then `defaults` in their order with `fields` in place of those it names."""
+    unknown = sorted(fields.keys() - defaults.keys())
+    if unknown:
+        raise TypeError(f"not a field of the endpoint: {unknown} (it takes {list(defaults)})")
+    return (*(handle_file(str(f)) for f in files), *{**defaults, **fields}.values())
+
+
+def reenact_inputs(photo: str | Path, video: str | Path, **fields: Any) -> tuple[Any, ...]:
+    """The positional inputs of `/reenact`: the photo, the driving video, then `REENACT_FIELDS`
+    (any of them changed by name in `fields`)."""
+    return _endpoint_inputs((photo, video), REENACT_FIELDS, fields)
+
+
+def animate_inputs(photo: str | Path, audio: str | Path, **fields: Any) -> tuple[Any, ...]:
+    """The positional inputs of `/animate`: the photo, the recording, then `ANIMATE_FIELDS` (any of
+    them changed by name in `fields`)."""
+    return _endpoint_inputs((photo, audio), ANIMATE_FIELDS, fields)
 
 
 def _free_port() -> int:

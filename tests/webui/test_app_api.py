@@ -34,12 +34,12 @@ def _mae(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _reenact(client: Any, photo: Path, video: Path, **fields: Any) -> Any:
-    """`/reenact` of `photo` driven by `video`; the tab's other fields as `reenact_inputs` defaults them."""
+    """`/reenact` of `photo` driven by `video` (`fields`: as in `reenact_inputs`)."""
     return client.predict(*reenact_inputs(photo, video, **fields), api_name="/reenact")
 
 
 def _animate(client: Any, photo: Path, audio: Path, **fields: Any) -> Any:
-    """`/animate` of `photo` with `audio`; the tab's other fields as `animate_inputs` defaults them."""
+    """`/animate` of `photo` with `audio` (`fields`: as in `animate_inputs`)."""
     return client.predict(*animate_inputs(photo, audio, **fields), api_name="/animate")
 
 
