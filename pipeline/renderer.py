@@ -3,7 +3,7 @@
 A renderer draws a source photo's face with other coefficients (paper section 3: the generator;
 or the product's geometric preview). `prepare(crop, source_coeffs)` does the per-photo work once
 and returns a state that belongs to the caller (a user's session); `render(state, target)` draws
-one still target; `render_sequence(state, motion)` draws the frames of a motion, each driven by
+one still target; `render_frames(state, motion)` draws the frames of a motion, each driven by
 its own temporal window of the whole motion (what the paper's generator takes). Renderer objects
 hold only weights and are shared by every request of the process.
 
@@ -14,7 +14,7 @@ generator's prepared-source protocol (`prepare_source` / `render_prepared`).
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from core.coefficients import FaceCoefficients, MotionSequence
 
-__all__ = ["FrameProgress", "RenderedFrame", "Renderer"]
+__all__ = ["FrameProgress", "RenderedFrame", "Renderer", "crops"]
 
 #: progress(frames_done, frames_total), called after each batch; raise from it to stop.
 FrameProgress = Callable[[int, int], None]
@@ -53,8 +53,8 @@ class Renderer(abc.ABC):
 
     A renderer states `prepare` and `render`; a renderer that moves the photo's own pixels also
     states `render_frame` (with its flow and overlay), and one that draws several frames at once
-    states `_render_indices`. The sequence methods are built on those, with progress reported
-    after every `batch_size` frames and after the last.
+    states `_render_indices`. `render_frames` is built on those, with progress reported after
+    every `batch_size` frames and after the last; `crops(...)` keeps only the pictures.
     """
 
     name: str
@@ -98,14 +98,7 @@ class Renderer(abc.ABC):
             if progress is not None and (done % step == 0 or done == total):
                 progress(done, total)
 
-    def render_sequence(
-        self,
-        state: Any,
-        motion: MotionSequence,
-        frames: Sequence[int] | None = None,
-        batch_size: int = 4,
-        progress: FrameProgress | None = None,
-    ) -> Iterator[np.ndarray]:
-        """As `render_frames`, yielding the (H, W, 3) uint8 crops only."""
-        for frame in self.render_frames(state, motion, frames, batch_size, progress):
-            yield frame.crop
+
+def crops(frames: Iterable[RenderedFrame]) -> list[np.ndarray]:
+    """The (H, W, 3) uint8 crops of rendered frames (evaluation and tests compare crops)."""
+    return [frame.crop for frame in frames]

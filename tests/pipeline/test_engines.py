@@ -22,7 +22,7 @@ from pipeline import (
     NeuralEngine,
     Renderer,
 )
-from pipeline.renderer import RenderedFrame
+from pipeline.renderer import RenderedFrame, crops
 from pirender import GeneratorConfig, PIRenderer, save_pretrained
 from tests.pipeline.conftest import tiny_renderer
 from weights.registry import REGISTRY
@@ -64,11 +64,11 @@ def test_geometric_engine_call_shape() -> None:
     motion = MotionSequence.from_frames([_coeffs(DEFAULT_FACE_MODEL, 32, np.radians(d)) for d in range(5)])
     calls: list[tuple[int, int]] = []
     frames = list(
-        engine.render_sequence(state, motion, batch_size=2, progress=lambda d, t: calls.append((d, t)))
+        crops(engine.render_frames(state, motion, batch_size=2, progress=lambda d, t: calls.append((d, t))))
     )
     assert len(frames) == 5 and calls == [(2, 5), (4, 5), (5, 5)]
     np.testing.assert_array_equal(frames[3], np.roll(_crop(), 3, axis=1))
-    chosen = list(engine.render_sequence(state, motion, frames=[4, 1]))
+    chosen = crops(engine.render_frames(state, motion, frames=[4, 1]))
     np.testing.assert_array_equal(chosen[0], frames[4])
     np.testing.assert_array_equal(chosen[1], frames[1])
     with pytest.raises(FaceModelMismatchError):
@@ -92,11 +92,11 @@ def test_neural_engine_call_shape(small_model: PIRenderer) -> None:
     motion = MotionSequence.from_frames([_coeffs(yaw=0.05 * i) for i in range(3)])
     calls: list[tuple[int, int]] = []
     frames = list(
-        engine.render_sequence(state, motion, batch_size=2, progress=lambda d, t: calls.append((d, t)))
+        crops(engine.render_frames(state, motion, batch_size=2, progress=lambda d, t: calls.append((d, t))))
     )
     assert len(frames) == 3 and all(f.shape == (256, 256, 3) for f in frames) and calls[-1] == (3, 3)
     # chosen frames are driven by their windows of the whole motion: the same pictures
-    chosen = list(engine.render_sequence(state, motion, frames=[2, 0], batch_size=2))
+    chosen = crops(engine.render_frames(state, motion, frames=[2, 0], batch_size=2))
     np.testing.assert_allclose(chosen[0].astype(int), frames[2].astype(int), atol=1)
     np.testing.assert_allclose(chosen[1].astype(int), frames[0].astype(int), atol=1)
     with pytest.raises(FaceModelMismatchError, match="deep3d"):
@@ -104,7 +104,7 @@ def test_neural_engine_call_shape(small_model: PIRenderer) -> None:
     with pytest.raises(FaceModelMismatchError):
         engine.render(state, _coeffs(DEFAULT_FACE_MODEL, 32))
     with pytest.raises(FaceModelMismatchError):
-        list(engine.render_sequence(state, MotionSequence.still(_coeffs(DEFAULT_FACE_MODEL, 32))))
+        crops(engine.render_frames(state, MotionSequence.still(_coeffs(DEFAULT_FACE_MODEL, 32))))
 
 
 @pytest.fixture()

@@ -10,7 +10,7 @@ the source) and FID are reported.
 
 Any renderer of the product is evaluated through the one `pipeline.Renderer` contract (the
 geometric preview too; a checkpoint becomes a `pipeline.NeuralEngine`): each target frame is
-driven by its own descriptor window of the whole motion (`render_sequence`), or by its
+driven by its own descriptor window of the whole motion (`render_frames`), or by its
 coefficient record alone (`render`, option `targets="coefficients"`).
 Metrics whose models are missing (the re-fitting backend, the dlib face-embedding model, LPIPS
 or FID weights) are skipped with a note in the report instead of failing.
@@ -34,7 +34,7 @@ from PIL import Image
 
 from core.coefficients import FaceCoefficients, MotionSequence
 from core.errors import CheckpointError, InputError, WeightsNotFoundError
-from pipeline.renderer import Renderer
+from pipeline.renderer import Renderer, crops
 from pirender.checkpoint import load_generator
 from pirender.generator import PIRenderer
 from training.dataset import DatasetManifest, VideoRecord
@@ -270,7 +270,7 @@ def _render(
         images = np.stack([renderer.render(state, motion.frame(t)) for t in targets])
     else:
         images = np.stack(
-            list(renderer.render_sequence(state, motion, frames=targets, batch_size=opts.batch_size))
+            crops(renderer.render_frames(state, motion, frames=targets, batch_size=opts.batch_size))
         )
     if images.shape[1] != size:
         images = np.stack(

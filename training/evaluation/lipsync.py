@@ -51,6 +51,7 @@ from audio2motion.phonetics import speech_activity
 from core.coefficients import MotionSequence
 from core.errors import InputError, PIRenderError
 from pipeline import default_registry, prepare_photo
+from pipeline.renderer import crops
 from reconstruction.tracking import FaceTracker
 from reconstruction.video import read_identity_groups, read_video
 
@@ -224,9 +225,9 @@ def evaluate_clip(
         on_too_long="trim",
         controls=controls,
     )
-    crops = list(engine.render_sequence(state.engine_state(engine), motion))
-    still = next(iter(engine.render_sequence(state.engine_state(engine), _photo_motion(motion, state))))
-    landmarks = _track(crops)
+    rendered = crops(engine.render_frames(state.engine_state(engine), motion))
+    still = crops(engine.render_frames(state.engine_state(engine), _photo_motion(motion, state)))[0]
+    landmarks = _track(rendered)
     generated = _fill(mouth_ratio(landmarks))
     photo_open = float(_fill(mouth_ratio(_track([still])))[0])
     n = min(generated.size, real.opening.size)
