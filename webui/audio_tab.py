@@ -179,8 +179,16 @@ def build_audio_tab(ctx: AppContext, tab: gr.Tab) -> None:
                 for i in range(cfg.max_variants)
             ]
             note = gr.Markdown("", elem_id="audio-note")
+
+    def nothing_made(message: str) -> tuple:
+        """Every variant panel empty (the first one shown) and the reason in the note."""
+        return (
+            *[gr.update(value=None, visible=i == 0) for i in range(cfg.max_variants)],
+            f"**Not started.** {message}",
+        )
+
     event = run.click(
-        common.ui_errors(h.run),
+        common.ui_outcome(h.run, nothing_made),
         inputs=[
             photo,
             audio,

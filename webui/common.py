@@ -33,6 +33,7 @@ from webui.service import FairQueue
 from webui.sessions import SessionFiles
 
 __all__ = [
+    "ui_outcome",
     "AppContext",
     "REFINE_CHOICES",
     "PROGRESS",
@@ -228,6 +229,26 @@ def ui_errors(fn: F) -> F:
                 title="Unexpected error",
                 print_exception=False,
             ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def ui_outcome(fn: F, empty: Callable[[str], Any]) -> F:
+    """Like `ui_errors`, but a refusal the user can fix (a missing upload, a file out of limits, no
+    face, a missing model) leaves the panels in their empty state with the reason in the page
+    (`empty(message)` gives the outputs) and a warning toast, instead of an "Error" badge on them."""
+    guarded = ui_errors(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return guarded(*args, **kwargs)
+        except gr.Error as exc:
+            if getattr(exc, "title", "") == "Unexpected error":
+                raise
+            message = str(getattr(exc, "message", exc))
+            gr.Warning(message, title=getattr(exc, "title", None) or "Not done")
+            return empty(message)
 
     return wrapper  # type: ignore[return-value]
 

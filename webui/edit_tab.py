@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from pipeline import CONTROL_SPECS, PRESETS, preset_values
-from webui.common import AppContext, engine_radio, photo_input, ui_errors
+from webui.common import AppContext, engine_radio, photo_input, ui_errors, ui_outcome
 from webui.edit_handlers import EditHandlers, EditSession, raw_name
 
 __all__ = ["EditTab", "build_edit_tab", "controls_help"]
@@ -238,7 +238,7 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
 
     for button, what, api_name in ((save_full, "photo", "save_png"), (save_crop, "crop", "save_crop")):
         button.click(
-            ui_errors(saver(what)),
+            ui_outcome(saver(what), lambda message: None),
             inputs=[session, refine],
             inputs_kwargs=all_sliders,
             outputs=[files],
@@ -246,7 +246,7 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
             **edit_queue,
         )
     make.click(
-        ui_errors(h.clip),
+        ui_outcome(h.clip, lambda message: None),
         inputs=[session, refine, clip_seconds],
         inputs_kwargs=all_sliders,
         outputs=[clip],

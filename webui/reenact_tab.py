@@ -154,7 +154,7 @@ def build_reenact_tab(ctx: AppContext) -> None:
             result = gr.Video(label="Result (mp4)", interactive=False, elem_id="reenact-result")
             note = gr.Markdown("", elem_id="reenact-note")
     event = run.click(
-        common.ui_errors(h.run),
+        common.ui_outcome(h.run, lambda message: (None, f"**Not started.** {message}")),
         inputs=[photo, video, mode, parts, smoothing, engine, job],
         outputs=[result, note],
         concurrency_limit=cfg.job_concurrency,

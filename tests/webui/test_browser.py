@@ -181,6 +181,9 @@ def test_first_minute(browser, running_app: RunningApp) -> None:
         toast.first.wait_for()
         text = toast.first.inner_text()
         assert "Traceback" not in text and "/tmp" not in text and len(text) < 300
+        # the result panel is back in its empty state (no bare "Error" badge); the note says why
+        page.wait_for_selector("#reenact-note :text('Please upload')")
+        assert "Error" not in page.locator("#reenact-result").inner_text()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "browser-first-minute.png"), full_page=True)
         assert not errors, errors
