@@ -31,6 +31,7 @@ from webui.reenact_tab import build_reenact_tab
 from webui.service import FairQueue, RunFolder
 from webui.sessions import SessionFiles
 from webui.status_tab import build_status_tab
+from webui.video_edit_tab import build_video_edit_tab
 
 __all__ = ["build_app", "launch_kwargs", "shutdown", "main", "TITLE", "CSS"]
 
@@ -134,6 +135,8 @@ def build_app(
                 build_edit_tab(ctx)
             with gr.Tab("Reenact", id="reenact"):
                 build_reenact_tab(ctx)
+            with gr.Tab("Edit video", id="edit-video"):
+                build_video_edit_tab(ctx)
             with gr.Tab("Audio", id="audio") as audio_tab:
                 build_audio_tab(ctx, audio_tab)
             with gr.Tab("Engines & weights", id="engines") as status_tab:

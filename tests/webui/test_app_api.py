@@ -280,6 +280,21 @@ def test_reenact_makes_an_mp4_with_provenance(
     assert "operation=reenact" in info.metadata["description"]
 
 
+def test_edit_video_changes_every_frame_and_keeps_the_length(
+    running_app: RunningApp, driving_clip: Path
+) -> None:
+    """The Edit video tab: the sliders' offsets on every frame of an uploaded clip."""
+    client = running_app.client()
+    video, note = client.predict(
+        handle_file(str(driving_clip)), smile=0.8, gaze_x=0.5, api_name="/edit_video"
+    )
+    assert "Done" in note and "smile 0.8" in note, note
+    edited, original = read_video_metadata(_mp4s(video)[0]), read_video_metadata(driving_clip)
+    assert abs(edited.duration - original.duration) < 0.15 and edited.width > 0
+    nothing, why = client.predict(None, api_name="/edit_video")
+    assert nothing is None and "Not started" in why and "upload" in why
+
+
 def test_reenact_refuses_bad_inputs(running_app: RunningApp, example_photo: Path, tmp_path: Path) -> None:
     client = running_app.client()
     text = tmp_path / "clip.txt"
