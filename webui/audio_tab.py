@@ -117,10 +117,6 @@ class AudioHandlers(common.TabHandlers):
         note = f"Done in {time.perf_counter() - t0:.1f} s: {len(paths)} variant(s). Files are labelled as synthesized."
         return (*videos, note)
 
-    @staticmethod
-    def cancel(job: JobControl) -> str:
-        return job.stop("Cancelling…")
-
 
 def build_audio_tab(ctx: AppContext, tab: gr.Tab) -> None:
     """Lay out the Audio tab inside `tab` and wire its events."""

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import PIRenderError
-from pipeline import EngineRegistry, load_image, read_video_metadata
+from pipeline import Cancelled, EngineRegistry, load_image, read_video_metadata
 from webui.config import ServerConfig
 from webui.service import FairQueue
 from webui.sessions import SessionFiles
@@ -178,6 +178,37 @@ class TabHandlers:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
+    @classmethod
+    def for_job_tab(cls, ctx: AppContext, intro: str) -> tuple[Any, gr.State]:
+        """The handlers of a tab that runs one video job per click, its per-session job control
+        (a `gr.State`) and the tab's one-paragraph introduction."""
+        gr.Markdown(intro)
+        return cls(ctx), gr.State(JobControl())
+
+    @staticmethod
+    def cancel(job: JobControl) -> str:
+        """The Cancel button of a job: the frames being rendered finish first, then the job stops."""
+        return job.stop("Cancelling… the frames being rendered finish first.")
+
+    def make_video(
+        self,
+        sid: str,
+        stem: str,
+        use_case: Callable[..., Any],
+        *inputs: Any,
+        progress: gr.Progress,
+        cancel: threading.Event,
+        what: str,
+    ) -> Any:
+        """Run a use case that writes one mp4 into the session's downloads (`stem`.mp4, passed after
+        `inputs`); its result, or None when the user cancelled (a warning says so, nothing is kept)."""
+        out = self.ctx.files.new_path(sid, stem, ".mp4", download=True)
+        try:
+            return self.run_job(use_case, *inputs, out, progress=progress, cancel=cancel)
+        except Cancelled:
+            gr.Warning(f"{what} cancelled; no video was written.", title="Cancelled")
+            return None
+
     def run_job(
         self,
         use_case: Callable[..., T],
@@ -193,6 +224,50 @@ class TabHandlers:
             cancel=cancel,
             registry=self.ctx.registry,
         )
+
+
+def job_buttons(label: str, prefix: str) -> tuple[gr.Button, gr.Button]:
+    """The Run and Cancel buttons of a video job tab (elem ids `prefix`-run / `prefix`-cancel)."""
+    with gr.Row():
+        run = gr.Button(label, variant="primary", elem_id=f"{prefix}-run")
+        stop = gr.Button("Cancel", variant="stop", elem_id=f"{prefix}-cancel")
+    return run, stop
+
+
+def video_result_column(
+    handlers: TabHandlers,
+    job: gr.State,
+    buttons: tuple[gr.Button, gr.Button],
+    prefix: str,
+    api_name: str,
+    inputs: list[Any],
+    inputs_kwargs: dict[str, Any] | None = None,
+) -> tuple[gr.Video, gr.Markdown]:
+    """The result column of a video job tab (an mp4 and a note), wired to `handlers.run` and
+    `handlers.cancel`: a refusal leaves the video empty with the reason in the note."""
+    run, stop = buttons
+    with gr.Column(scale=1, min_width=300):
+        result = gr.Video(label="Result (mp4)", interactive=False, elem_id=f"{prefix}-result")
+        note = gr.Markdown("", elem_id=f"{prefix}-note")
+    extra = {"inputs_kwargs": inputs_kwargs} if inputs_kwargs else {}
+    event = run.click(
+        ui_outcome(handlers.run, lambda message: (None, f"**Not started.** {message}")),
+        inputs=inputs,
+        outputs=[result, note],
+        concurrency_limit=handlers.ctx.config.job_concurrency,
+        concurrency_id="jobs",
+        api_name=api_name,
+        **extra,
+    )
+    stop.click(
+        handlers.cancel,
+        inputs=[job],
+        outputs=[note],
+        cancels=[event],
+        queue=False,
+        api_name=f"cancel_{api_name}",
+    )
+    return result, note
 
 
 def session_id(request: gr.Request | None) -> str:

@@ -13,7 +13,7 @@ import time
 
 import gradio as gr
 
-from pipeline import Cancelled, ReenactOptions, reenact
+from pipeline import ReenactOptions, reenact
 from webui import common
 from webui.common import PROGRESS, AppContext, JobControl
 
@@ -62,6 +62,13 @@ def reenact_options(
     )
 
 
+#: The tab's introduction, above its inputs.
+INTRO = (
+    "The photo imitates the face in the driving video. *Relative* motion adds the video's changes "
+    "(from its first frame) to the photo's own pose and expression; *absolute* copies them."
+)
+
+
 class ReenactHandlers(common.TabHandlers):
     """Event handlers of the Reenact tab."""
 
@@ -88,13 +95,18 @@ class ReenactHandlers(common.TabHandlers):
             )
             info = common.check_media(video_path, cfg.max_video_seconds, "driving video", need_video=True)
             options = reenact_options(mode, parts, smoothing, engine, self.ctx.backend, cfg.max_video_seconds)
-            out = self.ctx.files.new_path(sid, "reenacted", ".mp4", download=True)
-            try:
-                path = self.run_job(
-                    reenact, image, video_path, options, out, progress=progress, cancel=cancel
-                )
-            except Cancelled:
-                gr.Warning("Reenactment cancelled; no video was written.", title="Cancelled")
+            path = self.make_video(
+                sid,
+                "reenacted",
+                reenact,
+                image,
+                video_path,
+                options,
+                progress=progress,
+                cancel=cancel,
+                what="Reenactment",
+            )
+            if path is None:
                 return None, "Cancelled."
         seconds = time.perf_counter() - t0
         sound = (
@@ -106,20 +118,11 @@ class ReenactHandlers(common.TabHandlers):
         )
         return str(path), note
 
-    @staticmethod
-    def cancel(job: JobControl) -> str:
-        return job.stop("Cancelling… the current batch of frames finishes first.")
-
 
 def build_reenact_tab(ctx: AppContext) -> None:
     """Lay out the Reenact tab and wire its events."""
     cfg = ctx.config
-    h = ReenactHandlers(ctx)
-    job = gr.State(JobControl())
-    gr.Markdown(
-        "The photo imitates the face in the driving video. *Relative* motion adds the video's changes "
-        "(from its first frame) to the photo's own pose and expression; *absolute* copies them."
-    )
+    h, job = ReenactHandlers.for_job_tab(ctx, INTRO)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             with gr.Row():
@@ -147,20 +150,7 @@ def build_reenact_tab(ctx: AppContext) -> None:
                 label="Smoothing of the driving motion",
                 info="0 = none, 1 = default, higher = calmer head motion",
             )
-            with gr.Row():
-                run = gr.Button("Generate video", variant="primary", elem_id="reenact-run")
-                stop = gr.Button("Cancel", variant="stop", elem_id="reenact-cancel")
-        with gr.Column(scale=1, min_width=300):
-            result = gr.Video(label="Result (mp4)", interactive=False, elem_id="reenact-result")
-            note = gr.Markdown("", elem_id="reenact-note")
-    event = run.click(
-        common.ui_outcome(h.run, lambda message: (None, f"**Not started.** {message}")),
-        inputs=[photo, video, mode, parts, smoothing, engine, job],
-        outputs=[result, note],
-        concurrency_limit=cfg.job_concurrency,
-        concurrency_id="jobs",
-        api_name="reenact",
-    )
-    stop.click(
-        h.cancel, inputs=[job], outputs=[note], cancels=[event], queue=False, api_name="cancel_reenact"
-    )
+            buttons = common.job_buttons("Generate video", "reenact")
+        common.video_result_column(
+            h, job, buttons, "reenact", "reenact", [photo, video, mode, parts, smoothing, engine, job]
+        )

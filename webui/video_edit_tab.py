@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from pipeline import CONTROL_SPECS, Cancelled, VideoEditOptions, edit_video
+from pipeline import CONTROL_SPECS, VideoEditOptions, edit_video
 from webui import common
 from webui.common import PROGRESS, AppContext, JobControl
 
@@ -32,6 +32,13 @@ VIDEO_CONTROLS = (
     "yaw",
     "pitch",
     "roll",
+)
+
+
+#: The tab's introduction, above its inputs.
+INTRO = (
+    "The same controls as in Edit, applied to every frame of a video: the person keeps their own "
+    "head motion and expressions, and the sliders add on top (a constant smile, a look to the side...)."
 )
 
 
@@ -55,36 +62,31 @@ class VideoEditHandlers(common.TabHandlers):
             info = common.check_media(path, cfg.max_video_seconds, "video", need_video=True)
             changes = {name: float(v) for name, v in values.items() if v}
             options = VideoEditOptions(backend=self.ctx.backend, max_seconds=cfg.max_video_seconds)
-            out = self.ctx.files.new_path(sid, "edited", ".mp4", download=True)
-            try:
-                written = self.run_job(
-                    edit_video, path, changes, options, out, progress=progress, cancel=cancel
-                )
-            except Cancelled:
-                gr.Warning("Video editing cancelled; no video was written.", title="Cancelled")
+            written = self.make_video(
+                sid,
+                "edited",
+                edit_video,
+                path,
+                changes,
+                options,
+                progress=progress,
+                cancel=cancel,
+                what="Video editing",
+            )
+            if written is None:
                 return None, "Cancelled."
-        sound = "with its sound" if info.has_audio else "(the video has no sound)"
         what = ", ".join(f"{k} {v:g}" for k, v in changes.items()) or "no change"
-        note = (
-            f"Done in {time.perf_counter() - started:.1f} s: {what}, every frame keeping its own motion, "
-            f"{sound}. The file is labelled as synthesized."
-        )
-        return str(written), note
-
-    @staticmethod
-    def cancel(job: JobControl) -> str:
-        return job.stop("Cancelling… the current frame finishes first.")
+        sound = "its sound kept" if info.has_audio else "no sound in the video"
+        seconds = time.perf_counter() - started
+        return str(
+            written
+        ), f"Done in {seconds:.1f} s: {what} on every frame ({sound}); labelled as synthesized."
 
 
 def build_video_edit_tab(ctx: AppContext) -> None:
     """Lay out the Edit video tab and wire its events."""
     cfg = ctx.config
-    h = VideoEditHandlers(ctx)
-    job = gr.State(JobControl())
-    gr.Markdown(
-        "The same controls as in Edit, applied to every frame of a video: the person keeps their own "
-        "head motion and expressions, and the sliders add on top (a constant smile, a look to the side...)."
-    )
+    h, job = VideoEditHandlers.for_job_tab(ctx, INTRO)
     specs = {s.name: s for s in CONTROL_SPECS}
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
@@ -106,21 +108,5 @@ def build_video_edit_tab(ctx: AppContext) -> None:
                 for name in VIDEO_CONTROLS
                 if name in specs
             }
-            with gr.Row():
-                run = gr.Button("Edit the video", variant="primary", elem_id="video-edit-run")
-                stop = gr.Button("Cancel", variant="stop", elem_id="video-edit-cancel")
-        with gr.Column(scale=1, min_width=300):
-            result = gr.Video(label="Result (mp4)", interactive=False, elem_id="video-edit-result")
-            note = gr.Markdown("", elem_id="video-edit-note")
-    event = run.click(
-        common.ui_outcome(h.run, lambda message: (None, f"**Not started.** {message}")),
-        inputs=[video, job],
-        inputs_kwargs=sliders,
-        outputs=[result, note],
-        concurrency_limit=cfg.job_concurrency,
-        concurrency_id="jobs",
-        api_name="edit_video",
-    )
-    stop.click(
-        h.cancel, inputs=[job], outputs=[note], cancels=[event], queue=False, api_name="cancel_edit_video"
-    )
+            buttons = common.job_buttons("Edit the video", "video-edit")
+        common.video_result_column(h, job, buttons, "video-edit", "edit_video", [video, job], sliders)
