@@ -34,6 +34,7 @@ from webui.sessions import SessionFiles
 
 __all__ = [
     "ui_outcome",
+    "RefusedUpload",
     "AppContext",
     "REFINE_CHOICES",
     "PROGRESS",
@@ -405,6 +406,20 @@ def check_media(
     return info
 
 
+class RefusedUpload(str):
+    """What a photo input hands its handler instead of a file it refused (too large, not an image,
+    too many pixels): the reason, so the handler can leave its panels empty and say why there."""
+
+    def __new__(cls, message: str, title: str = "Cannot use this photo") -> RefusedUpload:
+        refused = super().__new__(cls, message)
+        refused.title = title
+        return refused
+
+    def error(self) -> gr.Error:
+        """The refusal as the page error the handlers raise."""
+        return gr.Error(str(self), title=self.title, print_exception=False)
+
+
 def photo_input(max_bytes: int, max_megapixels: float | None = None, **kwargs: Any) -> gr.Image:
     """A `gr.Image` photo upload (any gr.Image keyword) that answers a non-image, oversized or
     too-many-megapixel file with a readable gr.Error (no server path).
@@ -421,21 +436,20 @@ def photo_input(max_bytes: int, max_megapixels: float | None = None, **kwargs: A
     def preprocess(payload: Any) -> Any:
         path = getattr(payload, "path", None)
         name = getattr(payload, "orig_name", None) or (Path(path).name if path else "the file")
-        if path and Path(path).is_file() and Path(path).stat().st_size > max_bytes:
-            size = Path(path).stat().st_size
-            raise gr.Error(
-                f"The photo is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB.",
-                title="File too large",
-                print_exception=False,
-            )
         try:
+            if path and Path(path).is_file() and Path(path).stat().st_size > max_bytes:
+                size = Path(path).stat().st_size
+                return RefusedUpload(
+                    f"The photo is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB.",
+                    "File too large",
+                )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 if path and max_megapixels is not None:
                     _check_megapixels(Path(path), max_megapixels)
                 return original(payload)
-        except gr.Error:
-            raise
+        except gr.Error as exc:
+            return RefusedUpload(str(exc.message), exc.title or "Cannot use this photo")
         except (
             UnidentifiedImageError,
             OSError,
@@ -445,18 +459,16 @@ def photo_input(max_bytes: int, max_megapixels: float | None = None, **kwargs: A
         ) as exc:
             log.info("rejected upload %s: %s: %s", name, type(exc).__name__, exc)
             if isinstance(exc, Image.DecompressionBombError):
-                raise gr.Error(
+                return RefusedUpload(
                     f"'{html.escape(str(name))}' has too many pixels to open safely. Resize the photo "
                     f"(at most {max_megapixels or 40:g} megapixels) and upload it again.",
-                    title="Photo too large",
-                    print_exception=False,
-                ) from None
-            raise gr.Error(
+                    "Photo too large",
+                )
+            return RefusedUpload(
                 f"'{html.escape(str(name))}' is not an image we can read. Use a JPEG, PNG, WebP, BMP or TIFF "
                 "photo (HEIC/RAW: export as JPEG first).",
-                title="Wrong file type",
-                print_exception=False,
-            ) from None
+                "Wrong file type",
+            )
 
     component.preprocess = preprocess  # type: ignore[method-assign]
     return component
@@ -499,6 +511,8 @@ def photo_examples(ctx: AppContext, photo: gr.Image) -> None:
 def read_photo(ctx: AppContext, photo: str | Path | None) -> np.ndarray:
     """An uploaded photo checked (presence, size, type, megapixels) and read: (H, W, 3) uint8 RGB."""
     cfg = ctx.config
+    if isinstance(photo, RefusedUpload):
+        raise photo.error()
     path = check_upload(photo, cfg.max_upload_bytes, PHOTO_EXTENSIONS, "photo")
     return load_image(path, max_megapixels=cfg.max_megapixels)
 

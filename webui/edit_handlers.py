@@ -45,6 +45,7 @@ from webui.common import (
     PROGRESS,
     AppContext,
     JobControl,
+    RefusedUpload,
     check_upload,
     draw_face,
     save_jpeg,
@@ -209,13 +210,17 @@ class EditHandlers:
     def analyse(self, photo: str | None, face: Any, session: EditSession, request: gr.Request) -> tuple:
         """Prepare face number `face` (1-based; None: the largest) of the photo and reset the sliders."""
         resets = [s.default for s in CONTROL_SPECS] + [0.0] * len(self.raw_names)
-        if not photo:
+        if not photo or isinstance(photo, RefusedUpload):
             session.clear()
+            hint = "Upload a portrait photo, or pick the example below."
+            if isinstance(photo, RefusedUpload):  # the result panels stay empty; the reason is shown here
+                gr.Warning(str(photo), title=photo.title)
+                hint = f"**Not used.** {photo} {hint}"
             return (
                 None,
                 None,
                 None,
-                "Upload a portrait photo, or pick the example below.",
+                hint,
                 gr.update(visible=False, choices=[], value=None),
                 None,
                 None,

@@ -189,3 +189,27 @@ def test_first_minute(browser, running_app: RunningApp) -> None:
         assert not errors, errors
     finally:
         page.close()
+
+
+def test_a_file_that_is_not_an_image_is_refused_readably(
+    browser, running_app: RunningApp, tmp_path: Path
+) -> None:
+    """Random bytes named .jpg: one readable message, no trace, no server path, no picture of it kept."""
+    bogus = tmp_path / "holiday.jpg"
+    bogus.write_bytes(np.random.default_rng(0).integers(0, 255, 4000, dtype=np.uint8).tobytes())
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(90_000)
+    try:
+        page.goto(running_app.url, wait_until="load")
+        page.set_input_files("#edit-photo input[type=file]", str(bogus))
+        toast = page.locator(".toast-body, [data-testid='toast-body']")
+        toast.first.wait_for()
+        text = toast.first.inner_text()
+        assert "Traceback" not in text and "/tmp" not in text and "holiday.jpg" in text, text
+        page.wait_for_selector("#edit-info :text('Not used')")  # the reason stays on the page
+        assert "Error" not in page.locator("#edit-result").inner_text()  # the result panel is empty
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-not-an-image.png"))
+        assert "Traceback" not in page.content()
+    finally:
+        page.close()
