@@ -8,7 +8,8 @@ cavity shading) and the eyes (lids, irises). For each region a box is cut from t
 region (cut with the photo's mesh) and the region's mask; a small mapping net turns the target's
 expression and pose (and the photo's expression) into the latent that modulates it. The output is
 confined to the mask: `out = warp + mask * (net - warp)`, so every pixel outside the masks stays
-the exact warp.
+the exact warp; each region's mask is scaled by how much its opening changes (`region_gates`), so
+a target that does not open the mouth or move the lids keeps the warp exactly.
 
 Patches: mouth 64 x 64 (a square of `mouth_margin` x the inner lips' width), eyes 48 x 32 (w x h,
 `eye_margin` x the lids' width). Images in the network are (B, 3, H, W) in [-1, 1]; masks (B, 1,
@@ -30,6 +31,7 @@ from core.coefficients import FaceCoefficients
 from core.errors import CheckpointError, InputError
 from pirender.blocks import AdaIN, activation
 from weights.loading import load_safetensors, read_json, save_safetensors, write_json
+from weights.registry import bundled_dir
 
 __all__ = [
     "MOUTH",
@@ -38,9 +40,12 @@ __all__ = [
     "MouthRefiner",
     "Region",
     "regions_for",
+    "region_gates",
+    "painted_mouth_mask",
     "cut_patch",
     "descriptor_for",
     "refine_crop",
+    "bundled_refiner",
 ]
 
 #: Region kinds (the network's region input).
@@ -196,6 +201,16 @@ class MouthRefiner(nn.Module):
         return model.eval()
 
 
+def bundled_refiner(face_model: str) -> MouthRefiner | None:
+    """The refiner shipped in `weights/files/mouth_refiner` when it exists and was trained for
+    `face_model`; None otherwise (the geometric renderer then keeps its own mouth and lids)."""
+    folder = bundled_dir() / "mouth_refiner"
+    if not (folder / "model.safetensors").is_file():
+        return None
+    model = MouthRefiner.from_pretrained(folder)
+    return model if model.config.face_model == face_model else None
+
+
 # ------------------------------------------------------------------------------------------------
 # Regions (numpy): boxes and masks from the projected mesh
 # ------------------------------------------------------------------------------------------------
@@ -251,6 +266,43 @@ def regions_for(points: np.ndarray, layout: object, config: MouthRefinerConfig) 
     return regions
 
 
+def _opening(points: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> float:
+    """Area of an opening (upper curve, then the lower one back) over its width squared."""
+    ring = np.concatenate([points[upper, :2], points[lower[::-1], :2]]).astype(np.float64)
+    x, y = ring[:, 0], ring[:, 1]
+    area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+    return area / max(float(np.ptp(x)), 1.0) ** 2
+
+
+def region_gates(
+    target_points: np.ndarray,
+    source_points: np.ndarray,
+    layout: object,
+    low: float = 0.02,
+    high: float = 0.06,
+) -> list[float]:
+    """How much each region (mouth, then the eyes) needs the network, in [0, 1]: the change of its
+    opening (area / width^2) from the photo to the target, ramped from `low` to `high`. The mouth
+    counts only opening further (what a closing mouth needs, the warp has); an eye counts opening
+    and closing. A target that barely moves the openings leaves the warp as it is."""
+
+    def ramp(change: float) -> float:
+        return float(np.clip((change - low) / (high - low), 0.0, 1.0))
+
+    upper, lower = layout.mouth
+    gates = [ramp(_opening(target_points, upper, lower) - _opening(source_points, upper, lower))]
+    for up, lo in layout.eyes:
+        gates.append(ramp(abs(_opening(target_points, up, lo) - _opening(source_points, up, lo))))
+    return gates
+
+
+def painted_mouth_mask(painted: np.ndarray) -> np.ndarray:
+    """(H, W) float32: the painted mouth coverage grown by 3 px and feathered (the refined gap
+    meets the photo's teeth and lips without a seam)."""
+    grown = cv2.dilate((painted > 0.02).astype(np.uint8), np.ones((7, 7), np.uint8))
+    return np.clip(cv2.GaussianBlur(grown.astype(np.float32), (0, 0), 1.5) * 1.5, 0.0, 1.0)
+
+
 def cut_patch(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(h, w, 3) uint8 patch of `image` through `matrix` (crop -> patch)."""
     return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -283,32 +335,47 @@ def refine_crop(
     source_points: np.ndarray,
     layout: object,
     descriptor: np.ndarray,
+    painted: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Refine the mouth and the eyes of a rendered crop.
 
     crop: (H, W, 3) uint8 rendered crop; source: the photo's crop; target_points, source_points:
-    (N, 2+) projected meshes; descriptor: `descriptor_for(...)`. Returns the refined crop (H, W, 3)
-    uint8, equal to `crop` wherever the returned (H, W) float32 coverage is 0 (outside the masks).
+    (N, 2+) projected meshes; descriptor: `descriptor_for(...)`; painted: optional (H, W) float32
+    coverage of what the renderer synthesised in the mouth (the gap the photo never showed): the
+    mouth is then refined only there (`painted_mouth_mask`), and the photo's own teeth and lips,
+    moved by the warp, stay as they are. Returns the refined crop (H, W, 3) uint8, equal to `crop`
+    wherever the returned (H, W) float32 coverage is 0 (outside the masks).
     """
     h, w = crop.shape[:2]
     config = model.config
+    cover = np.zeros((h, w), np.float32)
+    gates = region_gates(target_points, source_points, layout)
+    if max(gates) <= 0.0:
+        return crop.copy(), cover
     target_regions = regions_for(target_points, layout, config)
     source_regions = regions_for(source_points, layout, config)
     out = crop.astype(np.float32)
-    cover = np.zeros((h, w), np.float32)
     z = torch.from_numpy(np.asarray(descriptor, np.float32))[None]
     for kind in (MOUTH, EYE):
-        pairs = [(t, s) for t, s in zip(target_regions, source_regions, strict=True) if t.kind == kind]
-        warp = _to_tensor([cut_patch(crop, t.matrix, t.size) for t, _ in pairs])
-        src = _to_tensor([cut_patch(source, s.matrix, s.size) for _, s in pairs])
-        mask = torch.from_numpy(np.stack([t.mask for t, _ in pairs]))[:, None]
+        pairs = [
+            (t, s, g)
+            for t, s, g in zip(target_regions, source_regions, gates, strict=True)
+            if t.kind == kind and g > 0.0
+        ]
+        if not pairs:
+            continue
+        warp = _to_tensor([cut_patch(crop, t.matrix, t.size) for t, _, _ in pairs])
+        src = _to_tensor([cut_patch(source, s.matrix, s.size) for _, s, _ in pairs])
+        mask = torch.from_numpy(np.stack([t.mask for t, _, _ in pairs]))[:, None]
         region = torch.full((len(pairs),), kind, dtype=torch.long)
         refined = model(warp, src, mask, z.expand(len(pairs), -1), region)
         refined = ((refined.permute(0, 2, 3, 1).numpy() + 1.0) * 127.5).astype(np.float32)
-        for (t, _), patch in zip(pairs, refined, strict=True):
+        for (t, _, gate), patch in zip(pairs, refined, strict=True):
             flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
             up = cv2.warpAffine(patch, t.matrix, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-            alpha = cv2.warpAffine(t.mask, t.matrix, (w, h), flags=flags, borderValue=0.0)
+            alpha = gate * cv2.warpAffine(t.mask, t.matrix, (w, h), flags=flags, borderValue=0.0)
+            if kind == MOUTH and painted is not None:
+                alpha *= painted_mouth_mask(painted)
             out += alpha[:, :, None] * (up - out)
             np.maximum(cover, alpha, out=cover)
     refined_crop = np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -31,7 +31,17 @@ import torch.nn.functional as F
 from audio2motion.dataset import ClipEntry, split_clips
 from core.errors import PIRenderError
 from pipeline.engines import EngineRegistry
-from pipeline.mouth_refiner import EYE, MOUTH, MouthRefinerConfig, cut_patch, descriptor_for, regions_for
+from pipeline.geometric import GeometricRenderer, PreviewSettings
+from pipeline.mouth_refiner import (
+    EYE,
+    MOUTH,
+    MouthRefinerConfig,
+    cut_patch,
+    descriptor_for,
+    painted_mouth_mask,
+    region_gates,
+    regions_for,
+)
 from reconstruction.video import VIDEO_EXTENSIONS, read_identity_groups, read_video
 
 __all__ = [
@@ -125,37 +135,45 @@ def build_clip_pairs(
     pairs = select_pairs(mouth, eyes, options)
     if not pairs:
         return None
-    engine = registry.geometric("default")
-    renderer = engine.renderer
+    # The baseline: the geometric renderer without the refiner (whether or not one is installed).
+    renderer = GeometricRenderer(registry.backend("default").model, PreviewSettings(refine=False))
     layout = renderer.projector.layout
     states: dict[int, object] = {}
     out: dict[str, list] = {
-        k: [] for k in ("warp", "truth", "source", "mask", "descriptor", "kind", "frames")
+        k: [] for k in ("warp", "truth", "source", "mask", "descriptor", "gate", "need", "kind", "frames")
     }
     for s, t, kind in pairs:
         if s not in states:
-            states[s] = engine.prepare(analysis.crops[s], motion.frame(s))
+            states[s] = renderer.prepare(analysis.crops[s], motion.frame(s))
         state = states[s]
         target = motion.frame(t)
-        rendered = engine.render_frame(state, target).crop
+        frame = renderer.render_frame(state, target)
+        rendered = frame.crop
+        painted = painted_mouth_mask(
+            frame.overlay_alpha if frame.overlay_alpha is not None else np.zeros(state.size, np.float32)
+        )
         target_points = renderer.projector.project(target, state.coeffs.identity, state.size)
         descriptor = descriptor_for(target, state.coeffs, config)
         target_regions = regions_for(target_points, layout, config)
         source_regions = regions_for(state.points, layout, config)
-        for tr, sr in zip(target_regions, source_regions, strict=True):
+        gates = region_gates(target_points, state.points, layout)
+        for tr, sr, gate in zip(target_regions, source_regions, gates, strict=True):
             if tr.kind != kind:
                 continue
             out["warp"].append(cut_patch(rendered, tr.matrix, tr.size))
             out["truth"].append(cut_patch(analysis.crops[t], tr.matrix, tr.size))
             out["source"].append(cut_patch(analysis.crops[s], sr.matrix, sr.size))
             out["mask"].append((tr.mask * 255).astype(np.uint8))
+            need = cut_patch(painted, tr.matrix, tr.size) if kind == MOUTH else np.ones_like(tr.mask)
+            out["need"].append((need * 255).astype(np.uint8))
             out["descriptor"].append(descriptor)
+            out["gate"].append(np.float32(gate))
             out["kind"].append(kind)
             out["frames"].append((s, t))
     arrays: dict[str, np.ndarray] = {}
     for kind, name in ((MOUTH, "mouth"), (EYE, "eye")):
         sel = [i for i, k in enumerate(out["kind"]) if k == kind]
-        for key in ("warp", "truth", "source", "mask", "descriptor", "frames") if sel else ():
+        for key in ("warp", "truth", "source", "mask", "descriptor", "gate", "need", "frames") if sel else ():
             arrays[f"{name}_{key}"] = np.stack([out[key][i] for i in sel])
     return arrays
 
@@ -193,8 +211,9 @@ def build_pairs(
 
 def load_pairs(folder: Path, clips: Sequence[str], kind: str) -> dict[str, torch.Tensor]:
     """Stack the cached pairs of `clips` for kind "mouth" | "eye": warp, truth, source (B, 3, h, w)
-    in [-1, 1], mask (B, 1, h, w) in [0, 1], descriptor (B, D)."""
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("warp", "truth", "source", "mask", "descriptor")}
+    in [-1, 1], mask (B, 1, h, w) in [0, 1], descriptor (B, D), gate (B,) and need (B, 1, h, w) (1 where not cached)."""
+    keys = ("warp", "truth", "source", "mask", "descriptor", "gate", "need")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     for clip in clips:
         path = folder / f"{clip}.npz"
         if not path.is_file():
@@ -202,14 +221,21 @@ def load_pairs(folder: Path, clips: Sequence[str], kind: str) -> dict[str, torch
         with np.load(path) as data:
             if f"{kind}_warp" not in data.files:
                 continue
+            n = len(data[f"{kind}_warp"])
             for key in parts:
-                parts[key].append(data[f"{kind}_{key}"])
+                name = f"{kind}_{key}"
+                if name in data.files:
+                    parts[key].append(data[name])
+                elif key == "need":  # caches made before the painted-gap restriction: everywhere
+                    parts[key].append(np.full(data[f"{kind}_mask"].shape, 255, np.uint8))
+                else:
+                    parts[key].append(np.ones(n, np.float32))
     out: dict[str, torch.Tensor] = {}
     for key, values in parts.items():
         arr = np.concatenate(values) if values else np.zeros((0,))
         if key in ("warp", "truth", "source"):
             out[key] = torch.from_numpy(arr.astype(np.float32) / 127.5 - 1.0).permute(0, 3, 1, 2).contiguous()
-        elif key == "mask":
+        elif key in ("mask", "need"):
             out[key] = torch.from_numpy(arr.astype(np.float32) / 255.0)[:, None].contiguous()
         else:
             out[key] = torch.from_numpy(arr.astype(np.float32))

@@ -110,7 +110,9 @@ def _batch(data: dict[str, torch.Tensor], size: int, generator: torch.Generator)
 def _refine(model: nn.Module, b: dict[str, torch.Tensor], kind: int) -> torch.Tensor:
     region = torch.full((len(b["warp"]),), kind, dtype=torch.long)
     net = model(b["warp"], b["source"], b["mask"], b["descriptor"], region)
-    return b["warp"] + b["mask"] * (net - b["warp"])
+    mask = b["mask"] * b["gate"][:, None, None, None] if "gate" in b else b["mask"]
+    mask = mask * b["need"] if "need" in b else mask
+    return b["warp"] + mask * (net - b["warp"])
 
 
 def _sets(pairs: Path, clips: Sequence[str]) -> list[tuple[int, dict[str, torch.Tensor]]]:

@@ -3,6 +3,7 @@ region masks (pixels outside equal the warp exactly), no NaN, gradients."""
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 
 from core.coefficients import FaceCoefficients
 from core.errors import CheckpointError, InputError, WeightsNotFoundError
+from pipeline.geometric import GeometricRenderer, PreviewSettings
 from pipeline.mouth_refiner import (
     EYE,
     MOUTH,
@@ -18,8 +20,14 @@ from pipeline.mouth_refiner import (
     MouthRefinerConfig,
     descriptor_for,
     refine_crop,
+    region_gates,
     regions_for,
 )
+from reconstruction.controls import control_set_for
+from reconstruction.crop import crop_face, crop_transform_for_face
+from reconstruction.detection import FaceDetector
+from reconstruction.face_model import load_default_face_model
+from reconstruction.fitting import fit_landmarks
 
 TINY = MouthRefinerConfig(expression_nc=4, latent_nc=8, channels=4)
 
@@ -41,9 +49,13 @@ def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 8) -> tuple[np
     return upper, lower
 
 
-def _face(mouth_open: float = 10.0) -> tuple[np.ndarray, SimpleNamespace]:
+def _face(mouth_open: float = 10.0, eyes_open: float = 6.0) -> tuple[np.ndarray, SimpleNamespace]:
     """Points of a synthetic mesh (mouth + two eyes) in a 256 px crop and its layout."""
-    curves = [_ellipse(128, 180, 30, mouth_open), _ellipse(90, 110, 16, 6), _ellipse(166, 110, 16, 6)]
+    curves = [
+        _ellipse(128, 180, 30, mouth_open),
+        _ellipse(90, 110, 16, eyes_open),
+        _ellipse(166, 110, 16, eyes_open),
+    ]
     points, index, layout_curves = [], 0, []
     for upper, lower in curves:
         points += [upper, lower]
@@ -106,7 +118,7 @@ def test_bad_weights_raise_typed_errors(tmp_path) -> None:
         MouthRefiner.from_pretrained(tmp_path / "truncated")
     _model().save_pretrained(tmp_path / "other")
     other = MouthRefinerConfig(expression_nc=4, latent_nc=8, channels=6)
-    (tmp_path / "other" / "config.json").write_text(__import__("json").dumps(other.to_dict()))
+    (tmp_path / "other" / "config.json").write_text(json.dumps(other.to_dict()))
     with pytest.raises(CheckpointError, match="shape"):
         MouthRefiner.from_pretrained(tmp_path / "other")
     (tmp_path / "other" / "config.json").write_text('{"colour": 3}')
@@ -136,8 +148,8 @@ def test_output_confined_to_the_masks() -> None:
     rng = np.random.default_rng(0)
     crop = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
     source = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
-    target_points, layout = _face(mouth_open=14.0)
-    source_points, _ = _face(mouth_open=1.0)
+    target_points, layout = _face(mouth_open=14.0, eyes_open=1.0)
+    source_points, _ = _face(mouth_open=1.0, eyes_open=6.0)
     descriptor = descriptor_for(_coeffs(1.0), _coeffs(), TINY)
     refined, cover = refine_crop(_model(), crop, source, target_points, source_points, layout, descriptor)
     assert refined.shape == crop.shape and refined.dtype == np.uint8
@@ -148,6 +160,32 @@ def test_output_confined_to_the_masks() -> None:
     assert (refined[cover > 0.5] != crop[cover > 0.5]).any()  # it does change the regions
     assert cover[180, 128] > 0.9 and cover[110, 90] > 0.9 and cover[110, 166] > 0.9  # mouth, eyes
     assert cover[30, 30] == 0.0 and cover[250, 128] == 0.0
+
+
+def test_unchanged_openings_keep_the_warp() -> None:
+    crop = np.random.default_rng(1).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    points, layout = _face()
+    moved = points + [3.0, -2.0]  # the head moves, the openings keep their shape
+    assert region_gates(moved, points, layout) == [0.0, 0.0, 0.0]
+    descriptor = descriptor_for(_coeffs(), _coeffs(), TINY)
+    refined, cover = refine_crop(_model(), crop, crop, moved, points, layout, descriptor)
+    np.testing.assert_array_equal(refined, crop)
+    assert not cover.any()
+
+
+def test_painted_coverage_limits_the_mouth() -> None:
+    rng = np.random.default_rng(2)
+    crop = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    target_points, layout = _face(mouth_open=14.0)
+    source_points, _ = _face(mouth_open=1.0)
+    painted = np.zeros((256, 256), np.float32)
+    painted[176:184, 110:146] = 1.0  # only the middle of the gap was synthesised
+    descriptor = descriptor_for(_coeffs(1.0), _coeffs(), TINY)
+    _, cover = refine_crop(
+        _model(), crop, crop, target_points, source_points, layout, descriptor, painted=painted
+    )
+    assert cover[180, 128] > 0.9
+    assert cover[180, 100] == 0.0  # in the opening, but the photo's own pixels: kept
 
 
 def test_no_nan_on_extreme_input() -> None:
@@ -162,3 +200,28 @@ def test_no_nan_on_extreme_input() -> None:
             torch.tensor([EYE, EYE]),
         )
         assert torch.isfinite(out).all() and out.abs().max() <= 1.0
+
+
+def test_geometric_renderer_lays_the_refined_regions_into_its_overlay(astronaut: np.ndarray) -> None:
+    detector = FaceDetector()
+    try:
+        face = detector.detect_one(astronaut).face
+        crop = crop_face(astronaut, crop_transform_for_face(face, astronaut.shape[:2]))
+        landmarks = detector.detect_one(crop).face.landmarks
+    finally:
+        detector.close()
+    model = load_default_face_model()
+    coeffs = fit_landmarks(model, landmarks, (crop.shape[1], crop.shape[0]))
+    config = MouthRefinerConfig(expression_nc=coeffs.expression.shape[0], latent_nc=8, channels=4)
+    refined = GeometricRenderer(model, PreviewSettings(refine=True), refiner=_model(config))
+    plain = GeometricRenderer(model, PreviewSettings(refine=False))
+    assert plain.refiner is None
+    state = plain.prepare(crop, coeffs)
+    target = control_set_for(model).apply(coeffs, {"open_mouth": 1.0, "close_eyes": 1.0})
+    with_net, without = refined.render_frame(state, target), plain.render_frame(state, target)
+    np.testing.assert_array_equal(with_net.flow, without.flow)
+    alpha = with_net.overlay_alpha
+    assert alpha is not None and np.all(alpha >= without.overlay_alpha)
+    outside = alpha <= 0.0
+    np.testing.assert_array_equal(with_net.crop[outside], without.crop[outside])
+    assert (with_net.crop[alpha > 0.5] != without.crop[alpha > 0.5]).any()
