@@ -37,7 +37,7 @@ def _value_in_range(spec: Any) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
         if not spec.minimum <= value <= spec.maximum:
             raise argparse.ArgumentTypeError(
-                f"{spec.name} must be between {spec.minimum:g} and {spec.maximum:g} {spec.unit}, got {value:g}"
+                f"{spec.name} must be between {spec.minimum:g} and {spec.maximum:g}{' ' + spec.unit if spec.unit else ''}, got {value:g}"
             )
         return value
 

@@ -436,6 +436,10 @@ class GeometricRenderer:
             exposure=state.exposure,
             teeth=self.settings.teeth,
         )
+        if cover.max() > 0.0 and _is_greyscale(state.source):
+            out = np.repeat(
+                cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2
+            )  # no red mouth in a grey photo
         return RenderedFrame(
             crop=out, flow=flow, overlay=out if cover.max() > 0.0 else None, overlay_alpha=cover
         )
@@ -451,3 +455,9 @@ def _gaze(state: PreviewState, target: FaceCoefficients) -> np.ndarray | None:
     """(2,) gaze of the target relative to the photo; None when it asks for no change."""
     shift = shift_gaze(target.gaze, state.coeffs.gaze)
     return None if shift is None or not np.any(np.abs(shift) > 1e-4) else shift
+
+
+def _is_greyscale(image: np.ndarray) -> bool:
+    """A black-and-white photo (its channels differ by less than 3 levels on 99 % of pixels)."""
+    spread = image.max(axis=2).astype(np.int16) - image.min(axis=2)
+    return float(np.percentile(spread, 99)) < 3.0

@@ -276,6 +276,7 @@ def save_png(
             Image.fromarray(np.ascontiguousarray(image)).save(
                 fh, format="PNG", pnginfo=info, compress_level=6
             )
+        os.chmod(tmp_name, 0o644)  # mkstemp makes the file private; the saved picture is not
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

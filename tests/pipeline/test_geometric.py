@@ -425,3 +425,12 @@ def test_an_opened_mouth_keeps_the_photos_teeth(shared_data: Path) -> None:
         cv2.Laplacian(cv2.cvtColor(photo.astype(np.uint8), cv2.COLOR_RGB2GRAY), cv2.CV_32F).var()
     )
     assert sharp > 0.5 * reference, (sharp, reference)
+
+
+def test_an_opened_mouth_in_a_black_and_white_photo_stays_black_and_white(scene: Scene) -> None:
+    grey = np.repeat(cv2.cvtColor(scene.crop, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+    state = scene.renderer.prepare(grey, scene.coeffs)
+    frame = scene.renderer.render_frame(state, scene.controls.apply(scene.coeffs, {"open_mouth": 1.0}))
+    assert frame.overlay_alpha is not None and frame.overlay_alpha.max() > 0.5  # a cavity was painted
+    spread = frame.crop.max(axis=2).astype(int) - frame.crop.min(axis=2)
+    assert spread.max() == 0  # no red tongue in a grey photo
