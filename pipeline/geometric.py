@@ -54,7 +54,6 @@ from pipeline.mouth import (
     paint_mouth,
     refine_mouth_flow,
 )
-from pipeline.mouth_refiner import EYE, MOUTH, MouthRefiner, bundled_refiner, descriptor_for, refine_crop
 from pipeline.renderer import RenderedFrame
 from reconstruction.detection import FaceDetector
 from reconstruction.segmentation import PersonSegmenter
@@ -80,9 +79,7 @@ class PreviewSettings:
     unchanged; teeth: draw a hint of upper teeth in newly opened mouths; head: move the whole
     head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders,
     uncovered background from a filled plate) instead of fading the face's flow outwards; off by
-    default until it beats the face-only flow on the yaw re-fit check; refine: repaint what the
-    photo never showed (the painted mouth gap, the shut lids) with the bundled refiner network
-    (`pipeline.mouth_refiner`) when its weights are installed for the face model.
+    default until it beats the face-only flow on the yaw re-fit check.
     """
 
     raster_scale: float = 0.5
@@ -91,8 +88,6 @@ class PreviewSettings:
     min_motion: float = 0.01
     teeth: bool = True
     head: bool = False
-    refine: bool = False
-    refine_regions: tuple[int, ...] = (MOUTH, EYE)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -134,18 +129,12 @@ class GeometricRenderer:
         face_model: `LinearFaceModel` (the default backend's), `BFMFaceModel` (deep3d backend's)
             or the default model's name.
         settings: `PreviewSettings`.
-        refiner: the mouth/eye refiner network (default: the bundled one when `settings.refine`).
     """
 
-    def __init__(
-        self, face_model: Any, settings: PreviewSettings | None = None, refiner: MouthRefiner | None = None
-    ) -> None:
+    def __init__(self, face_model: Any, settings: PreviewSettings | None = None) -> None:
         self.projector = projector_for(face_model)
         self.face_model = self.projector.name
         self.settings = settings or PreviewSettings()
-        if refiner is None and self.settings.refine:
-            refiner = bundled_refiner(self.face_model)
-        self.refiner = refiner if self.settings.refine else None
         self._segmenter: Any = None  # PersonSegmenter, made on first use (shared, locked)
         self._segmenter_lock = threading.Lock()
         self._detector: Any = None  # FaceDetector for the irises, made on first use (shared, locked)
@@ -447,32 +436,12 @@ class GeometricRenderer:
             exposure=state.exposure,
             teeth=self.settings.teeth,
         )
-        detail = None
-        if self.refiner is not None:
-            # The refined shut lids join the overlay, their masks as coverage.
-            descriptor = descriptor_for(target, state.coeffs, self.refiner.config)
-            out, refined, detail = refine_crop(
-                self.refiner,
-                out,
-                state.source,
-                target_points,
-                state.points,
-                self.projector.layout,
-                descriptor,
-                painted=cover,
-                kinds=self.settings.refine_regions,
-            )
-            np.maximum(cover, refined, out=cover)
         if cover.max() > 0.0 and _is_greyscale(state.source):
             out = np.repeat(
                 cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2
             )  # no red mouth in a grey photo
         return RenderedFrame(
-            crop=out,
-            flow=flow,
-            overlay=out if cover.max() > 0.0 else None,
-            overlay_alpha=cover,
-            overlay_detail=detail if detail is not None and detail.max() > 0.0 else None,
+            crop=out, flow=flow, overlay=out if cover.max() > 0.0 else None, overlay_alpha=cover
         )
 
     def render_sequence(self, state: PreviewState, motion: MotionSequence) -> Iterator[np.ndarray]:

@@ -283,8 +283,6 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
     network replaces the photo where it differs from the photo's own crop, feathered.
     """
     if frame.flow is not None:
-        if frame.overlay_detail is not None and (1.0 / canvas.transform.scale) > 1.25:
-            return _place_keeping_detail(canvas, frame)
         return warp_photo(
             canvas.image,
             frame.flow,
@@ -296,34 +294,3 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
     return paste_back(
         canvas.image, frame.crop, canvas.transform, mask=changed_region_mask(frame.crop, source)
     )
-
-
-def _place_keeping_detail(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
-    """`warp_photo` with the overlay, plus the moved photo's detail finer than the crop's pixels
-    where `frame.overlay_detail` asks for it (the overlay itself is only as sharp as the crop)."""
-    moved = warp_photo(canvas.image, frame.flow, canvas.transform)
-    still = np.zeros_like(frame.flow)  # the overlay laid on the moved photo where it already is
-    laid = warp_photo(
-        moved, still, canvas.transform, overlay=frame.overlay, overlay_alpha=frame.overlay_alpha
-    )
-    keep = frame.overlay_alpha * frame.overlay_detail  # (c, c): share of the fine detail restored
-    h, w = moved.shape[:2]
-    keep = cv2.warpAffine(
-        keep, canvas.transform.matrix[:2], (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    )
-    ys, xs = np.nonzero(keep > 1e-3)
-    if len(ys) == 0:
-        return laid
-    sigma = 0.6 * (1.0 / canvas.transform.scale)
-    pad = int(3 * sigma) + 2
-    y0, y1, x0, x1 = (
-        max(0, ys.min() - pad),
-        min(h, ys.max() + pad),
-        max(0, xs.min() - pad),
-        min(w, xs.max() + pad),
-    )
-    part = moved[y0:y1, x0:x1].astype(np.float32)
-    fine = part - cv2.GaussianBlur(part, (0, 0), sigma)  # what the crop's resolution cannot carry
-    out = laid[y0:y1, x0:x1].astype(np.float32) + keep[y0:y1, x0:x1, None] * fine
-    laid[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    return laid

@@ -36,8 +36,6 @@ class RenderedFrame:
     pixels (output pixel (x, y) shows the source crop at (x, y) + flow) or None when the crop was
     painted by a network. overlay / overlay_alpha: (c, c, 3) uint8 content drawn on top of the
     moved pixels (an opened mouth, closed lids) and its (c, c) float32 coverage in [0, 1], or None.
-    overlay_detail: optional (c, c) float32 in [0, 1], how much of the moved photo's detail finer
-    than the crop's pixels stays under the overlay (a repainted lid keeps the photo's skin grain).
     With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
     without one, the crop is pasted where it differs from the photo.
     """
@@ -46,7 +44,6 @@ class RenderedFrame:
     flow: np.ndarray | None = None
     overlay: np.ndarray | None = None
     overlay_alpha: np.ndarray | None = None
-    overlay_detail: np.ndarray | None = None
 
 
 class Renderer(abc.ABC):
