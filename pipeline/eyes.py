@@ -10,8 +10,10 @@ Both are parts of the backward flow, so the photo's own pixels move at its resol
   or compresses smoothly towards the eye's corners (an eyeball turning under the lids), never
   reading above the photo's upper lid or below its lower lid.
 
-`analyse_eye` finds the iris once per photo (the darkest round part of the opening). Points are
-crop pixels (x right, y down); lid curves are (K, 2) ordered from the image's left.
+`analyse_eye` finds the iris once per photo (the darkest round part of the opening);
+`gaze_from_landmarks` reads where a face looks from its detected landmarks, in the gaze sliders'
+units (how a driving video's gaze is transferred). Points are crop pixels (x right, y down); lid
+curves are (K, 2) ordered from the image's left.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import InputError
 from pipeline.face_paint import apply_affine, box_around, curve_y, similarity_2d
 
 __all__ = [
     "Iris",
     "IRIS_POINTS",
     "analyse_eye",
+    "gaze_from_landmarks",
     "iris_from_landmarks",
     "refine_eye_flow",
     "shift_gaze",
@@ -47,6 +51,47 @@ class Iris:
 
 #: MediaPipe's iris points: (centre, 4 on the rim) for the image-left eye, then the right one.
 IRIS_POINTS = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
+
+
+#: MediaPipe's eye corners and lid midpoints per eye: (corner, corner, upper lid, lower lid).
+_EYE_MESH = ((33, 133, 159, 145), (362, 263, 386, 374))
+#: Below this lid gap / eye width an eye counts as closed (its iris points are guesses).
+CLOSED_EYE = 0.12
+
+
+def gaze_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """(..., 2) gaze of (..., 478, 2|3) face-mesh landmarks in the gaze sliders' units (x right, y up).
+
+    Per eye: the iris centre (468 / 473) relative to the midpoint of the eye's corners, along and
+    across the corner-to-corner axis (so a tilted head reads the same), in eye widths, divided by
+    `GAZE_REACH`; averaged over the open eyes. The value is absolute (a face looking straight
+    ahead reads near 0, not exactly 0): differences of it are what the sliders mean. NaN where
+    the landmarks are missing (NaN) or both eyes are closed (lid gap < `CLOSED_EYE` eye widths).
+    """
+    lm = np.asarray(landmarks, np.float64)
+    if lm.ndim < 2 or lm.shape[-2] < 478 or lm.shape[-1] not in (2, 3):
+        raise InputError(f"expected face-mesh landmarks with irises (..., 478, 2|3), got {lm.shape}")
+    lm = lm[..., :2]
+    irises = lm[..., [IRIS_POINTS[0][0], IRIS_POINTS[1][0]], :]  # (..., 2 irises, 2)
+    per_eye = []
+    for a, b, upper, lower in _EYE_MESH:
+        p, q = lm[..., a, :], lm[..., b, :]
+        axis = np.where((q[..., :1] >= p[..., :1]), q - p, p - q)  # towards the image's right
+        width = np.linalg.norm(axis, axis=-1, keepdims=True)
+        along = axis / np.maximum(width, 1e-9)
+        up = np.stack([along[..., 1], -along[..., 0]], axis=-1)  # image y grows down
+        middle = 0.5 * (p + q)
+        # MediaPipe's iris order is by the person's side: take the iris nearest this eye.
+        near = np.argmin(np.linalg.norm(irises - middle[..., None, :], axis=-1), axis=-1)
+        offset = np.take_along_axis(irises, near[..., None, None], axis=-2)[..., 0, :] - middle
+        gaze = np.stack([(offset * along).sum(-1), (offset * up).sum(-1)], axis=-1) / width
+        gaze = gaze / np.asarray(GAZE_REACH)
+        gap = np.linalg.norm(lm[..., lower, :] - lm[..., upper, :], axis=-1) / width[..., 0]
+        per_eye.append(np.where((gap >= CLOSED_EYE)[..., None], gaze, np.nan))
+    stacked = np.stack(per_eye)
+    count = np.isfinite(stacked[..., 0]).sum(0)[..., None]
+    total = np.nansum(stacked, axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def iris_from_landmarks(landmarks: np.ndarray, eye: int, upper: np.ndarray, lower: np.ndarray) -> Iris | None:
