@@ -24,7 +24,7 @@ import numpy as np
 from core.coefficients import MotionSequence
 from core.errors import InputError
 from pipeline.engines import EngineRegistry, check_engine_choice, default_registry
-from pipeline.eyes import gaze_from_landmarks
+from pipeline.eyes import STRAIGHT_AHEAD, gaze_from_landmarks
 from pipeline.media import Provenance, write_video
 from pipeline.photo import (
     EditRequest,
@@ -258,13 +258,12 @@ def with_driving_gaze(motion: MotionSequence, crop_landmarks: np.ndarray) -> Mot
     return dataclasses.replace(motion, gaze=fill_missing_frames(gaze, found))
 
 
-def _photo_gaze(state: SourceState) -> np.ndarray | None:
-    """(2,) the photo's own gaze, measured like the driving video's; None when its eyes are closed."""
+def _photo_gaze(state: SourceState) -> np.ndarray:
+    """(2,) the photo's own gaze, measured like the driving video's; straight ahead when its eyes
+    are shut (the eye painted for them looks ahead)."""
     landmarks = getattr(state.analysis, "crop_landmarks", None)
-    if landmarks is None:
-        return None
-    gaze = gaze_from_landmarks(landmarks)
-    return gaze if np.all(np.isfinite(gaze)) else None
+    gaze = np.full(2, np.nan) if landmarks is None else gaze_from_landmarks(landmarks)
+    return gaze if np.all(np.isfinite(gaze)) else np.array(STRAIGHT_AHEAD)
 
 
 def reenact(
