@@ -8,7 +8,7 @@ import logging
 from cli.command_helpers import add_input_arguments, options_from_args, progress_bar
 from pipeline import REENACT_PARTS, ReenactOptions, reenact
 
-HELP = "animate a portrait photo with the head motion and expressions of a driving video (mp4 with its sound)"
+HELP = "animate a portrait photo with the head motion, expressions and gaze of a driving video (mp4 with its sound)"
 log = logging.getLogger(__name__)
 
 _DEFAULTS = ReenactOptions()

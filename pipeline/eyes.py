@@ -9,9 +9,16 @@ Both are parts of the backward flow, so the photo's own pixels move at its resol
 - gaze: inside what stays open, the iris disc moves by a shift and the white around it stretches
   or compresses smoothly towards the eye's corners (an eyeball turning under the lids), never
   reading above the photo's upper lid or below its lower lid.
+- opening an eye that is shut in the photo (lid gap < `CLOSED_EYE` eye widths): the photo never
+  showed that eyeball, so the lid (lashes at its edge) is lifted into its crease, the lower lid's
+  skin meets the eye from below (`refine_eye_flow`), and a plausible eye is painted inside the
+  target's lid contour (`paint_opened_eye`: a white lit from the skin around it, a neutral dark
+  brown iris, since the photo's iris colour is unknown, a pupil and a catchlight, placed by the gaze).
 
-`analyse_eye` finds the iris once per photo (the darkest round part of the opening). Points are
-crop pixels (x right, y down); lid curves are (K, 2) ordered from the image's left.
+`analyse_eye` finds the iris once per photo (the darkest round part of the opening);
+`gaze_from_landmarks` reads where a face looks from its detected landmarks, in the gaze sliders'
+units (how a driving video's gaze is transferred). Points are crop pixels (x right, y down); lid
+curves are (K, 2) ordered from the image's left.
 """
 
 from __future__ import annotations
@@ -20,21 +27,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import InputError
 from pipeline.face_paint import apply_affine, box_around, curve_y, similarity_2d
 
 __all__ = [
     "Iris",
     "IRIS_POINTS",
     "analyse_eye",
+    "gaze_from_landmarks",
+    "paint_opened_eye",
     "iris_from_landmarks",
     "refine_eye_flow",
     "shift_gaze",
     "GAZE_REACH",
+    "CLOSED_EYE",
+    "STRAIGHT_AHEAD",
 ]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: How far the iris centre moves at gaze 1, in eye widths (x, y).
 GAZE_REACH = (0.2, 0.14)
+
+
+#: An eye's (upper, lower) lid curves, each (K, 2) crop pixels ordered from the image's left.
+Lids = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,51 @@ class Iris:
 
 #: MediaPipe's iris points: (centre, 4 on the rim) for the image-left eye, then the right one.
 IRIS_POINTS = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
+
+
+#: MediaPipe's eye corners and lid midpoints per eye: (corner, corner, upper lid, lower lid).
+_EYE_MESH = ((33, 133, 159, 145), (362, 263, 386, 374))
+#: Below this lid gap / eye width an eye counts as closed (its iris points are guesses).
+CLOSED_EYE = 0.12
+#: `gaze_from_landmarks` of a face looking straight ahead (the iris centre sits above the line
+#: between the eye's corners): the median over 7 frontal driving clips (LivePortrait d5-d20);
+#: the photo's own gaze in absolute reenactment when its eyes are shut.
+STRAIGHT_AHEAD = (0.0, 0.45)
+
+
+def gaze_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """(..., 2) gaze of (..., 478, 2|3) face-mesh landmarks in the gaze sliders' units (x right, y up).
+
+    Per eye: the iris centre (468 / 473) relative to the midpoint of the eye's corners, along and
+    across the corner-to-corner axis (so a tilted head reads the same), in eye widths, divided by
+    `GAZE_REACH`; averaged over the open eyes. The value is absolute (a face looking straight
+    ahead reads near 0, not exactly 0): differences of it are what the sliders mean. NaN where
+    the landmarks are missing (NaN) or both eyes are closed (lid gap < `CLOSED_EYE` eye widths).
+    """
+    lm = np.asarray(landmarks, np.float64)
+    if lm.ndim < 2 or lm.shape[-2] < 478 or lm.shape[-1] not in (2, 3):
+        raise InputError(f"expected face-mesh landmarks with irises (..., 478, 2|3), got {lm.shape}")
+    lm = lm[..., :2]
+    irises = lm[..., [IRIS_POINTS[0][0], IRIS_POINTS[1][0]], :]  # (..., 2 irises, 2)
+    per_eye = []
+    for a, b, upper, lower in _EYE_MESH:
+        p, q = lm[..., a, :], lm[..., b, :]
+        axis = np.where((q[..., :1] >= p[..., :1]), q - p, p - q)  # towards the image's right
+        width = np.linalg.norm(axis, axis=-1, keepdims=True)
+        along = axis / np.maximum(width, 1e-9)
+        up = np.stack([along[..., 1], -along[..., 0]], axis=-1)  # image y grows down
+        middle = 0.5 * (p + q)
+        # MediaPipe's iris order is by the person's side: take the iris nearest this eye.
+        near = np.argmin(np.linalg.norm(irises - middle[..., None, :], axis=-1), axis=-1)
+        offset = np.take_along_axis(irises, near[..., None, None], axis=-2)[..., 0, :] - middle
+        gaze = np.stack([(offset * along).sum(-1), (offset * up).sum(-1)], axis=-1) / width
+        gaze = gaze / np.asarray(GAZE_REACH)
+        gap = np.linalg.norm(lm[..., lower, :] - lm[..., upper, :], axis=-1) / width[..., 0]
+        per_eye.append(np.where((gap >= CLOSED_EYE)[..., None], gaze, np.nan))
+    stacked = np.stack(per_eye)
+    count = np.isfinite(stacked[..., 0]).sum(0)[..., None]
+    total = np.nansum(stacked, axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def iris_from_landmarks(landmarks: np.ndarray, eye: int, upper: np.ndarray, lower: np.ndarray) -> Iris | None:
@@ -120,11 +181,19 @@ def refine_eye_flow(
     shift = np.zeros(2)
     if gaze is not None and iris is not None:
         shift = np.array([gaze[0] * GAZE_REACH[0], -gaze[1] * GAZE_REACH[1]]) * width_s
-    if closure < 0.03 and not np.any(np.abs(shift) > 0.05):
+    opening = _opened_shut_eye(iris, source_lids, target_lids)
+    if closure < 0.03 and opening <= 0.0 and not np.any(np.abs(shift) > 0.05):
         return
-    band = 0.4 * width_s  # the lid skin above the photo's lid line that is drawn down
+    # The lid skin above the photo's lid line that is drawn down (or, opening a shut eye, up).
+    # Opening, the lid folds into its crease: the skin above the lashes is squeezed into the
+    # 0.18 eye widths above the target's lid (a longer band would reach, and double, the brow).
+    fold = 0.18 * width_s
+    widest = float(np.max(lo_ts[:, 1] - up_ts[:, 1]))
+    band = (max(widest, 0.0) + _SHUT_LASHES * width_s + fold) if opening > 0.0 else 0.4 * width_s
+    below = 0.3 * width_s if opening > 0.0 else 0.0  # the lower lid's skin lifted to meet the eye
     scale = float(np.hypot(*(up_t[-1] - up_t[0]))) / width_s
-    box = box_around(np.concatenate([up_t, lo_t, up_t - [0.0, 1.3 * band * scale]]), flow.shape[:2], pad=2)
+    outline = [up_t, lo_t + [0.0, below * scale], up_t - [0.0, 1.3 * band * scale]]
+    box = box_around(np.concatenate(outline), flow.shape[:2], pad=2)
     if box is None:
         return
     x0, y0, x1, y1 = box
@@ -133,6 +202,8 @@ def refine_eye_flow(
     qx, qy = q[..., 0], q[..., 1]
     lid = curve_y(up_s, qx)  # the photo's lid line
     low = curve_y(lo_s, qx)
+    if opening > 0.0:  # a shut eye's lashes hang over its lower lid: lift the lid from below them
+        lid = np.maximum(lid, low + _SHUT_LASHES * width_s)
     top_t, low_t = curve_y(up_ts, qx), curve_y(lo_ts, qx)
     pull = float(_smoothstep((closure - 0.35) / 0.35))
     edge = top_t + pull * np.maximum(low_t - top_t, 0.0)  # where the target's lid ends
@@ -141,14 +212,23 @@ def refine_eye_flow(
     left, right = sorted((float(up_s[0, 0]), float(up_s[-1, 0])))
     reach_out = pull * 0.12 * width_s  # a shut lid also covers the corners the mesh may miss
     across = np.clip(np.minimum(qx - left, right - qx) + reach_out + 0.5, 0.0, 1.0)
+    if opening > 0.0:  # the lashes of a shut eye reach past its corners: lift them too, fading out
+        across = _smoothstep(1.0 + np.minimum(qx - left, right - qx) / (0.25 * width_s))
     # The lid: photo rows [lid - band, lid - 0.5] stretched over [lid - band, edge] (the fitted
     # lid line can lie a little below the lashes: stop short of it, never read the eyeball).
+    if opening > 0.0:  # per column: the lid from the lashes up to the target's lid, plus the fold
+        band = np.maximum(lid - top_t, 0.0) + fold
     start = lid - band
     lid_y = np.minimum(start + (qy - start) * (lid - 0.5 - start) / np.maximum(edge - start, 1e-3), lid - 0.5)
-    lid_w = float(np.clip(closure / 0.15, 0.0, 1.0)) * np.clip((qy - start) / (0.3 * band) + 1.0, 0.0, 1.0)
+    if opening > 0.0:
+        lid_y = np.where(qy < start, qy, lid_y)  # above the squeezed band the skin stays put
+    strength = max(float(np.clip(closure / 0.15, 0.0, 1.0)), opening)
+    lid_w = strength * np.clip((qy - start) / (0.3 * band) + 1.0, 0.0, 1.0)
     # Soft on every side (hard cut-offs would draw the lid's edge in steps of a crop pixel); a shut
     # lid reaches a pixel past its edge, over the lower lid's rim.
-    lid_w = lid_w * np.clip(edge + 0.5 + pull - qy, 0.0, 1.0) * np.clip(edge - lid - 0.5, 0.0, 1.0)
+    # Opening a shut eye, the lid's rows are squeezed up to end at the target's lid instead.
+    reach = 1.0 if opening > 0.0 else np.clip(edge - lid - 0.5, 0.0, 1.0)
+    lid_w = lid_w * np.clip(edge + 0.5 + pull - qy, 0.0, 1.0) * reach
     # What stays open: the eyeball, its iris shifted by the gaze.
     ball = (
         q.copy()
@@ -163,6 +243,14 @@ def refine_eye_flow(
     region = w_lid * (lid_src - pixel) + (1.0 - w_lid) * region
     w_ball = (in_ball * across)[..., None]
     region = w_ball * (ball - pixel) + (1.0 - w_ball) * region
+    if opening > 0.0:
+        # Under the opened eye: photo rows [lashes, low_t + below] squeezed up onto [low_t, low_t + below].
+        lower_y = lid + (qy - low_t) * (low_t + below - lid) / below
+        fade = np.clip((low_t + below - qy) / (0.3 * below), 0.0, 1.0)  # into the face's own flow
+        w_low = opening * np.clip(qy - low_t + 0.5, 0.0, 1.0) * fade * across
+        region = (
+            w_low[..., None] * (np.stack([qx, lower_y], axis=-1) - pixel) + (1.0 - w_low[..., None]) * region
+        )
     flow[y0:y1, x0:x1] = region.astype(np.float32)
 
 
@@ -203,3 +291,121 @@ def _turned(
     sy = np.where(qy < moved, above, below)
     near = 1.0 - _smoothstep((np.abs(sx - cx) - r) / r)
     return np.stack([sx, qy + (sy - qy) * near], axis=-1)
+
+
+#: The painted eye (`paint_opened_eye`), RGB: a neutral dark-brown iris (the photo never showed
+#: its colour) from its middle to its rim, the pupil, the white of the eye before lighting.
+_IRIS_INNER = np.array([96.0, 66.0, 46.0])
+_IRIS_RIM = np.array([44.0, 31.0, 24.0])
+_PUPIL = np.array([14.0, 11.0, 11.0])
+_SCLERA = np.array([214.0, 207.0, 200.0])
+#: How much wider than `CLOSED_EYE` the target must open before the painted eye is fully shown.
+_OPENING_FADE = 0.08
+#: How far a shut eye's lashes hang below its fitted lower lid, in eye widths (what is lifted with
+#: the upper lid when the eye opens).
+_SHUT_LASHES = 0.08
+
+
+def _opening(upper: np.ndarray, lower: np.ndarray) -> float:
+    """Largest lid gap / eye width of lid curves (K, 2)."""
+    width = float(np.hypot(*(upper[-1] - upper[0])))
+    return float(np.max(curve_y(lower, upper[:, 0]) - upper[:, 1])) / max(width, 1e-6)
+
+
+def _opened_shut_eye(iris: Iris | None, source_lids: Lids, target_lids: Lids) -> float:
+    """0..1: how far the target opens an eye that is shut in the photo (no iris, lid gap below
+    `CLOSED_EYE`); fades in over `_OPENING_FADE` eye widths of opening. 0 for an eye the photo shows."""
+    if iris is not None or _opening(*source_lids) >= CLOSED_EYE:
+        return 0.0
+    return float(np.clip((_opening(*target_lids) - CLOSED_EYE) / _OPENING_FADE, 0.0, 1.0))
+
+
+def paint_opened_eye(
+    out: np.ndarray,
+    coverage: np.ndarray,
+    iris: Iris | None,
+    lids: tuple[Lids, Lids],
+    gaze: np.ndarray | None = None,
+) -> None:
+    """Paint an open eye into the (H, W, 3) uint8 crop `out` (in place, recorded in `coverage`)
+    where the photo's eye is closed (no iris, lid gap < `CLOSED_EYE` eye widths; `lids`: the
+    photo's and the target's (upper, lower) lid curves, crop pixels) and the target
+    opens it: the photo never showed that eyeball, so a plausible one is drawn inside the target's
+    lid contour. The white of the eye takes its light from the skin under the eye (a little of
+    its tint, as scattered light), shaded towards the corners and under the upper lid; the iris
+    is a neutral dark brown with a darker rim, a pupil and a catchlight, placed by the gaze
+    (x right, y up, sliders' units); lashes darken the upper lid's edge. Fades in from
+    `CLOSED_EYE` to `CLOSED_EYE` + `_OPENING_FADE` of opening."""
+    up_t, lo_t = lids[1]
+    width = float(np.hypot(*(up_t[-1] - up_t[0])))
+    shown = _opened_shut_eye(iris, *lids)
+    box = box_around(np.concatenate([up_t, lo_t, lo_t + [0.0, 0.35 * width]]), out.shape[:2], pad=2)
+    if shown <= 0.0 or box is None or width < 4.0:
+        return
+    x0, y0, x1, y1 = box
+    xs = np.arange(x0, x1, dtype=np.float64)[None, :]
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    top, bottom = curve_y(up_t, xs), curve_y(lo_t, xs)
+    left, right = sorted((float(up_t[0, 0]), float(up_t[-1, 0])))
+    inside = np.clip(np.minimum(ys - top, bottom - ys) / 1.5 + 0.5, 0.0, 1.0)  # soft over 1.5 crop pixels
+    inside = inside * np.clip(np.minimum(xs - left, right - xs) / 1.5 + 0.5, 0.0, 1.0)
+    if inside.max() <= 0.0:
+        return
+    region = out[y0:y1, x0:x1].astype(np.float64)
+    skin_band = (ys > bottom + 0.12 * width) & (ys < bottom + 0.35 * width) & (xs > left) & (xs < right)
+    skin = np.median(region[skin_band], axis=0) if skin_band.sum() >= 4 else np.full(3, 170.0)
+    light = float(np.clip(float(skin @ _LUMA) / 200.0, 0.35, 1.0))
+    colour = _eyeball(xs, ys, top, bottom, (left, right), width, gaze)
+    colour[..., :3] *= light
+    colour[..., :3] = 0.88 * colour[..., :3] + 0.12 * skin * (
+        colour[..., 3:] > 0.5
+    )  # the skin's tint, on the white
+    alpha = inside * shown
+    region += (colour[..., :3] - region) * alpha[..., None]
+    out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+    np.maximum(coverage[y0:y1, x0:x1], alpha.astype(np.float32), out=coverage[y0:y1, x0:x1])
+
+
+def _eyeball(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    top: np.ndarray,
+    bottom: np.ndarray,
+    corners: tuple[float, float],
+    width: float,
+    gaze: np.ndarray | None,
+) -> np.ndarray:
+    """(Y, X, 4) unlit eyeball colour (RGB, 0-255) and a 4th channel: 1 on the white, 0 on the iris."""
+    left, right = corners
+    g = np.zeros(2) if gaze is None else np.clip(np.asarray(gaze, np.float64), -1.0, 1.0)
+    radius = 0.21 * width
+    cx = 0.5 * (left + right) + g[0] * GAZE_REACH[0] * width
+    cx = float(np.clip(cx, left + 0.7 * radius, right - 0.7 * radius))
+    col = int(np.clip(np.round(cx - xs[0, 0]), 0, xs.shape[1] - 1))
+    mid = 0.5 * float(top[0, col] + bottom[0, col])
+    cy = mid - 0.03 * width - g[1] * GAZE_REACH[1] * width  # an iris sits a little high, under the upper lid
+    height = np.maximum(bottom - top, 1.0)
+    across = (xs - left) / max(right - left, 1.0)  # 0..1 corner to corner
+    # The white: a ball in shadow towards the corners and under the upper lid (lashes and brow).
+    ball = 0.62 + 0.38 * np.clip(1.0 - (2.0 * across - 1.0) ** 2, 0.0, 1.0)
+    lid_shadow = 0.55 + 0.45 * _smoothstep((ys - top) / (0.45 * height))
+    lid_shadow = lid_shadow * (0.8 + 0.2 * _smoothstep((bottom - ys) / (0.3 * height)))  # the lower lid's rim
+    white = _SCLERA * (ball * lid_shadow)[..., None]
+    # The iris: a darker rim, faint radial fibres, the pupil and a catchlight up-left of it.
+    d = np.hypot(xs - cx, ys - cy) / radius
+    angle = np.arctan2(ys - cy, xs - cx)
+    iris = _IRIS_INNER + (_IRIS_RIM - _IRIS_INNER) * np.clip(d, 0.0, 1.0)[..., None] ** 1.5
+    iris = iris * (1.0 + 0.08 * np.sin(angle * 17.0) * np.clip(d - 0.45, 0.0, 1.0))[..., None]
+    iris = iris * (0.6 + 0.4 * lid_shadow)[..., None]
+    pixel = 1.0 / radius  # one crop pixel in iris radii: anti-aliased edges
+    pupil = np.clip((0.42 - d) / pixel + 0.5, 0.0, 1.0)
+    iris = iris + (_PUPIL - iris) * pupil[..., None]
+    in_iris = np.clip((1.0 - d) / pixel + 0.5, 0.0, 1.0)
+    colour = white + (iris - white) * in_iris[..., None]
+    glint = np.hypot(xs - (cx - 0.3 * radius), ys - (cy - 0.32 * radius)) / radius
+    spot = np.clip((max(0.13, 0.7 * pixel) - glint) / pixel + 0.5, 0.0, 1.0) * 0.85
+    colour = colour + (np.array([250.0, 250.0, 250.0]) - colour) * spot[..., None]
+    # Lashes: the upper lid's edge darkened over ~6 % of the eye's width.
+    lash = np.clip(1.0 - (ys - top) / (0.06 * width + 0.8), 0.0, 1.0)
+    colour = colour * (1.0 - 0.5 * lash)[..., None]
+    return np.concatenate([colour, (1.0 - in_iris)[..., None]], axis=-1)

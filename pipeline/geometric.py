@@ -42,7 +42,14 @@ import numpy as np
 from core.coefficients import FaceCoefficients, MotionSequence, check_face_model
 from core.errors import InputError, NoFaceError
 from core.images import check_rgb8
-from pipeline.eyes import Iris, analyse_eye, iris_from_landmarks, refine_eye_flow, shift_gaze
+from pipeline.eyes import (
+    Iris,
+    analyse_eye,
+    iris_from_landmarks,
+    paint_opened_eye,
+    refine_eye_flow,
+    shift_gaze,
+)
 from pipeline.face_mesh import projector_for, rasterise_triangles
 from pipeline.face_paint import similarity_2d
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion
@@ -436,6 +443,12 @@ class GeometricRenderer:
             exposure=state.exposure,
             teeth=self.settings.teeth,
         )
+        for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
+            lids = (
+                (state.points[upper, :2], state.points[lower, :2]),
+                (target_points[upper, :2], target_points[lower, :2]),
+            )
+            paint_opened_eye(out, cover, iris, lids, gaze)
         if cover.max() > 0.0 and _is_greyscale(state.source):
             out = np.repeat(
                 cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2

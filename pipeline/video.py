@@ -8,6 +8,7 @@ as synthesized. The audio-driven case (`pipeline.audio.animate`) ends in the sam
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -23,6 +24,7 @@ import numpy as np
 from core.coefficients import MotionSequence
 from core.errors import InputError
 from pipeline.engines import EngineRegistry, check_engine_choice, default_registry
+from pipeline.eyes import STRAIGHT_AHEAD, gaze_from_landmarks
 from pipeline.media import Provenance, write_video
 from pipeline.photo import (
     EditRequest,
@@ -35,13 +37,20 @@ from pipeline.photo import (
 from pipeline.progress import Progress, Reporter
 from pipeline.renderer import Renderer
 from reconstruction.controls import interpolate
-from reconstruction.motion import TRANSFER_PARTS, SmoothingSettings, relative_motion, smooth_motion
+from reconstruction.motion import (
+    TRANSFER_PARTS,
+    SmoothingSettings,
+    fill_missing_frames,
+    relative_motion,
+    smooth_motion,
+)
 
 __all__ = [
     "DEFAULT_MAX_VIDEO_SIDE",
     "PartsChoice",
     "REENACT_PARTS",
     "reenact_parts",
+    "with_driving_gaze",
     "ReenactOptions",
     "make_clip",
     "reenact",
@@ -78,12 +87,13 @@ class PartsChoice:
 
 
 #: The one table of reenactment choices (exclusive: one is picked), in the order they are shown.
-#: "everything" is all the driving video can move; today that is its expression and head pose
-#: (angles and position), so it moves the same as "expression+pose".
+#: "everything" is all the driving video can move: its expression, head pose (angles and
+#: position) and gaze. The gaze is not part of "expression" (the face model has no eyeballs):
+#: it travels with "everything" and "eyes" only.
 REENACT_PARTS: tuple[PartsChoice, ...] = (
-    PartsChoice("everything", "Everything", ("all",), "all the driving face's motion (expression and head pose)"),
-    PartsChoice("expression+pose", "Expression + pose", ("expression", "pose"), "expression and head pose"),
-    PartsChoice("expression", "Expression only", ("expression",), "the expression; the head keeps the photo's pose"),
+    PartsChoice("everything", "Everything", ("all",), "all the driving face's motion (expression, head pose and gaze)"),
+    PartsChoice("expression+pose", "Expression + pose", ("expression", "pose"), "expression and head pose; the eyes keep the photo's gaze"),
+    PartsChoice("expression", "Expression only", ("expression",), "the expression; the head keeps the photo's pose, the eyes its gaze"),
     PartsChoice("pose", "Pose only", ("pose",), "head turn and position; the face keeps the photo's expression"),
     PartsChoice("mouth", "Mouth only", ("mouth",), "only the lips and jaw (lip sync); the rest stays as in the photo"),
     PartsChoice("eyes", "Eyes only", ("eyes",), "only the eyes and lids (blinks, gaze); the rest stays as in the photo"),
@@ -237,6 +247,25 @@ def _smooth(motion: MotionSequence, strength: float) -> MotionSequence:
     return smooth_motion(motion, settings)
 
 
+def with_driving_gaze(motion: MotionSequence, crop_landmarks: np.ndarray) -> MotionSequence:
+    """`motion` with the gaze read from its (T, 478, 3) landmarks (the ones the backend tracked,
+    NaN where the face was missing): frames without a face or with both eyes closed (a blink)
+    take the gaze interpolated from their neighbours. Unchanged when no frame shows an open eye."""
+    gaze = gaze_from_landmarks(crop_landmarks)  # (T, 2), NaN where unknown
+    found = np.isfinite(gaze).all(axis=1)
+    if gaze.shape[0] != len(motion) or not found.any():
+        return motion
+    return dataclasses.replace(motion, gaze=fill_missing_frames(gaze, found))
+
+
+def _photo_gaze(state: SourceState) -> np.ndarray:
+    """(2,) the photo's own gaze, measured like the driving video's; straight ahead when its eyes
+    are shut (the eye painted for them looks ahead)."""
+    landmarks = getattr(state.analysis, "crop_landmarks", None)
+    gaze = np.full(2, np.nan) if landmarks is None else gaze_from_landmarks(landmarks)
+    return gaze if np.all(np.isfinite(gaze)) else np.array(STRAIGHT_AHEAD)
+
+
 def reenact(
     photo: Any,
     driving_video: str | os.PathLike[str] | Sequence[np.ndarray],
@@ -267,12 +296,14 @@ def reenact(
         progress=reporter.phase(0.05, 0.45, "analysing the driving video"),
     )
     reporter.check()
+    driving_motion = with_driving_gaze(driving.raw_motion or driving.motion, driving.crop_landmarks)
     motion = relative_motion(
         state.coefficients,
-        _smooth(driving.raw_motion or driving.motion, options.smoothing),
+        _smooth(driving_motion, options.smoothing),
         parts=options.parts,
         mode=options.mode,
         face_model=backend.model,
+        source_gaze=_photo_gaze(state),
     )
     engine = registry.select(options.engine, state.backend, state.face_model)
     out = Path(output) if output is not None else default_output("reenact.mp4")

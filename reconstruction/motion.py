@@ -10,9 +10,11 @@ reconstruction backends:
 - `fill_missing_frames`: linear interpolation over frames where the face was not found;
 - `relative_motion`: reenactment motion for a source face from a driving sequence, keeping the
   source's identity, crop and translation baseline, for the parts a caller chooses (expression,
-  pose, mouth only, eyes only). Mouth and eyes use a least-squares projector, computed from the
-  face model's expression basis, that keeps the part of an expression change that moves the
-  lips (eyes) while holding the other region still.
+  pose, mouth only, eyes only, gaze). Mouth and eyes use a least-squares projector, computed from
+  the face model's expression basis, that keeps the part of an expression change that moves the
+  lips (eyes) while holding the other region still. The face model has no eyeballs: the gaze is
+  a separate track (`MotionSequence.gaze`, the gaze sliders' units) that travels with "all" and
+  "eyes", not with "expression" (which is the face model's expression, lids included).
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ __all__ = [
     "relative_motion",
 ]
 
-#: What `relative_motion` can transfer; "all" = expression + pose.
-TRANSFER_PARTS = ("expression", "pose", "mouth", "eyes", "all")
+#: What `relative_motion` can transfer; "all" = expression + pose + gaze, "eyes" = the eye
+#: region's expression + gaze.
+TRANSFER_PARTS = ("expression", "pose", "mouth", "eyes", "gaze", "all")
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def savgol_smooth(values: np.ndarray, window: int, order: int) -> np.ndarray:
 
 
 def smooth_motion(motion: MotionSequence, settings: SmoothingSettings | None = None) -> MotionSequence:
-    """Temporally smoothed copy of `motion` (pose strongly, expression lightly), same length and fps."""
+    """Temporally smoothed copy of `motion` (pose strongly, expression and gaze lightly), same length and fps."""
     s = settings or SmoothingSettings()
     t = len(motion)
     pw = _window_frames(s.pose_window, motion.fps, s.pose_order, t)
@@ -134,6 +137,7 @@ def smooth_motion(motion: MotionSequence, settings: SmoothingSettings | None = N
         savgol_smooth(motion.crop, pw, s.pose_order),
         fps=motion.fps,
         identity=motion.identity,
+        gaze=None if motion.gaze is None else savgol_smooth(motion.gaze, ew, s.expression_order),
     )
 
 
@@ -193,7 +197,7 @@ def frame_jitter(values: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.diff(arr, n=2, axis=0) ** 2)))
 
 
-TransferPart = Literal["expression", "pose", "mouth", "eyes", "all"]
+TransferPart = Literal["expression", "pose", "mouth", "eyes", "gaze", "all"]
 
 # 68-point (iBUG) indices for face models that only name those landmarks (the BFM).
 _IBUG_LIPS = tuple(range(48, 68))
@@ -296,7 +300,9 @@ def _normalise_parts(parts: Iterable[str] | str) -> set[str]:
     if not chosen or unknown:
         raise InputError(f"parts must be a non-empty choice of {list(TRANSFER_PARTS)}, got {sorted(chosen)}")
     if "all" in chosen:
-        chosen = (chosen - {"all"}) | {"expression", "pose"}
+        chosen = (chosen - {"all"}) | {"expression", "pose", "gaze"}
+    if "eyes" in chosen:
+        chosen.add("gaze")
     if "expression" in chosen:
         chosen -= {"mouth", "eyes"}  # the whole expression includes them
     return chosen
@@ -308,6 +314,7 @@ def relative_motion(
     parts: Iterable[TransferPart] | TransferPart = ("expression", "pose"),
     mode: Literal["relative", "absolute"] = "relative",
     face_model: Any = None,
+    source_gaze: np.ndarray | None = None,
 ) -> MotionSequence:
     """Motion for the source face that follows `driving` in the chosen `parts`.
 
@@ -320,7 +327,13 @@ def relative_motion(
       driving's first frame is not neutral). Translation is always transferred as a change from the
       driving's first frame: the source's framing in its crop is kept.
     - parts: "expression" (all of it), "pose" (angles + translation), "mouth" / "eyes" (only the
-      expression change that moves the lips / eyes, see `expression_region_projector`), "all".
+      expression change that moves the lips / eyes, see `expression_region_projector`; "eyes"
+      brings the gaze), "gaze", "all" (expression, pose and gaze).
+    - gaze: `driving.gaze` (T, 2) is the driving face's measured gaze in the sliders' units
+      (`pipeline.eyes.gaze_from_landmarks`); the result's gaze is the source's own plus the
+      driving's change since its first frame (relative), or the driving's gaze minus
+      `source_gaze`, the photo's gaze measured the same way (absolute; 0 when not given), clamped
+      to the sliders' [-1, 1]. Without a driving gaze, or when it is not chosen, the source's stays.
 
     `face_model` is needed for "mouth" / "eyes" with BFM coefficients (pass `Deep3DBackend.face_model`);
     the default model is loaded by itself. Returns a MotionSequence at the driving's fps.
@@ -360,7 +373,29 @@ def relative_motion(
         np.repeat(source.crop[None], t, axis=0),
         fps=driving.fps,
         identity=source.identity,
+        gaze=_transferred_gaze(source, driving, mode, source_gaze)
+        if "gaze" in chosen
+        else _still_gaze(source, t),
     )
+
+
+def _still_gaze(source: FaceCoefficients, t: int) -> np.ndarray | None:
+    return None if source.gaze is None else np.repeat(source.gaze[None], t, axis=0)
+
+
+def _transferred_gaze(
+    source: FaceCoefficients, driving: MotionSequence, mode: str, source_gaze: np.ndarray | None
+) -> np.ndarray | None:
+    """(T, 2) gaze of the result in the sliders' units (see `relative_motion`)."""
+    if driving.gaze is None:
+        return _still_gaze(source, len(driving))
+    drv = driving.gaze.astype(np.float64)
+    own = np.zeros(2) if source.gaze is None else source.gaze.astype(np.float64)
+    if mode == "relative":
+        change = drv - drv[0]
+    else:
+        change = drv - (np.zeros(2) if source_gaze is None else np.asarray(source_gaze, np.float64))
+    return np.clip(own + change, -1.0, 1.0)
 
 
 def _projector_for(model_name: str, parts: tuple[str, ...], face_model: Any) -> np.ndarray:

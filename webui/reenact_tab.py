@@ -140,7 +140,11 @@ def build_reenact_tab(ctx: AppContext) -> None:
                 )
                 engine = common.engine_radio(ctx, "Renderer", "reenact-engine")
             parts = gr.Radio(
-                PARTS, value="expression_pose", label="What the video moves", elem_id="reenact-parts"
+                PARTS,
+                value="expression_pose",
+                label="What the video moves",
+                info="Where the eyes look (gaze) follows the video with Everything and Eyes only.",
+                elem_id="reenact-parts",
             )
             smoothing = gr.Slider(
                 0.0,

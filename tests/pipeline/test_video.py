@@ -24,7 +24,10 @@ from pipeline import (
     reenact,
     reenact_parts,
 )
+from pipeline.eyes import gaze_from_landmarks
+from reconstruction.detection import FaceDetector
 from reconstruction.motion import TRANSFER_PARTS
+from reconstruction.video import read_video
 from tests.pipeline.conftest import decode_all, mae
 
 # A short frontal talking-head clip with a sound track (VoxCeleb2-style crop, CC-BY-4.0).
@@ -138,3 +141,31 @@ def test_reenact_real_clip_keeps_its_sound(
     # the photo moves with the video: frames differ from each other, around the face
     motion = np.mean([mae(frames[i], frames[0]) for i in (10, 25, 49)])
     assert motion > 0.3
+
+
+# A child looking at the camera (frame 0), to the picture's right (frame 121) and left (frame 144).
+GLANCING = "videos/KwaiVGI__LivePortrait__d11.mp4"
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_reenact_transfers_the_drivers_gaze(
+    shared_data: Path, state: SourceState, registry: EngineRegistry, tmp_path: Path
+) -> None:
+    frames, _ = read_video(shared_data / GLANCING, max_seconds=6.0)
+    driving = [frames[i] for i in [0] * 4 + [121] * 4 + [144] * 4]
+    with FaceDetector(search_small_faces=False, max_faces_limit=1) as detector:
+        drv = gaze_from_landmarks(np.stack([detector.detect_one(f).face.landmarks for f in driving[::4]]))
+        assert (
+            drv[1, 0] - drv[0, 0] > 0.5 and drv[2, 0] - drv[0, 0] < -0.5
+        )  # the driver looks right, then left
+        looks = {}
+        for parts in ("eyes", "everything", "expression"):
+            options = ReenactOptions(parts=parts, smoothing=0.0, engine="preview")
+            out = reenact(state, driving, options, tmp_path / f"{parts}.mp4", registry=registry)
+            video = decode_all(out)
+            gaze = np.array([gaze_from_landmarks(detector.detect_one(f).face.landmarks) for f in video])
+            looks[parts] = gaze[:, 0].reshape(3, 4).mean(axis=1) - gaze[0, 0]  # (straight, right, left)
+    for parts in ("eyes", "everything"):  # the reenacted irises move the driver's way
+        assert looks[parts][1] > 0.2 and looks[parts][2] < -0.2, (parts, looks[parts])
+    assert np.abs(looks["expression"][1:]).max() < 0.5 * np.abs(looks["eyes"][1:]).min()  # no gaze with it

@@ -335,3 +335,42 @@ def test_open_vs_closed_mouth_differs_mainly_in_the_mouth(clip_analyses):
             f"{name} (photos): mouth {share:.2f}, eyes {eye_share:.3f}"
         )
         assert mouth_opening(model, change)[0] > 0
+
+
+def test_gaze_travels_with_all_and_eyes_not_with_expression():
+    src, drv = _source(), _driving()
+    track = np.stack([np.linspace(0.1, 0.7, len(drv)), np.linspace(-0.2, 0.1, len(drv))], axis=1)
+    drv = MotionSequence(
+        drv.face_model, drv.expression, drv.angles, drv.translation, drv.crop, fps=30.0, gaze=track
+    )
+    for parts in ("all", ("eyes",), ("gaze",), ("expression", "eyes")):
+        out = relative_motion(src, drv, parts=parts)
+        np.testing.assert_allclose(out.gaze, track - track[0], atol=1e-6)  # relative: from the first frame
+    for parts in (("expression",), ("expression", "pose"), ("pose",), ("mouth",)):
+        assert relative_motion(src, drv, parts=parts).gaze is None  # the photo's own gaze stays
+    looking = src.replace(gaze=np.array([0.5, 0.0], np.float32))
+    np.testing.assert_allclose(relative_motion(looking, drv, parts=("mouth",)).gaze, [[0.5, 0.0]] * len(drv))
+    clamped = relative_motion(looking, drv, parts="all").gaze
+    assert clamped.max() <= 1.0 and clamped[-1, 0] == pytest.approx(1.0)  # 0.5 + 0.6, clamped
+    # absolute: the driving's gaze minus the photo's own, measured the same way
+    absolute = relative_motion(src, drv, parts="all", mode="absolute", source_gaze=np.array([0.1, -0.1]))
+    np.testing.assert_allclose(absolute.gaze, track - [0.1, -0.1], atol=1e-6)
+
+
+def test_smoothing_keeps_the_gaze_track():
+    t = 60
+    rng = np.random.default_rng(3)
+    saccade = np.where(np.arange(t) < 30, -0.5, 0.5)
+    gaze = np.stack([saccade + rng.normal(scale=0.05, size=t), np.zeros(t)], axis=1)
+    motion = MotionSequence(
+        DEFAULT_FACE_MODEL,
+        np.zeros((t, 4)),
+        np.zeros((t, 3)),
+        np.zeros((t, 3)),
+        np.ones((t, 3)),
+        fps=25.0,
+        gaze=gaze,
+    )
+    smooth = smooth_motion(motion).gaze
+    assert frame_jitter(smooth[:25]) < 0.5 * frame_jitter(gaze[:25])  # landmark jitter removed
+    assert smooth[5, 0] < -0.4 and smooth[-5, 0] > 0.4  # the look itself is kept

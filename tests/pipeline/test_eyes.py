@@ -1,0 +1,163 @@
+"""Tests of pipeline/eyes.py: the gaze read from face-mesh landmarks (synthetic eyes, and a real
+portrait whose gaze the product edits); opening eyes that are shut in the photo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.errors import InputError
+from pipeline import EditRequest, EngineRegistry, SourceState, edit, prepare_photo
+from pipeline.eyes import (
+    CLOSED_EYE,
+    GAZE_REACH,
+    STRAIGHT_AHEAD,
+    Iris,
+    gaze_from_landmarks,
+    paint_opened_eye,
+    refine_eye_flow,
+)
+from reconstruction.detection import FaceDetector
+
+
+def _face(
+    iris_shift: tuple[float, float] = (0.0, 0.0), tilt: float = 0.0, open_gap: float = 0.3
+) -> np.ndarray:
+    """(478, 3) landmarks with two 30-px-wide eyes; the irises shifted by `iris_shift` eye widths
+    (x right, y up) and everything rotated by `tilt` radians about the face's centre."""
+    lm = np.zeros((478, 3))
+    lm[:, :2] = 100.0
+    width = 30.0
+    for (a, b, upper, lower), iris, cx in zip(
+        ((33, 133, 159, 145), (362, 263, 386, 374)), (468, 473), (70, 130), strict=True
+    ):
+        lm[a, :2], lm[b, :2] = (cx - width / 2, 100), (cx + width / 2, 100)
+        lm[upper, :2], lm[lower, :2] = (cx, 100 - open_gap * width / 2), (cx, 100 + open_gap * width / 2)
+        lm[iris, :2] = (cx + iris_shift[0] * width, 100 - iris_shift[1] * width)
+    c, s = np.cos(tilt), np.sin(tilt)
+    lm[:, :2] = (lm[:, :2] - 100) @ np.array([[c, s], [-s, c]]) + 100
+    return lm
+
+
+def test_gaze_is_the_iris_offset_in_slider_units():
+    np.testing.assert_allclose(gaze_from_landmarks(_face()), [0.0, 0.0], atol=1e-9)
+    shift = (0.1, -0.07)
+    expected = np.array(shift) / np.array(GAZE_REACH)  # (0.5, -0.5)
+    np.testing.assert_allclose(gaze_from_landmarks(_face(shift)), expected, atol=1e-9)
+    # a tilted head reads the same; a batch of frames gives one gaze per frame
+    np.testing.assert_allclose(gaze_from_landmarks(_face(shift, tilt=0.3)), expected, atol=1e-9)
+    batch = np.stack([_face(), _face(shift)])
+    np.testing.assert_allclose(gaze_from_landmarks(batch), [[0.0, 0.0], expected], atol=1e-9)
+
+
+def test_closed_eyes_and_missing_faces_have_no_gaze():
+    assert np.isnan(gaze_from_landmarks(_face((0.1, 0.0), open_gap=0.5 * CLOSED_EYE))).all()
+    assert np.isnan(gaze_from_landmarks(np.full((478, 3), np.nan))).all()
+    one_closed = _face((0.1, 0.0))
+    one_closed[386, 1] = one_closed[374, 1] = 100.0  # the image-right eye shut: the other one counts
+    np.testing.assert_allclose(gaze_from_landmarks(one_closed), [0.5, 0.0], atol=1e-9)
+    with pytest.raises(InputError):
+        gaze_from_landmarks(np.zeros((468, 2)))  # no iris points
+
+
+def _redetected_gaze(image: np.ndarray) -> np.ndarray:
+    with FaceDetector(search_small_faces=False, max_faces_limit=1) as detector:
+        return gaze_from_landmarks(detector.detect_one(image).face.landmarks)
+
+
+@pytest.mark.slow
+def test_a_gaze_edit_reads_back_with_its_sign(state: SourceState, registry: EngineRegistry) -> None:
+    """Round trip: the product moves the irises (gaze_x = +-0.8), the face mesh re-detects them and
+    the transfer's measure reads the same direction, about half as far (the mesh's iris points lag
+    the iris, and its eye corners follow it a little)."""
+    before = _redetected_gaze(state.crop)
+    for value in (0.8, -0.8):
+        crop = edit(state, EditRequest({"gaze_x": value}, engine="preview"), registry=registry).crop
+        change = _redetected_gaze(crop) - before
+        assert np.sign(change[0]) == np.sign(value) and 0.2 < abs(change[0]) < 1.0, change
+        assert abs(change[1]) < 0.5 * abs(change[0])
+
+
+def _lids(cx: float, cy: float, width: float, gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """(upper, lower) lid curves (9, 2) of an almond eye `width` wide, lid gap `gap` at its middle."""
+    x = np.linspace(cx - width / 2, cx + width / 2, 9)
+    bulge = 1.0 - ((x - cx) / (width / 2)) ** 2
+    return np.stack([x, cy - 0.5 * gap * bulge], axis=1), np.stack([x, cy + 0.5 * gap * bulge], axis=1)
+
+
+def _skin(value: float) -> np.ndarray:
+    return np.full((96, 96, 3), [value, 0.8 * value, 0.7 * value], np.uint8)
+
+
+def test_a_shut_eye_that_opens_is_painted_inside_the_target_lids():
+    shut, opened = _lids(48, 40, 40, 0.05 * 40), _lids(48, 40, 40, 0.35 * 40)
+    out, cover = _skin(200), np.zeros((96, 96), np.float32)
+    paint_opened_eye(out, cover, None, (shut, opened))
+    assert cover[40, 48] == pytest.approx(1.0) and cover[40, 20] == 0.0 and cover[60, 48] == 0.0
+    luma = out.astype(np.float64) @ [0.299, 0.587, 0.114]
+    assert luma[40, 48] < 40  # the pupil, in the middle (looking ahead)
+    assert luma[42, 35] > 120  # the white beside the iris
+    # a darker face gets a darker eye white; nothing is painted for an eye the photo shows, or a
+    # target that stays shut
+    dark, dark_cover = _skin(90), np.zeros((96, 96), np.float32)
+    paint_opened_eye(dark, dark_cover, None, (shut, opened))
+    assert (dark.astype(np.float64) @ [0.299, 0.587, 0.114])[42, 35] < 0.7 * luma[42, 35]
+    for iris, target in ((Iris(np.array([48.0, 40.0]), 8.0), opened), (None, shut)):
+        blank = np.zeros((96, 96), np.float32)
+        paint_opened_eye(_skin(200), blank, iris, (shut, target))
+        assert blank.max() == 0.0
+
+
+def test_the_gaze_moves_the_painted_iris():
+    shut, opened = _lids(48, 40, 40, 0.05 * 40), _lids(48, 40, 40, 0.35 * 40)
+    centres = []
+    for gaze in (np.array([-1.0, 0.0]), np.array([1.0, 0.0])):
+        out = _skin(200)
+        paint_opened_eye(out, np.zeros((96, 96), np.float32), None, (shut, opened), gaze)
+        row = out[40].astype(np.float64) @ [0.299, 0.587, 0.114]
+        centres.append(int(np.argmin(row)))
+    assert centres[0] < 48 - 4 and centres[1] > 48 + 4
+
+
+def test_opening_a_shut_eye_lifts_its_lashes():
+    """The flow above the opened eye reads the photo's lid from lower down (its lashes), and
+    below it the lower lid's skin from the lashes down: nothing of the shut eye is left."""
+    shut, opened = _lids(48, 40, 40, 0.05 * 40), _lids(48, 40, 40, 0.35 * 40)
+    flow = np.zeros((96, 96, 2), np.float32)
+    refine_eye_flow(flow, None, shut, opened)
+    top = int(np.floor(opened[0][4, 1]))  # just above the target's upper lid, mid-eye
+    assert top - 1 + flow[top - 1, 48, 1] > shut[0][4, 1]  # reads the photo's lashes, below its lid line
+    bottom = int(np.ceil(opened[1][4, 1]))
+    lashes = shut[1][4, 1] + 0.08 * 40  # a shut eye's lashes hang over its lower lid
+    assert bottom + 1 + flow[bottom + 1, 48, 1] >= lashes - 1e-3  # the lower lid's skin, from below them
+    assert np.abs(flow[5:15, 48]).max() == 0.0  # the brow stays
+
+
+SHUT_EYES = "images/deepinsight__insightface__close_eyes.jpeg"
+
+
+def _eye_openings(image: np.ndarray) -> np.ndarray:
+    """(2,) lid gap / eye width of each eye of the face re-detected in `image`."""
+    with FaceDetector(search_small_faces=False, max_faces_limit=1) as detector:
+        lm = detector.detect_one(image).face.landmarks[:, :2]
+    return np.array(
+        [
+            np.linalg.norm(lm[u] - lm[lo]) / np.linalg.norm(lm[a] - lm[b])
+            for a, b, u, lo in ((33, 133, 159, 145), (362, 263, 386, 374))
+        ]
+    )
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_photo_with_shut_eyes_opens_them(shared_data, registry: EngineRegistry) -> None:
+    """A real photo with closed eyes: the neutral expression opens them with a painted eye (the
+    face mesh finds open eyes with an iris looking ahead), the photo's own look keeps them shut."""
+    state = prepare_photo(shared_data / SHUT_EYES, registry=registry)
+    assert _eye_openings(state.crop).max() < CLOSED_EYE
+    same = edit(state, EditRequest({}, engine="preview"), registry=registry).crop
+    assert _eye_openings(same).max() < CLOSED_EYE
+    opened = edit(state, EditRequest({"neutralise": 1.0}, engine="preview"), registry=registry).crop
+    assert _eye_openings(opened).min() > 0.2
+    gaze = _redetected_gaze(opened) - np.array(STRAIGHT_AHEAD)
+    assert abs(gaze[0]) < 0.3, gaze
