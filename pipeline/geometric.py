@@ -73,6 +73,10 @@ logger = logging.getLogger(__name__)
 LIPS_IN_FRONT = 0.05
 #: The flow beyond the face fades over at least this many times the face rim's motion.
 STRETCH_BOUND = 4.5
+#: Width (Gaussian sigma, in face sizes) over which the flow is smoothed across the face's rim.
+RIM_SMOOTH = 0.08
+#: ... where the warp stretches the picture: local area ratio (source area per output area) below this.
+RIM_STRETCH = 0.6
 
 
 @dataclass(frozen=True)
@@ -399,7 +403,8 @@ class GeometricRenderer:
         )
         t = np.clip(dist / max(reach, 1.0), 0.0, 1.0)
         keep = 1.0 - t * t * (3.0 - 2.0 * t)  # smoothstep down to 0
-        return np.where(cover[:, :, None] > 0.5, flow, estimate * keep[:, :, None]).astype(np.float32)
+        flow = np.where(cover[:, :, None] > 0.5, flow, estimate * keep[:, :, None]).astype(np.float32)
+        return _smooth_rim(flow, cover, RIM_SMOOTH * face_size, scale)
 
     def face_mask(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
         """(H, W) uint8, 255 on the target's face (the convex hull of its projected mesh, eyes and
@@ -462,6 +467,32 @@ class GeometricRenderer:
         check_face_model(self.face_model, motion.face_model, what="geometric preview")
         for i in range(len(motion)):
             yield self.render(state, motion.frame(i))
+
+
+def _smooth_rim(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float = 1.0) -> np.ndarray:
+    """(h, w, 2) flow (crop pixels, on a grid of `scale` coarse pixels per crop pixel) with its band
+    around the face's rim (both sides, ~2 `sigma` wide, coarse pixels) replaced by the flow's
+    Gaussian blur where the warp stretches the picture, blended in smoothly.
+
+    Where a turn unfolds the cheek, the mesh maps the thin strip of skin that the photo shows edge-on
+    (often with the ear or an earring on it) onto a wide band inside the rim, while just outside the
+    extension moves with the rim: the whole stretch sits in a few pixels and draws streaks. Blurring
+    the flow across the rim spreads that stretch over the cheek and what lies beyond it."""
+    if sigma < 0.5:
+        return flow
+    face = (cover > 0.5).astype(np.uint8)
+    distance = cv2.distanceTransform(face, cv2.DIST_L2, 3) + cv2.distanceTransform(1 - face, cv2.DIST_L2, 3)
+    t = np.clip(distance / (2.0 * sigma), 0.0, 1.0)
+    band = 1.0 - t * t * (3.0 - 2.0 * t)
+    # Only around a stretch: elsewhere (the far cheek that folds away) the mesh's flow stays exact.
+    du_dy, du_dx = np.gradient(flow[..., 0] * scale)  # flow in crop pixels, positions in coarse pixels
+    dv_dy, dv_dx = np.gradient(flow[..., 1] * scale)
+    area = (1.0 + du_dx) * (1.0 + dv_dy) - du_dy * dv_dx
+    stretch = np.clip((RIM_STRETCH - area) / 0.3, 0.0, 1.0).astype(np.float32)
+    band = band * np.clip(cv2.GaussianBlur(stretch, (0, 0), sigma) * 3.0, 0.0, 1.0)
+    band = band[:, :, None]
+    blurred = cv2.GaussianBlur(flow, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    return (flow + band * (blurred - flow)).astype(np.float32)
 
 
 def _gaze(state: PreviewState, target: FaceCoefficients) -> np.ndarray | None:

@@ -10,7 +10,7 @@ with the flow computed from geometry):
    gets a depth: an ellipsoid (depth semi-axis fitted to the face mesh's 3-D points, limb slope
    capped) corrected by the face mesh's own depth residual; a grid mesh over the person carries
    that depth and a skinning weight (1 on the head, falling to 0 down the neck, 0 on the body);
-   a background plate is the crop with the person filled from the background (push-pull fill);
+   a background plate is the crop with the person inpainted from the background (Telea);
 2. per target (`head_motion`): the skull's 3-D similarity from the source and target meshes'
    rigid vertices (Umeyama) moves the sheet (linear blend skinning with the identity: the neck
    bends smoothly into still shoulders); the moved sheet is rasterised with a z-buffer (the near
@@ -42,6 +42,7 @@ __all__ = [
     "head_motion",
     "similarity_3d",
     "push_pull_fill",
+    "inpaint_plate",
     "MAX_TURN_DEGREES",
 ]
 
@@ -322,10 +323,8 @@ def fit_head(
     flow0, cover0 = _rasterise_sheet(vertices, vertices, triangles, (rh, rw), (h, w))
     cover = _to_crop(flow0, cover0, (h, w))[1]
     # Background plate: the crop with the (slightly grown) person filled from its surroundings.
-    grown = cv2.dilate((person > 0.2).astype(np.uint8), np.ones((7, 7), np.uint8))
-    background = cv2.GaussianBlur((1 - grown).astype(np.float32), (0, 0), 1.0) * (1 - grown)
-    plate = push_pull_fill(crop.astype(np.float32), background, keep=0.9)
-    plate = np.clip(plate + 0.5, 0, 255).astype(np.uint8)
+    grown = cv2.dilate((person > 0.1).astype(np.uint8), np.ones((9, 9), np.uint8))
+    plate = inpaint_plate(crop, grown)
     for arr in (vertices, triangles, weights, person, cover, plate):
         arr.setflags(write=False)
     logger.debug("head proxy: ellipse %s, depth zc %.1f d %.1f, %d triangles", ellipse, zc, d, len(triangles))
@@ -341,6 +340,20 @@ def fit_head(
         ellipse=(cx, cy, ax, ay, ellipse[4]),
         face_size=face_size,
     )
+
+
+def inpaint_plate(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 crop with the (H, W) uint8 `hole` filled from the background around it:
+    Telea's fast-marching inpainting at half size (texture and colour carried in from the hole's
+    border; a push-pull average paints a flat grey that shows as a halo on textured backgrounds),
+    taken back to the crop's size inside the hole only."""
+    h, w = hole.shape
+    small = cv2.resize(crop, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA)
+    small_hole = cv2.resize(hole, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
+    filled = cv2.inpaint(small, small_hole, 3, cv2.INPAINT_TELEA)
+    filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.where(hole[:, :, None] > 0, filled, crop).astype(np.uint8)
 
 
 def _to_raster(vertices: np.ndarray, sx: float, sy: float) -> np.ndarray:
@@ -454,5 +467,8 @@ def _revealed(person: np.ndarray, flow: np.ndarray, cover: np.ndarray) -> np.nda
         person, gx + flow[:, :, 0], gy + flow[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     moving = np.clip(np.hypot(flow[:, :, 0], flow[:, :, 1]), 0.0, 1.0)
-    revealed = cover * (1.0 - carried) * moving + (1.0 - cover) * person
+    # Outside the moved sheet the person's soft edge (hair, a segmenter's blur) goes too: a partial
+    # mask there leaves the old silhouette drawn as a thin outline over the plate.
+    gone = cv2.dilate(np.clip(person / 0.3, 0.0, 1.0), np.ones((5, 5), np.uint8))
+    revealed = cover * (1.0 - carried) * moving + (1.0 - cover) * gone
     return np.clip(revealed, 0.0, 1.0).astype(np.float32)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from core.errors import InputError
 from pipeline.geometric import GeometricRenderer, PreviewSettings, PreviewState
-from pipeline.head import HeadProxy, fit_head, head_motion, push_pull_fill, similarity_3d
+from pipeline.head import HeadProxy, fit_head, head_motion, inpaint_plate, push_pull_fill, similarity_3d
 from reconstruction.controls import control_set_for
 from reconstruction.face_model import load_default_face_model
 
@@ -97,6 +98,19 @@ def test_push_pull_fill_keeps_data_and_fills_holes() -> None:
     filled = push_pull_fill(values, weights)
     np.testing.assert_allclose(filled[:, :16], 10.0, atol=1e-4)
     np.testing.assert_allclose(filled[:, 16:], 10.0, atol=1e-3)
+
+
+def test_inpainted_plate_carries_the_background_texture_into_the_hole() -> None:
+    """Stripes behind a removed disc continue into it (contrast 32 of 70 levels; a push-pull average
+    paints 14: the flat plate seen as a halo on textured backgrounds); outside the hole, unchanged."""
+    stripes = np.where((np.arange(256) // 8) % 2 == 0, 60, 200).astype(np.uint8)
+    crop = np.repeat(np.repeat(stripes[None, :, None], 256, 0), 3, 2)
+    hole = np.zeros((256, 256), np.uint8)
+    cv2.circle(hole, (128, 128), 40, 1, -1)
+    plate = inpaint_plate(crop, hole)
+    assert plate.dtype == np.uint8 and plate.shape == crop.shape
+    np.testing.assert_array_equal(plate[hole == 0], crop[hole == 0])
+    assert plate[hole > 0].astype(np.float64).std() > 25.0
 
 
 def test_pure_translation_moves_the_head_by_the_translation(scene) -> None:
