@@ -160,6 +160,11 @@ class AudioToMotionConfig:
         pose_smoothing_s, expression_smoothing_s: std (seconds) of the Gaussian that smooths the
             flows' sampled head and expression motion over time (0 = none, the older models):
             independent noise per frame otherwise makes the head shake from frame to frame.
+        flow_mouth: fraction of the expression flow's movement along the lip directions kept while
+            speaking (1 = all, the older models). The flow's lip movement is random with respect to
+            the words, so it blurs the lip sync; in silence it is always faded out.
+        lip_speech_gate: scale the lip component by the frame's speech presence (1 - the silence
+            posterior), so the context window of the lip map does not open the lips in pauses.
     """
 
     face_model: str = BFM_DEEP3D
@@ -180,6 +185,8 @@ class AudioToMotionConfig:
     lip_gain: float = 1.0
     pose_smoothing_s: float = 0.0
     expression_smoothing_s: float = 0.0
+    flow_mouth: float = 1.0
+    lip_speech_gate: bool = False
 
     def __post_init__(self) -> None:
         if self.num_expression < 1:
@@ -207,6 +214,8 @@ class AudioToMotionConfig:
         for name in ("pose_smoothing_s", "expression_smoothing_s"):
             if not (math.isfinite(getattr(self, name)) and 0 <= getattr(self, name) <= 1):
                 raise InputError(f"{name} must be in [0, 1] seconds, got {getattr(self, name)}")
+        if not (math.isfinite(self.flow_mouth) and 0 <= self.flow_mouth <= 1):
+            raise InputError(f"flow_mouth must be in [0, 1], got {self.flow_mouth}")
         if not (math.isfinite(self.lip_gain) and self.lip_gain >= 0):
             raise InputError(f"lip_gain must be a finite number >= 0, got {self.lip_gain}")
         if self.lip_context < 0 or (self.lip_context and self.phonetics is None):

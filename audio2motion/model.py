@@ -505,8 +505,12 @@ class AudioToMotion(nn.Module):
             # the flow's mouth movement fades out where there is no speech: silence keeps the mouth still
             basis = self.mouth_basis()
             silent = visemes[:, :1]  # (T, 1) posterior of silence
-            expr -= controls.expression * silent * ((flow_e @ basis) @ basis.T)
-            expr += controls.lips * c.lip_gain * self.lip_motion(visemes)
+            removed = silent + (1.0 - silent) * (1.0 - c.flow_mouth)
+            expr -= controls.expression * removed * ((flow_e @ basis) @ basis.T)
+            lips = self.lip_motion(visemes)
+            if c.lip_speech_gate:
+                lips = lips * (1.0 - silent)
+            expr += controls.lips * c.lip_gain * lips
         if controls.blinks_per_minute > 0 and controls.blink_strength > 0:
             direction = _blink_direction(c.face_model, c.num_expression)
             if direction is not None:

@@ -129,6 +129,11 @@ class TrainConfig:
     lip_temperature: float = _opt(
         0.7, "temperature at which lips + flow should match the data's mouth variance (sets lip_gain)"
     )
+    phone_language_weight: float = _opt(
+        PhoneticConfig.language_weight, "pocketsphinx language weight of the phone recogniser"
+    )
+    flow_mouth: float = _opt(1.0, "fraction of the flow's lip movement kept while speaking (0..1)")
+    lip_speech_gate: bool = _opt(False, "scale the lip component by the frame's speech presence")
 
     def __post_init__(self) -> None:
         positive = (
@@ -156,7 +161,7 @@ class TrainConfig:
 
     def phonetic_config(self) -> PhoneticConfig | None:
         """The phonetic feature settings (None without --phonetics)."""
-        return PhoneticConfig() if self.phonetics else None
+        return PhoneticConfig(language_weight=self.phone_language_weight) if self.phonetics else None
 
     def model_config(
         self, face_model: str, num_expression: int, stats: NormalizationStats | None, lip_gain: float = 1.0
@@ -183,6 +188,8 @@ class TrainConfig:
             lip_gain=self.lip_gain or lip_gain,
             pose_smoothing_s=self.pose_smoothing,
             expression_smoothing_s=self.expression_smoothing,
+            flow_mouth=self.flow_mouth,
+            lip_speech_gate=self.lip_speech_gate,
         )
 
 

@@ -115,3 +115,64 @@ def test_smoothing_removes_frame_to_frame_jitter() -> None:
     smooth = smooth_in_time(noisy, 3.0)
     assert np.abs(np.diff(smooth, 2, axis=0)).mean() < 0.05 * np.abs(np.diff(noisy, 2, axis=0)).mean()
     np.testing.assert_allclose(smooth_in_time(np.ones((5, 2)), 2.0), 1.0, atol=1e-6)
+
+
+def _phonetic_model(**changes: object) -> AudioToMotion:
+    """A tiny phonetic model (no statistics) with a random lip map."""
+    from audio2motion.phonetics import PhoneticConfig
+
+    from .helpers import randomize, tiny_config
+
+    config = tiny_config(
+        stats=False, relative_motion=True, phonetics=PhoneticConfig(), lip_context=1, lip_gain=2.0, **changes
+    )
+    model = randomize(AudioToMotion(config)).eval()
+    rng = np.random.default_rng(1)
+    model.set_lip_weights(rng.normal(0, 0.5, (config.lip_inputs, config.num_expression)).astype(np.float32))
+    return model
+
+
+def _speech_then_silence(model: AudioToMotion, frames: int = 30) -> np.ndarray:
+    """Random log-mel; one-hot visemes: speech (cycling visemes) for the first half, then silence."""
+    c = model.config
+    rng = np.random.default_rng(2)
+    mel = rng.normal(-5.0, 2.0, (frames, c.features.n_mels))
+    visemes = np.zeros((frames, c.num_visemes))
+    visemes[: frames // 2, 1:] = np.eye(c.num_visemes - 1)[np.arange(frames // 2) % (c.num_visemes - 1)]
+    visemes[frames // 2 :, 0] = 1.0
+    return np.concatenate([mel, visemes], 1).astype(np.float32)
+
+
+def test_speech_gate_keeps_the_lips_shut_in_pauses() -> None:
+    """The lip map's context window reaches into a pause; the gate stops it there, not in speech."""
+    lips_only = AnimationControls(lips=1.0, expression=0.0, head=0.0, blinks_per_minute=0)
+    runs = {}
+    for gate in (False, True):
+        model = _phonetic_model(lip_speech_gate=gate)
+        feats = _speech_then_silence(model)
+        source = _source(model)
+        motion = model.generate_from_features(source, feats, controls=lips_only)
+        runs[gate] = np.abs(motion.expression - source.expression).max(axis=1)
+    pause = slice(15, 30)
+    assert runs[False][15] > 1e-3  # the first silent frame still moves without the gate
+    np.testing.assert_allclose(runs[True][pause], 0.0, atol=1e-6)
+    np.testing.assert_allclose(runs[True][:14], runs[False][:14], rtol=1e-5)
+
+
+def test_flow_mouth_zero_leaves_the_lip_directions_to_the_lip_map() -> None:
+    """With flow_mouth=0 the flow moves no expression along the lip map's directions, also in speech."""
+    flow_only = AnimationControls(lips=0.0, expression=1.0, head=0.0, blinks_per_minute=0)
+    along = {}
+    for keep in (1.0, 0.0):
+        model = _phonetic_model(flow_mouth=keep)
+        feats = _speech_then_silence(model)
+        source = _source(model)
+        change = (
+            model.generate_from_features(source, feats, controls=flow_only).expression - source.expression
+        )
+        basis = model.mouth_basis()
+        along[keep] = np.abs(change[:15] @ basis).max()
+    assert along[1.0] > 1e-3
+    assert along[0.0] < 1e-5
+    with pytest.raises(InputError):
+        _phonetic_model(flow_mouth=1.5)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -59,6 +60,7 @@ __all__ = [
     "LipsyncClip",
     "mouth_ratio",
     "held_out_videos",
+    "with_settings",
     "evaluate_clip",
     "summarise",
     "run_and_report",
@@ -163,8 +165,11 @@ class RealClip:
     speech: np.ndarray
 
 
-def held_out_videos(videos: Path, held_out_fraction: float = 0.25, seed: int = 0) -> list[tuple[Path, str]]:
-    """(video path, language) of the clips with sound whose identity group the training split holds out."""
+def held_out_videos(
+    videos: Path, held_out_fraction: float = 0.25, seed: int = 0, training_side: bool = False
+) -> list[tuple[Path, str]]:
+    """(video path, language) of the clips with sound whose identity group the training split holds out
+    (with `training_side`, the other clips: for choosing inference settings without the held-out ones)."""
     manifest = videos / "MANIFEST.tsv"
     if not manifest.is_file():
         raise InputError(f"no MANIFEST.tsv in '{videos}'")
@@ -180,8 +185,20 @@ def held_out_videos(videos: Path, held_out_fraction: float = 0.25, seed: int = 0
     language = {
         Path(r["file"]).stem: "english" if "english" in r.get("note", "").lower() else "other" for r in rows
     }
-    _, held = split_clips(entries, held_out_fraction, seed)
-    return [(e.media_path, language[e.clip_id]) for e in held]
+    train, held = split_clips(entries, held_out_fraction, seed)
+    return [(e.media_path, language[e.clip_id]) for e in (train if training_side else held)]
+
+
+def with_settings(model: AudioToMotion, settings: Sequence[str]) -> AudioToMotion:
+    """The model with inference settings of its config replaced ("lip_gain=5", "lip_speech_gate=true")."""
+    changes: dict[str, Any] = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not hasattr(model.config, key):
+            raise InputError(f"--set needs KEY=VALUE with a field of the model config, got '{item}'")
+        changes[key] = value.lower() == "true" if value.lower() in ("true", "false") else float(value)
+    model.config = dataclasses.replace(model.config, **changes)
+    return model
 
 
 def load_real_clip(path: Path, language: str, max_seconds: float) -> RealClip | None:
@@ -301,13 +318,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--max-seconds", type=float, default=20.0, help="evaluate the first seconds of each clip"
     )
     parser.add_argument("--output", type=Path, default=None, help="JSON file for per-clip rows and summary")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="replace an inference setting of every model's config, e.g. lip_gain=5 (repeatable)",
+    )
+    parser.add_argument(
+        "--training-clips",
+        action="store_true",
+        help="evaluate the training side of the split instead (to choose settings without the held-out clips)",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
     def rows() -> Iterator[LipsyncClip]:
-        models = [(name, AudioToMotion.from_pretrained(name)) for name in args.model]
-        for path, language in held_out_videos(args.videos, args.held_out_fraction, args.split_seed):
+        models = [(name, with_settings(AudioToMotion.from_pretrained(name), args.set)) for name in args.model]
+        clips = held_out_videos(args.videos, args.held_out_fraction, args.split_seed, args.training_clips)
+        for path, language in clips:
             real = load_real_clip(path, language, args.max_seconds)
             if real is None:
                 continue
