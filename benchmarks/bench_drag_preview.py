@@ -7,7 +7,10 @@
    old: the edit pasted into the display-size canvas (longest side `display_max_side`, 1024 px)
    and written as a JPEG of quality 90; new: pasted into the drag canvas (`preview_max_side`,
    640 px) and written at `DRAG_JPEG_QUALITY`. On the 320-px photo both canvases are the photo.
-2. One event through a real server (`python app.py`, its own process) and `gradio_client`, events
+2. Gradio's queue summary (`Queue.compute_analytics_summary`), which Gradio recomputes after
+   every event by default from its last 10 000 events and the app now recomputes every
+   `webui.app.ANALYTICS_EVERY` events: its cost per event after 1 000 and 10 000 events.
+3. One event through a real server (`python app.py`, its own process) and `gradio_client`, events
    sent one after another by one session: wall time per event, the server's CPU per event, and
    the client's CPU per event, with gradio_client as it comes (a new TLS context for each of its
    HTTP calls) and with one shared context (what `benchmarks/load_test.py` now uses).
@@ -37,8 +40,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.load_test import Server, _cpu_s, _photos  # noqa: E402
-from benchmarks.timing import interleaved_ms, summary_ms, write_record  # noqa: E402
+from benchmarks.timing import interleaved_ms, summary_ms, timed_ms, write_record  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, edit, photo_canvas, prepare_photo  # noqa: E402
+from webui.app import ANALYTICS_EVERY  # noqa: E402
 from webui.common import save_jpeg  # noqa: E402
 from webui.config import ServerConfig  # noqa: E402
 from webui.edit_handlers import DRAG_JPEG_QUALITY  # noqa: E402
@@ -80,6 +84,43 @@ def handler_paths(photo: np.ndarray, events: int, folder: Path) -> dict[str, Any
         "old_kb": round((folder / "old.jpg").stat().st_size / 1024, 1),
         "new_kb": round((folder / "new.jpg").stat().st_size / 1024, 1),
         "new_over_old_median": round(new_ms / old_ms, 3),
+    }
+
+
+def queue_summary(recorded: int, repeats: int = 10) -> dict[str, Any]:
+    """ms of one `compute_analytics_summary` over `recorded` finished events (as Gradio records them)."""
+    from gradio.queueing import Queue
+
+    records = [
+        {
+            "time": time.time(),
+            "status": "success",
+            "process_time": 0.05,
+            "function": f,
+            "session_hash": f"s{i % 8}",
+        }
+        for i, f in enumerate(("preview", "preview", "preview", "save_png") * (recorded // 4))
+    ]
+    summary = Queue.compute_analytics_summary
+
+    class _Recorder:  # the attributes the method reads
+        ANAYLTICS_CACHE_FREQUENCY, event_count_at_last_cache, events_recorded = 1, 0, 0
+        events_recorded_per_fn: dict[str, int] = {}
+        cached_event_analytics_summary: dict[str, Any] = {}
+        _get_df = staticmethod(Queue._get_df)
+
+    recorder = _Recorder()
+
+    def once() -> None:
+        recorder.events_recorded += 1
+        summary(recorder, records)
+
+    times = timed_ms(once, repeats)
+    every = ANALYTICS_EVERY
+    return {
+        "events_recorded": recorded,
+        "gradio_default_ms_per_event": round(statistics.median(times), 2),
+        f"every_{every}_events_ms_per_event": round(statistics.median(times) / every, 3),
     }
 
 
@@ -133,6 +174,7 @@ def main() -> None:
         small = np.asarray(Image.open(small_path).convert("RGB"))
         record["handler_12mp"] = handler_paths(big, args.events, work)
         record["handler_320px"] = handler_paths(small, args.events, work)
+        record["queue_summary"] = [queue_summary(n) for n in (1000, 10000)]
         big_path = work / "big.jpg"
         Image.fromarray(big).save(big_path, quality=92)
         record["server"] = through_server({"320px": small_path, "12mp": big_path}, args.events, work)
