@@ -13,7 +13,8 @@
 3. One event through a real server (`python app.py`, its own process) and `gradio_client`, events
    sent one after another by one session: wall time per event, the server's CPU per event, and
    the client's CPU per event, with gradio_client as it comes (a new TLS context for each of its
-   HTTP calls) and with one shared context (what `benchmarks/load_test.py` now uses).
+   HTTP calls), with one shared context, and with that context and replies handled as they arrive
+   (`load_test._BrowserPace`; the last two are what `benchmarks/load_test.py` now does).
 
 Prints one JSON record. Uses the astronaut portrait bundled with scikit-image.
 """
@@ -39,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.load_test import Server, _cpu_s, _photos  # noqa: E402
+from benchmarks.load_test import Server, _BrowserPace, _cpu_s, _photos  # noqa: E402
 from benchmarks.timing import interleaved_ms, summary_ms, timed_ms, write_record  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, edit, photo_canvas, prepare_photo  # noqa: E402
 from webui.app import ANALYTICS_EVERY  # noqa: E402
@@ -126,6 +127,7 @@ def queue_summary(recorded: int, repeats: int = 10) -> dict[str, Any]:
 
 def through_server(photos: dict[str, Path], events: int, work: Path) -> dict[str, Any]:
     """Wall, server CPU and client CPU per preview event, one session sending events back to back."""
+    import gradio_client.utils
     from gradio_client import Client, handle_file
 
     temp_root = work / "temp-root"
@@ -135,8 +137,9 @@ def through_server(photos: dict[str, Path], events: int, work: Path) -> dict[str
     try:
         server.wait_ready()
         for label, photo in photos.items():
-            for tls in ("per_call_default", "shared_context"):
-                kwargs = {"ssl_verify": ssl.create_default_context()} if tls == "shared_context" else {}
+            for tls in ("per_call_default", "shared_context", "shared_context_browser_paced"):
+                kwargs = {"ssl_verify": ssl.create_default_context()} if tls != "per_call_default" else {}
+                gradio_client.utils.time = _BrowserPace() if tls.endswith("paced") else time
                 client = Client(server.url, verbose=False, download_files=str(work / "dl"), **kwargs)
                 client.predict(handle_file(str(photo)), api_name="/analyse")
                 for i in range(5):
@@ -156,6 +159,7 @@ def through_server(photos: dict[str, Path], events: int, work: Path) -> dict[str
                     ),
                 }
                 client.close()
+        gradio_client.utils.time = time
     finally:
         server.stop()
     return out
