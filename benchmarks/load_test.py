@@ -43,6 +43,8 @@ import tempfile
 import threading
 import time
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,11 +130,16 @@ class _BrowserPace:
         time.sleep(min(seconds, self.POLL_S))
 
 
-def browser_paced_client_messages() -> None:
-    """Make gradio_client (in this process) react to the server's messages as a browser does."""
+@contextmanager
+def browser_paced_client_messages() -> Iterator[None]:
+    """Within the block, gradio_client (in this process) reacts to the server's messages as a browser does."""
     import gradio_client.utils
 
     gradio_client.utils.time = _BrowserPace()  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        gradio_client.utils.time = time
 
 
 def _free_port() -> int:
@@ -378,7 +385,11 @@ def _orphan(server: Server, photo: Path, long_clip: Path, short_clip: Path, prob
 
 
 def run(sessions: int, seconds: float, rate: float, short: bool, work: Path) -> dict[str, Any]:
-    browser_paced_client_messages()
+    with browser_paced_client_messages():
+        return _run(sessions, seconds, rate, short, work)
+
+
+def _run(sessions: int, seconds: float, rate: float, short: bool, work: Path) -> dict[str, Any]:
     temp_root = work / "temp-root"
     temp_root.mkdir(parents=True, exist_ok=True)
     server = Server(temp_root, work)
