@@ -37,6 +37,9 @@ __all__ = ["build_app", "launch_kwargs", "shutdown", "main", "TITLE", "CSS"]
 
 log = logging.getLogger(__name__)
 
+#: Events between two recomputations of Gradio's queue summary (Gradio's default: after every event).
+ANALYTICS_EVERY = 500
+
 TITLE = "pirender — portrait editor"
 
 CSS = """
@@ -146,6 +149,10 @@ def build_app(
             ctx.files.remove(session_id(request))
 
         demo.unload(end_session)
+    # Gradio's queue rebuilds a pandas table of its last 10 000 events after every event (for its
+    # monitoring summary): at 80 slider events a second that was most of the queue's own CPU. Once
+    # every ANALYTICS_EVERY events keeps the summary fresh enough. Read when the queue is made.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY))
     demo.queue(default_concurrency_limit=config.edit_concurrency, max_size=config.queue_size)
     ctx.fair.install(demo._queue)
     ctx.files.pin_existing()  # the examples Gradio cached while the tabs were built

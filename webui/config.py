@@ -29,11 +29,13 @@ ENV_VARS: dict[str, str] = {
     "job_concurrency": "PIRENDER_JOB_CONCURRENCY",
     "edit_concurrency": "PIRENDER_EDIT_CONCURRENCY",
     "preview_concurrency": "PIRENDER_PREVIEW_CONCURRENCY",
+    "save_concurrency": "PIRENDER_SAVE_CONCURRENCY",
     "queue_size": "PIRENDER_QUEUE_SIZE",
     "temp_ttl_seconds": "PIRENDER_TEMP_TTL",
     "temp_dir": "PIRENDER_TEMP_DIR",
     "cache_dir": "PIRENDER_CACHE_DIR",
     "display_max_side": "PIRENDER_DISPLAY_MAX_SIDE",
+    "preview_max_side": "PIRENDER_PREVIEW_MAX_SIDE",
     "backend": "PIRENDER_BACKEND",
     "max_variants": "PIRENDER_MAX_VARIANTS",
     "ui_downloads": "PIRENDER_UI_DOWNLOADS",
@@ -65,8 +67,10 @@ class ServerConfig:
     max_megapixels: largest photo, megapixels (width x height / 1e6).
     max_video_seconds / max_audio_seconds: longest driving video / speech clip, seconds.
     job_concurrency: video jobs (clips, reenactment, audio animation) that run at once, all users together.
-    edit_concurrency: photo analyses, released-slider renders and PNG saves that run at once.
-    preview_concurrency: slider previews that run at once (cheap; they never wait behind the groups above).
+    edit_concurrency: photo analyses and released-slider renders that run at once.
+    preview_concurrency: slider previews that run at once (cheap; they never wait behind the other groups).
+    save_concurrency: full-resolution downloads (PNG of the photo or of the face crop) made at once;
+        they have their own group, so a burst of saves neither blocks previews nor takes every core.
     queue_size: events waiting in the queue before new ones are refused ("queue full").
     temp_ttl_seconds: a session's files are deleted this long after its last use (and when it ends).
     temp_dir: the temp root; each process works in its own `run-<pid>-<random>` folder inside (Gradio's
@@ -76,6 +80,8 @@ class ServerConfig:
     keep_downloads: downloads (PNGs, videos) kept per session; older ones are deleted.
     session_quota_mb / total_quota_mb: most disk one session / the whole run folder may use.
     display_max_side: longest side, pixels, of the images shown in the page (downloads keep full size).
+    preview_max_side: longest side, pixels, of the pictures shown while a slider is being dragged (at
+        most display_max_side); the release shows the display_max_side render.
     backend: reconstruction backend used to analyse photos ("default" or "deep3d").
     max_variants: most variants one audio request may ask for.
     ui_downloads: the Engines tab may fetch weights from the Hugging Face Hub (after licence acceptance).
@@ -91,11 +97,13 @@ class ServerConfig:
     job_concurrency: int = 1
     edit_concurrency: int = 2
     preview_concurrency: int = 4
+    save_concurrency: int = 1
     queue_size: int = 64
     temp_ttl_seconds: float = 3600.0
     temp_dir: Path = field(default_factory=_default_temp_dir)
     cache_dir: Path = field(default_factory=_default_cache_dir)
     display_max_side: int = 1024
+    preview_max_side: int = 640
     backend: str = "default"
     max_variants: int = 4
     ui_downloads: bool = True
@@ -127,6 +135,7 @@ class ServerConfig:
             "job_concurrency",
             "edit_concurrency",
             "preview_concurrency",
+            "save_concurrency",
             "queue_size",
             "max_variants",
             "clip_fps",
@@ -138,14 +147,20 @@ class ServerConfig:
                 raise InputError(f"ServerConfig.{name} must be an integer >= 1, got {value!r}")
         if not 0 <= self.port <= 65535:
             raise InputError(f"ServerConfig.port must be in [0, 65535], got {self.port}")
-        if self.display_max_side < 256:
-            raise InputError(
-                f"ServerConfig.display_max_side must be at least 256 pixels, got {self.display_max_side}"
-            )
+        for name in ("display_max_side", "preview_max_side"):
+            if getattr(self, name) < 256:
+                raise InputError(
+                    f"ServerConfig.{name} must be at least 256 pixels, got {getattr(self, name)}"
+                )
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def drag_max_side(self) -> int:
+        """Longest side, pixels, of a drag preview: preview_max_side, never more than display_max_side."""
+        return min(self.preview_max_side, self.display_max_side)
 
     @property
     def offline(self) -> bool:
@@ -184,6 +199,7 @@ class ServerConfig:
             "video jobs at once": str(self.job_concurrency),
             "photo analyses / renders at once": str(self.edit_concurrency),
             "slider previews at once": str(self.preview_concurrency),
+            "PNG downloads made at once": str(self.save_concurrency),
             "temporary files kept": f"{self.temp_ttl_seconds / 60:g} min after last use",
             "downloads kept per session": f"the last {self.keep_downloads}",
             "disk per session / in total": f"{self.session_quota_mb:g} MB / {self.total_quota_mb:g} MB",

@@ -2,11 +2,13 @@
 
 An upload runs the expensive step once (`pipeline.prepare_photo`) and keeps the `SourceState` in
 the user's `EditSession` (a `gr.State`, never shared); every slider move is the cheap step
-(`pipeline.edit`), pasted into a display-size `pipeline.Canvas` of the photo. "Save PNG" pastes
-into the full-resolution photo; previews, releases, downloads and clips all reuse the one
-`SourceState` and the engine state prepared for it. When a released slider's engine is the
-geometric preview, the preview of the same values (the drag's last render) is shown again
-instead of being rendered a second time.
+(`pipeline.edit`), pasted into a small `pipeline.Canvas` of the photo (longest side
+`preview_max_side`) and shown as a JPEG; a release renders into the display-size canvas
+(`display_max_side`). "Save PNG" pastes into the full-resolution photo; previews, releases,
+downloads and clips all reuse the one `SourceState` and the engine state prepared for it. When a
+released slider's engine is the geometric preview and the photo is no larger than a drag preview,
+the preview of the same values (the drag's last render) is shown again instead of being rendered
+a second time.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ log = logging.getLogger(__name__)
 KEEP_IMAGES = {"preview": 6, "edit": 3, "photo": 1}
 #: Longest wait, seconds, of a release for the preview of the same values that is still rendering.
 PREVIEW_WAIT_S = 5.0
+#: JPEG quality of the pictures shown while a slider moves (each is on screen for a fraction of a
+#: second); released renders are written at save_jpeg's default.
+DRAG_JPEG_QUALITY = 80
 
 
 def raw_name(i: int) -> str:
@@ -84,8 +89,9 @@ class EditSession:
     """One user's photo in the Edit tab (the value of a gr.State; never shared between sessions).
 
     source: the prepared photo (full resolution; its engine states are prepared once and reused by
-    previews, releases, downloads and clips); canvas: the display-size copy edits are pasted into;
-    before: that copy as a JPEG. Ordering of the two kinds of renders: neural_key holds the values
+    previews, releases, downloads and clips); canvas: the display-size copy released edits are
+    pasted into; drag_canvas: the smaller copy drag previews are pasted into (`canvas` itself when
+    the photo is small enough); before: `canvas` as a JPEG. Ordering of the two kinds of renders: neural_key holds the values
     of the neural release render running or shown, so that a late preview of the same values does
     not overwrite it; generation counts release renders, so that a slow one that finishes after a
     newer one started is dropped. last_preview is the newest preview, which a release of the same
@@ -97,6 +103,7 @@ class EditSession:
     def __init__(self) -> None:
         self.source: SourceState | None = None
         self.canvas: Canvas | None = None
+        self.drag_canvas: Canvas | None = None
         self.photo_name = "photo"
         self.before: Path | None = None
         self.neural_key: tuple | None = None
@@ -110,7 +117,7 @@ class EditSession:
         return EditSession()
 
     def clear(self) -> None:
-        self.source = self.canvas = None
+        self.source = self.canvas = self.drag_canvas = None
         self.before = None
         self.neural_key = None
         self.last_preview = None
@@ -174,9 +181,11 @@ class EditHandlers:
     def _key(self, values: Mapping[str, Any]) -> tuple:
         return tuple(round(float(values.get(n) or 0.0), 6) for n in (*self.names, *self.raw_names))
 
-    def _show(self, session: EditSession, image: np.ndarray, sid: str, stem: str, engine: str) -> Path:
+    def _show(
+        self, session: EditSession, image: np.ndarray, sid: str, stem: str, engine: str, quality: int = 90
+    ) -> Path:
         comment = Provenance("edit", engine, session.source.face_model if session.source else "").comment
-        path = save_jpeg(image, self.ctx.files.new_path(sid, stem, ".jpg"), comment=comment)
+        path = save_jpeg(image, self.ctx.files.new_path(sid, stem, ".jpg"), quality, comment=comment)
         session.remember(path, stem)
         return path
 
@@ -256,7 +265,9 @@ class EditHandlers:
                 *resets,
             )
         canvas = photo_canvas(state, self.ctx.config.display_max_side)
-        session.source, session.canvas = state, canvas
+        drag_side = self.ctx.config.drag_max_side
+        drag = canvas if max(canvas.image.shape[:2]) <= drag_side else photo_canvas(state, drag_side)
+        session.source, session.canvas, session.drag_canvas = state, canvas, drag
         self.ctx.files.on_end(sid, session.clear)  # free the photo's memory when the session ends
         before = save_jpeg(canvas.image, self.ctx.files.new_path(sid, "before", ".jpg"))
         session.before = before
@@ -294,9 +305,10 @@ class EditHandlers:
     # --- slider events ---------------------------------------------------------------------------
 
     def preview(self, session: EditSession, request: gr.Request, **values: Any) -> Any:
-        """A slider is moving: the geometric preview of the current values (skipped without a photo)."""
-        source = session.source
-        if source is None or self._stale(request, "preview"):
+        """A slider is moving: the geometric preview of the current values at drag size (skipped without
+        a photo, and when a newer preview of the same session already waits: nothing is rendered)."""
+        source, canvas = session.source, session.drag_canvas
+        if source is None or canvas is None or self._stale(request, "preview"):
             return gr.skip()
         key = self._key(values)
         if session.neural_key == key:  # the neural release render of these very values is running or shown
@@ -304,13 +316,12 @@ class EditHandlers:
         done = session.begin_preview(key)
         try:
             t0 = time.perf_counter()
-            result = edit(
-                source, self._request(values, "preview"), registry=self.ctx.registry, canvas=session.canvas
-            )
+            result = edit(source, self._request(values, "preview"), registry=self.ctx.registry, canvas=canvas)
             seconds = time.perf_counter() - t0
             if session.neural_key == key:
                 return gr.skip()
-            path = self._show(session, result.full_image, session_id(request), "preview", result.engine_used)
+            sid, engine = session_id(request), result.engine_used
+            path = self._show(session, result.full_image, sid, "preview", engine, DRAG_JPEG_QUALITY)
             with session.lock:
                 session.last_preview = ShownRender(key, path, result, seconds)
         finally:
@@ -320,8 +331,9 @@ class EditHandlers:
     def refine(self, session: EditSession, engine: str, request: gr.Request, **values: Any) -> tuple:
         """A slider was released: render with the chosen engine and update compare view and coefficients.
 
-        When the chosen engine is the geometric preview, the preview of the same values (the drag's
-        last render) is shown again instead of being rendered a second time.
+        When the chosen engine is the geometric preview and drag previews are made at display size
+        (a small photo), the preview of the same values (the drag's last render) is shown again
+        instead of being rendered a second time.
         """
         source = session.source
         if source is None:
@@ -336,7 +348,8 @@ class EditHandlers:
         with session.lock:
             session.generation += 1
             generation = session.generation
-        previewed = session.preview_of(key) if renderer.name == GEOMETRIC else None
+        same_size = session.drag_canvas is session.canvas
+        previewed = session.preview_of(key) if renderer.name == GEOMETRIC and same_size else None
         if previewed is not None:
             session.promote(previewed.path)
             shown, result, seconds = previewed.path, previewed.result, previewed.seconds

@@ -1,8 +1,10 @@
 """Edit tab: one photo, semantic sliders, before/after, full-resolution PNG and a morph clip (PIRenderer 4.3).
 
-While a slider is dragged, `.input` events render with the geometric preview (trigger_mode
-"always_last", no progress overlay, their own concurrency group); on `.release` the best installed
-engine (the neural renderer when its weights are present) renders the same values. The handlers
+While a slider is dragged, `.input` events render with the geometric preview at drag size
+(trigger_mode "always_last", no progress overlay, their own concurrency group); on `.release` the
+best installed engine (the neural renderer when its weights are present) renders the same values
+at display size. Full-resolution PNG downloads run in a group of their own (one at a time by
+default), so they never hold up previews or releases. The handlers
 and the per-user session live in `webui.edit_handlers`. The sliders are generated from the
 control table (`pipeline.CONTROL_SPECS`), so reset, presets, the API parameter names and the
 pipeline all use the same definition.
@@ -155,8 +157,9 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
     all_sliders = {**sliders, **raw_sliders}
     slider_list = list(all_sliders.values())
     resets_out = slider_list
-    # Analysis, refined renders, presets and saves share one queue: a user's edits run in order.
+    # Analysis, refined renders and presets share one queue: a user's edits run in order.
     edit_queue: dict[str, Any] = {"concurrency_limit": cfg.edit_concurrency, "concurrency_id": "edit"}
+    save_queue: dict[str, Any] = {"concurrency_limit": cfg.save_concurrency, "concurrency_id": "saves"}
 
     analysis_outputs = [faces, result, compare, info, face, files, clip, coeffs, *resets_out]
     photo.change(
@@ -243,7 +246,7 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
             inputs_kwargs=all_sliders,
             outputs=[files],
             api_name=api_name,
-            **edit_queue,
+            **save_queue,
         )
     make.click(
         ui_outcome(h.clip, lambda message: None),

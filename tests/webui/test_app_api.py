@@ -491,3 +491,12 @@ def test_weights_download_needs_licence_and_respects_offline(
     monkeypatch.setenv("PIRENDER_OFFLINE", "1")
     with pytest.raises(AppError, match="is not installed"):
         client.predict("pirender-vox", True, api_name="/download_weights")
+
+
+def test_saves_have_their_own_group_and_never_hold_up_previews(running_app: RunningApp) -> None:
+    fns = {fn.api_name: fn for fn in running_app.demo.fns.values()}
+    cfg = running_app.config
+    assert {fns[n].concurrency_id for n in ("save_png", "save_crop")} == {"saves"}
+    assert fns["save_png"].concurrency_limit == cfg.save_concurrency == 1
+    assert fns["preview"].concurrency_id == "preview" and fns["preview"].trigger_mode == "always_last"
+    assert fns["refine"].concurrency_id == "edit"

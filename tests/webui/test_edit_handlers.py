@@ -89,3 +89,19 @@ def test_downloads_reuse_the_prepared_photo_and_engine(
     assert (analyses[0], prepares[0]) == (1, 1)  # nothing analysed or prepared again
     assert np.asarray(Image.open(full)).shape == astronaut.shape
     assert np.asarray(Image.open(crop)).shape == (256, 256, 3) and Path(clip).is_file()
+
+
+def test_a_drag_preview_is_drag_sized_and_the_release_display_sized(
+    ctx: AppContext, astronaut: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = np.asarray(Image.fromarray(astronaut).resize((1400, 1400)))
+    path = tmp_path / "big.png"
+    Image.fromarray(big).save(path)
+    handlers, session, request = EditHandlers(ctx), EditSession(), SimpleNamespace(session_hash="user-c")
+    handlers.analyse(str(path), None, session, request)
+    renders = _count(monkeypatch, ctx.registry.geometric("default"), "render_frame")
+    shown = handlers.preview(session, request, yaw=12.0)
+    assert max(Image.open(shown).size) == ctx.config.drag_max_side == 640
+    result, compare, _, _ = handlers.refine(session, "auto", request, yaw=12.0)
+    assert renders[0] == 2  # the drag's small picture is not what a release shows: rendered again
+    assert max(Image.open(result).size) == ctx.config.display_max_side and compare[1] == result

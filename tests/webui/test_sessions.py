@@ -221,3 +221,11 @@ def test_run_folder_removes_what_dead_processes_left(tmp_path: Path) -> None:
     assert not left.exists() and alive.exists() and unrelated.exists() and run.path.is_dir()
     run.remove()
     assert not run.path.exists()
+
+
+def test_drag_previews_are_never_larger_than_the_display(tmp_path: Path) -> None:
+    cfg = ServerConfig.from_env({"PIRENDER_PREVIEW_MAX_SIDE": "800", "PIRENDER_DISPLAY_MAX_SIDE": "512"})
+    assert (cfg.preview_max_side, cfg.drag_max_side) == (800, 512)
+    assert ServerConfig.from_env({}).save_concurrency == 1
+    with pytest.raises(InputError, match="preview_max_side"):
+        ServerConfig.from_env({"PIRENDER_PREVIEW_MAX_SIDE": "100"})
