@@ -42,9 +42,12 @@ __all__ = [
     "GAZE_REACH",
     "CLOSED_EYE",
     "STRAIGHT_AHEAD",
+    "shut_opening",
 ]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+#: From this closure on, the lid pulled down by `refine_eye_flow` covers the whole opening.
+SHUT_CLOSURE = 0.57
 #: How far the iris centre moves at gaze 1, in eye widths (x, y).
 GAZE_REACH = (0.2, 0.14)
 
@@ -173,11 +176,7 @@ def refine_eye_flow(
     width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
     if width_s < 4.0:
         return
-    to_source = similarity_2d(np.stack([up_t[0], up_t[-1]]), np.stack([up_s[0], up_s[-1]]))
-    up_ts, lo_ts = apply_affine(to_source, up_t), apply_affine(to_source, lo_t)  # target lids, photo frame
-    open_s = float(np.mean(lo_s[:, 1] - up_s[:, 1]))
-    open_t = float(np.mean(lo_ts[:, 1] - up_ts[:, 1]))
-    closure = float(np.clip(1.0 - open_t / open_s, 0.0, 1.0)) if open_s > 0.5 else 0.0
+    to_source, up_ts, lo_ts, closure = _closing(source_lids, target_lids)
     shift = np.zeros(2)
     if gaze is not None and iris is not None:
         shift = np.array([gaze[0] * GAZE_REACH[0], -gaze[1] * GAZE_REACH[1]]) * width_s
@@ -252,6 +251,38 @@ def refine_eye_flow(
             w_low[..., None] * (np.stack([qx, lower_y], axis=-1) - pixel) + (1.0 - w_low[..., None]) * region
         )
     flow[y0:y1, x0:x1] = region.astype(np.float32)
+
+
+def _closing(source_lids: Lids, target_lids: Lids) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(target -> photo similarity, the target's lids in the photo's frame, closure in [0, 1])."""
+    (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
+    to_source = similarity_2d(np.stack([up_t[0], up_t[-1]]), np.stack([up_s[0], up_s[-1]]))
+    up_ts, lo_ts = apply_affine(to_source, up_t), apply_affine(to_source, lo_t)  # target lids, photo frame
+    open_s = float(np.mean(lo_s[:, 1] - up_s[:, 1]))
+    open_t = float(np.mean(lo_ts[:, 1] - up_ts[:, 1]))
+    closure = float(np.clip(1.0 - open_t / open_s, 0.0, 1.0)) if open_s > 0.5 else 0.0
+    return to_source, up_ts, lo_ts, closure
+
+
+def shut_opening(source_lids: Lids, target_lids: Lids, size: tuple[int, int]) -> np.ndarray | None:
+    """(H, W) float32, 1 on the photo's eye opening between its lids (crop pixels) when the target
+    shuts the eye (its lid, pulled down by `refine_eye_flow`, reaches past the lower lid: closure
+    >= `SHUT_CLOSURE`), else None: what the photo must not show there at its own resolution."""
+    if _closing(source_lids, target_lids)[3] < SHUT_CLOSURE:
+        return None
+    up_s, lo_s = source_lids
+    box = box_around(np.concatenate([up_s, lo_s]), size, pad=3)
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    xs = np.arange(x0, x1, dtype=np.float64)
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    left, right = sorted((float(up_s[0, 0]), float(up_s[-1, 0])))
+    # Each pixel's share of its column between the lids (so the lids' rows are exact to a fraction).
+    share = np.clip(np.minimum(ys - curve_y(up_s, xs), curve_y(lo_s, xs) - ys) + 0.5, 0.0, 1.0)
+    mask = np.zeros(size, np.float32)
+    mask[y0:y1, x0:x1] = share * ((xs > left) & (xs < right))[None, :]
+    return mask
 
 
 def shift_gaze(target: np.ndarray | None, source: np.ndarray | None) -> np.ndarray | None:

@@ -49,9 +49,10 @@ from pipeline.eyes import (
     paint_opened_eye,
     refine_eye_flow,
     shift_gaze,
+    shut_opening,
 )
 from pipeline.face_mesh import projector_for, rasterise_triangles
-from pipeline.face_paint import similarity_2d
+from pipeline.face_paint import paint_lash_line, similarity_2d
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion
 from pipeline.mouth import (
     MouthInterior,
@@ -440,6 +441,7 @@ class GeometricRenderer:
         if state.head is not None and motion.revealed.max() > 0.0:
             out = cv2.blendLinear(state.head.plate, out, motion.revealed, 1.0 - motion.revealed)
             np.maximum(cover, motion.revealed, out=cover)
+        paint = out.copy()  # the overlay: the painted colours themselves, not blended with the lips
         paint_mouth(
             out,
             cover,
@@ -447,20 +449,44 @@ class GeometricRenderer:
             face_size=state.face_size,
             exposure=state.exposure,
             teeth=self.settings.teeth,
+            paint=paint,
         )
+        painted = cover.copy()
         for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
             lids = (
                 (state.points[upper, :2], state.points[lower, :2]),
                 (target_points[upper, :2], target_points[lower, :2]),
             )
             paint_opened_eye(out, cover, iris, lids, gaze)
+        opened = cover > painted
+        paint[opened] = out[opened]
+        shut = self._shut_openings(state, target_points)
+        for opening in shut:
+            paint_lash_line(out, cover, paint, state.source, flow, opening)
         if cover.max() > 0.0 and _is_greyscale(state.source):
-            out = np.repeat(
-                cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2
+            out, paint = (
+                np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+                for image in (out, paint)
             )  # no red mouth in a grey photo
         return RenderedFrame(
-            crop=out, flow=flow, overlay=out if cover.max() > 0.0 else None, overlay_alpha=cover
+            crop=out,
+            flow=flow,
+            overlay=paint if cover.max() > 0.0 else None,
+            overlay_alpha=cover,
+            hidden=np.maximum.reduce(shut) if shut else None,
         )
+
+    def _shut_openings(self, state: PreviewState, target_points: np.ndarray) -> list[np.ndarray]:
+        """(H, W) float32 masks, 1 on the photo's opening of each eye the target shuts."""
+        shut = (
+            shut_opening(
+                (state.points[u, :2], state.points[lo, :2]),
+                (target_points[u, :2], target_points[lo, :2]),
+                state.size,
+            )
+            for u, lo in self.projector.layout.eyes
+        )
+        return [mask for mask in shut if mask is not None]
 
     def render_sequence(self, state: PreviewState, motion: MotionSequence) -> Iterator[np.ndarray]:
         """Yield one (H, W, 3) uint8 frame per frame of `motion` (morph clips, last-resort video)."""

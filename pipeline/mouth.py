@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipeline.face_paint import box_around, curve_y
+from pipeline.face_paint import EDGE_RAMP, box_around, curve_y
 
 __all__ = [
     "MouthInterior",
@@ -222,9 +222,18 @@ def paint_mouth(
     face_size: float,
     exposure: float,
     teeth: bool = True,
+    paint: np.ndarray | None = None,
 ) -> None:
     """Paint the gap the photo never showed into the (H, W, 3) uint8 crop `out` (in place) and
-    record where in `coverage` (H, W) float32."""
+    record where in `coverage` (H, W) float32.
+
+    The crop gets the gap anti-aliased over a crop pixel; `coverage` ramps over `EDGE_RAMP` crop
+    pixels across the gap's rim (its signed distance, which the photo's resolution keeps sharp
+    along the same smooth contour: `reconstruction.overlay.photo_alpha`); `paint` (H, W, 3) uint8,
+    when given, receives the gap's own colour wherever it covers anything and two pixels beyond
+    (not blended with the lips, so the rim at the photo's resolution has no fringe of the crop's
+    lip colour).
+    """
     box = box_around(np.concatenate(mouth.target_lips), out.shape[:2], pad=2)
     if box is None:
         return
@@ -236,17 +245,36 @@ def paint_mouth(
     ys = np.arange(y0, y1, dtype=np.float64)[:, None]
     gap_top = cols.top_t + cols.upper_h
     gap_bottom = cols.top_t + cols.gap_t - cols.lower_h
-    bottom = cols.top_t + cols.gap_t
-    lips = np.clip(np.minimum(ys - cols.top_t, bottom - ys) + 0.5, 0.0, 1.0)
-    alpha = np.clip(np.minimum(ys - gap_top, gap_bottom - ys) + 0.5, 0.0, 1.0) * lips
-    alpha = alpha * (cols.extra * cols.within)[None, :]
+    left, right = _corners_x(mouth.target_lips[0])
+    # Signed distance (crop pixels, > 0 inside) to the gap's rim: between the two parts the photo's
+    # teeth hang from, within the target's inner lips and corners.
+    distance = np.minimum(
+        np.minimum(_below(ys, gap_top), -_below(ys, gap_bottom)),
+        np.minimum(_below(ys, cols.top_t), -_below(ys, cols.top_t + cols.gap_t)),
+    )
+    distance = np.minimum(distance, np.minimum(xs - left, right - xs)[None, :])
+    # A gap under two pixels tall fades out (lips barely parted: nothing to paint at any resolution).
+    alpha = np.clip(distance + 0.5, 0.0, 1.0) * cols.extra[None, :]
     if alpha.max() <= 0.0:
         return
+    cover = (np.clip(distance / EDGE_RAMP + 0.5, 0.0, 1.0) * cols.extra[None, :]).astype(np.float32)
     colour = _cavity(mouth.interior, ys, cols, gap_top, gap_bottom, face_size, exposure, teeth)
+    colour = np.clip(colour + 0.5, 0, 255)
     region = out[y0:y1, x0:x1].astype(np.float32)
     region += (colour - region) * alpha[:, :, None]
     out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
-    np.maximum(coverage[y0:y1, x0:x1], alpha.astype(np.float32), out=coverage[y0:y1, x0:x1])
+    if paint is not None:
+        # Past the coverage's foot too: the overlay's bicubic upsampling reads two crop pixels out.
+        near = distance > -(EDGE_RAMP / 2.0 + 2.0)
+        paint[y0:y1, x0:x1][near] = colour[near].astype(np.uint8)
+    np.maximum(coverage[y0:y1, x0:x1], cover, out=coverage[y0:y1, x0:x1])
+
+
+def _below(ys: np.ndarray, curve: np.ndarray) -> np.ndarray:
+    """(Y, X) signed distance (pixels) of rows `ys` (Y, 1) below a curve given by its y at each
+    column (X,): the vertical distance, shortened where the curve slopes."""
+    slope = np.gradient(curve) if curve.size > 1 else np.zeros_like(curve)
+    return (ys - curve[None, :]) / np.sqrt(1.0 + slope**2)[None, :]
 
 
 def _cavity(

@@ -289,6 +289,7 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
             canvas.transform,
             overlay=frame.overlay,
             overlay_alpha=frame.overlay_alpha,
+            hidden=frame.hidden,
         )
     source = crop_face(canvas.image, canvas.transform)
     return paste_back(

@@ -35,8 +35,9 @@ class RenderedFrame:
     crop: (c, c, 3) uint8 RGB, the rendered crop. flow: (c, c, 2) float32 backward flow in crop
     pixels (output pixel (x, y) shows the source crop at (x, y) + flow) or None when the crop was
     painted by a network. overlay / overlay_alpha: (c, c, 3) uint8 content drawn on top of the
-    moved pixels (an opened mouth, closed lids) and its (c, c) float32 coverage in [0, 1], or None.
-    With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
+    moved pixels (an opened mouth) and its (c, c) float32 coverage in [0, 1], or None. hidden:
+    (c, c) float32 in [0, 1] on the source crop, 1 where the photo must not show (the eyeball
+    behind a shut lid, where the flow jumps), or None. With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
     without one, the crop is pasted where it differs from the photo.
     """
 
@@ -44,6 +45,7 @@ class RenderedFrame:
     flow: np.ndarray | None = None
     overlay: np.ndarray | None = None
     overlay_alpha: np.ndarray | None = None
+    hidden: np.ndarray | None = None
 
 
 class Renderer(abc.ABC):

@@ -34,6 +34,7 @@ import numpy as np
 from core.errors import InputError, NoFaceError
 from core.images import check_rgb8
 from reconstruction.detection import NUM_LANDMARKS, DetectedFace
+from reconstruction.overlay import hidden_exits, hidden_mask, lay_overlay, leave_hidden, reads_near
 
 __all__ = [
     "CROP_SIZE",
@@ -472,6 +473,7 @@ def warp_photo(
     *,
     overlay: np.ndarray | None = None,
     overlay_alpha: np.ndarray | None = None,
+    hidden: np.ndarray | None = None,
 ) -> np.ndarray:
     """Move the (H, W, 3) uint8 photo's own pixels along a backward flow computed on its crop.
 
@@ -481,7 +483,12 @@ def warp_photo(
             at (x + flow[y, x, 0], y + flow[y, x, 1]).
         transform: where the crop lies in the photo.
         overlay, overlay_alpha: optional (c, c, 3) uint8 content synthesised on the crop (a mouth
-            interior, closed lids) and its (c, c) float32 coverage in [0, 1], laid over the result.
+            interior) and its (c, c) float32 coverage in [0, 1], laid over the result at the
+            photo's resolution (`reconstruction.overlay`: sharp edges stay sharp along their
+            contour, the paint gets the photo's grain).
+        hidden: optional (c, c) float32 in [0, 1] on the source crop: where the photo must not
+            show (the eyeball behind a shut lid); reads the upsampled flow places there (> 0.5)
+            are moved out to the nearer edge of it in their column.
     Returns:
         A new (H, W, 3) uint8 photo. Outside the crop's box nothing changes; inside, the flow is
         taken to the photo's resolution (output pixel p samples the photo at p + L^-1 f(A p), A the
@@ -525,19 +532,38 @@ def warp_photo(
         source_photo, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_REPLICATE
     )
     map_x, map_y = photo_map[..., 0], photo_map[..., 1]
+    if hidden is not None:
+        inside = hidden_mask(hidden, c)
+        part = _sub_box(reads_near(grid + faded, inside), (x0, y0), map_x.shape, transform)
+        if part is not None:
+            exits = hidden_exits(inside)
+            leave_hidden(map_x[part[0], part[1]], map_y[part[0], part[1]], exits, transform.matrix)
     roi = cv2.remap(original, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     if alpha is not None and overlay is not None and alpha.max() > 0.0:
-        colour = cv2.warpAffine(
-            overlay,
-            to_crop,
-            size,
-            flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        cover = cv2.warpAffine(alpha, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_CONSTANT)
-        roi = cv2.blendLinear(colour, roi, cover, 1.0 - cover)
+        covered = cv2.dilate((alpha > 0.0).astype(np.uint8), None) > 0
+        part = _sub_box(covered, (x0, y0), roi.shape, transform)
+        if part is not None:
+            rows, cols, to_crop = part
+            roi[rows, cols] = lay_overlay(roi[rows, cols], overlay, alpha, to_crop, 1.0 / transform.scale)
     out[y0:y1, x0:x1] = roi
     return out
+
+
+def _sub_box(
+    touched: np.ndarray, origin: tuple[int, int], shape: tuple[int, ...], transform: CropTransform
+) -> tuple[slice, slice, np.ndarray] | None:
+    """The part of a region (photo pixels from `origin`, of `shape`) around the crop pixels marked in
+    `touched`: its (rows, cols) slices and the (2, 3) matrix from its pixels to crop pixels; None if empty."""
+    box = _touched_region(touched, transform)
+    if box is None:
+        return None
+    bx0, by0 = max(box[0] - origin[0], 0), max(box[1] - origin[1], 0)
+    bx1, by1 = min(box[2] - origin[0], shape[1]), min(box[3] - origin[1], shape[0])
+    if bx1 <= bx0 or by1 <= by0:
+        return None
+    to_crop = transform.matrix.copy()
+    to_crop[:, 2] += to_crop[:, :2] @ np.array([origin[0] + bx0, origin[1] + by0], dtype=np.float64)
+    return slice(by0, by1), slice(bx0, bx1), to_crop
 
 
 def _match_colour(edited: np.ndarray, source: np.ndarray, mask: np.ndarray) -> np.ndarray:

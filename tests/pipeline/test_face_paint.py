@@ -6,9 +6,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.eyes import analyse_eye, refine_eye_flow
-from pipeline.face_paint import apply_affine, box_around, curve_y, similarity_2d
+from pipeline.eyes import analyse_eye, refine_eye_flow, shut_opening
+from pipeline.face_paint import apply_affine, box_around, curve_y, paint_lash_line, similarity_2d
 from pipeline.mouth import MouthMotion, analyse_mouth, mouth_source, paint_mouth, refine_mouth_flow
+from reconstruction.overlay import photo_alpha
 
 XS = np.linspace(40.0, 88.0, 9)
 
@@ -114,3 +115,64 @@ def test_lids_close_with_the_photos_skin_and_the_iris_follows_the_gaze() -> None
     src_y = ys + flow[..., 1]
     inner = opening & (cols > 31) & (cols < 65)
     assert np.all(src_y[inner] < curve_y(upper, cols[inner]))
+
+
+def _edge_bends(alpha: np.ndarray) -> np.ndarray:
+    """|second difference| (pixels) of the row where each column of `alpha` first reaches 0.5."""
+    above = alpha >= 0.5
+    first = np.argmax(above, axis=0)
+    cols = np.arange(alpha.shape[1])
+    before, at = alpha[np.maximum(first - 1, 0), cols], alpha[first, cols]
+    rim = first - 1 + (0.5 - before) / np.maximum(at - before, 1e-6)
+    return np.abs(np.diff(rim[above.any(axis=0)], 2))
+
+
+def test_the_painted_gaps_rim_is_smooth_at_twelve_times_the_crop() -> None:
+    """The gap's coverage, taken to a photo 12 times the crop, has a rim without the crop's pixel
+    steps on its top, bottom and sides; the overlay holds the gap's own colour up to its rim."""
+    image, source = _smile_with_teeth()
+    mouth = MouthMotion(analyse_mouth(image, *source), source, _lips(30.0, centre_y=70.0))
+    out, cover, paint = image.copy(), np.zeros((128, 128), np.float32), image.copy()
+    paint_mouth(out, cover, mouth, face_size=100.0, exposure=1.0, paint=paint)
+    ys, xs = np.nonzero(cover > 0.0)
+    x0, y0 = xs.min() - 2, ys.min() - 2
+    patch = np.ascontiguousarray(cover[y0 : ys.max() + 3, x0 : xs.max() + 3])
+    scale = 12.0
+    size = (int(patch.shape[1] * scale), int(patch.shape[0] * scale))
+    to_crop = np.array([[1 / scale, 0.0, 0.5 / scale - 0.5], [0.0, 1 / scale, 0.5 / scale - 0.5]])
+    up = photo_alpha(patch, to_crop, size, scale)
+    width = up.shape[1]
+    middle = slice(int(0.15 * width), int(0.85 * width))
+    for rim in (up[:, middle], up[::-1, middle]):  # the top and the bottom of the gap
+        assert _edge_bends(rim).max() < 1.5
+    tall = np.nonzero((up >= 0.5).sum(axis=1) > 0)[0]
+    rows = slice(tall[len(tall) // 4], tall[3 * len(tall) // 4])
+    for rim in (up[rows].T, up[rows, ::-1].T):  # the left and right ends
+        assert _edge_bends(rim).max() < 1.5
+    ramp = (up > 0.05) & (up < 0.95)
+    assert np.count_nonzero(ramp[:, width // 2]) <= 2 * 4  # sharp: about a photo pixel per rim
+    rim = (cover > 0.0) & (cover < 0.5)
+    assert paint[rim].mean() < 0.6 * image[rim].mean()  # the gap's colour, not the lips'
+
+
+def test_a_shut_lid_gets_a_lash_line_along_its_edge() -> None:
+    upper, lower = _lips(12.0, centre_y=32.0)  # an eye 48 px wide, 12 px open
+    image = np.full((64, 128, 3), (200, 160, 140), np.uint8)
+    ys, cols = np.mgrid[0:64, 0:128]
+    image[(ys > curve_y(upper, cols)) & (ys < curve_y(lower, cols))] = (240, 240, 240)
+    lashes = (np.abs(ys - curve_y(upper, cols) + 1.5) < 1.0) & (cols > 42) & (cols < 86)
+    image[lashes] = (30, 20, 20)
+    shut = lower - [0.0, 0.5]
+    assert shut_opening((upper, lower), (upper, lower), (64, 128)) is None  # an open eye hides nothing
+    hidden = shut_opening((upper, lower), (shut, lower), (64, 128))
+    assert hidden is not None and hidden[32, 64] == 1.0 and hidden[20, 64] == 0.0
+    flow = np.zeros((64, 128, 2), np.float32)
+    refine_eye_flow(flow, None, (upper, lower), (shut, lower))
+    out, cover, paint = image.copy(), np.zeros((64, 128), np.float32), image.copy()
+    paint_lash_line(out, cover, paint, image, flow, hidden)
+    line = cover[:, 64] > 0.5
+    assert 1 <= line.sum() <= 4  # a line, not a band
+    edge = np.nonzero(line)[0].mean()
+    # where the lid meets the lower lid (a shut lid reaches a fifth of the opening past the fitted one)
+    assert -1.0 < edge - curve_y(lower, np.array([64.0]))[0] < 1.0 + 0.2 * 12.0 + 1.5
+    assert paint[cover > 0.5].max() < 80 and out[line, 64].max() < 120  # the lashes' dark colour

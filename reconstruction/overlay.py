@@ -1,0 +1,190 @@
+"""Painted content laid over the moved photo at the photo's own resolution (used by `crop.warp_photo`).
+
+A renderer that moves the photo's pixels paints only what the photo never showed (an opened
+mouth's gap) on its crop, and the photo can be many times larger than the crop around the face
+(12 photo pixels per crop pixel on a 3500 px portrait). Three things keep that paint from looking
+like an enlarged crop:
+
+- `photo_alpha`: the coverage is taken to the photo's resolution along its own contour: an edge
+  the renderer drew sharp (a ramp of a few crop pixels) becomes a ramp of about a photo pixel
+  (`edge_feather`) on the same, smooth contour (the coverage's signed distance, which bilinear
+  interpolation keeps straight), instead of a blur or the crop's pixel steps; soft masks stay soft;
+- `add_grain`: the flat painted colour gets grain as fine as the photo's, as strong as the
+  photo's own fine detail next to it;
+- `hidden_exits` / `leave_hidden`: where the source must not show (the eyeball behind a shut
+  lid), a read that the upsampled flow would place there (the flow jumps at a lid's edge and its
+  interpolation between two crop pixels reads everything between) is moved to the nearer edge
+  of the hidden part in its column: the lash line above, the lower lid below.
+
+Coordinates follow `reconstruction.crop`: pixel (col, row) has its centre at (x, y).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from core.errors import InputError
+
+__all__ = [
+    "edge_feather",
+    "photo_alpha",
+    "add_grain",
+    "lay_overlay",
+    "hidden_mask",
+    "hidden_exits",
+    "reads_near",
+    "leave_hidden",
+]
+
+#: Ramp (crop pixels) up to which an overlay's edge counts as drawn sharp (kept sharp at the photo's
+#: resolution); above twice this, the coverage is a soft mask and is only interpolated.
+_SHARP_RAMP = 4.0
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+#: Reads in the upper part of a hidden run (this fraction of it) leave it upwards, the rest downwards.
+_EXIT_UP = 0.5
+
+
+def edge_feather(scale: float) -> float:
+    """Width (photo pixels) of a sharp overlay edge at `scale` photo pixels per crop pixel: about a
+    pixel, a little wider on large photos (where the photo's own edges are a little soft too)."""
+    return 0.75 + 0.1 * max(scale, 0.0)
+
+
+def photo_alpha(alpha: np.ndarray, to_crop: np.ndarray, size: tuple[int, int], scale: float) -> np.ndarray:
+    """The (c, c) float32 coverage `alpha` in [0, 1] at the photo's resolution.
+
+    to_crop: (2, 3) region pixel -> crop pixel; size: (width, height) of the region; scale: photo
+    pixels per crop pixel. Returns (height, width) float32 in [0, 1].
+    """
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    up = cv2.warpAffine(alpha, to_crop, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    gy, gx = np.gradient(alpha)  # per crop pixel
+    # The ramp's foot has a small central difference: take the largest slope of the neighbourhood.
+    slope = cv2.dilate(np.hypot(gx, gy).astype(np.float32), np.ones((3, 3), np.uint8))
+    slope_up = cv2.warpAffine(slope, to_crop, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    distance = (up - 0.5) / np.maximum(slope_up, 1e-3)  # crop pixels to the 0.5 contour, inside > 0
+    sharp = np.clip(distance * (scale / edge_feather(scale)) + 0.5, 0.0, 1.0)
+    edge = np.clip((slope_up * _SHARP_RAMP - 0.5) / 0.5, 0.0, 1.0)  # 1 for ramps <= _SHARP_RAMP
+    return (up + edge * (sharp - up)).astype(np.float32)
+
+
+def add_grain(
+    colour: np.ndarray, photo: np.ndarray, cover: np.ndarray, scale: float, seed: int = 0
+) -> np.ndarray:
+    """(H, W, 3) uint8 `colour` (upsampled paint) with grain matched to `photo`'s own fine detail.
+
+    cover: (H, W) float32 coverage of the paint. The grain's strength is that of the photo's detail
+    finer than a crop pixel just outside the paint, scaled by the paint's brightness against the
+    photo's there (a dark gap shows less grain); fixed `seed`, so a still edit is reproducible and
+    a video's grain does not flicker. Returns `colour` unchanged when a crop pixel is no larger
+    than about a photo pixel (the paint is as fine as the photo then).
+    """
+    if scale < 1.5 or not np.any(cover > 0.0):
+        return colour
+    photo_luma = photo.astype(np.float32) @ _LUMA
+    detail = photo_luma - cv2.GaussianBlur(photo_luma, (0, 0), 0.5 * scale)
+    ring = (cover <= 0.0) & (cv2.dilate((cover > 0.0).astype(np.uint8), None, iterations=int(2 * scale)) > 0)
+    if ring.sum() < 16:
+        return colour
+    # Robust spread of the skin's fine detail (edges of lips or teeth next to the paint do not count).
+    strength = 1.4826 * float(np.median(np.abs(detail[ring])))
+    paint_luma = colour.astype(np.float32) @ _LUMA
+    gain = 0.7 * np.clip(paint_luma / max(float(np.mean(photo_luma[ring])), 1.0), 0.2, 1.0)
+    noise = np.random.default_rng(seed).standard_normal(cover.shape).astype(np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), 0.7)
+    noise *= strength / max(float(noise.std()), 1e-6) * gain
+    return np.clip(colour.astype(np.float32) + noise[:, :, None] + 0.5, 0, 255).astype(np.uint8)
+
+
+def lay_overlay(
+    patch: np.ndarray, overlay: np.ndarray, alpha: np.ndarray, to_crop: np.ndarray, scale: float
+) -> np.ndarray:
+    """(H, W, 3) uint8 photo `patch` with the (c, c, 3) uint8 `overlay` of coverage `alpha` (c, c)
+    laid over it at the photo's resolution (sharp edges, the photo's grain).
+
+    to_crop: (2, 3) patch pixel -> crop pixel; scale: photo pixels per crop pixel.
+    """
+    size = (patch.shape[1], patch.shape[0])
+    flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
+    colour = cv2.warpAffine(overlay, to_crop, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    cover = photo_alpha(alpha, to_crop, size, scale)
+    colour = add_grain(colour, patch, cover, scale)
+    return cv2.blendLinear(colour, patch, cover, 1.0 - cover)
+
+
+def hidden_mask(hidden: np.ndarray, crop_size: int) -> np.ndarray:
+    """The (c, c) float32 `hidden` coverage clipped to [0, 1]; InputError if it is not a finite (c, c) array."""
+    hidden = np.asarray(hidden, dtype=np.float32)
+    if hidden.shape != (crop_size, crop_size) or not np.all(np.isfinite(hidden)):
+        raise InputError(f"hidden must be a finite {crop_size}x{crop_size} array, got {hidden.shape}")
+    return np.clip(hidden, 0.0, 1.0)
+
+
+def reads_near(reads: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """(c, c) bool: crop pixels whose reads `reads` (c, c, 2) (crop pixels), or their neighbours',
+    come within 2 pixels of the box around the (c, c) `hidden` source (coverage > 0)."""
+    ys, xs = np.nonzero(hidden > 0.0)
+    if len(ys) == 0:
+        return np.zeros(hidden.shape, bool)
+    near = (
+        (reads[..., 0] > xs.min() - 2)
+        & (reads[..., 0] < xs.max() + 2)
+        & (reads[..., 1] > ys.min() - 2)
+        & (reads[..., 1] < ys.max() + 2)
+    )
+    return cv2.dilate(near.astype(np.uint8), None) > 0
+
+
+def hidden_exits(hidden: np.ndarray) -> np.ndarray:
+    """(c, c, 2) float32: for a pixel of the (c, c) `hidden` coverage (> 0), the upper and lower
+    edge (y, sub-pixel from the coverage of the run's end pixels) of its vertical run of hidden
+    pixels; NaN outside it."""
+    exits = np.full((*hidden.shape, 2), np.nan, np.float32)
+    ys, xs = np.nonzero(hidden > 0.0)
+    if len(ys) == 0:
+        return exits
+    y0, x0 = ys.min(), xs.min()
+    part = hidden[y0 : ys.max() + 1, x0 : xs.max() + 1]  # the runs' box (the rest has no run)
+    inside = part > 0.0
+    rows = np.arange(y0, y0 + part.shape[0], dtype=np.float32)[:, None]
+    starts = inside & ~np.vstack([np.zeros_like(inside[:1]), inside[:-1]])
+    ends = inside & ~np.vstack([inside[1:], np.zeros_like(inside[:1])])
+    top = np.where(starts, rows + 0.5 - part, -np.inf)  # a run's upper edge, on its first pixel
+    bottom = np.where(ends, rows - 0.5 + part, np.inf)
+    top = np.maximum.accumulate(top, axis=0)  # carried down the run
+    bottom = np.minimum.accumulate(bottom[::-1], axis=0)[::-1]
+    edges = np.stack([top, bottom], axis=-1)
+    exits[y0 : ys.max() + 1, x0 : xs.max() + 1] = np.where(inside[:, :, None], edges, np.nan)
+    return exits
+
+
+def leave_hidden(map_x: np.ndarray, map_y: np.ndarray, exits: np.ndarray, to_crop: np.ndarray) -> None:
+    """Move the reads (map_x, map_y) (photo pixels, (H, W) each, in place) that land between the
+    edges of a hidden run (`hidden_exits`, on the crop; interpolated across columns, so the edges
+    are smooth) to half a crop pixel outside its nearer edge.
+
+    to_crop: (2, 3) photo pixel -> crop pixel.
+    """
+    cx = to_crop[0, 0] * map_x + to_crop[0, 1] * map_y + to_crop[0, 2]
+    cy = to_crop[1, 0] * map_x + to_crop[1, 1] * map_y + to_crop[1, 2]
+    c = exits.shape[0]
+    x0 = np.floor(cx).astype(np.int64)
+    iy = np.rint(cy).astype(np.int64)
+    ok = (x0 >= 0) & (x0 < c - 1) & (iy >= 0) & (iy < c)
+    if not ok.any():
+        return
+    x0, iy, fx = x0[ok], iy[ok], (cx[ok] - x0[ok])[:, None]
+    left, right = exits[iy, x0], exits[iy, x0 + 1]  # (N, 2) each
+    edges = np.where(np.isnan(left), right, np.where(np.isnan(right), left, left + fx * (right - left)))
+    y = cy[ok]
+    inside = (y > edges[:, 0]) & (y < edges[:, 1])  # NaN compares False
+    if not inside.any():
+        return
+    split = edges[:, 0] + _EXIT_UP * (edges[:, 1] - edges[:, 0])
+    exit_y = np.where(y < split, edges[:, 0] - 0.5, edges[:, 1] + 0.5)[inside]
+    index = tuple(i[inside] for i in np.nonzero(ok))  # works on views of a larger map too
+    qx = cx[ok][inside]
+    to_photo = cv2.invertAffineTransform(to_crop)
+    map_x[index] = to_photo[0, 0] * qx + to_photo[0, 1] * exit_y + to_photo[0, 2]
+    map_y[index] = to_photo[1, 0] * qx + to_photo[1, 1] * exit_y + to_photo[1, 2]

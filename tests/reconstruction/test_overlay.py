@@ -1,0 +1,118 @@
+"""Painted content at the photo's resolution: sharp edges along smooth contours, grain, hidden source."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from reconstruction.crop import CropTransform, warp_photo
+from reconstruction.overlay import add_grain, hidden_exits, leave_hidden, photo_alpha
+
+C = 64  # crop side of the synthetic cases
+
+
+def _zoom(scale: float, size: int) -> np.ndarray:
+    """(2, 3) photo pixel -> crop pixel for a crop that shows the photo `scale` times smaller."""
+    return np.array([[1.0 / scale, 0.0, 0.5 / scale - 0.5], [0.0, 1.0 / scale, 0.5 / scale - 0.5]])
+
+
+def _ellipse_distance() -> np.ndarray:
+    """(C, C) signed distance (crop pixels, > 0 inside) to an ellipse, about right near its rim."""
+    ys, xs = np.mgrid[0:C, 0:C].astype(np.float64)
+    u, v = (xs - 31.3) / 20.0, (ys - 30.8) / 11.0
+    r = np.hypot(u, v)
+    gradient = np.hypot(u / 20.0, v / 11.0) / np.maximum(r, 1e-6)
+    return (1.0 - r) / np.maximum(gradient, 1e-6)
+
+
+def _rim_rows(alpha: np.ndarray) -> np.ndarray:
+    """y (photo pixels, sub-pixel) where each column of `alpha` first reaches 0.5, NaN where it never does."""
+    above = alpha >= 0.5
+    first = np.argmax(above, axis=0)
+    rows = np.arange(alpha.shape[1])
+    before = alpha[np.maximum(first - 1, 0), rows]
+    at = alpha[first, rows]
+    y = first - 1 + (0.5 - before) / np.maximum(at - before, 1e-6)
+    return np.where(above.any(axis=0), y, np.nan)
+
+
+def test_a_sharp_painted_edge_is_smooth_and_sharp_at_twelve_times_the_crop() -> None:
+    scale = 12.0
+    size = int(C * scale)
+    alpha = np.clip(_ellipse_distance() / 2.0 + 0.5, 0.0, 1.0).astype(np.float32)  # a 2 px ramp
+    up = photo_alpha(alpha, _zoom(scale, size), (size, size), scale)
+    x = np.arange(size)
+    top = np.abs(x - 31.3 * scale) < 0.85 * 20.0 * scale  # the upper rim, away from its steep ends
+    side = np.abs(x - 30.8 * scale) < 0.85 * 11.0 * scale  # the left rim, away from its flat ends
+    # no crop-pixel steps: the rim's bend from one photo column (row) to the next stays small
+    assert np.abs(np.diff(_rim_rows(up)[top], 2)).max() < 1.0
+    assert np.abs(np.diff(_rim_rows(up.T)[side], 2)).max() < 1.0
+    # the edge is about a photo pixel wide, not a 12 pixel blur
+    column = up[:, int(31.3 * scale)]
+    assert np.count_nonzero((column > 0.05) & (column < 0.95)) <= 4
+
+
+def test_a_soft_mask_stays_soft_and_small_scales_keep_the_coverage() -> None:
+    ys, xs = np.mgrid[0:C, 0:C]
+    soft = np.exp(-((xs - 32.0) ** 2 + (ys - 32.0) ** 2) / (2 * 10.0**2)).astype(np.float32)
+    scale = 8.0
+    size = int(C * scale)
+    up = photo_alpha(soft, _zoom(scale, size), (size, size), scale)
+    plain = cv2.warpAffine(
+        soft, _zoom(scale, size), (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    )
+    assert np.abs(up - plain).max() < 0.02
+    hard = np.zeros((C, C), np.float32)
+    hard[20:40, 20:40] = 1.0
+    same = photo_alpha(hard, _zoom(1.0, C), (C, C), 1.0)
+    np.testing.assert_allclose(same[22:38, 22:38], 1.0)
+    assert same[:18].max() == 0.0 and same[42:].max() == 0.0
+
+
+def test_grain_matches_the_photos_fine_detail_only_on_large_photos() -> None:
+    rng = np.random.default_rng(1)
+    photo = np.clip(128 + rng.normal(0, 6, (200, 200, 3)), 0, 255).astype(np.uint8)
+    colour = np.full((200, 200, 3), 128, np.uint8)
+    cover = np.zeros((200, 200), np.float32)
+    cover[60:140, 60:140] = 1.0
+    grainy = add_grain(colour, photo, cover, scale=10.0).astype(np.float32)
+    spread = grainy[70:130, 70:130, 0].std()
+    assert 1.0 < spread < 8.0
+    assert add_grain(colour, photo, cover, scale=1.0) is colour
+    np.testing.assert_array_equal(
+        add_grain(colour, photo, cover, 10.0), add_grain(colour, photo, cover, 10.0)
+    )
+
+
+def test_hidden_exits_lead_to_the_nearer_edge_of_each_run() -> None:
+    hidden = np.zeros((12, 3), np.float32)
+    hidden[3:9, 1] = 1.0
+    hidden[2, 1] = 0.4  # the upper edge lies 0.4 px above row 2's lower boundary
+    exits = hidden_exits(hidden)
+    assert np.isnan(exits[0, 1]).all() and np.isnan(exits[5, 0]).all()
+    np.testing.assert_allclose(exits[5, 1], [2.1, 8.5])
+    map_x = np.full((1, 4), 1.0, np.float32)
+    map_y = np.array([[1.0, 3.0, 7.0, 10.0]], np.float32)
+    identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    leave_hidden(map_x, map_y, exits, identity)
+    np.testing.assert_allclose(map_y, [[1.0, 1.6, 9.0, 10.0]])
+
+
+def test_a_jumping_flow_shows_nothing_of_the_hidden_source_at_twelve_times() -> None:
+    """A lid shuts: above row 32 the crop reads from 6 px higher, below it the photo stays; the flow's
+    jump, upsampled, would read the band of rows the lid covers (green here) at the photo's resolution."""
+    scale = 12
+    photo = np.full((C * scale, C * scale, 3), 180, np.uint8)
+    photo[26 * scale : 32 * scale, 12 * scale : 52 * scale] = (0, 255, 0)
+    transform = CropTransform.from_box(C * scale / 2, C * scale / 2, C * scale, (C * scale, C * scale), C)
+    flow = np.zeros((C, C, 2), np.float32)
+    flow[20:32, 10:54, 1] = -6.0  # rows 20-31 show rows 14-25: the lid drawn down over the band
+    hidden = np.zeros((C, C), np.float32)
+    hidden[26:32, 11:53] = 1.0
+
+    def green(image: np.ndarray) -> int:
+        pixels = image[20 * scale : 40 * scale].astype(int)
+        return int(np.count_nonzero(pixels[..., 1] - np.maximum(pixels[..., 0], pixels[..., 2]) > 60))
+
+    assert green(warp_photo(photo, flow, transform)) > 1000
+    assert green(warp_photo(photo, flow, transform, hidden=hidden)) == 0
