@@ -168,4 +168,7 @@ def test_reenact_transfers_the_drivers_gaze(
             looks[parts] = gaze[:, 0].reshape(3, 4).mean(axis=1) - gaze[0, 0]  # (straight, right, left)
     for parts in ("eyes", "everything"):  # the reenacted irises move the driver's way
         assert looks[parts][1] > 0.2 and looks[parts][2] < -0.2, (parts, looks[parts])
+        # and about as far as the driver's (the sliders stop at +-1)
+        reach = np.clip(drv[1:, 0] - drv[0, 0], -1.0, 1.0)
+        assert (np.abs(looks[parts][1:]) > 0.5 * np.abs(reach)).all(), (parts, looks[parts], reach)
     assert np.abs(looks["expression"][1:]).max() < 0.5 * np.abs(looks["eyes"][1:]).min()  # no gaze with it
