@@ -322,18 +322,11 @@ class GeometricRenderer:
             boxes.append(
                 (lids.min(axis=0) - [0.2 * width, 0.6 * width], lids.max(axis=0) + [0.2 * width, 0.3 * width])
             )
-        corners = target_points[layout.triangles, :2]  # (F, 3, 2)
         for lo, hi in boxes:
-            self._rasterise_box(flow, state, target_points, corners, lo, hi)
+            self._rasterise_box(flow, state, target_points, lo, hi)
 
     def _rasterise_box(
-        self,
-        flow: np.ndarray,
-        state: PreviewState,
-        target_points: np.ndarray,
-        corners: np.ndarray,
-        lo: np.ndarray,
-        hi: np.ndarray,
+        self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray, lo: np.ndarray, hi: np.ndarray
     ) -> None:
         layout = self.projector.layout
         h, w = state.size
@@ -341,7 +334,11 @@ class GeometricRenderer:
         x1, y1 = int(min(w, np.ceil(hi[0]))), int(min(h, np.ceil(hi[1])))
         if x1 - x0 < 4 or y1 - y0 < 4:
             return
-        near = np.any(np.all((corners >= lo - 2.0) & (corners <= hi + 2.0), axis=2), axis=1)
+        # The triangles with a corner in the box (grown by 2 px).
+        (gx0, gy0), (gx1, gy1) = lo - 2.0, hi + 2.0
+        x, y = target_points[:, 0], target_points[:, 1]
+        in_box = (x >= gx0) & (x <= gx1) & (y >= gy0) & (y <= gy1)  # (N,)
+        near = in_box[layout.triangles].any(axis=1)
         if not near.any():
             return
         local = target_points.copy()
