@@ -78,13 +78,22 @@ def rasterise_triangles(
     t, px, py, l0, l1, l2 = t[inside], px[inside], py[inside], l0[inside], l1[inside], l2[inside]
     depth = l0 * a[:, 2][t] + l1 * b[:, 2][t] + l2 * c[:, 2][t]
     pix = py * w + px
-    # Nearest candidate per pixel: sort by pixel, then depth; keep the first of each pixel.
-    span = float(depth.max() - depth.min()) + 1.0
-    order = np.argsort(pix + (depth - depth.min()) / span * 0.999, kind="stable")
-    pix_sorted = pix[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = pix_sorted[1:] != pix_sorted[:-1]
-    keep = order[first]
+    # Nearest candidate per pixel (the first of the nearest where depths tie): only pixels with
+    # more than one candidate need the sort by pixel, then depth.
+    winner = np.full(h * w, -1, dtype=np.int64)
+    shared = np.bincount(pix, minlength=h * w)[pix] > 1
+    alone = np.flatnonzero(~shared)
+    winner[pix[alone]] = alone
+    contested = np.flatnonzero(shared)
+    if len(contested):
+        span = float(depth.max() - depth.min()) + 1.0
+        key = pix[contested] + (depth[contested] - depth.min()) / span * 0.999
+        order = contested[np.argsort(key, kind="stable")]
+        pix_sorted = pix[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = pix_sorted[1:] != pix_sorted[:-1]
+        winner[pix_sorted[first]] = order[first]
+    keep = winner[winner >= 0]  # in pixel order
     bary = np.stack([l0[keep], l1[keep], l2[keep]], axis=1)
     return pix[keep], t[keep], bary
 
