@@ -101,6 +101,24 @@ def test_upload_drag_slider_and_download(
         assert after.shape == before.shape
         assert np.abs(after - before).mean() > 0.5  # the face turned
 
+        # a raw coefficient's drag event (its own group, unprocessed values) previews while the mouse is down
+        page.click("text=Advanced: raw expression coefficients")
+        raw = page.locator("#slider-raw_00 input[type=range]")
+        raw.scroll_into_view_if_needed()
+        released_src, box = _src(page, "#edit-result img"), raw.bounding_box()
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + box["width"] * 0.5, y)
+        page.mouse.down()
+        for f in np.linspace(0.55, 0.9, 6):
+            page.mouse.move(box["x"] + box["width"] * f, y)
+            page.wait_for_timeout(40)
+        page.wait_for_function(
+            "(old) => { const s = document.querySelector('#edit-result img')?.getAttribute('src'); "
+            "return s && s !== old; }",
+            arg=released_src,
+        )
+        page.mouse.up()
+
         page.click("#edit-save")
         link = page.locator("#edit-download a[download]").first
         link.wait_for()
@@ -112,6 +130,7 @@ def test_upload_drag_slider_and_download(
         assert image.size == Image.open(example_photo).size  # full resolution
         assert read_png_text(saved)["Comment"].startswith(SYNTHESIZED_NOTICE)
         assert f"yaw={value:g}" in read_png_text(saved)["Description"]
+        assert "raw_expression_offset=yes" in read_png_text(saved)["Description"]
 
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "browser-edit.png"), full_page=True)
