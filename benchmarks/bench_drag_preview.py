@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import os
 import statistics
 import subprocess
@@ -107,6 +108,8 @@ def handler_paths(photo: np.ndarray, events: int, folder: Path, base: tuple[Modu
 
     def old_paste(canvas: Canvas, frame: Any) -> np.ndarray:
         overlay = {"overlay": frame.overlay, "overlay_alpha": frame.overlay_alpha}
+        if "hidden" in inspect.signature(base_crop.warp_photo).parameters:  # as place_frame passes it
+            overlay["hidden"] = frame.hidden
         return base_crop.warp_photo(canvas.image, frame.flow, canvas.transform, **overlay)
 
     ways: dict[str, tuple[Any, Any, Callable[[Canvas, Any], np.ndarray]]] = {
