@@ -1,34 +1,42 @@
-"""Cost of one slider-drag preview event, old path against new, as ratios measured in one run.
+"""Cost of one slider-drag preview event, the base commit's drag path against this tree's, in one run.
 
-    python benchmarks/bench_drag_preview.py [--events 60] [--out results.json]
+    python benchmarks/bench_drag_preview.py [--base main] [--events 60] [--photos PATH ...] [--out results.json]
 
-1. The handler's work per event, in this process, the two ways taking turns on the same photo
-   (a 12-megapixel portrait and the 320-px photo of the load test):
-   old: the edit pasted into the display-size canvas (longest side `display_max_side`, 1024 px)
-   and written as a JPEG of quality 90; new: pasted into the drag canvas (`preview_max_side`,
-   640 px) and written at `DRAG_JPEG_QUALITY`. On the 320-px photo both canvases are the photo.
-2. Gradio's queue summary (`Queue.compute_analytics_summary`), which Gradio recomputes after
-   every event by default from its last 10 000 events and the app now recomputes every
-   `webui.app.ANALYTICS_EVERY` events: its cost per event after 1 000 and 10 000 events.
-3. One event through a real server (`python app.py`, its own process) and `gradio_client`, events
-   sent one after another by one session: wall time per event, the server's CPU per event, and
-   the client's CPU per event, with gradio_client as it comes (a new TLS context for each of its
-   HTTP calls), with one shared context, and with that context and replies handled as they arrive
-   (`load_test._BrowserPace`; the last two are what `benchmarks/load_test.py` now does).
+The base drag path is read from git (`--base`, default: the merge base with main) and run beside
+this tree's:
 
-Prints one JSON record. Uses the astronaut portrait bundled with scikit-image.
+1. In this process, per event, the two ways taking turns on the same photo (real photos given
+   with `--photos`, by default a 12-megapixel portrait made from the astronaut and the 320-px photo
+   of the load test): target coefficients -> `GeometricRenderer.render_frame` -> paste into the
+   drag canvas (`preview_max_side`) -> JPEG at `DRAG_JPEG_QUALITY`. Each stage is timed; the
+   base way runs the base commit's `pipeline/geometric.py`, `pipeline/face_mesh.py` and
+   `reconstruction/crop.warp_photo` (the rest of the tree is shared). `identical` says whether the
+   two ways gave the same pixels for every event (the drag path).
+   The release (display-size canvas) and the saved PNG (full resolution) are compared in the
+   same way: `release_identical` must be true.
+2. Through real servers (`python app.py` in their own processes, the base commit's exported to a
+   temporary folder, and this tree's), one session sending drag events back to back as the load
+   test's clients do: wall time per event and the server's CPU per event (Gradio's queue handling
+   included), the two servers taking turns in blocks of `--events` events.
+
+Prints one JSON record; the machine's load average at start and end says how much others used it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import inspect
 import os
-import ssl
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import cv2
@@ -40,13 +48,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.load_test import Server, _BrowserPace, _cpu_s, _photos  # noqa: E402
-from benchmarks.timing import interleaved_ms, summary_ms, timed_ms, write_record  # noqa: E402
-from pipeline import EditRequest, EngineRegistry, edit, photo_canvas, prepare_photo  # noqa: E402
-from webui.app import ANALYTICS_EVERY  # noqa: E402
+import benchmarks.load_test as load_test  # noqa: E402
+from benchmarks.timing import summary_ms, write_record  # noqa: E402
+from pipeline import EditRequest, EngineRegistry, photo_canvas, prepare_photo  # noqa: E402
+from pipeline.photo import Canvas, place_frame, target_coefficients  # noqa: E402
 from webui.common import save_jpeg  # noqa: E402
 from webui.config import ServerConfig  # noqa: E402
 from webui.edit_handlers import DRAG_JPEG_QUALITY  # noqa: E402
+
+STAGES = ("coefficients", "render_frame", "paste", "jpeg")
 
 
 def _request(i: int) -> EditRequest:
@@ -55,133 +65,186 @@ def _request(i: int) -> EditRequest:
     )
 
 
-def handler_paths(photo: np.ndarray, events: int, folder: Path) -> dict[str, Any]:
-    """Per-event handler time of the old and the new drag preview on one photo (interleaved)."""
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout
+
+
+def _module_from(source: str, name: str, folder: Path) -> ModuleType:
+    path = folder / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def base_modules(commit: str, folder: Path) -> tuple[ModuleType, ModuleType]:
+    """The base commit's geometric renderer module (using its own face_mesh) and crop module."""
+    mesh = _module_from(_git("show", f"{commit}:pipeline/face_mesh.py"), "_base_face_mesh", folder)
+    geometric = _git("show", f"{commit}:pipeline/geometric.py").replace(
+        "from pipeline.face_mesh import", "from _base_face_mesh import"
+    )
+    assert mesh is sys.modules["_base_face_mesh"]
+    return (
+        _module_from(geometric, "_base_geometric", folder),
+        _module_from(_git("show", f"{commit}:reconstruction/crop.py"), "_base_crop", folder),
+    )
+
+
+def handler_paths(photo: np.ndarray, events: int, folder: Path, base: tuple[ModuleType, ModuleType]) -> dict:
+    """Per-event time of each stage of the base and this tree's drag preview on one photo (interleaved)."""
+    base_geometric, base_crop = base
     cfg = ServerConfig()
     registry = EngineRegistry(fast=False)
     state = prepare_photo(photo, registry=registry)
-    display = photo_canvas(state, cfg.display_max_side)
+    new_engine = registry.geometric(state.backend)
+    new_state, renderer = state.engine_state(new_engine), new_engine.renderer
+    old_engine = base_geometric.GeometricRenderer(renderer.projector.model, renderer.settings)
+    old_engine._detector = renderer._detector  # the iris detector is shared: not what is compared
+    old_state = old_engine.prepare(state.crop, state.coefficients)
     drag = photo_canvas(state, cfg.drag_max_side)
 
-    def old(i: int) -> None:
-        result = edit(state, _request(i), registry=registry, canvas=display)
-        save_jpeg(result.full_image, folder / "old.jpg", 90)
+    def old_paste(canvas: Canvas, frame: Any) -> np.ndarray:
+        overlay = {"overlay": frame.overlay, "overlay_alpha": frame.overlay_alpha}
+        if "hidden" in inspect.signature(base_crop.warp_photo).parameters:  # as place_frame passes it
+            overlay["hidden"] = frame.hidden
+        return base_crop.warp_photo(canvas.image, frame.flow, canvas.transform, **overlay)
 
-    def new(i: int) -> None:
-        result = edit(state, _request(i), registry=registry, canvas=drag)
-        save_jpeg(result.full_image, folder / "new.jpg", DRAG_JPEG_QUALITY)
+    ways: dict[str, tuple[Any, Any, Callable[[Canvas, Any], np.ndarray]]] = {
+        "base": (old_engine, old_state, old_paste),
+        "new": (new_engine, new_state, place_frame),
+    }
 
-    for i in range(5):
-        old(i), new(i)
-    times = interleaved_ms({"old": old, "new": new}, events)
-    old_ms, new_ms = statistics.median(times["old"]), statistics.median(times["new"])
+    def run(way: str, i: int, canvas: Canvas, times: dict[str, list[float]] | None) -> np.ndarray:
+        engine, engine_state, paste = ways[way]
+        t = [time.perf_counter()]
+        coeffs = target_coefficients(state, _request(i), registry=registry)
+        t.append(time.perf_counter())
+        frame = engine.render_frame(engine_state, coeffs)
+        t.append(time.perf_counter())
+        image = paste(canvas, frame)
+        t.append(time.perf_counter())
+        save_jpeg(image, folder / f"{way}.jpg", DRAG_JPEG_QUALITY)
+        t.append(time.perf_counter())
+        if times is not None:
+            for stage, t0, t1 in zip(STAGES, t, t[1:], strict=False):
+                times[f"{way}/{stage}"].append(1000.0 * (t1 - t0))
+            times[f"{way}/total"].append(1000.0 * (t[-1] - t[0]))
+        return image
+
+    times: dict[str, list[float]] = {f"{w}/{s}": [] for w in ways for s in (*STAGES, "total")}
+    identical = True
+    for i in range(3):
+        run("base", i, drag, None), run("new", i, drag, None)
+    for i in range(events):
+        identical &= bool(np.array_equal(run("base", i, drag, times), run("new", i, drag, times)))
+    display, full = photo_canvas(state, cfg.display_max_side), Canvas(state.image, state.crop_transform)
+    release_identical = all(
+        np.array_equal(run("base", i, canvas, None), run("new", i, canvas, None))
+        for i in (0, 9, 17)
+        for canvas in (display, full)
+    )
     h, w = photo.shape[:2]
+    medians = {k: round(statistics.median(v), 2) for k, v in times.items()}
     return {
         "photo": f"{w}x{h}",
-        "old_canvas": "x".join(map(str, display.image.shape[1::-1])),
-        "new_canvas": "x".join(map(str, drag.image.shape[1::-1])),
-        "old": summary_ms(times["old"]),
-        "new": summary_ms(times["new"]),
-        "old_kb": round((folder / "old.jpg").stat().st_size / 1024, 1),
-        "new_kb": round((folder / "new.jpg").stat().st_size / 1024, 1),
-        "new_over_old_median": round(new_ms / old_ms, 3),
+        "drag_canvas": "x".join(map(str, drag.image.shape[1::-1])),
+        "median_ms": medians,
+        "base_total": summary_ms(times["base/total"]),
+        "new_total": summary_ms(times["new/total"]),
+        "new_over_base_median": round(medians["new/total"] / medians["base/total"], 3),
+        "identical": identical,
+        "release_identical": release_identical,
     }
 
 
-def queue_summary(recorded: int, repeats: int = 10) -> dict[str, Any]:
-    """ms of one `compute_analytics_summary` over `recorded` finished events (as Gradio records them)."""
-    from gradio.queueing import Queue
-
-    records = [
-        {
-            "time": time.time(),
-            "status": "success",
-            "process_time": 0.05,
-            "function": f,
-            "session_hash": f"s{i % 8}",
-        }
-        for i, f in enumerate(("preview", "preview", "preview", "save_png") * (recorded // 4))
-    ]
-    summary = Queue.compute_analytics_summary
-
-    class _Recorder:  # the attributes the method reads
-        ANAYLTICS_CACHE_FREQUENCY, event_count_at_last_cache, events_recorded = 1, 0, 0
-        events_recorded_per_fn: dict[str, int] = {}
-        cached_event_analytics_summary: dict[str, Any] = {}
-        _get_df = staticmethod(Queue._get_df)
-
-    recorder = _Recorder()
-
-    def once() -> None:
-        recorder.events_recorded += 1
-        summary(recorder, records)
-
-    times = timed_ms(once, repeats)
-    every = ANALYTICS_EVERY
-    return {
-        "events_recorded": recorded,
-        "gradio_default_ms_per_event": round(statistics.median(times), 2),
-        f"every_{every}_events_ms_per_event": round(statistics.median(times) / every, 3),
-    }
-
-
-def through_server(photos: dict[str, Path], events: int, work: Path) -> dict[str, Any]:
-    """Wall, server CPU and client CPU per preview event, one session sending events back to back."""
-    import gradio_client.utils
-    from gradio_client import Client, handle_file
-
-    temp_root = work / "temp-root"
+@contextmanager
+def _server_of(repo: Path, work: Path) -> Iterator[load_test.Server]:
+    """A load-test server started from `repo` (a checkout of this project)."""
+    temp_root = work / f"temp-{repo.name}"
     temp_root.mkdir()
-    server = Server(temp_root, work)
-    out: dict[str, Any] = {}
+    original, load_test.REPO = load_test.REPO, repo  # the Server starts `REPO/app.py` with cwd REPO
+    try:
+        server = load_test.Server(temp_root, work)
+    finally:
+        load_test.REPO = original
     try:
         server.wait_ready()
-        for label, photo in photos.items():
-            for tls in ("per_call_default", "shared_context", "shared_context_browser_paced"):
-                kwargs = {"ssl_verify": ssl.create_default_context()} if tls != "per_call_default" else {}
-                gradio_client.utils.time = _BrowserPace() if tls.endswith("paced") else time
-                client = Client(server.url, verbose=False, download_files=str(work / "dl"), **kwargs)
-                client.predict(handle_file(str(photo)), api_name="/analyse")
-                for i in range(5):
-                    client.predict(yaw=float(i), api_name="/preview")
-                walls = []
-                server0, client0 = _cpu_s(server.proc.pid), os.times()
+        yield server
+    finally:
+        server.stop()
+
+
+def through_servers(commit: str, photo: Path, events: int, rounds: int, work: Path) -> dict[str, Any]:
+    """Wall and server CPU per drag event of the base commit's server and this tree's, taking turns."""
+    export = work / "base"
+    export.mkdir()
+    archive = subprocess.run(["git", "archive", commit], cwd=REPO, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(export)], input=archive, check=True)
+    walls: dict[str, list[float]] = {"base": [], "new": []}
+    cpu: dict[str, list[float]] = {"base": [], "new": []}
+    with (
+        _server_of(export, work) as old,
+        _server_of(REPO, work) as new,
+        load_test.browser_paced_client_messages(),
+    ):
+        clients = {}
+        for way, server in (("base", old), ("new", new)):
+            clients[way] = (server, load_test._client(server.url, download_files=str(work / f"dl-{way}")))
+            clients[way][1].predict(load_test.handle_file(str(photo)), api_name="/analyse")
+            for i in range(5):
+                clients[way][1].predict(yaw=float(i), api_name="/preview")
+        for _ in range(rounds):
+            for way, (server, client) in clients.items():
+                cpu0 = load_test._cpu_s(server.proc.pid)
                 for i in range(events):
                     t0 = time.perf_counter()
                     client.predict(yaw=20.0 * np.sin(i / 7.0), smile=0.5, api_name="/preview")
-                    walls.append(1000.0 * (time.perf_counter() - t0))
-                client1 = os.times()
-                out[f"{label}/{tls}"] = {
-                    "wall_per_event": summary_ms(walls, minimum=False),
-                    "server_cpu_ms_per_event": round(1000 * (_cpu_s(server.proc.pid) - server0) / events, 1),
-                    "client_cpu_ms_per_event": round(
-                        1000 * (client1.user + client1.system - client0.user - client0.system) / events, 1
-                    ),
-                }
-                client.close()
-        gradio_client.utils.time = time
-    finally:
-        server.stop()
-    return out
+                    walls[way].append(1000.0 * (time.perf_counter() - t0))
+                cpu[way].append(1000.0 * (load_test._cpu_s(server.proc.pid) - cpu0) / events)
+        for _, client in clients.values():
+            client.close()
+    base_cpu, new_cpu = statistics.median(cpu["base"]), statistics.median(cpu["new"])
+    return {
+        "photo": photo.name,
+        "base": {"wall_per_event": summary_ms(walls["base"]), "server_cpu_ms_per_event": round(base_cpu, 1)},
+        "new": {"wall_per_event": summary_ms(walls["new"]), "server_cpu_ms_per_event": round(new_cpu, 1)},
+        "server_cpu_new_over_base": round(new_cpu / base_cpu, 3),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=60, help="preview events per measurement")
+    parser.add_argument(
+        "--base", default=None, help="git commit of the base drag path (default: merge base with main)"
+    )
+    parser.add_argument("--events", type=int, default=60, help="drag events per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="turns of each server in the server comparison")
+    parser.add_argument(
+        "--photos", type=Path, nargs="*", default=None, help="photos for the in-process comparison"
+    )
+    parser.add_argument("--no-server", action="store_true", help="skip the comparison through real servers")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON record here")
     args = parser.parse_args()
-    big = cv2.resize(data.astronaut(), (4000, 3000), interpolation=cv2.INTER_CUBIC)
-    record: dict[str, Any] = {"load_average_1min_start": round(os.getloadavg()[0], 2)}
+    commit = args.base or _git("merge-base", "HEAD", "main").strip()
+    record: dict[str, Any] = {"base": commit[:12], "load_average_1min_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="pirender-drag-") as tmp:
         work = Path(tmp)
-        ((small_path, _),) = _photos(work, 1)
-        small = np.asarray(Image.open(small_path).convert("RGB"))
-        record["handler_12mp"] = handler_paths(big, args.events, work)
-        record["handler_320px"] = handler_paths(small, args.events, work)
-        record["queue_summary"] = [queue_summary(n) for n in (1000, 10000)]
-        big_path = work / "big.jpg"
-        Image.fromarray(big).save(big_path, quality=92)
-        record["server"] = through_server({"320px": small_path, "12mp": big_path}, args.events, work)
+        base = base_modules(commit, work)
+        ((small_path, _),) = load_test._photos(work, 1)
+        if args.photos:
+            photos = {p.name: np.asarray(Image.open(p).convert("RGB")) for p in args.photos}
+        else:
+            big = cv2.resize(data.astronaut(), (4000, 3000), interpolation=cv2.INTER_CUBIC)
+            photos = {"astronaut_12mp": big}
+        photos["load_test_320px"] = np.asarray(Image.open(small_path).convert("RGB"))
+        record["handler"] = {
+            name: handler_paths(photo, args.events, work, base) for name, photo in photos.items()
+        }
+        if not args.no_server:
+            record["server"] = through_servers(commit, small_path, args.events, args.rounds, work)
     record["load_average_1min_end"] = round(os.getloadavg()[0], 2)
     write_record(record, args.out)
 

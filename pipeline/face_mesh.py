@@ -44,7 +44,11 @@ def rasterise_triangles(
     v = np.asarray(vertices, dtype=np.float64)
     tri = np.asarray(triangles, dtype=np.int64)
     a, b, c = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]  # (F, 3) each
-    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    # Edge vectors per triangle: every per-pixel term below is the same float64 operation on the
+    # same numbers as the textbook formula, only gathered once per triangle instead of per pixel.
+    bx, by = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
+    cx, cy = c[:, 0] - a[:, 0], c[:, 1] - a[:, 1]
+    area = bx * cy - by * cx
     xy = np.stack([a[:, :2], b[:, :2], c[:, :2]], axis=1)  # (F, 3, 2)
     x0 = np.clip(np.ceil(xy[:, :, 0].min(1)), 0, w).astype(np.int64)
     x1 = np.clip(np.floor(xy[:, :, 0].max(1)), -1, w - 1).astype(np.int64)
@@ -60,25 +64,36 @@ def rasterise_triangles(
     t = np.repeat(np.arange(len(tri)), count)
     start = np.cumsum(count) - count
     k = np.arange(total) - np.repeat(start, count)
-    px = x0[t] + k % bw[t]
-    py = y0[t] + k // bw[t]
-    ax, ay = a[t, 0], a[t, 1]
-    inv = 1.0 / area[t]
-    l1 = ((px - ax) * (c[t, 1] - ay) - (py - ay) * (c[t, 0] - ax)) * inv
-    l2 = ((b[t, 0] - ax) * (py - ay) - (b[t, 1] - ay) * (px - ax)) * inv
+    row, col = np.divmod(k, bw[t])
+    px = x0[t] + col
+    py = y0[t] + row
+    dx = px - a[:, 0][t]
+    dy = py - a[:, 1][t]
+    inv = (1.0 / area)[t]
+    l1 = (dx * cy[t] - dy * cx[t]) * inv
+    l2 = (bx[t] * dy - by[t] * dx) * inv
     l0 = 1.0 - l1 - l2
     eps = -1e-7
-    inside = (l0 >= eps) & (l1 >= eps) & (l2 >= eps)
+    inside = np.flatnonzero((l0 >= eps) & (l1 >= eps) & (l2 >= eps))
     t, px, py, l0, l1, l2 = t[inside], px[inside], py[inside], l0[inside], l1[inside], l2[inside]
-    depth = l0 * a[t, 2] + l1 * b[t, 2] + l2 * c[t, 2]
+    depth = l0 * a[:, 2][t] + l1 * b[:, 2][t] + l2 * c[:, 2][t]
     pix = py * w + px
-    # Nearest candidate per pixel: sort by pixel, then depth; keep the first of each pixel.
-    span = float(depth.max() - depth.min()) + 1.0
-    order = np.argsort(pix + (depth - depth.min()) / span * 0.999, kind="stable")
-    pix_sorted = pix[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = pix_sorted[1:] != pix_sorted[:-1]
-    keep = order[first]
+    # Nearest candidate per pixel (the first of the nearest where depths tie): only pixels with
+    # more than one candidate need the sort by pixel, then depth.
+    winner = np.full(h * w, -1, dtype=np.int64)
+    shared = np.bincount(pix, minlength=h * w)[pix] > 1
+    alone = np.flatnonzero(~shared)
+    winner[pix[alone]] = alone
+    contested = np.flatnonzero(shared)
+    if len(contested):
+        span = float(depth.max() - depth.min()) + 1.0
+        key = pix[contested] + (depth[contested] - depth.min()) / span * 0.999
+        order = contested[np.argsort(key, kind="stable")]
+        pix_sorted = pix[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = pix_sorted[1:] != pix_sorted[:-1]
+        winner[pix_sorted[first]] = order[first]
+    keep = winner[winner >= 0]  # in pixel order
     bary = np.stack([l0[keep], l1[keep], l2[keep]], axis=1)
     return pix[keep], t[keep], bary
 

@@ -115,7 +115,8 @@ class PreviewState:
     projected source mesh (pixels, depth); face_size: longer side of the face, pixels;
     exposure: mean face brightness / 128 (shades the synthetic mouth); grid_x, grid_y: (H, W)
     float32 pixel coordinates (the identity sampling map); mouth: what the photo shows inside
-    its mouth; irises: each eye's iris (None where the photo's eye is closed).
+    its mouth; irises: each eye's iris (None where the photo's eye is closed); corners: (F, 3, 2)
+    source pixels of each mesh triangle's corners; greyscale: a black-and-white photo.
     """
 
     source: np.ndarray
@@ -128,6 +129,8 @@ class PreviewState:
     mouth: MouthInterior
     irises: tuple[Iris | None, ...]
     head: HeadProxy | None = None
+    corners: np.ndarray | None = None
+    greyscale: bool = False
 
     @property
     def size(self) -> tuple[int, int]:
@@ -184,7 +187,8 @@ class GeometricRenderer:
             np.arange(size[1], dtype=np.float32), np.arange(size[0], dtype=np.float32)
         )
         points = points.copy()
-        for arr in (source, points, grid_x, grid_y):
+        corners = points[layout.triangles, :2]  # (F, 3, 2)
+        for arr in (source, points, grid_x, grid_y, corners):
             arr.setflags(write=False)
         return PreviewState(
             source=source,
@@ -197,6 +201,8 @@ class GeometricRenderer:
             mouth=analyse_mouth(source, points[layout.mouth[0], :2], points[layout.mouth[1], :2]),
             irises=self._irises(source, points),
             head=self._fit_head(source, points, person_mask) if self.settings.head else None,
+            corners=corners,
+            greyscale=_is_greyscale(source),
         )
 
     def _irises(self, source: np.ndarray, points: np.ndarray) -> tuple[Iris | None, ...]:
@@ -255,7 +261,7 @@ class GeometricRenderer:
         coarse[:, 1] = (coarse[:, 1] + 0.5) * sy - 0.5
         coarse[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # lips win over folded cheek triangles
         pix, tri, bary = rasterise_triangles(coarse, layout.triangles, (rh, rw))
-        src = np.einsum("pk,pkd->pd", bary, state.points[layout.triangles[tri], :2])  # (P, 2) source pixels
+        src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[tri])  # (P, 2) source pixels
         gy, gx = np.divmod(pix, rw)
         full_x = (gx + 0.5) / sx - 0.5  # coarse pixel centre in crop pixels
         full_y = (gy + 0.5) / sy - 0.5
@@ -328,8 +334,11 @@ class GeometricRenderer:
         x1, y1 = int(min(w, np.ceil(hi[0]))), int(min(h, np.ceil(hi[1])))
         if x1 - x0 < 4 or y1 - y0 < 4:
             return
-        corners = target_points[layout.triangles, :2]  # (F, 3, 2)
-        near = np.any(np.all((corners >= lo - 2.0) & (corners <= hi + 2.0), axis=2), axis=1)
+        # The triangles with a corner in the box (grown by 2 px).
+        (gx0, gy0), (gx1, gy1) = lo - 2.0, hi + 2.0
+        x, y = target_points[:, 0], target_points[:, 1]
+        in_box = (x >= gx0) & (x <= gx1) & (y >= gy0) & (y <= gy1)  # (N,)
+        near = in_box[layout.triangles].any(axis=1)
         if not near.any():
             return
         local = target_points.copy()
@@ -340,7 +349,7 @@ class GeometricRenderer:
         pix, tri, bary = rasterise_triangles(local, triangles, (y1 - y0, x1 - x0))
         if len(pix) == 0:
             return
-        src = np.einsum("pk,pkd->pd", bary, state.points[triangles[tri], :2])
+        src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[near][tri])
         gy, gx = np.divmod(pix, x1 - x0)
         region = flow[y0:y1, x0:x1]
         region[gy, gx, 0] = src[:, 0] - (gx + x0)
@@ -463,7 +472,7 @@ class GeometricRenderer:
         shut = self._shut_openings(state, target_points)
         for opening in shut:
             paint_lash_line(out, cover, paint, state.source, flow, opening)
-        if cover.max() > 0.0 and _is_greyscale(state.source):
+        if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
                 for image in (out, paint)
@@ -525,6 +534,11 @@ def _gaze(state: PreviewState, target: FaceCoefficients) -> np.ndarray | None:
     """(2,) gaze of the target relative to the photo; None when it asks for no change."""
     shift = shift_gaze(target.gaze, state.coeffs.gaze)
     return None if shift is None or not np.any(np.abs(shift) > 1e-4) else shift
+
+
+def _corners(state: PreviewState, triangles: np.ndarray) -> np.ndarray:
+    """(F, 3, 2) source pixels of the triangles' corners (prepared once per photo)."""
+    return state.corners if state.corners is not None else state.points[triangles, :2]
 
 
 def _is_greyscale(image: np.ndarray) -> bool:

@@ -8,13 +8,16 @@ the user's `EditSession` (a `gr.State`, never shared); every slider move is the 
 downloads and clips all reuse the one `SourceState` and the engine state prepared for it. When a
 released slider's engine is the geometric preview and the photo is no larger than a drag preview,
 the preview of the same values (the drag's last render) is shown again instead of being rendered
-a second time.
+a second time. A drag event carries only the sliders of its group (the semantic sliders, or the raw
+coefficients) as Gradio sends them, unprocessed; the session remembers the values the page last
+sent, which fills in the other group.
 """
 
 from __future__ import annotations
 
 import html
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -26,7 +29,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from core.errors import NoFaceError
+from core.errors import InputError, NoFaceError
 from pipeline import (
     CONTROL_SPECS,
     GEOMETRIC,
@@ -55,7 +58,7 @@ from webui.common import (
     to_display,
 )
 
-__all__ = ["EditSession", "EditHandlers", "ShownRender", "raw_name"]
+__all__ = ["EditSession", "EditHandlers", "ShownRender", "raw_name", "RAW_RANGE"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,8 @@ PREVIEW_WAIT_S = 5.0
 #: JPEG quality of the pictures shown while a slider moves (each is on screen for a fraction of a
 #: second); released renders are written at save_jpeg's default.
 DRAG_JPEG_QUALITY = 80
+#: Range of the raw expression sliders: the coefficients are about unit-variance in both face models.
+RAW_RANGE = 3.0
 
 
 def raw_name(i: int) -> str:
@@ -95,7 +100,8 @@ class EditSession:
     of the neural release render running or shown, so that a late preview of the same values does
     not overwrite it; generation counts release renders, so that a slow one that finishes after a
     newer one started is dropped. last_preview is the newest preview, which a release of the same
-    values with the geometric engine shows again instead of rendering it a second time.
+    values with the geometric engine shows again instead of rendering it a second time. values:
+    every slider's value as the page last sent it (a drag event sends only its own group's).
     A deep copy is a new, empty session: Gradio deep-copies a state's initial value once per
     session, which is how each session gets its own instance.
     """
@@ -109,6 +115,7 @@ class EditSession:
         self.neural_key: tuple | None = None
         self.generation = 0
         self.last_preview: ShownRender | None = None
+        self.values: dict[str, float] = {}
         self.shown: dict[str, deque[Path]] = {kind: deque() for kind in KEEP_IMAGES}
         self.lock = threading.Lock()
         self._preview_running: tuple[tuple, threading.Event] | None = None
@@ -121,6 +128,7 @@ class EditSession:
         self.before = None
         self.neural_key = None
         self.last_preview = None
+        self.values = {}
 
     def remember(self, path: Path, kind: str) -> None:
         """Keep the newest display images of `kind` ("preview", "edit", "photo"); delete older ones."""
@@ -162,6 +170,7 @@ class EditHandlers:
         self.ctx = ctx
         self.names = [s.name for s in CONTROL_SPECS]
         self.raw_names = [raw_name(i) for i in range(ctx.num_expression)]
+        self._raw = frozenset(self.raw_names)
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -172,6 +181,24 @@ class EditHandlers:
         return EditRequest(
             values={k: v for k, v in controls.items() if v}, raw_expression_offset=offset, engine=engine
         )
+
+    def _slider_values(self, values: Mapping[str, Any]) -> dict[str, float]:
+        """The sliders' values as finite numbers (drag events come unprocessed: their raw values are
+        checked here, the semantic ones again by `EditRequest`)."""
+        out: dict[str, float] = {}
+        for name, value in values.items():
+            try:
+                number = float(value or 0.0)
+            except (TypeError, ValueError):
+                raise InputError(f"slider '{name}' needs a number, got {value!r}") from None
+            if not math.isfinite(number):
+                raise InputError(f"slider '{name}' must be finite, got {number}")
+            if name in self._raw and abs(number) > RAW_RANGE:
+                raise InputError(
+                    f"slider '{name}' must be in [{-RAW_RANGE:g}, {RAW_RANGE:g}], got {number:g}"
+                )
+            out[name] = number
+        return out
 
     def _stale(self, request: gr.Request | None, api_name: str) -> bool:
         """A newer event of the same kind from the same session waits in the queue: skip this one."""
@@ -304,11 +331,19 @@ class EditHandlers:
 
     # --- slider events ---------------------------------------------------------------------------
 
-    def preview(self, session: EditSession, request: gr.Request, **values: Any) -> Any:
+    def preview(
+        self, session: EditSession, request: gr.Request, api_name: str = "preview", **values: Any
+    ) -> Any:
         """A slider is moving: the geometric preview of the current values at drag size (skipped without
-        a photo, and when a newer preview of the same session already waits: nothing is rendered)."""
+        a photo, and when a newer preview of the same session already waits: nothing is rendered).
+
+        values: the sliders of the dragged group (`api_name` names its event); the others keep the
+        values the session last received."""
+        with session.lock:
+            session.values.update(self._slider_values(values))
+            values = dict(session.values)
         source, canvas = session.source, session.drag_canvas
-        if source is None or canvas is None or self._stale(request, "preview"):
+        if source is None or canvas is None or self._stale(request, api_name):
             return gr.skip()
         key = self._key(values)
         if session.neural_key == key:  # the neural release render of these very values is running or shown
@@ -336,6 +371,8 @@ class EditHandlers:
         instead of being rendered a second time.
         """
         source = session.source
+        with session.lock:
+            session.values = self._slider_values(values)
         if source is None:
             gr.Warning("Upload a photo (or pick the example) first.", title="No photo")
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()

@@ -1,7 +1,9 @@
 """Edit tab: one photo, semantic sliders, before/after, full-resolution PNG and a morph clip (PIRenderer 4.3).
 
 While a slider is dragged, `.input` events render with the geometric preview at drag size
-(trigger_mode "always_last", no progress overlay, their own concurrency group); on `.release` the
+(trigger_mode "always_last", no progress overlay, their own concurrency group; each event carries
+only the sliders of its group, unprocessed by Gradio, which keeps Gradio's work per event small:
+API `preview` for the semantic sliders, `preview_raw` for the raw coefficients); on `.release` the
 best installed engine (the neural renderer when its weights are present) renders the same values
 at display size. Full-resolution PNG downloads run in a group of their own (one at a time by
 default), so they never hold up previews or releases. The handlers
@@ -20,12 +22,9 @@ import gradio as gr
 
 from pipeline import CONTROL_SPECS, PRESETS, preset_values
 from webui.common import AppContext, engine_radio, photo_input, ui_errors, ui_outcome
-from webui.edit_handlers import EditHandlers, EditSession, raw_name
+from webui.edit_handlers import RAW_RANGE, EditHandlers, EditSession, raw_name
 
 __all__ = ["EditTab", "build_edit_tab", "controls_help"]
-
-#: Range of the raw expression sliders: the coefficients are about unit-variance in both face models.
-RAW_RANGE = 3.0
 
 C = TypeVar("C", bound=gr.components.Component)
 
@@ -63,6 +62,34 @@ def _shown(kind: Callable[..., C], label: str, elem_id: str, **size: int) -> C:
     return kind(
         label=label, type="filepath", interactive=False, elem_id=elem_id, buttons=["fullscreen"], **size
     )
+
+
+def _wire_drag_previews(
+    h: EditHandlers, session: gr.State, groups: dict[str, dict[str, gr.Slider]], result: gr.Image, limit: int
+) -> None:
+    """One drag event per slider group (API name -> its sliders), each taking only its own sliders."""
+
+    def previewer(api_name: str) -> Callable[..., Any]:
+        def preview(session: EditSession, request: gr.Request, **values: Any) -> Any:
+            return h.preview(session, request, api_name, **values)
+
+        preview.__name__ = api_name
+        return preview
+
+    for api_name, group in groups.items():
+        gr.on(
+            [s.input for s in group.values()],
+            ui_errors(previewer(api_name)),
+            inputs=[session],
+            inputs_kwargs=group,
+            outputs=[result],
+            trigger_mode="always_last",
+            show_progress="hidden",
+            preprocess=False,  # the sliders as Gradio sends them (no thread hop per input); checked by h
+            concurrency_limit=limit,
+            concurrency_id="preview",
+            api_name=api_name,
+        )
 
 
 def build_edit_tab(ctx: AppContext) -> EditTab:
@@ -181,17 +208,8 @@ def build_edit_tab(ctx: AppContext) -> EditTab:
         api_name="choose_face",
     )
 
-    gr.on(
-        [s.input for s in slider_list],
-        ui_errors(h.preview),
-        inputs=[session],
-        inputs_kwargs=all_sliders,
-        outputs=[result],
-        trigger_mode="always_last",
-        show_progress="hidden",
-        concurrency_limit=cfg.preview_concurrency,
-        concurrency_id="preview",
-        api_name="preview",
+    _wire_drag_previews(
+        h, session, {"preview": sliders, "preview_raw": raw_sliders}, result, cfg.preview_concurrency
     )
     gr.on(
         [s.release for s in slider_list],

@@ -94,6 +94,11 @@ def test_slider_preview_and_refine_change_the_face_only(edit_client, running_app
     assert coeffs["engine"] == "geometric"
     assert _mae(_img(compare[0]), before) < 1.0 and _mae(_img(compare[1]), _img(shown)) < 1.0
     assert _mae(_img(shown), preview) < 2.0  # same values, same engine: same picture
+    # the raw coefficients drag on their own event, the semantic values kept from the release
+    raw = _img(client.predict(raw_00=1.5, api_name="/preview_raw"))
+    assert 0.2 < _mae(raw, preview) < _mae(raw, before)  # still turned: yaw 15 came from the session
+    with pytest.raises(AppError, match="raw_00"):
+        client.predict(raw_00=9.0, api_name="/preview_raw")
 
 
 def test_save_png_is_full_resolution_with_provenance(edit_client, example_photo: Path) -> None:
@@ -499,4 +504,7 @@ def test_saves_have_their_own_group_and_never_hold_up_previews(running_app: Runn
     assert {fns[n].concurrency_id for n in ("save_png", "save_crop")} == {"saves"}
     assert fns["save_png"].concurrency_limit == cfg.save_concurrency == 1
     assert fns["preview"].concurrency_id == "preview" and fns["preview"].trigger_mode == "always_last"
+    # drag events: each takes only its own group of sliders, unprocessed (the handler checks them)
+    assert fns["preview_raw"].concurrency_id == "preview" and fns["preview_raw"].trigger_mode == "always_last"
+    assert len(fns["preview"].inputs) == 1 + len(CONTROL_SPECS) and not fns["preview"].preprocess
     assert fns["refine"].concurrency_id == "edit"

@@ -60,6 +60,28 @@ def _src(page, selector: str) -> str | None:
     return element.get_attribute("src") if element else None
 
 
+def _drag(page, slider: str, fractions: np.ndarray) -> None:
+    """Press the slider's thumb in the middle of its track and move it through `fractions` of the
+    track (input events while moving); the mouse stays down."""
+    track = page.locator(f"{slider} input[type=range]")
+    track.scroll_into_view_if_needed()
+    box = track.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.5, y)
+    page.mouse.down()
+    for f in fractions:
+        page.mouse.move(box["x"] + box["width"] * f, y)
+        page.wait_for_timeout(40)
+
+
+def _wait_for_new_result(page, old_src: str | None) -> None:
+    page.wait_for_function(
+        "(old) => { const s = document.querySelector('#edit-result img')?.getAttribute('src'); "
+        "return s && s !== old; }",
+        arg=old_src,
+    )
+
+
 def test_upload_drag_slider_and_download(
     browser, running_app: RunningApp, example_photo: Path, tmp_path: Path
 ) -> None:
@@ -78,28 +100,22 @@ def test_upload_drag_slider_and_download(
         before = _image_at(page, before_src)
 
         # drag the yaw slider from the middle to 85 % of its track: input events while moving, release at the end
-        track = page.locator("#slider-yaw input[type=range]")
-        track.scroll_into_view_if_needed()
-        box = track.bounding_box()
-        y = box["y"] + box["height"] / 2
-        page.mouse.move(box["x"] + box["width"] * 0.5, y)
-        page.mouse.down()
-        for f in np.linspace(0.52, 0.85, 8):
-            page.mouse.move(box["x"] + box["width"] * f, y)
-            page.wait_for_timeout(40)
+        _drag(page, "#slider-yaw", np.linspace(0.52, 0.85, 8))
         page.mouse.up()
-
-        page.wait_for_function(
-            "(old) => { const s = document.querySelector('#edit-result img')?.getAttribute('src'); "
-            "return s && s !== old; }",
-            arg=before_src,
-        )
+        _wait_for_new_result(page, before_src)
         page.wait_for_selector("#edit-note :text('Rendered with')")  # the release render is done
         value = float(page.locator("#slider-yaw input[type=number]").input_value())
         assert value > 10.0
         after = _image_at(page, _src(page, "#edit-result img"))
         assert after.shape == before.shape
         assert np.abs(after - before).mean() > 0.5  # the face turned
+
+        # a raw coefficient's drag event (its own group, unprocessed values) previews while the mouse is down
+        page.click("text=Advanced: raw expression coefficients")
+        released_src = _src(page, "#edit-result img")
+        _drag(page, "#slider-raw_00", np.linspace(0.55, 0.9, 6))
+        _wait_for_new_result(page, released_src)
+        page.mouse.up()
 
         page.click("#edit-save")
         link = page.locator("#edit-download a[download]").first
@@ -112,6 +128,7 @@ def test_upload_drag_slider_and_download(
         assert image.size == Image.open(example_photo).size  # full resolution
         assert read_png_text(saved)["Comment"].startswith(SYNTHESIZED_NOTICE)
         assert f"yaw={value:g}" in read_png_text(saved)["Description"]
+        assert "raw_expression_offset=yes" in read_png_text(saved)["Description"]
 
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "browser-edit.png"), full_page=True)
@@ -161,11 +178,7 @@ def test_first_minute(browser, running_app: RunningApp) -> None:
         number = page.locator("#slider-yaw input[type=number]")
         number.fill("20")
         number.press("Enter")
-        page.wait_for_function(
-            "(old) => { const s = document.querySelector('#edit-result img')?.getAttribute('src'); "
-            "return s && s !== old; }",
-            arg=before_src,
-        )
+        _wait_for_new_result(page, before_src)
         after = _image_at(page, _src(page, "#edit-result img"))
         assert np.abs(after - before).mean() > 0.5  # the face turned
 

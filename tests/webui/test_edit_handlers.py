@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.errors import InputError
 from pipeline import GEOMETRIC, EngineRegistry, control_set_for
 from webui.common import AppContext
 from webui.config import ServerConfig
@@ -105,3 +106,41 @@ def test_a_drag_preview_is_drag_sized_and_the_release_display_sized(
     result, compare, _, _ = handlers.refine(session, "auto", request, yaw=12.0)
     assert renders[0] == 2  # the drag's small picture is not what a release shows: rendered again
     assert max(Image.open(result).size) == ctx.config.display_max_side and compare[1] == result
+
+
+def test_a_drag_event_sends_its_group_and_the_session_keeps_the_rest(ctx: AppContext, photo: Path) -> None:
+    handlers, session, request = EditHandlers(ctx), EditSession(), SimpleNamespace(session_hash="user-d")
+    handlers.analyse(str(photo), None, session, request)
+    handlers.refine(session, "auto", request, yaw=12.0, raw_00=0.0)
+    handlers.preview(session, request, "preview_raw", raw_00=1.5, raw_01=0.0)  # yaw comes from the session
+    assert session.last_preview.key == handlers._key({"yaw": 12.0, "raw_00": 1.5})
+    handlers.preview(session, request, "preview", yaw=-5.0, smile=0.3)  # raw_00 comes from the session
+    assert session.last_preview.key == handlers._key({"yaw": -5.0, "smile": 0.3, "raw_00": 1.5})
+    with pytest.raises(InputError, match="raw_01"):  # drag events come unprocessed: checked here
+        handlers.preview(session, request, "preview_raw", raw_01=7.0)
+    with pytest.raises(InputError, match="yaw"):
+        handlers.preview(session, request, "preview", yaw="left")
+    handlers.analyse(str(photo), None, session, request)  # a new photo starts from zero
+    assert session.values == {}
+
+
+def test_drags_change_nothing_a_release_or_a_save_shows(
+    ctx: AppContext, astronaut: np.ndarray, tmp_path: Path
+) -> None:
+    """Bit-identical release and PNG whether or not the session dragged first (per-photo caches and
+    drag-sized renders do not leak into them)."""
+    path = tmp_path / "big.png"
+    Image.fromarray(np.asarray(Image.fromarray(astronaut).resize((1400, 1400)))).save(path)
+    values = {"yaw": 14.0, "smile": 0.7, "open_mouth": 0.3}
+    shown = {}
+    for drags in (0, 6):
+        handlers, session = EditHandlers(ctx), EditSession()
+        request = SimpleNamespace(session_hash=f"user-e{drags}")
+        handlers.analyse(str(path), None, session, request)
+        for k in range(drags):
+            handlers.preview(session, request, "preview", yaw=2.0 * k + 3.0, smile=0.1 * k)
+        release = handlers.refine(session, "auto", request, **values)[0]
+        saved = handlers.save_png(session, "auto", "photo", request, **values)
+        shown[drags] = [np.asarray(Image.open(p)) for p in (release, saved)]
+    for before, after in zip(shown[0], shown[6], strict=True):
+        np.testing.assert_array_equal(before, after)
