@@ -402,6 +402,7 @@ class GeometricRenderer:
         reach = max(
             self.settings.fade * face_size, STRETCH_BOUND * float(np.percentile(rim_motion, 95)) * scale
         )
+        estimate = _unfold_outwards(estimate, flow, cover, 0.5 * reach)
         t = np.clip(dist / max(reach, 1.0), 0.0, 1.0)
         keep = 1.0 - t * t * (3.0 - 2.0 * t)  # smoothstep down to 0
         flow = np.where(cover[:, :, None] > 0.5, flow, estimate * keep[:, :, None]).astype(np.float32)
@@ -519,6 +520,31 @@ def _smooth_rim(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float 
     band = band[:, :, None]
     blurred = cv2.GaussianBlur(flow, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
     return (flow + band * (blurred - flow)).astype(np.float32)
+
+
+def _unfold_outwards(estimate: np.ndarray, flow: np.ndarray, cover: np.ndarray, reach: float) -> np.ndarray:
+    """The (h, w, 2) extension `estimate` outside the face, its outward part raised to the nearest rim's
+    flow where it falls short, over `reach` coarse pixels (a smoothstep).
+
+    Where the rim pulls the picture from further out (a chin that rises in a nod, a jaw that drops),
+    the pyramid's average of the whole rim falls off within a few pixels: the extension reads the
+    rim's own strip again and the face folds onto itself (a second chin over the neck, streaks where
+    the fold is smoothed). Continuing the rim's outward motion and fading it spreads that over what
+    lies beyond (the neck stretches); a rim that moves outwards still covers what is behind it."""
+    outside = (cover < 0.5).astype(np.uint8)
+    if outside.all() or not outside.any():
+        return estimate
+    dist, labels = cv2.distanceTransformWithLabels(outside, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    face = np.flatnonzero(outside.reshape(-1) == 0)  # labelled 1.. in scan order
+    rim_flow = np.concatenate([np.zeros((1, 2), np.float32), flow.reshape(-1, 2)[face]])[labels]
+    rows, cols = np.divmod(np.concatenate([[0], face]), cover.shape[1])
+    gy, gx = np.indices(cover.shape, dtype=np.float32)
+    normal = np.stack([gx - cols[labels], gy - rows[labels]], axis=-1)
+    normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-6)
+    ahead = np.maximum(((rim_flow - estimate) * normal).sum(axis=-1), 0.0)  # outward shortfall
+    t = np.clip(dist / max(reach, 1.0), 0.0, 1.0)
+    near = 1.0 - t * t * (3.0 - 2.0 * t)
+    return (estimate + (near * ahead)[:, :, None] * normal).astype(np.float32)
 
 
 def _gaze(state: PreviewState, target: FaceCoefficients) -> np.ndarray | None:
