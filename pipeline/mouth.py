@@ -29,12 +29,15 @@ __all__ = [
     "analyse_mouth",
     "mouth_source",
     "refine_mouth_flow",
+    "carry_corners",
     "paint_mouth",
 ]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: Columns across the mouth and rows down the opening at which the photo's interior is read.
 _COLUMNS, _ROWS = 24, 32
+#: Width (Gaussian sigma, in mouth widths) of the skin around a mouth corner that moves with it.
+CORNER_REACH = 0.16
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,9 @@ def mouth_source(
 
 
 def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion) -> None:
-    """Set the (H, W, 2) full-resolution backward flow inside the target's opening (in place)."""
+    """Set the (H, W, 2) full-resolution backward flow around the mouth's corners (`carry_corners`)
+    and inside the target's opening (in place)."""
+    carry_corners(flow, mouth)
     box = box_around(np.concatenate(mouth.target_lips), flow.shape[:2], pad=2)
     if box is None:
         return
@@ -213,6 +218,35 @@ def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion) -> None:
     w = inside[:, :, None]
     moved = np.stack([sx - px, sy - py], axis=-1)
     region[...] = (w * moved + (1.0 - w) * region).astype(np.float32)
+
+
+def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
+    """Move the skin around each mouth corner with the corner (the (H, W, 2) backward flow, in place):
+    the flow within `CORNER_REACH` mouth widths is drawn towards the corner's own motion, with a
+    Gaussian falloff.
+
+    An expression basis can lift a corner while the skin a few millimetres beside it moves the
+    other way (the smile's least-squares direction does: the corner goes up, the cheek beside it
+    slightly down). The mesh then shears at the corner, the cheek's triangles fold over it, and the
+    picture's corner (its shadow, the ends of the lips) keeps its place: only a point lifts."""
+    (up_s, _), (up_t, _) = mouth.source_lips, mouth.target_lips
+    width = float(np.hypot(*(up_t[-1] - up_t[0])))
+    sigma = CORNER_REACH * width
+    if sigma < 1.0:
+        return
+    for corner in (0, -1):
+        target, motion = up_t[corner], up_s[corner] - up_t[corner]  # backward flow of the corner itself
+        lo = np.floor(target - 2.5 * sigma).astype(int)
+        hi = np.ceil(target + 2.5 * sigma).astype(int) + 1
+        x0, y0 = max(lo[0], 0), max(lo[1], 0)
+        x1, y1 = min(hi[0], flow.shape[1]), min(hi[1], flow.shape[0])
+        if x1 <= x0 or y1 <= y0:
+            continue
+        dx = (np.arange(x0, x1) - target[0])[None, :]
+        dy = (np.arange(y0, y1) - target[1])[:, None]
+        weight = np.exp(-0.5 * (dx * dx + dy * dy) / (sigma * sigma)).astype(np.float32)[:, :, None]
+        region = flow[y0:y1, x0:x1]
+        region += weight * (motion.astype(np.float32) - region)
 
 
 def paint_mouth(
