@@ -78,6 +78,8 @@ STRETCH_BOUND = 4.5
 RIM_SMOOTH = 0.08
 #: ... where the warp stretches the picture: local area ratio (source area per output area) below this.
 RIM_STRETCH = 0.6
+#: Beyond the face the photo is read outwards at least this many photo pixels per output pixel.
+UNFOLD_SLOPE = 0.5
 
 
 @dataclass(frozen=True)
@@ -353,8 +355,9 @@ class GeometricRenderer:
         self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None
     ) -> None:
         """The full-resolution flow inside the mouth and around the eyes (in place)."""
+        face_flow = flow.copy()
         self._rasterise_features(flow, state, target_points)
-        refine_mouth_flow(flow, self._mouth(state, target_points))
+        refine_mouth_flow(flow, self._mouth(state, target_points), face_flow)
         for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
             refine_eye_flow(
                 flow,
@@ -402,10 +405,10 @@ class GeometricRenderer:
         reach = max(
             self.settings.fade * face_size, STRETCH_BOUND * float(np.percentile(rim_motion, 95)) * scale
         )
-        estimate = _unfold_outwards(estimate, flow, cover, 0.5 * reach)
         t = np.clip(dist / max(reach, 1.0), 0.0, 1.0)
         keep = 1.0 - t * t * (3.0 - 2.0 * t)  # smoothstep down to 0
         flow = np.where(cover[:, :, None] > 0.5, flow, estimate * keep[:, :, None]).astype(np.float32)
+        _unfold_columns(flow, cover, scale)
         return _smooth_rim(flow, cover, RIM_SMOOTH * face_size, scale)
 
     def face_mask(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
@@ -522,29 +525,25 @@ def _smooth_rim(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float 
     return (flow + band * (blurred - flow)).astype(np.float32)
 
 
-def _unfold_outwards(estimate: np.ndarray, flow: np.ndarray, cover: np.ndarray, reach: float) -> np.ndarray:
-    """The (h, w, 2) extension `estimate` outside the face, its outward part raised to the nearest rim's
-    flow where it falls short, over `reach` coarse pixels (a smoothstep).
+def _unfold_columns(flow: np.ndarray, cover: np.ndarray, scale: float) -> None:
+    """Above and below the face, read the photo in order down each column (the (h, w, 2) flow in crop
+    pixels on a grid of `scale` coarse pixels per crop pixel, in place): at least `UNFOLD_SLOPE` photo
+    rows per output row.
 
-    Where the rim pulls the picture from further out (a chin that rises in a nod, a jaw that drops),
-    the pyramid's average of the whole rim falls off within a few pixels: the extension reads the
-    rim's own strip again and the face folds onto itself (a second chin over the neck, streaks where
-    the fold is smoothed). Continuing the rim's outward motion and fading it spreads that over what
-    lies beyond (the neck stretches); a rim that moves outwards still covers what is behind it."""
-    outside = (cover < 0.5).astype(np.uint8)
-    if outside.all() or not outside.any():
-        return estimate
-    dist, labels = cv2.distanceTransformWithLabels(outside, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-    face = np.flatnonzero(outside.reshape(-1) == 0)  # labelled 1.. in scan order
-    rim_flow = np.concatenate([np.zeros((1, 2), np.float32), flow.reshape(-1, 2)[face]])[labels]
-    rows, cols = np.divmod(np.concatenate([[0], face]), cover.shape[1])
-    gy, gx = np.indices(cover.shape, dtype=np.float32)
-    normal = np.stack([gx - cols[labels], gy - rows[labels]], axis=-1)
-    normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-6)
-    ahead = np.maximum(((rim_flow - estimate) * normal).sum(axis=-1), 0.0)  # outward shortfall
-    t = np.clip(dist / max(reach, 1.0), 0.0, 1.0)
-    near = 1.0 - t * t * (3.0 - 2.0 * t)
-    return (estimate + (near * ahead)[:, :, None] * normal).astype(np.float32)
+    Where the chin rises in a nod (or the jaw drops), the extension's average of the whole rim falls
+    off within a few pixels under it: the photo's chin is read a second time below the chin (a pale
+    second chin over the neck, streaks where the fold is smoothed). Raised to the slope, what lies
+    beyond the face (the neck) stretches instead."""
+    face = cover > 0.5
+    rows = np.arange(cover.shape[0], dtype=np.float32)[:, None]
+    # u: photo row minus UNFOLD_SLOPE times output row (coarse pixels); in order means u never falls.
+    u = flow[:, :, 1] * scale + (1.0 - UNFOLD_SLOPE) * rows
+    below = np.maximum.accumulate(face, axis=0)  # at or under the face's top
+    above = np.maximum.accumulate(face[::-1], axis=0)[::-1]  # at or over the face's bottom
+    rising = np.maximum.accumulate(np.where(below & ~above | face, u, -np.inf), axis=0)
+    falling = np.minimum.accumulate(np.where(above & ~below | face, u, np.inf)[::-1], axis=0)[::-1]
+    fixed = np.where(below & ~above, rising, np.where(above & ~below, falling, u))
+    flow[:, :, 1] += (fixed - u) / scale
 
 
 def _gaze(state: PreviewState, target: FaceCoefficients) -> np.ndarray | None:

@@ -30,14 +30,18 @@ __all__ = [
     "mouth_source",
     "refine_mouth_flow",
     "carry_corners",
+    "follow_face_below_lips",
     "paint_mouth",
 ]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: Columns across the mouth and rows down the opening at which the photo's interior is read.
 _COLUMNS, _ROWS = 24, 32
-#: Width (Gaussian sigma, in mouth widths) of the skin around a mouth corner that moves with it.
-CORNER_REACH = 0.16
+#: Reach (Gaussian sigmas, in mouth widths) of the skin around a mouth corner that moves with it:
+#: towards the middle of the mouth (short: the lips' middle keeps its own motion), away from it, across.
+CORNER_REACH = (0.12, 0.3, 0.25)
+#: Under the lower lip the face's own flow takes over from this depth (mouth widths), over this much more.
+BELOW_LIPS = (0.35, 0.2)
 
 
 @dataclass(frozen=True)
@@ -202,9 +206,12 @@ def mouth_source(
     return cols.x_src.reshape(shape), sy.reshape(shape), inside.reshape(shape)
 
 
-def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion) -> None:
-    """Set the (H, W, 2) full-resolution backward flow around the mouth's corners (`carry_corners`)
+def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion, face_flow: np.ndarray | None = None) -> None:
+    """Set the (H, W, 2) full-resolution backward flow under the lower lip (`follow_face_below_lips`,
+    when the face's own flow `face_flow` is given), around the mouth's corners (`carry_corners`)
     and inside the target's opening (in place)."""
+    if face_flow is not None:
+        follow_face_below_lips(flow, face_flow, mouth)
     carry_corners(flow, mouth)
     box = box_around(np.concatenate(mouth.target_lips), flow.shape[:2], pad=2)
     if box is None:
@@ -220,33 +227,62 @@ def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion) -> None:
     region[...] = (w * moved + (1.0 - w) * region).astype(np.float32)
 
 
+def follow_face_below_lips(flow: np.ndarray, face_flow: np.ndarray, mouth: MouthMotion) -> None:
+    """Under the lower lip, hand the (H, W, 2) flow over to the face's own flow `face_flow` (in place):
+    from `BELOW_LIPS` [0] mouth widths under the target's inner lower lip, fully by [0] + [1].
+
+    The mesh is drawn again at full resolution around the mouth so that the lips' edges are sharp;
+    lower down (the chin) that only brings back what the face's flow smoothed: where a nod or a
+    dropped jaw unfolds the underside of the chin, the mesh stretches a strip the photo shows
+    edge-on over many rows (streaks in a beard), and the box it was drawn in ends in a seam."""
+    _, lower = mouth.target_lips
+    left, right = _corners_x(mouth.target_lips[0])
+    width = right - left
+    start, ramp = (v * width for v in BELOW_LIPS)
+    h, w = flow.shape[:2]
+    x0, x1 = max(int(left - 0.6 * width), 0), min(int(right + 0.6 * width) + 1, w)
+    y0 = max(int(lower[:, 1].min() + start), 0)
+    if x1 <= x0 or y0 >= h:
+        return
+    xs = np.arange(x0, x1, dtype=np.float64)
+    depth = np.arange(y0, h, dtype=np.float64)[:, None] - curve_y(lower, np.clip(xs, left, right))[None, :]
+    weight = np.clip((depth - start) / max(ramp, 1.0), 0.0, 1.0).astype(np.float32)[:, :, None]
+    region = flow[y0:, x0:x1]
+    region += weight * (face_flow[y0:, x0:x1] - region)
+
+
 def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
     """Move the skin around each mouth corner with the corner (the (H, W, 2) backward flow, in place):
     the flow within `CORNER_REACH` mouth widths is drawn towards the corner's own motion, with a
-    Gaussian falloff.
+    Gaussian falloff (shorter towards the middle of the mouth).
 
     An expression basis can lift a corner while the skin a few millimetres beside it moves the
     other way (the smile's least-squares direction does: the corner goes up, the cheek beside it
     slightly down). The mesh then shears at the corner, the cheek's triangles fold over it, and the
     picture's corner (its shadow, the ends of the lips) keeps its place: only a point lifts."""
     (up_s, _), (up_t, _) = mouth.source_lips, mouth.target_lips
-    width = float(np.hypot(*(up_t[-1] - up_t[0])))
-    sigma = CORNER_REACH * width
-    if sigma < 1.0:
+    axis = up_t[-1] - up_t[0]
+    width = float(np.hypot(*axis))
+    if width * min(CORNER_REACH) < 1.0:
         return
-    for corner in (0, -1):
+    axis = axis / width
+    inward_s, outward_s, across_s = (r * width for r in CORNER_REACH)
+    extent = 2.5 * max(CORNER_REACH) * width
+    for corner, inward in ((0, axis), (-1, -axis)):
         target, motion = up_t[corner], up_s[corner] - up_t[corner]  # backward flow of the corner itself
-        lo = np.floor(target - 2.5 * sigma).astype(int)
-        hi = np.ceil(target + 2.5 * sigma).astype(int) + 1
-        x0, y0 = max(lo[0], 0), max(lo[1], 0)
-        x1, y1 = min(hi[0], flow.shape[1]), min(hi[1], flow.shape[0])
+        x0, y0 = (max(int(np.floor(v - extent)), 0) for v in target)
+        x1 = min(int(np.ceil(target[0] + extent)) + 1, flow.shape[1])
+        y1 = min(int(np.ceil(target[1] + extent)) + 1, flow.shape[0])
         if x1 <= x0 or y1 <= y0:
             continue
         dx = (np.arange(x0, x1) - target[0])[None, :]
         dy = (np.arange(y0, y1) - target[1])[:, None]
-        weight = np.exp(-0.5 * (dx * dx + dy * dy) / (sigma * sigma)).astype(np.float32)[:, :, None]
+        along = dx * inward[0] + dy * inward[1]  # > 0 towards the middle of the mouth
+        side = dy * inward[0] - dx * inward[1]
+        sigma = np.where(along > 0.0, inward_s, outward_s)
+        weight = np.exp(-0.5 * ((along / sigma) ** 2 + (side / across_s) ** 2)).astype(np.float32)
         region = flow[y0:y1, x0:x1]
-        region += weight * (motion.astype(np.float32) - region)
+        region += weight[:, :, None] * (motion.astype(np.float32) - region)
 
 
 def paint_mouth(

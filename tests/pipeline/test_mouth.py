@@ -27,7 +27,8 @@ def test_the_skin_around_a_lifted_corner_moves_with_it() -> None:
     flow = np.zeros((120, 120, 2), np.float32)
     carry_corners(flow, MouthMotion(interior, source, target))
     np.testing.assert_allclose(flow[52, 40], [0.0, 8.0], atol=1e-4)  # the corner shows the photo's corner
-    assert flow[52, 44, 1] > 6.0 and flow[56, 40, 1] > 6.0  # a few pixels beside it too
+    assert flow[52, 36, 1] > 7.0 and flow[56, 40, 1] > 7.0  # a few pixels beside it, outwards and across
+    assert 4.0 < flow[52, 44, 1] < 7.0  # towards the middle of the mouth the carry falls off sooner
     assert abs(flow[52, 60, 1]) < 0.1 and np.abs(flow[5, 5]).max() < 1e-6  # not the middle, not far away
 
 
@@ -87,4 +88,4 @@ def test_a_raised_chin_does_not_fold_over_the_neck(shared_data: Path) -> None:
         for x in np.round(chin[0] + np.array([-6.0, 0.0, 6.0])).astype(int):
             ys = np.arange(int(lip[1]) + 2, min(int(chin[1] + 0.4 * preview.face_size), 255))
             read = ys + flow[ys, x, 1]  # photo row shown at each output row
-            assert np.diff(read).min() > 0.25, (name, x, np.round(np.diff(read), 2))
+            assert np.diff(read).min() > 0.15, (name, x, np.round(np.diff(read), 2))
