@@ -60,7 +60,7 @@ from pipeline.mouth import (
     analyse_mouth,
     mouth_source,
     paint_mouth,
-    refine_mouth_flow,
+    refine_mouth_area,
 )
 from pipeline.renderer import RenderedFrame
 from reconstruction.detection import FaceDetector
@@ -357,7 +357,7 @@ class GeometricRenderer:
         """The full-resolution flow inside the mouth and around the eyes (in place)."""
         face_flow = flow.copy()
         self._rasterise_features(flow, state, target_points)
-        refine_mouth_flow(flow, self._mouth(state, target_points), face_flow)
+        refine_mouth_area(flow, face_flow, self._mouth(state, target_points))
         for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
             refine_eye_flow(
                 flow,

@@ -28,6 +28,7 @@ __all__ = [
     "MouthMotion",
     "analyse_mouth",
     "mouth_source",
+    "refine_mouth_area",
     "refine_mouth_flow",
     "carry_corners",
     "follow_face_below_lips",
@@ -206,13 +207,17 @@ def mouth_source(
     return cols.x_src.reshape(shape), sy.reshape(shape), inside.reshape(shape)
 
 
-def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion, face_flow: np.ndarray | None = None) -> None:
-    """Set the (H, W, 2) full-resolution backward flow under the lower lip (`follow_face_below_lips`,
-    when the face's own flow `face_flow` is given), around the mouth's corners (`carry_corners`)
-    and inside the target's opening (in place)."""
-    if face_flow is not None:
-        follow_face_below_lips(flow, face_flow, mouth)
+def refine_mouth_area(flow: np.ndarray, face_flow: np.ndarray, mouth: MouthMotion) -> None:
+    """Set the (H, W, 2) full-resolution backward flow of the mouth area (in place): under the lower
+    lip the face's own flow `face_flow` (`follow_face_below_lips`), around the corners the corners'
+    motion (`carry_corners`), inside the opening the photo's interior (`refine_mouth_flow`)."""
+    follow_face_below_lips(flow, face_flow, mouth)
     carry_corners(flow, mouth)
+    refine_mouth_flow(flow, mouth)
+
+
+def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion) -> None:
+    """Set the (H, W, 2) full-resolution backward flow inside the target's opening (in place)."""
     box = box_around(np.concatenate(mouth.target_lips), flow.shape[:2], pad=2)
     if box is None:
         return
@@ -282,7 +287,14 @@ def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
         sigma = np.where(along > 0.0, inward_s, outward_s)
         weight = np.exp(-0.5 * ((along / sigma) ** 2 + (side / across_s) ** 2)).astype(np.float32)
         region = flow[y0:y1, x0:x1]
-        region += weight[:, :, None] * (motion.astype(np.float32) - region)
+        # Drawn towards the flow's smooth part shifted to the corner's motion, not towards the motion
+        # itself: what the whole head does there (a turn's perspective) stays.
+        smooth = cv2.GaussianBlur(region, (0, 0), across_s, borderType=cv2.BORDER_REPLICATE)
+        cx, cy = (
+            min(max(int(round(v)), lo), hi - 1) for v, lo, hi in zip(target, (x0, y0), (x1, y1), strict=True)
+        )
+        wanted = smooth + (motion.astype(np.float32) - smooth[cy - y0, cx - x0])
+        region += weight[:, :, None] * (wanted - region)
 
 
 def paint_mouth(
