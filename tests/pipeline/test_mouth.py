@@ -70,9 +70,9 @@ def test_a_smile_lifts_the_corners_the_detector_sees(shared_data: Path) -> None:
 
 @pytest.mark.realdata
 def test_a_raised_chin_does_not_fold_over_the_neck(shared_data: Path) -> None:
-    """Pitch -20 (nose up): down the chin's column the photo is read in order (no second chin over
-    the neck; it went back by 4 rows there before) and nowhere stretched into streaks (a photo row
-    drawn over at most 4 rows: the neck under the chin stretches, by up to 3.4x on carell)."""
+    """Pitch -20 (nose up): down the chin's column the photo is read in order, at least 0.4 photo rows
+    per output row (it read the chin again under the chin before, going back by up to 1.8 rows per
+    row: a second chin over the neck; now the neck under the chin stretches, 2x at most)."""
     from pipeline import EditRequest, EngineRegistry, prepare_photo
     from pipeline.photo import target_coefficients
 
@@ -88,4 +88,4 @@ def test_a_raised_chin_does_not_fold_over_the_neck(shared_data: Path) -> None:
         for x in np.round(chin[0] + np.array([-6.0, 0.0, 6.0])).astype(int):
             ys = np.arange(int(lip[1]) + 2, min(int(chin[1] + 0.4 * preview.face_size), 255))
             read = ys + flow[ys, x, 1]  # photo row shown at each output row
-            assert np.diff(read).min() > 0.15, (name, x, np.round(np.diff(read), 2))
+            assert np.diff(read).min() > 0.4, (name, x, np.round(np.diff(read), 2))
