@@ -40,7 +40,7 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _COLUMNS, _ROWS = 24, 32
 #: Reach (Gaussian sigmas, in mouth widths) of the skin around a mouth corner that moves with it:
 #: towards the middle of the mouth (short: the lips' middle keeps its own motion), away from it, across.
-CORNER_REACH = (0.12, 0.3, 0.25)
+CORNER_REACH = (0.12, 0.4, 0.3)
 #: Under the lower lip the face's own flow takes over from this depth (mouth widths), over this much more.
 BELOW_LIPS = (0.35, 0.2)
 
