@@ -270,30 +270,33 @@ def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
     width = float(np.hypot(*axis))
     if width * min(CORNER_REACH) < 1.0:
         return
-    axis = axis / width
+    axis = (axis / width).astype(np.float32)
     inward_s, outward_s, across_s = (r * width for r in CORNER_REACH)
-    extent = 2.5 * max(CORNER_REACH) * width
     for corner, inward in ((0, axis), (-1, -axis)):
         target, motion = up_t[corner], up_s[corner] - up_t[corner]  # backward flow of the corner itself
-        x0, y0 = (max(int(np.floor(v - extent)), 0) for v in target)
-        x1 = min(int(np.ceil(target[0] + extent)) + 1, flow.shape[1])
-        y1 = min(int(np.ceil(target[1] + extent)) + 1, flow.shape[0])
+        across = np.array([-inward[1], inward[0]], np.float32)
+        # The box around the weight's 3-sigma rectangle (along the mouth's axis and across it).
+        sides = (-3 * across_s, 3 * across_s)
+        reach = [target + a * inward + b * across for a in (-3 * outward_s, 3 * inward_s) for b in sides]
+        x0, y0 = (max(int(np.floor(v)), 0) for v in np.min(reach, axis=0))
+        x1, y1 = (int(np.ceil(v)) + 1 for v in np.max(reach, axis=0))
+        x1, y1 = min(x1, flow.shape[1]), min(y1, flow.shape[0])
         if x1 <= x0 or y1 <= y0:
             continue
-        dx = (np.arange(x0, x1) - target[0])[None, :]
-        dy = (np.arange(y0, y1) - target[1])[:, None]
+        dx = (np.arange(x0, x1, dtype=np.float32) - np.float32(target[0]))[None, :]
+        dy = (np.arange(y0, y1, dtype=np.float32) - np.float32(target[1]))[:, None]
         along = dx * inward[0] + dy * inward[1]  # > 0 towards the middle of the mouth
-        side = dy * inward[0] - dx * inward[1]
-        sigma = np.where(along > 0.0, inward_s, outward_s)
-        weight = np.exp(-0.5 * ((along / sigma) ** 2 + (side / across_s) ** 2)).astype(np.float32)
+        side = dx * across[0] + dy * across[1]
+        scaled = np.where(along > 0.0, along / inward_s, along / outward_s)
+        weight = np.exp(-0.5 * (scaled * scaled + (side / across_s) ** 2))
         region = flow[y0:y1, x0:x1]
-        # Drawn towards the flow's smooth part shifted to the corner's motion, not towards the motion
-        # itself: what the whole head does there (a turn's perspective) stays.
-        smooth = cv2.GaussianBlur(region, (0, 0), across_s, borderType=cv2.BORDER_REPLICATE)
-        cx, cy = (
-            min(max(int(round(v)), lo), hi - 1) for v, lo, hi in zip(target, (x0, y0), (x1, y1), strict=True)
-        )
-        wanted = smooth + (motion.astype(np.float32) - smooth[cy - y0, cx - x0])
+        # Drawn towards the flow's affine part (fitted with the same weights) moved to the corner's
+        # motion, not towards the motion itself: what the whole head does there (a turn) stays.
+        design = np.stack(np.broadcast_arrays(np.ones_like(dx), dx, dy), axis=-1).reshape(-1, 3)
+        weighted = design * weight.reshape(-1, 1)
+        normal = weighted.T @ design + 1e-6 * np.eye(3, dtype=np.float32)
+        slope = np.linalg.solve(normal, weighted.T @ region.reshape(-1, 2))[1:]  # (2, 2)
+        wanted = (motion.astype(np.float32) + design[:, 1:] @ slope).reshape(region.shape)
         region += weight[:, :, None] * (wanted - region)
 
 
