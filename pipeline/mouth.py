@@ -40,7 +40,9 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _COLUMNS, _ROWS = 24, 32
 #: Reach (Gaussian sigmas, in mouth widths) of the skin around a mouth corner that moves with it:
 #: towards the middle of the mouth (short: the lips' middle keeps its own motion), away from it, across.
-CORNER_REACH = (0.12, 0.4, 0.3)
+CORNER_REACH = (0.12, 0.3, 0.25)
+#: ... and where it ends (in those sigmas).
+CORNER_EXTENT = 2.5
 #: Under the lower lip the face's own flow takes over from this depth (mouth widths), over this much more.
 BELOW_LIPS = (0.35, 0.2)
 
@@ -258,26 +260,40 @@ def follow_face_below_lips(flow: np.ndarray, face_flow: np.ndarray, mouth: Mouth
 
 def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
     """Move the skin around each mouth corner with the corner (the (H, W, 2) backward flow, in place):
-    the flow within `CORNER_REACH` mouth widths is drawn towards the corner's own motion, with a
-    Gaussian falloff (shorter towards the middle of the mouth).
+    the flow within `CORNER_REACH` mouth widths is drawn towards the corner's own motion (plus what
+    the mouth does as a whole, an affine map), with a Gaussian falloff (shorter towards the middle of
+    the mouth, 0 from `CORNER_EXTENT` sigmas: the skin beside the jaw is not reached).
 
     An expression basis can lift a corner while the skin a few millimetres beside it moves the
     other way (the smile's least-squares direction does: the corner goes up, the cheek beside it
     slightly down). The mesh then shears at the corner, the cheek's triangles fold over it, and the
     picture's corner (its shadow, the ends of the lips) keeps its place: only a point lifts."""
-    (up_s, _), (up_t, _) = mouth.source_lips, mouth.target_lips
+    (up_s, lo_s), (up_t, lo_t) = mouth.source_lips, mouth.target_lips
     axis = up_t[-1] - up_t[0]
     width = float(np.hypot(*axis))
     if width * min(CORNER_REACH) < 1.0:
         return
     axis = (axis / width).astype(np.float32)
     inward_s, outward_s, across_s = (r * width for r in CORNER_REACH)
+    # What the head does around the mouth (a move, a turn, a size change): the similarity taking the
+    # target's lips to the photo's (a smile bends the lips, which a similarity cannot follow); its
+    # slope is kept around the corners.
+    lips_t, lips_s = np.concatenate([up_t, lo_t]), np.concatenate([up_s, lo_s])
+    x, y = lips_t[:, 0], lips_t[:, 1]
+    one, zero = np.ones_like(x), np.zeros_like(x)
+    design = np.concatenate([np.stack([x, -y, one, zero], 1), np.stack([y, x, zero, one], 1)])  # (2P, 4)
+    (a, b, _, _) = np.linalg.lstsq(design, np.concatenate([lips_s[:, 0], lips_s[:, 1]]), rcond=None)[0]
+    slope = np.array([[a - 1.0, -b], [b, a - 1.0]], np.float32)  # (2, 2) flow per pixel
     for corner, inward in ((0, axis), (-1, -axis)):
         target, motion = up_t[corner], up_s[corner] - up_t[corner]  # backward flow of the corner itself
         across = np.array([-inward[1], inward[0]], np.float32)
-        # The box around the weight's 3-sigma rectangle (along the mouth's axis and across it).
-        sides = (-3 * across_s, 3 * across_s)
-        reach = [target + a * inward + b * across for a in (-3 * outward_s, 3 * inward_s) for b in sides]
+        # The box around the weight's rectangle (along the mouth's axis and across it).
+        sides = (-CORNER_EXTENT * across_s, CORNER_EXTENT * across_s)
+        reach = [
+            target + a * inward + b * across
+            for a in (-CORNER_EXTENT * outward_s, CORNER_EXTENT * inward_s)
+            for b in sides
+        ]
         x0, y0 = (max(int(np.floor(v)), 0) for v in np.min(reach, axis=0))
         x1, y1 = (int(np.ceil(v)) + 1 for v in np.max(reach, axis=0))
         x1, y1 = min(x1, flow.shape[1]), min(y1, flow.shape[0])
@@ -287,16 +303,12 @@ def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
         dy = (np.arange(y0, y1, dtype=np.float32) - np.float32(target[1]))[:, None]
         along = dx * inward[0] + dy * inward[1]  # > 0 towards the middle of the mouth
         side = dx * across[0] + dy * across[1]
-        scaled = np.where(along > 0.0, along / inward_s, along / outward_s)
-        weight = np.exp(-0.5 * (scaled * scaled + (side / across_s) ** 2))
+        scaled = np.where(along > 0.0, along / inward_s, along / outward_s) ** 2 + (side / across_s) ** 2
+        # A Gaussian brought to exactly 0 at CORNER_EXTENT sigmas (nothing changes outside the box).
+        weight = np.exp(-0.5 * scaled) * np.clip(1.0 - scaled / CORNER_EXTENT**2, 0.0, 1.0) ** 2
         region = flow[y0:y1, x0:x1]
-        # Drawn towards the flow's affine part (fitted with the same weights) moved to the corner's
-        # motion, not towards the motion itself: what the whole head does there (a turn) stays.
-        design = np.stack(np.broadcast_arrays(np.ones_like(dx), dx, dy), axis=-1).reshape(-1, 3)
-        weighted = design * weight.reshape(-1, 1)
-        normal = weighted.T @ design + 1e-6 * np.eye(3, dtype=np.float32)
-        slope = np.linalg.solve(normal, weighted.T @ region.reshape(-1, 2))[1:]  # (2, 2)
-        wanted = (motion.astype(np.float32) + design[:, 1:] @ slope).reshape(region.shape)
+        offsets = np.stack(np.broadcast_arrays(dx, dy), axis=-1)  # (h, w, 2)
+        wanted = motion.astype(np.float32) + offsets @ slope.T
         region += weight[:, :, None] * (wanted - region)
 
 
