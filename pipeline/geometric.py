@@ -535,14 +535,17 @@ def _unfold_columns(flow: np.ndarray, cover: np.ndarray, scale: float) -> None:
     second chin over the neck, streaks where the fold is smoothed). Raised to the slope, what lies
     beyond the face (the neck) stretches instead."""
     face = cover > 0.5
-    rows = np.arange(cover.shape[0], dtype=np.float32)[:, None]
+    h = cover.shape[0]
+    rows = np.arange(h)[:, None]
     # u: photo row minus UNFOLD_SLOPE times output row (coarse pixels); in order means u never falls.
-    u = flow[:, :, 1] * scale + (1.0 - UNFOLD_SLOPE) * rows
-    below = np.maximum.accumulate(face, axis=0)  # at or under the face's top
-    above = np.maximum.accumulate(face[::-1], axis=0)[::-1]  # at or over the face's bottom
-    rising = np.maximum.accumulate(np.where(below & ~above | face, u, -np.inf), axis=0)
-    falling = np.minimum.accumulate(np.where(above & ~below | face, u, np.inf)[::-1], axis=0)[::-1]
-    fixed = np.where(below & ~above, rising, np.where(above & ~below, falling, u))
+    u = flow[:, :, 1] * scale + (1.0 - UNFOLD_SLOPE) * rows.astype(np.float32)
+    has = face.any(axis=0)
+    top, bottom = np.argmax(face, axis=0), h - 1 - np.argmax(face[::-1], axis=0)  # the face's rows per column
+    below, above = has & (rows > bottom), has & (rows < top)
+    # Each side starts from the face's own edge in that column.
+    rising = np.maximum.accumulate(np.where(below | has & (rows == bottom), u, -np.inf), axis=0)
+    falling = np.minimum.accumulate(np.where(above | has & (rows == top), u, np.inf)[::-1], axis=0)[::-1]
+    fixed = np.where(below, rising, np.where(above, falling, u))
     flow[:, :, 1] += (fixed - u) / scale
 
 
