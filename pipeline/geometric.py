@@ -60,7 +60,7 @@ from pipeline.mouth import (
     analyse_mouth,
     mouth_source,
     paint_mouth,
-    refine_mouth_flow,
+    refine_mouth_area,
 )
 from pipeline.renderer import RenderedFrame
 from reconstruction.detection import FaceDetector
@@ -78,6 +78,8 @@ STRETCH_BOUND = 4.5
 RIM_SMOOTH = 0.08
 #: ... where the warp stretches the picture: local area ratio (source area per output area) below this.
 RIM_STRETCH = 0.6
+#: Beyond the face the photo is read outwards at least this many photo pixels per output pixel.
+UNFOLD_SLOPE = 0.5
 
 
 @dataclass(frozen=True)
@@ -362,8 +364,9 @@ class GeometricRenderer:
         self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None
     ) -> None:
         """The full-resolution flow inside the mouth and around the eyes (in place)."""
+        face_flow = flow.copy()
         self._rasterise_features(flow, state, target_points)
-        refine_mouth_flow(flow, self._mouth(state, target_points))
+        refine_mouth_area(flow, face_flow, self._mouth(state, target_points))
         for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
             refine_eye_flow(
                 flow,
@@ -414,6 +417,7 @@ class GeometricRenderer:
         t = np.clip(dist / max(reach, 1.0), 0.0, 1.0)
         keep = 1.0 - t * t * (3.0 - 2.0 * t)  # smoothstep down to 0
         flow = np.where(cover[:, :, None] > 0.5, flow, estimate * keep[:, :, None]).astype(np.float32)
+        _unfold_columns(flow, cover, scale)
         return _smooth_rim(flow, cover, RIM_SMOOTH * face_size, scale)
 
     def face_mask(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
@@ -528,6 +532,30 @@ def _smooth_rim(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float 
     band = band[:, :, None]
     blurred = cv2.GaussianBlur(flow, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
     return (flow + band * (blurred - flow)).astype(np.float32)
+
+
+def _unfold_columns(flow: np.ndarray, cover: np.ndarray, scale: float) -> None:
+    """Above and below the face, read the photo in order down each column (the (h, w, 2) flow in crop
+    pixels on a grid of `scale` coarse pixels per crop pixel, in place): at least `UNFOLD_SLOPE` photo
+    rows per output row.
+
+    Where the chin rises in a nod (or the jaw drops), the extension's average of the whole rim falls
+    off within a few pixels under it: the photo's chin is read a second time below the chin (a pale
+    second chin over the neck, streaks where the fold is smoothed). Raised to the slope, what lies
+    beyond the face (the neck) stretches instead."""
+    face = cover > 0.5
+    h = cover.shape[0]
+    rows = np.arange(h)[:, None]
+    # u: photo row minus UNFOLD_SLOPE times output row (coarse pixels); in order means u never falls.
+    u = flow[:, :, 1] * scale + (1.0 - UNFOLD_SLOPE) * rows.astype(np.float32)
+    has = face.any(axis=0)
+    top, bottom = np.argmax(face, axis=0), h - 1 - np.argmax(face[::-1], axis=0)  # the face's rows per column
+    below, above = has & (rows > bottom), has & (rows < top)
+    # Each side starts from the face's own edge in that column.
+    rising = np.maximum.accumulate(np.where(below | has & (rows == bottom), u, -np.inf), axis=0)
+    falling = np.minimum.accumulate(np.where(above | has & (rows == top), u, np.inf)[::-1], axis=0)[::-1]
+    fixed = np.where(below, rising, np.where(above, falling, u))
+    flow[:, :, 1] += (fixed - u) / scale
 
 
 def _gaze(state: PreviewState, target: FaceCoefficients) -> np.ndarray | None:

@@ -28,13 +28,23 @@ __all__ = [
     "MouthMotion",
     "analyse_mouth",
     "mouth_source",
+    "refine_mouth_area",
     "refine_mouth_flow",
+    "carry_corners",
+    "follow_face_below_lips",
     "paint_mouth",
 ]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: Columns across the mouth and rows down the opening at which the photo's interior is read.
 _COLUMNS, _ROWS = 24, 32
+#: Reach (Gaussian sigmas, in mouth widths) of the skin around a mouth corner that moves with it:
+#: towards the middle of the mouth (short: the lips' middle keeps its own motion), away from it, across.
+CORNER_REACH = (0.12, 0.3, 0.25)
+#: ... and where it ends (in those sigmas).
+CORNER_EXTENT = 2.5
+#: Under the lower lip the face's own flow takes over from this depth (mouth widths), over this much more.
+BELOW_LIPS = (0.35, 0.2)
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,15 @@ def mouth_source(
     return cols.x_src.reshape(shape), sy.reshape(shape), inside.reshape(shape)
 
 
+def refine_mouth_area(flow: np.ndarray, face_flow: np.ndarray, mouth: MouthMotion) -> None:
+    """Set the (H, W, 2) full-resolution backward flow of the mouth area (in place): under the lower
+    lip the face's own flow `face_flow` (`follow_face_below_lips`), around the corners the corners'
+    motion (`carry_corners`), inside the opening the photo's interior (`refine_mouth_flow`)."""
+    follow_face_below_lips(flow, face_flow, mouth)
+    carry_corners(flow, mouth)
+    refine_mouth_flow(flow, mouth)
+
+
 def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion) -> None:
     """Set the (H, W, 2) full-resolution backward flow inside the target's opening (in place)."""
     box = box_around(np.concatenate(mouth.target_lips), flow.shape[:2], pad=2)
@@ -213,6 +232,84 @@ def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion) -> None:
     w = inside[:, :, None]
     moved = np.stack([sx - px, sy - py], axis=-1)
     region[...] = (w * moved + (1.0 - w) * region).astype(np.float32)
+
+
+def follow_face_below_lips(flow: np.ndarray, face_flow: np.ndarray, mouth: MouthMotion) -> None:
+    """Under the lower lip, hand the (H, W, 2) flow over to the face's own flow `face_flow` (in place):
+    from `BELOW_LIPS` [0] mouth widths under the target's inner lower lip, fully by [0] + [1].
+
+    The mesh is drawn again at full resolution around the mouth so that the lips' edges are sharp;
+    lower down (the chin) that only brings back what the face's flow smoothed: where a nod or a
+    dropped jaw unfolds the underside of the chin, the mesh stretches a strip the photo shows
+    edge-on over many rows (streaks in a beard), and the box it was drawn in ends in a seam."""
+    _, lower = mouth.target_lips
+    left, right = _corners_x(mouth.target_lips[0])
+    width = right - left
+    start, ramp = (v * width for v in BELOW_LIPS)
+    h, w = flow.shape[:2]
+    x0, x1 = max(int(left - 0.6 * width), 0), min(int(right + 0.6 * width) + 1, w)
+    y0 = max(int(lower[:, 1].min() + start), 0)
+    if x1 <= x0 or y0 >= h:
+        return
+    xs = np.arange(x0, x1, dtype=np.float64)
+    depth = np.arange(y0, h, dtype=np.float64)[:, None] - curve_y(lower, np.clip(xs, left, right))[None, :]
+    weight = np.clip((depth - start) / max(ramp, 1.0), 0.0, 1.0).astype(np.float32)[:, :, None]
+    region = flow[y0:, x0:x1]
+    region += weight * (face_flow[y0:, x0:x1] - region)
+
+
+def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
+    """Move the skin around each mouth corner with the corner (the (H, W, 2) backward flow, in place):
+    the flow within `CORNER_REACH` mouth widths is drawn towards the corner's own motion (plus what
+    the mouth does as a whole, an affine map), with a Gaussian falloff (shorter towards the middle of
+    the mouth, 0 from `CORNER_EXTENT` sigmas: the skin beside the jaw is not reached).
+
+    An expression basis can lift a corner while the skin a few millimetres beside it moves the
+    other way (the smile's least-squares direction does: the corner goes up, the cheek beside it
+    slightly down). The mesh then shears at the corner, the cheek's triangles fold over it, and the
+    picture's corner (its shadow, the ends of the lips) keeps its place: only a point lifts."""
+    (up_s, lo_s), (up_t, lo_t) = mouth.source_lips, mouth.target_lips
+    axis = up_t[-1] - up_t[0]
+    width = float(np.hypot(*axis))
+    if width * min(CORNER_REACH) < 1.0:
+        return
+    axis = (axis / width).astype(np.float32)
+    inward_s, outward_s, across_s = (r * width for r in CORNER_REACH)
+    # What the head does around the mouth (a move, a turn, a size change): the similarity taking the
+    # target's lips to the photo's (a smile bends the lips, which a similarity cannot follow); its
+    # slope is kept around the corners.
+    lips_t, lips_s = np.concatenate([up_t, lo_t]), np.concatenate([up_s, lo_s])
+    x, y = lips_t[:, 0], lips_t[:, 1]
+    one, zero = np.ones_like(x), np.zeros_like(x)
+    design = np.concatenate([np.stack([x, -y, one, zero], 1), np.stack([y, x, zero, one], 1)])  # (2P, 4)
+    (a, b, _, _) = np.linalg.lstsq(design, np.concatenate([lips_s[:, 0], lips_s[:, 1]]), rcond=None)[0]
+    slope = np.array([[a - 1.0, -b], [b, a - 1.0]], np.float32)  # (2, 2) flow per pixel
+    for corner, inward in ((0, axis), (-1, -axis)):
+        target, motion = up_t[corner], up_s[corner] - up_t[corner]  # backward flow of the corner itself
+        across = np.array([-inward[1], inward[0]], np.float32)
+        # The box around the weight's rectangle (along the mouth's axis and across it).
+        sides = (-CORNER_EXTENT * across_s, CORNER_EXTENT * across_s)
+        reach = [
+            target + a * inward + b * across
+            for a in (-CORNER_EXTENT * outward_s, CORNER_EXTENT * inward_s)
+            for b in sides
+        ]
+        x0, y0 = (max(int(np.floor(v)), 0) for v in np.min(reach, axis=0))
+        x1, y1 = (int(np.ceil(v)) + 1 for v in np.max(reach, axis=0))
+        x1, y1 = min(x1, flow.shape[1]), min(y1, flow.shape[0])
+        if x1 <= x0 or y1 <= y0:
+            continue
+        dx = (np.arange(x0, x1, dtype=np.float32) - np.float32(target[0]))[None, :]
+        dy = (np.arange(y0, y1, dtype=np.float32) - np.float32(target[1]))[:, None]
+        along = dx * inward[0] + dy * inward[1]  # > 0 towards the middle of the mouth
+        side = dx * across[0] + dy * across[1]
+        scaled = np.where(along > 0.0, along / inward_s, along / outward_s) ** 2 + (side / across_s) ** 2
+        # A Gaussian brought to exactly 0 at CORNER_EXTENT sigmas (nothing changes outside the box).
+        weight = np.exp(-0.5 * scaled) * np.clip(1.0 - scaled / CORNER_EXTENT**2, 0.0, 1.0) ** 2
+        region = flow[y0:y1, x0:x1]
+        offsets = np.stack(np.broadcast_arrays(dx, dy), axis=-1)  # (h, w, 2)
+        wanted = motion.astype(np.float32) + offsets @ slope.T
+        region += weight[:, :, None] * (wanted - region)
 
 
 def paint_mouth(
