@@ -34,6 +34,8 @@ __all__ = [
     "prepare_photo",
     "prepared_for",
     "photo_canvas",
+    "side_view_advice",
+    "SIDE_VIEW_DEGREES",
     "target_coefficients",
     "request_from_preset",
     "edit",
@@ -41,6 +43,25 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: Beyond this head turn (degrees) the photo shows one side of the face: its far half is hidden.
+SIDE_VIEW_DEGREES = 40.0
+
+
+def side_view_advice(coefficients: FaceCoefficients) -> str | None:
+    """A note for a face seen from the side (|yaw| > `SIDE_VIEW_DEGREES`), else None.
+
+    The renderer only moves what the photo shows: turning such a face further or opening its mouth
+    stretches the near cheek over where the hidden half would be (seen on real profile photos).
+    """
+    yaw = float(coefficients.angles_degrees[1])
+    if abs(yaw) <= SIDE_VIEW_DEGREES:
+        return None
+    return (
+        f"The face is seen from the side (turned {abs(yaw):.0f} degrees), so half of it is hidden: "
+        "turning it further or opening the mouth will look stretched. A photo facing the camera "
+        "(within about 30 degrees) edits best."
+    )
 
 
 @dataclass
