@@ -23,7 +23,6 @@ from pipeline import (
     prepare_photo,
     request_from_preset,
     save_image,
-    side_view_advice,
 )
 
 HELP = "edit a portrait photo (head pose, expression, gaze...) and write a PNG; see --help for every control"
@@ -89,9 +88,8 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar("edit") as progress:
         progress(0.0, "analysing the photo")
         state = prepare_photo(args.photo, backend=args.backend, face_index=args.face_index)
-        advice = side_view_advice(state.coefficients)
-        if advice:
-            log.warning("%s", advice)
+        for note in state.advice():
+            log.warning("%s", note)
         progress(0.5, "rendering")
         result = edit(state, request)
         provenance = Provenance("edit", result.engine_used, state.face_model, request.details())

@@ -44,7 +44,6 @@ from pipeline.photo import (
     photo_canvas,
     prepare_photo,
     request_from_preset,
-    side_view_advice,
     target_coefficients,
 )
 from pipeline.progress import Cancelled, Progress
@@ -85,7 +84,6 @@ __all__ = [
     "edit",
     "photo_canvas",
     "request_from_preset",
-    "side_view_advice",
     "target_coefficients",
     # videos
     "DEFAULT_MAX_VIDEO_SIDE",

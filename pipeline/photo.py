@@ -19,6 +19,7 @@ import numpy as np
 
 from core.coefficients import FaceCoefficients
 from core.errors import InputError
+from pipeline.advice import photo_advice
 from pipeline.engines import EngineRegistry, check_engine_choice, default_registry
 from pipeline.media import even_frame_size
 from pipeline.renderer import RenderedFrame, Renderer
@@ -34,8 +35,6 @@ __all__ = [
     "prepare_photo",
     "prepared_for",
     "photo_canvas",
-    "side_view_advice",
-    "SIDE_VIEW_DEGREES",
     "target_coefficients",
     "request_from_preset",
     "edit",
@@ -43,25 +42,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Beyond this head turn (degrees) the photo shows one side of the face: its far half is hidden.
-SIDE_VIEW_DEGREES = 40.0
-
-
-def side_view_advice(coefficients: FaceCoefficients) -> str | None:
-    """A note for a face seen from the side (|yaw| > `SIDE_VIEW_DEGREES`), else None.
-
-    The renderer only moves what the photo shows: turning such a face further or opening its mouth
-    stretches the near cheek over where the hidden half would be (seen on real profile photos).
-    """
-    yaw = float(coefficients.angles_degrees[1])
-    if abs(yaw) <= SIDE_VIEW_DEGREES:
-        return None
-    return (
-        f"The face is seen from the side (turned {abs(yaw):.0f} degrees), so half of it is hidden: "
-        "turning it further or opening the mouth will look stretched. A photo facing the camera "
-        "(within about 30 degrees) edits best."
-    )
 
 
 @dataclass
@@ -82,6 +62,11 @@ class SourceState:
     def image(self) -> np.ndarray:
         """(H, W, 3) uint8 RGB: the photo at full resolution."""
         return self.analysis.image
+
+    def advice(self) -> list[str]:
+        """Notes for a face the renderer can only edit badly (`pipeline.advice`): a side view, a
+        covered mouth; empty for a usual portrait."""
+        return photo_advice(self.coefficients, self.crop, self.analysis.crop_landmarks)
 
     @property
     def crop(self) -> np.ndarray:

@@ -44,7 +44,6 @@ from pipeline import (
     photo_canvas,
     prepare_photo,
     save_image,
-    side_view_advice,
 )
 from webui.common import (
     PHOTO_EXTENSIONS,
@@ -316,9 +315,8 @@ class EditHandlers:
         )
         if n > 1:
             info += " Faces are numbered largest first; choose another with *Face*."
-        advice = side_view_advice(state.coefficients)
-        if advice:
-            info += f" **Side view.** {html.escape(advice)}"
+        for note in state.advice():
+            info += f" **Note:** {html.escape(note)}"
         choices = [str(i + 1) for i in range(n)]
         face_update = gr.update(visible=n > 1, choices=choices, value=str(chosen + 1))
         return (

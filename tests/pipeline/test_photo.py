@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from core.coefficients import DEFAULT_FACE_MODEL, FaceCoefficients
+from core.coefficients import DEFAULT_FACE_MODEL
 from core.errors import InputError, WeightsNotFoundError
 from pipeline import (
     GEOMETRIC,
@@ -23,14 +23,7 @@ from pipeline import (
     read_video_metadata,
     request_from_preset,
 )
-from pipeline.photo import (
-    SIDE_VIEW_DEGREES,
-    Canvas,
-    place_frame,
-    prepare_photo,
-    side_view_advice,
-    target_coefficients,
-)
+from pipeline.photo import Canvas, place_frame, prepare_photo, target_coefficients
 from pirender import save_pretrained
 from tests.pipeline.conftest import mae, tiny_renderer
 
@@ -186,31 +179,3 @@ def test_a_shut_eye_shows_nothing_of_the_old_iris(shared_data: Path, name: str) 
     green = out[..., 1] - np.maximum(out[..., 0], out[..., 2]) > 60
     iris_pixels = int(np.count_nonzero(np.all(marked == (0, 255, 0), axis=2)))
     assert green.sum() <= 0.01 * iris_pixels  # it was 14 to 18 % of it (a sliver along each lid)
-
-
-def test_a_side_view_gets_advice_and_a_frontal_face_none() -> None:
-    def face(yaw_degrees: float) -> FaceCoefficients:
-        angles = np.radians([0.0, yaw_degrees, 0.0])
-        return FaceCoefficients(DEFAULT_FACE_MODEL, np.zeros(32), angles, np.zeros(3), np.zeros(3))
-
-    assert side_view_advice(face(0.0)) is None and side_view_advice(face(-SIDE_VIEW_DEGREES)) is None
-    for yaw in (-52.0, 61.0):
-        advice = side_view_advice(face(yaw))
-        assert (
-            advice is not None
-            and f"turned {abs(yaw):.0f} degrees" in advice
-            and "facing the camera" in advice
-        )
-
-
-@pytest.mark.realdata
-def test_real_profile_photos_are_told_they_are_side_views(shared_data: Path) -> None:
-    registry = EngineRegistry()
-    for name, side in (
-        ("deepinsight__insightface__left_face.jpeg", True),
-        ("YadiraF__PRNet__image00251.jpg", True),
-        ("serengil__deepface__img1.jpg", False),
-        ("sicxu__Deep3DFaceRecon_pytorch__015384.jpg", False),  # a three-quarter view edits well
-    ):
-        state = prepare_photo(shared_data / "images" / name, registry=registry)
-        assert (side_view_advice(state.coefficients) is not None) == side, name

@@ -1,0 +1,87 @@
+"""Notes for photos the renderer can only edit badly: what the user is told after the analysis.
+
+The renderer moves what the photo shows. A face seen from the side hides half of itself, and a mouth
+covered by a mask is not a mouth: edits there look stretched or paint lips on the mask. The notes
+say so once, when the photo is analysed (web app) or edited (CLI); nothing is refused.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from core.coefficients import FaceCoefficients
+
+__all__ = ["SIDE_VIEW_DEGREES", "side_view_advice", "covered_mouth_advice", "photo_advice"]
+
+#: Beyond this head turn (degrees) the photo shows one side of the face: its far half is hidden.
+SIDE_VIEW_DEGREES = 40.0
+#: Face-mesh contours: the outer and inner lip rings, and a patch of each cheek under the eye.
+_LIPS_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185]
+_LIPS_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191]
+_CHEEKS = ([117, 118, 101, 36, 205, 50], [346, 347, 330, 266, 425, 280])
+#: A covered mouth: the lip ring lighter than the cheeks by this much (CIE L*, 0-255 scale of OpenCV)
+#: and less red (a*) by this much. Lips are darker than the cheeks on every shared portrait
+#: (by 15-120) and at least as red, except under lip-coloured occluders; a white surgical mask reads
+#: +35 / -8. Black or skin-coloured covers are not caught.
+_COVER_LIGHTER = 10.0
+_COVER_LESS_RED = 3.0
+
+
+def side_view_advice(coefficients: FaceCoefficients) -> str | None:
+    """A note for a face seen from the side (|yaw| > `SIDE_VIEW_DEGREES`), else None.
+
+    Turning such a face further or opening its mouth stretches the near cheek over where the hidden
+    half would be (seen on real profile photos).
+    """
+    yaw = float(coefficients.angles_degrees[1])
+    if abs(yaw) <= SIDE_VIEW_DEGREES:
+        return None
+    return (
+        f"The face is seen from the side (turned {abs(yaw):.0f} degrees), so half of it is hidden: "
+        "turning it further or opening the mouth will look stretched. A photo facing the camera "
+        "(within about 30 degrees) edits best."
+    )
+
+
+def _mean_lab(
+    lab: np.ndarray, landmarks: np.ndarray, ring: list[int], hole: list[int] | None = None
+) -> np.ndarray:
+    mask = np.zeros(lab.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(landmarks[ring]).astype(np.int32)], 1)
+    if hole is not None:
+        cv2.fillPoly(mask, [np.round(landmarks[hole]).astype(np.int32)], 0)
+    return lab[mask > 0].mean(0) if mask.any() else np.full(3, np.nan)
+
+
+def covered_mouth_advice(crop: np.ndarray, landmarks: np.ndarray) -> str | None:
+    """A note when the lips look covered (a light, colourless ring where the lips should be), else None.
+
+    Args:
+        crop: (H, W, 3) uint8 RGB renderer crop.
+        landmarks: (478, 2|3) face-mesh points in crop pixels.
+    """
+    points = np.asarray(landmarks, np.float64)
+    if points.ndim != 2 or points.shape[0] < 468:
+        return None
+    points = points[:, :2]
+    if not np.all(np.isfinite(points[_LIPS_OUTER + _LIPS_INNER])):
+        return None
+    lab = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2LAB).astype(np.float32)
+    lips = _mean_lab(lab, points, _LIPS_OUTER, _LIPS_INNER)
+    cheeks = np.nanmean([_mean_lab(lab, points, cheek) for cheek in _CHEEKS], axis=0)
+    if not (np.all(np.isfinite(lips)) and np.all(np.isfinite(cheeks))):
+        return None
+    lighter, redder = lips[0] - cheeks[0], lips[1] - cheeks[1]
+    if lighter > _COVER_LIGHTER and redder < -_COVER_LESS_RED:
+        return (
+            "The mouth looks covered (a mask?): mouth edits would paint lips on top of it. "
+            "Use a photo where the mouth is visible for smiles and open mouths."
+        )
+    return None
+
+
+def photo_advice(coefficients: FaceCoefficients, crop: np.ndarray, landmarks: np.ndarray) -> list[str]:
+    """Every note that applies to an analysed face (empty for a usual portrait)."""
+    notes = [side_view_advice(coefficients), covered_mouth_advice(crop, landmarks)]
+    return [note for note in notes if note]
