@@ -189,14 +189,36 @@ def held_out_videos(
     return [(e.media_path, language[e.clip_id]) for e in (train if training_side else held)]
 
 
+#: Config fields `--set` may replace: inference settings only (the others describe the weights).
+INFERENCE_SETTINGS = {
+    "lip_gain": float,
+    "flow_mouth": float,
+    "lip_speech_gate": bool,
+    "expression_smoothing_s": float,
+    "pose_smoothing_s": float,
+}
+
+
 def with_settings(model: AudioToMotion, settings: Sequence[str]) -> AudioToMotion:
     """The model with inference settings of its config replaced ("lip_gain=5", "lip_speech_gate=true")."""
     changes: dict[str, Any] = {}
     for item in settings:
         key, sep, value = item.partition("=")
-        if not sep or not hasattr(model.config, key):
-            raise InputError(f"--set needs KEY=VALUE with a field of the model config, got '{item}'")
-        changes[key] = value.lower() == "true" if value.lower() in ("true", "false") else float(value)
+        kind = INFERENCE_SETTINGS.get(key.strip())
+        if not sep or kind is None:
+            raise InputError(
+                f"--set needs KEY=VALUE with KEY one of {', '.join(INFERENCE_SETTINGS)}, got '{item}'"
+            )
+        key, text = key.strip(), value.strip().lower()
+        if kind is bool:
+            if text not in ("true", "false"):
+                raise InputError(f"--set {key} needs true or false, got '{value}'")
+            changes[key] = text == "true"
+        else:
+            try:
+                changes[key] = float(text)
+            except ValueError:
+                raise InputError(f"--set {key} needs a number, got '{value}'") from None
     model.config = dataclasses.replace(model.config, **changes)
     return model
 

@@ -39,6 +39,13 @@ def test_settings_replace_inference_fields_only_when_named() -> None:
         AudioToMotion.from_pretrained(SHIPPED), ["lip_gain=5", "lip_speech_gate=true", "flow_mouth=0"]
     )
     assert (model.config.lip_gain, model.config.lip_speech_gate, model.config.flow_mouth) == (5.0, True, 0.0)
-    for bad in ("lip_gain", "no_such_field=1", "flow_mouth=2"):
+    for bad in (
+        "lip_gain",
+        "no_such_field=1",
+        "flow_mouth=2",
+        "lip_gain=abc",
+        "lip_context=3",
+        "lip_speech_gate=1",
+    ):
         with pytest.raises(InputError):
             with_settings(AudioToMotion.from_pretrained(SHIPPED), [bad])
