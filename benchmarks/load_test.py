@@ -173,23 +173,46 @@ def _tree(root: Path) -> tuple[int, int]:
     return files, size
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) the process `pid` has used so far."""
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (empty when the process is gone)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
+        return []
+
+
+def _family(pid: int) -> list[int]:
+    """`pid` and its child processes (the server's preview worker and ffmpeg runs count as the server)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(pid):
+            fields = _stat(int(entry.name))
+            if fields and fields[1] == str(pid):
+                children.append(int(entry.name))
+    return [pid, *children]
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process `pid` and its children (running or ended) have used so far."""
+    fields = [_stat(p) for p in _family(pid)]
+    if not fields[0]:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ended = int(fields[0][13]) + int(fields[0][14])
+    return (ended + sum(int(f[11]) + int(f[12]) for f in fields if f)) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return float("nan")
+    """Resident memory, MB, of the process `pid` and its children."""
+    total = 0
+    for p in _family(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            if p == pid:
+                return float("nan")
+    return round(total / 1024, 1)
 
 
 class Server:

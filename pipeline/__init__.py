@@ -34,7 +34,14 @@ from pipeline.engines import (
     NeuralEngine,
     default_registry,
 )
-from pipeline.media import SYNTHESIZED_NOTICE, Provenance, VideoInfo, read_video_metadata, save_image
+from pipeline.media import (
+    SYNTHESIZED_NOTICE,
+    Provenance,
+    VideoInfo,
+    read_video_metadata,
+    save_image,
+    save_jpeg,
+)
 from pipeline.photo import (
     Canvas,
     EditRequest,
@@ -123,6 +130,7 @@ __all__ = [
     "VideoInfo",
     "read_video_metadata",
     "save_image",
+    "save_jpeg",
     # weight files
     "weight_files",
     "weight_file_names",

@@ -12,6 +12,7 @@ is what the tests and the app use to check a written file.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -27,6 +28,7 @@ from pathlib import Path
 import cv2
 import imageio_ffmpeg
 import numpy as np
+from PIL import Image
 
 from core.errors import InputError, MediaReadError, PIRenderError
 from pipeline.progress import Cancelled
@@ -60,8 +62,10 @@ _FFMPEG_TIMEOUT_S = 600.0
 _PROBE_TIMEOUT_S = 60.0
 
 
+@functools.lru_cache(maxsize=1)
 def package_version() -> str:
-    """The installed pirender version ("0+unknown" when running from a tree that is not installed)."""
+    """The installed pirender version ("0+unknown" when running from a tree that is not installed);
+    read once per process (it is asked for every file written, a preview every few tens of ms)."""
     try:
         return version("pirender")
     except PackageNotFoundError:
@@ -327,6 +331,21 @@ def save_image(image: np.ndarray, path: str | os.PathLike[str], provenance: Prov
             f"stills are written as PNG (to carry provenance): use a name ending in .png, got '{path.name}'"
         )
     return save_png(image, path, provenance.png_text())
+
+
+def save_jpeg(image: np.ndarray, path: Path, quality: int = 90, comment: str | None = None) -> Path:
+    """Write a (H, W, 3) uint8 RGB image as JPEG for display (fast), with `comment` in a COM marker.
+
+    The comment carries the provenance sentence, so a displayed result saved from the page still
+    says that it is synthesized. Downloads are PNG files with the full provenance record. Written
+    to a temporary name beside `path` and renamed, so a reader never sees half a file; the folder
+    is never created (a session's folder that is gone stays gone).
+    """
+    extra = {"comment": comment.encode("utf-8")} if comment else {}
+    tmp = path.with_name(f".{path.name}.tmp")
+    Image.fromarray(image).save(tmp, format="JPEG", quality=quality, **extra)
+    tmp.replace(path)
+    return path
 
 
 # ------------------------------------------------------------------------------------------------

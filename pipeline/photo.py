@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -90,6 +90,13 @@ class SourceState:
     def num_faces(self) -> int:
         detection = self.analysis.detection
         return int(getattr(detection, "num_faces", 1))
+
+    def at_canvas(self, canvas: Canvas) -> SourceState:
+        """This photo with `canvas` standing in for the full-resolution image: everything an edit
+        into that canvas needs (crop, coefficients), small enough to send to another process.
+        Engine states and controls are not carried over (the receiver makes its own)."""
+        analysis = replace(self.analysis, image=canvas.image, crop_transform=canvas.transform)
+        return SourceState(analysis, self.backend)
 
     def engine_state(self, engine: Renderer) -> Any:
         """The state of `engine` for this photo, prepared on first use (and again after a registry reload)."""

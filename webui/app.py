@@ -27,8 +27,9 @@ from webui.common import AppContext, session_id
 from webui.config import ServerConfig
 from webui.edit_tab import build_edit_tab
 from webui.examples import example_photos
+from webui.preview_worker import PreviewWorker
 from webui.reenact_tab import build_reenact_tab
-from webui.service import FairQueue, RunFolder
+from webui.service import FairQueue, InteractivePace, RunFolder
 from webui.sessions import SessionFiles
 from webui.status_tab import build_status_tab
 from webui.video_edit_tab import build_video_edit_tab
@@ -98,7 +99,19 @@ def _context(config: ServerConfig, registry: EngineRegistry | None, run: RunFold
         log.warning("no example photo (%s)", exc)
         examples = ()
     fair = FairQueue(config.session_queue_limit)
-    return AppContext(config, registry, files, backend_name, num_expression, examples, backend_error, fair)
+    previews = PreviewWorker(backend_name) if config.preview_process else None
+    return AppContext(
+        config,
+        registry,
+        files,
+        backend_name,
+        num_expression,
+        examples,
+        backend_error,
+        fair,
+        previews,
+        InteractivePace(),
+    )
 
 
 def _warm_up_neural(ctx: AppContext) -> None:
@@ -157,6 +170,8 @@ def build_app(
     ctx.fair.install(demo._queue)
     ctx.files.pin_existing()  # the examples Gradio cached while the tabs were built
     ctx.files.start_sweeper()
+    if ctx.previews is not None:
+        ctx.previews.start()
     _warm_up_neural(ctx)
     demo.pirender_context = ctx  # for tests and benchmarks
     demo.pirender_run = run
@@ -168,6 +183,8 @@ def shutdown(demo: gr.Blocks) -> None:
     ctx: AppContext = demo.pirender_context
     ctx.files.stop_sweeper()
     ctx.files.end_all()
+    if ctx.previews is not None:
+        ctx.previews.close()
     demo.close()
     demo.pirender_run.remove()
     log.info("stopped; the temporary files of this run were removed")

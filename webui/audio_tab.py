@@ -61,7 +61,7 @@ class AudioHandlers(common.TabHandlers):
         cfg = self.ctx.config
         t0 = time.perf_counter()
         sid = common.session_id(request)
-        with job.run(self.ctx.files, sid) as cancel:
+        with job.run(self.ctx.files, sid, self.ctx.pace) as cancel:
             self.ctx.files.adopt(sid, photo, audio)
             audio_model_dir()  # AudioModelNotInstalledError first: nothing else is worth checking without it
             image = common.read_photo(self.ctx, photo)

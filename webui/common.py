@@ -27,9 +27,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import PIRenderError
-from pipeline import Cancelled, EngineRegistry, load_image, read_video_metadata
+from pipeline import Cancelled, EngineRegistry, load_image, read_video_metadata, save_jpeg
 from webui.config import ServerConfig
-from webui.service import FairQueue
+from webui.preview_worker import PreviewWorker
+from webui.service import FairQueue, InteractivePace, JobCancel
 from webui.sessions import SessionFiles
 
 __all__ = [
@@ -124,6 +125,8 @@ class AppContext:
     num_expression: E of the backend's face model (length of the raw coefficient sliders);
     backend_error: why the configured backend could not be loaded (then "default" is used);
     fair: the queue's per-session rules (`newer_waiting` tells a handler its event is stale).
+    previews: the child process drag previews are rendered in (`webui.preview_worker`), or None.
+    pace: video jobs give way to previews while people drag (`webui.service.InteractivePace`).
     """
 
     config: ServerConfig
@@ -134,6 +137,8 @@ class AppContext:
     examples: tuple[Path, ...] = ()
     backend_error: str | None = None
     fair: FairQueue | None = None
+    previews: PreviewWorker | None = None
+    pace: InteractivePace | None = None
 
 
 class JobControl:
@@ -144,19 +149,23 @@ class JobControl:
     """
 
     def __init__(self) -> None:
-        self.cancel = threading.Event()
+        self.cancel = JobCancel()
         self.running = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> JobControl:
         return JobControl()
 
     @contextmanager
-    def run(self, files: SessionFiles, session_hash: str) -> Iterator[threading.Event]:
+    def run(
+        self, files: SessionFiles, session_hash: str, pace: InteractivePace | None = None
+    ) -> Iterator[threading.Event]:
         """Mark the job running for the duration of the block (Cancel works from its first line on);
         yields the event the pipeline checks. The job belongs to the session: when the session ends,
         `files` sets the event (the pipeline stops at the next frame boundary); a job whose session
-        ended while it waited in the queue raises Cancelled at once."""
+        ended while it waited in the queue raises Cancelled at once. `pace`: the job gives way to
+        slider previews between its render batches."""
         self.cancel.clear()
+        self.cancel.pace = pace
         files.begin_job(session_hash, self.cancel)
         self.running = True
         try:
@@ -525,19 +534,6 @@ def to_display(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
         return image, 1.0
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
-
-
-def save_jpeg(image: np.ndarray, path: Path, quality: int = 90, comment: str | None = None) -> Path:
-    """Write a (H, W, 3) uint8 RGB image as JPEG for display (fast), with `comment` in a COM marker.
-
-    The comment carries the provenance sentence, so a displayed result saved from the page still
-    says that it is synthesized. Downloads are PNG files with the full provenance record.
-    """
-    extra = {"comment": comment.encode("utf-8")} if comment else {}
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(image).save(tmp, format="JPEG", quality=quality, **extra)
-    tmp.replace(path)
-    return path
 
 
 def draw_face(

@@ -29,6 +29,7 @@ ENV_VARS: dict[str, str] = {
     "job_concurrency": "PIRENDER_JOB_CONCURRENCY",
     "edit_concurrency": "PIRENDER_EDIT_CONCURRENCY",
     "preview_concurrency": "PIRENDER_PREVIEW_CONCURRENCY",
+    "preview_process": "PIRENDER_PREVIEW_PROCESS",
     "save_concurrency": "PIRENDER_SAVE_CONCURRENCY",
     "queue_size": "PIRENDER_QUEUE_SIZE",
     "temp_ttl_seconds": "PIRENDER_TEMP_TTL",
@@ -69,6 +70,8 @@ class ServerConfig:
     job_concurrency: video jobs (clips, reenactment, audio animation) that run at once, all users together.
     edit_concurrency: photo analyses and released-slider renders that run at once.
     preview_concurrency: slider previews that run at once (cheap; they never wait behind the other groups).
+    preview_process: render drag previews in a child process (`webui.preview_worker`), so that they
+        do not hold the server's interpreter lock while it answers other users' requests.
     save_concurrency: full-resolution downloads (PNG of the photo or of the face crop) made at once;
         they have their own group, so a burst of saves neither blocks previews nor takes every core.
     queue_size: events waiting in the queue before new ones are refused ("queue full").
@@ -97,6 +100,7 @@ class ServerConfig:
     job_concurrency: int = 1
     edit_concurrency: int = 2
     preview_concurrency: int = 4
+    preview_process: bool = True
     save_concurrency: int = 1
     queue_size: int = 64
     temp_ttl_seconds: float = 3600.0
@@ -198,7 +202,8 @@ class ServerConfig:
             "audio": f"{self.max_audio_seconds:g} s",
             "video jobs at once": str(self.job_concurrency),
             "photo analyses / renders at once": str(self.edit_concurrency),
-            "slider previews at once": str(self.preview_concurrency),
+            "slider previews at once": str(self.preview_concurrency)
+            + (" (rendered in a worker process)" if self.preview_process else ""),
             "PNG downloads made at once": str(self.save_concurrency),
             "temporary files kept": f"{self.temp_ttl_seconds / 60:g} min after last use",
             "downloads kept per session": f"the last {self.keep_downloads}",

@@ -29,13 +29,13 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from core.coefficients import FaceCoefficients
 from core.errors import InputError, NoFaceError
 from pipeline import (
     CONTROL_SPECS,
     GEOMETRIC,
     Canvas,
     EditRequest,
-    EditResult,
     Provenance,
     SourceState,
     edit,
@@ -57,6 +57,7 @@ from webui.common import (
     session_id,
     to_display,
 )
+from webui.preview_worker import PreviewWorker, WorkerPreview
 
 __all__ = ["EditSession", "EditHandlers", "ShownRender", "raw_name", "RAW_RANGE"]
 
@@ -81,13 +82,25 @@ def raw_name(i: int) -> str:
 
 @dataclass(frozen=True)
 class ShownRender:
-    """A render shown in the page: the slider values it was made for, its display file, the result
-    and how long it took."""
+    """A render shown in the page: the slider values it was made for, its display file, its target
+    coefficients, the engine that drew it and how long it took."""
 
     key: tuple
     path: Path
-    result: EditResult
+    coeffs: FaceCoefficients
+    engine_used: str
     seconds: float
+
+
+@dataclass(frozen=True)
+class ForgetPreviews:
+    """Session-end callback: the preview worker drops the session's photo (equal callbacks register once)."""
+
+    worker: PreviewWorker
+    session_hash: str
+
+    def __call__(self) -> None:
+        self.worker.drop(self.session_hash)
 
 
 class EditSession:
@@ -208,19 +221,22 @@ class EditHandlers:
     def _key(self, values: Mapping[str, Any]) -> tuple:
         return tuple(round(float(values.get(n) or 0.0), 6) for n in (*self.names, *self.raw_names))
 
+    @staticmethod
+    def _write(session: EditSession, image: np.ndarray, path: Path, engine: str, quality: int = 90) -> Path:
+        comment = Provenance("edit", engine, session.source.face_model if session.source else "").comment
+        return save_jpeg(image, path, quality, comment=comment)
+
     def _show(
         self, session: EditSession, image: np.ndarray, sid: str, stem: str, engine: str, quality: int = 90
     ) -> Path:
-        comment = Provenance("edit", engine, session.source.face_model if session.source else "").comment
-        path = save_jpeg(image, self.ctx.files.new_path(sid, stem, ".jpg"), quality, comment=comment)
+        path = self._write(session, image, self.ctx.files.new_path(sid, stem, ".jpg"), engine, quality)
         session.remember(path, stem)
         return path
 
     @staticmethod
-    def _coeff_record(result: EditResult, seconds: float) -> dict[str, Any]:
-        c = result.coeffs
+    def _coeff_record(c: FaceCoefficients, engine_used: str, seconds: float) -> dict[str, Any]:
         return {
-            "engine": result.engine_used,
+            "engine": engine_used,
             "render_ms": round(seconds * 1000, 1),
             "face_model": c.face_model,
             "angles_degrees (pitch, yaw, roll)": [round(float(v), 3) for v in c.angles_degrees],
@@ -296,6 +312,9 @@ class EditHandlers:
         drag = canvas if max(canvas.image.shape[:2]) <= drag_side else photo_canvas(state, drag_side)
         session.source, session.canvas, session.drag_canvas = state, canvas, drag
         self.ctx.files.on_end(sid, session.clear)  # free the photo's memory when the session ends
+        if self.ctx.previews is not None:  # the preview worker prepares its copy now, drops it at the end
+            self.ctx.previews.load(sid, state, drag)
+            self.ctx.files.on_end(sid, ForgetPreviews(self.ctx.previews, sid))
         before = save_jpeg(canvas.image, self.ctx.files.new_path(sid, "before", ".jpg"))
         session.before = before
         detection = state.analysis.detection
@@ -345,6 +364,8 @@ class EditHandlers:
             session.values.update(self._slider_values(values))
             values = dict(session.values)
         source, canvas = session.source, session.drag_canvas
+        if self.ctx.pace is not None:
+            self.ctx.pace.note()
         if source is None or canvas is None or self._stale(request, api_name):
             return gr.skip()
         key = self._key(values)
@@ -352,15 +373,23 @@ class EditHandlers:
             return gr.skip()
         done = session.begin_preview(key)
         try:
+            sid, request_ = session_id(request), self._request(values, "preview")
+            path = self.ctx.files.new_path(sid, "preview", ".jpg")
             t0 = time.perf_counter()
-            result = edit(source, self._request(values, "preview"), registry=self.ctx.registry, canvas=canvas)
+            previews = self.ctx.previews
+            made = (
+                previews.render(sid, source, canvas, request_, path, DRAG_JPEG_QUALITY) if previews else None
+            )
+            if made is None:  # no worker (or it could not): rendered here
+                result = edit(source, request_, registry=self.ctx.registry, canvas=canvas)
+                made = WorkerPreview(result.coeffs, result.engine_used, time.perf_counter() - t0)
+                self._write(session, result.full_image, path, made.engine_used, DRAG_JPEG_QUALITY)
             seconds = time.perf_counter() - t0
+            session.remember(path, "preview")
             if session.neural_key == key:
                 return gr.skip()
-            sid, engine = session_id(request), result.engine_used
-            path = self._show(session, result.full_image, sid, "preview", engine, DRAG_JPEG_QUALITY)
             with session.lock:
-                session.last_preview = ShownRender(key, path, result, seconds)
+                session.last_preview = ShownRender(key, path, made.coeffs, made.engine_used, seconds)
         finally:
             done.set()
         return str(path)
@@ -391,7 +420,12 @@ class EditHandlers:
         previewed = session.preview_of(key) if renderer.name == GEOMETRIC and same_size else None
         if previewed is not None:
             session.promote(previewed.path)
-            shown, result, seconds = previewed.path, previewed.result, previewed.seconds
+            shown, coeffs, engine_used, seconds = (
+                previewed.path,
+                previewed.coeffs,
+                previewed.engine_used,
+                previewed.seconds,
+            )
         else:
             t0 = time.perf_counter()
             result = edit(
@@ -403,12 +437,13 @@ class EditHandlers:
             ):  # a newer release render started meanwhile: this one is stale
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip()
             shown = self._show(session, result.full_image, session_id(request), "edit", result.engine_used)
+            coeffs, engine_used = result.coeffs, result.engine_used
         before = str(session.before) if session.before else str(shown)
         return (
             str(shown),
             (before, str(shown)),
-            self._engine_note(result.engine_used, engine, seconds),
-            self._coeff_record(result, seconds),
+            self._engine_note(engine_used, engine, seconds),
+            self._coeff_record(coeffs, engine_used, seconds),
         )
 
     def set_values(
@@ -464,7 +499,7 @@ class EditHandlers:
         """A short mp4 morphing from the photo to the edit (display resolution)."""
         source = self._require(session)
         sid = session_id(request)
-        with JobControl().run(self.ctx.files, sid) as cancel:  # stops when the session ends
+        with JobControl().run(self.ctx.files, sid, self.ctx.pace) as cancel:  # stops when the session ends
             out = self.ctx.files.new_path(sid, f"{session.photo_name}-clip", ".mp4", download=True)
             path = make_clip(
                 source,

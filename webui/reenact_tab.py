@@ -87,7 +87,7 @@ class ReenactHandlers(common.TabHandlers):
         cfg = self.ctx.config
         t0 = time.perf_counter()
         sid = common.session_id(request)
-        with job.run(self.ctx.files, sid) as cancel:
+        with job.run(self.ctx.files, sid, self.ctx.pace) as cancel:
             self.ctx.files.adopt(sid, photo, video)
             image = common.read_photo(self.ctx, photo)
             video_path = common.check_upload(

@@ -24,10 +24,12 @@ import os
 import re
 import secrets
 import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunFolder", "FairQueue", "JOBS", "SESSION_BUSY", "JOB_BUSY"]
+__all__ = ["RunFolder", "FairQueue", "InteractivePace", "JobCancel", "JOBS", "SESSION_BUSY", "JOB_BUSY"]
 
 log = logging.getLogger(__name__)
 
@@ -143,3 +145,52 @@ class FairQueue:
 
     def waiting_jobs(self) -> int:
         return sum(1 for e in self._waiting() if e.fn.concurrency_id == JOBS)
+
+
+class InteractivePace:
+    """Video jobs give way to slider previews while people drag.
+
+    A job's render thread shares the server's interpreter lock with Gradio's event loop, which
+    answers every preview request: rendering flat out, a job made each preview wait for the lock
+    several times. Preview handlers call `note()`; a running job calls `give_way()` between render
+    batches (through `JobCancel`), and while previews arrived within the last `window_s` it sleeps
+    `share` times as long as it worked since its last call (lock and core free meanwhile), so a job
+    runs at 1 / (1 + share) of its speed while others drag and at full speed otherwise.
+    """
+
+    def __init__(self, window_s: float = 0.5, share: float = 1.0, longest_s: float = 0.1) -> None:
+        self.window_s, self.share, self.longest_s = float(window_s), float(share), float(longest_s)
+        self._last_preview = -1e9
+
+    def note(self) -> None:
+        """A preview was asked for."""
+        self._last_preview = time.monotonic()
+
+    @property
+    def interactive(self) -> bool:
+        return time.monotonic() - self._last_preview < self.window_s
+
+    def give_way(self, worked_s: float) -> float:
+        """Sleep as long as the job must give way after `worked_s` seconds of work; returns the sleep."""
+        if not self.interactive or worked_s <= 0:
+            return 0.0
+        pause = min(self.share * worked_s, self.longest_s)
+        time.sleep(pause)
+        return pause
+
+
+class JobCancel(threading.Event):
+    """A job's cancel flag (set by its Cancel button or when its session ends). The pipeline checks it
+    between render batches, which is also where the job gives way to previews (`InteractivePace`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pace: InteractivePace | None = None
+        self._since = time.monotonic()
+
+    def is_set(self) -> bool:
+        pace = self.pace
+        if pace is not None:
+            now = time.monotonic()
+            self._since = now + pace.give_way(now - self._since)
+        return super().is_set()

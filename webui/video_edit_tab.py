@@ -56,7 +56,7 @@ class VideoEditHandlers(common.TabHandlers):
         cfg = self.ctx.config
         started = time.perf_counter()
         sid = common.session_id(request)
-        with job.run(self.ctx.files, sid) as cancel:
+        with job.run(self.ctx.files, sid, self.ctx.pace) as cancel:
             self.ctx.files.adopt(sid, video)
             path = common.check_upload(video, cfg.max_upload_bytes, common.VIDEO_EXTENSIONS, "video")
             info = common.check_media(path, cfg.max_video_seconds, "video", need_video=True)

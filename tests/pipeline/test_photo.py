@@ -3,6 +3,7 @@ smaller canvas (no renderer weights installed)."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import cv2
@@ -70,6 +71,19 @@ def test_edit_into_a_smaller_canvas(state: SourceState, registry: EngineRegistry
     assert mae(small.full_image, shrunk) < 0.4
     assert photo_canvas(state, 4000).image is state.image  # never enlarged
     assert photo_canvas(state, 301, even=True).image.shape == (300, 300, 3)
+
+
+def test_a_photo_at_a_canvas_edits_as_the_photo_and_pickles(state: SourceState, registry: EngineRegistry) -> None:
+    """`at_canvas`: the small stand-in another process renders drag previews from."""
+    request = EditRequest({"yaw": -8.0, "smile": 0.5}, engine="preview")
+    canvas = photo_canvas(state, 200)
+    edit(state, request, registry=registry)  # controls and an engine state now cached on `state`
+    small = pickle.loads(pickle.dumps(state.at_canvas(canvas)))
+    assert small.image.shape == (200, 200, 3) and small.image is not state.image
+    np.testing.assert_array_equal(
+        edit(small, request, registry=registry).full_image,
+        edit(state, request, registry=registry, canvas=canvas).full_image,
+    )
 
 
 def test_neural_without_weights_says_what_to_install(state: SourceState, registry: EngineRegistry) -> None:

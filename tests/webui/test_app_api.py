@@ -80,9 +80,15 @@ def test_analyse_shows_face_and_resets(edit_client, example_photo: Path) -> None
 
 
 def test_slider_preview_and_refine_change_the_face_only(edit_client, running_app: RunningApp) -> None:
+    from tests.webui.conftest import wait_for
+
     client, out = edit_client
     before = _img(out[1])
+    previews = running_app.ctx.previews
+    wait_for(lambda: previews.ready, timeout=180)  # drag previews are rendered in the worker process
+    rendered = previews.rendered
     preview = _img(client.predict(yaw=15.0, smile=0.6, api_name="/preview"))
+    assert previews.rendered == rendered + 1
     assert preview.shape == before.shape
     assert _mae(preview, before) > 0.5
     face = (slice(70, 177), slice(98, 190))  # the astronaut's face (detected box)
