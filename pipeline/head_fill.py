@@ -86,6 +86,11 @@ def fill_flow(person: np.ndarray) -> np.ndarray:
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
     length = np.maximum(np.hypot(smooth[:, :, 0], smooth[:, :, 1]), 1e-6)
     smooth *= np.minimum(1.0, (2.0 * depth - 1.0).clip(0.0) / length)[:, :, None]
+    # Where opposite mirrors meet (the person's middle) the average can read the person itself:
+    # there the unsmoothed read stays.
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    hits = cv2.remap(clear.astype(np.float32), gx + smooth[..., 0], gy + smooth[..., 1], cv2.INTER_LINEAR) > 0.0
+    smooth = np.where((hits & (depth > 2.0))[:, :, None], flow, smooth)
     return np.where(inside[:, :, None], smooth, 0.0).astype(np.float32)
 
 
