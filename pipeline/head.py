@@ -58,6 +58,7 @@ MAX_TURN_DEGREES = 40.0
 _LIMB = 0.9  # the ellipsoid is sampled up to this sine of the surface angle: limb slope ~ 64 deg
 _NECK = 0.45  # skinning weight falls from 1 to 0 over this many head radii outside the ellipse
 _BLEND = 6.0  # raster pixels over which the face mesh's flow blends into the head's
+_JAW = 0.4  # below this fraction of the head ellipse's half height under its centre, the neck begins
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,7 +69,8 @@ class HeadProxy:
     (crop pixels, depth); triangles: (F, 3); weights: (V,) skinning weight in [0, 1] (1: moves
     with the skull); person: (H, W) float32 person probability of the crop (the face included);
     cover: (H, W) float32 the unmoved sheet's soft silhouette; fill: (H, W, 2) float32 backward
-    flow showing the background where the person was (`head_fill.fill_flow`); plate: (H, W, 3)
+    flow showing the background where the person was (`head_fill.fill_flow`), 0 on the neck;
+    neck: (H, W) float32 in [0, 1], 1 below the jaw (behind a moved jaw: the neck); plate: (H, W, 3)
     uint8 the crop read along `fill` (the background with the person filled in); ellipse: head
     ellipse (cx, cy, ax, ay, angle rad) in crop pixels; face_size: pixels.
     """
@@ -81,6 +83,7 @@ class HeadProxy:
     person: np.ndarray
     cover: np.ndarray
     fill: np.ndarray
+    neck: np.ndarray
     plate: np.ndarray
     ellipse: tuple[float, float, float, float, float]
     face_size: float
@@ -331,13 +334,16 @@ def fit_head(
 
     flow0, cover0 = _rasterise_sheet(vertices, vertices, triangles, (rh, rw), (h, w))
     cover = extend_flow(flow0, cover0, (h, w))[1]
-    # The background behind the person: the photo's own pixels mirrored in from around it.
-    fill = fill_flow(person)
+    # The background behind the person: the photo's own pixels mirrored in from around it, above
+    # the jaw; below it what a moved head uncovers is its own neck (`head_motion`: stretched along).
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    below = (-math.sin(ellipse[4]) * (gx - cx) + math.cos(ellipse[4]) * (gy - cy)) / ay  # 1: the chin
+    neck = _smoothstep((below - _JAW) / 0.3).astype(np.float32)
+    fill = fill_flow(person) * (1.0 - neck)[:, :, None]
     plate = cv2.remap(
         crop, gx + fill[:, :, 0], gy + fill[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    for arr in (vertices, triangles, weights, person, cover, fill, plate):
+    for arr in (vertices, triangles, weights, person, cover, fill, neck, plate):
         arr.setflags(write=False)
     logger.debug("head proxy: ellipse %s, depth zc %.1f d %.1f, %d triangles", ellipse, zc, d, len(triangles))
     return HeadProxy(
@@ -349,6 +355,7 @@ def fit_head(
         person=person,
         cover=cover,
         fill=fill,
+        neck=neck,
         plate=plate,
         ellipse=(cx, cy, ax, ay, ellipse[4]),
         face_size=face_size,
@@ -375,6 +382,7 @@ def head_motion(
     rigid: np.ndarray,
     face_flow: np.ndarray | None = None,
     face_cover: np.ndarray | None = None,
+    neck_flow: np.ndarray | None = None,
 ) -> HeadMotion:
     """Backward flow of the whole picture for one target pose.
 
@@ -384,6 +392,9 @@ def head_motion(
         rigid: indices of the mesh vertices that move with the skull only.
         face_flow: optional (fh, fw, 2) float32 flow of the face mesh on its own raster grid
             (crop pixels), used where `face_cover` (fh, fw) is 1 (the exact expression).
+        neck_flow: optional (H, W, 2) float32 flow of the face carried smoothly outwards: what
+            shows below a moved jaw where the head no longer covers (the neck stretched along,
+            not the background nor a second jaw).
     Returns:
         `HeadMotion` at the crop's size.
     """
@@ -416,7 +427,8 @@ def head_motion(
         flow = flow + alpha[:, :, None] * (face_flow - flow)
         cover = np.maximum(cover, face.astype(np.float32))
     flow, cover = extend_flow(flow, cover, (h, w))
-    return HeadMotion(flow=flow, alpha=front_alpha(proxy.person, flow, cover), back=proxy.fill)
+    back = proxy.fill if neck_flow is None else proxy.fill + proxy.neck[:, :, None] * neck_flow
+    return HeadMotion(flow=flow, alpha=front_alpha(proxy.person, flow, cover), back=back)
 
 
 def _rasterise_sheet(

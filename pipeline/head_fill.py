@@ -89,7 +89,9 @@ def fill_flow(person: np.ndarray) -> np.ndarray:
     # Where opposite mirrors meet (the person's middle) the average can read the person itself:
     # there the unsmoothed read stays.
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    hits = cv2.remap(clear.astype(np.float32), gx + smooth[..., 0], gy + smooth[..., 1], cv2.INTER_LINEAR) > 0.0
+    hits = (
+        cv2.remap(clear.astype(np.float32), gx + smooth[..., 0], gy + smooth[..., 1], cv2.INTER_LINEAR) > 0.0
+    )
     smooth = np.where((hits & (depth > 2.0))[:, :, None], flow, smooth)
     return np.where(inside[:, :, None], smooth, 0.0).astype(np.float32)
 
