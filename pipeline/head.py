@@ -37,7 +37,7 @@ import numpy as np
 
 from core.errors import InputError
 from pipeline.face_mesh import rasterise_triangles
-from pipeline.head_fill import extend_flow, fill_flow, front_alpha
+from pipeline.head_fill import extend_flow, fill_flow, front_alpha, person_region
 
 __all__ = [
     "HeadProxy",
@@ -70,7 +70,7 @@ class HeadProxy:
     with the skull); person: (H, W) float32 person probability of the crop (the face included);
     cover: (H, W) float32 the unmoved sheet's soft silhouette; fill: (H, W, 2) float32 backward
     flow showing the background where the person was (`head_fill.fill_flow`), 0 on the neck;
-    neck: (H, W) float32 in [0, 1], 1 below the jaw (behind a moved jaw: the neck); plate: (H, W, 3)
+    neck: (H, W) float32 in [0, 1], 1 on the person below the jaw (behind a moved jaw: the neck); plate: (H, W, 3)
     uint8 the crop read along `fill` (the background with the person filled in); ellipse: head
     ellipse (cx, cy, ax, ay, angle rad) in crop pixels; face_size: pixels.
     """
@@ -338,7 +338,7 @@ def fit_head(
     # the jaw; below it what a moved head uncovers is its own neck (`head_motion`: stretched along).
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     below = (-math.sin(ellipse[4]) * (gx - cx) + math.cos(ellipse[4]) * (gy - cy)) / ay  # 1: the chin
-    neck = _smoothstep((below - _JAW) / 0.3).astype(np.float32)
+    neck = (_smoothstep((below - _JAW) / 0.3) * person_region(person)).astype(np.float32)
     fill = fill_flow(person) * (1.0 - neck)[:, :, None]
     plate = cv2.remap(
         crop, gx + fill[:, :, 0], gy + fill[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE

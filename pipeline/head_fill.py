@@ -25,7 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["fill_flow", "extend_flow", "front_alpha", "composite", "GONE_THRESHOLD"]
+__all__ = ["person_region", "fill_flow", "extend_flow", "front_alpha", "composite", "GONE_THRESHOLD"]
 
 #: A person probability above this counts as person when the background is filled in.
 GONE_THRESHOLD = 0.08
@@ -33,7 +33,7 @@ _SMOOTH = 1.5  # crop pixels: Gaussian sigma smoothing the fill flow (seams wher
 _REACH = 6.0  # crop pixels beyond the moved sheet over which the front flow fades out
 
 
-def _person_gone(person: np.ndarray) -> np.ndarray:
+def person_region(person: np.ndarray) -> np.ndarray:
     """(H, W) float32 {0, 1}: the person and its soft halo (what the fill replaces)."""
     hard = (person > GONE_THRESHOLD).astype(np.uint8)
     # Closed: a segmenter's patchy low scores on loose hair (a ponytail) become one region.
@@ -51,7 +51,7 @@ def fill_flow(person: np.ndarray) -> np.ndarray:
     """
     person = np.asarray(person, np.float32)
     h, w = person.shape
-    gone = _person_gone(person)
+    gone = person_region(person)
     inside = gone > 0.5
     flow = np.zeros((h, w, 2), np.float32)
     if not inside.any() or inside.all():
