@@ -10,8 +10,8 @@ Re-fit (the check of the earlier rounds): near-frontal frames of the shared clip
 (../shared/data/videos, frame 20 of each, |yaw| <= 6 degrees), turned by yaw +-15 / +-30 and pitch
 +-15 with the product's controls, rendered on the 256 px crop, then re-fitted as the product reads
 a crop (`DefaultBackend.fit_crops`: re-detected landmarks, `fit_landmarks`); reported as re-fitted
-change of the angle / the slider's degrees ("slider") and / the change of the target coefficients'
-angle ("coefficients"), averaged over faces (1.0: turns by the stated degrees).
+change of the angle / the slider's degrees (the controls' target angle changes by exactly that),
+averaged over faces (1.0: turns by the stated degrees).
 
 Speed (interleaved, so machine noise hits both): ms per display-size preview (768 px canvas), per
 edit of a 12 MP photo (render + `place_frame`), frames/s of a 512 px video; goals on 2 cores:
@@ -66,12 +66,7 @@ def refit(videos: Path, faces: int) -> dict[str, object]:
     model = load_default_face_model()
     controls = control_set_for(model)
     renderers = {name: GeometricRenderer(model, settings) for name, settings in WAYS.items()}
-    ratios: dict[str, list[float]] = {
-        f"{way}/{base}/{axis}{value:+.0f}": []
-        for way in WAYS
-        for base in ("slider", "coefficients")
-        for axis, value in ASKS
-    }
+    ratios: dict[str, list[float]] = {f"{way}/{axis}{value:+.0f}": [] for way in WAYS for axis, value in ASKS}
     backend = DefaultBackend()
     used = 0
     try:
@@ -93,14 +88,13 @@ def refit(videos: Path, faces: int) -> dict[str, object]:
                     state = renderer.prepare(crop, coeffs)
                     for axis, value in ASKS:
                         k = AXIS[axis]
-                        target = controls.apply(coeffs, {axis: value})
-                        (fit,) = backend.fit_crops([renderer.render(state, target)])
+                        (fit,) = backend.fit_crops(
+                            [renderer.render(state, controls.apply(coeffs, {axis: value}))]
+                        )
                         if fit is None:
                             continue
                         change = fit.angles_degrees[k] - source.angles_degrees[k]
-                        ratios[f"{way}/slider/{axis}{value:+.0f}"].append(change / value)
-                        asked = target.angles_degrees[k] - coeffs.angles_degrees[k]
-                        ratios[f"{way}/coefficients/{axis}{value:+.0f}"].append(change / asked)
+                        ratios[f"{way}/{axis}{value:+.0f}"].append(change / value)
                 used += 1
                 if used >= faces:
                     break
@@ -109,11 +103,10 @@ def refit(videos: Path, faces: int) -> dict[str, object]:
     table = {key: round(float(np.mean(v)), 3) if v else None for key, v in ratios.items()}
     summary = {}
     for way in WAYS:
-        for base in ("slider", "coefficients"):
-            for axis in ("yaw", "pitch"):
-                values = [table[f"{way}/{base}/{a}{v:+.0f}"] for a, v in ASKS if a == axis]
-                values = [v for v in values if v is not None]
-                summary[f"{way}/{base}/{axis}"] = round(float(np.mean(values)), 3) if values else None
+        for axis in ("yaw", "pitch"):
+            values = [table[f"{way}/{a}{v:+.0f}"] for a, v in ASKS if a == axis]
+            values = [v for v in values if v is not None]
+            summary[f"{way}/{axis}"] = round(float(np.mean(values)), 3) if values else None
     return {"faces": used, "per_ask": table, "mean_ratio": summary}
 
 
