@@ -4,9 +4,9 @@
 
 Per frame: the flow of a 256 px crop along a sweep of yaw / pitch / roll slider positions, old
 (`PreviewSettings(head=False)`: face mesh + faded extension) and new (`head=True`: the head proxy,
-its revealed mask and plate), plus the crop render of each; per photo: the proxy fit (person
-segmentation included). Goals on 2 cores: <= 15 ms extra per flow, fit <= 300 ms. Uses the
-astronaut portrait bundled with scikit-image. Prints one JSON record.
+its two layers: the moved person and the background behind it), plus the crop render of each; per
+photo: the proxy fit (person segmentation included). Goals on 2 cores: <= 15 ms extra per flow,
+fit <= 300 ms. Uses the astronaut portrait bundled with scikit-image. Prints one JSON record.
 """
 
 from __future__ import annotations

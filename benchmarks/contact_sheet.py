@@ -5,7 +5,9 @@
 Each row is one edit of one photo, cropped around the head from the full-resolution result and
 scaled to a common height. "Former" is the geometric renderer's 256 px crop pasted back by adding
 its change to the photo (the former default); "current" is `pipeline.edit` as the app, the CLI and
-the API run it now. Look at the sheet at full size before trusting any metric.
+the API run it now. With `--head`, the middle column is the default geometric renderer and the
+last one the whole-head proxy (`PreviewSettings(head=True)`), both placed at full resolution.
+Look at the sheet at full size before trusting any metric.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
-from pipeline.photo import Canvas  # noqa: E402
+from pipeline.geometric import GeometricRenderer, PreviewSettings  # noqa: E402
+from pipeline.photo import Canvas, place_frame  # noqa: E402
 from training.evaluation.self_reenactment import former_residual_paste  # noqa: E402
 
 DEFAULT_EDITS = (
@@ -61,8 +64,19 @@ def _label(image: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
-def sheet_rows(photo: Path, edits: list[str], registry: EngineRegistry, height: int) -> list[np.ndarray]:
+def _head_proxy_frames(state, registry: EngineRegistry):  # noqa: ANN001, ANN202
+    """A function rendering a target with the whole-head proxy on the photo's crop."""
+    model = registry.geometric(state.backend).renderer.projector.model
+    renderer = GeometricRenderer(model, PreviewSettings(head=True))
+    proxy_state = renderer.prepare(state.crop, state.coefficients)
+    return lambda target: renderer.render_frame(proxy_state, target)
+
+
+def sheet_rows(
+    photo: Path, edits: list[str], registry: EngineRegistry, height: int, *, head: bool = False
+) -> list[np.ndarray]:
     state = prepare_photo(photo, registry=registry)
+    proxy = _head_proxy_frames(state, registry) if head else None
     x0, y0, x1, y1 = _head_box(state, state.image.shape[:2])
     scale = height / (y1 - y0)
 
@@ -74,9 +88,21 @@ def sheet_rows(photo: Path, edits: list[str], registry: EngineRegistry, height: 
     for text in edits:
         request = EditRequest(values=_parse(text), engine="preview")
         current = edit(state, request, registry=registry)
-        former = former_residual_paste(Canvas(state.image, state.crop_transform), current.crop)
-        row = np.concatenate([tile(state.image), tile(former), tile(current.full_image)], axis=1)
-        rows.append(_label(row, f"{photo.name[:40]}  {text}   input | former | current"))
+        canvas = Canvas(state.image, state.crop_transform)
+        if proxy is None:
+            middle, last, names = (
+                former_residual_paste(canvas, current.crop),
+                current.full_image,
+                "former | current",
+            )
+        else:
+            middle, last, names = (
+                current.full_image,
+                place_frame(canvas, proxy(current.coeffs)),
+                "default | head",
+            )
+        row = np.concatenate([tile(state.image), tile(middle), tile(last)], axis=1)
+        rows.append(_label(row, f"{photo.name[:40]}  {text}   input | {names}"))
     return rows
 
 
@@ -86,11 +112,12 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, help=".jpg or .png")
     parser.add_argument("--edits", nargs="+", default=list(DEFAULT_EDITS), help="NAME=VALUE[,NAME=VALUE]")
     parser.add_argument("--height", type=int, default=360, help="pixels per row")
+    parser.add_argument("--head", action="store_true", help="columns input | default | head proxy")
     args = parser.parse_args()
     registry = EngineRegistry(fast=False)
     rows = []
     for photo in args.photos:
-        rows.extend(sheet_rows(photo, args.edits, registry, args.height))
+        rows.extend(sheet_rows(photo, args.edits, registry, args.height, head=args.head))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
     sheet = cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR)

@@ -54,6 +54,7 @@ from pipeline.eyes import (
 from pipeline.face_mesh import projector_for, rasterise_triangles
 from pipeline.face_paint import paint_lash_line, similarity_2d
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion
+from pipeline.head_fill import composite
 from pipeline.mouth import (
     MouthInterior,
     MouthMotion,
@@ -91,9 +92,11 @@ class PreviewSettings:
     to zero; spread: width (fraction of the face size) of the Gaussian that carries the face's
     flow outwards; min_motion: below this largest vertex motion (pixels) the source is returned
     unchanged; teeth: draw a hint of upper teeth in newly opened mouths; head: move the whole
-    head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders,
-    uncovered background from a filled plate) instead of fading the face's flow outwards; off by
-    default until it beats the face-only flow on the yaw re-fit check.
+    head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the
+    moved person laid with a soft edge over the background mirrored in from around it,
+    `pipeline.head_fill`) instead of fading the face's flow outwards; off by default: at yaw 30 it
+    still streaks the ear on the unfolding side, mirrors objects beside the head (letters, a
+    microphone, loose hairs) into the uncovered background, and drags previews past 25 ms.
     """
 
     raster_scale: float = 0.5
@@ -293,12 +296,12 @@ class GeometricRenderer:
                 mapped = px_full @ sim[:, :2].T + sim[:, 2]
             flow[hy, hx] = (mapped - px_full).astype(np.float32)
             cover[hy, hx] = 1.0
+        spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy))
+        spread = cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR)
         if state.head is not None:
-            motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover)
+            motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover, spread)
         else:
-            flow = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy))
-            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-            motion = HeadMotion(flow=flow, revealed=np.zeros((h, w), np.float32))
+            motion = HeadMotion(flow=spread)
         self._refine_openings(motion.flow, state, target_points, gaze)
         return motion
 
@@ -443,17 +446,17 @@ class GeometricRenderer:
             return RenderedFrame(crop=state.source.copy(), flow=np.zeros((*state.size, 2), np.float32))
         motion = self._motion(state, target_points, gaze)
         flow = motion.flow
-        out = cv2.remap(
-            state.source,
-            state.grid_x + flow[:, :, 0],
-            state.grid_y + flow[:, :, 1],
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
+        if motion.alpha is not None and motion.back is not None:
+            out = composite(state.source, (state.grid_x, state.grid_y), flow, motion.back, motion.alpha)
+        else:
+            out = cv2.remap(
+                state.source,
+                state.grid_x + flow[:, :, 0],
+                state.grid_y + flow[:, :, 1],
+                cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
         cover = np.zeros(state.size, np.float32)
-        if state.head is not None and motion.revealed.max() > 0.0:
-            out = cv2.blendLinear(state.head.plate, out, motion.revealed, 1.0 - motion.revealed)
-            np.maximum(cover, motion.revealed, out=cover)
         paint = out.copy()  # the overlay: the painted colours themselves, not blended with the lips
         paint_mouth(
             out,
@@ -487,6 +490,8 @@ class GeometricRenderer:
             overlay=paint if cover.max() > 0.0 else None,
             overlay_alpha=cover,
             hidden=np.maximum.reduce(shut) if shut else None,
+            back_flow=motion.back if motion.alpha is not None else None,
+            front_alpha=motion.alpha,
         )
 
     def _shut_openings(self, state: PreviewState, target_points: np.ndarray) -> list[np.ndarray]:

@@ -10,13 +10,16 @@ with the flow computed from geometry):
    gets a depth: an ellipsoid (depth semi-axis fitted to the face mesh's 3-D points, limb slope
    capped) corrected by the face mesh's own depth residual; a grid mesh over the person carries
    that depth and a skinning weight (1 on the head, falling to 0 down the neck, 0 on the body);
-   a background plate is the crop with the person inpainted from the background (Telea);
+   the background behind the person is a flow too: the photo's own pixels mirrored in from around
+   the person (`pipeline.head_fill`), so it stays as sharp as the photo at any resolution;
 2. per target (`head_motion`): the skull's 3-D similarity from the source and target meshes'
    rigid vertices (Umeyama) moves the sheet (linear blend skinning with the identity: the neck
    bends smoothly into still shoulders); the moved sheet is rasterised with a z-buffer (the near
    surface wins, the far ear hides behind the cheek) giving the backward flow of every pixel of
    the moved person; the face mesh's own flow (exact expression) takes over inside the face with
-   a short blend at its border; pixels the person no longer covers show the plate (`revealed`).
+   a short blend at its border; the moved person is laid over that background with a soft
+   coverage (the person mask carried along the flow): a smooth silhouette at the photo's
+   resolution, where the background shows wherever the person no longer covers it.
 
 Shapes: crops (H, W, 3) uint8 RGB; masks (H, W) float32 in [0, 1]; points (N, 3) crop pixels
 x, y (y down) and depth (smaller = nearer, same unit as x); flows (H, W, 2) float32 pixels,
@@ -34,6 +37,7 @@ import numpy as np
 
 from core.errors import InputError
 from pipeline.face_mesh import rasterise_triangles
+from pipeline.head_fill import extend_flow, fill_flow, front_alpha, person_region
 
 __all__ = [
     "HeadProxy",
@@ -42,7 +46,6 @@ __all__ = [
     "head_motion",
     "similarity_3d",
     "push_pull_fill",
-    "inpaint_plate",
     "MAX_TURN_DEGREES",
 ]
 
@@ -55,6 +58,7 @@ MAX_TURN_DEGREES = 40.0
 _LIMB = 0.9  # the ellipsoid is sampled up to this sine of the surface angle: limb slope ~ 64 deg
 _NECK = 0.45  # skinning weight falls from 1 to 0 over this many head radii outside the ellipse
 _BLEND = 6.0  # raster pixels over which the face mesh's flow blends into the head's
+_JAW = 0.4  # below this fraction of the head ellipse's half height under its centre, the neck begins
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,8 +68,11 @@ class HeadProxy:
     size: (H, W) crop; grid: (rh, rw) raster grid of the flow; vertices: (V, 3) source sheet
     (crop pixels, depth); triangles: (F, 3); weights: (V,) skinning weight in [0, 1] (1: moves
     with the skull); person: (H, W) float32 person probability of the crop (the face included);
-    cover: (H, W) float32 {0, 1} the unmoved sheet's silhouette; plate: (H, W, 3) uint8 background with the person filled in; ellipse: head ellipse
-    (cx, cy, ax, ay, angle rad) in crop pixels; face_size: pixels.
+    cover: (H, W) float32 the unmoved sheet's soft silhouette; fill: (H, W, 2) float32 backward
+    flow showing the background where the person was (`head_fill.fill_flow`), 0 on the neck;
+    neck: (H, W) float32 in [0, 1], 1 on the person below the jaw (behind a moved jaw: the neck); plate: (H, W, 3)
+    uint8 the crop read along `fill` (the background with the person filled in); ellipse: head
+    ellipse (cx, cy, ax, ay, angle rad) in crop pixels; face_size: pixels.
     """
 
     size: tuple[int, int]
@@ -75,6 +82,8 @@ class HeadProxy:
     weights: np.ndarray
     person: np.ndarray
     cover: np.ndarray
+    fill: np.ndarray
+    neck: np.ndarray
     plate: np.ndarray
     ellipse: tuple[float, float, float, float, float]
     face_size: float
@@ -82,11 +91,14 @@ class HeadProxy:
 
 @dataclass(frozen=True, eq=False)
 class HeadMotion:
-    """flow: (H, W, 2) float32 backward flow (crop pixels); revealed: (H, W) float32 in [0, 1],
-    where the target shows background the source person covered (to be taken from the plate)."""
+    """Two layers (`pipeline.head_fill`): flow: (H, W, 2) float32 backward flow of the moved person
+    (crop pixels), continued a little beyond its silhouette; alpha: (H, W) float32 in [0, 1] where
+    it shows, with a soft edge, or None (one layer: the flow everywhere); back: (H, W, 2) float32
+    backward flow of the background behind it (the person filled in), or None."""
 
     flow: np.ndarray
-    revealed: np.ndarray
+    alpha: np.ndarray | None = None
+    back: np.ndarray | None = None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -321,11 +333,17 @@ def fit_head(
     weights = weights.ravel()[used]
 
     flow0, cover0 = _rasterise_sheet(vertices, vertices, triangles, (rh, rw), (h, w))
-    cover = _to_crop(flow0, cover0, (h, w))[1]
-    # Background plate: the crop with the (slightly grown) person filled from its surroundings.
-    grown = cv2.dilate((person > 0.1).astype(np.uint8), np.ones((9, 9), np.uint8))
-    plate = inpaint_plate(crop, grown)
-    for arr in (vertices, triangles, weights, person, cover, plate):
+    cover = extend_flow(flow0, cover0, (h, w))[1]
+    # The background behind the person: the photo's own pixels mirrored in from around it, above
+    # the jaw; below it what a moved head uncovers is its own neck (`head_motion`: stretched along).
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    below = (-math.sin(ellipse[4]) * (gx - cx) + math.cos(ellipse[4]) * (gy - cy)) / ay  # 1: the chin
+    neck = (_smoothstep((below - _JAW) / 0.3) * person_region(person)).astype(np.float32)
+    fill = fill_flow(person) * (1.0 - neck)[:, :, None]
+    plate = cv2.remap(
+        crop, gx + fill[:, :, 0], gy + fill[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    for arr in (vertices, triangles, weights, person, cover, fill, neck, plate):
         arr.setflags(write=False)
     logger.debug("head proxy: ellipse %s, depth zc %.1f d %.1f, %d triangles", ellipse, zc, d, len(triangles))
     return HeadProxy(
@@ -336,24 +354,12 @@ def fit_head(
         weights=weights,
         person=person,
         cover=cover,
+        fill=fill,
+        neck=neck,
         plate=plate,
         ellipse=(cx, cy, ax, ay, ellipse[4]),
         face_size=face_size,
     )
-
-
-def inpaint_plate(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 crop with the (H, W) uint8 `hole` filled from the background around it:
-    Telea's fast-marching inpainting at half size (texture and colour carried in from the hole's
-    border; a push-pull average paints a flat grey that shows as a halo on textured backgrounds),
-    taken back to the crop's size inside the hole only."""
-    h, w = hole.shape
-    small = cv2.resize(crop, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA)
-    small_hole = cv2.resize(hole, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
-    small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
-    filled = cv2.inpaint(small, small_hole, 3, cv2.INPAINT_TELEA)
-    filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.where(hole[:, :, None] > 0, filled, crop).astype(np.uint8)
 
 
 def _to_raster(vertices: np.ndarray, sx: float, sy: float) -> np.ndarray:
@@ -376,6 +382,7 @@ def head_motion(
     rigid: np.ndarray,
     face_flow: np.ndarray | None = None,
     face_cover: np.ndarray | None = None,
+    neck_flow: np.ndarray | None = None,
 ) -> HeadMotion:
     """Backward flow of the whole picture for one target pose.
 
@@ -385,6 +392,9 @@ def head_motion(
         rigid: indices of the mesh vertices that move with the skull only.
         face_flow: optional (fh, fw, 2) float32 flow of the face mesh on its own raster grid
             (crop pixels), used where `face_cover` (fh, fw) is 1 (the exact expression).
+        neck_flow: optional (H, W, 2) float32 flow of the face carried smoothly outwards: what
+            shows below a moved jaw where the head no longer covers (the neck stretched along,
+            not the background nor a second jaw).
     Returns:
         `HeadMotion` at the crop's size.
     """
@@ -402,6 +412,11 @@ def head_motion(
     src = proxy.vertices
     moved = src + proxy.weights[:, None] * ((s * src @ rot.T + t) - src)
     flow, cover = _rasterise_sheet(moved, src, proxy.triangles, (rh, rw), (h, w))
+    # Where the turning sheet folds at its limb the nearest surface changes from pixel to pixel:
+    # a light normalised blur inside the sheet keeps the silhouette it carries smooth.
+    norm = cv2.GaussianBlur(cover, (0, 0), 1.0)
+    flow = cv2.GaussianBlur(flow * cover[:, :, None], (0, 0), 1.0) / np.maximum(norm, 1e-3)[:, :, None]
+    flow *= cover[:, :, None]
     if face_flow is not None and face_cover is not None:
         if face_cover.shape != (rh, rw):
             face_flow = cv2.resize(face_flow, (rw, rh), interpolation=cv2.INTER_LINEAR)
@@ -411,8 +426,9 @@ def head_motion(
         alpha = np.where(cover > 0.5, np.clip(depth_in / _BLEND, 0.0, 1.0), face.astype(np.float32))
         flow = flow + alpha[:, :, None] * (face_flow - flow)
         cover = np.maximum(cover, face.astype(np.float32))
-    flow, cover = _to_crop(flow, cover, (h, w))
-    return HeadMotion(flow=flow, revealed=_revealed(proxy.person * proxy.cover, flow, cover))
+    flow, cover = extend_flow(flow, cover, (h, w))
+    back = proxy.fill if neck_flow is None else proxy.fill + proxy.neck[:, :, None] * neck_flow
+    return HeadMotion(flow=flow, alpha=front_alpha(proxy.person, flow, cover), back=back)
 
 
 def _rasterise_sheet(
@@ -433,42 +449,3 @@ def _rasterise_sheet(
     cover = np.zeros(rh * rw, np.float32)
     cover[pix] = 1.0
     return flow.reshape(rh, rw, 2), cover.reshape(rh, rw)
-
-
-def _to_crop(flow: np.ndarray, cover: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Raster-grid flow and cover taken to the crop's (H, W) with a hard silhouette: the flow is
-    extended beyond the cover (nearest covered pixel's flow), both are upsampled, the cover is cut
-    at one half and the flow zeroed outside it."""
-    rh, rw = cover.shape
-    h, w = size
-    if (rh, rw) == (h, w):
-        return flow * cover[:, :, None], cover
-    _, labels = cv2.distanceTransformWithLabels(
-        (cover < 0.5).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    inside = cover.ravel() > 0.5
-    nearest = np.zeros(int(labels.max()) + 1, np.int64)
-    nearest[labels.ravel()[inside]] = np.nonzero(inside)[0]
-    flow = flow.reshape(-1, 2)[nearest[labels.ravel()]].reshape(rh, rw, 2)
-    flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-    cover = (cv2.resize(cover, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
-    return flow * cover[:, :, None], cover
-
-
-def _revealed(person: np.ndarray, flow: np.ndarray, cover: np.ndarray) -> np.ndarray:
-    """(H, W) float32: where the target shows background that is not in the photo at that place.
-
-    Inside the moved sheet (`cover`), that is wherever the sheet brings background along (its
-    margin around the person, 1 - the person mask at the sampled point), once it has moved by a
-    pixel; outside it, wherever the photo had the person (the head moved away)."""
-    h, w = person.shape
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    carried = cv2.remap(
-        person, gx + flow[:, :, 0], gy + flow[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-    moving = np.clip(np.hypot(flow[:, :, 0], flow[:, :, 1]), 0.0, 1.0)
-    # Outside the moved sheet the person's soft edge (hair, a segmenter's blur) goes too: a partial
-    # mask there leaves the old silhouette drawn as a thin outline over the plate.
-    gone = cv2.dilate(np.clip(person / 0.3, 0.0, 1.0), np.ones((5, 5), np.uint8))
-    revealed = cover * (1.0 - carried) * moving + (1.0 - cover) * gone
-    return np.clip(revealed, 0.0, 1.0).astype(np.float32)

@@ -303,6 +303,8 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
             overlay=frame.overlay,
             overlay_alpha=frame.overlay_alpha,
             hidden=frame.hidden,
+            back_flow=frame.back_flow,
+            front_alpha=frame.front_alpha,
         )
     source = crop_face(canvas.image, canvas.transform)
     return paste_back(

@@ -37,7 +37,10 @@ class RenderedFrame:
     painted by a network. overlay / overlay_alpha: (c, c, 3) uint8 content drawn on top of the
     moved pixels (an opened mouth) and its (c, c) float32 coverage in [0, 1], or None. hidden:
     (c, c) float32 in [0, 1] on the source crop, 1 where the photo must not show (the eyeball
-    behind a shut lid, where the flow jumps), or None. With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
+    behind a shut lid, where the flow jumps), or None. back_flow / front_alpha: a second layer
+    behind the first, (c, c, 2) float32 and (c, c) float32 in [0, 1]: where front_alpha < 1 the
+    output shows the source at (x, y) + back_flow (the background a moved head uncovers), or None.
+    With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
     without one, the crop is pasted where it differs from the photo.
     """
 
@@ -46,6 +49,8 @@ class RenderedFrame:
     overlay: np.ndarray | None = None
     overlay_alpha: np.ndarray | None = None
     hidden: np.ndarray | None = None
+    back_flow: np.ndarray | None = None
+    front_alpha: np.ndarray | None = None
 
 
 class Renderer(abc.ABC):

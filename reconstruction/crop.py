@@ -34,7 +34,15 @@ import numpy as np
 from core.errors import InputError, NoFaceError
 from core.images import check_rgb8
 from reconstruction.detection import NUM_LANDMARKS, DetectedFace
-from reconstruction.overlay import hidden_exits, hidden_mask, lay_overlay, leave_hidden, reads_near
+from reconstruction.overlay import (
+    behind_layer,
+    hidden_exits,
+    hidden_mask,
+    lay_behind,
+    lay_overlay,
+    leave_hidden,
+    reads_near,
+)
 
 __all__ = [
     "CROP_SIZE",
@@ -475,6 +483,8 @@ def warp_photo(
     overlay: np.ndarray | None = None,
     overlay_alpha: np.ndarray | None = None,
     hidden: np.ndarray | None = None,
+    back_flow: np.ndarray | None = None,
+    front_alpha: np.ndarray | None = None,
 ) -> np.ndarray:
     """Move the (H, W, 3) uint8 photo's own pixels along a backward flow computed on its crop.
 
@@ -490,6 +500,7 @@ def warp_photo(
         hidden: optional (c, c) float32 in [0, 1] on the source crop: where the photo must not
             show (the eyeball behind a shut lid); reads the upsampled flow places there (> 0.5)
             are moved out to the nearer edge of it in their column.
+        back_flow, front_alpha: optional layer behind the moved photo (`overlay.lay_behind`).
     Returns:
         A new (H, W, 3) uint8 photo. Outside the crop's box nothing changes; inside, the flow is
         taken to the photo's resolution (output pixel p samples the photo at p + L^-1 f(A p), A the
@@ -518,6 +529,7 @@ def warp_photo(
     touched = np.maximum(magnitude[..., 0], magnitude[..., 1]) > 0.01
     if alpha is not None:
         touched |= alpha > 0.0
+    behind = behind_layer(back_flow, front_alpha, crop_mask(c, feather=0.1, margin=0.0), touched)
     region = _touched_region(touched, transform)
     if region is None:
         return out
@@ -541,6 +553,10 @@ def warp_photo(
             exits = hidden_exits(inside)
             leave_hidden(map_x[part[0], part[1]], map_y[part[0], part[1]], exits, transform.matrix)
     roi = cv2.remap(original, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    part = None if behind is None else _sub_box(behind[1] < 0.999, (x0, y0), roi.shape, transform)
+    if behind is not None and part is not None:
+        rows, cols, to_crop = part
+        roi[rows, cols] = lay_behind(roi[rows, cols], original, behind, transform.inverse(), to_crop)
     if alpha is not None and overlay is not None and alpha.max() > 0.0:
         covered = cv2.dilate((alpha > 0.0).astype(np.uint8), None) > 0
         part = _sub_box(covered, (x0, y0), roi.shape, transform)

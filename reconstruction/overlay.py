@@ -27,6 +27,8 @@ import numpy as np
 from core.errors import InputError
 
 __all__ = [
+    "behind_layer",
+    "lay_behind",
     "edge_feather",
     "photo_alpha",
     "add_grain",
@@ -188,3 +190,57 @@ def leave_hidden(map_x: np.ndarray, map_y: np.ndarray, exits: np.ndarray, to_cro
     to_photo = cv2.invertAffineTransform(to_crop)
     map_x[index] = to_photo[0, 0] * qx + to_photo[0, 1] * exit_y + to_photo[0, 2]
     map_y[index] = to_photo[1, 0] * qx + to_photo[1, 1] * exit_y + to_photo[1, 2]
+
+
+def behind_layer(
+    back_flow: np.ndarray | None, front_alpha: np.ndarray | None, fade: np.ndarray, touched: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Checked (back flow * `fade`, front coverage) of a layer behind a moved (c, c) crop, or None.
+
+    back_flow: (c, c, 2) float32 backward flow in crop pixels; front_alpha: (c, c) float32 in
+    [0, 1], where the moved photo shows (elsewhere the photo moved along back_flow shows through:
+    the background a moved head uncovers); fade: (c, c) weights taking the back flow to 0 at the
+    crop's border; touched: (c, c) bool of crop pixels that change, updated in place."""
+    if back_flow is None or front_alpha is None:
+        return None
+    back, front = np.asarray(back_flow, np.float32), np.asarray(front_alpha, np.float32)
+    c = fade.shape[0]
+    if back.shape != (c, c, 2) or front.shape != (c, c) or not np.all(np.isfinite(back)):
+        raise InputError(
+            f"back_flow, front_alpha must be ({c}, {c}, 2), ({c}, {c}): {back.shape}, {front.shape}"
+        )
+    back = back * fade[:, :, None]
+    touched |= (front < 0.999) & (np.abs(back).max(axis=2) > 0.01)
+    return back, front
+
+
+def lay_behind(
+    roi: np.ndarray,
+    original: np.ndarray,
+    behind: tuple[np.ndarray, np.ndarray],
+    to_photo: np.ndarray,
+    to_crop: np.ndarray,
+) -> np.ndarray:
+    """(h, w, 3) uint8 `roi` (photo pixels) with the layer `behind` (from `behind_layer`) laid
+    behind it: the `original` photo moved along the back flow, where the front's coverage is below 1.
+
+    to_photo: (2, 3) crop pixel -> photo pixel; to_crop: (2, 3) roi pixel -> crop pixel. The
+    coverage is upsampled bilinearly (a smooth contour) and its ramp narrowed to ~3 photo pixels:
+    a feathered silhouette at the photo's resolution, not crop-sized stair steps."""
+    back, front = behind
+    c = front.shape[0]
+    grid = np.stack(np.meshgrid(np.arange(c, dtype=np.float32), np.arange(c, dtype=np.float32)), axis=-1)
+    reads = cv2.transform((grid + back).reshape(1, -1, 2), to_photo).reshape(c, c, 2)  # photo pixels
+    size = (roi.shape[1], roi.shape[0])
+    inverse_map = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    back_map = cv2.warpAffine(reads, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(
+        front, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_CONSTANT, borderValue=1.0
+    )
+    scale = 1.0 / float(np.sqrt(abs(np.linalg.det(to_crop[:, :2]))))  # photo pixels per crop pixel
+    narrow = float(np.clip(scale / 3.0, 1.0, 3.0))
+    alpha = np.clip((alpha - 0.5) * narrow + 0.5, 0.0, 1.0)
+    layer = cv2.remap(
+        original, back_map[..., 0], back_map[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    )
+    return cv2.blendLinear(roi, layer, alpha, 1.0 - alpha)

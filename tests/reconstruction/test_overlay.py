@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
+from core.errors import InputError
 from reconstruction.crop import CropTransform, warp_photo
 from reconstruction.overlay import add_grain, hidden_exits, leave_hidden, photo_alpha
 
@@ -116,3 +118,25 @@ def test_a_jumping_flow_shows_nothing_of_the_hidden_source_at_twelve_times() -> 
 
     assert green(warp_photo(photo, flow, transform)) > 1000
     assert green(warp_photo(photo, flow, transform, hidden=hidden)) == 0
+
+
+def test_a_layer_behind_shows_only_where_the_front_does_not() -> None:
+    """warp_photo's second layer: the photo moved along the back flow shows where front_alpha < 1,
+    nowhere else; a wrongly shaped layer is refused with a typed error."""
+    rng = np.random.default_rng(3)
+    photo = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    transform = CropTransform.from_box(127.5, 127.5, 256.0, (256, 256), C)  # 4 photo px per crop px
+    flow = np.zeros((C, C, 2), np.float32)
+    back = np.zeros((C, C, 2), np.float32)
+    back[..., 0] = 3.0
+    front = np.ones((C, C), np.float32)
+    same = warp_photo(photo, flow, transform, back_flow=back, front_alpha=front)
+    np.testing.assert_array_equal(same, photo)  # the front covers everything: no change
+    front[:, : C // 2] = 0.0
+    out = warp_photo(photo, flow, transform, back_flow=back, front_alpha=front)
+    right = (slice(20, 236), slice(140, 236))
+    np.testing.assert_array_equal(out[right], photo[right])
+    left = (slice(40, 216), slice(60, 100))  # well inside the crop's unfaded middle, left half
+    assert np.mean(out[left] != photo[left]) > 0.9
+    with pytest.raises(InputError):
+        warp_photo(photo, flow, transform, back_flow=back[:10], front_alpha=front)
