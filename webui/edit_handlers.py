@@ -365,7 +365,7 @@ class EditHandlers:
             values = dict(session.values)
         source, canvas = session.source, session.drag_canvas
         if self.ctx.pace is not None:
-            self.ctx.pace.note()
+            self.ctx.pace.note(getattr(request, "session_hash", None) or "")
         if source is None or canvas is None or self._stale(request, api_name):
             return gr.skip()
         key = self._key(values)

@@ -148,33 +148,42 @@ class FairQueue:
 
 
 class InteractivePace:
-    """Video jobs give way to slider previews while people drag.
+    """Video jobs give way to slider previews while people drag: every user gets an equal share.
 
     A job's render thread shares the server's interpreter lock with Gradio's event loop, which
-    answers every preview request: rendering flat out, a job made each preview wait for the lock
-    several times. Preview handlers call `note()`; a running job calls `give_way()` between render
-    batches (through `JobCancel`), and while previews arrived within the last `window_s` it sleeps
-    `share` times as long as it worked since its last call (lock and core free meanwhile), so a job
-    runs at 1 / (1 + share) of its speed while others drag and at full speed otherwise.
+    answers every preview request, and the machine's cores with the preview worker: rendering flat
+    out, one job took as much of the server as all dragging users together. Preview handlers call
+    `note(session)`; a running job calls `give_way()` between render batches (through `JobCancel`)
+    and, while n sessions sent previews within the last `window_s`, sleeps n times as long as it
+    worked since its last call (at most `longest_s`), with the lock and a core free meanwhile: the
+    job runs at about 1 / (1 + n) of its speed while n others drag, at full speed otherwise.
     """
 
-    def __init__(self, window_s: float = 0.5, share: float = 1.0, longest_s: float = 0.1) -> None:
-        self.window_s, self.share, self.longest_s = float(window_s), float(share), float(longest_s)
-        self._last_preview = -1e9
+    def __init__(self, window_s: float = 0.5, longest_s: float = 0.25) -> None:
+        self.window_s, self.longest_s = float(window_s), float(longest_s)
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
 
-    def note(self) -> None:
-        """A preview was asked for."""
-        self._last_preview = time.monotonic()
+    def note(self, session: str = "") -> None:
+        """Session `session` asked for a preview."""
+        now = time.monotonic()
+        with self._lock:
+            self._last[session] = now
+            if len(self._last) > 64:  # forget sessions that stopped dragging
+                self._last = {k: t for k, t in self._last.items() if now - t < self.window_s}
 
-    @property
-    def interactive(self) -> bool:
-        return time.monotonic() - self._last_preview < self.window_s
+    def dragging(self) -> int:
+        """How many sessions asked for previews within the last `window_s`."""
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for t in self._last.values() if now - t < self.window_s)
 
     def give_way(self, worked_s: float) -> float:
         """Sleep as long as the job must give way after `worked_s` seconds of work; returns the sleep."""
-        if not self.interactive or worked_s <= 0:
+        n = self.dragging() if worked_s > 0 else 0
+        if n == 0:
             return 0.0
-        pause = min(self.share * worked_s, self.longest_s)
+        pause = min(n * worked_s, self.longest_s)
         time.sleep(pause)
         return pause
 

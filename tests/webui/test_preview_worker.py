@@ -71,7 +71,9 @@ def test_a_new_photo_of_the_session_replaces_the_old(
     worker: PreviewWorker, source, astronaut: np.ndarray, registry: EngineRegistry, tmp_path: Path
 ) -> None:
     request = EditRequest({"yaw": 10.0}, engine="preview")
-    first = worker.render("session-b", source, photo_canvas(source, 320), request, tmp_path / "1.jpg", QUALITY)
+    first = worker.render(
+        "session-b", source, photo_canvas(source, 320), request, tmp_path / "1.jpg", QUALITY
+    )
     mirrored = prepare_photo(np.ascontiguousarray(astronaut[:, ::-1]), registry=registry)
     second = worker.render(
         "session-b", mirrored, photo_canvas(mirrored, 320), request, tmp_path / "2.jpg", QUALITY
