@@ -327,6 +327,15 @@ class SessionFiles:
         except OSError:
             return []
 
+    def remove_stragglers(self) -> int:
+        """Remove the folders of ended sessions that a write racing their removal left behind (a
+        preview finishing in the worker process as the tab closed); returns how many."""
+        with self._lock:
+            stragglers = [self.root / key for key in self._ended if (self.root / key).exists()]
+            for path in stragglers:
+                shutil.rmtree(path, ignore_errors=True)
+        return len(stragglers)
+
     def sweep(self, now: float | None = None) -> int:
         """Remove the session folders unused for longer than the TTL; returns how many."""
         now = time.time() if now is None else now
@@ -426,11 +435,12 @@ class SessionFiles:
 
     def start_sweeper(self, interval_seconds: float | None = None) -> None:
         """Sweep in a daemon thread every `interval_seconds` (default: a quarter of the TTL, 10 s-10 min);
-        the total quota is checked every 10 s (uploads arrive without any handler running)."""
+        the total quota is checked and the folders of ended sessions removed again every 2 s
+        (uploads arrive without any handler running; a late write may race a session's removal)."""
         if self._sweeper is not None and self._sweeper.is_alive():
             return
         interval = interval_seconds or min(600.0, max(10.0, self.ttl_seconds / 4))
-        tick = min(interval, 10.0)
+        tick = min(interval, 2.0)
         self._stop.clear()
 
         def loop() -> None:
@@ -438,6 +448,7 @@ class SessionFiles:
             while not self._stop.wait(tick):
                 try:
                     self.enforce_total()
+                    self.remove_stragglers()
                     if time.monotonic() >= next_sweep:
                         self.sweep()
                         next_sweep = time.monotonic() + interval

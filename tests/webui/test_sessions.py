@@ -121,6 +121,10 @@ def test_an_ended_session_cancels_its_jobs_and_never_comes_back(tmp_path: Path) 
     with pytest.raises(Cancelled):
         files.begin_job("gone", threading.Event())  # a job that waited in the queue
     assert not folder.exists() and files.ended("gone") and not files.ended("stays")
+    folder.mkdir()  # a preview the worker process finished while the folder was being removed
+    (folder / "preview-late.jpg").write_bytes(b"late")
+    assert files.remove_stragglers() == 1 and not folder.exists()
+    assert files.remove_stragglers() == 0 and files.dir_for("stays").exists()
 
 
 def test_a_video_is_never_written_into_a_removed_folder(tmp_path: Path) -> None:
