@@ -49,6 +49,14 @@ ENV_VARS: dict[str, str] = {
 _TRUE = ("1", "true", "yes", "on")
 
 
+def _cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _default_temp_dir() -> Path:
     """The temp root: each server process makes its run folder inside (its uploads and session folders)."""
     return Path(tempfile.gettempdir()) / "pirender"
@@ -71,7 +79,8 @@ class ServerConfig:
     edit_concurrency: photo analyses and released-slider renders that run at once.
     preview_concurrency: slider previews that run at once (cheap; they never wait behind the other groups).
     preview_process: render drag previews in a child process (`webui.preview_worker`), so that they
-        do not hold the server's interpreter lock while it answers other users' requests.
+        do not hold the server's interpreter lock while it answers other users' requests (default:
+        when this process may use two cores or more; with one it would only add work).
     save_concurrency: full-resolution downloads (PNG of the photo or of the face crop) made at once;
         they have their own group, so a burst of saves neither blocks previews nor takes every core.
     queue_size: events waiting in the queue before new ones are refused ("queue full").
@@ -100,7 +109,7 @@ class ServerConfig:
     job_concurrency: int = 1
     edit_concurrency: int = 2
     preview_concurrency: int = 4
-    preview_process: bool = True
+    preview_process: bool = field(default_factory=lambda: _cores() >= 2)
     save_concurrency: int = 1
     queue_size: int = 64
     temp_ttl_seconds: float = 3600.0

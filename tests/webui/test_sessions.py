@@ -63,8 +63,11 @@ def test_config_from_environment(tmp_path: Path) -> None:
         "PIRENDER_JOB_CONCURRENCY": "2",
         "PIRENDER_TEMP_DIR": str(tmp_path),
         "PIRENDER_UI_DOWNLOADS": "0",
+        "PIRENDER_PREVIEW_PROCESS": "0",
     }
     cfg = ServerConfig.from_env(env)
+    assert cfg.preview_process is False
+    assert ServerConfig().preview_process is (len(os.sched_getaffinity(0)) >= 2)  # a worker needs a core
     assert (cfg.host, cfg.port, cfg.max_upload_mb, cfg.max_video_seconds) == ("0.0.0.0", 7861, 12.5, 20.0)
     assert cfg.job_concurrency == 2 and cfg.temp_dir == tmp_path and cfg.ui_downloads is False
     assert cfg.max_upload_bytes == int(12.5 * 2**20)
