@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.bench_fullres import _drag  # noqa: E402 - the same drag as the full-resolution benchmark
 from benchmarks.timing import interleaved_ms, summary_ms, write_record  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, load_image, photo_canvas, prepare_photo  # noqa: E402
 from pipeline.geometric import GeometricRenderer, PreviewSettings  # noqa: E402
@@ -43,25 +44,13 @@ ASKS = [("yaw", 15.0), ("yaw", -15.0), ("yaw", 30.0), ("yaw", -30.0), ("pitch", 
 AXIS = {"pitch": 0, "yaw": 1}
 
 
-def _drag(v: float) -> dict[str, float]:
-    return {
-        "yaw": 25 * np.sin(2 * np.pi * v),
-        "pitch": 10 * np.sin(4 * np.pi * v),
-        "smile": float(np.sin(2 * np.pi * v)),
-        "open_mouth": float(0.5 + 0.5 * np.sin(6 * np.pi * v)),
-    }
-
-
 def refit(videos: Path, faces: int) -> dict[str, object]:
     """Re-fitted change / asked change per way, ask and re-fit method (means over faces)."""
-    import imageio.v3 as iio
-
     from reconstruction.backends import DefaultBackend
     from reconstruction.controls import control_set_for
-    from reconstruction.crop import crop_face, crop_transform_for_face
     from reconstruction.detection import FaceDetector
     from reconstruction.face_model import load_default_face_model
-    from reconstruction.fitting import fit_landmarks
+    from training.evaluation.turns import near_frontal_crops
 
     model = load_default_face_model()
     controls = control_set_for(model)
@@ -71,18 +60,9 @@ def refit(videos: Path, faces: int) -> dict[str, object]:
     used = 0
     try:
         with FaceDetector() as detector:
-            for video in sorted(videos.glob("*.mp4")):
-                frame = iio.imread(video, index=20)
-                found = detector.detect(frame)
-                if not found:
-                    continue
-                crop = crop_face(frame, crop_transform_for_face(found[0], frame.shape[:2]))
-                again = detector.detect(crop)
-                if not again:
-                    continue
-                coeffs = fit_landmarks(model, again[0].landmarks, (256, 256))
+            for crop, coeffs in near_frontal_crops(videos, detector, model):
                 (source,) = backend.fit_crops([crop])
-                if abs(coeffs.angles_degrees[1]) > 6.0 or source is None:
+                if source is None:
                     continue
                 for way, renderer in renderers.items():
                     state = renderer.prepare(crop, coeffs)

@@ -182,29 +182,16 @@ def test_yaw_turns_the_head_the_right_way(scene: Scene) -> None:
 def test_yaw_refit_over_many_faces(shared_data: Path) -> None:
     """The issue's check over several real faces (near-frontal first frames of the shared clips):
     the mean re-fitted turn of a +-15 degree preview is within 5 degrees of 15."""
-    import imageio.v3 as iio
-
-    from reconstruction.crop import crop_face, crop_transform_for_face
     from reconstruction.detection import FaceDetector
     from reconstruction.fitting import fit_landmarks
+    from training.evaluation.turns import near_frontal_crops
 
     model = load_default_face_model()
     controls = control_set_for(model)
     renderer = GeometricRenderer(model)
     reads: dict[float, list[float]] = {15.0: [], -15.0: []}
     with FaceDetector() as detector:
-        for video in sorted((shared_data / "videos").glob("*.mp4")):
-            frame = iio.imread(video, index=20)
-            found = detector.detect(frame)
-            if not found:
-                continue
-            crop = crop_face(frame, crop_transform_for_face(found[0], frame.shape[:2]))
-            again = detector.detect(crop)
-            if not again:
-                continue
-            coeffs = fit_landmarks(model, again[0].landmarks, (256, 256))
-            if abs(coeffs.angles_degrees[1]) > 6.0:  # near-frontal photos only
-                continue
+        for crop, coeffs in near_frontal_crops(shared_data / "videos", detector, model):
             state = renderer.prepare(crop, coeffs)
             for yaw in reads:
                 turned = detector.detect(renderer.render(state, controls.apply(coeffs, {"yaw": yaw})))

@@ -73,7 +73,9 @@ def test_edit_into_a_smaller_canvas(state: SourceState, registry: EngineRegistry
     assert photo_canvas(state, 301, even=True).image.shape == (300, 300, 3)
 
 
-def test_a_photo_at_a_canvas_edits_as_the_photo_and_pickles(state: SourceState, registry: EngineRegistry) -> None:
+def test_a_photo_at_a_canvas_edits_as_the_photo_and_pickles(
+    state: SourceState, registry: EngineRegistry
+) -> None:
     """`at_canvas`: the small stand-in another process renders drag previews from."""
     request = EditRequest({"yaw": -8.0, "smile": 0.5}, engine="preview")
     canvas = photo_canvas(state, 200)
