@@ -97,8 +97,9 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
     colours = colours.astype(np.float32)  # (R, K, 3)
     luma = colours @ _LUMA
     smooth = cv2.GaussianBlur(luma, (1, 5), 0, sigmaY=1.2)
-    # The darkest row between the lips' own edges (the outer rows are lip).
-    inner = slice(_ROWS // 8, _ROWS - _ROWS // 8)
+    # The darkest row between the lips' own edges (the outer rows are lip), below the upper teeth's
+    # roots (the dark just under the upper lip is its shadow, not the gap between the teeth).
+    inner = slice(_ROWS * 3 // 10, _ROWS - _ROWS // 8)
     darkest = inner.start + np.argmin(smooth[inner], axis=0)
     contrast = np.median(smooth, axis=0) - smooth[darkest, np.arange(_COLUMNS)]  # (K,)
     # The split lies near the lower end of the dark gap: the dark hangs under the upper teeth (as
@@ -110,14 +111,22 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
     end = np.where(below_dark.any(axis=0), np.argmax(below_dark, axis=0), _ROWS - 1)
     usable = (gap >= 3.0) & (contrast > 12.0)  # a gap tall enough to read
     split = np.maximum(t[end, 0] - 1.0 / np.maximum(gap, 1.0), t[darkest, 0])
+    # Teeth down to the lower lip with no gap below them are the upper teeth (a smile's): all of
+    # the opening hangs from the upper lip.
+    chroma = colours.max(axis=2) - colours.min(axis=2)
+    toothy = ((luma > 135.0) & (chroma < 70.0)).mean(axis=0) > 0.5
+    split[toothy & ~usable & (gap >= 3.0)] = 1.0
+    usable |= toothy & (gap >= 3.0)
     # Columns without a readable gap (the corners, lips touching) take their neighbours' split.
     split = np.interp(across, across[usable], split[usable]) if usable.any() else np.full(_COLUMNS, 0.5)
+    # The highest split of the neighbours: a long tooth's tip (an incisor beside shorter teeth) is
+    # not cut off by the gaps beside it.
+    split = np.lib.stride_tricks.sliding_window_view(np.pad(split, 2, mode="edge"), 5).max(axis=1)
     split = np.convolve(np.pad(split, 2, mode="edge"), np.ones(5) / 5.0, mode="valid")
     # Colours of what the photo shows: its dark gap, and teeth (bright, little saturated).
     opened = gap[None, :] >= 1.5
     dark = opened & (luma < np.percentile(luma[:, gap >= 1.5], 15) + 10.0) & (luma < 90.0)
     cavity = np.median(colours[dark], axis=0) if dark.sum() >= 6 else None
-    chroma = colours.max(axis=2) - colours.min(axis=2)
     bright = opened & (luma > 135.0) & (chroma < 70.0) & (t > 0.05) & (t < 0.95)
     teeth = np.median(colours[bright], axis=0) if bright.sum() >= 0.08 * opened.sum() * _ROWS else None
     central = usable & (np.abs(across - 0.5) < 0.25)  # where lower teeth would show
