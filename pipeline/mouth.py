@@ -481,10 +481,13 @@ def _cavity(
     if interior.teeth is None:
         # The photo showed no teeth: a hint of upper teeth under the upper lip.
         no_teeth = np.clip(1.0 - cols.gap_s / (0.03 * size), 0.0, 1.0)[None, :]
-        band = np.clip((gap_top + band_h - ys) / 1.5 + 0.5, 0.0, 1.0) * no_teeth * np.sqrt(centre)
-        colour = colour + (tooth - colour) * (0.7 * band * open_enough)[:, :, None]
+        # A crisp edge (teeth have one), in the lip's shadow at the top, fading into the mouth's
+        # shadow towards the corners (not a grey band across the mouth).
+        band = np.clip((gap_top + band_h - ys) / 0.8 + 0.5, 0.0, 1.0) * no_teeth * centre
+        lit = 0.7 + 0.3 * np.clip((ys - gap_top) / band_h, 0.0, 1.0)
+        colour = colour + (tooth * lit[:, :, None] - colour) * (0.75 * band * open_enough)[:, :, None]
     if not interior.lower_teeth:
         # Lower teeth above the lower lip, in the lip's shadow, once the mouth is well open.
-        band = np.clip((ys - (gap_bottom - 0.7 * band_h)) / 1.5 + 0.5, 0.0, 1.0) * centre**1.5
-        colour = colour + (0.7 * tooth - colour) * (0.55 * band * open_enough)[:, :, None]
+        band = np.clip((ys - (gap_bottom - 0.7 * band_h)) / 0.8 + 0.5, 0.0, 1.0) * centre**2
+        colour = colour + (0.7 * tooth - colour) * (0.45 * band * open_enough)[:, :, None]
     return colour
