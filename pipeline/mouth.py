@@ -114,14 +114,13 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
     # Teeth down to the lower lip with no gap below them are the upper teeth (a smile's): all of
     # the opening hangs from the upper lip.
     chroma = colours.max(axis=2) - colours.min(axis=2)
-    toothy = ((luma > 135.0) & (chroma < 70.0)).mean(axis=0) > 0.5
-    split[toothy & ~usable & (gap >= 3.0)] = 1.0
-    usable |= toothy & (gap >= 3.0)
+    hangs = (((luma > 135.0) & (chroma < 70.0)).mean(axis=0) > 0.5) & ~usable & (gap >= 3.0)
+    split[hangs] = 1.0
+    usable |= hangs
     # Columns without a readable gap (the corners, lips touching) take their neighbours' split.
     split = np.interp(across, across[usable], split[usable]) if usable.any() else np.full(_COLUMNS, 0.5)
-    # The highest split of the neighbours: a long tooth's tip (an incisor beside shorter teeth) is
-    # not cut off by the gaps beside it.
-    split = np.lib.stride_tricks.sliding_window_view(np.pad(split, 2, mode="edge"), 5).max(axis=1)
+    # Beside such teeth a gap is a shorter tooth's tip next to a long one (an incisor's): not cut off.
+    split[np.lib.stride_tricks.sliding_window_view(np.pad(hangs, 2), 5).any(axis=1)] = 1.0
     split = np.convolve(np.pad(split, 2, mode="edge"), np.ones(5) / 5.0, mode="valid")
     # Colours of what the photo shows: its dark gap, and teeth (bright, little saturated).
     opened = gap[None, :] >= 1.5

@@ -54,6 +54,21 @@ def test_the_photos_interior_is_read() -> None:
     assert closed.teeth is None and np.all(closed.split == 0.5)
 
 
+def test_upper_teeth_down_to_the_lower_lip_hang_from_the_upper_lip() -> None:
+    """A smile whose upper teeth reach the lower lip, under the upper lip's shadow: no gap between
+    rows of teeth, so all of the opening hangs from the upper lip (the shadow was taken for the
+    gap before, and the teeth dropped with the jaw)."""
+    image = np.full((128, 128, 3), (190, 140, 120), np.uint8)
+    upper, lower = _lips(12.0)
+    ys, xs = np.arange(128)[:, None], np.arange(128)[None, :]
+    top, bottom = curve_y(upper, xs), curve_y(lower, xs)
+    inside = (ys > top) & (ys < bottom) & (xs > 40) & (xs < 88)
+    image[inside] = (230, 225, 215)
+    image[inside & (ys < top + 2.5)] = (70, 40, 40)  # the upper lip's shadow over the teeth's roots
+    interior = analyse_mouth(image, upper, lower)
+    assert interior.split[len(interior.split) // 2] > 0.95, interior.split
+
+
 def test_teeth_hang_from_the_upper_lip_when_the_mouth_opens() -> None:
     image, source = _smile_with_teeth()
     interior = analyse_mouth(image, *source)
