@@ -60,7 +60,8 @@ class MouthInterior:
 
     across: (K,) places across the mouth (0 = image-left corner, 1 = right corner); split: (K,)
     fraction of the opening's height (0 = upper lip, 1 = lower lip) where the part hanging from
-    the upper lip ends: the darkest row (the gap between the teeth), 0.5 when the lips touch;
+    the upper lip ends: a pixel above the lower end of the gap between the teeth, 1 where upper
+    teeth reach the lower lip, 0.5 when the lips touch;
     cavity: (3,) float32 RGB of the photo's own dark gap, or None; teeth: (3,) float32 RGB of its
     teeth, or None when it shows none; lower_teeth: whether teeth show below the split;
     lower_share: (K,) share of teeth among the photo's pixels below the split, None when it
@@ -268,7 +269,7 @@ def _continue_below_lip(region: np.ndarray, px: np.ndarray, py: np.ndarray, mout
 
     A dropped jaw folds the mesh's lip triangles at the inner lip: the rows just under it read the
     photo a few pixels too far down, and what lies on the photo's lip line (the lower teeth's
-    strip, the lip's wet edge) is skipped. Only reads further down than the continuation move."""
+    strip, the lip's wet edge) is skipped. Reads are moved up to the continuation, never down."""
     cols = _columns(px[0], mouth)
     width = float(np.ptp(mouth.target_lips[0][:, 0]))
     depth = py - (cols.top_t + cols.gap_t)[None, :]  # pixels under the target's inner lower lip
@@ -404,6 +405,7 @@ def paint_mouth(
     if alpha.max() <= 0.0:
         return
     cover = (np.clip(distance / EDGE_RAMP + 0.5, 0.0, 1.0) * cols.extra[None, :]).astype(np.float32)
+    # No painted teeth where the photo's own lower teeth are kept.
     colour = _cavity(
         mouth.interior, ys, cols, gap_top, gap_bottom, face_size, exposure, teeth and keep.max() < 0.5
     )
