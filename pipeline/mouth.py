@@ -45,6 +45,13 @@ CORNER_REACH = (0.12, 0.3, 0.25)
 CORNER_EXTENT = 2.5
 #: Under the lower lip the face's own flow takes over from this depth (mouth widths), over this much more.
 BELOW_LIPS = (0.35, 0.2)
+#: How far past the target's inner lower lip the painted gap reaches where it does not end on the
+#: photo's lower teeth, crop pixels: the photo's dark between its lips lies partly outside the
+#: mesh's lip line, and moved with the lip it would run along the rim as a thin dark line.
+RIM_OVERLAP = 1.0
+#: Under the target's inner lower lip, the opening's own mapping fades into the mesh's over this
+#: many mouth widths (`_continue_below_lip`).
+LIP_SEAM = 0.06
 
 
 @dataclass(frozen=True)
@@ -53,9 +60,12 @@ class MouthInterior:
 
     across: (K,) places across the mouth (0 = image-left corner, 1 = right corner); split: (K,)
     fraction of the opening's height (0 = upper lip, 1 = lower lip) where the part hanging from
-    the upper lip ends: the darkest row (the gap between the teeth), 0.5 when the lips touch;
+    the upper lip ends: a pixel above the lower end of the gap between the teeth, 1 where upper
+    teeth reach the lower lip, 0.5 when the lips touch;
     cavity: (3,) float32 RGB of the photo's own dark gap, or None; teeth: (3,) float32 RGB of its
-    teeth, or None when it shows none; lower_teeth: whether teeth show below the split.
+    teeth, or None when it shows none; lower_teeth: whether teeth show below the split;
+    lower_share: (K,) share of teeth among the photo's pixels below the split, None when it
+    shows no teeth.
     """
 
     across: np.ndarray
@@ -63,6 +73,7 @@ class MouthInterior:
     cavity: np.ndarray | None
     teeth: np.ndarray | None
     lower_teeth: bool
+    lower_share: np.ndarray | None = None
 
 
 def _corners_x(upper: np.ndarray) -> tuple[float, float]:
@@ -87,38 +98,54 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
     colours = colours.astype(np.float32)  # (R, K, 3)
     luma = colours @ _LUMA
     smooth = cv2.GaussianBlur(luma, (1, 5), 0, sigmaY=1.2)
-    # The darkest row between the lips' own edges (the outer rows are lip).
-    inner = slice(_ROWS // 8, _ROWS - _ROWS // 8)
+    # The darkest row between the lips' own edges (the outer rows are lip), below the upper teeth's
+    # roots (the dark just under the upper lip is its shadow, not the gap between the teeth).
+    inner = slice(_ROWS * 3 // 10, _ROWS - _ROWS // 8)
     darkest = inner.start + np.argmin(smooth[inner], axis=0)
     contrast = np.median(smooth, axis=0) - smooth[darkest, np.arange(_COLUMNS)]  # (K,)
-    # The split lies at the lower end of the dark gap: the dark hangs under the upper teeth (as
-    # a shadow, continued by the painted cavity), and the lower part starts with the lower teeth
-    # or the lower lip's wet edge.
+    # The split lies near the lower end of the dark gap: the dark hangs under the upper teeth (as
+    # a shadow, continued by the painted cavity), and the lower part starts a pixel above the lower
+    # teeth or the lower lip's wet edge (their edge is then the photo's, not the paint's rim).
     cols = np.arange(_COLUMNS)
     level = smooth[darkest, cols] + 0.5 * contrast
     below_dark = (np.arange(_ROWS)[:, None] > darkest[None, :]) & (smooth > level[None, :])
     end = np.where(below_dark.any(axis=0), np.argmax(below_dark, axis=0), _ROWS - 1)
     usable = (gap >= 3.0) & (contrast > 12.0)  # a gap tall enough to read
-    split = t[np.maximum(end - 1, darkest), 0]
+    split = np.maximum(t[end, 0] - 1.0 / np.maximum(gap, 1.0), t[darkest, 0])
+    # Teeth down to the lower lip with no gap below them are the upper teeth (a smile's): all of
+    # the opening hangs from the upper lip.
+    chroma = colours.max(axis=2) - colours.min(axis=2)
+    hangs = (((luma > 135.0) & (chroma < 70.0)).mean(axis=0) > 0.5) & ~usable & (gap >= 3.0)
+    split[hangs] = 1.0
+    usable |= hangs
     # Columns without a readable gap (the corners, lips touching) take their neighbours' split.
     split = np.interp(across, across[usable], split[usable]) if usable.any() else np.full(_COLUMNS, 0.5)
+    # Beside such teeth a gap is a shorter tooth's tip next to a long one (an incisor's): not cut off.
+    split[np.lib.stride_tricks.sliding_window_view(np.pad(hangs, 2), 5).any(axis=1)] = 1.0
     split = np.convolve(np.pad(split, 2, mode="edge"), np.ones(5) / 5.0, mode="valid")
     # Colours of what the photo shows: its dark gap, and teeth (bright, little saturated).
     opened = gap[None, :] >= 1.5
     dark = opened & (luma < np.percentile(luma[:, gap >= 1.5], 15) + 10.0) & (luma < 90.0)
     cavity = np.median(colours[dark], axis=0) if dark.sum() >= 6 else None
-    chroma = colours.max(axis=2) - colours.min(axis=2)
     bright = opened & (luma > 135.0) & (chroma < 70.0) & (t > 0.05) & (t < 0.95)
     teeth = np.median(colours[bright], axis=0) if bright.sum() >= 0.08 * opened.sum() * _ROWS else None
     central = usable & (np.abs(across - 0.5) < 0.25)  # where lower teeth would show
     below = (t > split[None, :] + 0.1) & (t < 0.9) & central[None, :]  # under the gap, off the lip
     lower_teeth = bool((bright & below).sum() >= 0.1 * max((opened & below).sum(), 1) > 0)
+    # Per column, the teeth's share of the lower part down to the lower lip: lower teeth are often a
+    # thin strip on the lip's edge, in the upper lip's shadow (less bright than the upper teeth, but
+    # less saturated than the lip).
+    lower_part = opened & (t > split[None, :])
+    lower_bright = lower_part & (luma > 100.0) & (chroma < 55.0)
+    share = lower_bright.sum(axis=0) / np.maximum(lower_part.sum(axis=0), 1)
+    share = np.convolve(np.pad(share, 1, mode="edge"), np.ones(3) / 3.0, mode="valid")
     return MouthInterior(
         across,
         split.astype(np.float64),
         None if cavity is None else cavity.astype(np.float32),
         None if teeth is None else teeth.astype(np.float32),
         lower_teeth,
+        share if teeth is not None else None,
     )
 
 
@@ -232,6 +259,29 @@ def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion) -> None:
     w = inside[:, :, None]
     moved = np.stack([sx - px, sy - py], axis=-1)
     region[...] = (w * moved + (1.0 - w) * region).astype(np.float32)
+    _continue_below_lip(region, px, py, mouth)
+
+
+def _continue_below_lip(region: np.ndarray, px: np.ndarray, py: np.ndarray, mouth: MouthMotion) -> None:
+    """Just under the target's inner lower lip, continue the opening's own mapping into the lip
+    (the (h, w, 2) backward flow `region` at pixels (px, py), in place), fading out over
+    `LIP_SEAM` mouth widths, where the target opens wider than the photo.
+
+    A dropped jaw folds the mesh's lip triangles at the inner lip: the rows just under it read the
+    photo a few pixels too far down, and what lies on the photo's lip line (the lower teeth's
+    strip, the lip's wet edge) is skipped. Reads are moved up to the continuation, never down."""
+    cols = _columns(px[0], mouth)
+    width = float(np.ptp(mouth.target_lips[0][:, 0]))
+    depth = py - (cols.top_t + cols.gap_t)[None, :]  # pixels under the target's inner lower lip
+    # From the last pixel row of the opening (its soft edge blends in the folded reads too).
+    weight = np.clip(1.0 - depth / max(LIP_SEAM * width, 1.0), 0.0, 1.0) * (depth > -1.0)
+    weight *= (cols.extra * cols.within)[None, :]
+    if weight.max() <= 0.0:
+        return
+    read_y = (cols.top_s + cols.gap_s)[None, :] + depth / np.maximum(cols.ratio, 1e-6)[None, :]
+    read_y = np.minimum(read_y, py + region[..., 1])
+    wanted = np.stack(np.broadcast_arrays(cols.x_src[None, :] - px, read_y - py), axis=-1)
+    region += (weight[:, :, None] * (wanted - region)).astype(np.float32)
 
 
 def follow_face_below_lips(flow: np.ndarray, face_flow: np.ndarray, mouth: MouthMotion) -> None:
@@ -341,13 +391,13 @@ def paint_mouth(
         return
     ys = np.arange(y0, y1, dtype=np.float64)[:, None]
     gap_top = cols.top_t + cols.upper_h
-    gap_bottom = cols.top_t + cols.gap_t - cols.lower_h
+    gap_bottom, keep = _lower_rim(mouth.interior, cols)
     left, right = _corners_x(mouth.target_lips[0])
     # Signed distance (crop pixels, > 0 inside) to the gap's rim: between the two parts the photo's
-    # teeth hang from, within the target's inner lips and corners.
+    # teeth hang from, within the target's inner lips (a little past the lower one) and corners.
     distance = np.minimum(
         np.minimum(_below(ys, gap_top), -_below(ys, gap_bottom)),
-        np.minimum(_below(ys, cols.top_t), -_below(ys, cols.top_t + cols.gap_t)),
+        np.minimum(_below(ys, cols.top_t), -_below(ys, cols.top_t + cols.gap_t + RIM_OVERLAP)),
     )
     distance = np.minimum(distance, np.minimum(xs - left, right - xs)[None, :])
     # A gap under two pixels tall fades out (lips barely parted: nothing to paint at any resolution).
@@ -355,7 +405,10 @@ def paint_mouth(
     if alpha.max() <= 0.0:
         return
     cover = (np.clip(distance / EDGE_RAMP + 0.5, 0.0, 1.0) * cols.extra[None, :]).astype(np.float32)
-    colour = _cavity(mouth.interior, ys, cols, gap_top, gap_bottom, face_size, exposure, teeth)
+    # No painted teeth where the photo's own lower teeth are kept.
+    colour = _cavity(
+        mouth.interior, ys, cols, gap_top, gap_bottom, face_size, exposure, teeth and keep.max() < 0.5
+    )
     colour = np.clip(colour + 0.5, 0, 255)
     region = out[y0:y1, x0:x1].astype(np.float32)
     region += (colour - region) * alpha[:, :, None]
@@ -365,6 +418,26 @@ def paint_mouth(
         near = distance > -(EDGE_RAMP / 2.0 + 2.0)
         paint[y0:y1, x0:x1][near] = colour[near].astype(np.uint8)
     np.maximum(coverage[y0:y1, x0:x1], cover, out=coverage[y0:y1, x0:x1])
+
+
+def _lower_rim(interior: MouthInterior, cols: _Columns) -> tuple[np.ndarray, np.ndarray]:
+    """(X,) y of the painted gap's lower rim, and (X,) in [0, 1] how much of the photo's lower part
+    is kept: all of it where it shows teeth in a band thick enough to see (the rim lies on its
+    top, in the photo's dark a pixel above the teeth), none where it would be a sliver along a
+    steep rim or shows no teeth (the rim lies `RIM_OVERLAP` past the inner lower lip)."""
+    lip = cols.top_t + cols.gap_t
+    if interior.lower_share is None:
+        return lip + RIM_OVERLAP, np.zeros_like(lip)
+    share = np.interp(cols.across, interior.across, interior.lower_share)
+    slope = np.gradient(lip) if lip.size > 1 else np.zeros_like(lip)
+    thickness = cols.lower_h / np.sqrt(1.0 + slope**2)  # across the rim, crop pixels
+    keep = np.clip((share - 0.15) / 0.2, 0.0, 1.0) * np.clip((thickness - 0.2) / 0.4, 0.0, 1.0)
+    # Smooth along the mouth (over a tenth of its width): the rim has no steps where keeping ends.
+    reach = max(int(0.05 * np.ptp(cols.x_src) * float(np.median(cols.ratio))), 1)
+    keep = np.convolve(
+        np.pad(keep, reach, mode="edge"), np.ones(2 * reach + 1) / (2 * reach + 1), mode="valid"
+    )
+    return lip - keep * cols.lower_h + (1.0 - keep) * RIM_OVERLAP, keep
 
 
 def _below(ys: np.ndarray, curve: np.ndarray) -> np.ndarray:
@@ -409,10 +482,13 @@ def _cavity(
     if interior.teeth is None:
         # The photo showed no teeth: a hint of upper teeth under the upper lip.
         no_teeth = np.clip(1.0 - cols.gap_s / (0.03 * size), 0.0, 1.0)[None, :]
-        band = np.clip((gap_top + band_h - ys) / 1.5 + 0.5, 0.0, 1.0) * no_teeth * np.sqrt(centre)
-        colour = colour + (tooth - colour) * (0.7 * band * open_enough)[:, :, None]
+        # A crisp edge (teeth have one), in the lip's shadow at the top, fading into the mouth's
+        # shadow towards the corners (not a grey band across the mouth).
+        band = np.clip((gap_top + band_h - ys) / 0.8 + 0.5, 0.0, 1.0) * no_teeth * centre
+        lit = 0.7 + 0.3 * np.clip((ys - gap_top) / band_h, 0.0, 1.0)
+        colour = colour + (tooth * lit[:, :, None] - colour) * (0.75 * band * open_enough)[:, :, None]
     if not interior.lower_teeth:
         # Lower teeth above the lower lip, in the lip's shadow, once the mouth is well open.
-        band = np.clip((ys - (gap_bottom - 0.7 * band_h)) / 1.5 + 0.5, 0.0, 1.0) * centre**1.5
-        colour = colour + (0.7 * tooth - colour) * (0.55 * band * open_enough)[:, :, None]
+        band = np.clip((ys - (gap_bottom - 0.7 * band_h)) / 0.8 + 0.5, 0.0, 1.0) * centre**2
+        colour = colour + (0.7 * tooth - colour) * (0.45 * band * open_enough)[:, :, None]
     return colour

@@ -8,7 +8,7 @@ import numpy as np
 
 from pipeline.eyes import analyse_eye, refine_eye_flow, shut_opening
 from pipeline.face_paint import apply_affine, box_around, curve_y, paint_lash_line, similarity_2d
-from pipeline.mouth import MouthMotion, analyse_mouth, mouth_source, paint_mouth, refine_mouth_flow
+from pipeline.mouth import LIP_SEAM, MouthMotion, analyse_mouth, mouth_source, paint_mouth, refine_mouth_flow
 from reconstruction.overlay import photo_alpha
 
 XS = np.linspace(40.0, 88.0, 9)
@@ -54,6 +54,21 @@ def test_the_photos_interior_is_read() -> None:
     assert closed.teeth is None and np.all(closed.split == 0.5)
 
 
+def test_upper_teeth_down_to_the_lower_lip_hang_from_the_upper_lip() -> None:
+    """A smile whose upper teeth reach the lower lip, under the upper lip's shadow: no gap between
+    rows of teeth, so all of the opening hangs from the upper lip (the shadow was taken for the
+    gap before, and the teeth dropped with the jaw)."""
+    image = np.full((128, 128, 3), (190, 140, 120), np.uint8)
+    upper, lower = _lips(12.0)
+    ys, xs = np.arange(128)[:, None], np.arange(128)[None, :]
+    top, bottom = curve_y(upper, xs), curve_y(lower, xs)
+    inside = (ys > top) & (ys < bottom) & (xs > 40) & (xs < 88)
+    image[inside] = (230, 225, 215)
+    image[inside & (ys < top + 2.5)] = (70, 40, 40)  # the upper lip's shadow over the teeth's roots
+    interior = analyse_mouth(image, upper, lower)
+    assert interior.split[len(interior.split) // 2] > 0.95, interior.split
+
+
 def test_teeth_hang_from_the_upper_lip_when_the_mouth_opens() -> None:
     image, source = _smile_with_teeth()
     interior = analyse_mouth(image, *source)
@@ -64,11 +79,13 @@ def test_teeth_hang_from_the_upper_lip_when_the_mouth_opens() -> None:
     row = int(np.argmin(np.abs(py[:, 0] - (curve_y(target[0], np.array([64.0]))[0] + 2.0))))
     assert abs(sy[row, 24] - (curve_y(source[0], np.array([64.0]))[0] + 2.0)) < 1.0
     assert inside[row, 24] == 1.0 and inside[0, 24] == 0.0
-    # The flow only changes inside the opening; the painted gap lies between the two parts.
+    # The flow only changes inside the opening and in a seam under the lower lip, where the
+    # opening's mapping fades into the lip's; the painted gap lies between the two parts.
     flow = np.full((128, 128, 2), 7.0, np.float32)
     refine_mouth_flow(flow, MouthMotion(interior, source, target))
     ys, xs = np.nonzero(np.any(flow != 7.0, axis=2))
-    assert np.all(ys >= target[0][:, 1].min() - 1) and np.all(ys <= target[1][:, 1].max() + 1)
+    seam = LIP_SEAM * float(np.ptp(target[0][:, 0]))
+    assert np.all(ys >= target[0][:, 1].min() - 1) and np.all(ys <= target[1][:, 1].max() + 1 + seam)
     out, cover = image.copy(), np.zeros((128, 128), np.float32)
     paint_mouth(out, cover, MouthMotion(interior, source, target), face_size=100.0, exposure=1.0)
     column = cover[:, 64]
