@@ -65,12 +65,15 @@ _registry: EngineRegistry | None = None
 _sources: OrderedDict[str, tuple[int, SourceState, Canvas]] = OrderedDict()
 
 
-def _end_with_parent() -> None:
-    """Ask the kernel to kill this process when its parent dies (Linux); elsewhere a thread checks."""
-    parent = os.getppid()
+def _end_with_parent(parent: int) -> None:
+    """End with the server (`parent`): the kernel kills this process when the server thread that
+    started it ends (Linux; elsewhere a thread checks every second); a server that died while
+    this process was still starting is noticed at once."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) == 0 and os.getppid() == parent:
+        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL)) == 0:
+            if os.getppid() != parent:
+                os._exit(0)
             return
     except (OSError, AttributeError):
         pass
@@ -83,10 +86,10 @@ def _end_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _start_child() -> None:
+def _start_child(parent: int) -> None:
     global _registry
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
-    _end_with_parent()
+    _end_with_parent(parent)
     _registry = EngineRegistry(fast=False)
 
 
@@ -136,7 +139,9 @@ class PreviewWorker:
     def __init__(self, backend: str = "default") -> None:
         self.backend = backend
         self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: ProcessPoolExecutor | None = None  # set by the keeper thread once the child starts
+        self._ended: threading.Event | None = None  # set: the keeper thread ends
+        self._starting = False
         self._ready = threading.Event()
         self._loaded: dict[str, tuple[int, weakref.ref, weakref.ref]] = {}
         self._counter = itertools.count(1)
@@ -150,17 +155,37 @@ class PreviewWorker:
         return self._ready.is_set()
 
     def start(self) -> None:
-        """Start the child in the background (it takes a few seconds to import and load)."""
+        """Start the child in the background (it takes a few seconds to import and load).
+
+        The child is started by a thread of its own that lives as long as the child is wanted: the
+        kernel kills the child when the thread that started it ends (or the whole server dies), so
+        the start must not happen in a short-lived request thread.
+        """
         with self._lock:
-            if self._closed or self._pool is not None:
+            if self._closed or self._starting or self._pool is not None:
                 return
+            self._starting = True
             self._ready.clear()
             self._loaded.clear()
-            pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_child
-            )
-            self._pool = pool
-        pool.submit(_warm, self.backend).add_done_callback(self._started)
+        threading.Thread(target=self._keep, name="pirender-preview-worker", daemon=True).start()
+
+    def _keep(self) -> None:
+        pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_child,
+            initargs=(os.getpid(),),
+        )
+        pool.submit(_warm, self.backend).add_done_callback(self._started)  # starts the child, here
+        ended = threading.Event()
+        with self._lock:
+            closed, self._starting = self._closed, False
+            if not closed:
+                self._pool, self._ended = pool, ended
+        if closed:  # closed while starting
+            pool.shutdown(wait=False, cancel_futures=True)
+            return
+        ended.wait()
 
     def _started(self, future: Future) -> None:
         if future.cancelled() or future.exception() is not None:
@@ -170,12 +195,22 @@ class PreviewWorker:
         self._ready.set()
         log.info("preview worker ready (pid %d)", self.pid)
 
+    def _stop(self) -> None:
+        """Shut the current pool down and end its keeper thread (the caller holds no lock)."""
+        with self._lock:
+            pool, ended, self._pool, self._ended = self._pool, self._ended, None, None
+            self._loaded.clear()
+        self._ready.clear()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        if ended is not None:
+            ended.set()
+
     def _restart(self, pool: ProcessPoolExecutor) -> None:
         with self._lock:
             if self._pool is not pool:  # another thread restarted it already
                 return
-            self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
+        self._stop()
         log.warning("the preview worker stopped; starting a new one")
         self.start()
 
@@ -239,8 +274,5 @@ class PreviewWorker:
     def close(self) -> None:
         """Stop the child (shutdown); later calls render nothing."""
         with self._lock:
-            self._closed, pool, self._pool = True, self._pool, None
-            self._loaded.clear()
-        self._ready.clear()
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            self._closed = True
+        self._stop()

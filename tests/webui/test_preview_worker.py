@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,8 +102,17 @@ def test_a_killed_worker_is_replaced(worker: PreviewWorker, source, tmp_path: Pa
     assert old is not None
     os.kill(old, signal.SIGKILL)
     time.sleep(0.5)
-    assert worker.render("session-d", source, canvas, request, tmp_path / "b.jpg", QUALITY) is None
+    answers: list = []
+    noticed = threading.Thread(  # as in the server: a request thread notices, then ends
+        target=lambda: answers.append(
+            worker.render("session-d", source, canvas, request, tmp_path / "b.jpg", 80)
+        )
+    )
+    noticed.start()
+    noticed.join()
+    assert answers == [None]  # the caller renders this one itself
     wait_for(lambda: worker.ready and worker.pid != old, timeout=180)
+    time.sleep(1.0)  # the new child outlives the request thread that asked for it
     assert worker.render("session-d", source, canvas, request, tmp_path / "c.jpg", QUALITY) is not None
 
 
@@ -139,6 +149,48 @@ def test_the_worker_ends_with_a_killed_server() -> None:
         return state == "Z"  # ended, waiting for init to reap it
 
     wait_for(gone, timeout=15)
+
+
+STARTING_SERVER = """
+import os, time
+from webui.preview_worker import PreviewWorker
+PreviewWorker("default").start()
+print(os.getpid(), flush=True)
+time.sleep(600)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == str(pid):
+                out.append(int(entry.name))
+    return out
+
+
+def _ended(pid: int) -> bool:
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) == "Z"
+    except OSError:
+        return True
+
+
+def test_a_worker_still_starting_ends_with_a_killed_server() -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-c", STARTING_SERVER], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        pid = int(server.stdout.readline()) if server.stdout else 0
+        children = wait_for(lambda: _children(pid), timeout=30)  # spawned, still importing
+    finally:
+        server.kill()
+        server.wait()
+    wait_for(lambda: all(_ended(c) for c in children), timeout=60)
 
 
 def test_a_closed_worker_renders_nothing(source, tmp_path: Path) -> None:
