@@ -165,6 +165,11 @@ class AudioToMotionConfig:
             the words, so it blurs the lip sync; in silence it is always faded out.
         lip_speech_gate: scale the lip component by the frame's speech presence (1 - the silence
             posterior), so the context window of the lip map does not open the lips in pauses.
+        rest_mouth_gap: the widest inner-lip gap (face-model units, `reconstruction.motion.mouth_opening`
+            of the expression) a photo keeps as its starting mouth; a photo opened wider (caught
+            mid-word) is first closed to it along the lip map's "aa" direction, so that the lips can
+            close in pauses and on p/b/m. None (the older models): the photo's mouth as it is.
+            Default face model only.
     """
 
     face_model: str = BFM_DEEP3D
@@ -187,6 +192,7 @@ class AudioToMotionConfig:
     expression_smoothing_s: float = 0.0
     flow_mouth: float = 1.0
     lip_speech_gate: bool = False
+    rest_mouth_gap: float | None = None
 
     def __post_init__(self) -> None:
         if self.num_expression < 1:
@@ -218,6 +224,8 @@ class AudioToMotionConfig:
             raise InputError(f"flow_mouth must be in [0, 1], got {self.flow_mouth}")
         if not (math.isfinite(self.lip_gain) and self.lip_gain >= 0):
             raise InputError(f"lip_gain must be a finite number >= 0, got {self.lip_gain}")
+        if self.rest_mouth_gap is not None and not math.isfinite(self.rest_mouth_gap):
+            raise InputError(f"rest_mouth_gap must be a finite number or None, got {self.rest_mouth_gap}")
         if self.lip_context < 0 or (self.lip_context and self.phonetics is None):
             raise InputError(f"lip_context must be >= 0 and needs phonetics, got {self.lip_context}")
 

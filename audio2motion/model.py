@@ -57,6 +57,7 @@ from .config import (
 )
 from .controls import AnimationControls, blink_track, reference_head_motion, smooth_in_time
 from .flows import ConditionalFlow
+from .lips import lip_windows, rest_mouth_change
 from .phonetics import viseme_features
 
 __all__ = [
@@ -77,15 +78,6 @@ WEIGHTS_NAME = "model.safetensors"
 _MAX_NORMALIZED = 8.0
 
 ProgressCallback = Callable[[int, int], None]
-
-
-def lip_windows(visemes: np.ndarray, context: int) -> np.ndarray:
-    """(T, V) viseme posteriors -> (T, (2 * context + 1) * (V - 1)) windows of the non-silence
-    visemes of frames t - context .. t + context (silence outside), oldest first."""
-    x = np.asarray(visemes, dtype=np.float32)[:, 1:]
-    pad = np.zeros((context, x.shape[1]), dtype=np.float32)
-    padded = np.concatenate([pad, x, pad])
-    return np.concatenate([padded[i : i + x.shape[0]] for i in range(2 * context + 1)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -511,6 +503,10 @@ class AudioToMotion(nn.Module):
             if c.lip_speech_gate:
                 lips = lips * (1.0 - silent)
             expr += controls.lips * c.lip_gain * lips
+            weights = self.lip_weights.detach().cpu().numpy()
+            expr += min(controls.lips, 1.0) * rest_mouth_change(
+                src_expr, weights, c.face_model, c.rest_mouth_gap
+            )
         if controls.blinks_per_minute > 0 and controls.blink_strength > 0:
             direction = _blink_direction(c.face_model, c.num_expression)
             if direction is not None:

@@ -6,6 +6,7 @@ Fast checks use only the model file; the lip-sync check re-fits two held-out spe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,12 +14,14 @@ import numpy as np
 import pytest
 
 from audio2motion import AudioToMotion, load_audio, loudness_envelope
+from audio2motion.controls import AnimationControls
 from audio2motion.evaluate import (
     face_model_mouth_readout,
     loudness_mouth_correlation,
     mouth_opening,
     silence_check,
 )
+from audio2motion.lips import lip_gap_direction
 from core.coefficients import DEFAULT_FACE_MODEL, FaceCoefficients
 
 from .helpers import bursts
@@ -145,3 +148,21 @@ def test_held_out_speakers_mouth_follows_loudness(shipped: AudioToMotion, shared
     assert np.mean(real) > 0.1  # the reference: these speakers' own lips follow their loudness
     assert np.mean(sampled) > SAMPLED_R_MIN
     assert np.mean(greedy) > GREEDY_R_MIN
+
+
+def test_rest_mouth_gap_closes_a_photo_caught_mid_word(shipped: AudioToMotion) -> None:
+    """With `rest_mouth_gap`, a photo whose mouth is open starts (and stays, in silence) at that gap;
+    lips strength 0 keeps the photo as it is."""
+    model = AudioToMotion.from_pretrained(SHIPPED)
+    model.config = dataclasses.replace(model.config, rest_mouth_gap=-0.02, lip_speech_gate=True)
+    gap = lip_gap_direction(DEFAULT_FACE_MODEL, model.config.num_expression)
+    rest = _rest_source(model)
+    opened = FaceCoefficients(
+        DEFAULT_FACE_MODEL, 0.15 * gap / (gap @ gap), rest.angles, rest.translation, rest.crop
+    )
+    silence = np.tile(model.condition_features(np.zeros(16000, np.float32))[:1], (25, 1))
+    quiet = AnimationControls(expression=0.0, head=0.0, blinks_per_minute=0)
+    motion = model.generate_from_features(opened, silence, controls=quiet)
+    np.testing.assert_allclose(motion.expression @ gap, -0.02, atol=1e-4)
+    kept = model.generate_from_features(opened, silence, controls=dataclasses.replace(quiet, lips=0.0))
+    np.testing.assert_allclose(kept.expression @ gap, 0.15, atol=1e-4)

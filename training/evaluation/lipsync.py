@@ -196,6 +196,7 @@ INFERENCE_SETTINGS = {
     "lip_speech_gate": bool,
     "expression_smoothing_s": float,
     "pose_smoothing_s": float,
+    "rest_mouth_gap": float,
 }
 
 

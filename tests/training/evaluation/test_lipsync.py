@@ -36,9 +36,11 @@ def test_training_and_held_out_sides_split_by_identity(tmp_path: Path) -> None:
 
 def test_settings_replace_inference_fields_only_when_named() -> None:
     model = with_settings(
-        AudioToMotion.from_pretrained(SHIPPED), ["lip_gain=5", "lip_speech_gate=true", "flow_mouth=0"]
+        AudioToMotion.from_pretrained(SHIPPED),
+        ["lip_gain=5", "lip_speech_gate=true", "flow_mouth=0", "rest_mouth_gap=-0.02"],
     )
-    assert (model.config.lip_gain, model.config.lip_speech_gate, model.config.flow_mouth) == (5.0, True, 0.0)
+    c = model.config
+    assert (c.lip_gain, c.lip_speech_gate, c.flow_mouth, c.rest_mouth_gap) == (5.0, True, 0.0, -0.02)
     for bad in (
         "lip_gain",
         "no_such_field=1",
@@ -46,6 +48,7 @@ def test_settings_replace_inference_fields_only_when_named() -> None:
         "lip_gain=abc",
         "lip_context=3",
         "lip_speech_gate=1",
+        "rest_mouth_gap=nan",
     ):
         with pytest.raises(InputError):
             with_settings(AudioToMotion.from_pretrained(SHIPPED), [bad])
