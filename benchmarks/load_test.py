@@ -482,13 +482,18 @@ def _run(sessions: int, seconds: float, rate: float, short: bool, work: Path) ->
     # a killed server leaves its folder; the next start-up removes it
     killed = Server(temp_root, work)
     killed.wait_ready()
+    children = _family(killed.proc.pid)[1:]  # its preview worker, still starting
     killed.stop(signal.SIGKILL)
     left = _tree(temp_root)[0]
+    deadline = time.monotonic() + 30
+    while any(_stat(c) and _stat(c)[0] != "Z" for c in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
     restarted = Server(temp_root, work)
     restarted.wait_ready()
     time.sleep(0.5)
     report["restart"] = {
         "files_left_by_killed_server": left,
+        "processes_left_by_killed_server": sum(1 for c in children if _stat(c) and _stat(c)[0] != "Z"),
         "run_folders_after_restart": len([p for p in temp_root.iterdir() if p.name.startswith("run-")]),
     }
     restarted.stop(signal.SIGINT)

@@ -33,5 +33,6 @@ def test_short_load_and_faults(tmp_path: Path) -> None:
     assert report["session_files_10s_after_close"] == 0
     assert report["files_after_shutdown"] == 0
     assert report["restart"]["files_left_by_killed_server"] > 0
+    assert report["restart"]["processes_left_by_killed_server"] == 0  # its preview worker ended with it
     assert report["restart"]["run_folders_after_restart"] == 1
     assert report["files_after_second_shutdown"] == 0
