@@ -19,7 +19,7 @@ weights). Then, bounded in count and time:
 Reported: p50 / p95 per endpoint and the preview p95 of each session, errors, cross-session leaks
 (each returned picture is compared with every session's own photo: it must be closest to its
 own), the CPU seconds the server and the simulated clients used while the sessions dragged (they
-share the machine) and the machine's load average, the server's RSS, files and bytes under the
+share the machine) and the machine's load average, the server's RSS and PSS (its child processes included), files and bytes under the
 temp root before / after, the orphan's slot release time. `--short` is the CI version
 (tests/webui/test_load.py): 3 sessions for a few seconds.
 
@@ -199,6 +199,21 @@ def _cpu_s(pid: int) -> float:
         return float("nan")
     ended = int(fields[0][13]) + int(fields[0][14])
     return (ended + sum(int(f[11]) + int(f[12]) for f in fields if f)) / os.sysconf("SC_CLK_TCK")
+
+
+def _pss_mb(pid: int) -> float:
+    """Proportional memory, MB, of the process `pid` and its children: shared pages (the libraries
+    the server and its worker both map) split between them, so the sum is what they cost together."""
+    total = 0
+    for p in _family(pid):
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            if p == pid:
+                return float("nan")
+    return round(total / 1024, 1)
 
 
 def _rss_mb(pid: int) -> float:
@@ -420,6 +435,7 @@ def _run(sessions: int, seconds: float, rate: float, short: bool, work: Path) ->
     try:
         server.wait_ready()
         report["rss_mb_start"] = _rss_mb(server.proc.pid)
+        report["pss_mb_start"] = _pss_mb(server.proc.pid)
         report["temp_before"] = dict(zip(("files", "bytes"), _tree(temp_root), strict=True))
         photos = _photos(work, sessions)
         users = [Session(i, p, c) for i, (p, c) in enumerate(photos)]
@@ -456,6 +472,7 @@ def _run(sessions: int, seconds: float, rate: float, short: bool, work: Path) ->
             "machine_load_average_1min_before_after": [round(load0[0], 2), round(os.getloadavg()[0], 2)],
         }
         report["rss_mb_after_load"] = _rss_mb(server.proc.pid)
+        report["pss_mb_after_load"] = _pss_mb(server.proc.pid)
         report["orphan"] = _orphan(server, photos[1][0], long_clip, short_clip, users[1])
         report["endpoints"] = {
             name: _stats([t for s in users for t in s.timings.get(name, [])])
@@ -476,6 +493,7 @@ def _run(sessions: int, seconds: float, rate: float, short: bool, work: Path) ->
         report["session_files_10s_after_close"] = sessions_left
         report["temp_after_close"] = dict(zip(("files", "bytes"), _tree(temp_root), strict=True))
         report["rss_mb_after_close"] = _rss_mb(server.proc.pid)
+        report["pss_mb_after_close"] = _pss_mb(server.proc.pid)
     finally:
         report["shutdown_s"] = round(server.stop(signal.SIGTERM), 2)
     report["files_after_shutdown"] = _tree(temp_root)[0]
