@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -63,7 +64,8 @@ def prepare_clips(
         except PIRenderError as exc:
             log.warning("skipping %s: %s", path.name, exc)
             continue
-        save_clip(out_dir, path.stem, analysis.motion, path, group=groups.get(path.name, path.stem))
+        media = Path(os.path.relpath(path.absolute(), out_dir.absolute()))  # the json's folder is out_dir
+        save_clip(out_dir, path.stem, analysis.motion, media, group=groups.get(path.name, path.stem))
         done.append(path.stem)
     return done
 
