@@ -201,33 +201,29 @@ def _cpu_s(pid: int) -> float:
     return (ended + sum(int(f[11]) + int(f[12]) for f in fields if f)) / os.sysconf("SC_CLK_TCK")
 
 
-def _pss_mb(pid: int) -> float:
-    """Proportional memory, MB, of the process `pid` and its children: shared pages (the libraries
-    the server and its worker both map) split between them, so the sum is what they cost together."""
+def _memory_mb(pid: int, file: str, field: str) -> float:
+    """MB of `field` in /proc/<p>/`file`, summed over the process `pid` and its children."""
     total = 0
     for p in _family(pid):
         try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
+            for line in Path(f"/proc/{p}/{file}").read_text().splitlines():
+                if line.startswith(field):
                     total += int(line.split()[1])
         except OSError:
             if p == pid:
                 return float("nan")
     return round(total / 1024, 1)
+
+
+def _pss_mb(pid: int) -> float:
+    """Proportional memory of the process `pid` and its children: shared pages (the libraries the
+    server and its worker both map) split between them, so the sum is what they cost together."""
+    return _memory_mb(pid, "smaps_rollup", "Pss:")
 
 
 def _rss_mb(pid: int) -> float:
-    """Resident memory, MB, of the process `pid` and its children."""
-    total = 0
-    for p in _family(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            if p == pid:
-                return float("nan")
-    return round(total / 1024, 1)
+    """Resident memory of the process `pid` and its children (shared pages counted in each)."""
+    return _memory_mb(pid, "status", "VmRSS:")
 
 
 class Server:
