@@ -21,6 +21,7 @@ import atexit
 import logging
 import os
 import re
+import select
 import sys
 import threading
 import warnings
@@ -84,7 +85,14 @@ def _configure_warnings() -> None:
 
 
 class _StderrFilter:
-    """Routes file descriptor 2 through a pipe; a reader thread forwards all but third-party noise."""
+    """Routes file descriptor 2 through a pipe; a reader thread forwards all but third-party noise.
+
+    Child processes (the web app's preview worker, multiprocessing's resource tracker) inherit the
+    pipe as their stderr, so it may never reach end-of-file while they run: once `close` is asked
+    for, the reader forwards what is still waiting and stops at the first quiet moment (`DRAIN_S`).
+    """
+
+    DRAIN_S = 0.1
 
     def __init__(self) -> None:
         sys.stderr.flush()
@@ -93,6 +101,7 @@ class _StderrFilter:
         os.dup2(write_end, 2)
         os.close(write_end)
         self._read_end = read_end
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._forward, name="stderr-filter", daemon=True)
         self._thread.start()
 
@@ -104,6 +113,11 @@ class _StderrFilter:
         pending = b""
         while True:
             try:
+                readable, _, _ = select.select([self._read_end], [], [], self.DRAIN_S)
+                if not readable:
+                    if self._closing.is_set():
+                        break
+                    continue
                 chunk = os.read(self._read_end, 65536)
             except OSError:
                 chunk = b""
@@ -128,9 +142,11 @@ class _StderrFilter:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
-        os.dup2(self._target, 2)  # closes the pipe's write end: the reader sees end-of-file
+        os.dup2(self._target, 2)  # our write end closed; children may still hold theirs
+        self._closing.set()
         self._thread.join(timeout=2.0)
-        os.close(self._target)
+        if not self._thread.is_alive():
+            os.close(self._target)
 
 
 def _could_be_noise(partial: bytes) -> bool:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -68,3 +71,26 @@ def test_filter_in_a_real_process() -> None:
     assert done.stderr == (
         "motion.py:1: UserWarning: ours\nINFO pipeline.video: our own line\nerror: a readable message\n"
     )
+
+
+def test_a_child_holding_stderr_does_not_hold_up_the_exit() -> None:
+    """A child process (the web app's preview worker) inherits the filtered stderr; the server still
+    exits at once, with its own last lines forwarded."""
+    script = textwrap.dedent(
+        """
+        import subprocess, sys, time
+        from core.quiet import quiet_console
+        quiet_console()
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], stdout=subprocess.DEVNULL)
+        sys.stderr.write("last line\\n")
+        print(child.pid, flush=True)
+        """
+    )
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    )
+    elapsed = time.monotonic() - t0
+    os.kill(int(done.stdout), signal.SIGKILL)
+    assert done.stderr == "last line\n"
+    assert elapsed < 1.8, elapsed  # it used to wait 2 s for end-of-file that never came
