@@ -63,6 +63,7 @@ from pipeline.mouth import (
     paint_mouth,
     refine_mouth_area,
 )
+from pipeline.mouth_close import close_lips, hidden_inside
 from pipeline.renderer import RenderedFrame
 from reconstruction.detection import FaceDetector
 from reconstruction.segmentation import PersonSegmenter
@@ -369,7 +370,9 @@ class GeometricRenderer:
         """The full-resolution flow inside the mouth and around the eyes (in place)."""
         face_flow = flow.copy()
         self._rasterise_features(flow, state, target_points)
-        refine_mouth_area(flow, face_flow, self._mouth(state, target_points))
+        mouth = self._mouth(state, target_points)
+        refine_mouth_area(flow, face_flow, mouth)
+        close_lips(flow, mouth, hidden_inside(mouth, state.size))
         for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
             refine_eye_flow(
                 flow,
@@ -479,6 +482,9 @@ class GeometricRenderer:
         shut = self._shut_openings(state, target_points)
         for opening in shut:
             paint_lash_line(out, cover, paint, state.source, flow, opening)
+        # The photo's inside of a mouth the target closes is hidden behind the lips, as a shut eyeball.
+        hidden = [*shut, hidden_inside(self._mouth(state, target_points), state.size)]
+        hidden = [mask for mask in hidden if mask is not None]
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
@@ -489,7 +495,7 @@ class GeometricRenderer:
             flow=flow,
             overlay=paint if cover.max() > 0.0 else None,
             overlay_alpha=cover,
-            hidden=np.maximum.reduce(shut) if shut else None,
+            hidden=np.maximum.reduce(hidden) if hidden else None,
             back_flow=motion.back if motion.alpha is not None else None,
             front_alpha=motion.alpha,
         )

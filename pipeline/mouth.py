@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from pipeline.face_paint import EDGE_RAMP, box_around, curve_y
+from pipeline.mouth_close import InsideMask, inside_mask
 
 __all__ = [
     "MouthInterior",
@@ -49,6 +50,9 @@ BELOW_LIPS = (0.35, 0.2)
 #: photo's lower teeth, crop pixels: the photo's dark between its lips lies partly outside the
 #: mesh's lip line, and moved with the lip it would run along the rim as a thin dark line.
 RIM_OVERLAP = 1.0
+#: A mouth the target closes shows the photo's inside at least this tall (the rest goes behind the
+#: lips; squeezed further, teeth become a band of lines a detector reads as an open mouth).
+MIN_SQUEEZE = 0.3
 #: Under the target's inner lower lip, the opening's own mapping fades into the mesh's over this
 #: many mouth widths (`_continue_below_lip`).
 LIP_SEAM = 0.06
@@ -65,7 +69,8 @@ class MouthInterior:
     cavity: (3,) float32 RGB of the photo's own dark gap, or None; teeth: (3,) float32 RGB of its
     teeth, or None when it shows none; lower_teeth: whether teeth show below the split;
     lower_share: (K,) share of teeth among the photo's pixels below the split, None when it
-    shows no teeth.
+    shows no teeth; inside: what of the photo is the mouth's inside, up to its real lips and
+    corners (`pipeline.mouth_close.inside_mask`), None for a closed mouth.
     """
 
     across: np.ndarray
@@ -74,6 +79,7 @@ class MouthInterior:
     teeth: np.ndarray | None
     lower_teeth: bool
     lower_share: np.ndarray | None = None
+    inside: InsideMask | None = None
 
 
 def _corners_x(upper: np.ndarray) -> tuple[float, float]:
@@ -146,6 +152,7 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
         None if teeth is None else teeth.astype(np.float32),
         lower_teeth,
         share if teeth is not None else None,
+        inside_mask(source, upper, lower),
     )
 
 
@@ -193,8 +200,10 @@ def _columns(xs: np.ndarray, mouth: MouthMotion) -> _Columns:
     scale = float(np.hypot(*(up_t[-1] - up_t[0])) / max(np.hypot(*(up_s[-1] - up_s[0])), 1.0))
     needed = gap_s * scale
     opening = gap_t > needed
-    # A mouth that closes where the photo's was open squeezes its inside (never below 5 %).
-    ratio = np.where(opening | (gap_s < 1e-3), scale, np.maximum(gap_t / np.maximum(gap_s, 1e-3), 0.05))
+    # A mouth that closes where the photo's was open squeezes its inside, down to `MIN_SQUEEZE`; past
+    # that the lips cover it (the middle, around the split, no longer shows).
+    squeeze = np.maximum(gap_t / np.maximum(gap_s, 1e-3), MIN_SQUEEZE * scale)
+    ratio = np.where(opening | (gap_s < 1e-3), scale, squeeze)
     split = np.interp(a, mouth.interior.across, mouth.interior.split)
     return _Columns(
         across=a,
