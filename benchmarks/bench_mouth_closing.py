@@ -139,7 +139,8 @@ def measure(save: Path | None) -> list[dict]:
                     x0, y0, x1, y1 = mouth_box(preview.points, layout, state.crop_transform, image.shape[:2])
                     if not (save / f"{label}_input.png").exists():
                         cv2.imwrite(str(save / f"{label}_input.png"), state.image[y0:y1, x0:x1, ::-1])
-                    cv2.imwrite(str(save / f"{label}_{gap:+.3f}.png"), image[y0:y1, x0:x1, ::-1])
+                    row["crop"] = f"{label}_{gap:+.3f}.png"
+                    cv2.imwrite(str(save / row["crop"]), image[y0:y1, x0:x1, ::-1])
     return rows
 
 

@@ -372,7 +372,7 @@ class GeometricRenderer:
         self._rasterise_features(flow, state, target_points)
         mouth = self._mouth(state, target_points)
         refine_mouth_area(flow, face_flow, mouth)
-        close_lips(flow, mouth, hidden_inside(mouth, state.size))
+        close_lips(flow, mouth)
         for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
             refine_eye_flow(
                 flow,

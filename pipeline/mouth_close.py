@@ -33,7 +33,6 @@ import cv2
 import numpy as np
 
 from pipeline.face_paint import box_around, curve_y
-from reconstruction.overlay import hidden_exits
 
 if TYPE_CHECKING:  # pipeline.mouth reads the photo's inside with `inside_mask`
     from pipeline.mouth import MouthMotion
@@ -52,11 +51,14 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 @dataclass(frozen=True)
 class InsideMask:
-    """The photo's mouth inside: (h, w) float32 in [0, 1] from crop pixel (x0, y0)."""
+    """The photo's mouth inside: (h, w) float32 in [0, 1] from crop pixel (x0, y0); top, bottom: (w,)
+    its upper and lower edge (y, crop pixels) in each of those columns."""
 
     x0: int
     y0: int
     mask: np.ndarray
+    top: np.ndarray
+    bottom: np.ndarray
 
 
 def _corners_x(lips: np.ndarray) -> tuple[float, float]:
@@ -67,7 +69,8 @@ def _corners_x(lips: np.ndarray) -> tuple[float, float]:
 def inside_mask(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> InsideMask | None:
     """The (H, W, 3) uint8 photo's mouth inside, None for a closed mouth: the pixels between its fitted
     inner lips `upper`, `lower` (K, 2) (their edges anti-aliased), and the teeth (bright, little
-    saturated) and dark connected to them within `REACH` of the lips and corners."""
+    saturated; not told from lips in a black-and-white photo) and dark connected to them within
+    `REACH` of the lips and corners."""
     left, right = _corners_x(upper)
     width = right - left
     h, w = source.shape[:2]
@@ -87,6 +90,8 @@ def inside_mask(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> Ins
     pixels = source[y0:y1, x0:x1].astype(np.float32)
     luma, chroma = pixels @ _LUMA, pixels.max(axis=2) - pixels.min(axis=2)
     looks_inside = ((luma > 120.0) & (chroma < 60.0)) | (luma < 50.0)
+    if np.median(chroma) < 12.0:  # a black-and-white photo: its lips look like teeth, the mesh's inside only
+        looks_inside[...] = False
     near = (ys > top - reach_y) & (ys < bottom + reach_y)
     grown = ((looks_inside & near) | (meshed > 0.0)).astype(np.uint8)
     count, labels = cv2.connectedComponents(grown, connectivity=4)
@@ -105,7 +110,7 @@ def inside_mask(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> Ins
     upper_edge, lower_edge = (_smooth(edge, present) for edge in (upper_edge, lower_edge))
     mask = np.clip(np.minimum(ys - upper_edge, lower_edge - ys) + 0.5, 0.0, 1.0) * present
     mask = np.maximum(mask, meshed).astype(np.float32)
-    return InsideMask(x0, y0, mask)
+    return InsideMask(x0, y0, mask, upper_edge, lower_edge)
 
 
 def _smooth(edge: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -146,33 +151,47 @@ def hidden_inside(mouth: MouthMotion, size: tuple[int, int]) -> np.ndarray | Non
     return hidden
 
 
-def close_lips(flow: np.ndarray, mouth: MouthMotion, hidden: np.ndarray | None) -> None:
-    """In the (H, W, 2) backward flow (in place), where the target closes the mouth: target pixels whose
-    read lands in the photo's `hidden` inside (`hidden_inside`) read the lips' edges instead (half a
-    pixel outside the inside's run in that column), the upper lip's above the target's seam, the
-    lower lip's below it."""
-    if hidden is None:
+def close_lips(flow: np.ndarray, mouth: MouthMotion) -> None:
+    """In the (H, W, 2) backward flow (in place), where the target closes the mouth: target pixels above
+    the target's seam that read the photo's inside or upper lip read the upper lip moved down onto
+    the inside's upper edge, those below it the lower lip moved up onto its lower edge.
+
+    The lip's rows from the fitted mesh's lip line outwards are read from the inside's edge instead,
+    over `REACH` [0] mouth widths plus twice the strip of teeth the mesh's lip carried (the lip is
+    a little shortened there, not stretched: an edge pixel read over many rows is a streak)."""
+    inside = mouth.interior.inside
+    if inside is None:
         return
-    up_t, lo_t = mouth.target_lips
+    (up_s, lo_s), (up_t, lo_t) = mouth.source_lips, mouth.target_lips
     left, right = _corners_x(up_t)
-    width = right - left
-    lips = np.concatenate(mouth.target_lips)
-    box = box_around(lips, flow.shape[:2], pad=int(REACH[1] * width) + 2)
+    box = box_around(
+        np.concatenate(mouth.target_lips), flow.shape[:2], pad=int(REACH[1] * (right - left)) + 2
+    )
     if box is None:
         return
     x0, y0, x1, y1 = box
     xs = np.arange(x0, x1, dtype=np.float64)
     ys = np.arange(y0, y1, dtype=np.float64)[:, None]
     region = flow[y0:y1, x0:x1]
-    read_x = np.clip(np.rint(xs[None, :] + region[..., 0]), 0, flow.shape[1] - 1).astype(np.int64)
-    read_y = np.clip(np.rint(ys + region[..., 1]), 0, flow.shape[0] - 1).astype(np.int64)
-    inside = hidden[read_y, read_x] >= 0.5
-    if not inside.any():
+    read_x, read_y = xs[None, :] + region[..., 0], ys + region[..., 1]
+    closed = _closed_columns(mouth, read_x)
+    if not closed.any():
         return
-    exits = hidden_exits(hidden)[read_y[inside], read_x[inside]]  # (N, 2): the run's upper, lower edge
-    seam = 0.5 * (curve_y(up_t, xs) + curve_y(lo_t, xs))  # level beyond the corners
-    above = np.broadcast_to(ys < seam[None, :], inside.shape)[inside]
-    edge = np.where(above, exits[:, 0] - 0.5, exits[:, 1] + 0.5)
-    rows = np.broadcast_to(ys, inside.shape)[inside]
-    values = region[..., 1]
-    values[inside] = np.where(np.isfinite(edge), edge - rows, values[inside]).astype(np.float32)
+    columns = inside.x0 + np.arange(inside.top.size, dtype=np.float64)
+    mesh_top, mesh_bottom = curve_y(up_s, read_x), curve_y(lo_s, read_x)
+    top = np.minimum(np.interp(read_x, columns, inside.top), mesh_top) - 0.5  # the lips' first rows
+    bottom = np.maximum(np.interp(read_x, columns, inside.bottom), mesh_bottom) + 0.5
+    reach = REACH[0] * float(np.ptp(up_s[:, 0]))
+    below_seam = ys >= 0.5 * (curve_y(up_t, xs) + curve_y(lo_t, xs))[None, :]  # level beyond the corners
+    # Below the seam: mesh_bottom -> bottom, mesh_bottom + span -> itself, linear between.
+    span = 2.0 * (bottom - mesh_bottom) + reach
+    down = bottom + (np.clip(read_y, mesh_bottom, None) - mesh_bottom) * (mesh_bottom + span - bottom) / span
+    span_up = 2.0 * (mesh_top - top) + reach
+    up = top - (mesh_top - np.clip(read_y, None, mesh_top)) * (top - (mesh_top - span_up)) / span_up
+    moved = np.where(below_seam, down, up)
+    change = closed & np.where(
+        below_seam,
+        (read_y > top) & (read_y < mesh_bottom + span),
+        (read_y < bottom) & (read_y > mesh_top - span_up),
+    )
+    region[..., 1] = np.where(change, moved - ys, region[..., 1]).astype(np.float32)

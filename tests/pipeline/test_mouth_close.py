@@ -37,7 +37,7 @@ def test_a_mouth_the_target_closes_reads_its_lips_not_its_teeth() -> None:
     rows = np.arange(120, dtype=np.float32)[:, None]
     flow[..., 1] = np.where(rows < 60, -7.0, 7.0)
     flow[58:62, :, 1] = np.array([-2.0, 0.0, 1.0, 3.0])[:, None]  # reads 56, 59, 61, 64: teeth and dark
-    close_lips(flow, mouth, hidden)
+    close_lips(flow, mouth)
     reads = 60 + np.arange(-2, 2)[:, None] + flow[58:62, 50:70, 1]
     assert (reads[:2] < 51.0).all() and (reads[2:] > 66.0).all(), reads[:, 10]  # the lips' own edges
 
