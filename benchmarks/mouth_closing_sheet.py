@@ -69,7 +69,7 @@ def sheet(before: Path, after: Path, record_before: dict, record_after: dict) ->
         tiles.append(
             _tile(cv2.imread(str(after / shut["crop"]))[:, :, ::-1], f"gap 0 after: {shut['reads']:.3f}")
         )
-        if half is not shut:
+        if shut["open"] and half is not shut:
             tiles.append(
                 _tile(cv2.imread(str(after / half["crop"]))[:, :, ::-1], f"half after: {half['reads']:.3f}")
             )

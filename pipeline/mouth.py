@@ -152,7 +152,7 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
         None if teeth is None else teeth.astype(np.float32),
         lower_teeth,
         share if teeth is not None else None,
-        inside_mask(source, upper, lower),
+        inside_mask(source, upper, lower, shows_teeth=teeth is not None),
     )
 
 

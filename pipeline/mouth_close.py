@@ -46,6 +46,8 @@ CLOSED_SHARE = 0.5
 #: How far (mouth widths) past the fitted mesh's inner lips (up, down) and corners (sideways) the
 #: photo's inside may reach.
 REACH = (0.1, 0.2)
+#: A photo's mouth without teeth is left to squeezing below this opening (mouth widths).
+MIN_OPEN = 0.15
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -66,8 +68,12 @@ def _corners_x(lips: np.ndarray) -> tuple[float, float]:
     return left, max(right, left + 1.0)
 
 
-def inside_mask(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> InsideMask | None:
-    """The (H, W, 3) uint8 photo's mouth inside, None for a closed mouth: the pixels between its fitted
+def inside_mask(
+    source: np.ndarray, upper: np.ndarray, lower: np.ndarray, shows_teeth: bool
+) -> InsideMask | None:
+    """The (H, W, 3) uint8 photo's mouth inside, None for a closed mouth or lips barely parted (no
+    teeth, `shows_teeth` False, and a gap under `MIN_OPEN`: squeezed, their dark gap is the line
+    where lips meet, not a band of teeth): the pixels between its fitted
     inner lips `upper`, `lower` (K, 2) (their edges anti-aliased), and the teeth (bright, little
     saturated; not told from lips in a black-and-white photo) and dark connected to them within
     `REACH` of the lips and corners."""
@@ -84,7 +90,8 @@ def inside_mask(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> Ins
     ys = np.arange(y0, y1, dtype=np.float64)[:, None]
     top, bottom = curve_y(upper, xs), curve_y(lower, xs)  # level at the corners beyond them
     between = (xs > left) & (xs < right)
-    if (bottom - top)[between].max(initial=0.0) < 1.5:
+    opening = (bottom - top)[between].max(initial=0.0)
+    if opening < 1.5 or (not shows_teeth and opening < MIN_OPEN * width):
         return None
     meshed = np.clip(np.minimum(ys - top, bottom - ys) + 0.5, 0.0, 1.0) * between
     pixels = source[y0:y1, x0:x1].astype(np.float32)
