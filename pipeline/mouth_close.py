@@ -14,13 +14,16 @@ So `inside_mask` reads, once per photo, what of it is the mouth's inside (betwee
 inner lips, and the teeth and dark connected to it up to the real lips and corners), and in the
 columns the target closes:
 
-- `close_lips` sets the crop's flow to read the lips' own edges where it read the inside (rows
-  above the target's seam the upper lip's lower edge, rows below the lower lip's upper edge);
+- `close_lips` sets the crop's flow to read the lips from the inside's edges on (rows above the
+  target's seam the upper lip moved down onto the inside's upper edge, rows below it the lower
+  lip moved up onto its lower edge), never the inside;
 - `hidden_inside` marks that inside as hidden on the source crop, so reads the upsampling places
   there leave it to the nearer lip's edge (`reconstruction.crop.warp_photo`, as for an eyeball
   behind a shut lid).
 
-Columns where the target keeps a gap of a pixel or more, closed photos and opened mouths are unchanged.
+Columns where the target keeps a gap of a pixel or more, closed photos, lips barely parted without
+teeth (`MIN_OPEN`) and opened mouths are unchanged. In between, `pipeline.mouth` squeezes the inside
+down to `pipeline.mouth.MIN_SQUEEZE` and then crops it, so the teeth shown shrink with the gap.
 """
 
 from __future__ import annotations
