@@ -50,9 +50,6 @@ BELOW_LIPS = (0.35, 0.2)
 #: photo's lower teeth, crop pixels: the photo's dark between its lips lies partly outside the
 #: mesh's lip line, and moved with the lip it would run along the rim as a thin dark line.
 RIM_OVERLAP = 1.0
-#: A mouth the target closes shows the photo's inside at least this tall (the rest goes behind the
-#: lips; squeezed further, teeth become a band of lines a detector reads as an open mouth).
-MIN_SQUEEZE = 0.3
 #: Under the target's inner lower lip, the opening's own mapping fades into the mesh's over this
 #: many mouth widths (`_continue_below_lip`).
 LIP_SEAM = 0.06
@@ -200,10 +197,8 @@ def _columns(xs: np.ndarray, mouth: MouthMotion) -> _Columns:
     scale = float(np.hypot(*(up_t[-1] - up_t[0])) / max(np.hypot(*(up_s[-1] - up_s[0])), 1.0))
     needed = gap_s * scale
     opening = gap_t > needed
-    # A mouth that closes where the photo's was open squeezes its inside, down to `MIN_SQUEEZE`; past
-    # that the lips cover it (the middle, around the split, no longer shows).
-    squeeze = np.maximum(gap_t / np.maximum(gap_s, 1e-3), MIN_SQUEEZE * scale)
-    ratio = np.where(opening | (gap_s < 1e-3), scale, squeeze)
+    # A mouth that closes where the photo's was open squeezes its inside (never below 5 %).
+    ratio = np.where(opening | (gap_s < 1e-3), scale, np.maximum(gap_t / np.maximum(gap_s, 1e-3), 0.05))
     split = np.interp(a, mouth.interior.across, mouth.interior.split)
     return _Columns(
         across=a,
