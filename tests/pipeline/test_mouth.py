@@ -214,7 +214,7 @@ def test_lips_the_target_closes_meet_on_a_photo_with_teeth(
 ) -> None:
     """Two photos with an open mouth and teeth (MediaPipe reads 0.31 and 0.25), edited to lips that
     meet (the mesh's inner-lip gap 0; pressed by a tenth of the photo's gap on the smile, whose mesh
-    lips meet at the middle only): the opening re-detected is under 0.05 (0.017 and 0.005 now;
+    lips meet at the middle only): the opening re-detected is under 0.05 (0.017 and 0.006 now;
     closed photos read 0.001-0.005; 0.22 and 0.14 before: the teeth squeezed into a band between
     the lips); half closed, it reads between the closed and the photo's own (0.17 and 0.15)."""
     photo, (half, shut) = _closed_to(shared_data, name, (0.5, closed))
