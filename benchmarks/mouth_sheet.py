@@ -144,11 +144,14 @@ def main() -> None:
             for name in PHOTOS
             for row in photo_rows(name, args.images, Path(before), Path(after), registry)
         ]
+    write_sheet(rows, args.out, args.quality)
+
+
+def write_sheet(rows: list[np.ndarray], out: Path, quality: int) -> None:
+    """Stack RGB rows of equal width into one JPEG contact sheet and say how big it came out."""
     sheet = np.concatenate(rows, axis=0)
-    cv2.imwrite(
-        str(args.out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, args.quality]
-    )
-    print(f"{args.out}: {sheet.shape[1]}x{sheet.shape[0]}, {args.out.stat().st_size / 1e6:.2f} MB")
+    cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    print(f"{out}: {sheet.shape[1]}x{sheet.shape[0]}, {out.stat().st_size / 1e6:.2f} MB")  # noqa: T201
 
 
 if __name__ == "__main__":

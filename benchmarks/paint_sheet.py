@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.mouth_sheet import write_sheet  # noqa: E402 - its subprocess needs no other benchmark module
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
 
 PHOTOS = {
@@ -117,11 +118,7 @@ def main() -> None:
     args = parser.parse_args()
     registry = EngineRegistry(fast=False)
     rows = [row for name, edits in PHOTOS.items() for row in photo_rows(args.images / name, edits, registry)]
-    sheet = np.concatenate(rows, axis=0)
-    cv2.imwrite(
-        str(args.out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, args.quality]
-    )
-    print(f"{args.out}: {sheet.shape[1]}x{sheet.shape[0]}, {args.out.stat().st_size / 1e6:.2f} MB")
+    write_sheet(rows, args.out, args.quality)
 
 
 if __name__ == "__main__":
