@@ -37,7 +37,16 @@ import numpy as np
 
 from core.errors import InputError
 from pipeline.face_mesh import rasterise_triangles
-from pipeline.head_fill import extend_flow, fill_flow, front_alpha, person_region
+from pipeline.head_fill import (
+    STRETCH_BOUND,
+    edge_flow,
+    extend_flow,
+    front_alpha,
+    land_outside,
+    person_region,
+    push_pull_fill,
+    slide_background,
+)
 
 __all__ = [
     "HeadProxy",
@@ -58,6 +67,8 @@ MAX_TURN_DEGREES = 40.0
 _LIMB = 0.9  # the ellipsoid is sampled up to this sine of the surface angle: limb slope ~ 64 deg
 _NECK = 0.45  # skinning weight falls from 1 to 0 over this many head radii outside the ellipse
 _BLEND = 6.0  # raster pixels over which the face mesh's flow blends into the head's
+_SLIDE = 0.3  # the background beside the head slides over at least this fraction of the face size
+_NECK_WIDTH = 0.6  # the neck reaches this fraction of the head ellipse's half width from its axis
 _JAW = 0.4  # below this fraction of the head ellipse's half height under its centre, the neck begins
 
 
@@ -68,10 +79,10 @@ class HeadProxy:
     size: (H, W) crop; grid: (rh, rw) raster grid of the flow; vertices: (V, 3) source sheet
     (crop pixels, depth); triangles: (F, 3); weights: (V,) skinning weight in [0, 1] (1: moves
     with the skull); person: (H, W) float32 person probability of the crop (the face included);
-    cover: (H, W) float32 the unmoved sheet's soft silhouette; fill: (H, W, 2) float32 backward
-    flow showing the background where the person was (`head_fill.fill_flow`), 0 on the neck;
-    neck: (H, W) float32 in [0, 1], 1 on the person below the jaw (behind a moved jaw: the neck); plate: (H, W, 3)
-    uint8 the crop read along `fill` (the background with the person filled in); ellipse: head
+    cover: (H, W) float32 the unmoved sheet's soft silhouette; edge: (H, W, 2) float32 backward
+    flow from each person pixel to the background beyond its nearest edge (`head_fill.edge_flow`);
+    neck: (H, W) float32 in [0, 1], 1 on the person below the jaw (behind a moved jaw: the neck);
+    grid_x, grid_y: (H, W) float32 pixel coordinates (the identity sampling map); ellipse: head
     ellipse (cx, cy, ax, ay, angle rad) in crop pixels; face_size: pixels.
     """
 
@@ -82,9 +93,10 @@ class HeadProxy:
     weights: np.ndarray
     person: np.ndarray
     cover: np.ndarray
-    fill: np.ndarray
+    edge: np.ndarray
     neck: np.ndarray
-    plate: np.ndarray
+    grid_x: np.ndarray
+    grid_y: np.ndarray
     ellipse: tuple[float, float, float, float, float]
     face_size: float
 
@@ -134,35 +146,6 @@ def _clamp_rotation(rot: np.ndarray, max_degrees: float) -> np.ndarray:
         return rot
     logger.info("head proxy: skull rotation %.0f deg clamped to %.0f", math.degrees(angle), max_degrees)
     return cv2.Rodrigues(rvec * (limit / angle))[0]
-
-
-def push_pull_fill(values: np.ndarray, weights: np.ndarray, *, keep: float = 0.5) -> np.ndarray:
-    """Fill the low-weight parts of (H, W, C) float32 `values` from the well-weighted ones.
-
-    Push-pull pyramid: weighted averages go down a pyramid, then come back up, each level keeping
-    its own values where its weight is high (>= `keep`, blended below) and the coarser level's
-    elsewhere. Smooth, continuous with the data, O(H W).
-    """
-    w = np.clip(np.asarray(weights, np.float32), 0.0, 1.0)
-    v = np.asarray(values, np.float32)
-    squeeze = v.ndim == 2
-    if squeeze:
-        v = v[:, :, None]
-    sums, ws = [v * w[:, :, None]], [w]
-    while max(ws[-1].shape) > 1:
-        hh, ww = ws[-1].shape
-        size = (max(1, (ww + 1) // 2), max(1, (hh + 1) // 2))
-        sums.append(cv2.resize(sums[-1], size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1))
-        ws.append(cv2.resize(ws[-1], size, interpolation=cv2.INTER_AREA))
-    est = sums[-1] / np.maximum(ws[-1], 1e-6)[:, :, None]
-    est[ws[-1] < 1e-6] = 0.0
-    for level in range(len(sums) - 2, -1, -1):
-        hh, ww = ws[level].shape
-        up = cv2.resize(est, (ww, hh), interpolation=cv2.INTER_LINEAR).reshape(hh, ww, -1)
-        own = sums[level] / np.maximum(ws[level], 1e-6)[:, :, None]
-        alpha = np.clip(ws[level] / keep, 0.0, 1.0)[:, :, None]
-        est = alpha * own + (1.0 - alpha) * up
-    return est[:, :, 0] if squeeze else est
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
@@ -334,16 +317,27 @@ def fit_head(
 
     flow0, cover0 = _rasterise_sheet(vertices, vertices, triangles, (rh, rw), (h, w))
     cover = extend_flow(flow0, cover0, (h, w))[1]
-    # The background behind the person: the photo's own pixels mirrored in from around it, above
-    # the jaw; below it what a moved head uncovers is its own neck (`head_motion`: stretched along).
+    # Behind the person: above the jaw the background beside the head is stretched into what a moved
+    # head uncovers (`head_motion`); below the jaw what a moved head uncovers is its own neck (stretched along).
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     below = (-math.sin(ellipse[4]) * (gx - cx) + math.cos(ellipse[4]) * (gy - cy)) / ay  # 1: the chin
-    neck = (_smoothstep((below - _JAW) / 0.3) * person_region(person)).astype(np.float32)
-    fill = fill_flow(person) * (1.0 - neck)[:, :, None]
-    plate = cv2.remap(
-        crop, gx + fill[:, :, 0], gy + fill[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-    for arr in (vertices, triangles, weights, person, cover, fill, neck, plate):
+    region = cv2.GaussianBlur(person_region(person), (0, 0), 2.0)  # soft: no stair steps at photo resolution
+    across = np.abs(math.cos(ellipse[4]) * (gx - cx) + math.sin(ellipse[4]) * (gy - cy)) / ax  # 1: the ear
+    # The neck is under the jaw only: hair hanging beside it (a ponytail) is not stretched along.
+    under = _smoothstep((below - _JAW) / 0.3) * (1.0 - _smoothstep((across - _NECK_WIDTH) / 0.25))
+    neck = (under * region).astype(np.float32)
+    edge = edge_flow(person)
+    for arr in (
+        vertices,
+        triangles,
+        weights,
+        person,
+        cover,
+        edge,
+        neck,
+        gx,
+        gy,
+    ):
         arr.setflags(write=False)
     logger.debug("head proxy: ellipse %s, depth zc %.1f d %.1f, %d triangles", ellipse, zc, d, len(triangles))
     return HeadProxy(
@@ -354,9 +348,10 @@ def fit_head(
         weights=weights,
         person=person,
         cover=cover,
-        fill=fill,
+        edge=edge,
         neck=neck,
-        plate=plate,
+        grid_x=gx,
+        grid_y=gy,
         ellipse=(cx, cy, ax, ay, ellipse[4]),
         face_size=face_size,
     )
@@ -413,22 +408,57 @@ def head_motion(
     moved = src + proxy.weights[:, None] * ((s * src @ rot.T + t) - src)
     flow, cover = _rasterise_sheet(moved, src, proxy.triangles, (rh, rw), (h, w))
     # Where the turning sheet folds at its limb the nearest surface changes from pixel to pixel:
-    # a light normalised blur inside the sheet keeps the silhouette it carries smooth.
+    # a light normalised blur inside the sheet keeps the silhouette it carries smooth, and the
+    # notches its triangles leave where it folds away are filled (a rounded silhouette).
     norm = cv2.GaussianBlur(cover, (0, 0), 1.0)
     flow = cv2.GaussianBlur(flow * cover[:, :, None], (0, 0), 1.0) / np.maximum(norm, 1e-3)[:, :, None]
+    cover = ((cv2.GaussianBlur(cover, (0, 0), 1.5) > 0.5) & (norm > 0.01)).astype(np.float32)
     flow *= cover[:, :, None]
     if face_flow is not None and face_cover is not None:
         if face_cover.shape != (rh, rw):
             face_flow = cv2.resize(face_flow, (rw, rh), interpolation=cv2.INTER_LINEAR)
             face_cover = cv2.resize(face_cover, (rw, rh), interpolation=cv2.INTER_LINEAR)
         face = (face_cover > 0.5).astype(np.uint8)
-        depth_in = cv2.distanceTransform(face, cv2.DIST_L2, 3)
-        alpha = np.where(cover > 0.5, np.clip(depth_in / _BLEND, 0.0, 1.0), face.astype(np.float32))
-        flow = flow + alpha[:, :, None] * (face_flow - flow)
+        if neck_flow is not None:
+            flow = _join_face(
+                flow, cover, face, cv2.resize(neck_flow, (rw, rh), interpolation=cv2.INTER_AREA), rw / w
+            )
+        else:
+            depth_in = cv2.distanceTransform(face, cv2.DIST_L2, 3)
+            alpha = np.where(cover > 0.5, np.clip(depth_in / _BLEND, 0.0, 1.0), face.astype(np.float32))
+            flow = flow + alpha[:, :, None] * (face_flow - flow)
         cover = np.maximum(cover, face.astype(np.float32))
+    # The background: the background beside the head slid with its silhouette into what it uncovers.
+    scale = min(rw / w, rh / h)
+    back = slide_background(flow, cover, proxy.edge, _SLIDE * proxy.face_size * scale, scale=scale)
     flow, cover = extend_flow(flow, cover, (h, w))
-    back = proxy.fill if neck_flow is None else proxy.fill + proxy.neck[:, :, None] * neck_flow
-    return HeadMotion(flow=flow, alpha=front_alpha(proxy.person, flow, cover), back=back)
+    grid = (proxy.grid_x, proxy.grid_y)
+    alpha = front_alpha(proxy.person, flow, cover, grid)
+    back = land_outside(cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR), proxy.edge, grid)
+    if neck_flow is not None:
+        back += proxy.neck[:, :, None] * (neck_flow - back)
+    return HeadMotion(flow=flow, alpha=alpha, back=back)
+
+
+def _join_face(
+    flow: np.ndarray, cover: np.ndarray, face: np.ndarray, carried: np.ndarray, scale: float
+) -> np.ndarray:
+    """The head's (rh, rw, 2) raster flow with the face's own flow inside the face (`carried`: the
+    face's flow carried outwards, its stretched rim smoothed) joined to it outside over a distance
+    of at least `STRETCH_BOUND` times their difference at the face's rim (raster pixels; flows in
+    crop pixels, `scale` raster pixels per crop pixel).
+
+    Where a turn unfolds the cheek or folds it away, the face mesh and the head's ellipsoid move the
+    face's rim differently; joined in a few pixels, the difference is a fold (the ear or an earring
+    shown twice) or a streak. Spread over a distance proportional to it, the change of area stays
+    within 1 / (1 - 1.5 / STRETCH_BOUND) (as the default bounds the face's fade)."""
+    outside = cv2.distanceTransform(1 - face, cv2.DIST_L2, 3)
+    ring = (outside > 0) & (outside <= 2) & (cover > 0.5)
+    diff = carried - flow
+    gap = float(np.percentile(np.hypot(diff[..., 0], diff[..., 1])[ring], 95)) if ring.any() else 0.0
+    reach = max(_BLEND, STRETCH_BOUND * gap * scale)
+    weight = np.where(cover > 0.5, 1.0 - _smoothstep(outside / reach), face.astype(np.float32))
+    return (flow + weight[:, :, None] * diff).astype(np.float32)
 
 
 def _rasterise_sheet(
