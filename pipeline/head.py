@@ -223,7 +223,7 @@ def fit_head(
     person: np.ndarray,
     *,
     eye_corners: tuple[int, int],
-    raster_scale: float = 0.5,
+    raster_scale: float = 0.25,
     step: int = 2,
 ) -> HeadProxy:
     """Fit the head proxy to one photo's crop.
@@ -234,8 +234,8 @@ def fit_head(
         person: (H, W) float32 person probability in [0, 1] (`PersonSegmenter`).
         eye_corners: indices of the image-left eye's outer corner and the image-right eye's outer
             corner (the eye line sets the head's roll).
-        raster_scale: fraction of the crop at which the sheet is rasterised (the flow is taken
-            to the crop's size with a hard silhouette, so 0.5 keeps edges at crop resolution).
+        raster_scale: fraction of the crop at which the sheet is rasterised (its depth is smooth;
+            the face's flow and the person mask keep the detail, the silhouette is softened).
         step: grid spacing of the sheet in raster pixels.
     Raises:
         InputError: bad shapes, non-finite points, or a face too small to fit.
@@ -386,7 +386,8 @@ def head_motion(
         source_points, target_points: (N, 3) the face mesh in the photo and in the target.
         rigid: indices of the mesh vertices that move with the skull only.
         face_flow: optional (fh, fw, 2) float32 flow of the face mesh on its own raster grid
-            (crop pixels), used where `face_cover` (fh, fw) is 1 (the exact expression).
+            (crop pixels), used where `face_cover` (fh, fw) is 1 (the exact expression); the
+            sheet's flow is taken to that grid.
         neck_flow: optional (H, W, 2) float32 flow of the face carried smoothly outwards: what
             shows below a moved jaw where the head no longer covers (the neck stretched along,
             not the background nor a second jaw).
@@ -414,10 +415,15 @@ def head_motion(
     flow = cv2.GaussianBlur(flow * cover[:, :, None], (0, 0), 1.0) / np.maximum(norm, 1e-3)[:, :, None]
     cover = ((cv2.GaussianBlur(cover, (0, 0), 1.5) > 0.5) & (norm > 0.01)).astype(np.float32)
     flow *= cover[:, :, None]
+    # The background beside the head slid with its silhouette into what it uncovers (on the sheet's
+    # coarse grid: it is smooth).
+    scale = min(rw / w, rh / h)
+    back = slide_background(flow, cover, proxy.edge, _SLIDE * proxy.face_size * scale, scale=scale)
     if face_flow is not None and face_cover is not None:
-        if face_cover.shape != (rh, rw):
-            face_flow = cv2.resize(face_flow, (rw, rh), interpolation=cv2.INTER_LINEAR)
-            face_cover = cv2.resize(face_cover, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        if face_cover.shape != (rh, rw):  # the face's finer grid (the sheet is smooth: coarser)
+            rh, rw = face_cover.shape
+            flow = cv2.resize(flow, (rw, rh), interpolation=cv2.INTER_LINEAR)
+            cover = (cv2.resize(cover, (rw, rh), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
         face = (face_cover > 0.5).astype(np.uint8)
         if neck_flow is not None:
             flow = _join_face(
@@ -428,9 +434,6 @@ def head_motion(
             alpha = np.where(cover > 0.5, np.clip(depth_in / _BLEND, 0.0, 1.0), face.astype(np.float32))
             flow = flow + alpha[:, :, None] * (face_flow - flow)
         cover = np.maximum(cover, face.astype(np.float32))
-    # The background: the background beside the head slid with its silhouette into what it uncovers.
-    scale = min(rw / w, rh / h)
-    back = slide_background(flow, cover, proxy.edge, _SLIDE * proxy.face_size * scale, scale=scale)
     flow, cover = extend_flow(flow, cover, (h, w))
     grid = (proxy.grid_x, proxy.grid_y)
     alpha = front_alpha(proxy.person, flow, cover, grid)

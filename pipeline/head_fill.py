@@ -43,13 +43,14 @@ GONE_THRESHOLD = 0.08
 _SMOOTH = 1.5  # crop pixels: Gaussian sigma smoothing the edge flow (seams where edge points meet)
 #: The background beside a moved head slides over at least this many times the head's motion.
 STRETCH_BOUND = 4.5
+_SOLID = 0.4  # person probability above which the background layer never shows the person
 _ROUND = 3.0  # crop pixels: Gaussian sigma rounding the person's edge that rays start from
 _REACH = 6.0  # crop pixels beyond the moved sheet over which the front flow fades out
 
 
-def person_region(person: np.ndarray) -> np.ndarray:
-    """(H, W) float32 {0, 1}: the person and its soft halo (what the fill replaces)."""
-    hard = (person > GONE_THRESHOLD).astype(np.uint8)
+def person_region(person: np.ndarray, threshold: float = GONE_THRESHOLD) -> np.ndarray:
+    """(H, W) float32 {0, 1}: the person (probability above `threshold`) and a halo around it."""
+    hard = (person > threshold).astype(np.uint8)
     # Closed: a segmenter's patchy low scores on loose hair (a ponytail) become one region.
     hard = cv2.morphologyEx(hard, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
     return cv2.dilate(hard, np.ones((5, 5), np.uint8)).astype(np.float32)
@@ -60,8 +61,10 @@ def edge_flow(person: np.ndarray) -> np.ndarray:
     background just beyond its nearest edge, 0 outside (once per photo)."""
     person = np.asarray(person, np.float32)
     h, w = person.shape
-    # A rounded edge: the directions to a ragged one (loose hair) cross from pixel to pixel.
-    inside = cv2.GaussianBlur(person_region(person), (0, 0), _ROUND) > 0.5
+    # The person's solid part only: loose strands the segmenter scores low are not shown by the
+    # moved person (`front_alpha`) and may show behind it, slid like the background around them.
+    # A rounded edge: the directions to a ragged one cross from pixel to pixel.
+    inside = cv2.GaussianBlur(person_region(person, _SOLID), (0, 0), _ROUND) > 0.5
     flow = np.zeros((h, w, 2), np.float32)
     if not inside.any() or inside.all():
         return flow
@@ -92,11 +95,11 @@ def slide_background(
     """(rh, rw, 2) float32 backward flow of the background behind a moved sheet (raster grid; flows
     in crop pixels, `scale` raster pixels per crop pixel).
 
-    Inside the sheet (`cover` > 0.5) the sheet's own `flow`. Outside, the background beside the
-    head slides with its silhouette: each rim pixel's read is carried on to the background just
+    The background beside the head slides with its silhouette: each rim pixel's read is carried on to the background just
     beyond the photo's person (`edge`, (H, W, 2) crop-sized, from `edge_flow`: where the turned
     sheet's rim shows a point that was inside the person, e.g. at the limb that turns away), that
-    flow is carried outwards (push-pull: smooth, continuous at the rim) and faded to 0 with a
+    flow is carried inwards (behind the moved person, where its soft edge lets the background
+    through) and outwards (push-pull: smooth, continuous at the rim) and faded to 0 with a
     smoothstep over `reach` raster pixels, or `bound` times the rim's motion if longer: the
     background is stretched into what the head uncovers by at most 1 / (1 - 1.5 / bound), never
     folded, never shown twice, never mirrored, and stays still beyond.
@@ -114,12 +117,14 @@ def slide_background(
     step = cv2.remap(edge, lx[None], ly[None], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0]
     rim_flow = np.zeros_like(flow)
     rim_flow[ry, rx] = lands + step
-    carried = push_pull_fill(rim_flow, rim.astype(np.float32))
+    # Smoothed along the rim: where the sheet folds away its rim's reads jump from row to row
+    # (stair-step streaks in what they stretch).
+    carried = cv2.GaussianBlur(push_pull_fill(rim_flow, rim.astype(np.float32)), (0, 0), 2.0)
     motion = float(np.percentile(np.hypot(rim_flow[ry, rx, 0], rim_flow[ry, rx, 1]), 95))
     dist = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
     t = np.clip(dist / max(reach, bound * motion * scale, 1.0), 0.0, 1.0)
     keep = 1.0 - t * t * (3.0 - 2.0 * t)
-    return np.where(inside[:, :, None], flow, carried * keep[:, :, None]).astype(np.float32)
+    return (carried * keep[:, :, None]).astype(np.float32)
 
 
 def land_outside(back: np.ndarray, edge: np.ndarray, grid: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
