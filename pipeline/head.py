@@ -69,6 +69,8 @@ _NECK = 0.45  # skinning weight falls from 1 to 0 over this many head radii outs
 _BLEND = 6.0  # raster pixels over which the face mesh's flow blends into the head's
 _SLIDE = 0.3  # the background beside the head slides over at least this fraction of the face size
 _NECK_WIDTH = 0.6  # the neck reaches this fraction of the head ellipse's half width from its axis
+_STRETCH = 0.6  # below this area ratio (the photo magnified > 1.7x) the flow is smoothed
+_RIM_SMOOTH = 0.08  # ... with a blur of this fraction of the face size
 _JAW = 0.4  # below this fraction of the head ellipse's half height under its centre, the neck begins
 
 
@@ -426,14 +428,14 @@ def head_motion(
             cover = (cv2.resize(cover, (rw, rh), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
         face = (face_cover > 0.5).astype(np.uint8)
         if neck_flow is not None:
-            flow = _join_face(
-                flow, cover, face, cv2.resize(neck_flow, (rw, rh), interpolation=cv2.INTER_AREA), rw / w
-            )
+            flow = _join_face(flow, cover, face, face_flow, rw / w)
         else:
             depth_in = cv2.distanceTransform(face, cv2.DIST_L2, 3)
             alpha = np.where(cover > 0.5, np.clip(depth_in / _BLEND, 0.0, 1.0), face.astype(np.float32))
             flow = flow + alpha[:, :, None] * (face_flow - flow)
         cover = np.maximum(cover, face.astype(np.float32))
+        fine = rw / w
+        flow = _limit_stretch(flow, cover, _RIM_SMOOTH * proxy.face_size * fine, fine)
     flow, cover = extend_flow(flow, cover, (h, w))
     grid = (proxy.grid_x, proxy.grid_y)
     alpha = front_alpha(proxy.person, flow, cover, grid)
@@ -455,13 +457,39 @@ def _join_face(
     face's rim differently; joined in a few pixels, the difference is a fold (the ear or an earring
     shown twice) or a streak. Spread over a distance proportional to it, the change of area stays
     within 1 / (1 - 1.5 / STRETCH_BOUND) (as the default bounds the face's fade)."""
-    outside = cv2.distanceTransform(1 - face, cv2.DIST_L2, 3)
-    ring = (outside > 0) & (outside <= 2) & (cover > 0.5)
+    inner = face > 0
+    ring = inner & ~(cv2.erode(face, np.ones((3, 3), np.uint8)) > 0)
+    if not ring.any():
+        return flow
     diff = carried - flow
-    gap = float(np.percentile(np.hypot(diff[..., 0], diff[..., 1])[ring], 95)) if ring.any() else 0.0
+    # The difference at the face's rim, carried smoothly outwards over the head.
+    spread = push_pull_fill(diff * ring[:, :, None], ring.astype(np.float32))
+    gap = float(np.percentile(np.hypot(diff[..., 0], diff[..., 1])[ring], 95))
     reach = max(_BLEND, STRETCH_BOUND * gap * scale)
-    weight = np.where(cover > 0.5, 1.0 - _smoothstep(outside / reach), face.astype(np.float32))
-    return (flow + weight[:, :, None] * diff).astype(np.float32)
+    outside = cv2.distanceTransform(1 - face, cv2.DIST_L2, 3)
+    weight = np.where(cover > 0.5, 1.0 - _smoothstep(outside / reach), 0.0)
+    joined = flow + weight[:, :, None] * spread
+    return np.where(inner[:, :, None], carried, joined).astype(np.float32)
+
+
+def _limit_stretch(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float) -> np.ndarray:
+    """The (rh, rw, 2) flow (crop pixels; `scale` raster pixels per crop pixel) smoothed where it
+    magnifies the photo more than 1 / `_STRETCH` (a blur of `sigma` raster pixels, normalised inside
+    `cover`, blended in around such places).
+
+    Where a turn unfolds the cheek, the face mesh maps the thin strip the photo shows edge-on
+    (often with the ear or an earring on it) onto a wide band: streaks. Smoothed, that stretch is
+    spread over the cheek and what lies beyond it (as the default does at the face's rim)."""
+    du_dy, du_dx = np.gradient(flow[..., 0] * scale)
+    dv_dy, dv_dx = np.gradient(flow[..., 1] * scale)
+    area = (1.0 + du_dx) * (1.0 + dv_dy) - du_dy * dv_dx
+    stretch = np.clip((_STRETCH - area) / 0.3, 0.0, 1.0).astype(np.float32) * cover
+    if not stretch.any():
+        return flow
+    band = np.clip(cv2.GaussianBlur(stretch, (0, 0), sigma) * 3.0, 0.0, 1.0)[:, :, None]
+    norm = np.maximum(cv2.GaussianBlur(cover, (0, 0), sigma), 1e-3)[:, :, None]
+    blurred = cv2.GaussianBlur(flow * cover[:, :, None], (0, 0), sigma) / norm
+    return (flow + band * cover[:, :, None] * (blurred - flow)).astype(np.float32)
 
 
 def _rasterise_sheet(

@@ -105,11 +105,11 @@ def slide_background(
     folded, never shown twice, never mirrored, and stays still beyond.
     """
     inside = cover > 0.5
-    if not inside.any():
+    rim = inside & ~(cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    if not rim.any():
         return np.zeros_like(flow)
     rh, rw = cover.shape
     h, w = edge.shape[:2]
-    rim = inside & ~(cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
     ry, rx = np.nonzero(rim)
     px, py = (rx + 0.5) * (w / rw) - 0.5, (ry + 0.5) * (h / rh) - 0.5  # crop pixels
     lands = flow[ry, rx]
