@@ -302,7 +302,10 @@ def fit_head(
     vy = (gyv + 0.5) / sy - 0.5
     rho_v = _rho(vx, vy, ellipse)
     vz = _ellipsoid_depth(rho_v, zc, d)
-    neck = _smoothstep((rho_v - 1.0) / _NECK)
+    # Only towards the neck does the sheet stop following the skull: hair above and beside the
+    # head (up to its middle) turns with it (a falloff there would tear the hair's top off).
+    down = (-math.sin(ellipse[4]) * (vx - cx) + math.cos(ellipse[4]) * (vy - cy)) / ay  # 0: centre, 1: chin
+    neck = _smoothstep(np.maximum(rho_v - 1.0, 0.0) * _smoothstep(down / 0.5) / _NECK)
     weights = 1.0 - neck
     weights = np.maximum(weights, hull_small[gyv, gxv].astype(np.float64))
     vz = vz + residual[gyv, gxv] * weights

@@ -43,7 +43,9 @@ GONE_THRESHOLD = 0.08
 _SMOOTH = 1.5  # crop pixels: Gaussian sigma smoothing the edge flow (seams where edge points meet)
 #: The background beside a moved head slides over at least this many times the head's motion.
 STRETCH_BOUND = 4.5
-_SOLID = 0.4  # person probability above which the background layer never shows the person
+_FAINT = 0.03  # person probability below which the moved person does not show
+_SURE = 0.3  # ... and above _FAINT + _SURE it shows fully
+_SOLID = _FAINT  # person probability above which the background layer never shows the person
 _ROUND = 3.0  # crop pixels: Gaussian sigma rounding the person's edge that rays start from
 _REACH = 6.0  # crop pixels beyond the moved sheet over which the front flow fades out
 
@@ -205,8 +207,9 @@ def front_alpha(
     carried = cv2.remap(
         person, gx + flow[:, :, 0], gy + flow[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    # Beyond the segmenter's soft edge the person is sure: the head's inside never shows the back.
-    carried = np.clip((carried - 0.15) / 0.7, 0.0, 1.0)
+    # The segmenter's soft edge (loose hair, a coarse top of the hair) moves with the person; beyond
+    # it the person is sure: the head's inside never shows the back.
+    carried = np.clip((carried - _FAINT) / _SURE, 0.0, 1.0)
     return np.clip(carried * cover, 0.0, 1.0).astype(np.float32)
 
 
