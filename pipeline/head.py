@@ -226,7 +226,7 @@ def fit_head(
     *,
     eye_corners: tuple[int, int],
     raster_scale: float = 0.25,
-    step: int = 2,
+    step: int = 1,
 ) -> HeadProxy:
     """Fit the head proxy to one photo's crop.
 
@@ -428,7 +428,8 @@ def head_motion(
         if face_cover.shape != (rh, rw):  # the face's finer grid (the sheet is smooth: coarser)
             rh, rw = face_cover.shape
             flow = cv2.resize(flow, (rw, rh), interpolation=cv2.INTER_LINEAR)
-            cover = (cv2.resize(cover, (rw, rh), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
+            # Kept soft: its half level is a smooth contour (a thresholded coarse cover, stair steps).
+            cover = cv2.resize(cv2.GaussianBlur(cover, (0, 0), 0.75), (rw, rh), interpolation=cv2.INTER_LINEAR)
         face = (face_cover > 0.5).astype(np.uint8)
         if neck_flow is not None:
             flow = _join_face(flow, cover, face, face_flow, rw / w)

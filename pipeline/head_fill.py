@@ -43,8 +43,8 @@ GONE_THRESHOLD = 0.08
 _SMOOTH = 1.5  # crop pixels: Gaussian sigma smoothing the edge flow (seams where edge points meet)
 #: The background beside a moved head slides over at least this many times the head's motion.
 STRETCH_BOUND = 4.5
-_FAINT = 0.03  # person probability below which the moved person does not show
-_SURE = 0.3  # ... and above _FAINT + _SURE it shows fully
+_FAINT = 0.15  # person probability below which the moved person does not show (its sheet is coarse)
+_SURE = 0.7  # ... and above _FAINT + _SURE it shows fully
 _SOLID = _FAINT  # person probability above which the background layer never shows the person
 _ROUND = 3.0  # crop pixels: Gaussian sigma rounding the person's edge that rays start from
 _REACH = 6.0  # crop pixels beyond the moved sheet over which the front flow fades out
