@@ -79,7 +79,8 @@ class HeadProxy:
     """What `fit_head` computes once per photo (read-only arrays).
 
     size: (H, W) crop; grid: (rh, rw) raster grid of the flow; vertices: (V, 3) source sheet
-    (crop pixels, depth); triangles: (F, 3); weights: (V,) skinning weight in [0, 1] (1: moves
+    (crop pixels, depth); triangles: (F, 3); moving: (F', 3) those with a vertex that moves; still:
+    (rh, rw) float32 depth of the others on the raster grid (inf where they do not cover); weights: (V,) skinning weight in [0, 1] (1: moves
     with the skull); person: (H, W) float32 person probability of the crop (the face included);
     cover: (H, W) float32 the unmoved sheet's soft silhouette; edge: (H, W, 2) float32 backward
     flow from each person pixel to the background beyond its nearest edge (`head_fill.edge_flow`);
@@ -92,6 +93,8 @@ class HeadProxy:
     grid: tuple[int, int]
     vertices: np.ndarray
     triangles: np.ndarray
+    moving: np.ndarray
+    still: np.ndarray
     weights: np.ndarray
     person: np.ndarray
     cover: np.ndarray
@@ -225,8 +228,8 @@ def fit_head(
     person: np.ndarray,
     *,
     eye_corners: tuple[int, int],
-    raster_scale: float = 0.25,
-    step: int = 1,
+    raster_scale: float = 0.5,
+    step: int = 2,
 ) -> HeadProxy:
     """Fit the head proxy to one photo's crop.
 
@@ -236,8 +239,9 @@ def fit_head(
         person: (H, W) float32 person probability in [0, 1] (`PersonSegmenter`).
         eye_corners: indices of the image-left eye's outer corner and the image-right eye's outer
             corner (the eye line sets the head's roll).
-        raster_scale: fraction of the crop at which the sheet is rasterised (its depth is smooth;
-            the face's flow and the person mask keep the detail, the silhouette is softened).
+        raster_scale: fraction of the crop at which the sheet is rasterised (the flow is taken
+            to the crop's size with a soft silhouette; 0.25 draws a sawtooth where the hair's
+            edge folds away at the limb).
         step: grid spacing of the sheet in raster pixels.
     Raises:
         InputError: bad shapes, non-finite points, or a face too small to fit.
@@ -302,10 +306,7 @@ def fit_head(
     vy = (gyv + 0.5) / sy - 0.5
     rho_v = _rho(vx, vy, ellipse)
     vz = _ellipsoid_depth(rho_v, zc, d)
-    # Only towards the neck does the sheet stop following the skull: hair above and beside the
-    # head (up to its middle) turns with it (a falloff there would tear the hair's top off).
-    down = (-math.sin(ellipse[4]) * (vx - cx) + math.cos(ellipse[4]) * (vy - cy)) / ay  # 0: centre, 1: chin
-    neck = _smoothstep(np.maximum(rho_v - 1.0, 0.0) * _smoothstep(down / 0.5) / _NECK)
+    neck = _smoothstep((rho_v - 1.0) / _NECK)
     weights = 1.0 - neck
     weights = np.maximum(weights, hull_small[gyv, gxv].astype(np.float64))
     vz = vz + residual[gyv, gxv] * weights
@@ -321,6 +322,10 @@ def fit_head(
     weights = weights.ravel()[used]
 
     flow0, cover0 = _rasterise_sheet(vertices, vertices, triangles, (rh, rw), (h, w))
+    # The body below the neck never moves: rasterised once, only the rest per target.
+    moves = weights[triangles].max(axis=1) > 0.0
+    still = _still_depth(vertices, triangles[~moves], (rh, rw), (h, w))
+    moving = np.ascontiguousarray(triangles[moves])
     cover = extend_flow(flow0, cover0, (h, w))[1]
     # Behind the person: above the jaw the background beside the head is stretched into what a moved
     # head uncovers (`head_motion`); below the jaw what a moved head uncovers is its own neck (stretched along).
@@ -350,6 +355,8 @@ def fit_head(
         grid=(rh, rw),
         vertices=vertices,
         triangles=triangles,
+        moving=moving,
+        still=still,
         weights=weights,
         person=person,
         cover=cover,
@@ -412,7 +419,7 @@ def head_motion(
         rot = rot_c
     src = proxy.vertices
     moved = src + proxy.weights[:, None] * ((s * src @ rot.T + t) - src)
-    flow, cover = _rasterise_sheet(moved, src, proxy.triangles, (rh, rw), (h, w))
+    flow, cover = _rasterise_sheet(moved, src, proxy.moving, (rh, rw), (h, w), proxy.still)
     # Where the turning sheet folds at its limb the nearest surface changes from pixel to pixel:
     # a light normalised blur inside the sheet keeps the silhouette it carries smooth, and the
     # notches its triangles leave where it folds away are filled (a rounded silhouette).
@@ -429,7 +436,9 @@ def head_motion(
             rh, rw = face_cover.shape
             flow = cv2.resize(flow, (rw, rh), interpolation=cv2.INTER_LINEAR)
             # Kept soft: its half level is a smooth contour (a thresholded coarse cover, stair steps).
-            cover = cv2.resize(cv2.GaussianBlur(cover, (0, 0), 0.75), (rw, rh), interpolation=cv2.INTER_LINEAR)
+            cover = cv2.resize(
+                cv2.GaussianBlur(cover, (0, 0), 0.75), (rw, rh), interpolation=cv2.INTER_LINEAR
+            )
         face = (face_cover > 0.5).astype(np.uint8)
         if neck_flow is not None:
             flow = _join_face(flow, cover, face, face_flow, rw / w)
@@ -497,20 +506,46 @@ def _limit_stretch(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: flo
 
 
 def _rasterise_sheet(
-    moved: np.ndarray, source: np.ndarray, triangles: np.ndarray, grid: tuple[int, int], size: tuple[int, int]
+    moved: np.ndarray,
+    source: np.ndarray,
+    triangles: np.ndarray,
+    grid: tuple[int, int],
+    size: tuple[int, int],
+    still: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Backward flow (rh, rw, 2) float32 crop pixels and cover (rh, rw) float32 of the sheet moved
-    to `moved` (V, 3), textured from `source` (V, 3), z-buffered on the raster grid."""
+    to `moved` (V, 3), textured from `source` (V, 3), z-buffered on the raster grid.
+
+    still: optional (rh, rw) float32 depth of a part of the sheet that does not move (inf where it
+    does not cover; its flow is 0), rasterised once: it wins wherever it is nearer."""
     (rh, rw), (h, w) = grid, size
     sx, sy = rw / w, rh / h
     raster = _to_raster(moved, sx, sy)
     raster[:, :2] = np.round(raster[:, :2], 6)  # float noise must not move a silhouette pixel
     pix, tri, bary = rasterise_triangles(raster, triangles, (rh, rw))
+    cover = np.zeros(rh * rw, np.float32)
+    if still is not None:
+        depth = np.einsum("pk,pk->p", bary, raster[triangles[tri], 2])
+        shown = depth < still.ravel()[pix]
+        pix, tri, bary = pix[shown], tri[shown], bary[shown]
+        cover[np.isfinite(still.ravel())] = 1.0
     at = np.einsum("pk,pkd->pd", bary, source[triangles[tri], :2])  # (P, 2) source crop pixels
     gy, gx = np.divmod(pix, rw)
     flow = np.zeros((rh * rw, 2), np.float32)
     flow[pix, 0] = at[:, 0] - ((gx + 0.5) / sx - 0.5)
     flow[pix, 1] = at[:, 1] - ((gy + 0.5) / sy - 0.5)
-    cover = np.zeros(rh * rw, np.float32)
     cover[pix] = 1.0
     return flow.reshape(rh, rw, 2), cover.reshape(rh, rw)
+
+
+def _still_depth(
+    vertices: np.ndarray, triangles: np.ndarray, grid: tuple[int, int], size: tuple[int, int]
+) -> np.ndarray:
+    """(rh, rw) float32 depth of the unmoving triangles on the raster grid, inf where they do not cover."""
+    (rh, rw), (h, w) = grid, size
+    raster = _to_raster(vertices, rw / w, rh / h)
+    raster[:, :2] = np.round(raster[:, :2], 6)
+    pix, tri, bary = rasterise_triangles(raster, triangles, (rh, rw))
+    depth = np.full(rh * rw, np.inf, np.float32)
+    depth[pix] = np.einsum("pk,pk->p", bary, raster[triangles[tri], 2])
+    return depth.reshape(rh, rw)
