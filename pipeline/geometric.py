@@ -296,11 +296,12 @@ class GeometricRenderer:
                 mapped = px_full @ sim[:, :2].T + sim[:, 2]
             flow[hy, hx] = (mapped - px_full).astype(np.float32)
             cover[hy, hx] = 1.0
+        spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy))
+        spread = cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR)
         if state.head is not None:
-            motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover)
+            motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover, spread)
         else:
-            spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy))
-            motion = HeadMotion(flow=cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR))
+            motion = HeadMotion(flow=spread)
         self._refine_openings(motion.flow, state, target_points, gaze)
         return motion
 

@@ -66,7 +66,7 @@ MAX_TURN_DEGREES = 40.0
 
 _LIMB = 0.9  # the ellipsoid is sampled up to this sine of the surface angle: limb slope ~ 64 deg
 _NECK = 0.45  # skinning weight falls from 1 to 0 over this many head radii outside the ellipse
-_BLEND = 6.0  # at least this many raster pixels over which the face mesh's flow joins the head's
+_BLEND = 6.0  # raster pixels over which the face mesh's flow blends into the head's
 _SLIDE = 0.3  # the background beside the head slides over at least this fraction of the face size
 _NECK_WIDTH = 0.6  # the neck reaches this fraction of the head ellipse's half width from its axis
 _STRETCH = 0.6  # below this area ratio (the photo magnified > 1.7x) the flow is smoothed
@@ -389,6 +389,7 @@ def head_motion(
     rigid: np.ndarray,
     face_flow: np.ndarray | None = None,
     face_cover: np.ndarray | None = None,
+    neck_flow: np.ndarray | None = None,
 ) -> HeadMotion:
     """Backward flow of the whole picture for one target pose.
 
@@ -399,6 +400,9 @@ def head_motion(
         face_flow: optional (fh, fw, 2) float32 flow of the face mesh on its own raster grid
             (crop pixels), used where `face_cover` (fh, fw) is 1 (the exact expression); the
             sheet's flow is taken to that grid.
+        neck_flow: optional (H, W, 2) float32 flow of the face carried smoothly outwards: what
+            shows below a moved jaw where the head no longer covers (the neck stretched along,
+            not the background nor a second jaw).
     Returns:
         `HeadMotion` at the crop's size.
     """
@@ -436,7 +440,12 @@ def head_motion(
                 cv2.GaussianBlur(cover, (0, 0), 0.75), (rw, rh), interpolation=cv2.INTER_LINEAR
             )
         face = (face_cover > 0.5).astype(np.uint8)
-        flow = _join_face(flow, cover, face, face_flow, rw / w)
+        if neck_flow is not None:
+            flow = _join_face(flow, cover, face, face_flow, rw / w)
+        else:
+            depth_in = cv2.distanceTransform(face, cv2.DIST_L2, 3)
+            alpha = np.where(cover > 0.5, np.clip(depth_in / _BLEND, 0.0, 1.0), face.astype(np.float32))
+            flow = flow + alpha[:, :, None] * (face_flow - flow)
         cover = np.maximum(cover, face.astype(np.float32))
         fine = rw / w
         flow = _limit_stretch(flow, cover, _RIM_SMOOTH * proxy.face_size * fine, fine)
@@ -444,16 +453,16 @@ def head_motion(
     grid = (proxy.grid_x, proxy.grid_y)
     alpha = front_alpha(proxy.person, flow, cover, grid)
     back = land_outside(cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR), proxy.edge, grid)
-    # Under the jaw what a moved head uncovers is its own neck: the neck's own motion.
-    back += proxy.neck[:, :, None] * (flow - back)
+    if neck_flow is not None:
+        back += proxy.neck[:, :, None] * (neck_flow - back)
     return HeadMotion(flow=flow, alpha=alpha, back=back)
 
 
 def _join_face(
-    flow: np.ndarray, cover: np.ndarray, face: np.ndarray, face_flow: np.ndarray, scale: float
+    flow: np.ndarray, cover: np.ndarray, face: np.ndarray, carried: np.ndarray, scale: float
 ) -> np.ndarray:
-    """The head's (rh, rw, 2) raster flow with the face mesh's own flow inside the face (`face`
-    (rh, rw) uint8 {0, 1}, `face_flow` (rh, rw, 2)) joined to it outside over a distance
+    """The head's (rh, rw, 2) raster flow with the face's own flow inside the face (`carried`: the
+    face's flow carried outwards, its stretched rim smoothed) joined to it outside over a distance
     of at least `STRETCH_BOUND` times their difference at the face's rim (raster pixels; flows in
     crop pixels, `scale` raster pixels per crop pixel).
 
@@ -465,7 +474,7 @@ def _join_face(
     ring = inner & ~(cv2.erode(face, np.ones((3, 3), np.uint8)) > 0)
     if not ring.any():
         return flow
-    diff = face_flow - flow
+    diff = carried - flow
     # The difference at the face's rim, carried smoothly outwards over the head.
     spread = push_pull_fill(diff * ring[:, :, None], ring.astype(np.float32))
     gap = float(np.percentile(np.hypot(diff[..., 0], diff[..., 1])[ring], 95))
@@ -473,7 +482,7 @@ def _join_face(
     outside = cv2.distanceTransform(1 - face, cv2.DIST_L2, 3)
     weight = np.where(cover > 0.5, 1.0 - _smoothstep(outside / reach), 0.0)
     joined = flow + weight[:, :, None] * spread
-    return np.where(inner[:, :, None], face_flow, joined).astype(np.float32)
+    return np.where(inner[:, :, None], carried, joined).astype(np.float32)
 
 
 def _limit_stretch(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float) -> np.ndarray:
