@@ -427,10 +427,13 @@ def head_motion(
     flow = cv2.GaussianBlur(flow * cover[:, :, None], (0, 0), 1.0) / np.maximum(norm, 1e-3)[:, :, None]
     cover = ((cv2.GaussianBlur(cover, (0, 0), 1.5) > 0.5) & (norm > 0.01)).astype(np.float32)
     flow *= cover[:, :, None]
-    # The background beside the head slid with its silhouette into what it uncovers (on the sheet's
-    # coarse grid: it is smooth).
-    scale = min(rw / w, rh / h)
-    back = slide_background(flow, cover, proxy.edge, _SLIDE * proxy.face_size * scale, scale=scale)
+    # The background beside the head slid with its silhouette into what it uncovers (on a grid half
+    # the sheet's: it is smooth).
+    half = (max(8, rw // 2), max(8, rh // 2))
+    area = cv2.resize(cover, half, interpolation=cv2.INTER_AREA)
+    coarse = cv2.resize(flow, half, interpolation=cv2.INTER_AREA) / np.maximum(area, 1e-3)[:, :, None]
+    scale = min(half[0] / w, half[1] / h)
+    back = slide_background(coarse, area, proxy.edge, _SLIDE * proxy.face_size * scale, scale=scale)
     if face_flow is not None and face_cover is not None:
         if face_cover.shape != (rh, rw):  # the face's finer grid (the sheet is smooth: coarser)
             rh, rw = face_cover.shape
