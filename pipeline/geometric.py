@@ -93,10 +93,12 @@ class PreviewSettings:
     flow outwards; min_motion: below this largest vertex motion (pixels) the source is returned
     unchanged; teeth: draw a hint of upper teeth in newly opened mouths; head: move the whole
     head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the
-    moved person laid with a soft edge over the background mirrored in from around it,
-    `pipeline.head_fill`) instead of fading the face's flow outwards; off by default: at yaw 30 it
-    still streaks the ear on the unfolding side, mirrors objects beside the head (letters, a
-    microphone, loose hairs) into the uncovered background, and drags previews past 25 ms.
+    moved person laid with a soft edge over the background beside it slid into what it uncovers,
+    `pipeline.head_fill`) instead of fading the face's flow outwards; off by default
+    (docs/HEAD_PROXY.md): it takes about twice the default's time per frame (previews past 25 ms
+    on a loaded 2-core machine), and at yaw 30 it smears a microphone beside the head, leaves
+    faint ghosts of loose strands, and streaks the background it slides in from beyond the
+    photo's edge where the hair touches it.
     """
 
     raster_scale: float = 0.5
