@@ -9,17 +9,20 @@ with the flow computed from geometry):
    mesh give a head ellipse (skull, hair, ears; roll-aligned with the eyes); every person pixel
    gets a depth: an ellipsoid (depth semi-axis fitted to the face mesh's 3-D points, limb slope
    capped) corrected by the face mesh's own depth residual; a grid mesh over the person carries
-   that depth and a skinning weight (1 on the head, falling to 0 down the neck, 0 on the body);
-   the background behind the person is a flow too: the photo's own pixels mirrored in from around
-   the person (`pipeline.head_fill`), so it stays as sharp as the photo at any resolution;
+   that depth and a skinning weight (1 on the head, falling to 0 down the neck, 0 on the body;
+   the unmoving body is rasterised once); each person pixel's way out to the background beyond
+   its nearest edge is kept for the background layer (`pipeline.head_fill.edge_flow`);
 2. per target (`head_motion`): the skull's 3-D similarity from the source and target meshes'
    rigid vertices (Umeyama) moves the sheet (linear blend skinning with the identity: the neck
    bends smoothly into still shoulders); the moved sheet is rasterised with a z-buffer (the near
    surface wins, the far ear hides behind the cheek) giving the backward flow of every pixel of
-   the moved person; the face mesh's own flow (exact expression) takes over inside the face with
-   a short blend at its border; the moved person is laid over that background with a soft
-   coverage (the person mask carried along the flow): a smooth silhouette at the photo's
-   resolution, where the background shows wherever the person no longer covers it.
+   the moved person; the face mesh's own flow (exact expression) takes over inside the face,
+   joined to the head's over a distance proportional to their difference, and the joined flow is
+   smoothed where it would magnify the photo (the strip a turn unfolds: no streaks); the moved
+   person is laid with a soft coverage (the person mask carried along the flow: a smooth
+   silhouette at the photo's resolution) over the background beside it slid with the head into
+   what it uncovers (`pipeline.head_fill.slide_background`: stretched, never copied twice), the
+   neck stretched along under the jaw. Both layers are flows, so they stay as sharp as the photo.
 
 Shapes: crops (H, W, 3) uint8 RGB; masks (H, W) float32 in [0, 1]; points (N, 3) crop pixels
 x, y (y down) and depth (smaller = nearer, same unit as x); flows (H, W, 2) float32 pixels,

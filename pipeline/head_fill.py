@@ -6,10 +6,11 @@ cut at crop resolution comes out as stair steps). So the proxy's motion is not o
 hard edge but two flows and a soft coverage, each smooth enough to be upsampled:
 
 - front: the head's flow, carried a little beyond the moved sheet (no step at the silhouette);
-- back: the photo with the person replaced by the background around it, as a flow too
-  (`fill_flow`: every pixel the person covered reads the background mirrored across the
-  person's edge), so the fill has the photo's own texture and grain at any resolution instead
-  of an inpainted plate blown up from the crop;
+- back: the background beside the person slid with the moved silhouette into what it uncovers,
+  as a flow too (`slide_background`: stretched by at most 1.5x along the motion, so nothing
+  beside the head is shown twice, as a mirror fill did with letters and microphones), reads
+  that still land on the person carried on to the background beyond its edge (`edge_flow`,
+  `land_outside`); it has the photo's own texture and grain at any resolution;
 - alpha: where the front shows, the person mask carried along the front flow (a soft,
   sub-pixel edge), cut where the moved sheet ends.
 
@@ -43,10 +44,10 @@ GONE_THRESHOLD = 0.08
 _SMOOTH = 1.5  # crop pixels: Gaussian sigma smoothing the edge flow (seams where edge points meet)
 #: The background beside a moved head slides over at least this many times the head's motion.
 STRETCH_BOUND = 4.5
-_FAINT = 0.15  # person probability below which the moved person does not show (its sheet is coarse)
-_SURE = 0.7  # ... and above _FAINT + _SURE it shows fully
+_FAINT = 0.03  # person probability below which the moved person does not show
+_SURE = 0.3  # ... and above _FAINT + _SURE it shows fully
 _SOLID = _FAINT  # person probability above which the background layer never shows the person
-_ROUND = 3.0  # crop pixels: Gaussian sigma rounding the person's edge that rays start from
+_ROUND = 3.0  # crop pixels: Gaussian sigma rounding the person's edge the background is read beyond
 _REACH = 6.0  # crop pixels beyond the moved sheet over which the front flow fades out
 
 
