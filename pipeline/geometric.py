@@ -298,12 +298,20 @@ class GeometricRenderer:
                 mapped = px_full @ sim[:, :2].T + sim[:, 2]
             flow[hy, hx] = (mapped - px_full).astype(np.float32)
             cover[hy, hx] = 1.0
-        spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy))
-        spread = cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR)
         if state.head is not None:
-            motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover, spread)
+            # The proxy needs the face's flow carried outwards only under a moved jaw (the neck):
+            # on a grid half as fine, it is smooth there.
+            half = (max(8, rw // 2), max(8, rh // 2))
+            area = cv2.resize(cover, half, interpolation=cv2.INTER_AREA)
+            coarse = cv2.resize(flow * cover[:, :, None], half, interpolation=cv2.INTER_AREA)
+            coarse /= np.maximum(area, 1e-3)[:, :, None]
+            scale = min(half[0] / w, half[1] / h)
+            neck = self._extend(coarse, (area > 0.5).astype(np.float32), state.face_size * scale, scale)
+            neck = cv2.resize(neck, (w, h), interpolation=cv2.INTER_LINEAR)
+            motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover, neck)
         else:
-            motion = HeadMotion(flow=spread)
+            spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy))
+            motion = HeadMotion(flow=cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR))
         self._refine_openings(motion.flow, state, target_points, gaze)
         return motion
 
