@@ -93,10 +93,12 @@ class PreviewSettings:
     flow outwards; min_motion: below this largest vertex motion (pixels) the source is returned
     unchanged; teeth: draw a hint of upper teeth in newly opened mouths; head: move the whole
     head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the
-    moved person laid with a soft edge over the background mirrored in from around it,
-    `pipeline.head_fill`) instead of fading the face's flow outwards; off by default: at yaw 30 it
-    still streaks the ear on the unfolding side, mirrors objects beside the head (letters, a
-    microphone, loose hairs) into the uncovered background, and drags previews past 25 ms.
+    moved person laid with a soft edge over the background beside it slid into what it uncovers,
+    `pipeline.head_fill`) instead of fading the face's flow outwards; off by default
+    (docs/HEAD_PROXY.md): it takes about twice the default's time per frame (previews past 25 ms
+    on a loaded 2-core machine), and at yaw 30 it smears a microphone beside the head, leaves
+    faint ghosts of loose strands, and streaks the background it slides in from beyond the
+    photo's edge where the hair touches it.
     """
 
     raster_scale: float = 0.5
@@ -296,12 +298,20 @@ class GeometricRenderer:
                 mapped = px_full @ sim[:, :2].T + sim[:, 2]
             flow[hy, hx] = (mapped - px_full).astype(np.float32)
             cover[hy, hx] = 1.0
-        spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy))
-        spread = cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR)
         if state.head is not None:
-            motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover, spread)
+            # The proxy needs the face's flow carried outwards only under a moved jaw (the neck):
+            # on a grid half as fine, it is smooth there.
+            half = (max(8, rw // 2), max(8, rh // 2))
+            area = cv2.resize(cover, half, interpolation=cv2.INTER_AREA)
+            coarse = cv2.resize(flow * cover[:, :, None], half, interpolation=cv2.INTER_AREA)
+            coarse /= np.maximum(area, 1e-3)[:, :, None]
+            scale = min(half[0] / w, half[1] / h)
+            neck = self._extend(coarse, (area > 0.5).astype(np.float32), state.face_size * scale, scale)
+            neck = cv2.resize(neck, (w, h), interpolation=cv2.INTER_LINEAR)
+            motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover, neck)
         else:
-            motion = HeadMotion(flow=spread)
+            spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy))
+            motion = HeadMotion(flow=cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR))
         self._refine_openings(motion.flow, state, target_points, gaze)
         return motion
 

@@ -9,17 +9,20 @@ with the flow computed from geometry):
    mesh give a head ellipse (skull, hair, ears; roll-aligned with the eyes); every person pixel
    gets a depth: an ellipsoid (depth semi-axis fitted to the face mesh's 3-D points, limb slope
    capped) corrected by the face mesh's own depth residual; a grid mesh over the person carries
-   that depth and a skinning weight (1 on the head, falling to 0 down the neck, 0 on the body);
-   the background behind the person is a flow too: the photo's own pixels mirrored in from around
-   the person (`pipeline.head_fill`), so it stays as sharp as the photo at any resolution;
+   that depth and a skinning weight (1 on the head, falling to 0 down the neck, 0 on the body;
+   the unmoving body is rasterised once); each person pixel's way out to the background beyond
+   its nearest edge is kept for the background layer (`pipeline.head_fill.edge_flow`);
 2. per target (`head_motion`): the skull's 3-D similarity from the source and target meshes'
    rigid vertices (Umeyama) moves the sheet (linear blend skinning with the identity: the neck
    bends smoothly into still shoulders); the moved sheet is rasterised with a z-buffer (the near
    surface wins, the far ear hides behind the cheek) giving the backward flow of every pixel of
-   the moved person; the face mesh's own flow (exact expression) takes over inside the face with
-   a short blend at its border; the moved person is laid over that background with a soft
-   coverage (the person mask carried along the flow): a smooth silhouette at the photo's
-   resolution, where the background shows wherever the person no longer covers it.
+   the moved person; the face mesh's own flow (exact expression) takes over inside the face,
+   joined to the head's over a distance proportional to their difference, and the joined flow is
+   smoothed where it would magnify the photo (the strip a turn unfolds: no streaks); the moved
+   person is laid with a soft coverage (the person mask carried along the flow: a smooth
+   silhouette at the photo's resolution) over the background beside it slid with the head into
+   what it uncovers (`pipeline.head_fill.slide_background`: stretched, never copied twice), the
+   neck stretched along under the jaw. Both layers are flows, so they stay as sharp as the photo.
 
 Shapes: crops (H, W, 3) uint8 RGB; masks (H, W) float32 in [0, 1]; points (N, 3) crop pixels
 x, y (y down) and depth (smaller = nearer, same unit as x); flows (H, W, 2) float32 pixels,
@@ -37,7 +40,16 @@ import numpy as np
 
 from core.errors import InputError
 from pipeline.face_mesh import rasterise_triangles
-from pipeline.head_fill import extend_flow, fill_flow, front_alpha, person_region
+from pipeline.head_fill import (
+    STRETCH_BOUND,
+    edge_flow,
+    extend_flow,
+    front_alpha,
+    land_outside,
+    person_region,
+    push_pull_fill,
+    slide_background,
+)
 
 __all__ = [
     "HeadProxy",
@@ -58,6 +70,10 @@ MAX_TURN_DEGREES = 40.0
 _LIMB = 0.9  # the ellipsoid is sampled up to this sine of the surface angle: limb slope ~ 64 deg
 _NECK = 0.45  # skinning weight falls from 1 to 0 over this many head radii outside the ellipse
 _BLEND = 6.0  # raster pixels over which the face mesh's flow blends into the head's
+_SLIDE = 0.3  # the background beside the head slides over at least this fraction of the face size
+_NECK_WIDTH = 0.6  # the neck reaches this fraction of the head ellipse's half width from its axis
+_STRETCH = 0.6  # below this area ratio (the photo magnified > 1.7x) the flow is smoothed
+_RIM_SMOOTH = 0.08  # ... with a blur of this fraction of the face size
 _JAW = 0.4  # below this fraction of the head ellipse's half height under its centre, the neck begins
 
 
@@ -66,12 +82,13 @@ class HeadProxy:
     """What `fit_head` computes once per photo (read-only arrays).
 
     size: (H, W) crop; grid: (rh, rw) raster grid of the flow; vertices: (V, 3) source sheet
-    (crop pixels, depth); triangles: (F, 3); weights: (V,) skinning weight in [0, 1] (1: moves
+    (crop pixels, depth); triangles: (F, 3); moving: (F', 3) those with a vertex that moves; still:
+    (rh, rw) float32 depth of the others on the raster grid (inf where they do not cover); weights: (V,) skinning weight in [0, 1] (1: moves
     with the skull); person: (H, W) float32 person probability of the crop (the face included);
-    cover: (H, W) float32 the unmoved sheet's soft silhouette; fill: (H, W, 2) float32 backward
-    flow showing the background where the person was (`head_fill.fill_flow`), 0 on the neck;
-    neck: (H, W) float32 in [0, 1], 1 on the person below the jaw (behind a moved jaw: the neck); plate: (H, W, 3)
-    uint8 the crop read along `fill` (the background with the person filled in); ellipse: head
+    cover: (H, W) float32 the unmoved sheet's soft silhouette; edge: (H, W, 2) float32 backward
+    flow from each person pixel to the background beyond its nearest edge (`head_fill.edge_flow`);
+    neck: (H, W) float32 in [0, 1], 1 on the person below the jaw (behind a moved jaw: the neck);
+    grid_x, grid_y: (H, W) float32 pixel coordinates (the identity sampling map); ellipse: head
     ellipse (cx, cy, ax, ay, angle rad) in crop pixels; face_size: pixels.
     """
 
@@ -79,12 +96,15 @@ class HeadProxy:
     grid: tuple[int, int]
     vertices: np.ndarray
     triangles: np.ndarray
+    moving: np.ndarray
+    still: np.ndarray
     weights: np.ndarray
     person: np.ndarray
     cover: np.ndarray
-    fill: np.ndarray
+    edge: np.ndarray
     neck: np.ndarray
-    plate: np.ndarray
+    grid_x: np.ndarray
+    grid_y: np.ndarray
     ellipse: tuple[float, float, float, float, float]
     face_size: float
 
@@ -134,35 +154,6 @@ def _clamp_rotation(rot: np.ndarray, max_degrees: float) -> np.ndarray:
         return rot
     logger.info("head proxy: skull rotation %.0f deg clamped to %.0f", math.degrees(angle), max_degrees)
     return cv2.Rodrigues(rvec * (limit / angle))[0]
-
-
-def push_pull_fill(values: np.ndarray, weights: np.ndarray, *, keep: float = 0.5) -> np.ndarray:
-    """Fill the low-weight parts of (H, W, C) float32 `values` from the well-weighted ones.
-
-    Push-pull pyramid: weighted averages go down a pyramid, then come back up, each level keeping
-    its own values where its weight is high (>= `keep`, blended below) and the coarser level's
-    elsewhere. Smooth, continuous with the data, O(H W).
-    """
-    w = np.clip(np.asarray(weights, np.float32), 0.0, 1.0)
-    v = np.asarray(values, np.float32)
-    squeeze = v.ndim == 2
-    if squeeze:
-        v = v[:, :, None]
-    sums, ws = [v * w[:, :, None]], [w]
-    while max(ws[-1].shape) > 1:
-        hh, ww = ws[-1].shape
-        size = (max(1, (ww + 1) // 2), max(1, (hh + 1) // 2))
-        sums.append(cv2.resize(sums[-1], size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1))
-        ws.append(cv2.resize(ws[-1], size, interpolation=cv2.INTER_AREA))
-    est = sums[-1] / np.maximum(ws[-1], 1e-6)[:, :, None]
-    est[ws[-1] < 1e-6] = 0.0
-    for level in range(len(sums) - 2, -1, -1):
-        hh, ww = ws[level].shape
-        up = cv2.resize(est, (ww, hh), interpolation=cv2.INTER_LINEAR).reshape(hh, ww, -1)
-        own = sums[level] / np.maximum(ws[level], 1e-6)[:, :, None]
-        alpha = np.clip(ws[level] / keep, 0.0, 1.0)[:, :, None]
-        est = alpha * own + (1.0 - alpha) * up
-    return est[:, :, 0] if squeeze else est
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
@@ -252,7 +243,8 @@ def fit_head(
         eye_corners: indices of the image-left eye's outer corner and the image-right eye's outer
             corner (the eye line sets the head's roll).
         raster_scale: fraction of the crop at which the sheet is rasterised (the flow is taken
-            to the crop's size with a hard silhouette, so 0.5 keeps edges at crop resolution).
+            to the crop's size with a soft silhouette; 0.25 draws a sawtooth where the hair's
+            edge folds away at the limb).
         step: grid spacing of the sheet in raster pixels.
     Raises:
         InputError: bad shapes, non-finite points, or a face too small to fit.
@@ -333,17 +325,32 @@ def fit_head(
     weights = weights.ravel()[used]
 
     flow0, cover0 = _rasterise_sheet(vertices, vertices, triangles, (rh, rw), (h, w))
+    # The body below the neck never moves: rasterised once, only the rest per target.
+    moves = weights[triangles].max(axis=1) > 0.0
+    still = _still_depth(vertices, triangles[~moves], (rh, rw), (h, w))
+    moving = np.ascontiguousarray(triangles[moves])
     cover = extend_flow(flow0, cover0, (h, w))[1]
-    # The background behind the person: the photo's own pixels mirrored in from around it, above
-    # the jaw; below it what a moved head uncovers is its own neck (`head_motion`: stretched along).
+    # Behind the person: above the jaw the background beside the head is stretched into what a moved
+    # head uncovers (`head_motion`); below the jaw what a moved head uncovers is its own neck (stretched along).
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     below = (-math.sin(ellipse[4]) * (gx - cx) + math.cos(ellipse[4]) * (gy - cy)) / ay  # 1: the chin
-    neck = (_smoothstep((below - _JAW) / 0.3) * person_region(person)).astype(np.float32)
-    fill = fill_flow(person) * (1.0 - neck)[:, :, None]
-    plate = cv2.remap(
-        crop, gx + fill[:, :, 0], gy + fill[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-    for arr in (vertices, triangles, weights, person, cover, fill, neck, plate):
+    region = cv2.GaussianBlur(person_region(person), (0, 0), 2.0)  # soft: no stair steps at photo resolution
+    across = np.abs(math.cos(ellipse[4]) * (gx - cx) + math.sin(ellipse[4]) * (gy - cy)) / ax  # 1: the ear
+    # The neck is under the jaw only: hair hanging beside it (a ponytail) is not stretched along.
+    under = _smoothstep((below - _JAW) / 0.3) * (1.0 - _smoothstep((across - _NECK_WIDTH) / 0.25))
+    neck = (under * region).astype(np.float32)
+    edge = edge_flow(person)
+    for arr in (
+        vertices,
+        triangles,
+        weights,
+        person,
+        cover,
+        edge,
+        neck,
+        gx,
+        gy,
+    ):
         arr.setflags(write=False)
     logger.debug("head proxy: ellipse %s, depth zc %.1f d %.1f, %d triangles", ellipse, zc, d, len(triangles))
     return HeadProxy(
@@ -351,12 +358,15 @@ def fit_head(
         grid=(rh, rw),
         vertices=vertices,
         triangles=triangles,
+        moving=moving,
+        still=still,
         weights=weights,
         person=person,
         cover=cover,
-        fill=fill,
+        edge=edge,
         neck=neck,
-        plate=plate,
+        grid_x=gx,
+        grid_y=gy,
         ellipse=(cx, cy, ax, ay, ellipse[4]),
         face_size=face_size,
     )
@@ -391,7 +401,8 @@ def head_motion(
         source_points, target_points: (N, 3) the face mesh in the photo and in the target.
         rigid: indices of the mesh vertices that move with the skull only.
         face_flow: optional (fh, fw, 2) float32 flow of the face mesh on its own raster grid
-            (crop pixels), used where `face_cover` (fh, fw) is 1 (the exact expression).
+            (crop pixels), used where `face_cover` (fh, fw) is 1 (the exact expression); the
+            sheet's flow is taken to that grid.
         neck_flow: optional (H, W, 2) float32 flow of the face carried smoothly outwards: what
             shows below a moved jaw where the head no longer covers (the neck stretched along,
             not the background nor a second jaw).
@@ -411,41 +422,136 @@ def head_motion(
         rot = rot_c
     src = proxy.vertices
     moved = src + proxy.weights[:, None] * ((s * src @ rot.T + t) - src)
-    flow, cover = _rasterise_sheet(moved, src, proxy.triangles, (rh, rw), (h, w))
+    flow, cover = _rasterise_sheet(moved, src, proxy.moving, (rh, rw), (h, w), proxy.still)
     # Where the turning sheet folds at its limb the nearest surface changes from pixel to pixel:
-    # a light normalised blur inside the sheet keeps the silhouette it carries smooth.
+    # a light normalised blur inside the sheet keeps the silhouette it carries smooth, and the
+    # notches its triangles leave where it folds away are filled (a rounded silhouette).
     norm = cv2.GaussianBlur(cover, (0, 0), 1.0)
     flow = cv2.GaussianBlur(flow * cover[:, :, None], (0, 0), 1.0) / np.maximum(norm, 1e-3)[:, :, None]
+    cover = ((cv2.GaussianBlur(cover, (0, 0), 1.5) > 0.5) & (norm > 0.01)).astype(np.float32)
     flow *= cover[:, :, None]
+    # The background beside the head slid with its silhouette into what it uncovers (on a grid half
+    # the sheet's: it is smooth).
+    half = (max(8, rw // 2), max(8, rh // 2))
+    area = cv2.resize(cover, half, interpolation=cv2.INTER_AREA)
+    coarse = cv2.resize(flow, half, interpolation=cv2.INTER_AREA) / np.maximum(area, 1e-3)[:, :, None]
+    scale = min(half[0] / w, half[1] / h)
+    back = slide_background(coarse, area, proxy.edge, _SLIDE * proxy.face_size * scale, scale=scale)
     if face_flow is not None and face_cover is not None:
-        if face_cover.shape != (rh, rw):
-            face_flow = cv2.resize(face_flow, (rw, rh), interpolation=cv2.INTER_LINEAR)
-            face_cover = cv2.resize(face_cover, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        if face_cover.shape != (rh, rw):  # the face's finer grid (the sheet is smooth: coarser)
+            rh, rw = face_cover.shape
+            flow = cv2.resize(flow, (rw, rh), interpolation=cv2.INTER_LINEAR)
+            # Kept soft: its half level is a smooth contour (a thresholded coarse cover, stair steps).
+            cover = cv2.resize(
+                cv2.GaussianBlur(cover, (0, 0), 0.75), (rw, rh), interpolation=cv2.INTER_LINEAR
+            )
         face = (face_cover > 0.5).astype(np.uint8)
-        depth_in = cv2.distanceTransform(face, cv2.DIST_L2, 3)
-        alpha = np.where(cover > 0.5, np.clip(depth_in / _BLEND, 0.0, 1.0), face.astype(np.float32))
-        flow = flow + alpha[:, :, None] * (face_flow - flow)
+        if neck_flow is not None:
+            flow = _join_face(flow, cover, face, face_flow, rw / w)
+        else:
+            depth_in = cv2.distanceTransform(face, cv2.DIST_L2, 3)
+            alpha = np.where(cover > 0.5, np.clip(depth_in / _BLEND, 0.0, 1.0), face.astype(np.float32))
+            flow = flow + alpha[:, :, None] * (face_flow - flow)
         cover = np.maximum(cover, face.astype(np.float32))
+        fine = rw / w
+        flow = _limit_stretch(flow, cover, _RIM_SMOOTH * proxy.face_size * fine, fine)
     flow, cover = extend_flow(flow, cover, (h, w))
-    back = proxy.fill if neck_flow is None else proxy.fill + proxy.neck[:, :, None] * neck_flow
-    return HeadMotion(flow=flow, alpha=front_alpha(proxy.person, flow, cover), back=back)
+    grid = (proxy.grid_x, proxy.grid_y)
+    alpha = front_alpha(proxy.person, flow, cover, grid)
+    back = land_outside(cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR), proxy.edge, grid)
+    if neck_flow is not None:
+        back += proxy.neck[:, :, None] * (neck_flow - back)
+    return HeadMotion(flow=flow, alpha=alpha, back=back)
+
+
+def _join_face(
+    flow: np.ndarray, cover: np.ndarray, face: np.ndarray, carried: np.ndarray, scale: float
+) -> np.ndarray:
+    """The head's (rh, rw, 2) raster flow with the face's own flow inside the face (`carried`: the
+    face's flow carried outwards, its stretched rim smoothed) joined to it outside over a distance
+    of at least `STRETCH_BOUND` times their difference at the face's rim (raster pixels; flows in
+    crop pixels, `scale` raster pixels per crop pixel).
+
+    Where a turn unfolds the cheek or folds it away, the face mesh and the head's ellipsoid move the
+    face's rim differently; joined in a few pixels, the difference is a fold (the ear or an earring
+    shown twice) or a streak. Spread over a distance proportional to it, the change of area stays
+    within 1 / (1 - 1.5 / STRETCH_BOUND) (as the default bounds the face's fade)."""
+    inner = face > 0
+    ring = inner & ~(cv2.erode(face, np.ones((3, 3), np.uint8)) > 0)
+    if not ring.any():
+        return flow
+    diff = carried - flow
+    # The difference at the face's rim, carried smoothly outwards over the head.
+    spread = push_pull_fill(diff * ring[:, :, None], ring.astype(np.float32))
+    gap = float(np.percentile(np.hypot(diff[..., 0], diff[..., 1])[ring], 95))
+    reach = max(_BLEND, STRETCH_BOUND * gap * scale)
+    outside = cv2.distanceTransform(1 - face, cv2.DIST_L2, 3)
+    weight = np.where(cover > 0.5, 1.0 - _smoothstep(outside / reach), 0.0)
+    joined = flow + weight[:, :, None] * spread
+    return np.where(inner[:, :, None], carried, joined).astype(np.float32)
+
+
+def _limit_stretch(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float) -> np.ndarray:
+    """The (rh, rw, 2) flow (crop pixels; `scale` raster pixels per crop pixel) smoothed where it
+    magnifies the photo more than 1 / `_STRETCH` (a blur of `sigma` raster pixels, normalised inside
+    `cover`, blended in around such places).
+
+    Where a turn unfolds the cheek, the face mesh maps the thin strip the photo shows edge-on
+    (often with the ear or an earring on it) onto a wide band: streaks. Smoothed, that stretch is
+    spread over the cheek and what lies beyond it (as the default does at the face's rim)."""
+    du_dy, du_dx = np.gradient(flow[..., 0] * scale)
+    dv_dy, dv_dx = np.gradient(flow[..., 1] * scale)
+    area = (1.0 + du_dx) * (1.0 + dv_dy) - du_dy * dv_dx
+    stretch = np.clip((_STRETCH - area) / 0.3, 0.0, 1.0).astype(np.float32) * cover
+    if not stretch.any():
+        return flow
+    band = np.clip(cv2.GaussianBlur(stretch, (0, 0), sigma) * 3.0, 0.0, 1.0)[:, :, None]
+    norm = np.maximum(cv2.GaussianBlur(cover, (0, 0), sigma), 1e-3)[:, :, None]
+    blurred = cv2.GaussianBlur(flow * cover[:, :, None], (0, 0), sigma) / norm
+    return (flow + band * cover[:, :, None] * (blurred - flow)).astype(np.float32)
 
 
 def _rasterise_sheet(
-    moved: np.ndarray, source: np.ndarray, triangles: np.ndarray, grid: tuple[int, int], size: tuple[int, int]
+    moved: np.ndarray,
+    source: np.ndarray,
+    triangles: np.ndarray,
+    grid: tuple[int, int],
+    size: tuple[int, int],
+    still: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Backward flow (rh, rw, 2) float32 crop pixels and cover (rh, rw) float32 of the sheet moved
-    to `moved` (V, 3), textured from `source` (V, 3), z-buffered on the raster grid."""
+    to `moved` (V, 3), textured from `source` (V, 3), z-buffered on the raster grid.
+
+    still: optional (rh, rw) float32 depth of a part of the sheet that does not move (inf where it
+    does not cover; its flow is 0), rasterised once: it wins wherever it is nearer."""
     (rh, rw), (h, w) = grid, size
     sx, sy = rw / w, rh / h
     raster = _to_raster(moved, sx, sy)
     raster[:, :2] = np.round(raster[:, :2], 6)  # float noise must not move a silhouette pixel
     pix, tri, bary = rasterise_triangles(raster, triangles, (rh, rw))
+    cover = np.zeros(rh * rw, np.float32)
+    if still is not None:
+        depth = np.einsum("pk,pk->p", bary, raster[triangles[tri], 2])
+        shown = depth < still.ravel()[pix]
+        pix, tri, bary = pix[shown], tri[shown], bary[shown]
+        cover[np.isfinite(still.ravel())] = 1.0
     at = np.einsum("pk,pkd->pd", bary, source[triangles[tri], :2])  # (P, 2) source crop pixels
     gy, gx = np.divmod(pix, rw)
     flow = np.zeros((rh * rw, 2), np.float32)
     flow[pix, 0] = at[:, 0] - ((gx + 0.5) / sx - 0.5)
     flow[pix, 1] = at[:, 1] - ((gy + 0.5) / sy - 0.5)
-    cover = np.zeros(rh * rw, np.float32)
     cover[pix] = 1.0
     return flow.reshape(rh, rw, 2), cover.reshape(rh, rw)
+
+
+def _still_depth(
+    vertices: np.ndarray, triangles: np.ndarray, grid: tuple[int, int], size: tuple[int, int]
+) -> np.ndarray:
+    """(rh, rw) float32 depth of the unmoving triangles on the raster grid, inf where they do not cover."""
+    (rh, rw), (h, w) = grid, size
+    raster = _to_raster(vertices, rw / w, rh / h)
+    raster[:, :2] = np.round(raster[:, :2], 6)
+    pix, tri, bary = rasterise_triangles(raster, triangles, (rh, rw))
+    depth = np.full(rh * rw, np.inf, np.float32)
+    depth[pix] = np.einsum("pk,pk->p", bary, raster[triangles[tri], 2])
+    return depth.reshape(rh, rw)

@@ -6,10 +6,11 @@ cut at crop resolution comes out as stair steps). So the proxy's motion is not o
 hard edge but two flows and a soft coverage, each smooth enough to be upsampled:
 
 - front: the head's flow, carried a little beyond the moved sheet (no step at the silhouette);
-- back: the photo with the person replaced by the background around it, as a flow too
-  (`fill_flow`: every pixel the person covered reads the background mirrored across the
-  person's edge), so the fill has the photo's own texture and grain at any resolution instead
-  of an inpainted plate blown up from the crop;
+- back: the background beside the person slid with the moved silhouette into what it uncovers,
+  as a flow too (`slide_background`: stretched by at most 1.5x along the motion, so nothing
+  beside the head is shown twice, as a mirror fill did with letters and microphones), reads
+  that still land on the person carried on to the background beyond its edge (`edge_flow`,
+  `land_outside`); it has the photo's own texture and grain at any resolution;
 - alpha: where the front shows, the person mask carried along the front flow (a soft,
   sub-pixel edge), cut where the moved sheet ends.
 
@@ -25,34 +26,48 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["person_region", "fill_flow", "extend_flow", "front_alpha", "composite", "GONE_THRESHOLD"]
+__all__ = [
+    "person_region",
+    "push_pull_fill",
+    "edge_flow",
+    "slide_background",
+    "land_outside",
+    "extend_flow",
+    "front_alpha",
+    "composite",
+    "GONE_THRESHOLD",
+    "STRETCH_BOUND",
+]
 
 #: A person probability above this counts as person when the background is filled in.
 GONE_THRESHOLD = 0.08
-_SMOOTH = 1.5  # crop pixels: Gaussian sigma smoothing the fill flow (seams where mirrors meet)
+_SMOOTH = 1.5  # crop pixels: Gaussian sigma smoothing the edge flow (seams where edge points meet)
+#: The background beside a moved head slides over at least this many times the head's motion.
+STRETCH_BOUND = 4.5
+_FAINT = 0.03  # person probability below which the moved person does not show
+_SURE = 0.3  # ... and above _FAINT + _SURE it shows fully
+_SOLID = _FAINT  # person probability above which the background layer never shows the person
+_ROUND = 3.0  # crop pixels: Gaussian sigma rounding the person's edge the background is read beyond
 _REACH = 6.0  # crop pixels beyond the moved sheet over which the front flow fades out
 
 
-def person_region(person: np.ndarray) -> np.ndarray:
-    """(H, W) float32 {0, 1}: the person and its soft halo (what the fill replaces)."""
-    hard = (person > GONE_THRESHOLD).astype(np.uint8)
+def person_region(person: np.ndarray, threshold: float = GONE_THRESHOLD) -> np.ndarray:
+    """(H, W) float32 {0, 1}: the person (probability above `threshold`) and a halo around it."""
+    hard = (person > threshold).astype(np.uint8)
     # Closed: a segmenter's patchy low scores on loose hair (a ponytail) become one region.
     hard = cv2.morphologyEx(hard, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
     return cv2.dilate(hard, np.ones((5, 5), np.uint8)).astype(np.float32)
 
 
-def fill_flow(person: np.ndarray) -> np.ndarray:
-    """(H, W, 2) float32 backward flow that shows, where the person was, the background around it.
-
-    Each pixel of the (dilated) person reads the photo at its mirror image across the person's
-    nearest edge (2 q - p, q the nearest background pixel), or just beyond that edge where the
-    mirror lands on the person again or outside the crop; the flow is smoothed inside the person so
-    that neighbouring mirrors meet without a seam, and is 0 on the background (which stays).
-    """
+def edge_flow(person: np.ndarray) -> np.ndarray:
+    """(H, W, 2) float32 backward flow from each pixel of the (dilated, rounded) person region to the
+    background just beyond its nearest edge, 0 outside (once per photo)."""
     person = np.asarray(person, np.float32)
     h, w = person.shape
-    gone = person_region(person)
-    inside = gone > 0.5
+    # The person's solid part only: loose strands the segmenter scores low are not shown by the
+    # moved person (`front_alpha`) and may show behind it, slid like the background around them.
+    # A rounded edge: the directions to a ragged one cross from pixel to pixel.
+    inside = cv2.GaussianBlur(person_region(person, _SOLID), (0, 0), _ROUND) > 0.5
     flow = np.zeros((h, w, 2), np.float32)
     if not inside.any() or inside.all():
         return flow
@@ -64,36 +79,94 @@ def fill_flow(person: np.ndarray) -> np.ndarray:
     nearest[labels.ravel()[outside]] = np.nonzero(outside)[0]
     qy, qx = np.divmod(nearest[labels[inside]], w)  # nearest background pixel of each person pixel
     py, px = np.nonzero(inside)
-    my, mx = 2 * qy - py, 2 * qx - px  # mirror images
-    in_crop = (mx >= 0) & (mx < w) & (my >= 0) & (my < h)
-    ok = in_crop.copy()
-    # A mirror must land well clear of the person (faint hair strands the mask scores low included).
-    clear = cv2.dilate((person > 0.05).astype(np.uint8), np.ones((5, 5), np.uint8))
-    ok[in_crop] = clear[my[in_crop], mx[in_crop]] == 0
-    # Where the mirror fails, read the background 2 px beyond the edge, along the same direction.
     dx, dy = (qx - px).astype(np.float32), (qy - py).astype(np.float32)
     norm = np.maximum(np.hypot(dx, dy), 1e-3)
-    near_x = np.clip(qx + 2.0 * dx / norm, 0, w - 1)
-    near_y = np.clip(qy + 2.0 * dy / norm, 0, h - 1)
-    flow[py, px, 0] = np.where(ok, mx, near_x) - px
-    flow[py, px, 1] = np.where(ok, my, near_y) - py
-    # Normalised convolution inside the person: mirrors of neighbouring edge points meet smoothly.
-    weight = inside.astype(np.float32)
-    blurred = cv2.GaussianBlur(flow, (0, 0), _SMOOTH)
-    norm_w = cv2.GaussianBlur(weight, (0, 0), _SMOOTH)
-    smooth = blurred / np.maximum(norm_w, 1e-3)[:, :, None]
-    # Continuous at the person's edge: a pixel d inside it reads at most 2 d + 1 away.
-    depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
-    length = np.maximum(np.hypot(smooth[:, :, 0], smooth[:, :, 1]), 1e-6)
-    smooth *= np.minimum(1.0, (2.0 * depth - 1.0).clip(0.0) / length)[:, :, None]
-    # Where opposite mirrors meet (the person's middle) the average can read the person itself:
-    # there the unsmoothed read stays.
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    hits = (
-        cv2.remap(clear.astype(np.float32), gx + smooth[..., 0], gy + smooth[..., 1], cv2.INTER_LINEAR) > 0.0
+    flow[py, px, 0] = np.clip(qx + 1.5 * dx / norm, 0, w - 1) - px
+    flow[py, px, 1] = np.clip(qy + 1.5 * dy / norm, 0, h - 1) - py
+    return flow
+
+
+def slide_background(
+    flow: np.ndarray,
+    cover: np.ndarray,
+    edge: np.ndarray,
+    reach: float,
+    *,
+    scale: float = 1.0,
+    bound: float = STRETCH_BOUND,
+) -> np.ndarray:
+    """(rh, rw, 2) float32 backward flow of the background behind a moved sheet (raster grid; flows
+    in crop pixels, `scale` raster pixels per crop pixel).
+
+    The background beside the head slides with its silhouette: each rim pixel's read is carried on to the background just
+    beyond the photo's person (`edge`, (H, W, 2) crop-sized, from `edge_flow`: where the turned
+    sheet's rim shows a point that was inside the person, e.g. at the limb that turns away), that
+    flow is carried inwards (behind the moved person, where its soft edge lets the background
+    through) and outwards (push-pull: smooth, continuous at the rim) and faded to 0 with a
+    smoothstep over `reach` raster pixels, or `bound` times the rim's motion if longer: the
+    background is stretched into what the head uncovers by at most 1 / (1 - 1.5 / bound), never
+    folded, never shown twice, never mirrored, and stays still beyond.
+    """
+    inside = cover > 0.5
+    rim = inside & ~(cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    if not rim.any():
+        return np.zeros_like(flow)
+    rh, rw = cover.shape
+    h, w = edge.shape[:2]
+    ry, rx = np.nonzero(rim)
+    px, py = (rx + 0.5) * (w / rw) - 0.5, (ry + 0.5) * (h / rh) - 0.5  # crop pixels
+    lands = flow[ry, rx]
+    lx, ly = (px + lands[:, 0]).astype(np.float32), (py + lands[:, 1]).astype(np.float32)
+    step = cv2.remap(edge, lx[None], ly[None], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0]
+    rim_flow = np.zeros_like(flow)
+    rim_flow[ry, rx] = lands + step
+    # Smoothed along the rim: where the sheet folds away its rim's reads jump from row to row
+    # (stair-step streaks in what they stretch).
+    carried = cv2.GaussianBlur(push_pull_fill(rim_flow, rim.astype(np.float32)), (0, 0), 2.0)
+    motion = float(np.percentile(np.hypot(rim_flow[ry, rx, 0], rim_flow[ry, rx, 1]), 95))
+    dist = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
+    t = np.clip(dist / max(reach, bound * motion * scale, 1.0), 0.0, 1.0)
+    keep = 1.0 - t * t * (3.0 - 2.0 * t)
+    return (carried * keep[:, :, None]).astype(np.float32)
+
+
+def land_outside(back: np.ndarray, edge: np.ndarray, grid: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(H, W, 2) float32: the back flow with every read that still lands on the person carried on
+    to the background beyond its edge (`edge` from `edge_flow`, sampled where the read lands)."""
+    gx, gy = grid
+    step = cv2.remap(
+        edge, gx + back[..., 0], gy + back[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    smooth = np.where((hits & (depth > 2.0))[:, :, None], flow, smooth)
-    return np.where(inside[:, :, None], smooth, 0.0).astype(np.float32)
+    return back + step
+
+
+def push_pull_fill(values: np.ndarray, weights: np.ndarray, *, keep: float = 0.5) -> np.ndarray:
+    """Fill the low-weight parts of (H, W, C) float32 `values` from the well-weighted ones.
+
+    Push-pull pyramid: weighted averages go down a pyramid, then come back up, each level keeping
+    its own values where its weight is high (>= `keep`, blended below) and the coarser level's
+    elsewhere. Smooth, continuous with the data, O(H W).
+    """
+    w = np.clip(np.asarray(weights, np.float32), 0.0, 1.0)
+    v = np.asarray(values, np.float32)
+    squeeze = v.ndim == 2
+    if squeeze:
+        v = v[:, :, None]
+    sums, ws = [v * w[:, :, None]], [w]
+    while max(ws[-1].shape) > 1:
+        hh, ww = ws[-1].shape
+        size = (max(1, (ww + 1) // 2), max(1, (hh + 1) // 2))
+        sums.append(cv2.resize(sums[-1], size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1))
+        ws.append(cv2.resize(ws[-1], size, interpolation=cv2.INTER_AREA))
+    est = sums[-1] / np.maximum(ws[-1], 1e-6)[:, :, None]
+    est[ws[-1] < 1e-6] = 0.0
+    for level in range(len(sums) - 2, -1, -1):
+        hh, ww = ws[level].shape
+        up = cv2.resize(est, (ww, hh), interpolation=cv2.INTER_LINEAR).reshape(hh, ww, -1)
+        own = sums[level] / np.maximum(ws[level], 1e-6)[:, :, None]
+        alpha = np.clip(ws[level] / keep, 0.0, 1.0)[:, :, None]
+        est = alpha * own + (1.0 - alpha) * up
+    return est[:, :, 0] if squeeze else est
 
 
 def extend_flow(flow: np.ndarray, cover: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -121,16 +194,23 @@ def extend_flow(flow: np.ndarray, cover: np.ndarray, size: tuple[int, int]) -> t
     return (flow * fade[:, :, None]).astype(np.float32), soft.astype(np.float32)
 
 
-def front_alpha(person: np.ndarray, flow: np.ndarray, cover: np.ndarray) -> np.ndarray:
+def front_alpha(
+    person: np.ndarray, flow: np.ndarray, cover: np.ndarray, grid: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """(H, W) float32 in [0, 1]: where the moved person shows (the person mask read along the
-    front flow, times the moved sheet's soft cover)."""
+    front flow, times the moved sheet's soft cover); grid: the identity sampling map, if at hand."""
     h, w = person.shape
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx, gy = (
+        grid
+        if grid is not None
+        else np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    )
     carried = cv2.remap(
         person, gx + flow[:, :, 0], gy + flow[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    # Beyond the segmenter's soft edge the person is sure: the head's inside never shows the back.
-    carried = np.clip((carried - 0.15) / 0.7, 0.0, 1.0)
+    # The segmenter's soft edge (loose hair, a coarse top of the hair) moves with the person; beyond
+    # it the person is sure: the head's inside never shows the back.
+    carried = np.clip((carried - _FAINT) / _SURE, 0.0, 1.0)
     return np.clip(carried * cover, 0.0, 1.0).astype(np.float32)
 
 

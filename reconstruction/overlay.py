@@ -210,7 +210,7 @@ def behind_layer(
             f"back_flow, front_alpha must be ({c}, {c}, 2), ({c}, {c}): {back.shape}, {front.shape}"
         )
     back = back * fade[:, :, None]
-    touched |= (front < 0.999) & (np.abs(back).max(axis=2) > 0.01)
+    touched |= (front < 0.999) & (np.maximum(np.abs(back[..., 0]), np.abs(back[..., 1])) > 0.01)
     return back, front
 
 

@@ -1,5 +1,5 @@
-"""Whole-head proxy: translation inside the head, stillness far from the person,
-revealed background only when the head moves, bounded area change of a turned head (astronaut and
+"""Whole-head proxy: translation inside the head, the background sliding with the head and fading
+with distance, revealed background only when the head moves, bounded area change of a turned head (astronaut and
 real photos), bad input."""
 
 from __future__ import annotations
@@ -121,37 +121,49 @@ def test_still_far_from_the_person_and_nothing_revealed_without_motion(scene) ->
     assert np.abs(flow).max() < 1e-3 and alpha.max() < 1e-6
     np.testing.assert_array_equal(renderer.render(state, coeffs), crop)
     target = control_set_for(renderer.projector.model).apply(coeffs, {"yaw": 10, "pitch": 5, "move_x": 3})
-    flow, out, alpha = _layers(renderer, state, target)
-    front = renderer.render_frame(state, target).front_alpha
-    person = cv2.dilate(
-        (state.head.person > 0.05).astype(np.uint8), np.ones((41, 41), np.uint8)
-    )  # the head moves ~15 px
-    far = person == 0
+    flow, _, _ = _layers(renderer, state, target)
+    frame = renderer.render_frame(state, target)
+    near = cv2.dilate((state.head.person > 0.05).astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
+    far = ~near  # the head moves ~15 px
     assert far.mean() > 0.03, far.mean()
-    # The picture stays; the head's flow may reach past its sheet only where the head does not show.
-    np.testing.assert_array_equal(out[far], crop[far])
-    assert alpha[far].max() == 0.0 and front[far].max() == 0.0
+    # The moved person never reaches there; the background there slides with the head at most as
+    # far as the head moved (plus the step beyond its edge) and fades out with distance.
+    assert frame.front_alpha[far].max() == 0.0
+    motion = float(np.abs(flow[state.head.person > 0.5]).max())
+    back = np.hypot(frame.back_flow[..., 0], frame.back_flow[..., 1])
+    assert back[far].max() <= motion + 3.0, (back[far].max(), motion)
+    distance = cv2.distanceTransform((state.head.person <= 0.05).astype(np.uint8), cv2.DIST_L2, 5)
+    outer = distance > np.percentile(distance[far], 90)
+    assert back[outer].mean() < 0.5 * back[far & ~outer].mean() + 1e-6
 
 
 def test_turned_head_reveals_background_behind_it(scene) -> None:
-    """Where the turned head uncovers the background above its jaw, the crop shows the background
-    plate (the photo's pixels mirrored in from around the person), not the person's old pixels."""
+    """Where the turned head uncovers the photo above its jaw, the crop shows background (the
+    background slid in from beside the head), never the person's old pixels."""
     renderer, state, _, coeffs = scene
     target = control_set_for(renderer.projector.model).apply(coeffs, {"yaw": 30})
+    frame = renderer.render_frame(state, target)
     _, out, shows = _layers(renderer, state, target)
-    assert (shows > 0.5).sum() > 50
     revealed = (shows > 0.99) & (state.head.neck < 0.01)  # below the jaw the neck is stretched along
     assert revealed.sum() > 50
-    diff = np.abs(out[revealed].astype(int) - state.head.plate[revealed]).max(axis=1)
-    assert np.mean(diff <= 1) > 0.9  # the plate, but where the mouth or lids were painted
+    back = frame.back_flow
+    reads = cv2.remap(
+        state.head.person, state.grid_x + back[..., 0], state.grid_y + back[..., 1], cv2.INTER_LINEAR
+    )
+    assert np.mean(reads[revealed] < 0.4) > 0.95
     assert out.shape == state.source.shape and out.dtype == np.uint8
 
 
 @pytest.mark.parametrize("yaw", [-30.0, 30.0])
 def test_turned_head_keeps_its_area(scene, yaw: float) -> None:
+    """The side that turns towards the camera unfolds the strip the photo shows edge-on (cheek,
+    ear): the stretch is bounded (smoothed where the photo would be magnified more than 1.7x, the
+    face's flow joined to the head's over a distance proportional to their difference). Measured
+    0.93-0.94 in range, 0.008-0.013 stretched; a join within 6 raster pixels and no bound gave
+    0.91, 0.034-0.041 (streaked ear, pale patch by the jaw)."""
     renderer, state, _, coeffs = scene
     in_range, stretched = _turned_head_area_change(renderer, state, coeffs, yaw)
-    assert in_range > 0.9 and stretched < 0.06, (in_range, stretched)
+    assert in_range > 0.92 and stretched < 0.025, (in_range, stretched)
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
-"""The head proxy's two layers: a mirror fill with the background's texture, a flow continued past the
-sheet, and a silhouette that stays smooth when the layers are taken to a large photo's resolution."""
+"""The head proxy's two layers: the background slid in from beside the moved person (nothing beside it
+shown twice), a flow continued past the sheet, and a silhouette that stays smooth when the layers are
+taken to a large photo's resolution."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.head_fill import composite, extend_flow, fill_flow, front_alpha
+from pipeline.head_fill import (
+    composite,
+    edge_flow,
+    extend_flow,
+    front_alpha,
+    land_outside,
+    slide_background,
+)
 from reconstruction.crop import CropTransform, warp_photo
 
 
@@ -22,22 +30,55 @@ def _disc(size: int, centre: tuple[float, float], radius: float) -> np.ndarray:
     return np.clip(radius - np.hypot(xx - centre[0], yy - centre[1]) + 0.5, 0.0, 1.0).astype(np.float32)
 
 
-def test_fill_flow_carries_the_background_texture_into_the_person() -> None:
-    """Stripes behind a removed disc continue into it with their contrast (a Telea or push-pull
-    plate paints them soft or flat); outside the person the flow is 0; every read lands on background."""
-    crop = _stripes(256)
-    person = _disc(256, (128.0, 128.0), 40.0)
-    flow = fill_flow(person)
-    assert flow.shape == (256, 256, 2) and flow.dtype == np.float32 and np.all(np.isfinite(flow))
-    far = cv2.dilate((person > 0.01).astype(np.uint8), np.ones((11, 11), np.uint8)) == 0
+def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
+
+
+def _moved_disc_layers(person: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(front flow, front alpha, back flow) of the person moved `shift` pixels right (crop grid)."""
+    size = person.shape[0]
+    grid = _grid(size)
+    sheet = cv2.dilate((person > 0.25).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(np.float32)
+    moved = cv2.remap(sheet, grid[0] - shift, grid[1], cv2.INTER_NEAREST)
+    front = np.zeros((size, size, 2), np.float32)
+    front[..., 0] = -shift
+    front *= moved[:, :, None]
+    edge = edge_flow(person)
+    back = land_outside(slide_background(front, moved, edge, 20.0), edge, grid)
+    flow, cover = extend_flow(front, moved, (size, size))
+    return flow, front_alpha(person, flow, cover), back
+
+
+def test_edge_flow_reads_the_background_just_beyond_the_person() -> None:
+    person = _disc(128, (64.0, 64.0), 30.0)
+    flow = edge_flow(person)
+    assert flow.shape == (128, 128, 2) and flow.dtype == np.float32 and np.all(np.isfinite(flow))
+    far = cv2.dilate((person > 0.01).astype(np.uint8), np.ones((21, 21), np.uint8)) == 0
     assert np.abs(flow[far]).max() == 0.0
-    gx, gy = np.meshgrid(np.arange(256, dtype=np.float32), np.arange(256, dtype=np.float32))
-    plate = cv2.remap(crop, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR)
-    inside = person > 0.5
-    assert plate[inside].astype(np.float64).std() > 50.0  # the stripes' own contrast is 70
+    gx, gy = _grid(128)
     reads = cv2.remap(person, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR)
-    assert reads[inside].max() < 0.05
-    np.testing.assert_array_equal(fill_flow(np.zeros((32, 32), np.float32)), 0.0)
+    assert reads[person > 0.5].max() < 0.05
+    np.testing.assert_array_equal(edge_flow(np.zeros((32, 32), np.float32)), 0.0)
+
+
+def test_revealed_background_never_shows_a_mark_beside_the_person_twice() -> None:
+    """A red mark beside a disc that moves away from it: the background slid into the uncovered strip
+    stretches the mark (at most 1.5x) but shows it once; a mirror fill copied it into the strip."""
+    size, radius, shift = 160, 40.0, 12.0
+    person = _disc(size, (70.0, 80.0), radius)
+    crop = np.full((size, size, 3), 128, np.uint8)
+    crop[person > 0.5] = (40, 40, 200)
+    crop[72:88, 8:18] = (255, 0, 0)  # the mark, 12 px left of the disc's edge
+    flow, alpha, back = _moved_disc_layers(person, shift)
+    out = composite(crop, _grid(size), flow, back, alpha)
+    red = ((out[..., 0] > 200) & (out[..., 1] < 60) & (out[..., 2] < 60)).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(red)
+    assert count - 1 == 1, stats
+    assert 0.7 * 160 <= stats[1, cv2.CC_STAT_AREA] <= 1.6 * 160, stats
+    # What the disc uncovered is background (grey or the mark), not the disc's own colour.
+    gap = (person > 0.5) & (alpha < 0.01)
+    assert gap.sum() > 200
+    assert np.abs(out[gap].astype(int) - (40, 40, 200)).max(axis=1).min() > 60
 
 
 def test_extend_flow_continues_past_the_sheet_and_fades() -> None:
@@ -67,12 +108,9 @@ def _silhouette_error(photo_px: int, crop: int = 256) -> tuple[np.ndarray, np.nd
     disc = np.hypot(xs - photo_centre[0], ys - photo_centre[1]) < radius * scale
     photo[disc] = (128, 0, 255)  # a colour the grey stripes never blend to
     person = _disc(crop, tuple(centre), radius)
-    front = np.zeros((crop, crop, 2), np.float32)
-    front[..., 0] = -6.0  # backward: the disc moves 6 crop pixels right
-    cover = np.ones((crop, crop), np.float32)
-    alpha = front_alpha(person, front, cover)
+    front, alpha, back = _moved_disc_layers(person, 6.0)
     transform = CropTransform.from_box(w / 2 - 0.5 + 0.5, h / 2 - 0.5 + 0.5, float(w), (h, w), crop)
-    out = warp_photo(photo, front, transform, back_flow=fill_flow(person), front_alpha=alpha)
+    out = warp_photo(photo, front, transform, back_flow=back, front_alpha=alpha)
     moved_centre = photo_centre + np.array([6.0 * scale, 0.0])
     errors = []
     grey = out[..., 2].astype(np.int16) - out[..., 1] > 127  # front coverage >= 1/2
