@@ -63,6 +63,14 @@ from pipeline.mouth import (
     paint_mouth,
     refine_mouth_area,
 )
+from pipeline.mouth_refiner import (
+    bundled_refiner,
+    descriptor_for,
+    mouth_box,
+    mouth_opening,
+    photo_colours,
+    refine_gap,
+)
 from pipeline.renderer import RenderedFrame
 from reconstruction.detection import FaceDetector
 from reconstruction.segmentation import PersonSegmenter
@@ -98,7 +106,8 @@ class PreviewSettings:
     (docs/HEAD_PROXY.md): it takes about twice the default's time per frame (previews past 25 ms
     on a loaded 2-core machine), and at yaw 30 it smears a microphone beside the head, leaves
     faint ghosts of loose strands, and streaks the background it slides in from beyond the
-    photo's edge where the hair touches it.
+    photo's edge where the hair touches it; mouth_net: repaint the painted mouth gap with the
+    learned mouth-interior network (`pipeline.mouth_refiner`, weights in `weights/files/mouth_refiner`).
     """
 
     raster_scale: float = 0.5
@@ -107,6 +116,7 @@ class PreviewSettings:
     min_motion: float = 0.01
     teeth: bool = True
     head: bool = False
+    mouth_net: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -161,6 +171,8 @@ class GeometricRenderer:
         self._segmenter_lock = threading.Lock()
         self._detector: Any = None  # FaceDetector for the irises, made on first use (shared, locked)
         self._detector_lock = threading.Lock()
+        self._mouth_net: Any = None  # MouthRefiner, loaded on first use
+        self._mouth_net_lock = threading.Lock()
         if not 0.1 <= self.settings.raster_scale <= 1.0:
             raise InputError(f"raster_scale must be in [0.1, 1], got {self.settings.raster_scale}")
 
@@ -478,6 +490,8 @@ class GeometricRenderer:
             paint=paint,
         )
         painted = cover.copy()
+        if self.settings.mouth_net and painted.max() > 0.0:
+            self._repaint_gap(state, target, target_points, out, paint, painted)
         for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
             lids = (
                 (state.points[upper, :2], state.points[lower, :2]),
@@ -503,6 +517,40 @@ class GeometricRenderer:
             back_flow=motion.back if motion.alpha is not None else None,
             front_alpha=motion.alpha,
         )
+
+    def mouth_network(self) -> Any:
+        """The mouth-interior network (loaded once; WeightsNotFoundError / CheckpointError when its
+        files are missing or broken), or None when it was trained for another face model."""
+        with self._mouth_net_lock:
+            if self._mouth_net is None:
+                self._mouth_net = bundled_refiner(self.face_model) or False
+        return self._mouth_net or None
+
+    def _repaint_gap(
+        self,
+        state: PreviewState,
+        target: FaceCoefficients,
+        target_points: np.ndarray,
+        out: np.ndarray,
+        paint: np.ndarray,
+        painted: np.ndarray,
+    ) -> None:
+        """Repaint the painted mouth gap (coverage `painted`) of `out` and `paint` with the network."""
+        model = self.mouth_network()
+        if model is None:
+            return
+        layout = self.projector.layout
+        config = model.config
+        openings = (mouth_opening(target_points, layout.mouth), mouth_opening(state.points, layout.mouth))
+        colours = photo_colours(
+            state.source, state.points, layout.lips, state.mouth.teeth, state.mouth.cavity
+        )
+        boxes = (
+            mouth_box(target_points, layout.mouth, config),
+            mouth_box(state.points, layout.mouth, config),
+        )
+        descriptor = descriptor_for(target, state.coeffs, openings, config)
+        refine_gap(model, out, paint, painted, state.source, boxes, descriptor, colours)
 
     def _shut_openings(self, state: PreviewState, target_points: np.ndarray) -> list[np.ndarray]:
         """(H, W) float32 masks, 1 on the photo's opening of each eye the target shuts."""
