@@ -67,7 +67,7 @@ class MouthRefinerConfig:
 
     expression_nc: int = 32
     latent_nc: int = 64
-    channels: int = 24
+    channels: int = 16
     size: int = 96
     mouth_margin: float = 1.3
     mask_grow: float = 0.04

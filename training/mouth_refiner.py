@@ -49,10 +49,10 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class TrainOptions:
     """batch: patches per step; minutes / steps: stop at whichever comes first; l1, perceptual,
-    adversarial: loss weights (the perceptual term on every `perceptual_every`-th step); the
+    adversarial: loss weights (the perceptual term, at 64 px, on every `perceptual_every`-th step); the
     adversarial term starts after `adversarial_after` steps; seed: sampling and init."""
 
-    batch: int = 16
+    batch: int = 8
     minutes: float = 40.0
     steps: int = 100_000
     lr: float = 5e-4
@@ -130,7 +130,8 @@ def train(
         area = b["cover"].mean().clamp_min(1e-3)
         terms = {"l1": options.l1 * (composite - b["truth"]).abs().mean() / area}
         if options.perceptual > 0 and step % options.perceptual_every == 0:
-            terms["perceptual"] = options.perceptual * perceptual(composite, b["truth"]).mean()
+            small = [F.interpolate(x, size=64, mode="area") for x in (composite, b["truth"])]
+            terms["perceptual"] = options.perceptual * perceptual(*small).mean()
         adversarial = options.adversarial > 0 and step >= options.adversarial_after
         if adversarial:
             weight = _gap_weight(b["cover"])
