@@ -63,14 +63,21 @@ KEYS = ("warp", "truth", "source", "lips", "cover", "descriptor", "colours")
 @dataclass(frozen=True)
 class PairOptions:
     """Thresholds of the rule: the first `max_seconds`, analysed at most `max_side` px; source
-    frames with an inner-lip gap / mouth width under `source_mouth`, targets over `target_mouth`;
-    at most `pairs` per clip, spread over its targets."""
+    frames with an inner-lip gap / mouth width under `source_mouth` (and at least `source_min`),
+    targets over `target_mouth`; at most `pairs` per clip, spread over its targets.
+    `HALF_OPEN` (training only) takes sources that already show some teeth."""
 
     max_seconds: float = 8.0
     max_side: int = 512
+    source_min: float = 0.0
     source_mouth: float = 0.05
     target_mouth: float = 0.18
     pairs: int = 40
+
+
+#: Training pairs whose photo already shows part of its teeth: the renderer keeps them and paints
+#: only the gap between them (as on a smiling photo), whose truth is mostly the mouth's dark inside.
+HALF_OPEN = PairOptions(source_min=0.06, source_mouth=0.15, target_mouth=0.25, pairs=25)
 
 
 def clip_split(videos: Path, held_out_fraction: float = 0.25, seed: int = 0) -> dict[str, str]:
@@ -93,7 +100,7 @@ def select_pairs(mouth: np.ndarray, options: PairOptions) -> list[tuple[int, int
     """(source frame, target frame) pairs of one clip: targets spread evenly, each with the
     nearest source frame in time."""
     with np.errstate(invalid="ignore"):
-        sources = np.flatnonzero(mouth < options.source_mouth)
+        sources = np.flatnonzero((mouth >= options.source_min) & (mouth < options.source_mouth))
         targets = np.flatnonzero(mouth > options.target_mouth)
     if len(sources) == 0 or len(targets) == 0:
         return []

@@ -32,6 +32,7 @@ from torch.nn.utils import spectral_norm
 
 from pipeline.mouth_refiner import MouthRefiner, MouthRefinerConfig
 from training.mouth_pairs import (
+    HALF_OPEN,
     PairOptions,
     PerceptualDistance,
     build_pairs,
@@ -105,12 +106,19 @@ def refine(model: MouthRefiner, b: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def train(
-    videos: Path, pairs: Path, out: Path, options: TrainOptions, config: MouthRefinerConfig | None = None
+    videos: Path,
+    pairs: Path,
+    out: Path,
+    options: TrainOptions,
+    config: MouthRefinerConfig | None = None,
+    extra: Sequence[Path] = (),
 ) -> Path:
-    """Train on the training identity groups' cached pairs; writes config, weights and training.json."""
+    """Train on the training identity groups' cached pairs (of `pairs` and the `extra` caches);
+    writes config, weights and training.json."""
     split = clip_split(videos)
     clips = sorted(c for c, s in split.items() if s == "train")
-    data = load_pairs(pairs, clips)
+    sets = [load_pairs(folder, clips) for folder in (pairs, *extra)]
+    data = {k: torch.cat([d[k] for d in sets if len(d["warp"])]) for k in sets[0]}
     keep = data["cover"].flatten(1).amax(1) > 0.05  # pairs where the renderer painted a gap
     data = {k: v[keep] for k, v in data.items()}
     if len(data["warp"]) == 0:
@@ -177,6 +185,7 @@ def train(
             "train_clips": clips,
             "held_out_clips": sorted(c for c, s in split.items() if s == "held_out"),
             "patches": len(data["warp"]),
+            "pair_caches": [str(folder) for folder in (pairs, *extra)],
             "torch_threads": torch.get_num_threads(),
         },
     )
@@ -222,6 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--pairs", type=Path, default=Path("runs/mouth_pairs"), help="cache of mouth pairs")
         if name == "pairs":
             p.add_argument("--clips", nargs="*", default=(), help="only these clip stems")
+            p.add_argument("--half-open", action="store_true", help="training pairs whose photo shows teeth")
+        if name == "train":
+            p.add_argument("--extra-pairs", type=Path, nargs="*", default=(), help="more pair caches")
         if name == "train":
             p.add_argument("--out", type=Path, default=Path("runs/mouth_refiner"))
             for field, default in asdict(TrainOptions()).items():
@@ -235,10 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.command == "pairs":
-        build_pairs(args.videos, args.pairs, MouthRefinerConfig(), PairOptions(), clips=tuple(args.clips))
+        options = HALF_OPEN if args.half_open else PairOptions()
+        build_pairs(args.videos, args.pairs, MouthRefinerConfig(), options, clips=tuple(args.clips))
     elif args.command == "train":
         options = TrainOptions(**{f: getattr(args, f) for f in asdict(TrainOptions())})
-        train(args.videos, args.pairs, args.out, options)
+        train(args.videos, args.pairs, args.out, options, extra=tuple(args.extra_pairs))
     else:
         result = judge(args.videos, args.pairs, args.weights)
         sys.stdout.write(
