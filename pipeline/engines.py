@@ -38,6 +38,7 @@ from pirender.fast import cached_fast_renderer
 from pirender.session import RenderSession
 from pirender.tensors import tensor_to_images
 from reconstruction.backends import get_backend
+from reconstruction.crop import CropTransform
 from weights.registry import REGISTRY, local_path, missing_message, resolve_weights, weights_dir
 
 __all__ = [
@@ -124,6 +125,12 @@ class GeometricEngine(Renderer):
     def prepare(self, crop: np.ndarray, source_coeffs: FaceCoefficients) -> Any:
         self._check(source_coeffs.face_model)
         return self.renderer.prepare(_check_crop(crop), source_coeffs)
+
+    def prepare_in_photo(
+        self, crop: np.ndarray, source_coeffs: FaceCoefficients, transform: CropTransform
+    ) -> Any:
+        self._check(source_coeffs.face_model)
+        return self.renderer.prepare(_check_crop(crop), source_coeffs, transform=transform)
 
     def render(self, state: Any, target: FaceCoefficients) -> np.ndarray:
         self._check(target.face_model)
