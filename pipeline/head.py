@@ -48,6 +48,8 @@ from pipeline.head_fill import (
     edge_flow,
     extend_flow,
     front_alpha,
+    hold_outward,
+    inward,
     land_outside,
     person_region,
     push_pull_fill,
@@ -113,7 +115,9 @@ class HeadProxy:
     face_size: float
     border: np.ndarray | None = None
     border_fade: np.ndarray | None = None
+    border_normal: np.ndarray | None = None
     vertex_border: np.ndarray | None = None
+    vertex_normal: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -239,7 +243,7 @@ def fit_head(
     *,
     eye_corners: tuple[int, int],
     raster_scale: float = 0.5,
-    step: int = 2,
+    step: int = 4,
     valid: np.ndarray | None = None,
 ) -> HeadProxy:
     """Fit the head proxy to one photo's crop.
@@ -361,18 +365,19 @@ def fit_head(
     photo = np.ones((h, w), np.float32) if valid is None else valid
     border = border_distance(photo * crop_fade((h, w)))
     border_fade = _smoothstep(border / _BORDER_RAMP).astype(np.float32)
-    vertex_border = None
+    border_normal = inward(border)
+    vertex_border = vertex_normal = None
     if valid is not None:
-        vertex_border = cv2.remap(
-            border_distance(photo),
-            vertices[:, 0:1].astype(np.float32),
-            vertices[:, 1:2].astype(np.float32),
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
+        photo_border = border_distance(photo)
+        at = (vertices[:, 0:1].astype(np.float32), vertices[:, 1:2].astype(np.float32))
+        vertex_border = cv2.remap(photo_border, *at, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[:, 0]
+        vertex_normal = cv2.remap(
+            inward(photo_border), *at, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
         )[:, 0]
         vertex_border.setflags(write=False)
-    border.setflags(write=False)
-    border_fade.setflags(write=False)
+        vertex_normal.setflags(write=False)
+    for arr in (border, border_fade, border_normal):
+        arr.setflags(write=False)
     for arr in (
         vertices,
         triangles,
@@ -404,7 +409,9 @@ def fit_head(
         face_size=face_size,
         border=border,
         border_fade=border_fade,
+        border_normal=border_normal,
         vertex_border=vertex_border,
+        vertex_normal=vertex_normal,
     )
 
 
@@ -458,8 +465,14 @@ def head_motion(
         rot = rot_c
     src = proxy.vertices
     delta = proxy.weights[:, None] * ((s * src @ rot.T + t) - src)
-    if proxy.vertex_border is not None:  # where the person reaches the photo's edge it stays: stretched
-        delta *= border_ramp(np.hypot(delta[:, 0], delta[:, 1]), proxy.vertex_border)[:, None]
+    if proxy.vertex_border is not None and proxy.vertex_normal is not None:
+        # Where the person reaches the photo's edge it does not move away from it (stretched, as
+        # the default does): nothing beyond the edge to show in the gap. Along the edge it moves.
+        away = np.maximum(
+            delta[:, 0] * proxy.vertex_normal[:, 0] + delta[:, 1] * proxy.vertex_normal[:, 1], 0.0
+        )
+        keep = border_ramp(away, proxy.vertex_border)
+        delta[:, :2] = -hold_outward(-delta[:, :2], proxy.vertex_normal, keep)
     moved = src + delta
     flow, cover = _rasterise_sheet(moved, src, proxy.moving, (rh, rw), (h, w), proxy.still)
     # Where the turning sheet folds at its limb the nearest surface changes from pixel to pixel:
@@ -505,8 +518,9 @@ def head_motion(
     back = land_outside(cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR), proxy.edge, grid)
     if neck_flow is not None:
         back += proxy.neck[:, :, None] * (neck_flow - back)
-    if proxy.border is not None:  # the coarse slide's last crop pixels before the border: still
-        back *= proxy.border_fade[:, :, None]
+    if proxy.border_fade is not None and proxy.border_normal is not None:
+        # The coarse slide's last crop pixels before the border read no further towards it.
+        back = hold_outward(back, proxy.border_normal, proxy.border_fade)
     return HeadMotion(flow=flow, alpha=alpha, back=back)
 
 
@@ -576,12 +590,15 @@ def _rasterise_sheet(
     raster[:, :2] = np.round(raster[:, :2], 6)  # float noise must not move a silhouette pixel
     pix, tri, bary = rasterise_triangles(raster, triangles, (rh, rw))
     cover = np.zeros(rh * rw, np.float32)
+    corners = triangles[tri]  # (P, 3) vertex indices
     if still is not None:
-        depth = np.einsum("pk,pk->p", bary, raster[triangles[tri], 2])
+        z = raster[:, 2]
+        depth = bary[:, 0] * z[corners[:, 0]] + bary[:, 1] * z[corners[:, 1]] + bary[:, 2] * z[corners[:, 2]]
         shown = depth < still.ravel()[pix]
-        pix, tri, bary = pix[shown], tri[shown], bary[shown]
+        pix, corners, bary = pix[shown], corners[shown], bary[shown]
         cover[np.isfinite(still.ravel())] = 1.0
-    at = np.einsum("pk,pkd->pd", bary, source[triangles[tri], :2])  # (P, 2) source crop pixels
+    # (P, 2) source crop pixels (weighted sums: an einsum over gathered corners is 3x slower)
+    at = sum(bary[:, k : k + 1] * source[corners[:, k], :2] for k in range(3))
     gy, gx = np.divmod(pix, rw)
     flow = np.zeros((rh * rw, 2), np.float32)
     flow[pix, 0] = at[:, 0] - ((gx + 0.5) / sx - 0.5)

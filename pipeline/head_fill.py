@@ -33,6 +33,8 @@ __all__ = [
     "crop_fade",
     "border_distance",
     "border_ramp",
+    "inward",
+    "hold_outward",
     "person_region",
     "push_pull_fill",
     "edge_flow",
@@ -84,6 +86,28 @@ def crop_fade(size: tuple[int, int]) -> np.ndarray:
 def border_distance(valid: np.ndarray) -> np.ndarray:
     """(H, W) float32: crop pixels from each pixel to where `valid` (`valid_region`) drops below 0.5."""
     return cv2.distanceTransform((np.asarray(valid) >= 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+
+
+def inward(distance: np.ndarray) -> np.ndarray:
+    """(H, W, 2) float32 unit vectors away from the border (the gradient of a smoothed
+    `border_distance`, signed: defined beyond the border too), 0 where there is no border."""
+    d = np.asarray(distance, np.float32)
+    signed = d - cv2.distanceTransform((d <= 0.0).astype(np.uint8), cv2.DIST_L2, 3)  # < 0 beyond
+    gy, gx = np.gradient(cv2.GaussianBlur(signed, (0, 0), 2.0))
+    norm = np.hypot(gx, gy)
+    out = np.zeros((*d.shape, 2), np.float32)
+    ok = norm > 1e-3
+    out[ok, 0], out[ok, 1] = gx[ok] / norm[ok], gy[ok] / norm[ok]
+    return out
+
+
+def hold_outward(flow: np.ndarray, normal: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """(..., 2) backward `flow` with its component towards the border (a read towards where the
+    photo ends: flow . normal < 0) scaled by `keep` (...) in [0, 1]; along the border and away
+    from it the flow is kept."""
+    along = flow[..., 0] * normal[..., 0] + flow[..., 1] * normal[..., 1]
+    cut = np.minimum(along, 0.0) * (1.0 - keep)
+    return (flow - cut[..., None] * normal).astype(np.float32)
 
 
 def border_ramp(motion: np.ndarray, distance: np.ndarray, bound: float = STRETCH_BOUND) -> np.ndarray:
@@ -187,10 +211,11 @@ def slide_background(
     dist = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
     t = np.clip(dist / max(reach, bound * motion * scale, 1.0), 0.0, 1.0)
     keep = 1.0 - t * t * (3.0 - 2.0 * t)
+    slid = carried * keep[:, :, None]
     if border is not None:
         room = np.clip(border / np.maximum(border + dist, 1e-3), 0.0, 1.0)
-        keep *= room * room * (3.0 - 2.0 * room)
-    return (carried * keep[:, :, None]).astype(np.float32)
+        slid = hold_outward(slid, inward(border), room * room * (3.0 - 2.0 * room))
+    return slid.astype(np.float32)
 
 
 def land_outside(back: np.ndarray, edge: np.ndarray, grid: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
