@@ -367,7 +367,7 @@ def fit_head(
     border_fade = _smoothstep(border / _BORDER_RAMP).astype(np.float32)
     border_normal = inward(border)
     vertex_border = vertex_normal = None
-    if valid is not None:
+    if valid is not None and valid.min() < 0.5:  # the crop leaves the photo
         photo_border = border_distance(photo)
         at = (vertices[:, 0:1].astype(np.float32), vertices[:, 1:2].astype(np.float32))
         vertex_border = cv2.remap(photo_border, *at, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[:, 0]

@@ -85,7 +85,13 @@ def crop_fade(size: tuple[int, int]) -> np.ndarray:
 
 def border_distance(valid: np.ndarray) -> np.ndarray:
     """(H, W) float32: crop pixels from each pixel to where `valid` (`valid_region`) drops below 0.5."""
-    return cv2.distanceTransform((np.asarray(valid) >= 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+    inside = (np.asarray(valid) >= 0.5).astype(np.uint8)
+    far = float(sum(inside.shape))  # no border at all: as far as the crop is wide
+    return (
+        np.minimum(cv2.distanceTransform(inside, cv2.DIST_L2, 3), far)
+        if not inside.all()
+        else np.full(inside.shape, far, np.float32)
+    )
 
 
 def inward(distance: np.ndarray) -> np.ndarray:
