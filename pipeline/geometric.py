@@ -95,11 +95,11 @@ class PreviewSettings:
     unchanged; teeth: draw a hint of upper teeth in newly opened mouths; head: move the whole
     head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the
     moved person laid with a soft edge over the background beside it slid into what it uncovers,
-    `pipeline.head_fill`) instead of fading the face's flow outwards; off by default
-    (docs/HEAD_PROXY.md): it takes about twice the default's time per frame (previews past 25 ms
-    on a loaded 2-core machine), and at yaw 30 it smears a microphone beside the head, leaves
-    faint ghosts of loose strands, and streaks the background it slides in from beyond the
-    photo's edge where the hair touches it.
+    `pipeline.head_fill`; where the person reaches the photo's edge it is stretched, not moved
+    away from it) instead of fading the face's flow outwards; off by default
+    (docs/HEAD_PROXY.md): it takes about twice the default's time per frame (previews near or past
+    25 ms on a loaded 2-core machine), and at yaw 30 it stretches a microphone or a letter beside
+    the head into a smear and drags loose strands the segmenter misses into pale smears.
     """
 
     raster_scale: float = 0.5
