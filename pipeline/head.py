@@ -260,8 +260,8 @@ def fit_head(
         step: grid spacing of the sheet in raster pixels.
         valid: optional (H, W) float32 in [0, 1], where the crop shows the photo
             (`head_fill.valid_region` of the crop's transform): the background slid into what a
-            moved head uncovers is never read beyond it, and the person and the slide are
-            stretched, not moved, where they reach its edge.
+            moved head uncovers is never read beyond it, and where the person reaches its edge
+            it does not move away from it (stretched instead, as the default stretches hair).
     Raises:
         InputError: bad shapes, non-finite points, or a face too small to fit.
     """

@@ -119,11 +119,11 @@ def hold_outward(flow: np.ndarray, normal: np.ndarray, keep: np.ndarray) -> np.n
 def border_ramp(motion: np.ndarray, distance: np.ndarray, bound: float = STRETCH_BOUND) -> np.ndarray:
     """Weights in [0, 1] (the shape of `motion`) taking a motion to 0 where the photo ends.
 
-    motion: magnitudes (crop pixels) of a flow or of moving points; distance: their
-    `border_distance`. A smoothstep over `bound` times the largest motion near the border: a head
-    or a slide that reaches where the photo ends is stretched there by at most 1 / (1 - 1.5 /
-    bound), as the default stretches at the crop's border, never read beyond it (the crop's padding
-    repeats the photo's edge row: streaks) nor squeezed into the crop's fade."""
+    motion: magnitudes (crop pixels) of moving points' motion away from the photo's edge;
+    distance: their `border_distance`. A smoothstep over `bound` times the largest motion near the
+    edge: a person that reaches the photo's edge is stretched there by at most 1 / (1 - 1.5 /
+    bound), as the default stretches hair, and uncovers no gap that only the crop's padding (the
+    photo's edge row repeated: streaks) could fill."""
     motion, distance = np.asarray(motion, np.float32), np.asarray(distance, np.float32)
     reach = 2.0
     for _ in range(3):  # the motion within the ramp sets the ramp's length
@@ -193,9 +193,10 @@ def slide_background(
     smoothstep over `reach` raster pixels, or `bound` times the rim's motion if longer: the
     background is stretched into what the head uncovers by at most 1 / (1 - 1.5 / bound), never
     folded, never shown twice, never mirrored, and stays still beyond. border: optional (rh, rw)
-    raster pixels to where the photo ends or the crop's fade begins (`border_distance`): the slide
-    is faded to 0 there over all the room between it and the moved sheet (stretched, never read
-    beyond the photo, never squeezed into the crop's fade).
+    raster pixels to where the photo ends or the crop's fade begins (`border_distance`): the
+    slide's reads towards it are faded to 0 there over all the room between it and the moved
+    sheet (`hold_outward`: stretched, never read beyond the photo, never squeezed into the crop's
+    fade; along the border it slides on).
     """
     inside = cover > 0.5
     rim = inside & ~(cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
