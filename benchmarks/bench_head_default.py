@@ -102,7 +102,10 @@ def speed(photo_path: Path | None, repeats: int) -> dict[str, object]:
     state = prepare_photo(photo, registry=registry)
     model = registry.geometric(state.backend).renderer.projector.model
     renderers = {name: GeometricRenderer(model, settings) for name, settings in WAYS.items()}
-    states = {name: r.prepare(state.crop, state.coefficients) for name, r in renderers.items()}
+    states = {
+        name: r.prepare(state.crop, state.coefficients, transform=state.crop_transform)
+        for name, r in renderers.items()
+    }
     targets = [
         target_coefficients(state, EditRequest(_drag(v)), registry=registry)
         for v in np.linspace(0, 1, repeats)

@@ -68,7 +68,7 @@ def _head_proxy_frames(state, registry: EngineRegistry):  # noqa: ANN001, ANN202
     """A function rendering a target with the whole-head proxy on the photo's crop."""
     model = registry.geometric(state.backend).renderer.projector.model
     renderer = GeometricRenderer(model, PreviewSettings(head=True))
-    proxy_state = renderer.prepare(state.crop, state.coefficients)
+    proxy_state = renderer.prepare(state.crop, state.coefficients, transform=state.crop_transform)
     return lambda target: renderer.render_frame(proxy_state, target)
 
 

@@ -38,6 +38,7 @@ from pirender.fast import cached_fast_renderer
 from pirender.session import RenderSession
 from pirender.tensors import tensor_to_images
 from reconstruction.backends import get_backend
+from reconstruction.crop import CropTransform
 from weights.registry import REGISTRY, local_path, missing_message, resolve_weights, weights_dir
 
 __all__ = [
@@ -121,9 +122,20 @@ class GeometricEngine(Renderer):
     def _check(self, face_model: str) -> None:
         check_face_model(self.face_model, face_model, what="geometric preview")
 
-    def prepare(self, crop: np.ndarray, source_coeffs: FaceCoefficients) -> Any:
+    def prepare(
+        self, crop: np.ndarray, source_coeffs: FaceCoefficients, transform: CropTransform | None = None
+    ) -> Any:
+        """transform: where the crop lies in its photo, if known (the whole-head proxy reads the
+        background only from the photo itself; a stand-in renderer is prepared without it)."""
         self._check(source_coeffs.face_model)
-        return self.renderer.prepare(_check_crop(crop), source_coeffs)
+        if transform is None or not isinstance(self.renderer, GeometricRenderer):
+            return self.renderer.prepare(_check_crop(crop), source_coeffs)
+        return self.renderer.prepare(_check_crop(crop), source_coeffs, transform=transform)
+
+    def prepare_in_photo(
+        self, crop: np.ndarray, source_coeffs: FaceCoefficients, transform: CropTransform
+    ) -> Any:
+        return self.prepare(crop, source_coeffs, transform=transform)
 
     def render(self, state: Any, target: FaceCoefficients) -> np.ndarray:
         self._check(target.face_model)

@@ -54,7 +54,7 @@ from pipeline.eyes import (
 from pipeline.face_mesh import projector_for, rasterise_triangles
 from pipeline.face_paint import paint_lash_line, similarity_2d
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion
-from pipeline.head_fill import composite
+from pipeline.head_fill import composite, valid_region
 from pipeline.mouth import (
     MouthInterior,
     MouthMotion,
@@ -64,6 +64,7 @@ from pipeline.mouth import (
     refine_mouth_area,
 )
 from pipeline.renderer import RenderedFrame
+from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
 from reconstruction.segmentation import PersonSegmenter
 
@@ -94,11 +95,11 @@ class PreviewSettings:
     unchanged; teeth: draw a hint of upper teeth in newly opened mouths; head: move the whole
     head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the
     moved person laid with a soft edge over the background beside it slid into what it uncovers,
-    `pipeline.head_fill`) instead of fading the face's flow outwards; off by default
-    (docs/HEAD_PROXY.md): it takes about twice the default's time per frame (previews past 25 ms
-    on a loaded 2-core machine), and at yaw 30 it smears a microphone beside the head, leaves
-    faint ghosts of loose strands, and streaks the background it slides in from beyond the
-    photo's edge where the hair touches it.
+    `pipeline.head_fill`; where the person reaches the photo's edge it is stretched, not moved
+    away from it) instead of fading the face's flow outwards; off by default
+    (docs/HEAD_PROXY.md): it takes about twice the default's time per frame (previews near or past
+    25 ms on a loaded 2-core machine), and at yaw 30 it stretches a microphone or a letter beside
+    the head into a smear and drags loose strands the segmenter misses into pale smears.
     """
 
     raster_scale: float = 0.5
@@ -170,12 +171,17 @@ class GeometricRenderer:
     # --- per photo -------------------------------------------------------------------------------
 
     def prepare(
-        self, source_crop: np.ndarray, source_coeffs: FaceCoefficients, person_mask: np.ndarray | None = None
+        self,
+        source_crop: np.ndarray,
+        source_coeffs: FaceCoefficients,
+        person_mask: np.ndarray | None = None,
+        transform: CropTransform | None = None,
     ) -> PreviewState:
         """Per-photo work: (H, W, 3) uint8 RGB crop + its fitted coefficients -> `PreviewState`.
 
         person_mask: optional (H, W) float32 person probability for the head proxy (segmented
-        here when not given)."""
+        here when not given); transform: where the crop lies in the photo (the head proxy slides
+        background in only from the photo itself, not from the crop's padding beyond it)."""
         source_crop = check_rgb8(source_crop, "source crop", min_side=16)
         check_face_model(self.face_model, source_coeffs.face_model, what="geometric preview")
         size = (int(source_crop.shape[0]), int(source_crop.shape[1]))
@@ -207,7 +213,7 @@ class GeometricRenderer:
             grid_y=grid_y,
             mouth=analyse_mouth(source, points[layout.mouth[0], :2], points[layout.mouth[1], :2]),
             irises=self._irises(source, points),
-            head=self._fit_head(source, points, person_mask) if self.settings.head else None,
+            head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
         )
@@ -227,14 +233,24 @@ class GeometricRenderer:
             iris_from_landmarks(landmarks, i, points[u, :2], points[lo, :2]) for i, (u, lo) in enumerate(eyes)
         )
 
-    def _fit_head(self, source: np.ndarray, points: np.ndarray, person_mask: np.ndarray | None) -> HeadProxy:
+    def _fit_head(
+        self,
+        source: np.ndarray,
+        points: np.ndarray,
+        person_mask: np.ndarray | None,
+        transform: CropTransform | None,
+    ) -> HeadProxy:
         if person_mask is None:
             with self._segmenter_lock:
                 if self._segmenter is None:
                     self._segmenter = PersonSegmenter()
             person_mask = self._segmenter.person_mask(source)
         eyes = self.projector.layout.eyes
-        return fit_head(source, points, person_mask, eye_corners=(int(eyes[0][0][0]), int(eyes[-1][0][-1])))
+        valid = None
+        if transform is not None and transform.crop_size == source.shape[0] == source.shape[1]:
+            valid = valid_region(transform)
+        corners = (int(eyes[0][0][0]), int(eyes[-1][0][-1]))
+        return fit_head(source, points, person_mask, eye_corners=corners, valid=valid)
 
     # --- per target ------------------------------------------------------------------------------
 

@@ -42,9 +42,14 @@ from core.errors import InputError
 from pipeline.face_mesh import rasterise_triangles
 from pipeline.head_fill import (
     STRETCH_BOUND,
+    border_distance,
+    border_ramp,
+    crop_fade,
     edge_flow,
     extend_flow,
     front_alpha,
+    hold_outward,
+    inward,
     land_outside,
     person_region,
     push_pull_fill,
@@ -74,6 +79,7 @@ _SLIDE = 0.3  # the background beside the head slides over at least this fractio
 _NECK_WIDTH = 0.6  # the neck reaches this fraction of the head ellipse's half width from its axis
 _STRETCH = 0.6  # below this area ratio (the photo magnified > 1.7x) the flow is smoothed
 _RIM_SMOOTH = 0.08  # ... with a blur of this fraction of the face size
+_BORDER_RAMP = 4.0  # crop pixels before the photo's edge or the crop's fade over which the slide stops
 _JAW = 0.4  # below this fraction of the head ellipse's half height under its centre, the neck begins
 
 
@@ -107,6 +113,11 @@ class HeadProxy:
     grid_y: np.ndarray
     ellipse: tuple[float, float, float, float, float]
     face_size: float
+    border: np.ndarray | None = None
+    border_fade: np.ndarray | None = None
+    border_normal: np.ndarray | None = None
+    vertex_border: np.ndarray | None = None
+    vertex_normal: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -232,7 +243,8 @@ def fit_head(
     *,
     eye_corners: tuple[int, int],
     raster_scale: float = 0.5,
-    step: int = 2,
+    step: int = 4,
+    valid: np.ndarray | None = None,
 ) -> HeadProxy:
     """Fit the head proxy to one photo's crop.
 
@@ -246,6 +258,10 @@ def fit_head(
             to the crop's size with a soft silhouette; 0.25 draws a sawtooth where the hair's
             edge folds away at the limb).
         step: grid spacing of the sheet in raster pixels.
+        valid: optional (H, W) float32 in [0, 1], where the crop shows the photo
+            (`head_fill.valid_region` of the crop's transform): the background slid into what a
+            moved head uncovers is never read beyond it, and where the person reaches its edge
+            it does not move away from it (stretched instead, as the default stretches hair).
     Raises:
         InputError: bad shapes, non-finite points, or a face too small to fit.
     """
@@ -255,6 +271,10 @@ def fit_head(
     person = np.asarray(person, np.float32)
     if person.shape != (h, w):
         raise InputError(f"person mask must be {(h, w)}, got {person.shape}")
+    if valid is not None:
+        valid = np.asarray(valid, np.float32)
+        if valid.shape != (h, w) or not np.all(np.isfinite(valid)):
+            raise InputError(f"the valid region must be a finite {(h, w)} array, got {valid.shape}")
     points = np.asarray(points, np.float64)
     if points.ndim != 2 or points.shape[1] != 3 or not np.all(np.isfinite(points)):
         raise InputError(f"fit_head needs finite (N, 3) mesh points, got {points.shape}")
@@ -339,7 +359,25 @@ def fit_head(
     # The neck is under the jaw only: hair hanging beside it (a ponytail) is not stretched along.
     under = _smoothstep((below - _JAW) / 0.3) * (1.0 - _smoothstep((across - _NECK_WIDTH) / 0.25))
     neck = (under * region).astype(np.float32)
-    edge = edge_flow(person)
+    edge = edge_flow(person, valid)
+    # Where the photo ends: the person stays (stretched) where it reaches the photo's edge, the
+    # slide also keeps out of the crop's border fade.
+    photo = np.ones((h, w), np.float32) if valid is None else valid
+    border = border_distance(photo * crop_fade((h, w)))
+    border_fade = _smoothstep(border / _BORDER_RAMP).astype(np.float32)
+    border_normal = inward(border)
+    vertex_border = vertex_normal = None
+    if valid is not None and valid.min() < 0.5:  # the crop leaves the photo
+        photo_border = border_distance(photo)
+        at = (vertices[:, 0:1].astype(np.float32), vertices[:, 1:2].astype(np.float32))
+        vertex_border = cv2.remap(photo_border, *at, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[:, 0]
+        vertex_normal = cv2.remap(
+            inward(photo_border), *at, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )[:, 0]
+        vertex_border.setflags(write=False)
+        vertex_normal.setflags(write=False)
+    for arr in (border, border_fade, border_normal):
+        arr.setflags(write=False)
     for arr in (
         vertices,
         triangles,
@@ -369,6 +407,11 @@ def fit_head(
         grid_y=gy,
         ellipse=(cx, cy, ax, ay, ellipse[4]),
         face_size=face_size,
+        border=border,
+        border_fade=border_fade,
+        border_normal=border_normal,
+        vertex_border=vertex_border,
+        vertex_normal=vertex_normal,
     )
 
 
@@ -421,7 +464,16 @@ def head_motion(
         t = s * rot @ centre + t - s * rot_c @ centre
         rot = rot_c
     src = proxy.vertices
-    moved = src + proxy.weights[:, None] * ((s * src @ rot.T + t) - src)
+    delta = proxy.weights[:, None] * ((s * src @ rot.T + t) - src)
+    if proxy.vertex_border is not None and proxy.vertex_normal is not None:
+        # Where the person reaches the photo's edge it does not move away from it (stretched, as
+        # the default does): nothing beyond the edge to show in the gap. Along the edge it moves.
+        away = np.maximum(
+            delta[:, 0] * proxy.vertex_normal[:, 0] + delta[:, 1] * proxy.vertex_normal[:, 1], 0.0
+        )
+        keep = border_ramp(away, proxy.vertex_border)
+        delta[:, :2] = -hold_outward(-delta[:, :2], proxy.vertex_normal, keep)
+    moved = src + delta
     flow, cover = _rasterise_sheet(moved, src, proxy.moving, (rh, rw), (h, w), proxy.still)
     # Where the turning sheet folds at its limb the nearest surface changes from pixel to pixel:
     # a light normalised blur inside the sheet keeps the silhouette it carries smooth, and the
@@ -436,7 +488,12 @@ def head_motion(
     area = cv2.resize(cover, half, interpolation=cv2.INTER_AREA)
     coarse = cv2.resize(flow, half, interpolation=cv2.INTER_AREA) / np.maximum(area, 1e-3)[:, :, None]
     scale = min(half[0] / w, half[1] / h)
-    back = slide_background(coarse, area, proxy.edge, _SLIDE * proxy.face_size * scale, scale=scale)
+    border = (
+        None if proxy.border is None else cv2.resize(proxy.border, half, interpolation=cv2.INTER_AREA) * scale
+    )
+    back = slide_background(
+        coarse, area, proxy.edge, _SLIDE * proxy.face_size * scale, scale=scale, border=border
+    )
     if face_flow is not None and face_cover is not None:
         if face_cover.shape != (rh, rw):  # the face's finer grid (the sheet is smooth: coarser)
             rh, rw = face_cover.shape
@@ -461,6 +518,9 @@ def head_motion(
     back = land_outside(cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR), proxy.edge, grid)
     if neck_flow is not None:
         back += proxy.neck[:, :, None] * (neck_flow - back)
+    if proxy.border_fade is not None and proxy.border_normal is not None:
+        # The coarse slide's last crop pixels before the border read no further towards it.
+        back = hold_outward(back, proxy.border_normal, proxy.border_fade)
     return HeadMotion(flow=flow, alpha=alpha, back=back)
 
 
@@ -530,12 +590,15 @@ def _rasterise_sheet(
     raster[:, :2] = np.round(raster[:, :2], 6)  # float noise must not move a silhouette pixel
     pix, tri, bary = rasterise_triangles(raster, triangles, (rh, rw))
     cover = np.zeros(rh * rw, np.float32)
+    corners = triangles[tri]  # (P, 3) vertex indices
     if still is not None:
-        depth = np.einsum("pk,pk->p", bary, raster[triangles[tri], 2])
+        z = raster[:, 2]
+        depth = bary[:, 0] * z[corners[:, 0]] + bary[:, 1] * z[corners[:, 1]] + bary[:, 2] * z[corners[:, 2]]
         shown = depth < still.ravel()[pix]
-        pix, tri, bary = pix[shown], tri[shown], bary[shown]
+        pix, corners, bary = pix[shown], corners[shown], bary[shown]
         cover[np.isfinite(still.ravel())] = 1.0
-    at = np.einsum("pk,pkd->pd", bary, source[triangles[tri], :2])  # (P, 2) source crop pixels
+    # (P, 2) source crop pixels (weighted sums: an einsum over gathered corners is 3x slower)
+    at = sum(bary[:, k : k + 1] * source[corners[:, k], :2] for k in range(3))
     gy, gx = np.divmod(pix, rw)
     flow = np.zeros((rh * rw, 2), np.float32)
     flow[pix, 0] = at[:, 0] - ((gx + 0.5) / sx - 0.5)

@@ -26,7 +26,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from reconstruction.crop import CropTransform, crop_mask
+
 __all__ = [
+    "valid_region",
+    "crop_fade",
+    "border_distance",
+    "border_ramp",
+    "inward",
+    "hold_outward",
     "person_region",
     "push_pull_fill",
     "edge_flow",
@@ -51,6 +59,82 @@ _ROUND = 3.0  # crop pixels: Gaussian sigma rounding the person's edge the backg
 _REACH = 6.0  # crop pixels beyond the moved sheet over which the front flow fades out
 
 
+def valid_region(transform: CropTransform) -> np.ndarray:
+    """(c, c) float32 in [0, 1]: where the crop shows the photo itself (1).
+
+    Where the crop's box leaves the photo the crop is padding: at the photo's resolution a read
+    there repeats the photo's edge row (streaks). 0 within a crop pixel of the photo's edge, 1 three
+    crop pixels inside it."""
+    c = transform.crop_size
+    gx, gy = np.meshgrid(np.arange(c, dtype=np.float32), np.arange(c, dtype=np.float32))
+    pts = cv2.transform(np.stack([gx, gy], axis=-1).reshape(1, -1, 2), transform.inverse()).reshape(c, c, 2)
+    h, w = transform.original_size
+    x, y = pts[..., 0], pts[..., 1]
+    inside = np.minimum(np.minimum(x + 0.5, w - 0.5 - x), np.minimum(y + 0.5, h - 0.5 - y)) * transform.scale
+    valid = np.clip((inside - 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
+    valid.setflags(write=False)
+    return valid
+
+
+def crop_fade(size: tuple[int, int]) -> np.ndarray:
+    """(H, W) float32: the weights `reconstruction.crop.warp_photo` fades every flow with towards
+    the crop's border (a square crop; ones for any other)."""
+    h, w = size
+    return crop_mask(h, feather=0.1, margin=0.0) if h == w else np.ones((h, w), np.float32)
+
+
+def border_distance(valid: np.ndarray) -> np.ndarray:
+    """(H, W) float32: crop pixels from each pixel to where `valid` (`valid_region`) drops below 0.5."""
+    inside = (np.asarray(valid) >= 0.5).astype(np.uint8)
+    far = float(sum(inside.shape))  # no border at all: as far as the crop is wide
+    return (
+        np.minimum(cv2.distanceTransform(inside, cv2.DIST_L2, 3), far)
+        if not inside.all()
+        else np.full(inside.shape, far, np.float32)
+    )
+
+
+def inward(distance: np.ndarray) -> np.ndarray:
+    """(H, W, 2) float32 unit vectors away from the border (the gradient of a smoothed
+    `border_distance`, signed: defined beyond the border too), 0 where there is no border."""
+    d = np.asarray(distance, np.float32)
+    signed = d - cv2.distanceTransform((d <= 0.0).astype(np.uint8), cv2.DIST_L2, 3)  # < 0 beyond
+    gy, gx = np.gradient(cv2.GaussianBlur(signed, (0, 0), 2.0))
+    norm = np.hypot(gx, gy)
+    out = np.zeros((*d.shape, 2), np.float32)
+    ok = norm > 1e-3
+    out[ok, 0], out[ok, 1] = gx[ok] / norm[ok], gy[ok] / norm[ok]
+    return out
+
+
+def hold_outward(flow: np.ndarray, normal: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """(..., 2) backward `flow` with its component towards the border (a read towards where the
+    photo ends: flow . normal < 0) scaled by `keep` (...) in [0, 1]; along the border and away
+    from it the flow is kept."""
+    along = flow[..., 0] * normal[..., 0] + flow[..., 1] * normal[..., 1]
+    cut = np.minimum(along, 0.0) * (1.0 - keep)
+    return (flow - cut[..., None] * normal).astype(np.float32)
+
+
+def border_ramp(motion: np.ndarray, distance: np.ndarray, bound: float = STRETCH_BOUND) -> np.ndarray:
+    """Weights in [0, 1] (the shape of `motion`) taking a motion to 0 where the photo ends.
+
+    motion: magnitudes (crop pixels) of moving points' motion away from the photo's edge;
+    distance: their `border_distance`. A smoothstep over `bound` times the largest motion near the
+    edge: a person that reaches the photo's edge is stretched there by at most 1 / (1 - 1.5 /
+    bound), as the default stretches hair, and uncovers no gap that only the crop's padding (the
+    photo's edge row repeated: streaks) could fill."""
+    motion, distance = np.asarray(motion, np.float32), np.asarray(distance, np.float32)
+    reach = 2.0
+    for _ in range(3):  # the motion within the ramp sets the ramp's length
+        near = motion[distance < reach * 2.0]
+        if near.size == 0:
+            break
+        reach = max(reach, bound * float(near.max()))
+    t = np.clip(distance / reach, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
 def person_region(person: np.ndarray, threshold: float = GONE_THRESHOLD) -> np.ndarray:
     """(H, W) float32 {0, 1}: the person (probability above `threshold`) and a halo around it."""
     hard = (person > threshold).astype(np.uint8)
@@ -59,22 +143,24 @@ def person_region(person: np.ndarray, threshold: float = GONE_THRESHOLD) -> np.n
     return cv2.dilate(hard, np.ones((5, 5), np.uint8)).astype(np.float32)
 
 
-def edge_flow(person: np.ndarray) -> np.ndarray:
+def edge_flow(person: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """(H, W, 2) float32 backward flow from each pixel of the (dilated, rounded) person region to the
-    background just beyond its nearest edge, 0 outside (once per photo)."""
+    background just beyond its nearest edge, 0 outside (once per photo); valid: optional (H, W)
+    where the crop shows the photo (`valid_region`): beyond it is no background to read."""
     person = np.asarray(person, np.float32)
     h, w = person.shape
     # The person's solid part only: loose strands the segmenter scores low are not shown by the
     # moved person (`front_alpha`) and may show behind it, slid like the background around them.
     # A rounded edge: the directions to a ragged one cross from pixel to pixel.
     inside = cv2.GaussianBlur(person_region(person, _SOLID), (0, 0), _ROUND) > 0.5
+    beyond = inside if valid is None else inside | (cv2.GaussianBlur(valid, (0, 0), 1.0) < 0.9)
     flow = np.zeros((h, w, 2), np.float32)
-    if not inside.any() or inside.all():
+    if not inside.any() or beyond.all():
         return flow
     _, labels = cv2.distanceTransformWithLabels(
-        inside.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+        beyond.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
     )
-    outside = ~inside.ravel()
+    outside = ~beyond.ravel()
     nearest = np.zeros(int(labels.max()) + 1, np.int64)
     nearest[labels.ravel()[outside]] = np.nonzero(outside)[0]
     qy, qx = np.divmod(nearest[labels[inside]], w)  # nearest background pixel of each person pixel
@@ -94,6 +180,7 @@ def slide_background(
     *,
     scale: float = 1.0,
     bound: float = STRETCH_BOUND,
+    border: np.ndarray | None = None,
 ) -> np.ndarray:
     """(rh, rw, 2) float32 backward flow of the background behind a moved sheet (raster grid; flows
     in crop pixels, `scale` raster pixels per crop pixel).
@@ -105,7 +192,11 @@ def slide_background(
     through) and outwards (push-pull: smooth, continuous at the rim) and faded to 0 with a
     smoothstep over `reach` raster pixels, or `bound` times the rim's motion if longer: the
     background is stretched into what the head uncovers by at most 1 / (1 - 1.5 / bound), never
-    folded, never shown twice, never mirrored, and stays still beyond.
+    folded, never shown twice, never mirrored, and stays still beyond. border: optional (rh, rw)
+    raster pixels to where the photo ends or the crop's fade begins (`border_distance`): the
+    slide's reads towards it are faded to 0 there over all the room between it and the moved
+    sheet (`hold_outward`: stretched, never read beyond the photo, never squeezed into the crop's
+    fade; along the border it slides on).
     """
     inside = cover > 0.5
     rim = inside & ~(cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
@@ -127,7 +218,11 @@ def slide_background(
     dist = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
     t = np.clip(dist / max(reach, bound * motion * scale, 1.0), 0.0, 1.0)
     keep = 1.0 - t * t * (3.0 - 2.0 * t)
-    return (carried * keep[:, :, None]).astype(np.float32)
+    slid = carried * keep[:, :, None]
+    if border is not None:
+        room = np.clip(border / np.maximum(border + dist, 1e-3), 0.0, 1.0)
+        slid = hold_outward(slid, inward(border), room * room * (3.0 - 2.0 * room))
+    return slid.astype(np.float32)
 
 
 def land_outside(back: np.ndarray, edge: np.ndarray, grid: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

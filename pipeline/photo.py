@@ -103,7 +103,7 @@ class SourceState:
         cached = self._engine_states.get(engine.name)
         if cached is not None and cached[0] is engine:
             return cached[1]
-        state = engine.prepare(self.crop, self.coefficients)
+        state = engine.prepare_in_photo(self.crop, self.coefficients, self.crop_transform)
         self._engine_states[engine.name] = (engine, state)
         return state
 

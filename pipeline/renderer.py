@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from core.coefficients import FaceCoefficients, MotionSequence
+from reconstruction.crop import CropTransform
 
 __all__ = ["FrameProgress", "RenderedFrame", "Renderer", "crops"]
 
@@ -70,6 +71,13 @@ class Renderer(abc.ABC):
     @abc.abstractmethod
     def prepare(self, crop: np.ndarray, source_coeffs: FaceCoefficients) -> Any:
         """Per-photo work, done once; the returned state belongs to the caller."""
+
+    def prepare_in_photo(
+        self, crop: np.ndarray, source_coeffs: FaceCoefficients, transform: CropTransform
+    ) -> Any:
+        """`prepare` for a crop taken from a photo at `transform` (a renderer that reads beyond the
+        crop's own content, as the whole-head proxy does, learns where the photo ends)."""
+        return self.prepare(crop, source_coeffs)
 
     @abc.abstractmethod
     def render(self, state: Any, target: FaceCoefficients) -> np.ndarray:

@@ -14,6 +14,7 @@ from core.errors import InputError
 from pipeline.geometric import GeometricRenderer, PreviewSettings, PreviewState
 from pipeline.head import HeadProxy, fit_head, head_motion, push_pull_fill, similarity_3d
 from reconstruction.controls import control_set_for
+from reconstruction.crop import crop_mask
 from reconstruction.face_model import load_default_face_model
 
 
@@ -223,3 +224,46 @@ def test_bad_input_gives_a_result_or_a_typed_error(scene) -> None:
     assert np.all(
         np.isfinite(head_motion(state.head, state.points, spun, renderer.projector.layout.rigid).flow)
     )
+
+
+def _reads_beyond(motion, state: PreviewState, valid: np.ndarray) -> float:
+    """Largest share of the picture (front and back layers weighted by where each shows) read
+    more than a pixel beyond where `valid` reaches 1/2."""
+    outside = cv2.erode((valid < 0.5).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
+    grid = (state.grid_x, state.grid_y)
+
+    def beyond(flow: np.ndarray) -> np.ndarray:
+        return cv2.remap(outside, grid[0] + flow[..., 0], grid[1] + flow[..., 1], cv2.INTER_LINEAR)
+
+    # Only what the photo's own pixels show counts, inside the crop's border fade (there the photo
+    # is moved along the flow times the fade: `reconstruction.crop.warp_photo`).
+    shown = ((valid >= 0.5) & (crop_mask(state.size[0], feather=0.1, margin=0.0) > 0.5)).astype(np.float32)
+    front, back = beyond(motion.flow) * motion.alpha, beyond(motion.back) * (1.0 - motion.alpha)
+    return float(((front + back) * shown).max())
+
+
+def test_head_touching_the_photos_top_edge_never_reads_beyond_it(scene) -> None:
+    """The crop is padding above the photo's top edge (at the photo's resolution its edge row,
+    repeated: streaks). A head whose hair touches that edge, moved down, leaves the top of the
+    hair where it is (stretched, as the default does) and slides no background in from beyond it."""
+    renderer, state, crop, _ = scene
+    person = state.head.person
+    columns = np.flatnonzero((person > 0.5).any(axis=0))
+    top = int(np.flatnonzero((person[:, columns] > 0.5).any(axis=1))[0])
+    edge = top + 20  # the photo starts at this row (below the crop's fade): the hair crosses its top edge
+    valid = np.zeros(state.size, np.float32)
+    valid[edge:] = 1.0
+    eyes = (33, 263)
+    points = state.points
+    target = points + [0.0, 10.0, 0.0]
+    rigid = renderer.projector.layout.rigid
+    unaware = head_motion(fit_head(crop, points, person, eye_corners=eyes), points, target, rigid)
+    assert _reads_beyond(unaware, state, valid) > 0.5  # without the region it reads the padding
+    proxy = fit_head(crop, points, person, eye_corners=eyes, valid=valid)
+    motion = head_motion(proxy, points, target, rigid)
+    assert _reads_beyond(motion, state, valid) < 0.05
+    # Beyond the stretch (4.5 times the motion from the edge) the head still moves as a whole.
+    inner = (_rho(state) < 0.8) & (cv2.erode(state.head.cover, np.ones((15, 15), np.uint8)) > 0)
+    inner[: edge + 60] = False
+    assert inner.sum() > 1000
+    np.testing.assert_allclose(motion.flow[inner], unaware.flow[inner], atol=0.5)

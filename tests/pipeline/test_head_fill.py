@@ -9,12 +9,15 @@ import numpy as np
 import pytest
 
 from pipeline.head_fill import (
+    border_distance,
+    border_ramp,
     composite,
     edge_flow,
     extend_flow,
     front_alpha,
     land_outside,
     slide_background,
+    valid_region,
 )
 from reconstruction.crop import CropTransform, warp_photo
 
@@ -157,3 +160,45 @@ def test_composite_takes_front_where_alpha_is_one_and_back_elsewhere() -> None:
     out = composite(source, grid, front, back, alpha)
     np.testing.assert_array_equal(out[:, :32], source[:, :32])
     np.testing.assert_array_equal(out[:40, 32:48], source[8:48, 40:56])
+
+
+def test_valid_region_is_where_the_crop_shows_the_photo() -> None:
+    """A crop box reaching 40 photo pixels above a 400 x 300 photo (2 photo pixels per crop pixel):
+    its top 20 crop rows are padding."""
+    transform = CropTransform.from_box(150.0, 88.0, 256.0, (400, 300), 128)
+    valid = valid_region(transform)
+    assert valid.shape == (128, 128) and valid.dtype == np.float32
+    assert valid[:19].max() == 0.0 and valid[23:].min() == 1.0  # the sides and the bottom are photo
+
+
+def test_border_ramp_stretches_at_most_one_and_a_half_times() -> None:
+    """A motion of 12 px that reaches the border is taken to 0 there, its slope (the stretch of
+    what it moves) at most 1/3."""
+    distance = np.arange(200, dtype=np.float32)
+    motion = np.full(200, 12.0, np.float32)
+    moved = motion * border_ramp(motion, distance)
+    assert moved[0] == 0.0 and moved[-1] == 12.0
+    assert np.diff(moved).max() <= 12.0 * 1.5 / (4.5 * 12.0) + 1e-4
+
+
+def test_slide_stops_before_the_photos_edge() -> None:
+    """A disc moved down, away from a photo edge 10 px above it: the background slid in behind it
+    never reads beyond the edge (the slide fades out over the room between the edge and the disc)."""
+    size, shift = 128, 8.0
+    person = _disc(size, (64.0, 60.0), 40.0)
+    valid = np.zeros((size, size), np.float32)
+    valid[10:] = 1.0
+    grid = _grid(size)
+    sheet = (person > 0.25).astype(np.float32)
+    moved = cv2.remap(sheet, grid[0], grid[1] - shift, cv2.INTER_NEAREST)
+    front = np.zeros((size, size, 2), np.float32)
+    front[..., 1] = -shift
+    front *= moved[:, :, None]
+    edge = edge_flow(person, valid)
+    border = border_distance(valid)
+    back = land_outside(slide_background(front, moved, edge, 20.0, border=border), edge, grid)
+    reads = grid[1] + back[..., 1]
+    shown = (moved < 0.5) & (valid > 0.5)
+    assert reads[shown].min() >= 9.0, reads[shown].min()
+    unaware = land_outside(slide_background(front, moved, edge_flow(person), 20.0), edge_flow(person), grid)
+    assert (grid[1] + unaware[..., 1])[shown].min() < 5.0  # the same slide without the edge reads beyond it
