@@ -11,7 +11,7 @@ Same-frame inpainting (`training.mouth_inpaint`): a hole is cut into the middle 
 mouth and the network fills it from the context around it (cut from the 256 px crop, as at
 inference); the truth is the same frame at native resolution, aligned to the pixel. Losses (named
 weighted terms) over the hole: L1 (normalised by the hole's area), the stlpips distance (AlexNet,
-shift-tolerant) of the patch with the hole filled, and a hinge adversarial term from a small
+shift-tolerant, at 64 px) of the patch with the hole filled, and a hinge adversarial term from a small
 spectrally normalised patch discriminator that sees that patch and the hole. Colour augmentation:
 per-sample channel gains and greyscale (black-and-white photos). Only the training identity
 groups of the rule's split are read; the last step's weights are kept.
@@ -152,7 +152,8 @@ def train(
         area = b["hole"].mean().clamp_min(1e-3)
         terms = {"l1": options.l1 * ((net - b["truth"]).abs() * b["hole"]).mean() / area}
         if options.perceptual > 0 and step % options.perceptual_every == 0:
-            terms["perceptual"] = options.perceptual * perceptual(filled, b["truth"]).mean()
+            small = [F.interpolate(x, size=64, mode="area") for x in (filled, b["truth"])]
+            terms["perceptual"] = options.perceptual * perceptual(*small).mean()
         weight = F.adaptive_max_pool2d(b["hole"], (b["hole"].shape[2] // 8, b["hole"].shape[3] // 8))
         if options.adversarial > 0 and step >= options.adversarial_after:
             logits = discriminator(filled, b["hole"])
