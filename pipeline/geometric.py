@@ -501,7 +501,7 @@ class GeometricRenderer:
         )
         painted = cover.copy()
         if self.settings.mouth_net and painted.max() > 0.0:
-            self._repaint_gap(state, target, target_points, out, paint, painted)
+            self._repaint_gap(state, target_points, out, paint, painted)
         for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
             lids = (
                 (state.points[upper, :2], state.points[lower, :2]),
@@ -539,13 +539,12 @@ class GeometricRenderer:
     def _repaint_gap(
         self,
         state: PreviewState,
-        target: FaceCoefficients,
         target_points: np.ndarray,
         out: np.ndarray,
         paint: np.ndarray,
         painted: np.ndarray,
     ) -> None:
-        """Repaint the painted mouth gap (coverage `painted`) of `out` and `paint` with the network."""
+        """Fill the painted mouth gap (coverage `painted`) of `out` and `paint` with the network."""
         model = self.mouth_network()
         if model is None:
             return
