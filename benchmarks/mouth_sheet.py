@@ -80,14 +80,9 @@ def _side_by_side(images: list[np.ndarray], titles: tuple[str, ...]) -> np.ndarr
 
 
 def photo_rows(
-    name: str,
-    images: Path,
-    before: Path,
-    after: Path,
-    registry: EngineRegistry,
-    labels: tuple[str, str] = ("before", "after"),
+    name: str, images: Path, before: Path, after: Path, registry: EngineRegistry
 ) -> list[np.ndarray]:
-    """One row per edit: head input | before | after (`labels`), then the mouth at 100 %."""
+    """One row per edit: head input | before | after, then the mouth at 100 %."""
     state = prepare_photo(images / name, registry=registry)
     engine = registry.geometric(state.backend)
     points = state.engine_state(engine).points
@@ -119,8 +114,8 @@ def photo_rows(
             for o in outs
         ]
         parts = [
-            _side_by_side(heads, (f"{label}: input", *labels)),
-            _side_by_side(mouths, (f"{name} {w}x{h}, mouth {100 * zoom} %: input", *labels)),
+            _side_by_side(heads, (f"{label}: input", "before", "after")),
+            _side_by_side(mouths, (f"{name} {w}x{h}, mouth {100 * zoom} %: input", "before", "after")),
         ]
         height = max(p.shape[0] for p in parts)
         parts = [np.pad(p, ((0, height - p.shape[0]), (0, 12), (0, 0)), constant_values=255) for p in parts]

@@ -63,7 +63,6 @@ from pipeline.mouth import (
     paint_mouth,
     refine_mouth_area,
 )
-from pipeline.mouth_refiner import bundled_refiner, lip_colour, mouth_box, mouth_opening, refine_gap
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
@@ -100,9 +99,7 @@ class PreviewSettings:
     away from it) instead of fading the face's flow outwards; off by default
     (docs/HEAD_PROXY.md): it takes about twice the default's time per frame (previews near or past
     25 ms on a loaded 2-core machine), and at yaw 30 it stretches a microphone or a letter beside
-    the head into a smear and drags loose strands the segmenter misses into pale smears; mouth_net:
-    fill the painted mouth gap with the learned mouth-interior inpainting network
-    (`pipeline.mouth_refiner`, weights in `weights/files/mouth_refiner`).
+    the head into a smear and drags loose strands the segmenter misses into pale smears.
     """
 
     raster_scale: float = 0.5
@@ -111,7 +108,6 @@ class PreviewSettings:
     min_motion: float = 0.01
     teeth: bool = True
     head: bool = False
-    mouth_net: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -166,8 +162,6 @@ class GeometricRenderer:
         self._segmenter_lock = threading.Lock()
         self._detector: Any = None  # FaceDetector for the irises, made on first use (shared, locked)
         self._detector_lock = threading.Lock()
-        self._mouth_net: Any = None  # MouthRefiner, loaded on first use
-        self._mouth_net_lock = threading.Lock()
         if not 0.1 <= self.settings.raster_scale <= 1.0:
             raise InputError(f"raster_scale must be in [0.1, 1], got {self.settings.raster_scale}")
 
@@ -500,8 +494,6 @@ class GeometricRenderer:
             paint=paint,
         )
         painted = cover.copy()
-        if self.settings.mouth_net and painted.max() > 0.0:
-            self._repaint_gap(state, target_points, out, paint, painted)
         for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
             lids = (
                 (state.points[upper, :2], state.points[lower, :2]),
@@ -527,32 +519,6 @@ class GeometricRenderer:
             back_flow=motion.back if motion.alpha is not None else None,
             front_alpha=motion.alpha,
         )
-
-    def mouth_network(self) -> Any:
-        """The mouth-interior network (loaded once; WeightsNotFoundError / CheckpointError when its
-        files are missing or broken), or None when it was trained for another face model."""
-        with self._mouth_net_lock:
-            if self._mouth_net is None:
-                self._mouth_net = bundled_refiner(self.face_model) or False
-        return self._mouth_net or None
-
-    def _repaint_gap(
-        self,
-        state: PreviewState,
-        target_points: np.ndarray,
-        out: np.ndarray,
-        paint: np.ndarray,
-        painted: np.ndarray,
-    ) -> None:
-        """Fill the painted mouth gap (coverage `painted`) of `out` and `paint` with the network."""
-        model = self.mouth_network()
-        if model is None:
-            return
-        layout = self.projector.layout
-        box = mouth_box(target_points, layout.mouth, model.config)
-        opening = mouth_opening(target_points, layout.mouth)
-        lip = lip_colour(state.source, state.points, layout.lips)
-        refine_gap(model, out, paint, painted, box, opening, lip)
 
     def _shut_openings(self, state: PreviewState, target_points: np.ndarray) -> list[np.ndarray]:
         """(H, W) float32 masks, 1 on the photo's opening of each eye the target shuts."""
