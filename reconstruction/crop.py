@@ -538,21 +538,21 @@ def warp_photo(
     to_crop = transform.matrix.copy()
     to_crop[:, 2] += to_crop[:, :2] @ np.array([x0, y0], dtype=np.float64)  # region pixel -> crop pixel
     inverse_map = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    # Where each crop pixel samples the photo (photo pixels), then that map taken to the region:
-    # p -> A^-1 (A p + f(A p)) = p + L^-1 f(A p), one resampling of a (c, c, 2) field.
+    # p -> p + L^-1 f(A p): the shift is resampled (0 past the crop's outer pixel centres, where
+    # the faded flow is 0), never the absolute map, whose edge would repeat the crop's last row.
     grid = np.stack(np.meshgrid(np.arange(c, dtype=np.float32), np.arange(c, dtype=np.float32)), axis=-1)
-    source_photo = cv2.transform((grid + faded).reshape(1, -1, 2), transform.inverse()).reshape(c, c, 2)
-    photo_map = cv2.warpAffine(
-        source_photo, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_REPLICATE
-    )
-    map_x, map_y = photo_map[..., 0], photo_map[..., 1]
+    shift = cv2.transform(faded.reshape(1, -1, 2), transform.inverse() * [1.0, 1.0, 0.0]).reshape(c, c, 2)
+    shift = cv2.warpAffine(shift, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_CONSTANT)
+    map_x, map_y = shift[..., 0], shift[..., 1]
+    map_x += np.arange(x0, x1, dtype=np.float32)
+    map_y += np.arange(y0, y1, dtype=np.float32)[:, None]
     if hidden is not None:
         inside = hidden_mask(hidden, c)
         part = _sub_box(reads_near(grid + faded, inside), (x0, y0), map_x.shape, transform)
         if part is not None:
             exits = hidden_exits(inside)
             leave_hidden(map_x[part[0], part[1]], map_y[part[0], part[1]], exits, transform.matrix)
-    roi = cv2.remap(original, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    roi = cv2.remap(original, shift, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     part = None if behind is None else _sub_box(behind[1] < 0.999, (x0, y0), roi.shape, transform)
     if behind is not None and part is not None:
         rows, cols, to_crop = part

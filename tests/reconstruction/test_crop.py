@@ -365,6 +365,22 @@ def test_warp_photo_moves_the_photo_at_its_own_resolution(astronaut, astro_face)
     np.testing.assert_array_equal(out[outside], big[outside])
 
 
+def test_warp_photo_does_not_repeat_the_crops_edge_past_its_last_pixels():
+    """Between the crop's outer pixel centres and its box edge (half a crop pixel: several photo
+    pixels at 12 MP) the faded flow is 0, so those photo rows and columns show themselves, not the
+    crop's last row or column repeated (a visible line across a shirt, before)."""
+    photo = cv2.GaussianBlur(_random_image(1400, 1400, seed=3), (0, 0), 1.0)  # every row differs
+    t = CropTransform(((0.25, 0.0, -50.0), (0.0, 0.25, -50.0)), 256, (1400, 1400))  # box 198..1222
+    flow = np.zeros((256, 256, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 30.0, 20.0  # large enough to touch the crop's edge pixels
+    out = warp_photo(photo, flow, t).astype(float)
+    last = int(round((t.inverse() @ np.array([255.0, 255.0, 1.0]))[1])) + 1  # past the last pixel centres
+    middle = slice(600, 800)
+    assert np.abs(out[middle, middle] - photo[middle, middle]).mean() > 20  # the inside moved
+    np.testing.assert_allclose(out[last:1230, middle], photo[last:1230, middle], atol=8)
+    np.testing.assert_allclose(out[middle, last:1230], photo[middle, last:1230], atol=8)
+
+
 def test_warp_photo_zero_flow_and_overlay(astronaut, astro_face):
     t = crop_transform_for_face(astro_face, astronaut.shape[:2])
     c = t.crop_size
