@@ -122,20 +122,17 @@ class GeometricEngine(Renderer):
     def _check(self, face_model: str) -> None:
         check_face_model(self.face_model, face_model, what="geometric preview")
 
-    def prepare(
-        self, crop: np.ndarray, source_coeffs: FaceCoefficients, transform: CropTransform | None = None
-    ) -> Any:
-        """transform: where the crop lies in its photo, if known (the whole-head proxy reads the
-        background only from the photo itself; a stand-in renderer is prepared without it)."""
+    def prepare(self, crop: np.ndarray, source_coeffs: FaceCoefficients) -> Any:
         self._check(source_coeffs.face_model)
-        if transform is None or not isinstance(self.renderer, GeometricRenderer):
-            return self.renderer.prepare(_check_crop(crop), source_coeffs)
-        return self.renderer.prepare(_check_crop(crop), source_coeffs, transform=transform)
+        return self.renderer.prepare(_check_crop(crop), source_coeffs)
 
     def prepare_in_photo(
         self, crop: np.ndarray, source_coeffs: FaceCoefficients, transform: CropTransform
     ) -> Any:
-        return self.prepare(crop, source_coeffs, transform=transform)
+        """`prepare`, telling the renderer where the crop lies in its photo (the whole-head proxy
+        reads the background only from the photo itself, not from the crop's padding)."""
+        self._check(source_coeffs.face_model)
+        return self.renderer.prepare(_check_crop(crop), source_coeffs, transform=transform)
 
     def render(self, state: Any, target: FaceCoefficients) -> np.ndarray:
         self._check(target.face_model)

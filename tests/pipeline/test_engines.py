@@ -40,7 +40,9 @@ def _crop() -> np.ndarray:
 class _ShiftRenderer:
     """Stand-in for GeometricRenderer: shifts the crop by the yaw (a pure function of its inputs)."""
 
-    def prepare(self, crop: np.ndarray, source: FaceCoefficients) -> tuple[np.ndarray, FaceCoefficients]:
+    def prepare(
+        self, crop: np.ndarray, source: FaceCoefficients, transform: object = None
+    ) -> tuple[np.ndarray, FaceCoefficients]:
         return crop, source
 
     def render(self, state: tuple[np.ndarray, FaceCoefficients], target: FaceCoefficients) -> np.ndarray:
