@@ -74,11 +74,23 @@ def test_a_release_after_a_drag_renders_nothing_new(
     assert Path(shown).is_file() and Path(shown) in session.shown["edit"]
 
 
+class _Sum:
+    """Reads as the sum of several call counters (`_Sum(a, b)[0]`)."""
+
+    def __init__(self, *counters: list[int]) -> None:
+        self.counters = counters
+
+    def __getitem__(self, index: int) -> int:
+        return sum(counter[index] for counter in self.counters)
+
+
 def test_downloads_reuse_the_prepared_photo_and_engine(
     ctx: AppContext, photo: Path, astronaut: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handlers, session, request = EditHandlers(ctx), EditSession(), SimpleNamespace(session_hash="user-b")
-    prepares = _count(monkeypatch, ctx.registry.geometric("default"), "prepare")
+    engine = ctx.registry.geometric("default")
+    plain, in_photo = _count(monkeypatch, engine, "prepare"), _count(monkeypatch, engine, "prepare_in_photo")
+    prepares = _Sum(plain, in_photo)
     analyses = _count(monkeypatch, ctx.registry.backend("default"), "analyze_photo")
     handlers.analyse(str(photo), None, session, request)
     handlers.preview(session, request, yaw=-10.0)
