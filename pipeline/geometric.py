@@ -63,6 +63,7 @@ from pipeline.mouth import (
     paint_mouth,
     refine_mouth_area,
 )
+from pipeline.neck import shoulder_fade
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
@@ -99,7 +100,8 @@ class PreviewSettings:
     away from it) instead of fading the face's flow outwards; off by default
     (docs/HEAD_PROXY.md): it takes about twice the default's time per frame (previews near or past
     25 ms on a loaded 2-core machine), and at yaw 30 it stretches a microphone or a letter beside
-    the head into a smear and drags loose strands the segmenter misses into pale smears.
+    the head into a smear and drags loose strands the segmenter misses into pale smears; neck: below
+    the jaw the flow also fades downwards, to still shoulders (`pipeline.neck`, docs/NECK.md).
     """
 
     raster_scale: float = 0.5
@@ -108,6 +110,7 @@ class PreviewSettings:
     min_motion: float = 0.01
     teeth: bool = True
     head: bool = False
+    neck: bool = True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -326,7 +329,8 @@ class GeometricRenderer:
             neck = cv2.resize(neck, (w, h), interpolation=cv2.INTER_LINEAR)
             motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover, neck)
         else:
-            spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy))
+            chin = (float(state.points[:, 1].max()) + 0.5) * sy - 0.5 if self.settings.neck else None
+            spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy), chin)
             motion = HeadMotion(flow=cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR))
         self._refine_openings(motion.flow, state, target_points, gaze)
         return motion
@@ -406,7 +410,12 @@ class GeometricRenderer:
             )
 
     def _extend(
-        self, flow: np.ndarray, cover: np.ndarray, face_size: float, scale: float = 1.0
+        self,
+        flow: np.ndarray,
+        cover: np.ndarray,
+        face_size: float,
+        scale: float = 1.0,
+        chin: float | None = None,
     ) -> np.ndarray:
         """Carry the face's flow outwards and fade it to zero over `fade` * face size (coarse pixels;
         `scale`: coarse pixels per crop pixel, the unit of the flow's values), or longer for a large motion.
@@ -414,7 +423,8 @@ class GeometricRenderer:
         Push-pull pyramid diffusion: the flow of the face's rim is averaged down a pyramid
         (weights = rim coverage), then filled back up, each level keeping its own values where it is well covered
         and taking the coarser level's elsewhere. The fill meets the face's flow continuously at
-        its border (no seam) and becomes smoother with distance.
+        its border (no seam) and becomes smoother with distance. With the photo's `chin` row (coarse
+        pixels) it also fades downwards below the jaw, to still shoulders (`pipeline.neck`).
         """
         rh, rw = cover.shape
         # Only the face's rim feeds the fill: outside, the flow continues the border's motion
@@ -445,9 +455,16 @@ class GeometricRenderer:
         )
         t = np.clip(dist / max(reach, 1.0), 0.0, 1.0)
         keep = 1.0 - t * t * (3.0 - 2.0 * t)  # smoothstep down to 0
-        flow = np.where(cover[:, :, None] > 0.5, flow, estimate * keep[:, :, None]).astype(np.float32)
+        face = cover[:, :, None] > 0.5
+        flow = np.where(face, flow, estimate * keep[:, :, None]).astype(np.float32)
         _unfold_columns(flow, cover, scale)
-        return _smooth_rim(flow, cover, RIM_SMOOTH * face_size, scale)
+        flow = _smooth_rim(flow, cover, RIM_SMOOTH * face_size, scale)
+        # Below the jaw, on to still shoulders; the face itself (and its smoothed rim) stays as it is.
+        neck = None if chin is None else shoulder_fade(flow, cover, chin, face_size, STRETCH_BOUND, scale)
+        if neck is not None:
+            flow = np.where(face, flow, flow * neck)
+            _unfold_columns(flow, cover, scale)
+        return flow
 
     def face_mask(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
         """(H, W) uint8, 255 on the target's face (the convex hull of its projected mesh, eyes and
