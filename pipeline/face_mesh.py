@@ -1,7 +1,8 @@
 """The face mesh in the renderer crop, for the geometric preview: a face model's vertices projected
 into the crop (`projector_for`: the project's own `LinearFaceModel` or the BFM of Deep3DFaceRecon),
 the mesh facts the preview needs (mouth, eye and rigid vertices), and z-buffered rasterisation of
-its triangles (`rasterise_triangles`, a pure function).
+its triangles (`rasterise_triangles`, a pure function), with surfaces for the eyes' openings
+(`eye_surfaces`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ import torch
 
 from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients
 from core.errors import InputError
+from pipeline.face_paint import similarity_2d
 from reconstruction.align import TARGET_SIZE
 from reconstruction.face_model import LinearFaceModel, load_default_face_model
 from reconstruction.fitting import project_coefficients
 
-__all__ = ["MeshLayout", "Projector", "projector_for", "rasterise_triangles", "FOCAL_PX_PER_UNIT"]
+__all__ = [
+    "MeshLayout",
+    "Projector",
+    "projector_for",
+    "rasterise_triangles",
+    "eye_surfaces",
+    "FOCAL_PX_PER_UNIT",
+]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -96,6 +105,34 @@ def rasterise_triangles(
     keep = winner[winner >= 0]  # in pixel order
     bary = np.stack([l0[keep], l1[keep], l2[keep]], axis=1)
     return pix[keep], t[keep], bary
+
+
+def eye_surfaces(
+    layout: MeshLayout, target_points: np.ndarray, source_points: np.ndarray, near: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Surfaces for the eyes' openings (holes in the mesh), so a z-buffer keeps what lies behind
+    an eye behind it: for each eye with a lid vertex marked in `near` (N,) bool, a fan over the lids'
+    ring and its centre, at the lids' depth.
+
+    Returns (V, 3) target vertices, (F, 3) triangles indexing them and (F, 3, 2) the photo's pixels
+    at their corners: the eye's corners' similarity, so the eyeball moves as a whole.
+    """
+    vertices, triangles, corners = [np.zeros((0, 3))], [np.zeros((0, 3), np.int64)], [np.zeros((0, 3, 2))]
+    count = 0
+    for upper, lower in layout.eyes:
+        ring = np.concatenate([upper, lower[-2:0:-1]])
+        if not near[ring].any():
+            continue
+        points = np.concatenate([target_points[ring], target_points[ring].mean(axis=0, keepdims=True)])
+        ends = [int(upper[0]), int(upper[-1])]
+        sim = similarity_2d(target_points[ends, :2], source_points[ends, :2])  # target -> photo
+        n = len(ring)
+        fan = np.stack([np.arange(n), (np.arange(n) + 1) % n, np.full(n, n)], axis=1)
+        vertices.append(points)
+        triangles.append(fan + count)
+        corners.append((points[:, :2] @ sim[:, :2].T + sim[:, 2])[fan])
+        count += len(points)
+    return np.concatenate(vertices), np.concatenate(triangles), np.concatenate(corners)
 
 
 # ------------------------------------------------------------------------------------------------

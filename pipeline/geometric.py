@@ -51,7 +51,7 @@ from pipeline.eyes import (
     shift_gaze,
     shut_opening,
 )
-from pipeline.face_mesh import projector_for, rasterise_triangles
+from pipeline.face_mesh import eye_surfaces, projector_for, rasterise_triangles
 from pipeline.face_paint import paint_lash_line, similarity_2d
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion
 from pipeline.head_fill import composite, valid_region
@@ -380,11 +380,19 @@ class GeometricRenderer:
         local[:, 0] -= x0
         local[:, 1] -= y0
         local[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # as on the coarse grid
-        triangles = layout.triangles[near]
-        pix, tri, bary = rasterise_triangles(local, triangles, (y1 - y0, x1 - x0))
+        # The eyes' openings are holes in the mesh: they get a surface of their own (a fan over the
+        # lids' ring at the lids' depth, showing the eyeball moved as a whole), so the z-buffer keeps
+        # the side of the head behind them (at yaw 30 the far temple's triangles turn in behind the
+        # far eye and would otherwise paint skin over the iris).
+        vertices, triangles, corners = eye_surfaces(layout, target_points, state.points, in_box)
+        vertices[:, :2] -= [x0, y0]
+        vertices = np.concatenate([local, vertices])
+        triangles = np.concatenate([layout.triangles[near], triangles + len(local)])
+        corners = np.concatenate([_corners(state, layout.triangles)[near], corners])
+        pix, tri, bary = rasterise_triangles(vertices, triangles, (y1 - y0, x1 - x0))
         if len(pix) == 0:
             return
-        src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[near][tri])
+        src = np.einsum("pk,pkd->pd", bary, corners[tri])
         gy, gx = np.divmod(pix, x1 - x0)
         region = flow[y0:y1, x0:x1]
         region[gy, gx, 0] = src[:, 0] - (gx + x0)
