@@ -53,7 +53,7 @@ from pipeline.eyes import (
 )
 from pipeline.face_mesh import eye_surfaces, projector_for, rasterise_triangles
 from pipeline.face_paint import paint_lash_line, similarity_2d
-from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion
+from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
 from pipeline.mouth import (
     MouthInterior,
@@ -337,9 +337,17 @@ class GeometricRenderer:
 
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
         """The photo's mouth interior with the inner lips of the photo and of the target."""
-        upper, lower = self.projector.layout.mouth
+        layout = self.projector.layout
+        upper, lower = layout.mouth
         source = (state.points[upper, :2], state.points[lower, :2])
-        return MouthMotion(state.mouth, source, (target_points[upper, :2], target_points[lower, :2]))
+        s, rot, t = similarity_3d(state.points[layout.rigid], target_points[layout.rigid])
+        posed = [(state.points[lip, :3] @ (s * rot.T) + t)[:, :2] for lip in (upper, lower)]
+        return MouthMotion(
+            state.mouth,
+            source,
+            (target_points[upper, :2], target_points[lower, :2]),
+            posed_lips=(posed[0], posed[1]),  # the photo's lips in the target's pose
+        )
 
     def _rasterise_features(self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray) -> None:
         """The mesh's flow around the mouth and the eyes at full resolution (in place): lips and

@@ -154,12 +154,15 @@ class MouthMotion:
     """The photo's mouth interior with the inner lips of the photo and of the target.
 
     interior: `analyse_mouth` of the photo; source_lips / target_lips: (upper, lower) inner lip
-    curves, (K, 2) crop pixels each, ordered from the image's left.
+    curves, (K, 2) crop pixels each, ordered from the image's left; posed_lips: the photo's inner lips
+    carried with the skull into the target's pose (its expression kept): a turn foreshortens the
+    mouth across, not down, and its opening is no gap to paint.
     """
 
     interior: MouthInterior
     source_lips: tuple[np.ndarray, np.ndarray]
     target_lips: tuple[np.ndarray, np.ndarray]
+    posed_lips: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,12 @@ def _columns(xs: np.ndarray, mouth: MouthMotion) -> _Columns:
     gap_s = np.maximum(curve_y(lo_s, x_src) - top_s, 0.0)
     scale = float(np.hypot(*(up_t[-1] - up_t[0])) / max(np.hypot(*(up_s[-1] - up_s[0])), 1.0))
     needed = gap_s * scale
+    if mouth.posed_lips is not None:
+        # The photo's opening as the target's pose alone shows it, at the same place across.
+        up_p, lo_p = mouth.posed_lips
+        left_p, right_p = _corners_x(up_p)
+        x_p = left_p + a * (right_p - left_p)
+        needed = np.maximum(needed, curve_y(lo_p, x_p) - curve_y(up_p, x_p))
     opening = gap_t > needed
     # A mouth that closes where the photo's was open squeezes its inside (never below 5 %).
     ratio = np.where(opening | (gap_s < 1e-3), scale, np.maximum(gap_t / np.maximum(gap_s, 1e-3), 0.05))

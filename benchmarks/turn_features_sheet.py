@@ -1,15 +1,19 @@
-"""Contact sheet of the eyes at a strong turn: the photo's eyes, the eyes before the openings had a
-surface of their own (the side of the head could paint skin over a far iris), and now, at 100 %.
+"""Contact sheet of the eyes and the mouth at a turn, at the photo's resolution: the photo, the
+renderer before two fixes, and now. Before, the side of the head could paint skin over a far iris
+(the eyes' openings had no surface of their own), and a turned smile with teeth showed a painted
+black crescent (the photo's opening was scaled by the mouth's foreshortened width).
 
-    python benchmarks/turned_eye_sheet.py [-o docs/turned_eye_sheet.jpg]
+    python benchmarks/turn_features_sheet.py [-o docs/turn_features_sheet.jpg]
 
 Edits: yaw -30, -15, +15, +30 (the default renderer) on four real photos of ../shared/data/images.
-"Before" is the same renderer with `pipeline.geometric.eye_surfaces` giving no surfaces.
+"Before" is the same renderer with `pipeline.geometric.eye_surfaces` giving no surfaces and the
+mouth's motion without the photo's lips in the target's pose.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,17 +41,20 @@ TILE = 480
 
 
 @contextmanager
-def _without_eye_surfaces() -> Iterator[None]:
-    original = geometric.eye_surfaces
+def _before_the_fixes() -> Iterator[None]:
+    surfaces, mouth = geometric.eye_surfaces, geometric.GeometricRenderer._mouth
 
-    def none(*_args: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def no_surfaces(*_args: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.zeros((0, 3)), np.zeros((0, 3), np.int64), np.zeros((0, 3, 2))
 
-    geometric.eye_surfaces = none
+    def unposed(self, state, target_points):  # noqa: ANN001, ANN202
+        return dataclasses.replace(mouth(self, state, target_points), posed_lips=None)
+
+    geometric.eye_surfaces, geometric.GeometricRenderer._mouth = no_surfaces, unposed
     try:
         yield
     finally:
-        geometric.eye_surfaces = original
+        geometric.eye_surfaces, geometric.GeometricRenderer._mouth = surfaces, mouth
 
 
 def _label(image: np.ndarray, text: str) -> np.ndarray:
@@ -62,21 +69,35 @@ def rows_for(path: Path, registry: EngineRegistry) -> list[np.ndarray]:
     (scaled up to the tile when the photo is small)."""
     state = prepare_photo(path, registry=registry)
     lm = state.analysis.detection.face.landmarks[:, :2]
-    eyes = lm[[33, 133, 263, 362, 159, 386, 145, 374]]
-    (x0, y0), (x1, y1) = eyes.min(axis=0), eyes.max(axis=0)
-    across, down = 0.45 * (x1 - x0), 0.3 * (x1 - x0)  # room for the eyes to move with the turn
     h, w = state.image.shape[:2]
-    box = (max(0, int(x0 - across)), max(0, int(y0 - down)), min(w, int(x1 + across)), min(h, int(y1 + down)))
+    boxes = []
+    for points in (lm[[33, 133, 263, 362, 159, 386, 145, 374]], lm[[61, 291, 0, 17]]):  # eyes, mouth
+        (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+        across, down = 0.45 * (x1 - x0), 0.3 * (x1 - x0)  # room for the features to move with the turn
+        boxes.append(
+            (
+                max(0, int(x0 - across)),
+                max(0, int(y0 - down)),
+                min(w, int(x1 + across)),
+                min(h, int(y1 + down)),
+            )
+        )
 
     def tile(image: np.ndarray) -> np.ndarray:
-        part = image[box[1] : box[3], box[0] : box[2]]
-        scale = TILE / part.shape[1]
-        return cv2.resize(part, (TILE, round(part.shape[0] * scale)), interpolation=cv2.INTER_CUBIC)
+        parts = []
+        for x0, y0, x1, y1 in boxes:
+            part = image[y0:y1, x0:x1]
+            parts.append(
+                cv2.resize(
+                    part, (TILE, round(part.shape[0] * TILE / part.shape[1])), interpolation=cv2.INTER_CUBIC
+                )
+            )
+        return np.concatenate(parts, axis=0)
 
     rows = []
     for yaw in YAWS:
         request = EditRequest({"yaw": yaw})
-        with _without_eye_surfaces():
+        with _before_the_fixes():
             before = edit(state, request, registry=registry).full_image
         now = edit(state, request, registry=registry).full_image
         row = np.concatenate([tile(state.image), tile(before), tile(now)], axis=1)
@@ -86,7 +107,7 @@ def rows_for(path: Path, registry: EngineRegistry) -> list[np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "turned_eye_sheet.jpg")
+    parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "turn_features_sheet.jpg")
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
     args = parser.parse_args()
     registry = EngineRegistry(fast=False)
