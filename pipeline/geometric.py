@@ -59,9 +59,9 @@ from pipeline.mouth import (
     MouthInterior,
     MouthMotion,
     analyse_mouth,
+    fine_paint,
     mouth_source,
     paint_mouth,
-    paint_mouth_fine,
     refine_mouth_area,
 )
 from pipeline.neck import shoulder_fade
@@ -94,9 +94,8 @@ class PreviewSettings:
     fade: distance outside the face, as a fraction of the face size, over which the flow fades
     to zero; spread: width (fraction of the face size) of the Gaussian that carries the face's
     flow outwards; min_motion: below this largest vertex motion (pixels) the source is returned
-    unchanged; teeth: draw teeth in newly opened mouths of photos that show none (`pipeline.teeth`);
-    fine_teeth: those teeth go to the photo drawn at this many times the crop's resolution (1: at
-    the crop's, upsampled with the rest of the paint); head: move the whole
+    unchanged; teeth: draw teeth in newly opened mouths of photos that show none (`pipeline.teeth`),
+    at `fine_teeth` times the crop's resolution for the photo (`mouth.fine_paint`); head: move the whole
     head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the
     moved person laid with a soft edge over the background beside it slid into what it uncovers,
     `pipeline.head_fill`; where the person reaches the photo's edge it is stretched, not moved
@@ -540,8 +539,9 @@ class GeometricRenderer:
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
                 for image in (out, paint)
             )  # no red mouth in a grey photo
-        if teeth and self.settings.fine_teeth > 1:
-            paint = self._fine_paint(paint, cover, mouth, state)
+        if teeth and self.settings.fine_teeth > 1:  # crisp teeth once laid over a large photo
+            grey, factor = state.greyscale, self.settings.fine_teeth
+            paint = fine_paint(paint, cover, mouth, state.face_size, state.exposure, factor, grey)
         return RenderedFrame(
             crop=out,
             flow=flow,
@@ -551,26 +551,6 @@ class GeometricRenderer:
             back_flow=motion.back if motion.alpha is not None else None,
             front_alpha=motion.alpha,
         )
-
-    def _fine_paint(
-        self, paint: np.ndarray, cover: np.ndarray, mouth: MouthMotion, state: PreviewState
-    ) -> np.ndarray:
-        """The (c, c, 3) `paint` at `fine_teeth` times the crop's resolution, its mouth gap drawn
-        again at that resolution (`paint_mouth_fine`): crisp teeth once laid over a large photo.
-        Only what the (c, c) coverage `cover` reaches (and 3 pixels around: the overlay's bicubic
-        reads) is upsampled; the rest stays black (it is never laid over the photo)."""
-        factor = self.settings.fine_teeth
-        fine = np.zeros((paint.shape[0] * factor, paint.shape[1] * factor, 3), np.uint8)
-        ys, xs = np.nonzero(cover > 0.0)
-        x0, y0 = max(int(xs.min()) - 3, 0), max(int(ys.min()) - 3, 0)
-        x1, y1 = min(int(xs.max()) + 4, paint.shape[1]), min(int(ys.max()) + 4, paint.shape[0])
-        part = cv2.resize(paint[y0:y1, x0:x1], None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
-        fine[y0 * factor : y1 * factor, x0 * factor : x1 * factor] = part
-        paint_mouth_fine(fine, mouth, state.face_size, state.exposure, factor)
-        if state.greyscale:
-            box = fine[y0 * factor : y1 * factor, x0 * factor : x1 * factor]
-            box[...] = cv2.cvtColor(box, cv2.COLOR_RGB2GRAY)[:, :, None]
-        return fine
 
     def _shut_openings(self, state: PreviewState, target_points: np.ndarray) -> list[np.ndarray]:
         """(H, W) float32 masks, 1 on the photo's opening of each eye the target shuts."""

@@ -34,6 +34,7 @@ __all__ = [
     "follow_face_below_lips",
     "paint_mouth",
     "paint_mouth_fine",
+    "fine_paint",
 ]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -412,6 +413,34 @@ def paint_mouth(
         paint[y0:y1, x0:x1][near] = colour[near].astype(np.uint8)
     np.maximum(coverage[y0:y1, x0:x1], cover, out=coverage[y0:y1, x0:x1])
     return drawn and mouth.interior.teeth is None
+
+
+def fine_paint(
+    paint: np.ndarray,
+    cover: np.ndarray,
+    mouth: MouthMotion,
+    face_size: float,
+    exposure: float,
+    factor: int,
+    greyscale: bool = False,
+) -> np.ndarray:
+    """The (c, c, 3) uint8 overlay `paint` at `factor` times the crop's resolution, its mouth gap
+    drawn again at that resolution (`paint_mouth_fine`); grey where the photo is.
+
+    Only what the (c, c) coverage `cover` reaches, and 3 pixels around it (the overlay's bicubic
+    reads), is upsampled; the rest stays black (it is never laid over the photo)."""
+    fine = np.zeros((paint.shape[0] * factor, paint.shape[1] * factor, 3), np.uint8)
+    ys, xs = np.nonzero(cover > 0.0)
+    if ys.size == 0:
+        return fine
+    x0, y0 = max(int(xs.min()) - 3, 0), max(int(ys.min()) - 3, 0)
+    x1, y1 = min(int(xs.max()) + 4, paint.shape[1]), min(int(ys.max()) + 4, paint.shape[0])
+    box = fine[y0 * factor : y1 * factor, x0 * factor : x1 * factor]
+    box[...] = cv2.resize(paint[y0:y1, x0:x1], None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
+    paint_mouth_fine(fine, mouth, face_size, exposure, factor)
+    if greyscale:
+        box[...] = cv2.cvtColor(box, cv2.COLOR_RGB2GRAY)[:, :, None]
+    return fine
 
 
 def paint_mouth_fine(
