@@ -6,7 +6,8 @@ teeth, the tongue) belongs to the lower lip and moves with the jaw (`mouth_sourc
 flow, so the photo's own pixels move at the photo's resolution). When the target opens wider
 than the photo, the two parts part and only the gap between them, which the photo never
 showed, is painted (`paint_mouth`): a cavity shaded with depth (dark under the upper teeth and
-towards the corners), the hint of a tongue low down, and lower teeth where the photo showed
+towards the corners), the hint of a tongue low down, rows of teeth (`pipeline.teeth`) where the
+photo showed none (drawn again finer for the photo: `fine_paint`), and lower teeth where it showed
 upper teeth but no lower ones.
 
 `analyse_mouth` reads the photo's opening once per photo (`MouthInterior`). Points are crop
