@@ -59,6 +59,7 @@ from pipeline.mouth import (
     MouthInterior,
     MouthMotion,
     analyse_mouth,
+    fine_paint,
     mouth_source,
     paint_mouth,
     refine_mouth_area,
@@ -93,7 +94,8 @@ class PreviewSettings:
     fade: distance outside the face, as a fraction of the face size, over which the flow fades
     to zero; spread: width (fraction of the face size) of the Gaussian that carries the face's
     flow outwards; min_motion: below this largest vertex motion (pixels) the source is returned
-    unchanged; teeth: draw a hint of upper teeth in newly opened mouths; head: move the whole
+    unchanged; teeth: draw teeth in newly opened mouths of photos that show none (`pipeline.teeth`),
+    at `fine_teeth` times the crop's resolution for the photo (`mouth.fine_paint`); head: move the whole
     head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the
     moved person laid with a soft edge over the background beside it slid into what it uncovers,
     `pipeline.head_fill`; where the person reaches the photo's edge it is stretched, not moved
@@ -109,6 +111,7 @@ class PreviewSettings:
     spread: float = 0.12
     min_motion: float = 0.01
     teeth: bool = True
+    fine_teeth: int = 2
     head: bool = False
     neck: bool = True
 
@@ -517,10 +520,11 @@ class GeometricRenderer:
             )
         cover = np.zeros(state.size, np.float32)
         paint = out.copy()  # the overlay: the painted colours themselves, not blended with the lips
-        paint_mouth(
+        mouth = self._mouth(state, target_points)
+        teeth = paint_mouth(
             out,
             cover,
-            self._mouth(state, target_points),
+            mouth,
             face_size=state.face_size,
             exposure=state.exposure,
             teeth=self.settings.teeth,
@@ -543,6 +547,9 @@ class GeometricRenderer:
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
                 for image in (out, paint)
             )  # no red mouth in a grey photo
+        if teeth and self.settings.fine_teeth > 1:  # crisp teeth once laid over a large photo
+            grey, factor = state.greyscale, self.settings.fine_teeth
+            paint = fine_paint(paint, cover, mouth, state.face_size, state.exposure, factor, grey)
         return RenderedFrame(
             crop=out,
             flow=flow,

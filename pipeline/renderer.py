@@ -36,7 +36,8 @@ class RenderedFrame:
     crop: (c, c, 3) uint8 RGB, the rendered crop. flow: (c, c, 2) float32 backward flow in crop
     pixels (output pixel (x, y) shows the source crop at (x, y) + flow) or None when the crop was
     painted by a network. overlay / overlay_alpha: (c, c, 3) uint8 content drawn on top of the
-    moved pixels (an opened mouth) and its (c, c) float32 coverage in [0, 1], or None. hidden:
+    moved pixels (an opened mouth; or (n c, n c, 3), drawn n times finer) and its (c, c) float32
+    coverage in [0, 1], or None. hidden:
     (c, c) float32 in [0, 1] on the source crop, 1 where the photo must not show (the eyeball
     behind a shut lid, where the flow jumps), or None. back_flow / front_alpha: a second layer
     behind the first, (c, c, 2) float32 and (c, c) float32 in [0, 1]: where front_alpha < 1 the

@@ -493,7 +493,7 @@ def warp_photo(
         flow: (c, c, 2) float32 crop pixels, c = crop side: crop pixel (x, y) shows the source crop
             at (x + flow[y, x, 0], y + flow[y, x, 1]).
         transform: where the crop lies in the photo.
-        overlay, overlay_alpha: optional (c, c, 3) uint8 content synthesised on the crop (a mouth
+        overlay, overlay_alpha: optional (n c, n c, 3) uint8 content synthesised on the crop (a mouth
             interior) and its (c, c) float32 coverage in [0, 1], laid over the result at the
             photo's resolution (`reconstruction.overlay`: sharp edges stay sharp along their
             contour, the paint gets the photo's grain).
@@ -521,9 +521,9 @@ def warp_photo(
     if overlay is not None and overlay_alpha is not None:
         overlay = check_rgb8(overlay, "overlay")
         alpha = np.asarray(overlay_alpha, dtype=np.float32)
-        if overlay.shape[:2] != (c, c) or alpha.shape != (c, c):
+        if overlay.shape[0] % c or overlay.shape[:2] != (overlay.shape[0],) * 2 or alpha.shape != (c, c):
             raise InputError(
-                f"overlay and overlay_alpha must be {c}x{c}, got {overlay.shape[:2]} and {alpha.shape}"
+                f"overlay must be n{c}xn{c}, overlay_alpha {c}x{c}: got {overlay.shape[:2]}, {alpha.shape}"
             )
     magnitude = np.abs(faded)  # its max over the last axis, without numpy's slow 2-element reduction:
     touched = np.maximum(magnitude[..., 0], magnitude[..., 1]) > 0.01

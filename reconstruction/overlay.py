@@ -102,14 +102,18 @@ def add_grain(
 def lay_overlay(
     patch: np.ndarray, overlay: np.ndarray, alpha: np.ndarray, to_crop: np.ndarray, scale: float
 ) -> np.ndarray:
-    """(H, W, 3) uint8 photo `patch` with the (c, c, 3) uint8 `overlay` of coverage `alpha` (c, c)
+    """(H, W, 3) uint8 photo `patch` with the (f c, f c, 3) uint8 `overlay` of coverage `alpha` (c, c)
     laid over it at the photo's resolution (sharp edges, the photo's grain).
 
-    to_crop: (2, 3) patch pixel -> crop pixel; scale: photo pixels per crop pixel.
+    to_crop: (2, 3) patch pixel -> crop pixel; scale: photo pixels per crop pixel. The overlay may be
+    drawn finer than the crop (an integer f samples per crop pixel, sample u at crop x (u + 0.5) / f - 0.5).
     """
     size = (patch.shape[1], patch.shape[0])
     flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
-    colour = cv2.warpAffine(overlay, to_crop, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    factor = overlay.shape[0] / alpha.shape[0]
+    to_overlay = to_crop * factor
+    to_overlay[:, 2] += 0.5 * (factor - 1.0)
+    colour = cv2.warpAffine(overlay, to_overlay, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
     cover = photo_alpha(alpha, to_crop, size, scale)
     colour = add_grain(colour, patch, cover, scale)
     return cv2.blendLinear(colour, patch, cover, 1.0 - cover)

@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import InputError
 from reconstruction.crop import CropTransform, warp_photo
-from reconstruction.overlay import add_grain, hidden_exits, leave_hidden, photo_alpha
+from reconstruction.overlay import add_grain, hidden_exits, lay_overlay, leave_hidden, photo_alpha
 
 C = 64  # crop side of the synthetic cases
 
@@ -140,3 +140,34 @@ def test_a_layer_behind_shows_only_where_the_front_does_not() -> None:
     assert np.mean(out[left] != photo[left]) > 0.9
     with pytest.raises(InputError):
         warp_photo(photo, flow, transform, back_flow=back[:10], front_alpha=front)
+
+
+def test_an_overlay_drawn_finer_than_the_crop_lands_in_the_same_place() -> None:
+    """A paint drawn at 2 and 3 samples per crop pixel (sample u at crop x (u + 0.5) / f - 0.5) lays
+    the same smooth picture as the crop's own paint: the finer sampling neither shifts nor scales it."""
+    c = 32
+    alpha = np.zeros((c, c), np.float32)
+    alpha[8:24, 8:24] = 1.0
+
+    def smooth(f: int) -> np.ndarray:
+        u = (np.arange(c * f, dtype=np.float32) + 0.5) / f - 0.5
+        gx, gy = np.meshgrid(u, u)
+        return np.clip(np.stack([6 * gx, 6 * gy, 3 * (gx + gy)], axis=-1) + 20, 0, 255).astype(np.uint8)
+
+    patch = np.full((96, 96, 3), 128, np.uint8)
+    to_crop = np.array([[1 / 3, 0, -1 / 3], [0, 1 / 3, -1 / 3]])  # 3 photo pixels per crop pixel
+    laid = [lay_overlay(patch, smooth(f), alpha, to_crop, 3.0).astype(int) for f in (1, 2, 3)]
+    inside = (slice(30, 66), slice(30, 66))
+    assert np.abs(laid[1] - laid[0])[inside].max() <= 2 and np.abs(laid[2] - laid[0])[inside].max() <= 2
+
+
+def test_warp_photo_takes_overlays_at_a_multiple_of_the_crop_only() -> None:
+    photo = np.full((64, 64, 3), 100, np.uint8)
+    transform = CropTransform.from_box(31.5, 31.5, 64.0, (64, 64), 32)  # 2 photo px per crop px
+    flow = np.zeros((32, 32, 2), np.float32)
+    alpha = np.zeros((32, 32), np.float32)
+    alpha[10:20, 10:20] = 1.0
+    out = warp_photo(photo, flow, transform, overlay=np.full((64, 64, 3), 200, np.uint8), overlay_alpha=alpha)
+    assert out[30, 30].tolist() == [200, 200, 200] and out[5, 5].tolist() == [100, 100, 100]
+    with pytest.raises(InputError):
+        warp_photo(photo, flow, transform, overlay=np.full((48, 48, 3), 200, np.uint8), overlay_alpha=alpha)

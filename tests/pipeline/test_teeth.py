@@ -1,0 +1,92 @@
+"""Teeth painted into a mouth opened from closed lips (`pipeline.teeth` through `pipeline.mouth`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.mouth import MouthInterior, MouthMotion, paint_mouth, paint_mouth_fine
+
+FACE = 150.0  # face size, crop pixels
+SIZE = 160  # crop side
+
+
+def _curve(y: float, bulge: float) -> np.ndarray:
+    xs = np.linspace(50.0, 110.0, 9)
+    return np.stack([xs, y + bulge * np.sin(np.linspace(0.0, np.pi, 9))], axis=1)
+
+
+def _opened() -> MouthMotion:
+    """Closed lips in the photo, opened about 26 px in the target; the photo shows no teeth."""
+    interior = MouthInterior(np.linspace(0.06, 0.94, 24), np.full(24, 0.5), None, None, False)
+    source = (_curve(100.0, 0.0), _curve(100.0, 0.0))
+    target = (_curve(96.0, -2.0), _curve(96.0, 26.0))
+    return MouthMotion(interior, source, target)
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def test_teeth_are_drawn_only_inside_the_gap() -> None:
+    skin = np.full((SIZE, SIZE, 3), (190, 150, 130), np.uint8)
+    out, cover = skin.copy(), np.zeros((SIZE, SIZE), np.float32)
+    drew = paint_mouth(out, cover, _opened(), FACE, 1.0)
+    assert drew  # the photo showed no teeth: the painter drew its own
+    changed = np.abs(out.astype(int) - skin).max(axis=2) > 0
+    assert changed.any() and not (changed & (cover <= 0.0)).any()
+    # Teeth (brighter than the skin): upper ones under the upper lip (its middle at y 94), lower ones
+    # above the lower lip (its middle at y 122).
+    bright = _luma(out) > _luma(skin).max() + 5.0
+    rows = np.nonzero(bright.any(axis=1))[0]
+    assert rows.size and rows.min() >= 94 and rows.max() <= 123
+    assert bright[94:100].any() and bright[116:123].any() and not bright[104:112].any()
+
+
+def test_the_fine_paint_shows_the_gaps_between_teeth() -> None:
+    factor = 4
+    fine = np.full((SIZE * factor, SIZE * factor, 3), 200, np.uint8)
+    mouth = _opened()
+    paint_mouth_fine(fine, mouth, FACE, 1.0, factor)
+    # A row across the upper teeth, 2 crop pixels under the upper lip's middle.
+    row = _luma(fine[(96 + 2) * factor + factor // 2, 52 * factor : 108 * factor])
+    lit = row > 80.0  # on teeth, not the cavity at the corners
+    around = np.lib.stride_tricks.sliding_window_view(np.pad(row, 6, mode="edge"), 13).max(axis=1)
+    inner = np.arange(1, row.size - 1)
+    dips = (
+        (row[inner] < row[inner - 1]) & (row[inner] <= row[inner + 1]) & (row[inner] < around[inner] - 25.0)
+    )
+    minima = inner[dips & lit[inner - 1] & lit[inner + 1]]
+    assert minima.size >= 4, minima
+    spacing = np.diff(minima)
+    # Periodic: the gaps come every tooth width (a central incisor: ~8.6 mm, ~9.5 crop px).
+    assert spacing.min() > 3 * factor and spacing.max() < 14 * factor, spacing
+    assert minima.min() < 28 * factor < minima.max()  # on both sides of the midline
+
+
+def test_a_gap_over_the_photos_own_teeth_gets_no_painted_teeth() -> None:
+    mouth = _opened()
+    teeth = np.array([220.0, 215.0, 205.0], np.float32)
+    interior = MouthInterior(mouth.interior.across, mouth.interior.split, None, teeth, False)
+    out, cover = np.zeros((SIZE, SIZE, 3), np.uint8), np.zeros((SIZE, SIZE), np.float32)
+    assert not paint_mouth(out, cover, MouthMotion(interior, mouth.source_lips, mouth.target_lips), FACE, 1.0)
+    assert cover.max() > 0.5  # the gap itself is still painted
+
+
+@pytest.mark.realdata
+def test_a_black_and_white_photo_gets_grey_teeth(shared_data: Path) -> None:
+    from pipeline import EditRequest, EngineRegistry, edit, prepare_photo
+
+    registry = EngineRegistry(fast=False)
+    state = prepare_photo(shared_data / "images" / "KwaiVGI__LivePortrait__s2.jpg", registry=registry)
+    before = state.image
+    after = edit(
+        state, EditRequest(values={"open_mouth": 1.0}, engine="preview"), registry=registry
+    ).full_image
+    changed = np.abs(after.astype(int) - before).max(axis=2) > 30
+    assert changed.sum() > 500
+    spread = after.max(axis=2).astype(int) - after.min(axis=2)
+    assert spread[changed].max() <= 2  # grey (JPEG-decoded greys differ by a level or two at most)
+    assert np.percentile(_luma(after)[changed], 95) > 150  # bright teeth, not only a dark cavity
