@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from core.errors import InputError
@@ -44,6 +45,7 @@ __all__ = [
     "CLOSED_EYE",
     "STRAIGHT_AHEAD",
     "shut_opening",
+    "paint_lid_skin",
 ]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -290,6 +292,182 @@ def shut_opening(source_lids: Lids, target_lids: Lids, size: tuple[int, int]) ->
     mask = np.zeros(size, np.float32)
     mask[y0:y1, x0:x1] = share * ((xs > left) & (xs < right))[None, :]
     return mask
+
+
+#: A run of iris above the fitted lid line up to this long (eye widths) is left as it is (the
+#: lashes at the lid's edge look the same).
+_LASH_RUN = 0.07
+#: The longest run painted over, eye widths.
+_IRIS_RUN = 0.25
+#: The eyeball shows above the fitted lid line when the brightest tenth of the strip just above it
+#: (half an iris radius high, across the iris) is this much brighter than the lid band's median.
+_EYEBALL_ABOVE = 1.6
+
+
+def _dark_run(
+    luma: np.ndarray, top: int, lid: np.ndarray, xs: np.ndarray, threshold: tuple[float, float], iris: Iris
+) -> np.ndarray:
+    """(X,) crop pixels of iris and lashes directly above the fitted lid line `lid` (X,) per column
+    xs (X,): the run of rows from the line up that are darker than `threshold[0]`, or, inside the
+    iris disc, brighter than the lit skin `threshold[1]` (its catchlight); `luma` (Y, X) is the
+    photo's, its row 0 at crop row `top`."""
+    steps = np.arange(0.0, luma.shape[0], 0.5)  # half a pixel at a time, up from the line
+    ys = lid[None, :] - 0.5 - steps[:, None]  # (S, X) crop rows
+    rows = ys - top
+    r0 = np.clip(np.floor(rows).astype(np.int64), 0, luma.shape[0] - 2)
+    t = np.clip(rows - r0, 0.0, 1.0)
+    col = np.broadcast_to(np.arange(luma.shape[1])[None, :], ys.shape)
+    value = luma[r0, col] * (1.0 - t) + luma[r0 + 1, col] * t
+    in_iris = np.hypot(xs[None, :] - iris.centre[0], ys - iris.centre[1]) < iris.radius
+    dark = ((value < threshold[0]) | (in_iris & (value > threshold[1]))) & (rows >= 0.0)
+    first_lit = np.argmin(np.vstack([dark, np.zeros((1, dark.shape[1]), bool)]), axis=0)
+    return 0.5 * first_lit
+
+
+def paint_lid_skin(
+    out: np.ndarray,
+    coverage: np.ndarray,
+    paint: np.ndarray,
+    source: np.ndarray,
+    flow: np.ndarray,
+    iris: Iris | None,
+    lids: tuple[Lids, Lids],
+) -> None:
+    """Paint lid skin (in place) over what a closing lid reads of the iris above the fitted lid line.
+
+    out, paint: (H, W, 3) uint8 crop and overlay colour; coverage: (H, W) float32; source: the
+    (H, W, 3) uint8 photo crop; flow: (H, W, 2) backward flow; iris: the photo's; lids: the photo's
+    and the target's (upper, lower) lid curves, crop pixels. On a deep-set eye the fitted upper lid
+    lies inside the iris: the drawn-down lid (`refine_eye_flow`) would carry the iris (a dark band,
+    the catchlight) under its skin. Only where the eyeball shows above the line (`_EYEBALL_ABOVE`):
+    per column, the run of dark (or, in the iris, bright) pixels from the line up to the iris's top
+    is marked, and the output pixels that read its dark pixels and its catchlight get lid skin:
+    the local mean of the lit skin around them, shaded darker towards the crease (from the colour
+    just above the patch), with the fine detail of the band's brightest skin; the photo's grain is
+    added where the overlay is laid at the photo's resolution. The lash line
+    (`face_paint.paint_lash_line`) is drawn over the lid's edge afterwards. Off by default
+    (`PreviewSettings.lid_skin`, docs/LIDS.md): the flat patch shows on some eyes.
+    """
+    source_lids, target_lids = lids
+    up_s = source_lids[0]
+    width = float(np.hypot(*(up_s[-1] - up_s[0])))
+    closure = _closing(source_lids, target_lids)[3]
+    if width < 8.0 or closure < 0.1 or iris is None:
+        return
+    band = 0.4 * width
+    box = box_around(np.concatenate([up_s, source_lids[1], up_s - [0.0, band]]), source.shape[:2], pad=1)
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    xs = np.arange(x0, x1, dtype=np.float64)
+    left, right = sorted((float(up_s[0, 0]), float(up_s[-1, 0])))
+    lid = curve_y(up_s, xs)
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    region = source[y0:y1, x0:x1].astype(np.float32)
+    luma = region @ _LUMA
+    inside = (xs > left + 0.1 * width) & (xs < right - 0.1 * width)
+    in_band = (ys > lid - band) & (ys < lid - 0.5) & inside[None, :]
+    if in_band.sum() < 16:
+        return
+    skin_level = float(np.percentile(luma[in_band], 80))
+    threshold = 0.5 * (skin_level + float(np.percentile(luma[in_band], 5)))
+    # Only where the eyeball shows above the fitted line (a catchlight or the white there, brighter
+    # than the lid); well-fitted lids, with lashes above the line, stay the photo's.
+    (cx, cy), r = iris.centre, iris.radius
+    strip = (ys < lid - 0.3) & (ys > lid - 0.5 - 0.5 * r) & (np.abs(xs - cx) < r)[None, :]
+    if not strip.any() or np.percentile(luma[strip], 90) < _EYEBALL_ABOVE * np.median(luma[in_band]):
+        return
+    run = _dark_run(luma, y0, lid, xs, (threshold, skin_level), iris) * inside
+    # No higher than the iris's top above the line (and a pixel of lashes over it): the crease
+    # above stays the photo's.
+    over = np.abs(xs - cx) < r
+    iris_top = cy - np.sqrt(np.clip(r * r - (xs - cx) ** 2, 0.0, None))
+    cap = np.where(over, np.maximum(lid - 0.5 - iris_top, 0.0), 0.0) + 1.0
+    run = np.minimum(run, np.minimum(cap, _IRIS_RUN * width))
+    run = cv2.dilate(run[None, :].astype(np.float32), np.ones((1, 5), np.uint8))  # no notches
+    run = cv2.GaussianBlur(run, (0, 0), 0.08 * width)[0].astype(np.float64)
+    if run.max() <= _LASH_RUN * width:
+        return
+    # The marked pixels: in the run's rows, the dark ones (fully from the run's threshold down,
+    # none at the lit skin's level) and the catchlight; when the lid shuts, also the rows down to
+    # the middle of the opening (the upper half of what the lid's edge reads there is moved to the
+    # row above the line at the photo's resolution, `reconstruction.overlay.leave_hidden`).
+    low = curve_y(source_lids[1], xs)
+    bottom = lid + 0.5 * np.maximum(low - lid, 0.0) if closure >= SHUT_CLOSURE else lid + 0.5
+    in_run = (ys > lid - 1.0 - run) & (ys < lid + 0.5)
+    darkness = np.clip((skin_level - luma) / max(skin_level - threshold, 1.0), 0.0, 1.0)
+    glint = (np.hypot(xs - cx, ys - cy) < r) & (luma > skin_level)
+    marked = np.where(in_run, np.maximum(darkness, glint), 0.0) + ((ys >= lid + 0.5) & (ys < bottom))
+    marked = cv2.dilate((marked * np.clip(run - 0.5, 0.0, 1.0)).astype(np.float32), np.ones((3, 3), np.uint8))
+    mask = np.zeros(source.shape[:2], np.float32)
+    mask[y0:y1, x0:x1] = marked * (ys < bottom)
+    # The lit skin of the lid and brow bone where no lit skin is near the patch: the median colour
+    # of the band's brighter fifth (the crease, the lashes and the iris do not count).
+    colour = np.median(region[in_band & (luma >= skin_level)], axis=0)
+    # Where the output reads the marked pixels.
+    h, w = mask.shape
+    reach = int(np.ceil(np.abs(flow).max())) + 2
+    ox0, oy0, ox1, oy1 = max(0, x0 - reach), max(0, y0 - reach), min(w, x1 + reach), min(h, y1 + reach)
+    gx, gy = np.meshgrid(np.arange(ox0, ox1, dtype=np.float32), np.arange(oy0, oy1, dtype=np.float32))
+    rx, ry = gx + flow[oy0:oy1, ox0:ox1, 0], gy + flow[oy0:oy1, ox0:ox1, 1]
+    cover = cv2.remap(mask, rx, ry, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    # Soft at the photo's resolution too (`reconstruction.overlay.photo_alpha` lays a ramp of a few
+    # crop pixels sharp), except at the lid's edge: only the drawn-down lid (its reads lie above it)
+    # is painted, what stays open reads about its own place.
+    cover = np.clip(1.5 * cv2.GaussianBlur(cover, (0, 0), 1.5), 0.0, 1.0)
+    cover *= np.clip((gy - ry - 0.5) / 1.5, 0.0, 1.0)
+    if cover.max() <= 0.0:
+        return
+    below = out[oy0:oy1, ox0:ox1].astype(np.float32)
+    # The lid's texture: the lit skin's fine detail (its luma over its local mean) read from the
+    # same place moved up by `lift`, the shift (chosen by brightness) that lands the marked rows
+    # on the brightest skin of the band above them.
+    detail = luma / np.maximum(cv2.GaussianBlur(luma, (0, 0), 1.5), 1.0)
+    rows, cols = np.nonzero(marked > 0.5)
+    lifts = [d for d in range(int(np.ceil(run.max() + 1.0)), int(band)) if rows.min() >= d] or [0]
+    lift = float(max(lifts, key=lambda d: float(np.mean(luma[rows - d, cols]))))
+    tx = np.clip(rx - x0, 0, len(xs) - 1).astype(np.float32)
+    ty = np.clip(ry - lift - y0, 0, luma.shape[0] - 1).astype(np.float32)
+    texture = cv2.remap(detail.astype(np.float32), tx, ty, cv2.INTER_LINEAR)
+    skin = _shaded(below, cover, _filled(below, cover, colour, skin_level, width), width)
+    skin = skin * np.clip(texture, 0.7, 1.3)[..., None]
+    alpha = cover[..., None]
+    out[oy0:oy1, ox0:ox1] = np.clip(below + (skin - below) * alpha + 0.5, 0, 255).astype(np.uint8)
+    painted = cover > 0.0
+    paint[oy0:oy1, ox0:ox1][painted] = np.clip(skin[painted] + 0.5, 0, 255).astype(np.uint8)
+    np.maximum(coverage[oy0:oy1, ox0:ox1], cover, out=coverage[oy0:oy1, ox0:ox1])
+
+
+def _filled(below: np.ndarray, cover: np.ndarray, lit: np.ndarray, level: float, width: float) -> np.ndarray:
+    """(Y, X, 3) skin for the patch of coverage `cover` (Y, X) over the moved crop `below` (Y, X, 3):
+    the local mean of the lit skin around it (the uncovered pixels at least as bright as `level`,
+    weighted by a Gaussian of 0.12 eye widths), the `lit` (3,) colour where none is near."""
+    weight = (1.0 - cover) * ((below @ _LUMA) >= level)
+    sigma = 0.12 * width
+    total = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), sigma)
+    summed = cv2.GaussianBlur((below * weight[..., None]).astype(np.float32), (0, 0), sigma)
+    near = np.clip(total / 0.05, 0.0, 1.0)[..., None]
+    local = summed / np.maximum(total, 1e-6)[..., None]
+    return (near * local + (1.0 - near) * lit).astype(np.float32)
+
+
+def _shaded(below: np.ndarray, cover: np.ndarray, lit: np.ndarray, width: float) -> np.ndarray:
+    """(Y, X, 3): the `lit` (Y, X, 3) skin shaded darker towards the crease: per column, from the
+    colour of the moved crop `below` just above the patch of coverage `cover` (Y, X) at its top to
+    `lit` at 60 % of its height, so its top meets the crease without a contour."""
+    rows = np.arange(cover.shape[0], dtype=np.float64)[:, None]
+    inside = cover > 0.05
+    has = inside.any(axis=0)
+    if not has.any():
+        return lit
+    start = np.argmax(inside, axis=0)
+    end = cover.shape[0] - 1 - np.argmax(inside[::-1], axis=0)
+    cols = np.arange(cover.shape[1])
+    top = np.mean([below[np.clip(start - k, 0, None), cols] for k in (1, 2)], axis=0)  # (X, 3)
+    top = np.stack([np.interp(cols, cols[has], top[has, k]) for k in range(3)], axis=1)
+    top = cv2.GaussianBlur(top[None].astype(np.float32), (0, 0), 0.08 * width)[0]
+    t = _smoothstep((rows - start[None, :]) / np.maximum(0.6 * (end - start), 1.0)[None, :])
+    return (top[None] + (lit - top[None]) * t[..., None]).astype(np.float32)
 
 
 def shift_gaze(target: np.ndarray | None, source: np.ndarray | None) -> np.ndarray | None:

@@ -116,8 +116,15 @@ def paint_lash_line(
     region = out[y0:y1, x0:x1].astype(np.float32)
     region += (colour - region) * alpha[:, :, None]
     out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
-    paint[y0:y1, x0:x1][cover > 0.0] = np.clip(colour + 0.5, 0, 255).astype(np.uint8)
-    np.maximum(coverage[y0:y1, x0:x1], cover, out=coverage[y0:y1, x0:x1])
+    # Over paint already there (lid skin), the line is laid by its own coverage: one colour and one
+    # coverage that show both.
+    below = coverage[y0:y1, x0:x1] * (1.0 - cover)
+    total = cover + below
+    mixed = (cover[:, :, None] * colour + below[:, :, None] * paint[y0:y1, x0:x1]) / np.maximum(total, 1e-6)[
+        :, :, None
+    ]
+    paint[y0:y1, x0:x1][cover > 0.0] = np.clip(mixed[cover > 0.0] + 0.5, 0, 255).astype(np.uint8)
+    coverage[y0:y1, x0:x1] = total
 
 
 def _lash_colour(source: np.ndarray, hidden: np.ndarray) -> np.ndarray:

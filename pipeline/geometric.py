@@ -46,6 +46,7 @@ from pipeline.eyes import (
     Iris,
     analyse_eye,
     iris_from_landmarks,
+    paint_lid_skin,
     paint_opened_eye,
     refine_eye_flow,
     shift_gaze,
@@ -93,9 +94,11 @@ class PreviewSettings:
     fade: distance outside the face, as a fraction of the face size, over which the flow fades
     to zero; spread: width (fraction of the face size) of the Gaussian that carries the face's
     flow outwards; min_motion: below this largest vertex motion (pixels) the source is returned
-    unchanged; teeth: draw a hint of upper teeth in newly opened mouths; head: move the whole
-    head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the
-    moved person laid with a soft edge over the background beside it slid into what it uncovers,
+    unchanged; teeth: draw a hint of upper teeth in newly opened mouths; lid_skin: paint lid skin
+    over the iris a closing lid would carry on a deep-set eye (`pipeline.eyes.paint_lid_skin`; off by
+    default, docs/LIDS.md: the flat patch shows on some eyes); head: move the whole head as a solid
+    3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the moved person
+    laid with a soft edge over the background beside it slid into what it uncovers,
     `pipeline.head_fill`; where the person reaches the photo's edge it is stretched, not moved
     away from it) instead of fading the face's flow outwards; off by default
     (docs/HEAD_PROXY.md): it takes about twice the default's time per frame (previews near or past
@@ -111,6 +114,7 @@ class PreviewSettings:
     teeth: bool = True
     head: bool = False
     neck: bool = True
+    lid_skin: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -527,6 +531,13 @@ class GeometricRenderer:
             paint_opened_eye(out, cover, iris, lids, gaze)
         opened = cover > painted
         paint[opened] = out[opened]
+        eyes = zip(self.projector.layout.eyes, state.irises, strict=True) if self.settings.lid_skin else ()
+        for (upper, lower), iris in eyes:
+            lids = (
+                (state.points[upper, :2], state.points[lower, :2]),
+                (target_points[upper, :2], target_points[lower, :2]),
+            )
+            paint_lid_skin(out, cover, paint, state.source, flow, iris, lids)
         shut = self._shut_openings(state, target_points)
         for opening in shut:
             paint_lash_line(out, cover, paint, state.source, flow, opening)
