@@ -1,13 +1,16 @@
-"""Contact sheet of the eyes and the mouth at a turn, at the photo's resolution: the photo, the
-renderer before two fixes, and now. Before, the side of the head could paint skin over a far iris
-(the eyes' openings had no surface of their own), and a turned smile with teeth showed a painted
-black crescent (the photo's opening was scaled by the mouth's foreshortened width).
+"""Contact sheet of the eyes, the nose and the mouth at a turn, at the photo's resolution: the
+photo, the renderer before three fixes, and now. Before, the side of the head could paint skin over
+a far iris (the eyes' openings had no surface of their own), a turned nose drew a dark line along
+its edge (the flow's upsampling read the strip of the far cheek the nose hides), and a turned smile
+with teeth showed a painted black crescent (the photo's opening was scaled by the mouth's
+foreshortened width).
 
     python benchmarks/turn_features_sheet.py [-o docs/turn_features_sheet.jpg]
 
-Edits: yaw -30, -15, +15, +30 (the default renderer) on four real photos of ../shared/data/images.
-"Before" is the same renderer with `pipeline.geometric.eye_surfaces` giving no surfaces and the
-mouth's motion without the photo's lips in the target's pose.
+Edits: yaw -30, -15, +15, +30 (the default renderer) on five real photos of ../shared/data/images.
+"Before" is the same renderer with `pipeline.geometric.eye_surfaces` giving no surfaces, the
+mouth's motion without the photo's lips in the target's pose, and no occlusion edges drawn
+(`reconstruction.folds`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import pipeline.geometric as geometric  # noqa: E402
+import reconstruction.crop as crop  # noqa: E402
 from benchmarks.mouth_sheet import write_sheet  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
 
@@ -35,6 +39,7 @@ PHOTOS = (
     "yzhou359__MakeItTalk__natalie.jpg",
     "dchen236__FairFace__race_Black.jpg",
     "serengil__deepface__img3.jpg",
+    "jdh-algo__JoyVASA__joyvasa_005.png",
 )
 YAWS = (-30.0, -15.0, 15.0, 30.0)
 TILE = 480
@@ -43,6 +48,7 @@ TILE = 480
 @contextmanager
 def _before_the_fixes() -> Iterator[None]:
     surfaces, mouth = geometric.eye_surfaces, geometric.GeometricRenderer._mouth
+    boxes, blend = geometric.fold_boxes, crop.blend_across_folds
 
     def no_surfaces(*_args: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.zeros((0, 3)), np.zeros((0, 3), np.int64), np.zeros((0, 3, 2))
@@ -51,10 +57,12 @@ def _before_the_fixes() -> Iterator[None]:
         return dataclasses.replace(mouth(self, state, target_points), posed_lips=None)
 
     geometric.eye_surfaces, geometric.GeometricRenderer._mouth = no_surfaces, unposed
+    geometric.fold_boxes, crop.blend_across_folds = (lambda *_args: []), (lambda *_args: None)
     try:
         yield
     finally:
         geometric.eye_surfaces, geometric.GeometricRenderer._mouth = surfaces, mouth
+        geometric.fold_boxes, crop.blend_across_folds = boxes, blend
 
 
 def _label(image: np.ndarray, text: str) -> np.ndarray:
@@ -71,9 +79,14 @@ def rows_for(path: Path, registry: EngineRegistry) -> list[np.ndarray]:
     lm = state.analysis.detection.face.landmarks[:, :2]
     h, w = state.image.shape[:2]
     boxes = []
-    for points in (lm[[33, 133, 263, 362, 159, 386, 145, 374]], lm[[61, 291, 0, 17]]):  # eyes, mouth
+    eyes, nose, mouth = (
+        lm[[33, 133, 263, 362, 159, 386, 145, 374]],
+        lm[[168, 6, 1, 98, 327]],
+        lm[[61, 291, 0, 17]],
+    )
+    for points, (wide, tall) in ((eyes, (0.45, 0.3)), (nose, (1.3, 0.15)), (mouth, (0.45, 0.3))):
         (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
-        across, down = 0.45 * (x1 - x0), 0.3 * (x1 - x0)  # room for the features to move with the turn
+        across, down = wide * (x1 - x0), tall * (x1 - x0)  # room for the features to move with the turn
         boxes.append(
             (
                 max(0, int(x0 - across)),

@@ -53,6 +53,7 @@ from pipeline.eyes import (
 )
 from pipeline.face_mesh import eye_surfaces, projector_for, rasterise_triangles
 from pipeline.face_paint import paint_lash_line, similarity_2d
+from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
 from pipeline.mouth import (
@@ -64,10 +65,10 @@ from pipeline.mouth import (
     paint_mouth,
     refine_mouth_area,
 )
-from pipeline.neck import shoulder_fade
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
+from reconstruction.folds import fold_boxes, fold_cells
 from reconstruction.segmentation import PersonSegmenter
 
 __all__ = ["PreviewSettings", "PreviewState", "GeometricRenderer", "rasterise_triangles"]
@@ -76,14 +77,6 @@ logger = logging.getLogger(__name__)
 
 #: Depth advance of the lip vertices, in face sizes, when the target mesh is rasterised.
 LIPS_IN_FRONT = 0.05
-#: The flow beyond the face fades over at least this many times the face rim's motion.
-STRETCH_BOUND = 4.5
-#: Width (Gaussian sigma, in face sizes) over which the flow is smoothed across the face's rim.
-RIM_SMOOTH = 0.08
-#: ... where the warp stretches the picture: local area ratio (source area per output area) below this.
-RIM_STRETCH = 0.6
-#: Beyond the face the photo is read outwards at least this many photo pixels per output pixel.
-UNFOLD_SLOPE = 0.5
 
 
 @dataclass(frozen=True)
@@ -280,6 +273,7 @@ class GeometricRenderer:
 
     def _motion(self, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None) -> HeadMotion:
         h, w = state.size
+        folds: list[tuple[np.ndarray, np.ndarray]] = []
         scale = self.settings.raster_scale
         rh, rw = max(8, round(h * scale)), max(8, round(w * scale))
         sx, sy = rw / w, rh / h
@@ -335,7 +329,14 @@ class GeometricRenderer:
             chin = (float(state.points[:, 1].max()) + 0.5) * sy - 0.5 if self.settings.neck else None
             spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy), chin)
             motion = HeadMotion(flow=cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR))
-        self._refine_openings(motion.flow, state, target_points, gaze)
+            # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
+            # exactly at the crop's resolution, so the photo's resolution can draw them smooth.
+            nodes = np.stack(
+                np.meshgrid((np.arange(rw) + 0.5) / sx - 0.5, (np.arange(rh) + 0.5) / sy - 0.5), axis=-1
+            )
+            to_crop = np.array([[1.0 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1.0 / sy, 0.5 / sy - 0.5]])
+            folds = fold_boxes(fold_cells(nodes + spread, spacing=1.0 / sx), to_crop)
+        self._refine_openings(motion.flow, state, target_points, gaze, folds)
         return motion
 
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
@@ -352,9 +353,16 @@ class GeometricRenderer:
             posed_lips=(posed[0], posed[1]),  # the photo's lips in the target's pose
         )
 
-    def _rasterise_features(self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray) -> None:
+    def _rasterise_features(
+        self,
+        flow: np.ndarray,
+        state: PreviewState,
+        target_points: np.ndarray,
+        folds: list[tuple[np.ndarray, np.ndarray]],
+    ) -> None:
         """The mesh's flow around the mouth and the eyes at full resolution (in place): lips and
-        lids are thin, and the coarse raster would draw their edges in steps."""
+        lids are thin, and the coarse raster would draw their edges in steps; then, unblurred, in
+        the boxes `folds` (lo, hi) around occlusion edges outside the mouth's box."""
         layout = self.projector.layout
         lips = target_points[np.concatenate(layout.mouth), :2]
         width = float(np.ptp(lips[:, 0]))
@@ -370,9 +378,19 @@ class GeometricRenderer:
             )
         for lo, hi in boxes:
             self._rasterise_box(flow, state, target_points, lo, hi)
+        (mx0, my0), (mx1, my1) = boxes[0]
+        for lo, hi in folds:
+            if not (lo[0] >= mx0 and lo[1] >= my0 and hi[0] <= mx1 and hi[1] <= my1):
+                self._rasterise_box(flow, state, target_points, lo, hi, blur=False)
 
     def _rasterise_box(
-        self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray, lo: np.ndarray, hi: np.ndarray
+        self,
+        flow: np.ndarray,
+        state: PreviewState,
+        target_points: np.ndarray,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        blur: bool = True,
     ) -> None:
         layout = self.projector.layout
         h, w = state.size
@@ -410,14 +428,20 @@ class GeometricRenderer:
         region[gy, gx, 1] = src[:, 1] - (gy + y0)
         # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
         # pixel to pixel: a light blur of the flow (not the image) keeps the rims smooth.
-        region[...] = cv2.GaussianBlur(region, (0, 0), 1.2, borderType=cv2.BORDER_REPLICATE)
+        if blur:
+            region[...] = cv2.GaussianBlur(region, (0, 0), 1.2, borderType=cv2.BORDER_REPLICATE)
 
     def _refine_openings(
-        self, flow: np.ndarray, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None
+        self,
+        flow: np.ndarray,
+        state: PreviewState,
+        target_points: np.ndarray,
+        gaze: np.ndarray | None,
+        folds: list[tuple[np.ndarray, np.ndarray]],
     ) -> None:
         """The full-resolution flow inside the mouth and around the eyes (in place)."""
         face_flow = flow.copy()
-        self._rasterise_features(flow, state, target_points)
+        self._rasterise_features(flow, state, target_points, folds)
         refine_mouth_area(flow, face_flow, self._mouth(state, target_points))
         for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
             refine_eye_flow(
@@ -436,54 +460,8 @@ class GeometricRenderer:
         scale: float = 1.0,
         chin: float | None = None,
     ) -> np.ndarray:
-        """Carry the face's flow outwards and fade it to zero over `fade` * face size (coarse pixels;
-        `scale`: coarse pixels per crop pixel, the unit of the flow's values), or longer for a large motion.
-
-        Push-pull pyramid diffusion: the flow of the face's rim is averaged down a pyramid
-        (weights = rim coverage), then filled back up, each level keeping its own values where it is well covered
-        and taking the coarser level's elsewhere. The fill meets the face's flow continuously at
-        its border (no seam) and becomes smoother with distance. With the photo's `chin` row (coarse
-        pixels) it also fades downwards below the jaw, to still shoulders (`pipeline.neck`).
-        """
-        rh, rw = cover.shape
-        # Only the face's rim feeds the fill: outside, the flow continues the border's motion
-        # (a silhouette moves with its edge), not an average with the face's inside.
-        rim = cover - cv2.erode(cover, np.ones((3, 3), np.uint8), iterations=2)
-        sums, weights = [flow * rim[:, :, None]], [rim]
-        while min(weights[-1].shape) > 4:
-            hh, ww = weights[-1].shape
-            size = (max(1, (ww + 1) // 2), max(1, (hh + 1) // 2))
-            sums.append(cv2.resize(sums[-1], size, interpolation=cv2.INTER_AREA))
-            weights.append(cv2.resize(weights[-1], size, interpolation=cv2.INTER_AREA))
-        estimate = sums[-1] / np.maximum(weights[-1], 1e-6)[:, :, None]
-        estimate[weights[-1] < 1e-6] = 0.0
-        for level in range(len(sums) - 2, -1, -1):
-            hh, ww = weights[level].shape
-            up = cv2.resize(estimate, (ww, hh), interpolation=cv2.INTER_LINEAR)
-            own = sums[level] / np.maximum(weights[level], 1e-6)[:, :, None]
-            alpha = np.clip(weights[level] * 2.0, 0.0, 1.0)[:, :, None]
-            estimate = alpha * own + (1.0 - alpha) * up
-        outside = (cover < 0.5).astype(np.uint8)
-        dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3)  # coarse pixels to the face
-        # The fade must be long enough for the motion it fades: a smoothstep over D stretches what
-        # lies beyond the face by up to 1 / (1 - 1.5 m / D) for a rim motion m; D >= 4.5 m keeps that
-        # under 1.5x (a turned head's far ear and hair are not pulled into a thin wedge).
-        rim_motion = np.linalg.norm(flow[rim > 0], axis=1) if rim.any() else np.zeros(1)
-        reach = max(
-            self.settings.fade * face_size, STRETCH_BOUND * float(np.percentile(rim_motion, 95)) * scale
-        )
-        t = np.clip(dist / max(reach, 1.0), 0.0, 1.0)
-        keep = 1.0 - t * t * (3.0 - 2.0 * t)  # smoothstep down to 0
-        face = cover[:, :, None] > 0.5
-        flow = np.where(face, flow, estimate * keep[:, :, None]).astype(np.float32)
-        _unfold_columns(flow, cover, scale)
-        flow = _smooth_rim(flow, cover, RIM_SMOOTH * face_size, scale)
-        # Below the jaw, on to still shoulders; the face itself (and its smoothed rim) stays as it is.
-        neck = None if chin is None else shoulder_fade(flow, cover, chin, face_size, STRETCH_BOUND, scale)
-        if neck is not None:
-            flow = np.where(face, flow, flow * neck)
-            _unfold_columns(flow, cover, scale)
-        return flow
+        """The face's flow carried outwards and faded over `fade` * face size (`spread_flow`)."""
+        return spread_flow(flow, cover, face_size, self.settings.fade, scale, chin)
 
     def face_mask(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
         """(H, W) uint8, 255 on the target's face (the convex hull of its projected mesh, eyes and
@@ -577,56 +555,6 @@ class GeometricRenderer:
         check_face_model(self.face_model, motion.face_model, what="geometric preview")
         for i in range(len(motion)):
             yield self.render(state, motion.frame(i))
-
-
-def _smooth_rim(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float = 1.0) -> np.ndarray:
-    """(h, w, 2) flow (crop pixels, on a grid of `scale` coarse pixels per crop pixel) with its band
-    around the face's rim (both sides, ~2 `sigma` wide, coarse pixels) replaced by the flow's
-    Gaussian blur where the warp stretches the picture, blended in smoothly.
-
-    Where a turn unfolds the cheek, the mesh maps the thin strip of skin that the photo shows edge-on
-    (often with the ear or an earring on it) onto a wide band inside the rim, while just outside the
-    extension moves with the rim: the whole stretch sits in a few pixels and draws streaks. Blurring
-    the flow across the rim spreads that stretch over the cheek and what lies beyond it."""
-    if sigma < 0.5:
-        return flow
-    face = (cover > 0.5).astype(np.uint8)
-    distance = cv2.distanceTransform(face, cv2.DIST_L2, 3) + cv2.distanceTransform(1 - face, cv2.DIST_L2, 3)
-    t = np.clip(distance / (2.0 * sigma), 0.0, 1.0)
-    band = 1.0 - t * t * (3.0 - 2.0 * t)
-    # Only around a stretch: elsewhere (the far cheek that folds away) the mesh's flow stays exact.
-    du_dy, du_dx = np.gradient(flow[..., 0] * scale)  # flow in crop pixels, positions in coarse pixels
-    dv_dy, dv_dx = np.gradient(flow[..., 1] * scale)
-    area = (1.0 + du_dx) * (1.0 + dv_dy) - du_dy * dv_dx
-    stretch = np.clip((RIM_STRETCH - area) / 0.3, 0.0, 1.0).astype(np.float32)
-    band = band * np.clip(cv2.GaussianBlur(stretch, (0, 0), sigma) * 3.0, 0.0, 1.0)
-    band = band[:, :, None]
-    blurred = cv2.GaussianBlur(flow, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-    return (flow + band * (blurred - flow)).astype(np.float32)
-
-
-def _unfold_columns(flow: np.ndarray, cover: np.ndarray, scale: float) -> None:
-    """Above and below the face, read the photo in order down each column (the (h, w, 2) flow in crop
-    pixels on a grid of `scale` coarse pixels per crop pixel, in place): at least `UNFOLD_SLOPE` photo
-    rows per output row.
-
-    Where the chin rises in a nod (or the jaw drops), the extension's average of the whole rim falls
-    off within a few pixels under it: the photo's chin is read a second time below the chin (a pale
-    second chin over the neck, streaks where the fold is smoothed). Raised to the slope, what lies
-    beyond the face (the neck) stretches instead."""
-    face = cover > 0.5
-    h = cover.shape[0]
-    rows = np.arange(h)[:, None]
-    # u: photo row minus UNFOLD_SLOPE times output row (coarse pixels); in order means u never falls.
-    u = flow[:, :, 1] * scale + (1.0 - UNFOLD_SLOPE) * rows.astype(np.float32)
-    has = face.any(axis=0)
-    top, bottom = np.argmax(face, axis=0), h - 1 - np.argmax(face[::-1], axis=0)  # the face's rows per column
-    below, above = has & (rows > bottom), has & (rows < top)
-    # Each side starts from the face's own edge in that column.
-    rising = np.maximum.accumulate(np.where(below | has & (rows == bottom), u, -np.inf), axis=0)
-    falling = np.minimum.accumulate(np.where(above | has & (rows == top), u, np.inf)[::-1], axis=0)[::-1]
-    fixed = np.where(below, rising, np.where(above, falling, u))
-    flow[:, :, 1] += (fixed - u) / scale
 
 
 def _gaze(state: PreviewState, target: FaceCoefficients) -> np.ndarray | None:

@@ -32,13 +32,13 @@ from reconstruction.crop import (
     CropTransform,
     crop_face,
     crop_transform_for_face,
-    stable_crop_for_video,
 )
 from reconstruction.detection import NUM_LANDMARKS, DetectedFace, DetectionResult, FaceDetector
 from reconstruction.images import ImageSource, load_image
 from reconstruction.motion import SmoothingSettings, fill_missing_frames, smooth_motion
 from reconstruction.tracking import FaceTracker
 from reconstruction.video import DEFAULT_MAX_DURATION, PathLike, ProgressCallback, VideoInfo, VideoReader
+from reconstruction.video_crop import stable_crop_for_video
 
 __all__ = [
     "BackendBase",
