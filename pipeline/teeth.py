@@ -51,7 +51,9 @@ _LOWER_BOW = np.array([0.2, 0.3, 1.0, 0.6, 0.5, 0.4])
 #: Colour of a tooth near the gum (warmer, dentine behind) and at the biting edge (greyer, bluish:
 #: translucent enamel over the dark), as factors of the lit tooth colour.
 _WARM = np.array([0.96, 0.93, 0.86])
-_EDGE = np.array([0.76, 0.79, 0.86])
+_EDGE = np.array([0.84, 0.87, 0.93])
+#: Over how many mm before the biting edge the tooth turns to its edge colour (upper, lower).
+_TRANSLUCENT = (1.3, 1.0)
 
 
 @lru_cache(maxsize=64)
@@ -177,7 +179,10 @@ def draw_teeth(
     rim = np.clip(1.0 - edge / 0.8, 0.0, 1.0) ** 2 * (0.45 - 0.15 * np.clip(arc / 16.0, 0.0, 1.0))[None, :]
     keep = 1.0 - cover + cover * (parted * (1.0 - rim) + 0.6 * rim)
     lit = cover * (shade * (1.0 - parted) * (1.0 - rim) + 0.25 * rim)
-    grey = np.clip(1.0 - edge / 2.4, 0.0, 1.0) ** 1.5 * (1.0 + 0.3 * vary[3].reshape(-1)[flat])[None, :]
+    grey = (
+        np.clip(1.0 - edge / _TRANSLUCENT[0], 0.0, 1.0) ** 1.5
+        * (1.0 + 0.3 * vary[3].reshape(-1)[flat])[None, :]
+    )
     # Wet enamel: a faint upright streak on the front of the incisors, a little towards the midline.
     streak = np.where(flat % len(_UPPER_WIDTHS) < 2, np.exp(-(((along + 0.2) / 0.3) ** 2)), 0.0)
     down = depth / np.maximum(depth + edge, 0.5)
@@ -193,7 +198,7 @@ def draw_teeth(
         shade, parted = _shade((bottom - ys) / mm, edge, to_gap, middle, arc, aa, lip=False)
         keep = keep * (1.0 - cover) + parted * cover
         low = 0.8 * shade * (1.0 - parted) * cover
-        grey = np.clip(1.0 - edge / 1.0, 0.0, 1.0) ** 1.5
+        grey = np.clip(1.0 - edge / _TRANSLUCENT[1], 0.0, 1.0) ** 1.5
         light = [
             light[0] * (1.0 - cover) + low * (1.0 - grey),
             light[1] * (1.0 - cover) + low * grey,
