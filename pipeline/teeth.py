@@ -157,7 +157,7 @@ def draw_teeth(
     across = (xs - 0.5 * (corners[0][0] + corners[1][0])) / mm
     level = level.astype(f32)[None, :]
     aa = max(step, 0.25 * mm) / mm  # anti-aliasing width, mm
-    # A rounded mouth (narrower than at rest: ooo) pushes the lips forward over the teeth.
+    # A rounded mouth (its corners closer than `_ROUND`: ooo) pushes the lips forward over the teeth.
     wide = float(np.hypot(*(np.asarray(corners[1]) - np.asarray(corners[0])))) / mm
     pursed = float(np.clip((_ROUND[0] - wide) / _ROUND[1], 0.0, 1.0))
     # What is drawn is a mix of the cavity and the tooth: out = cavity * keep + light @ colours,
@@ -179,10 +179,8 @@ def draw_teeth(
     rim = np.clip(1.0 - edge / 0.8, 0.0, 1.0) ** 2 * (0.45 - 0.15 * np.clip(arc / 16.0, 0.0, 1.0))[None, :]
     keep = 1.0 - cover + cover * (parted * (1.0 - rim) + 0.6 * rim)
     lit = cover * (shade * (1.0 - parted) * (1.0 - rim) + 0.25 * rim)
-    grey = (
-        np.clip(1.0 - edge / _TRANSLUCENT[0], 0.0, 1.0) ** 1.5
-        * (1.0 + 0.3 * vary[3].reshape(-1)[flat])[None, :]
-    )
+    translucent = (1.0 + 0.3 * vary[3].reshape(-1)[flat])[None, :]
+    grey = np.minimum(np.clip(1.0 - edge / _TRANSLUCENT[0], 0.0, 1.0) ** 1.5 * translucent, 1.0)
     # Wet enamel: a faint upright streak on the front of the incisors, a little towards the midline.
     streak = np.where(flat % len(_UPPER_WIDTHS) < 2, np.exp(-(((along + 0.2) / 0.3) ** 2)), 0.0)
     down = depth / np.maximum(depth + edge, 0.5)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.mouth import MouthInterior, MouthMotion, paint_mouth, paint_mouth_fine
+from pipeline.teeth import TOOTH_COLOUR, draw_teeth
 
 FACE = 150.0  # face size, crop pixels
 SIZE = 160  # crop side
@@ -94,8 +95,6 @@ def test_a_black_and_white_photo_gets_grey_teeth(shared_data: Path) -> None:
 
 def _drawn(seed: int, width: float = 60.0) -> np.ndarray:
     """draw_teeth on a flat dark cavity, mouth `width` crop pixels wide, opened 24 px."""
-    from pipeline.teeth import TOOTH_COLOUR, draw_teeth
-
     xs = np.arange(80.0 - width / 2, 80.0 + width / 2, 0.5)
     ys = np.arange(90.0, 120.0, 0.5)[:, None]
     gap = (np.full(xs.size, 94.0), np.full(xs.size, 118.0))
