@@ -5,8 +5,8 @@
 Per photo (closed lips by default, so the opened mouth is all painted), the same drag events (open
 mouth from 0.3 to 1 and back, with a little yaw) are rendered by `GeometricRenderer.render_frame`
 and placed into the display-size canvas (768 px, `place_frame`) and into the full-resolution photo,
-the two ways taking turns: "old" with the base commit's `pipeline/mouth.py::paint_mouth` (read
-from git; it returns nothing, so no finer paint is made), "new" with this tree's (procedural teeth
+the two ways taking turns: "old" with the base commit's `pipeline/mouth.py::paint_mouth` and
+`pipeline/teeth.py` (read from git; a painter that returns nothing makes no finer paint), "new" with this tree's (procedural teeth
 at the crop's resolution, and again at `fine_teeth` times it for the overlay). Prints one JSON record.
 """
 
@@ -41,18 +41,27 @@ IMAGES = REPO.parent / "shared" / "data" / "images"
 PHOTOS = (IMAGES / "serengil__deepface__img3.jpg", IMAGES / "KwaiVGI__LivePortrait__s2.jpg")
 
 
-def _base_painter(base: str):  # noqa: ANN202
-    """The base commit's `paint_mouth`, loaded from git as its own module."""
-    source = subprocess.run(
-        ["git", "show", f"{base}:pipeline/mouth.py"], cwd=REPO, check=True, capture_output=True, text=True
-    ).stdout
+def _base_module(base: str, path: str, name: str):  # noqa: ANN202
+    """The base commit's `path`, loaded from git as the module `name`."""
+    result = subprocess.run(["git", "show", f"{base}:{path}"], cwd=REPO, capture_output=True, text=True)
+    if result.returncode != 0:
+        return None
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
-        handle.write(source)
-    spec = importlib.util.spec_from_file_location("base_mouth", handle.name)
+        handle.write(result.stdout)
+    spec = importlib.util.spec_from_file_location(name, handle.name)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["base_mouth"] = module  # its dataclasses look their module up
+    sys.modules[name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
-    return module.paint_mouth
+    return module
+
+
+def _base_painter(base: str):  # noqa: ANN202
+    """The base commit's (`paint_mouth`, `fine_paint`), with its teeth (`pipeline/teeth.py`) when it has them."""
+    module = _base_module(base, "pipeline/mouth.py", "base_mouth")
+    teeth = _base_module(base, "pipeline/teeth.py", "base_teeth")
+    if teeth is not None and hasattr(module, "draw_teeth"):
+        module.draw_teeth, module.TOOTH_COLOUR = teeth.draw_teeth, teeth.TOOTH_COLOUR
+    return module.paint_mouth, getattr(module, "fine_paint", geometric.fine_paint)
 
 
 def _time_photo(
@@ -82,7 +91,7 @@ def _time_photo(
 
         def way(name: str, c: Canvas = canvas):  # noqa: ANN202
             def run(i: int) -> object:
-                geometric.paint_mouth = painters[name]
+                geometric.paint_mouth, geometric.fine_paint = painters[name]
                 return place_frame(c, engine.render_frame(es, targets[i]))
 
             return run
@@ -103,14 +112,14 @@ def main() -> None:
     parser.add_argument("--fine-teeth", type=int, default=None, help="override the renderer's fine_teeth")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    painters = {"old": _base_painter(args.base), "new": geometric.paint_mouth}
+    painters = {"old": _base_painter(args.base), "new": (geometric.paint_mouth, geometric.fine_paint)}
     registry = EngineRegistry(fast=False)
     record: dict[str, object] = {"repeats": args.repeats, "base": args.base, "fine_teeth": args.fine_teeth}
     try:
         for path in args.photos:
             record[path.stem] = _time_photo(path, painters, registry, args.repeats, args.fine_teeth)
     finally:
-        geometric.paint_mouth = painters["new"]
+        geometric.paint_mouth, geometric.fine_paint = painters["new"]
     write_record(record, args.out)
 
 

@@ -33,7 +33,8 @@ from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E
 PHOTOS = (
     "serengil__deepface__img3.jpg",  # closed lips, 2048 px
     "KwaiVGI__LivePortrait__s2.jpg",  # closed lips, black and white
-    "ageitgey__face_recognition__biden2.jpg",  # closed lips, 1200 px
+    "cmusatyalab__openface__carell.jpg",  # closed lips, 891 px
+    "ageitgey__face_recognition__biden2.jpg",  # shows its upper teeth: must stay as it was
     "cmusatyalab__openface__adams.jpg",  # closed lips, neutral, 1061 px
     "serengil__deepface__img1.jpg",  # shows its own teeth: must stay as it was
 )

@@ -16,6 +16,7 @@ pixels (x right, y down); lip curves are (K, 2) ordered from the image's left, c
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import cv2
@@ -571,8 +572,10 @@ def _cavity(
         upper = mouth.target_lips[0]
         tooth = TOOTH_COLOUR * float(np.clip(1.3 * exposure, 0.7, 1.1))  # dimmer in a dark photo
         lower = float(np.max(open_enough))
+        # Each tooth's small differences are the photo's (its lips' place): the same in every frame.
+        seed = zlib.crc32(np.round(np.concatenate(mouth.source_lips)).astype(np.int32).tobytes())
         drawn = draw_teeth(
-            colour, ys, cols.x_t, (gap_top, gap_bottom), (upper[0], upper[-1]), size, tooth, step, lower
+            colour, ys, cols.x_t, (gap_top, gap_bottom), (upper[0], upper[-1]), size, tooth, step, lower, seed
         )
         # In the corners' shadow (the cheeks hide the back of the row) the teeth sink into the dark.
         seen = no_teeth * (np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2)[:, :, None]

@@ -2,12 +2,16 @@
 
 A row of upper teeth hangs from the upper edge of the gap: two central incisors, the laterals,
 the canines, then premolars and a molar, each of its real width (millimetres, scaled by the face's
-size, not by the opening) laid on a circular arch seen from the front, so that the teeth narrow
-towards the corners of the mouth as the arch turns away. Each tooth gets a thin dark line at its
-sides (the gap between neighbours), rounded corners at its biting edge and a translucent rim along
-it, the upper lip's shadow at its top, a lit middle and a rounded face, and darkens towards the
-back of the mouth. Lower teeth show as a narrow row above the lower edge, half hidden behind the
-lower lip, once the mouth is well open.
+size, not by the opening; the scale is measured on photographed teeth, docs/TEETH.md) laid on a
+circular arch seen from the front, so that the teeth narrow towards the corners of the mouth as
+the arch turns away. Each tooth has a slightly convex, slightly uneven biting edge (the canines
+come to a point, the laterals are a little shorter than the centrals), a small variation of length
+and colour of its own (seeded by the photo: the same teeth in every frame), warm near the gum and
+greyer, translucent towards the edge, a faint wet highlight on the front teeth, the upper lip's
+shadow at its top, and darkens towards the back of the mouth. Between neighbours the dark behind
+shows near the edge, where the teeth part, and hardly near the gum. A rounded (pursed) mouth hides
+more of them behind the upper lip. Lower teeth show as a narrow row above the lower edge, half
+hidden behind the lower lip, once the mouth is well open.
 
 Everything is a function of continuous crop coordinates, so the same teeth can be drawn at the
 crop's resolution and at a multiple of it (`step`: crop pixels per sample), where their lines
@@ -16,6 +20,8 @@ stay crisp once laid over a large photo.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 __all__ = ["TOOTH_COLOUR", "draw_teeth"]
@@ -23,35 +29,62 @@ __all__ = ["TOOTH_COLOUR", "draw_teeth"]
 #: Warm ivory (RGB, 0-255) of teeth in the mouth's soft light, before the face's exposure.
 TOOTH_COLOUR = np.array([236.0, 227.0, 208.0])
 #: The face's longer side in millimetres (face_size pixels): gives the pixels per millimetre.
-_FACE_MM = 135.0
+#: Measured: a central incisor shows 0.0505 of the face's size wide on photographed smiles
+#: (docs/TEETH.md, round 2), and is 8.6 mm wide: 8.6 / 0.0505 = 170.
+_FACE_MM = 170.0
 #: Arch radius (mm) of the teeth's front as seen from the front: upper and lower.
 _ARCH = (25.0, 21.0)
 #: Widths (mm) from the midline outwards: central and lateral incisor, canine, premolars, molar.
 _UPPER_WIDTHS = np.array([8.6, 6.6, 7.6, 7.0, 6.6, 10.0])
-#: How far (mm) each shows below the upper lip when the mouth opens (the arch's smile curve).
-_UPPER_SHOW = np.array([7.0, 6.0, 6.4, 4.4, 3.4, 2.4])
+#: How far (mm) each shows below the upper lip of an opened (not smiling) mouth: the laterals a
+#: millimetre shorter than the centrals, the canine's tip nearly as long, the back teeth higher up.
+_UPPER_SHOW = np.array([7.0, 6.0, 6.6, 4.6, 3.6, 2.6])
+#: How far (mm) the biting edge rises from its lowest point to the tooth's sides: convex incisors,
+#: pointed canines (straight flanks), blunter cusps behind.
+_UPPER_BOW = np.array([0.5, 0.6, 1.4, 0.8, 0.6, 0.5])
+#: Width (mm) of the opening between the mouth's corners under which it is rounded (ooo), and over
+#: how many mm it becomes fully so (measured: 42-48 mm opened or at aaa, 23-34 mm at ooo).
+_ROUND = (37.0, 6.0)
 _LOWER_WIDTHS = np.array([5.4, 5.9, 6.9, 7.0, 7.1, 10.0])
 _LOWER_SHOW = np.array([3.0, 3.0, 2.8, 2.0, 1.4, 1.0])
+_LOWER_BOW = np.array([0.2, 0.3, 1.0, 0.6, 0.5, 0.4])
+#: Colour of a tooth near the gum (warmer, dentine behind) and at the biting edge (greyer, bluish:
+#: translucent enamel over the dark), as factors of the lit tooth colour.
+_WARM = np.array([0.96, 0.93, 0.86])
+_EDGE = np.array([0.84, 0.87, 0.93])
+#: Over how many mm before the biting edge the tooth turns to its edge colour (upper, lower).
+_TRANSLUCENT = (1.3, 1.0)
+
+
+@lru_cache(maxsize=64)
+def _variation(seed: int) -> np.ndarray:
+    """(4, 2, 6) per tooth (left/right of the midline, from it outwards), in [-1, 1]: length, tilt
+    of the biting edge, brightness, translucency. A function of the photo only (no flicker)."""
+    values = np.random.default_rng(seed).uniform(-1.0, 1.0, (4, 2, 6))
+    values.setflags(write=False)
+    return values
 
 
 def _row(
     across_mm: np.ndarray,
     depth_mm: np.ndarray,
     radius: float,
-    widths: np.ndarray,
-    show: np.ndarray,
-    reach: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    shape: tuple[np.ndarray, np.ndarray, np.ndarray],
+    reach: float,
+    vary: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One row of teeth at samples `across_mm` (X,) mm from the midline and `depth_mm` (Y, X) mm
     past the row's reference line (the lip at the midline, carried along the mouth's axis) into
-    the gap; widths, show: (T,) mm per tooth from the midline outwards (its width, how far its
-    biting edge lies past the reference line); reach: (X,) or scalar share of `show` the opening
-    leaves room for.
+    the gap; shape: (T,) mm per tooth from the midline outwards (its width, how far its biting edge
+    lies past the reference line, how far the edge rises to its sides); reach: share of the length
+    the opening leaves room for; vary: `_variation` (4, 2, T).
 
     Returns (Y, X) signed distance (mm, > 0 on a tooth's side of its biting edge), (X,) distance
     (mm, projected) to the nearest gap between teeth, (X,) place across the tooth (0 at a side, 1
-    in its middle) and (X,) arc length (mm) from the midline.
+    in its middle), (X,) place from its side towards the midline (-1) to its other side (1), (X,)
+    arc length (mm) from the midline and (X,) flat index of the tooth in `vary`'s last two axes.
     """
+    widths, show, bow = shape
     bounds = np.concatenate([[0.0], np.cumsum(widths)])  # arc length of the gaps between teeth
     seen = radius * np.sin(np.minimum(bounds / radius, np.pi / 2))  # their projected places
     side = np.abs(across_mm)
@@ -60,14 +93,20 @@ def _row(
     index = np.clip(
         np.searchsorted(bounds, np.minimum(arc, bounds[-1]), side="right") - 1, 0, len(widths) - 1
     )
-    to_gap = np.maximum(np.minimum(side - seen[index], seen[index + 1] - side), 0.0)  # mm, projected
     width = np.maximum(seen[index + 1] - seen[index], 1e-3)
+    along = np.clip((side - seen[index]) / width, 0.0, 1.0)
+    to_gap = np.maximum(np.minimum(side - seen[index], seen[index + 1] - side), 0.0)  # mm, projected
     middle = np.clip(2.0 * to_gap / width, 0.0, 1.0)
-    # The biting edge, with corners rounded over about a millimetre (less on narrow, turned teeth).
-    corner = np.minimum(0.9, 0.45 * width)
+    flat = index + len(widths) * (across_mm > 0.0)
+    length, tilt = vary[0].reshape(-1)[flat], vary[1].reshape(-1)[flat]
+    # The biting edge: convex (pointed on a canine), a little uneven (each tooth a touch longer or
+    # shorter and tilted), with its corners rounded over about a millimetre (less on turned teeth).
+    rise = np.where(index == 2, 1.0 - middle, (1.0 - middle) ** 2)
+    corner = np.minimum(0.7, 0.4 * width)
     q = np.clip(1.0 - to_gap / corner, 0.0, 1.0)
-    edge = show[index] * reach - corner * (1.0 - np.sqrt(1.0 - q**2))
-    return edge[None, :] - depth_mm, to_gap, middle, arc
+    lowest = show[index] + 0.3 * length + 0.2 * tilt * (2.0 * along - 1.0)
+    edge = reach * (lowest - bow[index] * rise) - corner * (1.0 - np.sqrt(1.0 - q**2))
+    return edge[None, :] - depth_mm, to_gap, middle, 2.0 * along - 1.0, arc, flat
 
 
 def _frame(
@@ -96,6 +135,7 @@ def draw_teeth(
     tooth: np.ndarray,
     step: float = 1.0,
     lower: float = 1.0,
+    seed: int = 0,
 ) -> np.ndarray:
     """(Y, X, 3) float `colour` of the gap (the cavity) with teeth drawn over it.
 
@@ -103,42 +143,68 @@ def draw_teeth(
     lower rim at each sample column; corners: the mouth's (2,) corners (x, y), crop pixels (the
     rows of teeth are rigid: level with the line between them, their biting edges placed from the
     rims at the midline, hidden where a rim comes further in); face_size: the face's longer side,
-    crop pixels; tooth: (3,) RGB of a lit tooth; step: crop pixels per sample (edges are
-    anti-aliased over a sample); lower: in [0, 1], how much of the lower teeth shows (0: none).
+    crop pixels; tooth: (3,) RGB of a lit tooth (its highlight is derived from it, so it follows
+    the photo's exposure); step: crop pixels per sample (edges are anti-aliased over a sample);
+    lower: in [0, 1], how much of the lower teeth shows (0: none); seed: the photo's (each tooth's
+    small differences of length, tilt and colour).
     """
     mm, top_mid, bottom_mid, level = _frame(xs, gap, corners, face_size)
     f32 = np.float32
+    vary = _variation(int(seed) & 0xFFFFFFFF)
     ys = ys.astype(f32)
     top, bottom = (rim.astype(f32)[None, :] for rim in gap)
     height = max(bottom_mid - top_mid, 0.0) / mm  # the opening at the midline, mm
     across = (xs - 0.5 * (corners[0][0] + corners[1][0])) / mm
     level = level.astype(f32)[None, :]
     aa = max(step, 0.25 * mm) / mm  # anti-aliasing width, mm
-    # What is drawn is a mix of the cavity and the lit tooth colour: out = cavity * keep + tooth * lit.
-    # Upper teeth: never more than 60 % of the opening (the rest is the dark mouth behind them).
-    reach = min(1.0, 0.6 * height / _UPPER_SHOW[0])
-    edge, to_gap, middle, arc = _row(
-        across, (ys - top_mid - level) / mm, _ARCH[0], _UPPER_WIDTHS, _UPPER_SHOW, reach
+    # A rounded mouth (its corners closer than `_ROUND`: ooo) pushes the lips forward over the teeth.
+    wide = float(np.hypot(*(np.asarray(corners[1]) - np.asarray(corners[0])))) / mm
+    pursed = float(np.clip((_ROUND[0] - wide) / _ROUND[1], 0.0, 1.0))
+    # What is drawn is a mix of the cavity and the tooth: out = cavity * keep + light @ colours,
+    # light (Y, X, 3): how much of the warm tooth colour, of its translucent edge and of its gloss.
+    # Upper teeth: never more than half the opening (the rest is the dark mouth behind them).
+    reach = min(1.0, 0.5 * height / _UPPER_SHOW[0]) * (1.0 - 0.5 * pursed)
+    shape = (_UPPER_WIDTHS, _UPPER_SHOW, _UPPER_BOW)
+    edge, to_gap, middle, along, arc, flat = _row(
+        across, (ys - top_mid - level) / mm, _ARCH[0], shape, reach, vary
     )
     # ... nor of the gap in any column (towards the corners the lips close in on the row).
     edge = np.minimum(edge, (top + 0.5 * (bottom - top) - ys) / mm)
     cover = np.clip(edge / aa + 0.5, 0.0, 1.0) * (arc < np.sum(_UPPER_WIDTHS) - 0.5)[None, :]
-    shade, parted = _shade((ys - top) / mm, edge, to_gap, middle, arc, aa)
+    depth = (ys - top) / mm
+    shade, parted = _shade(depth, edge, to_gap, middle, arc, aa)
+    shade *= (1.0 + 0.05 * vary[2].reshape(-1)[flat])[None, :]
     # The biting edge lets the dark behind it through (enamel without dentine behind it), and
     # between two teeth the dark mouth behind them shows.
     rim = np.clip(1.0 - edge / 0.8, 0.0, 1.0) ** 2 * (0.45 - 0.15 * np.clip(arc / 16.0, 0.0, 1.0))[None, :]
     keep = 1.0 - cover + cover * (parted * (1.0 - rim) + 0.6 * rim)
     lit = cover * (shade * (1.0 - parted) * (1.0 - rim) + 0.25 * rim)
+    translucent = (1.0 + 0.3 * vary[3].reshape(-1)[flat])[None, :]
+    grey = np.minimum(np.clip(1.0 - edge / _TRANSLUCENT[0], 0.0, 1.0) ** 1.5 * translucent, 1.0)
+    # Wet enamel: a faint upright streak on the front of the incisors, a little towards the midline.
+    streak = np.where(flat % len(_UPPER_WIDTHS) < 2, np.exp(-(((along + 0.2) / 0.3) ** 2)), 0.0)
+    down = depth / np.maximum(depth + edge, 0.5)
+    gloss = 0.45 * streak[None, :] * np.exp(-(((down - 0.42) / 0.2) ** 2))
+    light = [lit * (1.0 - gloss) * (1.0 - grey), lit * (1.0 - gloss) * grey, lit * gloss]
     if lower > 0.0:
         # Lower teeth: narrower, shorter, behind the lower lip, in the shadow of the upper ones.
-        reach = lower * min(1.0, 0.25 * height / _LOWER_SHOW[0])
+        reach = lower * min(1.0, 0.25 * height / _LOWER_SHOW[0]) * (1.0 - pursed)
         depth = (bottom_mid + level - ys) / mm
-        edge, to_gap, middle, arc = _row(across, depth, _ARCH[1], _LOWER_WIDTHS, _LOWER_SHOW, reach)
+        shape = (_LOWER_WIDTHS, _LOWER_SHOW, _LOWER_BOW)
+        edge, to_gap, middle, _, arc, flat = _row(across, depth, _ARCH[1], shape, reach, vary[:, ::-1])
         cover = np.clip(edge / aa + 0.5, 0.0, 1.0) * (arc < np.sum(_LOWER_WIDTHS[:5]))[None, :]
         shade, parted = _shade((bottom - ys) / mm, edge, to_gap, middle, arc, aa, lip=False)
         keep = keep * (1.0 - cover) + parted * cover
-        lit = lit * (1.0 - cover) + 0.72 * shade * (1.0 - parted) * cover
-    return colour * keep[:, :, None] + tooth.astype(f32)[None, None, :] * lit[:, :, None]
+        low = 0.8 * shade * (1.0 - parted) * cover
+        grey = np.clip(1.0 - edge / _TRANSLUCENT[1], 0.0, 1.0) ** 1.5
+        light = [
+            light[0] * (1.0 - cover) + low * (1.0 - grey),
+            light[1] * (1.0 - cover) + low * grey,
+            light[2] * (1.0 - cover),
+        ]
+    tooth = tooth.astype(f32)
+    colours = np.stack([tooth * _WARM, tooth * _EDGE, np.minimum(1.15 * tooth + 35.0, 255.0)]).astype(f32)
+    return colour * keep[:, :, None] + np.stack(light, axis=-1) @ colours
 
 
 def _shade(
@@ -153,16 +219,17 @@ def _shade(
     """(Y, X) light on the teeth (1 = lit tooth colour) at `depth` (Y, X) mm past the lip's rim and
     `edge` (Y, X) mm before the biting edge (the lip's shadow at the top, a rounded face, less light
     towards the back of the mouth), and (Y, X) in [0, 1] how much the gap between two neighbours
-    shows there (most near the lip and the edge, where the teeth part)."""
+    shows there: most at the biting edge, where the teeth part, hardly near the gum, where they
+    touch."""
     shade = np.ones_like(edge)
     if lip:
-        shade = 0.62 + 0.38 * np.clip(depth / 1.0, 0.0, 1.0) ** 0.7
-    face = (0.84 + 0.16 * np.sqrt(middle))[None, :]  # rounded: darker towards the sides
+        shade = 0.5 + 0.5 * np.clip(depth / 1.5, 0.0, 1.0) ** 0.8
+    face = (0.82 + 0.18 * np.sqrt(middle))[None, :]  # rounded: darker towards the sides
     back = (1.0 - 0.75 * np.clip(arc / 30.0, 0.0, 1.0) ** 1.1)[None, :]
     # Just above the biting edge the enamel is a touch brighter (it catches the light).
-    catch = 1.0 + 0.06 * np.exp(-(((edge - 1.0) / 0.6) ** 2))
-    parting = 0.5 + 0.4 * np.maximum(
-        np.exp(-np.maximum(edge, 0.0) / 1.2), np.exp(-np.maximum(depth, 0.0) / 1.5)
-    )
-    parted = parting * np.exp(-((to_gap / max(0.22, 0.6 * aa)) ** 2))[None, :]
+    catch = 1.0 + 0.05 * np.exp(-(((edge - 1.0) / 0.6) ** 2))
+    near_edge = np.exp(-np.maximum(edge, 0.0) / 1.3)
+    parting = 0.3 + 0.65 * near_edge
+    wide = np.maximum(0.15 + 0.25 * near_edge, 0.5 * aa)  # the gap opens towards the edge (mm)
+    parted = parting * np.exp(-((to_gap[None, :] / wide) ** 2))
     return shade * catch * face * back, parted

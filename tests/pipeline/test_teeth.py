@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.mouth import MouthInterior, MouthMotion, paint_mouth, paint_mouth_fine
+from pipeline.teeth import TOOTH_COLOUR, draw_teeth
 
 FACE = 150.0  # face size, crop pixels
 SIZE = 160  # crop side
@@ -90,3 +91,26 @@ def test_a_black_and_white_photo_gets_grey_teeth(shared_data: Path) -> None:
     spread = after.max(axis=2).astype(int) - after.min(axis=2)
     assert spread[changed].max() <= 2  # grey (JPEG-decoded greys differ by a level or two at most)
     assert np.percentile(_luma(after)[changed], 95) > 150  # bright teeth, not only a dark cavity
+
+
+def _drawn(seed: int, width: float = 60.0) -> np.ndarray:
+    """draw_teeth on a flat dark cavity, mouth `width` crop pixels wide, opened 24 px."""
+    xs = np.arange(80.0 - width / 2, 80.0 + width / 2, 0.5)
+    ys = np.arange(90.0, 120.0, 0.5)[:, None]
+    gap = (np.full(xs.size, 94.0), np.full(xs.size, 118.0))
+    corners = (np.array([xs[0], 94.0]), np.array([xs[-1], 94.0]))
+    cavity = np.full((ys.size, xs.size, 3), 20.0, np.float32)
+    return draw_teeth(cavity, ys, xs, gap, corners, FACE, TOOTH_COLOUR, 0.5, 0.0, seed)
+
+
+def test_each_photo_gets_its_own_teeth_the_same_every_frame() -> None:
+    first, again, other = _drawn(7), _drawn(7), _drawn(8)
+    assert np.array_equal(first, again)  # deterministic: no flicker in a video
+    assert np.abs(first - other).max() > 5.0  # another photo: slightly other lengths and colours
+
+
+def test_a_rounded_mouth_hides_the_teeth_behind_its_lip() -> None:
+    wide, round_ = (_luma(_drawn(7, w)) > 100.0 for w in (60.0, 24.0))
+    # The same opening: the rounded (narrow) mouth shows its teeth shorter (rows of tooth at the
+    # midline), not two large incisors filling it.
+    assert 0 < round_[:, round_.shape[1] // 2].sum() < wide[:, wide.shape[1] // 2].sum()
