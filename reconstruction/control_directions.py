@@ -209,7 +209,8 @@ class DerivationSettings:
     canal); pivot_below: how far below the eye corners (about the ear canal's height). 0, 0
     would turn about the eye line; the face model's origin is not a fixed point of a real head.
     wink_pin: weight (per pinned point, against the mean over held vertices) that keeps the other
-    eye's lids and both eyes' corners still in a wink; wink_ridge: the wink's coefficient prior.
+    eye's lids and both eyes' corners still in a wink; wink_lips: the same for the lips' opening
+    (0: the lips may part with the wink); wink_ridge: the wink's coefficient prior.
     """
 
     ridge: float = 1e-5
@@ -222,6 +223,7 @@ class DerivationSettings:
     pivot_behind: float = 0.9
     pivot_below: float = 0.25
     wink_pin: float = 1000.0
+    wink_lips: float = 1000.0
     wink_ridge: float = 1e-4
 
 
@@ -311,9 +313,13 @@ def solve_direction(geo: ModelGeometry, target: _Target, settings: DerivationSet
     return c / gain
 
 
+#: The 68-point inner lips' (upper, lower) pairs (iBUG numbering): what a wink must not part.
+_INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+
+
 def solve_wink(geo: ModelGeometry, side: str, settings: DerivationSettings) -> np.ndarray:
     """(E,) direction that shuts one eye (its lid gap closes fully at slider 1) while the other
-    eye's lids and both eyes' corners are pinned and the rest of the face is held.
+    eye's lids, both eyes' corners and the lips' opening are pinned and the rest of the face is held.
 
     A face model learnt from talking videos couples the two eyes (people blink with both), so
     the plain target solve of `solve_direction` closes the other eye 70-90 % as much. Here the
@@ -342,6 +348,9 @@ def solve_wink(geo: ModelGeometry, side: str, settings: DerivationSettings) -> n
     held = basis[hold > 0].reshape(-1, e)
     row_w = np.repeat(hold[hold > 0], 3) * settings.hold / basis.shape[0]
     normal = (held * row_w[:, None]).T @ held + settings.wink_pin * pin_rows.T @ pin_rows / len(pinned)
+    # The lips stay shut as they are (a wink parted them a sliver, painted as a dark gap).
+    lips = np.stack([basis[lm[u], 1] - basis[lm[lo], 1] for u, lo in _INNER_LIP_PAIRS])  # (3, E)
+    normal += settings.wink_lips * lips.T @ lips / len(pinned)
     lm_hold = np.repeat(hold[lm], 3) * settings.landmark_hold / len(eye)
     lm_rows = basis[lm].reshape(-1, e)
     normal += (lm_rows * lm_hold[:, None]).T @ lm_rows + settings.wink_ridge * np.eye(e)

@@ -322,3 +322,13 @@ def test_gaze_travels_with_records_and_sequences(coeffs: FaceCoefficients, tmp_p
     assert interpolate(coeffs, coeffs, 2).gaze is None
     with pytest.raises(InputError, match="gaze"):
         coeffs.replace(gaze=np.array([0.1, 0.2, 0.3]))
+
+
+def test_a_wink_keeps_the_lips_shut(controls: ControlSet) -> None:
+    """The inner lips' opening barely changes with a wink (it parted them by a third of the eye's
+    closing before they were pinned: a dark sliver painted between the lips)."""
+    lip = lambda m: sum(m[u, 1] - m[lo, 1] for u, lo in ((61, 67), (62, 66), (63, 65)))  # noqa: E731
+    eye = lambda m, pairs: sum(m[u, 1] - m[lo, 1] for u, lo in pairs)  # noqa: E731
+    for side, pairs in (("left", ((37, 41), (38, 40))), ("right", ((43, 47), (44, 46)))):
+        motion = _motion(controls, f"wink_{side}")
+        assert abs(lip(motion)) < 0.05 * abs(eye(motion, pairs)), (side, lip(motion), eye(motion, pairs))
