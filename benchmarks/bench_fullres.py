@@ -20,6 +20,7 @@ import argparse
 import statistics
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -29,7 +30,16 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.timing import interleaved_ms, summary_ms, write_record  # noqa: E402
-from pipeline import EditRequest, EngineRegistry, load_image, photo_canvas, prepare_photo  # noqa: E402
+from core.coefficients import FaceCoefficients  # noqa: E402
+from pipeline import (  # noqa: E402
+    EditRequest,
+    EngineRegistry,
+    GeometricEngine,
+    SourceState,
+    load_image,
+    photo_canvas,
+    prepare_photo,
+)
 from pipeline.photo import Canvas, place_frame, target_coefficients  # noqa: E402
 from training.evaluation.self_reenactment import former_residual_paste  # noqa: E402
 
@@ -44,28 +54,43 @@ def _drag(v: float) -> dict[str, float]:
     }
 
 
-def main() -> None:
+class DragScene(NamedTuple):
+    """A photo prepared for the default renderer and the targets of a drag over it."""
+
+    photo: np.ndarray
+    state: SourceState
+    engine: GeometricEngine
+    prepared: object
+    targets: list[FaceCoefficients]
+
+
+def drag_scene(photo_path: Path | None, repeats: int) -> DragScene:
+    """A real photo (or the astronaut at 12 MP), prepared, with `repeats` targets along `_drag`."""
     from skimage import data
 
+    registry = EngineRegistry(fast=False)
+    if photo_path is not None:
+        photo = load_image(photo_path)
+    else:
+        photo = np.zeros((3000, 4000, 3), np.uint8)
+        photo[:, 500:3500] = cv2.resize(data.astronaut(), (3000, 3000), interpolation=cv2.INTER_CUBIC)
+    state = prepare_photo(photo, registry=registry)
+    engine = registry.geometric(state.backend)
+    targets = [
+        target_coefficients(state, EditRequest(_drag(v)), registry=registry)
+        for v in np.linspace(0.0, 1.0, repeats)
+    ]
+    return DragScene(photo, state, engine, state.engine_state(engine), targets)
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--photo", type=Path, default=None, help="a real photo (default: astronaut at 12 MP)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    registry = EngineRegistry(fast=False)
-    if args.photo is not None:
-        photo = load_image(args.photo)
-    else:
-        photo = np.zeros((3000, 4000, 3), np.uint8)
-        photo[:, 500:3500] = cv2.resize(data.astronaut(), (3000, 3000), interpolation=cv2.INTER_CUBIC)
-    state = prepare_photo(photo, registry=registry)
-    engine = registry.geometric(state.backend)
-    es = state.engine_state(engine)
-    targets = [
-        target_coefficients(state, EditRequest(_drag(v)), registry=registry)
-        for v in np.linspace(0.0, 1.0, args.repeats)
-    ]
+    photo, state, engine, es, targets = drag_scene(args.photo, args.repeats)
     full = Canvas(state.image, state.crop_transform)
     display = photo_canvas(state, 768)
     video = photo_canvas(state, 512, even=True)

@@ -17,42 +17,25 @@ import statistics
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_fullres import _drag  # noqa: E402
+from benchmarks.bench_fullres import drag_scene  # noqa: E402
 from benchmarks.timing import interleaved_ms, summary_ms, write_record  # noqa: E402
 from benchmarks.turn_features_sheet import _before_the_fixes  # noqa: E402
-from pipeline import EditRequest, EngineRegistry, load_image, photo_canvas, prepare_photo  # noqa: E402
-from pipeline.photo import Canvas, place_frame, target_coefficients  # noqa: E402
+from pipeline import photo_canvas  # noqa: E402
+from pipeline.photo import Canvas, place_frame  # noqa: E402
 
 
 def main() -> None:
-    from skimage import data
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--photo", type=Path, default=None, help="a real photo (default: astronaut at 12 MP)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    registry = EngineRegistry(fast=False)
-    if args.photo is not None:
-        photo = load_image(args.photo)
-    else:
-        photo = np.zeros((3000, 4000, 3), np.uint8)
-        photo[:, 500:3500] = cv2.resize(data.astronaut(), (3000, 3000), interpolation=cv2.INTER_CUBIC)
-    state = prepare_photo(photo, registry=registry)
-    engine = registry.geometric(state.backend)
-    prepared = state.engine_state(engine)
-    targets = [
-        target_coefficients(state, EditRequest(_drag(v)), registry=registry)
-        for v in np.linspace(0.0, 1.0, args.repeats)
-    ]
+    photo, state, engine, prepared, targets = drag_scene(args.photo, args.repeats)
 
     def now(canvas: Canvas, i: int) -> None:
         place_frame(canvas, engine.render_frame(prepared, targets[i]))

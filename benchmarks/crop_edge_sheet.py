@@ -8,7 +8,6 @@ Edit: yaw -20, open_mouth 0.7 (the default renderer) on three real photos of ../
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.mouth_sheet import write_sheet  # noqa: E402
+from benchmarks.mouth_sheet import run_sheet  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
 
 PHOTOS = (
@@ -56,13 +55,7 @@ def rows_for(path: Path, registry: EngineRegistry) -> list[np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "crop_edge_sheet.jpg")
-    parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
-    args = parser.parse_args()
-    registry = EngineRegistry(fast=False)
-    rows = [row for name in PHOTOS for row in rows_for(args.images / name, registry)]
-    write_sheet(rows, args.out, quality=90)
+    run_sheet(__doc__.splitlines()[0], "crop_edge_sheet.jpg", PHOTOS, rows_for, quality=90)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -145,6 +146,23 @@ def main() -> None:
             for row in photo_rows(name, args.images, Path(before), Path(after), registry)
         ]
     write_sheet(rows, args.out, args.quality)
+
+
+def run_sheet(
+    description: str,
+    default_out: str,
+    photos: tuple[str, ...],
+    rows_for: Callable[[Path, EngineRegistry], list[np.ndarray]],
+    quality: int = 88,
+) -> None:
+    """The command line of a sheet script: `-o OUT` (default docs/`default_out`) and `--images DIR`;
+    the rows of every photo, stacked into the sheet."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / default_out)
+    parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
+    args = parser.parse_args()
+    registry = EngineRegistry(fast=False)
+    write_sheet([row for name in photos for row in rows_for(args.images / name, registry)], args.out, quality)
 
 
 def write_sheet(rows: list[np.ndarray], out: Path, quality: int) -> None:

@@ -15,7 +15,6 @@ mouth's motion without the photo's lips in the target's pose, and no occlusion e
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ if str(REPO) not in sys.path:
 
 import pipeline.geometric as geometric  # noqa: E402
 import reconstruction.crop as crop  # noqa: E402
-from benchmarks.mouth_sheet import write_sheet  # noqa: E402
+from benchmarks.mouth_sheet import run_sheet  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
 
 PHOTOS = (
@@ -119,13 +118,7 @@ def rows_for(path: Path, registry: EngineRegistry) -> list[np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "turn_features_sheet.jpg")
-    parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
-    args = parser.parse_args()
-    registry = EngineRegistry(fast=False)
-    rows = [row for name in PHOTOS for row in rows_for(args.images / name, registry)]
-    write_sheet(rows, args.out, quality=88)
+    run_sheet(__doc__.splitlines()[0], "turn_features_sheet.jpg", PHOTOS, rows_for, quality=88)
 
 
 if __name__ == "__main__":

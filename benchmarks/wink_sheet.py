@@ -9,7 +9,6 @@ Edits: wink_left 1 and wink_right 1 (the default renderer) on three real photos 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.mouth_sheet import write_sheet  # noqa: E402
+from benchmarks.mouth_sheet import run_sheet  # noqa: E402
 from pipeline import EngineRegistry, prepare_photo  # noqa: E402
 from pipeline.photo import Canvas, place_frame  # noqa: E402
 from reconstruction.control_directions import DerivationSettings, geometry_of  # noqa: E402
@@ -76,13 +75,7 @@ def rows_for(path: Path, registry: EngineRegistry) -> list[np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "wink_sheet.jpg")
-    parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
-    args = parser.parse_args()
-    registry = EngineRegistry(fast=False)
-    rows = [row for name in PHOTOS for row in rows_for(args.images / name, registry)]
-    write_sheet(rows, args.out, quality=88)
+    run_sheet(__doc__.splitlines()[0], "wink_sheet.jpg", PHOTOS, rows_for, quality=88)
 
 
 if __name__ == "__main__":
