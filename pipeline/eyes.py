@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from core.errors import InputError
@@ -44,6 +45,7 @@ __all__ = [
     "CLOSED_EYE",
     "STRAIGHT_AHEAD",
     "shut_opening",
+    "lash_heights",
 ]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -174,10 +176,15 @@ def refine_eye_flow(
     source_lids: tuple[np.ndarray, np.ndarray],
     target_lids: tuple[np.ndarray, np.ndarray],
     gaze: np.ndarray | None = None,
+    lashes: np.ndarray | None = None,
 ) -> None:
     """Set the (H, W, 2) full-resolution backward flow of one eye (in place): closing lids and gaze.
 
     gaze: (2,) x right, y up, in [-1, 1] of the eye's reach, relative to the photo; None = none.
+    lashes: (K,) the photo's lash run above each point of its upper lid (`lash_heights`), or None:
+    a closing lid then reads its skin from above the lashes only, and the lashes hang down from
+    its margin as a fringe `_FRINGE` times as long (root at the margin, tips at the lid's edge)
+    instead of being stretched over the lid.
     """
     (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
     width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
@@ -225,7 +232,16 @@ def refine_eye_flow(
     if opening > 0.0:  # per column: the lid from the lashes up to the target's lid, plus the fold
         band = np.maximum(lid - top_t, 0.0) + fold
     start = lid - band
-    lid_y = np.minimum(start + (qy - start) * (lid - 0.5 - start) / np.maximum(edge - start, 1e-3), lid - 0.5)
+    root = lid - 0.5  # the lowest row of the photo's lid that is read
+    run = np.zeros_like(lid)  # the lash rows (above `root`) hung down as a fringe, not stretched
+    if lashes is not None and opening <= 0.0:
+        order = np.argsort(up_s[:, 0], kind="stable")
+        run = pull * np.clip(np.interp(qx, up_s[order, 0], lashes[order]) - 0.5, 0.0, 0.5 * band)
+    fringe = _FRINGE * run
+    margin = edge - fringe  # where the lid's skin ends and its lashes begin
+    skin_y = start + (qy - start) * (root - run - start) / np.maximum(margin - start, 1e-3)
+    lash_y = root - run * np.clip((qy - margin) / np.maximum(fringe, 1e-3), 0.0, 1.0)
+    lid_y = np.minimum(np.where(qy < margin, skin_y, lash_y), root)
     if opening > 0.0:
         lid_y = np.where(qy < start, qy, lid_y)  # above the squeezed band the skin stays put
     strength = max(float(np.clip(closure / 0.15, 0.0, 1.0)), opening)
@@ -271,13 +287,19 @@ def _closing(source_lids: Lids, target_lids: Lids) -> tuple[np.ndarray, np.ndarr
     return to_source, up_ts, lo_ts, closure
 
 
-def shut_opening(source_lids: Lids, target_lids: Lids, size: tuple[int, int]) -> np.ndarray | None:
+def shut_opening(
+    source_lids: Lids, target_lids: Lids, size: tuple[int, int], lashes: np.ndarray | None = None
+) -> np.ndarray | None:
     """(H, W) float32, 1 on the photo's eye opening between its lids (crop pixels) when the target
     shuts the eye (its lid, pulled down by `refine_eye_flow`, reaches past the lower lid: closure
-    >= `SHUT_CLOSURE`), else None: what the photo must not show there at its own resolution."""
+    >= `SHUT_CLOSURE`), else None: what the photo must not show there at its own resolution.
+    lashes: (K,) the lash run above the upper lid (`lash_heights`): hidden too (the shut lid's
+    fringe is painted, `face_paint.paint_lash_line`), so no read at the lid's edge lands on them."""
     if _closing(source_lids, target_lids)[3] < SHUT_CLOSURE:
         return None
     up_s, lo_s = source_lids
+    if lashes is not None:
+        up_s = up_s - np.stack([np.zeros(len(up_s)), np.maximum(lashes - 0.5, 0.0)], axis=1)
     box = box_around(np.concatenate([up_s, lo_s]), size, pad=3)
     if box is None:
         return None
@@ -329,6 +351,51 @@ def _turned(
     sy = np.where(qy < moved, above, below)
     near = 1.0 - _smoothstep((np.abs(sx - cx) - r) / r)
     return np.stack([sx, qy + (sy - qy) * near], axis=-1)
+
+
+#: A shut lid's lash fringe: this fraction of the photo's lash run's height (lashes hang down
+#: and outwards from a shut lid's margin, seen foreshortened).
+_FRINGE = 0.0
+#: The photo's lash run (`lash_heights`) is at most this many eye widths high (a deep-set eye's
+#: dark crease above it is lid, not lashes).
+_LASH_REACH = 0.2
+#: A row belongs to the lash run while its luma is below this share of the way from the run's
+#: darkest to the lid skin (sparse long hairs above the dense run count too).
+_LASH_LEVEL = 0.65
+#: Lashes are at most this share of the lid skin's luma (darker runs than that are lashes).
+_LASH_DARK = 0.4
+
+
+def lash_heights(source: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """(K,) crop pixels: how far the photo's dark lash run reaches above each point of its fitted
+    upper lid curve (K, 2) in the (H, W, 3) uint8 crop `source`. Per column (luma blurred across
+    a crop pixel, so single hairs merge into their run): the rows from the lid line up that are
+    darker than halfway between the darkest of the run and the lid skin above (0.15-0.35 eye
+    widths up), at most `_LASH_REACH` eye widths; 0 where lashes and skin differ by < 16 levels or
+    the run is lighter than `_LASH_DARK` of the skin (a shadowed lid margin, not lashes);
+    tapering to 0 over the outer quarter of the lid on either side."""
+    width = float(np.hypot(*(upper[-1] - upper[0])))
+    k = len(upper)
+    if width < 4.0:
+        return np.zeros(k)
+    luma = cv2.GaussianBlur(source.astype(np.float32) @ _LUMA, (5, 1), 1.0)
+    steps = np.arange(-1.0, 0.35 * width + 0.5, 0.5)  # rows above the lid line, crop pixels
+    map_x = np.repeat(upper[:, :1], len(steps), axis=1).astype(np.float32)
+    map_y = (upper[:, 1:2] - steps[None, :]).astype(np.float32)
+    profile = cv2.remap(luma, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # (K, D)
+    near = steps <= _LASH_REACH * width
+    dark = profile[:, near].min(axis=1)
+    skin = np.median(profile[:, steps >= 0.15 * width], axis=1)
+    light = profile > (dark + _LASH_LEVEL * (skin - dark))[:, None]
+    light[:, ~near] = True
+    above = steps[None, :] >= 0.0
+    first = np.argmax(light & above, axis=1)  # the first light row above the lid line
+    height = np.where((skin - dark >= 16.0) & (dark <= _LASH_DARK * skin), steps[first], 0.0)
+    padded = np.pad(height, 1, mode="edge")
+    height = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)  # no single-column spikes
+    # Tapering to nothing at the corners, as lashes do (and a shut lid meets the face's flow there).
+    left, right = sorted((float(upper[0, 0]), float(upper[-1, 0])))
+    return height * _smoothstep(np.minimum(upper[:, 0] - left, right - upper[:, 0]) / (0.25 * width))
 
 
 #: The painted eye (`paint_opened_eye`), RGB: a neutral dark-brown iris (the photo never showed

@@ -16,7 +16,15 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["EDGE_RAMP", "curve_y", "box_around", "similarity_2d", "apply_affine", "paint_lash_line"]
+__all__ = [
+    "EDGE_RAMP",
+    "curve_y",
+    "box_around",
+    "similarity_2d",
+    "apply_affine",
+    "paint_lash_line",
+    "lash_colour",
+]
 
 #: Crop pixels over which painted content's coverage ramps across its edge.
 EDGE_RAMP = 2.0
@@ -68,6 +76,7 @@ def paint_lash_line(
     source: np.ndarray,
     flow: np.ndarray,
     hidden: np.ndarray,
+    colour: np.ndarray | None = None,
 ) -> None:
     """Paint a shut lid's lash line (in place) where the flow jumps over what must not show.
 
@@ -76,7 +85,8 @@ def paint_lash_line(
     the source's hidden part (the eyeball behind the lid). The line runs through the output
     pixels that read the hidden part (the lid's edge), `LASH_HALF` thick on either side, thinning
     towards the eye's corners, in a dark colour of the source along the hidden part's upper edge
-    (the lashes).
+    (the lashes); colour: (3,) the lashes' colour to use instead (`lash_colour` of the opening
+    alone), where `hidden` also covers the photo's lashes above the opening.
     """
     h, w = hidden.shape
     ys, xs = np.nonzero(hidden > 0.0)
@@ -112,7 +122,7 @@ def paint_lash_line(
     distance = half[None, :] - np.abs(ys - centre[None, :]) / np.sqrt(1.0 + slope**2)[None, :]
     alpha = np.clip(distance + 0.5, 0.0, 1.0)
     cover = np.clip(distance / EDGE_RAMP + 0.5, 0.0, 1.0).astype(np.float32)
-    colour = _lash_colour(source, hidden)
+    colour = lash_colour(source, hidden) if colour is None else np.asarray(colour, np.float32)
     region = out[y0:y1, x0:x1].astype(np.float32)
     region += (colour - region) * alpha[:, :, None]
     out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
@@ -120,7 +130,7 @@ def paint_lash_line(
     np.maximum(coverage[y0:y1, x0:x1], cover, out=coverage[y0:y1, x0:x1])
 
 
-def _lash_colour(source: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+def lash_colour(source: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     """(3,) float32: the darkest sixth of the source in the four rows above the hidden part (the
     lashes at the lid's edge; not the eyeball, whose colour must not come back)."""
     box = box_around(np.argwhere(hidden > 0.5)[:, ::-1].astype(np.float64), hidden.shape, pad=5)

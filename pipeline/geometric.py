@@ -46,13 +46,14 @@ from pipeline.eyes import (
     Iris,
     analyse_eye,
     iris_from_landmarks,
+    lash_heights,
     paint_opened_eye,
     refine_eye_flow,
     shift_gaze,
     shut_opening,
 )
 from pipeline.face_mesh import eye_surfaces, projector_for, rasterise_triangles
-from pipeline.face_paint import paint_lash_line, similarity_2d
+from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
@@ -96,7 +97,11 @@ class PreviewSettings:
     (docs/HEAD_PROXY.md): it takes about twice the default's time per frame (previews near or past
     25 ms on a loaded 2-core machine), and at yaw 30 it stretches a microphone or a letter beside
     the head into a smear and drags loose strands the segmenter misses into pale smears; neck: below
-    the jaw the flow also fades downwards, to still shoulders (`pipeline.neck`, docs/NECK.md).
+    the jaw the flow also fades downwards, to still shoulders (`pipeline.neck`, docs/NECK.md);
+    lash_fringe: a shutting lid reads its skin from above the photo's dark lash run only (found
+    once per photo, `eyes.lash_heights`), that run is hidden with the eyeball at the photo's
+    resolution, and the lash line takes its colour (docs/SHUT_LIDS.md): the lashes are not
+    stretched over the lid into a black band.
     """
 
     raster_scale: float = 0.5
@@ -107,6 +112,7 @@ class PreviewSettings:
     fine_teeth: int = 2
     head: bool = False
     neck: bool = True
+    lash_fringe: bool = True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -136,6 +142,7 @@ class PreviewState:
     mouth: MouthInterior
     irises: tuple[Iris | None, ...]
     head: HeadProxy | None = None
+    lashes: tuple[np.ndarray, ...] = ()
     corners: np.ndarray | None = None
     greyscale: bool = False
 
@@ -212,6 +219,7 @@ class GeometricRenderer:
             grid_y=grid_y,
             mouth=analyse_mouth(source, points[layout.mouth[0], :2], points[layout.mouth[1], :2]),
             irises=self._irises(source, points),
+            lashes=tuple(lash_heights(source, points[u, :2]) for u, _ in layout.eyes),
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
@@ -443,13 +451,17 @@ class GeometricRenderer:
         face_flow = flow.copy()
         self._rasterise_features(flow, state, target_points, folds)
         refine_mouth_area(flow, face_flow, self._mouth(state, target_points))
-        for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
+        for k, ((upper, lower), iris) in enumerate(
+            zip(self.projector.layout.eyes, state.irises, strict=True)
+        ):
+            lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
             refine_eye_flow(
                 flow,
                 iris,
                 (state.points[upper, :2], state.points[lower, :2]),
                 (target_points[upper, :2], target_points[lower, :2]),
                 gaze,
+                lashes,
             )
 
     def _extend(
@@ -518,8 +530,8 @@ class GeometricRenderer:
         opened = cover > painted
         paint[opened] = out[opened]
         shut = self._shut_openings(state, target_points)
-        for opening in shut:
-            paint_lash_line(out, cover, paint, state.source, flow, opening)
+        for opening, lashes in shut:
+            paint_lash_line(out, cover, paint, state.source, flow, opening, lashes)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
@@ -533,22 +545,29 @@ class GeometricRenderer:
             flow=flow,
             overlay=paint if cover.max() > 0.0 else None,
             overlay_alpha=cover,
-            hidden=np.maximum.reduce(shut) if shut else None,
+            hidden=np.maximum.reduce([opening for opening, _ in shut]) if shut else None,
             back_flow=motion.back if motion.alpha is not None else None,
             front_alpha=motion.alpha,
         )
 
-    def _shut_openings(self, state: PreviewState, target_points: np.ndarray) -> list[np.ndarray]:
-        """(H, W) float32 masks, 1 on the photo's opening of each eye the target shuts."""
-        shut = (
-            shut_opening(
-                (state.points[u, :2], state.points[lo, :2]),
-                (target_points[u, :2], target_points[lo, :2]),
-                state.size,
-            )
-            for u, lo in self.projector.layout.eyes
-        )
-        return [mask for mask in shut if mask is not None]
+    def _shut_openings(
+        self, state: PreviewState, target_points: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Per eye the target shuts: the (H, W) float32 mask, 1 on the photo's opening (and, with
+        `lash_fringe`, on the photo's lash run above it: the shut lid reads only skin above it),
+        and the colour (3,) of those lashes for the lash line (None: the line takes its own)."""
+        shut = []
+        for k, (u, lo) in enumerate(self.projector.layout.eyes):
+            lids = (state.points[u, :2], state.points[lo, :2]), (target_points[u, :2], target_points[lo, :2])
+            opening = shut_opening(*lids, state.size)
+            lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
+            if opening is None:
+                continue
+            if lashes is None or not np.any(lashes > 0.5):
+                shut.append((opening, None))
+            else:
+                shut.append((shut_opening(*lids, state.size, lashes), lash_colour(state.source, opening)))
+        return shut
 
     def render_sequence(self, state: PreviewState, motion: MotionSequence) -> Iterator[np.ndarray]:
         """Yield one (H, W, 3) uint8 frame per frame of `motion` (morph clips, last-resort video)."""

@@ -1,5 +1,6 @@
 """Tests of pipeline/eyes.py: the gaze read from face-mesh landmarks (synthetic eyes, and a real
-portrait whose gaze the product edits); opening eyes that are shut in the photo."""
+portrait whose gaze the product edits); opening eyes that are shut in the photo; shutting eyes
+with dark lashes (a lid and a lash line, not the lashes stretched into a black band)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from pipeline.eyes import (
     STRAIGHT_AHEAD,
     Iris,
     gaze_from_landmarks,
+    lash_heights,
     paint_opened_eye,
     refine_eye_flow,
 )
+from pipeline.face_paint import curve_y
 from reconstruction.detection import FaceDetector
 
 
@@ -162,3 +165,52 @@ def test_a_photo_with_shut_eyes_opens_them(shared_data, registry: EngineRegistry
     assert _eye_openings(opened).min() > 0.2
     gaze = _redetected_gaze(opened) - np.array(STRAIGHT_AHEAD)
     assert abs(gaze[0]) < 0.3, gaze
+
+
+def test_lash_heights_find_the_dark_run_above_the_lid() -> None:
+    """A dark run 3 rows high above a lid line in lit skin is found (to a pixel) in the lid's middle
+    and fades out at its corners; skin alone and a shadowed, not dark, margin have no lashes."""
+    upper = np.stack([np.linspace(20.0, 60.0, 9), np.full(9, 50.0)], axis=1)
+    skin = np.full((100, 80, 3), 170, np.uint8)
+    lashes = skin.copy()
+    lashes[47:51, 15:66] = 20  # rows 47-50: the lashes down to the lid line (y = 50)
+    heights = lash_heights(lashes, upper)
+    assert np.all(np.abs(heights[3:6] - 3.5) <= 1.0), heights
+    assert heights[0] == heights[-1] == 0.0
+    assert np.all(lash_heights(skin, upper) == 0.0)
+    shadow = skin.copy()
+    shadow[47:51, 15:66] = 110  # a margin in shadow: 0.65 of the skin, not lashes
+    assert np.all(lash_heights(shadow, upper) == 0.0)
+
+
+def _dark_band(image: np.ndarray, out: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> float:
+    """Photo pixels per column (median over the middle 60 % of the eye) inside the shut lid (the
+    photo's opening and 0.1 eye widths above it) darker than halfway between the photo's lashes
+    (10th percentile above the lid line) and its lid skin (0.1-0.4 eye widths up)."""
+    width = float(np.ptp(upper[:, 0]))
+    x0, x1 = int(upper[:, 0].min()), int(upper[:, 0].max()) + 1
+    y0, y1 = int(upper[:, 1].min() - 0.45 * width), int(lower[:, 1].max()) + 1
+    xs = np.arange(x0, x1, dtype=np.float64)[None, :]
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    top, bottom = curve_y(upper, xs), curve_y(lower, xs)
+    middle = np.abs(xs - 0.5 * (x0 + x1)) < 0.4 * width
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    before, after = (im[y0:y1, x0:x1].astype(np.float32) @ luma for im in (image, out))
+    lash = np.percentile(before[(ys > top - 0.1 * width) & (ys <= top) & middle], 10)
+    skin = np.median(before[(ys > top - 0.4 * width) & (ys < top - 0.1 * width) & middle])
+    dark = (after < 0.5 * (lash + skin)) & (ys > top - 0.1 * width) & (ys < bottom)
+    return float(np.median(dark[:, (np.abs(xs - 0.5 * (x0 + x1)) < 0.3 * width)[0]].sum(axis=0)))
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_shut_eyes_with_mascara_show_a_lid_not_a_black_band(shared_data, registry: EngineRegistry) -> None:
+    """deepface img3 (mascara): shut, each eye shows its lid skin down to the lash line; the lashes
+    above its lid line are not stretched over the lid into a black band (it was 18-24 photo px)."""
+    state = prepare_photo(shared_data / "images" / "serengil__deepface__img3.jpg", registry=registry)
+    engine = registry.geometric(state.backend)
+    points = state.engine_state(engine).points
+    out = edit(state, EditRequest({"close_eyes": 1.0}, engine="preview"), registry=registry).full_image
+    for u, lo in engine.renderer.projector.layout.eyes:
+        upper, lower = (state.crop_transform.inverse_points(points[i, :2]) for i in (u, lo))
+        assert _dark_band(state.image, out, upper, lower) <= 4.0
