@@ -39,19 +39,26 @@ def fold_cells(reads: np.ndarray, spacing: float = 1.0, gap: float = FOLD_GAP) -
     units) and more than `SPIKE` times as far as on the edges before and after it in the same
     direction (a steady squeeze, the far cheek of a turn, is no fold: it stays interpolated)."""
     r = np.asarray(reads, dtype=np.float32)
-    across = np.hypot(r[:, 1:, 0] - r[:, :-1, 0], r[:, 1:, 1] - r[:, :-1, 1])  # (h, w - 1) along rows
-    down = np.hypot(r[1:, :, 0] - r[:-1, :, 0], r[1:, :, 1] - r[:-1, :, 1])  # (h - 1, w) down columns
-    jumps_across = _spikes(across, gap * spacing)
-    jumps_down = _spikes(down.T, gap * spacing).T
+    x, y = r[..., 0], r[..., 1]
+    # Squared step lengths (compared squared: no square roots).
+    across = np.square(np.diff(x, axis=1)) + np.square(np.diff(y, axis=1))  # (h, w - 1) along rows
+    down = np.square(np.diff(x, axis=0)) + np.square(np.diff(y, axis=0))  # (h - 1, w) down columns
+    limit = (gap * spacing) ** 2
+    jumps_across = _spikes(across, limit)
+    jumps_down = _spikes(down.T, limit).T
     return jumps_across[:-1] | jumps_across[1:] | jumps_down[:, :-1] | jumps_down[:, 1:]
 
 
 def _spikes(steps: np.ndarray, limit: float) -> np.ndarray:
-    """(h, n) bool: steps along each row longer than `limit` and `SPIKE` times their neighbours."""
+    """(h, n) bool: squared steps along each row over `limit` and `SPIKE` times their neighbours'
+    lengths (squared)."""
+    big = steps > limit
+    if not big.any():
+        return big
     beside = np.empty_like(steps)
     beside[:, 1:-1] = np.maximum(steps[:, :-2], steps[:, 2:])
     beside[:, 0], beside[:, -1] = steps[:, :2].max(axis=1), steps[:, -2:].max(axis=1)
-    return (steps > limit) & (steps > SPIKE * beside)
+    return big & (steps > SPIKE**2 * beside)
 
 
 def sides_across_folds(
