@@ -107,8 +107,8 @@ def edge_rows(path: Path, registry: EngineRegistry, figures: list[str] | None) -
             )
             middle = 0.5 * (upper[:, 0].min() + upper[:, 0].max())
             cx0, cx1 = int(middle - 0.22 * width), int(middle + 0.22 * width)
-            cy = int(lower[:, 1].mean())
-            zoom = slice(max(0, cy - int(0.12 * width)), cy + int(0.08 * width)), slice(cx0, cx1)
+            cy = int(curve_y(lower, np.array([middle]))[0])  # the lid's edge lies on the lower lid
+            zoom = slice(max(0, cy - int(0.05 * width)), cy + int(0.12 * width)), slice(cx0, cx1)
             parts = [
                 cv2.resize(o[zoom], None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
                 for o in (state.image, *outs)

@@ -54,6 +54,8 @@ _LID_JUMP = 1.5
 #: Each side's motion is carried this many crop rows past the edge (neighbouring columns' edges may
 #: lie a few rows apart where the lid slopes).
 _LID_REACH = 3
+#: Output pixels this many crop pixels around a hidden run's box are looked at for its edge.
+_LID_WINDOW = 8
 #: A lid's edge is averaged over this many crop columns (odd).
 _LID_SMOOTH = 7
 #: Reads in the upper part of a hidden run (this fraction of it) leave it upwards, the rest downwards.
@@ -264,14 +266,16 @@ def lay_behind(
 
 
 class LidEdges(NamedTuple):
-    """A flow split at the lids' edges (`lid_edges`), all on the crop: `above`, `below` (c, c, 2)
-    the flow with each side's motion carried past the edge, `side` (c, c) the signed vertical
-    distance (output crop pixels, < 0 above) to the edge, `nodes` (c, c) bool the pixels changed
-    (and the rows around them), `cells` (c - 1, c - 1) bool the grid cells across an edge."""
+    """A flow split at the lids' edges (`lid_edges`): on a box of the crop (its top-left crop
+    pixel `origin`, x, y), `above`, `below` (h, w, 2) the flow with each side's motion carried past
+    the edge and `side` (h, w) the signed vertical distance (crop pixels, < 0 above) to the edge;
+    on the crop, `nodes` (c, c) bool the pixels whose motion may change and `cells`
+    (c - 1, c - 1) bool the grid cells across an edge."""
 
     above: np.ndarray
     below: np.ndarray
     side: np.ndarray
+    origin: tuple[int, int]
     nodes: np.ndarray
     cells: np.ndarray
 
@@ -316,8 +320,12 @@ def lid_edges(flow: np.ndarray, hidden: np.ndarray) -> LidEdges | None:
     columns, top, bottom = _run_edges(hidden)
     if len(columns) == 0:
         return None
-    rows = np.arange(c, dtype=np.float32)[:, None]
-    read_x, read_y = flow[..., 0] + np.arange(c, dtype=np.float32), flow[..., 1] + rows
+    # Only the output pixels around the run can cross it (the lid's edge lands near the lower lid).
+    y0, y1 = max(int(top.min()) - _LID_WINDOW, 0), min(int(bottom.max()) + _LID_WINDOW + 1, c)
+    x0, x1 = max(int(columns[0]) - _LID_WINDOW, 0), min(int(columns[-1]) + _LID_WINDOW + 1, c)
+    part = flow[y0:y1, x0:x1]
+    read_x = part[..., 0] + np.arange(x0, x1, dtype=np.float32)
+    read_y = part[..., 1] + np.arange(y0, y1, dtype=np.float32)[:, None]
     within = (read_x >= columns[0]) & (read_x <= columns[-1])
     up, down = (np.interp(read_x, columns, edge).astype(np.float32) for edge in (top, bottom))
     split = up + _EXIT_UP * (down - up)
@@ -328,13 +336,14 @@ def lid_edges(flow: np.ndarray, hidden: np.ndarray) -> LidEdges | None:
         return None
     xs = np.flatnonzero(crossing.any(axis=0))
     r = np.argmax(np.where(crossing, step, 0.0), axis=0)[xs]  # the largest jump of each column
+    h = y1 - y0
     # The rows on either side that read outside the run (the crop's own drawing may read into it
     # on a row or two between them).
     first, last = r.copy(), r + 1
     for _ in range(_LID_REACH - 1):
         into = (first > 0) & (read_y[first, xs] > up[first, xs])
         first -= into
-        into = (last < c - 1) & (read_y[last, xs] < down[last, xs])
+        into = (last < h - 1) & (read_y[last, xs] < down[last, xs])
         last += into
     a, b = read_y[first, xs], read_y[last, xs]
     # The edge where the reads cross the run's split (where `leave_hidden` divides it), smoothed
@@ -345,35 +354,42 @@ def lid_edges(flow: np.ndarray, hidden: np.ndarray) -> LidEdges | None:
     rate_above = np.maximum(up[first, xs] - 0.5 - a, 0.0) / np.maximum(edge - first, 1e-3)
     rate_below = np.maximum(b - down[last, xs] - 0.5, 0.0) / np.maximum(last - edge, 1e-3)
     rate_above, rate_below = np.minimum(rate_above, 1e3), np.minimum(rate_below, 1e3)
-    above, below = flow.copy(), flow.copy()
+    # From here on, rows and columns of the box around the changed pixels (a margin of 2 beyond).
+    r, first, last, xs = r + y0, first + y0, last + y0, xs + x0
+    by0, by1 = max(int(r.min()) - 2 * _LID_REACH - 2, 0), min(int(r.max()) + 2 * _LID_REACH + 3, c)
+    bx0, bx1 = max(int(xs.min()) - 2, 0), min(int(xs.max()) + 3, c)
+    above, below = flow[by0:by1, bx0:bx1].copy(), flow[by0:by1, bx0:bx1].copy()
     nodes = np.zeros((c, c), bool)
+    nodes[by0 + 2 : by1 - 2, bx0 + 2 : bx1 - 2] = True
     for k in range(1, 2 * _LID_REACH):
         lo, hi = first + k, last - k
         keep = lo < c
-        above[lo[keep], xs[keep], 1] = a[keep] + k * rate_above[keep] - lo[keep]
+        above[lo[keep] - by0, xs[keep] - bx0, 1] = a[keep] + k * rate_above[keep] - lo[keep]
         keep = hi >= 0
-        below[hi[keep], xs[keep], 1] = b[keep] - k * rate_below[keep] - hi[keep]
-    for k in range(-2 * _LID_REACH, 2 * _LID_REACH + 1):
-        nodes[np.clip(r + k, 0, c - 1), xs] = True
-    everywhere = np.interp(np.arange(c), xs, edge).astype(np.float32)  # nearest edge past the ends
+        below[hi[keep] - by0, xs[keep] - bx0, 1] = b[keep] - k * rate_below[keep] - hi[keep]
+    everywhere = np.interp(np.arange(bx0, bx1), xs, edge + y0).astype(np.float32)  # nearest past the ends
+    side = np.arange(by0, by1, dtype=np.float32)[:, None] - everywhere[None, :]
     cells = np.zeros((c - 1, c - 1), bool)
     for dx in (-1, 0):
         for dy in (-1, 0, 1):
             cells[np.clip(r + dy, 0, c - 2), np.clip(xs + dx, 0, c - 2)] = True
-    return LidEdges(above, below, rows - everywhere[None, :], nodes, cells)
+    return LidEdges(above, below, side, (bx0, by0), nodes, cells)
 
 
 def along_lid_edges(shift: np.ndarray, edges: LidEdges, to_photo: np.ndarray, to_crop: np.ndarray) -> None:
-    """Set the (H, W, 2) `shift` (photo pixels, a region of the photo) from each side's motion of
-    `edges` (`lid_edges`), the side chosen per photo pixel by the interpolated edge.
+    """Set the (H, W, 2) `shift` (photo pixels, a region of the photo within `edges.nodes`) from
+    each side's motion of `edges` (`lid_edges`), the side chosen per photo pixel by the
+    interpolated edge.
 
     to_photo: (2, 3) crop motion -> photo motion (no translation); to_crop: (2, 3) region pixel ->
     crop pixel."""
-    c = edges.side.shape[0]
+    h, w = edges.side.shape
+    to_box = to_crop.copy()
+    to_box[:, 2] -= edges.origin
     size = (shift.shape[1], shift.shape[0])
     inverse_map = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    side = cv2.warpAffine(edges.side, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_REPLICATE)
+    side = cv2.warpAffine(edges.side, to_box, size, flags=inverse_map, borderMode=cv2.BORDER_REPLICATE)
     for flow, pick in ((edges.above, side < 0.0), (edges.below, side >= 0.0)):
-        moved = cv2.transform(flow.reshape(1, -1, 2), to_photo).reshape(c, c, 2)
-        moved = cv2.warpAffine(moved, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_CONSTANT)
+        moved = cv2.transform(flow.reshape(1, -1, 2), to_photo).reshape(h, w, 2)
+        moved = cv2.warpAffine(moved, to_box, size, flags=inverse_map, borderMode=cv2.BORDER_REPLICATE)
         shift[pick] = moved[pick]
