@@ -14,7 +14,11 @@ like an enlarged crop:
 - `hidden_exits` / `leave_hidden`: where the source must not show (the eyeball behind a shut
   lid), a read that the upsampled flow would place there (the flow jumps at a lid's edge and its
   interpolation between two crop pixels reads everything between) is moved to the nearer edge
-  of the hidden part in its column: the lash line above, the lower lid below.
+  of the hidden part in its column: the lash line above, the lower lid below;
+- `lid_edges` / `along_lid_edges`: where the flow jumps across a hidden run (a shut lid's edge),
+  each side's motion is carried on to an edge placed per column to a fraction of a crop pixel and
+  interpolated between columns, so the lid ends on a smooth curve at the photo's resolution, not in
+  crop-pixel steps with the lower lid's rim repeated in small windows.
 
 Coordinates follow `reconstruction.crop`: pixel (col, row) has its centre at (x, y).
 """
