@@ -1,7 +1,10 @@
 """Contact sheet and figures of shut eyes with dark lashes: input | current default | lash fringe
 (docs/SHUT_LIDS.md).
 
-    python benchmarks/shut_lids_sheet.py [-o docs/shut_lids_sheet.jpg] [--images DIR] [--measure]
+    python benchmarks/shut_lids_sheet.py [-o docs/shut_lids_sheet.jpg] [--images DIR] [--measure] [--edge]
+
+With --edge: the shut lid's edge at the photo's resolution instead (`benchmarks/lid_edge_sheet.py`,
+docs/lid_edge_sheet.jpg).
 
 Per photo and edit (close_eyes 1, close_eyes 0.6, wink_left 1): both eyes at 100 % (photo pixels,
 never scaled), input | without `PreviewSettings.lash_fringe` | with it. With --measure, per shut eye
@@ -25,6 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.lid_edge_sheet import PHOTOS as EDGE_PHOTOS  # noqa: E402
+from benchmarks.lid_edge_sheet import edge_rows, print_figures  # noqa: E402
 from benchmarks.mouth_sheet import write_sheet  # noqa: E402 - its subprocess needs no other benchmark module
 from benchmarks.paint_sheet import _label, _rows  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
@@ -121,9 +126,24 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
     parser.add_argument("--quality", type=int, default=92)
     parser.add_argument("--measure", action="store_true", help="print the dark fraction and band figures")
+    parser.add_argument("--edge", action="store_true", help="the lid's edge, flow only (lid_edge_sheet)")
     args = parser.parse_args()
     registry = EngineRegistry(fast=False)
     figures: list[str] | None = [] if args.measure else None
+    if args.edge:
+        out = (
+            args.out
+            if args.out != REPO / "docs" / "shut_lids_sheet.jpg"
+            else REPO / "docs" / "lid_edge_sheet.jpg"
+        )
+        write_sheet(
+            [row for name in EDGE_PHOTOS for row in edge_rows(args.images / name, registry, figures)],
+            out,
+            args.quality,
+        )
+        if figures is not None:
+            print_figures(figures)
+        return
     rows = [row for name in PHOTOS for row in photo_rows(args.images / name, registry, figures)]
     write_sheet(rows, args.out, args.quality)
     if figures is not None:

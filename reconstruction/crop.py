@@ -36,12 +36,14 @@ from core.images import check_rgb8
 from reconstruction.detection import NUM_LANDMARKS, DetectedFace
 from reconstruction.folds import blend_across_folds, fold_cells
 from reconstruction.overlay import (
+    along_lid_edges,
     behind_layer,
     hidden_exits,
     hidden_mask,
     lay_behind,
     lay_overlay,
     leave_hidden,
+    lid_edges,
     reads_near,
 )
 
@@ -543,18 +545,23 @@ def warp_photo(
     grid = np.stack(np.meshgrid(np.arange(c, dtype=np.float32), np.arange(c, dtype=np.float32)), axis=-1)
     shift = cv2.transform(faded.reshape(1, -1, 2), transform.inverse() * [1.0, 1.0, 0.0]).reshape(c, c, 2)
     shift = cv2.warpAffine(shift, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_CONSTANT)
+    inside = None if hidden is None else hidden_mask(hidden, c)
+    lids = None if inside is None else lid_edges(faded, inside)  # a shut lid's edge, smooth per photo pixel
+    part = None if lids is None else _sub_box(lids.nodes, (x0, y0), shift.shape, transform)
+    if lids is not None and part is not None:
+        along_lid_edges(shift[part[0], part[1]], lids, transform.inverse() * [1.0, 1.0, 0.0], part[2])
     map_x, map_y = shift[..., 0], shift[..., 1]
     map_x += np.arange(x0, x1, dtype=np.float32)
     map_y += np.arange(y0, y1, dtype=np.float32)[:, None]
-    if hidden is not None:
-        inside = hidden_mask(hidden, c)
+    if inside is not None:
         part = _sub_box(reads_near(grid + faded, inside), (x0, y0), map_x.shape, transform)
         if part is not None:
             exits = hidden_exits(inside)
             leave_hidden(map_x[part[0], part[1]], map_y[part[0], part[1]], exits, transform.matrix)
     roi = cv2.remap(original, shift, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     # An occlusion edge (a turned nose) drawn as one, not as the strip it hides squeezed into a line.
-    blend_across_folds(roi, original, faded, fold_cells(grid + faded), to_crop, transform.inverse())
+    folds = fold_cells(grid + faded) if lids is None else fold_cells(grid + faded) & ~lids.cells
+    blend_across_folds(roi, original, faded, folds, to_crop, transform.inverse())
     part = None if behind is None else _sub_box(behind[1] < 0.999, (x0, y0), roi.shape, transform)
     if behind is not None and part is not None:
         rows, cols, to_crop = part

@@ -14,12 +14,18 @@ like an enlarged crop:
 - `hidden_exits` / `leave_hidden`: where the source must not show (the eyeball behind a shut
   lid), a read that the upsampled flow would place there (the flow jumps at a lid's edge and its
   interpolation between two crop pixels reads everything between) is moved to the nearer edge
-  of the hidden part in its column: the lash line above, the lower lid below.
+  of the hidden part in its column: the lash line above, the lower lid below;
+- `lid_edges` / `along_lid_edges`: where the flow jumps across a hidden run (a shut lid's edge),
+  each side's motion is carried on to an edge placed per column to a fraction of a crop pixel and
+  interpolated between columns, so the lid ends on a smooth curve at the photo's resolution, not in
+  crop-pixel steps with the lower lid's rim repeated in small windows.
 
 Coordinates follow `reconstruction.crop`: pixel (col, row) has its centre at (x, y).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -37,12 +43,25 @@ __all__ = [
     "hidden_exits",
     "reads_near",
     "leave_hidden",
+    "LidEdges",
+    "lid_edges",
+    "along_lid_edges",
 ]
 
 #: Ramp (crop pixels) up to which an overlay's edge counts as drawn sharp (kept sharp at the photo's
 #: resolution); above twice this, the coverage is a soft mask and is only interpolated.
 _SHARP_RAMP = 4.0
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+#: Two vertically neighbouring crop pixels whose reads lie further apart than this many source rows,
+#: on either side of a hidden run, meet at a lid's edge (`lid_edges`).
+_LID_JUMP = 1.5
+#: Each side's motion is carried this many crop rows past the edge (neighbouring columns' edges may
+#: lie a few rows apart where the lid slopes).
+_LID_REACH = 3
+#: Output pixels this many crop pixels around a hidden run's box are looked at for its edge.
+_LID_WINDOW = 8
+#: A lid's edge is averaged over this many crop columns (odd).
+_LID_SMOOTH = 7
 #: Reads in the upper part of a hidden run (this fraction of it) leave it upwards, the rest downwards.
 _EXIT_UP = 0.5
 
@@ -248,3 +267,133 @@ def lay_behind(
         original, back_map[..., 0], back_map[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
     )
     return cv2.blendLinear(roi, layer, alpha, 1.0 - alpha)
+
+
+class LidEdges(NamedTuple):
+    """A flow split at the lids' edges (`lid_edges`): on a box of the crop (its top-left crop
+    pixel `origin`, x, y), `above`, `below` (h, w, 2) the flow with each side's motion carried past
+    the edge and `side` (h, w) the signed vertical distance (crop pixels, < 0 above) to the edge;
+    on the crop, `nodes` (c, c) bool the pixels whose motion may change and `cells`
+    (c - 1, c - 1) bool the grid cells across an edge."""
+
+    above: np.ndarray
+    below: np.ndarray
+    side: np.ndarray
+    origin: tuple[int, int]
+    nodes: np.ndarray
+    cells: np.ndarray
+
+
+def _run_edges(hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of the (c, c) coverage: the columns with hidden pixels and the upper and lower
+    edge (sub-pixel, from the end pixels' coverage) of all of them there."""
+    inside = hidden > 0.0
+    columns = np.flatnonzero(inside.any(axis=0))
+    part = inside[:, columns]
+    first = np.argmax(part, axis=0)
+    last = part.shape[0] - 1 - np.argmax(part[::-1], axis=0)
+    top = first + 0.5 - hidden[first, columns]
+    bottom = last - 0.5 + hidden[last, columns]
+    return columns.astype(np.float32), top.astype(np.float32), bottom.astype(np.float32)
+
+
+def _along(xs: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """`values` at the sorted columns `xs`, averaged over `_LID_SMOOTH` columns within each
+    unbroken group of columns (a lid), the ends repeated."""
+    out = np.empty_like(values)
+    half = _LID_SMOOTH // 2
+    for group in np.split(np.arange(len(xs)), np.flatnonzero(np.diff(xs) > 1) + 1):
+        padded = np.pad(values[group], half, mode="edge")
+        out[group] = np.convolve(padded, np.full(_LID_SMOOTH, 1.0 / _LID_SMOOTH), mode="valid")
+    return out
+
+
+def lid_edges(flow: np.ndarray, hidden: np.ndarray) -> LidEdges | None:
+    """Where a (c, c, 2) backward flow jumps across the (c, c) `hidden` coverage (a shut lid's
+    edge: above it the lid reads far up, below it the lower lid stays), the flow split into its two
+    sides, or None if it never does.
+
+    Upsampled plainly, such a jump sweeps its reads across the hidden run within one crop pixel,
+    and where they turn from one side to the other is set per crop pixel: at 6-14 photo pixels per
+    crop pixel, a staircase. Here each column's edge is placed where its reads cross the run's
+    split (as `leave_hidden` divides it), to a fraction of a pixel, and each side's motion is carried
+    on past it, stretched so that it reaches its exit of the run (`leave_hidden`) exactly at the
+    edge: a photo pixel above the (interpolated, so smooth) edge reads the lid down to its edge,
+    one below reads the lower lid from its rim, with nothing repeated and no step."""
+    c = hidden.shape[0]
+    columns, top, bottom = _run_edges(hidden)
+    if len(columns) == 0:
+        return None
+    # Only the output pixels around the run can cross it (the lid's edge lands near the lower lid).
+    y0, y1 = max(int(top.min()) - _LID_WINDOW, 0), min(int(bottom.max()) + _LID_WINDOW + 1, c)
+    x0, x1 = max(int(columns[0]) - _LID_WINDOW, 0), min(int(columns[-1]) + _LID_WINDOW + 1, c)
+    part = flow[y0:y1, x0:x1]
+    read_x = part[..., 0] + np.arange(x0, x1, dtype=np.float32)
+    read_y = part[..., 1] + np.arange(y0, y1, dtype=np.float32)[:, None]
+    within = (read_x >= columns[0]) & (read_x <= columns[-1])
+    up, down = (np.interp(read_x, columns, edge).astype(np.float32) for edge in (top, bottom))
+    split = up + _EXIT_UP * (down - up)
+    d = read_y - split
+    step = read_y[1:] - read_y[:-1]
+    crossing = (d[:-1] < 0.0) & (d[1:] >= 0.0) & within[:-1] & within[1:] & (step > _LID_JUMP)
+    if not crossing.any():
+        return None
+    xs = np.flatnonzero(crossing.any(axis=0))
+    r = np.argmax(np.where(crossing, step, 0.0), axis=0)[xs]  # the largest jump of each column
+    h = y1 - y0
+    # The rows on either side that read outside the run (the crop's own drawing may read into it
+    # on a row or two between them).
+    first, last = r.copy(), r + 1
+    for _ in range(_LID_REACH - 1):
+        into = (first > 0) & (read_y[first, xs] > up[first, xs])
+        first -= into
+        into = (last < h - 1) & (read_y[last, xs] < down[last, xs])
+        last += into
+    a, b = read_y[first, xs], read_y[last, xs]
+    # The edge where the reads cross the run's split (where `leave_hidden` divides it), smoothed
+    # along the lid: the flow itself often jumps at a whole row, the lid's edge is a smooth curve.
+    edge = _along(xs, r + np.clip(-d[r, xs] / (d[r + 1, xs] - d[r, xs]), 0.0, 1.0))
+    edge = np.clip(edge, first + 0.05, last - 0.05)
+    # Each side stretched to reach its exit at the edge (never reading backwards).
+    rate_above = np.maximum(up[first, xs] - 0.5 - a, 0.0) / np.maximum(edge - first, 1e-3)
+    rate_below = np.maximum(b - down[last, xs] - 0.5, 0.0) / np.maximum(last - edge, 1e-3)
+    rate_above, rate_below = np.minimum(rate_above, 1e3), np.minimum(rate_below, 1e3)
+    # From here on, rows and columns of the box around the changed pixels (a margin of 2 beyond).
+    r, first, last, xs = r + y0, first + y0, last + y0, xs + x0
+    by0, by1 = max(int(r.min()) - 2 * _LID_REACH - 2, 0), min(int(r.max()) + 2 * _LID_REACH + 3, c)
+    bx0, bx1 = max(int(xs.min()) - 2, 0), min(int(xs.max()) + 3, c)
+    above, below = flow[by0:by1, bx0:bx1].copy(), flow[by0:by1, bx0:bx1].copy()
+    nodes = np.zeros((c, c), bool)
+    nodes[by0 + 2 : by1 - 2, bx0 + 2 : bx1 - 2] = True
+    for k in range(1, 2 * _LID_REACH):
+        lo, hi = first + k, last - k
+        keep = lo < c
+        above[lo[keep] - by0, xs[keep] - bx0, 1] = a[keep] + k * rate_above[keep] - lo[keep]
+        keep = hi >= 0
+        below[hi[keep] - by0, xs[keep] - bx0, 1] = b[keep] - k * rate_below[keep] - hi[keep]
+    everywhere = np.interp(np.arange(bx0, bx1), xs, edge + y0).astype(np.float32)  # nearest past the ends
+    side = np.arange(by0, by1, dtype=np.float32)[:, None] - everywhere[None, :]
+    cells = np.zeros((c - 1, c - 1), bool)
+    for dx in (-1, 0):
+        for dy in (-1, 0, 1):
+            cells[np.clip(r + dy, 0, c - 2), np.clip(xs + dx, 0, c - 2)] = True
+    return LidEdges(above, below, side, (bx0, by0), nodes, cells)
+
+
+def along_lid_edges(shift: np.ndarray, edges: LidEdges, to_photo: np.ndarray, to_crop: np.ndarray) -> None:
+    """Set the (H, W, 2) `shift` (photo pixels, a region of the photo within `edges.nodes`) from
+    each side's motion of `edges` (`lid_edges`), the side chosen per photo pixel by the
+    interpolated edge.
+
+    to_photo: (2, 3) crop motion -> photo motion (no translation); to_crop: (2, 3) region pixel ->
+    crop pixel."""
+    h, w = edges.side.shape
+    to_box = to_crop.copy()
+    to_box[:, 2] -= edges.origin
+    size = (shift.shape[1], shift.shape[0])
+    inverse_map = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    side = cv2.warpAffine(edges.side, to_box, size, flags=inverse_map, borderMode=cv2.BORDER_REPLICATE)
+    for flow, pick in ((edges.above, side < 0.0), (edges.below, side >= 0.0)):
+        moved = cv2.transform(flow.reshape(1, -1, 2), to_photo).reshape(h, w, 2)
+        moved = cv2.warpAffine(moved, to_box, size, flags=inverse_map, borderMode=cv2.BORDER_REPLICATE)
+        shift[pick] = moved[pick]

@@ -173,3 +173,33 @@ def test_warp_photo_takes_overlays_at_a_multiple_of_the_crop_only() -> None:
     assert out[30, 30].tolist() == [200, 200, 200] and out[5, 5].tolist() == [100, 100, 100]
     with pytest.raises(InputError):
         warp_photo(photo, flow, transform, overlay=np.full((48, 48, 3), 200, np.uint8), overlay_alpha=alpha)
+
+
+def test_a_shut_lids_edge_is_smooth_at_twelve_times_where_it_slopes_across_columns() -> None:
+    """A lid shuts along an edge that slopes by a crop row every seven columns: above it the crop
+    reads from 6 px higher, below it the photo stays, and the run it skips is hidden. At the photo's
+    resolution the edge (where the reads turn from above the run, red, to below it, blue) follows the
+    slope: no step over 0.3 crop pixels between neighbouring photo columns, nothing of the run."""
+    scale = 12
+    transform = CropTransform.from_box(C * scale / 2, C * scale / 2, C * scale, (C * scale, C * scale), C)
+    xs = np.arange(C, dtype=np.float64)
+    edge = 30.0 + 0.15 * (xs - 12.0)  # output crop rows: above it the lid
+    rows = np.arange(C, dtype=np.float64)[:, None]
+    flow = np.zeros((C, C, 2), np.float32)
+    flow[..., 1] = np.where((rows >= 16) & (rows < edge) & (xs >= 8) & (xs < 56), -6.0, 0.0)
+    top, bottom = edge - 6.0, edge  # source rows no output row reads any more (crop row centres)
+    hidden = np.clip(np.minimum(rows + 0.5 - top, bottom - (rows - 0.5)), 0.0, 1.0).astype(np.float32)
+    hidden[:, (xs < 10) | (xs >= 54)] = 0.0
+    py, px = (np.mgrid[0 : C * scale, 0 : C * scale] + 0.5) / scale - 0.5  # photo pixel -> crop
+    t, b = np.interp(px, xs, top), np.interp(px, xs, bottom)
+    photo = np.zeros((C * scale, C * scale, 3), np.uint8)
+    photo[py < t] = (255, 0, 0)
+    photo[(py >= t) & (py <= b)] = (0, 255, 0)
+    photo[py > b] = (0, 0, 255)
+    out = warp_photo(photo, flow, transform, hidden=hidden).astype(int)
+    band = out[24 * scale : 44 * scale, 16 * scale : 48 * scale]
+    assert np.count_nonzero(band[..., 1] > 100) == 0
+    below = band[..., 2] > band[..., 0]
+    assert below[-1].all() and not below[0].any()
+    switch = np.argmax(below, axis=0)  # per photo column, the first row below the edge
+    assert np.abs(np.diff(switch)).max() <= 0.3 * scale
