@@ -177,6 +177,7 @@ def refine_eye_flow(
     target_lids: tuple[np.ndarray, np.ndarray],
     gaze: np.ndarray | None = None,
     lashes: np.ndarray | None = None,
+    frame: np.ndarray | None = None,
 ) -> None:
     """Set the (H, W, 2) full-resolution backward flow of one eye (in place): closing lids and gaze.
 
@@ -185,6 +186,10 @@ def refine_eye_flow(
     a closing lid then reads its skin from above the lashes only, and the lashes hang down from
     its margin as a fringe `_FRINGE` times as long (root at the margin, tips at the lid's edge)
     instead of being stretched over the lid.
+    frame: (K, 2) how far above each point of the photo's upper lid a glasses frame's lower and
+    upper edge lie (`glasses.frame_heights`), or None: a closing lid then begins below the frame
+    and takes its skin from above it, and the frame (with the skin just above it) is held where the
+    photo has it (docs/GLASSES.md).
     """
     (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
     width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
@@ -231,6 +236,12 @@ def refine_eye_flow(
     # lid line can lie a little below the lashes: stop short of it, never read the eyeball).
     if opening > 0.0:  # per column: the lid from the lashes up to the target's lid, plus the fold
         band = np.maximum(lid - top_t, 0.0) + fold
+    below_frame = frame is not None and opening <= 0.0
+    if below_frame:
+        order = np.argsort(up_s[:, 0], kind="stable")
+        clear = np.interp(qx, up_s[order, 0], frame[order, 0]) - 1.0  # a crop pixel clear of the rim
+        over = np.interp(qx, up_s[order, 0], frame[order, 1]) + 1.0  # the frame's top, and a pixel
+        band = np.clip(clear, 1.0, band)
     start = lid - band
     root = lid - 0.5  # the lowest row of the photo's lid that is read
     run = np.zeros_like(lid)  # the lash rows (above `root`) hung down as a fringe, not stretched
@@ -240,12 +251,19 @@ def refine_eye_flow(
     fringe = _FRINGE * run
     margin = edge - fringe  # where the lid's skin ends and its lashes begin
     skin_y = start + (qy - start) * (root - run - start) / np.maximum(margin - start, 1e-3)
+    if below_frame:  # the lid's skin from the 0.2 eye widths above the frame (none lies below it)
+        read = 0.2 * width_s
+        skin_y = lid - over - read + (qy - start) * read / np.maximum(margin - start, 1e-3)
     lash_y = root - run * np.clip((qy - margin) / np.maximum(fringe, 1e-3), 0.0, 1.0)
     lid_y = np.minimum(np.where(qy < margin, skin_y, lash_y), root)
     if opening > 0.0:
         lid_y = np.where(qy < start, qy, lid_y)  # above the squeezed band the skin stays put
     strength = max(float(np.clip(closure / 0.15, 0.0, 1.0)), opening)
     lid_w = strength * np.clip((qy - start) / (0.3 * band) + 1.0, 0.0, 1.0)
+    if below_frame:  # the frame (and the skin just above it) held where the photo has it
+        hold = np.clip(1.0 + (qy - start + 0.25 * width_s) / (0.25 * width_s), 0.0, 1.0)
+        lid_w = strength * np.where(qy < start, hold, 1.0)
+        lid_y = np.where(qy < start, qy, lid_y)
     # Soft on every side (hard cut-offs would draw the lid's edge in steps of a crop pixel); a shut
     # lid reaches a pixel past its edge, over the lower lid's rim.
     # Opening a shut eye, the lid's rows are squeezed up to end at the target's lid instead.

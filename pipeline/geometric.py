@@ -55,6 +55,7 @@ from pipeline.eyes import (
 from pipeline.face_mesh import eye_surfaces, projector_for, rasterise_triangles
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
+from pipeline.glasses import frame_heights
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
 from pipeline.mouth import (
@@ -113,6 +114,7 @@ class PreviewSettings:
     head: bool = False
     neck: bool = True
     lash_fringe: bool = True
+    glasses: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -143,6 +145,7 @@ class PreviewState:
     irises: tuple[Iris | None, ...]
     head: HeadProxy | None = None
     lashes: tuple[np.ndarray, ...] = ()
+    frames: tuple[np.ndarray | None, ...] = ()
     corners: np.ndarray | None = None
     greyscale: bool = False
 
@@ -209,6 +212,8 @@ class GeometricRenderer:
         corners = points[layout.triangles, :2]  # (F, 3, 2)
         for arr in (source, points, grid_x, grid_y, corners):
             arr.setflags(write=False)
+        eyes = [(points[u, :2], points[v, :2]) for u, v in layout.eyes]
+        lashes = [lash_heights(source, upper) for upper, _ in eyes]
         return PreviewState(
             source=source,
             coeffs=source_coeffs,
@@ -219,7 +224,8 @@ class GeometricRenderer:
             grid_y=grid_y,
             mouth=analyse_mouth(source, points[layout.mouth[0], :2], points[layout.mouth[1], :2]),
             irises=self._irises(source, points),
-            lashes=tuple(lash_heights(source, points[u, :2]) for u, _ in layout.eyes),
+            lashes=tuple(lashes),
+            frames=frame_heights(source, eyes, lashes) if self.settings.glasses else (),
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
@@ -455,6 +461,7 @@ class GeometricRenderer:
             zip(self.projector.layout.eyes, state.irises, strict=True)
         ):
             lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
+            frame = state.frames[k] if state.frames else None
             refine_eye_flow(
                 flow,
                 iris,
@@ -462,6 +469,7 @@ class GeometricRenderer:
                 (target_points[upper, :2], target_points[lower, :2]),
                 gaze,
                 lashes,
+                frame,
             )
 
     def _extend(
