@@ -211,6 +211,13 @@ def refine_eye_flow(
     below = 0.3 * width_s if opening > 0.0 else 0.0  # the lower lid's skin lifted to meet the eye
     scale = float(np.hypot(*(up_t[-1] - up_t[0]))) / width_s
     outline = [up_t, lo_t + [0.0, below * scale], up_t - [0.0, 1.3 * band * scale]]
+    if frame is not None and opening <= 0.0:  # the frame is held past the eye's corners too
+        reach_frame = np.array([_FRAME_SIDE * width_s * scale, 0.0])
+        outline += [
+            up_t - reach_frame,
+            up_t + reach_frame,
+            up_t - [0.0, (frame.max() + 0.4 * width_s) * scale],
+        ]
     box = box_around(np.concatenate(outline), flow.shape[:2], pad=2)
     if box is None:
         return
@@ -237,11 +244,7 @@ def refine_eye_flow(
     if opening > 0.0:  # per column: the lid from the lashes up to the target's lid, plus the fold
         band = np.maximum(lid - top_t, 0.0) + fold
     below_frame = frame is not None and opening <= 0.0
-    if below_frame:
-        order = np.argsort(up_s[:, 0], kind="stable")
-        clear = np.interp(qx, up_s[order, 0], frame[order, 0]) - 1.0  # a crop pixel clear of the rim
-        over = np.interp(qx, up_s[order, 0], frame[order, 1]) + 1.0  # the frame's top, and a pixel
-        band = np.clip(clear, 1.0, band)
+    band, over = _frame_rows(frame if below_frame else None, up_s, qx, band)
     start = lid - band
     root = lid - 0.5  # the lowest row of the photo's lid that is read
     run = np.zeros_like(lid)  # the lash rows (above `root`) hung down as a fringe, not stretched
@@ -251,19 +254,18 @@ def refine_eye_flow(
     fringe = _FRINGE * run
     margin = edge - fringe  # where the lid's skin ends and its lashes begin
     skin_y = start + (qy - start) * (root - run - start) / np.maximum(margin - start, 1e-3)
-    if below_frame:  # the lid's skin from the 0.2 eye widths above the frame (none lies below it)
-        read = 0.2 * width_s
-        skin_y = lid - over - read + (qy - start) * read / np.maximum(margin - start, 1e-3)
     lash_y = root - run * np.clip((qy - margin) / np.maximum(fringe, 1e-3), 0.0, 1.0)
     lid_y = np.minimum(np.where(qy < margin, skin_y, lash_y), root)
     if opening > 0.0:
         lid_y = np.where(qy < start, qy, lid_y)  # above the squeezed band the skin stays put
     strength = max(float(np.clip(closure / 0.15, 0.0, 1.0)), opening)
     lid_w = strength * np.clip((qy - start) / (0.3 * band) + 1.0, 0.0, 1.0)
-    if below_frame:  # the frame (and the skin just above it) held where the photo has it
-        hold = np.clip(1.0 + (qy - start + 0.25 * width_s) / (0.25 * width_s), 0.0, 1.0)
-        lid_w = strength * np.where(qy < start, hold, 1.0)
-        lid_y = np.where(qy < start, qy, lid_y)
+    if below_frame:  # the lid's skin from the 0.2 eye widths above the frame (none lies below it)
+        read = 0.2 * width_s
+        skin_y = lid - over - read + (qy - start - 1.0) * read / np.maximum(margin - start - 1.0, 1e-3)
+        skin_y = np.where(qy < start + 1.0, start - 0.5, skin_y)  # the frame's lowest row, a crop pixel on
+        lid_y = np.minimum(np.where(qy < margin, skin_y, lash_y), root)
+        lid_w = strength * np.clip(qy - start + 0.5, 0.0, 1.0)  # above: the frame, held below
     # Soft on every side (hard cut-offs would draw the lid's edge in steps of a crop pixel); a shut
     # lid reaches a pixel past its edge, over the lower lid's rim.
     # Opening a shut eye, the lid's rows are squeezed up to end at the target's lid instead.
@@ -283,6 +285,18 @@ def refine_eye_flow(
     region = w_lid * (lid_src - pixel) + (1.0 - w_lid) * region
     w_ball = (in_ball * across)[..., None]
     region = w_ball * (ball - pixel) + (1.0 - w_ball) * region
+    if below_frame:
+        # The frame and the skin just above it stay where the photo has them (the face's flow
+        # moves them with the lid), fading out above the frame and past the eye's corners.
+        side = np.minimum(qx - left, right - qx) / (_FRAME_SIDE * width_s)
+        top = lid - over - 0.1 * width_s
+        w_hold = strength * _smoothstep(1.0 + side) * np.clip(1.0 + (qy - top) / (0.3 * width_s), 0.0, 1.0)
+        # Held still (the photo's own pixels): only while the head stays (the eye's corners move
+        # less than 1.5 crop pixels), fading out by 3, where the frame moves with the face.
+        moved = float(np.hypot(*np.mean(q - pixel, axis=(0, 1))))
+        still = float(np.clip((3.0 - moved) / 1.5, 0.0, 1.0))
+        w_hold = (still * w_hold * np.clip(start - qy + 0.5, 0.0, 1.0))[..., None]
+        region = (1.0 - w_hold) * region
     if opening > 0.0:
         # Under the opened eye: photo rows [lashes, low_t + below] squeezed up onto [low_t, low_t + below].
         lower_y = lid + (qy - low_t) * (low_t + below - lid) / below
@@ -292,6 +306,20 @@ def refine_eye_flow(
             w_low[..., None] * (np.stack([qx, lower_y], axis=-1) - pixel) + (1.0 - w_low[..., None]) * region
         )
     flow[y0:y1, x0:x1] = region.astype(np.float32)
+
+
+def _frame_rows(
+    frame: np.ndarray | None, up_s: np.ndarray, qx: np.ndarray, band: float
+) -> tuple[np.ndarray | float, np.ndarray | None]:
+    """(the lid's read band, the frame's top above the lid line) at columns qx (photo frame of the
+    crop): behind a frame (K, 2) (`glasses.frame_heights`) the band ends a crop pixel below it
+    (at least 1 row), else it is `band` and there is no top."""
+    if frame is None:
+        return band, None
+    order = np.argsort(up_s[:, 0], kind="stable")
+    clear = np.interp(qx, up_s[order, 0], frame[order, 0]) - 1.0
+    over = np.interp(qx, up_s[order, 0], frame[order, 1]) + 1.0  # the frame's top, and a pixel
+    return np.clip(clear, 1.0, band), over
 
 
 def _closing(source_lids: Lids, target_lids: Lids) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -370,6 +398,9 @@ def _turned(
     near = 1.0 - _smoothstep((np.abs(sx - cx) - r) / r)
     return np.stack([sx, qy + (sy - qy) * near], axis=-1)
 
+
+#: Behind glasses the frame is held this many eye widths past each corner of the eye.
+_FRAME_SIDE = 0.8
 
 #: A shut lid's lash fringe: this fraction of the photo's lash run's height (lashes hang down
 #: and outwards from a shut lid's margin, seen foreshortened).

@@ -102,7 +102,10 @@ class PreviewSettings:
     lash_fringe: a shutting lid reads its skin from above the photo's dark lash run only (found
     once per photo, `eyes.lash_heights`), that run is hidden with the eyeball at the photo's
     resolution, and the lash line takes its colour (docs/SHUT_LIDS.md): the lashes are not
-    stretched over the lid into a black band.
+    stretched over the lid into a black band; glasses: a closing lid behind a glasses frame
+    (found once per photo, `glasses.frame_heights`) reads no skin inside the frame and the frame is
+    held where the photo has it; off by default (docs/GLASSES.md: the frame moves up to 2.9 px at
+    wink_left, and the lid below a dark frame shows a jagged seam).
     """
 
     raster_scale: float = 0.5
