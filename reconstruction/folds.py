@@ -157,12 +157,28 @@ def blend_across_folds(
     to_grid: (2, 3) region pixel -> grid coordinates; to_photo: (2, 3) grid coordinates ->
     `photo` pixels.
     """
-    found = _points_in_folds(folds, out.shape[:2], to_grid)
-    if found is None:
+    if not folds.any():
         return
-    part, inside, u, v = found
     h, w = flow.shape[:2]
     grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
+    # Each edge on its own (a nose and a mouth corner apart would span the whole face in one box).
+    count, labels = cv2.connectedComponents(folds.astype(np.uint8), connectivity=8)
+    for label in range(1, count):
+        found = _points_in_folds(labels == label, out.shape[:2], to_grid)
+        if found is not None:
+            _blend(out, photo, flow, grid, found, to_photo)
+
+
+def _blend(
+    out: np.ndarray,
+    photo: np.ndarray,
+    flow: np.ndarray,
+    grid: np.ndarray,
+    found: tuple[tuple[slice, slice], np.ndarray, np.ndarray, np.ndarray],
+    to_photo: np.ndarray,
+) -> None:
+    """`blend_across_folds` for the pixels `found` by `_points_in_folds` around one edge."""
+    part, inside, u, v = found
     first, second, share = sides_across_folds(flow, grid, u, v, np.stack([u, v], axis=1))
     colours = []
     for read in (first, second):

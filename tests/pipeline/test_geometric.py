@@ -530,3 +530,33 @@ def test_a_turn_alone_paints_no_mouth_gap(shared_data: Path, yaw: float) -> None
         state, EditRequest(values={"yaw": yaw, "open_mouth": 0.6}), registry=registry
     )
     assert int((engine.renderer.render_frame(preview, opened).overlay_alpha > 0.5).sum()) > 200
+
+
+@pytest.mark.realdata
+def test_a_turned_noses_edge_jumps_within_one_crop_pixel(shared_data: Path) -> None:
+    """At yaw -30 the nose hides a strip of the far cheek: across the nose's edge the renderer's
+    reads jump from cheek to nose within one crop pixel, the steps beside the jump ordinary (the
+    coarse raster's interpolation spread the jump over two pixels, the middle one reading the
+    hidden strip: a dark line along the nose)."""
+    from pipeline.engines import EngineRegistry
+    from pipeline.photo import EditRequest, prepare_photo, target_coefficients
+
+    registry = EngineRegistry()
+    state = prepare_photo(shared_data / "images" / "jdh-algo__JoyVASA__joyvasa_005.png", registry=registry)
+    engine = registry.geometric(state.backend)
+    preview = state.engine_state(engine)
+    target = target_coefficients(state, EditRequest(values={"yaw": -30.0}), registry=registry)
+    points = engine.renderer._target_points(preview, target)
+    flow = engine.renderer.render_frame(preview, target).flow
+    tip = points[NOSE_TIP, :2]
+    shares = []
+    for row in range(int(tip[1]) - 20, int(tip[1]) - 4):  # up the nose's side from the tip
+        cols = np.arange(int(tip[0]) - 20, int(tip[0]) + 4)
+        reads = cols + flow[row, cols, 0]
+        steps = np.diff(reads)
+        k = int(np.argmax(steps))
+        if steps[k] > 4.0:  # the edge crosses this row here
+            beside = np.delete(steps[max(k - 2, 0) : k + 3], min(k, 2))
+            shares.append(float(beside.max() / steps[k]))  # the next largest step near the jump
+    assert len(shares) >= 8, shares
+    assert np.median(shares) < 0.35, np.round(shares, 2)
