@@ -48,24 +48,25 @@ WIDTH = 2400  # sheet width, pixels
 HEAD = 300  # head thumbnails' height, pixels
 
 
-def render(images: Path, folder: Path) -> None:
+def render(images: Path, folder: Path, photos: tuple[str, ...] = PHOTOS) -> None:
     """Write every edit of every photo as `folder`/<photo stem>__<edit index>.png (full resolution)."""
     registry = EngineRegistry(fast=False)
-    for name in PHOTOS:
+    for name in photos:
         state = prepare_photo(images / name, registry=registry)
         for k, values in enumerate(EDITS.values()):
             out = edit(state, EditRequest(values=values, engine="preview"), registry=registry).full_image
             cv2.imwrite(str(folder / f"{Path(name).stem}__{k}.png"), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
 
 
-def render_base(base: str, images: Path, folder: Path) -> None:
-    """`render` with the code of commit `base` (exported, then run in a subprocess)."""
+def render_base(base: str, images: Path, folder: Path, script: str = __file__) -> None:
+    """`render` with the code of commit `base` (exported, then `script --render-into` run on it in a
+    subprocess)."""
     with tempfile.TemporaryDirectory() as code:
         archive = subprocess.run(["git", "archive", base], cwd=REPO, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", code], input=archive, check=True)
         env = {**os.environ, "MOUTH_SHEET_CODE": code}
-        script = [sys.executable, str(Path(__file__).resolve()), "--render-into", str(folder)]
-        subprocess.run([*script, "--images", str(images)], cwd=code, env=env, check=True)
+        command = [sys.executable, str(Path(script).resolve()), "--render-into", str(folder)]
+        subprocess.run([*command, "--images", str(images)], cwd=code, env=env, check=True)
 
 
 def _label(image: np.ndarray, text: str) -> np.ndarray:
@@ -126,26 +127,39 @@ def photo_rows(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "mouth_open_sheet.jpg")
+    before_after_sheet(__doc__.splitlines()[0], __file__, PHOTOS, "mouth_open_sheet.jpg", quality=82)
+
+
+def before_after_sheet(
+    description: str, script: str, photos: tuple[str, ...], default_out: str, quality: int = 85
+) -> None:
+    """The command line of a before/after mouth sheet: `-o OUT`, `--base COMMIT` (rendered as
+    "before" by `script` in a subprocess), `--images DIR`, `--keep DIR` (the rows as PNGs too)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / default_out)
     parser.add_argument("--base", default="main", help="the commit rendered as 'before'")
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
-    parser.add_argument("--quality", type=int, default=82)
+    parser.add_argument("--quality", type=int, default=quality)
+    parser.add_argument("--keep", type=Path, default=None, help="also keep the rows as PNGs here")
     parser.add_argument("--render-into", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.render_into is not None:
-        render(args.images, args.render_into)
+        render(args.images, args.render_into, photos)
         return
     with tempfile.TemporaryDirectory() as before, tempfile.TemporaryDirectory() as after:
-        render_base(args.base, args.images, Path(before))
-        render(args.images, Path(after))
+        render_base(args.base, args.images, Path(before), script)
+        render(args.images, Path(after), photos)
         registry = EngineRegistry(fast=False)
         rows = [
             row
-            for name in PHOTOS
+            for name in photos
             for row in photo_rows(name, args.images, Path(before), Path(after), registry)
         ]
     write_sheet(rows, args.out, args.quality)
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        for k, row in enumerate(rows):
+            cv2.imwrite(str(args.keep / f"row{k:02d}.png"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
 
 
 def run_sheet(

@@ -12,14 +12,9 @@ is this tree. Look at the sheet at full size.
 
 from __future__ import annotations
 
-import argparse
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
-
-import cv2
 
 REPO = Path(__file__).resolve().parents[1]
 #: The code that renders: this tree, or a base commit's export when run as the "before" subprocess.
@@ -27,8 +22,7 @@ CODE = Path(os.environ.get("MOUTH_SHEET_CODE", REPO))
 if str(CODE) not in sys.path:
     sys.path.insert(0, str(CODE))
 
-from benchmarks.mouth_sheet import EDITS, photo_rows, write_sheet  # noqa: E402
-from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
+from benchmarks.mouth_sheet import before_after_sheet  # noqa: E402
 
 PHOTOS = (
     "serengil__deepface__img3.jpg",  # closed lips, 2048 px
@@ -40,53 +34,5 @@ PHOTOS = (
 )
 
 
-def render(images: Path, folder: Path) -> None:
-    """Write every edit of every photo as `folder`/<photo stem>__<edit index>.png (full resolution)."""
-    registry = EngineRegistry(fast=False)
-    for name in PHOTOS:
-        state = prepare_photo(images / name, registry=registry)
-        for k, values in enumerate(EDITS.values()):
-            out = edit(state, EditRequest(values=values, engine="preview"), registry=registry).full_image
-            cv2.imwrite(str(folder / f"{Path(name).stem}__{k}.png"), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
-
-
-def render_base(base: str, images: Path, folder: Path) -> None:
-    """`render` with the code of commit `base` (exported, then run in a subprocess)."""
-    with tempfile.TemporaryDirectory() as code:
-        archive = subprocess.run(["git", "archive", base], cwd=REPO, check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", code], input=archive, check=True)
-        env = {**os.environ, "MOUTH_SHEET_CODE": code}
-        script = [sys.executable, str(Path(__file__).resolve()), "--render-into", str(folder)]
-        subprocess.run([*script, "--images", str(images)], cwd=code, env=env, check=True)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "teeth_sheet.jpg")
-    parser.add_argument("--base", default="main", help="the commit rendered as 'before'")
-    parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
-    parser.add_argument("--quality", type=int, default=85)
-    parser.add_argument("--keep", type=Path, default=None, help="also keep the rendered PNGs here")
-    parser.add_argument("--render-into", type=Path, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.render_into is not None:
-        render(args.images, args.render_into)
-        return
-    with tempfile.TemporaryDirectory() as before, tempfile.TemporaryDirectory() as after:
-        render_base(args.base, args.images, Path(before))
-        render(args.images, Path(after))
-        registry = EngineRegistry(fast=False)
-        rows = [
-            row
-            for name in PHOTOS
-            for row in photo_rows(name, args.images, Path(before), Path(after), registry)
-        ]
-    write_sheet(rows, args.out, args.quality)
-    if args.keep is not None:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        for k, row in enumerate(rows):
-            cv2.imwrite(str(args.keep / f"row{k:02d}.png"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
-
-
 if __name__ == "__main__":
-    main()
+    before_after_sheet(__doc__.splitlines()[0], __file__, PHOTOS, "teeth_sheet.jpg", quality=85)
