@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import cv2
@@ -48,12 +48,14 @@ WIDTH = 2400  # sheet width, pixels
 HEAD = 300  # head thumbnails' height, pixels
 
 
-def render(images: Path, folder: Path, photos: tuple[str, ...] = PHOTOS) -> None:
+def render(
+    images: Path, folder: Path, photos: tuple[str, ...] = PHOTOS, edits: Mapping[str, dict] = EDITS
+) -> None:
     """Write every edit of every photo as `folder`/<photo stem>__<edit index>.png (full resolution)."""
     registry = EngineRegistry(fast=False)
     for name in photos:
         state = prepare_photo(images / name, registry=registry)
-        for k, values in enumerate(EDITS.values()):
+        for k, values in enumerate(edits.values()):
             out = edit(state, EditRequest(values=values, engine="preview"), registry=registry).full_image
             cv2.imwrite(str(folder / f"{Path(name).stem}__{k}.png"), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
 
@@ -82,7 +84,12 @@ def _side_by_side(images: list[np.ndarray], titles: tuple[str, ...]) -> np.ndarr
 
 
 def photo_rows(
-    name: str, images: Path, before: Path, after: Path, registry: EngineRegistry
+    name: str,
+    images: Path,
+    before: Path,
+    after: Path,
+    registry: EngineRegistry,
+    edits: Mapping[str, dict] = EDITS,
 ) -> list[np.ndarray]:
     """One row per edit: head input | before | after, then the mouth at 100 %."""
     state = prepare_photo(images / name, registry=registry)
@@ -102,7 +109,7 @@ def photo_rows(
     head = (slice(max(0, by0), min(h, by1)), slice(max(0, bx0), min(w, bx1)))
     zoom = 2 if max(h, w) < 700 else 1
     rows = []
-    for k, label in enumerate(EDITS):
+    for k, label in enumerate(edits):
         outs = [state.image] + [
             cv2.cvtColor(cv2.imread(str(folder / f"{Path(name).stem}__{k}.png")), cv2.COLOR_BGR2RGB)
             for folder in (before, after)
@@ -131,7 +138,12 @@ def main() -> None:
 
 
 def before_after_sheet(
-    description: str, script: str, photos: tuple[str, ...], default_out: str, quality: int = 85
+    description: str,
+    script: str,
+    photos: tuple[str, ...],
+    default_out: str,
+    quality: int = 85,
+    edits: Mapping[str, dict] = EDITS,
 ) -> None:
     """The command line of a before/after mouth sheet: `-o OUT`, `--base COMMIT` (rendered as
     "before" by `script` in a subprocess), `--images DIR`, `--keep DIR` (the rows as PNGs too)."""
@@ -144,16 +156,16 @@ def before_after_sheet(
     parser.add_argument("--render-into", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.render_into is not None:
-        render(args.images, args.render_into, photos)
+        render(args.images, args.render_into, photos, edits)
         return
     with tempfile.TemporaryDirectory() as before, tempfile.TemporaryDirectory() as after:
         render_base(args.base, args.images, Path(before), script)
-        render(args.images, Path(after), photos)
+        render(args.images, Path(after), photos, edits)
         registry = EngineRegistry(fast=False)
         rows = [
             row
             for name in photos
-            for row in photo_rows(name, args.images, Path(before), Path(after), registry)
+            for row in photo_rows(name, args.images, Path(before), Path(after), registry, edits)
         ]
     write_sheet(rows, args.out, args.quality)
     if args.keep is not None:
