@@ -91,7 +91,8 @@ def photo_rows(
     registry: EngineRegistry,
     edits: Mapping[str, dict] = EDITS,
 ) -> list[np.ndarray]:
-    """One row per edit: head input | before | after, then the mouth at 100 %."""
+    """One row per edit: head input | before | after, then the mouth at 100 % (200 % on small photos,
+    less where three would not fit the sheet)."""
     state = prepare_photo(images / name, registry=registry)
     engine = registry.geometric(state.backend)
     points = state.engine_state(engine).points
@@ -107,7 +108,10 @@ def photo_rows(
     mouth = (slice(max(0, int(y0)), min(h, int(y1))), slice(max(0, int(x0)), min(w, int(x1))))
     bx0, by0, bx1, by1 = (int(v) for v in state.crop_transform.box)
     head = (slice(max(0, by0), min(h, by1)), slice(max(0, bx0), min(w, bx1)))
-    zoom = 2 if max(h, w) < 700 else 1
+    zoom = 2.0 if max(h, w) < 700 else 1.0
+    # Three mouths beside three heads must fit the sheet's width: scale large photos' mouths down.
+    room = WIDTH - 3 * HEAD * (head[1].stop - head[1].start) / (head[0].stop - head[0].start) - 60
+    zoom = min(zoom, room / (3 * (mouth[1].stop - mouth[1].start)))
     rows = []
     for k, label in enumerate(edits):
         outs = [state.image] + [
@@ -117,14 +121,20 @@ def photo_rows(
         scale = HEAD / (head[0].stop - head[0].start)
         heads = [cv2.resize(o[head], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for o in outs]
         mouths = [
-            cv2.resize(o[mouth], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
-            if zoom > 1
-            else o[mouth]
+            o[mouth]
+            if zoom == 1.0
+            else cv2.resize(
+                o[mouth],
+                None,
+                fx=zoom,
+                fy=zoom,
+                interpolation=cv2.INTER_NEAREST if zoom > 1 else cv2.INTER_AREA,
+            )
             for o in outs
         ]
         parts = [
             _side_by_side(heads, (f"{label}: input", "before", "after")),
-            _side_by_side(mouths, (f"{name} {w}x{h}, mouth {100 * zoom} %: input", "before", "after")),
+            _side_by_side(mouths, (f"{name} {w}x{h}, mouth {100 * zoom:.0f} %: input", "before", "after")),
         ]
         height = max(p.shape[0] for p in parts)
         parts = [np.pad(p, ((0, height - p.shape[0]), (0, 12), (0, 0)), constant_values=255) for p in parts]
