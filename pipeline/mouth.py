@@ -42,6 +42,8 @@ __all__ = [
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: Columns across the mouth and rows down the opening at which the photo's interior is read.
 _COLUMNS, _ROWS = 24, 32
+#: A gap between the teeth is darker than the rows above and below it by at least this much luma.
+_VALLEY = 12.0
 #: Reach (Gaussian sigmas, in mouth widths) of the skin around a mouth corner that moves with it:
 #: towards the middle of the mouth (short: the lips' middle keeps its own motion), away from it, across.
 CORNER_REACH = (0.12, 0.3, 0.25)
@@ -114,7 +116,14 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
     level = smooth[darkest, cols] + 0.5 * contrast
     below_dark = (np.arange(_ROWS)[:, None] > darkest[None, :]) & (smooth > level[None, :])
     end = np.where(below_dark.any(axis=0), np.argmax(below_dark, axis=0), _ROWS - 1)
-    usable = (gap >= 3.0) & (contrast > 12.0)  # a gap tall enough to read
+    # A gap is a valley: brighter rows above and below it. The darkest row of a column that only
+    # brightens from the upper lip into teeth (no gap between them and the lower lip) is the ramp
+    # at the slice's top; read as a gap it would cut those teeth in two.
+    rows = np.arange(_ROWS)[:, None]
+    above = np.where(rows < darkest[None, :], smooth, -np.inf).max(axis=0)
+    below = np.where(rows > darkest[None, :], smooth, -np.inf).max(axis=0)
+    valley = np.minimum(above, below) - smooth[darkest, cols] > _VALLEY
+    usable = (gap >= 3.0) & (contrast > 12.0) & valley  # a gap tall enough to read
     split = np.maximum(t[end, 0] - 1.0 / np.maximum(gap, 1.0), t[darkest, 0])
     # Teeth down to the lower lip with no gap below them are the upper teeth (a smile's): all of
     # the opening hangs from the upper lip.

@@ -193,3 +193,21 @@ def test_a_shut_lid_gets_a_lash_line_along_its_edge() -> None:
     # where the lid meets the lower lid (a shut lid reaches a fifth of the opening past the fitted one)
     assert -1.0 < edge - curve_y(lower, np.array([64.0]))[0] < 1.0 + 0.2 * 12.0 + 1.5
     assert paint[cover > 0.5].max() < 80 and out[line, 64].max() < 120  # the lashes' dark colour
+
+
+def test_teeth_met_by_the_lower_lip_are_not_cut_in_two() -> None:
+    """Upper teeth under the upper lip, met by the lower lip with no dark gap, the inner lip lines
+    drawn loosely around them (lip above and below the teeth inside the opening). The darkest row
+    of the opening's middle is then the ramp from the upper lip into the teeth, no gap: taken for
+    one, the split cut the teeth in two and the jaw dropped their lower half (a black zig-zag band
+    through a tilted smile's teeth)."""
+    image = np.full((128, 128, 3), (190, 140, 120), np.uint8)
+    upper, lower = _lips(14.0)
+    ys, xs = np.arange(128)[:, None], np.arange(128)[None, :]
+    top, bottom = curve_y(upper, xs), curve_y(lower, xs)
+    inside = (ys > top) & (ys < bottom) & (xs > 40) & (xs < 88)
+    depth = (ys - top) / np.maximum(bottom - top, 1.0)  # 0 at the upper inner lip, 1 at the lower
+    image[inside] = (150, 80, 85)  # lip inside the loosely drawn lines
+    image[inside & (depth > 0.32) & (depth < 0.95)] = (230, 225, 215)
+    interior = analyse_mouth(image, upper, lower)
+    assert interior.split.min() > 0.9, interior.split  # 0.29 across the mouth before
