@@ -35,6 +35,7 @@ from core.errors import InputError
 from core.images import check_rgb8
 from reconstruction.detection import NUM_LANDMARKS, DetectedFace
 from reconstruction.folds import blend_across_folds, fold_cells
+from reconstruction.frame_edge import absolute_reads_in_frame
 from reconstruction.overlay import (
     along_lid_edges,
     behind_layer,
@@ -550,9 +551,8 @@ def warp_photo(
     part = None if lids is None else _sub_box(lids.nodes, (x0, y0), shift.shape, transform)
     if lids is not None and part is not None:
         along_lid_edges(shift[part[0], part[1]], lids, transform.inverse() * [1.0, 1.0, 0.0], part[2])
-    map_x, map_y = shift[..., 0], shift[..., 1]
-    map_x += np.arange(x0, x1, dtype=np.float32)
-    map_y += np.arange(y0, y1, dtype=np.float32)[:, None]
+    reach = float(np.abs(faded).max()) / transform.scale  # the largest shift, photo pixels
+    map_x, map_y = absolute_reads_in_frame(shift, (x0, y0), original.shape[:2], reach)
     if inside is not None:
         part = _sub_box(reads_near(grid + faded, inside), (x0, y0), map_x.shape, transform)
         if part is not None:
