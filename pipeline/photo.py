@@ -26,6 +26,7 @@ from pipeline.renderer import RenderedFrame, Renderer
 from reconstruction.controls import PRESETS, ControlSet, check_control_values, control_set_for
 from reconstruction.crop import CropTransform, changed_region_mask, crop_face, paste_back, warp_photo
 from reconstruction.images import load_image
+from reconstruction.softness import photo_blur
 
 __all__ = [
     "SourceState",
@@ -57,6 +58,7 @@ class SourceState:
     backend: str
     _engine_states: dict[str, tuple[Renderer, Any]] = field(default_factory=dict, repr=False)
     _controls: ControlSet | None = field(default=None, repr=False)
+    _paint_blur: float | None = field(default=None, repr=False)
 
     @property
     def image(self) -> np.ndarray:
@@ -77,6 +79,15 @@ class SourceState:
     def coefficients(self) -> FaceCoefficients:
         """The photo's own coefficients (what zero controls reproduce)."""
         return self.analysis.coefficients
+
+    @property
+    def paint_blur(self) -> float:
+        """The photo's own blur around the eyes and mouth (Gaussian sigma, photo pixels; 0: sharp),
+        measured once (`reconstruction.softness.photo_blur`): painted layers are softened to it."""
+        if self._paint_blur is None:
+            landmarks = self.crop_transform.inverse_points(self.analysis.crop_landmarks[:, :2])
+            self._paint_blur = photo_blur(self.image, landmarks)
+        return self._paint_blur
 
     @property
     def crop_transform(self) -> CropTransform:
@@ -113,12 +124,14 @@ class Canvas:
     """The photo at an output size, where edits are pasted.
 
     image: (H, W, 3) uint8 RGB; transform: where the renderer crop lies in these pixels;
-    scale: output pixels per photo pixel (1.0: the photo itself).
+    scale: output pixels per photo pixel (1.0: the photo itself); paint_blur: the photo's own blur
+    in these pixels (Gaussian sigma, `SourceState.paint_blur`), which painted layers are softened to.
     """
 
     image: np.ndarray
     transform: CropTransform
     scale: float = 1.0
+    paint_blur: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -186,8 +199,19 @@ def prepare_photo(
     analysis = registry.backend(backend).analyze_photo(image, face_index=face_index)
     h, w = image.shape[:2]
     face_model = analysis.coefficients.face_model
-    log.info("photo prepared: %dx%d, face %d, backend %s (%s)", w, h, face_index, backend, face_model)
-    return SourceState(analysis, getattr(analysis, "backend", "") or str(backend).lower())
+    state = SourceState(analysis, getattr(analysis, "backend", "") or str(backend).lower())
+    # The photo's blur is measured here (the expensive step), not on the first slider move.
+    blur = state.paint_blur
+    log.info(
+        "photo prepared: %dx%d, face %d, backend %s (%s), blur %.2f px",
+        w,
+        h,
+        face_index,
+        backend,
+        face_model,
+        blur,
+    )
+    return state
 
 
 def prepared_for(photo: Any, backend: str, registry: EngineRegistry) -> SourceState:
@@ -212,7 +236,7 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Ca
     else:
         out_h, out_w = max(1, round(h * scale)), max(1, round(w * scale))
     if (out_h, out_w) == (h, w):
-        return Canvas(image, state.crop_transform)
+        return Canvas(image, state.crop_transform, paint_blur=state.paint_blur)
     small = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
     sx, sy = w / out_w, h / out_h  # photo pixels per canvas pixel, per axis
     # canvas pixel centre u <-> photo pixel centre (u + 0.5) * s - 0.5 (as cv2.resize maps them)
@@ -223,7 +247,7 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Ca
         crop_size=state.crop_transform.crop_size,
         original_size=(out_h, out_w),
     )
-    return Canvas(small, transform, scale)
+    return Canvas(small, transform, scale, paint_blur=state.paint_blur * scale)
 
 
 def _controls(state: SourceState, registry: EngineRegistry) -> ControlSet:
@@ -283,7 +307,7 @@ def edit(
     coeffs = target_coefficients(state, request, registry=registry)
     engine = registry.select(request.engine, state.backend, state.face_model)
     frame = engine.render_frame(state.engine_state(engine), coeffs)
-    canvas = canvas or Canvas(state.image, state.crop_transform)
+    canvas = canvas or Canvas(state.image, state.crop_transform, paint_blur=state.paint_blur)
     return EditResult(frame.crop, place_frame(canvas, frame), coeffs, engine.name)
 
 
@@ -305,6 +329,7 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
             hidden=frame.hidden,
             back_flow=frame.back_flow,
             front_alpha=frame.front_alpha,
+            paint_blur=canvas.paint_blur,
         )
     source = crop_face(canvas.image, canvas.transform)
     return paste_back(
