@@ -568,7 +568,7 @@ def warp_photo(
         rows, cols, to_crop = part
         roi[rows, cols] = lay_behind(roi[rows, cols], original, behind, transform.inverse(), to_crop)
     if alpha is not None and overlay is not None and alpha.max() > 0.0:
-        reach = 1 + int(np.ceil(3.0 * paint_blur * transform.scale))  # crop pixels a softened edge spreads
+        reach = 1 + int(np.ceil(2.5 * paint_blur * transform.scale))  # crop pixels a softened edge spreads
         covered = cv2.dilate((alpha > 0.0).astype(np.uint8), None, iterations=reach) > 0
         part = _sub_box(covered, (x0, y0), roi.shape, transform)
         if part is not None:

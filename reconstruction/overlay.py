@@ -143,9 +143,9 @@ def lay_overlay(
     to_overlay = to_crop * factor
     to_overlay[:, 2] += 0.5 * (factor - 1.0)
     colour = cv2.warpAffine(overlay, to_overlay, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    cover = photo_alpha(alpha, to_crop, size, scale)
-    colour, cover = soften_layer(colour, cover, paint_extra_blur(blur, edge_feather(scale)))
-    colour = add_grain(colour, patch, cover, scale)
+    sharp = photo_alpha(alpha, to_crop, size, scale)
+    colour, cover = soften_layer(colour, sharp, paint_extra_blur(blur, edge_feather(scale)))
+    colour = add_grain(colour, patch, sharp, scale)  # the photo's grain lies on top of its blur
     return cv2.blendLinear(colour, patch, cover, 1.0 - cover)
 
 

@@ -66,6 +66,8 @@ _SAMPLING = 0.5
 _BLUR_OFF, _BLUR_ON = 0.6, 1.2
 #: 10-90 % width of a Gaussian edge, in sigmas.
 _SPREAD_PER_SIGMA = 2.563
+#: From this sigma (pixels) on, `soften_layer` blurs at half resolution.
+_HALF_RES_BLUR = 2.0
 #: The paint is softened only by at least this sigma (photo pixels): below, it is left as it is.
 MIN_EXTRA_BLUR = 0.6
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -185,16 +187,26 @@ def soften_layer(colour: np.ndarray, cover: np.ndarray, sigma: float) -> tuple[n
     the paint does not bleed the photo's colour under it, nor darken at its edge).
 
     Returns the (H, W, 3) uint8 colour and the (H, W) float32 coverage to lay it with; unchanged
-    when `sigma` is 0.
+    when `sigma` is 0. From `_HALF_RES_BLUR` on, the blur runs at half resolution (down and up by
+    the Gaussian pyramid's own 5-tap filter, sigma 1 pixel each, accounted for): 4x fewer pixels.
     """
     if sigma <= 0.0:
         return colour, cover
-    soft_cover = cv2.GaussianBlur(cover, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
-    premultiplied = colour.astype(np.float32) * cover[:, :, None]
-    premultiplied = cv2.GaussianBlur(premultiplied, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
-    soft = premultiplied / np.maximum(soft_cover, 1e-4)[:, :, None]
-    soft = np.where((soft_cover > 1e-4)[:, :, None], soft, colour.astype(np.float32))
-    return np.clip(soft + 0.5, 0, 255).astype(np.uint8), soft_cover
+    h, w = cover.shape
+
+    def blur(image: np.ndarray) -> np.ndarray:
+        if sigma >= _HALF_RES_BLUR and min(h, w) >= 8:
+            half = cv2.pyrDown(image)  # (its border is reflected: the coverage is ~0 there)
+            half = cv2.GaussianBlur(
+                half, (0, 0), np.sqrt(sigma**2 - 2.0) / 2.0, borderType=cv2.BORDER_CONSTANT
+            )
+            return cv2.pyrUp(half, dstsize=(w, h))
+        return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+
+    paint = blur(cv2.multiply(colour, cv2.merge([cover] * 3), dtype=cv2.CV_32F))  # premultiplied
+    soft_cover = np.clip(blur(cover), 0.0, 1.0)
+    inverse = 1.0 / np.maximum(soft_cover, 1e-3)
+    return cv2.convertScaleAbs(cv2.multiply(paint, cv2.merge([inverse] * 3))), soft_cover
 
 
 def _rise(profile: np.ndarray, k: int, step: float, min_contrast: float) -> float:
