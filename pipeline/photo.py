@@ -51,14 +51,17 @@ class SourceState:
 
     analysis: the backend's `PhotoAnalysis` (full image, detection, crop transform, 256x256 crop,
     coefficients). Engine states (per-photo renderer work) are created on first use by
-    `engine_state` and kept here, so every later edit, clip or download reuses them.
+    `engine_state` and kept here, so every later edit, clip or download reuses them. paint_blur:
+    the photo's own blur around the eyes and mouth (Gaussian sigma, photo pixels; 0: sharp), which
+    painted layers are softened to (`reconstruction.softness.photo_blur`, measured by
+    `prepare_photo`; 0, the paint as drawn, for a state made otherwise).
     """
 
     analysis: Any
     backend: str
+    paint_blur: float = 0.0
     _engine_states: dict[str, tuple[Renderer, Any]] = field(default_factory=dict, repr=False)
     _controls: ControlSet | None = field(default=None, repr=False)
-    _paint_blur: float | None = field(default=None, repr=False)
 
     @property
     def image(self) -> np.ndarray:
@@ -81,15 +84,6 @@ class SourceState:
         return self.analysis.coefficients
 
     @property
-    def paint_blur(self) -> float:
-        """The photo's own blur around the eyes and mouth (Gaussian sigma, photo pixels; 0: sharp),
-        measured once (`reconstruction.softness.photo_blur`): painted layers are softened to it."""
-        if self._paint_blur is None:
-            landmarks = self.crop_transform.inverse_points(self.analysis.crop_landmarks[:, :2])
-            self._paint_blur = photo_blur(self.image, landmarks)
-        return self._paint_blur
-
-    @property
     def crop_transform(self) -> CropTransform:
         return self.analysis.crop_transform
 
@@ -107,7 +101,7 @@ class SourceState:
         into that canvas needs (crop, coefficients), small enough to send to another process.
         Engine states and controls are not carried over (the receiver makes its own)."""
         analysis = replace(self.analysis, image=canvas.image, crop_transform=canvas.transform)
-        return SourceState(analysis, self.backend)
+        return SourceState(analysis, self.backend, self.paint_blur * canvas.scale)
 
     def engine_state(self, engine: Renderer) -> Any:
         """The state of `engine` for this photo, prepared on first use (and again after a registry reload)."""
@@ -199,9 +193,8 @@ def prepare_photo(
     analysis = registry.backend(backend).analyze_photo(image, face_index=face_index)
     h, w = image.shape[:2]
     face_model = analysis.coefficients.face_model
-    state = SourceState(analysis, getattr(analysis, "backend", "") or str(backend).lower())
-    # The photo's blur is measured here (the expensive step), not on the first slider move.
-    blur = state.paint_blur
+    landmarks = analysis.crop_transform.inverse_points(analysis.crop_landmarks[:, :2])
+    blur = photo_blur(image, landmarks)  # once per photo, kept with its state
     log.info(
         "photo prepared: %dx%d, face %d, backend %s (%s), blur %.2f px",
         w,
@@ -211,7 +204,7 @@ def prepare_photo(
         face_model,
         blur,
     )
-    return state
+    return SourceState(analysis, getattr(analysis, "backend", "") or str(backend).lower(), blur)
 
 
 def prepared_for(photo: Any, backend: str, registry: EngineRegistry) -> SourceState:
