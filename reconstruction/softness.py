@@ -10,8 +10,8 @@ the paint should be (a Gaussian sigma, photo pixels), in two steps:
   image", Pattern Recognition 2011; `sharpest_blur`): an edge blurred by sigma has, at its
   centre, a gradient sqrt(sigma^2 + s0^2) / sigma times that of the same edge blurred again by
   s0. Taken at the gradient's strong local maxima, median over the eyes' and the mouth's regions.
-  A sharp photo of any size measures under 0.4 px (its sampling taken out), a blurred or
-  upscaled one 1.5-3 px; under `_BLUR_OFF` the paint is left exactly as it is;
+  The sharp photos tried measure 0-0.61 px (their sampling taken out), blurred or upscaled
+  ones 1.8-2.9 px; under `_BLUR_OFF` the paint is left exactly as it is;
 - how soft its own comparable edges are: the 10-90 % spread of the lids' edges (`lid_spread`,
   profiles across the face-mesh lid contours, `edge_spread`), as a Gaussian sigma (/ 2.563). A
   lid's margin is itself a little round, so this is softer than the camera's blur alone: what a
@@ -63,7 +63,7 @@ _STRONG = 0.4
 _SAMPLING = 0.5
 #: Sharpest-edge blur (photo pixels) up to which the photo counts as sharp (paint unchanged), and
 #: from which it counts as blurred (paint as soft as its lids); in between, in proportion.
-_BLUR_OFF, _BLUR_ON = 0.6, 1.2
+_BLUR_OFF, _BLUR_ON = 0.8, 1.4
 #: 10-90 % width of a Gaussian edge, in sigmas.
 _SPREAD_PER_SIGMA = 2.563
 #: From this sigma (pixels) on, `soften_layer` blurs at half resolution.
