@@ -26,6 +26,7 @@ from pipeline.renderer import RenderedFrame, Renderer
 from reconstruction.controls import PRESETS, ControlSet, check_control_values, control_set_for
 from reconstruction.crop import CropTransform, changed_region_mask, crop_face, paste_back, warp_photo
 from reconstruction.images import load_image
+from reconstruction.softness import photo_blur
 
 __all__ = [
     "SourceState",
@@ -50,11 +51,15 @@ class SourceState:
 
     analysis: the backend's `PhotoAnalysis` (full image, detection, crop transform, 256x256 crop,
     coefficients). Engine states (per-photo renderer work) are created on first use by
-    `engine_state` and kept here, so every later edit, clip or download reuses them.
+    `engine_state` and kept here, so every later edit, clip or download reuses them. paint_blur:
+    the photo's own blur around the eyes and mouth (Gaussian sigma, photo pixels; 0: sharp), which
+    painted layers are softened to (`reconstruction.softness.photo_blur`, measured by
+    `prepare_photo`; 0, the paint as drawn, for a state made otherwise).
     """
 
     analysis: Any
     backend: str
+    paint_blur: float = 0.0
     _engine_states: dict[str, tuple[Renderer, Any]] = field(default_factory=dict, repr=False)
     _controls: ControlSet | None = field(default=None, repr=False)
 
@@ -96,7 +101,7 @@ class SourceState:
         into that canvas needs (crop, coefficients), small enough to send to another process.
         Engine states and controls are not carried over (the receiver makes its own)."""
         analysis = replace(self.analysis, image=canvas.image, crop_transform=canvas.transform)
-        return SourceState(analysis, self.backend)
+        return SourceState(analysis, self.backend, self.paint_blur * canvas.scale)
 
     def engine_state(self, engine: Renderer) -> Any:
         """The state of `engine` for this photo, prepared on first use (and again after a registry reload)."""
@@ -113,12 +118,14 @@ class Canvas:
     """The photo at an output size, where edits are pasted.
 
     image: (H, W, 3) uint8 RGB; transform: where the renderer crop lies in these pixels;
-    scale: output pixels per photo pixel (1.0: the photo itself).
+    scale: output pixels per photo pixel (1.0: the photo itself); paint_blur: the photo's own blur
+    in these pixels (Gaussian sigma, `SourceState.paint_blur`), which painted layers are softened to.
     """
 
     image: np.ndarray
     transform: CropTransform
     scale: float = 1.0
+    paint_blur: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -186,8 +193,18 @@ def prepare_photo(
     analysis = registry.backend(backend).analyze_photo(image, face_index=face_index)
     h, w = image.shape[:2]
     face_model = analysis.coefficients.face_model
-    log.info("photo prepared: %dx%d, face %d, backend %s (%s)", w, h, face_index, backend, face_model)
-    return SourceState(analysis, getattr(analysis, "backend", "") or str(backend).lower())
+    landmarks = analysis.crop_transform.inverse_points(analysis.crop_landmarks[:, :2])
+    blur = photo_blur(image, landmarks)  # once per photo, kept with its state
+    log.info(
+        "photo prepared: %dx%d, face %d, backend %s (%s), blur %.2f px",
+        w,
+        h,
+        face_index,
+        backend,
+        face_model,
+        blur,
+    )
+    return SourceState(analysis, getattr(analysis, "backend", "") or str(backend).lower(), blur)
 
 
 def prepared_for(photo: Any, backend: str, registry: EngineRegistry) -> SourceState:
@@ -212,7 +229,7 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Ca
     else:
         out_h, out_w = max(1, round(h * scale)), max(1, round(w * scale))
     if (out_h, out_w) == (h, w):
-        return Canvas(image, state.crop_transform)
+        return Canvas(image, state.crop_transform, paint_blur=state.paint_blur)
     small = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
     sx, sy = w / out_w, h / out_h  # photo pixels per canvas pixel, per axis
     # canvas pixel centre u <-> photo pixel centre (u + 0.5) * s - 0.5 (as cv2.resize maps them)
@@ -223,7 +240,7 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Ca
         crop_size=state.crop_transform.crop_size,
         original_size=(out_h, out_w),
     )
-    return Canvas(small, transform, scale)
+    return Canvas(small, transform, scale, paint_blur=state.paint_blur * scale)
 
 
 def _controls(state: SourceState, registry: EngineRegistry) -> ControlSet:
@@ -283,7 +300,7 @@ def edit(
     coeffs = target_coefficients(state, request, registry=registry)
     engine = registry.select(request.engine, state.backend, state.face_model)
     frame = engine.render_frame(state.engine_state(engine), coeffs)
-    canvas = canvas or Canvas(state.image, state.crop_transform)
+    canvas = canvas or Canvas(state.image, state.crop_transform, paint_blur=state.paint_blur)
     return EditResult(frame.crop, place_frame(canvas, frame), coeffs, engine.name)
 
 
@@ -305,6 +322,7 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
             hidden=frame.hidden,
             back_flow=frame.back_flow,
             front_alpha=frame.front_alpha,
+            paint_blur=canvas.paint_blur,
         )
     source = crop_face(canvas.image, canvas.transform)
     return paste_back(

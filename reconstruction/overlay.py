@@ -9,6 +9,8 @@ like an enlarged crop:
   the renderer drew sharp (a ramp of a few crop pixels) becomes a ramp of about a photo pixel
   (`edge_feather`) on the same, smooth contour (the coverage's signed distance, which bilinear
   interpolation keeps straight), instead of a blur or the crop's pixel steps; soft masks stay soft;
+- `softness.soften_layer`: on a photo softer than that edge (a blurred or upscaled photo), the
+  paint is blurred to the photo's own sharpness (`softness.photo_blur`), not left a sticker;
 - `add_grain`: the flat painted colour gets grain as fine as the photo's, as strong as the
   photo's own fine detail next to it;
 - `hidden_exits` / `leave_hidden`: where the source must not show (the eyeball behind a shut
@@ -31,6 +33,7 @@ import cv2
 import numpy as np
 
 from core.errors import InputError
+from reconstruction.softness import paint_extra_blur, soften_layer
 
 __all__ = [
     "behind_layer",
@@ -119,13 +122,20 @@ def add_grain(
 
 
 def lay_overlay(
-    patch: np.ndarray, overlay: np.ndarray, alpha: np.ndarray, to_crop: np.ndarray, scale: float
+    patch: np.ndarray,
+    overlay: np.ndarray,
+    alpha: np.ndarray,
+    to_crop: np.ndarray,
+    scale: float,
+    blur: float = 0.0,
 ) -> np.ndarray:
     """(H, W, 3) uint8 photo `patch` with the (f c, f c, 3) uint8 `overlay` of coverage `alpha` (c, c)
-    laid over it at the photo's resolution (sharp edges, the photo's grain).
+    laid over it at the photo's resolution (edges as sharp as the photo's, the photo's grain).
 
     to_crop: (2, 3) patch pixel -> crop pixel; scale: photo pixels per crop pixel. The overlay may be
     drawn finer than the crop (an integer f samples per crop pixel, sample u at crop x (u + 0.5) / f - 0.5).
+    blur: the photo's own blur (Gaussian sigma, patch pixels; `softness.photo_blur`): where it is
+    softer than the paint's edge, the paint is blurred to match (`softness.paint_extra_blur`).
     """
     size = (patch.shape[1], patch.shape[0])
     flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
@@ -133,8 +143,9 @@ def lay_overlay(
     to_overlay = to_crop * factor
     to_overlay[:, 2] += 0.5 * (factor - 1.0)
     colour = cv2.warpAffine(overlay, to_overlay, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    cover = photo_alpha(alpha, to_crop, size, scale)
-    colour = add_grain(colour, patch, cover, scale)
+    sharp = photo_alpha(alpha, to_crop, size, scale)
+    colour, cover = soften_layer(colour, sharp, paint_extra_blur(blur, edge_feather(scale)))
+    colour = add_grain(colour, patch, sharp, scale)  # the photo's grain lies on top of its blur
     return cv2.blendLinear(colour, patch, cover, 1.0 - cover)
 
 
