@@ -75,10 +75,12 @@ def test_skin_map_tells_the_cheek_from_hair_and_background() -> None:
     assert skin[5, 5] < 0.1  # background
 
 
-def _near_strip_share(shared_data: Path, name: str, yaw: float) -> tuple[float, float]:
-    """Share of the near cheek band (the target face's outer 12 % of each row's width on the near
-    side) whose reads' colour is closer to the photo's strip beyond the skin (just outside the mesh's
-    near rim) than to the cheek (Lab medians), with the correction off and on."""
+def _near_side_figures(shared_data: Path, name: str, yaw: float) -> dict[str, tuple[float, float]]:
+    """With the correction off and on: "share", the share of the near cheek band (the target face's
+    outer 12 % of each row's width on the near side) whose reads' colour is closer to the photo's
+    strip beyond the skin (a ring 3 % of the face size wide inside the mesh's near outline) than to
+    the cheek (Lab medians); "magnification", the 90th percentile of the horizontal magnification
+    (output pixels per photo pixel along a row) of the band's reads that land off the skin map."""
     registry = EngineRegistry(fast=False)
     state = prepare_photo(shared_data / "images" / name, registry=registry)
     engine = registry.geometric("default")
@@ -86,19 +88,17 @@ def _near_strip_share(shared_data: Path, name: str, yaw: float) -> tuple[float, 
     target = target_coefficients(state, EditRequest(values={"yaw": yaw}), registry=registry)
     lab = cv2.cvtColor(preview.source, cv2.COLOR_RGB2LAB).astype(np.float32)
     h, w = preview.size
-    # The cheek: photo colours under the mesh's middle; the strip: a ring 3 % of the face size wide
-    # along the photo's mesh outline on the near side.
     hull = cv2.convexHull(np.round(preview.points[:, :2]).astype(np.int32))
     mesh = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(mesh, hull, 1)
     ring = mesh - cv2.erode(
         mesh, np.ones((3, 3), np.uint8), iterations=max(1, round(0.03 * preview.face_size))
     )
-    x_mid = float(np.median(preview.points[:, 0]))
+    x_mid = int(np.median(preview.points[:, 0]))
     if yaw > 0:  # the near side: our left
-        ring[:, int(x_mid) :] = 0
+        ring[:, x_mid:] = 0
     else:
-        ring[:, : int(x_mid)] = 0
+        ring[:, :x_mid] = 0
     ring_colour = np.median(lab[ring > 0], axis=0)
     xy = preview.points[:, :2]
     middle = np.all(np.abs(xy - xy.mean(axis=0)) < 0.25 * np.ptp(xy, axis=0), axis=1)
@@ -113,30 +113,36 @@ def _near_strip_share(shared_data: Path, name: str, yaw: float) -> tuple[float, 
             band[y, cols[0] : cols[0] + width] = True
         else:
             band[y, cols[-1] - width + 1 : cols[-1] + 1] = True
-    shares = []
+    ys, xs = np.nonzero(band)
+    figures: dict[str, list[float]] = {"share": [], "magnification": []}
     for magnification in (0.0, STRIP_MAGNIFICATION):
         near_side.STRIP_MAGNIFICATION = magnification
         try:
             flow = engine.render_frame(preview, target).flow
         finally:
             near_side.STRIP_MAGNIFICATION = STRIP_MAGNIFICATION
-        ys, xs = np.nonzero(band)
-        read = cv2.remap(
-            lab,
-            (xs + flow[ys, xs, 0]).astype(np.float32)[:, None],
-            (ys + flow[ys, xs, 1]).astype(np.float32)[:, None],
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )[:, 0]
-        to_ring = np.linalg.norm(read - ring_colour, axis=1)
-        to_cheek = np.linalg.norm(read - cheek_colour, axis=1)
-        shares.append(float(np.mean(to_ring < to_cheek)))
-    return shares[0], shares[1]
+        read_x = (np.arange(w)[None, :] + flow[:, :, 0]).astype(np.float32)
+        read_y = (np.arange(h)[:, None] + flow[:, :, 1]).astype(np.float32)
+        read = cv2.remap(lab, read_x, read_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[ys, xs]
+        closer = np.linalg.norm(read - ring_colour, axis=1) < np.linalg.norm(read - cheek_colour, axis=1)
+        figures["share"].append(float(np.mean(closer)))
+        off = cv2.remap(preview.skin, read_x, read_y, cv2.INTER_LINEAR)[ys, xs] < 0.5
+        pace = np.abs(np.gradient(read_x, axis=1))[ys, xs][off]
+        figures["magnification"].append(
+            float(np.percentile(1.0 / np.maximum(pace, 1e-3), 90)) if off.any() else 0.0
+        )
+    return {key: (values[0], values[1]) for key, values in figures.items()}
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="the trial loses its rule: the near band's reads barely change (docs/NEAR_SIDE.md)",
+)
 @pytest.mark.parametrize("name", ["KwaiVGI__LivePortrait__d38.jpg", "tanshuai0219__EDTalk__uncrop_face.jpg"])
 def test_the_near_cheek_reads_less_of_the_strip_beyond_the_skin(shared_data: Path, name: str) -> None:
-    before, now = _near_strip_share(shared_data, name, 30.0)
-    assert now < 0.8 * before
+    figures = _near_side_figures(shared_data, name, 30.0)
+    (share_before, share_now), (zoom_before, zoom_now) = figures["share"], figures["magnification"]
+    assert share_now < 0.8 * share_before
+    assert zoom_now < 0.8 * zoom_before
