@@ -14,7 +14,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.near_side import keep_strip_width
 from pipeline.neck import shoulder_fade
 
 __all__ = ["RIM_SMOOTH", "RIM_STRETCH", "STRETCH_BOUND", "UNFOLD_SLOPE", "spread_flow"]
@@ -36,7 +35,6 @@ def spread_flow(
     fade: float,
     scale: float = 1.0,
     chin: float | None = None,
-    skin: np.ndarray | None = None,
 ) -> np.ndarray:
     """Carry the face's flow outwards and fade it to zero over `fade` * `face_size` (coarse pixels;
     `scale`: coarse pixels per crop pixel, the unit of the flow's values), or longer for a large motion.
@@ -45,9 +43,7 @@ def spread_flow(
     (weights = rim coverage), then filled back up, each level keeping its own values where it is well covered
     and taking the coarser level's elsewhere. The fill meets the face's flow continuously at
     its border (no seam) and becomes smoother with distance. With the photo's `chin` row (coarse
-    pixels) it also fades downwards below the jaw, to still shoulders (`pipeline.neck`). With the
-    crop's `skin` map (`pipeline.near_side.skin_map`), the near side's strip beyond the skin at the
-    face's rim keeps near its width (`pipeline.near_side`).
+    pixels) it also fades downwards below the jaw, to still shoulders (`pipeline.neck`).
     """
     rh, rw = cover.shape
     # Only the face's rim feeds the fill: outside, the flow continues the border's motion
@@ -79,8 +75,6 @@ def spread_flow(
     face = cover[:, :, None] > 0.5
     flow = np.where(face, flow, estimate * keep[:, :, None]).astype(np.float32)
     _unfold_columns(flow, cover, scale)
-    if skin is not None:
-        flow = keep_strip_width(flow, cover, skin, face_size, scale)
     flow = _smooth_rim(flow, cover, RIM_SMOOTH * face_size, scale)
     # Below the jaw, on to still shoulders; the face itself (and its smoothed rim) stays as it is.
     neck = None if chin is None else shoulder_fade(flow, cover, chin, face_size, STRETCH_BOUND, scale)

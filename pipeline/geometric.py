@@ -66,7 +66,6 @@ from pipeline.mouth import (
     paint_mouth,
     refine_mouth_area,
 )
-from pipeline.near_side import skin_map
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
@@ -130,8 +129,7 @@ class PreviewState:
     exposure: mean face brightness / 128 (shades the synthetic mouth); grid_x, grid_y: (H, W)
     float32 pixel coordinates (the identity sampling map); mouth: what the photo shows inside
     its mouth; irises: each eye's iris (None where the photo's eye is closed); corners: (F, 3, 2)
-    source pixels of each mesh triangle's corners; greyscale: a black-and-white photo; skin: (H, W)
-    float32 skin likelihood of the crop (`pipeline.near_side`: the near side of a turn).
+    source pixels of each mesh triangle's corners; greyscale: a black-and-white photo.
     """
 
     source: np.ndarray
@@ -147,7 +145,6 @@ class PreviewState:
     lashes: tuple[np.ndarray, ...] = ()
     corners: np.ndarray | None = None
     greyscale: bool = False
-    skin: np.ndarray | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -226,7 +223,6 @@ class GeometricRenderer:
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
-            skin=skin_map(source, points),
         )
 
     def _irises(self, source: np.ndarray, points: np.ndarray) -> tuple[Iris | None, ...]:
@@ -339,7 +335,7 @@ class GeometricRenderer:
             motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover, neck)
         else:
             chin = (float(state.points[:, 1].max()) + 0.5) * sy - 0.5 if self.settings.neck else None
-            spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy), chin, state.skin)
+            spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy), chin)
             motion = HeadMotion(flow=cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR))
             # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
             # exactly at the crop's resolution, so the photo's resolution can draw them smooth.
@@ -475,10 +471,9 @@ class GeometricRenderer:
         face_size: float,
         scale: float = 1.0,
         chin: float | None = None,
-        skin: np.ndarray | None = None,
     ) -> np.ndarray:
         """The face's flow carried outwards and faded over `fade` * face size (`spread_flow`)."""
-        return spread_flow(flow, cover, face_size, self.settings.fade, scale, chin, skin)
+        return spread_flow(flow, cover, face_size, self.settings.fade, scale, chin)
 
     def face_mask(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
         """(H, W) uint8, 255 on the target's face (the convex hull of its projected mesh, eyes and
