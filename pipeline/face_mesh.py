@@ -19,6 +19,7 @@ from pipeline.face_paint import similarity_2d
 from reconstruction.align import TARGET_SIZE
 from reconstruction.face_model import LinearFaceModel, load_default_face_model
 from reconstruction.fitting import project_coefficients
+from reconstruction.symmetry import mirror_pairs
 
 __all__ = [
     "MeshLayout",
@@ -147,7 +148,8 @@ class MeshLayout:
     mouth: (upper inner lip, lower inner lip); eyes: ((upper lid, lower lid), ...) image-left
     eye first; rigid: vertices that move with the skull only; lips: the lip vertices, drawn in
     front of the cheeks where a strong expression folds the cheek triangles over the mouth corners
-    (a real face's lips stand in front of the cheeks there).
+    (a real face's lips stand in front of the cheeks there); mirror: each vertex's left-right
+    partner (`reconstruction.symmetry.mirror_pairs`), empty where unknown.
     """
 
     triangles: np.ndarray
@@ -155,6 +157,7 @@ class MeshLayout:
     eyes: tuple[tuple[np.ndarray, np.ndarray], ...]
     rigid: np.ndarray
     lips: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    mirror: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 #: Lip vertices of the 478-point mesh: outer contour, inner contour and the two rings between them.
@@ -207,6 +210,7 @@ class _LinearProjector:
             ),
             rigid=np.asarray(model.rigid_indices, dtype=np.int64),
             lips=_MESH_LIPS,
+            mirror=mirror_pairs(model.mean),
         )
 
     def project(
@@ -232,6 +236,7 @@ class _BFMProjector:
             mouth=(kp[[60, 61, 62, 63, 64]], kp[[60, 67, 66, 65, 64]]),
             eyes=((kp[[36, 37, 38, 39]], kp[[36, 41, 40, 39]]), (kp[[42, 43, 44, 45]], kp[[42, 47, 46, 45]])),
             rigid=kp[[27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45]],
+            mirror=mirror_pairs(model.mean_shape.cpu().numpy()),
         )
 
     def project(

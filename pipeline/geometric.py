@@ -57,6 +57,7 @@ from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
+from pipeline.hidden_side import HiddenSide, hidden_side, mirror_layer
 from pipeline.mouth import (
     MouthInterior,
     MouthMotion,
@@ -101,7 +102,9 @@ class PreviewSettings:
     lash_fringe: a shutting lid reads its skin from above the photo's dark lash run only (found
     once per photo, `eyes.lash_heights`), that run is hidden with the eyeball at the photo's
     resolution, and the lash line takes its colour (docs/SHUT_LIDS.md): the lashes are not
-    stretched over the lid into a black band.
+    stretched over the lid into a black band; hidden_side: where a turn reveals what the photo
+    hides (the far cheek, the far nose wing), read the photo at the mirror partner
+    (`pipeline.hidden_side`, docs/HIDDEN_SIDE.md).
     """
 
     raster_scale: float = 0.5
@@ -113,6 +116,7 @@ class PreviewSettings:
     head: bool = False
     neck: bool = True
     lash_fringe: bool = True
+    hidden_side: bool = True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -129,7 +133,8 @@ class PreviewState:
     exposure: mean face brightness / 128 (shades the synthetic mouth); grid_x, grid_y: (H, W)
     float32 pixel coordinates (the identity sampling map); mouth: what the photo shows inside
     its mouth; irises: each eye's iris (None where the photo's eye is closed); corners: (F, 3, 2)
-    source pixels of each mesh triangle's corners; greyscale: a black-and-white photo.
+    source pixels of each mesh triangle's corners; greyscale: a black-and-white photo; hidden: the
+    mirrored reads for what the photo hides (None: none needed).
     """
 
     source: np.ndarray
@@ -145,6 +150,7 @@ class PreviewState:
     lashes: tuple[np.ndarray, ...] = ()
     corners: np.ndarray | None = None
     greyscale: bool = False
+    hidden: HiddenSide | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -223,6 +229,9 @@ class GeometricRenderer:
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
+            hidden=hidden_side(points, layout.triangles, layout.mirror, size)
+            if self.settings.hidden_side
+            else None,
         )
 
     def _irises(self, source: np.ndarray, points: np.ndarray) -> tuple[Iris | None, ...]:
@@ -337,6 +346,21 @@ class GeometricRenderer:
             chin = (float(state.points[:, 1].max()) + 0.5) * sy - 0.5 if self.settings.neck else None
             spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy), chin)
             motion = HeadMotion(flow=cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR))
+            if state.hidden is not None:  # what the photo hides, read from its mirror partner
+                layer = mirror_layer(
+                    state.hidden,
+                    layout.triangles,
+                    pix,
+                    tri,
+                    bary,
+                    (rh, rw),
+                    (h, w),
+                    cover,
+                    spread,
+                    target_points[:, :2],
+                )
+                if layer is not None:
+                    motion = HeadMotion(flow=motion.flow, alpha=layer[1], back=layer[0])
             # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
             # exactly at the crop's resolution, so the photo's resolution can draw them smooth.
             nodes = np.stack(
