@@ -27,7 +27,15 @@ import numpy as np
 
 from pipeline.face_mesh import rasterise_triangles
 
-__all__ = ["FACING", "MARGIN", "HiddenSide", "hidden_side", "mirror_layer", "vertex_visibility"]
+__all__ = [
+    "FACING",
+    "MARGIN",
+    "HiddenSide",
+    "hidden_side",
+    "lay_mirrored",
+    "mirror_layer",
+    "vertex_visibility",
+]
 
 #: A surface is seen fully where its normal is within acos(0.45) ~ 63 degrees of the view
 #: direction, not at all beyond acos(0.15) ~ 81 degrees (grazing: squeezed into a few pixels).
@@ -164,6 +172,12 @@ def mirror_layer(
     share = np.zeros(rh * rw, np.float32)
     share[pix] = share_pix
     back, share = back.reshape(rh, rw, 2), share.reshape(rh, rw)
+    # Only a box around the mirrored reads (grown by the blur's reach) is worked on.
+    ys, xs = np.nonzero(share > 0.0)
+    by0, by1 = max(int(ys.min()) - 6, 0), min(int(ys.max()) + 7, rh)
+    bx0, bx1 = max(int(xs.min()) - 6, 0), min(int(xs.max()) + 7, rw)
+    box = (slice(by0, by1), slice(bx0, bx1))
+    back, share, cover, flow = back[box], share[box], cover[box], flow[box]
     # Just beyond the face the mirrored reads and their share continue (normalised blur), so the
     # upsampled layer reads no mixture of the two sides at the silhouette and its edge is not the
     # coarse raster's staircase: the target's outline, drawn smooth at the crop's resolution, cuts it.
@@ -174,10 +188,49 @@ def mirror_layer(
     outside = cover < 0.5
     near = outside & (weight > 0.02)
     back = np.where(outside[:, :, None], np.where(near[:, :, None], carried, flow), back)
-    share = np.where(outside, np.where(near, carried_share, 0.0), share)
-    back = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR)
-    share = cv2.resize(share, (w, h), interpolation=cv2.INTER_LINEAR)
-    face = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(face, cv2.convexHull(np.round(outline * 16).astype(np.int32)), 255, cv2.LINE_AA, 4)
-    front = 1.0 - share * (face.astype(np.float32) / 255.0)
-    return back.astype(np.float32), np.clip(front, 0.0, 1.0).astype(np.float32)
+    share = np.where(outside, np.where(near, carried_share, 0.0), share).astype(np.float32)
+    # The box at the crop's resolution (pixel-centre convention, as the coarse grid).
+    x0, y0 = int(np.floor((bx0 + 0.5) / sx - 0.5)), int(np.floor((by0 + 0.5) / sy - 0.5))
+    x1, y1 = (
+        min(int(np.ceil((bx1 - 0.5) / sx - 0.5)) + 1, w),
+        min(int(np.ceil((by1 - 0.5) / sy - 0.5)) + 1, h),
+    )
+    x0, y0 = max(x0, 0), max(y0, 0)
+    to_box = np.array([[sx, 0.0, (x0 + 0.5) * sx - 0.5 - bx0], [0.0, sy, (y0 + 0.5) * sy - 0.5 - by0]])
+    size = (x1 - x0, y1 - y0)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    fine_back = cv2.warpAffine(back, to_box, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    fine_share = cv2.warpAffine(share, to_box, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    face = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    hull = cv2.convexHull(np.round((outline - [x0, y0]) * 16).astype(np.int32))
+    cv2.fillConvexPoly(face, hull, 255, cv2.LINE_AA, 4)
+    out_back = np.zeros((h, w, 2), np.float32)
+    out_front = np.ones((h, w), np.float32)
+    out_back[y0:y1, x0:x1] = fine_back
+    out_front[y0:y1, x0:x1] = np.clip(1.0 - fine_share * (face * np.float32(1.0 / 255.0)), 0.0, 1.0)
+    return out_back, out_front
+
+
+def lay_mirrored(
+    out: np.ndarray,
+    source: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray],
+    back: np.ndarray,
+    front: np.ndarray,
+) -> None:
+    """Blend the mirrored reads into the (H, W, 3) uint8 rendered crop `out` (in place): the source
+    moved along `back` (H, W, 2) where `front` (H, W) < 1, only over the box where it is."""
+    ys, xs = np.nonzero(front < 1.0)
+    if len(ys) == 0:
+        return
+    box = (slice(int(ys.min()), int(ys.max()) + 1), slice(int(xs.min()), int(xs.max()) + 1))
+    gx, gy = grid
+    layer = cv2.remap(
+        source,
+        gx[box] + back[box][..., 0],
+        gy[box] + back[box][..., 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    alpha = front[box]
+    out[box] = cv2.blendLinear(out[box], layer, alpha, 1.0 - alpha)
