@@ -8,7 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from pipeline import EngineRegistry, prepare_photo
+from pipeline.geometric import GeometricRenderer, PreviewSettings
 from pipeline.hidden_side import hidden_side, vertex_visibility
+from pipeline.photo import EditRequest, target_coefficients
 from reconstruction.symmetry import mirror_pairs
 
 
@@ -54,10 +57,6 @@ def test_a_three_quarter_face_turned_to_the_camera_reads_its_far_cheek_from_the_
     """teaser_1 (turned ~25 degrees) at yaw -30: where the target shows the far cheek, the reads
     of the ordinary flow land off the photo's face (hair, background) for a large share of its
     pixels; with the mirrored reads almost none do."""
-    from pipeline import EngineRegistry, prepare_photo
-    from pipeline.geometric import GeometricRenderer, PreviewSettings
-    from pipeline.photo import target_coefficients, EditRequest
-
     photo = shared_data / "images" / "YadiraF__DECA__teaser_1.jpg"
     if not photo.is_file():
         pytest.skip(f"{photo.name} not found")
