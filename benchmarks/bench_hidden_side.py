@@ -40,7 +40,7 @@ def main() -> None:
 
     _, state, engine, before, targets = drag_scene(args.photo, args.repeats)
     layout = engine.renderer.projector.layout
-    hidden = hidden_side(before.points, layout.triangles, layout.mirror, before.size)
+    hidden = hidden_side(before.points, layout.triangles, layout.mirror, before.size, before.source)
     now = dataclasses.replace(before, hidden=hidden)
     display = photo_canvas(state, 768)
     filled = sum(engine.render_frame(now, t).front_alpha is not None for t in targets)

@@ -104,7 +104,7 @@ class PreviewSettings:
     resolution, and the lash line takes its colour (docs/SHUT_LIDS.md): the lashes are not
     stretched over the lid into a black band; hidden_side: where a turn reveals what the photo
     hides (the far cheek, the far nose wing), read the photo at the mirror partner
-    (`pipeline.hidden_side`, docs/HIDDEN_SIDE.md); off by default: it adds ~4 ms per drag preview
+    (`pipeline.hidden_side`, docs/HIDDEN_SIDE.md); off by default: it adds ~9 ms per drag preview
     on a turned photo (the rule's budget is 3 ms).
     """
 
@@ -230,7 +230,7 @@ class GeometricRenderer:
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
-            hidden=hidden_side(points, layout.triangles, layout.mirror, size)
+            hidden=hidden_side(points, layout.triangles, layout.mirror, size, source)
             if self.settings.hidden_side
             else None,
         )
@@ -287,11 +287,14 @@ class GeometricRenderer:
     def render_flow(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
         """(H, W, 2) float32 backward flow in pixels: output pixel (x, y) shows the source at
         (x + flow[y, x, 0], y + flow[y, x, 1])."""
-        return self._motion(state, self._target_points(state, target), _gaze(state, target)).flow
+        return self._motion(state, self._target_points(state, target), _gaze(state, target))[0].flow
 
-    def _motion(self, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None) -> HeadMotion:
+    def _motion(
+        self, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None
+    ) -> tuple[HeadMotion, np.ndarray | None]:
         h, w = state.size
         folds: list[tuple[np.ndarray, np.ndarray]] = []
+        gain = None  # colour factors of the mirrored reads (`hidden_side.mirror_layer`)
         scale = self.settings.raster_scale
         rh, rw = max(8, round(h * scale)), max(8, round(w * scale))
         sx, sy = rw / w, rh / h
@@ -351,17 +354,15 @@ class GeometricRenderer:
                 layer = mirror_layer(
                     state.hidden,
                     layout.triangles,
+                    target_points,
                     pix,
                     tri,
                     bary,
                     (rh, rw),
                     (h, w),
-                    cover,
-                    spread,
-                    target_points[:, :2],
                 )
                 if layer is not None:
-                    motion = HeadMotion(flow=motion.flow, alpha=layer[1], back=layer[0])
+                    motion, gain = HeadMotion(flow=motion.flow, alpha=layer[1], back=layer[0]), layer[2]
             # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
             # exactly at the crop's resolution, so the photo's resolution can draw them smooth.
             nodes = np.stack(
@@ -370,7 +371,7 @@ class GeometricRenderer:
             to_crop = np.array([[1.0 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1.0 / sy, 0.5 / sy - 0.5]])
             folds = fold_boxes(fold_cells(nodes + spread, spacing=1.0 / sx), to_crop)
         self._refine_openings(motion.flow, state, target_points, gaze, folds)
-        return motion
+        return motion, gain
 
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
         """The photo's mouth interior with the inner lips of the photo and of the target."""
@@ -521,7 +522,7 @@ class GeometricRenderer:
         motion = float(np.abs(target_points[:, :2] - state.points[:, :2]).max())
         if motion < self.settings.min_motion and gaze is None:
             return RenderedFrame(crop=state.source.copy(), flow=np.zeros((*state.size, 2), np.float32))
-        motion = self._motion(state, target_points, gaze)
+        motion, gain = self._motion(state, target_points, gaze)
         flow = motion.flow
         if motion.alpha is not None and motion.back is not None and state.head is None:
             out = cv2.remap(
@@ -531,7 +532,7 @@ class GeometricRenderer:
                 cv2.INTER_LINEAR,
                 borderMode=cv2.BORDER_REPLICATE,
             )
-            lay_mirrored(out, state.source, (state.grid_x, state.grid_y), motion.back, motion.alpha)
+            lay_mirrored(out, state.source, (state.grid_x, state.grid_y), motion.back, motion.alpha, gain)
         elif motion.alpha is not None and motion.back is not None:
             out = composite(state.source, (state.grid_x, state.grid_y), flow, motion.back, motion.alpha)
         else:
@@ -581,6 +582,7 @@ class GeometricRenderer:
             overlay_alpha=cover,
             hidden=np.maximum.reduce([opening for opening, _ in shut]) if shut else None,
             back_flow=motion.back if motion.alpha is not None else None,
+            back_gain=gain,
             front_alpha=motion.alpha,
         )
 

@@ -21,6 +21,7 @@ from core.coefficients import FaceCoefficients
 from core.errors import InputError
 from pipeline.advice import photo_advice
 from pipeline.engines import EngineRegistry, check_engine_choice, default_registry
+from pipeline.hidden_side import lay_gain
 from pipeline.media import even_frame_size
 from pipeline.renderer import RenderedFrame, Renderer
 from reconstruction.controls import PRESETS, ControlSet, check_control_values, control_set_for
@@ -313,7 +314,7 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
     network replaces the photo where it differs from the photo's own crop, feathered.
     """
     if frame.flow is not None:
-        return warp_photo(
+        moved = warp_photo(
             canvas.image,
             frame.flow,
             canvas.transform,
@@ -324,6 +325,9 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
             front_alpha=frame.front_alpha,
             paint_blur=canvas.paint_blur,
         )
+        if frame.back_gain is not None:
+            lay_gain(moved, frame.back_gain, canvas.transform.matrix)
+        return moved
     source = crop_face(canvas.image, canvas.transform)
     return paste_back(
         canvas.image, frame.crop, canvas.transform, mask=changed_region_mask(frame.crop, source)
