@@ -35,6 +35,7 @@ __all__ = [
     "lay_gain",
     "lay_mirrored",
     "facing",
+    "outward",
     "mirror_layer",
     "revealed",
     "skin_likeness",
@@ -71,13 +72,15 @@ SKIN_CHROMA = (10.0, 22.0)
 class HiddenSide:
     """Per-photo facts of the mirrored reads: share (N,) float32 in [0, 1] of the mirrored read per
     vertex; mirror_corners (F, 3, 2) the photo's pixels of each triangle's corners' partners;
-    facing (N,) float32 how squarely the photo sees each vertex's surface (`facing`); gain (N, 3)
+    facing (N,) float32 how squarely the photo sees each vertex's surface (`facing`); outward
+    (F,) bool the triangles' orientation (`outward`); gain (N, 3)
     float32 the colour factors that bring each partner's read to the light of the vertex's side
     (the far side is often in shade)."""
 
     share: np.ndarray
     mirror_corners: np.ndarray
     facing: np.ndarray
+    outward: np.ndarray
     gain: np.ndarray
 
 
@@ -98,25 +101,46 @@ def _edges(triangles: np.ndarray) -> np.ndarray:
     return np.concatenate([e, e[:, ::-1]])
 
 
-def facing(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """(N,) in [0, 1]: how squarely each vertex's surface faces the camera (`FACING`), ignoring
-    what hides it; points (N, 3) pixels x, y and depth (smaller = nearer)."""
+def outward(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(F,) bool: whether each triangle's corner order gives a normal pointing out of the head
+    (the corners may run either way round; a rotation keeps this, so it is found once per photo).
+    Out = away from a point inside the head, behind the face's centre along its own backward
+    direction (the mask's thinnest direction)."""
     p = np.asarray(points, dtype=np.float64)
-    tri = triangles
     face_size = float(np.ptp(p[:, :2], axis=0).max())
-    normals = np.cross(p[tri[:, 1]] - p[tri[:, 0]], p[tri[:, 2]] - p[tri[:, 0]])  # (F, 3), area-weighted
-    # The triangles' corners may run either way round: each normal is turned away from a point
-    # inside the head (behind the face's centre along the face's own backward direction).
     centre = p.mean(axis=0)
-    back = np.linalg.svd(p - centre, full_matrices=False)[2][2]  # the mask's thinnest direction
+    back = np.linalg.svd(p - centre, full_matrices=False)[2][2]
     back = back if back[2] >= 0.0 else -back  # away from the camera (depth grows away)
     inside = centre + 0.6 * face_size * back
-    outward = np.einsum("fd,fd->f", normals, p[tri].mean(axis=1) - inside) >= 0.0
-    normals[~outward] *= -1.0
-    per_vertex = np.stack(
-        [np.bincount(tri.ravel(), np.repeat(normals[:, d], 3), minlength=len(p)) for d in range(3)], axis=1
+    return np.einsum("fd,fd->f", _normals(p, triangles), p[triangles].mean(axis=1) - inside) >= 0.0
+
+
+def _normals(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """(F, 3) area-weighted normals of the triangles in their corner order."""
+    a, b, c = p[tri[:, 0]], p[tri[:, 1]], p[tri[:, 2]]
+    u, v = b - a, c - a
+    return np.stack(
+        [
+            u[:, 1] * v[:, 2] - u[:, 2] * v[:, 1],
+            u[:, 2] * v[:, 0] - u[:, 0] * v[:, 2],
+            u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0],
+        ],
+        axis=1,
     )
-    length = np.maximum(np.linalg.norm(per_vertex, axis=1), 1e-12)
+
+
+def facing(points: np.ndarray, triangles: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """(N,) in [0, 1]: how squarely each vertex's surface faces the camera (`FACING`), ignoring
+    what hides it; points (N, 3) pixels x, y and depth (smaller = nearer); out: the triangles'
+    orientation (`outward`), found here when not given."""
+    p = np.asarray(points, dtype=np.float64)
+    normals = _normals(p, triangles)
+    normals[~(outward(p, triangles) if out is None else out)] *= -1.0
+    corners = triangles.ravel()
+    per_vertex = np.stack(
+        [np.bincount(corners, np.repeat(normals[:, d], 3), minlength=len(p)) for d in range(3)], axis=1
+    )
+    length = np.maximum(np.sqrt(np.einsum("nd,nd->n", per_vertex, per_vertex)), 1e-12)
     lo, hi = FACING
     t = np.clip(
         (-per_vertex[:, 2] / length - lo) / (hi - lo), 0.0, 1.0
@@ -247,10 +271,12 @@ def hidden_side(
     if not share.any():
         return None
     corners = np.asarray(points, dtype=np.float64)[mirror][:, :2][tri]  # (F, 3, 2)
+    orientation = outward(points, tri)
     return HiddenSide(
         share=share.astype(np.float32),
         mirror_corners=corners,
-        facing=facing(points, tri).astype(np.float32),
+        facing=facing(points, tri, orientation).astype(np.float32),
+        outward=orientation,
         gain=colour_gain,
     )
 
@@ -262,7 +288,7 @@ def revealed(hidden: HiddenSide, triangles: np.ndarray, target_points: np.ndarra
     candidates = hidden.share > 0.0
     if not candidates.any():
         return None
-    seen = facing(target_points, triangles)
+    seen = facing(target_points, triangles, hidden.outward)
     lo, hi = REVEAL
     share = hidden.share * np.clip((seen - hidden.facing - lo) / (hi - lo), 0.0, 1.0)
     share[share < 0.02] = 0.0
@@ -289,15 +315,16 @@ def mirror_layer(
     vertex_share = revealed(hidden, triangles, target_points)
     if vertex_share is None:
         return None
+    touched = (vertex_share[triangles] > 0.0).any(axis=1)  # (F,) triangles with a mirrored corner
+    keep = touched[tri]
+    if not keep.any():
+        return None
+    pix, tri, bary = pix[keep], tri[keep], bary[keep]
     share_pix = np.einsum("pk,pk->p", bary, vertex_share[triangles[tri]])
     factor = 1.0 + (hidden.gain - 1.0) * vertex_share[:, None]  # (N, 3)
-    if not np.any(share_pix > 0.0):
-        return None
     rh, rw = coarse_size
     h, w = crop_size
     sx, sy = rw / w, rh / h
-    keep = share_pix > 0.0
-    pix, tri, bary, share_pix = pix[keep], tri[keep], bary[keep], share_pix[keep]
     src = np.einsum("pk,pkd->pd", bary, hidden.mirror_corners[tri])  # (P, 2) the partners' pixels
     tone = np.einsum("pk,pkd->pd", bary, factor[triangles[tri]])  # (P, 3)
     gy, gx = np.divmod(pix, rw)
@@ -356,10 +383,11 @@ def lay_mirrored(
 ) -> None:
     """Blend the mirrored reads into the (H, W, 3) uint8 rendered crop `out` (in place): the source
     moved along `back` (H, W, 2) where `front` (H, W) < 1, only over the box where it is."""
-    ys, xs = np.nonzero(front < 1.0)
-    if len(ys) == 0:
+    behind = front < 1.0
+    rows, cols = np.flatnonzero(behind.any(axis=1)), np.flatnonzero(behind.any(axis=0))
+    if len(rows) == 0:
         return
-    box = (slice(int(ys.min()), int(ys.max()) + 1), slice(int(xs.min()), int(xs.max()) + 1))
+    box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
     gx, gy = grid
     layer = cv2.remap(
         source,
@@ -370,26 +398,19 @@ def lay_mirrored(
     )
     alpha = front[box]
     out[box] = cv2.blendLinear(out[box], layer, alpha, 1.0 - alpha)
-    out[box] = np.clip(np.multiply(out[box], gain[box], dtype=np.float32), 0.0, 255.0)
+    out[box] = cv2.convertScaleAbs(cv2.multiply(out[box].astype(np.float32), gain[box]))
 
 
 def lay_gain(image: np.ndarray, gain: np.ndarray, to_crop: np.ndarray) -> None:
     """Multiply the (H, W, 3) uint8 photo `image` (in place) by the crop's (c, c, 3) colour factors
     `gain` (`mirror_layer`), upsampled (they vary slowly); to_crop: (2, 3) photo pixel -> crop pixel.
     Only the photo's box over the factors that differ from 1 is touched."""
-    ys, xs = np.nonzero(np.abs(gain - 1.0).max(axis=2) > 1e-3)
-    if len(ys) == 0:
+    box = _box(gain)
+    if box is None:
         return
+    (ya, yb), (xa, xb) = box
     to_photo = cv2.invertAffineTransform(to_crop)
-    corners = np.array(
-        [
-            [xs.min() - 1, ys.min() - 1],
-            [xs.max() + 1, ys.min() - 1],
-            [xs.min() - 1, ys.max() + 1],
-            [xs.max() + 1, ys.max() + 1],
-        ],
-        np.float64,
-    )
+    corners = np.array([[xa - 1, ya - 1], [xb, ya - 1], [xa - 1, yb], [xb, yb]], np.float64)
     photo = corners @ to_photo[:, :2].T + to_photo[:, 2]
     h, w = image.shape[:2]
     x0, y0 = np.clip(np.floor(photo.min(axis=0)).astype(int), 0, [w, h])
@@ -402,5 +423,13 @@ def lay_gain(image: np.ndarray, gain: np.ndarray, to_crop: np.ndarray) -> None:
     factors = cv2.warpAffine(
         gain, shifted, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=(1, 1, 1)
     )
-    moved = np.multiply(image[y0:y1, x0:x1], factors, dtype=np.float32)
-    image[y0:y1, x0:x1] = np.clip(moved, 0.0, 255.0)
+    image[y0:y1, x0:x1] = cv2.convertScaleAbs(cv2.multiply(image[y0:y1, x0:x1].astype(np.float32), factors))
+
+
+def _box(gain: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """((y0, y1), (x0, x1)) of the (c, c, 3) factors that differ from 1, or None."""
+    changed = (gain[..., 0] != 1.0) | (gain[..., 1] != 1.0) | (gain[..., 2] != 1.0)
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    if len(rows) == 0:
+        return None
+    return (int(rows[0]), int(rows[-1]) + 1), (int(cols[0]), int(cols[-1]) + 1)
