@@ -104,8 +104,8 @@ class PreviewSettings:
     resolution, and the lash line takes its colour (docs/SHUT_LIDS.md): the lashes are not
     stretched over the lid into a black band; hidden_side: where a turn reveals what the photo
     hides (the far cheek, the far nose wing), read the photo at the mirror partner
-    (`pipeline.hidden_side`, docs/HIDDEN_SIDE.md); off by default: it adds ~9 ms per drag preview
-    on a turned photo (the rule's budget is 3 ms).
+    (`pipeline.hidden_side`, docs/HIDDEN_SIDE.md); off by default: its rule is not met there (a
+    seam on one turned photo; ~2-4 ms per drag preview on a turned photo, budget 3 ms).
     """
 
     raster_scale: float = 0.5

@@ -258,15 +258,17 @@ def hidden_side(
     visible = vertex_visibility(points, tri, size).astype(np.float64)
     better = np.clip((visible[mirror] - visible - MARGIN) / RAMP, 0.0, 1.0)
     colour_gain = np.ones((len(mirror), 3), np.float32)
+    fade = np.clip(_rings_from_outline(tri, edges, int(BAND), len(mirror)) / BAND, 0.0, 1.0)
     if image is not None:
         skin, colour = skin_likeness(image, points, visible)
-        better *= skin[mirror]
+        # A partner on skin with all its neighbours: its reads stay off the edge of the seen side.
+        inner_skin = skin.copy()
+        np.minimum.at(inner_skin, edges[:, 0], skin[edges[:, 1]])
+        better *= inner_skin[mirror]
         trusted = (visible > 0.6) & (visible[mirror] > 0.6) & (skin > 0.5) & (skin[mirror] > 0.5)
         colour_gain = side_gain(colour, trusted, mirror, edges)
     share = _neighbour_mean(better, edges, FEATHER)
-    share = np.clip(
-        share * np.clip(_rings_from_outline(tri, edges, int(BAND), len(mirror)) / BAND, 0.0, 1.0), 0.0, 1.0
-    )
+    share = np.clip(share * fade, 0.0, 1.0)
     share[share < 0.02] = 0.0
     if not share.any():
         return None

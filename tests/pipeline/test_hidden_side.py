@@ -10,7 +10,7 @@ import pytest
 
 from pipeline import EngineRegistry, prepare_photo
 from pipeline.geometric import GeometricRenderer, PreviewSettings
-from pipeline.hidden_side import hidden_side, revealed, vertex_visibility
+from pipeline.hidden_side import hidden_side, lay_gain, revealed, vertex_visibility
 from pipeline.photo import EditRequest, target_coefficients
 from reconstruction.symmetry import mirror_pairs
 
@@ -103,3 +103,13 @@ def test_a_three_quarter_face_turned_to_the_camera_reads_its_far_cheek_from_the_
     # The mirrored region ends two rings inside the outline, so the ordinary reads there mostly
     # land on the face as well (measured 0.02); the mirrored reads never leave it (measured 0.0).
     assert before < 0.1 and now < 0.01, (before, now)
+
+
+def test_colour_factors_are_laid_only_where_they_differ_from_one() -> None:
+    photo = np.full((40, 60, 3), 200, np.uint8)
+    gain = np.ones((20, 20, 3), np.float32)
+    gain[5:10, 5:10] = 0.5
+    to_crop = np.array([[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]])  # photo pixel -> crop pixel (2 : 1)
+    lay_gain(photo, gain, to_crop)
+    assert photo[15, 15].tolist() == [100, 100, 100]  # crop (7.5, 7.5): fully inside the factors
+    assert (photo[:, 30:] == 200).all() and (photo[30:] == 200).all()  # far from them: untouched
