@@ -12,10 +12,20 @@ import numpy as np
 
 from core.coefficients import FaceCoefficients
 
-__all__ = ["SIDE_VIEW_DEGREES", "side_view_advice", "covered_mouth_advice", "photo_advice"]
+__all__ = [
+    "SIDE_VIEW_DEGREES",
+    "THREE_QUARTER_DEGREES",
+    "side_view_advice",
+    "three_quarter_advice",
+    "covered_mouth_advice",
+    "photo_advice",
+]
 
 #: Beyond this head turn (degrees) the photo shows one side of the face: its far half is hidden.
 SIDE_VIEW_DEGREES = 40.0
+#: Beyond this turn the far cheek is partly hidden: turning the head back towards the camera shows
+#: surface the photo does not have (seen on teaser_1 at 25 degrees and Mary Katherine Smart at 29).
+THREE_QUARTER_DEGREES = 20.0
 #: Face-mesh contours: the outer and inner lip rings, and a patch of each cheek under the eye.
 _LIPS_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185]
 _LIPS_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191]
@@ -41,6 +51,23 @@ def side_view_advice(coefficients: FaceCoefficients) -> str | None:
         f"The face is seen from the side (turned {abs(yaw):.0f} degrees), so half of it is hidden: "
         "turning it further or opening the mouth will look stretched. A photo facing the camera "
         "(within about 30 degrees) edits best."
+    )
+
+
+def three_quarter_advice(coefficients: FaceCoefficients) -> str | None:
+    """A note for a three-quarter view (`THREE_QUARTER_DEGREES` < |yaw| <= `SIDE_VIEW_DEGREES`).
+
+    Turning such a face towards the camera reveals the far cheek, which the photo hides behind the
+    nose and the face's outline: the renderer can only stretch what it sees there.
+    """
+    yaw = float(coefficients.angles_degrees[1])
+    if not THREE_QUARTER_DEGREES < abs(yaw) <= SIDE_VIEW_DEGREES:
+        return None
+    towards = "negative" if yaw > 0 else "positive"
+    return (
+        f"The face is turned {abs(yaw):.0f} degrees to the side, so part of its far cheek is hidden: "
+        f"turning it towards the camera (yaw {towards}) by more than about 10 degrees shows that "
+        "cheek stretched. Turning it further away and the other edits work as usual."
     )
 
 
@@ -83,5 +110,9 @@ def covered_mouth_advice(crop: np.ndarray, landmarks: np.ndarray) -> str | None:
 
 def photo_advice(coefficients: FaceCoefficients, crop: np.ndarray, landmarks: np.ndarray) -> list[str]:
     """Every note that applies to an analysed face (empty for a usual portrait)."""
-    notes = [side_view_advice(coefficients), covered_mouth_advice(crop, landmarks)]
+    notes = [
+        side_view_advice(coefficients),
+        three_quarter_advice(coefficients),
+        covered_mouth_advice(crop, landmarks),
+    ]
     return [note for note in notes if note]

@@ -9,7 +9,13 @@ import pytest
 
 from core.coefficients import DEFAULT_FACE_MODEL, FaceCoefficients
 from pipeline import EngineRegistry, prepare_photo
-from pipeline.advice import SIDE_VIEW_DEGREES, covered_mouth_advice, side_view_advice
+from pipeline.advice import (
+    SIDE_VIEW_DEGREES,
+    THREE_QUARTER_DEGREES,
+    covered_mouth_advice,
+    side_view_advice,
+    three_quarter_advice,
+)
 
 
 def _pose(yaw_degrees: float) -> FaceCoefficients:
@@ -28,6 +34,15 @@ def test_a_side_view_gets_advice_and_a_frontal_face_none() -> None:
         )
 
 
+def test_a_three_quarter_view_is_told_which_turn_stretches() -> None:
+    """Between a three-quarter view and a side view the note names the yaw direction that turns the
+    face back towards the camera (the photo's far cheek, which it hides, would be shown)."""
+    assert three_quarter_advice(_pose(THREE_QUARTER_DEGREES)) is None
+    assert three_quarter_advice(_pose(-SIDE_VIEW_DEGREES - 1.0)) is None  # the side-view note says it
+    assert "yaw negative" in (three_quarter_advice(_pose(25.0)) or "")
+    assert "yaw positive" in (three_quarter_advice(_pose(-30.0)) or "")
+
+
 def test_missing_landmarks_give_no_mouth_advice() -> None:
     crop = np.full((256, 256, 3), 128, np.uint8)
     assert covered_mouth_advice(crop, np.full((478, 3), np.nan)) is None
@@ -39,9 +54,10 @@ def test_missing_landmarks_give_no_mouth_advice() -> None:
     [
         ("deepinsight__insightface__left_face.jpeg", {"side"}),
         ("YadiraF__PRNet__image00251.jpg", {"side"}),
-        ("deepinsight__insightface__mask.png", {"covered"}),
+        ("deepinsight__insightface__mask.png", {"covered", "three"}),  # yaw -23
         ("serengil__deepface__img1.jpg", set()),
-        ("sicxu__Deep3DFaceRecon_pytorch__015384.jpg", set()),  # a three-quarter view edits well
+        ("sicxu__Deep3DFaceRecon_pytorch__015384.jpg", {"three"}),  # yaw -30: no side-view note
+        ("YadiraF__DECA__teaser_1.jpg", {"three"}),  # yaw 25
         ("cmusatyalab__openface__carell.jpg", set()),  # a beard around the lips is not a cover
         ("sczhou__CodeFormer__Einstein01.png", set()),  # nor is a greyscale moustache
         ("dchen236__FairFace__race_Black.jpg", set()),
@@ -52,7 +68,7 @@ def test_real_photos_get_the_notes_that_apply(shared_data: Path, name: str, note
     said = state.advice()
     found = {
         key
-        for key, word in (("side", "from the side"), ("covered", "covered"))
+        for key, word in (("side", "from the side"), ("three", "far cheek"), ("covered", "covered"))
         if any(word in n for n in said)
     }
     assert found == notes, said
