@@ -67,6 +67,7 @@ from pipeline.mouth import (
     refine_mouth_area,
 )
 from pipeline.renderer import RenderedFrame
+from pipeline.still_background import person_grid
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
 from reconstruction.folds import fold_boxes, fold_cells
@@ -101,7 +102,11 @@ class PreviewSettings:
     lash_fringe: a shutting lid reads its skin from above the photo's dark lash run only (found
     once per photo, `eyes.lash_heights`), that run is hidden with the eyeball at the photo's
     resolution, and the lash line takes its colour (docs/SHUT_LIDS.md): the lashes are not
-    stretched over the lid into a black band.
+    stretched over the lid into a black band; still_background: beyond the person's silhouette
+    (segmented once per photo) the flow fades to zero over a short band, so the background beside a
+    moved head stays still (`pipeline.still_background`); off by default (docs/STILL_BACKGROUND.md):
+    at yaw 30 the uncovered background still stretches beyond 0.15 face sizes, and where the head
+    covers the background its edge turns wavy.
     """
 
     raster_scale: float = 0.5
@@ -113,6 +118,7 @@ class PreviewSettings:
     head: bool = False
     neck: bool = True
     lash_fringe: bool = True
+    still_background: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -129,7 +135,8 @@ class PreviewState:
     exposure: mean face brightness / 128 (shades the synthetic mouth); grid_x, grid_y: (H, W)
     float32 pixel coordinates (the identity sampling map); mouth: what the photo shows inside
     its mouth; irises: each eye's iris (None where the photo's eye is closed); corners: (F, 3, 2)
-    source pixels of each mesh triangle's corners; greyscale: a black-and-white photo.
+    source pixels of each mesh triangle's corners; greyscale: a black-and-white photo; person: the
+    person's probability on the coarse grid (None: not used or not usable).
     """
 
     source: np.ndarray
@@ -145,6 +152,7 @@ class PreviewState:
     lashes: tuple[np.ndarray, ...] = ()
     corners: np.ndarray | None = None
     greyscale: bool = False
+    person: np.ndarray | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -207,6 +215,8 @@ class GeometricRenderer:
         )
         points = points.copy()
         corners = points[layout.triangles, :2]  # (F, 3, 2)
+        if person_mask is None and (self.settings.head or self.settings.still_background):
+            person_mask = self._segment(source)
         for arr in (source, points, grid_x, grid_y, corners):
             arr.setflags(write=False)
         return PreviewState(
@@ -223,6 +233,9 @@ class GeometricRenderer:
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
+            person=person_grid(person_mask, points[:, :2], self.settings.raster_scale)
+            if self.settings.still_background
+            else None,
         )
 
     def _irises(self, source: np.ndarray, points: np.ndarray) -> tuple[Iris | None, ...]:
@@ -244,20 +257,21 @@ class GeometricRenderer:
         self,
         source: np.ndarray,
         points: np.ndarray,
-        person_mask: np.ndarray | None,
+        person_mask: np.ndarray,
         transform: CropTransform | None,
     ) -> HeadProxy:
-        if person_mask is None:
-            with self._segmenter_lock:
-                if self._segmenter is None:
-                    self._segmenter = PersonSegmenter()
-            person_mask = self._segmenter.person_mask(source)
         eyes = self.projector.layout.eyes
         valid = None
         if transform is not None and transform.crop_size == source.shape[0] == source.shape[1]:
             valid = valid_region(transform)
         corners = (int(eyes[0][0][0]), int(eyes[-1][0][-1]))
         return fit_head(source, points, person_mask, eye_corners=corners, valid=valid)
+
+    def _segment(self, source: np.ndarray) -> np.ndarray:
+        with self._segmenter_lock:
+            if self._segmenter is None:
+                self._segmenter = PersonSegmenter()
+        return self._segmenter.person_mask(source)
 
     # --- per target ------------------------------------------------------------------------------
 
@@ -335,7 +349,7 @@ class GeometricRenderer:
             motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover, neck)
         else:
             chin = (float(state.points[:, 1].max()) + 0.5) * sy - 0.5 if self.settings.neck else None
-            spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy), chin)
+            spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy), chin, state.person)
             motion = HeadMotion(flow=cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR))
             # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
             # exactly at the crop's resolution, so the photo's resolution can draw them smooth.
@@ -471,9 +485,10 @@ class GeometricRenderer:
         face_size: float,
         scale: float = 1.0,
         chin: float | None = None,
+        person: np.ndarray | None = None,
     ) -> np.ndarray:
         """The face's flow carried outwards and faded over `fade` * face size (`spread_flow`)."""
-        return spread_flow(flow, cover, face_size, self.settings.fade, scale, chin)
+        return spread_flow(flow, cover, face_size, self.settings.fade, scale, chin, person)
 
     def face_mask(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
         """(H, W) uint8, 255 on the target's face (the convex hull of its projected mesh, eyes and
