@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 
 from pipeline.neck import shoulder_fade
-from pipeline.still_background import background_fade
 
 __all__ = ["RIM_SMOOTH", "RIM_STRETCH", "STRETCH_BOUND", "UNFOLD_SLOPE", "spread_flow"]
 
@@ -36,7 +35,6 @@ def spread_flow(
     fade: float,
     scale: float = 1.0,
     chin: float | None = None,
-    person: np.ndarray | None = None,
 ) -> np.ndarray:
     """Carry the face's flow outwards and fade it to zero over `fade` * `face_size` (coarse pixels;
     `scale`: coarse pixels per crop pixel, the unit of the flow's values), or longer for a large motion.
@@ -45,9 +43,7 @@ def spread_flow(
     (weights = rim coverage), then filled back up, each level keeping its own values where it is well covered
     and taking the coarser level's elsewhere. The fill meets the face's flow continuously at
     its border (no seam) and becomes smoother with distance. With the photo's `chin` row (coarse
-    pixels) it also fades downwards below the jaw, to still shoulders (`pipeline.neck`). With the
-    photo's (h, w) `person` probability (same grid) it fades to zero just beyond the person's
-    silhouette: the background beside the head stays still (`pipeline.still_background`).
+    pixels) it also fades downwards below the jaw, to still shoulders (`pipeline.neck`).
     """
     rh, rw = cover.shape
     # Only the face's rim feeds the fill: outside, the flow continues the border's motion
@@ -85,8 +81,6 @@ def spread_flow(
     if neck is not None:
         flow = np.where(face, flow, flow * neck)
         _unfold_columns(flow, cover, scale)
-    if person is not None:
-        flow = flow * background_fade(flow, cover, person, face_size, STRETCH_BOUND, scale)[:, :, None]
     return flow
 
 

@@ -67,7 +67,7 @@ from pipeline.mouth import (
     refine_mouth_area,
 )
 from pipeline.renderer import RenderedFrame
-from pipeline.still_background import person_grid
+from pipeline.still_background import person_grid, still_layers
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
 from reconstruction.folds import fold_boxes, fold_cells
@@ -103,10 +103,10 @@ class PreviewSettings:
     once per photo, `eyes.lash_heights`), that run is hidden with the eyeball at the photo's
     resolution, and the lash line takes its colour (docs/SHUT_LIDS.md): the lashes are not
     stretched over the lid into a black band; still_background: beyond the person's silhouette
-    (segmented once per photo) the flow fades to zero over a short band, so the background beside a
-    moved head stays still (`pipeline.still_background`); off by default (docs/STILL_BACKGROUND.md):
-    at yaw 30 the uncovered background still stretches beyond 0.15 face sizes, and where the head
-    covers the background its edge turns wavy.
+    (segmented once per photo) the background does not move (`pipeline.still_background`: the moved
+    person laid over a still background, what the head uncovers mirrored from beside it); off by
+    default (docs/STILL_BACKGROUND.md): the mirrored fill repeats stray hair strands and what the
+    segmenter misses (a hood) as specks and seams.
     """
 
     raster_scale: float = 0.5
@@ -349,8 +349,12 @@ class GeometricRenderer:
             motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover, neck)
         else:
             chin = (float(state.points[:, 1].max()) + 0.5) * sy - 0.5 if self.settings.neck else None
-            spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy), chin, state.person)
+            spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy), chin)
             motion = HeadMotion(flow=cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR))
+            if state.person is not None:  # the moved person over a still background
+                back, alpha = still_layers(spread, cover, state.person, min(sx, sy))
+                up = [cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR) for a in (alpha, back)]
+                motion = HeadMotion(flow=motion.flow, alpha=up[0], back=up[1])
             # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
             # exactly at the crop's resolution, so the photo's resolution can draw them smooth.
             nodes = np.stack(
@@ -485,10 +489,9 @@ class GeometricRenderer:
         face_size: float,
         scale: float = 1.0,
         chin: float | None = None,
-        person: np.ndarray | None = None,
     ) -> np.ndarray:
         """The face's flow carried outwards and faded over `fade` * face size (`spread_flow`)."""
-        return spread_flow(flow, cover, face_size, self.settings.fade, scale, chin, person)
+        return spread_flow(flow, cover, face_size, self.settings.fade, scale, chin)
 
     def face_mask(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
         """(H, W) uint8, 255 on the target's face (the convex hull of its projected mesh, eyes and

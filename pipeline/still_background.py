@@ -1,15 +1,13 @@
-"""The background beside a moved head stays still: the face's flow carried beyond the face
-(`pipeline.flow_spread`) fades to zero just beyond the person's silhouette.
+"""The background beside a moved head stays still: the moved person laid over a still background.
 
-The carried flow fades over a distance from the face's rim, whatever lies there: hair, ears and
-neck follow the head (as they should), and so do a logo, a door frame or a column beside it, which
-bend. With the person's mask (`reconstruction.segmentation.PersonSegmenter`, once per photo) the
-flow beyond the person's silhouette fades over a short band measured from that silhouette, long
-enough to stretch what the head uncovers by at most 1.5x (`STRETCH_BOUND` times the outward
-motion: a smoothstep over D of a motion m changes lengths by up to 1 / (1 - 1.5 m / D)); what the
-head covers or slides along is squeezed or sheared over a short band (no fold).
-The silhouette is taken where the output shows it (the source mask read through the flow), so the
-hair's edge moves whole and the band starts right beside it. Inside the person nothing changes.
+The geometric renderer carries the face's flow beyond the face and fades it over a distance from the
+face's rim (`pipeline.flow_spread`), whatever lies there: hair, ears and neck follow the head (as
+they should), and so do a logo, a door frame or a column beside it, which bend. With the person's
+mask (`reconstruction.segmentation.PersonSegmenter`, once per photo, on the crop) the frame gets a
+second layer (`RenderedFrame.back_flow`, `front_alpha`): the front is the photo moved as before,
+shown where the output shows the person (the mask read along the front's flow); behind it the
+background does not move, and what the head uncovers shows the background beside it mirrored
+across the photo's silhouette. Trial, off by default (docs/STILL_BACKGROUND.md).
 """
 
 from __future__ import annotations
@@ -17,16 +15,52 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["BAND_MIN", "EDGE_MARGIN", "FILL_LIMIT", "FACE_IN_PERSON", "background_fade", "usable_person"]
+__all__ = [
+    "FACE_IN_PERSON",
+    "FILL_LIMIT",
+    "FRONT_LEVEL",
+    "background_flow",
+    "person_grid",
+    "shown_person",
+    "still_layers",
+    "usable_person",
+]
 
-#: The band beyond the silhouette is at least this many face sizes wide (a small motion fades smoothly).
-BAND_MIN = 0.03
-#: The fade starts this many face sizes beyond the segmenter's edge (its soft edge, loose strands).
-EDGE_MARGIN = 0.01
+#: The front layer's edge: this level of the person's smoothed probability (above 0.5: inside the
+#: segmenter's edge).
+FRONT_LEVEL = 0.75
 #: A person covering more than this fraction of the crop leaves no background to keep: flow as before.
 FILL_LIMIT = 0.9
 #: The segmentation is trusted only when at least this fraction of the face lies inside it.
 FACE_IN_PERSON = 0.7
+
+
+def shown_person(flow: np.ndarray, cover: np.ndarray, person: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """(h, w) float32 in [0, 1]: where the output shows the person (the source's `person`
+    probability read along the (h, w, 2) backward `flow`, crop pixels on a grid of `scale` grid
+    pixels per crop pixel), and everywhere on the target's face (`cover` > 0.5)."""
+    h, w = cover.shape
+    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    read_x = grid_x + flow[..., 0] * scale
+    read_y = grid_y + flow[..., 1] * scale
+    shown = cv2.remap(person, read_x, read_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.maximum(shown, (cover > 0.5).astype(np.float32))
+
+
+def still_layers(
+    flow: np.ndarray, cover: np.ndarray, person: np.ndarray, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The moved person over a still background: (h, w, 2) float32 back flow (`background_flow`)
+    and (h, w) float32 front coverage, for the renderer's second layer (`RenderedFrame.back_flow`,
+    `front_alpha`). The front keeps `flow`: hair moves as before, and what the head covers is hidden
+    under it, not squeezed. Arguments as for `background_flow`."""
+    back = background_flow(flow, cover, person, scale)
+    # The segmenter's edge lies a pixel or two out in the background: the front's edge is drawn
+    # where the (smoothed) probability is FRONT_LEVEL, inside it (no ring of background moved along).
+    shown = shown_person(flow, np.zeros_like(cover), person, scale)
+    alpha = np.clip((shown - FRONT_LEVEL) / (2.0 * (1.0 - FRONT_LEVEL)) + 0.5, 0.0, 1.0)
+    alpha = np.maximum(alpha, (cover > 0.5).astype(np.float32))
+    return back, alpha
 
 
 def usable_person(person: np.ndarray, face: np.ndarray) -> bool:
@@ -39,47 +73,39 @@ def usable_person(person: np.ndarray, face: np.ndarray) -> bool:
     return float(inside.mean()) <= FILL_LIMIT
 
 
-def background_fade(
-    flow: np.ndarray,
-    cover: np.ndarray,
-    person: np.ndarray,
-    face_size: float,
-    stretch_bound: float,
-    scale: float = 1.0,
+def background_flow(
+    flow: np.ndarray, cover: np.ndarray, person: np.ndarray, scale: float = 1.0
 ) -> np.ndarray:
-    """(h, w) float32 factors in [0, 1] for the carried flow: 1 on the person (as the output shows
-    it), falling by a smoothstep to 0 beyond its silhouette over max(`BAND_MIN` face sizes,
-    `stretch_bound` times the silhouette's outward motion), starting `EDGE_MARGIN` face sizes out.
+    """(h, w, 2) float32 backward flow of the background behind the moved person (crop pixels): 0
+    outside the photo's person (the background stays, what the head covers is hidden under the
+    front); inside it, where the head uncovers what lay behind it, the background beside it
+    mirrored across the photo's silhouette (a pixel d inside reads d outside, along the
+    silhouette's smoothed normal).
 
-    flow: (h, w, 2) float32 backward flow in crop pixels on a grid of `scale` grid pixels per crop
-    pixel; cover: (h, w) float32, > 0.5 on the target's face; person: (h, w) float32 person
-    probability on the source (same grid); face_size in grid pixels.
+    flow: (h, w, 2) float32 backward flow of the front in crop pixels on a grid of `scale` grid
+    pixels per crop pixel; cover: (h, w) float32, > 0.5 on the target's face; person: (h, w)
+    float32 person probability on the source (same grid).
     """
     h, w = cover.shape
-    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    read_x = grid_x + flow[..., 0] * scale
-    read_y = grid_y + flow[..., 1] * scale
-    shown = cv2.remap(person, read_x, read_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    inside = (shown > 0.5) | (cover > 0.5)
-    if inside.all() or not inside.any():
-        return np.ones((h, w), np.float32)
-    outside = (~inside).astype(np.uint8)
-    dist, labels = cv2.distanceTransformWithLabels(outside, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-    # The silhouette's motion at the nearest point of the person (labels number the person's pixels
-    # in raster order), smoothed so the band's width changes gently along the silhouette.
-    nearest = np.flatnonzero(inside.ravel())[labels.ravel() - 1]
-    away = np.stack([grid_x.ravel() - nearest % w, grid_y.ravel() - nearest // w], axis=1)
-    away /= np.maximum(np.linalg.norm(away, axis=1), 1e-6)[:, None]
-    # Only where the output reads from farther out (the head uncovers what lay behind it) is the
-    # background stretched: where the head covers it or slides along it, a short band squeezes or
-    # shears it without a fold.
-    motion = np.maximum((flow.reshape(-1, 2)[nearest] * away).sum(axis=1), 0.0).reshape(h, w) * scale
-    sigma = max(BAND_MIN * face_size, 1.0)
-    motion = cv2.GaussianBlur(motion.astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-    band = np.maximum(stretch_bound * motion, max(BAND_MIN * face_size, 1.0))
-    t = np.clip((dist - EDGE_MARGIN * face_size) / band, 0.0, 1.0)
-    keep = 1.0 - t * t * (3.0 - 2.0 * t)
-    return np.where(inside, 1.0, keep).astype(np.float32)
+    back = np.zeros((h, w, 2), np.float32)
+    source = person > 0.5
+    uncovered = source & (shown_person(flow, cover, person, scale) <= FRONT_LEVEL)
+    if source.all() or not uncovered.any():
+        return back
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
+    # The distance to the background and the direction to its nearest pixel (labels number the
+    # background's pixels in raster order).
+    depth, labels = cv2.distanceTransformWithLabels(
+        source.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    nearest = np.flatnonzero((~source).ravel())[labels.ravel() - 1]
+    normal = np.stack([nearest % w, nearest // w], axis=1).reshape(h, w, 2) - grid
+    normal[~source] = 0.0
+    normal = cv2.GaussianBlur(normal, (0, 0), 2.0)
+    normal /= np.maximum(np.linalg.norm(normal, axis=2), 1e-6)[:, :, None]
+    push = np.where(source, 2.0 * depth, 0.0)  # d inside reads d outside
+    back = normal * (push / scale)[:, :, None]
+    return back.astype(np.float32)
 
 
 def person_grid(person: np.ndarray, points: np.ndarray, scale: float) -> np.ndarray | None:
@@ -89,6 +115,7 @@ def person_grid(person: np.ndarray, points: np.ndarray, scale: float) -> np.ndar
     h, w = person.shape
     rh, rw = max(8, round(h * scale)), max(8, round(w * scale))
     grid = cv2.resize(np.asarray(person, np.float32), (rw, rh), interpolation=cv2.INTER_AREA)
+    grid = cv2.GaussianBlur(grid, (0, 0), 1.0)  # a smooth silhouette (the segmenter's is stepped)
     face = np.zeros((rh, rw), np.uint8)
     coarse = (points + 0.5) * [rw / w, rh / h] - 0.5
     cv2.fillConvexPoly(

@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.flow_spread import STRETCH_BOUND
-from pipeline.still_background import background_fade, person_grid, usable_person
+from pipeline.still_background import background_flow, person_grid, still_layers, usable_person
 
 
 def _scene(shift: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -25,19 +24,21 @@ def _scene(shift: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return flow, cover, person
 
 
-def test_fade_keeps_the_person_and_stills_the_far_background() -> None:
-    flow, cover, person = _scene(4.0)
-    keep = background_fade(flow, cover, person, face_size=50.0, stretch_bound=STRETCH_BOUND)
-    assert keep[60, 60] == 1.0 and keep[60, 88] == 1.0  # face and hair (as shown: moved right by 4)
-    assert keep[60, 119] == 0.0 and keep[5, 5] == 0.0  # far background
+def test_back_layer_stays_still_beside_what_the_head_covers() -> None:
+    flow, cover, person = _scene(4.0)  # the head moves right: it covers on the right
+    back = background_flow(flow, cover, person)
+    assert np.abs(back[60, 95:]).max() == 0.0  # beyond the covering side
+    assert np.abs(back[:5, :5]).max() == 0.0  # far background
 
 
-def test_uncovered_background_stretches_at_most_one_and_a_half() -> None:
-    flow, cover, person = _scene(-4.0)  # the head moves left: its right side uncovers background
-    keep = background_fade(flow, cover, person, face_size=50.0, stretch_bound=STRETCH_BOUND)
-    reads = np.arange(120, dtype=np.float32) + flow[60, :, 0] * keep[60]
-    steps = np.diff(reads[70:])  # beyond the shown silhouette on the right
-    assert steps.min() >= 1.0 / 1.5 - 1e-3 and np.all(np.diff(reads) > 0)
+def test_uncovered_background_is_filled_from_beside_it() -> None:
+    flow, cover, person = _scene(4.0)  # ... and uncovers on the left
+    back = background_flow(flow, cover, person)
+    reads = np.arange(120, dtype=np.float32) + back[60, :, 0]
+    assert np.all(reads[31:34] < 30.0)  # what the head uncovers reads the background beyond the silhouette
+    assert np.abs(back[60, :29]).max() == 0.0  # the background itself stays
+    _, alpha = still_layers(flow, cover, person)
+    assert alpha[60, 60] == 1.0 and alpha[60, 31] == 0.0 and alpha[60, 92] == 1.0
 
 
 def test_unusable_segmentations_are_refused() -> None:
@@ -57,6 +58,15 @@ def test_person_grid_is_on_the_coarse_grid() -> None:
     grid = person_grid(person, points, 0.5)
     assert grid is not None and grid.shape == (100, 100)
     assert person_grid(np.zeros_like(person), points, 0.5) is None
+
+
+def _shown_motion(frame) -> np.ndarray:
+    """(c, c) length of the motion the output shows: the front's flow, over the back layer's where
+    the front does not cover."""
+    if frame.front_alpha is None:
+        return np.linalg.norm(frame.flow, axis=2)
+    alpha = frame.front_alpha[:, :, None]
+    return np.linalg.norm(alpha * frame.flow + (1.0 - alpha) * frame.back_flow, axis=2)
 
 
 PHOTOS = ("tanshuai0219__EDTalk__uncrop_face.jpg", "KwaiVGI__LivePortrait__d38.jpg")
@@ -87,7 +97,7 @@ def test_background_beside_the_head_stays_still(shared_data, name) -> None:
         key, value = edit.split("=")
         target = target_coefficients(state, EditRequest({key: float(value)}), registry=registry)
         moved = [
-            np.linalg.norm(renderer.render_flow(s, target), axis=2)[far].mean() / state.crop_transform.scale
+            _shown_motion(renderer.render_frame(s, target))[far].mean() / state.crop_transform.scale
             for s in (before, now)
         ]
         assert moved[1] <= moved[0] + 1e-3, edit
