@@ -5,13 +5,17 @@ the canines, then premolars and a molar, each of its real width (millimetres, sc
 size, not by the opening; the scale is measured on photographed teeth, docs/TEETH.md) laid on a
 circular arch seen from the front, so that the teeth narrow towards the corners of the mouth as
 the arch turns away. Each tooth has a slightly convex, slightly uneven biting edge (the canines
-come to a point, the laterals are a little shorter than the centrals), a small variation of length
-and colour of its own (seeded by the photo: the same teeth in every frame), warm near the gum and
-greyer, translucent towards the edge, a faint wet highlight on the front teeth, the upper lip's
-shadow at its top, and darkens towards the back of the mouth. Between neighbours the dark behind
-shows near the edge, where the teeth part, and hardly near the gum. A rounded (pursed) mouth hides
-more of them behind the upper lip. Lower teeth show as a narrow row above the lower edge, half
-hidden behind the lower lip, once the mouth is well open.
+come to a point, the laterals are a little shorter than the centrals) with corners of its own
+radius, a small variation of length, colour and warmth of its own (seeded by the photo: the same
+teeth in every frame), and the colours of photographed teeth (docs/TEETH.md, round 3): warmer near
+the gum, a near-neutral white body brightest a third of the way down, a darker, greyer incisal edge
+that lets the dark behind through, a soft highlight where the convex labial face turns towards the
+camera, and the upper lip's shadow at its top. Between neighbours a dark V (pink papilla right
+under the lip) is widest at the gum and closes to a thin line where the teeth touch; the biting
+edges' rounded corners open a notch towards the tips. The row recedes into the cheeks' shade along
+the arch (the buccal corridor). A rounded (pursed) mouth hides more of them behind the upper lip.
+Lower teeth show as a narrow row above the lower edge, in the lower lip's shadow, once the mouth is
+well open.
 
 Everything is a function of continuous crop coordinates, so the same teeth can be drawn at the
 crop's resolution and at a multiple of it (`step`: crop pixels per sample), where their lines
@@ -185,7 +189,7 @@ def draw_teeth(
     down = depth / np.maximum(depth + edge, 0.5)  # 0 at the lip, 1 at the biting edge
     # How far each bit of the labial face turns away (rad): the arch's turn, and each crown's face
     # flat in its middle, rounding off towards its sides.
-    turn = arc / _ARCH[0] + 0.4 * along**3
+    turn = arc / _ARCH[0] + 0.6 * along**3
     shade, parted, gum = _shade(depth, down, to_gap, turn, arc / _ARCH[0], aa)
     shade *= (1.0 + 0.05 * vary[2].reshape(-1)[flat])[None, :]
     # The biting edge lets the dark behind it through (enamel without dentine behind it), and
@@ -211,7 +215,7 @@ def draw_teeth(
         edge, to_gap, middle, along, arc, flat = _row(across, depth, _ARCH[1], shape, reach, vary[:, ::-1])
         cover = np.clip(edge / aa + 0.5, 0.0, 1.0) * (arc < np.sum(_LOWER_WIDTHS[:5]))[None, :]
         below = (bottom - ys) / mm
-        turn = arc / _ARCH[1] + 0.4 * along**3
+        turn = arc / _ARCH[1] + 0.6 * along**3
         shade, parted, _ = _shade(
             below, below / np.maximum(below + edge, 0.5), to_gap, turn, arc / _ARCH[1], aa
         )
@@ -254,9 +258,9 @@ def _shade(
     # The cheeks shade the back of the row along the arch (not a flat darkening of the sides).
     corridor = 1.0 - 0.8 * np.clip((arch - 0.4) / 0.8, 0.0, 1.0) ** 1.3
     gingival = np.clip(1.0 - depth / 2.2, 0.0, 1.0) ** 1.4  # the V's share at this depth
-    width = 0.1 + 0.6 * gingival  # half the embrasure's width, mm
+    width = 0.12 + 0.6 * gingival  # half the embrasure's width, mm
     # Narrower than the samples can draw: spread over them, as faint as its share of their area.
     wide = np.maximum(width, 0.5 * aa)
-    parted = (0.45 + 0.5 * gingival) * (width / wide) * np.exp(-((to_gap[None, :] / wide) ** 2))
+    parted = (0.5 + 0.45 * gingival) * (width / wide) * np.exp(-((to_gap[None, :] / wide) ** 2))
     gum = np.clip(1.0 - depth / 0.8, 0.0, 1.0) * 0.9
     return lip * convex * (facing * corridor)[None, :], parted, gum
