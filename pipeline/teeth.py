@@ -5,13 +5,17 @@ the canines, then premolars and a molar, each of its real width (millimetres, sc
 size, not by the opening; the scale is measured on photographed teeth, docs/TEETH.md) laid on a
 circular arch seen from the front, so that the teeth narrow towards the corners of the mouth as
 the arch turns away. Each tooth has a slightly convex, slightly uneven biting edge (the canines
-come to a point, the laterals are a little shorter than the centrals), a small variation of length
-and colour of its own (seeded by the photo: the same teeth in every frame), warm near the gum and
-greyer, translucent towards the edge, a faint wet highlight on the front teeth, the upper lip's
-shadow at its top, and darkens towards the back of the mouth. Between neighbours the dark behind
-shows near the edge, where the teeth part, and hardly near the gum. A rounded (pursed) mouth hides
-more of them behind the upper lip. Lower teeth show as a narrow row above the lower edge, half
-hidden behind the lower lip, once the mouth is well open.
+come to a point, the laterals are a little shorter than the centrals) with corners of its own
+radius, a small variation of length, colour and warmth of its own (seeded by the photo: the same
+teeth in every frame), and the colours of photographed teeth (docs/TEETH.md, round 3): warmer near
+the gum, a near-neutral white body brightest a third of the way down, a darker, greyer incisal edge
+that lets the dark behind through, a soft highlight where the convex labial face turns towards the
+camera, and the upper lip's shadow at its top. Between neighbours a dark V (pink papilla right
+under the lip) is widest at the gum and closes to a thin line where the teeth touch; the biting
+edges' rounded corners open a notch towards the tips. The row recedes into the cheeks' shade along
+the arch (the buccal corridor). A rounded (pursed) mouth hides more of them behind the upper lip.
+Lower teeth show as a narrow row above the lower edge, in the lower lip's shadow, once the mouth is
+well open.
 
 Everything is a function of continuous crop coordinates, so the same teeth can be drawn at the
 crop's resolution and at a multiple of it (`step`: crop pixels per sample), where their lines
@@ -48,19 +52,27 @@ _ROUND = (37.0, 6.0)
 _LOWER_WIDTHS = np.array([5.4, 5.9, 6.9, 7.0, 7.1, 10.0])
 _LOWER_SHOW = np.array([3.0, 3.0, 2.8, 2.0, 1.4, 1.0])
 _LOWER_BOW = np.array([0.2, 0.3, 1.0, 0.6, 0.5, 0.4])
-#: Colour of a tooth near the gum (warmer, dentine behind) and at the biting edge (greyer, bluish:
-#: translucent enamel over the dark), as factors of the lit tooth colour.
-_WARM = np.array([0.96, 0.93, 0.86])
-_EDGE = np.array([0.84, 0.87, 0.93])
+#: Colours of a crown as factors of the lit tooth colour (measured on photographed teeth, docs/TEETH.md
+#: round 3): warmer near the gum (dentine shows through the thin enamel there), a near-neutral white
+#: body, and a greyer, slightly bluish, darker incisal edge (translucent enamel over the dark mouth).
+_CERVICAL = np.array([0.95, 0.91, 0.83])
+_BODY = np.array([0.96, 0.96, 1.0])
+_EDGE = np.array([0.82, 0.84, 0.88])
 #: Over how many mm before the biting edge the tooth turns to its edge colour (upper, lower).
-_TRANSLUCENT = (1.3, 1.0)
+_TRANSLUCENT = (0.9, 0.8)
+#: Corner radius (mm) of each crown's biting edge on its side towards the midline and away from it:
+#: the central's inner corner nearly square, its outer one and the lateral's rounder.
+_CORNERS = (np.array([0.35, 0.6, 0.5, 0.6, 0.6, 0.8]), np.array([0.7, 0.8, 0.5, 0.6, 0.6, 0.8]))
+#: Gum pink (factor of the lit tooth colour) of the papillae between the upper teeth's roots.
+_GUM = np.array([0.78, 0.42, 0.42])
 
 
 @lru_cache(maxsize=64)
 def _variation(seed: int) -> np.ndarray:
-    """(4, 2, 6) per tooth (left/right of the midline, from it outwards), in [-1, 1]: length, tilt
-    of the biting edge, brightness, translucency. A function of the photo only (no flicker)."""
-    values = np.random.default_rng(seed).uniform(-1.0, 1.0, (4, 2, 6))
+    """(6, 2, 6) per tooth (left/right of the midline, from it outwards), in [-1, 1]: length, tilt
+    of the biting edge, brightness, translucency, corner rounding, warmth. A function of the photo
+    only (no flicker)."""
+    values = np.random.default_rng(seed).uniform(-1.0, 1.0, (6, 2, 6))
     values.setflags(write=False)
     return values
 
@@ -69,14 +81,15 @@ def _row(
     across_mm: np.ndarray,
     depth_mm: np.ndarray,
     radius: float,
-    shape: tuple[np.ndarray, np.ndarray, np.ndarray],
+    shape: tuple[np.ndarray, ...],
     reach: float,
     vary: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One row of teeth at samples `across_mm` (X,) mm from the midline and `depth_mm` (Y, X) mm
     past the row's reference line (the lip at the midline, carried along the mouth's axis) into
     the gap; shape: (T,) mm per tooth from the midline outwards (its width, how far its biting edge
-    lies past the reference line, how far the edge rises to its sides); reach: share of the length
+    lies past the reference line, how far the edge rises to its sides, the radius of its corner
+    towards the midline and away from it); reach: share of the length
     the opening leaves room for; vary: `_variation` (4, 2, T).
 
     Returns (Y, X) signed distance (mm, > 0 on a tooth's side of its biting edge), (X,) distance
@@ -84,7 +97,7 @@ def _row(
     in its middle), (X,) place from its side towards the midline (-1) to its other side (1), (X,)
     arc length (mm) from the midline and (X,) flat index of the tooth in `vary`'s last two axes.
     """
-    widths, show, bow = shape
+    widths, show, bow, inner, outer = shape
     bounds = np.concatenate([[0.0], np.cumsum(widths)])  # arc length of the gaps between teeth
     seen = radius * np.sin(np.minimum(bounds / radius, np.pi / 2))  # their projected places
     side = np.abs(across_mm)
@@ -100,9 +113,10 @@ def _row(
     flat = index + len(widths) * (across_mm > 0.0)
     length, tilt = vary[0].reshape(-1)[flat], vary[1].reshape(-1)[flat]
     # The biting edge: convex (pointed on a canine), a little uneven (each tooth a touch longer or
-    # shorter and tilted), with its corners rounded over about a millimetre (less on turned teeth).
+    # shorter and tilted), with its corners rounded (each its own radius; less on turned teeth).
     rise = np.where(index == 2, 1.0 - middle, (1.0 - middle) ** 2)
-    corner = np.minimum(0.7, 0.4 * width)
+    radius_mm = np.where(along < 0.5, inner[index], outer[index]) * (1.0 + 0.25 * vary[4].reshape(-1)[flat])
+    corner = np.minimum(radius_mm, 0.4 * width)
     q = np.clip(1.0 - to_gap / corner, 0.0, 1.0)
     lowest = show[index] + 0.3 * length + 0.2 * tilt * (2.0 * along - 1.0)
     edge = reach * (lowest - bow[index] * rise) - corner * (1.0 - np.sqrt(1.0 - q**2))
@@ -161,10 +175,10 @@ def draw_teeth(
     wide = float(np.hypot(*(np.asarray(corners[1]) - np.asarray(corners[0])))) / mm
     pursed = float(np.clip((_ROUND[0] - wide) / _ROUND[1], 0.0, 1.0))
     # What is drawn is a mix of the cavity and the tooth: out = cavity * keep + light @ colours,
-    # light (Y, X, 3): how much of the warm tooth colour, of its translucent edge and of its gloss.
+    # light (Y, X, 5): how much of the cervical, body and edge colour, of the gloss and of the gum.
     # Upper teeth: never more than half the opening (the rest is the dark mouth behind them).
     reach = min(1.0, 0.5 * height / _UPPER_SHOW[0]) * (1.0 - 0.5 * pursed)
-    shape = (_UPPER_WIDTHS, _UPPER_SHOW, _UPPER_BOW)
+    shape = (_UPPER_WIDTHS, _UPPER_SHOW, _UPPER_BOW, *_CORNERS)
     edge, to_gap, middle, along, arc, flat = _row(
         across, (ys - top_mid - level) / mm, _ARCH[0], shape, reach, vary
     )
@@ -172,64 +186,81 @@ def draw_teeth(
     edge = np.minimum(edge, (top + 0.5 * (bottom - top) - ys) / mm)
     cover = np.clip(edge / aa + 0.5, 0.0, 1.0) * (arc < np.sum(_UPPER_WIDTHS) - 0.5)[None, :]
     depth = (ys - top) / mm
-    shade, parted = _shade(depth, edge, to_gap, middle, arc, aa)
+    down = depth / np.maximum(depth + edge, 0.5)  # 0 at the lip, 1 at the biting edge
+    # How far each bit of the labial face turns away (rad): the arch's turn, and each crown's face
+    # flat in its middle, rounding off towards its sides.
+    turn = arc / _ARCH[0] + 0.6 * along**3
+    shade, parted, gum = _shade(depth, down, to_gap, turn, arc / _ARCH[0], aa)
     shade *= (1.0 + 0.05 * vary[2].reshape(-1)[flat])[None, :]
     # The biting edge lets the dark behind it through (enamel without dentine behind it), and
-    # between two teeth the dark mouth behind them shows.
-    rim = np.clip(1.0 - edge / 0.8, 0.0, 1.0) ** 2 * (0.45 - 0.15 * np.clip(arc / 16.0, 0.0, 1.0))[None, :]
-    keep = 1.0 - cover + cover * (parted * (1.0 - rim) + 0.6 * rim)
-    lit = cover * (shade * (1.0 - parted) * (1.0 - rim) + 0.25 * rim)
+    # between two teeth the dark mouth behind them shows (or the gum, right under the lip).
+    rim = np.clip(1.0 - edge / 0.6, 0.0, 1.0) ** 2 * (0.35 - 0.15 * np.clip(arc / 16.0, 0.0, 1.0))[None, :]
+    keep = 1.0 - cover + cover * (parted * (1.0 - gum) * (1.0 - rim) + 0.5 * rim)
+    lit = cover * (shade * (1.0 - parted) * (1.0 - rim) + 0.45 * rim)
     translucent = (1.0 + 0.3 * vary[3].reshape(-1)[flat])[None, :]
     grey = np.minimum(np.clip(1.0 - edge / _TRANSLUCENT[0], 0.0, 1.0) ** 1.5 * translucent, 1.0)
-    # Wet enamel: a faint upright streak on the front of the incisors, a little towards the midline.
-    streak = np.where(flat % len(_UPPER_WIDTHS) < 2, np.exp(-(((along + 0.2) / 0.3) ** 2)), 0.0)
-    down = depth / np.maximum(depth + edge, 0.5)
-    gloss = 0.45 * streak[None, :] * np.exp(-(((down - 0.42) / 0.2) ** 2))
-    light = [lit * (1.0 - gloss) * (1.0 - grey), lit * (1.0 - gloss) * grey, lit * gloss]
+    # Warm near the gum (more on the canines, which are yellower), over the crown's upper third.
+    warmth = 0.8 + 0.2 * vary[5].reshape(-1)[flat] + 0.4 * (flat % len(_UPPER_WIDTHS) == 2)
+    warm = np.minimum(np.clip(1.0 - down / 0.45, 0.0, 1.0) * warmth[None, :], 1.0) * (1.0 - grey)
+    # Wet enamel: a soft highlight where the convex labial face turns towards the light (just
+    # towards the midline of each front tooth's middle), a third of the way down.
+    gloss = 0.4 * np.exp(-(((turn + 0.12) / 0.22) ** 2))[None, :] * np.exp(-(((down - 0.38) / 0.2) ** 2))
+    body = lit * (1.0 - gloss)
+    light = [body * warm, body * (1.0 - warm - grey), body * grey, lit * gloss, cover * parted * gum * shade]
     if lower > 0.0:
-        # Lower teeth: narrower, shorter, behind the lower lip, in the shadow of the upper ones.
+        # Lower teeth: narrower, shorter, mostly in the lower lip's shadow and the upper ones'.
         reach = lower * min(1.0, 0.25 * height / _LOWER_SHOW[0]) * (1.0 - pursed)
         depth = (bottom_mid + level - ys) / mm
-        shape = (_LOWER_WIDTHS, _LOWER_SHOW, _LOWER_BOW)
-        edge, to_gap, middle, _, arc, flat = _row(across, depth, _ARCH[1], shape, reach, vary[:, ::-1])
+        shape = (_LOWER_WIDTHS, _LOWER_SHOW, _LOWER_BOW, _CORNERS[1], _CORNERS[1])
+        edge, to_gap, middle, along, arc, flat = _row(across, depth, _ARCH[1], shape, reach, vary[:, ::-1])
         cover = np.clip(edge / aa + 0.5, 0.0, 1.0) * (arc < np.sum(_LOWER_WIDTHS[:5]))[None, :]
-        shade, parted = _shade((bottom - ys) / mm, edge, to_gap, middle, arc, aa, lip=False)
+        below = (bottom - ys) / mm
+        turn = arc / _ARCH[1] + 0.6 * along**3
+        shade, parted, _ = _shade(
+            below, below / np.maximum(below + edge, 0.5), to_gap, turn, arc / _ARCH[1], aa
+        )
         keep = keep * (1.0 - cover) + parted * cover
         low = 0.8 * shade * (1.0 - parted) * cover
         grey = np.clip(1.0 - edge / _TRANSLUCENT[1], 0.0, 1.0) ** 1.5
-        light = [
-            light[0] * (1.0 - cover) + low * (1.0 - grey),
-            light[1] * (1.0 - cover) + low * grey,
-            light[2] * (1.0 - cover),
-        ]
+        light = [part * (1.0 - cover) for part in light]
+        light[0] += low * (1.0 - grey)  # in shade: warmer, greyer teeth
+        light[2] += low * grey
     tooth = tooth.astype(f32)
-    colours = np.stack([tooth * _WARM, tooth * _EDGE, np.minimum(1.15 * tooth + 35.0, 255.0)]).astype(f32)
+    colours = np.stack(
+        [tooth * _CERVICAL, tooth * _BODY, tooth * _EDGE, np.minimum(1.1 * tooth + 30.0, 255.0), tooth * _GUM]
+    ).astype(f32)
     return colour * keep[:, :, None] + np.stack(light, axis=-1) @ colours
 
 
 def _shade(
     depth: np.ndarray,
-    edge: np.ndarray,
+    down: np.ndarray,
     to_gap: np.ndarray,
-    middle: np.ndarray,
-    arc: np.ndarray,
+    turn: np.ndarray,
+    arch: np.ndarray,
     aa: float,
-    lip: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(Y, X) light on the teeth (1 = lit tooth colour) at `depth` (Y, X) mm past the lip's rim and
-    `edge` (Y, X) mm before the biting edge (the lip's shadow at the top, a rounded face, less light
-    towards the back of the mouth), and (Y, X) in [0, 1] how much the gap between two neighbours
-    shows there: most at the biting edge, where the teeth part, hardly near the gum, where they
-    touch."""
-    shade = np.ones_like(edge)
-    if lip:
-        shade = 0.5 + 0.5 * np.clip(depth / 1.5, 0.0, 1.0) ** 0.8
-    face = (0.82 + 0.18 * np.sqrt(middle))[None, :]  # rounded: darker towards the sides
-    back = (1.0 - 0.75 * np.clip(arc / 30.0, 0.0, 1.0) ** 1.1)[None, :]
-    # Just above the biting edge the enamel is a touch brighter (it catches the light).
-    catch = 1.0 + 0.05 * np.exp(-(((edge - 1.0) / 0.6) ** 2))
-    near_edge = np.exp(-np.maximum(edge, 0.0) / 1.3)
-    parting = 0.3 + 0.65 * near_edge
-    wide = np.maximum(0.15 + 0.25 * near_edge, 0.5 * aa)  # the gap opens towards the edge (mm)
-    parted = parting * np.exp(-((to_gap[None, :] / wide) ** 2))
-    return shade * catch * face * back, parted
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Light on a row of teeth and what shows between them, at `depth` (Y, X) mm past the lip's rim,
+    `down` (Y, X) in [0, 1] the way from the lip to the biting edge, `to_gap` (X,) mm to the nearest
+    gap between teeth and `turn` (X,) radians that the labial face there turns away from the camera
+    (the arch's turn plus each crown's convexity), `arch` (X,) radians the arch has turned there.
+
+    Returns (Y, X) light (1 = lit tooth colour): the lip's shadow at the top, brightest a third of
+    the way down the crown (its face is convex top to bottom), each face lit as it turns towards
+    the camera and, along the arch, the teeth receding into the cheeks' shade (the buccal
+    corridor); (Y, X) in [0, 1] how much of the embrasure between two neighbours shows: a dark
+    V, widest and darkest at the gum, closing to a thin line where the teeth touch; and (Y, X) in
+    [0, 1] how much of that is the pink gum papilla rather than the dark behind (right under the
+    lip)."""
+    lip = 0.62 + 0.38 * np.clip(depth / 1.0, 0.0, 1.0) ** 0.8
+    convex = 1.0 - 0.12 * ((down - 0.35) / 0.65) ** 2
+    facing = 0.4 + 0.6 * np.cos(np.clip(turn, -1.5, 1.5))
+    # The cheeks shade the back of the row along the arch (not a flat darkening of the sides).
+    corridor = 1.0 - 0.8 * np.clip((arch - 0.4) / 0.8, 0.0, 1.0) ** 1.3
+    gingival = np.clip(1.0 - depth / 2.2, 0.0, 1.0) ** 1.4  # the V's share at this depth
+    width = 0.12 + 0.6 * gingival  # half the embrasure's width, mm
+    # Narrower than the samples can draw: spread over them, as faint as its share of their area.
+    wide = np.maximum(width, 0.5 * aa)
+    parted = (0.5 + 0.45 * gingival) * (width / wide) * np.exp(-((to_gap[None, :] / wide) ** 2))
+    gum = np.clip(1.0 - depth / 0.8, 0.0, 1.0) * 0.9
+    return lip * convex * (facing * corridor)[None, :], parted, gum

@@ -114,3 +114,38 @@ def test_a_rounded_mouth_hides_the_teeth_behind_its_lip() -> None:
     # The same opening: the rounded (narrow) mouth shows its teeth shorter (rows of tooth at the
     # midline), not two large incisors filling it.
     assert 0 < round_[:, round_.shape[1] // 2].sum() < wide[:, wide.shape[1] // 2].sum()
+
+
+def _column(drawn: np.ndarray, x: float) -> np.ndarray:
+    """(Y, 3) samples of `_drawn` (60 px wide) at crop x."""
+    return drawn[:, int(round((x - 50.0) / 0.5))]
+
+
+def test_the_incisal_edge_is_darker_and_bluer_than_the_crown_body() -> None:
+    column = _column(_drawn(7), 83.5)  # the middle of a central incisor
+    luma = _luma(column)
+    tip = np.nonzero(luma > 100.0)[0].max()  # the last sample on the tooth above its biting edge
+    body = int(round((94.0 + 2.8 * FACE / 170.0 - 90.0) / 0.5))  # 2.8 mm under the lip
+    assert luma[tip] < luma[body] - 10.0
+    blue = column[:, 2] / column[:, 0]
+    assert blue[tip] > blue[body]  # translucent enamel: greyer and a touch bluer, not warmer
+
+
+def test_the_embrasures_are_darker_near_the_gum_than_where_the_teeth_touch() -> None:
+    drawn = _luma(_drawn(7))
+
+    def contrast(depth_mm: float) -> float:
+        row = drawn[int(round((94.0 + depth_mm * FACE / 170.0 - 90.0) / 0.5))]
+        gap, tooth = row[int(round((80.0 - 50.0) / 0.5))], row[int(round((83.5 - 50.0) / 0.5))]
+        return gap / tooth
+
+    assert contrast(1.0) < contrast(4.5) - 0.15  # a dark V at the gum, closing to a thin line
+
+
+def test_the_teeth_recede_into_shade_along_the_arch() -> None:
+    row = _luma(_drawn(7))[int(round((94.0 + 2.5 * FACE / 170.0 - 90.0) / 0.5))]
+    # Middles of the central, lateral, canine and first premolar (crop x, the midline at 80).
+    teeth = [row[int(round((x - 50.0) / 0.5))] for x in (83.8, 90.2, 95.4, 99.7)]
+    assert all(a > b for a, b in zip(teeth, teeth[1:], strict=False)), teeth
+    assert teeth[0] - teeth[1] < teeth[2] - teeth[3]  # gently at the front, faster round the corner
+    assert teeth[3] < 0.6 * teeth[0]
