@@ -51,6 +51,7 @@ from pipeline.eyes import (
     refine_eye_flow,
     shift_gaze,
     shut_opening,
+    smooth_shut_lid,
 )
 from pipeline.face_mesh import eye_surfaces, projector_for, rasterise_triangles
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
@@ -101,7 +102,11 @@ class PreviewSettings:
     lash_fringe: a shutting lid reads its skin from above the photo's dark lash run only (found
     once per photo, `eyes.lash_heights`), that run is hidden with the eyeball at the photo's
     resolution, and the lash line takes its colour (docs/SHUT_LIDS.md): the lashes are not
-    stretched over the lid into a black band.
+    stretched over the lid into a black band; smooth_lids: a shut lid's skin, where it is stretched
+    down over the opening, is laid as paint with the photo's grain (`eyes.smooth_shut_lid`,
+    docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated down the lid; off: it
+    lost its rule (a grain-textured lid still reads 1.6x the skin's own anisotropy on one eye, and
+    it costs about 2-3 ms per drag preview).
     """
 
     raster_scale: float = 0.5
@@ -113,6 +118,7 @@ class PreviewSettings:
     head: bool = False
     neck: bool = True
     lash_fringe: bool = True
+    smooth_lids: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -532,6 +538,8 @@ class GeometricRenderer:
         shut = self._shut_openings(state, target_points)
         for opening, lashes in shut:
             paint_lash_line(out, cover, paint, state.source, flow, opening, lashes)
+            if self.settings.smooth_lids:
+                smooth_shut_lid(out, cover, paint, flow, opening)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
