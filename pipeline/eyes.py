@@ -46,7 +46,6 @@ __all__ = [
     "STRAIGHT_AHEAD",
     "shut_opening",
     "lash_heights",
-    "smooth_shut_lid",
 ]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -397,99 +396,6 @@ def lash_heights(source: np.ndarray, upper: np.ndarray) -> np.ndarray:
     # Tapering to nothing at the corners, as lashes do (and a shut lid meets the face's flow there).
     left, right = sorted((float(upper[0, 0]), float(upper[-1, 0])))
     return height * _smoothstep(np.minimum(upper[:, 0] - left, right - upper[:, 0]) / (0.25 * width))
-
-
-#: A shut lid's reads advancing less than this many photo rows per output row stretch its skin
-#: (pores, fine lines) into vertical streaks at the photo's resolution; fully painted from this
-#: less `_STRETCH_RAMP` down.
-_STRETCHED = 0.85
-_STRETCH_RAMP = 0.25
-#: A shut lid is painted only where its middle is stretched this much (its reads advancing at most
-#: this many source rows per output row, 10th percentile), fully from `_STREAKS_RAMP` less.
-_STREAKS = 0.5
-_STREAKS_RAMP = 0.1
-#: Lid pixels this many luma levels darker than their row's skin (a stretched hair) hardly count
-#: towards the painted lid's colour.
-_HAIR = 25.0
-#: How softly (crop pixels) the painted lid fades into the photo's skin around it.
-_SOFT = 3.0
-#: The painted lid's colour is taken from above this many crop rows over its lowest row (the margin).
-_MARGIN = 2.0
-
-
-def smooth_shut_lid(
-    out: np.ndarray, coverage: np.ndarray, paint: np.ndarray, flow: np.ndarray, hidden: np.ndarray
-) -> None:
-    """Lay a shut lid's stretched skin as paint (in place), so it carries the photo's grain at the
-    photo's resolution instead of one photo row repeated down many output rows.
-
-    out, paint: (H, W, 3) uint8 crop and overlay colour; coverage: (H, W) float32, with the lid's
-    lash line already painted (`face_paint.paint_lash_line`: it stays over the lid); flow: (H, W, 2)
-    backward flow; hidden: (H, W) float32, the photo's eye opening the lid shuts (`shut_opening`).
-    Above the opening, where the reads advance less than `_STRETCHED` source rows per output row
-    (the lid's skin drawn down over the opening), the crop's own colour of the lid, smoothed along
-    the stretch (at the crop's resolution a stretched row repeats too), becomes the overlay, faded
-    in over `_STRETCH_RAMP` of that rate and a crop pixel around. The overlay is laid with grain as
-    fine as the photo's (`reconstruction.overlay.add_grain`): at the photo's resolution the lid is
-    the photo's lid shading with an even skin texture, not vertical streaks.
-    """
-    rows = np.nonzero(hidden.max(axis=1) > 0.5)[0]
-    cols = np.nonzero(hidden.max(axis=0) > 0.5)[0]
-    if len(rows) == 0 or len(cols) < 4:
-        return
-    width = float(cols[-1] - cols[0] + 1)
-    h, w = hidden.shape
-    x0, x1 = max(int(cols[0]) - 2, 0), min(int(cols[-1]) + 3, w)
-    y0, y1 = max(int(rows[0] - 0.9 * width), 0), min(int(rows[-1]) + 3, h)
-    if y1 - y0 < 4:
-        return
-    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
-    advance = 1.0 + np.gradient(flow[y0:y1, x0:x1, 1].astype(np.float32), axis=0)  # source rows per row
-    top = np.where(hidden[:, x0:x1] > 0.5, np.arange(h)[:, None], h).min(axis=0)  # the opening's top row
-    lid = (ys + flow[y0:y1, x0:x1, 1] < top[None, :] - 0.5).astype(np.float32)  # reads the skin above it
-    # Only a lid stretched well beyond twice (a thin strip above a lash run or a low crease drawn
-    # over a wide opening) streaks: one stretched less keeps the photo's texture, which reads as skin.
-    inner = lid[:, int(0.25 * (x1 - x0)) : int(0.75 * (x1 - x0)) + 1] > 0.0
-    middle = advance[:, int(0.25 * (x1 - x0)) : int(0.75 * (x1 - x0)) + 1][inner]
-    strongest = float(np.percentile(middle, 10)) if middle.size >= 4 else 1.0
-    strength = float(np.clip((_STREAKS - strongest) / _STREAKS_RAMP, 0.0, 1.0))
-    stretched = np.clip((_STRETCHED - advance) / _STRETCH_RAMP, 0.0, 1.0) * lid * strength
-    if stretched.max() <= 0.0:
-        return
-    # The lid's colour at the crop's resolution, averaged along the stretch over the lid above its
-    # margin (whose last rows read the lashes: a dark band in crop-pixel steps if painted).
-    bottom = np.where(lid > 0.0, ys, -1.0).max(axis=0)
-    skin = lid * np.clip((bottom[None, :] - ys) / _MARGIN, 0.0, 1.0)
-    line = coverage[y0:y1, x0:x1]  # the lash line already painted at the lid's edge
-    region = out[y0:y1, x0:x1].astype(np.float32)
-    # Only the stretched lid's skin: not the crease above it, nor long lashes stretched over it
-    # (pixels well darker than the row's skin, whose average would be a dark smudge).
-    skin = skin * (1.0 - line) * (stretched > 0.0)
-    luma = region @ _LUMA
-    on = skin > 0.0
-    mean = (luma * on).sum(axis=1) / np.maximum(on.sum(axis=1), 1)
-    bright = on & (luma >= mean[:, None])  # the row's skin: the brighter half of its lid pixels
-    level = (luma * bright).sum(axis=1) / np.maximum(bright.sum(axis=1), 1)
-    skin = skin * np.clip(1.0 - (level[:, None] - luma) / _HAIR, 0.05, 1.0)
-    # (where little of the lid is near, e.g. at its corners, the crop's own colour: a weighted mean
-    # of next to nothing would be noise)
-    smooth = cv2.GaussianBlur(region * skin[..., None], (0, 0), sigmaX=0.8, sigmaY=1.5) + 0.05 * region
-    smooth = smooth / (cv2.GaussianBlur(skin, (0, 0), sigmaX=0.8, sigmaY=1.5) + 0.05)[..., None]
-    # Faded in softly (a soft mask stays soft at the photo's resolution): no outline of a patch;
-    # down to the lid's edge, where the painted lash line lies over it.
-    alpha = np.clip(1.5 * cv2.GaussianBlur(stretched.astype(np.float32), (0, 0), _SOFT), 0.0, 1.0) * lid
-    alpha[alpha < 0.02] = 0.0  # the blur's far tails: nothing to see, only a larger box to lay
-    # Under the lash line (its coverage `line`): the line over the painted lid over the photo.
-    under = alpha * (1.0 - line)
-    region += (smooth - region) * under[..., None]
-    out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
-    both = line + under
-    laid = under > 0.0
-    mixed = (
-        paint[y0:y1, x0:x1].astype(np.float32) * line[..., None] + smooth * under[..., None]
-    ) / np.maximum(both, 1e-6)[..., None]
-    paint[y0:y1, x0:x1][laid] = np.clip(mixed[laid] + 0.5, 0, 255).astype(np.uint8)
-    coverage[y0:y1, x0:x1] = both
 
 
 #: The painted eye (`paint_opened_eye`), RGB: a neutral dark-brown iris (the photo never showed

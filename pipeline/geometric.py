@@ -51,13 +51,13 @@ from pipeline.eyes import (
     refine_eye_flow,
     shift_gaze,
     shut_opening,
-    smooth_shut_lid,
 )
 from pipeline.face_mesh import eye_surfaces, projector_for, rasterise_triangles
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
+from pipeline.lid_skin import lid_colours, smooth_shut_lid
 from pipeline.mouth import (
     MouthInterior,
     MouthMotion,
@@ -149,6 +149,7 @@ class PreviewState:
     irises: tuple[Iris | None, ...]
     head: HeadProxy | None = None
     lashes: tuple[np.ndarray, ...] = ()
+    lid_colours: np.ndarray | None = None
     corners: np.ndarray | None = None
     greyscale: bool = False
 
@@ -226,6 +227,7 @@ class GeometricRenderer:
             mouth=analyse_mouth(source, points[layout.mouth[0], :2], points[layout.mouth[1], :2]),
             irises=self._irises(source, points),
             lashes=tuple(lash_heights(source, points[u, :2]) for u, _ in layout.eyes),
+            lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes]),
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
@@ -536,10 +538,11 @@ class GeometricRenderer:
         opened = cover > painted
         paint[opened] = out[opened]
         shut = self._shut_openings(state, target_points)
+        skin = None
         for opening, lashes in shut:
             paint_lash_line(out, cover, paint, state.source, flow, opening, lashes)
-            if self.settings.smooth_lids:
-                smooth_shut_lid(out, cover, paint, flow, opening)
+            if self.settings.smooth_lids and state.lid_colours is not None:
+                skin = smooth_shut_lid(out, cover, paint, flow, opening, state.lid_colours, skin)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
@@ -556,6 +559,7 @@ class GeometricRenderer:
             hidden=np.maximum.reduce([opening for opening, _ in shut]) if shut else None,
             back_flow=motion.back if motion.alpha is not None else None,
             front_alpha=motion.alpha,
+            skin=skin,
         )
 
     def _shut_openings(
