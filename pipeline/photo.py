@@ -325,11 +325,9 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
             front_alpha=frame.front_alpha,
             paint_blur=canvas.paint_blur,
         )
-        return (
-            image
-            if frame.skin is None
-            else lay_skin_texture(image, canvas.image, canvas.transform, frame.skin)
-        )
+        if frame.skin is not None and frame.hidden is not None:  # painted lids: the photo's texture
+            lay_skin_texture(image, canvas.image, canvas.transform, frame.skin, frame.hidden)
+        return image
     source = crop_face(canvas.image, canvas.transform)
     return paste_back(
         canvas.image, frame.crop, canvas.transform, mask=changed_region_mask(frame.crop, source)
