@@ -57,7 +57,7 @@ from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
-from pipeline.lid_skin import lid_colours, smooth_shut_lid
+from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import (
     MouthInterior,
     MouthMotion,
@@ -538,11 +538,12 @@ class GeometricRenderer:
         opened = cover > painted
         paint[opened] = out[opened]
         shut = self._shut_openings(state, target_points)
-        skin = None
         for opening, lashes in shut:
             paint_lash_line(out, cover, paint, state.source, flow, opening, lashes)
-            if self.settings.smooth_lids and state.lid_colours is not None:
-                skin = smooth_shut_lid(out, cover, paint, flow, opening, state.lid_colours, skin)
+        hidden = np.maximum.reduce([opening for opening, _ in shut]) if shut else None
+        skin = None
+        if hidden is not None and self.settings.smooth_lids and state.lid_colours is not None:
+            skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
@@ -556,7 +557,7 @@ class GeometricRenderer:
             flow=flow,
             overlay=paint if cover.max() > 0.0 else None,
             overlay_alpha=cover,
-            hidden=np.maximum.reduce([opening for opening, _ in shut]) if shut else None,
+            hidden=hidden,
             back_flow=motion.back if motion.alpha is not None else None,
             front_alpha=motion.alpha,
             skin=skin,

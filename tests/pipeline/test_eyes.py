@@ -1,13 +1,9 @@
 """Tests of pipeline/eyes.py: the gaze read from face-mesh landmarks (synthetic eyes, and a real
 portrait whose gaze the product edits); opening eyes that are shut in the photo; shutting eyes
-with dark lashes (a lid and a lash line, not the lashes stretched into a black band); a shut lid
-stretched well beyond twice laid as paint (`smooth_shut_lid`, off by default), not streaks."""
+with dark lashes (a lid and a lash line, not the lashes stretched into a black band)."""
 
 from __future__ import annotations
 
-import dataclasses
-
-import cv2
 import numpy as np
 import pytest
 
@@ -23,7 +19,6 @@ from pipeline.eyes import (
     lash_heights,
     paint_opened_eye,
     refine_eye_flow,
-    smooth_shut_lid,
 )
 from pipeline.face_paint import curve_y
 from reconstruction.detection import FaceDetector
@@ -219,91 +214,3 @@ def test_shut_eyes_with_mascara_show_a_lid_not_a_black_band(shared_data, registr
     for u, lo in engine.renderer.projector.layout.eyes:
         upper, lower = (state.crop_transform.inverse_points(points[i, :2]) for i in (u, lo))
         assert _dark_band(state.image, out, upper, lower) <= 4.0
-
-
-def _stretched_lid(advance: float) -> tuple[np.ndarray, ...]:
-    """A crop whose rows 20-57 read the photo's rows from 20 down at `advance` rows per row over
-    a hidden opening (rows 50-57, columns 20-59), the lid in vertical streaks (one value per
-    column), a painted lash line (coverage 1) on row 57: (out, coverage, paint, flow, hidden)."""
-    rng = np.random.default_rng(3)
-    out = np.full((100, 80, 3), 170, np.uint8)
-    out[20:57, 20:60] = (150 + 40 * rng.random(40))[None, :, None].astype(np.uint8)
-    flow = np.zeros((100, 80, 2), np.float32)
-    rows = np.arange(20, 58, dtype=np.float32)[:, None]
-    flow[20:58, 20:60, 1] = (20.0 + (rows - 20.0) * advance) - rows
-    hidden = np.zeros((100, 80), np.float32)
-    hidden[50:58, 20:60] = 1.0
-    coverage = np.zeros((100, 80), np.float32)
-    coverage[57, 20:60] = 1.0
-    paint = out.copy()
-    paint[57, 20:60] = 30
-    return out, coverage, paint, flow, hidden
-
-
-def test_a_lid_stretched_well_beyond_twice_is_laid_as_paint_without_streaks() -> None:
-    """Stretched 3.3x: the lid's middle is covered by paint, smoothed across its streaks, and the
-    lash line stays on top; stretched 1.8x (the photo's texture still reads as skin): untouched."""
-    out, coverage, paint, flow, hidden = _stretched_lid(0.3)
-    before = out.copy()
-    smooth_shut_lid(out, coverage, paint, flow, hidden)
-    middle = (slice(32, 50), slice(28, 52))
-    assert coverage[middle].min() > 0.9
-    streaks = np.diff(before[middle][..., 0].astype(float), axis=1).std()
-    assert np.diff(paint[middle][..., 0].astype(float), axis=1).std() < 0.5 * streaks
-    assert np.all(coverage[57, 20:60] == 1.0) and np.all(paint[57, 20:60] == 30)  # the lash line
-    out, coverage, paint, flow, hidden = _stretched_lid(0.55)
-    before, painted = out.copy(), paint.copy()
-    smooth_shut_lid(out, coverage, paint, flow, hidden)
-    assert np.array_equal(out, before) and np.array_equal(paint, painted)
-    assert coverage.sum() == 40.0
-
-
-def _streak(image: np.ndarray, out: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> float:
-    """E_x / E_y of the output's fine detail (minus a 1.5 px blur) in the shut lid above its lash
-    line (inner 60 %; upper lid - 0.15 to lower lid - 0.15 eye widths) over the same of the input's
-    skin above the lid (- 0.45 to - 0.2 eye widths): about 1 for skin, large for vertical streaks."""
-    width = float(np.ptp(upper[:, 0]))
-    middle = 0.5 * (upper[:, 0].min() + upper[:, 0].max())
-    x0, x1 = int(middle - 0.3 * width), int(middle + 0.3 * width) + 1
-    y0, y1 = int(upper[:, 1].min() - 0.5 * width), int(lower[:, 1].max()) + 2
-    xs = np.arange(x0, x1, dtype=np.float64)[None, :]
-    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
-    top, bottom = curve_y(upper, xs), curve_y(lower, xs)
-    lid = (ys >= top - 0.15 * width) & (ys <= np.maximum(bottom - 0.15 * width, top - 0.15 * width + 3))
-    skin = (ys >= top - 0.45 * width) & (ys <= top - 0.2 * width)
-
-    def ratio(im: np.ndarray, mask: np.ndarray) -> float:
-        luma = im[y0:y1, x0:x1].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        detail = luma - cv2.GaussianBlur(luma, (0, 0), 1.5)
-        dx, dy = np.diff(detail, axis=1)[1:, :], np.diff(detail, axis=0)[:, 1:]
-        inner = mask[1:, 1:]
-        return float(np.mean(dx[inner] ** 2) / max(float(np.mean(dy[inner] ** 2)), 1e-6))
-
-    return ratio(out, lid) / ratio(image, skin)
-
-
-@pytest.mark.realdata
-@pytest.mark.slow
-def test_a_shut_low_creased_lid_is_not_made_of_vertical_streaks(
-    shared_data, registry: EngineRegistry
-) -> None:
-    """DECA teaser_1 (a low lid crease; the lid's skin is drawn down about 3x): shut, the default
-    lid reads 4.7-7.5x the skin's own across/down detail (vertical streaks); with `smooth_lids`
-    under a third of that on both eyes."""
-    state = prepare_photo(shared_data / "images" / "YadiraF__DECA__teaser_1.jpg", registry=registry)
-    engine = registry.geometric(state.backend)
-    points = state.engine_state(engine).points
-    settings = engine.renderer.settings
-    outs = []
-    try:
-        for on in (False, True):
-            engine.renderer.settings = dataclasses.replace(settings, smooth_lids=on)
-            request = EditRequest({"close_eyes": 1.0}, engine="preview")
-            outs.append(edit(state, request, registry=registry).full_image)
-    finally:
-        engine.renderer.settings = settings
-    for u, lo in engine.renderer.projector.layout.eyes:
-        upper, lower = (state.crop_transform.inverse_points(points[i, :2]) for i in (u, lo))
-        upper, lower = upper[np.argsort(upper[:, 0])], lower[np.argsort(lower[:, 0])]
-        before, after = (_streak(state.image, out, upper, lower) for out in outs)
-        assert before > 4.0 and after < before / 3.0, (before, after)
