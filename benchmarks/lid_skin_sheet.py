@@ -105,6 +105,7 @@ def photo_rows(
     ]
     boxes = [_eye_box(np.concatenate(lids), state.image.shape) for lids in eyes]
     h, w = state.image.shape[:2]
+    settings = renderer.settings
     parts = []
     for text in EDITS:
         outs = []
@@ -124,7 +125,7 @@ def photo_rows(
             if figures is not None and shut and path.name in MEASURED:
                 before, after = (streak_ratio(state.image, o, *eyes[k]) for o in outs)
                 figures.append(f"| {path.name[:30]} | {text} | {k} | {before:.2f} -> {after:.2f} |")
-    renderer.settings = dataclasses.replace(renderer.settings, smooth_lids=False)
+    renderer.settings = settings
     return _rows(parts)
 
 

@@ -103,10 +103,10 @@ class PreviewSettings:
     once per photo, `eyes.lash_heights`), that run is hidden with the eyeball at the photo's
     resolution, and the lash line takes its colour (docs/SHUT_LIDS.md): the lashes are not
     stretched over the lid into a black band; smooth_lids: a shut lid's skin, where it is stretched
-    down over the opening, is laid as paint with the photo's grain (`eyes.smooth_shut_lid`,
-    docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated down the lid; off: it
-    lost its rule (a grain-textured lid still reads 1.6x the skin's own anisotropy on one eye, and
-    it costs about 2-3 ms per drag preview).
+    well beyond twice down over the opening, is laid as paint in the photo's own lid colours with
+    the fine texture of the photo's skin above the eye (`lid_skin.smooth_shut_lids`,
+    `reconstruction.skin`, docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated
+    down the lid.
     """
 
     raster_scale: float = 0.5
@@ -118,7 +118,7 @@ class PreviewSettings:
     head: bool = False
     neck: bool = True
     lash_fringe: bool = True
-    smooth_lids: bool = False
+    smooth_lids: bool = True
 
 
 # ------------------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def test_a_shut_low_creased_lid_is_not_made_of_vertical_streaks(
 ) -> None:
     """DECA teaser_1 (a low lid crease; the lid's skin is drawn down about 3x), close_eyes 1: the
     default's shut lid reads at most 1.5x the skin's own across/down detail on both eyes (the
-    rule's threshold); without `smooth_lids` it read 4.7-7.5x (vertical streaks)."""
+    rule's threshold); without `smooth_lids` 4.7-7.5x (vertical streaks)."""
     assert PreviewSettings().smooth_lids
     state = prepare_photo(shared_data / "images" / "YadiraF__DECA__teaser_1.jpg", registry=registry)
     engine = registry.geometric(state.backend)
