@@ -57,6 +57,7 @@ from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
+from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import (
     MouthInterior,
     MouthMotion,
@@ -101,7 +102,11 @@ class PreviewSettings:
     lash_fringe: a shutting lid reads its skin from above the photo's dark lash run only (found
     once per photo, `eyes.lash_heights`), that run is hidden with the eyeball at the photo's
     resolution, and the lash line takes its colour (docs/SHUT_LIDS.md): the lashes are not
-    stretched over the lid into a black band.
+    stretched over the lid into a black band; smooth_lids: a shut lid's skin, where it is stretched
+    well beyond twice down over the opening, is laid as paint in the photo's own lid colours with
+    the fine texture of the photo's skin above the eye (`lid_skin.smooth_shut_lids`,
+    `reconstruction.skin`, docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated
+    down the lid.
     """
 
     raster_scale: float = 0.5
@@ -113,6 +118,7 @@ class PreviewSettings:
     head: bool = False
     neck: bool = True
     lash_fringe: bool = True
+    smooth_lids: bool = True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -143,6 +149,7 @@ class PreviewState:
     irises: tuple[Iris | None, ...]
     head: HeadProxy | None = None
     lashes: tuple[np.ndarray, ...] = ()
+    lid_colours: np.ndarray | None = None
     corners: np.ndarray | None = None
     greyscale: bool = False
 
@@ -220,6 +227,7 @@ class GeometricRenderer:
             mouth=analyse_mouth(source, points[layout.mouth[0], :2], points[layout.mouth[1], :2]),
             irises=self._irises(source, points),
             lashes=tuple(lash_heights(source, points[u, :2]) for u, _ in layout.eyes),
+            lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes]),
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
@@ -532,6 +540,10 @@ class GeometricRenderer:
         shut = self._shut_openings(state, target_points)
         for opening, lashes in shut:
             paint_lash_line(out, cover, paint, state.source, flow, opening, lashes)
+        hidden = np.maximum.reduce([opening for opening, _ in shut]) if shut else None
+        skin = None
+        if hidden is not None and self.settings.smooth_lids and state.lid_colours is not None:
+            skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
@@ -545,9 +557,10 @@ class GeometricRenderer:
             flow=flow,
             overlay=paint if cover.max() > 0.0 else None,
             overlay_alpha=cover,
-            hidden=np.maximum.reduce([opening for opening, _ in shut]) if shut else None,
+            hidden=hidden,
             back_flow=motion.back if motion.alpha is not None else None,
             front_alpha=motion.alpha,
+            skin=skin,
         )
 
     def _shut_openings(

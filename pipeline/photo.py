@@ -26,6 +26,7 @@ from pipeline.renderer import RenderedFrame, Renderer
 from reconstruction.controls import PRESETS, ControlSet, check_control_values, control_set_for
 from reconstruction.crop import CropTransform, changed_region_mask, crop_face, paste_back, warp_photo
 from reconstruction.images import load_image
+from reconstruction.skin import lay_skin_texture
 from reconstruction.softness import photo_blur
 
 __all__ = [
@@ -313,7 +314,7 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
     network replaces the photo where it differs from the photo's own crop, feathered.
     """
     if frame.flow is not None:
-        return warp_photo(
+        image = warp_photo(
             canvas.image,
             frame.flow,
             canvas.transform,
@@ -324,6 +325,9 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
             front_alpha=frame.front_alpha,
             paint_blur=canvas.paint_blur,
         )
+        if frame.skin is not None and frame.hidden is not None:  # painted lids: the photo's texture
+            lay_skin_texture(image, canvas.image, canvas.transform, frame.skin, frame.hidden)
+        return image
     source = crop_face(canvas.image, canvas.transform)
     return paste_back(
         canvas.image, frame.crop, canvas.transform, mask=changed_region_mask(frame.crop, source)
