@@ -58,15 +58,8 @@ from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
-from pipeline.mouth import (
-    MouthInterior,
-    MouthMotion,
-    analyse_mouth,
-    fine_paint,
-    mouth_source,
-    paint_mouth,
-    refine_mouth_area,
-)
+from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
+from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
