@@ -57,7 +57,8 @@ def _base_module(base: str, path: str, name: str):  # noqa: ANN202
 
 def _base_painter(base: str):  # noqa: ANN202
     """The base commit's (`paint_mouth`, `fine_paint`), with its teeth (`pipeline/teeth.py`) when it has them."""
-    module = _base_module(base, "pipeline/mouth.py", "base_mouth")
+    module = _base_module(base, "pipeline/mouth_paint.py", "base_mouth_paint")  # the painter's own file
+    module = module or _base_module(base, "pipeline/mouth.py", "base_mouth")  # before it had one
     teeth = _base_module(base, "pipeline/teeth.py", "base_teeth")
     if teeth is not None and hasattr(module, "draw_teeth"):
         module.draw_teeth, module.TOOTH_COLOUR = teeth.draw_teeth, teeth.TOOTH_COLOUR

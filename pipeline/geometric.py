@@ -58,15 +58,8 @@ from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
-from pipeline.mouth import (
-    MouthInterior,
-    MouthMotion,
-    analyse_mouth,
-    fine_paint,
-    mouth_source,
-    paint_mouth,
-    refine_mouth_area,
-)
+from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
+from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
@@ -90,7 +83,7 @@ class PreviewSettings:
     to zero; spread: width (fraction of the face size) of the Gaussian that carries the face's
     flow outwards; min_motion: below this largest vertex motion (pixels) the source is returned
     unchanged; teeth: draw teeth in newly opened mouths of photos that show none (`pipeline.teeth`),
-    at `fine_teeth` times the crop's resolution for the photo (`mouth.fine_paint`); head: move the whole
+    at `fine_teeth` times the crop's resolution for the photo (`mouth_paint.fine_paint`); head: move the whole
     head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the
     moved person laid with a soft edge over the background beside it slid into what it uncovers,
     `pipeline.head_fill`; where the person reaches the photo's edge it is stretched, not moved

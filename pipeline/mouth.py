@@ -5,38 +5,41 @@ teeth (the upper teeth) belongs to the upper lip and moves with it, what lies be
 teeth, the tongue) belongs to the lower lip and moves with the jaw (`mouth_source`, a backward
 flow, so the photo's own pixels move at the photo's resolution). When the target opens wider
 than the photo, the two parts part and only the gap between them, which the photo never
-showed, is painted (`paint_mouth`): a cavity shaded with depth (dark under the upper teeth and
+showed, is painted (`pipeline.mouth_paint`): a cavity shaded with depth (dark under the upper teeth and
 towards the corners), the hint of a tongue low down, rows of teeth (`pipeline.teeth`) where the
-photo showed none (drawn again finer for the photo: `fine_paint`), and lower teeth where it showed
+photo showed none (drawn again finer for the photo), and lower teeth where it showed
 upper teeth but no lower ones.
 
 `analyse_mouth` reads the photo's opening once per photo (`MouthInterior`). Points are crop
 pixels (x right, y down); lip curves are (K, 2) ordered from the image's left, corners shared.
+The opening is read and painted column by column in the mouth's own level frame
+(`pipeline.mouth_frame`: a rolled head's lips are steep in the crop); a level mouth's frame is the
+crop itself.
 """
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
 
-from pipeline.face_paint import EDGE_RAMP, box_around, curve_y
-from pipeline.teeth import TOOTH_COLOUR, draw_teeth
+from pipeline.face_paint import box_around, curve_y
+from pipeline.mouth_frame import MouthFrame
 
 __all__ = [
     "MouthInterior",
     "MouthMotion",
+    "OpeningColumns",
+    "opening_columns",
+    "corners_x",
     "analyse_mouth",
     "mouth_source",
     "refine_mouth_area",
     "refine_mouth_flow",
     "carry_corners",
     "follow_face_below_lips",
-    "paint_mouth",
-    "paint_mouth_fine",
-    "fine_paint",
 ]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -51,10 +54,6 @@ CORNER_REACH = (0.12, 0.3, 0.25)
 CORNER_EXTENT = 2.5
 #: Under the lower lip the face's own flow takes over from this depth (mouth widths), over this much more.
 BELOW_LIPS = (0.35, 0.2)
-#: How far past the target's inner lower lip the painted gap reaches where it does not end on the
-#: photo's lower teeth, crop pixels: the photo's dark between its lips lies partly outside the
-#: mesh's lip line, and moved with the lip it would run along the rim as a thin dark line.
-RIM_OVERLAP = 1.0
 #: Under the target's inner lower lip, the opening's own mapping fades into the mesh's over this
 #: many mouth widths (`_continue_below_lip`).
 LIP_SEAM = 0.06
@@ -82,15 +81,22 @@ class MouthInterior:
     lower_share: np.ndarray | None = None
 
 
-def _corners_x(upper: np.ndarray) -> tuple[float, float]:
+def corners_x(upper: np.ndarray) -> tuple[float, float]:
+    """x of the image-left and the other corner of a (K, 2) lip curve (at least a pixel apart)."""
     left, right = sorted((float(upper[0, 0]), float(upper[-1, 0])))
     return left, max(right, left + 1.0)
 
 
 def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> MouthInterior:
-    """Read the (H, W, 3) uint8 photo between its inner lip curves `upper`, `lower` (K, 2)."""
+    """Read the (H, W, 3) uint8 photo between its inner lip curves `upper`, `lower` (K, 2).
+
+    The columns are the mouth's own (`MouthFrame`): on a rolled head the read positions are
+    carried out of its level frame into the crop."""
+    frame = MouthFrame.of_lips(upper)
+    if not frame.is_level:
+        upper, lower = frame.curve_to_level(upper), frame.curve_to_level(lower)
     across = np.linspace(0.06, 0.94, _COLUMNS)
-    left, right = _corners_x(upper)
+    left, right = corners_x(upper)
     xs = left + across * (right - left)
     top, bottom = curve_y(upper, xs), curve_y(lower, xs)
     gap = np.maximum(bottom - top, 0.0)
@@ -100,6 +106,8 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
     t = np.linspace(0.0, 1.0, _ROWS)[:, None]  # (R, 1) down the opening
     map_y = (top[None, :] + t * gap[None, :]).astype(np.float32)
     map_x = np.broadcast_to(xs[None, :], map_y.shape).astype(np.float32)
+    if not frame.is_level:
+        map_x, map_y = (a.astype(np.float32) for a in frame.from_level(map_x.astype(np.float64), map_y))
     colours = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     colours = colours.astype(np.float32)  # (R, K, 3)
     luma = colours @ _LUMA
@@ -177,9 +185,26 @@ class MouthMotion:
     target_lips: tuple[np.ndarray, np.ndarray]
     posed_lips: tuple[np.ndarray, np.ndarray] | None = None
 
+    @cached_property
+    def levelled(self) -> tuple[MouthMotion, MouthFrame, MouthFrame] | None:
+        """The same motion in the mouths' own level frames (the photo's lips in the photo's, the
+        target's and the posed lips in the target's), with the photo's frame and the target's;
+        None when both mouths are level (the crop's own columns are the mouth's)."""
+        source, target = MouthFrame.of_lips(self.source_lips[0]), MouthFrame.of_lips(self.target_lips[0])
+        if source.is_level and target.is_level:
+            return None
+        posed = self.posed_lips
+        level = MouthMotion(
+            self.interior,
+            (source.curve_to_level(self.source_lips[0]), source.curve_to_level(self.source_lips[1])),
+            (target.curve_to_level(self.target_lips[0]), target.curve_to_level(self.target_lips[1])),
+            None if posed is None else (target.curve_to_level(posed[0]), target.curve_to_level(posed[1])),
+        )
+        return level, source, target
+
 
 @dataclass(frozen=True)
-class _Columns:
+class OpeningColumns:
     """The opening at given target pixel columns, and the same places in the photo."""
 
     across: np.ndarray
@@ -196,10 +221,10 @@ class _Columns:
     within: np.ndarray  # between the corners
 
 
-def _columns(xs: np.ndarray, mouth: MouthMotion) -> _Columns:
+def opening_columns(xs: np.ndarray, mouth: MouthMotion) -> OpeningColumns:
     (up_s, lo_s), (up_t, lo_t) = mouth.source_lips, mouth.target_lips
-    left_t, right_t = _corners_x(up_t)
-    left_s, right_s = _corners_x(up_s)
+    left_t, right_t = corners_x(up_t)
+    left_s, right_s = corners_x(up_s)
     across = (xs - left_t) / (right_t - left_t)
     a = np.clip(across, 0.0, 1.0)
     x_src = left_s + a * (right_s - left_s)
@@ -212,14 +237,14 @@ def _columns(xs: np.ndarray, mouth: MouthMotion) -> _Columns:
     if mouth.posed_lips is not None:
         # The photo's opening as the target's pose alone shows it, at the same place across.
         up_p, lo_p = mouth.posed_lips
-        left_p, right_p = _corners_x(up_p)
+        left_p, right_p = corners_x(up_p)
         x_p = left_p + a * (right_p - left_p)
         needed = np.maximum(needed, curve_y(lo_p, x_p) - curve_y(up_p, x_p))
     opening = gap_t > needed
     # A mouth that closes where the photo's was open squeezes its inside (never below 5 %).
     ratio = np.where(opening | (gap_s < 1e-3), scale, np.maximum(gap_t / np.maximum(gap_s, 1e-3), 0.05))
     split = np.interp(a, mouth.interior.across, mouth.interior.split)
-    return _Columns(
+    return OpeningColumns(
         across=a,
         x_t=xs,
         x_src=x_src,
@@ -242,9 +267,14 @@ def mouth_source(
 
     Returns source x, source y and `inside` (soft, in [0, 1]: the pixel lies between the target's
     inner lips). Above the middle of the target's opening the photo is read hanging from the
-    upper lip (down to the photo's split), below it from the lower lip.
+    upper lip (down to the photo's split), below it from the lower lip. A rolled mouth's pixels are
+    carried into the target's level frame and the reads out of the photo's.
     """
-    cols = _columns(px.reshape(-1), mouth)
+    if mouth.levelled is not None:
+        level, source, target = mouth.levelled
+        sx, sy, inside = mouth_source(*target.to_level(px, py), level)
+        return (*source.from_level(sx, sy), inside)
+    cols = opening_columns(px.reshape(-1), mouth)
     y = py.reshape(-1)
     d_top = y - cols.top_t
     d_bot = cols.top_t + cols.gap_t - y
@@ -294,17 +324,36 @@ def _continue_below_lip(region: np.ndarray, px: np.ndarray, py: np.ndarray, mout
     A dropped jaw folds the mesh's lip triangles at the inner lip: the rows just under it read the
     photo a few pixels too far down, and what lies on the photo's lip line (the lower teeth's
     strip, the lip's wet edge) is skipped. Reads are moved up to the continuation, never down."""
-    cols = _columns(px[0], mouth)
+    if mouth.levelled is None:
+        source = target = None
+        cols = opening_columns(px[0], mouth)
+        u, v = px, py
+
+        def at(a: np.ndarray) -> np.ndarray:
+            return a[None, :]
+    else:
+        mouth, source, target = mouth.levelled
+        u, v = target.to_level(px, py)
+        cols = opening_columns(u.reshape(-1), mouth)
+
+        def at(a: np.ndarray) -> np.ndarray:
+            return a.reshape(px.shape)
+
     width = float(np.ptp(mouth.target_lips[0][:, 0]))
-    depth = py - (cols.top_t + cols.gap_t)[None, :]  # pixels under the target's inner lower lip
+    depth = v - at(cols.top_t + cols.gap_t)  # pixels under the target's inner lower lip
     # From the last pixel row of the opening (its soft edge blends in the folded reads too).
     weight = np.clip(1.0 - depth / max(LIP_SEAM * width, 1.0), 0.0, 1.0) * (depth > -1.0)
-    weight *= (cols.extra * cols.within)[None, :]
+    weight *= at(cols.extra * cols.within)
     if weight.max() <= 0.0:
         return
-    read_y = (cols.top_s + cols.gap_s)[None, :] + depth / np.maximum(cols.ratio, 1e-6)[None, :]
-    read_y = np.minimum(read_y, py + region[..., 1])
-    wanted = np.stack(np.broadcast_arrays(cols.x_src[None, :] - px, read_y - py), axis=-1)
+    read_y = at(cols.top_s + cols.gap_s) + depth / at(np.maximum(cols.ratio, 1e-6))
+    if source is None:
+        read_y = np.minimum(read_y, py + region[..., 1])
+        wanted = np.stack(np.broadcast_arrays(cols.x_src[None, :] - px, read_y - py), axis=-1)
+    else:
+        read_y = np.minimum(read_y, source.to_level(px + region[..., 0], py + region[..., 1])[1])
+        read_x, read_y = source.from_level(at(cols.x_src), read_y)
+        wanted = np.stack([read_x - px, read_y - py], axis=-1)
     region += (weight[:, :, None] * (wanted - region)).astype(np.float32)
 
 
@@ -315,9 +364,13 @@ def follow_face_below_lips(flow: np.ndarray, face_flow: np.ndarray, mouth: Mouth
     The mesh is drawn again at full resolution around the mouth so that the lips' edges are sharp;
     lower down (the chin) that only brings back what the face's flow smoothed: where a nod or a
     dropped jaw unfolds the underside of the chin, the mesh stretches a strip the photo shows
-    edge-on over many rows (streaks in a beard), and the box it was drawn in ends in a seam."""
+    edge-on over many rows (streaks in a beard), and the box it was drawn in ends in a seam.
+    On a rolled mouth "under" is down its own level frame."""
+    if mouth.levelled is not None:
+        _follow_face_below_rolled_lips(flow, face_flow, *mouth.levelled[::2])
+        return
     _, lower = mouth.target_lips
-    left, right = _corners_x(mouth.target_lips[0])
+    left, right = corners_x(mouth.target_lips[0])
     width = right - left
     start, ramp = (v * width for v in BELOW_LIPS)
     h, w = flow.shape[:2]
@@ -330,6 +383,31 @@ def follow_face_below_lips(flow: np.ndarray, face_flow: np.ndarray, mouth: Mouth
     weight = np.clip((depth - start) / max(ramp, 1.0), 0.0, 1.0).astype(np.float32)[:, :, None]
     region = flow[y0:, x0:x1]
     region += weight * (face_flow[y0:, x0:x1] - region)
+
+
+def _follow_face_below_rolled_lips(
+    flow: np.ndarray, face_flow: np.ndarray, level: MouthMotion, frame: MouthFrame
+) -> None:
+    """`follow_face_below_lips` for a rolled target: `level`, the motion in its level `frame`."""
+    _, lower = level.target_lips
+    left, right = corners_x(level.target_lips[0])
+    width = right - left
+    start, ramp = (v * width for v in BELOW_LIPS)
+    h, w = flow.shape[:2]
+    # The level strip under the lips, down past the crop, and the crop's box around it.
+    u0, u1 = left - 0.6 * width, right + 0.6 * width
+    v0, v1 = lower[:, 1].min() + start, lower[:, 1].min() + start + float(np.hypot(h, w))
+    x, y = frame.from_level(np.array([u0, u1, u0, u1]), np.array([v0, v0, v1, v1]))
+    x0, x1 = max(int(np.floor(x.min())), 0), min(int(np.ceil(x.max())) + 1, w)
+    y0, y1 = max(int(np.floor(y.min())), 0), min(int(np.ceil(y.max())) + 1, h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    px, py = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+    u, v = frame.to_level(px, py)
+    depth = v - curve_y(lower, np.clip(u, left, right))
+    weight = np.clip((depth - start) / max(ramp, 1.0), 0.0, 1.0) * ((u >= u0) & (u < u1))
+    region = flow[y0:y1, x0:x1]
+    region += weight.astype(np.float32)[:, :, None] * (face_flow[y0:y1, x0:x1] - region)
 
 
 def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
@@ -384,215 +462,3 @@ def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
         offsets = np.stack(np.broadcast_arrays(dx, dy), axis=-1)  # (h, w, 2)
         wanted = motion.astype(np.float32) + offsets @ slope.T
         region += weight[:, :, None] * (wanted - region)
-
-
-def paint_mouth(
-    out: np.ndarray,
-    coverage: np.ndarray,
-    mouth: MouthMotion,
-    face_size: float,
-    exposure: float,
-    teeth: bool = True,
-    paint: np.ndarray | None = None,
-) -> bool:
-    """Paint the gap the photo never showed into the (H, W, 3) uint8 crop `out` (in place) and
-    record where in `coverage` (H, W) float32; True when it drew teeth of its own (`pipeline.teeth`,
-    worth drawing again finer: `paint_mouth_fine`).
-
-    The crop gets the gap anti-aliased over a crop pixel; `coverage` ramps over `EDGE_RAMP` crop
-    pixels across the gap's rim (its signed distance, which the photo's resolution keeps sharp
-    along the same smooth contour: `reconstruction.overlay.photo_alpha`); `paint` (H, W, 3) uint8,
-    when given, receives the gap's own colour wherever it covers anything and two pixels beyond
-    (not blended with the lips, so the rim at the photo's resolution has no fringe of the crop's
-    lip colour).
-    """
-    box = box_around(np.concatenate(mouth.target_lips), out.shape[:2], pad=2)
-    if box is None:
-        return False
-    x0, y0, x1, y1 = box
-    gap = _gap(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64), mouth, 1.0)
-    if gap is None:
-        return False
-    distance, cols, gap_top, gap_bottom, keep = gap
-    # A gap under two pixels tall fades out (lips barely parted: nothing to paint at any resolution).
-    alpha = np.clip(distance + 0.5, 0.0, 1.0) * cols.extra[None, :]
-    if alpha.max() <= 0.0:
-        return False
-    cover = (np.clip(distance / EDGE_RAMP + 0.5, 0.0, 1.0) * cols.extra[None, :]).astype(np.float32)
-    # No painted teeth where the photo's own lower teeth are kept.
-    drawn = teeth and keep.max() < 0.5
-    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
-    colour = _cavity(mouth, ys, cols, (gap_top, gap_bottom), face_size, exposure, drawn, 1.0)
-    colour = np.clip(colour + 0.5, 0, 255)
-    region = out[y0:y1, x0:x1].astype(np.float32)
-    region += (colour - region) * alpha[:, :, None]
-    out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
-    if paint is not None:
-        # Past the coverage's foot too: the overlay's bicubic upsampling reads two crop pixels out.
-        near = distance > -(EDGE_RAMP / 2.0 + 2.0)
-        paint[y0:y1, x0:x1][near] = colour[near].astype(np.uint8)
-    np.maximum(coverage[y0:y1, x0:x1], cover, out=coverage[y0:y1, x0:x1])
-    return drawn and mouth.interior.teeth is None
-
-
-def fine_paint(
-    paint: np.ndarray,
-    cover: np.ndarray,
-    mouth: MouthMotion,
-    face_size: float,
-    exposure: float,
-    factor: int,
-    greyscale: bool = False,
-) -> np.ndarray:
-    """The (c, c, 3) uint8 overlay `paint` at `factor` times the crop's resolution, its mouth gap
-    drawn again at that resolution (`paint_mouth_fine`); grey where the photo is.
-
-    Only what the (c, c) coverage `cover` reaches, and 3 pixels around it (the overlay's bicubic
-    reads), is upsampled; the rest stays black (it is never laid over the photo)."""
-    fine = np.zeros((paint.shape[0] * factor, paint.shape[1] * factor, 3), np.uint8)
-    ys, xs = np.nonzero(cover > 0.0)
-    if ys.size == 0:
-        return fine
-    x0, y0 = max(int(xs.min()) - 3, 0), max(int(ys.min()) - 3, 0)
-    x1, y1 = min(int(xs.max()) + 4, paint.shape[1]), min(int(ys.max()) + 4, paint.shape[0])
-    box = fine[y0 * factor : y1 * factor, x0 * factor : x1 * factor]
-    box[...] = cv2.resize(paint[y0:y1, x0:x1], None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
-    paint_mouth_fine(fine, mouth, face_size, exposure, factor)
-    if greyscale:
-        box[...] = cv2.cvtColor(box, cv2.COLOR_RGB2GRAY)[:, :, None]
-    return fine
-
-
-def paint_mouth_fine(
-    fine: np.ndarray, mouth: MouthMotion, face_size: float, exposure: float, factor: int
-) -> None:
-    """Draw the gap's own colour (with `paint_mouth`'s own teeth) again into `fine` (in place), an
-    (f H, f W, 3) uint8 paint at `factor` f samples per crop pixel (sample u lies at crop x
-    (u + 0.5) / f - 0.5): the lines between the teeth stay a photo pixel or two wide on a large
-    photo, where the crop's paint would be upsampled into soft bands."""
-    crop = (fine.shape[0] // factor, fine.shape[1] // factor)
-    box = box_around(np.concatenate(mouth.target_lips), crop, pad=2)
-    if box is None:
-        return
-    x0, y0, x1, y1 = (factor * v for v in box)
-    step = 1.0 / factor
-    xs, ys = ((np.arange(a, b, dtype=np.float64) + 0.5) * step - 0.5 for a, b in ((x0, x1), (y0, y1)))
-    gap = _gap(xs, ys, mouth, step)
-    if gap is None:
-        return
-    distance, cols, gap_top, gap_bottom, _ = gap
-    near = distance > -(EDGE_RAMP / 2.0 + 2.0)
-    colour = _cavity(mouth, ys[:, None], cols, (gap_top, gap_bottom), face_size, exposure, True, step)
-    np.copyto(fine[y0:y1, x0:x1], np.clip(colour + 0.5, 0, 255).astype(np.uint8), where=near[:, :, None])
-
-
-def _gap(
-    xs: np.ndarray, ys: np.ndarray, mouth: MouthMotion, step: float
-) -> tuple[np.ndarray, _Columns, np.ndarray, np.ndarray, np.ndarray] | None:
-    """The painted gap at sample columns `xs` (X,) and rows `ys` (Y,) (crop pixels, `step` apart):
-    (Y, X) signed distance (crop pixels, > 0 inside) to its rim, the columns, (X,) y of its upper
-    and lower rim, (X,) how much of the photo's lower part is kept; None when nothing opens."""
-    cols = _columns(xs, mouth)
-    if cols.extra.max() <= 0.0:
-        return None
-    ys = ys[:, None]
-    gap_top = cols.top_t + cols.upper_h
-    gap_bottom, keep = _lower_rim(mouth.interior, cols, step)
-    left, right = _corners_x(mouth.target_lips[0])
-    # Signed distance (crop pixels, > 0 inside) to the gap's rim: between the two parts the photo's
-    # teeth hang from, within the target's inner lips (a little past the lower one) and corners.
-    distance = np.minimum(
-        np.minimum(_below(ys, gap_top, step), -_below(ys, gap_bottom, step)),
-        np.minimum(_below(ys, cols.top_t, step), -_below(ys, cols.top_t + cols.gap_t + RIM_OVERLAP, step)),
-    )
-    distance = np.minimum(distance, np.minimum(xs - left, right - xs)[None, :])
-    return distance, cols, gap_top, gap_bottom, keep
-
-
-def _lower_rim(interior: MouthInterior, cols: _Columns, step: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """(X,) y of the painted gap's lower rim, and (X,) in [0, 1] how much of the photo's lower part
-    is kept: all of it where it shows teeth in a band thick enough to see (the rim lies on its
-    top, in the photo's dark a pixel above the teeth), none where it would be a sliver along a
-    steep rim or shows no teeth (the rim lies `RIM_OVERLAP` past the inner lower lip)."""
-    lip = cols.top_t + cols.gap_t
-    if interior.lower_share is None:
-        return lip + RIM_OVERLAP, np.zeros_like(lip)
-    share = np.interp(cols.across, interior.across, interior.lower_share)
-    slope = np.gradient(lip, step) if lip.size > 1 else np.zeros_like(lip)
-    thickness = cols.lower_h / np.sqrt(1.0 + slope**2)  # across the rim, crop pixels
-    keep = np.clip((share - 0.15) / 0.2, 0.0, 1.0) * np.clip((thickness - 0.2) / 0.4, 0.0, 1.0)
-    # Smooth along the mouth (over a tenth of its width): the rim has no steps where keeping ends.
-    reach = max(int(0.05 * np.ptp(cols.x_src) * float(np.median(cols.ratio)) / step), 1)
-    keep = np.convolve(
-        np.pad(keep, reach, mode="edge"), np.ones(2 * reach + 1) / (2 * reach + 1), mode="valid"
-    )
-    return lip - keep * cols.lower_h + (1.0 - keep) * RIM_OVERLAP, keep
-
-
-def _below(ys: np.ndarray, curve: np.ndarray, step: float = 1.0) -> np.ndarray:
-    """(Y, X) signed distance (pixels) of rows `ys` (Y, 1) below a curve given by its y at each
-    column (X,), `step` pixels apart: the vertical distance, shortened where the curve slopes."""
-    slope = np.gradient(curve, step) if curve.size > 1 else np.zeros_like(curve)
-    return (ys - curve[None, :]) / np.sqrt(1.0 + slope**2)[None, :]
-
-
-def _cavity(
-    mouth: MouthMotion,
-    ys: np.ndarray,
-    cols: _Columns,
-    gap: tuple[np.ndarray, np.ndarray],
-    face_size: float,
-    exposure: float,
-    teeth: bool,
-    step: float,
-) -> np.ndarray:
-    """(Y, X, 3) float colour of the synthesised gap at rows `ys` (Y, 1) and `cols` (crop pixels,
-    `step` apart), between its upper and lower rim `gap` ((X,) y each): the photo's own dark colour
-    (or a dark red-brown), in shadow under the upper teeth and towards the corners, a tongue low
-    down, and teeth where plausible (`pipeline.teeth` where the photo shows none)."""
-    interior = mouth.interior
-    # float32 is enough for colours and half the work on the fine grid; a mouth that keeps the
-    # photo's own teeth is painted as before (float64).
-    f32 = np.float32 if interior.teeth is None else np.float64
-    ys = ys.astype(f32)
-    gap_top, gap_bottom = (rim.astype(f32) for rim in gap)
-    across = cols.across.astype(f32)
-    size = max(face_size, 1.0)
-    height = np.maximum(gap_bottom - gap_top, 1.0)
-    v = np.clip((ys - gap_top) / height, 0.0, 1.0)  # 0 under the upper part, 1 above the lower
-    centre = (1.0 - (2.0 * across - 1.0) ** 2)[None, :]  # 1 mid-mouth, 0 at the corners
-    default = np.array([34.0, 13.0, 15.0], f32) * exposure
-    base = default if interior.cavity is None else 0.5 * default + 0.5 * np.minimum(interior.cavity, 55.0)
-    shadow = np.clip((ys - gap_top) / (0.012 * size), 0.0, 1.0)  # under the upper teeth
-    shade = (0.35 + 0.65 * centre) * (0.45 + 0.55 * shadow) * (0.75 + 0.4 * v)  # dark at the back
-    colour = base[None, None, :] * shade[:, :, None]
-    # A tongue: a lighter, redder mound rising from the lower part towards the middle.
-    open_enough = np.clip((height / size - 0.03) / 0.04, 0.0, 1.0)[None, :]
-    crest = 0.45 + 0.5 * (2.0 * across[None, :] - 1.0) ** 2
-    tongue = np.clip((v - crest) / 0.2, 0.0, 1.0) * open_enough
-    tongue_colour = np.array([160.0, 66.0, 70.0], f32) * exposure * (0.45 + 0.55 * v[:, :, None])
-    colour = colour + (tongue_colour - colour) * (0.75 * tongue * np.sqrt(centre))[:, :, None]
-    if not teeth:
-        return colour
-    if interior.teeth is None:
-        # The photo showed no teeth: a row of them hangs from the upper rim (fading out where the
-        # photo's own opening was already tall: its own inside is there), lower ones once well open.
-        no_teeth = np.clip(1.5 - cols.gap_s / (0.04 * size), 0.0, 1.0)[None, :, None]
-        upper = mouth.target_lips[0]
-        tooth = TOOTH_COLOUR * float(np.clip(1.3 * exposure, 0.7, 1.1))  # dimmer in a dark photo
-        lower = float(np.max(open_enough))
-        # Each tooth's small differences are the photo's (its lips' place): the same in every frame.
-        seed = zlib.crc32(np.round(np.concatenate(mouth.source_lips)).astype(np.int32).tobytes())
-        drawn = draw_teeth(
-            colour, ys, cols.x_t, (gap_top, gap_bottom), (upper[0], upper[-1]), size, tooth, step, lower, seed
-        )
-        # In the corners' shadow (the cheeks hide the back of the row) the teeth sink into the dark.
-        seen = no_teeth * (np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2)[:, :, None]
-        return colour + (drawn - colour) * seen
-    tooth = interior.teeth
-    band_h = 0.018 * size
-    if not interior.lower_teeth:
-        # Lower teeth above the lower lip, in the lip's shadow, once the mouth is well open.
-        band = np.clip((ys - (gap_bottom - 0.7 * band_h)) / 0.8 + 0.5, 0.0, 1.0) * centre**2
-        colour = colour + (0.7 * tooth - colour) * (0.45 * band * open_enough)[:, :, None]
-    return colour

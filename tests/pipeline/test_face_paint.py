@@ -8,7 +8,8 @@ import numpy as np
 
 from pipeline.eyes import analyse_eye, refine_eye_flow, shut_opening
 from pipeline.face_paint import apply_affine, box_around, curve_y, paint_lash_line, similarity_2d
-from pipeline.mouth import LIP_SEAM, MouthMotion, analyse_mouth, mouth_source, paint_mouth, refine_mouth_flow
+from pipeline.mouth import LIP_SEAM, MouthMotion, analyse_mouth, mouth_source, refine_mouth_flow
+from pipeline.mouth_paint import paint_mouth
 from reconstruction.overlay import photo_alpha
 
 XS = np.linspace(40.0, 88.0, 9)

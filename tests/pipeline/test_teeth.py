@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.mouth import MouthInterior, MouthMotion, paint_mouth, paint_mouth_fine
+from pipeline.mouth import MouthInterior, MouthMotion
+from pipeline.mouth_paint import paint_mouth, paint_mouth_fine
 from pipeline.teeth import TOOTH_COLOUR, draw_teeth
 
 FACE = 150.0  # face size, crop pixels

@@ -260,3 +260,50 @@ def test_real_full_hd_frame(shared_data, detector):
     assert result.face.size > 150
     assert pts[0, 0] < pts[2, 0] < pts[1, 0]
     assert (pts >= 0).all() and (pts[:, 0] < 1920).all() and (pts[:, 1] < 1080).all()
+
+
+def _turned(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """The image padded to its diagonal and turned counter-clockwise by `degrees` about its centre;
+    and the (2, 3) map from its pixels back to the image's."""
+    h, w = image.shape[:2]
+    d = int(np.ceil(np.hypot(h, w))) + 8
+    top, left = (d - h) // 2, (d - w) // 2
+    padded = cv2.copyMakeBorder(image, top, d - h - top, left, d - w - left, cv2.BORDER_REPLICATE)
+    turn = cv2.getRotationMatrix2D((d / 2 - 0.5, d / 2 - 0.5), degrees, 1.0)
+    back = cv2.invertAffineTransform(turn)
+    back[:, 2] -= (left, top)
+    return cv2.warpAffine(padded, turn, (d, d), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE), back
+
+
+def test_roll_is_measured_from_the_eyes(detector, astronaut):
+    upright = detector.detect(astronaut)[0]
+    turned, _ = _turned(astronaut, 30.0)  # counter-clockwise on screen: the image-right eye rises
+    rolled = detector.detect(turned)[0]
+    assert abs(upright.roll()) < 10.0
+    assert rolled.roll() == pytest.approx(upright.roll() - 30.0, abs=5.0)
+
+
+def test_a_rolled_face_is_found_again_level(detector, astronaut):
+    """A face rolled beyond LEVEL_ROLL gets the landmarks of its level copy, turned back: they lie
+    where the upright photo's are (the rolled photo's own mesh places its contour further off)."""
+    upright = detector.detect_one(astronaut).face
+    turned, back = _turned(astronaut, 40.0)
+    found = detector.detect_one(turned).face
+    assert found.roll() == pytest.approx(upright.roll() - 40.0, abs=5.0)
+    as_found = detector.detect(turned)[0]  # detect() keeps the rolled photo's own mesh
+    placed = found.landmarks[:, :2] @ back[:, :2].T + back[:, 2]
+    placed_before = as_found.landmarks[:, :2] @ back[:, :2].T + back[:, 2]
+    error = np.hypot(*(placed - upright.landmarks[:, :2]).T).mean()
+    error_before = np.hypot(*(placed_before - upright.landmarks[:, :2]).T).mean()
+    assert error < 0.02 * upright.size
+    assert error < error_before
+    assert found.landmarks[:, 2].std() == pytest.approx(upright.landmarks[:, 2].std(), rel=0.15)
+
+
+def test_a_level_face_is_not_found_again(detector, astronaut, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("a level face was found again")
+
+    monkeypatch.setattr(detector, "_found_level", fail)
+    detector.detect_one(astronaut)
+    detector.detect_one(_turned(astronaut, 10.0)[0])
