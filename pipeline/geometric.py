@@ -60,6 +60,7 @@ from pipeline.head_fill import composite, valid_region
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
+from pipeline.mouth_refiner import bundled_refiner, lip_colour, mouth_box, mouth_opening, refine_gap
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
@@ -99,7 +100,8 @@ class PreviewSettings:
     well beyond twice down over the opening, is laid as paint in the photo's own lid colours with
     the fine texture of the photo's skin above the eye (`lid_skin.smooth_shut_lids`,
     `reconstruction.skin`, docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated
-    down the lid.
+    down the lid; mouth_net: add the learned mouth network's smooth, bounded residual to the
+    painted mouth gap (`pipeline.mouth_refiner`, docs/MOUTH_REFINER.md).
     """
 
     raster_scale: float = 0.5
@@ -112,6 +114,7 @@ class PreviewSettings:
     neck: bool = True
     lash_fringe: bool = True
     smooth_lids: bool = True
+    mouth_net: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -168,6 +171,8 @@ class GeometricRenderer:
         self._segmenter_lock = threading.Lock()
         self._detector: Any = None  # FaceDetector for the irises, made on first use (shared, locked)
         self._detector_lock = threading.Lock()
+        self._mouth_net: Any = None  # MouthRefiner, loaded on first use
+        self._mouth_net_lock = threading.Lock()
         if not 0.1 <= self.settings.raster_scale <= 1.0:
             raise InputError(f"raster_scale must be in [0.1, 1], got {self.settings.raster_scale}")
 
@@ -545,6 +550,8 @@ class GeometricRenderer:
         if teeth and self.settings.fine_teeth > 1:  # crisp teeth once laid over a large photo
             grey, factor = state.greyscale, self.settings.fine_teeth
             paint = fine_paint(paint, cover, mouth, state.face_size, state.exposure, factor, grey)
+        if self.settings.mouth_net and painted.max() > 0.0:
+            self._correct_gap(state, target_points, out, paint, painted)
         return RenderedFrame(
             crop=out,
             flow=flow,
@@ -555,6 +562,32 @@ class GeometricRenderer:
             front_alpha=motion.alpha,
             skin=skin,
         )
+
+    def mouth_network(self) -> Any:
+        """The mouth-interior network (loaded once; WeightsNotFoundError / CheckpointError when its
+        files are missing or broken), or None when it was trained for another face model."""
+        with self._mouth_net_lock:
+            if self._mouth_net is None:
+                self._mouth_net = bundled_refiner(self.face_model) or False
+        return self._mouth_net or None
+
+    def _correct_gap(
+        self,
+        state: PreviewState,
+        target_points: np.ndarray,
+        out: np.ndarray,
+        paint: np.ndarray,
+        painted: np.ndarray,
+    ) -> None:
+        """Add the network's smooth residual to the painted mouth gap (coverage `painted`) of `out` and `paint`."""
+        model = self.mouth_network()
+        if model is None:
+            return
+        layout = self.projector.layout
+        box = mouth_box(target_points, layout.mouth, model.config)
+        opening = mouth_opening(target_points, layout.mouth)
+        lip = lip_colour(state.source, state.points, layout.lips)
+        refine_gap(model, out, paint, painted, box, opening, lip, state.greyscale)
 
     def _shut_openings(
         self, state: PreviewState, target_points: np.ndarray
