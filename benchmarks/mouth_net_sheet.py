@@ -1,4 +1,4 @@
-"""Contact sheet of the mouth-interior network on real photos: input | geometric | network.
+"""Contact sheet of the mouth-interior network on real photos: input | geometric (before) | network (after).
 
     python benchmarks/mouth_net_sheet.py [-o docs/mouth_net_sheet.jpg] [--weights DIR]
 
@@ -26,7 +26,6 @@ from benchmarks.mouth_sheet import EDITS, photo_rows, write_sheet  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
 from pipeline.mouth_refiner import bundled_refiner  # noqa: E402
 
-LABELS = ("geometric", "network")
 PHOTOS = (
     "serengil__deepface__img1.jpg",  # a wide smile showing both rows of teeth
     "serengil__deepface__img3.jpg",  # closed lips
@@ -67,9 +66,7 @@ def main() -> None:
         after.mkdir(parents=True, exist_ok=True)
         render(args.images, before, registry, False, None)
         render(args.images, after, registry, True, args.weights)
-        rows = [
-            row for name in PHOTOS for row in photo_rows(name, args.images, before, after, registry, LABELS)
-        ]
+        rows = [row for name in PHOTOS for row in photo_rows(name, args.images, before, after, registry)]
     write_sheet(rows, args.out, args.quality)
 
 
