@@ -307,3 +307,25 @@ def test_a_level_face_is_not_found_again(detector, astronaut, monkeypatch):
     monkeypatch.setattr(detector, "_found_level", fail)
     detector.detect_one(astronaut)
     detector.detect_one(_turned(astronaut, 10.0)[0])
+
+
+@pytest.mark.realdata
+def test_a_false_face_on_a_building_is_not_chosen(shared_data, detector):
+    # The mesh alone finds two faces here: the woman on the right and a larger "face" in the
+    # windows of the building behind her, which was the one chosen for editing.
+    image = cv2.cvtColor(
+        cv2.imread(str(shared_data / "images" / "justadudewhohacks__face-api.js__happy.jpg")),
+        cv2.COLOR_BGR2RGB,
+    )
+    faces = detector.detect(image)
+    assert len(faces) == 1
+    assert 260 < faces[0].centre[0] < 410
+    assert detector.detect_one(image).num_faces == 1
+
+
+@pytest.mark.realdata
+def test_real_faces_in_a_group_photo_are_all_kept(shared_data, detector):
+    image = cv2.cvtColor(
+        cv2.imread(str(shared_data / "images" / "TencentARC__GFPGAN__10045.png")), cv2.COLOR_BGR2RGB
+    )
+    assert len(detector.detect(image)) == 3
