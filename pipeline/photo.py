@@ -22,6 +22,7 @@ from core.errors import InputError
 from pipeline.advice import photo_advice
 from pipeline.engines import EngineRegistry, check_engine_choice, default_registry
 from pipeline.media import even_frame_size
+from pipeline.other_faces import still_weight
 from pipeline.renderer import RenderedFrame, Renderer
 from reconstruction.controls import PRESETS, ControlSet, check_control_values, control_set_for
 from reconstruction.crop import CropTransform, changed_region_mask, crop_face, paste_back, warp_photo
@@ -63,6 +64,7 @@ class SourceState:
     paint_blur: float = 0.0
     _engine_states: dict[str, tuple[Renderer, Any]] = field(default_factory=dict, repr=False)
     _controls: ControlSet | None = field(default=None, repr=False)
+    _still: tuple[np.ndarray | None] | None = field(default=None, repr=False)  # (weight,) once computed
 
     @property
     def image(self) -> np.ndarray:
@@ -102,7 +104,16 @@ class SourceState:
         into that canvas needs (crop, coefficients), small enough to send to another process.
         Engine states and controls are not carried over (the receiver makes its own)."""
         analysis = replace(self.analysis, image=canvas.image, crop_transform=canvas.transform)
-        return SourceState(analysis, self.backend, self.paint_blur * canvas.scale)
+        return SourceState(
+            analysis, self.backend, self.paint_blur * canvas.scale, _still=(self.still_weight(),)
+        )
+
+    def still_weight(self) -> np.ndarray | None:
+        """(c, c) weight on the crop holding other people's faces still (`pipeline.other_faces`);
+        None when the photo shows no other face near this one."""
+        if self._still is None:
+            self._still = (still_weight(self.analysis),)
+        return self._still[0]
 
     def engine_state(self, engine: Renderer) -> Any:
         """The state of `engine` for this photo, prepared on first use (and again after a registry reload)."""
@@ -120,13 +131,16 @@ class Canvas:
 
     image: (H, W, 3) uint8 RGB; transform: where the renderer crop lies in these pixels;
     scale: output pixels per photo pixel (1.0: the photo itself); paint_blur: the photo's own blur
-    in these pixels (Gaussian sigma, `SourceState.paint_blur`), which painted layers are softened to.
+    in these pixels (Gaussian sigma, `SourceState.paint_blur`), which painted layers are softened to;
+    still: optional (c, c) weight on the crop for a moving flow (`SourceState.still_weight`: other
+    people's faces stay where they are).
     """
 
     image: np.ndarray
     transform: CropTransform
     scale: float = 1.0
     paint_blur: float = 0.0
+    still: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -230,7 +244,7 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Ca
     else:
         out_h, out_w = max(1, round(h * scale)), max(1, round(w * scale))
     if (out_h, out_w) == (h, w):
-        return Canvas(image, state.crop_transform, paint_blur=state.paint_blur)
+        return Canvas(image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight())
     small = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
     sx, sy = w / out_w, h / out_h  # photo pixels per canvas pixel, per axis
     # canvas pixel centre u <-> photo pixel centre (u + 0.5) * s - 0.5 (as cv2.resize maps them)
@@ -241,7 +255,7 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Ca
         crop_size=state.crop_transform.crop_size,
         original_size=(out_h, out_w),
     )
-    return Canvas(small, transform, scale, paint_blur=state.paint_blur * scale)
+    return Canvas(small, transform, scale, paint_blur=state.paint_blur * scale, still=state.still_weight())
 
 
 def _controls(state: SourceState, registry: EngineRegistry) -> ControlSet:
@@ -301,7 +315,9 @@ def edit(
     coeffs = target_coefficients(state, request, registry=registry)
     engine = registry.select(request.engine, state.backend, state.face_model)
     frame = engine.render_frame(state.engine_state(engine), coeffs)
-    canvas = canvas or Canvas(state.image, state.crop_transform, paint_blur=state.paint_blur)
+    canvas = canvas or Canvas(
+        state.image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight()
+    )
     return EditResult(frame.crop, place_frame(canvas, frame), coeffs, engine.name)
 
 
@@ -314,9 +330,10 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
     network replaces the photo where it differs from the photo's own crop, feathered.
     """
     if frame.flow is not None:
+        flow = frame.flow if canvas.still is None else frame.flow * canvas.still[:, :, None]
         image = warp_photo(
             canvas.image,
-            frame.flow,
+            flow,
             canvas.transform,
             overlay=frame.overlay,
             overlay_alpha=frame.overlay_alpha,
