@@ -112,6 +112,7 @@ class PreviewSettings:
     neck: bool = True
     lash_fringe: bool = True
     smooth_lids: bool = True
+    matched_lids: bool = False
 
 
 # ------------------------------------------------------------------------------------------------

@@ -40,7 +40,9 @@ _SOFT = 2.0
 _AVERAGE = (2.0, 1.5)
 
 
-def lid_colours(source: np.ndarray, uppers: Sequence[np.ndarray]) -> np.ndarray:
+def lid_colours(
+    source: np.ndarray, uppers: Sequence[np.ndarray], lowers: Sequence[np.ndarray] | None = None
+) -> np.ndarray:
     """(H, W, 3) float32: the (H, W, 3) uint8 crop `source` with the skin above each upper lid
     curve (K, 2) (up to 0.6 eye widths) averaged over `_AVERAGE` crop pixels, pixels well darker
     than the lid's skin (hairs, a liner: `_HAIR`) hardly counting; elsewhere the crop itself.
