@@ -33,8 +33,11 @@ from benchmarks.paint_sheet import _label, _rows  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, SourceState, prepare_photo  # noqa: E402
 from pipeline.face_paint import curve_y  # noqa: E402
 from pipeline.lid_skin import lid_colours  # noqa: E402
-from pipeline.photo import place_frame, target_coefficients  # noqa: E402
-from pipeline.photo import Canvas  # noqa: E402
+from pipeline.photo import (  # noqa: E402
+    Canvas,  # noqa: E402
+    place_frame,
+    target_coefficients,
+)
 
 PHOTOS = (
     "yzhou359__MakeItTalk__johnny.jpg",  # kohl under a red bandana

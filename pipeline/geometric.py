@@ -221,7 +221,11 @@ class GeometricRenderer:
             mouth=analyse_mouth(source, points[layout.mouth[0], :2], points[layout.mouth[1], :2]),
             irises=self._irises(source, points),
             lashes=tuple(lash_heights(source, points[u, :2]) for u, _ in layout.eyes),
-            lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes]),
+            lid_colours=lid_colours(
+                source,
+                [points[u, :2] for u, _ in layout.eyes],
+                [points[lo, :2] for _, lo in layout.eyes] if self.settings.matched_lids else None,
+            ),
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
@@ -555,6 +559,7 @@ class GeometricRenderer:
             back_flow=motion.back if motion.alpha is not None else None,
             front_alpha=motion.alpha,
             skin=skin,
+            matched_skin=self.settings.matched_lids,
         )
 
     def _shut_openings(

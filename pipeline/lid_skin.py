@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from reconstruction.skin import RING, ring_skin, skin_weight
+
 __all__ = ["lid_colours", "smooth_shut_lids"]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -38,6 +40,12 @@ _SKIN = 70.0
 _SOFT = 2.0
 #: The lid's colour is averaged over this many crop pixels across (x) and down (y), photo frame.
 _AVERAGE = (2.0, 1.5)
+#: The lid itself: up to this many eye widths above the lid line; above it the skin the shut lid
+#: reads is left as the photo's where it is not skin, fully from the second figure further up.
+_LID_PART = (0.25, 0.1)
+#: Matched to the skin around the eye, the lid's colour is its skin's averaged with the ring's
+#: colour weighing as much as this many fully counting pixels (a lid is shaded like that skin).
+_RING_PRIOR = 0.3
 
 
 def lid_colours(
@@ -46,10 +54,19 @@ def lid_colours(
     """(H, W, 3) float32: the (H, W, 3) uint8 crop `source` with the skin above each upper lid
     curve (K, 2) (up to 0.6 eye widths) averaged over `_AVERAGE` crop pixels, pixels well darker
     than the lid's skin (hairs, a liner: `_HAIR`) hardly counting; elsewhere the crop itself.
-    What a painted shut lid shows, read through the frame's flow (`smooth_shut_lids`)."""
+    What a painted shut lid shows, read through the frame's flow (`smooth_shut_lids`).
+
+    lowers: each eye's lower lid curve (K, 2), or None. Given, the lid's skin is the skin around
+    that eye (`reconstruction.skin.ring_skin`): only pixels of its colour count (`skin_weight`: not a bandana, hair,
+    brow, liner, glasses or the eyeball below the lid line), and where next to none do, the lid
+    takes the ring's colour; a 4th channel in [-1, 1] says where a shut lid reading it is painted
+    however little it is stretched (> 0: not skin on the lid itself, `_LID_PART`) or left as the
+    photo's (< 0: not skin higher up), `smooth_shut_lids`."""
     field = source.astype(np.float32)
+    if lowers is not None:  # the 4th channel: where the lid must be painted (> 0) or left (< 0)
+        field = np.concatenate([field, np.zeros((*field.shape[:2], 1), np.float32)], axis=2)
     h, w = source.shape[:2]
-    for upper in uppers:
+    for k, upper in enumerate(uppers):
         width = float(np.hypot(*(upper[-1] - upper[0])))
         if width < 4.0:
             continue
@@ -57,20 +74,51 @@ def lid_colours(
         y0, y1 = max(int(upper[:, 1].min() - 0.6 * width), 0), min(int(upper[:, 1].max()) + 3, h)
         if x1 - x0 < 4 or y1 - y0 < 4:
             continue
-        region = field[y0:y1, x0:x1].copy()
+        region = field[y0:y1, x0:x1, :3].copy()
         luma = region @ _LUMA
         # The lid's skin: the lighter part of the skin above the lid line (a row of liner or
         # lashes, or a dark corner, is dark all across: no level per row or column would tell).
         above = luma[: max(int(upper[:, 1].min() - 0.1 * width) - y0, 1)]
         level = float(np.percentile(above, _SKIN))
         weight = np.clip(1.0 - (level - luma) / _HAIR, 0.05, 1.0).astype(np.float32)
-        sx, sy = _AVERAGE
         # (where next to nothing counts, the crop's own colour: a mean of next to nothing is noise)
-        total = cv2.GaussianBlur(region * weight[..., None], (0, 0), sigmaX=sx, sigmaY=sy) + 0.05 * region
-        field[y0:y1, x0:x1] = (
-            total / (cv2.GaussianBlur(weight, (0, 0), sigmaX=sx, sigmaY=sy) + 0.05)[..., None]
+        fallback, prior = region, 0.05
+        skin = None if lowers is None else _ring_skin(source, upper, lowers[k])
+        if skin is not None:
+            xs = np.arange(x0, x1, dtype=np.float64)[None, :]
+            ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+            order = np.argsort(upper[:, 0])
+            lid = np.interp(xs, upper[order, 0], upper[order, 1])
+            weight = skin_weight(region, skin) * (ys < lid)  # never the eyeball below the lid line
+            fallback, prior = np.broadcast_to(skin, region.shape), _RING_PRIOR
+            # Not skin (the neighbourhood's colour): on the lid itself (kohl, a liner, glasses' glare)
+            # painted over however little it is stretched; higher up (a bandana, a brow, hair) left.
+            other = 1.0 - skin_weight(cv2.GaussianBlur(region, (0, 0), 1.0), skin)
+            upward = np.clip((lid - _LID_PART[0] * width - ys) / (_LID_PART[1] * width), 0.0, 1.0)
+            field[y0:y1, x0:x1, 3] = other * np.where(ys < lid, 1.0 - 2.0 * upward, 0.0)
+        sx, sy = _AVERAGE
+        total = cv2.GaussianBlur(region * weight[..., None], (0, 0), sigmaX=sx, sigmaY=sy) + prior * fallback
+        field[y0:y1, x0:x1, :3] = (
+            total / (cv2.GaussianBlur(weight, (0, 0), sigmaX=sx, sigmaY=sy) + prior)[..., None]
         )
     return field
+
+
+def _ring_skin(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray | None:
+    """`reconstruction.skin.ring_skin` of the eye of the (H, W, 3) uint8 crop `source` between lid
+    curves (K, 2)."""
+    up, lo = upper[np.argsort(upper[:, 0])], lower[np.argsort(lower[:, 0])]
+    width = float(np.ptp(up[:, 0]))
+    h, w = source.shape[:2]
+    pad = int(RING[1] * width) + 2
+    x0, x1 = max(int(up[:, 0].min()) - pad, 0), min(int(up[:, 0].max()) + pad + 1, w)
+    y0, y1 = max(int(up[:, 1].min()) - pad, 0), min(int(lo[:, 1].max()) + pad + 1, h)
+    if width < 4.0 or x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    opening = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    outline = np.concatenate([up, lo[::-1]]) - [x0, y0]
+    cv2.fillPoly(opening, [np.round(outline * 4).astype(np.int32)], 1, cv2.LINE_8, shift=2)
+    return ring_skin(source[y0:y1, x0:x1], opening > 0, width)
 
 
 def smooth_shut_lids(
@@ -120,17 +168,20 @@ def smooth_shut_lids(
         if middle.size >= 4:
             strongest = float(np.partition(middle, middle.size // 10)[middle.size // 10])
             strength[max(a - 2, 0) : b + 2] = np.clip((_STREAKS - strongest) / _STREAKS_RAMP, 0.0, 1.0)
-    if strength.max() <= 0.0:
-        return None
-    stretched = np.clip((_STRETCHED - advance) / _STRETCH_RAMP, 0.0, 1.0) * lid * strength[None, :]
-    # Faded in softly (a soft mask stays soft at the photo's resolution): no outline of a patch;
-    # down to the lid's edge, where the painted lash line lies over it.
-    alpha = np.clip(1.5 * cv2.GaussianBlur(stretched, (0, 0), _SOFT), 0.0, 1.0) * lid
-    alpha[alpha < 0.05] = 0.0  # the blur's far tails: nothing to see, only a larger box to lay
     xs = np.arange(x0, x1, dtype=np.float32)[None, :]
     colour = cv2.remap(
         colours, xs + flow[y0:y1, x0:x1, 0], ys + fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
+    fit = colour[..., 3] if colour.shape[2] > 3 else np.zeros_like(fy)  # `lid_colours`' 4th channel
+    colour = colour[..., :3]
+    if strength.max() <= 0.0 and fit.max() <= 0.0:
+        return None
+    stretched = np.clip((_STRETCHED - advance) / _STRETCH_RAMP, 0.0, 1.0) * lid * strength[None, :]
+    stretched = np.maximum(stretched, np.clip(fit, 0.0, 1.0) * lid) * (1.0 - np.clip(-fit, 0.0, 1.0))
+    # Faded in softly (a soft mask stays soft at the photo's resolution): no outline of a patch;
+    # down to the lid's edge, where the painted lash line lies over it.
+    alpha = np.clip(1.5 * cv2.GaussianBlur(stretched, (0, 0), _SOFT), 0.0, 1.0) * lid
+    alpha[alpha < 0.05] = 0.0  # the blur's far tails: nothing to see, only a larger box to lay
     line = coverage[y0:y1, x0:x1]  # the lash lines already painted at the lids' edges
     under = alpha * (1.0 - line)  # under the lash line: the line over the painted lid over the photo
     # (convex mixes of uint8 colours: no clipping needed)

@@ -343,7 +343,9 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
             paint_blur=canvas.paint_blur,
         )
         if frame.skin is not None and frame.hidden is not None:  # painted lids: the photo's texture
-            lay_skin_texture(image, canvas.image, canvas.transform, frame.skin, frame.hidden)
+            lay_skin_texture(
+                image, canvas.image, canvas.transform, frame.skin, frame.hidden, frame.matched_skin
+            )
         return image
     source = crop_face(canvas.image, canvas.transform)
     return paste_back(

@@ -43,7 +43,8 @@ class RenderedFrame:
     behind the first, (c, c, 2) float32 and (c, c) float32 in [0, 1]: where front_alpha < 1 the
     output shows the source at (x, y) + back_flow (the background a moved head uncovers), or None.
     skin: (c, c) float32 in [0, 1], where the overlay is painted skin to be given the photo's own
-    fine texture at its resolution (`reconstruction.skin.lay_skin_texture`), or None.
+    fine texture at its resolution (`reconstruction.skin.lay_skin_texture`), or None; matched_skin:
+    that texture matches the skin around the eye (`lay_skin_texture(..., matched=True)`).
     With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
     without one, the crop is pasted where it differs from the photo.
     """
@@ -56,6 +57,7 @@ class RenderedFrame:
     back_flow: np.ndarray | None = None
     front_alpha: np.ndarray | None = None
     skin: np.ndarray | None = None
+    matched_skin: bool = False
 
 
 class Renderer(abc.ABC):
