@@ -1,8 +1,10 @@
 """Cost of the painted shut lid (`PreviewSettings.smooth_lids`, docs/SHUT_LIDS.md "Skin without
-streaks") per drag preview: `render_frame` + `place_frame` into the 768 px canvas at close_eyes 1,
-with it on and off taking turns call by call on the same photo (paired, one run).
+streaks"; or with --flag another setting, such as `matched_lids`, "Lids that match their skin") per
+drag preview: `render_frame` + `place_frame` into the 768 px canvas at close_eyes 1, with it on and
+off taking turns call by call on the same photo (paired, one run).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_lid_skin.py [--calls 40] [--side 768] [--photos NAME ...]
+        [--flag smooth_lids]
 
 Prints per photo the median ms off and on, and the median of the paired differences (each call
 on minus the call off next to it: robust to a shared machine's load changing during the run); the
@@ -33,15 +35,21 @@ PHOTOS = (
 )
 
 
-def paired(path: Path, registry: EngineRegistry, calls: int, side: int) -> list[tuple[float, float, float]]:
-    """(median ms off, median ms on, median paired difference) of one drag preview at close_eyes 1:
-    wall-clock time, then the thread's CPU time."""
+def paired(
+    path: Path, registry: EngineRegistry, calls: int, side: int, flag: str = "smooth_lids"
+) -> list[tuple[float, float, float]]:
+    """(median ms off, median ms on, median paired difference) of one drag preview at close_eyes 1
+    with the `PreviewSettings` flag `flag` off and on: wall-clock time, then the thread's CPU time.
+    (The per-photo state is prepared with the flag on: what it prepares once per photo is not
+    timed.)"""
     state = prepare_photo(path, registry=registry)
     engine = registry.geometric(state.backend)
-    renderer, prepared = engine.renderer, state.engine_state(engine)
+    renderer = engine.renderer
+    renderer.settings = dataclasses.replace(renderer.settings, **{flag: True})
+    prepared = engine.prepare_in_photo(state.crop, state.coefficients, state.crop_transform)
     canvas = photo_canvas(state, side)
     target = target_coefficients(state, EditRequest({"close_eyes": 1.0}, engine="preview"), registry=registry)
-    settings = {on: dataclasses.replace(renderer.settings, smooth_lids=on) for on in (False, True)}
+    settings = {on: dataclasses.replace(renderer.settings, **{flag: on}) for on in (False, True)}
     clocks = (time.perf_counter, time.thread_time)
     times: list[dict[bool, list[float]]] = [{False: [], True: []} for _ in clocks]
     for i in range(calls + 2):
@@ -67,11 +75,14 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=40)
     parser.add_argument("--side", type=int, default=768)
     parser.add_argument("--photos", nargs="*", default=list(PHOTOS))
+    parser.add_argument("--flag", default="smooth_lids", help="the PreviewSettings flag turned off and on")
     args = parser.parse_args()
     registry = EngineRegistry(fast=False)
     for name in args.photos:
         for clock, (off, on, difference) in zip(
-            ("wall", "cpu"), paired(args.images / name, registry, args.calls, args.side), strict=True
+            ("wall", "cpu"),
+            paired(args.images / name, registry, args.calls, args.side, args.flag),
+            strict=True,
         ):
             print(
                 f"{name[:34]:34s} {clock:4s} off {off:6.2f} ms  on {on:6.2f} ms  paired {difference:+.2f} ms"

@@ -5,7 +5,7 @@
         [--photos NAME ...] [--png DIR]
 
 Per photo and edit (close_eyes 1, wink_left 1): both eyes at full resolution (photo pixels; photos
-whose eye is under 40 px wide enlarged by a whole factor, nearest, so a photo pixel stays a block),
+whose eye is under 60 px wide enlarged by a whole factor, nearest, so a photo pixel stays a block),
 input | without `PreviewSettings.matched_lids` (main's code path) | with it. With --measure, per
 shut eye (`lid_match`): `dE`, the CIEDE2000 difference between the shut lid's median colour and the
 median colour of the photo's skin ring below and beside the eye, and `rough`, the shut lid's fine
@@ -48,7 +48,7 @@ PHOTOS = (
 )
 EDITS = ("close_eyes=1", "wink_left=1")
 #: Below this eye width (photo pixels) the crops are enlarged (nearest) on the sheet.
-_SMALL_EYE = 40.0
+_SMALL_EYE = 60.0
 #: The skin ring: photo pixels this many eye widths from the eye's opening, below the line
 #: through its corners (under the eye and beside it: never brow, hair or a hat).
 _RING = (0.12, 0.4)
@@ -68,7 +68,9 @@ def _spread(values_: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(values_ - np.median(values_))))
 
 
-def lid_match(image: np.ndarray, out: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> tuple[float, float]:
+def lid_match(
+    image: np.ndarray, out: np.ndarray, upper: np.ndarray, lower: np.ndarray
+) -> tuple[float, float]:
     """(dE, rough) of one shut eye (docs/SHUT_LIDS.md "Lids that match their skin"); image, out:
     (H, W, 3) uint8 input and output photo; upper, lower: the photo's fitted lid curves (K, 2),
     photo pixels.
@@ -153,12 +155,18 @@ def photo_rows(
             triple = np.concatenate([state.image[box], gap, outs[0][box], gap, outs[1][box]], axis=1)
             triple = cv2.resize(triple, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
             if png is not None:
-                cv2.imwrite(str(png / f"{path.stem[:24]}_{text}_{k}.png"), cv2.cvtColor(triple, cv2.COLOR_RGB2BGR))
-            parts.append(_label(triple, f"{path.name[:24]} {w}x{h} x{zoom} {text} eye {k}: input | main | new"))
+                cv2.imwrite(
+                    str(png / f"{path.stem[:24]}_{text}_{k}.png"), cv2.cvtColor(triple, cv2.COLOR_RGB2BGR)
+                )
+            parts.append(
+                _label(triple, f"{path.name[:24]} {w}x{h} x{zoom} {text} eye {k}: input | main | new")
+            )
             shut = not (text.startswith("wink_left") and k == 1)  # a left wink shuts the image-left eye
             if figures is not None and shut:
                 (de0, r0), (de1, r1) = (lid_match(state.image, o, *eyes[k]) for o in outs)
-                figures.append(f"| {path.name[:30]} | {text} | {k} | {de0:.1f} -> {de1:.1f} | {r0:.2f} -> {r1:.2f} |")
+                figures.append(
+                    f"| {path.name[:30]} | {text} | {k} | {de0:.2f} -> {de1:.2f} | {r0:.3f} -> {r1:.3f} |"
+                )
     return _rows(parts)
 
 
@@ -175,7 +183,9 @@ def main() -> None:
     figures: list[str] | None = [] if args.measure else None
     if args.png is not None:
         args.png.mkdir(parents=True, exist_ok=True)
-    rows = [row for name in args.photos for row in photo_rows(args.images / name, registry, figures, args.png)]
+    rows = [
+        row for name in args.photos for row in photo_rows(args.images / name, registry, figures, args.png)
+    ]
     write_sheet(rows, args.out, args.quality)
     if figures is not None:
         print("| photo | edit | eye | dE: main -> new | rough: main -> new |")  # noqa: T201

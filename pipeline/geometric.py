@@ -99,7 +99,11 @@ class PreviewSettings:
     well beyond twice down over the opening, is laid as paint in the photo's own lid colours with
     the fine texture of the photo's skin above the eye (`lid_skin.smooth_shut_lids`,
     `reconstruction.skin`, docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated
-    down the lid.
+    down the lid; matched_lids: that painted lid takes the colour of the skin around the eye (not
+    a bandana, kohl, glasses or the eyeball), its texture from skin at any scale, a soft outline,
+    and paints over what is not skin on the lid itself (`lid_skin.lid_colours` with the lower
+    lids, docs/SHUT_LIDS.md "Lids that match their skin"); off: it changes the lids of photos the
+    shut-lid sheets hold, and costs 5-11 ms per drag preview.
     """
 
     raster_scale: float = 0.5

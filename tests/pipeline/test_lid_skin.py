@@ -1,7 +1,9 @@
 """Tests of pipeline/lid_skin.py: a shut lid stretched well beyond twice is laid as paint (its
 colours once per photo, `lid_colours`; `smooth_shut_lids` per frame) instead of one photo row
 repeated down the lid, and, on a real photo with a low crease, the default's shut lid is not made
-of vertical streaks at the photo's resolution (docs/SHUT_LIDS.md, "Skin without streaks")."""
+of vertical streaks at the photo's resolution (docs/SHUT_LIDS.md, "Skin without streaks"); with
+`PreviewSettings.matched_lids` its colour is the skin around the eye, not a bandana, kohl or the
+eyeball (docs/SHUT_LIDS.md, "Lids that match their skin")."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.eye_crops import photo_eyes
+from benchmarks.lid_match_sheet import lid_match, render
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo
 from pipeline.face_paint import curve_y
 from pipeline.geometric import PreviewSettings
@@ -45,6 +49,37 @@ def test_lid_colours_average_the_hairs_out_of_the_skin_above_a_lid() -> None:
     field = lid_colours(source, [upper])
     assert field[28:48, 40:60].min() > 150.0  # (a plain average would be 145)
     assert np.array_equal(field[80:], source[80:].astype(np.float32))
+
+
+def _bandana_eye() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A skin-coloured crop with a red band (a bandana) down to 0.35 eye widths above an eye, black
+    kohl around the eye's opening and a blue eyeball in it: (source, upper, lower), lids (9, 2)."""
+    skin, red, kohl = (205, 160, 125), (170, 35, 35), (25, 20, 20)
+    source = np.full((120, 120, 3), skin, np.uint8)
+    xs = np.linspace(40, 80, 9)
+    upper = np.stack([xs, 60.0 - 8.0 * np.sin(np.linspace(0, np.pi, 9))], axis=1)
+    lower = np.stack([xs, 60.0 + 5.0 * np.sin(np.linspace(0, np.pi, 9))], axis=1)
+    source[:46] = red
+    cv2.ellipse(source, (60, 59), (24, 13), 0, 0, 360, kohl, -1)  # kohl around the opening
+    outline = np.concatenate([upper, lower[::-1]]).round().astype(np.int32)
+    cv2.fillPoly(source, [outline], (90, 130, 190))  # the eyeball
+    return source, upper, lower
+
+
+def test_matched_lid_colours_are_the_skin_around_the_eye_not_a_bandana_or_kohl() -> None:
+    """Given the lower lids, the lid's colour just above the eye is the skin's (within 12 RGB
+    levels), neither the bandana's red above, the kohl's black nor the eyeball's blue (main's
+    colours there are all three); the 4th channel marks the kohl on the lid itself to be painted
+    and the bandana higher up to be left as the photo's."""
+    source, upper, lower = _bandana_eye()
+    skin = np.array([205.0, 160.0, 125.0])
+    matched = lid_colours(source, [upper], [lower])
+    plain = lid_colours(source, [upper])
+    assert matched.shape == (120, 120, 4) and plain.shape == (120, 120, 3)
+    assert np.abs(matched[44:52, 55:66, :3] - skin).max() < 12.0
+    assert np.abs(plain[44:52, 55:66] - skin).max() > 80.0  # main: red, black and blue
+    assert matched[48:51, 55:66, 3].min() > 0.5  # kohl on the lid itself: painted
+    assert matched[28:38, 55:66, 3].max() < -0.9  # the bandana higher up: the photo's own
 
 
 def test_a_lid_stretched_well_beyond_twice_is_laid_as_paint_without_streaks() -> None:
@@ -119,3 +154,22 @@ def test_a_shut_low_creased_lid_is_not_made_of_vertical_streaks(
         upper, lower = upper[np.argsort(upper[:, 0])], lower[np.argsort(lower[:, 0])]
         default, streaked = (_streak(state.image, out, upper, lower) for out in outs)
         assert default <= 1.5 and streaked > 4.0, (default, streaked)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_matched_shut_lids_take_the_colour_of_the_skin_around_the_eye(
+    shared_data, registry: EngineRegistry
+) -> None:
+    """MakeItTalk johnny (kohl around the eyes under a red bandana), close_eyes 1: with
+    `matched_lids` both shut lids lie within CIEDE2000 7 of the skin ring under and beside each
+    eye (`lid_match`, the rule's threshold) and are as rough as that skin (0.6-1.5); without it
+    (main) the lids are the bandana's red, 12.9 and 27.9 away, and smooth."""
+    state = prepare_photo(shared_data / "images" / "yzhou359__MakeItTalk__johnny.jpg", registry=registry)
+    eyes = photo_eyes(state, registry)
+    matched, plain = (render(state, registry, "close_eyes=1", on) for on in (True, False))
+    for upper, lower in eyes:
+        d_e, rough = lid_match(state.image, matched, upper, lower)
+        d_main, rough_main = lid_match(state.image, plain, upper, lower)
+        assert d_e <= 7.0 and 0.6 <= rough <= 1.5, (d_e, rough)
+        assert d_main > 7.0 and rough_main < 0.6, (d_main, rough_main)

@@ -1,5 +1,6 @@
 """Tests of reconstruction/skin.py: a painted shut lid takes the fine texture of the photo's own
-skin above the eye, at the photo's resolution and with its direction (not isotropic grain)."""
+skin above the eye, at the photo's resolution and with its direction (not isotropic grain); matched
+to the skin around the eye, also on a photo about as fine as the crop, from skin only."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import cv2
 import numpy as np
 
 from reconstruction.crop import CropTransform
-from reconstruction.skin import lay_skin_texture
+from reconstruction.skin import lay_skin_texture, ring_skin, skin_weight
 
 
 def _scene(scale: float) -> tuple[np.ndarray, np.ndarray, CropTransform, np.ndarray, np.ndarray]:
@@ -56,3 +57,46 @@ def test_no_texture_where_a_crop_pixel_is_only_a_few_photo_pixels() -> None:
     the image is left as it is."""
     photo, image, transform, skin, hidden = _scene(2.0)
     assert np.array_equal(lay_skin_texture(image.copy(), photo, transform, skin, hidden), image)
+
+
+def test_matched_texture_also_where_a_crop_pixel_is_only_a_few_photo_pixels() -> None:
+    """2 photo pixels per crop pixel, matched to the skin around the eye: the flat lid gets the
+    skin's fine lines (as strong as a third of the photo's at least, horizontal), keeps its
+    brightness, and nothing far above the lid changes."""
+    photo, image, transform, skin, hidden = _scene(2.0)
+    out = lay_skin_texture(image.copy(), photo, transform, skin, hidden, matched=True)
+    inside = (slice(55 * 2, 66 * 2), slice(36 * 2, 64 * 2))
+    luma = out[inside][..., 1].astype(np.float32)
+    assert abs(float(luma.mean()) - 160.0) < 4.0
+    assert luma.std() > 0.33 * photo[inside][..., 1].astype(np.float32).std()
+    assert _anisotropy(luma) < 0.5
+    assert np.array_equal(out[: 35 * 2], image[: 35 * 2])
+
+
+def test_matched_texture_comes_from_skin_under_the_eye_where_a_band_above_is_not_skin() -> None:
+    """A dark-red band (a bandana, with its own coarse weave) where the band above the eye lies:
+    the lid's texture is read from the skin under the eye instead (its fine horizontal lines), not
+    from the weave."""
+    photo, image, transform, skin, hidden = _scene(6.0)
+    weave = np.indices((6 * 50, 600)).sum(axis=0) % 8 < 4  # a diagonal weave
+    band = photo[: 6 * 50].astype(np.float32) * 0.0 + np.where(weave[..., None], 120.0, 70.0) * [1.0, 0.2, 0.2]
+    photo = photo.copy()
+    photo[: 6 * 50] = band.astype(np.uint8)
+    out = lay_skin_texture(image.copy(), photo, transform, skin, hidden, matched=True)
+    luma = out[55 * 6 : 59 * 6, 36 * 6 : 64 * 6][..., 1].astype(np.float32)
+    assert _anisotropy(luma) < 0.5  # the lines under the eye; the weave would read about 1
+
+
+def test_ring_skin_is_the_skin_under_and_beside_an_eye() -> None:
+    """The ring's colour is the skin's, not the dark lashes along the lower lid (its lightest and
+    darkest are dropped) nor the bandana above the eye (never in the ring); a pixel of that skin
+    weighs 1, the bandana's red 0."""
+    image = np.full((100, 100, 3), (200, 150, 120), np.uint8)
+    image[:35] = (170, 30, 30)
+    image[52:54, 30:70] = (30, 25, 25)
+    opening = np.zeros((100, 100), bool)
+    opening[44:52, 30:70] = True
+    colour = ring_skin(image, opening, 40.0)
+    assert colour is not None and np.abs(colour - [200, 150, 120]).max() < 3.0
+    weight = skin_weight(image.astype(np.float32), colour)
+    assert weight[80, 50] == 1.0 and weight[10, 50] == 0.0
