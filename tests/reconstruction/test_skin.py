@@ -79,7 +79,7 @@ def test_matched_texture_comes_from_skin_under_the_eye_where_a_band_above_is_not
     from the weave."""
     photo, image, transform, skin, hidden = _scene(6.0)
     weave = np.indices((6 * 50, 600)).sum(axis=0) % 8 < 4  # a diagonal weave
-    band = photo[: 6 * 50].astype(np.float32) * 0.0 + np.where(weave[..., None], 120.0, 70.0) * [1.0, 0.2, 0.2]
+    band = np.where(weave[..., None], 120.0, 70.0) * np.array([1.0, 0.2, 0.2])
     photo = photo.copy()
     photo[: 6 * 50] = band.astype(np.uint8)
     out = lay_skin_texture(image.copy(), photo, transform, skin, hidden, matched=True)
