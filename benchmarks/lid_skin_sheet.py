@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.eye_crops import eye_box, values  # noqa: E402
 from benchmarks.mouth_sheet import write_sheet  # noqa: E402
 from benchmarks.paint_sheet import _label, _rows  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
@@ -80,17 +81,6 @@ def streak_ratio(image: np.ndarray, out: np.ndarray, upper: np.ndarray, lower: n
     return _detail_ratio(luma_out, lid) / _detail_ratio(luma_in, skin)
 
 
-def _eye_box(lids: np.ndarray, shape: tuple[int, ...]) -> tuple[slice, slice]:
-    width = float(np.ptp(lids[:, 0]))
-    x0, y0 = lids.min(axis=0) - [0.25 * width, 0.55 * width]
-    x1, y1 = lids.max(axis=0) + [0.25 * width, 0.3 * width]
-    return slice(max(0, int(y0)), min(shape[0], int(y1))), slice(max(0, int(x0)), min(shape[1], int(x1)))
-
-
-def _values(text: str) -> dict[str, float]:
-    return {name: float(value) for name, value in (part.split("=") for part in text.split(","))}
-
-
 def photo_rows(
     path: Path, registry: EngineRegistry, figures: list[str] | None, png: Path | None
 ) -> list[np.ndarray]:
@@ -103,7 +93,7 @@ def photo_rows(
         (transform.inverse_points(points[u, :2]), transform.inverse_points(points[lo, :2]))
         for u, lo in renderer.projector.layout.eyes
     ]
-    boxes = [_eye_box(np.concatenate(lids), state.image.shape) for lids in eyes]
+    boxes = [eye_box(np.concatenate(lids), state.image.shape, above=0.55) for lids in eyes]
     h, w = state.image.shape[:2]
     settings = renderer.settings
     parts = []
@@ -112,7 +102,7 @@ def photo_rows(
         for on in (False, True):
             renderer.settings = dataclasses.replace(renderer.settings, smooth_lids=on)
             outs.append(
-                edit(state, EditRequest(values=_values(text), engine="preview"), registry=registry).full_image
+                edit(state, EditRequest(values=values(text), engine="preview"), registry=registry).full_image
             )
         for k, box in enumerate(boxes):
             gap = np.full((box[0].stop - box[0].start, 6, 3), 255, np.uint8)

@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.eye_crops import eye_box, values  # noqa: E402
 from benchmarks.lid_edge_sheet import PHOTOS as EDGE_PHOTOS  # noqa: E402
 from benchmarks.lid_edge_sheet import edge_rows, print_figures  # noqa: E402
 from benchmarks.mouth_sheet import write_sheet  # noqa: E402 - its subprocess needs no other benchmark module
@@ -46,17 +47,6 @@ PHOTOS = (
 )
 EDITS = ("close_eyes=1", "close_eyes=0.6", "wink_left=1")
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-
-
-def _values(text: str) -> dict[str, float]:
-    return {name: float(value) for name, value in (part.split("=") for part in text.split(","))}
-
-
-def _eye_box(lids: np.ndarray, shape: tuple[int, ...]) -> tuple[slice, slice]:
-    width = float(np.ptp(lids[:, 0]))
-    x0, y0 = lids.min(axis=0) - [0.25 * width, 0.5 * width]
-    x1, y1 = lids.max(axis=0) + [0.25 * width, 0.3 * width]
-    return slice(max(0, int(y0)), min(shape[0], int(y1))), slice(max(0, int(x0)), min(shape[1], int(x1)))
 
 
 def measure(image: np.ndarray, out: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> tuple[float, float]:
@@ -94,14 +84,14 @@ def photo_rows(path: Path, registry: EngineRegistry, figures: list[str] | None) 
         (transform.inverse_points(points[u, :2]), transform.inverse_points(points[lo, :2]))
         for u, lo in layout.eyes
     ]
-    boxes = [_eye_box(np.concatenate(lids), state.image.shape) for lids in eyes]
+    boxes = [eye_box(np.concatenate(lids), state.image.shape) for lids in eyes]
     h, w = state.image.shape[:2]
     rows = []
     for text in EDITS:
         outs = []
         for on in (False, True):
             renderer.settings = dataclasses.replace(renderer.settings, lash_fringe=on)
-            request = EditRequest(values=_values(text), engine="preview")
+            request = EditRequest(values=values(text), engine="preview")
             outs.append(edit(state, request, registry=registry).full_image)
         parts = []
         for k, box in enumerate(boxes):
