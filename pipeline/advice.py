@@ -1,7 +1,8 @@
 """Notes for photos the renderer can only edit badly: what the user is told after the analysis.
 
-The renderer moves what the photo shows. A face seen from the side hides half of itself, and a mouth
-covered by a mask is not a mouth: edits there look stretched or paint lips on the mask. The notes
+The renderer moves what the photo shows. A face seen from the side hides half of itself, a mouth
+covered by a mask is not a mouth, and a hand over the face is kept still while the face moves
+behind it: edits there look stretched, paint lips on the mask or end at the hand's outline. The notes
 say so once, when the photo is analysed (web app) or edited (CLI); nothing is refused.
 """
 
@@ -18,6 +19,7 @@ __all__ = [
     "side_view_advice",
     "three_quarter_advice",
     "covered_mouth_advice",
+    "hand_advice",
     "photo_advice",
 ]
 
@@ -108,11 +110,25 @@ def covered_mouth_advice(crop: np.ndarray, landmarks: np.ndarray) -> str | None:
     return None
 
 
-def photo_advice(coefficients: FaceCoefficients, crop: np.ndarray, landmarks: np.ndarray) -> list[str]:
-    """Every note that applies to an analysed face (empty for a usual portrait)."""
+def hand_advice(hands: int) -> str | None:
+    """A note when `hands` (> 0) hands touch the face (`pipeline.hands`), else None."""
+    if hands <= 0:
+        return None
+    return (
+        "A hand covers part of the face: it is kept in place, so edits around it may look cut "
+        "(the face moves behind the hand)."
+    )
+
+
+def photo_advice(
+    coefficients: FaceCoefficients, crop: np.ndarray, landmarks: np.ndarray, *, hands: int = 0
+) -> list[str]:
+    """Every note that applies to an analysed face (empty for a usual portrait); hands: how many
+    hands touch the face."""
     notes = [
         side_view_advice(coefficients),
         three_quarter_advice(coefficients),
         covered_mouth_advice(crop, landmarks),
+        hand_advice(hands),
     ]
     return [note for note in notes if note]
