@@ -44,7 +44,7 @@ EDITS = {
     "roll 15": {"roll": 15.0},
     "open_mouth 1": {"open_mouth": 1.0},
 }
-PANEL = 480  # widest view shown at the photo's resolution
+PANEL = 400  # widest view shown at the photo's resolution
 
 
 def hull_pixels(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -101,7 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "hands_sheet.jpg")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "images")
-    parser.add_argument("--quality", type=int, default=80)
+    parser.add_argument("--quality", type=int, default=60)
     parser.add_argument("--survey", action="store_true", help="list the photos with a hand at the face")
     parser.add_argument("--tiles", type=Path, help="also write every panel as PNG into this folder")
     args = parser.parse_args()
