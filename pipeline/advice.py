@@ -1,8 +1,8 @@
 """Notes for photos the renderer can only edit badly: what the user is told after the analysis.
 
 The renderer moves what the photo shows. A face seen from the side hides half of itself, a mouth
-covered by a mask is not a mouth, and a hand over the face is kept still while the face moves
-behind it: edits there look stretched, paint lips on the mask or end at the hand's outline. The notes
+covered by a mask is not a mouth, and a hand at the face moves with it: edits there look
+stretched, paint lips on the mask or bend the hand. The notes
 say so once, when the photo is analysed (web app) or edited (CLI); nothing is refused.
 """
 
@@ -111,12 +111,16 @@ def covered_mouth_advice(crop: np.ndarray, landmarks: np.ndarray) -> str | None:
 
 
 def hand_advice(hands: int) -> str | None:
-    """A note when `hands` (> 0) hands touch the face (`pipeline.hands`), else None."""
+    """A note when `hands` (> 0) hands touch the face (`pipeline.hands.covering_hands`), else None.
+
+    The renderer moves what lies over and around the face with it: holding the hand still was
+    tried, but the face it hides cannot be shown (docs/HANDS.md).
+    """
     if hands <= 0:
         return None
     return (
-        "A hand covers part of the face: it is kept in place, so edits around it may look cut "
-        "(the face moves behind the hand)."
+        "A hand covers or touches part of the face: it moves with the face, so turning, nodding or "
+        "opening the mouth will bend or stretch it. A photo with nothing in front of the face edits best."
     )
 
 

@@ -1,17 +1,12 @@
-"""A hand in front of the face stays where it is while the face is edited.
+"""Hands at the face: found once per photo so that the user can be told.
 
 The geometric renderer moves whatever lies over the face's mesh with the face, and carries the
-face's flow beyond it (`pipeline.flow_spread`): a hand on the cheek or under the chin bent and
-stretched with every turn, nod or expression, and an opened mouth was painted over the fingers.
-Once per photo (`covering_hands`, when it is prepared) the hands touching the face are found
-(`reconstruction.hands`: MediaPipe's 21 landmarks, confirmed in the mirrored photo); each is
-outlined by the hull of its points and a stub of its forearm, widened by a finger's width
-(`hand_mask`, on the renderer crop). There the edited face's flow is 0 and nothing reads it
-(`pipeline.hold.keep_reads_out`): the face moves behind the hand right up to its outline, the hand
-stays as the photo shows it, and the painted layers are not laid over it
-(`pipeline.hold.hold_frame`). A weight rising smoothly from the hand, as for other people's faces,
-was tried first: it stretched the lips and the nose between the moving face and the still hand
-(docs/HANDS.md).
+face's flow beyond it (`pipeline.flow_spread`): a hand on the cheek or under the chin bends and
+stretches with every turn, nod or expression. Holding it still was tried and lost its rule (a
+warp of the photo cannot show the face the hand hides: the strip the face uncovers beside the hand
+is squeezed or drawn out; docs/HANDS.md). What remains: `covering_hands` finds the hands touching
+the edited face when the photo is prepared (`reconstruction.hands`: MediaPipe's 21 landmarks,
+confirmed in the mirrored photo), and `pipeline.advice` tells the user.
 """
 
 from __future__ import annotations
@@ -22,36 +17,31 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipeline.hold import hull_mask
 from reconstruction.hands import HandDetector
 
 __all__ = [
-    "FINGER_WIDTH",
     "MIN_PALM",
     "TOUCH_MARGIN",
+    "TOUCH_SHARE",
     "covering_hands",
-    "hand_outline",
-    "hand_mask",
-    "hand_weight",
-    "least",
 ]
 
-#: The hull of a hand's points (its joints' centres) is widened by this fraction of its palm's
-#: length (wrist to the middle finger's knuckle): about a finger's width.
-FINGER_WIDTH = 0.2
 #: A hand's palm is at least this fraction of the face's size (smaller "hands" on a face are the
 #: detector reading an ear or a nostril as a palm).
 MIN_PALM = 0.2
-#: A hand counts when its outline overlaps the face's mesh hull widened by this fraction of the face's size.
+#: A hand counts when at least `TOUCH_SHARE` of the hull of its points lies within the face's
+#: mesh hull widened by `TOUCH_MARGIN` of the face's size (the flow carried beyond the face moves
+#: it there), and its wrist lies outside the face's hull: a "hand" whose wrist is on the face is
+#: the detector reading a nose, a mouth or a forehead as a palm (seen on three shared photos,
+#: confirmed by the mirror on one of them).
 TOUCH_MARGIN = 0.1
-#: The forearm continues the wrist for this many palm lengths (it moves no more than the hand).
-FOREARM = 1.0
+TOUCH_SHARE = 0.05
 #: The region searched: the face's box widened by this many face sizes on each side, shrunk to
 #: at most `_SEARCH_SIDE` pixels.
 _SEARCH_MARGIN = 1.0
 _SEARCH_SIDE = 1024
-#: Wrist, the index, middle and little fingers' knuckles (MediaPipe's hand landmark order).
-_WRIST, _INDEX_BASE, _MIDDLE_BASE, _LITTLE_BASE = 0, 5, 9, 17
+#: The wrist and the middle finger's knuckle (MediaPipe's hand landmark order).
+_WRIST, _MIDDLE_BASE = 0, 9
 
 _detector: HandDetector | None = None
 _detector_lock = threading.Lock()
@@ -69,18 +59,13 @@ def _palm(hand: np.ndarray) -> float:
     return float(np.linalg.norm(hand[_MIDDLE_BASE] - hand[_WRIST]))
 
 
-def hand_outline(hand: np.ndarray) -> np.ndarray:
-    """(23, 2) points whose hull outlines a hand ((21, 2) landmarks) and a stub of its forearm:
-    the wrist moved one `FOREARM` palm length away from the middle knuckle, as wide as the palm."""
-    along = (hand[_WRIST] - hand[_MIDDLE_BASE]) * FOREARM
-    width = float(np.linalg.norm(hand[_INDEX_BASE] - hand[_LITTLE_BASE]))
-    across = np.array([-along[1], along[0]]) / max(float(np.linalg.norm(along)), 1e-6) * width / 2
-    stub = hand[_WRIST] + along
-    return np.vstack([hand, stub + across, stub - across])
-
-
-def _in_crop(hand: np.ndarray, transform: Any) -> np.ndarray:
-    return transform.apply_points(np.asarray(hand, np.float64))
+def _hull(points: np.ndarray, size: int, grow: int = 0) -> np.ndarray:
+    """(size, size) uint8 mask of the convex hull of (N, 2) crop points, widened by `grow` pixels."""
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [cv2.convexHull(np.round(points * 16).astype(np.int32))], 1, shift=4)
+    if grow > 0:
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    return mask
 
 
 def covering_hands(analysis: Any, detector: HandDetector | None = None) -> tuple[np.ndarray, ...]:
@@ -110,40 +95,17 @@ def covering_hands(analysis: Any, detector: HandDetector | None = None) -> tuple
     c = int(transform.crop_size)
     own_crop = np.asarray(own[:, :2], np.float64)
     crop_size = float((own_crop.max(axis=0) - own_crop.min(axis=0)).max())
-    near = hull_mask(own_crop, c, max(1, round(TOUCH_MARGIN * crop_size)))
+    near = _hull(own_crop, c, max(1, round(TOUCH_MARGIN * crop_size)))
+    outline = cv2.convexHull(own_crop.astype(np.float32))
     touching = []
     for hand in hands:
-        if _palm(hand) < MIN_PALM * size:
+        points = transform.apply_points(hand)
+        if (
+            _palm(hand) < MIN_PALM * size
+            or cv2.pointPolygonTest(outline, tuple(map(float, points[_WRIST])), False) >= 0
+        ):
             continue
-        if (hull_mask(_in_crop(hand_outline(hand), transform), c) & near).any():
+        hull = _hull(points, c)
+        if (hull & near).sum() >= TOUCH_SHARE * max(int(hull.sum()), 1):
             touching.append(hand)
     return tuple(touching)
-
-
-def hand_mask(analysis: Any, hands: tuple[np.ndarray, ...]) -> np.ndarray | None:
-    """(c, c) bool on the renderer crop: every hand in `hands` (photo pixels, from
-    `covering_hands`) outlined by `hand_outline` and widened by `FINGER_WIDTH`; None when there is
-    no hand in the crop."""
-    transform = getattr(analysis, "crop_transform", None)
-    if not hands or transform is None:
-        return None
-    c = int(transform.crop_size)
-    held = np.zeros((c, c), np.uint8)
-    for hand in hands:
-        points = _in_crop(hand_outline(hand), transform)
-        palm = _palm(_in_crop(hand, transform))
-        held |= hull_mask(points, c, max(1, round(FINGER_WIDTH * palm)))
-    return held > 0 if held.any() else None
-
-
-def hand_weight(held: np.ndarray | None) -> np.ndarray | None:
-    """(c, c) float32 weight for the edited face's flow: 0 on the hands' mask `held`, 1 elsewhere."""
-    return None if held is None else (~held).astype(np.float32)
-
-
-def least(*weights: np.ndarray | None) -> np.ndarray | None:
-    """The pixelwise minimum of the weights that are not None; None when all are."""
-    present = [w for w in weights if w is not None]
-    if not present:
-        return None
-    return present[0] if len(present) == 1 else np.minimum.reduce(present)

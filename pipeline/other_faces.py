@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
-
-from pipeline.hold import distance_to, hull_mask, smooth_rise
 
 __all__ = ["HOLD_MARGIN", "HOLD_REACH", "still_weight"]
 
@@ -54,15 +53,20 @@ def still_weight(analysis: Any) -> np.ndarray | None:
             or (points.min(axis=0) > c).any()
         ):
             continue
-        others |= hull_mask(points, c, max(1, round(HOLD_MARGIN * float(extent.max()))))
+        one = np.zeros((c, c), np.uint8)
+        cv2.fillPoly(one, [cv2.convexHull(np.round(points * 16).astype(np.int32))], 1, shift=4)
+        grow = max(1, round(HOLD_MARGIN * float(extent.max())))
+        others |= cv2.dilate(one, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
     if not others.any():
         return None
+    mine = np.zeros((c, c), np.uint8)
     own_points = np.asarray(own[:, :2], np.float64)
-    mine = hull_mask(own_points, c)
+    cv2.fillPoly(mine, [cv2.convexHull(np.round(own_points * 16).astype(np.int32))], 1, shift=4)
     others[mine > 0] = 0  # the edited face keeps its motion where the two outlines overlap
-    to_others = distance_to(others)
-    to_mine = distance_to(mine)
+    to_others = cv2.distanceTransform(1 - others, cv2.DIST_L2, 3)
+    to_mine = cv2.distanceTransform(1 - mine, cv2.DIST_L2, 3)
     reach = max(1.0, HOLD_REACH * float((own_points.max(axis=0) - own_points.min(axis=0)).max()))
-    away = smooth_rise(to_others, reach)  # from the other face outwards
+    t = np.clip(to_others / reach, 0.0, 1.0)
+    away = t * t * (3.0 - 2.0 * t)  # smoothstep from the other face outwards
     between = to_others / np.maximum(to_others + to_mine, 1e-6)  # 0 at the other face, 1 at the edited one
     return np.maximum(away, between).astype(np.float32)

@@ -21,8 +21,7 @@ from core.coefficients import FaceCoefficients
 from core.errors import InputError
 from pipeline.advice import photo_advice
 from pipeline.engines import EngineRegistry, check_engine_choice, default_registry
-from pipeline.hands import covering_hands, hand_mask, hand_weight, least
-from pipeline.hold import hold_frame, keep_reads_out
+from pipeline.hands import covering_hands
 from pipeline.media import even_frame_size
 from pipeline.other_faces import still_weight
 from pipeline.renderer import RenderedFrame, Renderer
@@ -60,7 +59,7 @@ class SourceState:
     painted layers are softened to (`reconstruction.softness.photo_blur`, measured by
     `prepare_photo`; 0, the paint as drawn, for a state made otherwise). hands: the hands touching
     the face, each (21, 2) landmarks in photo pixels (`pipeline.hands.covering_hands`, found by
-    `prepare_photo`): they stay where they are.
+    `prepare_photo`), which the user is told about (`advice`).
     """
 
     analysis: Any
@@ -69,9 +68,7 @@ class SourceState:
     hands: tuple[np.ndarray, ...] = ()
     _engine_states: dict[str, tuple[Renderer, Any]] = field(default_factory=dict, repr=False)
     _controls: ControlSet | None = field(default=None, repr=False)
-    _still: tuple[np.ndarray | None, np.ndarray | None] | None = field(
-        default=None, repr=False
-    )  # (weight, held)
+    _still: tuple[np.ndarray | None] | None = field(default=None, repr=False)  # (weight,) once computed
 
     @property
     def image(self) -> np.ndarray:
@@ -80,7 +77,7 @@ class SourceState:
 
     def advice(self) -> list[str]:
         """Notes for a face the renderer can only edit badly (`pipeline.advice`): a side view, a
-        covered mouth, a hand over the face; empty for a usual portrait."""
+        covered mouth, a hand at the face; empty for a usual portrait."""
         return photo_advice(self.coefficients, self.crop, self.analysis.crop_landmarks, hands=len(self.hands))
 
     @property
@@ -112,23 +109,14 @@ class SourceState:
         Engine states and controls are not carried over (the receiver makes its own)."""
         analysis = replace(self.analysis, image=canvas.image, crop_transform=canvas.transform)
         blur = self.paint_blur * canvas.scale
-        return SourceState(analysis, self.backend, blur, self.hands, _still=self._holds())
+        return SourceState(analysis, self.backend, blur, self.hands, _still=(self.still_weight(),))
 
     def still_weight(self) -> np.ndarray | None:
-        """(c, c) weight on the crop holding other people's faces (`pipeline.other_faces`) and the
-        hands in front of this one (`pipeline.hands`) still; None when there is neither."""
-        return self._holds()[0]
-
-    def held_mask(self) -> np.ndarray | None:
-        """(c, c) bool on the crop: the hands in front of this face (`pipeline.hands.hand_mask`),
-        which the face moves behind; None without such a hand."""
-        return self._holds()[1]
-
-    def _holds(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(c, c) weight on the crop holding other people's faces still (`pipeline.other_faces`);
+        None when the photo shows no other face near this one."""
         if self._still is None:
-            held = hand_mask(self.analysis, self.hands)
-            self._still = (least(still_weight(self.analysis), hand_weight(held)), held)
-        return self._still
+            self._still = (still_weight(self.analysis),)
+        return self._still[0]
 
     def engine_state(self, engine: Renderer) -> Any:
         """The state of `engine` for this photo, prepared on first use (and again after a registry reload)."""
@@ -147,10 +135,8 @@ class Canvas:
     image: (H, W, 3) uint8 RGB; transform: where the renderer crop lies in these pixels;
     scale: output pixels per photo pixel (1.0: the photo itself); paint_blur: the photo's own blur
     in these pixels (Gaussian sigma, `SourceState.paint_blur`), which painted layers are softened to;
-    still: optional (c, c) weight on the crop for a moving flow and its painted layers
-    (`SourceState.still_weight`: other people's faces and hands over the face stay where they are);
-    held: optional (c, c) bool on the crop that the flow neither moves nor reads
-    (`SourceState.held_mask`: a hand in front of the face, which the face moves behind).
+    still: optional (c, c) weight on the crop for a moving flow (`SourceState.still_weight`: other
+    people's faces stay where they are).
     """
 
     image: np.ndarray
@@ -158,7 +144,6 @@ class Canvas:
     scale: float = 1.0
     paint_blur: float = 0.0
     still: np.ndarray | None = None
-    held: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -228,7 +213,7 @@ def prepare_photo(
     face_model = analysis.coefficients.face_model
     landmarks = analysis.crop_transform.inverse_points(analysis.crop_landmarks[:, :2])
     blur = photo_blur(image, landmarks)  # once per photo, kept with its state
-    hands = covering_hands(analysis)
+    hands = covering_hands(analysis)  # once per photo, for the advice
     log.info(
         "photo prepared: %dx%d, face %d, backend %s (%s), blur %.2f px, %d hand(s) at the face",
         w,
@@ -264,13 +249,7 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Ca
     else:
         out_h, out_w = max(1, round(h * scale)), max(1, round(w * scale))
     if (out_h, out_w) == (h, w):
-        return Canvas(
-            image,
-            state.crop_transform,
-            paint_blur=state.paint_blur,
-            still=state.still_weight(),
-            held=state.held_mask(),
-        )
+        return Canvas(image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight())
     small = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
     sx, sy = w / out_w, h / out_h  # photo pixels per canvas pixel, per axis
     # canvas pixel centre u <-> photo pixel centre (u + 0.5) * s - 0.5 (as cv2.resize maps them)
@@ -281,8 +260,7 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Ca
         crop_size=state.crop_transform.crop_size,
         original_size=(out_h, out_w),
     )
-    blur = state.paint_blur * scale
-    return Canvas(small, transform, scale, blur, still=state.still_weight(), held=state.held_mask())
+    return Canvas(small, transform, scale, paint_blur=state.paint_blur * scale, still=state.still_weight())
 
 
 def _controls(state: SourceState, registry: EngineRegistry) -> ControlSet:
@@ -343,11 +321,7 @@ def edit(
     engine = registry.select(request.engine, state.backend, state.face_model)
     frame = engine.render_frame(state.engine_state(engine), coeffs)
     canvas = canvas or Canvas(
-        state.image,
-        state.crop_transform,
-        paint_blur=state.paint_blur,
-        still=state.still_weight(),
-        held=state.held_mask(),
+        state.image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight()
     )
     return EditResult(frame.crop, place_frame(canvas, frame), coeffs, engine.name)
 
@@ -361,12 +335,10 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
     network replaces the photo where it differs from the photo's own crop, feathered.
     """
     if frame.flow is not None:
-        if canvas.held is not None:
-            frame = replace(frame, flow=keep_reads_out(frame.flow, canvas.held))
-        frame = frame if canvas.still is None else hold_frame(frame, canvas.still)
+        flow = frame.flow if canvas.still is None else frame.flow * canvas.still[:, :, None]
         image = warp_photo(
             canvas.image,
-            frame.flow,
+            flow,
             canvas.transform,
             overlay=frame.overlay,
             overlay_alpha=frame.overlay_alpha,
