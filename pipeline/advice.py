@@ -1,7 +1,8 @@
 """Notes for photos the renderer can only edit badly: what the user is told after the analysis.
 
-The renderer moves what the photo shows. A face seen from the side hides half of itself, and a mouth
-covered by a mask is not a mouth: edits there look stretched or paint lips on the mask. The notes
+The renderer moves what the photo shows. A face seen from the side hides half of itself, a mouth
+covered by a mask is not a mouth, and a hand at the face moves with it: edits there look
+stretched, paint lips on the mask or bend the hand. The notes
 say so once, when the photo is analysed (web app) or edited (CLI); nothing is refused.
 """
 
@@ -18,6 +19,7 @@ __all__ = [
     "side_view_advice",
     "three_quarter_advice",
     "covered_mouth_advice",
+    "hand_advice",
     "photo_advice",
 ]
 
@@ -108,11 +110,29 @@ def covered_mouth_advice(crop: np.ndarray, landmarks: np.ndarray) -> str | None:
     return None
 
 
-def photo_advice(coefficients: FaceCoefficients, crop: np.ndarray, landmarks: np.ndarray) -> list[str]:
-    """Every note that applies to an analysed face (empty for a usual portrait)."""
+def hand_advice(hands: int) -> str | None:
+    """A note when `hands` (> 0) hands touch the face (`pipeline.hands.covering_hands`), else None.
+
+    The renderer moves what lies over and around the face with it: holding the hand still was
+    tried, but the face it hides cannot be shown (docs/HANDS.md).
+    """
+    if hands <= 0:
+        return None
+    return (
+        "A hand covers or touches part of the face: it moves with the face, so turning, nodding or "
+        "opening the mouth will bend or stretch it. A photo with nothing in front of the face edits best."
+    )
+
+
+def photo_advice(
+    coefficients: FaceCoefficients, crop: np.ndarray, landmarks: np.ndarray, *, hands: int = 0
+) -> list[str]:
+    """Every note that applies to an analysed face (empty for a usual portrait); hands: how many
+    hands touch the face."""
     notes = [
         side_view_advice(coefficients),
         three_quarter_advice(coefficients),
         covered_mouth_advice(crop, landmarks),
+        hand_advice(hands),
     ]
     return [note for note in notes if note]

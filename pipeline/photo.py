@@ -21,6 +21,7 @@ from core.coefficients import FaceCoefficients
 from core.errors import InputError
 from pipeline.advice import photo_advice
 from pipeline.engines import EngineRegistry, check_engine_choice, default_registry
+from pipeline.hands import covering_hands
 from pipeline.media import even_frame_size
 from pipeline.other_faces import still_weight
 from pipeline.renderer import RenderedFrame, Renderer
@@ -56,12 +57,15 @@ class SourceState:
     `engine_state` and kept here, so every later edit, clip or download reuses them. paint_blur:
     the photo's own blur around the eyes and mouth (Gaussian sigma, photo pixels; 0: sharp), which
     painted layers are softened to (`reconstruction.softness.photo_blur`, measured by
-    `prepare_photo`; 0, the paint as drawn, for a state made otherwise).
+    `prepare_photo`; 0, the paint as drawn, for a state made otherwise). hands: the hands touching
+    the face, each (21, 2) landmarks in photo pixels (`pipeline.hands.covering_hands`, found by
+    `prepare_photo`), which the user is told about (`advice`).
     """
 
     analysis: Any
     backend: str
     paint_blur: float = 0.0
+    hands: tuple[np.ndarray, ...] = ()
     _engine_states: dict[str, tuple[Renderer, Any]] = field(default_factory=dict, repr=False)
     _controls: ControlSet | None = field(default=None, repr=False)
     _still: tuple[np.ndarray | None] | None = field(default=None, repr=False)  # (weight,) once computed
@@ -73,8 +77,8 @@ class SourceState:
 
     def advice(self) -> list[str]:
         """Notes for a face the renderer can only edit badly (`pipeline.advice`): a side view, a
-        covered mouth; empty for a usual portrait."""
-        return photo_advice(self.coefficients, self.crop, self.analysis.crop_landmarks)
+        covered mouth, a hand at the face; empty for a usual portrait."""
+        return photo_advice(self.coefficients, self.crop, self.analysis.crop_landmarks, hands=len(self.hands))
 
     @property
     def crop(self) -> np.ndarray:
@@ -104,9 +108,8 @@ class SourceState:
         into that canvas needs (crop, coefficients), small enough to send to another process.
         Engine states and controls are not carried over (the receiver makes its own)."""
         analysis = replace(self.analysis, image=canvas.image, crop_transform=canvas.transform)
-        return SourceState(
-            analysis, self.backend, self.paint_blur * canvas.scale, _still=(self.still_weight(),)
-        )
+        blur = self.paint_blur * canvas.scale
+        return SourceState(analysis, self.backend, blur, self.hands, _still=(self.still_weight(),))
 
     def still_weight(self) -> np.ndarray | None:
         """(c, c) weight on the crop holding other people's faces still (`pipeline.other_faces`);
@@ -210,16 +213,18 @@ def prepare_photo(
     face_model = analysis.coefficients.face_model
     landmarks = analysis.crop_transform.inverse_points(analysis.crop_landmarks[:, :2])
     blur = photo_blur(image, landmarks)  # once per photo, kept with its state
+    hands = covering_hands(analysis)  # once per photo, for the advice
     log.info(
-        "photo prepared: %dx%d, face %d, backend %s (%s), blur %.2f px",
+        "photo prepared: %dx%d, face %d, backend %s (%s), blur %.2f px, %d hand(s) at the face",
         w,
         h,
         face_index,
         backend,
         face_model,
         blur,
+        len(hands),
     )
-    return SourceState(analysis, getattr(analysis, "backend", "") or str(backend).lower(), blur)
+    return SourceState(analysis, getattr(analysis, "backend", "") or str(backend).lower(), blur, hands)
 
 
 def prepared_for(photo: Any, backend: str, registry: EngineRegistry) -> SourceState:

@@ -13,6 +13,8 @@ from pipeline.advice import (
     SIDE_VIEW_DEGREES,
     THREE_QUARTER_DEGREES,
     covered_mouth_advice,
+    hand_advice,
+    photo_advice,
     side_view_advice,
     three_quarter_advice,
 )
@@ -41,6 +43,16 @@ def test_a_three_quarter_view_is_told_which_turn_stretches() -> None:
     assert three_quarter_advice(_pose(-SIDE_VIEW_DEGREES - 1.0)) is None  # the side-view note says it
     assert "yaw negative" in (three_quarter_advice(_pose(25.0)) or "")
     assert "yaw positive" in (three_quarter_advice(_pose(-30.0)) or "")
+
+
+def test_a_hand_at_the_face_gets_a_note() -> None:
+    assert hand_advice(0) is None
+    note = hand_advice(1)
+    assert note is not None and "hand" in note and "moves with the face" in note
+    crop = np.full((256, 256, 3), 128, np.uint8)
+    landmarks = np.full((478, 3), np.nan)
+    assert photo_advice(_pose(0.0), crop, landmarks) == []
+    assert photo_advice(_pose(0.0), crop, landmarks, hands=2) == [note]
 
 
 def test_missing_landmarks_give_no_mouth_advice() -> None:
