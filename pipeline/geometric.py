@@ -60,6 +60,7 @@ from pipeline.head_fill import composite, valid_region
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
+from pipeline.neck import jaw_edge
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
@@ -92,6 +93,8 @@ class PreviewSettings:
     25 ms on a loaded 2-core machine), and at yaw 30 it stretches a microphone or a letter beside
     the head into a smear and drags loose strands the segmenter misses into pale smears; neck: below
     the jaw the flow also fades downwards, to still shoulders (`pipeline.neck`, docs/NECK.md);
+    jaw_edge: under the jaw the face moves over a neck that stays, the jaw's outline an occlusion
+    edge (`pipeline.neck.jaw_edge`, docs/JAW_EDGE.md);
     lash_fringe: a shutting lid reads its skin from above the photo's dark lash run only (found
     once per photo, `eyes.lash_heights`), that run is hidden with the eyeball at the photo's
     resolution, and the lash line takes its colour (docs/SHUT_LIDS.md): the lashes are not
@@ -110,6 +113,7 @@ class PreviewSettings:
     fine_teeth: int = 2
     head: bool = False
     neck: bool = True
+    jaw_edge: bool = False
     lash_fringe: bool = True
     smooth_lids: bool = True
 
@@ -346,6 +350,10 @@ class GeometricRenderer:
             to_crop = np.array([[1.0 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1.0 / sy, 0.5 / sy - 0.5]])
             folds = fold_boxes(fold_cells(nodes + spread, spacing=1.0 / sx), to_crop)
         self._refine_openings(motion.flow, state, target_points, gaze, folds)
+        if self.settings.jaw_edge and state.head is None:
+            neck = jaw_edge(motion.flow, state.points[:, :2], target_points[:, :2], state.face_size)
+            if neck is not None:
+                motion = HeadMotion(flow=motion.flow, back=neck[0], alpha=neck[1])
         return motion
 
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
