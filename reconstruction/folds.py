@@ -184,9 +184,12 @@ def _blend(
     for read in (first, second):
         px = to_photo[0, 0] * read[:, 0] + to_photo[0, 1] * read[:, 1] + to_photo[0, 2]
         py = to_photo[1, 0] * read[:, 0] + to_photo[1, 1] * read[:, 1] + to_photo[1, 2]
-        maps = (px.astype(np.float32)[:, None], py.astype(np.float32)[:, None])
+        # The points as rows of at most 4096 (remap takes fewer than 32767 rows).
+        width = min(len(u), 4096)
+        pad = -len(u) % width
+        maps = [np.pad(p.astype(np.float32), (0, pad), mode="edge").reshape(-1, width) for p in (px, py)]
         sampled = cv2.remap(photo, *maps, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        colours.append(sampled.reshape(len(u), -1).astype(np.float32))
+        colours.append(sampled.reshape(-1, photo.shape[2])[: len(u)].astype(np.float32))
     blended = share[:, None] * colours[0] + (1.0 - share[:, None]) * colours[1]
     region = out[part]
     region[inside] = np.clip(blended + 0.5, 0, 255).astype(out.dtype)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from reconstruction.crop import CropTransform, warp_photo
-from reconstruction.folds import fold_boxes, fold_cells
+from reconstruction.folds import blend_across_folds, fold_boxes, fold_cells
 
 C = 64
 SCALE = 8
@@ -63,3 +63,20 @@ def test_fold_boxes_surround_each_edge() -> None:
     assert len(boxes) == 2
     lo, hi = min(boxes, key=lambda b: b[0][1])
     assert lo[0] <= 2 * 3 + 0.5 - 1.0 and hi[0] >= 2 * 4 + 0.5 and lo[1] <= 2 * 2 + 0.5 - 1.0
+
+
+def test_an_edge_with_more_points_than_one_remap_takes_is_drawn() -> None:
+    """A fold over a large photo (80 000 of its pixels in one edge's cells; OpenCV's remap takes
+    fewer than 32 767 rows) is drawn, not an error."""
+    n = 400
+    photo = np.zeros((n, n, 3), np.uint8)
+    photo[:, n // 2 :] = 255
+    flow = np.zeros((3, 3, 2), np.float32)
+    flow[:, 2, 0] = 40.0  # the right column of nodes reads 40 grid cells on
+    folds = np.array([[False, True], [False, True]])  # the right cells straddle the jump
+    out = np.zeros_like(photo)
+    to_grid = np.array([[2.0 / n, 0.0, 0.0], [0.0, 2.0 / n, 0.0]])  # photo pixel -> grid (2 cells)
+    to_photo = np.array([[n / 2.0, 0.0, 0.0], [0.0, n / 2.0, 0.0]])
+    blend_across_folds(out, photo, flow, folds, to_grid, to_photo)
+    assert out[:, : n // 2 - 1].max() == 0  # outside the fold cells nothing is drawn
+    assert out[:, n // 2 + 2 :].min() == 255  # inside, both sides read the white half
