@@ -59,6 +59,15 @@ from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similari
 from pipeline.head_fill import composite, valid_region
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
+from pipeline.mouth_look import MouthLook
+from pipeline.mouth_look_net import (
+    bundled_look_net,
+    lip_colour,
+    look_condition,
+    mouth_opening,
+    predict_look,
+    source_patch,
+)
 from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform
@@ -99,7 +108,9 @@ class PreviewSettings:
     well beyond twice down over the opening, is laid as paint in the photo's own lid colours with
     the fine texture of the photo's skin above the eye (`lid_skin.smooth_shut_lids`,
     `reconstruction.skin`, docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated
-    down the lid.
+    down the lid; mouth_look: the painted mouth's appearance (`pipeline.mouth_look`; None: the
+    painter's own constants); mouth_net: let the mouth look network choose it per photo and target
+    (`pipeline.mouth_look_net`, docs/MOUTH_REFINER.md; off: it has not won its rule).
     """
 
     raster_scale: float = 0.5
@@ -112,6 +123,8 @@ class PreviewSettings:
     neck: bool = True
     lash_fringe: bool = True
     smooth_lids: bool = True
+    mouth_look: MouthLook | None = None
+    mouth_net: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -168,6 +181,8 @@ class GeometricRenderer:
         self._segmenter_lock = threading.Lock()
         self._detector: Any = None  # FaceDetector for the irises, made on first use (shared, locked)
         self._detector_lock = threading.Lock()
+        self._look_net: Any = None  # MouthLookNet, loaded on first use
+        self._look_net_lock = threading.Lock()
         if not 0.1 <= self.settings.raster_scale <= 1.0:
             raise InputError(f"raster_scale must be in [0.1, 1], got {self.settings.raster_scale}")
 
@@ -348,6 +363,10 @@ class GeometricRenderer:
         self._refine_openings(motion.flow, state, target_points, gaze, folds)
         return motion
 
+    def mouth_motion(self, state: PreviewState, target: FaceCoefficients) -> MouthMotion:
+        """The photo's mouth interior with the inner lips of the photo and of `target`."""
+        return self._mouth(state, self._target_points(state, target))
+
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
         """The photo's mouth interior with the inner lips of the photo and of the target."""
         layout = self.projector.layout
@@ -512,6 +531,7 @@ class GeometricRenderer:
         cover = np.zeros(state.size, np.float32)
         paint = out.copy()  # the overlay: the painted colours themselves, not blended with the lips
         mouth = self._mouth(state, target_points)
+        look = self._mouth_look(state, target_points)
         teeth = paint_mouth(
             out,
             cover,
@@ -520,6 +540,7 @@ class GeometricRenderer:
             exposure=state.exposure,
             teeth=self.settings.teeth,
             paint=paint,
+            look=look,
         )
         painted = cover.copy()
         for (upper, lower), iris in zip(self.projector.layout.eyes, state.irises, strict=True):
@@ -544,7 +565,7 @@ class GeometricRenderer:
             )  # no red mouth in a grey photo
         if teeth and self.settings.fine_teeth > 1:  # crisp teeth once laid over a large photo
             grey, factor = state.greyscale, self.settings.fine_teeth
-            paint = fine_paint(paint, cover, mouth, state.face_size, state.exposure, factor, grey)
+            paint = fine_paint(paint, cover, mouth, state.face_size, state.exposure, factor, grey, look)
         return RenderedFrame(
             crop=out,
             flow=flow,
@@ -555,6 +576,26 @@ class GeometricRenderer:
             front_alpha=motion.alpha,
             skin=skin,
         )
+
+    def look_network(self) -> Any:
+        """The mouth look network (loaded once; WeightsNotFoundError / CheckpointError when its files
+        are missing or broken), or None when it was trained for another face model."""
+        with self._look_net_lock:
+            if self._look_net is None:
+                self._look_net = bundled_look_net(self.face_model) or False
+        return self._look_net or None
+
+    def _mouth_look(self, state: PreviewState, target_points: np.ndarray) -> MouthLook | None:
+        """The painted mouth's look: the network's for this photo and target with `mouth_net`,
+        else the settings' (None: the painter's own)."""
+        model = self.look_network() if self.settings.mouth_net else None
+        if model is None:
+            return self.settings.mouth_look
+        layout = self.projector.layout
+        patch = source_patch(state.source, state.points, layout.mouth, model.config)
+        lip = lip_colour(state.source, state.points, layout.lips)
+        condition = look_condition(mouth_opening(target_points, layout.mouth), lip, state.exposure)
+        return predict_look(model, patch, condition)
 
     def _shut_openings(
         self, state: PreviewState, target_points: np.ndarray

@@ -18,9 +18,10 @@ import numpy as np
 
 from pipeline.face_paint import EDGE_RAMP, box_around
 from pipeline.mouth import MouthInterior, MouthMotion, OpeningColumns, corners_x, opening_columns
-from pipeline.teeth import TOOTH_COLOUR, draw_teeth
+from pipeline.mouth_look import MouthLook
+from pipeline.teeth import draw_teeth
 
-__all__ = ["RIM_OVERLAP", "paint_mouth", "paint_mouth_fine", "fine_paint"]
+__all__ = ["RIM_OVERLAP", "paint_mouth", "paint_mouth_fine", "fine_paint", "gap_layer"]
 
 #: How far past the target's inner lower lip the painted gap reaches where it does not end on the
 #: photo's lower teeth, crop pixels: the photo's dark between its lips lies partly outside the
@@ -36,6 +37,7 @@ def paint_mouth(
     exposure: float,
     teeth: bool = True,
     paint: np.ndarray | None = None,
+    look: MouthLook | None = None,
 ) -> bool:
     """Paint the gap the photo never showed into the (H, W, 3) uint8 crop `out` (in place) and
     record where in `coverage` (H, W) float32; True when it drew teeth of its own (`pipeline.teeth`,
@@ -46,14 +48,14 @@ def paint_mouth(
     along the same smooth contour: `reconstruction.overlay.photo_alpha`); `paint` (H, W, 3) uint8,
     when given, receives the gap's own colour wherever it covers anything and two pixels beyond
     (not blended with the lips, so the rim at the photo's resolution has no fringe of the crop's
-    lip colour).
+    lip colour); `look`: the painted mouth's appearance (`MouthLook()`, the painter's own, when None).
     """
     box = box_around(np.concatenate(mouth.target_lips), out.shape[:2], pad=2)
     if box is None:
         return False
     x0, y0, x1, y1 = box
     xs, ys = np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64)
-    painted = _painted(xs, ys, mouth, 1.0, face_size, exposure, teeth)
+    painted = _painted(xs, ys, mouth, 1.0, face_size, exposure, teeth, look=look)
     if painted is None:
         return False
     distance, extra, colour, drawn = painted
@@ -74,6 +76,30 @@ def paint_mouth(
     return drawn and mouth.interior.teeth is None
 
 
+def gap_layer(
+    shape: tuple[int, int],
+    mouth: MouthMotion,
+    face_size: float,
+    exposure: float,
+    teeth: bool = True,
+    look: MouthLook | None = None,
+) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
+    """What `paint_mouth` lays into a crop of (H, W) `shape`: its box (x0, y0, x1, y1), the (h, w)
+    alpha and the (h, w, 3) float colour there (the crop becomes `crop + alpha * (colour - crop)`
+    before rounding); None when nothing opens. For fitting a look to real frames."""
+    box = box_around(np.concatenate(mouth.target_lips), shape, pad=2)
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    xs, ys = np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64)
+    painted = _painted(xs, ys, mouth, 1.0, face_size, exposure, teeth, look=look)
+    if painted is None:
+        return None
+    distance, extra, colour, _ = painted
+    alpha = np.clip(distance + 0.5, 0.0, 1.0) * extra
+    return box, np.asarray(alpha, np.float32), np.clip(colour + 0.5, 0, 255).astype(np.float32)
+
+
 def fine_paint(
     paint: np.ndarray,
     cover: np.ndarray,
@@ -82,6 +108,7 @@ def fine_paint(
     exposure: float,
     factor: int,
     greyscale: bool = False,
+    look: MouthLook | None = None,
 ) -> np.ndarray:
     """The (c, c, 3) uint8 overlay `paint` at `factor` times the crop's resolution, its mouth gap
     drawn again at that resolution (`paint_mouth_fine`); grey where the photo is.
@@ -96,14 +123,19 @@ def fine_paint(
     x1, y1 = min(int(xs.max()) + 4, paint.shape[1]), min(int(ys.max()) + 4, paint.shape[0])
     box = fine[y0 * factor : y1 * factor, x0 * factor : x1 * factor]
     box[...] = cv2.resize(paint[y0:y1, x0:x1], None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
-    paint_mouth_fine(fine, mouth, face_size, exposure, factor)
+    paint_mouth_fine(fine, mouth, face_size, exposure, factor, look)
     if greyscale:
         box[...] = cv2.cvtColor(box, cv2.COLOR_RGB2GRAY)[:, :, None]
     return fine
 
 
 def paint_mouth_fine(
-    fine: np.ndarray, mouth: MouthMotion, face_size: float, exposure: float, factor: int
+    fine: np.ndarray,
+    mouth: MouthMotion,
+    face_size: float,
+    exposure: float,
+    factor: int,
+    look: MouthLook | None = None,
 ) -> None:
     """Draw the gap's own colour (with `paint_mouth`'s own teeth) again into `fine` (in place), an
     (f H, f W, 3) uint8 paint at `factor` f samples per crop pixel (sample u lies at crop x
@@ -116,7 +148,7 @@ def paint_mouth_fine(
     x0, y0, x1, y1 = (factor * v for v in box)
     step = 1.0 / factor
     xs, ys = ((np.arange(a, b, dtype=np.float64) + 0.5) * step - 0.5 for a, b in ((x0, x1), (y0, y1)))
-    painted = _painted(xs, ys, mouth, step, face_size, exposure, True, keep_teeth=False)
+    painted = _painted(xs, ys, mouth, step, face_size, exposure, True, keep_teeth=False, look=look)
     if painted is None:
         return
     distance, _, colour, _ = painted
@@ -133,6 +165,7 @@ def _painted(
     exposure: float,
     teeth: bool,
     keep_teeth: bool = True,
+    look: MouthLook | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
     """The painted gap at sample columns `xs` (X,) and rows `ys` (Y,) (crop pixels, `step` apart):
     (Y, X) signed distance to its rim (`_gap`), (Y, X) or (1, X) how much wider than the photo the
@@ -154,7 +187,10 @@ def _painted(
     distance, cols, gap_top, gap_bottom, keep = gap
     # No painted teeth where the photo's own lower teeth are kept.
     drawn = teeth and (keep.max() < 0.5 or not keep_teeth)
-    colour = _cavity(mouth, ys[:, None], cols, (gap_top, gap_bottom), face_size, exposure, drawn, step, seed)
+    gaps = (gap_top, gap_bottom)
+    colour = _cavity(
+        mouth, ys[:, None], cols, gaps, face_size, exposure, drawn, step, seed, look or MouthLook()
+    )
     extra = cols.extra[None, :]
     if level is None:
         return distance, extra, colour, drawn
@@ -229,11 +265,13 @@ def _cavity(
     teeth: bool,
     step: float,
     seed: int,
+    look: MouthLook,
 ) -> np.ndarray:
     """(Y, X, 3) float colour of the synthesised gap at rows `ys` (Y, 1) and `cols` (crop pixels,
     `step` apart), between its upper and lower rim `gap` ((X,) y each): the photo's own dark colour
     (or a dark red-brown), in shadow under the upper teeth and towards the corners, a tongue low
-    down, and teeth where plausible (`pipeline.teeth` where the photo shows none, `seed` the photo's)."""
+    down, and teeth where plausible (`pipeline.teeth` where the photo shows none, `seed` the photo's);
+    `look` sets the colours and shading."""
     interior = mouth.interior
     # float32 is enough for colours and half the work on the fine grid; a mouth that keeps the
     # photo's own teeth is painted as before (float64).
@@ -245,17 +283,19 @@ def _cavity(
     height = np.maximum(gap_bottom - gap_top, 1.0)
     v = np.clip((ys - gap_top) / height, 0.0, 1.0)  # 0 under the upper part, 1 above the lower
     centre = (1.0 - (2.0 * across - 1.0) ** 2)[None, :]  # 1 mid-mouth, 0 at the corners
-    default = np.array([34.0, 13.0, 15.0], f32) * exposure
+    default = np.array(look.cavity, f32) * exposure
     base = default if interior.cavity is None else 0.5 * default + 0.5 * np.minimum(interior.cavity, 55.0)
     shadow = np.clip((ys - gap_top) / (0.012 * size), 0.0, 1.0)  # under the upper teeth
-    shade = (0.35 + 0.65 * centre) * (0.45 + 0.55 * shadow) * (0.75 + 0.4 * v)  # dark at the back
+    shade = (
+        (look.corners + (1.0 - look.corners) * centre) * (0.45 + 0.55 * shadow) * (0.75 + look.floor * v)
+    )  # dark at the back
     colour = base[None, None, :] * shade[:, :, None]
     # A tongue: a lighter, redder mound rising from the lower part towards the middle.
     open_enough = np.clip((height / size - 0.03) / 0.04, 0.0, 1.0)[None, :]
     crest = 0.45 + 0.5 * (2.0 * across[None, :] - 1.0) ** 2
     tongue = np.clip((v - crest) / 0.2, 0.0, 1.0) * open_enough
-    tongue_colour = np.array([160.0, 66.0, 70.0], f32) * exposure * (0.45 + 0.55 * v[:, :, None])
-    colour = colour + (tongue_colour - colour) * (0.75 * tongue * np.sqrt(centre))[:, :, None]
+    tongue_colour = np.array(look.tongue, f32) * exposure * (0.45 + 0.55 * v[:, :, None])
+    colour = colour + (tongue_colour - colour) * (look.tongue_share * tongue * np.sqrt(centre))[:, :, None]
     if not teeth:
         return colour
     if interior.teeth is None:
@@ -263,10 +303,20 @@ def _cavity(
         # photo's own opening was already tall: its own inside is there), lower ones once well open.
         no_teeth = np.clip(1.5 - cols.gap_s / (0.04 * size), 0.0, 1.0)[None, :, None]
         upper = mouth.target_lips[0]
-        tooth = TOOTH_COLOUR * float(np.clip(1.3 * exposure, 0.7, 1.1))  # dimmer in a dark photo
-        lower = float(np.max(open_enough))
+        tooth = np.asarray(look.teeth) * float(np.clip(1.3 * exposure, 0.7, 1.1))  # dimmer in a dark photo
+        lower = float(np.max(open_enough)) * look.lower_teeth
         drawn = draw_teeth(
-            colour, ys, cols.x_t, (gap_top, gap_bottom), (upper[0], upper[-1]), size, tooth, step, lower, seed
+            colour,
+            ys,
+            cols.x_t,
+            (gap_top, gap_bottom),
+            (upper[0], upper[-1]),
+            size,
+            tooth,
+            step,
+            lower,
+            seed,
+            look.upper_teeth,
         )
         # In the corners' shadow (the cheeks hide the back of the row) the teeth sink into the dark.
         seen = no_teeth * (np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2)[:, :, None]

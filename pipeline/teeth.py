@@ -150,6 +150,7 @@ def draw_teeth(
     step: float = 1.0,
     lower: float = 1.0,
     seed: int = 0,
+    upper: float = 1.0,
 ) -> np.ndarray:
     """(Y, X, 3) float `colour` of the gap (the cavity) with teeth drawn over it.
 
@@ -160,7 +161,8 @@ def draw_teeth(
     crop pixels; tooth: (3,) RGB of a lit tooth (its highlight is derived from it, so it follows
     the photo's exposure); step: crop pixels per sample (edges are anti-aliased over a sample);
     lower: in [0, 1], how much of the lower teeth shows (0: none); seed: the photo's (each tooth's
-    small differences of length, tilt and colour).
+    small differences of length, tilt and colour); upper: a factor of how much of the upper teeth
+    shows (1: what the opening leaves room for).
     """
     mm, top_mid, bottom_mid, level = _frame(xs, gap, corners, face_size)
     f32 = np.float32
@@ -177,7 +179,7 @@ def draw_teeth(
     # What is drawn is a mix of the cavity and the tooth: out = cavity * keep + light @ colours,
     # light (Y, X, 5): how much of the cervical, body and edge colour, of the gloss and of the gum.
     # Upper teeth: never more than half the opening (the rest is the dark mouth behind them).
-    reach = min(1.0, 0.5 * height / _UPPER_SHOW[0]) * (1.0 - 0.5 * pursed)
+    reach = min(1.0, 0.5 * height / _UPPER_SHOW[0]) * (1.0 - 0.5 * pursed) * upper
     shape = (_UPPER_WIDTHS, _UPPER_SHOW, _UPPER_BOW, *_CORNERS)
     edge, to_gap, middle, along, arc, flat = _row(
         across, (ys - top_mid - level) / mm, _ARCH[0], shape, reach, vary
