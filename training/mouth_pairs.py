@@ -1,13 +1,12 @@
-"""Frame pairs for the mouth-interior network, and the region metrics it is judged by.
+"""The rule's cross-frame mouth pairs, and the region metrics the mouth networks are judged by.
 
 From each clip of a folder (with MANIFEST.tsv identity groups): the product's reconstruction
 backend analyses the first seconds (fixed crop, per-frame coefficients, crop landmarks) of the
 frames scaled to at most `max_side`; frames with a closed mouth are sources, frames with an open
-mouth are targets (same clip, same person). For each pair the geometric renderer draws the source
-with the target's coefficients; the mouth box of that rendering (and the painted gap's coverage)
-is cut from the 256 px crop, the photo's own mouth box from the source crop, and the ground truth
-(the real target's mouth) from the clip's **native-resolution** frame through the same box. Cached
-one .npz per clip. The thresholds and the split are the rule's (docs/MOUTH_REFINER.md).
+mouth are targets (same clip, same person; `select_pairs`). The judged box (`mouth_box`) lies
+around the target's inner lips; the ground truth is the real target's mouth cut from the clip's
+**native-resolution** frame through the same box (`native_patch`). The thresholds and the split
+are the rule's (docs/MOUTH_REFINER.md); `training.mouth_looks` builds and caches the pairs.
 
 Metrics (`region_metrics`): PSNR (dB), SSIM (Gaussian window 11, sigma 1.5, luma) and the stlpips
 distance (AlexNet trunk, shift-tolerant variant of `stlpips-pytorch`, an optional training extra).
