@@ -267,13 +267,13 @@ def train(videos: Path, folder: Path, out: Path, minutes: float, batch: int = 32
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         step += 1
         if step % 200 == 0:
             logger.info("step %d: loss %.4f", step, float(np.mean(losses[-200:])))
     model.eval()
     model.save_pretrained(out)
-    spread = float(np.mean((target - target.mean(0)) ** 2))
+    spread = float(torch.mean((target - target.mean(0)) ** 2))
     record = {
         "steps": step,
         "minutes": (time.perf_counter() - start) / 60.0,

@@ -138,3 +138,33 @@ def test_a_closed_mouth_is_the_same_with_any_look(scene) -> None:
     look = MouthLook(cavity=(120.0, 90.0, 90.0), teeth=(100.0, 100.0, 100.0))
     other = GeometricRenderer(model, PreviewSettings(mouth_look=look)).render_frame(state, closed)
     np.testing.assert_array_equal(plain.crop, other.crop)
+
+
+def test_the_shipped_files_load() -> None:
+    model = bundled_look_net("pirender-mesh-v1")
+    assert model is not None and model.config == MouthLookConfig()
+    assert sum(p.numel() for p in model.parameters()) < 200_000
+
+
+@pytest.mark.realdata
+def test_an_opened_mouth_keeps_the_photos_teeth_with_the_network_on(shared_data: Path) -> None:
+    """`test_geometric.py::test_an_opened_mouth_keeps_the_photos_teeth`'s dark gap, network on (the
+    shipped weights)."""
+    from pipeline import EngineRegistry
+    from pipeline.photo import EditRequest, edit, prepare_photo
+    from reconstruction.detection import FaceDetector
+
+    registry = EngineRegistry(fast=False)
+    state = prepare_photo(shared_data / "images" / "serengil__deepface__img1.jpg", registry=registry)
+    renderer = registry.geometric(state.backend).renderer
+    renderer.settings = dataclasses.replace(renderer.settings, mouth_net=True)
+    out = edit(state, EditRequest(values={"open_mouth": 0.6}, engine="preview"), registry=registry).full_image
+    renderer.settings = dataclasses.replace(renderer.settings, mouth_net=False)
+    with FaceDetector() as detector:
+        lm = detector.detect_one(out).face.landmarks[:, :2].astype(np.float64)
+    top, bottom, width = lm[13], lm[14], lm[308, 0] - lm[78, 0]
+    height = bottom[1] - top[1]
+    xs = slice(int(top[0] - 0.2 * width), int(top[0] + 0.2 * width))
+    middle = out[int(top[1] + 0.4 * height) : int(top[1] + 0.6 * height), xs].astype(np.float32)
+    lower = out[int(bottom[1] - 0.15 * height) : int(bottom[1]), xs].astype(np.float32)
+    assert lower.mean() > middle.mean() + 30.0, (middle.mean(), lower.mean())
