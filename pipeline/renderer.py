@@ -22,6 +22,7 @@ import numpy as np
 
 from core.coefficients import FaceCoefficients, MotionSequence
 from reconstruction.crop import CropTransform
+from reconstruction.rim_skin import MagnifiedBand
 
 __all__ = ["FrameProgress", "RenderedFrame", "Renderer", "crops"]
 
@@ -43,7 +44,9 @@ class RenderedFrame:
     behind the first, (c, c, 2) float32 and (c, c) float32 in [0, 1]: where front_alpha < 1 the
     output shows the source at (x, y) + back_flow (the background a moved head uncovers), or None.
     skin: (c, c) float32 in [0, 1], where the overlay is painted skin to be given the photo's own
-    fine texture at its resolution (`reconstruction.skin.lay_skin_texture`), or None.
+    fine texture at its resolution (`reconstruction.skin.lay_skin_texture`), or None. magnified:
+    where the flow magnifies the photo along its rows enough to streak, to be given unmagnified
+    fine detail at the photo's resolution (`reconstruction.rim_skin.MagnifiedBand`), or None.
     With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
     without one, the crop is pasted where it differs from the photo.
     """
@@ -56,6 +59,7 @@ class RenderedFrame:
     back_flow: np.ndarray | None = None
     front_alpha: np.ndarray | None = None
     skin: np.ndarray | None = None
+    magnified: MagnifiedBand | None = None
 
 
 class Renderer(abc.ABC):
