@@ -51,6 +51,9 @@ __all__ = [
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: From this closure on, the lid pulled down by `refine_eye_flow` covers the whole opening.
 SHUT_CLOSURE = 0.57
+#: How far `close_eyes` 1 moves the lids towards each other, in eye widths (mean over the lid
+#: points): the face model's mean gap; measured 0.12-0.15 on 7 photos, narrow to wide-open eyes.
+_MEAN_GAP = 0.14
 #: How far the iris centre moves at gaze 1, in eye widths (x, y).
 GAZE_REACH = (0.2, 0.14)
 #: How far the face mesh's iris points move when an iris moves, across (x, y). The mesh reads
@@ -177,6 +180,7 @@ def refine_eye_flow(
     target_lids: tuple[np.ndarray, np.ndarray],
     gaze: np.ndarray | None = None,
     lashes: np.ndarray | None = None,
+    wide: bool = False,
 ) -> None:
     """Set the (H, W, 2) full-resolution backward flow of one eye (in place): closing lids and gaze.
 
@@ -184,13 +188,14 @@ def refine_eye_flow(
     lashes: (K,) the photo's lash run above each point of its upper lid (`lash_heights`), or None:
     a closing lid then reads its skin from above the lashes only, and the lashes hang down from
     its margin as a fringe `_FRINGE` times as long (root at the margin, tips at the lid's edge)
-    instead of being stretched over the lid.
+    instead of being stretched over the lid. wide: a wide-open eye's closure counts the lids'
+    travel in mean eye gaps (`_closing`), so close_eyes 1 shuts it.
     """
     (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
     width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
     if width_s < 4.0:
         return
-    to_source, up_ts, lo_ts, closure = _closing(source_lids, target_lids)
+    to_source, up_ts, lo_ts, closure = _closing(source_lids, target_lids, wide)
     shift = np.zeros(2)
     if gaze is not None and iris is not None:
         shift = np.array([gaze[0] * GAZE_REACH[0], -gaze[1] * GAZE_REACH[1]]) * width_s
@@ -276,26 +281,40 @@ def refine_eye_flow(
     flow[y0:y1, x0:x1] = region.astype(np.float32)
 
 
-def _closing(source_lids: Lids, target_lids: Lids) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """(target -> photo similarity, the target's lids in the photo's frame, closure in [0, 1])."""
+def _closing(
+    source_lids: Lids, target_lids: Lids, wide: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(target -> photo similarity, the target's lids in the photo's frame, closure in [0, 1]).
+    wide: a large closing move counts in mean eye gaps too (a wide-open eye is shut by it)."""
     (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
     to_source = similarity_2d(np.stack([up_t[0], up_t[-1]]), np.stack([up_s[0], up_s[-1]]))
     up_ts, lo_ts = apply_affine(to_source, up_t), apply_affine(to_source, lo_t)  # target lids, photo frame
     open_s = float(np.mean(lo_s[:, 1] - up_s[:, 1]))
     open_t = float(np.mean(lo_ts[:, 1] - up_ts[:, 1]))
     closure = float(np.clip(1.0 - open_t / open_s, 0.0, 1.0)) if open_s > 0.5 else 0.0
+    # The eye controls move the lids by a mean eye's gap: a wide-open eye (white above and below
+    # its iris) keeps part of its gap at close_eyes 1. How far the lids travelled, in mean eye
+    # gaps, says how shut it is meant to be; it takes over only for a large closing move.
+    travel = (open_s - open_t) / (_MEAN_GAP * float(np.hypot(*(up_s[-1] - up_s[0]))) + 1e-9)
+    if wide and travel > closure:
+        closure = float(np.clip(closure + (travel - closure) * _smoothstep((travel - 0.3) / 0.3), 0.0, 1.0))
     return to_source, up_ts, lo_ts, closure
 
 
 def shut_opening(
-    source_lids: Lids, target_lids: Lids, size: tuple[int, int], lashes: np.ndarray | None = None
+    source_lids: Lids,
+    target_lids: Lids,
+    size: tuple[int, int],
+    lashes: np.ndarray | None = None,
+    wide: bool = False,
 ) -> np.ndarray | None:
     """(H, W) float32, 1 on the photo's eye opening between its lids (crop pixels) when the target
     shuts the eye (its lid, pulled down by `refine_eye_flow`, reaches past the lower lid: closure
     >= `SHUT_CLOSURE`), else None: what the photo must not show there at its own resolution.
     lashes: (K,) the lash run above the upper lid (`lash_heights`): hidden too (the shut lid's
-    fringe is painted, `face_paint.paint_lash_line`), so no read at the lid's edge lands on them."""
-    if _closing(source_lids, target_lids)[3] < SHUT_CLOSURE:
+    fringe is painted, `face_paint.paint_lash_line`), so no read at the lid's edge lands on them.
+    wide: as in `refine_eye_flow`."""
+    if _closing(source_lids, target_lids, wide)[3] < SHUT_CLOSURE:
         return None
     up_s, lo_s = source_lids
     if lashes is not None:
@@ -366,23 +385,25 @@ _LASH_LEVEL = 0.65
 _LASH_DARK = 0.4
 
 
-def lash_heights(source: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """(K,) crop pixels: how far the photo's dark lash run reaches above each point of its fitted
-    upper lid curve (K, 2) in the (H, W, 3) uint8 crop `source`. Per column (luma blurred across
-    a crop pixel, so single hairs merge into their run): the rows from the lid line up that are
-    darker than halfway between the darkest of the run and the lid skin above (0.15-0.35 eye
-    widths up), at most `_LASH_REACH` eye widths; 0 where lashes and skin differ by < 16 levels or
-    the run is lighter than `_LASH_DARK` of the skin (a shadowed lid margin, not lashes);
-    tapering to 0 over the outer quarter of the lid on either side."""
+def lash_heights(source: np.ndarray, upper: np.ndarray, white: bool = False) -> np.ndarray:
+    """(K,) crop pixels: how far the photo's eye white and dark lash run reach above each point of
+    its fitted upper lid curve (K, 2) in the (H, W, 3) uint8 crop `source` (what a shut lid hides
+    and reads its skin from above). With `white`, the eye's white first (`_white_above`: a
+    wide-open eye's lid line lies above the fitted one), then, from its top, the lash run: per column (luma blurred across
+    a crop pixel, so single hairs merge into their run) the rows up that are darker than halfway
+    between the darkest of the run and the lid skin above (0.15-0.35 eye widths up), at most
+    `_LASH_REACH` eye widths; none where lashes and skin differ by < 16 levels or the run is
+    lighter than `_LASH_DARK` of the skin (a shadowed lid margin, not lashes); the lash run tapers
+    to 0 over the outer quarter of the lid on either side."""
     width = float(np.hypot(*(upper[-1] - upper[0])))
     k = len(upper)
     if width < 4.0:
         return np.zeros(k)
+    white = _white_above(source, upper, width) if white else np.zeros(k)
+    upper = upper - np.stack([np.zeros(k), white], axis=1)
     luma = cv2.GaussianBlur(source.astype(np.float32) @ _LUMA, (5, 1), 1.0)
     steps = np.arange(-1.0, 0.35 * width + 0.5, 0.5)  # rows above the lid line, crop pixels
-    map_x = np.repeat(upper[:, :1], len(steps), axis=1).astype(np.float32)
-    map_y = (upper[:, 1:2] - steps[None, :]).astype(np.float32)
-    profile = cv2.remap(luma, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # (K, D)
+    profile = _profile(luma, upper, steps)  # (K, D)
     near = steps <= _LASH_REACH * width
     dark = profile[:, near].min(axis=1)
     skin = np.median(profile[:, steps >= 0.15 * width], axis=1)
@@ -391,11 +412,58 @@ def lash_heights(source: np.ndarray, upper: np.ndarray) -> np.ndarray:
     above = steps[None, :] >= 0.0
     first = np.argmax(light & above, axis=1)  # the first light row above the lid line
     height = np.where((skin - dark >= 16.0) & (dark <= _LASH_DARK * skin), steps[first], 0.0)
-    padded = np.pad(height, 1, mode="edge")
-    height = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)  # no single-column spikes
+    height = _median3(height)  # no single-column spikes
     # Tapering to nothing at the corners, as lashes do (and a shut lid meets the face's flow there).
     left, right = sorted((float(upper[0, 0]), float(upper[-1, 0])))
-    return height * _smoothstep(np.minimum(upper[:, 0] - left, right - upper[:, 0]) / (0.25 * width))
+    return white + height * _smoothstep(np.minimum(upper[:, 0] - left, right - upper[:, 0]) / (0.25 * width))
+
+
+#: The eye's white above a fitted upper lid: at most this many eye widths; a row is white while
+#: its luma is this many levels above the lid skin's and its saturation below this share of the skin's.
+_WHITE_REACH = 0.15
+_WHITE_LIGHTER = 10.0
+_WHITE_GREY = 0.4
+
+
+def _white_above(source: np.ndarray, upper: np.ndarray, width: float) -> np.ndarray:
+    """(K,) crop pixels: how far the eye's white reaches above each point of the fitted upper lid
+    (K, 2): a wide-open eye (white above the iris) opens further than the face model's lids can,
+    most near its outer corner, between two of the lid's points. Per half crop pixel along the
+    lid, the rows from the line up that are lighter and greyer than the lid skin 0.15-0.35 eye
+    widths above (a 3-column median: no single-column spikes); per point, the most between the
+    midpoints to its neighbours."""
+    order = np.argsort(upper[:, 0], kind="stable")
+    xs = np.arange(float(upper[order[0], 0]), float(upper[order[-1], 0]) + 0.25, 0.5)
+    line = np.stack([xs, np.interp(xs, upper[order, 0], upper[order, 1])], axis=1)
+    rgb = source.astype(np.float32)
+    high = rgb.max(axis=2)
+    grey = (high - rgb.min(axis=2)) / np.maximum(high, 1.0)
+    steps = np.arange(0.0, 0.35 * width + 0.5, 0.5)
+    luma, sat = _profile(rgb @ _LUMA, line, steps), _profile(grey, line, steps)
+    skin = steps >= 0.15 * width
+    white = (luma > np.median(luma[:, skin], axis=1)[:, None] + _WHITE_LIGHTER) & (
+        sat < _WHITE_GREY * np.median(sat[:, skin], axis=1)[:, None]
+    )
+    white[:, steps > _WHITE_REACH * width] = False
+    run = _median3(steps[np.argmin(white, axis=1)])  # the first row above the line that is not white
+    mids = np.concatenate([[-np.inf], 0.5 * (upper[order[1:], 0] + upper[order[:-1], 0]), [np.inf]])
+    reach = np.zeros(len(upper))
+    for i, k in enumerate(order):
+        near = (xs >= mids[i]) & (xs <= mids[i + 1])
+        reach[k] = float(run[near].max()) if near.any() else 0.0
+    return reach
+
+
+def _profile(image: np.ndarray, upper: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """(K, D) values of the (H, W) float32 `image` at `steps` (D,) crop pixels above each point of `upper`."""
+    map_x = np.repeat(upper[:, :1], len(steps), axis=1).astype(np.float32)
+    map_y = (upper[:, 1:2] - steps[None, :]).astype(np.float32)
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _median3(values: np.ndarray) -> np.ndarray:
+    padded = np.pad(values, 1, mode="edge")
+    return np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
 
 
 #: The painted eye (`paint_opened_eye`), RGB: a neutral dark-brown iris (the photo never showed

@@ -99,7 +99,10 @@ class PreviewSettings:
     well beyond twice down over the opening, is laid as paint in the photo's own lid colours with
     the fine texture of the photo's skin above the eye (`lid_skin.smooth_shut_lids`,
     `reconstruction.skin`, docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated
-    down the lid.
+    down the lid; wide_eyes: a wide-open eye (white above and below the iris) is shut by
+    close_eyes 1 (its closure counts the lids' travel in mean eye gaps), with the white showing
+    above its fitted lid hidden and left out of the painted lid's colours; off: it lost its rule's
+    measure (docs/SHUT_LIDS.md "Wide-open eyes").
     """
 
     raster_scale: float = 0.5
@@ -112,6 +115,7 @@ class PreviewSettings:
     neck: bool = True
     lash_fringe: bool = True
     smooth_lids: bool = True
+    wide_eyes: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -219,8 +223,10 @@ class GeometricRenderer:
             grid_y=grid_y,
             mouth=analyse_mouth(source, points[layout.mouth[0], :2], points[layout.mouth[1], :2]),
             irises=self._irises(source, points),
-            lashes=tuple(lash_heights(source, points[u, :2]) for u, _ in layout.eyes),
-            lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes]),
+            lashes=tuple(
+                lash_heights(source, points[u, :2], self.settings.wide_eyes) for u, _ in layout.eyes
+            ),
+            lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes], self.settings.wide_eyes),
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
@@ -463,6 +469,7 @@ class GeometricRenderer:
                 (target_points[upper, :2], target_points[lower, :2]),
                 gaze,
                 lashes,
+                self.settings.wide_eyes,
             )
 
     def _extend(
@@ -565,14 +572,17 @@ class GeometricRenderer:
         shut = []
         for k, (u, lo) in enumerate(self.projector.layout.eyes):
             lids = (state.points[u, :2], state.points[lo, :2]), (target_points[u, :2], target_points[lo, :2])
-            opening = shut_opening(*lids, state.size)
+            opening = shut_opening(*lids, state.size, wide=self.settings.wide_eyes)
             lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
             if opening is None:
                 continue
             if lashes is None or not np.any(lashes > 0.5):
                 shut.append((opening, None))
             else:
-                shut.append((shut_opening(*lids, state.size, lashes), lash_colour(state.source, opening)))
+                wide = self.settings.wide_eyes
+                shut.append(
+                    (shut_opening(*lids, state.size, lashes, wide), lash_colour(state.source, opening))
+                )
         return shut
 
     def render_sequence(self, state: PreviewState, motion: MotionSequence) -> Iterator[np.ndarray]:

@@ -34,17 +34,21 @@ _STREAKS_RAMP = 0.1
 #: above the lid line) hardly count towards the painted lid's colour: hairs, a liner.
 _HAIR = 25.0
 _SKIN = 70.0
+#: Lid pixels this many luma levels lighter than the lid's skin and less than this share of the
+#: region's mean saturation are the eye's white: they hardly count either.
+_WHITE_GREY = 0.5
 #: How softly (crop pixels) the painted lid fades into the photo's skin around it.
 _SOFT = 2.0
 #: The lid's colour is averaged over this many crop pixels across (x) and down (y), photo frame.
 _AVERAGE = (2.0, 1.5)
 
 
-def lid_colours(source: np.ndarray, uppers: Sequence[np.ndarray]) -> np.ndarray:
+def lid_colours(source: np.ndarray, uppers: Sequence[np.ndarray], white: bool = False) -> np.ndarray:
     """(H, W, 3) float32: the (H, W, 3) uint8 crop `source` with the skin above each upper lid
     curve (K, 2) (up to 0.6 eye widths) averaged over `_AVERAGE` crop pixels, pixels well darker
     than the lid's skin (hairs, a liner: `_HAIR`) hardly counting; elsewhere the crop itself.
-    What a painted shut lid shows, read through the frame's flow (`smooth_shut_lids`)."""
+    With `white`, the eye's white (lighter and greyer than the skin) hardly counts either. What a
+    painted shut lid shows, read through the frame's flow (`smooth_shut_lids`)."""
     field = source.astype(np.float32)
     h, w = source.shape[:2]
     for upper in uppers:
@@ -62,6 +66,10 @@ def lid_colours(source: np.ndarray, uppers: Sequence[np.ndarray]) -> np.ndarray:
         above = luma[: max(int(upper[:, 1].min() - 0.1 * width) - y0, 1)]
         level = float(np.percentile(above, _SKIN))
         weight = np.clip(1.0 - (level - luma) / _HAIR, 0.05, 1.0).astype(np.float32)
+        # ... nor does the eye's white (a wide-open eye shows it above the fitted lid's corners)
+        if white:
+            grey = _saturation(region)
+            weight[(luma > level + _HAIR) & (grey < _WHITE_GREY * grey.mean())] = 0.05
         sx, sy = _AVERAGE
         # (where next to nothing counts, the crop's own colour: a mean of next to nothing is noise)
         total = cv2.GaussianBlur(region * weight[..., None], (0, 0), sigmaX=sx, sigmaY=sy) + 0.05 * region
@@ -142,6 +150,11 @@ def smooth_shut_lids(
     skin = np.zeros((h, w), np.float32)
     skin[y0:y1, x0:x1] = under
     return skin
+
+
+def _saturation(rgb: np.ndarray) -> np.ndarray:
+    high = rgb.max(axis=-1)
+    return (high - rgb.min(axis=-1)) / np.maximum(high, 1.0)
 
 
 def _runs(cols: np.ndarray) -> list[tuple[int, int]]:

@@ -1,8 +1,11 @@
 """Tests of pipeline/eyes.py: the gaze read from face-mesh landmarks (synthetic eyes, and a real
 portrait whose gaze the product edits); opening eyes that are shut in the photo; shutting eyes
-with dark lashes (a lid and a lash line, not the lashes stretched into a black band)."""
+with dark lashes (a lid and a lash line, not the lashes stretched into a black band); shutting
+wide-open eyes (`PreviewSettings.wide_eyes`)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -19,6 +22,7 @@ from pipeline.eyes import (
     lash_heights,
     paint_opened_eye,
     refine_eye_flow,
+    shut_opening,
 )
 from pipeline.face_paint import curve_y
 from reconstruction.detection import FaceDetector
@@ -214,3 +218,90 @@ def test_shut_eyes_with_mascara_show_a_lid_not_a_black_band(shared_data, registr
     for u, lo in engine.renderer.projector.layout.eyes:
         upper, lower = (state.crop_transform.inverse_points(points[i, :2]) for i in (u, lo))
         assert _dark_band(state.image, out, upper, lower) <= 4.0
+
+
+def _almond(centre_y: float, gap: float, width: float = 40.0) -> tuple[np.ndarray, np.ndarray]:
+    """(upper, lower) lid curves (9, 2) of an eye `width` wide at x 20-60, a mean gap of `gap` eye widths."""
+    xs = np.linspace(20.0, 20.0 + width, 9)
+    shape = np.sin(np.linspace(0.0, np.pi, 9))
+    bulge = shape / shape.mean() * gap * width / 2
+    return np.stack([xs, centre_y - bulge], axis=1), np.stack([xs, centre_y + bulge], axis=1)
+
+
+def test_a_wide_open_eye_is_shut_by_a_full_closing_move_with_wide_eyes() -> None:
+    """An eye open 0.24 eye widths (white above and below the iris) whose lids travel about a mean
+    eye's gap (0.13 eye widths, what close_eyes 1 does) keeps 46 % of its gap: not shut by its own
+    gap's measure (the default), shut with `wide`; a small move (0.03, a smile) is not shut."""
+    source = _almond(50.0, 0.24)
+    target = _almond(50.0, 0.11)
+    assert shut_opening(source, target, (100, 80)) is None
+    hidden = shut_opening(source, target, (100, 80), wide=True)
+    assert hidden is not None and hidden[50, 40] == 1.0
+    assert shut_opening(source, _almond(50.0, 0.21), (100, 80), wide=True) is None
+
+
+def test_lash_heights_with_white_reach_over_the_eye_white_above_a_fitted_lid() -> None:
+    """White (light, grey) shows 3 rows above a fitted lid near the eye's outer corner: with
+    `white` it counts towards what the shut lid hides there (a wide-open eye's lid lies above
+    the fitted one); without, it does not; skin alone has none."""
+    upper = np.stack([np.linspace(20.0, 60.0, 9), np.full(9, 50.0)], axis=1)
+    skin = np.zeros((100, 80, 3), np.uint8)
+    skin[...] = (190, 140, 120)
+    eye = skin.copy()
+    eye[47:51, 48:58] = (225, 215, 212)  # rows 47-50 above the lid line (y = 50), columns 48-57
+    heights = lash_heights(eye, upper, white=True)
+    assert 2.5 <= heights[7] <= 4.0 and heights[1] == 0.0, heights
+    assert np.all(lash_heights(eye, upper) == 0.0)
+    assert np.all(lash_heights(skin, upper, white=True) == 0.0)
+
+
+def _white_share(image: np.ndarray, out: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> float:
+    """The share of `out`'s pixels in the photo's eye opening (between the fitted lids (K, 2),
+    photo pixels) and 0.1 eye widths under it within 35 RGB levels of the photo's eye white (the
+    median of the opening's lightest 30 % that are no more saturated than its median)."""
+    upper, lower = upper[np.argsort(upper[:, 0])], lower[np.argsort(lower[:, 0])]
+    width = float(np.ptp(upper[:, 0]))
+    x0, x1 = int(upper[0, 0]), int(upper[-1, 0]) + 1
+    y0, y1 = int(upper[:, 1].min() - 2), int(lower[:, 1].max() + 0.1 * width) + 2
+    xs = np.arange(x0, x1, dtype=np.float64)[None, :]
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    top, bottom = curve_y(upper, xs), curve_y(lower, xs)
+    opening = (ys > top) & (ys < bottom)
+    source = image[y0:y1, x0:x1].astype(np.float32)[opening]
+    luma = source @ np.array([0.299, 0.587, 0.114], np.float32)
+    sat = (source.max(axis=1) - source.min(axis=1)) / np.maximum(source.max(axis=1), 1.0)
+    white = np.median(source[(luma >= np.percentile(luma, 70)) & (sat <= np.median(sat))], axis=0)
+    near = np.linalg.norm(out[y0:y1, x0:x1].astype(np.float32) - white, axis=-1) < 35.0
+    return float(near[(ys > top) & (ys < bottom + 0.1 * width)].mean())
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_wide_open_eyes_show_no_white_when_shut_with_wide_eyes(shared_data, registry: EngineRegistry) -> None:
+    """face-api.js surprised (white above and below the irises), close_eyes 1: by default (off)
+    the lids keep 40 % of the gap and a band of the eye's white shows under the lash line (1.9-2.9
+    % of the opening and the rim under it read as the white); with `wide_eyes` none does."""
+    path = shared_data / "images" / "justadudewhohacks__face-api.js__surprised.jpg"
+    engine = registry.geometric(prepare_photo(path, registry=registry).backend)
+    settings = engine.renderer.settings
+    assert not settings.wide_eyes
+    shares = []
+    try:
+        for wide in (False, True):
+            engine.renderer.settings = dataclasses.replace(settings, wide_eyes=wide)
+            state = prepare_photo(path, registry=registry)  # the photo's lashes are found once per photo
+            points = state.engine_state(engine).points
+            out = edit(
+                state, EditRequest({"close_eyes": 1.0}, engine="preview"), registry=registry
+            ).full_image
+            shares.append(
+                [
+                    _white_share(
+                        state.image, out, *(state.crop_transform.inverse_points(points[i, :2]) for i in eye)
+                    )
+                    for eye in engine.renderer.projector.layout.eyes
+                ]
+            )
+    finally:
+        engine.renderer.settings = settings
+    assert min(shares[0]) > 0.015 and max(shares[1]) < 0.005, shares

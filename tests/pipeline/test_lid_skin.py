@@ -47,6 +47,19 @@ def test_lid_colours_average_the_hairs_out_of_the_skin_above_a_lid() -> None:
     assert np.array_equal(field[80:], source[80:].astype(np.float32))
 
 
+def test_lid_colours_with_white_leave_the_eye_white_out_of_the_lid() -> None:
+    """The eye's white showing above a fitted lid (a wide-open eye) lightens the lid's colour next
+    to it; with `white` it hardly counts, and where there is no white the field is as without."""
+    source = np.zeros((100, 100, 3), np.uint8)
+    source[...] = (190, 140, 120)
+    source[47:50, 55:68] = (228, 214, 212)  # the white above the lid line (y = 50) near a corner
+    upper = np.stack([np.linspace(30, 70, 9), np.full(9, 50.0)], axis=1)
+    plain, white = lid_colours(source, [upper]), lid_colours(source, [upper], white=True)
+    lighter = (plain[45:50, 58:65, 2] - 120.0).max(), (white[45:50, 58:65, 2] - 120.0).max()
+    assert lighter[0] > 50.0 and lighter[1] < 0.35 * lighter[0], lighter
+    assert np.array_equal(plain[20:30], white[20:30])
+
+
 def test_a_lid_stretched_well_beyond_twice_is_laid_as_paint_without_streaks() -> None:
     """Stretched 3.3x: the lid's middle is covered by paint, smoothed across its streaks, the lash
     line stays on top and the painted skin is returned; stretched 1.8x (the photo's texture still
