@@ -1,13 +1,13 @@
-"""Contact sheet and figures of wide-open eyes shut: input | before | now (docs/SHUT_LIDS.md,
-"Wide-open eyes").
+"""Contact sheet and figures of wide-open eyes shut: input | before | now (docs/WIDE_EYES.md).
 
     python benchmarks/wide_eyes_sheet.py --code ../main --dump /tmp/before   # main's outputs
     python benchmarks/wide_eyes_sheet.py --before /tmp/before [-o docs/wide_eyes_sheet.jpg] [--measure]
 
 Per photo and edit (close_eyes 1, wink_left 1): both eyes at 100 % (photo pixels), 300 % (nearest
 neighbour) on photos under 1000 px; input | before (the outputs of another checkout, `--code`,
-saved with `--dump`) | now (`PreviewSettings.wide_eyes` on). With --measure, per shut eye: `eyeball` (`eyeball_share`), the share
-of the photo's eye opening that still reads as the eye's white or iris.
+saved with `--dump`) | now (`PreviewSettings.wide_eyes` on). With --measure, per shut eye:
+`sclera` (`benchmarks.sclera.sclera_share`), the share of the photo's eye opening where the output
+shows the eye's white, before -> now.
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ sys.path.insert(0, str(CODE))
 if CODE != REPO:
     sys.path.insert(1, str(REPO))
 
+from benchmarks.eye_crops import eye_box, values  # noqa: E402
 from benchmarks.mouth_sheet import write_sheet  # noqa: E402
 from benchmarks.paint_sheet import _label, _rows  # noqa: E402
+from benchmarks.sclera import sclera_share  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
 
 PHOTOS = (
@@ -40,71 +42,7 @@ PHOTOS = (
     "fudan-generative-vision__hallo__7.jpg",
     "serengil__deepface__img3.jpg",
 )
-#: The photos whose `eyeball` is reported (Teresa: a well-shut eye on main, the measure's floor).
-MEASURED = PHOTOS[:4]
 EDITS = ("close_eyes=1", "wink_left=1")
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-
-
-def _saturation(rgb: np.ndarray) -> np.ndarray:
-    return (rgb.max(axis=-1) - rgb.min(axis=-1)) / np.maximum(rgb.max(axis=-1), 1.0)
-
-
-def eyeball_share(
-    image: np.ndarray,
-    out: np.ndarray,
-    upper: np.ndarray,
-    lower: np.ndarray,
-    iris: tuple[np.ndarray, float],
-    white_only: bool = False,
-) -> float:
-    """`eyeball` of one shut eye (docs/SHUT_LIDS.md, "Wide-open eyes"): the share of the output's
-    pixels inside the photo's eye opening (between the fitted lid curves (K, 2), photo pixels) that
-    are closer in RGB to the photo's sclera or iris than to its lid skin, or brighter than the skin
-    and less than half as saturated. iris: (centre (2,), radius) in photo pixels. white_only (not
-    the rule's figure): only pixels closer to the sclera than to both the skin and the iris, or
-    bright and grey (a brown iris is close in colour to lashes and shadowed skin; the white is not)."""
-    up, lo = upper[np.argsort(upper[:, 0])], lower[np.argsort(lower[:, 0])]
-    width = float(np.ptp(up[:, 0]))
-    x0, x1 = int(up[0, 0]), int(up[-1, 0]) + 1
-    y0, y1 = int(up[:, 1].min() - 0.45 * width), int(lo[:, 1].max()) + 2
-    xs = np.arange(x0, x1, dtype=np.float64)[None, :]
-    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
-    top, bottom = np.interp(xs, up[:, 0], up[:, 1]), np.interp(xs, lo[:, 0], lo[:, 1])
-    opening = (ys > top) & (ys < bottom)
-    band = (ys >= top - 0.4 * width) & (ys <= top - 0.2 * width)
-    source = image[y0:y1, x0:x1].astype(np.float32)
-    result = out[y0:y1, x0:x1].astype(np.float32)
-    skin = np.median(source[band], axis=0)
-    luma, sat = source @ _LUMA, _saturation(source)
-    looks = source[opening]
-    white = (luma[opening] >= np.percentile(luma[opening], 70)) & (sat[opening] <= np.median(sat[opening]))
-    sclera = np.median(looks[white], axis=0)
-    (cx, cy), radius = iris
-    disc = opening & (np.hypot(xs - cx, ys - cy) < 0.8 * radius)
-    iris_colour = np.median(source[disc], axis=0) if disc.sum() >= 3 else sclera
-    shown = result[opening]
-
-    def distance(colour: np.ndarray) -> np.ndarray:
-        return np.linalg.norm(shown - colour, axis=-1)
-
-    if white_only:
-        near = distance(sclera) < np.minimum(distance(skin), distance(iris_colour))
-    else:
-        near = np.minimum(distance(sclera), distance(iris_colour)) < distance(skin)
-    bright = (shown @ _LUMA > float(skin @ _LUMA)) & (_saturation(shown) < 0.5 * float(_saturation(skin)))
-    return float(np.mean(near | bright))
-
-
-def _eye_box(lids: np.ndarray, shape: tuple[int, ...]) -> tuple[slice, slice]:
-    width = float(np.ptp(lids[:, 0]))
-    x0, y0 = lids.min(axis=0) - [0.25 * width, 0.55 * width]
-    x1, y1 = lids.max(axis=0) + [0.25 * width, 0.3 * width]
-    return slice(max(0, int(y0)), min(shape[0], int(y1))), slice(max(0, int(x0)), min(shape[1], int(x1)))
-
-
-def _values(text: str) -> dict[str, float]:
-    return {name: float(value) for name, value in (part.split("=") for part in text.split(","))}
 
 
 def photo_eyes(
@@ -140,7 +78,7 @@ def photo_rows(
     outs = {}
     try:
         for text in EDITS:
-            request = EditRequest(values=_values(text), engine="preview")
+            request = EditRequest(values=values(text), engine="preview")
             outs[text] = edit(state, request, registry=registry).full_image
             if dump is not None:
                 np.save(dump / f"{path.stem}_{text}.npy", outs[text])
@@ -149,7 +87,7 @@ def photo_rows(
     if dump is not None:
         return []
     found = photo_eyes(state, registry)
-    boxes = [_eye_box(np.concatenate([up, lo]), state.image.shape) for up, lo, _ in found]
+    boxes = [eye_box(np.concatenate([up, lo]), state.image.shape, 0.55) for up, lo, _ in found]
     zoom = 3 if max(h, w) < 1000 else 1
     parts = []
     for text in EDITS:
@@ -162,11 +100,10 @@ def photo_rows(
             label = f"{path.name[:30]} {w}x{h} {text} eye {k} ({zoom * 100} %): input | main | now"
             parts.append(_label(triple, label))
             shut = not (text.startswith("wink_left") and k == 1)  # a left wink shuts the image-left eye
-            if figures is not None and shut and path.name in MEASURED:
-                old, now = (eyeball_share(state.image, o, *found[k]) for o in pair)
-                old_w, now_w = (eyeball_share(state.image, o, *found[k], white_only=True) for o in pair)
+            if figures is not None and shut:
+                old, now = (sclera_share(state.image, o, *found[k][:2]) for o in pair)
                 figures.append(
-                    f"| {path.name[:34]} | {text} | {k} | {old:.3f} -> {now:.3f} | {old_w:.3f} -> {now_w:.3f} |"
+                    f"| {path.name[:34]} | {text} | {k} | {100 * old:.1f} % -> {100 * now:.1f} % |"
                 )
     return _rows(parts)
 
@@ -175,8 +112,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "wide_eyes_sheet.jpg")
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
-    parser.add_argument("--quality", type=int, default=85)
-    parser.add_argument("--measure", action="store_true", help="print the eyeball figures")
+    parser.add_argument("--quality", type=int, default=65)
+    parser.add_argument("--measure", action="store_true", help="print the sclera figures")
     parser.add_argument("--photos", nargs="*", default=list(PHOTOS))
     parser.add_argument("--code", type=Path, default=REPO, help="render with this checkout's code")
     parser.add_argument("--dump", type=Path, default=None, help="only save the outputs here (.npy)")
@@ -195,8 +132,8 @@ def main() -> None:
         return
     write_sheet(rows, args.out, args.quality)
     if figures is not None:
-        print("| photo | edit | eye | eyeball: main -> now | white only: main -> now |")  # noqa: T201
-        print("|---|---|---|---|---|")  # noqa: T201
+        print("| photo | edit | eye | sclera: main -> now |")  # noqa: T201
+        print("|---|---|---|---|")  # noqa: T201
         print("\n".join(figures))  # noqa: T201
 
 

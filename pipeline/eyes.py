@@ -419,10 +419,11 @@ def lash_heights(source: np.ndarray, upper: np.ndarray, white: bool = False) -> 
 
 
 #: The eye's white above a fitted upper lid: at most this many eye widths; a row is white while
-#: its luma is this many levels above the lid skin's and its saturation below this share of the skin's.
+#: its luma is above the lid skin's median (by this many levels) and its saturation below this
+#: share of the skin's (a dim white in a small photo is lighter than the skin by only a little).
 _WHITE_REACH = 0.15
-_WHITE_LIGHTER = 10.0
-_WHITE_GREY = 0.4
+_WHITE_LIGHTER = 0.0
+_WHITE_GREY = 0.5
 
 
 def _white_above(source: np.ndarray, upper: np.ndarray, width: float) -> np.ndarray:

@@ -101,8 +101,8 @@ class PreviewSettings:
     `reconstruction.skin`, docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated
     down the lid; wide_eyes: a wide-open eye (white above and below the iris) is shut by
     close_eyes 1 (its closure counts the lids' travel in mean eye gaps), with the white showing
-    above its fitted lid hidden and left out of the painted lid's colours; off: it lost its rule's
-    measure (docs/SHUT_LIDS.md "Wide-open eyes").
+    above its fitted lid hidden and left out of the painted lid's colours; off: it lost its rule
+    twice (docs/WIDE_EYES.md: the white it leaves on DECA exp_3's image-left eye).
     """
 
     raster_scale: float = 0.5

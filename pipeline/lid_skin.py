@@ -34,7 +34,7 @@ _STREAKS_RAMP = 0.1
 #: above the lid line) hardly count towards the painted lid's colour: hairs, a liner.
 _HAIR = 25.0
 _SKIN = 70.0
-#: Lid pixels this many luma levels lighter than the lid's skin and less than this share of the
+#: Lid pixels lighter than the lid's skin (`_SKIN` quantile) and less than this share of the
 #: region's mean saturation are the eye's white: they hardly count either.
 _WHITE_GREY = 0.5
 #: How softly (crop pixels) the painted lid fades into the photo's skin around it.
@@ -69,7 +69,7 @@ def lid_colours(source: np.ndarray, uppers: Sequence[np.ndarray], white: bool = 
         # ... nor does the eye's white (a wide-open eye shows it above the fitted lid's corners)
         if white:
             grey = _saturation(region)
-            weight[(luma > level + _HAIR) & (grey < _WHITE_GREY * grey.mean())] = 0.05
+            weight[(luma > level) & (grey < _WHITE_GREY * grey.mean())] = 0.05
         sx, sy = _AVERAGE
         # (where next to nothing counts, the crop's own colour: a mean of next to nothing is noise)
         total = cv2.GaussianBlur(region * weight[..., None], (0, 0), sigmaX=sx, sigmaY=sy) + 0.05 * region

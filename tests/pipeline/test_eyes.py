@@ -10,6 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from benchmarks.sclera import sclera_share
 from core.errors import InputError
 from pipeline import EditRequest, EngineRegistry, SourceState, edit, prepare_photo
 from pipeline.eyes import (
@@ -255,32 +256,13 @@ def test_lash_heights_with_white_reach_over_the_eye_white_above_a_fitted_lid() -
     assert np.all(lash_heights(skin, upper, white=True) == 0.0)
 
 
-def _white_share(image: np.ndarray, out: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> float:
-    """The share of `out`'s pixels in the photo's eye opening (between the fitted lids (K, 2),
-    photo pixels) and 0.1 eye widths under it within 35 RGB levels of the photo's eye white (the
-    median of the opening's lightest 30 % that are no more saturated than its median)."""
-    upper, lower = upper[np.argsort(upper[:, 0])], lower[np.argsort(lower[:, 0])]
-    width = float(np.ptp(upper[:, 0]))
-    x0, x1 = int(upper[0, 0]), int(upper[-1, 0]) + 1
-    y0, y1 = int(upper[:, 1].min() - 2), int(lower[:, 1].max() + 0.1 * width) + 2
-    xs = np.arange(x0, x1, dtype=np.float64)[None, :]
-    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
-    top, bottom = curve_y(upper, xs), curve_y(lower, xs)
-    opening = (ys > top) & (ys < bottom)
-    source = image[y0:y1, x0:x1].astype(np.float32)[opening]
-    luma = source @ np.array([0.299, 0.587, 0.114], np.float32)
-    sat = (source.max(axis=1) - source.min(axis=1)) / np.maximum(source.max(axis=1), 1.0)
-    white = np.median(source[(luma >= np.percentile(luma, 70)) & (sat <= np.median(sat))], axis=0)
-    near = np.linalg.norm(out[y0:y1, x0:x1].astype(np.float32) - white, axis=-1) < 35.0
-    return float(near[(ys > top) & (ys < bottom + 0.1 * width)].mean())
-
-
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_wide_open_eyes_show_no_white_when_shut_with_wide_eyes(shared_data, registry: EngineRegistry) -> None:
     """face-api.js surprised (white above and below the irises), close_eyes 1: by default (off)
-    the lids keep 40 % of the gap and a band of the eye's white shows under the lash line (1.9-2.9
-    % of the opening and the rim under it read as the white); with `wide_eyes` none does."""
+    the lids keep 40 % of the gap and a band of the eye's white shows under the lash line (the
+    output shows the white on 5.0 % / 2.6 % of the opening, `benchmarks.sclera.sclera_share`,
+    docs/WIDE_EYES.md); with `wide_eyes` under 1 % on both eyes."""
     path = shared_data / "images" / "justadudewhohacks__face-api.js__surprised.jpg"
     engine = registry.geometric(prepare_photo(path, registry=registry).backend)
     settings = engine.renderer.settings
@@ -296,7 +278,7 @@ def test_wide_open_eyes_show_no_white_when_shut_with_wide_eyes(shared_data, regi
             ).full_image
             shares.append(
                 [
-                    _white_share(
+                    sclera_share(
                         state.image, out, *(state.crop_transform.inverse_points(points[i, :2]) for i in eye)
                     )
                     for eye in engine.renderer.projector.layout.eyes
@@ -304,4 +286,4 @@ def test_wide_open_eyes_show_no_white_when_shut_with_wide_eyes(shared_data, regi
             )
     finally:
         engine.renderer.settings = settings
-    assert min(shares[0]) > 0.015 and max(shares[1]) < 0.005, shares
+    assert min(shares[0]) > 0.01 and max(shares[1]) < 0.01, shares
