@@ -147,7 +147,8 @@ class MeshLayout:
     mouth: (upper inner lip, lower inner lip); eyes: ((upper lid, lower lid), ...) image-left
     eye first; rigid: vertices that move with the skull only; lips: the lip vertices, drawn in
     front of the cheeks where a strong expression folds the cheek triangles over the mouth corners
-    (a real face's lips stand in front of the cheeks there).
+    (a real face's lips stand in front of the cheeks there); outer_lower: the outer lower lip,
+    corner to corner (empty where the model has none: the lower lip then moves as the mesh moves it).
     """
 
     triangles: np.ndarray
@@ -155,6 +156,7 @@ class MeshLayout:
     eyes: tuple[tuple[np.ndarray, np.ndarray], ...]
     rigid: np.ndarray
     lips: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    outer_lower: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 #: Lip vertices of the 478-point mesh: outer contour, inner contour and the two rings between them.
@@ -207,6 +209,7 @@ class _LinearProjector:
             ),
             rigid=np.asarray(model.rigid_indices, dtype=np.int64),
             lips=_MESH_LIPS,
+            outer_lower=_ix(61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291),
         )
 
     def project(

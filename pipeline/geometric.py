@@ -355,11 +355,13 @@ class GeometricRenderer:
         source = (state.points[upper, :2], state.points[lower, :2])
         s, rot, t = similarity_3d(state.points[layout.rigid], target_points[layout.rigid])
         posed = [(state.points[lip, :3] @ (s * rot.T) + t)[:, :2] for lip in (upper, lower)]
+        outer = layout.outer_lower
         return MouthMotion(
             state.mouth,
             source,
             (target_points[upper, :2], target_points[lower, :2]),
             posed_lips=(posed[0], posed[1]),  # the photo's lips in the target's pose
+            outer_lower=(state.points[outer, :2], target_points[outer, :2]) if len(outer) else None,
         )
 
     def _rasterise_features(

@@ -57,6 +57,13 @@ BELOW_LIPS = (0.35, 0.2)
 #: Under the target's inner lower lip, the opening's own mapping fades into the mesh's over this
 #: many mouth widths (`_continue_below_lip`).
 LIP_SEAM = 0.06
+#: A photo whose inner lips part by this much of the mouth's width at its middle (from the first,
+#: fully from the second) shows its lower teeth or the inside of its lower lip: opened further, its
+#: lower part and lower lip move down with the jaw as one piece (`MouthInterior.jaw_rigid`).
+OPEN_PHOTO = (0.25, 0.29)
+#: ... and under the target's lower lip that piece gives way to the mesh's own mapping over this
+#: many mouth widths.
+JAW_FADE = 0.1
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,7 @@ class MouthInterior:
     cavity: (3,) float32 RGB of the photo's own dark gap, or None; teeth: (3,) float32 RGB of its
     teeth, or None when it shows none; lower_teeth: whether teeth show below the split;
     lower_share: (K,) share of teeth among the photo's pixels below the split, None when it
-    shows no teeth.
+    shows no teeth; opening: the inner lips' gap at the middle of the mouth over its width.
     """
 
     across: np.ndarray
@@ -79,6 +86,15 @@ class MouthInterior:
     teeth: np.ndarray | None
     lower_teeth: bool
     lower_share: np.ndarray | None = None
+    opening: float = 0.0
+
+    @property
+    def jaw_rigid(self) -> float:
+        """In [0, 1]: how much the photo's lower part and lower lip move down with the jaw as one
+        piece when the mouth opens further (`OPEN_PHOTO`): a mouth open this far shows the lower
+        teeth or the lip's inside, which the mesh's lip triangles would stretch down."""
+        low, high = OPEN_PHOTO
+        return float(np.clip((self.opening - low) / (high - low), 0.0, 1.0))
 
 
 def corners_x(upper: np.ndarray) -> tuple[float, float]:
@@ -93,6 +109,9 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
     The columns are the mouth's own (`MouthFrame`): on a rolled head the read positions are
     carried out of its level frame into the crop."""
     frame = MouthFrame.of_lips(upper)
+    middle = np.array([0.5 * (upper[0, 0] + upper[-1, 0])])
+    opening = max(float(curve_y(lower, middle)[0] - curve_y(upper, middle)[0]), 0.0)
+    opening /= max(float(np.hypot(*(upper[-1] - upper[0]))), 1.0)
     if not frame.is_level:
         upper, lower = frame.curve_to_level(upper), frame.curve_to_level(lower)
     across = np.linspace(0.06, 0.94, _COLUMNS)
@@ -167,6 +186,7 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
         None if teeth is None else teeth.astype(np.float32),
         lower_teeth,
         share if teeth is not None else None,
+        opening,
     )
 
 
@@ -177,13 +197,15 @@ class MouthMotion:
     interior: `analyse_mouth` of the photo; source_lips / target_lips: (upper, lower) inner lip
     curves, (K, 2) crop pixels each, ordered from the image's left; posed_lips: the photo's inner lips
     carried with the skull into the target's pose (its expression kept): a turn foreshortens the
-    mouth across, not down, and its opening is no gap to paint.
+    mouth across, not down, and its opening is no gap to paint; outer_lower: the outer lower lip of
+    the photo and of the target, (K, 2) each, or None (the lower lip then moves as the mesh moves it).
     """
 
     interior: MouthInterior
     source_lips: tuple[np.ndarray, np.ndarray]
     target_lips: tuple[np.ndarray, np.ndarray]
     posed_lips: tuple[np.ndarray, np.ndarray] | None = None
+    outer_lower: tuple[np.ndarray, np.ndarray] | None = None
 
     @cached_property
     def levelled(self) -> tuple[MouthMotion, MouthFrame, MouthFrame] | None:
@@ -193,12 +215,13 @@ class MouthMotion:
         source, target = MouthFrame.of_lips(self.source_lips[0]), MouthFrame.of_lips(self.target_lips[0])
         if source.is_level and target.is_level:
             return None
-        posed = self.posed_lips
+        posed, outer = self.posed_lips, self.outer_lower
         level = MouthMotion(
             self.interior,
             (source.curve_to_level(self.source_lips[0]), source.curve_to_level(self.source_lips[1])),
             (target.curve_to_level(self.target_lips[0]), target.curve_to_level(self.target_lips[1])),
             None if posed is None else (target.curve_to_level(posed[0]), target.curve_to_level(posed[1])),
+            None if outer is None else (source.curve_to_level(outer[0]), target.curve_to_level(outer[1])),
         )
         return level, source, target
 
@@ -217,6 +240,7 @@ class OpeningColumns:
     upper_h: np.ndarray  # height of the upper lip's part in the target, pixels
     lower_h: np.ndarray
     ratio: np.ndarray  # target pixels per photo pixel, down the opening
+    lower_ratio: np.ndarray  # ... down the lower lip's part (the jaw's: `MouthInterior.jaw_rigid`)
     extra: np.ndarray  # in [0, 1]: how much wider than the photo the target opens
     within: np.ndarray  # between the corners
 
@@ -244,6 +268,15 @@ def opening_columns(xs: np.ndarray, mouth: MouthMotion) -> OpeningColumns:
     # A mouth that closes where the photo's was open squeezes its inside (never below 5 %).
     ratio = np.where(opening | (gap_s < 1e-3), scale, np.maximum(gap_t / np.maximum(gap_s, 1e-3), 0.05))
     split = np.interp(a, mouth.interior.across, mouth.interior.split)
+    lower_ratio = ratio
+    rigid = mouth.interior.jaw_rigid
+    if rigid > 0.0 and mouth.posed_lips is not None:
+        # The jaw's part keeps the head's own size down the face (the target's mouth may narrow),
+        # never taller than the target's opening leaves it.
+        head = float(np.hypot(*(up_p[-1] - up_p[0])) / max(np.hypot(*(up_s[-1] - up_s[0])), 1.0))
+        room = np.maximum(gap_t - split * gap_s * ratio, 0.0) / np.maximum((1.0 - split) * gap_s, 1e-3)
+        jaw = np.minimum(ratio + rigid * (head - ratio), np.maximum(room, ratio))
+        lower_ratio = np.where(opening, jaw, ratio)
     return OpeningColumns(
         across=a,
         x_t=xs,
@@ -253,8 +286,9 @@ def opening_columns(xs: np.ndarray, mouth: MouthMotion) -> OpeningColumns:
         top_s=top_s,
         gap_s=gap_s,
         upper_h=split * gap_s * ratio,
-        lower_h=(1.0 - split) * gap_s * ratio,
+        lower_h=(1.0 - split) * gap_s * lower_ratio,
         ratio=ratio,
+        lower_ratio=lower_ratio,
         extra=np.clip((gap_t - needed) / 2.0, 0.0, 1.0),
         within=(across > 0.0) & (across < 1.0),
     )
@@ -281,7 +315,7 @@ def mouth_source(
     middle = cols.upper_h + 0.5 * (cols.gap_t - cols.upper_h - cols.lower_h)
     split_s = cols.top_s + cols.upper_h / np.maximum(cols.ratio, 1e-6)
     from_top = np.minimum(cols.top_s + d_top / cols.ratio, split_s)
-    from_bottom = np.maximum(cols.top_s + cols.gap_s - d_bot / cols.ratio, split_s)
+    from_bottom = np.maximum(cols.top_s + cols.gap_s - d_bot / cols.lower_ratio, split_s)
     sy = np.clip(
         np.where(d_top <= middle, from_top, from_bottom), cols.top_s - 1.0, cols.top_s + cols.gap_s + 1.0
     )
@@ -314,6 +348,7 @@ def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion) -> None:
     moved = np.stack([sx - px, sy - py], axis=-1)
     region[...] = (w * moved + (1.0 - w) * region).astype(np.float32)
     _continue_below_lip(region, px, py, mouth)
+    _lower_lip_with_jaw(flow, mouth)
 
 
 def _continue_below_lip(region: np.ndarray, px: np.ndarray, py: np.ndarray, mouth: MouthMotion) -> None:
@@ -355,6 +390,57 @@ def _continue_below_lip(region: np.ndarray, px: np.ndarray, py: np.ndarray, mout
         read_x, read_y = source.from_level(at(cols.x_src), read_y)
         wanted = np.stack([read_x - px, read_y - py], axis=-1)
     region += (weight[:, :, None] * (wanted - region)).astype(np.float32)
+
+
+def _lower_lip_with_jaw(flow: np.ndarray, mouth: MouthMotion) -> None:
+    """Where a photo open this far (`MouthInterior.jaw_rigid`) opens further, move its lower lip
+    down with the jaw as one piece (the (H, W, 2) backward flow, in place): under the target's inner lower lip the photo is read on, row for row, from its own
+    inner lower lip, down to the target's outer lower lip (or as far as the photo's lip is tall),
+    then the mesh's mapping takes over within `JAW_FADE` mouth widths.
+
+    The opening basis lowers the inner lip further than the outer one and narrows the mouth: the
+    mesh's lip triangles grow taller, and a lip the photo shows with its lower teeth and its wet
+    inside is drawn as a tall band of vertical streaks. Reads are moved down, never up (below the
+    lip the mesh's own reads run ahead again: the chin moves less than the lip)."""
+    rigid = mouth.interior.jaw_rigid
+    if rigid <= 0.0 or mouth.outer_lower is None:
+        return
+    # Around the target's lips, reaching as far below them as the photo's lip is tall (and on).
+    (outer_s, outer_t), lower_s = mouth.outer_lower, mouth.source_lips[1]
+    tall = float(np.max(curve_y(outer_s, lower_s[:, 0]) - lower_s[:, 1]))
+    reach = 1.5 * max(tall, 0.0) + JAW_FADE * float(np.ptp(mouth.target_lips[0][:, 0]))
+    box = box_around(np.concatenate([*mouth.target_lips, outer_t]), flow.shape[:2], pad=int(reach) + 2)
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    px, py = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+    region = flow[y0:y1, x0:x1]
+    source = None
+    if mouth.levelled is not None:
+        mouth, source, target = mouth.levelled
+        u, v = target.to_level(px, py)
+    else:
+        u, v = px, py
+    cols = opening_columns(u.reshape(-1), mouth)
+    outer_s, outer_t = mouth.outer_lower
+    bottom_s, bottom_t = cols.top_s + cols.gap_s, cols.top_t + cols.gap_t
+    lip_s = np.maximum(curve_y(outer_s, cols.x_src) - bottom_s, 0.0)
+    lip_t = np.maximum(curve_y(outer_t, cols.x_t) - bottom_t, 0.0)
+    hold = np.maximum(lip_t, lip_s * cols.lower_ratio).reshape(u.shape)
+    depth = v - bottom_t.reshape(u.shape)
+    width = float(np.ptp(mouth.target_lips[0][:, 0]))
+    weight = np.clip(1.0 - (depth - hold) / max(JAW_FADE * width, 1.0), 0.0, 1.0) * (depth > -1.0)
+    weight *= rigid * (cols.extra * cols.within).reshape(u.shape)
+    if weight.max() <= 0.0:
+        return
+    read_y = bottom_s.reshape(u.shape) + depth / np.maximum(cols.lower_ratio, 1e-6).reshape(u.shape)
+    if source is None:
+        now = py + region[..., 1]
+        region[..., 1] += (weight * np.maximum(read_y - now, 0.0)).astype(np.float32)
+        return
+    read_u, now = source.to_level(px + region[..., 0], py + region[..., 1])
+    x, y = source.from_level(read_u, now + weight * np.maximum(read_y - now, 0.0))
+    region[...] = np.stack([x - px, y - py], axis=-1).astype(np.float32)
 
 
 def follow_face_below_lips(flow: np.ndarray, face_flow: np.ndarray, mouth: MouthMotion) -> None:

@@ -195,15 +195,21 @@ def _lower_rim(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(X,) y of the painted gap's lower rim, and (X,) in [0, 1] how much of the photo's lower part
     is kept: all of it where it shows teeth in a band thick enough to see (the rim lies on its
-    top, in the photo's dark a pixel above the teeth), none where it would be a sliver along a
-    steep rim or shows no teeth (the rim lies `RIM_OVERLAP` past the inner lower lip)."""
+    top, in the photo's dark a pixel above the teeth) or the mouth was open that far already,
+    none where it would be a sliver along a steep rim or shows no teeth (the rim lies
+    `RIM_OVERLAP` past the inner lower lip)."""
     lip = cols.top_t + cols.gap_t
     if interior.lower_share is None:
         return lip + RIM_OVERLAP, np.zeros_like(lip)
     share = np.interp(cols.across, interior.across, interior.lower_share)
     slope = np.gradient(lip, step) if lip.size > 1 else np.zeros_like(lip)
     thickness = cols.lower_h / np.sqrt(1.0 + slope**2)  # across the rim, crop pixels
-    keep = np.clip((share - 0.15) / 0.2, 0.0, 1.0) * np.clip((thickness - 0.2) / 0.4, 0.0, 1.0)
+    teeth_share = np.clip((share - 0.15) / 0.2, 0.0, 1.0)
+    if interior.jaw_rigid > 0.0:
+        # A mouth open this far shows its lower teeth in the upper lip's shadow, or the lip's wet
+        # inside: either moves down with the jaw as the photo shows it (`mouth.OPEN_PHOTO`).
+        teeth_share = np.maximum(teeth_share, interior.jaw_rigid)
+    keep = teeth_share * np.clip((thickness - 0.2) / 0.4, 0.0, 1.0)
     # Smooth along the mouth (over a tenth of its width): the rim has no steps where keeping ends.
     reach = max(int(0.05 * np.ptp(cols.x_src) * float(np.median(cols.ratio)) / step), 1)
     keep = np.convolve(
