@@ -9,12 +9,14 @@ photo's): the *band* is the lower lip with what the photo shows on it (from the 
 output pixels of those columns whose source lies in it. M: median over the band of
 d(source y) / d(output y) (1: rigid, 0.5: each photo row drawn over two); S: share of the band
 where it is under 0.5 (streaks). `--scan` prints every photo's inner-lip gap over its width (the
-test that chooses the photos). `BENCH_TREE` (env) measures another checkout.
+test that chooses the photos); `--on` turns `PreviewSettings.open_further` on (off by default).
+`BENCH_TREE` (env) measures another checkout.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -108,12 +110,14 @@ def edit_request(state, registry, values: dict) -> EditRequest:
     return EditRequest(values={}, raw_expression_offset=offset, engine="preview")
 
 
-def measure(images: Path, photos, edits) -> list[dict]:
+def measure(images: Path, photos, edits, open_further: bool = False) -> list[dict]:
     registry = EngineRegistry(fast=False)
     rows = []
     for name in photos:
         state = prepare_photo(images / name, registry=registry)
         engine = registry.geometric(state.backend)
+        if open_further:
+            engine.renderer.settings = dataclasses.replace(engine.renderer.settings, open_further=True)
         preview = state.engine_state(engine)
         layout = engine.renderer.projector.layout
         for label, values in edits.items():
@@ -144,11 +148,12 @@ def main() -> None:
     parser.add_argument("--scan", action="store_true", help="print every photo's gap over width")
     parser.add_argument("--images", type=Path, default=IMAGES)
     parser.add_argument("--photos", nargs="*", default=list(PHOTOS))
+    parser.add_argument("--on", action="store_true", help="with PreviewSettings.open_further on")
     args = parser.parse_args()
     if args.scan:
         scan(args.images)
         return
-    measure(args.images, args.photos, EDITS)
+    measure(args.images, args.photos, EDITS, args.on)
 
 
 if __name__ == "__main__":

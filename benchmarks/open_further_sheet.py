@@ -6,13 +6,15 @@ The photos of `benchmarks/open_further.py` (mouths open by at least 0.29 of thei
 open_mouth 1 and -0.5 (closing: the same direction's raw expression offset, under the slider's
 range). Per photo and edit one row: the mouth and chin at 100 % (photo pixels, 200 % nearest under
 700 px), input | before | after. "Before" is the base commit's own code, exported and run in a
-subprocess (`benchmarks.mouth_sheet.render_base`). `--keep DIR` also writes the rows as PNGs
+subprocess (`benchmarks.mouth_sheet.render_base`); "after" is this tree with
+`PreviewSettings.open_further` on (off by default: docs/OPEN_FURTHER.md). `--keep DIR` also writes the rows as PNGs
 (look at those at full size; the JPEG is compressed to stay small).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -57,11 +59,15 @@ def request(state, registry, amount: float) -> EditRequest:
     return EditRequest(values={}, raw_expression_offset=offset, engine="preview")
 
 
-def render(images: Path, folder: Path) -> None:
-    """Every photo at every amount as `folder`/<stem>__<k>.png (full resolution)."""
+def render(images: Path, folder: Path, open_further: bool = False) -> None:
+    """Every photo at every amount as `folder`/<stem>__<k>.png (full resolution), with
+    `PreviewSettings.open_further` on when `open_further`."""
     registry = EngineRegistry(fast=False)
     for name in PHOTOS:
         state = prepare_photo(images / name, registry=registry)
+        if open_further:
+            renderer = registry.geometric(state.backend).renderer
+            renderer.settings = dataclasses.replace(renderer.settings, open_further=True)
         for k, amount in enumerate(AMOUNTS):
             out = edit(state, request(state, registry, amount), registry=registry).full_image
             cv2.imwrite(str(folder / f"{Path(name).stem}__{k}.png"), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
@@ -123,7 +129,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as before, tempfile.TemporaryDirectory() as after:
         render_base(args.base, args.images, Path(before), __file__)
-        render(args.images, Path(after))
+        render(args.images, Path(after), open_further=True)
         registry = EngineRegistry(fast=False)
         rows = [
             row for name in PHOTOS for row in rows_for(name, args.images, Path(before), Path(after), registry)

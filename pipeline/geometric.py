@@ -99,7 +99,11 @@ class PreviewSettings:
     well beyond twice down over the opening, is laid as paint in the photo's own lid colours with
     the fine texture of the photo's skin above the eye (`lid_skin.smooth_shut_lids`,
     `reconstruction.skin`, docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated
-    down the lid.
+    down the lid; open_further: a photo whose mouth is already open (`mouth.OPEN_PHOTO`: its lower
+    teeth or its lower lip's inside show), opened further, moves its lower part and lower lip down
+    with the jaw as one piece (`MouthMotion.jaw_rigid`); off by default (docs/OPEN_FURTHER.md): it
+    lost its rule (the lower lip is no longer stretched, but most such photos look no different,
+    and a narrowing mouth shows streaks near its corners).
     """
 
     raster_scale: float = 0.5
@@ -112,6 +116,7 @@ class PreviewSettings:
     neck: bool = True
     lash_fringe: bool = True
     smooth_lids: bool = True
+    open_further: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -362,6 +367,7 @@ class GeometricRenderer:
             (target_points[upper, :2], target_points[lower, :2]),
             posed_lips=(posed[0], posed[1]),  # the photo's lips in the target's pose
             outer_lower=(state.points[outer, :2], target_points[outer, :2]) if len(outer) else None,
+            open_further=self.settings.open_further,
         )
 
     def _rasterise_features(

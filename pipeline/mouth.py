@@ -64,6 +64,8 @@ OPEN_PHOTO = (0.25, 0.29)
 #: ... and under the target's lower lip that piece gives way to the mesh's own mapping over this
 #: many mouth widths.
 JAW_FADE = 0.1
+#: ... and fully only from this far (a fraction of the width) from the corners.
+JAW_CORNER = 0.2
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,9 @@ class MouthMotion:
     curves, (K, 2) crop pixels each, ordered from the image's left; posed_lips: the photo's inner lips
     carried with the skull into the target's pose (its expression kept): a turn foreshortens the
     mouth across, not down, and its opening is no gap to paint; outer_lower: the outer lower lip of
-    the photo and of the target, (K, 2) each, or None (the lower lip then moves as the mesh moves it).
+    the photo and of the target, (K, 2) each, or None (the lower lip then moves as the mesh moves it);
+    open_further: whether a photo whose mouth is already open moves its lower part and lower lip
+    with the jaw as one piece (`jaw_rigid`).
     """
 
     interior: MouthInterior
@@ -206,6 +210,12 @@ class MouthMotion:
     target_lips: tuple[np.ndarray, np.ndarray]
     posed_lips: tuple[np.ndarray, np.ndarray] | None = None
     outer_lower: tuple[np.ndarray, np.ndarray] | None = None
+    open_further: bool = False
+
+    @property
+    def jaw_rigid(self) -> float:
+        """`MouthInterior.jaw_rigid` where `open_further` asks for it, else 0."""
+        return self.interior.jaw_rigid if self.open_further else 0.0
 
     @cached_property
     def levelled(self) -> tuple[MouthMotion, MouthFrame, MouthFrame] | None:
@@ -222,6 +232,7 @@ class MouthMotion:
             (target.curve_to_level(self.target_lips[0]), target.curve_to_level(self.target_lips[1])),
             None if posed is None else (target.curve_to_level(posed[0]), target.curve_to_level(posed[1])),
             None if outer is None else (source.curve_to_level(outer[0]), target.curve_to_level(outer[1])),
+            self.open_further,
         )
         return level, source, target
 
@@ -240,7 +251,7 @@ class OpeningColumns:
     upper_h: np.ndarray  # height of the upper lip's part in the target, pixels
     lower_h: np.ndarray
     ratio: np.ndarray  # target pixels per photo pixel, down the opening
-    lower_ratio: np.ndarray  # ... down the lower lip's part (the jaw's: `MouthInterior.jaw_rigid`)
+    lower_ratio: np.ndarray  # ... down the lower lip's part (the jaw's: `MouthMotion.jaw_rigid`)
     extra: np.ndarray  # in [0, 1]: how much wider than the photo the target opens
     within: np.ndarray  # between the corners
 
@@ -269,7 +280,7 @@ def opening_columns(xs: np.ndarray, mouth: MouthMotion) -> OpeningColumns:
     ratio = np.where(opening | (gap_s < 1e-3), scale, np.maximum(gap_t / np.maximum(gap_s, 1e-3), 0.05))
     split = np.interp(a, mouth.interior.across, mouth.interior.split)
     lower_ratio = ratio
-    rigid = mouth.interior.jaw_rigid
+    rigid = mouth.jaw_rigid
     if rigid > 0.0 and mouth.posed_lips is not None:
         # The jaw's part keeps the head's own size down the face (the target's mouth may narrow),
         # never taller than the target's opening leaves it.
@@ -393,7 +404,7 @@ def _continue_below_lip(region: np.ndarray, px: np.ndarray, py: np.ndarray, mout
 
 
 def _lower_lip_with_jaw(flow: np.ndarray, mouth: MouthMotion) -> None:
-    """Where a photo open this far (`MouthInterior.jaw_rigid`) opens further, move its lower lip
+    """Where a photo open this far (`MouthMotion.jaw_rigid`) opens further, move its lower lip
     down with the jaw as one piece (the (H, W, 2) backward flow, in place): under the target's inner lower lip the photo is read on, row for row, from its own
     inner lower lip, down to the target's outer lower lip (or as far as the photo's lip is tall),
     then the mesh's mapping takes over within `JAW_FADE` mouth widths.
@@ -402,7 +413,7 @@ def _lower_lip_with_jaw(flow: np.ndarray, mouth: MouthMotion) -> None:
     mesh's lip triangles grow taller, and a lip the photo shows with its lower teeth and its wet
     inside is drawn as a tall band of vertical streaks. Reads are moved down, never up (below the
     lip the mesh's own reads run ahead again: the chin moves less than the lip)."""
-    rigid = mouth.interior.jaw_rigid
+    rigid = mouth.jaw_rigid
     if rigid <= 0.0 or mouth.outer_lower is None:
         return
     # Around the target's lips, reaching as far below them as the photo's lip is tall (and on).
@@ -430,7 +441,9 @@ def _lower_lip_with_jaw(flow: np.ndarray, mouth: MouthMotion) -> None:
     depth = v - bottom_t.reshape(u.shape)
     width = float(np.ptp(mouth.target_lips[0][:, 0]))
     weight = np.clip(1.0 - (depth - hold) / max(JAW_FADE * width, 1.0), 0.0, 1.0) * (depth > -1.0)
-    weight *= rigid * (cols.extra * cols.within).reshape(u.shape)
+    # Towards the corners the lip thins and turns up: the mesh's own mapping is kept there.
+    middle = np.clip(np.minimum(cols.across, 1.0 - cols.across) / JAW_CORNER, 0.0, 1.0)
+    weight *= rigid * (cols.extra * cols.within * middle).reshape(u.shape)
     if weight.max() <= 0.0:
         return
     read_y = bottom_s.reshape(u.shape) + depth / np.maximum(cols.lower_ratio, 1e-6).reshape(u.shape)

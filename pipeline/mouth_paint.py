@@ -154,7 +154,11 @@ def _painted(
     distance, cols, gap_top, gap_bottom, keep = gap
     # No painted teeth where the photo's own lower teeth are kept.
     drawn = teeth and (keep.max() < 0.5 or not keep_teeth)
-    colour = _cavity(mouth, ys[:, None], cols, (gap_top, gap_bottom), face_size, exposure, drawn, step, seed)
+    # Where the photo's own lower part moves with the jaw, it shows its own tongue and teeth.
+    kept = keep * mouth.jaw_rigid if mouth.jaw_rigid > 0.0 else None
+    colour = _cavity(
+        mouth, ys[:, None], cols, (gap_top, gap_bottom), face_size, exposure, drawn, step, seed, kept
+    )
     extra = cols.extra[None, :]
     if level is None:
         return distance, extra, colour, drawn
@@ -178,7 +182,7 @@ def _gap(
         return None
     ys = ys[:, None]
     gap_top = cols.top_t + cols.upper_h
-    gap_bottom, keep = _lower_rim(mouth.interior, cols, step)
+    gap_bottom, keep = _lower_rim(mouth.interior, cols, step, mouth.jaw_rigid)
     left, right = corners_x(mouth.target_lips[0])
     # Signed distance (crop pixels, > 0 inside) to the gap's rim: between the two parts the photo's
     # teeth hang from, within the target's inner lips (a little past the lower one) and corners.
@@ -191,7 +195,7 @@ def _gap(
 
 
 def _lower_rim(
-    interior: MouthInterior, cols: OpeningColumns, step: float = 1.0
+    interior: MouthInterior, cols: OpeningColumns, step: float = 1.0, jaw_rigid: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """(X,) y of the painted gap's lower rim, and (X,) in [0, 1] how much of the photo's lower part
     is kept: all of it where it shows teeth in a band thick enough to see (the rim lies on its
@@ -205,10 +209,10 @@ def _lower_rim(
     slope = np.gradient(lip, step) if lip.size > 1 else np.zeros_like(lip)
     thickness = cols.lower_h / np.sqrt(1.0 + slope**2)  # across the rim, crop pixels
     teeth_share = np.clip((share - 0.15) / 0.2, 0.0, 1.0)
-    if interior.jaw_rigid > 0.0:
+    if jaw_rigid > 0.0:
         # A mouth open this far shows its lower teeth in the upper lip's shadow, or the lip's wet
         # inside: either moves down with the jaw as the photo shows it (`mouth.OPEN_PHOTO`).
-        teeth_share = np.maximum(teeth_share, interior.jaw_rigid)
+        teeth_share = np.maximum(teeth_share, jaw_rigid)
     keep = teeth_share * np.clip((thickness - 0.2) / 0.4, 0.0, 1.0)
     # Smooth along the mouth (over a tenth of its width): the rim has no steps where keeping ends.
     reach = max(int(0.05 * np.ptp(cols.x_src) * float(np.median(cols.ratio)) / step), 1)
@@ -235,11 +239,13 @@ def _cavity(
     teeth: bool,
     step: float,
     seed: int,
+    kept: np.ndarray | None = None,
 ) -> np.ndarray:
     """(Y, X, 3) float colour of the synthesised gap at rows `ys` (Y, 1) and `cols` (crop pixels,
     `step` apart), between its upper and lower rim `gap` ((X,) y each): the photo's own dark colour
     (or a dark red-brown), in shadow under the upper teeth and towards the corners, a tongue low
-    down, and teeth where plausible (`pipeline.teeth` where the photo shows none, `seed` the photo's)."""
+    down, and teeth where plausible (`pipeline.teeth` where the photo shows none, `seed` the photo's);
+    neither tongue nor lower teeth where `kept` ((X,) in [0, 1]) keeps the photo's own lower part."""
     interior = mouth.interior
     # float32 is enough for colours and half the work on the fine grid; a mouth that keeps the
     # photo's own teeth is painted as before (float64).
@@ -260,6 +266,9 @@ def _cavity(
     open_enough = np.clip((height / size - 0.03) / 0.04, 0.0, 1.0)[None, :]
     crest = 0.45 + 0.5 * (2.0 * across[None, :] - 1.0) ** 2
     tongue = np.clip((v - crest) / 0.2, 0.0, 1.0) * open_enough
+    if kept is not None:
+        open_enough = open_enough * (1.0 - kept.astype(f32))[None, :]
+        tongue = tongue * (1.0 - kept.astype(f32))[None, :]
     tongue_colour = np.array([160.0, 66.0, 70.0], f32) * exposure * (0.45 + 0.55 * v[:, :, None])
     colour = colour + (tongue_colour - colour) * (0.75 * tongue * np.sqrt(centre))[:, :, None]
     if not teeth:
