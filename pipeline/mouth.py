@@ -405,9 +405,10 @@ def _continue_below_lip(region: np.ndarray, px: np.ndarray, py: np.ndarray, mout
 
 def _lower_lip_with_jaw(flow: np.ndarray, mouth: MouthMotion) -> None:
     """Where a photo open this far (`MouthMotion.jaw_rigid`) opens further, move its lower lip
-    down with the jaw as one piece (the (H, W, 2) backward flow, in place): under the target's inner lower lip the photo is read on, row for row, from its own
-    inner lower lip, down to the target's outer lower lip (or as far as the photo's lip is tall),
-    then the mesh's mapping takes over within `JAW_FADE` mouth widths.
+    down with the jaw as one piece (the (H, W, 2) backward flow, in place): under the target's inner
+    lower lip the photo is read on, row for row, from its own inner lower lip as far as its lip is
+    tall; then the mesh's mapping takes over, within `JAW_FADE` mouth widths plus three times what
+    the mesh drew the lip taller (the skin under the lip takes up that stretch, a third per row).
 
     The opening basis lowers the inner lip further than the outer one and narrows the mouth: the
     mesh's lip triangles grow taller, and a lip the photo shows with its lower teeth and its wet
@@ -416,10 +417,14 @@ def _lower_lip_with_jaw(flow: np.ndarray, mouth: MouthMotion) -> None:
     rigid = mouth.jaw_rigid
     if rigid <= 0.0 or mouth.outer_lower is None:
         return
-    # Around the target's lips, reaching as far below them as the photo's lip is tall (and on).
-    (outer_s, outer_t), lower_s = mouth.outer_lower, mouth.source_lips[1]
-    tall = float(np.max(curve_y(outer_s, lower_s[:, 0]) - lower_s[:, 1]))
-    reach = 1.5 * max(tall, 0.0) + JAW_FADE * float(np.ptp(mouth.target_lips[0][:, 0]))
+    # Around the target's lips, reaching below them past the lip and the skin that takes up its stretch.
+    (outer_s, outer_t), lower_s, lower_t = mouth.outer_lower, mouth.source_lips[1], mouth.target_lips[1]
+    tall = max(
+        float(np.max(curve_y(outer_s, lower_s[:, 0]) - lower_s[:, 1])),
+        float(np.max(curve_y(outer_t, lower_t[:, 0]) - lower_t[:, 1])),
+        0.0,
+    )
+    reach = 4.0 * tall + JAW_FADE * float(np.ptp(mouth.target_lips[0][:, 0]))
     box = box_around(np.concatenate([*mouth.target_lips, outer_t]), flow.shape[:2], pad=int(reach) + 2)
     if box is None:
         return
@@ -437,10 +442,13 @@ def _lower_lip_with_jaw(flow: np.ndarray, mouth: MouthMotion) -> None:
     bottom_s, bottom_t = cols.top_s + cols.gap_s, cols.top_t + cols.gap_t
     lip_s = np.maximum(curve_y(outer_s, cols.x_src) - bottom_s, 0.0)
     lip_t = np.maximum(curve_y(outer_t, cols.x_t) - bottom_t, 0.0)
-    hold = np.maximum(lip_t, lip_s * cols.lower_ratio).reshape(u.shape)
+    hold = lip_s * cols.lower_ratio
+    fade = (
+        JAW_FADE * float(np.ptp(mouth.target_lips[0][:, 0])) + 3.0 * np.maximum(lip_t - hold, 0.0)
+    ).reshape(u.shape)
+    hold = hold.reshape(u.shape)
     depth = v - bottom_t.reshape(u.shape)
-    width = float(np.ptp(mouth.target_lips[0][:, 0]))
-    weight = np.clip(1.0 - (depth - hold) / max(JAW_FADE * width, 1.0), 0.0, 1.0) * (depth > -1.0)
+    weight = np.clip(1.0 - (depth - hold) / np.maximum(fade, 1.0), 0.0, 1.0) * (depth > -1.0)
     # Towards the corners the lip thins and turns up: the mesh's own mapping is kept there.
     middle = np.clip(np.minimum(cols.across, 1.0 - cols.across) / JAW_CORNER, 0.0, 1.0)
     weight *= rigid * (cols.extra * cols.within * middle).reshape(u.shape)

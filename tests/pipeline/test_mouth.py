@@ -1,13 +1,15 @@
-"""The mouth area of the geometric renderer: corners carried by a smile, the chin under a nod."""
+"""The mouth area of the geometric renderer: corners carried by a smile, the chin under a nod, an open
+mouth opened further."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pipeline.mouth import MouthInterior, MouthMotion, carry_corners
+from pipeline.mouth import MouthInterior, MouthMotion, carry_corners, refine_mouth_flow
 
 LUMA_SPLIT = np.full(24, 0.5)
 
@@ -160,3 +162,94 @@ def test_no_dark_line_runs_along_the_opened_lower_lip(
     ]
     darker = darker[int(part[0] * len(darker)) : int(part[1] * len(darker))]
     assert len(darker) > 5 and np.percentile(darker, 90) < 12.0, np.round(darker, 0)
+
+
+def _open_mouth(drop: float, lip_t: float) -> tuple[MouthMotion, np.ndarray]:
+    """A photo's mouth open by a third of its width (x 45..75, inner lips 10 px apart at the
+    middle, an 8 px lower lip), and a target whose inner lower lip drops `drop` px further at the
+    middle and whose lower lip the mesh draws `lip_t` px tall; with the (120, 120, 2) backward flow
+    the mesh gives under the target's inner lower lip (its lip stretched, the chin moved along)."""
+    xs = np.linspace(45.0, 75.0, 11)
+    bump = np.sin(np.linspace(0.0, np.pi, 11))
+    upper = np.stack([xs, 50.0 - 5.0 * bump], axis=1)
+    lower_s, outer_s = (np.stack([xs, y], axis=1) for y in (50.0 + 5.0 * bump, 58.0 + 5.0 * bump))
+    lower_t = np.stack([xs, 50.0 + (5.0 + drop) * bump], axis=1)
+    outer_t = np.stack([xs, lower_t[:, 1] + lip_t - (lip_t - 8.0) * (1.0 - bump)], axis=1)
+    interior = MouthInterior(np.linspace(0.06, 0.94, 24), np.full(24, 0.5), None, None, False, opening=1 / 3)
+    flow = np.zeros((120, 120, 2), np.float32)
+    for x in range(120):
+        at = np.array([float(np.clip(x, 45, 75))])
+        lo_s, out_s, lo_t, out_t = (
+            float(np.interp(at, c[:, 0], c[:, 1])[0]) for c in (lower_s, outer_s, lower_t, outer_t)
+        )
+        ys = np.arange(120, dtype=np.float64)
+        sy = np.where(
+            ys < out_t, lo_s + (ys - lo_t) * (out_s - lo_s) / max(out_t - lo_t, 1e-3), out_s + ys - out_t
+        )
+        flow[:, x, 1] = np.where(ys > lo_t - 1.0, sy - ys, 0.0)
+    motion = MouthMotion(interior, (upper, lower_s), (upper, lower_t), (upper, lower_s), (outer_s, outer_t))
+    return motion, flow
+
+
+def _read_rows(flow: np.ndarray, x: int, rows: range) -> np.ndarray:
+    return np.array([y + flow[y, x, 1] for y in rows])
+
+
+def test_an_open_mouth_opened_further_moves_its_lower_lip_down_in_one_piece() -> None:
+    """The mesh draws the 8 px lip 11 px tall (each photo row over 1.4 output rows: vertical streaks);
+    with `open_further` the lip under the target's inner lower lip reads the photo row for row, and
+    the skin under it takes up the stretch on its way back to the mesh's mapping."""
+    motion, mesh = _open_mouth(drop=10.0, lip_t=11.0)
+    rows = range(65, 74)  # the photo's 8 px lip, under the target's inner lower lip at the middle (y 65)
+    off = mesh.copy()
+    refine_mouth_flow(off, motion)
+    assert np.median(np.diff(_read_rows(off, 60, rows))) < 0.8  # stretched, as the mesh has it
+    on = mesh.copy()
+    refine_mouth_flow(on, dataclasses.replace(motion, open_further=True))
+    steps = np.diff(_read_rows(on, 60, rows))
+    np.testing.assert_allclose(steps, 1.0, atol=0.05)  # one piece, moved down with the jaw
+    np.testing.assert_allclose(
+        _read_rows(on, 60, range(66, 67)), 56.0, atol=0.1
+    )  # from the photo's inner lip on
+    reads = _read_rows(on, 60, range(60, 100))
+    assert np.all(np.diff(reads) > 0.0)  # and hands over to the mesh below without folding
+
+
+def test_a_mouth_not_open_that_far_keeps_the_meshs_lower_lip() -> None:
+    motion, mesh = _open_mouth(drop=10.0, lip_t=11.0)
+    motion = dataclasses.replace(motion, interior=dataclasses.replace(motion.interior, opening=0.2))
+    off, on = mesh.copy(), mesh.copy()
+    refine_mouth_flow(off, motion)
+    refine_mouth_flow(on, dataclasses.replace(motion, open_further=True))
+    np.testing.assert_array_equal(on, off)
+
+
+@pytest.mark.realdata
+def test_an_open_photos_lower_lip_is_not_stretched_by_opening_further(shared_data: Path) -> None:
+    """face-api's "surprised" (its mouth open by 0.63 of its width, tongue and lip inside showing),
+    open_mouth 1: down the middle of its lower lip the photo's rows are read about one per output
+    row with `open_further` (0.6 of one before: the lip drawn as a tall band of streaks)."""
+    from pipeline import EditRequest, EngineRegistry, prepare_photo
+    from pipeline.face_paint import curve_y
+    from pipeline.photo import target_coefficients
+
+    registry = EngineRegistry(fast=False)
+    state = prepare_photo(
+        shared_data / "images" / "justadudewhohacks__face-api.js__surprised.jpg", registry=registry
+    )
+    engine = registry.geometric(state.backend)
+    preview, renderer = state.engine_state(engine), engine.renderer
+    target = target_coefficients(state, EditRequest(values={"open_mouth": 1.0}), registry=registry)
+    points = renderer._target_points(preview, target)
+    lower, outer = renderer.projector.layout.mouth[1], renderer.projector.layout.outer_lower
+    x = np.array([float(np.mean(points[lower[[0, -1]], 0]))])
+    top, bottom = (int(np.ceil(curve_y(points[i, :2], x)[0])) for i in (lower, outer))
+    steps = {}
+    for on in (False, True):
+        renderer.settings = dataclasses.replace(renderer.settings, open_further=on)
+        flow = engine.render_frame(preview, target).flow
+        column = flow[top:bottom, int(round(x[0])), 1] + np.arange(top, bottom)
+        steps[on] = float(np.median(np.diff(column)))
+    renderer.settings = dataclasses.replace(renderer.settings, open_further=False)
+    assert steps[False] < 0.8
+    assert 0.8 <= steps[True] <= 1.25
