@@ -65,7 +65,7 @@ OPEN_PHOTO = (0.25, 0.29)
 #: many mouth widths.
 JAW_FADE = 0.1
 #: ... and fully only from this far (a fraction of the width) from the corners.
-JAW_CORNER = 0.2
+JAW_CORNER = 0.35
 
 
 @dataclass(frozen=True)
