@@ -424,37 +424,47 @@ def _lower_lip_with_jaw(flow: np.ndarray, mouth: MouthMotion) -> None:
         float(np.max(curve_y(outer_t, lower_t[:, 0]) - lower_t[:, 1])),
         0.0,
     )
-    reach = 4.0 * tall + JAW_FADE * float(np.ptp(mouth.target_lips[0][:, 0]))
-    box = box_around(np.concatenate([*mouth.target_lips, outer_t]), flow.shape[:2], pad=int(reach) + 2)
+    reach = int(4.0 * tall + JAW_FADE * float(np.ptp(mouth.target_lips[0][:, 0]))) + 2
+    lips = np.concatenate([lower_t, outer_t])
+    if mouth.levelled is None:  # between the corners, from the inner lower lip down
+        box = box_around(lips, flow.shape[:2], pad=2)
+        box = None if box is None else (*box[:3], min(box[3] + reach, flow.shape[0]))
+    else:
+        box = box_around(lips, flow.shape[:2], pad=reach)
     if box is None:
         return
     x0, y0, x1, y1 = box
     px, py = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
     region = flow[y0:y1, x0:x1]
     source = None
-    if mouth.levelled is not None:
+    if mouth.levelled is None:
+        u, v = px, py
+        cols = opening_columns(px[0], mouth)  # the same in every row
+
+        def at(a: np.ndarray) -> np.ndarray:
+            return a[None, :]
+    else:
         mouth, source, target = mouth.levelled
         u, v = target.to_level(px, py)
-    else:
-        u, v = px, py
-    cols = opening_columns(u.reshape(-1), mouth)
+        cols = opening_columns(u.reshape(-1), mouth)
+
+        def at(a: np.ndarray) -> np.ndarray:
+            return a.reshape(px.shape)
+
     outer_s, outer_t = mouth.outer_lower
     bottom_s, bottom_t = cols.top_s + cols.gap_s, cols.top_t + cols.gap_t
     lip_s = np.maximum(curve_y(outer_s, cols.x_src) - bottom_s, 0.0)
     lip_t = np.maximum(curve_y(outer_t, cols.x_t) - bottom_t, 0.0)
     hold = lip_s * cols.lower_ratio
-    fade = (
-        JAW_FADE * float(np.ptp(mouth.target_lips[0][:, 0])) + 3.0 * np.maximum(lip_t - hold, 0.0)
-    ).reshape(u.shape)
-    hold = hold.reshape(u.shape)
-    depth = v - bottom_t.reshape(u.shape)
-    weight = np.clip(1.0 - (depth - hold) / np.maximum(fade, 1.0), 0.0, 1.0) * (depth > -1.0)
+    fade = JAW_FADE * float(np.ptp(mouth.target_lips[0][:, 0])) + 3.0 * np.maximum(lip_t - hold, 0.0)
+    depth = v - at(bottom_t)
+    weight = np.clip(1.0 - (depth - at(hold)) / at(np.maximum(fade, 1.0)), 0.0, 1.0) * (depth > -1.0)
     # Towards the corners the lip thins and turns up: the mesh's own mapping is kept there.
     middle = np.clip(np.minimum(cols.across, 1.0 - cols.across) / JAW_CORNER, 0.0, 1.0)
-    weight *= rigid * (cols.extra * cols.within * middle).reshape(u.shape)
+    weight *= rigid * at(cols.extra * cols.within * middle)
     if weight.max() <= 0.0:
         return
-    read_y = bottom_s.reshape(u.shape) + depth / np.maximum(cols.lower_ratio, 1e-6).reshape(u.shape)
+    read_y = at(bottom_s) + depth / at(np.maximum(cols.lower_ratio, 1e-6))
     if source is None:
         now = py + region[..., 1]
         region[..., 1] += (weight * np.maximum(read_y - now, 0.0)).astype(np.float32)
