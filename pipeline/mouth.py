@@ -80,6 +80,15 @@ class MouthInterior:
     lower_teeth: bool
     lower_share: np.ndarray | None = None
 
+    @property
+    def upper_teeth_only(self) -> bool:
+        """The photo shows upper teeth but no lower ones: none below the split, and in no column
+        of the mouth's central half a share of teeth in its lower part that the painted gap keeps
+        (`pipeline.mouth_paint._lower_rim` keeps from 0.15)."""
+        if self.teeth is None or self.lower_teeth or self.lower_share is None:
+            return False
+        return bool(self.lower_share[np.abs(self.across - 0.5) < 0.25].max() < 0.15)
+
 
 def corners_x(upper: np.ndarray) -> tuple[float, float]:
     """x of the image-left and the other corner of a (K, 2) lip curve (at least a pixel apart)."""
