@@ -83,7 +83,9 @@ class PreviewSettings:
     to zero; spread: width (fraction of the face size) of the Gaussian that carries the face's
     flow outwards; min_motion: below this largest vertex motion (pixels) the source is returned
     unchanged; teeth: draw teeth in newly opened mouths of photos that show none (`pipeline.teeth`),
-    at `fine_teeth` times the crop's resolution for the photo (`mouth_paint.fine_paint`); head: move the whole
+    at `fine_teeth` times the crop's resolution for the photo (`mouth_paint.fine_paint`); lower_row:
+    a lower row and a cavity shaded towards the throat under a photo's own upper teeth when it shows
+    no lower ones (`MouthMotion.lower_row`; off: it missed one figure of its rule, docs/TEETH.md); head: move the whole
     head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the
     moved person laid with a soft edge over the background beside it slid into what it uncovers,
     `pipeline.head_fill`; where the person reaches the photo's edge it is stretched, not moved
@@ -108,6 +110,7 @@ class PreviewSettings:
     min_motion: float = 0.01
     teeth: bool = True
     fine_teeth: int = 2
+    lower_row: bool = False
     head: bool = False
     neck: bool = True
     lash_fringe: bool = True
@@ -360,6 +363,7 @@ class GeometricRenderer:
             source,
             (target_points[upper, :2], target_points[lower, :2]),
             posed_lips=(posed[0], posed[1]),  # the photo's lips in the target's pose
+            lower_row=self.settings.lower_row,
         )
 
     def _rasterise_features(

@@ -186,13 +186,21 @@ class MouthMotion:
     interior: `analyse_mouth` of the photo; source_lips / target_lips: (upper, lower) inner lip
     curves, (K, 2) crop pixels each, ordered from the image's left; posed_lips: the photo's inner lips
     carried with the skull into the target's pose (its expression kept): a turn foreshortens the
-    mouth across, not down, and its opening is no gap to paint.
+    mouth across, not down, and its opening is no gap to paint; lower_row: under the photo's own
+    upper teeth, when it shows no lower ones, paint a lower row and a cavity shaded towards the
+    throat (`under_upper_teeth`; off by default, docs/TEETH.md "Lower row under the photo's upper teeth").
     """
 
     interior: MouthInterior
     source_lips: tuple[np.ndarray, np.ndarray]
     target_lips: tuple[np.ndarray, np.ndarray]
     posed_lips: tuple[np.ndarray, np.ndarray] | None = None
+    lower_row: bool = False
+
+    @property
+    def under_upper_teeth(self) -> bool:
+        """The painted gap gets a lower row under the photo's own upper teeth."""
+        return self.lower_row and self.interior.upper_teeth_only
 
     @cached_property
     def levelled(self) -> tuple[MouthMotion, MouthFrame, MouthFrame] | None:
@@ -208,6 +216,7 @@ class MouthMotion:
             (source.curve_to_level(self.source_lips[0]), source.curve_to_level(self.source_lips[1])),
             (target.curve_to_level(self.target_lips[0]), target.curve_to_level(self.target_lips[1])),
             None if posed is None else (target.curve_to_level(posed[0]), target.curve_to_level(posed[1])),
+            self.lower_row,
         )
         return level, source, target
 

@@ -39,7 +39,8 @@ def paint_mouth(
 ) -> bool:
     """Paint the gap the photo never showed into the (H, W, 3) uint8 crop `out` (in place) and
     record where in `coverage` (H, W) float32; True when it drew teeth of its own (`pipeline.teeth`,
-    worth drawing again finer: `paint_mouth_fine`).
+    both rows, or the lower row under the photo's own upper teeth: worth drawing again finer,
+    `paint_mouth_fine`).
 
     The crop gets the gap anti-aliased over a crop pixel; `coverage` ramps over `EDGE_RAMP` crop
     pixels across the gap's rim (its signed distance, which the photo's resolution keeps sharp
@@ -71,7 +72,7 @@ def paint_mouth(
         near = distance > -(EDGE_RAMP / 2.0 + 2.0)
         paint[y0:y1, x0:x1][near] = colour[near].astype(np.uint8)
     np.maximum(coverage[y0:y1, x0:x1], cover, out=coverage[y0:y1, x0:x1])
-    return drawn and mouth.interior.teeth is None
+    return drawn and (mouth.interior.teeth is None or mouth.under_upper_teeth)
 
 
 def fine_paint(
@@ -248,6 +249,8 @@ def _cavity(
     default = np.array([34.0, 13.0, 15.0], f32) * exposure
     base = default if interior.cavity is None else 0.5 * default + 0.5 * np.minimum(interior.cavity, 55.0)
     shadow = np.clip((ys - gap_top) / (0.012 * size), 0.0, 1.0)  # under the upper teeth
+    if mouth.under_upper_teeth:
+        shadow = np.ones_like(shadow)  # shaded towards the throat instead (`_under_upper_teeth`)
     shade = (0.35 + 0.65 * centre) * (0.45 + 0.55 * shadow) * (0.75 + 0.4 * v)  # dark at the back
     colour = base[None, None, :] * shade[:, :, None]
     # A tongue: a lighter, redder mound rising from the lower part towards the middle.
@@ -271,6 +274,10 @@ def _cavity(
         # In the corners' shadow (the cheeks hide the back of the row) the teeth sink into the dark.
         seen = no_teeth * (np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2)[:, :, None]
         return colour + (drawn - colour) * seen
+    if mouth.under_upper_teeth:
+        return _under_upper_teeth(
+            mouth, colour, ys, cols, (gap_top, gap_bottom), size, (v, centre), step, seed
+        )
     tooth = interior.teeth
     band_h = 0.018 * size
     if not interior.lower_teeth:
@@ -278,3 +285,45 @@ def _cavity(
         band = np.clip((ys - (gap_bottom - 0.7 * band_h)) / 0.8 + 0.5, 0.0, 1.0) * centre**2
         colour = colour + (0.7 * tooth - colour) * (0.45 * band * open_enough)[:, :, None]
     return colour
+
+
+def _under_upper_teeth(
+    mouth: MouthMotion,
+    colour: np.ndarray,
+    ys: np.ndarray,
+    cols: OpeningColumns,
+    gap: tuple[np.ndarray, np.ndarray],
+    size: float,
+    place: tuple[np.ndarray, np.ndarray],
+    step: float,
+    seed: int,
+) -> np.ndarray:
+    """(Y, X, 3) colour of the gap under the photo's own upper teeth when it showed no lower ones
+    (`MouthMotion.under_upper_teeth`): the cavity `colour` lit from the front and darkest towards
+    the throat (the middle of the gap, low behind the tongue's crest), and a procedural lower row
+    (`pipeline.teeth`, coloured from the photo's teeth) above the lower lip, moving with it.
+
+    place: (Y, X) way down the gap (0 at the upper teeth) and (1, X) 1 mid-mouth, 0 at the corners."""
+    v, centre = place
+    gap_top, gap_bottom = gap
+    # Light reaches into the mouth from the front: the inside of the cheeks and the palate behind
+    # the upper teeth catch some, the throat (mid-mouth, a little under half-way down) none.
+    throat = np.sqrt(((2.0 * cols.across[None, :] - 1.0) / 0.75) ** 2 + ((v - 0.45) / 0.45) ** 2)
+    lit = np.clip(throat, 0.0, 1.0) ** 1.2 * (0.4 + 0.6 * np.sqrt(centre))
+    wall = np.array([120.0, 50.0, 48.0], colour.dtype) * float(
+        np.clip(np.mean(mouth.interior.teeth) / 200.0, 0.5, 1.2)
+    )
+    colour = colour * (0.7 + 0.3 * lit)[:, :, None] + wall * (0.6 * lit)[:, :, None]
+    open_enough = float(np.max(np.clip(((gap_bottom - gap_top) / size - 0.03) / 0.04, 0.0, 1.0)))
+    if open_enough <= 0.0:
+        return colour
+    upper = mouth.target_lips[0]
+    # The lower row in the photo's teeth's own colour (warmth kept: scaled, never clipped), a
+    # little brighter to make up for the lower lip's shadow that `draw_teeth` puts on it.
+    teeth = mouth.interior.teeth.astype(np.float64)
+    tooth = teeth * min(1.2, 255.0 / max(float(teeth.max()), 1.0))
+    drawn = draw_teeth(
+        colour, ys, cols.x_t, gap, (upper[0], upper[-1]), size, tooth, step, open_enough, seed, upper=False
+    )
+    seen = (np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2)[:, :, None]  # the cheeks hide the back
+    return colour + (drawn - colour) * seen
