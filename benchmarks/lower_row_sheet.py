@@ -6,14 +6,16 @@
 teeth but no lower teeth (`MouthInterior.upper_teeth_only`): the photos this change is for.
 Otherwise, per photo of `PHOTOS` and edit (open_mouth 0.5 and 1, the preset aaa), the opened mouth
 is rendered by the base commit (in a subprocess, `benchmarks.mouth_sheet.render_base`) and by this
-tree, the figures of docs/TEETH.md ("Lower row under the photo's upper teeth") are printed for
-both, every photo of `UNCHANGED` is compared pixel for pixel, and the sheet input | before | after
-is written (the head at 300 px high, the mouth at 100 %; 200 % on photos under 700 px).
+tree with `PreviewSettings.lower_row` on (and off: it must then be the base's), the figures of
+docs/TEETH.md ("Lower row under the photo's upper teeth") are printed for both, every photo of
+`UNCHANGED` is compared pixel for pixel, and the sheet is written: per photo and edit the mouth
+at 100 % (200 % nearest where the three would be under 700 px wide), input | before | after.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -28,8 +30,8 @@ CODE = Path(os.environ.get("MOUTH_SHEET_CODE", REPO))
 if str(CODE) not in sys.path:
     sys.path.insert(0, str(CODE))
 
-from benchmarks.mouth_sheet import photo_rows, render, render_base, write_sheet  # noqa: E402
-from pipeline import EditRequest, EngineRegistry, prepare_photo  # noqa: E402
+from benchmarks.mouth_sheet import render, render_base, write_sheet  # noqa: E402
+from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
 from pipeline.face_paint import curve_y  # noqa: E402
 from pipeline.mouth import corners_x  # noqa: E402
 from pipeline.photo import target_coefficients  # noqa: E402
@@ -52,7 +54,11 @@ UNCHANGED = (
     "KwaiVGI__LivePortrait__d38.jpg",
     "justadudewhohacks__face-api.js__fearful.jpg",
 )
-EDITS = {"open_mouth 0.5": {"open_mouth": 0.5}, "open_mouth 1": {"open_mouth": 1.0}, "aaa": dict(PRESETS["aaa"])}
+EDITS = {
+    "open_mouth 0.5": {"open_mouth": 0.5},
+    "open_mouth 1": {"open_mouth": 1.0},
+    "aaa": dict(PRESETS["aaa"]),
+}
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 
@@ -71,17 +77,23 @@ def survey(images: Path, registry: EngineRegistry) -> list[str]:
     return found
 
 
-def _gap_profiles(state, values: dict, registry: EngineRegistry) -> list[tuple[int, int, int]]:  # noqa: ANN001
+def gap_profiles(state, values: dict, registry: EngineRegistry) -> list[tuple[int, int, int]]:  # noqa: ANN001
     """(x, top, bottom) photo pixels of the target's opening in the central half of the mouth."""
     engine = registry.geometric(state.backend)
     renderer = engine.renderer
     target = target_coefficients(state, EditRequest(values=values, engine="preview"), registry=registry)
     points = renderer._target_points(state.engine_state(engine), target)
-    upper, lower = (state.crop_transform.inverse_points(points[lip, :2]) for lip in renderer.projector.layout.mouth)
+    upper, lower = (
+        state.crop_transform.inverse_points(points[lip, :2]) for lip in renderer.projector.layout.mouth
+    )
     left, right = corners_x(upper)
     xs = np.arange(int(np.ceil(left + 0.25 * (right - left))), int(left + 0.75 * (right - left)) + 1)
     tops, bottoms = curve_y(upper, xs.astype(np.float64)), curve_y(lower, xs.astype(np.float64))
-    return [(int(x), int(np.ceil(t)) + 1, int(b) - 1) for x, t, b in zip(xs, tops, bottoms, strict=True) if b - t > 6]
+    return [
+        (int(x), int(np.ceil(t)) + 1, int(b) - 1)
+        for x, t, b in zip(xs, tops, bottoms, strict=True)
+        if b - t > 6
+    ]
 
 
 def figures(image: np.ndarray, profiles: list[tuple[int, int, int]], teeth_luma: float, width: float) -> dict:
@@ -117,6 +129,46 @@ def figures(image: np.ndarray, profiles: list[tuple[int, int, int]], teeth_luma:
     }
 
 
+def render_lower_row(images: Path, folder: Path, photos: tuple[str, ...], lower_row: bool = True) -> None:
+    """`benchmarks.mouth_sheet.render` of this tree with `PreviewSettings.lower_row` set as given."""
+    registry = EngineRegistry(fast=False)
+    for name in photos:
+        state = prepare_photo(images / name, registry=registry)
+        renderer = registry.geometric(state.backend).renderer
+        renderer.settings = dataclasses.replace(renderer.settings, lower_row=lower_row)
+        for k, values in enumerate(EDITS.values()):
+            out = edit(state, EditRequest(values=values, engine="preview"), registry=registry).full_image
+            cv2.imwrite(str(folder / f"{Path(name).stem}__{k}.png"), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
+
+
+def mouth_rows(
+    name: str, images: Path, before: Path, after: Path, registry: EngineRegistry
+) -> list[np.ndarray]:
+    """One row per edit: the mouth of input | before | after at the photo's resolution, labelled."""
+    state = prepare_photo(images / name, registry=registry)
+    rows = []
+    for k, (label, values) in enumerate(EDITS.items()):
+        profiles = gap_profiles(state, values, registry)
+        x0, x1 = profiles[0][0], profiles[-1][0]
+        width = x1 - x0  # half the mouth
+        y0 = max(int(min(p[1] for p in profiles) - 0.6 * width), 0)
+        y1 = int(max(p[2] for p in profiles) + 0.5 * width)
+        box = (slice(y0, y1), slice(max(int(x0 - 0.9 * width), 0), int(x1 + 0.9 * width)))
+        tiles = [state.image[box], _read(before, name, k)[box], _read(after, name, k)[box]]
+        gap = np.full((tiles[0].shape[0], 6, 3), 255, np.uint8)
+        row = np.concatenate([tiles[0], gap, tiles[1], gap, tiles[2]], axis=1)
+        if row.shape[1] < 700:
+            row = cv2.resize(row, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+        row = np.pad(
+            row, ((0, 0), (0, max(700 - row.shape[1], 0)), (0, 0)), constant_values=255
+        )  # room for the label
+        strip = np.full((22, row.shape[1], 3), 255, np.uint8)
+        text = f"{name} {label}: input | before | after"
+        cv2.putText(strip, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        rows.append(np.concatenate([strip, row], axis=0))
+    return rows
+
+
 def _read(folder: Path, name: str, k: int) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(folder / f"{Path(name).stem}__{k}.png")), cv2.COLOR_BGR2RGB)
 
@@ -140,27 +192,37 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as scratch:
         root = args.keep or Path(scratch)
-        before, after = root / "before", root / "after"
-        before.mkdir(parents=True, exist_ok=True)
-        after.mkdir(parents=True, exist_ok=True)
+        before, after, default = root / "before", root / "after", root / "default"
+        for folder in (before, after, default):
+            folder.mkdir(parents=True, exist_ok=True)
         render_base(args.base, args.images, before, __file__)
-        render(args.images, after, everything, EDITS)
+        render_lower_row(args.images, after, everything)
+        render_lower_row(args.images, default, PHOTOS, lower_row=False)
         for name in everything:
             state = prepare_photo(args.images / name, registry=registry)
             mouth = state.engine_state(registry.geometric(state.backend)).mouth
             teeth_luma = float(mouth.teeth @ _LUMA) if mouth.teeth is not None else 200.0
             for k, (label, values) in enumerate(EDITS.items()):
                 old, new = _read(before, name, k), _read(after, name, k)
+                if name in PHOTOS:
+                    off = np.array_equal(old, _read(default, name, k))
+                    print(f"{name:48s} {label:15s} lower_row off: identical={off}")  # noqa: T201
                 if name in UNCHANGED:
                     print(f"{name:48s} {label:15s} identical={np.array_equal(old, new)}")  # noqa: T201
                     continue
-                profiles = _gap_profiles(state, values, registry)
+                profiles = gap_profiles(state, values, registry)
                 width = 2.0 * len(profiles)
                 was, now = (figures(image, profiles, teeth_luma, width) for image in (old, new))
                 cells = "  ".join(f"{key} {was[key]:.3f} -> {now[key]:.3f}" for key in was)
                 print(f"{name:48s} {label:15s} {cells}")  # noqa: T201
-        rows = [row for name in PHOTOS for row in photo_rows(name, args.images, before, after, registry, EDITS)]
-    write_sheet(rows, args.out, 80)
+        rows = [row for name in PHOTOS for row in mouth_rows(name, args.images, before, after, registry)]
+        width = max(row.shape[1] for row in rows)
+        rows = [np.pad(row, ((0, 8), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows]
+    # docs/ holds sheets under 600 KB: the lowest JPEG quality that is needed.
+    for quality in (80, 70, 60, 50, 40):
+        write_sheet(rows, args.out, quality)
+        if args.out.stat().st_size < 600_000:
+            break
 
 
 if __name__ == "__main__":
