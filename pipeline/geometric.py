@@ -34,6 +34,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import cv2
@@ -546,9 +547,14 @@ class GeometricRenderer:
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
                 for image in (out, paint)
             )  # no red mouth in a grey photo
+        finer = None
         if teeth and self.settings.fine_teeth > 1:  # crisp teeth once laid over a large photo
             grey, factor = state.greyscale, self.settings.fine_teeth
-            paint = fine_paint(paint, cover, mouth, state.face_size, state.exposure, factor, grey)
+            fine = partial(fine_paint, paint, cover, mouth, state.face_size, state.exposure, factor, grey)
+            if mouth.under_upper_teeth:  # only where laid finer than the crop (`RenderedFrame.finer`)
+                finer = (factor, fine)
+            else:
+                paint = fine()
         return RenderedFrame(
             crop=out,
             flow=flow,
@@ -558,6 +564,7 @@ class GeometricRenderer:
             back_flow=motion.back if motion.alpha is not None else None,
             front_alpha=motion.alpha,
             skin=skin,
+            finer=finer,
         )
 
     def _shut_openings(

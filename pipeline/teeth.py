@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["TOOTH_COLOUR", "draw_teeth"]
+__all__ = ["TOOTH_COLOUR", "draw_teeth", "lower_row_reach"]
 
 #: Warm ivory (RGB, 0-255) of teeth in the mouth's soft light, before the face's exposure.
 TOOTH_COLOUR = np.array([236.0, 227.0, 208.0])
@@ -52,6 +52,10 @@ _ROUND = (37.0, 6.0)
 _LOWER_WIDTHS = np.array([5.4, 5.9, 6.9, 7.0, 7.1, 10.0])
 _LOWER_SHOW = np.array([3.0, 3.0, 2.8, 2.0, 1.4, 1.0])
 _LOWER_BOW = np.array([0.2, 0.3, 1.0, 0.6, 0.5, 0.4])
+#: How far up the lower crowns (mm) the lower lip covers them in an open smile that shows no gum.
+_HIDDEN_NECK = 1.0
+#: The most of `_LOWER_SHOW` the lower row drawn alone (under the photo's own upper teeth) shows.
+_ALONE_SHOW = 1.8
 #: Colours of a crown as factors of the lit tooth colour (measured on photographed teeth, docs/TEETH.md
 #: round 3): warmer near the gum (dentine shows through the thin enamel there), a near-neutral white
 #: body, and a greyer, slightly bluish, darker incisal edge (translucent enamel over the dark mouth).
@@ -123,6 +127,12 @@ def _row(
     return edge[None, :] - depth_mm, to_gap, middle, 2.0 * along - 1.0, arc, flat
 
 
+def lower_row_reach(face_size: float) -> float:
+    """Crop pixels above its base that the lower row drawn alone (`draw_teeth(..., upper=False)`)
+    can reach: its longest crown fully shown, a tooth's small differences and the anti-aliasing."""
+    return (_ALONE_SHOW * (float(_LOWER_SHOW.max()) + 0.5) + 1.0) * max(face_size, 1.0) / _FACE_MM
+
+
 def _frame(
     xs: np.ndarray,
     gap: tuple[np.ndarray, np.ndarray],
@@ -162,7 +172,7 @@ def draw_teeth(
     the photo's exposure); step: crop pixels per sample (edges are anti-aliased over a sample);
     lower: in [0, 1], how much of the lower teeth shows (0: none); seed: the photo's (each tooth's
     small differences of length, tilt and colour); upper: False draws the lower row alone (under
-    the photo's own upper teeth).
+    the photo's own upper teeth; then `ys` may be (Y, X), each column's own rows, `colour` (Y, X, 3)).
     """
     mm, top_mid, bottom_mid, level = _frame(xs, gap, corners, face_size)
     f32 = np.float32
@@ -190,12 +200,17 @@ def draw_teeth(
         else:
             # Under a smile's own upper teeth the lower row follows the lower lip's curve (the lip
             # rises towards the corners over the arch) and shows a little more of the crowns.
-            reach = lower * min(1.8, 0.35 * height / _LOWER_SHOW[0]) * (1.0 - pursed)
+            reach = lower * min(_ALONE_SHOW, 0.35 * height / _LOWER_SHOW[0]) * (1.0 - pursed)
             depth = (bottom - ys) / mm
         shape = (_LOWER_WIDTHS, _LOWER_SHOW, _LOWER_BOW, _CORNERS[1], _CORNERS[1])
         edge, to_gap, middle, along, arc, flat = _row(across, depth, _ARCH[1], shape, reach, vary[:, ::-1])
         cover = np.clip(edge / aa + 0.5, 0.0, 1.0) * (arc < np.sum(_LOWER_WIDTHS[:5]))[None, :]
         below = (bottom - ys) / mm
+        if not upper:
+            # Under the photo's own upper teeth the lower lip hides the crowns' necks: what shows
+            # above it starts `_HIDDEN_NECK` up the crown (no gum, no wide dark V at the lip), and
+            # under the lip's soft edge the crown stays as lit as at the lip (no dark band there).
+            below = np.maximum(below, 0.0) + _HIDDEN_NECK
         turn = arc / _ARCH[1] + 0.6 * along**3
         shade, parted, _ = _shade(
             below, below / np.maximum(below + edge, 0.5), to_gap, turn, arc / _ARCH[1], aa
