@@ -86,7 +86,7 @@ class PreviewSettings:
     unchanged; teeth: draw teeth in newly opened mouths of photos that show none (`pipeline.teeth`),
     at `fine_teeth` times the crop's resolution for the photo (`mouth_paint.fine_paint`); lower_row:
     a lower row and a cavity shaded towards the throat under a photo's own upper teeth when it shows
-    no lower ones (`MouthMotion.lower_row`; off: it missed one figure of its rule, docs/TEETH.md); head: move the whole
+    no lower ones (`MouthMotion.lower_row`; docs/TEETH.md, round 2 of that section); head: move the whole
     head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the
     moved person laid with a soft edge over the background beside it slid into what it uncovers,
     `pipeline.head_fill`; where the person reaches the photo's edge it is stretched, not moved
@@ -111,7 +111,7 @@ class PreviewSettings:
     min_motion: float = 0.01
     teeth: bool = True
     fine_teeth: int = 2
-    lower_row: bool = False
+    lower_row: bool = True
     head: bool = False
     neck: bool = True
     lash_fringe: bool = True

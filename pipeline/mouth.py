@@ -188,7 +188,8 @@ class MouthMotion:
     carried with the skull into the target's pose (its expression kept): a turn foreshortens the
     mouth across, not down, and its opening is no gap to paint; lower_row: under the photo's own
     upper teeth, when it shows no lower ones, paint a lower row and a cavity shaded towards the
-    throat (`under_upper_teeth`; off by default, docs/TEETH.md "Lower row under the photo's upper teeth").
+    throat (`under_upper_teeth`; the renderer sets it from `PreviewSettings.lower_row`, on by default;
+    docs/TEETH.md "Lower row under the photo's upper teeth").
     """
 
     interior: MouthInterior

@@ -409,12 +409,38 @@ def _lower_row(
     # Only the rows the row can reach are drawn, column by column: from above its highest tip to
     # where the paint still reaches under the lower rim (the rest is the cavity).
     y = ys[:, 0]
+    seen = np.clip((centre[0] - 0.3) / 0.45, 0.0, 1.0) ** 1.2  # the cheeks hide the back of the row
+    shown = np.nonzero(seen > 0.0)[0]
+    if shown.size == 0:
+        return colour
+    lo, hi = int(shown[0]), int(shown[-1]) + 1  # the columns where it shows (around the midline)
     slope = np.sqrt(1.0 + np.gradient(gap_bottom, step) ** 2) if gap_bottom.size > 1 else 1.0
-    first = np.searchsorted(y, edge - lower_row_reach(size) - 1.0)
-    last = np.searchsorted(y, gap_bottom + (EDGE_RAMP / 2.0 + 2.0) * slope + 1.0, side="right")
+    first = np.searchsorted(y, (edge - lower_row_reach(size) - 1.0)[lo:hi])
+    last = np.searchsorted(y, (gap_bottom + (EDGE_RAMP / 2.0 + 2.0) * slope + 1.0)[lo:hi], side="right")
     count = int((last - first).max())
     if count <= 0:
         return colour
+    rows = first[None, :] + np.arange(count)[:, None]  # (K, X') indices into ys
+    inside = rows < last[None, :]
+    rows = np.minimum(rows, y.size - 1)
+    columns = np.broadcast_to(np.arange(lo, hi)[None, :], rows.shape)
+    band = colour[rows, columns]
+    drawn = draw_teeth(
+        band,
+        y[rows],
+        cols.x_t[lo:hi],
+        (gap_top[lo:hi], edge[lo:hi]),
+        (upper[0], upper[-1]),
+        size,
+        tooth,
+        step,
+        open_enough,
+        seed,
+        upper=False,
+    )
+    mixed = band + (drawn - band) * seen[None, lo:hi, None]
+    colour[rows[inside], columns[inside]] = mixed[inside]
+    return colour
     rows = first[None, :] + np.arange(count)[:, None]  # (K, X) indices into ys
     inside = rows < last[None, :]
     rows = np.minimum(rows, y.size - 1)
@@ -435,21 +461,4 @@ def _lower_row(
     )
     seen = (np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2)[:, :, None]  # the cheeks hide the back
     colour[rows[inside], columns[inside]] = (band + (drawn - band) * seen)[inside]
-    return colour
-    band = colour[rows]
-    drawn = draw_teeth(
-        band,
-        ys[rows],
-        cols.x_t,
-        (gap_top, edge),
-        (upper[0], upper[-1]),
-        size,
-        tooth,
-        step,
-        open_enough,
-        seed,
-        upper=False,
-    )
-    seen = (np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2)[:, :, None]  # the cheeks hide the back
-    colour[rows] = band + (drawn - band) * seen
     return colour

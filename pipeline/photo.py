@@ -337,7 +337,7 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
     if frame.flow is not None:
         flow = frame.flow if canvas.still is None else frame.flow * canvas.still[:, :, None]
         overlay = frame.overlay
-        if frame.finer is not None and 1.0 / np.hypot(*canvas.transform.matrix[0, :2]) >= frame.finer[0]:
+        if frame.finer is not None and 1.0 / canvas.transform.scale >= frame.finer[0]:
             overlay = frame.finer[1]()  # each crop pixel covers several of the canvas's
         image = warp_photo(
             canvas.image,

@@ -55,7 +55,7 @@ _LOWER_BOW = np.array([0.2, 0.3, 1.0, 0.6, 0.5, 0.4])
 #: How far up the lower crowns (mm) the lower lip covers them in an open smile that shows no gum.
 _HIDDEN_NECK = 1.0
 #: The most of `_LOWER_SHOW` the lower row drawn alone (under the photo's own upper teeth) shows.
-_ALONE_SHOW = 1.8
+_ALONE_SHOW = 1.4
 #: Colours of a crown as factors of the lit tooth colour (measured on photographed teeth, docs/TEETH.md
 #: round 3): warmer near the gum (dentine shows through the thin enamel there), a near-neutral white
 #: body, and a greyer, slightly bluish, darker incisal edge (translucent enamel over the dark mouth).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -13,7 +14,7 @@ from benchmarks.lower_row_sheet import figures, gap_profiles
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo
 from pipeline.geometric import PreviewSettings
 from pipeline.mouth import MouthInterior, MouthMotion
-from pipeline.mouth_paint import paint_mouth
+from pipeline.mouth_paint import fine_paint, paint_mouth
 
 FACE = 150.0  # face size, crop pixels
 SIZE = 160  # crop side
@@ -73,9 +74,10 @@ def _lower_teeth(out: np.ndarray, cover: np.ndarray) -> float:
 
 
 def test_without_the_setting_the_gap_is_painted_as_before() -> None:
-    """`lower_row` is off by default (`PreviewSettings`): no lower row, no finer paint."""
+    """Without `lower_row` (on by default in `PreviewSettings`, off in a bare `MouthMotion`): no
+    lower row, no finer paint."""
     smile = _smile()
-    assert not PreviewSettings().lower_row
+    assert PreviewSettings().lower_row
     assert not MouthMotion(smile.interior, smile.source_lips, smile.target_lips).lower_row
     off, cover, drew = _paint(_smile(lower_row=False))
     assert not drew and _lower_teeth(off, cover) < 0.1
@@ -119,3 +121,21 @@ def test_an_opened_smile_gets_lower_teeth_and_a_photo_with_both_rows_does_not_ch
     assert np.array_equal(
         renders["serengil__deepface__img1.jpg", False], renders["serengil__deepface__img1.jpg", True]
     )
+
+
+def test_the_finer_paint_draws_only_the_lower_row_again() -> None:
+    """`fine_paint` under the photo's own upper teeth: the cavity is the crop's paint upsampled,
+    the lower row alone is drawn again at twice the crop's resolution (crisp between its teeth)."""
+    mouth = _smile()
+    out = np.full((SIZE, SIZE, 3), (190, 150, 130), np.uint8)
+    cover = np.zeros((SIZE, SIZE), np.float32)
+    paint = out.copy()
+    assert paint_mouth(out, cover, mouth, FACE, 1.0, paint=paint)
+    fine = fine_paint(paint, cover, mouth, FACE, 1.0, 2)
+    upsampled = cv2.resize(paint, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
+    changed = np.any(fine != upsampled, axis=2)
+    assert not changed[2 * 104 : 2 * 110, 2 * 70 : 2 * 90].any()  # the cavity above the row
+    row = changed[2 * 114 : 2 * 123, 2 * 70 : 2 * 90]
+    assert row.mean() > 0.3  # the row, drawn again
+    luma = fine[2 * 114 : 2 * 123, 2 * 70 : 2 * 90].astype(np.float64) @ LUMA
+    assert (luma > 0.5 * float(TEETH @ LUMA)).mean() > 0.3

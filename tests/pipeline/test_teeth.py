@@ -168,4 +168,5 @@ def test_the_lower_row_alone_follows_the_lower_rim() -> None:
         column = bright[:, np.searchsorted(xs, x)]
         rows = ys[column, 0]
         rim = float(np.interp(x, xs, bottom))
-        assert rows.size and rim - 6.0 < rows.min() and rows.max() <= rim + 0.5, (x, rows, rim)
+        # Its tips above the rim; under it the crown goes on, lit, for the lip's soft edge to cover.
+        assert rows.size and rim - 6.0 < rows.min() < rim, (x, rows, rim)
