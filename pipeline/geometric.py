@@ -34,6 +34,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import cv2
@@ -83,7 +84,9 @@ class PreviewSettings:
     to zero; spread: width (fraction of the face size) of the Gaussian that carries the face's
     flow outwards; min_motion: below this largest vertex motion (pixels) the source is returned
     unchanged; teeth: draw teeth in newly opened mouths of photos that show none (`pipeline.teeth`),
-    at `fine_teeth` times the crop's resolution for the photo (`mouth_paint.fine_paint`); head: move the whole
+    at `fine_teeth` times the crop's resolution for the photo (`mouth_paint.fine_paint`); lower_row:
+    a lower row and a cavity shaded towards the throat under a photo's own upper teeth when it shows
+    no lower ones (`MouthMotion.lower_row`; docs/TEETH.md, round 2 of that section); head: move the whole
     head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the
     moved person laid with a soft edge over the background beside it slid into what it uncovers,
     `pipeline.head_fill`; where the person reaches the photo's edge it is stretched, not moved
@@ -108,6 +111,7 @@ class PreviewSettings:
     min_motion: float = 0.01
     teeth: bool = True
     fine_teeth: int = 2
+    lower_row: bool = True
     head: bool = False
     neck: bool = True
     lash_fringe: bool = True
@@ -360,6 +364,7 @@ class GeometricRenderer:
             source,
             (target_points[upper, :2], target_points[lower, :2]),
             posed_lips=(posed[0], posed[1]),  # the photo's lips in the target's pose
+            lower_row=self.settings.lower_row,
         )
 
     def _rasterise_features(
@@ -542,9 +547,14 @@ class GeometricRenderer:
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
                 for image in (out, paint)
             )  # no red mouth in a grey photo
+        finer = None
         if teeth and self.settings.fine_teeth > 1:  # crisp teeth once laid over a large photo
             grey, factor = state.greyscale, self.settings.fine_teeth
-            paint = fine_paint(paint, cover, mouth, state.face_size, state.exposure, factor, grey)
+            fine = partial(fine_paint, paint, cover, mouth, state.face_size, state.exposure, factor, grey)
+            if mouth.under_upper_teeth:  # only where laid finer than the crop (`RenderedFrame.finer`)
+                finer = (factor, fine)
+            else:
+                paint = fine()
         return RenderedFrame(
             crop=out,
             flow=flow,
@@ -554,6 +564,7 @@ class GeometricRenderer:
             back_flow=motion.back if motion.alpha is not None else None,
             front_alpha=motion.alpha,
             skin=skin,
+            finer=finer,
         )
 
     def _shut_openings(

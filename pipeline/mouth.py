@@ -80,6 +80,15 @@ class MouthInterior:
     lower_teeth: bool
     lower_share: np.ndarray | None = None
 
+    @property
+    def upper_teeth_only(self) -> bool:
+        """The photo shows upper teeth but no lower ones: none below the split, and in no column
+        of the mouth's central half a share of teeth in its lower part that the painted gap keeps
+        (`pipeline.mouth_paint._lower_rim` keeps from 0.15)."""
+        if self.teeth is None or self.lower_teeth or self.lower_share is None:
+            return False
+        return bool(self.lower_share[np.abs(self.across - 0.5) < 0.25].max() < 0.15)
+
 
 def corners_x(upper: np.ndarray) -> tuple[float, float]:
     """x of the image-left and the other corner of a (K, 2) lip curve (at least a pixel apart)."""
@@ -177,13 +186,22 @@ class MouthMotion:
     interior: `analyse_mouth` of the photo; source_lips / target_lips: (upper, lower) inner lip
     curves, (K, 2) crop pixels each, ordered from the image's left; posed_lips: the photo's inner lips
     carried with the skull into the target's pose (its expression kept): a turn foreshortens the
-    mouth across, not down, and its opening is no gap to paint.
+    mouth across, not down, and its opening is no gap to paint; lower_row: under the photo's own
+    upper teeth, when it shows no lower ones, paint a lower row and a cavity shaded towards the
+    throat (`under_upper_teeth`; the renderer sets it from `PreviewSettings.lower_row`, on by default;
+    docs/TEETH.md "Lower row under the photo's upper teeth").
     """
 
     interior: MouthInterior
     source_lips: tuple[np.ndarray, np.ndarray]
     target_lips: tuple[np.ndarray, np.ndarray]
     posed_lips: tuple[np.ndarray, np.ndarray] | None = None
+    lower_row: bool = False
+
+    @property
+    def under_upper_teeth(self) -> bool:
+        """The painted gap gets a lower row under the photo's own upper teeth."""
+        return self.lower_row and self.interior.upper_teeth_only
 
     @cached_property
     def levelled(self) -> tuple[MouthMotion, MouthFrame, MouthFrame] | None:
@@ -199,6 +217,7 @@ class MouthMotion:
             (source.curve_to_level(self.source_lips[0]), source.curve_to_level(self.source_lips[1])),
             (target.curve_to_level(self.target_lips[0]), target.curve_to_level(self.target_lips[1])),
             None if posed is None else (target.curve_to_level(posed[0]), target.curve_to_level(posed[1])),
+            self.lower_row,
         )
         return level, source, target
 

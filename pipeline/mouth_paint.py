@@ -16,9 +16,9 @@ import zlib
 import cv2
 import numpy as np
 
-from pipeline.face_paint import EDGE_RAMP, box_around
+from pipeline.face_paint import EDGE_RAMP, box_around, curve_y
 from pipeline.mouth import MouthInterior, MouthMotion, OpeningColumns, corners_x, opening_columns
-from pipeline.teeth import TOOTH_COLOUR, draw_teeth
+from pipeline.teeth import TOOTH_COLOUR, draw_teeth, lower_row_reach
 
 __all__ = ["RIM_OVERLAP", "paint_mouth", "paint_mouth_fine", "fine_paint"]
 
@@ -39,7 +39,8 @@ def paint_mouth(
 ) -> bool:
     """Paint the gap the photo never showed into the (H, W, 3) uint8 crop `out` (in place) and
     record where in `coverage` (H, W) float32; True when it drew teeth of its own (`pipeline.teeth`,
-    worth drawing again finer: `paint_mouth_fine`).
+    both rows, or the lower row under the photo's own upper teeth: worth drawing again finer,
+    `paint_mouth_fine`).
 
     The crop gets the gap anti-aliased over a crop pixel; `coverage` ramps over `EDGE_RAMP` crop
     pixels across the gap's rim (its signed distance, which the photo's resolution keeps sharp
@@ -71,7 +72,7 @@ def paint_mouth(
         near = distance > -(EDGE_RAMP / 2.0 + 2.0)
         paint[y0:y1, x0:x1][near] = colour[near].astype(np.uint8)
     np.maximum(coverage[y0:y1, x0:x1], cover, out=coverage[y0:y1, x0:x1])
-    return drawn and mouth.interior.teeth is None
+    return drawn and (mouth.interior.teeth is None or mouth.under_upper_teeth)
 
 
 def fine_paint(
@@ -108,11 +109,18 @@ def paint_mouth_fine(
     """Draw the gap's own colour (with `paint_mouth`'s own teeth) again into `fine` (in place), an
     (f H, f W, 3) uint8 paint at `factor` f samples per crop pixel (sample u lies at crop x
     (u + 0.5) / f - 0.5): the lines between the teeth stay a photo pixel or two wide on a large
-    photo, where the crop's paint would be upsampled into soft bands."""
+    photo, where the crop's paint would be upsampled into soft bands. Under the photo's own upper
+    teeth only the band of the lower row is drawn again (`_lower_band`): the rest is its cavity,
+    smooth, and the upsampled crop's paint shows it as well."""
     crop = (fine.shape[0] // factor, fine.shape[1] // factor)
     box = box_around(np.concatenate(mouth.target_lips), crop, pad=2)
     if box is None:
         return
+    if mouth.under_upper_teeth:
+        box = _lower_band(box, mouth, face_size)
+        if mouth.levelled is None:
+            _fine_lower_row(fine, mouth, face_size, factor, box)
+            return
     x0, y0, x1, y1 = (factor * v for v in box)
     step = 1.0 / factor
     xs, ys = ((np.arange(a, b, dtype=np.float64) + 0.5) * step - 0.5 for a, b in ((x0, x1), (y0, y1)))
@@ -122,6 +130,60 @@ def paint_mouth_fine(
     distance, _, colour, _ = painted
     near = distance > -(EDGE_RAMP / 2.0 + 2.0)
     np.copyto(fine[y0:y1, x0:x1], np.clip(colour + 0.5, 0, 255).astype(np.uint8), where=near[:, :, None])
+
+
+def _fine_lower_row(
+    fine: np.ndarray, mouth: MouthMotion, face_size: float, factor: int, box: tuple[int, int, int, int]
+) -> None:
+    """`paint_mouth_fine` under the photo's own upper teeth (a level mouth): only the lower row is
+    drawn again into `fine` (in place), in the crop box `box` (`_lower_band`), over the cavity
+    the crop's paint shows just above its tips (smooth: its upsampling is as good as a redraw)."""
+    x0, y0, x1, y1 = (factor * v for v in box)
+    step = 1.0 / factor
+    xs, ys = ((np.arange(a, b, dtype=np.float64) + 0.5) * step - 0.5 for a, b in ((x0, x1), (y0, y1)))
+    if xs.size == 0 or ys.size == 0:
+        return
+    cols = opening_columns(xs, mouth)
+    if cols.extra.max() <= 0.0:
+        return
+    gap_top = cols.top_t + cols.upper_h
+    gap_bottom, _ = _lower_rim(mouth.interior, cols, step)
+    region = fine[y0:y1, x0:x1]
+    # The cavity behind the row, column by column: the crop's paint above the row's highest tips.
+    edge = gap_bottom - (RIM_OVERLAP + 0.5 * EDGE_RAMP)
+    above = np.maximum(edge - lower_row_reach(face_size) - 1.0, gap_top + 1.0)
+    index = np.clip(np.round((above - ys[0]) / step).astype(np.int64), 0, ys.size - 1)
+    behind = region[index, np.arange(xs.size)].astype(np.float32)
+    colour = np.repeat(behind[None, :, :], ys.size, axis=0)
+    drawn = _lower_row(
+        mouth, colour.copy(), ys[:, None].astype(np.float32), cols, (gap_top, gap_bottom), face_size, step
+    )
+    row = np.any(np.abs(drawn - colour) > 0.5, axis=2)  # where the row is (`_lower_row` ends it)
+    np.copyto(region, np.clip(drawn + 0.5, 0, 255).astype(np.uint8), where=row[:, :, None])
+
+
+def _seed(mouth: MouthMotion) -> int:
+    """Each tooth's small differences are the photo's (its lips' place in the crop): the same in
+    every frame, and whether or not the mouth is painted in its level frame."""
+    return zlib.crc32(np.round(np.concatenate(mouth.source_lips)).astype(np.int32).tobytes())
+
+
+def _lower_band(
+    box: tuple[int, int, int, int], mouth: MouthMotion, face_size: float
+) -> tuple[int, int, int, int]:
+    """The crop box (x0, y0, x1, y1) `box` of the mouth cut to the rows the lower row drawn under
+    the photo's own upper teeth can reach (`_under_upper_teeth`): from its highest tip over the
+    columns where the cheeks leave it seen down to the box's foot (the lower lip's rim)."""
+    x0, y0, x1, y1 = box
+    left, right = corners_x(mouth.target_lips[0])
+    xs = np.arange(x0, x1, dtype=np.float64)
+    seen = np.abs(2.0 * (xs - left) / max(right - left, 1.0) - 1.0) < np.sqrt(0.7)
+    if not seen.any():
+        return box
+    lip = float(curve_y(mouth.target_lips[1], xs[seen]).min())
+    # A rolled mouth's row leans in the crop: a quarter of its reach more.
+    top = lip - 0.5 * EDGE_RAMP - 1.25 * lower_row_reach(face_size) - 2.0
+    return x0, min(max(y0, int(np.floor(top))), y1), x1, y1
 
 
 def _painted(
@@ -142,7 +204,7 @@ def _painted(
     A rolled mouth is painted on a grid of its own level frame and sampled back at the crop's."""
     # Each tooth's small differences are the photo's (its lips' place in the crop): the same in every
     # frame, and whether or not the mouth is painted in its level frame.
-    seed = zlib.crc32(np.round(np.concatenate(mouth.source_lips)).astype(np.int32).tobytes())
+    seed = _seed(mouth)
     level = mouth.levelled
     if level is not None:
         mouth, _, frame = level
@@ -236,8 +298,8 @@ def _cavity(
     down, and teeth where plausible (`pipeline.teeth` where the photo shows none, `seed` the photo's)."""
     interior = mouth.interior
     # float32 is enough for colours and half the work on the fine grid; a mouth that keeps the
-    # photo's own teeth is painted as before (float64).
-    f32 = np.float32 if interior.teeth is None else np.float64
+    # photo's own teeth is painted as before (float64), unless a lower row is drawn under them.
+    f32 = np.float32 if interior.teeth is None or mouth.under_upper_teeth else np.float64
     ys = ys.astype(f32)
     gap_top, gap_bottom = (rim.astype(f32) for rim in gap)
     across = cols.across.astype(f32)
@@ -248,6 +310,8 @@ def _cavity(
     default = np.array([34.0, 13.0, 15.0], f32) * exposure
     base = default if interior.cavity is None else 0.5 * default + 0.5 * np.minimum(interior.cavity, 55.0)
     shadow = np.clip((ys - gap_top) / (0.012 * size), 0.0, 1.0)  # under the upper teeth
+    if mouth.under_upper_teeth:
+        shadow = np.ones_like(shadow)  # shaded towards the throat instead (`_under_upper_teeth`)
     shade = (0.35 + 0.65 * centre) * (0.45 + 0.55 * shadow) * (0.75 + 0.4 * v)  # dark at the back
     colour = base[None, None, :] * shade[:, :, None]
     # A tongue: a lighter, redder mound rising from the lower part towards the middle.
@@ -271,10 +335,130 @@ def _cavity(
         # In the corners' shadow (the cheeks hide the back of the row) the teeth sink into the dark.
         seen = no_teeth * (np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2)[:, :, None]
         return colour + (drawn - colour) * seen
+    if mouth.under_upper_teeth:
+        return _under_upper_teeth(
+            mouth, colour, ys, cols, (gap_top, gap_bottom), size, (v, centre), step, seed
+        )
     tooth = interior.teeth
     band_h = 0.018 * size
     if not interior.lower_teeth:
         # Lower teeth above the lower lip, in the lip's shadow, once the mouth is well open.
         band = np.clip((ys - (gap_bottom - 0.7 * band_h)) / 0.8 + 0.5, 0.0, 1.0) * centre**2
         colour = colour + (0.7 * tooth - colour) * (0.45 * band * open_enough)[:, :, None]
+    return colour
+
+
+def _under_upper_teeth(
+    mouth: MouthMotion,
+    colour: np.ndarray,
+    ys: np.ndarray,
+    cols: OpeningColumns,
+    gap: tuple[np.ndarray, np.ndarray],
+    size: float,
+    place: tuple[np.ndarray, np.ndarray],
+    step: float,
+    seed: int,
+) -> np.ndarray:
+    """(Y, X, 3) colour of the gap under the photo's own upper teeth when it showed no lower ones
+    (`MouthMotion.under_upper_teeth`): the cavity `colour` lit from the front and darkest towards
+    the throat (the middle of the gap, low behind the tongue's crest), and a procedural lower row
+    (`pipeline.teeth`, coloured from the photo's teeth) above the lower lip, moving with it.
+
+    place: (Y, X) way down the gap (0 at the upper teeth) and (1, X) 1 mid-mouth, 0 at the corners."""
+    v, centre = place
+    gap_top, gap_bottom = gap
+    # Light reaches into the mouth from the front: the inside of the cheeks and the palate behind
+    # the upper teeth catch some, the throat (mid-mouth, a little under half-way down) none.
+    throat = np.sqrt(((2.0 * cols.across[None, :] - 1.0) / 0.75) ** 2 + ((v - 0.45) / 0.45) ** 2)
+    lit = np.clip(throat, 0.0, 1.0) ** 1.2 * (0.4 + 0.6 * np.sqrt(centre))
+    wall = np.array([120.0, 50.0, 48.0], colour.dtype) * float(
+        np.clip(np.mean(mouth.interior.teeth) / 200.0, 0.5, 1.2)
+    )
+    colour = colour * (0.7 + 0.3 * lit)[:, :, None] + wall * (0.6 * lit)[:, :, None]
+    return _lower_row(mouth, colour, ys, cols, gap, size, step, seed)
+
+
+def _lower_row(
+    mouth: MouthMotion,
+    colour: np.ndarray,
+    ys: np.ndarray,
+    cols: OpeningColumns,
+    gap: tuple[np.ndarray, np.ndarray],
+    size: float,
+    step: float,
+    seed: int | None = None,
+) -> np.ndarray:
+    """(Y, X, 3) float `colour` (the cavity, changed in place) with the procedural lower row drawn
+    over it at rows `ys` (Y, 1) and `cols` (`step` crop pixels apart), between the gap's rims
+    `gap`: coloured from the photo's teeth, standing on the lower lip and moving with it, hidden by
+    the cheeks towards the corners; `seed` the photo's (`_seed`)."""
+    gap_top, gap_bottom = gap
+    seed = _seed(mouth) if seed is None else seed
+    centre = (1.0 - (2.0 * cols.across - 1.0) ** 2)[None, :]
+    open_enough = float(np.max(np.clip(((gap_bottom - gap_top) / size - 0.03) / 0.04, 0.0, 1.0)))
+    if open_enough <= 0.0:
+        return colour
+    upper = mouth.target_lips[0]
+    # The lower row in the photo's teeth's own colour (warmth kept: scaled, never clipped), a
+    # little brighter to make up for the lower lip's shadow that `draw_teeth` puts on it.
+    teeth = mouth.interior.teeth.astype(np.float64)
+    tooth = teeth * min(1.2, 255.0 / max(float(teeth.max()), 1.0))
+    # The row stands on the lower lip's visible edge (where the coverage hands over to the photo's
+    # lip, `RIM_OVERLAP` + half `EDGE_RAMP` above the painted rim), its tips above the lip.
+    edge = gap_bottom - (RIM_OVERLAP + 0.5 * EDGE_RAMP)
+    # Only the rows the row can reach are drawn, column by column: from above its highest tip to
+    # where the paint still reaches under the lower rim (the rest is the cavity).
+    y = ys[:, 0]
+    seen = np.clip((centre[0] - 0.3) / 0.45, 0.0, 1.0) ** 1.2  # the cheeks hide the back of the row
+    shown = np.nonzero(seen > 0.0)[0]
+    if shown.size == 0:
+        return colour
+    lo, hi = int(shown[0]), int(shown[-1]) + 1  # the columns where it shows (around the midline)
+    slope = np.sqrt(1.0 + np.gradient(gap_bottom, step) ** 2) if gap_bottom.size > 1 else 1.0
+    first = np.searchsorted(y, (edge - lower_row_reach(size) - 1.0)[lo:hi])
+    last = np.searchsorted(y, (gap_bottom + (EDGE_RAMP / 2.0 + 2.0) * slope + 1.0)[lo:hi], side="right")
+    count = int((last - first).max())
+    if count <= 0:
+        return colour
+    rows = first[None, :] + np.arange(count)[:, None]  # (K, X') indices into ys
+    inside = rows < last[None, :]
+    rows = np.minimum(rows, y.size - 1)
+    columns = np.broadcast_to(np.arange(lo, hi)[None, :], rows.shape)
+    band = colour[rows, columns]
+    drawn = draw_teeth(
+        band,
+        y[rows],
+        cols.x_t[lo:hi],
+        (gap_top[lo:hi], edge[lo:hi]),
+        (upper[0], upper[-1]),
+        size,
+        tooth,
+        step,
+        open_enough,
+        seed,
+        upper=False,
+    )
+    mixed = band + (drawn - band) * seen[None, lo:hi, None]
+    colour[rows[inside], columns[inside]] = mixed[inside]
+    return colour
+    rows = first[None, :] + np.arange(count)[:, None]  # (K, X) indices into ys
+    inside = rows < last[None, :]
+    rows = np.minimum(rows, y.size - 1)
+    columns = np.broadcast_to(np.arange(colour.shape[1])[None, :], rows.shape)
+    band = colour[rows, columns]
+    drawn = draw_teeth(
+        band,
+        y[rows],
+        cols.x_t,
+        (gap_top, edge),
+        (upper[0], upper[-1]),
+        size,
+        tooth,
+        step,
+        open_enough,
+        seed,
+        upper=False,
+    )
+    seen = (np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2)[:, :, None]  # the cheeks hide the back
+    colour[rows[inside], columns[inside]] = (band + (drawn - band) * seen)[inside]
     return colour

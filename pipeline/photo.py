@@ -336,11 +336,14 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
     """
     if frame.flow is not None:
         flow = frame.flow if canvas.still is None else frame.flow * canvas.still[:, :, None]
+        overlay = frame.overlay
+        if frame.finer is not None and 1.0 / canvas.transform.scale >= frame.finer[0]:
+            overlay = frame.finer[1]()  # each crop pixel covers several of the canvas's
         image = warp_photo(
             canvas.image,
             flow,
             canvas.transform,
-            overlay=frame.overlay,
+            overlay=overlay,
             overlay_alpha=frame.overlay_alpha,
             hidden=frame.hidden,
             back_flow=frame.back_flow,

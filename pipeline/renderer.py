@@ -44,6 +44,8 @@ class RenderedFrame:
     output shows the source at (x, y) + back_flow (the background a moved head uncovers), or None.
     skin: (c, c) float32 in [0, 1], where the overlay is painted skin to be given the photo's own
     fine texture at its resolution (`reconstruction.skin.lay_skin_texture`), or None.
+    finer: (n, make) or None: `make()` gives the overlay drawn n times finer, worth its time only
+    where a crop pixel is laid over at least n output pixels (`pipeline.photo.place_frame`).
     With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
     without one, the crop is pasted where it differs from the photo.
     """
@@ -56,6 +58,7 @@ class RenderedFrame:
     back_flow: np.ndarray | None = None
     front_alpha: np.ndarray | None = None
     skin: np.ndarray | None = None
+    finer: tuple[int, Callable[[], np.ndarray]] | None = None
 
 
 class Renderer(abc.ABC):

@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["TOOTH_COLOUR", "draw_teeth"]
+__all__ = ["TOOTH_COLOUR", "draw_teeth", "lower_row_reach"]
 
 #: Warm ivory (RGB, 0-255) of teeth in the mouth's soft light, before the face's exposure.
 TOOTH_COLOUR = np.array([236.0, 227.0, 208.0])
@@ -52,6 +52,10 @@ _ROUND = (37.0, 6.0)
 _LOWER_WIDTHS = np.array([5.4, 5.9, 6.9, 7.0, 7.1, 10.0])
 _LOWER_SHOW = np.array([3.0, 3.0, 2.8, 2.0, 1.4, 1.0])
 _LOWER_BOW = np.array([0.2, 0.3, 1.0, 0.6, 0.5, 0.4])
+#: How far up the lower crowns (mm) the lower lip covers them in an open smile that shows no gum.
+_HIDDEN_NECK = 1.0
+#: The most of `_LOWER_SHOW` the lower row drawn alone (under the photo's own upper teeth) shows.
+_ALONE_SHOW = 1.4
 #: Colours of a crown as factors of the lit tooth colour (measured on photographed teeth, docs/TEETH.md
 #: round 3): warmer near the gum (dentine shows through the thin enamel there), a near-neutral white
 #: body, and a greyer, slightly bluish, darker incisal edge (translucent enamel over the dark mouth).
@@ -123,6 +127,12 @@ def _row(
     return edge[None, :] - depth_mm, to_gap, middle, 2.0 * along - 1.0, arc, flat
 
 
+def lower_row_reach(face_size: float) -> float:
+    """Crop pixels above its base that the lower row drawn alone (`draw_teeth(..., upper=False)`)
+    can reach: its longest crown fully shown, a tooth's small differences and the anti-aliasing."""
+    return (_ALONE_SHOW * (float(_LOWER_SHOW.max()) + 0.5) + 1.0) * max(face_size, 1.0) / _FACE_MM
+
+
 def _frame(
     xs: np.ndarray,
     gap: tuple[np.ndarray, np.ndarray],
@@ -150,6 +160,7 @@ def draw_teeth(
     step: float = 1.0,
     lower: float = 1.0,
     seed: int = 0,
+    upper: bool = True,
 ) -> np.ndarray:
     """(Y, X, 3) float `colour` of the gap (the cavity) with teeth drawn over it.
 
@@ -160,7 +171,8 @@ def draw_teeth(
     crop pixels; tooth: (3,) RGB of a lit tooth (its highlight is derived from it, so it follows
     the photo's exposure); step: crop pixels per sample (edges are anti-aliased over a sample);
     lower: in [0, 1], how much of the lower teeth shows (0: none); seed: the photo's (each tooth's
-    small differences of length, tilt and colour).
+    small differences of length, tilt and colour); upper: False draws the lower row alone (under
+    the photo's own upper teeth; then `ys` may be (Y, X), each column's own rows, `colour` (Y, X, 3)).
     """
     mm, top_mid, bottom_mid, level = _frame(xs, gap, corners, face_size)
     f32 = np.float32
@@ -176,6 +188,67 @@ def draw_teeth(
     pursed = float(np.clip((_ROUND[0] - wide) / _ROUND[1], 0.0, 1.0))
     # What is drawn is a mix of the cavity and the tooth: out = cavity * keep + light @ colours,
     # light (Y, X, 5): how much of the cervical, body and edge colour, of the gloss and of the gum.
+    if upper:
+        keep, light = _upper_row(ys, (top, bottom), top_mid, level, across, mm, height, aa, pursed, vary)
+    else:
+        keep, light = np.ones(colour.shape[:2], f32), [np.zeros(colour.shape[:2], f32) for _ in range(5)]
+    if lower > 0.0:
+        # Lower teeth: narrower, shorter, mostly in the lower lip's shadow and the upper ones'.
+        if upper:
+            reach = lower * min(1.0, 0.25 * height / _LOWER_SHOW[0]) * (1.0 - pursed)
+            depth = (bottom_mid + level - ys) / mm
+        else:
+            # Under a smile's own upper teeth the lower row follows the lower lip's curve (the lip
+            # rises towards the corners over the arch) and shows a little more of the crowns.
+            reach = lower * min(_ALONE_SHOW, 0.35 * height / _LOWER_SHOW[0]) * (1.0 - pursed)
+            depth = (bottom - ys) / mm
+        shape = (_LOWER_WIDTHS, _LOWER_SHOW, _LOWER_BOW, _CORNERS[1], _CORNERS[1])
+        edge, to_gap, middle, along, arc, flat = _row(across, depth, _ARCH[1], shape, reach, vary[:, ::-1])
+        cover = np.clip(edge / aa + 0.5, 0.0, 1.0) * (arc < np.sum(_LOWER_WIDTHS[:5]))[None, :]
+        below = (bottom - ys) / mm
+        if not upper:
+            # Under the photo's own upper teeth the lower lip hides the crowns' necks: what shows
+            # above it starts `_HIDDEN_NECK` up the crown (no gum, no wide dark V at the lip), and
+            # under the lip's soft edge the crown stays as lit as at the lip (no dark band there).
+            below = np.maximum(below, 0.0) + _HIDDEN_NECK
+        turn = arc / _ARCH[1] + 0.6 * along**3
+        shade, parted, _ = _shade(
+            below, below / np.maximum(below + edge, 0.5), to_gap, turn, arc / _ARCH[1], aa
+        )
+        keep = keep * (1.0 - cover) + parted * cover
+        low = (0.8 if upper else 0.95) * shade * (1.0 - parted) * cover  # lit more when opened wide
+        grey = np.clip(1.0 - edge / _TRANSLUCENT[1], 0.0, 1.0) ** 1.5
+        light = [part * (1.0 - cover) for part in light]
+        # In shade: greyer towards the edge, and warmer (half as much in the photo's own teeth's
+        # colour, which has their warmth already).
+        if upper:
+            light[0] += low * (1.0 - grey)
+        else:
+            light[0] += 0.5 * low * (1.0 - grey)
+            light[1] += 0.5 * low * (1.0 - grey)
+        light[2] += low * grey
+    tooth = tooth.astype(f32)
+    colours = np.stack(
+        [tooth * _CERVICAL, tooth * _BODY, tooth * _EDGE, np.minimum(1.1 * tooth + 30.0, 255.0), tooth * _GUM]
+    ).astype(f32)
+    return colour * keep[:, :, None] + np.stack(light, axis=-1) @ colours
+
+
+def _upper_row(
+    ys: np.ndarray,
+    rims: tuple[np.ndarray, np.ndarray],
+    top_mid: float,
+    level: np.ndarray,
+    across: np.ndarray,
+    mm: float,
+    height: float,
+    aa: float,
+    pursed: float,
+    vary: np.ndarray,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """`draw_teeth`'s upper row: (Y, X) share of the cavity kept and the (Y, X) lights of the five
+    colours (cervical, body, edge, gloss, gum), at rows `ys` (Y, 1) between the rims (1, X) each."""
+    top, bottom = rims
     # Upper teeth: never more than half the opening (the rest is the dark mouth behind them).
     reach = min(1.0, 0.5 * height / _UPPER_SHOW[0]) * (1.0 - 0.5 * pursed)
     shape = (_UPPER_WIDTHS, _UPPER_SHOW, _UPPER_BOW, *_CORNERS)
@@ -206,30 +279,13 @@ def draw_teeth(
     # towards the midline of each front tooth's middle), a third of the way down.
     gloss = 0.4 * np.exp(-(((turn + 0.12) / 0.22) ** 2))[None, :] * np.exp(-(((down - 0.38) / 0.2) ** 2))
     body = lit * (1.0 - gloss)
-    light = [body * warm, body * (1.0 - warm - grey), body * grey, lit * gloss, cover * parted * gum * shade]
-    if lower > 0.0:
-        # Lower teeth: narrower, shorter, mostly in the lower lip's shadow and the upper ones'.
-        reach = lower * min(1.0, 0.25 * height / _LOWER_SHOW[0]) * (1.0 - pursed)
-        depth = (bottom_mid + level - ys) / mm
-        shape = (_LOWER_WIDTHS, _LOWER_SHOW, _LOWER_BOW, _CORNERS[1], _CORNERS[1])
-        edge, to_gap, middle, along, arc, flat = _row(across, depth, _ARCH[1], shape, reach, vary[:, ::-1])
-        cover = np.clip(edge / aa + 0.5, 0.0, 1.0) * (arc < np.sum(_LOWER_WIDTHS[:5]))[None, :]
-        below = (bottom - ys) / mm
-        turn = arc / _ARCH[1] + 0.6 * along**3
-        shade, parted, _ = _shade(
-            below, below / np.maximum(below + edge, 0.5), to_gap, turn, arc / _ARCH[1], aa
-        )
-        keep = keep * (1.0 - cover) + parted * cover
-        low = 0.8 * shade * (1.0 - parted) * cover
-        grey = np.clip(1.0 - edge / _TRANSLUCENT[1], 0.0, 1.0) ** 1.5
-        light = [part * (1.0 - cover) for part in light]
-        light[0] += low * (1.0 - grey)  # in shade: warmer, greyer teeth
-        light[2] += low * grey
-    tooth = tooth.astype(f32)
-    colours = np.stack(
-        [tooth * _CERVICAL, tooth * _BODY, tooth * _EDGE, np.minimum(1.1 * tooth + 30.0, 255.0), tooth * _GUM]
-    ).astype(f32)
-    return colour * keep[:, :, None] + np.stack(light, axis=-1) @ colours
+    return keep, [
+        body * warm,
+        body * (1.0 - warm - grey),
+        body * grey,
+        lit * gloss,
+        cover * parted * gum * shade,
+    ]
 
 
 def _shade(

@@ -160,3 +160,41 @@ def test_no_dark_line_runs_along_the_opened_lower_lip(
     ]
     darker = darker[int(part[0] * len(darker)) : int(part[1] * len(darker))]
     assert len(darker) > 5 and np.percentile(darker, 90) < 12.0, np.round(darker, 0)
+
+
+def _interior(teeth: bool, lower_teeth: bool, lower_share: float) -> MouthInterior:
+    across = np.linspace(0.06, 0.94, 24)
+    share = np.where(np.abs(across - 0.5) < 0.25, lower_share, 0.0)
+    colour = np.array([230.0, 220.0, 205.0], np.float32) if teeth else None
+    return MouthInterior(across, np.ones(24), None, colour, lower_teeth, share if teeth else None)
+
+
+def test_upper_teeth_only_is_a_smile_that_shows_no_lower_teeth() -> None:
+    assert _interior(True, False, 0.0).upper_teeth_only
+    assert not _interior(False, False, 0.0).upper_teeth_only  # closed lips or no teeth
+    assert not _interior(True, True, 0.0).upper_teeth_only  # lower teeth under the split
+    assert not _interior(True, False, 0.4).upper_teeth_only  # lower teeth the painted gap keeps
+    smile = _interior(True, False, 0.0)
+    lips = _lips((40.0, 60.0), (80.0, 60.0))
+    assert not MouthMotion(smile, lips, lips).under_upper_teeth  # off unless asked for
+    assert MouthMotion(smile, lips, lips, lower_row=True).under_upper_teeth
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    ("name", "upper_only"),
+    [
+        ("serengil__deepface__img22.jpg", True),  # a smile, its lower teeth behind the lower lip
+        ("justadudewhohacks__face-api.js__happy.jpg", True),
+        ("serengil__deepface__img1.jpg", False),  # both rows
+        ("serengil__deepface__img3.jpg", False),  # closed lips
+    ],
+)
+def test_the_analysis_finds_photos_with_upper_teeth_only(
+    shared_data: Path, name: str, upper_only: bool
+) -> None:
+    from pipeline import EngineRegistry, prepare_photo
+
+    registry = EngineRegistry(fast=False)
+    state = prepare_photo(shared_data / "images" / name, registry=registry)
+    assert state.engine_state(registry.geometric(state.backend)).mouth.upper_teeth_only is upper_only

@@ -26,7 +26,9 @@ from pipeline import (
     request_from_preset,
 )
 from pipeline.photo import Canvas, place_frame, prepare_photo, target_coefficients
+from pipeline.renderer import RenderedFrame
 from pirender import save_pretrained
+from reconstruction.crop import CropTransform
 from tests.pipeline.conftest import mae, tiny_renderer
 
 
@@ -216,3 +218,28 @@ def test_paint_on_a_soft_photo_is_as_soft_as_the_photo(shared_data: Path, name: 
     figures = paint_softness_figures(state, registry)
     assert 0.7 <= figures["cavity_now"] / figures["lips"] <= 1.4, figures
     assert 0.7 <= figures["lash_now"] / figures["eyes"] <= 1.4, figures
+
+
+def test_a_finer_overlay_is_made_only_where_a_crop_pixel_covers_enough_canvas_pixels() -> None:
+    """`RenderedFrame.finer` (n, make): the overlay drawn n times finer is made only when laid over
+    a canvas with at least n of its pixels per crop pixel (on a coarser one it buys nothing)."""
+    crop, made = 32, []
+
+    def make() -> np.ndarray:
+        made.append(True)
+        return np.zeros((2 * crop, 2 * crop, 3), np.uint8)
+
+    frame = RenderedFrame(
+        crop=np.zeros((crop, crop, 3), np.uint8),
+        flow=np.zeros((crop, crop, 2), np.float32),
+        overlay=np.zeros((crop, crop, 3), np.uint8),
+        overlay_alpha=np.zeros((crop, crop), np.float32),
+        finer=(2, make),
+    )
+    for canvas_per_crop, calls in ((1.5, 0), (3.0, 1)):
+        side, s = int(crop * canvas_per_crop), 1.0 / canvas_per_crop
+        transform = CropTransform(
+            affine=((s, 0.0, 0.0), (0.0, s, 0.0)), crop_size=crop, original_size=(side, side)
+        )
+        place_frame(Canvas(np.zeros((side, side, 3), np.uint8), transform), frame)
+        assert len(made) == calls, canvas_per_crop

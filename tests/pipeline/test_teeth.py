@@ -150,3 +150,23 @@ def test_the_teeth_recede_into_shade_along_the_arch() -> None:
     assert all(a > b for a, b in zip(teeth, teeth[1:], strict=False)), teeth
     assert teeth[0] - teeth[1] < teeth[2] - teeth[3]  # gently at the front, faster round the corner
     assert teeth[3] < 0.6 * teeth[0]
+
+
+def test_the_lower_row_alone_follows_the_lower_rim() -> None:
+    """`upper=False`: no upper row; the lower teeth stand on the gap's lower rim, which rises
+    towards the corners (a smile's lower lip), and follow it."""
+    xs = np.arange(50.0, 110.0, 0.5)
+    ys = np.arange(90.0, 126.0, 0.5)[:, None]
+    rise = 8.0 * ((xs - 80.0) / 30.0) ** 2
+    top, bottom = np.full_like(xs, 96.0), 124.0 - rise
+    cavity = np.full((ys.shape[0], xs.size, 3), 30.0, np.float32)
+    corners = (np.array([50.0, 96.0]), np.array([110.0, 96.0]))
+    drawn = draw_teeth(cavity, ys, xs, (top, bottom), corners, FACE, TOOTH_COLOUR, 0.5, 1.0, 7, upper=False)
+    bright = _luma(drawn) > 100.0
+    assert not bright[ys[:, 0] < 110.0].any()  # nothing under the upper rim
+    for x in (80.0, 68.0):  # mid-mouth and where the rim has risen by 1.3 px
+        column = bright[:, np.searchsorted(xs, x)]
+        rows = ys[column, 0]
+        rim = float(np.interp(x, xs, bottom))
+        # Its tips above the rim; under it the crown goes on, lit, for the lip's soft edge to cover.
+        assert rows.size and rim - 6.0 < rows.min() < rim, (x, rows, rim)
