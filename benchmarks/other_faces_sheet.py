@@ -27,6 +27,7 @@ if str(REPO) not in sys.path:
 
 from benchmarks.mouth_sheet import write_sheet  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
+from pipeline.face_paint import hull_mask  # noqa: E402
 from pipeline.photo import Canvas  # noqa: E402
 
 PHOTOS = (
@@ -52,12 +53,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def own_pixels(faces: list, k: int, shape: tuple[int, int], crop: np.ndarray) -> np.ndarray:
     """(H, W) bool: the hull of face k's mesh minus the other faces' hulls, within `crop`."""
-    hulls = []
-    for face in faces:
-        mask = np.zeros(shape, np.uint8)
-        hull = cv2.convexHull(np.round(face.landmarks[:, :2] * 16).astype(np.int32))
-        cv2.fillPoly(mask, [hull], 1, shift=4)
-        hulls.append(mask > 0)
+    hulls = [hull_mask(face.landmarks[:, :2], shape) > 0 for face in faces]
     others = np.zeros(shape, bool)
     for j, hull in enumerate(hulls):
         if j != k:

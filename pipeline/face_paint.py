@@ -20,6 +20,7 @@ __all__ = [
     "EDGE_RAMP",
     "curve_y",
     "box_around",
+    "hull_mask",
     "similarity_2d",
     "apply_affine",
     "paint_lash_line",
@@ -67,6 +68,16 @@ def box_around(points: np.ndarray, size: tuple[int, int], pad: int) -> tuple[int
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
     return x0, y0, x1, y1
+
+
+def hull_mask(points: np.ndarray, shape: tuple[int, int], grow: int = 0) -> np.ndarray:
+    """(H, W) uint8 mask, 1 inside the convex hull of (N, 2) points (pixels, sub-pixel exact),
+    widened by `grow` pixels with a disc."""
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [cv2.convexHull(np.round(np.asarray(points) * 16).astype(np.int32))], 1, shift=4)
+    if grow > 0:
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    return mask
 
 
 def paint_lash_line(

@@ -17,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pipeline.face_paint import hull_mask
 from reconstruction.hands import HandDetector
 
 __all__ = [
@@ -59,15 +60,6 @@ def _palm(hand: np.ndarray) -> float:
     return float(np.linalg.norm(hand[_MIDDLE_BASE] - hand[_WRIST]))
 
 
-def _hull(points: np.ndarray, size: int, grow: int = 0) -> np.ndarray:
-    """(size, size) uint8 mask of the convex hull of (N, 2) crop points, widened by `grow` pixels."""
-    mask = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(mask, [cv2.convexHull(np.round(points * 16).astype(np.int32))], 1, shift=4)
-    if grow > 0:
-        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
-    return mask
-
-
 def covering_hands(analysis: Any, detector: HandDetector | None = None) -> tuple[np.ndarray, ...]:
     """The hands touching the edited face, each (21, 2) float64 landmarks in photo pixels; empty
     when there is none (or nothing to search: an analysis without a crop or landmarks).
@@ -95,7 +87,7 @@ def covering_hands(analysis: Any, detector: HandDetector | None = None) -> tuple
     c = int(transform.crop_size)
     own_crop = np.asarray(own[:, :2], np.float64)
     crop_size = float((own_crop.max(axis=0) - own_crop.min(axis=0)).max())
-    near = _hull(own_crop, c, max(1, round(TOUCH_MARGIN * crop_size)))
+    near = hull_mask(own_crop, (c, c), max(1, round(TOUCH_MARGIN * crop_size)))
     outline = cv2.convexHull(own_crop.astype(np.float32))
     touching = []
     for hand in hands:
@@ -105,7 +97,7 @@ def covering_hands(analysis: Any, detector: HandDetector | None = None) -> tuple
             or cv2.pointPolygonTest(outline, tuple(map(float, points[_WRIST])), False) >= 0
         ):
             continue
-        hull = _hull(points, c)
+        hull = hull_mask(points, (c, c))
         if (hull & near).sum() >= TOUCH_SHARE * max(int(hull.sum()), 1):
             touching.append(hand)
     return tuple(touching)

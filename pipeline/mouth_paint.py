@@ -441,24 +441,3 @@ def _lower_row(
     mixed = band + (drawn - band) * seen[None, lo:hi, None]
     colour[rows[inside], columns[inside]] = mixed[inside]
     return colour
-    rows = first[None, :] + np.arange(count)[:, None]  # (K, X) indices into ys
-    inside = rows < last[None, :]
-    rows = np.minimum(rows, y.size - 1)
-    columns = np.broadcast_to(np.arange(colour.shape[1])[None, :], rows.shape)
-    band = colour[rows, columns]
-    drawn = draw_teeth(
-        band,
-        y[rows],
-        cols.x_t,
-        (gap_top, edge),
-        (upper[0], upper[-1]),
-        size,
-        tooth,
-        step,
-        open_enough,
-        seed,
-        upper=False,
-    )
-    seen = (np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2)[:, :, None]  # the cheeks hide the back
-    colour[rows[inside], columns[inside]] = (band + (drawn - band) * seen)[inside]
-    return colour

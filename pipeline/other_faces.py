@@ -17,6 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pipeline.face_paint import hull_mask
+
 __all__ = ["HOLD_MARGIN", "HOLD_REACH", "still_weight"]
 
 #: Another face's mesh outline is widened by this fraction of its own size (ears, hair line).
@@ -53,15 +55,11 @@ def still_weight(analysis: Any) -> np.ndarray | None:
             or (points.min(axis=0) > c).any()
         ):
             continue
-        one = np.zeros((c, c), np.uint8)
-        cv2.fillPoly(one, [cv2.convexHull(np.round(points * 16).astype(np.int32))], 1, shift=4)
-        grow = max(1, round(HOLD_MARGIN * float(extent.max())))
-        others |= cv2.dilate(one, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        others |= hull_mask(points, (c, c), max(1, round(HOLD_MARGIN * float(extent.max()))))
     if not others.any():
         return None
-    mine = np.zeros((c, c), np.uint8)
     own_points = np.asarray(own[:, :2], np.float64)
-    cv2.fillPoly(mine, [cv2.convexHull(np.round(own_points * 16).astype(np.int32))], 1, shift=4)
+    mine = hull_mask(own_points, (c, c))
     others[mine > 0] = 0  # the edited face keeps its motion where the two outlines overlap
     to_others = cv2.distanceTransform(1 - others, cv2.DIST_L2, 3)
     to_mine = cv2.distanceTransform(1 - mine, cv2.DIST_L2, 3)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import cv2
 import numpy as np
 import pytest
 
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo
+from pipeline.face_paint import hull_mask
 from pipeline.other_faces import still_weight
 from pipeline.photo import Canvas
 from reconstruction.crop import CropTransform
@@ -48,14 +48,9 @@ def test_a_face_beyond_the_crop_is_ignored():
 
 
 def _own_pixels(face: DetectedFace, others: list[DetectedFace], shape: tuple[int, int]) -> np.ndarray:
-    def hull(f: DetectedFace) -> np.ndarray:
-        mask = np.zeros(shape, np.uint8)
-        cv2.fillPoly(mask, [cv2.convexHull(np.round(f.landmarks[:, :2] * 16).astype(np.int32))], 1, shift=4)
-        return mask > 0
-
-    own = hull(face)
+    own = hull_mask(face.landmarks[:, :2], shape) > 0
     for other in others:
-        own &= ~hull(other)
+        own &= hull_mask(other.landmarks[:, :2], shape) == 0
     return own
 
 
