@@ -109,6 +109,7 @@ class SessionFiles:
         self._jobs: dict[str, set[threading.Event]] = {}  # folder key -> cancel events of running jobs
         self._downloads: dict[str, deque[Path]] = {}  # folder key -> downloads, oldest first
         self._uploads: dict[Path, set[str]] = {}  # upload file -> keys of the sessions using it
+        self._upload_stamps: dict[Path, tuple[int, int] | None] = {}  # upload file -> (inode, mtime) adopted
         self._pinned: set[Path] = set()  # top-level entries of quota_root that are never evicted
 
     # --- naming ----------------------------------------------------------------------------------
@@ -198,7 +199,8 @@ class SessionFiles:
     def adopt(self, session_hash: str, *paths: str | os.PathLike[str] | None) -> None:
         """Uploads (in Gradio's cache under `quota_root`) used by the session: deleted when the last
         session that used them ends. Gradio names an upload's folder by its content, so two sessions
-        uploading the same photo share one file."""
+        uploading the same photo share one file, and a second upload replaces the file before its
+        handler runs: the file's stamp is kept so that release can tell it was uploaded again."""
         key = self.key(session_hash)
         root = self.quota_root.resolve()
         with self._lock:
@@ -213,15 +215,20 @@ class SessionFiles:
                 if top in self._pinned or path.is_relative_to(self.root.resolve()):
                     continue
                 self._uploads.setdefault(path, set()).add(key)
+                self._upload_stamps[path] = _stamp(path)
 
     def _release_uploads(self, key: str) -> int:
+        """Delete the uploads no other session uses, unless the file was uploaded again since it was
+        adopted (another session's handler is about to adopt it; the sweeper removes it after the
+        grace time if none does)."""
         removed = 0
         with self._lock:
             for path, users in list(self._uploads.items()):
                 users.discard(key)
                 if not users:
                     del self._uploads[path]
-                    removed += _remove_upload(path)
+                    if _stamp(path) == self._upload_stamps.pop(path, None):
+                        removed += _remove_upload(path)
         return removed
 
     # --- jobs ------------------------------------------------------------------------------------
@@ -463,6 +470,15 @@ class SessionFiles:
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
             self._sweeper = None
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """Inode and modification time: Gradio stores a new upload by renaming a fresh file over it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def _unlink_size(path: Path) -> int:

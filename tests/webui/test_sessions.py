@@ -208,6 +208,25 @@ def test_uploads_go_with_the_last_session_that_used_them(tmp_path: Path) -> None
     assert example.exists()  # the examples are shared by every session
 
 
+def test_an_upload_sent_again_outlives_the_session_that_ends(tmp_path: Path) -> None:
+    """Seen in CI: a session ended between another session's upload of the same clip (same content,
+    same path) and that session's handler, and deleted the file under it."""
+    root = tmp_path / "run"
+    files = SessionFiles(root / "sessions", ttl_seconds=100, quota_root=root)
+    clip = root / "content-hash" / "clip.mp4"
+    clip.parent.mkdir(parents=True)
+    clip.write_bytes(b"clip")
+    files.adopt("a", clip)
+    fresh = root / "upload.tmp"
+    fresh.write_bytes(b"clip")
+    os.rename(fresh, clip)  # how Gradio stores the second upload
+    files.remove("a")
+    assert clip.exists()
+    files.adopt("b", clip)
+    files.remove("b")
+    assert not clip.exists()
+
+
 def test_run_folder_removes_what_dead_processes_left(tmp_path: Path) -> None:
     import subprocess
     import sys
