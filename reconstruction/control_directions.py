@@ -125,9 +125,18 @@ def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
     lower_lip = {66: down(0.22), 65: down(0.22), 67: down(0.22), 57: down(0.22), 56: down(0.2), 58: down(0.2)}
     return {
         "smile": _Target(
-            {48: (-0.06, 0.10, -0.02), 54: (0.06, 0.10, -0.02), 51: up(0.02), 62: still, 66: still},
+            # the lower lip's outer edge rises a little with the corners: left free, the basis
+            # pushes it down and the lower lip swells into a pout
+            {
+                48: (-0.06, 0.10, -0.02),
+                54: (0.06, 0.10, -0.02),
+                51: up(0.02),
+                57: up(0.01),
+                62: still,
+                66: still,
+            },
             lips_free + _CHEEKS,
-            weights={51: 3.0, 62: 3.0, 66: 3.0},
+            weights={51: 3.0, 57: 6.0, 62: 3.0, 66: 3.0},
         ),
         "open_mouth": _Target(
             {

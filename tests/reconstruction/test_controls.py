@@ -200,6 +200,7 @@ def test_mouth_directions_move_the_mouth(controls: ControlSet) -> None:
     smile = _motion(controls, "smile")
     assert smile[48, 1] > 0.08 and smile[54, 1] > 0.08  # corners up
     assert smile[48, 0] < -0.03 and smile[54, 0] > 0.03  # and out
+    assert smile[57, 1] - smile[66, 1] > -0.01  # the lower lip does not swell into a pout (-0.069 before)
     width = lambda m: m[54, 0] - m[48, 0]  # noqa: E731 - change of the mouth's width
     assert width(_motion(controls, "wide_mouth")) > 0.1
     assert width(_motion(controls, "round_lips")) < -0.1
