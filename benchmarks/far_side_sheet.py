@@ -2,6 +2,7 @@
 
     python benchmarks/far_side_sheet.py [-o docs/far_side_sheet.jpg] [--change far_side,revealed_side]
     python benchmarks/far_side_sheet.py --measure
+    python benchmarks/far_side_sheet.py --bench 30 [--photo PATH]
 
 Sheet: per photo and yaw (-30, -15, +15, +30), the face box at the photo's resolution (small photos
 magnified, nearest, never shrunk): input | main | change. "Main" is the default renderer with the
@@ -9,6 +10,9 @@ magnified, nearest, never shrunk): input | main | change. "Main" is the default 
 
 Measures (docs/FAR_SIDE.md, rule 1): M1, thin dark lines inside the target face at the photo's
 resolution; M2, target face pixels outside the target's nose that read the photo's nose.
+
+Cost (rule 4): `--bench N` times a 768 px drag preview (render + placing it in the display-size
+canvas) of the drag of `benchmarks/bench_fullres.py`, main and the change taking turns in one run.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.bench_fullres import drag_scene  # noqa: E402
 from benchmarks.mouth_sheet import write_sheet  # noqa: E402
-from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
-from pipeline.photo import target_coefficients  # noqa: E402
+from benchmarks.timing import interleaved_ms, summary_ms, write_record  # noqa: E402
+from pipeline import EditRequest, EngineRegistry, edit, photo_canvas, prepare_photo  # noqa: E402
+from pipeline.photo import place_frame, target_coefficients  # noqa: E402
 
 PHOTOS = (
     "OpenTalker__SadTalker__people_0.png",
@@ -126,7 +132,10 @@ def measure_one(state, registry: EngineRegistry, yaw: float, **flags: bool) -> t
 
 def measure(images: Path, changes: tuple[str, ...]) -> None:
     registry = EngineRegistry(fast=False)
-    cases = (("OpenTalker__SadTalker__people_0.png", -30.0), ("serengil__deepface__selfie-many-people.jpg", 30.0))
+    cases = (
+        ("OpenTalker__SadTalker__people_0.png", -30.0),
+        ("serengil__deepface__selfie-many-people.jpg", 30.0),
+    )
     for name, yaw in cases:
         state = prepare_photo(images / name, registry=registry)
         off = {flag: False for flag in CHANGES}
@@ -138,6 +147,27 @@ def measure(images: Path, changes: tuple[str, ...]) -> None:
             on = dict(off, **{flag: True for flag in change.split("+")})
             m = measure_one(state, registry, yaw, **on)
             print(f"{name} yaw {yaw:+.0f} {change}: M1 {m[0]}, M2 {m[1]}")  # noqa: T201
+
+
+def bench(photo: Path | None, repeats: int, flags: dict[str, bool]) -> None:
+    """Median ms per 768 px drag preview, main against the change, taking turns in one run."""
+    scene = drag_scene(photo, repeats)
+    renderer = scene.engine.renderer
+    display = photo_canvas(scene.state, 768)
+    off, on = (dataclasses.replace(renderer.settings, **{f: v for f in flags}) for v in (False, True))
+
+    def preview(settings: object, i: int) -> None:
+        renderer.settings = settings
+        place_frame(display, scene.engine.render_frame(scene.prepared, scene.targets[i]))
+
+    for i in range(3):
+        preview(on, i)  # warm-up
+    times = interleaved_ms({"main": lambda i: preview(off, i), "change": lambda i: preview(on, i)}, repeats)
+    record: dict[str, object] = {name: summary_ms(t, minimum=False) for name, t in times.items()}
+    main_ms, change_ms = (record[k]["median_ms"] for k in ("main", "change"))  # type: ignore[index]
+    record["change_minus_main_ms"] = round(change_ms - main_ms, 2)
+    record["ratio"] = round(change_ms / main_ms, 3)
+    write_record(record, None)
 
 
 def _label(image: np.ndarray, text: str) -> np.ndarray:
@@ -179,8 +209,15 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
     parser.add_argument("--change", default=",".join(CHANGES), help="flags to turn on, comma-separated")
     parser.add_argument("--measure", action="store_true", help="print the measures instead of the sheet")
+    parser.add_argument("--bench", type=int, default=0, help="time this many drag previews instead")
+    parser.add_argument(
+        "--photo", type=Path, default=None, help="photo of --bench (default: astronaut at 12 MP)"
+    )
     args = parser.parse_args()
     flags = [f for f in args.change.split(",") if f]
+    if args.bench:
+        bench(args.photo, args.bench, {flag: True for flag in flags})
+        return
     if args.measure:
         measure(args.images, (*flags, "+".join(flags)) if len(flags) > 1 else tuple(flags))
         return

@@ -26,8 +26,14 @@ __all__ = [
     "projector_for",
     "rasterise_triangles",
     "eye_surfaces",
+    "turned_edge_on",
+    "EDGE_ON",
     "FOCAL_PX_PER_UNIT",
 ]
+
+#: A triangle a turn leaves with less than this share of its area in the photo (or turns past
+#: edge-on) is not drawn: the surface faces away from the camera.
+EDGE_ON = 0.25
 
 
 # ------------------------------------------------------------------------------------------------
@@ -133,6 +139,33 @@ def eye_surfaces(
         corners.append((points[:, :2] @ sim[:, :2].T + sim[:, 2])[fan])
         count += len(points)
     return np.concatenate(vertices), np.concatenate(triangles), np.concatenate(corners)
+
+
+def turned_edge_on(
+    source: np.ndarray, target: np.ndarray, posed: np.ndarray, triangles: np.ndarray
+) -> np.ndarray:
+    """(F,) bool: the triangles a turn sets nearly edge-on to the camera, or past it.
+
+    source, target: (N, >= 2) the mesh's vertices in the photo and in the target (pixels); posed:
+    (N, >= 2) the photo's vertices moved by the target's head pose alone (the photo's expression).
+    A triangle counts when its target area is under `EDGE_ON` of its area in the photo (negative:
+    turned past edge-on), and the pose alone does the same to it: an expression without a turn
+    (a pressed lip, a shut lid) marks none. Where a turned-away cheek or the far wing of a turned
+    nose is drawn, it reads a wide strip of the photo squeezed into a pixel or two: a dark line
+    at the face's far rim or along the nose's outline. Not drawn, the surface behind it shows
+    (the cheek behind the nose) or, at the rim, the flow carried beyond the face.
+    """
+
+    def area(points: np.ndarray) -> np.ndarray:
+        a, b, c = (points[triangles[:, k], :2] for k in range(3))
+        return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+    before = area(np.asarray(source, dtype=np.float64))
+    seen = np.abs(before) > 1e-6
+    limit = EDGE_ON * np.abs(before)
+    sign = np.sign(before)
+    turned = seen & (area(np.asarray(target, dtype=np.float64)) * sign < limit)
+    return turned & (area(np.asarray(posed, dtype=np.float64)) * sign < limit)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ from pipeline.eyes import (
     shift_gaze,
     shut_opening,
 )
-from pipeline.face_mesh import eye_surfaces, projector_for, rasterise_triangles
+from pipeline.face_mesh import eye_surfaces, projector_for, rasterise_triangles, turned_edge_on
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
@@ -64,7 +64,7 @@ from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
-from reconstruction.folds import fold_boxes, fold_cells
+from reconstruction.folds import close_pinholes, fold_boxes, fold_cells
 from reconstruction.segmentation import PersonSegmenter
 
 __all__ = ["PreviewSettings", "PreviewState", "GeometricRenderer", "rasterise_triangles"]
@@ -73,6 +73,8 @@ logger = logging.getLogger(__name__)
 
 #: Depth advance of the lip vertices, in face sizes, when the target mesh is rasterised.
 LIPS_IN_FRONT = 0.05
+#: `PreviewSettings.far_side` acts on a head turned by more than this many degrees from the photo's pose.
+TURNED = 2.0
 
 
 @dataclass(frozen=True)
@@ -301,8 +303,9 @@ class GeometricRenderer:
         coarse[:, 0] = (coarse[:, 0] + 0.5) * sx - 0.5
         coarse[:, 1] = (coarse[:, 1] + 0.5) * sy - 0.5
         coarse[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # lips win over folded cheek triangles
-        pix, tri, bary = rasterise_triangles(coarse, layout.triangles, (rh, rw))
-        src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[tri])  # (P, 2) source pixels
+        drawn = self._drawn(state, target_points)
+        pix, tri, bary = rasterise_triangles(coarse, layout.triangles[drawn], (rh, rw))
+        src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[drawn][tri])  # (P, 2) source
         gy, gx = np.divmod(pix, rw)
         full_x = (gx + 0.5) / sx - 0.5  # coarse pixel centre in crop pixels
         full_y = (gy + 0.5) / sy - 0.5
@@ -354,8 +357,20 @@ class GeometricRenderer:
             )
             to_crop = np.array([[1.0 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1.0 / sy, 0.5 / sy - 0.5]])
             folds = fold_boxes(fold_cells(nodes + spread, spacing=1.0 / sx), to_crop)
-        self._refine_openings(motion.flow, state, target_points, gaze, folds)
+        self._refine_openings(motion.flow, state, target_points, gaze, folds, drawn)
         return motion
+
+    def _drawn(self, state: PreviewState, target_points: np.ndarray) -> np.ndarray:
+        """(F,) bool: the mesh's triangles to draw; with `far_side`, not those a turn sets edge-on."""
+        triangles = self.projector.layout.triangles
+        if not self.settings.far_side:
+            return np.ones(len(triangles), dtype=bool)
+        rigid = self.projector.layout.rigid
+        s, rot, t = similarity_3d(state.points[rigid], target_points[rigid])
+        if np.trace(rot) > 1.0 + 2.0 * np.cos(np.radians(TURNED)):  # an expression moves the skull a little
+            return np.ones(len(triangles), dtype=bool)
+        posed = state.points[:, :3] @ (s * rot.T) + t
+        return ~turned_edge_on(state.points, target_points, posed, triangles)
 
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
         """The photo's mouth interior with the inner lips of the photo and of the target."""
@@ -378,6 +393,7 @@ class GeometricRenderer:
         state: PreviewState,
         target_points: np.ndarray,
         folds: list[tuple[np.ndarray, np.ndarray]],
+        drawn: np.ndarray,
     ) -> None:
         """The mesh's flow around the mouth and the eyes at full resolution (in place): lips and
         lids are thin, and the coarse raster would draw their edges in steps; then, unblurred, in
@@ -396,11 +412,11 @@ class GeometricRenderer:
                 (lids.min(axis=0) - [0.2 * width, 0.6 * width], lids.max(axis=0) + [0.2 * width, 0.3 * width])
             )
         for lo, hi in boxes:
-            self._rasterise_box(flow, state, target_points, lo, hi)
+            self._rasterise_box(flow, state, target_points, lo, hi, drawn)
         (mx0, my0), (mx1, my1) = boxes[0]
         for lo, hi in folds:
             if not (lo[0] >= mx0 and lo[1] >= my0 and hi[0] <= mx1 and hi[1] <= my1):
-                self._rasterise_box(flow, state, target_points, lo, hi, blur=False)
+                self._rasterise_box(flow, state, target_points, lo, hi, drawn, blur=False)
 
     def _rasterise_box(
         self,
@@ -409,6 +425,7 @@ class GeometricRenderer:
         target_points: np.ndarray,
         lo: np.ndarray,
         hi: np.ndarray,
+        drawn: np.ndarray,
         blur: bool = True,
     ) -> None:
         layout = self.projector.layout
@@ -421,7 +438,7 @@ class GeometricRenderer:
         (gx0, gy0), (gx1, gy1) = lo - 2.0, hi + 2.0
         x, y = target_points[:, 0], target_points[:, 1]
         in_box = (x >= gx0) & (x <= gx1) & (y >= gy0) & (y <= gy1)  # (N,)
-        near = in_box[layout.triangles].any(axis=1)
+        near = in_box[layout.triangles].any(axis=1) & drawn
         if not near.any():
             return
         local = target_points.copy()
@@ -447,6 +464,8 @@ class GeometricRenderer:
         region[gy, gx, 1] = src[:, 1] - (gy + y0)
         # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
         # pixel to pixel: a light blur of the flow (not the image) keeps the rims smooth.
+        if not drawn.all():  # a triangle left out can open a pinhole onto the surface behind it
+            close_pinholes(region)
         if blur:
             region[...] = cv2.GaussianBlur(region, (0, 0), 1.2, borderType=cv2.BORDER_REPLICATE)
 
@@ -457,10 +476,11 @@ class GeometricRenderer:
         target_points: np.ndarray,
         gaze: np.ndarray | None,
         folds: list[tuple[np.ndarray, np.ndarray]],
+        drawn: np.ndarray,
     ) -> None:
         """The full-resolution flow inside the mouth and around the eyes (in place)."""
         face_flow = flow.copy()
-        self._rasterise_features(flow, state, target_points, folds)
+        self._rasterise_features(flow, state, target_points, folds, drawn)
         refine_mouth_area(flow, face_flow, self._mouth(state, target_points))
         for k, ((upper, lower), iris) in enumerate(
             zip(self.projector.layout.eyes, state.irises, strict=True)

@@ -21,6 +21,7 @@ __all__ = [
     "FOLD_GAP",
     "SPIKE",
     "blend_across_folds",
+    "close_pinholes",
     "fold_boxes",
     "fold_cells",
     "sides_across_folds",
@@ -210,3 +211,24 @@ def fold_boxes(
         corners = np.array([[x, y], [x + bw, y + bh]], np.float64) @ to_pixels[:, :2].T + to_pixels[:, 2]
         boxes.append((corners.min(axis=0) - pad, corners.max(axis=0) + pad))
     return boxes
+
+
+def close_pinholes(flow: np.ndarray, gap: float = FOLD_GAP) -> None:
+    """Pixels of a (h, w, 2) flow whose read lies more than `gap` pixels from three or four of its
+    neighbours' take their neighbours' median flow (in place): a hole of a pixel or two where a
+    triangle a turn set edge-on is not drawn shows a read from far behind it, a dark or pale speck."""
+    h, w = flow.shape[:2]
+    if h < 3 or w < 3:
+        return
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    reads = flow + np.stack([xs, ys], axis=-1)
+    centre = reads[1:-1, 1:-1]
+    around = [reads[:-2, 1:-1], reads[2:, 1:-1], reads[1:-1, :-2], reads[1:-1, 2:]]
+    count = sum((np.square(other - centre).sum(axis=2) > gap * gap).astype(np.int8) for other in around)
+    apart = count >= 3
+    if not apart.any():
+        return
+    iy, ix = np.nonzero(apart)
+    iy, ix = iy + 1, ix + 1
+    neighbours = np.stack([flow[iy - 1, ix], flow[iy + 1, ix], flow[iy, ix - 1], flow[iy, ix + 1]], axis=1)
+    flow[iy, ix] = np.median(neighbours, axis=1)
