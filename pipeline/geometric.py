@@ -104,10 +104,10 @@ class PreviewSettings:
     well beyond twice down over the opening, is laid as paint in the photo's own lid colours with
     the fine texture of the photo's skin above the eye (`lid_skin.smooth_shut_lids`,
     `reconstruction.skin`, docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated
-    down the lid; far_side: triangles a turn sets nearly edge-on (or past it) are not drawn, so a
-    turned-away cheek or nose wing is hidden instead of squeezed into a dark line (docs/FAR_SIDE.md);
-    revealed_side: surface the photo hides behind the nose that a turn brings into view reads the
-    photo beside the nose, not the nose a second time (docs/FAR_SIDE.md).
+    down the lid; far_side: the mesh's triangles a head turn sets nearly edge-on, or past it, are
+    not drawn (`face_mesh.turned_edge_on`): a turned-away cheek or nose wing is hidden instead of
+    squeezed into a dark line, a surface the photo sees from behind is not read from what lies in
+    front of it; off by default (docs/FAR_SIDE.md: better on the sheet, its measure's rule not met).
     """
 
     raster_scale: float = 0.5
@@ -122,7 +122,6 @@ class PreviewSettings:
     lash_fringe: bool = True
     smooth_lids: bool = True
     far_side: bool = False
-    revealed_side: bool = False
 
 
 # ------------------------------------------------------------------------------------------------

@@ -220,15 +220,22 @@ def close_pinholes(flow: np.ndarray, gap: float = FOLD_GAP) -> None:
     h, w = flow.shape[:2]
     if h < 3 or w < 3:
         return
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    reads = flow + np.stack([xs, ys], axis=-1)
-    centre = reads[1:-1, 1:-1]
-    around = [reads[:-2, 1:-1], reads[2:, 1:-1], reads[1:-1, :-2], reads[1:-1, 2:]]
-    count = sum((np.square(other - centre).sum(axis=2) > gap * gap).astype(np.int8) for other in around)
-    apart = count >= 3
-    if not apart.any():
+    fx, fy = flow[:, :, 0], flow[:, :, 1]
+    cx, cy = fx[1:-1, 1:-1], fy[1:-1, 1:-1]
+    inner, before, after = slice(1, -1), slice(None, -2), slice(2, None)
+    count = np.zeros(cx.shape, np.uint8)
+    # Each neighbour's read minus the pixel's: its flow's difference plus the step to it.
+    for rows, cols, sx, sy in (
+        (before, inner, 0, -1),
+        (after, inner, 0, 1),
+        (inner, before, -1, 0),
+        (inner, after, 1, 0),
+    ):
+        dx, dy = fx[rows, cols] - cx + sx, fy[rows, cols] - cy + sy
+        count += dx * dx + dy * dy > gap * gap
+    iy, ix = np.nonzero(count >= 3)
+    if len(iy) == 0:
         return
-    iy, ix = np.nonzero(apart)
     iy, ix = iy + 1, ix + 1
     neighbours = np.stack([flow[iy - 1, ix], flow[iy + 1, ix], flow[iy, ix - 1], flow[iy, ix + 1]], axis=1)
     flow[iy, ix] = np.median(neighbours, axis=1)

@@ -103,7 +103,10 @@ def test_the_far_cheek_of_a_turn_shows_no_dark_streak(shared_data: Path) -> None
 
 @pytest.mark.realdata
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ("OpenTalker__SadTalker__people_0.png", "serengil__deepface__img1.jpg"))
+@pytest.mark.parametrize(
+    "name",
+    ("OpenTalker__SadTalker__people_0.png", "serengil__deepface__img1.jpg", "KwaiVGI__LivePortrait__s2.jpg"),
+)
 def test_edits_without_a_turn_are_unchanged(shared_data: Path, name: str) -> None:
     registry = EngineRegistry(fast=False)
     state = prepare_photo(shared_data / "images" / name, registry=registry)
