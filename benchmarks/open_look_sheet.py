@@ -4,7 +4,8 @@
 
 Per photo of `PHOTOS` and edit (open_mouth 0.5 and 1, the presets aaa and ooo) the opened mouth is
 rendered at the photo's resolution by the base commit (in a subprocess,
-`benchmarks.mouth_sheet.render_base`) and by this tree. Printed: the figures of docs/TEETH.md ("An
+`benchmarks.mouth_sheet.render_base`) and by this tree with `PreviewSettings.open_look` on (and
+off: it must then be the base's, pixel for pixel). Printed: the figures of docs/TEETH.md ("An
 opened mouth that looks photographed") on the closed-lip photos of `MEASURED`, before -> after;
 whether edits that leave the mouth closed (`CLOSED_EDITS`) are pixel-identical; then the sheet is
 written (`benchmarks.mouth_sheet.photo_rows`: head and mouth at 100 %, input | before | after).
@@ -13,6 +14,7 @@ written (`benchmarks.mouth_sheet.photo_rows`: head and mouth at 100 %, input | b
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -28,7 +30,7 @@ if str(CODE) not in sys.path:
     sys.path.insert(0, str(CODE))
 
 from benchmarks.mouth_sheet import EDITS, photo_rows, render, render_base, write_sheet  # noqa: E402
-from pipeline import EditRequest, EngineRegistry, prepare_photo  # noqa: E402
+from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
 from pipeline.face_paint import curve_y  # noqa: E402
 from pipeline.mouth import corners_x  # noqa: E402
 from pipeline.photo import target_coefficients  # noqa: E402
@@ -113,6 +115,18 @@ def figures(image: np.ndarray, xs: np.ndarray, tops: np.ndarray, bottoms: np.nda
     }
 
 
+def render_open_look(images: Path, folder: Path, edits: dict, open_look: bool = True) -> None:
+    """`benchmarks.mouth_sheet.render` of this tree with `PreviewSettings.open_look` set as given."""
+    registry = EngineRegistry(fast=False)
+    for name in PHOTOS:
+        state = prepare_photo(images / name, registry=registry)
+        renderer = registry.geometric(state.backend).renderer
+        renderer.settings = dataclasses.replace(renderer.settings, open_look=open_look)
+        for k, values in enumerate(edits.values()):
+            out = edit(state, EditRequest(values=values, engine="preview"), registry=registry).full_image
+            cv2.imwrite(str(folder / f"{Path(name).stem}__{k}.png"), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
+
+
 def _read(folder: Path, name: str, k: int) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(folder / f"{Path(name).stem}__{k}.png")), cv2.COLOR_BGR2RGB)
 
@@ -133,16 +147,19 @@ def main() -> None:
     registry = EngineRegistry(fast=False)
     with tempfile.TemporaryDirectory() as scratch:
         root = args.keep or Path(scratch)
-        before, after = root / "before", root / "after"
-        for folder in (before, after):
+        before, after, off = root / "before", root / "after", root / "off"
+        for folder in (before, after, off):
             folder.mkdir(parents=True, exist_ok=True)
         if not any(before.iterdir()):  # a kept "before" is rendered once
             render_base(args.base, args.images, before, __file__)
-        render(args.images, after, PHOTOS, edits)
+        render_open_look(args.images, after, edits)
+        render_open_look(args.images, off, edits, open_look=False)
         for name in PHOTOS:
             state = prepare_photo(args.images / name, registry=registry)
             for k, (label, values) in enumerate(edits.items()):
                 old, new = _read(before, name, k), _read(after, name, k)
+                same = np.array_equal(old, _read(off, name, k))
+                print(f"{name:48s} {label:15s} open_look off: identical={same}")  # noqa: T201
                 if label in CLOSED_EDITS:
                     print(f"{name:48s} {label:15s} identical={np.array_equal(old, new)}")  # noqa: T201
                     continue

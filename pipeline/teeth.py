@@ -137,7 +137,9 @@ def lower_row_reach(face_size: float) -> float:
 def rounded(corners: tuple[np.ndarray, np.ndarray], face_size: float) -> float:
     """In [0, 1], how rounded (pursed: ooo) a mouth with inner corners `corners` ((2,) x, y each,
     crop pixels) is in a face of `face_size` crop pixels: 0 opened wide, 1 fully rounded."""
-    wide = float(np.hypot(*(np.asarray(corners[1]) - np.asarray(corners[0])))) * _FACE_MM / max(face_size, 1.0)
+    wide = (
+        float(np.hypot(*(np.asarray(corners[1]) - np.asarray(corners[0])))) * _FACE_MM / max(face_size, 1.0)
+    )
     return float(np.clip((_ROUND[0] - wide) / _ROUND[1], 0.0, 1.0))
 
 
@@ -169,7 +171,7 @@ def draw_teeth(
     lower: float = 1.0,
     seed: int = 0,
     upper: bool = True,
-    lip_edge: float = 0.0,
+    lip_edge: float | None = None,
 ) -> np.ndarray:
     """(Y, X, 3) float `colour` of the gap (the cavity) with teeth drawn over it.
 
@@ -182,8 +184,10 @@ def draw_teeth(
     lower: in [0, 1], how much of the lower teeth shows (0: none); seed: the photo's (each tooth's
     small differences of length, tilt and colour); upper: False draws the lower row alone (under
     the photo's own upper teeth; then `ys` may be (Y, X), each column's own rows, `colour` (Y, X, 3));
-    lip_edge: crop pixels above the lower rim where the lower lip's visible edge lies (the lower row
-    stands there, its necks hidden behind the lip).
+    lip_edge: crop pixels above the lower rim where the lower lip's visible edge lies: the lower row
+    stands there, its necks hidden behind the lip (always so for the lower row alone); None: beside
+    the upper row it stands on the rim itself, its base in the lip's shadow (docs/TEETH.md, "An
+    opened mouth that looks photographed": off by default).
     """
     mm, top_mid, bottom_mid, level = _frame(xs, gap, corners, face_size)
     f32 = np.float32
@@ -202,38 +206,45 @@ def draw_teeth(
         keep, light = _upper_row(ys, (top, bottom), top_mid, level, across, mm, height, aa, pursed, vary)
     else:
         keep, light = np.ones(colour.shape[:2], f32), [np.zeros(colour.shape[:2], f32) for _ in range(5)]
+    on_lip = not upper or lip_edge is not None  # the row stands on the lip's visible edge
+    lift = lip_edge or 0.0
     if lower > 0.0:
         # Lower teeth: narrower, shorter, mostly in the lower lip's shadow and the upper ones'.
         if upper:
             # Standing on the lower lip's visible edge (as photographed open mouths show them: the
-            # lip hides their necks), never more than a fifth of the opening.
-            reach = lower * min(1.0, 0.2 * height / _LOWER_SHOW[0]) * (1.0 - pursed)
-            depth = (bottom_mid - lip_edge + level - ys) / mm
+            # lip hides their necks), never more than a fifth of the opening; or on the rim.
+            share = 0.2 if on_lip else 0.25
+            reach = lower * min(1.0, share * height / _LOWER_SHOW[0]) * (1.0 - pursed)
+            depth = (bottom_mid - lift + level - ys) / mm
         else:
             # Under a smile's own upper teeth the lower row follows the lower lip's curve (the lip
             # rises towards the corners over the arch) and shows a little more of the crowns.
             reach = lower * min(_ALONE_SHOW, 0.35 * height / _LOWER_SHOW[0]) * (1.0 - pursed)
-            depth = (bottom - lip_edge - ys) / mm
+            depth = (bottom - lift - ys) / mm
         shape = (_LOWER_WIDTHS, _LOWER_SHOW, _LOWER_BOW, _CORNERS[1], _CORNERS[1])
         edge, to_gap, middle, along, arc, flat = _row(across, depth, _ARCH[1], shape, reach, vary[:, ::-1])
         cover = np.clip(edge / aa + 0.5, 0.0, 1.0) * (arc < np.sum(_LOWER_WIDTHS[:5]))[None, :]
-        # The lower lip hides the crowns' necks: what shows above its visible edge starts
-        # `_HIDDEN_NECK` up the crown (no gum, no wide dark V at the lip: only the thin lines where
-        # the crowns touch), and under the lip's soft
-        # edge the crown stays as lit as at the lip (no dark band there).
-        below = np.maximum((bottom - lip_edge - ys) / mm, 0.0) + _HIDDEN_NECK[int(upper)]
+        below = (bottom - lift - ys) / mm
+        if on_lip:
+            # The lower lip hides the crowns' necks: what shows above its visible edge starts
+            # `_HIDDEN_NECK` up the crown (no gum, no wide dark V at the lip: only the thin lines
+            # where the crowns touch), and under the lip's soft edge the crown stays as lit as at
+            # the lip (no dark band there).
+            below = np.maximum(below, 0.0) + _HIDDEN_NECK[int(upper)]
         turn = arc / _ARCH[1] + 0.6 * along**3
         shade, parted, _ = _shade(
             below, below / np.maximum(below + edge, 0.5), to_gap, turn, arc / _ARCH[1], aa
         )
         keep = keep * (1.0 - cover) + parted * cover
-        low = (0.85 if upper else 0.95) * shade * (1.0 - parted) * cover  # lit more when opened wide
+        lit = 0.95 if not upper else (0.85 if on_lip else 0.8)  # more when opened wide
+        low = lit * shade * (1.0 - parted) * cover
         grey = np.clip(1.0 - edge / _TRANSLUCENT[1], 0.0, 1.0) ** 1.5
         light = [part * (1.0 - cover) for part in light]
         # In shade: greyer towards the edge, half warm and half the body's white (the warmth alone
-        # reads as a khaki row at 100 %).
-        light[0] += 0.5 * low * (1.0 - grey)
-        light[1] += 0.5 * low * (1.0 - grey)
+        # reads as a khaki row at 100 %; on the rim it is all warm).
+        warm = 0.5 if on_lip else 1.0
+        light[0] += warm * low * (1.0 - grey)
+        light[1] += (1.0 - warm) * low * (1.0 - grey)
         light[2] += low * grey
     tooth = tooth.astype(f32)
     colours = np.stack(

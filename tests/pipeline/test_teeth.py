@@ -170,3 +170,32 @@ def test_the_lower_row_alone_follows_the_lower_rim() -> None:
         rim = float(np.interp(x, xs, bottom))
         # Its tips above the rim; under it the crown goes on, lit, for the lip's soft edge to cover.
         assert rows.size and rim - 6.0 < rows.min() < rim, (x, rows, rim)
+
+
+def _narrow(open_look: bool) -> np.ndarray:
+    """Luma of a mouth 44 crop px wide (26 mm: a closed-lip portrait's) opened about 26 px, painted."""
+    xs = np.linspace(58.0, 102.0, 9)
+    arch = np.sin(np.linspace(0.0, np.pi, 9))
+    upper, lower = np.stack([xs, 96.0 - 2.0 * arch], 1), np.stack([xs, 96.0 + 26.0 * arch], 1)
+    closed = np.stack([xs, np.full(9, 100.0)], 1)
+    interior = MouthInterior(np.linspace(0.06, 0.94, 24), np.full(24, 0.5), None, None, False)
+    mouth = MouthMotion(interior, (closed, closed), (upper, lower), open_look=open_look)
+    out = np.full((SIZE, SIZE, 3), (190, 150, 130), np.uint8)
+    paint_mouth(out, np.zeros((SIZE, SIZE), np.float32), mouth, FACE, 1.0)
+    return _luma(out)
+
+
+def test_opened_from_closed_lips_the_laterals_and_canines_stay_lit() -> None:
+    """With `open_look` the side teeth are shaded, not faded into the dark; the corners stay dark."""
+    before, after = (_narrow(on)[96:100].max(axis=0) for on in (False, True))
+    centrals = float(np.median(after[76:85]))
+    sides = np.r_[64:68, 92:96]  # 0.55-0.73 of the half-width out, on both sides: the canines
+    assert after[sides].mean() > 0.6 * centrals > before[sides].mean() + 0.1 * centrals, (after, before)
+    assert after[60:63].mean() < 0.35 * centrals  # the corner: the cheek's shade
+
+
+def test_the_lower_row_stands_on_the_lower_lips_visible_edge() -> None:
+    """With `open_look` the lower row's tips show above the lower lip (its middle at y 122), lit
+    like teeth; without it they are a thin strip in the lip's shadow on the painted rim."""
+    before, after = (_narrow(on)[110:124, 78:83].mean(axis=1) for on in (False, True))
+    assert (after > 150.0).sum() >= 3 and (before > 150.0).sum() <= 1, (after, before)
