@@ -329,6 +329,9 @@ def _cavity(
         upper = mouth.target_lips[0]
         tooth = TOOTH_COLOUR * float(np.clip(1.3 * exposure, 0.7, 1.1))  # dimmer in a dark photo
         lower = float(np.max(open_enough))
+        # The opened look is for a mouth the photo shows closed mid-mouth; where its own opening is
+        # there (a baby's open mouth), its inside is its own and is painted as before.
+        look = mouth.open_look and float(np.interp(0.5, cols.across, no_teeth[0, :, 0])) >= 1.0
         drawn = draw_teeth(
             colour,
             ys,
@@ -340,21 +343,16 @@ def _cavity(
             step,
             lower,
             seed,
-            lip_edge=RIM_OVERLAP + 0.5 * EDGE_RAMP if mouth.open_look else None,
+            lip_edge=RIM_OVERLAP + 0.5 * EDGE_RAMP if look else None,
         )
         # The cheeks hide the back of the row: only the middle half shows it fully.
         cheeks = np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2
-        if mouth.open_look:
+        if look:
             # Right at the corners only; further in, the teeth recede into the cheeks' shade along
             # the arch by themselves (`teeth._shade`, the buccal corridor). A rounded mouth (ooo)
             # brings the cheeks in over the canines: there only its middle shows the row.
             corner = np.clip((centre - 0.2) / 0.3, 0.0, 1.0)
             cheeks = corner + (cheeks - corner) * rounded((upper[0], upper[-1]), size)
-            # Where the photo's own opening is tall mid-mouth its inside is its own across the
-            # mouth: no faint painted side teeth beside it (its corners are shallower), at most
-            # twice as much of the row as shows mid-mouth.
-            middle = float(np.interp(0.5, cols.across, no_teeth[0, :, 0]))
-            no_teeth = np.minimum(no_teeth, 2.0 * middle)
         seen = no_teeth * cheeks[:, :, None]
         return colour + (drawn - colour) * seen
     if mouth.under_upper_teeth:
