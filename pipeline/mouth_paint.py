@@ -329,9 +329,10 @@ def _cavity(
         upper = mouth.target_lips[0]
         tooth = TOOTH_COLOUR * float(np.clip(1.3 * exposure, 0.7, 1.1))  # dimmer in a dark photo
         lower = float(np.max(open_enough))
-        # The opened look is for a mouth the photo shows closed mid-mouth; where its own opening is
-        # there (a baby's open mouth), its inside is its own and is painted as before.
-        look = mouth.open_look and float(np.interp(0.5, cols.across, no_teeth[0, :, 0])) >= 1.0
+        # The opened look is for a mouth the photo shows closed or parted a little mid-mouth (its own
+        # gap under 0.04 face sizes: the row still at least half drawn there); where its own opening
+        # is tall (a baby's open mouth) its inside is its own and is painted as before.
+        look = mouth.open_look and float(np.interp(0.5, cols.across, no_teeth[0, :, 0])) >= 0.5
         drawn = draw_teeth(
             colour,
             ys,
