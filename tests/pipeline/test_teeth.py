@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.geometric import PreviewSettings
 from pipeline.mouth import MouthInterior, MouthMotion
 from pipeline.mouth_paint import paint_mouth, paint_mouth_fine
 from pipeline.teeth import TOOTH_COLOUR, draw_teeth
@@ -199,3 +200,31 @@ def test_the_lower_row_stands_on_the_lower_lips_visible_edge() -> None:
     like teeth; without it they are a thin strip in the lip's shadow on the painted rim."""
     before, after = (_narrow(on)[110:124, 78:83].mean(axis=1) for on in (False, True))
     assert (after > 150.0).sum() >= 3 and (before > 150.0).sum() <= 1, (after, before)
+
+
+@pytest.mark.realdata
+def test_the_opened_look_leaves_a_photos_own_opening_alone(shared_data: Path) -> None:
+    """The look is on by default; a photo whose own mouth is open (the baby of GFPGAN's example,
+    two lower teeth in a tall opening) is painted exactly as without it, a closed one is not."""
+    import dataclasses
+
+    from pipeline import EditRequest, EngineRegistry, edit, prepare_photo
+
+    assert PreviewSettings().open_look
+    registry = EngineRegistry(fast=False)
+    changed = {}
+    for name in ("TencentARC__GFPGAN__Justin_Timberlake_crop.png", "OpenTalker__SadTalker__people_0.png"):
+        state = prepare_photo(shared_data / "images" / name, registry=registry)
+        renderer = registry.geometric(state.backend).renderer
+        outs = []
+        for look in (True, False):
+            renderer.settings = dataclasses.replace(renderer.settings, open_look=look)
+            outs.append(
+                edit(state, EditRequest({"open_mouth": 1.0}, engine="preview"), registry=registry).full_image
+            )
+        renderer.settings = dataclasses.replace(renderer.settings, open_look=True)
+        changed[name] = not np.array_equal(*outs)
+    assert changed == {
+        "TencentARC__GFPGAN__Justin_Timberlake_crop.png": False,
+        "OpenTalker__SadTalker__people_0.png": True,
+    }
