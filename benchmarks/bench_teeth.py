@@ -1,6 +1,6 @@
 """Cost of the painted teeth per drag preview: the base commit's mouth painter against this tree's, in one run.
 
-    python benchmarks/bench_teeth.py [--base main] [--repeats 40] [--photos PATH ...] [--lower-row] [--out results.json]
+    python benchmarks/bench_teeth.py [--base main] [--repeats 40] [--photos PATH ...] [--lower-row] [--open-look] [--out results.json]
 
 Per photo (closed lips by default, so the opened mouth is all painted), the same drag events (open
 mouth from 0.3 to 1 and back, with a little yaw) are rendered by `GeometricRenderer.render_frame`
@@ -72,6 +72,7 @@ def _time_photo(
     repeats: int,
     fine: int | None,
     lower_row: bool = False,
+    open_look: bool = False,
 ) -> dict[str, object]:
     """Paired timings of the two painters on one photo, per canvas: {label: {old, new, added_ms}}."""
     state = prepare_photo(path, registry=registry)
@@ -79,7 +80,9 @@ def _time_photo(
     if fine is not None:
         engine.renderer.settings = dataclasses.replace(engine.renderer.settings, fine_teeth=fine)
     # The lower row under a photo's own upper teeth (a base painter without it ignores the setting).
-    engine.renderer.settings = dataclasses.replace(engine.renderer.settings, lower_row=lower_row)
+    engine.renderer.settings = dataclasses.replace(
+        engine.renderer.settings, lower_row=lower_row, open_look=open_look
+    )
     es = state.engine_state(engine)
     drag = np.concatenate(
         [np.linspace(0.3, 1.0, repeats // 2), np.linspace(1.0, 0.3, repeats - repeats // 2)]
@@ -119,6 +122,7 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, nargs="+", default=list(PHOTOS))
     parser.add_argument("--fine-teeth", type=int, default=None, help="override the renderer's fine_teeth")
     parser.add_argument("--lower-row", action="store_true", help="turn PreviewSettings.lower_row on")
+    parser.add_argument("--open-look", action="store_true", help="turn PreviewSettings.open_look on")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     painters = {"old": _base_painter(args.base), "new": (geometric.paint_mouth, geometric.fine_paint)}
@@ -127,7 +131,7 @@ def main() -> None:
     try:
         for path in args.photos:
             record[path.stem] = _time_photo(
-                path, painters, registry, args.repeats, args.fine_teeth, args.lower_row
+                path, painters, registry, args.repeats, args.fine_teeth, args.lower_row, args.open_look
             )
     finally:
         geometric.paint_mouth, geometric.fine_paint = painters["new"]

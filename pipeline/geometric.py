@@ -86,7 +86,9 @@ class PreviewSettings:
     unchanged; teeth: draw teeth in newly opened mouths of photos that show none (`pipeline.teeth`),
     at `fine_teeth` times the crop's resolution for the photo (`mouth_paint.fine_paint`); lower_row:
     a lower row and a cavity shaded towards the throat under a photo's own upper teeth when it shows
-    no lower ones (`MouthMotion.lower_row`; docs/TEETH.md, round 2 of that section); head: move the whole
+    no lower ones (`MouthMotion.lower_row`; docs/TEETH.md, round 2 of that section); open_look: a
+    mouth opened from lips the photo shows closed keeps its procedural laterals and canines lit and
+    its lower row on the lower lip's visible edge (`MouthMotion.open_look`; docs/TEETH.md); head: move the whole
     head as a solid 3-D proxy (`pipeline.head`: z-buffered, neck bending into still shoulders; the
     moved person laid with a soft edge over the background beside it slid into what it uncovers,
     `pipeline.head_fill`; where the person reaches the photo's edge it is stretched, not moved
@@ -112,6 +114,7 @@ class PreviewSettings:
     teeth: bool = True
     fine_teeth: int = 2
     lower_row: bool = True
+    open_look: bool = True
     head: bool = False
     neck: bool = True
     lash_fringe: bool = True
@@ -365,6 +368,7 @@ class GeometricRenderer:
             (target_points[upper, :2], target_points[lower, :2]),
             posed_lips=(posed[0], posed[1]),  # the photo's lips in the target's pose
             lower_row=self.settings.lower_row,
+            open_look=self.settings.open_look,
         )
 
     def _rasterise_features(

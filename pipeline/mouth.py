@@ -189,7 +189,10 @@ class MouthMotion:
     mouth across, not down, and its opening is no gap to paint; lower_row: under the photo's own
     upper teeth, when it shows no lower ones, paint a lower row and a cavity shaded towards the
     throat (`under_upper_teeth`; the renderer sets it from `PreviewSettings.lower_row`, on by default;
-    docs/TEETH.md "Lower row under the photo's upper teeth").
+    docs/TEETH.md "Lower row under the photo's upper teeth"); open_look: the procedural rows of a
+    mouth the photo showed closed keep their laterals and canines lit and stand the lower row on the
+    lower lip's visible edge (`PreviewSettings.open_look`; docs/TEETH.md "An opened mouth that looks
+    photographed").
     """
 
     interior: MouthInterior
@@ -197,6 +200,7 @@ class MouthMotion:
     target_lips: tuple[np.ndarray, np.ndarray]
     posed_lips: tuple[np.ndarray, np.ndarray] | None = None
     lower_row: bool = False
+    open_look: bool = False
 
     @property
     def under_upper_teeth(self) -> bool:
@@ -218,6 +222,7 @@ class MouthMotion:
             (target.curve_to_level(self.target_lips[0]), target.curve_to_level(self.target_lips[1])),
             None if posed is None else (target.curve_to_level(posed[0]), target.curve_to_level(posed[1])),
             self.lower_row,
+            self.open_look,
         )
         return level, source, target
 

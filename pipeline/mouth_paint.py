@@ -18,7 +18,7 @@ import numpy as np
 
 from pipeline.face_paint import EDGE_RAMP, box_around, curve_y
 from pipeline.mouth import MouthInterior, MouthMotion, OpeningColumns, corners_x, opening_columns
-from pipeline.teeth import TOOTH_COLOUR, draw_teeth, lower_row_reach
+from pipeline.teeth import TOOTH_COLOUR, draw_teeth, lower_row_reach, rounded
 
 __all__ = ["RIM_OVERLAP", "paint_mouth", "paint_mouth_fine", "fine_paint"]
 
@@ -329,11 +329,32 @@ def _cavity(
         upper = mouth.target_lips[0]
         tooth = TOOTH_COLOUR * float(np.clip(1.3 * exposure, 0.7, 1.1))  # dimmer in a dark photo
         lower = float(np.max(open_enough))
+        # The opened look is for a mouth the photo shows closed or parted a little mid-mouth (its own
+        # gap under 0.04 face sizes: the row still at least half drawn there); where its own opening
+        # is tall (a baby's open mouth) its inside is its own and is painted as before.
+        look = mouth.open_look and float(np.interp(0.5, cols.across, no_teeth[0, :, 0])) >= 0.5
         drawn = draw_teeth(
-            colour, ys, cols.x_t, (gap_top, gap_bottom), (upper[0], upper[-1]), size, tooth, step, lower, seed
+            colour,
+            ys,
+            cols.x_t,
+            (gap_top, gap_bottom),
+            (upper[0], upper[-1]),
+            size,
+            tooth,
+            step,
+            lower,
+            seed,
+            lip_edge=RIM_OVERLAP + 0.5 * EDGE_RAMP if look else None,
         )
-        # In the corners' shadow (the cheeks hide the back of the row) the teeth sink into the dark.
-        seen = no_teeth * (np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2)[:, :, None]
+        # The cheeks hide the back of the row: only the middle half shows it fully.
+        cheeks = np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2
+        if look:
+            # Right at the corners only; further in, the teeth recede into the cheeks' shade along
+            # the arch by themselves (`teeth._shade`, the buccal corridor). A rounded mouth (ooo)
+            # brings the cheeks in over the canines: there only its middle shows the row.
+            corner = np.clip((centre - 0.2) / 0.3, 0.0, 1.0)
+            cheeks = corner + (cheeks - corner) * rounded((upper[0], upper[-1]), size)
+        seen = no_teeth * cheeks[:, :, None]
         return colour + (drawn - colour) * seen
     if mouth.under_upper_teeth:
         return _under_upper_teeth(

@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["TOOTH_COLOUR", "draw_teeth", "lower_row_reach"]
+__all__ = ["TOOTH_COLOUR", "draw_teeth", "lower_row_reach", "rounded"]
 
 #: Warm ivory (RGB, 0-255) of teeth in the mouth's soft light, before the face's exposure.
 TOOTH_COLOUR = np.array([236.0, 227.0, 208.0])
@@ -52,8 +52,9 @@ _ROUND = (37.0, 6.0)
 _LOWER_WIDTHS = np.array([5.4, 5.9, 6.9, 7.0, 7.1, 10.0])
 _LOWER_SHOW = np.array([3.0, 3.0, 2.8, 2.0, 1.4, 1.0])
 _LOWER_BOW = np.array([0.2, 0.3, 1.0, 0.6, 0.5, 0.4])
-#: How far up the lower crowns (mm) the lower lip covers them in an open smile that shows no gum.
-_HIDDEN_NECK = 1.0
+#: How far up the lower crowns (mm) the lower lip covers them in an open smile that shows no gum,
+#: and in a mouth opened without smiling (the lip is not pulled down off them: more is covered).
+_HIDDEN_NECK = (1.0, 2.0)
 #: The most of `_LOWER_SHOW` the lower row drawn alone (under the photo's own upper teeth) shows.
 _ALONE_SHOW = 1.4
 #: Colours of a crown as factors of the lit tooth colour (measured on photographed teeth, docs/TEETH.md
@@ -133,6 +134,15 @@ def lower_row_reach(face_size: float) -> float:
     return (_ALONE_SHOW * (float(_LOWER_SHOW.max()) + 0.5) + 1.0) * max(face_size, 1.0) / _FACE_MM
 
 
+def rounded(corners: tuple[np.ndarray, np.ndarray], face_size: float) -> float:
+    """In [0, 1], how rounded (pursed: ooo) a mouth with inner corners `corners` ((2,) x, y each,
+    crop pixels) is in a face of `face_size` crop pixels: 0 opened wide, 1 fully rounded."""
+    wide = (
+        float(np.hypot(*(np.asarray(corners[1]) - np.asarray(corners[0])))) * _FACE_MM / max(face_size, 1.0)
+    )
+    return float(np.clip((_ROUND[0] - wide) / _ROUND[1], 0.0, 1.0))
+
+
 def _frame(
     xs: np.ndarray,
     gap: tuple[np.ndarray, np.ndarray],
@@ -161,6 +171,7 @@ def draw_teeth(
     lower: float = 1.0,
     seed: int = 0,
     upper: bool = True,
+    lip_edge: float | None = None,
 ) -> np.ndarray:
     """(Y, X, 3) float `colour` of the gap (the cavity) with teeth drawn over it.
 
@@ -172,7 +183,11 @@ def draw_teeth(
     the photo's exposure); step: crop pixels per sample (edges are anti-aliased over a sample);
     lower: in [0, 1], how much of the lower teeth shows (0: none); seed: the photo's (each tooth's
     small differences of length, tilt and colour); upper: False draws the lower row alone (under
-    the photo's own upper teeth; then `ys` may be (Y, X), each column's own rows, `colour` (Y, X, 3)).
+    the photo's own upper teeth; then `ys` may be (Y, X), each column's own rows, `colour` (Y, X, 3));
+    lip_edge: crop pixels above the lower rim where the lower lip's visible edge lies: the lower row
+    stands there, its necks hidden behind the lip (always so for the lower row alone); None: beside
+    the upper row it stands on the rim itself, its base in the lip's shadow (docs/TEETH.md, "An
+    opened mouth that looks photographed": off by default).
     """
     mm, top_mid, bottom_mid, level = _frame(xs, gap, corners, face_size)
     f32 = np.float32
@@ -184,48 +199,52 @@ def draw_teeth(
     level = level.astype(f32)[None, :]
     aa = max(step, 0.25 * mm) / mm  # anti-aliasing width, mm
     # A rounded mouth (its corners closer than `_ROUND`: ooo) pushes the lips forward over the teeth.
-    wide = float(np.hypot(*(np.asarray(corners[1]) - np.asarray(corners[0])))) / mm
-    pursed = float(np.clip((_ROUND[0] - wide) / _ROUND[1], 0.0, 1.0))
+    pursed = rounded(corners, face_size)
     # What is drawn is a mix of the cavity and the tooth: out = cavity * keep + light @ colours,
     # light (Y, X, 5): how much of the cervical, body and edge colour, of the gloss and of the gum.
     if upper:
         keep, light = _upper_row(ys, (top, bottom), top_mid, level, across, mm, height, aa, pursed, vary)
     else:
         keep, light = np.ones(colour.shape[:2], f32), [np.zeros(colour.shape[:2], f32) for _ in range(5)]
+    on_lip = not upper or lip_edge is not None  # the row stands on the lip's visible edge
+    lift = lip_edge or 0.0
     if lower > 0.0:
         # Lower teeth: narrower, shorter, mostly in the lower lip's shadow and the upper ones'.
         if upper:
-            reach = lower * min(1.0, 0.25 * height / _LOWER_SHOW[0]) * (1.0 - pursed)
-            depth = (bottom_mid + level - ys) / mm
+            # Standing on the lower lip's visible edge (as photographed open mouths show them: the
+            # lip hides their necks), never more than a fifth of the opening; or on the rim.
+            share = 0.2 if on_lip else 0.25
+            reach = lower * min(1.0, share * height / _LOWER_SHOW[0]) * (1.0 - pursed)
+            depth = (bottom_mid - lift + level - ys) / mm
         else:
             # Under a smile's own upper teeth the lower row follows the lower lip's curve (the lip
             # rises towards the corners over the arch) and shows a little more of the crowns.
             reach = lower * min(_ALONE_SHOW, 0.35 * height / _LOWER_SHOW[0]) * (1.0 - pursed)
-            depth = (bottom - ys) / mm
+            depth = (bottom - lift - ys) / mm
         shape = (_LOWER_WIDTHS, _LOWER_SHOW, _LOWER_BOW, _CORNERS[1], _CORNERS[1])
         edge, to_gap, middle, along, arc, flat = _row(across, depth, _ARCH[1], shape, reach, vary[:, ::-1])
         cover = np.clip(edge / aa + 0.5, 0.0, 1.0) * (arc < np.sum(_LOWER_WIDTHS[:5]))[None, :]
-        below = (bottom - ys) / mm
-        if not upper:
-            # Under the photo's own upper teeth the lower lip hides the crowns' necks: what shows
-            # above it starts `_HIDDEN_NECK` up the crown (no gum, no wide dark V at the lip), and
-            # under the lip's soft edge the crown stays as lit as at the lip (no dark band there).
-            below = np.maximum(below, 0.0) + _HIDDEN_NECK
+        below = (bottom - lift - ys) / mm
+        if on_lip:
+            # The lower lip hides the crowns' necks: what shows above its visible edge starts
+            # `_HIDDEN_NECK` up the crown (no gum, no wide dark V at the lip: only the thin lines
+            # where the crowns touch), and under the lip's soft edge the crown stays as lit as at
+            # the lip (no dark band there).
+            below = np.maximum(below, 0.0) + _HIDDEN_NECK[int(upper)]
         turn = arc / _ARCH[1] + 0.6 * along**3
         shade, parted, _ = _shade(
             below, below / np.maximum(below + edge, 0.5), to_gap, turn, arc / _ARCH[1], aa
         )
         keep = keep * (1.0 - cover) + parted * cover
-        low = (0.8 if upper else 0.95) * shade * (1.0 - parted) * cover  # lit more when opened wide
+        lit = 0.95 if not upper else (0.85 if on_lip else 0.8)  # more when opened wide
+        low = lit * shade * (1.0 - parted) * cover
         grey = np.clip(1.0 - edge / _TRANSLUCENT[1], 0.0, 1.0) ** 1.5
         light = [part * (1.0 - cover) for part in light]
-        # In shade: greyer towards the edge, and warmer (half as much in the photo's own teeth's
-        # colour, which has their warmth already).
-        if upper:
-            light[0] += low * (1.0 - grey)
-        else:
-            light[0] += 0.5 * low * (1.0 - grey)
-            light[1] += 0.5 * low * (1.0 - grey)
+        # In shade: greyer towards the edge, half warm and half the body's white (the warmth alone
+        # reads as a khaki row at 100 %; on the rim it is all warm).
+        warm = 0.5 if on_lip else 1.0
+        light[0] += warm * low * (1.0 - grey)
+        light[1] += (1.0 - warm) * low * (1.0 - grey)
         light[2] += low * grey
     tooth = tooth.astype(f32)
     colours = np.stack(

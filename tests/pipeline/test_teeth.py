@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.geometric import PreviewSettings
 from pipeline.mouth import MouthInterior, MouthMotion
 from pipeline.mouth_paint import paint_mouth, paint_mouth_fine
 from pipeline.teeth import TOOTH_COLOUR, draw_teeth
@@ -170,3 +171,60 @@ def test_the_lower_row_alone_follows_the_lower_rim() -> None:
         rim = float(np.interp(x, xs, bottom))
         # Its tips above the rim; under it the crown goes on, lit, for the lip's soft edge to cover.
         assert rows.size and rim - 6.0 < rows.min() < rim, (x, rows, rim)
+
+
+def _narrow(open_look: bool) -> np.ndarray:
+    """Luma of a mouth 44 crop px wide (26 mm: a closed-lip portrait's) opened about 26 px, painted."""
+    xs = np.linspace(58.0, 102.0, 9)
+    arch = np.sin(np.linspace(0.0, np.pi, 9))
+    upper, lower = np.stack([xs, 96.0 - 2.0 * arch], 1), np.stack([xs, 96.0 + 26.0 * arch], 1)
+    closed = np.stack([xs, np.full(9, 100.0)], 1)
+    interior = MouthInterior(np.linspace(0.06, 0.94, 24), np.full(24, 0.5), None, None, False)
+    mouth = MouthMotion(interior, (closed, closed), (upper, lower), open_look=open_look)
+    out = np.full((SIZE, SIZE, 3), (190, 150, 130), np.uint8)
+    paint_mouth(out, np.zeros((SIZE, SIZE), np.float32), mouth, FACE, 1.0)
+    return _luma(out)
+
+
+def test_opened_from_closed_lips_the_laterals_and_canines_stay_lit() -> None:
+    """With `open_look` the side teeth are shaded, not faded into the dark; the corners stay dark."""
+    before, after = (_narrow(on)[96:100].max(axis=0) for on in (False, True))
+    centrals = float(np.median(after[76:85]))
+    sides = np.r_[64:68, 92:96]  # 0.55-0.73 of the half-width out, on both sides: the canines
+    assert after[sides].mean() > 0.6 * centrals > before[sides].mean() + 0.1 * centrals, (after, before)
+    assert after[60:63].mean() < 0.35 * centrals  # the corner: the cheek's shade
+
+
+def test_the_lower_row_stands_on_the_lower_lips_visible_edge() -> None:
+    """With `open_look` the lower row's tips show above the lower lip (its middle at y 122), lit
+    like teeth; without it they are a thin strip in the lip's shadow on the painted rim."""
+    before, after = (_narrow(on)[110:124, 78:83].mean(axis=1) for on in (False, True))
+    assert (after > 150.0).sum() >= 3 and (before > 150.0).sum() <= 1, (after, before)
+
+
+@pytest.mark.realdata
+def test_the_opened_look_leaves_a_photos_own_opening_alone(shared_data: Path) -> None:
+    """The look is on by default; a photo whose own mouth is open (the baby of GFPGAN's example,
+    two lower teeth in a tall opening) is painted exactly as without it, a closed one is not."""
+    import dataclasses
+
+    from pipeline import EditRequest, EngineRegistry, edit, prepare_photo
+
+    assert PreviewSettings().open_look
+    registry = EngineRegistry(fast=False)
+    changed = {}
+    for name in ("TencentARC__GFPGAN__Justin_Timberlake_crop.png", "OpenTalker__SadTalker__people_0.png"):
+        state = prepare_photo(shared_data / "images" / name, registry=registry)
+        renderer = registry.geometric(state.backend).renderer
+        outs = []
+        for look in (True, False):
+            renderer.settings = dataclasses.replace(renderer.settings, open_look=look)
+            outs.append(
+                edit(state, EditRequest({"open_mouth": 1.0}, engine="preview"), registry=registry).full_image
+            )
+        renderer.settings = dataclasses.replace(renderer.settings, open_look=True)
+        changed[name] = not np.array_equal(*outs)
+    assert changed == {
+        "TencentARC__GFPGAN__Justin_Timberlake_crop.png": False,
+        "OpenTalker__SadTalker__people_0.png": True,
+    }
