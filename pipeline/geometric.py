@@ -102,7 +102,9 @@ class PreviewSettings:
     well beyond twice down over the opening, is laid as paint in the photo's own lid colours with
     the fine texture of the photo's skin above the eye (`lid_skin.smooth_shut_lids`,
     `reconstruction.skin`, docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated
-    down the lid.
+    down the lid; own_teeth: where nothing in the opening is bright and little saturated (a warm,
+    soft or dim photo), teeth are read against the lips (`mouth.analyse_mouth`), off by default
+    (docs/OWN_TEETH.md).
     """
 
     raster_scale: float = 0.5
@@ -116,6 +118,7 @@ class PreviewSettings:
     neck: bool = True
     lash_fringe: bool = True
     smooth_lids: bool = True
+    own_teeth: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -221,7 +224,9 @@ class GeometricRenderer:
             exposure=float(np.clip(exposure, 0.4, 1.6)),
             grid_x=grid_x,
             grid_y=grid_y,
-            mouth=analyse_mouth(source, points[layout.mouth[0], :2], points[layout.mouth[1], :2]),
+            mouth=analyse_mouth(
+                source, points[layout.mouth[0], :2], points[layout.mouth[1], :2], self.settings.own_teeth
+            ),
             irises=self._irises(source, points),
             lashes=tuple(lash_heights(source, points[u, :2]) for u, _ in layout.eyes),
             lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes]),
