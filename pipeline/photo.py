@@ -28,6 +28,7 @@ from pipeline.renderer import RenderedFrame, Renderer
 from reconstruction.controls import PRESETS, ControlSet, check_control_values, control_set_for
 from reconstruction.crop import CropTransform, changed_region_mask, crop_face, paste_back, warp_photo
 from reconstruction.images import load_image
+from reconstruction.rim_skin import lay_rim_texture
 from reconstruction.skin import lay_skin_texture
 from reconstruction.softness import photo_blur
 
@@ -352,6 +353,8 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
         )
         if frame.skin is not None and frame.hidden is not None:  # painted lids: the photo's texture
             lay_skin_texture(image, canvas.image, canvas.transform, frame.skin, frame.hidden)
+        if frame.magnified is not None:  # a turn's magnified rim: unmagnified fine detail
+            lay_rim_texture(image, canvas.image, canvas.transform, flow, frame.magnified)
         return image
     source = crop_face(canvas.image, canvas.transform)
     return paste_back(
