@@ -104,9 +104,10 @@ class PreviewSettings:
     the fine texture of the photo's skin above the eye (`lid_skin.smooth_shut_lids`,
     `reconstruction.skin`, docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated
     down the lid; rim_skin: where the flow magnifies the photo along its rows beyond about twice
-    (the near cheek of a turn), the photo's own fine skin detail is laid 1:1 over the magnified
-    band's colour at the photo's resolution (`reconstruction.rim_skin`, docs/RIM_SKIN.md), not
-    each photo row smeared into a streak.
+    (the near side of a turn), an outline across the band is drawn back at the photo's steepness
+    and the photo's own fine detail is laid 1:1 over the band's colour at the photo's resolution,
+    not each photo row smeared into a streak (`reconstruction.rim_skin`, docs/RIM_SKIN.md; in
+    final images only, not in drag previews: `pipeline.photo.Canvas.drag`).
     """
 
     raster_scale: float = 0.5
@@ -570,7 +571,7 @@ class GeometricRenderer:
             front_alpha=motion.alpha,
             skin=skin,
             finer=finer,
-            magnified=self._magnified(flow, target_points) if self.settings.rim_skin else None,
+            magnified=partial(self._magnified, flow, target_points) if self.settings.rim_skin else None,
         )
 
     def _magnified(self, flow: np.ndarray, target_points: np.ndarray) -> MagnifiedBand | None:

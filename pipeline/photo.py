@@ -137,7 +137,8 @@ class Canvas:
     scale: output pixels per photo pixel (1.0: the photo itself); paint_blur: the photo's own blur
     in these pixels (Gaussian sigma, `SourceState.paint_blur`), which painted layers are softened to;
     still: optional (c, c) weight on the crop for a moving flow (`SourceState.still_weight`: other
-    people's faces stay where they are).
+    people's faces stay where they are). drag: a drag preview's canvas, where finishing that
+    costs more than a preview may (a turn's magnified rim, `reconstruction.rim_skin`) is left out.
     """
 
     image: np.ndarray
@@ -145,6 +146,7 @@ class Canvas:
     scale: float = 1.0
     paint_blur: float = 0.0
     still: np.ndarray | None = None
+    drag: bool = False
 
 
 @dataclass(frozen=True)
@@ -237,10 +239,10 @@ def prepared_for(photo: Any, backend: str, registry: EngineRegistry) -> SourceSt
     return prepare_photo(photo, backend, registry=registry)
 
 
-def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Canvas:
+def photo_canvas(state: SourceState, max_side: int, *, even: bool = False, drag: bool = False) -> Canvas:
     """The photo shrunk (never enlarged) so that its longer side is <= max_side, with the crop's place in it.
 
-    even: both sides even (what H.264 / yuv420p video needs).
+    even: both sides even (what H.264 / yuv420p video needs); drag: for drag previews (`Canvas.drag`).
     """
     image = state.image
     h, w = image.shape[:2]
@@ -250,7 +252,9 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Ca
     else:
         out_h, out_w = max(1, round(h * scale)), max(1, round(w * scale))
     if (out_h, out_w) == (h, w):
-        return Canvas(image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight())
+        return Canvas(
+            image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight(), drag=drag
+        )
     small = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
     sx, sy = w / out_w, h / out_h  # photo pixels per canvas pixel, per axis
     # canvas pixel centre u <-> photo pixel centre (u + 0.5) * s - 0.5 (as cv2.resize maps them)
@@ -261,7 +265,9 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Ca
         crop_size=state.crop_transform.crop_size,
         original_size=(out_h, out_w),
     )
-    return Canvas(small, transform, scale, paint_blur=state.paint_blur * scale, still=state.still_weight())
+    return Canvas(
+        small, transform, scale, paint_blur=state.paint_blur * scale, still=state.still_weight(), drag=drag
+    )
 
 
 def _controls(state: SourceState, registry: EngineRegistry) -> ControlSet:
@@ -353,8 +359,9 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
         )
         if frame.skin is not None and frame.hidden is not None:  # painted lids: the photo's texture
             lay_skin_texture(image, canvas.image, canvas.transform, frame.skin, frame.hidden)
-        if frame.magnified is not None:  # a turn's magnified rim: unmagnified fine detail
-            lay_rim_texture(image, canvas.image, canvas.transform, flow, frame.magnified)
+        band = frame.magnified() if frame.magnified is not None and not canvas.drag else None
+        if band is not None:  # a turn's magnified rim: its outline and fine detail unmagnified
+            lay_rim_texture(image, canvas.image, canvas.transform, flow, band)
         return image
     source = crop_face(canvas.image, canvas.transform)
     return paste_back(

@@ -47,8 +47,9 @@ class RenderedFrame:
     fine texture at its resolution (`reconstruction.skin.lay_skin_texture`), or None.
     finer: (n, make) or None: `make()` gives the overlay drawn n times finer, worth its time only
     where a crop pixel is laid over at least n output pixels (`pipeline.photo.place_frame`).
-    magnified: where the flow magnifies the photo along its rows enough to streak, to be given
-    unmagnified fine detail at the photo's resolution (`reconstruction.rim_skin.MagnifiedBand`), or None.
+    magnified: `make()` gives where the flow magnifies the photo along its rows enough to streak
+    (`reconstruction.rim_skin.MagnifiedBand`, or None), to be given an unmagnified outline and fine
+    detail at the photo's resolution in final images (not drag previews), or None.
     With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
     without one, the crop is pasted where it differs from the photo.
     """
@@ -62,7 +63,7 @@ class RenderedFrame:
     front_alpha: np.ndarray | None = None
     skin: np.ndarray | None = None
     finer: tuple[int, Callable[[], np.ndarray]] | None = None
-    magnified: MagnifiedBand | None = None
+    magnified: Callable[[], MagnifiedBand | None] | None = None
 
 
 class Renderer(abc.ABC):
