@@ -3,7 +3,7 @@ new (docs/RIM_SKIN.md).
 
     python benchmarks/rim_skin_sheet.py [-o docs/rim_skin_sheet.jpg] [--images DIR] [--measure] [--png DIR]
 
-Per photo, at yaw +30 and -30: a crop of the magnified band on the side it is widest, at 100 %
+Per photo, at yaw +30 and -30 (people_0, added in round 2: +30 only): a crop of the magnified band on the side it is widest, at 100 %
 (photos under 600 px wide at 200 %), input | without `PreviewSettings.rim_skin` (main's code path)
 | with it. With --measure, per case: `streak` (`streak_ratio`: how much more the output's fine
 detail varies down than across in the band, against the photo's own cheeks; streaks: far above 1),
@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
     parser.add_argument("--measure", action="store_true", help="print the figures of the rule")
     parser.add_argument("--photos", nargs="*", default=list(PHOTOS))
-    parser.add_argument("--quality", type=int, default=80)
+    parser.add_argument("--quality", type=int, default=72)
     parser.add_argument("--png", type=Path, default=None, help="also write each triple as a PNG here")
     args = parser.parse_args()
     registry = EngineRegistry(fast=False)

@@ -121,7 +121,7 @@ class PreviewSettings:
     neck: bool = True
     lash_fringe: bool = True
     smooth_lids: bool = True
-    rim_skin: bool = False
+    rim_skin: bool = True
 
 
 # ------------------------------------------------------------------------------------------------
