@@ -92,7 +92,7 @@ def main() -> None:
 
     photo, state, engine, es, targets = drag_scene(args.photo, args.repeats)
     full = Canvas(state.image, state.crop_transform)
-    display = photo_canvas(state, 768)
+    display = photo_canvas(state, 768, drag=True)  # a drag preview: without the final-only finishing
     video = photo_canvas(state, 512, even=True)
 
     def render(i: int):  # noqa: ANN202
