@@ -56,6 +56,9 @@ _GRAIN = 3.0
 _COHERENT = (0.35, 0.6)
 _STRANDS = (0.04, 0.08)
 _SLOPE = 3.0
+_BUSY = (0.3, 0.5)
+_BUSY_LEVEL = 8.0
+_BUSY_AROUND = 3.0
 #: The band's own colour is blurred down by `_FINE` and along its rows only by this (photo pixels).
 _ALONG = 0.5
 #: A copy of the fine detail gives way to the next every this many photo pixels (at least
@@ -79,7 +82,7 @@ _DOWN = 1.0
 #: `_OUTLINE` (photo pixels, at least `_OUTLINE_CROP` crop pixels), kept within the colours of its
 #: row `2 _OUTLINE` around (no halo), where those colours span a contrast ((high - low) / (high +
 #: low)) beyond `_CONTRAST` (fully from twice that): an outline, not skin's own shading.
-_STEEPEN = 2.0
+_STEEPEN = 1.5
 _CONTRAST = 0.15
 _OUTLINE = 2.5
 _OUTLINE_CROP = 0.4
@@ -167,8 +170,28 @@ def _lay_part(
     reads_x = shift[..., 0] + np.arange(x0, x1, dtype=np.float32)[None, :]
     reads_y = shift[..., 1] + np.arange(y0, y1, dtype=np.float32)[:, None]
     region = image[y0:y1, x0:x1].astype(np.float32)
+    sigma = max(_FINE, _FINE_CROP * scale)
+    period = max(_PERIOD, _PERIOD_CROP * scale)
+    pad = 3.0 * sigma + period
+    sx0, sy0 = max(int(reads_x.min() - pad), 0), max(int(reads_y.min() - pad), 0)
+    sx1, sy1 = min(int(reads_x.max() + pad) + 1, w), min(int(reads_y.max() + pad) + 1, h)
+    if sx1 - sx0 < 4 or sy1 - sy0 < 4:
+        return
+    detail, ratio, departure = _fine_detail(photo[sy0:sy1, sx0:sx1], sigma)
+    slopes, hair, busy = _strands(ratio, departure, sigma)  # (what the photo shows, edges and all)
+
+    def at_reads(values: np.ndarray) -> np.ndarray:
+        return cv2.remap(
+            values, reads_x - sx0, reads_y - sy0, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+
+    # not where the photo's detail is strong without a direction (curly hair, a patterned cloth):
+    # magnified, it still reads as itself, and its copies, clipped and cut off at its edges, blot
+    cover *= 1.0 - at_reads(busy)
+    if float(cover.max()) <= _EDGE:
+        return
     # an outline across the band back at the photo's steepness: the region read again along its
-    # rows, the reads and their advance with it
+    # rows, the reads and their advance with it (within the reads' range: `detail` still holds them)
     columns = _outline_reads(region, cover, advance, scale)
     if columns is not None:
         lines = np.broadcast_to(np.arange(y1 - y0, dtype=np.float32)[:, None], columns.shape)
@@ -178,20 +201,9 @@ def _lay_part(
         )
         stretch = np.gradient(columns, axis=1)  # old columns per new column
         advance = np.clip(advance * stretch, 0.02, 1.0)
-    sigma = max(_FINE, _FINE_CROP * scale)
-    period = max(_PERIOD, _PERIOD_CROP * scale)
-    pad = 3.0 * sigma + period
-    sx0, sy0 = max(int(reads_x.min() - pad), 0), max(int(reads_y.min() - pad), 0)
-    sx1, sy1 = min(int(reads_x.max() + pad) + 1, w), min(int(reads_y.max() + pad) + 1, h)
-    if sx1 - sx0 < 4 or sy1 - sy0 < 4:
-        return
-    detail = _fine_detail(photo[sy0:sy1, sx0:sx1], sigma)
-    slope, strands = _strands(detail, sigma)
-    at_reads = reads_x - sx0, reads_y - sy0
-    slope = cv2.remap(slope, *at_reads, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    strands = cv2.remap(strands, *at_reads, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    slope, strands = at_reads(slopes), at_reads(hair)
     seams = _seams(slope * strands, reads_x, advance, period)
-    texture = _copies(detail, *at_reads, advance, (x0, y0), period, seams)
+    texture = _copies(detail, reads_x - sx0, reads_y - sy0, advance, (x0, y0), period, seams)
     # (streaks vary down the band, not along it: blurred down only, an outline across the band
     # keeps what edge it has)
     smooth = cv2.GaussianBlur(region, (0, 0), sigmaX=_ALONG, sigmaY=sigma)
@@ -293,11 +305,16 @@ def _steepened(smooth: np.ndarray, sigma: float) -> np.ndarray:
     return np.clip(smooth + steep * (smooth - coarse), low, high)
 
 
-def _strands(detail: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """(slope, strands), each (h, w) float32, of the (h, w) ratio `detail`: the slope (columns per
-    row, within `_SLOPE`) of the lines it runs along over `_GRAIN` `sigma`s (its structure tensor),
-    and 1 where those are strands (coherence beyond `_COHERENT` and contrast beyond `_STRANDS`:
-    hair), 0 where its grain has no direction or there is next to no detail (skin)."""
+def _strands(
+    detail: np.ndarray, departure: np.ndarray, sigma: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(slope, strands, busy), each (h, w) float32, of the (h, w) ratio `detail` (and `departure`,
+    the same as a difference of luma levels): the slope (columns per row, within `_SLOPE`) of the
+    lines it runs along over `_GRAIN` `sigma`s (its structure tensor); 1 where those are strands
+    (coherence beyond `_COHERENT` and contrast beyond `_STRANDS`: hair), 0 where its grain has no
+    direction or there is next to no detail (skin); and 1 where it is busy (a share beyond `_BUSY`
+    of the pixels `_BUSY_AROUND` times further around depart by `_BUSY_LEVEL` luma levels: curly or
+    bright-stranded hair, a patterned cloth; not an outline, a thin line of them)."""
     luma = detail - 1.0
     gx, gy = cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3)
     window = _GRAIN * sigma
@@ -309,7 +326,12 @@ def _strands(detail: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     # the gradient's direction is (cos a, sin a); the lines run across it: dx / dy = -tan a
     angle = 0.5 * np.arctan2(2.0 * jxy, jxx - jyy)
     slope = np.clip(-np.tan(angle), -_SLOPE, _SLOPE)
-    return slope.astype(np.float32), (lines * strong).astype(np.float32)
+    # (the share of pixels departing by more than `_BUSY_LEVEL` around: an outline's own line is a
+    # small share of its neighbourhood, a texture of strands or curls most of it)
+    strong_pixels = (np.abs(departure) > _BUSY_LEVEL).astype(np.float32)
+    share = cv2.GaussianBlur(strong_pixels, (0, 0), _BUSY_AROUND * window)
+    busy = np.clip((share - _BUSY[0]) / (_BUSY[1] - _BUSY[0]), 0.0, 1.0)
+    return slope.astype(np.float32), (lines * strong).astype(np.float32), busy.astype(np.float32)
 
 
 def _seams(slope: np.ndarray, reads_x: np.ndarray, advance: np.ndarray, period: float) -> np.ndarray:
@@ -334,10 +356,11 @@ def _blurred(values: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _fine_detail(photo: np.ndarray, sigma: float) -> np.ndarray:
-    """(h, w) float32: the luma of the (h, w, 3) uint8 `photo` over its Gaussian blur (`sigma`)
-    within `_RATIO` (skin's fine detail is in its brightness), fading to 1 (no detail) within 3 `sigma` of where the blur itself changes steeply
-    (`_EDGE_STEP`)."""
+def _fine_detail(photo: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(detail, ratio, departure), each (h, w) float32: the luma of the (h, w, 3) uint8 `photo`
+    over (`ratio`) and minus (`departure`) its Gaussian blur (`sigma`), as they are; and the ratio
+    within `_RATIO` (skin's fine detail is in its brightness), fading to 1 (no detail) within 3
+    `sigma` of where the blur itself changes steeply (`_EDGE_STEP`): `detail`."""
     luma = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
     mean = np.maximum(cv2.GaussianBlur(luma, (0, 0), sigma), 1.0)
     gx, gy = cv2.Sobel(mean, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(mean, cv2.CV_32F, 0, 1, ksize=3)
@@ -346,7 +369,8 @@ def _fine_detail(photo: np.ndarray, sigma: float) -> np.ndarray:
     # (an edge's ratio departs from 1 as far as the blur reaches: none of it passes)
     reach = 2 * int(np.ceil(3.0 * sigma)) + 1
     keep = cv2.erode(keep, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
-    return 1.0 + (np.clip(luma / mean, *_RATIO) - 1.0) * keep
+    ratio = luma / mean
+    return 1.0 + (np.clip(ratio, *_RATIO) - 1.0) * keep, ratio, luma - mean
 
 
 def _box(corners: np.ndarray, inverse: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -111,6 +111,22 @@ def test_the_copies_seams_run_along_strands_as_the_band_shows_them() -> None:
     assert not _seams(np.zeros((60, 40), np.float32), reads, advance, 4.0).any()
 
 
+def test_a_busy_texture_is_left_as_the_warp_made_it() -> None:
+    """Strong detail without a direction (curly hair: most pixels depart far from their blur) still
+    reads as itself magnified; its clipped copies would blot it: the band is left alone there."""
+    photo, transform = _photo()
+    rng = np.random.default_rng(5)
+    curls = cv2.GaussianBlur(rng.standard_normal(photo.shape[:2]).astype(np.float32), (0, 0), 1.0)
+    photo = np.clip(110.0 + 45.0 * curls / curls.std(), 0, 255).astype(np.uint8)[..., None].repeat(3, axis=2)
+    flow = _flow()
+    band = magnified_band(flow, (55.0, 99.0))
+    assert band is not None
+    stretched = warp_photo(photo, flow, transform)
+    out = lay_rim_texture(stretched.copy(), photo, transform, flow, band)
+    inside = (slice(25 * _SCALE, 75 * _SCALE), slice(24 * _SCALE, 46 * _SCALE))
+    assert np.abs(out[inside].astype(np.float32) - stretched[inside]).mean() < 1.0
+
+
 def test_a_drag_preview_is_left_as_the_warp_made_it() -> None:
     """`place_frame` lays the pass on a final image (the band changes) and not on a drag preview's
     canvas (`Canvas.drag`: the warp's own output, and the band is never computed)."""
