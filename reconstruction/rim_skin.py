@@ -12,7 +12,8 @@ colour blurred down its columns (colour and shading are right; the streaks, whic
 band, are gone) and gives it the fine detail of the photo around each pixel's own read, read 1:1:
 two copies, each advancing one photo pixel per output pixel and sliding back to the read every
 `_PERIOD` pixels, fading into each other, so the texture is the same material as the read (skin,
-hair, fabric) and never magnified; over hair the copies change along its strands.
+hair, fabric) and never magnified; over hair the copies change along its strands. Busy detail
+(curly hair, a patterned cloth) is left as the warp made it: magnified, it still reads as itself.
 `magnified_band` says where, on the crop. The pass costs more than a drag preview may: the product
 lays it on final images only (`pipeline.photo.Canvas.drag`).
 """
