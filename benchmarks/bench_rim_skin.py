@@ -1,6 +1,6 @@
 """Cost of the magnified rim's outline and fine detail (`PreviewSettings.rim_skin`, docs/RIM_SKIN.md)
 per drag preview: `render_frame` + `place_frame` into the 768 px drag canvas (`photo_canvas(...,
-drag=True)`, as the web app makes it) at yaw 30, with it on and off taking turns call by call on
+quick=True)`, as the web app makes it) at yaw 30, with it on and off taking turns call by call on
 the same photo (paired, one run). With --final, the same into the photo at full resolution (what a
 saved image, a clip frame or, at display size, a released slider pays; not in the rule).
 
@@ -47,7 +47,7 @@ def paired(
     canvas = (
         Canvas(state.image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight())
         if final
-        else photo_canvas(state, side, drag=True)
+        else photo_canvas(state, side, quick=True)
     )
     target = target_coefficients(state, EditRequest({"yaw": 30.0}, engine="preview"), registry=registry)
     settings = {on: dataclasses.replace(renderer.settings, rim_skin=on) for on in (False, True)}

@@ -107,7 +107,7 @@ class PreviewSettings:
     (the near side of a turn), an outline across the band is drawn back at the photo's steepness
     and the photo's own fine detail is laid 1:1 over the band's colour at the photo's resolution,
     not each photo row smeared into a streak (`reconstruction.rim_skin`, docs/RIM_SKIN.md; in
-    final images only, not in drag previews: `pipeline.photo.Canvas.drag`).
+    final images only, not in drag previews: `pipeline.photo.Canvas.quick`).
     """
 
     raster_scale: float = 0.5

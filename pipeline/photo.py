@@ -137,8 +137,9 @@ class Canvas:
     scale: output pixels per photo pixel (1.0: the photo itself); paint_blur: the photo's own blur
     in these pixels (Gaussian sigma, `SourceState.paint_blur`), which painted layers are softened to;
     still: optional (c, c) weight on the crop for a moving flow (`SourceState.still_weight`: other
-    people's faces stay where they are). drag: a drag preview's canvas, where finishing that
-    costs more than a preview may (a turn's magnified rim, `reconstruction.rim_skin`) is left out.
+    people's faces stay where they are). quick: a canvas of frames that must be quick (drag previews,
+    video frames), where finishing that costs more than they may (a turn's magnified rim,
+    `reconstruction.rim_skin`) is left out.
     """
 
     image: np.ndarray
@@ -146,7 +147,7 @@ class Canvas:
     scale: float = 1.0
     paint_blur: float = 0.0
     still: np.ndarray | None = None
-    drag: bool = False
+    quick: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,10 +240,11 @@ def prepared_for(photo: Any, backend: str, registry: EngineRegistry) -> SourceSt
     return prepare_photo(photo, backend, registry=registry)
 
 
-def photo_canvas(state: SourceState, max_side: int, *, even: bool = False, drag: bool = False) -> Canvas:
+def photo_canvas(state: SourceState, max_side: int, *, even: bool = False, quick: bool = False) -> Canvas:
     """The photo shrunk (never enlarged) so that its longer side is <= max_side, with the crop's place in it.
 
-    even: both sides even (what H.264 / yuv420p video needs); drag: for drag previews (`Canvas.drag`).
+    even: both sides even (what H.264 / yuv420p video needs); quick: for drag previews and video frames
+    (`Canvas.quick`).
     """
     image = state.image
     h, w = image.shape[:2]
@@ -253,7 +255,7 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False, drag:
         out_h, out_w = max(1, round(h * scale)), max(1, round(w * scale))
     if (out_h, out_w) == (h, w):
         return Canvas(
-            image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight(), drag=drag
+            image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight(), quick=quick
         )
     small = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
     sx, sy = w / out_w, h / out_h  # photo pixels per canvas pixel, per axis
@@ -266,7 +268,7 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False, drag:
         original_size=(out_h, out_w),
     )
     return Canvas(
-        small, transform, scale, paint_blur=state.paint_blur * scale, still=state.still_weight(), drag=drag
+        small, transform, scale, paint_blur=state.paint_blur * scale, still=state.still_weight(), quick=quick
     )
 
 
@@ -359,7 +361,7 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
         )
         if frame.skin is not None and frame.hidden is not None:  # painted lids: the photo's texture
             lay_skin_texture(image, canvas.image, canvas.transform, frame.skin, frame.hidden)
-        band = frame.magnified() if frame.magnified is not None and not canvas.drag else None
+        band = frame.magnified() if frame.magnified is not None and not canvas.quick else None
         if band is not None:  # a turn's magnified rim: its outline and fine detail unmagnified
             lay_rim_texture(image, canvas.image, canvas.transform, flow, band)
         return image

@@ -15,7 +15,7 @@ two copies, each advancing one photo pixel per output pixel and sliding back to 
 hair, fabric) and never magnified; over hair the copies change along its strands. Busy detail
 (curly hair, a patterned cloth) is left as the warp made it: magnified, it still reads as itself.
 `magnified_band` says where, on the crop. The pass costs more than a drag preview may: the product
-lays it on final images only (`pipeline.photo.Canvas.drag`).
+lays it on final images only (`pipeline.photo.Canvas.quick`).
 """
 
 from __future__ import annotations

@@ -129,7 +129,7 @@ def test_a_busy_texture_is_left_as_the_warp_made_it() -> None:
 
 def test_a_drag_preview_is_left_as_the_warp_made_it() -> None:
     """`place_frame` lays the pass on a final image (the band changes) and not on a drag preview's
-    canvas (`Canvas.drag`: the warp's own output, and the band is never computed)."""
+    canvas (`Canvas.quick`: the warp's own output, and the band is never computed)."""
     photo, transform = _photo()
     flow = _flow()
     asked: list[int] = []
@@ -140,7 +140,7 @@ def test_a_drag_preview_is_left_as_the_warp_made_it() -> None:
 
     frame = RenderedFrame(crop=np.zeros((100, 100, 3), np.uint8), flow=flow, magnified=band)
     warped = warp_photo(photo, flow, transform)
-    assert np.array_equal(place_frame(Canvas(photo, transform, drag=True), frame), warped)
+    assert np.array_equal(place_frame(Canvas(photo, transform, quick=True), frame), warped)
     assert not asked
     assert not np.array_equal(place_frame(Canvas(photo, transform), frame), warped)
     assert asked

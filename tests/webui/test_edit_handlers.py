@@ -58,11 +58,11 @@ def _count(monkeypatch: pytest.MonkeyPatch, obj: Any, method: str) -> list[int]:
 def test_a_release_after_a_drag_is_rendered_finished(
     ctx: AppContext, photo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A small photo's drag previews go to a canvas of their own (`Canvas.drag`: they leave out
+    """A small photo's drag previews go to a canvas of their own (`Canvas.quick`: they leave out
     the finishing a release lays), so a release is rendered again, at display size."""
     handlers, session, request = EditHandlers(ctx), EditSession(), SimpleNamespace(session_hash="user-a")
     handlers.analyse(str(photo), None, session, request)
-    assert session.drag_canvas.drag and not session.canvas.drag
+    assert session.drag_canvas.quick and not session.canvas.quick
     renders = _count(monkeypatch, ctx.registry.geometric("default"), "render_frame")
     handlers.preview(session, request, yaw=15.0, smile=0.6)
     assert renders[0] == 1
