@@ -104,7 +104,7 @@ def handler_paths(photo: np.ndarray, events: int, folder: Path, base: tuple[Modu
     old_engine = base_geometric.GeometricRenderer(renderer.projector.model, renderer.settings)
     old_engine._detector = renderer._detector  # the iris detector is shared: not what is compared
     old_state = old_engine.prepare(state.crop, state.coefficients)
-    drag = photo_canvas(state, cfg.drag_max_side)
+    drag = photo_canvas(state, cfg.drag_max_side, quick=True)
 
     def old_paste(canvas: Canvas, frame: Any) -> np.ndarray:
         overlay = {"overlay": frame.overlay, "overlay_alpha": frame.overlay_alpha}

@@ -92,8 +92,8 @@ def main() -> None:
 
     photo, state, engine, es, targets = drag_scene(args.photo, args.repeats)
     full = Canvas(state.image, state.crop_transform)
-    display = photo_canvas(state, 768)
-    video = photo_canvas(state, 512, even=True)
+    display = photo_canvas(state, 768, quick=True)  # a drag preview: without the final-only finishing
+    video = photo_canvas(state, 512, even=True, quick=True)  # video frames, as the product makes them
 
     def render(i: int):  # noqa: ANN202
         return engine.render_frame(es, targets[i])

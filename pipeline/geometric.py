@@ -65,6 +65,7 @@ from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
 from reconstruction.folds import fold_boxes, fold_cells
+from reconstruction.rim_skin import MagnifiedBand, magnified_band
 from reconstruction.segmentation import PersonSegmenter
 
 __all__ = ["PreviewSettings", "PreviewState", "GeometricRenderer", "rasterise_triangles"]
@@ -104,7 +105,11 @@ class PreviewSettings:
     well beyond twice down over the opening, is laid as paint in the photo's own lid colours with
     the fine texture of the photo's skin above the eye (`lid_skin.smooth_shut_lids`,
     `reconstruction.skin`, docs/SHUT_LIDS.md "Skin without streaks"), not one photo row repeated
-    down the lid.
+    down the lid; rim_skin: where the flow magnifies the photo along its rows beyond about twice
+    (the near side of a turn), an outline across the band is drawn back at the photo's steepness
+    and the photo's own fine detail is laid 1:1 over the band's colour at the photo's resolution,
+    not each photo row smeared into a streak (`reconstruction.rim_skin`, docs/RIM_SKIN.md; in
+    final images only, not in drag previews: `pipeline.photo.Canvas.quick`).
     """
 
     raster_scale: float = 0.5
@@ -119,6 +124,7 @@ class PreviewSettings:
     neck: bool = True
     lash_fringe: bool = True
     smooth_lids: bool = True
+    rim_skin: bool = True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -569,7 +575,14 @@ class GeometricRenderer:
             front_alpha=motion.alpha,
             skin=skin,
             finer=finer,
+            magnified=partial(self._magnified, flow, target_points) if self.settings.rim_skin else None,
         )
+
+    def _magnified(self, flow: np.ndarray, target_points: np.ndarray) -> MagnifiedBand | None:
+        """Where the flow magnifies the photo enough to streak, outside the eyes' outer corners
+        (`reconstruction.rim_skin.magnified_band`)."""
+        lids = [target_points[np.concatenate(eye), 0] for eye in self.projector.layout.eyes]
+        return magnified_band(flow, (float(lids[0].min()), float(lids[-1].max())))
 
     def _shut_openings(
         self, state: PreviewState, target_points: np.ndarray

@@ -28,6 +28,7 @@ from pipeline.renderer import RenderedFrame, Renderer
 from reconstruction.controls import PRESETS, ControlSet, check_control_values, control_set_for
 from reconstruction.crop import CropTransform, changed_region_mask, crop_face, paste_back, warp_photo
 from reconstruction.images import load_image
+from reconstruction.rim_skin import lay_rim_texture
 from reconstruction.skin import lay_skin_texture
 from reconstruction.softness import photo_blur
 
@@ -136,7 +137,9 @@ class Canvas:
     scale: output pixels per photo pixel (1.0: the photo itself); paint_blur: the photo's own blur
     in these pixels (Gaussian sigma, `SourceState.paint_blur`), which painted layers are softened to;
     still: optional (c, c) weight on the crop for a moving flow (`SourceState.still_weight`: other
-    people's faces stay where they are).
+    people's faces stay where they are). quick: a canvas of frames that must be quick (drag previews,
+    video frames), where finishing that costs more than they may (a turn's magnified rim,
+    `reconstruction.rim_skin`) is left out.
     """
 
     image: np.ndarray
@@ -144,6 +147,7 @@ class Canvas:
     scale: float = 1.0
     paint_blur: float = 0.0
     still: np.ndarray | None = None
+    quick: bool = False
 
 
 @dataclass(frozen=True)
@@ -236,10 +240,11 @@ def prepared_for(photo: Any, backend: str, registry: EngineRegistry) -> SourceSt
     return prepare_photo(photo, backend, registry=registry)
 
 
-def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Canvas:
+def photo_canvas(state: SourceState, max_side: int, *, even: bool = False, quick: bool = False) -> Canvas:
     """The photo shrunk (never enlarged) so that its longer side is <= max_side, with the crop's place in it.
 
-    even: both sides even (what H.264 / yuv420p video needs).
+    even: both sides even (what H.264 / yuv420p video needs); quick: for drag previews and video frames
+    (`Canvas.quick`).
     """
     image = state.image
     h, w = image.shape[:2]
@@ -249,7 +254,9 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Ca
     else:
         out_h, out_w = max(1, round(h * scale)), max(1, round(w * scale))
     if (out_h, out_w) == (h, w):
-        return Canvas(image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight())
+        return Canvas(
+            image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight(), quick=quick
+        )
     small = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
     sx, sy = w / out_w, h / out_h  # photo pixels per canvas pixel, per axis
     # canvas pixel centre u <-> photo pixel centre (u + 0.5) * s - 0.5 (as cv2.resize maps them)
@@ -260,7 +267,9 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False) -> Ca
         crop_size=state.crop_transform.crop_size,
         original_size=(out_h, out_w),
     )
-    return Canvas(small, transform, scale, paint_blur=state.paint_blur * scale, still=state.still_weight())
+    return Canvas(
+        small, transform, scale, paint_blur=state.paint_blur * scale, still=state.still_weight(), quick=quick
+    )
 
 
 def _controls(state: SourceState, registry: EngineRegistry) -> ControlSet:
@@ -352,6 +361,9 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
         )
         if frame.skin is not None and frame.hidden is not None:  # painted lids: the photo's texture
             lay_skin_texture(image, canvas.image, canvas.transform, frame.skin, frame.hidden)
+        band = frame.magnified() if frame.magnified is not None and not canvas.quick else None
+        if band is not None:  # a turn's magnified rim: its outline and fine detail unmagnified
+            lay_rim_texture(image, canvas.image, canvas.transform, flow, band)
         return image
     source = crop_face(canvas.image, canvas.transform)
     return paste_back(

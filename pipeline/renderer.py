@@ -22,6 +22,7 @@ import numpy as np
 
 from core.coefficients import FaceCoefficients, MotionSequence
 from reconstruction.crop import CropTransform
+from reconstruction.rim_skin import MagnifiedBand
 
 __all__ = ["FrameProgress", "RenderedFrame", "Renderer", "crops"]
 
@@ -46,6 +47,9 @@ class RenderedFrame:
     fine texture at its resolution (`reconstruction.skin.lay_skin_texture`), or None.
     finer: (n, make) or None: `make()` gives the overlay drawn n times finer, worth its time only
     where a crop pixel is laid over at least n output pixels (`pipeline.photo.place_frame`).
+    magnified: `make()` gives where the flow magnifies the photo along its rows enough to streak
+    (`reconstruction.rim_skin.MagnifiedBand`, or None), to be given an unmagnified outline and fine
+    detail at the photo's resolution in final images (not drag previews), or None.
     With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
     without one, the crop is pasted where it differs from the photo.
     """
@@ -59,6 +63,7 @@ class RenderedFrame:
     front_alpha: np.ndarray | None = None
     skin: np.ndarray | None = None
     finer: tuple[int, Callable[[], np.ndarray]] | None = None
+    magnified: Callable[[], MagnifiedBand | None] | None = None
 
 
 class Renderer(abc.ABC):

@@ -186,7 +186,7 @@ def render_to_video(
         batch_size=batch_size,
         progress=reporter.frames(span[0], span[1], "rendering frame"),
     )
-    canvas = photo_canvas(state, max_side, even=True)
+    canvas = photo_canvas(state, max_side, even=True, quick=True)  # frames at video rate
 
     def frames() -> Iterator[np.ndarray]:
         for frame in rendered:

@@ -121,7 +121,9 @@ def _edited_frames(
         photo = _FramePhoto(frame, analysis.crops[i], coeffs, analysis.crop_transform)
         target = apply(coeffs, request.values)
         rendered = engine.render_frame(engine.prepare(photo.crop, coeffs), target)
-        canvas: Canvas = photo_canvas(SourceState(photo, options.backend), options.max_side, even=True)
+        canvas: Canvas = photo_canvas(
+            SourceState(photo, options.backend), options.max_side, even=True, quick=True
+        )
         yield place_frame(canvas, rendered)
         count += 1
         progress(count, total)

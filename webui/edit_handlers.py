@@ -108,8 +108,8 @@ class EditSession:
 
     source: the prepared photo (full resolution; its engine states are prepared once and reused by
     previews, releases, downloads and clips); canvas: the display-size copy released edits are
-    pasted into; drag_canvas: the smaller copy drag previews are pasted into (`canvas` itself when
-    the photo is small enough); before: `canvas` as a JPEG. Ordering of the two kinds of renders: neural_key holds the values
+    pasted into; drag_canvas: the copy drag previews are pasted into (smaller, or the same size for a
+    small photo; `Canvas.quick`: it leaves out the finishing a release lays); before: `canvas` as a JPEG. Ordering of the two kinds of renders: neural_key holds the values
     of the neural release render running or shown, so that a late preview of the same values does
     not overwrite it; generation counts release renders, so that a slow one that finishes after a
     newer one started is dropped. last_preview is the newest preview, which a release of the same
@@ -309,7 +309,8 @@ class EditHandlers:
             )
         canvas = photo_canvas(state, self.ctx.config.display_max_side)
         drag_side = self.ctx.config.drag_max_side
-        drag = canvas if max(canvas.image.shape[:2]) <= drag_side else photo_canvas(state, drag_side)
+        # (its own canvas even for a small photo: a drag preview leaves out what only a release lays)
+        drag = photo_canvas(state, drag_side, quick=True)
         session.source, session.canvas, session.drag_canvas = state, canvas, drag
         self.ctx.files.on_end(sid, session.clear)  # free the photo's memory when the session ends
         if self.ctx.previews is not None:  # the preview worker prepares its copy now, drops it at the end

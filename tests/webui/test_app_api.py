@@ -99,7 +99,9 @@ def test_slider_preview_and_refine_change_the_face_only(edit_client, running_app
     assert "geometric preview" in note and "Engines" in note  # no neural weights in the test server
     assert coeffs["engine"] == "geometric"
     assert _mae(_img(compare[0]), before) < 1.0 and _mae(_img(compare[1]), _img(shown)) < 1.0
-    assert _mae(_img(shown), preview) < 2.0  # same values, same engine: same picture
+    # same values, same engine: the same picture, rendered again for the release (the drag canvas
+    # leaves out final-only finishing) and saved finer (JPEG 90 against the drag's 80: 2.8 apart)
+    assert _mae(_img(shown), preview) < 3.5
     # the raw coefficients drag on their own event, the semantic values kept from the release
     raw = _img(client.predict(raw_00=1.5, api_name="/preview_raw"))
     assert 0.2 < _mae(raw, preview) < _mae(raw, before)  # still turned: yaw 15 came from the session

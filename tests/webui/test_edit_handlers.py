@@ -55,23 +55,24 @@ def _count(monkeypatch: pytest.MonkeyPatch, obj: Any, method: str) -> list[int]:
     return calls
 
 
-def test_a_release_after_a_drag_renders_nothing_new(
+def test_a_release_after_a_drag_is_rendered_finished(
     ctx: AppContext, photo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A small photo's drag previews go to a canvas of their own (`Canvas.quick`: they leave out
+    the finishing a release lays), so a release is rendered again, at display size."""
     handlers, session, request = EditHandlers(ctx), EditSession(), SimpleNamespace(session_hash="user-a")
     handlers.analyse(str(photo), None, session, request)
+    assert session.drag_canvas.quick and not session.canvas.quick
     renders = _count(monkeypatch, ctx.registry.geometric("default"), "render_frame")
-    shown = handlers.preview(session, request, yaw=15.0, smile=0.6)
+    handlers.preview(session, request, yaw=15.0, smile=0.6)
     assert renders[0] == 1
     result, compare, note, record = handlers.refine(session, "auto", request, yaw=15.0, smile=0.6)
-    assert renders[0] == 1  # the release of the dragged values: the drag's picture, not a second render
-    assert result == shown and compare == (str(session.before), shown) and Path(shown).is_file()
-    assert record["engine"] == GEOMETRIC and "geometric preview" in note
-    handlers.refine(session, "auto", request, yaw=15.0, smile=0.7)  # values nobody previewed: rendered
     assert renders[0] == 2
+    assert compare == (str(session.before), result) and Path(result).is_file()
+    assert record["engine"] == GEOMETRIC and "geometric preview" in note
     for _ in range(8):  # later previews do not delete the picture the compare view shows
         handlers.preview(session, request, yaw=3.0)
-    assert Path(shown).is_file() and Path(shown) in session.shown["edit"]
+    assert Path(result).is_file() and Path(result) in session.shown["edit"]
 
 
 class _Sum:
