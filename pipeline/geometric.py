@@ -58,6 +58,7 @@ from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
+from pipeline.lid_net import refine_shut_lids, shared_lid_net, shut_lids
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
@@ -109,7 +110,9 @@ class PreviewSettings:
     (the near side of a turn), an outline across the band is drawn back at the photo's steepness
     and the photo's own fine detail is laid 1:1 over the band's colour at the photo's resolution,
     not each photo row smeared into a streak (`reconstruction.rim_skin`, docs/RIM_SKIN.md; in
-    final images only, not in drag previews: `pipeline.photo.Canvas.quick`).
+    final images only, not in drag previews: `pipeline.photo.Canvas.quick`); lid_net: a small
+    learned network adds a residual to each shut lid inside its mask (`pipeline.lid_net`,
+    docs/LID_NET.md); off by default.
     """
 
     raster_scale: float = 0.5
@@ -125,6 +128,7 @@ class PreviewSettings:
     lash_fringe: bool = True
     smooth_lids: bool = True
     rim_skin: bool = True
+    lid_net: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -552,6 +556,11 @@ class GeometricRenderer:
         skin = None
         if hidden is not None and self.settings.smooth_lids and state.lid_colours is not None:
             skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours)
+        if hidden is not None and self.settings.lid_net:
+            eyes = shut_lids(state.points, target_points, self.projector.layout.eyes, state.size)
+            refine_shut_lids(
+                shared_lid_net(self.face_model), out, cover, paint, state.source, eyes, state.exposure
+            )
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
