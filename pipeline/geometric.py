@@ -556,11 +556,11 @@ class GeometricRenderer:
         skin = None
         if hidden is not None and self.settings.smooth_lids and state.lid_colours is not None:
             skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours)
+        residual = None
         if hidden is not None and self.settings.lid_net:
             eyes = shut_lids(state.points, target_points, self.projector.layout.eyes, state.size)
-            refine_shut_lids(
-                shared_lid_net(self.face_model), out, cover, paint, state.source, eyes, state.exposure
-            )
+            model = shared_lid_net(self.face_model)
+            residual = refine_shut_lids(model, out, state.source, eyes, state.exposure, state.greyscale)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
@@ -585,6 +585,7 @@ class GeometricRenderer:
             skin=skin,
             finer=finer,
             magnified=partial(self._magnified, flow, target_points) if self.settings.rim_skin else None,
+            residual=residual,
         )
 
     def _magnified(self, flow: np.ndarray, target_points: np.ndarray) -> MagnifiedBand | None:

@@ -7,8 +7,10 @@ photo's lids) and the lid mask (`lid_mask`: from a little above the photo's open
 carried into the target's frame, down to just below the target's lower lid). A small
 encoder-decoder whose normalisations are AdaIN-modulated (PIRenderer section 3.1) by the latent
 of a mapping network over the target's descriptor (`condition`: the eye's closure and the photo's
-exposure) outputs an RGB residual; multiplied by the mask it is laid over the crop and the
-overlay (`refine_shut_lids`), so every pixel outside the mask stays the geometric output exactly.
+exposure) outputs an RGB residual; multiplied by the mask it is added to the crop
+(`refine_shut_lids`) and, at the photo's own resolution, to the photo after the warp
+(`lay_residual`), so every pixel outside the mask stays the geometric output exactly and the
+warp's fine detail stays under the residual.
 
 Images in the network are (B, C, H, W) in [-1, 1], H x W = 40 x 64; crop points are pixels (x
 right, y down). Weights: `config.json` (`LidNetConfig`) beside `model.safetensors`, read through
@@ -47,6 +49,7 @@ __all__ = [
     "closure",
     "net_inputs",
     "refine_shut_lids",
+    "lay_residual",
 ]
 
 #: Where the shipped weights live (under `weights/files`).
@@ -335,38 +338,69 @@ def shut_lids(
 def refine_shut_lids(
     model: LidNet | None,
     out: np.ndarray,
-    coverage: np.ndarray,
-    paint: np.ndarray,
     source: np.ndarray,
     eyes: list[tuple[int, Lids, Lids]],
     exposure: float,
-) -> None:
-    """Lay the network's residual over each shut eye's lid mask, in place: `out` (the (H, W, 3)
-    uint8 crop) and `paint` (the overlay colour) become out + residual there, `coverage` at least
-    the mask; nothing changes where the mask is zero (nor anywhere without a `model`). eyes:
-    `shut_lids`; source: the photo's (H, W, 3) uint8 crop."""
+    greyscale: bool = False,
+) -> np.ndarray | None:
+    """The network's residual over each shut eye's lid mask: (H, W, 3) float32 in 8-bit levels,
+    zero wherever the mask is zero, or None (no `model`, no eye in the crop). `out`, the (H, W, 3)
+    uint8 geometric crop, becomes out + residual in place (nothing changes where the mask is zero);
+    the photo gets the same residual at its own resolution (`lay_residual`), so the warp's detail
+    stays. eyes: `shut_lids`; source: the photo's (H, W, 3) uint8 crop; greyscale: a grey residual."""
     if model is None:
-        return
+        return None
     items = []
     for _, source_lids, target_lids in eyes:
         made = net_inputs(out, source, source_lids, target_lids)
         if made is not None:
             items.append((made, condition(closure(source_lids, target_lids), exposure)))
     if not items:
-        return
+        return None
     x = torch.from_numpy(np.stack([m[0] for m, _ in items])).permute(0, 3, 1, 2)
     c = torch.from_numpy(np.stack([cond for _, cond in items]))
-    residual = model(x, c).permute(0, 2, 3, 1).numpy() * 127.5  # (E, 40, 64, 3), 8-bit levels
+    patches = model(x, c).permute(0, 2, 3, 1).numpy() * 127.5  # (E, 40, 64, 3), 8-bit levels
     h, w = out.shape[:2]
-    for ((_, matrix, mask, (x0, y0, x1, y1)), _), res in zip(items, residual, strict=True):
+    residual = np.zeros((h, w, 3), np.float32)
+    for ((_, matrix, mask, (x0, y0, x1, y1)), _), patch in zip(items, patches, strict=True):
         back = cv2.warpAffine(
-            res, matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=(0.0, 0.0, 0.0)
+            np.ascontiguousarray(patch), matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         )[y0:y1, x0:x1]
-        inside = mask > 0.0
-        new = np.clip(out[y0:y1, x0:x1].astype(np.float32) + back * mask[:, :, None], 0, 255)
-        new = np.round(new).astype(np.uint8)
-        region = out[y0:y1, x0:x1]
-        region[inside] = new[inside]
-        paint[y0:y1, x0:x1][inside] = new[inside]
-        cov = coverage[y0:y1, x0:x1]
-        cov[inside] = np.maximum(cov[inside], mask[inside])
+        residual[y0:y1, x0:x1] += back * mask[:, :, None]
+    if greyscale:
+        residual[:] = residual.mean(axis=2, keepdims=True)
+    inside = np.any(residual != 0.0, axis=2)
+    out[inside] = np.clip(np.round(out[inside] + residual[inside]), 0, 255).astype(np.uint8)
+    return residual
+
+
+def lay_residual(image: np.ndarray, residual: np.ndarray, photo_to_crop: np.ndarray) -> None:
+    """Add a crop's (c, c, 3) float32 `residual` to the (H, W, 3) uint8 `image` (the photo or its
+    canvas) at the image's resolution, in place, bilinear; only inside the residual's footprint
+    (pixels it does not reach keep their values exactly). photo_to_crop: the (2, 3) image -> crop
+    affine (`CropTransform.matrix`)."""
+    ys, xs = np.nonzero(np.any(residual != 0.0, axis=2))
+    if len(xs) == 0:
+        return
+    to_photo = cv2.invertAffineTransform(photo_to_crop)
+    corners = np.array(
+        [
+            [xs.min() - 1, ys.min() - 1],
+            [xs.max() + 1, ys.min() - 1],
+            [xs.min() - 1, ys.max() + 1],
+            [xs.max() + 1, ys.max() + 1],
+        ],
+        np.float64,
+    )
+    pts = corners @ to_photo[:, :2].T + to_photo[:, 2]
+    h, w = image.shape[:2]
+    x0, y0 = max(int(np.floor(pts[:, 0].min())), 0), max(int(np.floor(pts[:, 1].min())), 0)
+    x1, y1 = min(int(np.ceil(pts[:, 0].max())) + 1, w), min(int(np.ceil(pts[:, 1].max())) + 1, h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    m = np.asarray(photo_to_crop, np.float64).copy()
+    m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)  # box pixel -> crop pixel
+    laid = cv2.warpAffine(residual, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    inside = np.any(laid != 0.0, axis=2)
+    region = image[y0:y1, x0:x1]
+    region[inside] = np.clip(np.round(region[inside] + laid[inside]), 0, 255).astype(np.uint8)

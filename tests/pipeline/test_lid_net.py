@@ -19,6 +19,7 @@ from pipeline.lid_net import (
     LidNetConfig,
     bundled_lid_net,
     eye_box,
+    lay_residual,
     lid_mask,
     net_inputs,
     refine_shut_lids,
@@ -95,39 +96,44 @@ def test_loading_refuses_other_shapes_and_missing_files(tmp_path) -> None:
 
 
 def test_the_residual_stays_inside_the_lid_mask() -> None:
-    """Every pixel where the lid mask is zero keeps the geometric output, in the crop and the
-    overlay; inside it the network's residual is laid and the overlay's coverage raised."""
+    """Every crop pixel where the lid masks are zero keeps the geometric output; inside them the
+    network's residual is added."""
     rng = np.random.default_rng(0)
     out = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
-    paint, source = out.copy(), rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
-    cover = np.zeros((128, 128), np.float32)
+    source = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
     eyes = [
         (0, _lids(45, 60, 15, 10), _lids(45, 60, 15, 0.5)),
         (1, _lids(85, 60, 15, 10), _lids(85, 60, 15, 0.5)),
     ]
-    before, painted = out.copy(), paint.copy()
-    refine_shut_lids(_busy(LidNet(TINY)), out, cover, paint, source, eyes, 1.0)
+    before = out.copy()
+    residual = refine_shut_lids(_busy(LidNet(TINY)), out, source, eyes, 1.0)
     inside = np.zeros((128, 128), bool)
     for _, s, t in eyes:
         mask, (x0, y0, x1, y1) = lid_mask(s, t, (128, 128))
         inside[y0:y1, x0:x1] |= mask > 0
     assert np.array_equal(out[~inside], before[~inside])
-    assert np.array_equal(paint[~inside], painted[~inside])
-    assert np.all(cover[~inside] == 0) and cover[inside].max() > 0.9
-    assert np.any(out[inside] != before[inside])
-    assert not inside[:, :25].any() and not inside[:30].any()  # the mask stays around the eyes
+    assert np.all(residual[~inside] == 0) and np.any(out[inside] != before[inside])
+    assert not inside[:, :25].any() and not inside[:30].any()  # the masks stay around the eyes
+
+
+def test_the_residual_is_laid_at_the_photos_resolution_inside_its_footprint() -> None:
+    """A crop residual on a 3x larger photo: the photo changes only where the residual reaches."""
+    residual = np.zeros((64, 64, 3), np.float32)
+    residual[20:30, 30:40] = 40.0
+    photo = np.full((300, 300, 3), 100, np.uint8)
+    to_crop = np.array([[1 / 3, 0.0, -10.0], [0.0, 1 / 3, -5.0]])  # photo (x, y) -> crop
+    lay_residual(photo, residual, to_crop)
+    changed = np.argwhere(np.any(photo != 100, axis=2))
+    (y0, x0), (y1, x1) = changed.min(0), changed.max(0)
+    assert 3 * 20 + 15 - 3 <= y0 and y1 <= 3 * 30 + 15 + 3 and 3 * 30 + 30 - 3 <= x0 and x1 <= 3 * 40 + 30 + 3
+    assert photo[3 * 25 + 15, 3 * 35 + 30, 0] == 140
 
 
 def test_without_a_model_nothing_changes() -> None:
     out = np.full((64, 64, 3), 100, np.uint8)
-    refine_shut_lids(
-        None,
-        out,
-        np.zeros((64, 64), np.float32),
-        out.copy(),
-        out,
-        [(0, _lids(32, 30, 10, 8), _lids(32, 30, 10, 0))],
-        1.0,
+    assert (
+        refine_shut_lids(None, out, out.copy(), [(0, _lids(32, 30, 10, 8), _lids(32, 30, 10, 0))], 1.0)
+        is None
     )
     assert np.all(out == 100)
 
