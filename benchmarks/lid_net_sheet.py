@@ -95,14 +95,17 @@ def sheet(images: Path, out: Path, crops: Path) -> None:
             cv2.imwrite(str(crops / f"{stem}.png"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
             changed = np.any(off != on, axis=2)
             print(f"{stem}: {row.shape[1]}x{row.shape[0]} px, {int(changed.sum())} photo pixels changed")  # noqa: T201
-            tiles.append(_label(row, f"{stem}  input | geometric | lid network"))
+            tiles.append((row, f"{stem}  input | geometric | lid network"))
     width = 900
-    scaled = [
-        cv2.resize(t, (width, round(t.shape[0] * width / t.shape[1])), interpolation=cv2.INTER_AREA)
-        if t.shape[1] > width
-        else np.pad(t, ((0, 0), (0, width - t.shape[1]), (0, 0)), constant_values=255)
-        for t in tiles
-    ]
+    scaled = []
+    for row, text in tiles:  # shrunk to the sheet's width where wider; small crops stay at 100 %
+        if row.shape[1] > width:
+            row = cv2.resize(
+                row, (width, round(row.shape[0] * width / row.shape[1])), interpolation=cv2.INTER_AREA
+            )
+        scaled.append(
+            _label(np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=255), text)
+        )
     board = np.concatenate(scaled, axis=0)
     quality = 85
     while True:

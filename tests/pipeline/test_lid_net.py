@@ -197,7 +197,7 @@ def test_a_real_photo_changes_only_its_shut_lids(shared_data, registry) -> None:
     finally:
         renderer.settings = settings
     preview = state.engine_state(engine)
-    target = engine.renderer.projector.project(result.coefficients, preview.coeffs.identity, preview.size)
+    target = engine.renderer.projector.project(result.coeffs, preview.coeffs.identity, preview.size)
     eyes = shut_lids(preview.points, target, renderer.projector.layout.eyes, preview.size)
     assert len(eyes) == 2
     inside = np.zeros(preview.size, bool)
