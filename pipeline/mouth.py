@@ -52,16 +52,6 @@ _VALLEY = 12.0
 CORNER_REACH = (0.12, 0.3, 0.25)
 #: ... and where it ends (in those sigmas).
 CORNER_EXTENT = 2.5
-#: A corner that comes in towards the middle of the mouth (round lips) carries the skin beside it at
-#: least this many times as far outwards as it travels (its travel beyond the mouth's own motion):
-#: a shorter reach folds the skin between the new corner and the old one over itself, and the photo's
-#: lip seam at the old corner is stretched into dark lines out to where the corner was.
-CORNER_TRAVEL_REACH = 1.2
-#: ... and outwards of such a corner the reach across widens by this much per pixel from the corner
-#: (up to the outward reach grown in proportion): the lips above and below the corner keep their own
-#: motion, while the cheek further out is carried as a broad patch (a thin band would shear it into
-#: S-shaped folds).
-CORNER_WEDGE = 0.6
 #: Under the lower lip the face's own flow takes over from this depth (mouth widths), over this much more.
 BELOW_LIPS = (0.35, 0.2)
 #: Under the target's inner lower lip, the opening's own mapping fades into the mesh's over this
@@ -444,15 +434,6 @@ def _follow_face_below_rolled_lips(
     region += weight.astype(np.float32)[:, :, None] * (face_flow[y0:y1, x0:x1] - region)
 
 
-def _similarity_slope(points_t: np.ndarray, points_s: np.ndarray) -> np.ndarray:
-    """(2, 2) float32 flow per pixel of the similarity taking (P, 2) `points_t` to `points_s`."""
-    x, y = points_t[:, 0], points_t[:, 1]
-    one, zero = np.ones_like(x), np.zeros_like(x)
-    design = np.concatenate([np.stack([x, -y, one, zero], 1), np.stack([y, x, zero, one], 1)])  # (2P, 4)
-    (a, b, _, _) = np.linalg.lstsq(design, np.concatenate([points_s[:, 0], points_s[:, 1]]), rcond=None)[0]
-    return np.array([[a - 1.0, -b], [b, a - 1.0]], np.float32)
-
-
 def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
     """Move the skin around each mouth corner with the corner (the (H, W, 2) backward flow, in place):
     the flow within `CORNER_REACH` mouth widths is drawn towards the corner's own motion (plus what
@@ -469,38 +450,21 @@ def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
     if width * min(CORNER_REACH) < 1.0:
         return
     axis = (axis / width).astype(np.float32)
-    inward_s = CORNER_REACH[0] * width
+    inward_s, outward_s, across_s = (r * width for r in CORNER_REACH)
     # What the head does around the mouth (a move, a turn, a size change): the similarity taking the
     # target's lips to the photo's (a smile bends the lips, which a similarity cannot follow); its
     # slope is kept around the corners.
     lips_t, lips_s = np.concatenate([up_t, lo_t]), np.concatenate([up_s, lo_s])
-    slope = _similarity_slope(lips_t, lips_s)
-    mean_motion = (lips_s - lips_t).mean(axis=0)
+    x, y = lips_t[:, 0], lips_t[:, 1]
+    one, zero = np.ones_like(x), np.zeros_like(x)
+    design = np.concatenate([np.stack([x, -y, one, zero], 1), np.stack([y, x, zero, one], 1)])  # (2P, 4)
+    (a, b, _, _) = np.linalg.lstsq(design, np.concatenate([lips_s[:, 0], lips_s[:, 1]]), rcond=None)[0]
+    slope = np.array([[a - 1.0, -b], [b, a - 1.0]], np.float32)  # (2, 2) flow per pixel
     for corner, inward in ((0, axis), (-1, -axis)):
         target, motion = up_t[corner], up_s[corner] - up_t[corner]  # backward flow of the corner itself
         across = np.array([-inward[1], inward[0]], np.float32)
-        # How far the expression brought the corner in: from the photo's corner in the target's pose
-        # (the head's own motion left out), or beyond the lips' mean motion when that is unknown.
-        if mouth.posed_lips is not None:
-            travel = float((target - mouth.posed_lips[0][corner]) @ inward)
-        else:
-            travel = -float((motion - mean_motion) @ inward)
-        grow = max(1.0, CORNER_TRAVEL_REACH * travel / (CORNER_REACH[1] * width))
-        outward_s, across_s = CORNER_REACH[1] * width * grow, CORNER_REACH[2] * width
-        beside_s = across_s * grow  # the widest reach across, outwards of the corner
-        corner_slope = slope
-        if grow > 1.0:
-            # Lips narrowed by the expression are no smaller head: only the head's own similarity
-            # (the photo's lips in the target's pose) is kept around such a corner, else the skin
-            # beside it is read several times too fast and folds further out.
-            posed = mouth.posed_lips
-            corner_slope = (
-                np.zeros((2, 2), np.float32)
-                if posed is None
-                else _similarity_slope(np.concatenate(posed), lips_s)
-            )
         # The box around the weight's rectangle (along the mouth's axis and across it).
-        sides = (-CORNER_EXTENT * beside_s, CORNER_EXTENT * beside_s)
+        sides = (-CORNER_EXTENT * across_s, CORNER_EXTENT * across_s)
         reach = [
             target + a * inward + b * across
             for a in (-CORNER_EXTENT * outward_s, CORNER_EXTENT * inward_s)
@@ -515,12 +479,10 @@ def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
         dy = (np.arange(y0, y1, dtype=np.float32) - np.float32(target[1]))[:, None]
         along = dx * inward[0] + dy * inward[1]  # > 0 towards the middle of the mouth
         side = dx * across[0] + dy * across[1]
-        if grow > 1.0:  # the corner came in: a wedge across, widening outwards (`CORNER_WEDGE`)
-            across_s = np.minimum(across_s + CORNER_WEDGE * np.maximum(-along, 0.0), beside_s)
         scaled = np.where(along > 0.0, along / inward_s, along / outward_s) ** 2 + (side / across_s) ** 2
         # A Gaussian brought to exactly 0 at CORNER_EXTENT sigmas (nothing changes outside the box).
         weight = np.exp(-0.5 * scaled) * np.clip(1.0 - scaled / CORNER_EXTENT**2, 0.0, 1.0) ** 2
         region = flow[y0:y1, x0:x1]
         offsets = np.stack(np.broadcast_arrays(dx, dy), axis=-1)  # (h, w, 2)
-        wanted = motion.astype(np.float32) + offsets @ corner_slope.T
+        wanted = motion.astype(np.float32) + offsets @ slope.T
         region += weight[:, :, None] * (wanted - region)

@@ -102,14 +102,6 @@ class _Target:
     mouth_pin: float = 0.0  # > 0 pins the lips' opening and corners (controls far from the mouth)
 
 
-def _both_sides(moves: Mapping[int, tuple[float, float, float]]) -> dict[int, tuple[float, float, float]]:
-    """`moves` of the image-left landmarks and the centre line, with their mirror images added."""
-    both = dict(moves)
-    for i, (x, y, z) in moves.items():
-        both.setdefault(int(_MIRROR[i]), (-x, y, z))
-    return both
-
-
 def _eye_closure(mean68: np.ndarray, side: str) -> dict[int, tuple[float, float, float]]:
     """Upper lids 85 % and lower lids 15 % of the way to each other (they meet); corners still."""
     moves: dict[int, tuple[float, float, float]] = {}
@@ -181,31 +173,17 @@ def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
             weights={8: 5.0},
         ),
         "round_lips": _Target(
-            # In the image plane only: the default model's basis cannot push the lips forward (it
-            # moves them back), and scaling the direction to a forward ask it cannot reach tripled
-            # the opening. The corners come in and a little down (no smile), the inner corners are
-            # asked further in (the basis moves both about equally: 0.166 each at slider 1), the
-            # middle parts, the lower lip more (fewer upper teeth: gap 0.122, as tall as 0.77 of
-            # the opening's width), and the points between round the outline.
-            _both_sides(
-                {
-                    48: (0.10, -0.05, 0.0),
-                    60: (0.17, 0.0, 0.0),
-                    49: (0.08, 0.01, 0.0),
-                    59: (0.08, -0.01, 0.0),
-                    50: (0.035, 0.0, 0.0),
-                    51: still,
-                    58: (0.035, -0.042, 0.0),
-                    57: down(0.042),
-                    61: (0.10, 0.0, 0.0),
-                    62: still,
-                    67: (0.10, -0.056, 0.0),
-                    66: down(0.07),
-                    8: still,
-                }
-            ),
+            {
+                48: (0.08, 0.0, 0.03),
+                54: (-0.08, 0.0, 0.03),
+                51: (0.0, 0.0, 0.06),
+                57: (0.0, -0.03, 0.06),
+                62: (0.0, 0.01, 0.05),
+                66: (0.0, -0.05, 0.05),
+                8: still,
+            },
             lips_free + _CHEEKS,
-            weights={8: 5.0, 62: 3.0, 66: 3.0, 60: 4.0, 64: 4.0, 48: 4.0, 54: 4.0},
+            weights={8: 5.0},
         ),
         # the brows' controls pin the mouth: the basis, learnt from talking clips, couples brows and lips
         "raise_brows": _Target(
