@@ -46,6 +46,7 @@ __all__ = [
     "STRAIGHT_AHEAD",
     "shut_opening",
     "lash_heights",
+    "iris_above_lid",
 ]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -396,6 +397,24 @@ def lash_heights(source: np.ndarray, upper: np.ndarray) -> np.ndarray:
     # Tapering to nothing at the corners, as lashes do (and a shut lid meets the face's flow there).
     left, right = sorted((float(upper[0, 0]), float(upper[-1, 0])))
     return height * _smoothstep(np.minimum(upper[:, 0] - left, right - upper[:, 0]) / (0.25 * width))
+
+
+#: How far above the iris's top (crop pixels) `iris_above_lid` reaches: its soft rim and the lashes on it.
+_IRIS_RIM_REACH = 1.0
+
+
+def iris_above_lid(iris: Iris | None, upper: np.ndarray) -> np.ndarray:
+    """(K,) crop pixels, in `lash_heights`' units: how far the photo's iris disc reaches above each
+    point of the fitted upper lid curve (K, 2), plus `_IRIS_RIM_REACH`; 0 where it stays below.
+    On a deep-set eye the fitted lid lies inside the iris: a shutting lid must read its skin from
+    above the iris, as from above the lashes, and the iris's top is hidden with the eyeball."""
+    if iris is None:
+        return np.zeros(len(upper))
+    (cx, cy), r = iris.centre, iris.radius
+    dx = upper[:, 0] - cx
+    top = cy - np.sqrt(np.clip(r * r - dx * dx, 0.0, None))
+    above = upper[:, 1] - top
+    return np.where((np.abs(dx) < r) & (above > 0.0), above + _IRIS_RIM_REACH + 0.5, 0.0)
 
 
 #: The painted eye (`paint_opened_eye`), RGB: a neutral dark-brown iris (the photo never showed

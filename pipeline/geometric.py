@@ -46,6 +46,7 @@ from core.images import check_rgb8
 from pipeline.eyes import (
     Iris,
     analyse_eye,
+    iris_above_lid,
     iris_from_landmarks,
     lash_heights,
     paint_opened_eye,
@@ -109,7 +110,9 @@ class PreviewSettings:
     (the near side of a turn), an outline across the band is drawn back at the photo's steepness
     and the photo's own fine detail is laid 1:1 over the band's colour at the photo's resolution,
     not each photo row smeared into a streak (`reconstruction.rim_skin`, docs/RIM_SKIN.md; in
-    final images only, not in drag previews: `pipeline.photo.Canvas.quick`).
+    final images only, not in drag previews: `pipeline.photo.Canvas.quick`); deep_lids: where the
+    photo's iris reaches above the fitted upper lid (a deep-set eye), a shutting lid hides that
+    part like lashes and reads its skin from above it (`eyes.iris_above_lid`, docs/DEEP_LIDS.md).
     """
 
     raster_scale: float = 0.5
@@ -125,6 +128,7 @@ class PreviewSettings:
     lash_fringe: bool = True
     smooth_lids: bool = True
     rim_skin: bool = True
+    deep_lids: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -222,6 +226,7 @@ class GeometricRenderer:
         corners = points[layout.triangles, :2]  # (F, 3, 2)
         for arr in (source, points, grid_x, grid_y, corners):
             arr.setflags(write=False)
+        irises = self._irises(source, points)
         return PreviewState(
             source=source,
             coeffs=source_coeffs,
@@ -231,13 +236,22 @@ class GeometricRenderer:
             grid_x=grid_x,
             grid_y=grid_y,
             mouth=analyse_mouth(source, points[layout.mouth[0], :2], points[layout.mouth[1], :2]),
-            irises=self._irises(source, points),
-            lashes=tuple(lash_heights(source, points[u, :2]) for u, _ in layout.eyes),
+            irises=irises,
+            lashes=tuple(
+                self._lashes(source, points[u, :2], iris)
+                for (u, _), iris in zip(layout.eyes, irises, strict=True)
+            ),
             lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes]),
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
         )
+
+    def _lashes(self, source: np.ndarray, upper: np.ndarray, iris: Iris | None) -> np.ndarray:
+        """(K,) what a shutting lid hides above the fitted upper lid (K, 2): the lash run and, with
+        `deep_lids`, the iris's top above it (`eyes.iris_above_lid`)."""
+        lashes = lash_heights(source, upper)
+        return np.maximum(lashes, iris_above_lid(iris, upper)) if self.settings.deep_lids else lashes
 
     def _irises(self, source: np.ndarray, points: np.ndarray) -> tuple[Iris | None, ...]:
         """Each eye's iris: MediaPipe's iris points re-detected on the crop (the fitted mesh's lids
