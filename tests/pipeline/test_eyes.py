@@ -16,6 +16,7 @@ from pipeline.eyes import (
     STRAIGHT_AHEAD,
     Iris,
     gaze_from_landmarks,
+    iris_above_lid,
     lash_heights,
     paint_opened_eye,
     refine_eye_flow,
@@ -214,3 +215,21 @@ def test_shut_eyes_with_mascara_show_a_lid_not_a_black_band(shared_data, registr
     for u, lo in engine.renderer.projector.layout.eyes:
         upper, lower = (state.crop_transform.inverse_points(points[i, :2]) for i in (u, lo))
         assert _dark_band(state.image, out, upper, lower) <= 4.0
+
+
+def _flat_lid(y: float) -> np.ndarray:
+    xs = np.linspace(100.0, 140.0, 9)
+    return np.stack([xs, np.full_like(xs, y)], axis=1)
+
+
+def test_iris_above_lid_is_the_iris_top_above_the_fitted_lid_plus_its_rim():
+    # Iris centred at x 120, top at y 50: 3 px above a flat lid at y 53 in its middle, 0 beside it.
+    heights = iris_above_lid(Iris(np.array([120.0, 58.0]), 8.0), _flat_lid(53.0))
+    assert heights[4] == pytest.approx(3.0 + 1.5)
+    assert heights[0] == 0.0 and heights[-1] == 0.0  # x 100 and 140: outside the disc
+    assert np.all(np.diff(heights[:5]) >= 0.0) and np.all(np.diff(heights[4:]) <= 0.0)
+
+
+def test_iris_above_lid_is_zero_where_the_lid_lies_on_or_above_the_iris_or_none_is_known():
+    assert not iris_above_lid(Iris(np.array([120.0, 58.0]), 8.0), _flat_lid(48.0)).any()
+    assert not iris_above_lid(None, _flat_lid(53.0)).any()
