@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -198,3 +199,63 @@ def test_the_analysis_finds_photos_with_upper_teeth_only(
     registry = EngineRegistry(fast=False)
     state = prepare_photo(shared_data / "images" / name, registry=registry)
     assert state.engine_state(registry.geometric(state.backend)).mouth.upper_teeth_only is upper_only
+
+
+def _warm_mouth(teeth: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A (128, 128, 3) warm, soft photo's mouth: red lips around a dark opening, with two lower
+    teeth as warm as the baby's of GFPGAN's photo (max - min channel 70, over the absolute test's
+    limit) when `teeth`; and its inner lip curves."""
+    xs = np.linspace(40.0, 88.0, 13)
+    bulge = 6.0 * np.sin(np.linspace(0.0, np.pi, 13))
+    upper, lower = (np.stack([xs, 60.0 + sign * bulge], axis=1) for sign in (-1.0, 1.0))
+    image = np.empty((128, 128, 3), np.uint8)
+    image[...] = (230, 185, 150)  # skin
+    grid_x, grid_y = np.meshgrid(np.arange(128.0), np.arange(128.0))
+    top, bottom = np.interp(grid_x, xs, upper[:, 1]), np.interp(grid_x, xs, lower[:, 1])
+    across = (grid_x >= 40) & (grid_x <= 88)
+    image[across & (grid_y > top - 7) & (grid_y < bottom + 7)] = (150, 75, 55)  # lips
+    image[across & (grid_y >= top) & (grid_y <= bottom)] = (60, 25, 20)  # the dark opening
+    if teeth:
+        image[(np.abs(grid_x - 64) < 10) & (grid_y > 60) & (grid_y <= bottom)] = (205, 160, 135)
+    return cv2.GaussianBlur(image, (0, 0), 0.8), upper, lower
+
+
+def test_warm_lower_teeth_are_read_against_the_lips() -> None:
+    from pipeline.mouth import analyse_mouth
+
+    image, upper, lower = _warm_mouth(teeth=True)
+    assert analyse_mouth(image, upper, lower).teeth is None  # the absolute test alone: no teeth
+    interior = analyse_mouth(image, upper, lower, relative_teeth=True)
+    assert interior.teeth is not None and interior.lower_teeth and not interior.upper_teeth_only
+    assert interior.teeth.max() - interior.teeth.min() > 50.0  # the photo's own warm colour
+
+
+def test_a_dark_opening_or_grey_lips_get_no_teeth_against_the_lips() -> None:
+    from pipeline.mouth import analyse_mouth
+
+    image, upper, lower = _warm_mouth(teeth=False)
+    assert analyse_mouth(image, upper, lower, relative_teeth=True).teeth is None
+    # Black and white (its teeth under the absolute test's luma): no colour to read teeth by.
+    grey = 0.7 * _warm_mouth(teeth=True)[0].mean(axis=2, keepdims=True)
+    grey = np.repeat(grey, 3, axis=2).astype(np.uint8)
+    assert analyse_mouth(grey, upper, lower, relative_teeth=True).teeth is None
+
+
+@pytest.mark.realdata
+def test_the_baby_of_a_soft_warm_photo_shows_lower_teeth(shared_data: Path) -> None:
+    """GFPGAN's baby (two lower teeth, RGB about 211/161/138): read with teeth and lower teeth
+    when teeth are read against the lips (`PreviewSettings.own_teeth`), without them otherwise."""
+    import dataclasses
+
+    from pipeline import EngineRegistry, prepare_photo
+
+    for own in (False, True):
+        registry = EngineRegistry(fast=False)
+        state = prepare_photo(
+            shared_data / "images" / "TencentARC__GFPGAN__Justin_Timberlake_crop.png", registry=registry
+        )
+        renderer = registry.geometric(state.backend).renderer
+        renderer.settings = dataclasses.replace(renderer.settings, own_teeth=own)
+        mouth = state.engine_state(registry.geometric(state.backend)).mouth
+        assert (mouth.teeth is not None) is own
+        assert (mouth.teeth is not None and not mouth.upper_teeth_only) is own
