@@ -1,7 +1,7 @@
 """Teeth read against the lips (`PreviewSettings.own_teeth`): agreement with labels, figures, a sheet.
 
     python benchmarks/own_teeth_sheet.py --agreement [--images DIR]
-    python benchmarks/own_teeth_sheet.py [-o docs/own_teeth_sheet.jpg] [--base main] [--images DIR]
+    python benchmarks/own_teeth_sheet.py [-o docs/own_teeth_round2_sheet.jpg] [--base main] [--images DIR]
 
 `--agreement` reads every photo labelled in docs/OWN_TEETH.md with the mouth analysis as it is
 (`analyse_mouth`, `relative_teeth` off) and with teeth read against the lips (on): per photo the
@@ -42,8 +42,9 @@ from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E
 BABY = "TencentARC__GFPGAN__Justin_Timberlake_crop.png"
 #: The colour of the baby's teeth in the input (rule b), and how far a teeth pixel may lie from it.
 BABY_TEETH, TEETH_DISTANCE = np.array([211.0, 161.0, 138.0]), 45.0
-#: Photos whose reading changes with `own_teeth` (`--agreement`).
-CHANGED = (BABY, "deepinsight__insightface__7242.jpg")
+#: Photos whose reading changes with `own_teeth` (`--agreement`): the baby, dim teeth, and two front
+#: teeth under the upper lip of a wide-open mouth.
+CHANGED = (BABY, "deepinsight__insightface__7242.jpg", "YadiraF__DECA__image02673.png")
 #: Photos whose reading does not change: must render pixel for pixel as the base.
 UNCHANGED = (
     "serengil__deepface__img1.jpg",  # both rows of teeth
@@ -139,7 +140,7 @@ def _read(folder: Path, name: str, k: int) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "own_teeth_sheet.jpg")
+    parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "own_teeth_round2_sheet.jpg")
     parser.add_argument("--base", default="main", help="the commit rendered as 'main'")
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
     parser.add_argument("--agreement", action="store_true", help="only rule (a), (d) and (e)'s figures")

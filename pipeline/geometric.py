@@ -111,7 +111,8 @@ class PreviewSettings:
     not each photo row smeared into a streak (`reconstruction.rim_skin`, docs/RIM_SKIN.md; in
     final images only, not in drag previews: `pipeline.photo.Canvas.quick`); own_teeth: where
     nothing in the opening is bright and little saturated (a warm, soft or dim photo), teeth are
-    read against the lips (`mouth.analyse_mouth`), off by default (docs/OWN_TEETH.md).
+    read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
+    (`mouth.analyse_mouth`; docs/OWN_TEETH.md).
     """
 
     raster_scale: float = 0.5
@@ -127,7 +128,7 @@ class PreviewSettings:
     lash_fringe: bool = True
     smooth_lids: bool = True
     rim_skin: bool = True
-    own_teeth: bool = False
+    own_teeth: bool = True
 
 
 # ------------------------------------------------------------------------------------------------

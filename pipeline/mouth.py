@@ -56,6 +56,10 @@ _LIP_BAND = (0.02, 0.08)
 #: teeth (often in the upper lip's shadow) by the second of each.
 _LIP_LIGHTER = ((1.25, 10.0), (1.1, 5.0))
 _LIP_WHITER = (0.6, 0.75)
+#: A wide-open mouth (the opening mid-mouth at least [0] mouth widths tall) shows its front teeth
+#: when they cover [1] of its upper rim's middle: the top [2] of the opening, the central [3] of
+#: the mouth (`_front_teeth`).
+_FRONT_TEETH = (0.4, 0.25, 0.35, 0.4)
 #: Reach (Gaussian sigmas, in mouth widths) of the skin around a mouth corner that moves with it:
 #: towards the middle of the mouth (short: the lips' middle keeps its own motion), away from it, across.
 CORNER_REACH = (0.12, 0.3, 0.25)
@@ -139,11 +143,22 @@ def analyse_mouth(
     # Teeth pixels: bright and little saturated (`toothy`), or, in the lower part, a little less so
     # (`lower_toothy`); read against the lips instead where nothing in the opening is that.
     toothy, lower_toothy = (luma > 135.0) & (chroma < 70.0), (luma > 100.0) & (chroma < 55.0)
-    if relative_teeth and (toothy & inside).sum() < _TEETH_AREA * opened.sum() * _ROWS:
+    enough = _TEETH_AREA * opened.sum() * _ROWS
+    few = (toothy & inside).sum() < enough
+    beside = None
+    if relative_teeth and few:
         lips = _lip_colours(source, frame, xs, top, bottom, right - left)
         beside = _teeth_beside_lips(luma, chroma, lips)
-        if beside is not None and (beside[0] & inside).sum() >= _TEETH_AREA * opened.sum() * _ROWS:
+        if beside is not None and (beside[0] & inside).sum() >= enough:
             toothy, lower_toothy = beside
+        else:
+            beside = None
+    front = (
+        relative_teeth
+        and few
+        and beside is None
+        and _front_teeth(toothy & inside, t, across, gap, right - left)
+    )
     smooth = cv2.GaussianBlur(luma, (1, 5), 0, sigmaY=1.2)
     # The darkest row between the lips' own edges (the outer rows are lip), below the upper teeth's
     # roots (the dark just under the upper lip is its shadow, not the gap between the teeth).
@@ -180,7 +195,7 @@ def analyse_mouth(
     dark = opened & (luma < np.percentile(luma[:, gap >= 1.5], 15) + 10.0) & (luma < 90.0)
     cavity = np.median(colours[dark], axis=0) if dark.sum() >= 6 else None
     bright = inside & toothy
-    teeth = np.median(colours[bright], axis=0) if bright.sum() >= _TEETH_AREA * opened.sum() * _ROWS else None
+    teeth = np.median(colours[bright], axis=0) if bright.sum() >= enough or front else None
     central = usable & (np.abs(across - 0.5) < 0.25)  # where lower teeth would show
     below = (t > split[None, :] + 0.1) & (t < 0.9) & central[None, :]  # under the gap, off the lip
     lower_teeth = bool((bright & below).sum() >= 0.1 * max((opened & below).sum(), 1) > 0)
@@ -191,6 +206,8 @@ def analyse_mouth(
     lower_bright = lower_part & lower_toothy
     share = lower_bright.sum(axis=0) / np.maximum(lower_part.sum(axis=0), 1)
     share = np.convolve(np.pad(share, 1, mode="edge"), np.ones(3) / 3.0, mode="valid")
+    if beside is not None:
+        split, share = _soft_lower_teeth(split, share, gap)
     return MouthInterior(
         across,
         split.astype(np.float64),
@@ -199,6 +216,33 @@ def analyse_mouth(
         lower_teeth,
         share if teeth is not None else None,
     )
+
+
+def _front_teeth(teeth: np.ndarray, t: np.ndarray, across: np.ndarray, gap: np.ndarray, width: float) -> bool:
+    """Whether a wide-open mouth shows its front teeth: the (R, K) teeth samples `teeth` (rows `t`
+    (R, 1) down the opening, columns `across` (K,), `gap` (K,) crop pixels tall, `width` the
+    mouth's) cover `_FRONT_TEETH` [1] of its upper rim's middle, though few of the whole opening
+    (a scream's two incisors under the upper lip, over a deep mouth and tongue)."""
+    tall, share, rim, middle = _FRONT_TEETH
+    central = np.abs(across - 0.5) < 0.5 * middle
+    if not central.any() or float(np.median(gap[central])) < tall * width:
+        return False
+    upper_rim = (t < rim) & central[None, :]
+    return bool(teeth[upper_rim].mean() >= share)
+
+
+def _soft_lower_teeth(split: np.ndarray, share: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`split` and lower `share` (K,) of lower teeth read against the lips (a soft photo): at the
+    crop's resolution their edges are a crop pixel soft, and read where they are plain they end a
+    pixel early. The kept part reaches a column further along the mouth, and in the columns that
+    keep it (`pipeline.mouth_paint._lower_rim` keeps from a share of 0.15) starts a crop pixel
+    higher, in the photo's dark: the painted rim, whose coverage ramps a pixel either side of it,
+    then stays off the teeth."""
+    share = np.lib.stride_tricks.sliding_window_view(np.pad(share, 1, mode="edge"), 3).max(axis=1)
+    keep = np.clip((share - 0.15) / 0.2, 0.0, 1.0)
+    keep = np.convolve(np.pad(keep, 2, mode="edge"), np.ones(5) / 5.0, mode="valid")
+    higher = np.maximum(split - keep / np.maximum(gap, 1.0), 0.0)
+    return np.where(split < 1.0, higher, split), share
 
 
 def _lip_colours(
