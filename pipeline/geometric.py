@@ -109,7 +109,10 @@ class PreviewSettings:
     (the near side of a turn), an outline across the band is drawn back at the photo's steepness
     and the photo's own fine detail is laid 1:1 over the band's colour at the photo's resolution,
     not each photo row smeared into a streak (`reconstruction.rim_skin`, docs/RIM_SKIN.md; in
-    final images only, not in drag previews: `pipeline.photo.Canvas.quick`).
+    final images only, not in drag previews: `pipeline.photo.Canvas.quick`); own_teeth: where
+    nothing in the opening is bright and little saturated (a warm, soft or dim photo), teeth are
+    read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
+    (`mouth.analyse_mouth`; docs/OWN_TEETH.md).
     """
 
     raster_scale: float = 0.5
@@ -125,6 +128,7 @@ class PreviewSettings:
     lash_fringe: bool = True
     smooth_lids: bool = True
     rim_skin: bool = True
+    own_teeth: bool = True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -230,7 +234,9 @@ class GeometricRenderer:
             exposure=float(np.clip(exposure, 0.4, 1.6)),
             grid_x=grid_x,
             grid_y=grid_y,
-            mouth=analyse_mouth(source, points[layout.mouth[0], :2], points[layout.mouth[1], :2]),
+            mouth=analyse_mouth(
+                source, points[layout.mouth[0], :2], points[layout.mouth[1], :2], self.settings.own_teeth
+            ),
             irises=self._irises(source, points),
             lashes=tuple(lash_heights(source, points[u, :2]) for u, _ in layout.eyes),
             lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes]),

@@ -47,6 +47,19 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _COLUMNS, _ROWS = 24, 32
 #: A gap between the teeth is darker than the rows above and below it by at least this much luma.
 _VALLEY = 12.0
+#: The photo shows teeth when they cover at least this share of its opening's samples.
+_TEETH_AREA = 0.08
+#: The lips around the opening are read this far outside its inner lip curves (mouth widths).
+_LIP_BAND = (0.02, 0.08)
+#: Teeth read against the lips: luma above `_LIP_LIGHTER[0]` times the lighter lip's plus
+#: `_LIP_LIGHTER[1]`, and a saturation (chroma / luma) under `_LIP_WHITER` times the lips'; lower
+#: teeth (often in the upper lip's shadow) by the second of each.
+_LIP_LIGHTER = ((1.25, 10.0), (1.1, 5.0))
+_LIP_WHITER = (0.6, 0.75)
+#: A wide-open mouth (the opening mid-mouth at least [0] mouth widths tall) shows its front teeth
+#: when they cover [1] of its upper rim's middle: the top [2] of the opening, the central [3] of
+#: the mouth (`_front_teeth`).
+_FRONT_TEETH = (0.4, 0.25, 0.35, 0.4)
 #: Reach (Gaussian sigmas, in mouth widths) of the skin around a mouth corner that moves with it:
 #: towards the middle of the mouth (short: the lips' middle keeps its own motion), away from it, across.
 CORNER_REACH = (0.12, 0.3, 0.25)
@@ -96,11 +109,15 @@ def corners_x(upper: np.ndarray) -> tuple[float, float]:
     return left, max(right, left + 1.0)
 
 
-def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> MouthInterior:
+def analyse_mouth(
+    source: np.ndarray, upper: np.ndarray, lower: np.ndarray, relative_teeth: bool = False
+) -> MouthInterior:
     """Read the (H, W, 3) uint8 photo between its inner lip curves `upper`, `lower` (K, 2).
 
     The columns are the mouth's own (`MouthFrame`): on a rolled head the read positions are
-    carried out of its level frame into the crop."""
+    carried out of its level frame into the crop. Teeth are bright and little saturated; where
+    none are that (a warm, soft or dim photo), with `relative_teeth` they are what is much lighter
+    and less saturated than the lips around the opening (`_teeth_beside_lips`, docs/OWN_TEETH.md)."""
     frame = MouthFrame.of_lips(upper)
     if not frame.is_level:
         upper, lower = frame.curve_to_level(upper), frame.curve_to_level(lower)
@@ -120,6 +137,28 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
     colours = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     colours = colours.astype(np.float32)  # (R, K, 3)
     luma = colours @ _LUMA
+    chroma = colours.max(axis=2) - colours.min(axis=2)
+    opened = gap[None, :] >= 1.5
+    inside = opened & (t > 0.05) & (t < 0.95)
+    # Teeth pixels: bright and little saturated (`toothy`), or, in the lower part, a little less so
+    # (`lower_toothy`); read against the lips instead where nothing in the opening is that.
+    toothy, lower_toothy = (luma > 135.0) & (chroma < 70.0), (luma > 100.0) & (chroma < 55.0)
+    enough = _TEETH_AREA * opened.sum() * _ROWS
+    few = (toothy & inside).sum() < enough
+    beside = None
+    if relative_teeth and few:
+        lips = _lip_colours(source, frame, xs, top, bottom, right - left)
+        beside = _teeth_beside_lips(luma, chroma, lips)
+        if beside is not None and (beside[0] & inside).sum() >= enough:
+            toothy, lower_toothy = beside
+        else:
+            beside = None
+    front = (
+        relative_teeth
+        and few
+        and beside is None
+        and _front_teeth(toothy & inside, t, across, gap, right - left)
+    )
     smooth = cv2.GaussianBlur(luma, (1, 5), 0, sigmaY=1.2)
     # The darkest row between the lips' own edges (the outer rows are lip), below the upper teeth's
     # roots (the dark just under the upper lip is its shadow, not the gap between the teeth).
@@ -144,8 +183,7 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
     split = np.maximum(t[end, 0] - 1.0 / np.maximum(gap, 1.0), t[darkest, 0])
     # Teeth down to the lower lip with no gap below them are the upper teeth (a smile's): all of
     # the opening hangs from the upper lip.
-    chroma = colours.max(axis=2) - colours.min(axis=2)
-    hangs = (((luma > 135.0) & (chroma < 70.0)).mean(axis=0) > 0.5) & ~usable & (gap >= 3.0)
+    hangs = (toothy.mean(axis=0) > 0.5) & ~usable & (gap >= 3.0)
     split[hangs] = 1.0
     usable |= hangs
     # Columns without a readable gap (the corners, lips touching) take their neighbours' split.
@@ -154,11 +192,10 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
     split[np.lib.stride_tricks.sliding_window_view(np.pad(hangs, 2), 5).any(axis=1)] = 1.0
     split = np.convolve(np.pad(split, 2, mode="edge"), np.ones(5) / 5.0, mode="valid")
     # Colours of what the photo shows: its dark gap, and teeth (bright, little saturated).
-    opened = gap[None, :] >= 1.5
     dark = opened & (luma < np.percentile(luma[:, gap >= 1.5], 15) + 10.0) & (luma < 90.0)
     cavity = np.median(colours[dark], axis=0) if dark.sum() >= 6 else None
-    bright = opened & (luma > 135.0) & (chroma < 70.0) & (t > 0.05) & (t < 0.95)
-    teeth = np.median(colours[bright], axis=0) if bright.sum() >= 0.08 * opened.sum() * _ROWS else None
+    bright = inside & toothy
+    teeth = np.median(colours[bright], axis=0) if bright.sum() >= enough or front else None
     central = usable & (np.abs(across - 0.5) < 0.25)  # where lower teeth would show
     below = (t > split[None, :] + 0.1) & (t < 0.9) & central[None, :]  # under the gap, off the lip
     lower_teeth = bool((bright & below).sum() >= 0.1 * max((opened & below).sum(), 1) > 0)
@@ -166,9 +203,11 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
     # thin strip on the lip's edge, in the upper lip's shadow (less bright than the upper teeth, but
     # less saturated than the lip).
     lower_part = opened & (t > split[None, :])
-    lower_bright = lower_part & (luma > 100.0) & (chroma < 55.0)
+    lower_bright = lower_part & lower_toothy
     share = lower_bright.sum(axis=0) / np.maximum(lower_part.sum(axis=0), 1)
     share = np.convolve(np.pad(share, 1, mode="edge"), np.ones(3) / 3.0, mode="valid")
+    if beside is not None:
+        split, share = _soft_lower_teeth(split, share, gap)
     return MouthInterior(
         across,
         split.astype(np.float64),
@@ -177,6 +216,71 @@ def analyse_mouth(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> M
         lower_teeth,
         share if teeth is not None else None,
     )
+
+
+def _front_teeth(teeth: np.ndarray, t: np.ndarray, across: np.ndarray, gap: np.ndarray, width: float) -> bool:
+    """Whether a wide-open mouth shows its front teeth: the (R, K) teeth samples `teeth` (rows `t`
+    (R, 1) down the opening, columns `across` (K,), `gap` (K,) crop pixels tall, `width` the
+    mouth's) cover `_FRONT_TEETH` [1] of its upper rim's middle, though few of the whole opening
+    (a scream's two incisors under the upper lip, over a deep mouth and tongue)."""
+    tall, share, rim, middle = _FRONT_TEETH
+    central = np.abs(across - 0.5) < 0.5 * middle
+    if not central.any() or float(np.median(gap[central])) < tall * width:
+        return False
+    upper_rim = (t < rim) & central[None, :]
+    return bool(teeth[upper_rim].mean() >= share)
+
+
+def _soft_lower_teeth(split: np.ndarray, share: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`split` and lower `share` (K,) of lower teeth read against the lips (a soft photo): at the
+    crop's resolution their edges are a crop pixel soft, and read where they are plain they end a
+    pixel early. The kept part reaches a column further along the mouth, and in the columns that
+    keep it (`pipeline.mouth_paint._lower_rim` keeps from a share of 0.15) starts a crop pixel
+    higher, in the photo's dark: the painted rim, whose coverage ramps a pixel either side of it,
+    then stays off the teeth."""
+    share = np.lib.stride_tricks.sliding_window_view(np.pad(share, 1, mode="edge"), 3).max(axis=1)
+    keep = np.clip((share - 0.15) / 0.2, 0.0, 1.0)
+    keep = np.convolve(np.pad(keep, 2, mode="edge"), np.ones(5) / 5.0, mode="valid")
+    higher = np.maximum(split - keep / np.maximum(gap, 1.0), 0.0)
+    return np.where(split < 1.0, higher, split), share
+
+
+def _lip_colours(
+    source: np.ndarray, frame: MouthFrame, xs: np.ndarray, top: np.ndarray, bottom: np.ndarray, width: float
+) -> np.ndarray:
+    """(2, B, K, 3) float32 RGB of the upper and lower lip at columns `xs` (the level frame's),
+    in B bands `_LIP_BAND` mouth widths outside the inner lip curves' y `top`, `bottom` (K,)."""
+    offsets = np.linspace(*_LIP_BAND, 4)[:, None] * width  # (B, 1)
+    map_y = np.concatenate([top[None, :] - offsets, bottom[None, :] + offsets]).astype(np.float32)
+    map_x = np.broadcast_to(xs[None, :], map_y.shape).astype(np.float32)
+    if not frame.is_level:
+        map_x, map_y = (a.astype(np.float32) for a in frame.from_level(map_x.astype(np.float64), map_y))
+    lips = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return lips.astype(np.float32).reshape(2, len(offsets), len(xs), 3)
+
+
+def _teeth_beside_lips(
+    luma: np.ndarray, chroma: np.ndarray, lips: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(R, K) teeth pixels of an opening's `luma`, `chroma` read against its `lips` (`_lip_colours`),
+    and the looser ones of its lower part; None when the lips cannot be read.
+
+    Per column, the lighter of the two lips (its bands' mean luma) sets how light teeth must be:
+    a light lower band there is skin or a wet lip's shine, and what shows between the lips is then
+    no lighter than it (a ramp into the lip, not teeth). Saturation is the lips' median over the
+    mouth's middle: teeth are white, lips red."""
+    lip_luma = lips @ _LUMA  # (2, B, K)
+    lip_chroma = lips.max(axis=3) - lips.min(axis=3)
+    middle = slice(lips.shape[2] // 5, lips.shape[2] - lips.shape[2] // 5)
+    lip_sat = float(np.median(lip_chroma[:, :, middle] / np.maximum(lip_luma[:, :, middle], 1.0)))
+    if lip_sat < 0.1:  # grey lips (a black-and-white photo): no colour to tell teeth by
+        return None
+    lighter = lip_luma.mean(axis=1).max(axis=0)[None, :]  # (1, K)
+    sat = chroma / np.maximum(luma, 1.0)
+    (scale, add), (lower_scale, lower_add) = _LIP_LIGHTER
+    teeth = (luma > scale * lighter + add) & (sat < _LIP_WHITER[0] * lip_sat)
+    lower = (luma > lower_scale * lighter + lower_add) & (sat < _LIP_WHITER[1] * lip_sat)
+    return teeth, lower
 
 
 @dataclass(frozen=True)

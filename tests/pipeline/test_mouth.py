@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -198,3 +199,134 @@ def test_the_analysis_finds_photos_with_upper_teeth_only(
     registry = EngineRegistry(fast=False)
     state = prepare_photo(shared_data / "images" / name, registry=registry)
     assert state.engine_state(registry.geometric(state.backend)).mouth.upper_teeth_only is upper_only
+
+
+def _warm_mouth(teeth: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A (128, 128, 3) warm, soft photo's mouth: red lips around a dark opening, with two lower
+    teeth as warm as the baby's of GFPGAN's photo (max - min channel 70, over the absolute test's
+    limit) when `teeth`; and its inner lip curves."""
+    xs = np.linspace(40.0, 88.0, 13)
+    bulge = 6.0 * np.sin(np.linspace(0.0, np.pi, 13))
+    upper, lower = (np.stack([xs, 60.0 + sign * bulge], axis=1) for sign in (-1.0, 1.0))
+    image = np.empty((128, 128, 3), np.uint8)
+    image[...] = (230, 185, 150)  # skin
+    grid_x, grid_y = np.meshgrid(np.arange(128.0), np.arange(128.0))
+    top, bottom = np.interp(grid_x, xs, upper[:, 1]), np.interp(grid_x, xs, lower[:, 1])
+    across = (grid_x >= 40) & (grid_x <= 88)
+    image[across & (grid_y > top - 7) & (grid_y < bottom + 7)] = (150, 75, 55)  # lips
+    image[across & (grid_y >= top) & (grid_y <= bottom)] = (60, 25, 20)  # the dark opening
+    if teeth:
+        image[(np.abs(grid_x - 64) < 10) & (grid_y > 60) & (grid_y <= bottom)] = (205, 160, 135)
+    return cv2.GaussianBlur(image, (0, 0), 0.8), upper, lower
+
+
+def test_warm_lower_teeth_are_read_against_the_lips() -> None:
+    from pipeline.mouth import analyse_mouth
+
+    image, upper, lower = _warm_mouth(teeth=True)
+    assert analyse_mouth(image, upper, lower).teeth is None  # the absolute test alone: no teeth
+    interior = analyse_mouth(image, upper, lower, relative_teeth=True)
+    assert interior.teeth is not None and interior.lower_teeth and not interior.upper_teeth_only
+    assert interior.teeth.max() - interior.teeth.min() > 50.0  # the photo's own warm colour
+
+
+def test_a_dark_opening_or_grey_lips_get_no_teeth_against_the_lips() -> None:
+    from pipeline.mouth import analyse_mouth
+
+    image, upper, lower = _warm_mouth(teeth=False)
+    assert analyse_mouth(image, upper, lower, relative_teeth=True).teeth is None
+    # Black and white (its teeth under the absolute test's luma): no colour to read teeth by.
+    grey = 0.7 * _warm_mouth(teeth=True)[0].mean(axis=2, keepdims=True)
+    grey = np.repeat(grey, 3, axis=2).astype(np.uint8)
+    assert analyse_mouth(grey, upper, lower, relative_teeth=True).teeth is None
+
+
+@pytest.mark.realdata
+def test_the_baby_of_a_soft_warm_photo_shows_lower_teeth(shared_data: Path) -> None:
+    """GFPGAN's baby (two lower teeth, RGB about 211/161/138): read with teeth and lower teeth
+    when teeth are read against the lips (`PreviewSettings.own_teeth`), without them otherwise."""
+    import dataclasses
+
+    from pipeline import EngineRegistry, prepare_photo
+
+    for own in (False, True):
+        registry = EngineRegistry(fast=False)
+        state = prepare_photo(
+            shared_data / "images" / "TencentARC__GFPGAN__Justin_Timberlake_crop.png", registry=registry
+        )
+        renderer = registry.geometric(state.backend).renderer
+        renderer.settings = dataclasses.replace(renderer.settings, own_teeth=own)
+        mouth = state.engine_state(registry.geometric(state.backend)).mouth
+        assert (mouth.teeth is not None) is own
+        assert (mouth.teeth is not None and not mouth.upper_teeth_only) is own
+
+
+def test_own_teeth_is_on_by_default() -> None:
+    """Teeth read against the lips passed its rule in round 2 (docs/OWN_TEETH.md)."""
+    from pipeline.geometric import PreviewSettings
+
+    assert PreviewSettings().own_teeth
+
+
+def _screaming_mouth(front: bool, shine: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A (128, 128, 3) photo of a wide-open mouth (30 px tall, 48 wide) over a dark red inside,
+    with two small front teeth under the upper lip's middle when `front` (3-4 % of the opening),
+    or a light spot low on the tongue when `shine`; and its inner lip curves."""
+    xs = np.linspace(40.0, 88.0, 13)
+    bulge = np.sin(np.linspace(0.0, np.pi, 13))
+    upper = np.stack([xs, 50.0 - 4.0 * bulge], axis=1)
+    lower = np.stack([xs, 50.0 + 26.0 * bulge], axis=1)
+    image = np.empty((128, 128, 3), np.uint8)
+    image[...] = (225, 170, 140)  # skin
+    grid_x, grid_y = np.meshgrid(np.arange(128.0), np.arange(128.0))
+    top, bottom = np.interp(grid_x, xs, upper[:, 1]), np.interp(grid_x, xs, lower[:, 1])
+    across = (grid_x >= 40) & (grid_x <= 88)
+    image[across & (grid_y > top - 6) & (grid_y < bottom + 6)] = (170, 90, 80)  # lips
+    image[across & (grid_y >= top) & (grid_y <= bottom)] = (90, 30, 30)  # the inside
+    if front:
+        image[(np.abs(grid_x - 64) < 6) & (grid_y >= top) & (grid_y < top + 6)] = (235, 230, 215)
+    if shine:
+        image[(np.abs(grid_x - 64) < 6) & (grid_y > bottom - 9) & (grid_y < bottom - 3)] = (235, 230, 215)
+    return cv2.GaussianBlur(image, (0, 0), 0.6), upper, lower
+
+
+def test_a_wide_open_mouths_front_teeth_are_read() -> None:
+    """Two incisors under the upper lip of a scream cover too little of the opening for the
+    absolute test; read as the upper rim's middle they are upper teeth (`relative_teeth` only)."""
+    from pipeline.mouth import analyse_mouth
+
+    image, upper, lower = _screaming_mouth(front=True)
+    assert analyse_mouth(image, upper, lower).teeth is None
+    interior = analyse_mouth(image, upper, lower, relative_teeth=True)
+    assert interior.teeth is not None and interior.upper_teeth_only
+    assert interior.teeth.min() > 180.0  # the teeth's colour, not the inside's
+    for front, shine in ((False, False), (False, True)):  # no teeth; a light spot low on the tongue
+        image, upper, lower = _screaming_mouth(front, shine)
+        assert analyse_mouth(image, upper, lower, relative_teeth=True).teeth is None
+
+
+def test_soft_lower_teeth_are_kept_a_pixel_further() -> None:
+    """Lower teeth read against the lips: the kept part reaches a column further along the mouth
+    and, where it is kept, starts a crop pixel higher (10 px tall opening: 0.1 of it)."""
+    from pipeline.mouth import _soft_lower_teeth
+
+    share = np.zeros(24)
+    share[9:15] = 0.8
+    split = np.full(24, 0.4)
+    split[0] = 1.0  # upper teeth down to the lower lip: all hangs from the upper lip
+    higher, wider = _soft_lower_teeth(split, share, np.full(24, 10.0))
+    assert wider[8] == wider[15] == 0.8 and wider[7] == wider[16] == 0.0
+    np.testing.assert_allclose(higher[10:14], 0.3)  # a pixel higher where the teeth are kept
+    assert higher[0] == 1.0 and np.all(higher[20:] == 0.4) and np.all(higher <= split)
+
+
+@pytest.mark.realdata
+def test_a_screams_two_front_teeth_are_read_as_upper_teeth(shared_data: Path) -> None:
+    """DECA's image02673: two incisors under the upper lip of a wide-open mouth."""
+    from pipeline import EngineRegistry, prepare_photo
+
+    registry = EngineRegistry(fast=False)
+    state = prepare_photo(shared_data / "images" / "YadiraF__DECA__image02673.png", registry=registry)
+    engine = registry.geometric(state.backend)
+    mouth = state.engine_state(engine).mouth
+    assert mouth.teeth is not None and mouth.upper_teeth_only
