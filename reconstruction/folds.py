@@ -14,6 +14,8 @@ the crop's resolution (`fold_boxes`), so the edge is placed to a crop pixel.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -23,6 +25,7 @@ __all__ = [
     "blend_across_folds",
     "fold_boxes",
     "fold_cells",
+    "node_grid",
     "sides_across_folds",
 ]
 
@@ -31,6 +34,14 @@ __all__ = [
 FOLD_GAP = 3.0
 #: ... if it is also this many times as long as the edges on either side of it.
 SPIKE = 2.5
+
+
+@functools.lru_cache(maxsize=8)
+def node_grid(h: int, w: int) -> np.ndarray:
+    """(h, w, 2) float32 (read-only): each node's own (x, y), made once per grid size."""
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
+    grid.flags.writeable = False
+    return grid
 
 
 def fold_cells(reads: np.ndarray, spacing: float = 1.0, gap: float = FOLD_GAP) -> np.ndarray:
@@ -73,13 +84,14 @@ def sides_across_folds(
     corners' interpolated motion, but never reads past its corners' reads towards the other side
     (that is the strip the fold hides); the first side's share is its corners' bilinear weight.
     """
-    m = np.asarray(motion, dtype=np.float64)
+    m = np.asarray(motion)
     h, w = m.shape[:2]
     x0 = np.clip(np.floor(u).astype(np.int64), 0, w - 2)
     y0 = np.clip(np.floor(v).astype(np.int64), 0, h - 2)
     fx, fy = np.clip(u - x0, 0.0, 1.0), np.clip(v - y0, 0.0, 1.0)
     index = ((y0, x0), (y0, x0 + 1), (y0 + 1, x0), (y0 + 1, x0 + 1))
-    moves = np.stack([m[iy, ix] for iy, ix in index], axis=1)  # (N, 4, 2)
+    # Only the N points' corners are gathered, then widened to float64 (the whole grid never is).
+    moves = np.stack([m[iy, ix] for iy, ix in index], axis=1).astype(np.float64)  # (N, 4, 2)
     reads = moves + np.stack([nodes[iy, ix] for iy, ix in index], axis=1)
     weights = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=1)  # (N, 4)
     dist = np.linalg.norm(reads[:, :, None, :] - reads[:, None, :, :], axis=-1)  # (N, 4, 4)
@@ -107,35 +119,27 @@ def sides_across_folds(
 
 
 def _points_in_folds(
-    folds: np.ndarray, shape: tuple[int, int], to_grid: np.ndarray
+    labels: np.ndarray, label: int, cells: np.ndarray, shape: tuple[int, int], to_grid: np.ndarray
 ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray, np.ndarray] | None:
-    """The pixels of a (H, W) region whose grid cell is a fold, looked for only in the region's part
-    around the fold cells: that part (rows, cols), its (h', w') bool mask and the points' grid
-    coordinates u, v (N,); None if there are none. to_grid: (2, 3) region pixel -> grid."""
-    ys, xs = np.nonzero(folds)
-    if len(ys) == 0:
-        return None
+    """The pixels of a (H, W) region whose grid cell belongs to fold `label` of `labels` (h, w),
+    looked for only in the region's part around that fold's cells (`cells`: their box x, y, width,
+    height): that part (rows, cols), its (h', w') bool mask and the points' grid coordinates u, v
+    (N,); None if there are none. to_grid: (2, 3) region pixel -> grid."""
+    cx, cy, cw, ch = (int(n) for n in cells)
     to_region = cv2.invertAffineTransform(to_grid)
-    corners = np.array(
-        [
-            [xs.min(), ys.min()],
-            [xs.max() + 1, ys.min()],
-            [xs.min(), ys.max() + 1],
-            [xs.max() + 1, ys.max() + 1],
-        ]
-    )
+    corners = np.array([[cx, cy], [cx + cw, cy], [cx, cy + ch], [cx + cw, cy + ch]])
     box = corners @ to_region[:, :2].T + to_region[:, 2]
     x0, y0 = (max(int(np.floor(v)) - 1, 0) for v in box.min(axis=0))
     x1, y1 = int(np.ceil(box[:, 0].max())) + 2, int(np.ceil(box[:, 1].max())) + 2
     x1, y1 = min(x1, shape[1]), min(y1, shape[0])
     if x1 <= x0 or y1 <= y0:
         return None
-    rows, cols = np.mgrid[y0:y1, x0:x1]
-    h, w = folds.shape  # cells; points past the outer nodes belong to the outer cells
+    rows, cols = np.arange(y0, y1)[:, None], np.arange(x0, x1)[None, :]
+    h, w = labels.shape  # cells; points past the outer nodes belong to the outer cells
     u = np.clip(to_grid[0, 0] * cols + to_grid[0, 1] * rows + to_grid[0, 2], 0.0, w)
     v = np.clip(to_grid[1, 0] * cols + to_grid[1, 1] * rows + to_grid[1, 2], 0.0, h)
     ix, iy = np.minimum(u.astype(np.int64), w - 1), np.minimum(v.astype(np.int64), h - 1)
-    inside = folds[iy, ix]
+    inside = labels[iy, ix] == label
     if not inside.any():
         return None
     return (slice(y0, y1), slice(x0, x1)), inside, u[inside], v[inside]
@@ -159,12 +163,11 @@ def blend_across_folds(
     """
     if not folds.any():
         return
-    h, w = flow.shape[:2]
-    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
+    grid = node_grid(*flow.shape[:2])
     # Each edge on its own (a nose and a mouth corner apart would span the whole face in one box).
-    count, labels = cv2.connectedComponents(folds.astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(folds.astype(np.uint8), connectivity=8)
     for label in range(1, count):
-        found = _points_in_folds(labels == label, out.shape[:2], to_grid)
+        found = _points_in_folds(labels, label, stats[label, :4], out.shape[:2], to_grid)
         if found is not None:
             _blend(out, photo, flow, grid, found, to_photo)
 
@@ -187,7 +190,10 @@ def _blend(
         # The points as rows of at most 4096 (remap takes fewer than 32767 rows).
         width = min(len(u), 4096)
         pad = -len(u) % width
-        maps = [np.pad(p.astype(np.float32), (0, pad), mode="edge").reshape(-1, width) for p in (px, py)]
+        maps = [np.empty(len(u) + pad, np.float32) for _ in (px, py)]
+        for p, padded in zip((px, py), maps, strict=True):
+            padded[: len(u)], padded[len(u) :] = p, p[-1]  # the last point repeated ("edge" padding)
+        maps = [padded.reshape(-1, width) for padded in maps]
         sampled = cv2.remap(photo, *maps, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         colours.append(sampled.reshape(-1, photo.shape[2])[: len(u)].astype(np.float32))
     blended = share[:, None] * colours[0] + (1.0 - share[:, None]) * colours[1]
