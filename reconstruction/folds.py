@@ -119,15 +119,19 @@ def sides_across_folds(
 
 
 def _points_in_folds(
-    labels: np.ndarray, label: int, cells: np.ndarray, shape: tuple[int, int], to_grid: np.ndarray
+    labels: np.ndarray,
+    label: int,
+    cells: tuple[int, int, int, int],
+    shape: tuple[int, int],
+    to_grid: np.ndarray,
 ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray, np.ndarray] | None:
     """The pixels of a (H, W) region whose grid cell belongs to fold `label` of `labels` (h, w),
-    looked for only in the region's part around that fold's cells (`cells`: their box x, y, width,
-    height): that part (rows, cols), its (h', w') bool mask and the points' grid coordinates u, v
-    (N,); None if there are none. to_grid: (2, 3) region pixel -> grid."""
-    cx, cy, cw, ch = (int(n) for n in cells)
+    looked for only in the region's part around that fold's cells (`cells`: their box x0, y0, x1,
+    y1, ends excluded): that part (rows, cols), its (h', w') bool mask and the points' grid
+    coordinates u, v (N,); None if there are none. to_grid: (2, 3) region pixel -> grid."""
+    cx0, cy0, cx1, cy1 = cells
     to_region = cv2.invertAffineTransform(to_grid)
-    corners = np.array([[cx, cy], [cx + cw, cy], [cx, cy + ch], [cx + cw, cy + ch]])
+    corners = np.array([[cx0, cy0], [cx1, cy0], [cx0, cy1], [cx1, cy1]])
     box = corners @ to_region[:, :2].T + to_region[:, 2]
     x0, y0 = (max(int(np.floor(v)) - 1, 0) for v in box.min(axis=0))
     x1, y1 = int(np.ceil(box[:, 0].max())) + 2, int(np.ceil(box[:, 1].max())) + 2
@@ -163,25 +167,34 @@ def blend_across_folds(
     """
     if not folds.any():
         return
-    grid = node_grid(*flow.shape[:2])
-    # Each edge on its own (a nose and a mouth corner apart would span the whole face in one box).
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(folds.astype(np.uint8), connectivity=8)
+    # Each edge on its own (a nose and a mouth corner apart would span the whole face in one box),
+    # its box from its own cells.
+    count, labels = cv2.connectedComponents(folds.astype(np.uint8), connectivity=8)
+    ys, xs = np.nonzero(labels)
+    owner = labels[ys, xs]
+    found = []
     for label in range(1, count):
-        found = _points_in_folds(labels, label, stats[label, :4], out.shape[:2], to_grid)
-        if found is not None:
-            _blend(out, photo, flow, grid, found, to_photo)
+        cx, cy = xs[owner == label], ys[owner == label]
+        cells = (int(cx.min()), int(cy.min()), int(cx.max()) + 1, int(cy.max()) + 1)
+        found.append(_points_in_folds(labels, label, cells, out.shape[:2], to_grid))
+    found = [f for f in found if f is not None]
+    if not found:
+        return
+    # Every point is drawn on its own: all edges' points in one batch (a few per edge).
+    u, v = np.concatenate([f[2] for f in found]), np.concatenate([f[3] for f in found])
+    colours = np.split(
+        _blend(photo, flow, u, v, to_photo, out.dtype), np.cumsum([len(f[2]) for f in found])[:-1]
+    )
+    for (part, inside, _, _), colour in zip(found, colours, strict=True):
+        region = out[part]
+        region[inside] = colour
 
 
 def _blend(
-    out: np.ndarray,
-    photo: np.ndarray,
-    flow: np.ndarray,
-    grid: np.ndarray,
-    found: tuple[tuple[slice, slice], np.ndarray, np.ndarray, np.ndarray],
-    to_photo: np.ndarray,
-) -> None:
-    """`blend_across_folds` for the pixels `found` by `_points_in_folds` around one edge."""
-    part, inside, u, v = found
+    photo: np.ndarray, flow: np.ndarray, u: np.ndarray, v: np.ndarray, to_photo: np.ndarray, dtype: np.dtype
+) -> np.ndarray:
+    """(N, 3) `blend_across_folds`'s colours of N points (u, v) (grid coordinates) in fold cells."""
+    grid = node_grid(*flow.shape[:2])
     first, second, share = sides_across_folds(flow, grid, u, v, np.stack([u, v], axis=1))
     colours = []
     for read in (first, second):
@@ -197,8 +210,7 @@ def _blend(
         sampled = cv2.remap(photo, *maps, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         colours.append(sampled.reshape(-1, photo.shape[2])[: len(u)].astype(np.float32))
     blended = share[:, None] * colours[0] + (1.0 - share[:, None]) * colours[1]
-    region = out[part]
-    region[inside] = np.clip(blended + 0.5, 0, 255).astype(out.dtype)
+    return np.clip(blended + 0.5, 0, 255).astype(dtype)
 
 
 def fold_boxes(
