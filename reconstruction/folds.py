@@ -170,7 +170,7 @@ def blend_across_folds(
     # Each edge on its own (a nose and a mouth corner apart would span the whole face in one box),
     # its box from its own cells.
     count, labels = cv2.connectedComponents(folds.astype(np.uint8), connectivity=8)
-    ys, xs = np.nonzero(labels)
+    ys, xs = np.nonzero(folds)  # the labelled cells
     owner = labels[ys, xs]
     found = []
     for label in range(1, count):
