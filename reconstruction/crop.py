@@ -520,7 +520,7 @@ def warp_photo(
     if flow.shape != (c, c, 2) or not np.all(np.isfinite(flow)):
         raise InputError(f"flow must be a finite ({c}, {c}, 2) array, got {flow.shape}")
     out = original.copy()
-    faded = flow * crop_mask(c, feather=0.1, margin=0.0)[:, :, None]
+    faded = flow * cv2.merge([crop_mask(c, feather=0.1, margin=0.0)] * 2)  # equal shapes: fast
     alpha = None
     if overlay is not None and overlay_alpha is not None:
         overlay = check_rgb8(overlay, "overlay")
