@@ -15,6 +15,7 @@ the crop's resolution (`fold_boxes`), so the edge is placed to a crop pixel.
 from __future__ import annotations
 
 import functools
+import math
 
 import cv2
 import numpy as np
@@ -89,10 +90,11 @@ def sides_across_folds(
     x0 = np.clip(np.floor(u).astype(np.int64), 0, w - 2)
     y0 = np.clip(np.floor(v).astype(np.int64), 0, h - 2)
     fx, fy = np.clip(u - x0, 0.0, 1.0), np.clip(v - y0, 0.0, 1.0)
-    index = ((y0, x0), (y0, x0 + 1), (y0 + 1, x0), (y0 + 1, x0 + 1))
+    corner = y0 * w + x0
+    index = np.stack([corner, corner + 1, corner + w, corner + w + 1], axis=1)  # (N, 4) flat nodes
     # Only the N points' corners are gathered, then widened to float64 (the whole grid never is).
-    moves = np.stack([m[iy, ix] for iy, ix in index], axis=1).astype(np.float64)  # (N, 4, 2)
-    reads = moves + np.stack([nodes[iy, ix] for iy, ix in index], axis=1)
+    moves = m.reshape(-1, 2)[index].astype(np.float64)  # (N, 4, 2)
+    reads = moves + np.asarray(nodes).reshape(-1, 2)[index]
     weights = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=1)  # (N, 4)
     dist = np.linalg.norm(reads[:, :, None, :] - reads[:, None, :, :], axis=-1)  # (N, 4, 4)
     a, b = np.divmod(dist.reshape(len(u), 16).argmax(axis=1), 4)
@@ -133,9 +135,9 @@ def _points_in_folds(
     to_region = cv2.invertAffineTransform(to_grid)
     corners = np.array([[cx0, cy0], [cx1, cy0], [cx0, cy1], [cx1, cy1]])
     box = corners @ to_region[:, :2].T + to_region[:, 2]
-    x0, y0 = (max(int(np.floor(v)) - 1, 0) for v in box.min(axis=0))
-    x1, y1 = int(np.ceil(box[:, 0].max())) + 2, int(np.ceil(box[:, 1].max())) + 2
-    x1, y1 = min(x1, shape[1]), min(y1, shape[0])
+    (bx0, by0), (bx1, by1) = box.min(axis=0).tolist(), box.max(axis=0).tolist()
+    x0, y0 = max(math.floor(bx0) - 1, 0), max(math.floor(by0) - 1, 0)
+    x1, y1 = min(math.ceil(bx1) + 2, shape[1]), min(math.ceil(by1) + 2, shape[0])
     if x1 <= x0 or y1 <= y0:
         return None
     rows, cols = np.arange(y0, y1)[:, None], np.arange(x0, x1)[None, :]
