@@ -1,6 +1,7 @@
 """The drag preview, a base commit's code against this tree's, in one run (interleaved frame by frame).
 
     python benchmarks/bench_fast_preview.py [--base main] [--repeats 30] [--photo PATH ...] [--out results.json]
+    python benchmarks/bench_fast_preview.py --check [--base main]
 
 The base commit is exported with `git archive` and each code tree is served by its own worker
 process (the same script with `--serve`, run inside that tree); the workers take turns, one
@@ -9,6 +10,10 @@ costs: `engine.render_frame` of the next target of `bench_fullres._drag` and `pl
 the 768 px quick canvas (`photo_canvas(state, 768, quick=True)`). Scenes: the astronaut at 12 MP
 of `bench_fullres.drag_scene` and each `--photo`. Prints one JSON record: per scene the median
 ms of both and the ratio of the medians (new / old).
+
+`--check`: instead of timing, both trees render `CHECK_PHOTOS` x `CHECK_EDITS` as a drag preview
+(768 px quick canvas) and as a full-resolution edit, and the record gives the images that differ
+and the largest absolute difference (docs/FAST_PREVIEW.md: it must be 0).
 """
 
 from __future__ import annotations
@@ -29,7 +34,76 @@ if str(REPO) not in sys.path:
 
 from benchmarks.timing import summary_ms, write_record  # noqa: E402
 
-DEFAULT_PHOTO = Path(__file__).resolve().parents[2] / "shared/data/images/KwaiVGI__LivePortrait__s2.jpg"
+IMAGES = Path(__file__).resolve().parents[2] / "shared/data/images"
+DEFAULT_PHOTO = IMAGES / "KwaiVGI__LivePortrait__s2.jpg"
+CHECK_PHOTOS = (
+    "OpenTalker__SadTalker__people_0.png",
+    "KwaiVGI__LivePortrait__s2.jpg",
+    "serengil__deepface__img1.jpg",
+    "sicxu__Deep3DFaceRecon_pytorch__015316.jpg",
+    "dchen236__FairFace__race_Black.jpg",
+    "deepinsight__insightface__7242.jpg",
+)
+CHECK_EDITS: tuple[dict[str, float], ...] = (
+    {"yaw": 30.0},
+    {"yaw": -30.0},
+    {"pitch": -15.0},
+    {"roll": 15.0},
+    {"open_mouth": 1.0},
+    {"close_eyes": 1.0},
+    {"smile": 1.0},
+    {"yaw": 20.0, "pitch": -8.0, "smile": 0.6, "open_mouth": 0.5, "close_eyes": 0.4},  # a drag target
+)
+
+
+def render_checks(out: Path, images: Path) -> None:
+    """Worker: each check photo x edit as a drag preview and a full-resolution edit, into one .npz."""
+    import numpy as np
+
+    from pipeline import EditRequest, EngineRegistry, edit, photo_canvas, prepare_photo
+    from pipeline.photo import place_frame, target_coefficients
+
+    registry = EngineRegistry()
+    rendered: dict[str, np.ndarray] = {}
+    for name in CHECK_PHOTOS:
+        state = prepare_photo(images / name, registry=registry)
+        engine = registry.geometric(state.backend)
+        prepared = state.engine_state(engine)
+        for k, values in enumerate(CHECK_EDITS):
+            request = EditRequest(values)
+            frame = engine.render_frame(prepared, target_coefficients(state, request, registry=registry))
+            rendered[f"{name}|{k}|preview"] = place_frame(photo_canvas(state, 768, quick=True), frame)
+            rendered[f"{name}|{k}|full"] = edit(state, request, registry=registry).full_image
+    np.savez_compressed(out, **rendered)
+
+
+def check(base_code: Path) -> dict[str, object]:
+    """Both trees' check images, compared pixel by pixel."""
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as folder:
+        for label, code in (("old", base_code), ("new", REPO)):
+            command = [sys.executable, str(code / "benchmarks/bench_fast_preview.py")]
+            out = str(Path(folder) / f"{label}.npz")
+            env = {**os.environ, "PYTHONPATH": str(code)}
+            subprocess.run(
+                [*command, "--render-checks", out, "--images", str(IMAGES)],
+                cwd=code,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+        old, new = (np.load(Path(folder) / f"{label}.npz") for label in ("old", "new"))
+        differ = {}
+        for key in old.files:
+            a, b = old[key].astype(np.int16), new[key].astype(np.int16)
+            if a.shape != b.shape or np.any(a != b):
+                differ[key] = -1 if a.shape != b.shape else int(np.abs(a - b).max())
+        return {
+            "images": len(old.files),
+            "differ": differ,
+            "max_abs_difference": max(differ.values(), default=0),
+        }
 
 
 def serve(photo: str, repeats: int) -> None:
@@ -99,10 +173,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="passes over the targets")
     parser.add_argument("--photo", type=Path, nargs="*", default=[DEFAULT_PHOTO])
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--check", action="store_true", help="compare the images, not the times")
     parser.add_argument("--serve", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--render-checks", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--images", type=Path, default=IMAGES, help="the shared photos' folder")
     args = parser.parse_args()
     if args.serve is not None:
         serve(args.serve, args.repeats)
+        return
+    if args.render_checks is not None:
+        render_checks(args.render_checks, args.images)
         return
     record: dict[str, object] = {"base": args.base, "repeats": args.repeats, "rounds": args.rounds}
     with tempfile.TemporaryDirectory() as code:
@@ -112,6 +192,9 @@ def main() -> None:
         subprocess.run(["tar", "-x", "-C", code], input=archive, check=True)
         # The base may predate this script: the worker side is taken from this tree.
         (Path(code) / "benchmarks/bench_fast_preview.py").write_text(Path(__file__).read_text())
+        if args.check:
+            write_record({"base": args.base, **check(Path(code))}, args.out)
+            return
         for photo in [None, *args.photo]:
             name = "astronaut_12mp" if photo is None else photo.stem
             record[name] = compare(Path(code), photo, args.repeats, args.rounds)
