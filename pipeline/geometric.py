@@ -297,9 +297,13 @@ class GeometricRenderer:
     def render_flow(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
         """(H, W, 2) float32 backward flow in pixels: output pixel (x, y) shows the source at
         (x + flow[y, x, 0], y + flow[y, x, 1])."""
-        return self._motion(state, self._target_points(state, target), _gaze(state, target)).flow
+        points = self._target_points(state, target)
+        return self._motion(state, points, _gaze(state, target), self._mouth(state, points)).flow
 
-    def _motion(self, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None) -> HeadMotion:
+    def _motion(
+        self, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None, mouth: MouthMotion
+    ) -> HeadMotion:
+        """The backward flow of a frame; `mouth`: `_mouth` of the frame (made once per frame)."""
         h, w = state.size
         folds: list[tuple[np.ndarray, np.ndarray]] = []
         scale = self.settings.raster_scale
@@ -334,7 +338,7 @@ class GeometricRenderer:
                 continue
             px_full = np.stack([(hx + 0.5) / sx - 0.5, (hy + 0.5) / sy - 0.5], axis=1)
             if k == 0:
-                mx, my, _ = mouth_source(px_full[:, 0], px_full[:, 1], self._mouth(state, target_points))
+                mx, my, _ = mouth_source(px_full[:, 0], px_full[:, 1], mouth)
                 mapped = np.stack([mx, my], axis=1)
             else:
                 corners = [int(upper[0]), int(upper[-1])]
@@ -364,7 +368,7 @@ class GeometricRenderer:
             )
             to_crop = np.array([[1.0 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1.0 / sy, 0.5 / sy - 0.5]])
             folds = fold_boxes(fold_cells(nodes + spread, spacing=1.0 / sx), to_crop)
-        self._refine_openings(motion.flow, state, target_points, gaze, folds)
+        self._refine_openings(motion.flow, state, target_points, gaze, folds, mouth)
         return motion
 
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
@@ -468,11 +472,12 @@ class GeometricRenderer:
         target_points: np.ndarray,
         gaze: np.ndarray | None,
         folds: list[tuple[np.ndarray, np.ndarray]],
+        mouth: MouthMotion,
     ) -> None:
         """The full-resolution flow inside the mouth and around the eyes (in place)."""
         face_flow = flow.copy()
         self._rasterise_features(flow, state, target_points, folds)
-        refine_mouth_area(flow, face_flow, self._mouth(state, target_points))
+        refine_mouth_area(flow, face_flow, mouth)
         for k, ((upper, lower), iris) in enumerate(
             zip(self.projector.layout.eyes, state.irises, strict=True)
         ):
@@ -518,7 +523,8 @@ class GeometricRenderer:
         motion = float(np.abs(target_points[:, :2] - state.points[:, :2]).max())
         if motion < self.settings.min_motion and gaze is None:
             return RenderedFrame(crop=state.source.copy(), flow=np.zeros((*state.size, 2), np.float32))
-        motion = self._motion(state, target_points, gaze)
+        mouth = self._mouth(state, target_points)
+        motion = self._motion(state, target_points, gaze, mouth)
         flow = motion.flow
         if motion.alpha is not None and motion.back is not None:
             out = composite(state.source, (state.grid_x, state.grid_y), flow, motion.back, motion.alpha)
@@ -532,7 +538,6 @@ class GeometricRenderer:
             )
         cover = np.zeros(state.size, np.float32)
         paint = out.copy()  # the overlay: the painted colours themselves, not blended with the lips
-        mouth = self._mouth(state, target_points)
         teeth = paint_mouth(
             out,
             cover,

@@ -34,7 +34,7 @@ import numpy as np
 from core.errors import InputError
 from core.images import check_rgb8
 from reconstruction.detection import NUM_LANDMARKS, DetectedFace
-from reconstruction.folds import blend_across_folds, fold_cells
+from reconstruction.folds import blend_across_folds, fold_cells, node_grid
 from reconstruction.frame_edge import absolute_reads_in_frame
 from reconstruction.overlay import (
     along_lid_edges,
@@ -520,7 +520,7 @@ def warp_photo(
     if flow.shape != (c, c, 2) or not np.all(np.isfinite(flow)):
         raise InputError(f"flow must be a finite ({c}, {c}, 2) array, got {flow.shape}")
     out = original.copy()
-    faded = flow * crop_mask(c, feather=0.1, margin=0.0)[:, :, None]
+    faded = flow * cv2.merge([crop_mask(c, feather=0.1, margin=0.0)] * 2)  # equal shapes: fast
     alpha = None
     if overlay is not None and overlay_alpha is not None:
         overlay = check_rgb8(overlay, "overlay")
@@ -544,7 +544,7 @@ def warp_photo(
     inverse_map = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     # p -> p + L^-1 f(A p): the shift is resampled (0 past the crop's outer pixel centres, where
     # the faded flow is 0), never the absolute map, whose edge would repeat the crop's last row.
-    grid = np.stack(np.meshgrid(np.arange(c, dtype=np.float32), np.arange(c, dtype=np.float32)), axis=-1)
+    reads = node_grid(c, c) + faded  # crop pixel -> the source crop pixel it reads
     shift = cv2.transform(faded.reshape(1, -1, 2), transform.inverse() * [1.0, 1.0, 0.0]).reshape(c, c, 2)
     shift = cv2.warpAffine(shift, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_CONSTANT)
     inside = None if hidden is None else hidden_mask(hidden, c)
@@ -552,16 +552,16 @@ def warp_photo(
     part = None if lids is None else _sub_box(lids.nodes, (x0, y0), shift.shape, transform)
     if lids is not None and part is not None:
         along_lid_edges(shift[part[0], part[1]], lids, transform.inverse() * [1.0, 1.0, 0.0], part[2])
-    reach = float(np.abs(faded).max()) / transform.scale  # the largest shift, photo pixels
+    reach = float(magnitude.max()) / transform.scale  # the largest shift, photo pixels
     map_x, map_y = absolute_reads_in_frame(shift, (x0, y0), original.shape[:2], reach)
     if inside is not None:
-        part = _sub_box(reads_near(grid + faded, inside), (x0, y0), map_x.shape, transform)
+        part = _sub_box(reads_near(reads, inside), (x0, y0), map_x.shape, transform)
         if part is not None:
             exits = hidden_exits(inside)
             leave_hidden(map_x[part[0], part[1]], map_y[part[0], part[1]], exits, transform.matrix)
     roi = cv2.remap(original, shift, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     # An occlusion edge (a turned nose) drawn as one, not as the strip it hides squeezed into a line.
-    folds = fold_cells(grid + faded) if lids is None else fold_cells(grid + faded) & ~lids.cells
+    folds = fold_cells(reads) if lids is None else fold_cells(reads) & ~lids.cells
     blend_across_folds(roi, original, faded, folds, to_crop, transform.inverse())
     part = None if behind is None else _sub_box(behind[1] < 0.999, (x0, y0), roi.shape, transform)
     if behind is not None and part is not None:

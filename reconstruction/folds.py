@@ -14,6 +14,9 @@ the crop's resolution (`fold_boxes`), so the edge is placed to a crop pixel.
 
 from __future__ import annotations
 
+import functools
+import math
+
 import cv2
 import numpy as np
 
@@ -23,6 +26,7 @@ __all__ = [
     "blend_across_folds",
     "fold_boxes",
     "fold_cells",
+    "node_grid",
     "sides_across_folds",
 ]
 
@@ -31,6 +35,14 @@ __all__ = [
 FOLD_GAP = 3.0
 #: ... if it is also this many times as long as the edges on either side of it.
 SPIKE = 2.5
+
+
+@functools.lru_cache(maxsize=8)
+def node_grid(h: int, w: int) -> np.ndarray:
+    """(h, w, 2) float32 (read-only): each node's own (x, y), made once per grid size."""
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
+    grid.flags.writeable = False
+    return grid
 
 
 def fold_cells(reads: np.ndarray, spacing: float = 1.0, gap: float = FOLD_GAP) -> np.ndarray:
@@ -73,14 +85,16 @@ def sides_across_folds(
     corners' interpolated motion, but never reads past its corners' reads towards the other side
     (that is the strip the fold hides); the first side's share is its corners' bilinear weight.
     """
-    m = np.asarray(motion, dtype=np.float64)
+    m = np.asarray(motion)
     h, w = m.shape[:2]
     x0 = np.clip(np.floor(u).astype(np.int64), 0, w - 2)
     y0 = np.clip(np.floor(v).astype(np.int64), 0, h - 2)
     fx, fy = np.clip(u - x0, 0.0, 1.0), np.clip(v - y0, 0.0, 1.0)
-    index = ((y0, x0), (y0, x0 + 1), (y0 + 1, x0), (y0 + 1, x0 + 1))
-    moves = np.stack([m[iy, ix] for iy, ix in index], axis=1)  # (N, 4, 2)
-    reads = moves + np.stack([nodes[iy, ix] for iy, ix in index], axis=1)
+    corner = y0 * w + x0
+    index = np.stack([corner, corner + 1, corner + w, corner + w + 1], axis=1)  # (N, 4) flat nodes
+    # Only the N points' corners are gathered, then widened to float64 (the whole grid never is).
+    moves = m.reshape(-1, 2)[index].astype(np.float64)  # (N, 4, 2)
+    reads = moves + np.asarray(nodes).reshape(-1, 2)[index]
     weights = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=1)  # (N, 4)
     dist = np.linalg.norm(reads[:, :, None, :] - reads[:, None, :, :], axis=-1)  # (N, 4, 4)
     a, b = np.divmod(dist.reshape(len(u), 16).argmax(axis=1), 4)
@@ -107,35 +121,31 @@ def sides_across_folds(
 
 
 def _points_in_folds(
-    folds: np.ndarray, shape: tuple[int, int], to_grid: np.ndarray
+    labels: np.ndarray,
+    label: int,
+    cells: tuple[int, int, int, int],
+    shape: tuple[int, int],
+    to_grid: np.ndarray,
 ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray, np.ndarray] | None:
-    """The pixels of a (H, W) region whose grid cell is a fold, looked for only in the region's part
-    around the fold cells: that part (rows, cols), its (h', w') bool mask and the points' grid
+    """The pixels of a (H, W) region whose grid cell belongs to fold `label` of `labels` (h, w),
+    looked for only in the region's part around that fold's cells (`cells`: their box x0, y0, x1,
+    y1, ends excluded): that part (rows, cols), its (h', w') bool mask and the points' grid
     coordinates u, v (N,); None if there are none. to_grid: (2, 3) region pixel -> grid."""
-    ys, xs = np.nonzero(folds)
-    if len(ys) == 0:
-        return None
+    cx0, cy0, cx1, cy1 = cells
     to_region = cv2.invertAffineTransform(to_grid)
-    corners = np.array(
-        [
-            [xs.min(), ys.min()],
-            [xs.max() + 1, ys.min()],
-            [xs.min(), ys.max() + 1],
-            [xs.max() + 1, ys.max() + 1],
-        ]
-    )
+    corners = np.array([[cx0, cy0], [cx1, cy0], [cx0, cy1], [cx1, cy1]])
     box = corners @ to_region[:, :2].T + to_region[:, 2]
-    x0, y0 = (max(int(np.floor(v)) - 1, 0) for v in box.min(axis=0))
-    x1, y1 = int(np.ceil(box[:, 0].max())) + 2, int(np.ceil(box[:, 1].max())) + 2
-    x1, y1 = min(x1, shape[1]), min(y1, shape[0])
+    (bx0, by0), (bx1, by1) = box.min(axis=0).tolist(), box.max(axis=0).tolist()
+    x0, y0 = max(math.floor(bx0) - 1, 0), max(math.floor(by0) - 1, 0)
+    x1, y1 = min(math.ceil(bx1) + 2, shape[1]), min(math.ceil(by1) + 2, shape[0])
     if x1 <= x0 or y1 <= y0:
         return None
-    rows, cols = np.mgrid[y0:y1, x0:x1]
-    h, w = folds.shape  # cells; points past the outer nodes belong to the outer cells
+    rows, cols = np.arange(y0, y1)[:, None], np.arange(x0, x1)[None, :]
+    h, w = labels.shape  # cells; points past the outer nodes belong to the outer cells
     u = np.clip(to_grid[0, 0] * cols + to_grid[0, 1] * rows + to_grid[0, 2], 0.0, w)
     v = np.clip(to_grid[1, 0] * cols + to_grid[1, 1] * rows + to_grid[1, 2], 0.0, h)
     ix, iy = np.minimum(u.astype(np.int64), w - 1), np.minimum(v.astype(np.int64), h - 1)
-    inside = folds[iy, ix]
+    inside = labels[iy, ix] == label
     if not inside.any():
         return None
     return (slice(y0, y1), slice(x0, x1)), inside, u[inside], v[inside]
@@ -159,26 +169,34 @@ def blend_across_folds(
     """
     if not folds.any():
         return
-    h, w = flow.shape[:2]
-    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
-    # Each edge on its own (a nose and a mouth corner apart would span the whole face in one box).
+    # Each edge on its own (a nose and a mouth corner apart would span the whole face in one box),
+    # its box from its own cells.
     count, labels = cv2.connectedComponents(folds.astype(np.uint8), connectivity=8)
+    ys, xs = np.nonzero(folds)  # the labelled cells
+    owner = labels[ys, xs]
+    found = []
     for label in range(1, count):
-        found = _points_in_folds(labels == label, out.shape[:2], to_grid)
-        if found is not None:
-            _blend(out, photo, flow, grid, found, to_photo)
+        cx, cy = xs[owner == label], ys[owner == label]
+        cells = (int(cx.min()), int(cy.min()), int(cx.max()) + 1, int(cy.max()) + 1)
+        found.append(_points_in_folds(labels, label, cells, out.shape[:2], to_grid))
+    found = [f for f in found if f is not None]
+    if not found:
+        return
+    # Every point is drawn on its own: all edges' points in one batch (a few per edge).
+    u, v = np.concatenate([f[2] for f in found]), np.concatenate([f[3] for f in found])
+    colours = np.split(
+        _blend(photo, flow, u, v, to_photo, out.dtype), np.cumsum([len(f[2]) for f in found])[:-1]
+    )
+    for (part, inside, _, _), colour in zip(found, colours, strict=True):
+        region = out[part]
+        region[inside] = colour
 
 
 def _blend(
-    out: np.ndarray,
-    photo: np.ndarray,
-    flow: np.ndarray,
-    grid: np.ndarray,
-    found: tuple[tuple[slice, slice], np.ndarray, np.ndarray, np.ndarray],
-    to_photo: np.ndarray,
-) -> None:
-    """`blend_across_folds` for the pixels `found` by `_points_in_folds` around one edge."""
-    part, inside, u, v = found
+    photo: np.ndarray, flow: np.ndarray, u: np.ndarray, v: np.ndarray, to_photo: np.ndarray, dtype: np.dtype
+) -> np.ndarray:
+    """(N, 3) `blend_across_folds`'s colours of N points (u, v) (grid coordinates) in fold cells."""
+    grid = node_grid(*flow.shape[:2])
     first, second, share = sides_across_folds(flow, grid, u, v, np.stack([u, v], axis=1))
     colours = []
     for read in (first, second):
@@ -187,12 +205,14 @@ def _blend(
         # The points as rows of at most 4096 (remap takes fewer than 32767 rows).
         width = min(len(u), 4096)
         pad = -len(u) % width
-        maps = [np.pad(p.astype(np.float32), (0, pad), mode="edge").reshape(-1, width) for p in (px, py)]
+        maps = [np.empty(len(u) + pad, np.float32) for _ in (px, py)]
+        for p, padded in zip((px, py), maps, strict=True):
+            padded[: len(u)], padded[len(u) :] = p, p[-1]  # the last point repeated ("edge" padding)
+        maps = [padded.reshape(-1, width) for padded in maps]
         sampled = cv2.remap(photo, *maps, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         colours.append(sampled.reshape(-1, photo.shape[2])[: len(u)].astype(np.float32))
     blended = share[:, None] * colours[0] + (1.0 - share[:, None]) * colours[1]
-    region = out[part]
-    region[inside] = np.clip(blended + 0.5, 0, 255).astype(out.dtype)
+    return np.clip(blended + 0.5, 0, 255).astype(dtype)
 
 
 def fold_boxes(
