@@ -57,9 +57,9 @@ from webui.common import (
     session_id,
     to_display,
 )
-from webui.preview_worker import PreviewWorker, WorkerPreview
+from webui.preview_worker import PreviewWorker
 
-__all__ = ["EditSession", "EditHandlers", "ShownRender", "raw_name", "RAW_RANGE"]
+__all__ = ["EditSession", "EditHandlers", "raw_name", "RAW_RANGE"]
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,6 @@ log = logging.getLogger(__name__)
 #: the browser may still be fetching the last few, and the compare view shows the last released render).
 KEEP_IMAGES = {"preview": 6, "edit": 3, "photo": 1}
 #: Longest wait, seconds, of a release for the preview of the same values that is still rendering.
-PREVIEW_WAIT_S = 5.0
 #: JPEG quality of the pictures shown while a slider moves (each is on screen for a fraction of a
 #: second); released renders are written at save_jpeg's default.
 DRAG_JPEG_QUALITY = 80
@@ -112,8 +111,7 @@ class EditSession:
     small photo; `Canvas.quick`: it leaves out the finishing a release lays); before: `canvas` as a JPEG. Ordering of the two kinds of renders: neural_key holds the values
     of the neural release render running or shown, so that a late preview of the same values does
     not overwrite it; generation counts release renders, so that a slow one that finishes after a
-    newer one started is dropped. last_preview is the newest preview, which a release of the same
-    values with the geometric engine shows again instead of rendering it a second time. values:
+    newer one started is dropped. values:
     every slider's value as the page last sent it (a drag event sends only its own group's).
     A deep copy is a new, empty session: Gradio deep-copies a state's initial value once per
     session, which is how each session gets its own instance.
@@ -127,11 +125,9 @@ class EditSession:
         self.before: Path | None = None
         self.neural_key: tuple | None = None
         self.generation = 0
-        self.last_preview: ShownRender | None = None
         self.values: dict[str, float] = {}
         self.shown: dict[str, deque[Path]] = {kind: deque() for kind in KEEP_IMAGES}
         self.lock = threading.Lock()
-        self._preview_running: tuple[tuple, threading.Event] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> EditSession:
         return EditSession()
@@ -140,7 +136,6 @@ class EditSession:
         self.source = self.canvas = self.drag_canvas = None
         self.before = None
         self.neural_key = None
-        self.last_preview = None
         self.values = {}
 
     def remember(self, path: Path, kind: str) -> None:
@@ -150,30 +145,6 @@ class EditSession:
             shown.append(path)
             while len(shown) > KEEP_IMAGES[kind]:
                 shown.popleft().unlink(missing_ok=True)
-
-    def promote(self, path: Path) -> None:
-        """A preview image becomes the released render: kept as long as the compare view may show it."""
-        with self.lock:
-            if path in self.shown["preview"]:
-                self.shown["preview"].remove(path)
-        self.remember(path, "edit")
-
-    def begin_preview(self, key: tuple) -> threading.Event:
-        """Mark a preview of `key` as rendering; the caller sets the returned event when it is done."""
-        done = threading.Event()
-        with self.lock:
-            self._preview_running = (key, done)
-        return done
-
-    def preview_of(self, key: tuple, timeout: float = PREVIEW_WAIT_S) -> ShownRender | None:
-        """The preview of `key` (waiting for it when it is still rendering), or None when there is none."""
-        with self.lock:
-            running = self._preview_running
-        if running is not None and running[0] == key:
-            running[1].wait(timeout)
-        with self.lock:
-            shown = self.last_preview
-        return shown if shown is not None and shown.key == key else None
 
 
 class EditHandlers:
@@ -372,36 +343,21 @@ class EditHandlers:
         key = self._key(values)
         if session.neural_key == key:  # the neural release render of these very values is running or shown
             return gr.skip()
-        done = session.begin_preview(key)
-        try:
-            sid, request_ = session_id(request), self._request(values, "preview")
-            path = self.ctx.files.new_path(sid, "preview", ".jpg")
-            t0 = time.perf_counter()
-            previews = self.ctx.previews
-            made = (
-                previews.render(sid, source, canvas, request_, path, DRAG_JPEG_QUALITY) if previews else None
-            )
-            if made is None:  # no worker (or it could not): rendered here
-                result = edit(source, request_, registry=self.ctx.registry, canvas=canvas)
-                made = WorkerPreview(result.coeffs, result.engine_used, time.perf_counter() - t0)
-                self._write(session, result.full_image, path, made.engine_used, DRAG_JPEG_QUALITY)
-            seconds = time.perf_counter() - t0
-            session.remember(path, "preview")
-            if session.neural_key == key:
-                return gr.skip()
-            with session.lock:
-                session.last_preview = ShownRender(key, path, made.coeffs, made.engine_used, seconds)
-        finally:
-            done.set()
+        sid, request_ = session_id(request), self._request(values, "preview")
+        path = self.ctx.files.new_path(sid, "preview", ".jpg")
+        previews = self.ctx.previews
+        made = previews.render(sid, source, canvas, request_, path, DRAG_JPEG_QUALITY) if previews else None
+        if made is None:  # no worker (or it could not): rendered here
+            result = edit(source, request_, registry=self.ctx.registry, canvas=canvas)
+            self._write(session, result.full_image, path, result.engine_used, DRAG_JPEG_QUALITY)
+        session.remember(path, "preview")
+        if session.neural_key == key:
+            return gr.skip()
         return str(path)
 
     def refine(self, session: EditSession, engine: str, request: gr.Request, **values: Any) -> tuple:
-        """A slider was released: render with the chosen engine and update compare view and coefficients.
-
-        When the chosen engine is the geometric preview and drag previews are made at display size
-        (a small photo), the preview of the same values (the drag's last render) is shown again
-        instead of being rendered a second time.
-        """
+        """A slider was released: render with the chosen engine and update compare view and coefficients
+        (always rendered again: a drag preview leaves out what only a finished image lays, `Canvas.quick`)."""
         source = session.source
         with session.lock:
             session.values = self._slider_values(values)
@@ -417,28 +373,15 @@ class EditHandlers:
         with session.lock:
             session.generation += 1
             generation = session.generation
-        same_size = session.drag_canvas is session.canvas
-        previewed = session.preview_of(key) if renderer.name == GEOMETRIC and same_size else None
-        if previewed is not None:
-            session.promote(previewed.path)
-            shown, coeffs, engine_used, seconds = (
-                previewed.path,
-                previewed.coeffs,
-                previewed.engine_used,
-                previewed.seconds,
-            )
-        else:
-            t0 = time.perf_counter()
-            result = edit(
-                source, self._request(values, engine), registry=self.ctx.registry, canvas=session.canvas
-            )
-            seconds = time.perf_counter() - t0
-            if (
-                session.generation != generation
-            ):  # a newer release render started meanwhile: this one is stale
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            shown = self._show(session, result.full_image, session_id(request), "edit", result.engine_used)
-            coeffs, engine_used = result.coeffs, result.engine_used
+        t0 = time.perf_counter()
+        result = edit(
+            source, self._request(values, engine), registry=self.ctx.registry, canvas=session.canvas
+        )
+        seconds = time.perf_counter() - t0
+        if session.generation != generation:  # a newer release render started meanwhile: this one is stale
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        shown = self._show(session, result.full_image, session_id(request), "edit", result.engine_used)
+        coeffs, engine_used = result.coeffs, result.engine_used
         before = str(session.before) if session.before else str(shown)
         return (
             str(shown),
