@@ -57,8 +57,6 @@ _CHEEKS = (2, 3, 4, 12, 13, 14)
 _JAW = tuple(range(3, 14))
 _EYE_PAIRS = {"left": ((37, 41), (38, 40)), "right": ((43, 47), (44, 46))}  # (upper lid, lower lid)
 _EYE_CORNERS = {"left": (36, 39), "right": (42, 45)}
-#: How firmly the brows' controls pin the lips' opening and corners (64: both move < 0.01 eye units).
-_MOUTH_PIN = 64.0
 # Mirror image of each of the 68 landmarks (left-right pairs of the layout; centre points map to themselves).
 _MIRROR_PAIRS = (
     *((i, 16 - i) for i in range(8)),
@@ -99,7 +97,6 @@ class _Target:
     symmetric: bool = True
     weights: Mapping[int, float] = field(default_factory=dict)  # per-landmark weight of a move (default 1)
     ridge_scale: float = 1.0  # < 1 buys motion the basis holds only weakly (larger coefficients)
-    mouth_pin: float = 0.0  # > 0 pins the lips' opening and corners (controls far from the mouth)
 
 
 def _eye_closure(mean68: np.ndarray, side: str) -> dict[int, tuple[float, float, float]]:
@@ -185,10 +182,7 @@ def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
             lips_free + _CHEEKS,
             weights={8: 5.0},
         ),
-        # the brows' controls pin the mouth: the basis, learnt from talking clips, couples brows and lips
-        "raise_brows": _Target(
-            {i: up(0.09 if i in (17, 26) else 0.11) for i in _BROWS}, mouth_pin=_MOUTH_PIN
-        ),
+        "raise_brows": _Target({i: up(0.09 if i in (17, 26) else 0.11) for i in _BROWS}),
         "frown": _Target(
             {
                 21: (0.035, -0.06, 0.0),
@@ -201,8 +195,7 @@ def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
                 25: down(0.02),
                 17: down(0.01),
                 26: down(0.01),
-            },
-            mouth_pin=_MOUTH_PIN,
+            }
         ),
         "close_eyes": _Target({**_eye_closure(mean68, "left"), **_eye_closure(mean68, "right")}),
     }
@@ -321,11 +314,6 @@ def solve_direction(geo: ModelGeometry, target: _Target, settings: DerivationSet
         flip = np.array([-1.0, 1.0, 1.0])[None, :, None]
         asym = (lm - flip * lm[_MIRROR]).reshape(-1, e)  # motion minus its mirror image: zero when symmetric
         normal += settings.symmetry * asym.T @ asym / 68
-    if target.mouth_pin > 0:
-        lm = geo.landmarks68
-        gaps = np.stack([basis[lm[u], 1] - basis[lm[lo], 1] for u, lo in _INNER_LIP_PAIRS])  # (3, E)
-        corners = basis[lm[[48, 54]]].reshape(-1, e)  # (6, E)
-        normal += target.mouth_pin * (gaps.T @ gaps + corners.T @ corners) / len(idx)
     c = np.linalg.solve(normal, rows.T @ (tw * wanted.reshape(-1)))
     reached = (rows @ c).reshape(-1, 3)
     gain = float(np.sum(reached * wanted) / np.sum(wanted**2))  # how much of the wanted motion c gives
