@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import statistics
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.timing import paired_toggle_ms, print_paired  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, photo_canvas, prepare_photo  # noqa: E402
 from pipeline.photo import Canvas, place_frame, target_coefficients  # noqa: E402
 
@@ -51,23 +50,13 @@ def paired(
     )
     target = target_coefficients(state, EditRequest({"yaw": 30.0}, engine="preview"), registry=registry)
     settings = {on: dataclasses.replace(renderer.settings, rim_skin=on) for on in (False, True)}
-    clocks = (time.perf_counter, time.thread_time)
-    times: list[dict[bool, list[float]]] = [{False: [], True: []} for _ in clocks]
-    for i in range(calls + 2):
-        for on in (False, True) if i % 2 else (True, False):
-            renderer.settings = settings[on]
-            start = [clock() for clock in clocks]
-            place_frame(canvas, renderer.render_frame(prepared, target))
-            if i >= 2:  # the first calls warm caches
-                for k, clock in enumerate(clocks):
-                    times[k][on].append(1e3 * (clock() - start[k]))
-    results = []
-    for kept in times:
-        differences = [b - a for a, b in zip(kept[False], kept[True], strict=True)]
-        results.append(
-            (statistics.median(kept[False]), statistics.median(kept[True]), statistics.median(differences))
-        )
-    return results
+
+    def toggle(on: bool) -> None:
+        renderer.settings = settings[on]
+
+    return paired_toggle_ms(
+        toggle, lambda: place_frame(canvas, renderer.render_frame(prepared, target)), calls
+    )
 
 
 def main() -> None:
@@ -80,14 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     registry = EngineRegistry(fast=False)
     for name in args.photos:
-        for clock, (off, on, difference) in zip(
-            ("wall", "cpu"),
-            paired(args.images / name, registry, args.calls, args.side, args.final),
-            strict=True,
-        ):
-            print(
-                f"{name[:34]:34s} {clock:4s} off {off:6.2f} ms  on {on:6.2f} ms  paired {difference:+.2f} ms"
-            )  # noqa: T201
+        print_paired(name, paired(args.images / name, registry, args.calls, args.side, args.final))
 
 
 if __name__ == "__main__":

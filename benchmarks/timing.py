@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["timed_ms", "interleaved_ms", "summary_ms", "write_record"]
+__all__ = ["timed_ms", "interleaved_ms", "paired_toggle_ms", "print_paired", "summary_ms", "write_record"]
 
 
 def timed_ms(fn: Callable[[], object], repeats: int) -> list[float]:
@@ -33,6 +33,40 @@ def interleaved_ms(ways: dict[str, Callable[[int], object]], repeats: int) -> di
             fn(i)
             times[name].append((time.perf_counter() - start) * 1000.0)
     return times
+
+
+def paired_toggle_ms(
+    toggle: Callable[[bool], object], call: Callable[[], object], calls: int, *, warm: int = 2
+) -> list[tuple[float, float, float]]:
+    """A feature off and on taking turns call by call (`toggle(on)` before each `call()`, the order
+    alternating), after `warm` pairs that warm caches. Returns, for the wall clock and then the
+    thread's CPU time (robust to other processes on the same cores), (median ms off, median ms on,
+    median of the paired differences on - off: robust to a shared machine's load changing)."""
+    clocks = (time.perf_counter, time.thread_time)
+    times: list[dict[bool, list[float]]] = [{False: [], True: []} for _ in clocks]
+    for i in range(calls + warm):
+        for on in (False, True) if i % 2 else (True, False):
+            toggle(on)
+            start = [clock() for clock in clocks]
+            call()
+            if i >= warm:
+                for k, clock in enumerate(clocks):
+                    times[k][on].append(1e3 * (clock() - start[k]))
+    results = []
+    for kept in times:
+        differences = [b - a for a, b in zip(kept[False], kept[True], strict=True)]
+        results.append(
+            (statistics.median(kept[False]), statistics.median(kept[True]), statistics.median(differences))
+        )
+    return results
+
+
+def print_paired(name: str, results: list[tuple[float, float, float]]) -> None:
+    """One line per clock of `paired_toggle_ms`'s results."""
+    for clock, (off, on, difference) in zip(("wall", "cpu"), results, strict=True):
+        sys.stdout.write(
+            f"{name[:34]:34s} {clock:4s} off {off:6.2f} ms  on {on:6.2f} ms  paired {difference:+.2f} ms\n"
+        )
 
 
 def summary_ms(times: list[float], *, minimum: bool = True) -> dict[str, float]:
