@@ -15,7 +15,6 @@ at 100 % (200 % nearest where the three would be under 700 px wide), input | bef
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import tempfile
@@ -30,8 +29,8 @@ CODE = Path(os.environ.get("MOUTH_SHEET_CODE", REPO))
 if str(CODE) not in sys.path:
     sys.path.insert(0, str(CODE))
 
-from benchmarks.mouth_sheet import render, render_base, write_sheet  # noqa: E402
-from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
+from benchmarks.mouth_sheet import read_render, render, render_base, write_sheet  # noqa: E402
+from pipeline import EditRequest, EngineRegistry, prepare_photo  # noqa: E402
 from pipeline.face_paint import curve_y  # noqa: E402
 from pipeline.mouth import corners_x  # noqa: E402
 from pipeline.photo import target_coefficients  # noqa: E402
@@ -129,18 +128,6 @@ def figures(image: np.ndarray, profiles: list[tuple[int, int, int]], teeth_luma:
     }
 
 
-def render_lower_row(images: Path, folder: Path, photos: tuple[str, ...], lower_row: bool = True) -> None:
-    """`benchmarks.mouth_sheet.render` of this tree with `PreviewSettings.lower_row` set as given."""
-    registry = EngineRegistry(fast=False)
-    for name in photos:
-        state = prepare_photo(images / name, registry=registry)
-        renderer = registry.geometric(state.backend).renderer
-        renderer.settings = dataclasses.replace(renderer.settings, lower_row=lower_row)
-        for k, values in enumerate(EDITS.values()):
-            out = edit(state, EditRequest(values=values, engine="preview"), registry=registry).full_image
-            cv2.imwrite(str(folder / f"{Path(name).stem}__{k}.png"), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
-
-
 def mouth_rows(
     name: str, images: Path, before: Path, after: Path, registry: EngineRegistry
 ) -> list[np.ndarray]:
@@ -154,7 +141,7 @@ def mouth_rows(
         y0 = max(int(min(p[1] for p in profiles) - 0.6 * width), 0)
         y1 = int(max(p[2] for p in profiles) + 0.5 * width)
         box = (slice(y0, y1), slice(max(int(x0 - 0.9 * width), 0), int(x1 + 0.9 * width)))
-        tiles = [state.image[box], _read(before, name, k)[box], _read(after, name, k)[box]]
+        tiles = [state.image[box], read_render(before, name, k)[box], read_render(after, name, k)[box]]
         gap = np.full((tiles[0].shape[0], 6, 3), 255, np.uint8)
         row = np.concatenate([tiles[0], gap, tiles[1], gap, tiles[2]], axis=1)
         if row.shape[1] < 700:
@@ -167,10 +154,6 @@ def mouth_rows(
         cv2.putText(strip, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
         rows.append(np.concatenate([strip, row], axis=0))
     return rows
-
-
-def _read(folder: Path, name: str, k: int) -> np.ndarray:
-    return cv2.cvtColor(cv2.imread(str(folder / f"{Path(name).stem}__{k}.png")), cv2.COLOR_BGR2RGB)
 
 
 def main() -> None:
@@ -196,16 +179,16 @@ def main() -> None:
         for folder in (before, after, default):
             folder.mkdir(parents=True, exist_ok=True)
         render_base(args.base, args.images, before, __file__)
-        render_lower_row(args.images, after, everything)
-        render_lower_row(args.images, default, PHOTOS, lower_row=False)
+        render(args.images, after, everything, EDITS, {"lower_row": True})
+        render(args.images, default, PHOTOS, EDITS, {"lower_row": False})
         for name in everything:
             state = prepare_photo(args.images / name, registry=registry)
             mouth = state.engine_state(registry.geometric(state.backend)).mouth
             teeth_luma = float(mouth.teeth @ _LUMA) if mouth.teeth is not None else 200.0
             for k, (label, values) in enumerate(EDITS.items()):
-                old, new = _read(before, name, k), _read(after, name, k)
+                old, new = read_render(before, name, k), read_render(after, name, k)
                 if name in PHOTOS:
-                    off = np.array_equal(old, _read(default, name, k))
+                    off = np.array_equal(old, read_render(default, name, k))
                     print(f"{name:48s} {label:15s} lower_row off: identical={off}")  # noqa: T201
                 if name in UNCHANGED:
                     print(f"{name:48s} {label:15s} identical={np.array_equal(old, new)}")  # noqa: T201

@@ -12,6 +12,7 @@ and run there in a subprocess; "after" is this tree. Look at the sheet at full s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
@@ -49,12 +50,20 @@ HEAD = 300  # head thumbnails' height, pixels
 
 
 def render(
-    images: Path, folder: Path, photos: tuple[str, ...] = PHOTOS, edits: Mapping[str, dict] = EDITS
+    images: Path,
+    folder: Path,
+    photos: tuple[str, ...] = PHOTOS,
+    edits: Mapping[str, dict] = EDITS,
+    settings: Mapping[str, object] | None = None,
 ) -> None:
-    """Write every edit of every photo as `folder`/<photo stem>__<edit index>.png (full resolution)."""
+    """Write every edit of every photo as `folder`/<photo stem>__<edit index>.png (full resolution),
+    with the geometric renderer's `PreviewSettings` fields in `settings` changed (a trial's flag)."""
     registry = EngineRegistry(fast=False)
     for name in photos:
         state = prepare_photo(images / name, registry=registry)
+        if settings:
+            renderer = registry.geometric(state.backend).renderer
+            renderer.settings = dataclasses.replace(renderer.settings, **settings)
         for k, values in enumerate(edits.values()):
             out = edit(state, EditRequest(values=values, engine="preview"), registry=registry).full_image
             cv2.imwrite(str(folder / f"{Path(name).stem}__{k}.png"), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
@@ -69,6 +78,11 @@ def render_base(base: str, images: Path, folder: Path, script: str = __file__) -
         env = {**os.environ, "MOUTH_SHEET_CODE": code}
         command = [sys.executable, str(Path(script).resolve()), "--render-into", str(folder)]
         subprocess.run([*command, "--images", str(images)], cwd=code, env=env, check=True)
+
+
+def read_render(folder: Path, name: str, k: int) -> np.ndarray:
+    """The RGB image `render` wrote for edit `k` of photo `name`."""
+    return cv2.cvtColor(cv2.imread(str(folder / f"{Path(name).stem}__{k}.png")), cv2.COLOR_BGR2RGB)
 
 
 def _label(image: np.ndarray, text: str) -> np.ndarray:

@@ -14,13 +14,11 @@ written (`benchmarks.mouth_sheet.photo_rows`: head and mouth at 100 %, input | b
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,8 +27,15 @@ CODE = Path(os.environ.get("MOUTH_SHEET_CODE", REPO))
 if str(CODE) not in sys.path:
     sys.path.insert(0, str(CODE))
 
-from benchmarks.mouth_sheet import EDITS, photo_rows, render, render_base, write_sheet  # noqa: E402
-from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
+from benchmarks.mouth_sheet import (  # noqa: E402
+    EDITS,
+    photo_rows,
+    read_render,
+    render,
+    render_base,
+    write_sheet,
+)
+from pipeline import EditRequest, EngineRegistry, prepare_photo  # noqa: E402
 from pipeline.face_paint import curve_y  # noqa: E402
 from pipeline.mouth import corners_x  # noqa: E402
 from pipeline.photo import target_coefficients  # noqa: E402
@@ -115,22 +120,6 @@ def figures(image: np.ndarray, xs: np.ndarray, tops: np.ndarray, bottoms: np.nda
     }
 
 
-def render_open_look(images: Path, folder: Path, edits: dict, open_look: bool = True) -> None:
-    """`benchmarks.mouth_sheet.render` of this tree with `PreviewSettings.open_look` set as given."""
-    registry = EngineRegistry(fast=False)
-    for name in PHOTOS:
-        state = prepare_photo(images / name, registry=registry)
-        renderer = registry.geometric(state.backend).renderer
-        renderer.settings = dataclasses.replace(renderer.settings, open_look=open_look)
-        for k, values in enumerate(edits.values()):
-            out = edit(state, EditRequest(values=values, engine="preview"), registry=registry).full_image
-            cv2.imwrite(str(folder / f"{Path(name).stem}__{k}.png"), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
-
-
-def _read(folder: Path, name: str, k: int) -> np.ndarray:
-    return cv2.cvtColor(cv2.imread(str(folder / f"{Path(name).stem}__{k}.png")), cv2.COLOR_BGR2RGB)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "open_look_sheet.jpg")
@@ -152,13 +141,13 @@ def main() -> None:
             folder.mkdir(parents=True, exist_ok=True)
         if not any(before.iterdir()):  # a kept "before" is rendered once
             render_base(args.base, args.images, before, __file__)
-        render_open_look(args.images, after, edits)
-        render_open_look(args.images, off, edits, open_look=False)
+        render(args.images, after, PHOTOS, edits, {"open_look": True})
+        render(args.images, off, PHOTOS, edits, {"open_look": False})
         for name in PHOTOS:
             state = prepare_photo(args.images / name, registry=registry)
             for k, (label, values) in enumerate(edits.items()):
-                old, new = _read(before, name, k), _read(after, name, k)
-                same = np.array_equal(old, _read(off, name, k))
+                old, new = read_render(before, name, k), read_render(after, name, k)
+                same = np.array_equal(old, read_render(off, name, k))
                 print(f"{name:48s} {label:15s} open_look off: identical={same}")  # noqa: T201
                 if label in CLOSED_EDITS:
                     print(f"{name:48s} {label:15s} identical={np.array_equal(old, new)}")  # noqa: T201

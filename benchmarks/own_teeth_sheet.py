@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,8 +34,8 @@ if str(CODE) not in sys.path:
     sys.path.insert(0, str(CODE))
 
 from benchmarks.lower_row_sheet import EDITS, gap_profiles, mouth_rows  # noqa: E402
-from benchmarks.mouth_sheet import render, render_base, write_sheet  # noqa: E402
-from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
+from benchmarks.mouth_sheet import read_render, render, render_base, write_sheet  # noqa: E402
+from pipeline import EngineRegistry, prepare_photo  # noqa: E402
 
 #: The photo the change is for: a soft, warm photo of a baby showing two lower teeth.
 BABY = "TencentARC__GFPGAN__Justin_Timberlake_crop.png"
@@ -113,18 +112,6 @@ def agreement(images: Path) -> None:
         print(f"analyse_mouth relative_teeth={on}: median {np.median(ms):.2f} ms, max {ms.max():.2f} ms")  # noqa: T201
 
 
-def render_own(images: Path, folder: Path, photos: tuple[str, ...]) -> None:
-    """`benchmarks.mouth_sheet.render` of this tree with `PreviewSettings.own_teeth` on."""
-    registry = EngineRegistry(fast=False)
-    for name in photos:
-        state = prepare_photo(images / name, registry=registry)
-        renderer = registry.geometric(state.backend).renderer
-        renderer.settings = dataclasses.replace(renderer.settings, own_teeth=True)
-        for k, values in enumerate(EDITS.values()):
-            out = edit(state, EditRequest(values=values, engine="preview"), registry=registry).full_image
-            cv2.imwrite(str(folder / f"{Path(name).stem}__{k}.png"), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
-
-
 def teeth_pixels(image: np.ndarray, profiles: list[tuple[int, int, int]]) -> int:
     """Pixels of the baby's teeth colour between the inner lips of `profiles` ((x, top, bottom))."""
     count = 0
@@ -132,10 +119,6 @@ def teeth_pixels(image: np.ndarray, profiles: list[tuple[int, int, int]]) -> int
         column = image[top : bottom + 1, x].astype(np.float64)
         count += int((np.linalg.norm(column - BABY_TEETH, axis=1) < TEETH_DISTANCE).sum())
     return count
-
-
-def _read(folder: Path, name: str, k: int) -> np.ndarray:
-    return cv2.cvtColor(cv2.imread(str(folder / f"{Path(name).stem}__{k}.png")), cv2.COLOR_BGR2RGB)
 
 
 def main() -> None:
@@ -160,17 +143,18 @@ def main() -> None:
         for folder in (before, after):
             folder.mkdir(parents=True, exist_ok=True)
         render_base(args.base, args.images, before, __file__)
-        render_own(args.images, after, PHOTOS)
+        render(args.images, after, PHOTOS, EDITS, {"own_teeth": True})
         state = prepare_photo(args.images / BABY, registry=registry)
         kept = teeth_pixels(state.image, gap_profiles(state, {}, registry))
         print(f"{BABY}: teeth pixels in the input's opening {kept}")  # noqa: T201
         for k, label in enumerate(EDITS):
             profiles = gap_profiles(state, EDITS[label], registry)
-            was, now = (teeth_pixels(_read(f, BABY, k), profiles) for f in (before, after))
+            was, now = (teeth_pixels(read_render(f, BABY, k), profiles) for f in (before, after))
             print(f"  {label:15s} in the opened gap: main {was}, own teeth {now} ({now / max(kept, 1):.0%})")  # noqa: T201
         for name in UNCHANGED:
             same = all(
-                np.array_equal(_read(before, name, k), _read(after, name, k)) for k in range(len(EDITS))
+                np.array_equal(read_render(before, name, k), read_render(after, name, k))
+                for k in range(len(EDITS))
             )
             print(f"{name:52s} identical to main: {same}")  # noqa: T201
         rows = [row for name in PHOTOS for row in mouth_rows(name, args.images, before, after, registry)]
