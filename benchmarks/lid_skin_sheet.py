@@ -25,6 +25,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.eye_crops import eye_box, values  # noqa: E402
+from benchmarks.measures import detail_energies  # noqa: E402
 from benchmarks.mouth_sheet import write_sheet  # noqa: E402
 from benchmarks.paint_sheet import _label, _rows  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
@@ -49,15 +50,9 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def _detail_ratio(luma: np.ndarray, mask: np.ndarray) -> float:
-    """E_x / E_y of `luma`'s detail (minus its blur, sigma 1.5 px) over the pixels of `mask`."""
-    detail = luma - cv2.GaussianBlur(luma, (0, 0), 1.5)
-    dx = np.zeros_like(detail)
-    dy = np.zeros_like(detail)
-    dx[:, 1:] = np.diff(detail, axis=1)
-    dy[1:] = np.diff(detail, axis=0)
-    inner = mask.copy()
-    inner[0], inner[:, 0] = False, False
-    return float(np.mean(dx[inner] ** 2) / max(float(np.mean(dy[inner] ** 2)), 1e-6))
+    """E_x / E_y of `luma`'s detail over `mask` (`benchmarks.measures.detail_energies`)."""
+    along_rows, down_columns = detail_energies(luma, mask)
+    return along_rows / max(down_columns, 1e-6)
 
 
 def streak_ratio(image: np.ndarray, out: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> float:

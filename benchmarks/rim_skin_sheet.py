@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.measures import detail_energies  # noqa: E402
 from benchmarks.mouth_sheet import write_sheet  # noqa: E402
 from benchmarks.paint_sheet import _label  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, SourceState, edit, prepare_photo  # noqa: E402
@@ -57,15 +58,9 @@ def magnification(flow: np.ndarray) -> np.ndarray:
 
 
 def _detail_ratio(luma: np.ndarray, mask: np.ndarray) -> float:
-    """E_y / E_x of `luma`'s detail (minus its blur, sigma 1.5 px) over the pixels of `mask`."""
-    detail = luma - cv2.GaussianBlur(luma, (0, 0), 1.5)
-    dx = np.zeros_like(detail)
-    dy = np.zeros_like(detail)
-    dx[:, 1:] = np.diff(detail, axis=1)
-    dy[1:] = np.diff(detail, axis=0)
-    inner = mask.copy()
-    inner[0], inner[:, 0] = False, False
-    return float(np.mean(dy[inner] ** 2) / max(float(np.mean(dx[inner] ** 2)), 1e-6))
+    """E_y / E_x of `luma`'s detail over `mask` (`benchmarks.measures.detail_energies`)."""
+    along_rows, down_columns = detail_energies(luma, mask)
+    return down_columns / max(along_rows, 1e-6)
 
 
 def cheek_mask(state: SourceState) -> np.ndarray:
