@@ -120,7 +120,9 @@ def _box(
     return slice(max(0, int(y0)), min(h, int(y1))), slice(max(0, int(x0)), min(w, int(x1)))
 
 
-def photo_sheet(name: str, images: Path, before: Path, after: Path, registry: EngineRegistry) -> np.ndarray:
+def photo_blocks(
+    name: str, images: Path, before: Path, after: Path, registry: EngineRegistry
+) -> list[np.ndarray]:
     """Per edit: the head at 100 %, then the eyes and the mouth (200 % on photos under 700 px)."""
     state = prepare_photo(images / name, registry=registry)
     engine = registry.geometric(state.backend)
@@ -131,7 +133,7 @@ def photo_sheet(name: str, images: Path, before: Path, after: Path, registry: En
     eyes = to_photo(points[np.concatenate([i for pair in layout.eyes for i in pair]), :2])
     lips = to_photo(points[np.concatenate(layout.mouth), :2])
     regions = {
-        "eyes": _box(eyes, (0.12, 0.45, 0.12, 0.25), size),
+        "eyes": _box(eyes, (0.12, 0.6, 0.12, 0.25), size),
         "mouth": _box(lips, (0.35, 0.3, 0.35, 0.6), size),
     }
     bx0, by0, bx1, by1 = (int(v) for v in state.crop_transform.box)
@@ -149,7 +151,7 @@ def photo_sheet(name: str, images: Path, before: Path, after: Path, registry: En
         for region, (rows, cols) in regions.items():
             title = f"{label}: {region} {100 * zoom:.0f} %"
             blocks.append(_triple([o[rows, cols] for o in outs], title, zoom))
-    return _stack(blocks)
+    return blocks
 
 
 def main() -> None:
@@ -158,6 +160,7 @@ def main() -> None:
     parser.add_argument("--base", default="main", help="the commit rendered as 'before'")
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
     parser.add_argument("--quality", type=int, default=80)
+    parser.add_argument("--keep", type=Path, default=None, help="also keep each block as a PNG here")
     parser.add_argument("--closure", action="store_true", help="print the eyes' closures, before and after")
     parser.add_argument("--render-into", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--closure-json", action="store_true", help=argparse.SUPPRESS)
@@ -182,8 +185,13 @@ def main() -> None:
         render(args.images, Path(after), PHOTOS, EDITS)
         registry = EngineRegistry(fast=False)
         for name in PHOTOS:
-            sheet = photo_sheet(name, args.images, Path(before), Path(after), registry)
-            write_sheet([sheet], args.out / f"{Path(name).stem}.jpg", args.quality)
+            blocks = photo_blocks(name, args.images, Path(before), Path(after), registry)
+            write_sheet([_stack(blocks)], args.out / f"{Path(name).stem}.jpg", args.quality)
+            if args.keep is not None:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                for k, block in enumerate(blocks):
+                    path = args.keep / f"{Path(name).stem}_{k:02d}.png"
+                    cv2.imwrite(str(path), cv2.cvtColor(block, cv2.COLOR_RGB2BGR))
 
 
 if __name__ == "__main__":
