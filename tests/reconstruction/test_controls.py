@@ -215,6 +215,13 @@ def test_eye_and_brow_directions(controls: ControlSet) -> None:
     assert brows[17:27, 1].min() > 0.05 and brows[17:27, 1].mean() > 0.09
     frown = _motion(controls, "frown")
     assert frown[21, 1] < -0.03 and frown[22, 1] < -0.03 and frown[21, 0] > 0 and frown[22, 0] < 0
+    # The brows leave the mouth and the eyes alone (the default model couples them with both):
+    # lowered brows parted the lips over the teeth and, with the lips alone pinned, shut the eyes.
+    for moved in (brows, frown):
+        assert abs(np.mean([lid(moved, u, lo) for u, lo in ((61, 67), (62, 66), (63, 65))])) <= 0.005
+        assert max(np.hypot(*moved[48, :2]), np.hypot(*moved[54, :2])) <= 0.01
+        assert abs(lid(moved, 37, 41) + lid(moved, 38, 40)) / 2 <= 0.015
+        assert abs(lid(moved, 43, 47) + lid(moved, 44, 46)) / 2 <= 0.015
     left, right = _motion(controls, "wink_left"), _motion(controls, "wink_right")
     left_eye = lambda m: lid(m, 37, 41) + lid(m, 38, 40)  # noqa: E731
     right_eye = lambda m: lid(m, 43, 47) + lid(m, 44, 46)  # noqa: E731
