@@ -3,7 +3,8 @@
 The renderer moves what the photo shows. A face seen from the side hides half of itself, a mouth
 covered by a mask is not a mouth, and a hand at the face moves with it: edits there look
 stretched, paint lips on the mask or bend the hand. The notes
-say so once, when the photo is analysed (web app) or edited (CLI); nothing is refused.
+say so once, when the photo is analysed (web app) or edited (CLI); nothing is refused, but a side
+view's turn is held within what renders without tearing (`pipeline.side_view`), and its note says so.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 
 from core.coefficients import FaceCoefficients
+from pipeline.side_view import SIDE_VIEW_DEGREES, turn_limits
 
 __all__ = [
     "SIDE_VIEW_DEGREES",
@@ -23,8 +25,6 @@ __all__ = [
     "photo_advice",
 ]
 
-#: Beyond this head turn (degrees) the photo shows one side of the face: its far half is hidden.
-SIDE_VIEW_DEGREES = 40.0
 #: Beyond this turn the far cheek is partly hidden: turning the head back towards the camera shows
 #: surface the photo does not have (seen on teaser_1 at 25 degrees and Mary Katherine Smart at 29).
 THREE_QUARTER_DEGREES = 20.0
@@ -41,18 +41,22 @@ _COVER_LESS_RED = 3.0
 
 
 def side_view_advice(coefficients: FaceCoefficients) -> str | None:
-    """A note for a face seen from the side (|yaw| > `SIDE_VIEW_DEGREES`), else None.
-
-    Turning such a face further or opening its mouth stretches the near cheek over where the hidden
-    half would be (seen on real profile photos).
+    """A note for a face seen from the side (|yaw| > `SIDE_VIEW_DEGREES`), else None: its turns are
+    limited (`pipeline.side_view.turn_limits`), since beyond them the picture tears where the half
+    the photo hides would show.
     """
-    yaw = float(coefficients.angles_degrees[1])
-    if abs(yaw) <= SIDE_VIEW_DEGREES:
+    limits = turn_limits(coefficients)
+    if limits is None:
         return None
+    yaw = float(coefficients.angles_degrees[1])
+    towards = "positive" if yaw < 0 else "negative"
+    away = ""
+    if limits.away < limits.slider_range:
+        away = f" and at {limits.away:.0f} degrees away from it (short of profile)"
     return (
         f"The face is seen from the side (turned {abs(yaw):.0f} degrees), so half of it is hidden: "
-        "turning it further or opening the mouth will look stretched. A photo facing the camera "
-        "(within about 30 degrees) edits best."
+        f"the turn is held at 0 towards the camera (yaw {towards}){away}, since beyond that the "
+        "picture tears. A photo facing the camera (within about 30 degrees) edits best."
     )
 
 

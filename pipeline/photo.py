@@ -25,6 +25,7 @@ from pipeline.hands import covering_hands
 from pipeline.media import even_frame_size
 from pipeline.other_faces import still_weight
 from pipeline.renderer import RenderedFrame, Renderer
+from pipeline.side_view import turn_limits
 from reconstruction.controls import PRESETS, ControlSet, check_control_values, control_set_for
 from reconstruction.crop import CropTransform, changed_region_mask, crop_face, paste_back, warp_photo
 from reconstruction.images import load_image
@@ -284,7 +285,9 @@ def target_coefficients(
     """The coefficients an edit request asks for (the photo's own, changed by the controls).
 
     A request of raw expression offsets only needs no face model geometry (the public renderer
-    with the extractor but without the BFM can still be driven that way).
+    with the extractor but without the BFM can still be driven that way). A side view's yaw is held
+    within the turns that render without tearing (`pipeline.side_view.turn_limits`; the user is
+    told by `SourceState.advice`).
     """
     registry = registry or default_registry()
     if not request.values:
@@ -297,8 +300,12 @@ def target_coefficients(
                 f"raw_expression_offset must have {coeffs.expression.shape[0]} numbers, got {offset.shape[0]}"
             )
         return coeffs.replace(expression=coeffs.expression + offset)
+    values = dict(request.values)
+    limits = turn_limits(state.coefficients) if "yaw" in values else None
+    if limits is not None:
+        values["yaw"] = limits.clip(values["yaw"])
     return _controls(state, registry).apply(
-        state.coefficients, request.values, raw_expression_offset=request.raw_expression_offset
+        state.coefficients, values, raw_expression_offset=request.raw_expression_offset
     )
 
 
