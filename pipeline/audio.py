@@ -25,6 +25,7 @@ from pipeline.engines import EngineRegistry, check_engine_choice, default_regist
 from pipeline.media import Provenance
 from pipeline.photo import SourceState, prepared_for
 from pipeline.progress import Progress, Reporter
+from pipeline.side_view import hold_motion
 from pipeline.video import DEFAULT_MAX_VIDEO_SIDE, check_positive, default_output, render_to_video
 from weights.registry import bundled_dir, weights_dir
 
@@ -156,7 +157,7 @@ def _variant_motion(
     )
     if options.fps != model.config.fps:
         motion = resample_motion(motion, options.fps, speech.num_frames)
-    return motion
+    return hold_motion(motion, state.coefficients)
 
 
 def _control_details(options: AnimateOptions) -> dict[str, str]:

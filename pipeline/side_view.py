@@ -12,12 +12,13 @@ user so.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from core.coefficients import FaceCoefficients
+from core.coefficients import FaceCoefficients, MotionSequence
 from pipeline.face_mesh import rasterise_triangles
 from reconstruction.controls import CONTROL_SPECS
 
@@ -28,6 +29,7 @@ __all__ = [
     "TEAR_SHARE",
     "TurnLimits",
     "photo_depth",
+    "hold_motion",
     "tear_share",
     "turn_limits",
 ]
@@ -86,6 +88,20 @@ def turn_limits(coefficients: FaceCoefficients) -> TurnLimits | None:
     if yaw < 0:  # facing the picture's left: a positive yaw turns it towards the camera
         return TurnLimits(-away, 0.0, yaw)
     return TurnLimits(0.0, away, yaw)
+
+
+def hold_motion(motion: MotionSequence, coefficients: FaceCoefficients) -> MotionSequence:
+    """`motion` (reenactment, audio) with each frame's yaw held within the side view's
+    `turn_limits` around the photo's own yaw; unchanged for a photo within `SIDE_VIEW_DEGREES`."""
+    limits = turn_limits(coefficients)
+    if limits is None:
+        return motion
+    photo_yaw = float(coefficients.angles[1])
+    angles = motion.angles.copy()
+    angles[:, 1] = np.clip(
+        angles[:, 1], photo_yaw + np.radians(limits.lowest), photo_yaw + np.radians(limits.highest)
+    )
+    return dataclasses.replace(motion, angles=angles)
 
 
 def photo_depth(points: np.ndarray, triangles: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -36,6 +36,7 @@ from pipeline.photo import (
 )
 from pipeline.progress import Progress, Reporter
 from pipeline.renderer import Renderer
+from pipeline.side_view import hold_motion
 from reconstruction.controls import interpolate
 from reconstruction.motion import (
     TRANSFER_PARTS,
@@ -305,6 +306,7 @@ def reenact(
         face_model=backend.model,
         source_gaze=_photo_gaze(state),
     )
+    motion = hold_motion(motion, state.coefficients)
     engine = registry.select(options.engine, state.backend, state.face_model)
     out = Path(output) if output is not None else default_output("reenact.mp4")
     audio = driving_video if isinstance(driving_video, (str, os.PathLike)) else None

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.coefficients import DEFAULT_FACE_MODEL, FaceCoefficients
+from core.coefficients import DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo
 from pipeline.advice import side_view_advice
 from pipeline.face_mesh import projector_for
@@ -16,6 +16,7 @@ from pipeline.side_view import (
     PROFILE_DEGREES,
     SIDE_VIEW_DEGREES,
     TEAR_SHARE,
+    hold_motion,
     photo_depth,
     tear_share,
     turn_limits,
@@ -38,6 +39,19 @@ def test_only_a_side_view_is_limited_and_never_towards_the_camera() -> None:
     right = turn_limits(_pose(45.0))
     assert right is not None and (right.lowest, right.highest) == (0.0, right.slider_range)
     assert right.clip(-15.0) == 0.0 and right.clip(15.0) == 15.0
+
+
+def test_a_driven_side_view_keeps_each_frame_within_its_turn_limits() -> None:
+    yaws = np.radians([-100.0, -80.0, -62.0, -40.0, 0.0])
+    angles = np.stack([np.full(5, 0.1), yaws, np.zeros(5)], axis=1)
+    zeros = np.zeros((5, 3))
+    motion = MotionSequence(DEFAULT_FACE_MODEL, np.zeros((5, 32)), angles, zeros, zeros)
+    held = hold_motion(motion, _pose(-62.0))
+    assert np.degrees(held.angles[:, 1]) == pytest.approx(
+        [-PROFILE_DEGREES, -80.0, -62.0, -62.0, -62.0], abs=1e-4
+    )
+    assert np.array_equal(held.angles[:, [0, 2]], motion.angles[:, [0, 2]])
+    assert hold_motion(motion, _pose(10.0)) is motion
 
 
 def test_a_face_shows_nothing_hidden_until_it_turns_its_hidden_half_into_view() -> None:
