@@ -219,7 +219,7 @@ def main() -> None:
     parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "deep_lids_sheet.jpg")
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
     parser.add_argument("--photos", nargs="*", default=list(PHOTOS))
-    parser.add_argument("--quality", type=int, default=90)
+    parser.add_argument("--quality", type=int, default=82)
     parser.add_argument("--measure", action="store_true", help="print the iris and catchlight figures")
     parser.add_argument("--faces", type=Path, help="also write the whole faces at 100 % here")
     parser.add_argument("--time", action="store_true", help="only time the drag preview (paired)")

@@ -111,9 +111,10 @@ class PreviewSettings:
     final images only, not in drag previews: `pipeline.photo.Canvas.quick`); own_teeth: where
     nothing in the opening is bright and little saturated (a warm, soft or dim photo), teeth are
     read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
-    (`mouth.analyse_mouth`; docs/OWN_TEETH.md); deep_lids: where the photo's iris reaches above
-    the fitted upper lid (a deep-set eye), a shutting lid hides that part like lashes and reads its
-    skin from above it (`eyes.iris_above_lid`, docs/DEEP_LIDS.md).
+    (`mouth.analyse_mouth`; docs/OWN_TEETH.md); deep_lids: where the photo's iris is seen above
+    the fitted upper lid past its lashes (a deep-set eye), a shutting lid hides it like lashes,
+    is read as without it above it and painted below (`eyes.iris_above_lid`,
+    `lid_skin.shut_lid_parts`, docs/DEEP_LIDS.md; off: it lost its rule on cost and one photo).
     """
 
     raster_scale: float = 0.5

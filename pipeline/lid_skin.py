@@ -62,8 +62,9 @@ class ShutLidParts(NamedTuple):
     (the lash run, `eyes.lash_heights`, and on a deep-set eye the iris's top, `eyes.iris_above_lid`,
     where it reaches `_DEEP` past the lash run over the iris's middle);
     lash_colours: per eye, the lash line's colour (3,) (`face_paint.lash_colour` of the opening),
-    or None; deep: per eye, whether the iris raised that run (a deep-set eye: its painted lid's
-    texture leaves out the crease's lines); lid_colours: `lid_colours`, leaving out what a raised
+    or None; deep: per eye, whether the iris raised that run (a deep-set eye: its lid is read as
+    without the run above it, `eyes.refine_eye_flow`, and painted below, `smooth_shut_lids`, its
+    texture without the crease's lines); lid_colours: `lid_colours`, leaving out what a raised
     run hides.
     """
 
@@ -93,7 +94,8 @@ def shut_lid_parts(
         deep.append(bool(above[middle] > lashes[middle] + _DEEP))
         runs.append(np.maximum(lashes, above) if deep[-1] else lashes)
         opening = eye_opening(points[u, :2], points[lo, :2], source.shape[:2])
-        colours.append(None if opening is None else lash_colour(source, opening))
+        seen = opening is not None and bool(np.any(opening > 0.5))
+        colours.append(lash_colour(source, opening) if seen else None)  # (None: the line finds its own)
     hidden = [run if d else None for run, d in zip(runs, deep, strict=True)]
     field = lid_colours(source, [points[u, :2] for u, _ in eyes], hidden)
     return ShutLidParts(tuple(runs), tuple(colours), tuple(deep), field)
@@ -168,9 +170,11 @@ def smooth_shut_lids(
     stretched beyond about twice, `colours` read through the flow become the overlay, faded in over
     `_STRETCH_RAMP` of that rate and `_SOFT` crop pixels around. One box around all shut eyes: a
     frame's cost is mostly per operation, not per pixel. deep: (H, W) float32, the part of
-    `hidden` that shuts deep-set eyes (`ShutLidParts.deep`), or None: there the lid also covers
-    the reads that land in the opening (the lid's soft lower edge, blending its reads with the
-    eye's, would show the photo's iris rim), in the lid's lowest colour.
+    `hidden` that shuts deep-set eyes (`ShutLidParts.deep`), or None: there the lid is painted
+    however little it is stretched (its lowest part reads one row), only where it reads skin up to
+    `_DEEP_REACH` eye widths above the opening (not the brow or a glasses frame), and it also
+    covers the reads that land in the opening (the lid's soft lower edge, blending its reads with
+    the eye's, would show the photo's iris rim), in the lid's lowest colour.
     """
     shut = hidden > 0.5
     bx, by, bw, bh = cv2.boundingRect(shut.view(np.uint8))
