@@ -55,6 +55,7 @@ from pipeline.eyes import (
 )
 from pipeline.face_mesh import eye_surfaces, projector_for, rasterise_triangles
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
+from pipeline.far_side import drawn_triangles
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
@@ -64,7 +65,7 @@ from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
-from reconstruction.folds import fold_boxes, fold_cells
+from reconstruction.folds import close_pinholes, fold_boxes, fold_cells
 from reconstruction.rim_skin import MagnifiedBand, magnified_band
 from reconstruction.segmentation import PersonSegmenter
 
@@ -112,7 +113,8 @@ class PreviewSettings:
     final images only, not in drag previews: `pipeline.photo.Canvas.quick`); own_teeth: where
     nothing in the opening is bright and little saturated (a warm, soft or dim photo), teeth are
     read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
-    (`mouth.analyse_mouth`; docs/OWN_TEETH.md).
+    (`mouth.analyse_mouth`; docs/OWN_TEETH.md); far_side: the mesh's triangles a head turn sets
+    nearly edge-on, or past it, are not drawn (`pipeline.far_side`, docs/FAR_SIDE.md).
     """
 
     raster_scale: float = 0.5
@@ -129,6 +131,7 @@ class PreviewSettings:
     smooth_lids: bool = True
     rim_skin: bool = True
     own_teeth: bool = True
+    far_side: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -315,8 +318,11 @@ class GeometricRenderer:
         coarse[:, 0] = (coarse[:, 0] + 0.5) * sx - 0.5
         coarse[:, 1] = (coarse[:, 1] + 0.5) * sy - 0.5
         coarse[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # lips win over folded cheek triangles
-        pix, tri, bary = rasterise_triangles(coarse, layout.triangles, (rh, rw))
-        src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[tri])  # (P, 2) source pixels
+        drawn = np.ones(len(layout.triangles), dtype=bool)
+        if self.settings.far_side:  # not the triangles a turn sets edge-on (docs/FAR_SIDE.md)
+            drawn = drawn_triangles(state.points, target_points, layout.rigid, layout.triangles)
+        pix, tri, bary = rasterise_triangles(coarse, layout.triangles[drawn], (rh, rw))
+        src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[drawn][tri])  # (P, 2) source
         gy, gx = np.divmod(pix, rw)
         full_x = (gx + 0.5) / sx - 0.5  # coarse pixel centre in crop pixels
         full_y = (gy + 0.5) / sy - 0.5
@@ -368,7 +374,7 @@ class GeometricRenderer:
             )
             to_crop = np.array([[1.0 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1.0 / sy, 0.5 / sy - 0.5]])
             folds = fold_boxes(fold_cells(nodes + spread, spacing=1.0 / sx), to_crop)
-        self._refine_openings(motion.flow, state, target_points, gaze, folds, mouth)
+        self._refine_openings(motion.flow, state, target_points, gaze, folds, mouth, drawn)
         return motion
 
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
@@ -393,6 +399,7 @@ class GeometricRenderer:
         state: PreviewState,
         target_points: np.ndarray,
         folds: list[tuple[np.ndarray, np.ndarray]],
+        drawn: np.ndarray,
     ) -> None:
         """The mesh's flow around the mouth and the eyes at full resolution (in place): lips and
         lids are thin, and the coarse raster would draw their edges in steps; then, unblurred, in
@@ -411,11 +418,11 @@ class GeometricRenderer:
                 (lids.min(axis=0) - [0.2 * width, 0.6 * width], lids.max(axis=0) + [0.2 * width, 0.3 * width])
             )
         for lo, hi in boxes:
-            self._rasterise_box(flow, state, target_points, lo, hi)
+            self._rasterise_box(flow, state, target_points, lo, hi, drawn)
         (mx0, my0), (mx1, my1) = boxes[0]
         for lo, hi in folds:
             if not (lo[0] >= mx0 and lo[1] >= my0 and hi[0] <= mx1 and hi[1] <= my1):
-                self._rasterise_box(flow, state, target_points, lo, hi, blur=False)
+                self._rasterise_box(flow, state, target_points, lo, hi, drawn, blur=False)
 
     def _rasterise_box(
         self,
@@ -424,6 +431,7 @@ class GeometricRenderer:
         target_points: np.ndarray,
         lo: np.ndarray,
         hi: np.ndarray,
+        drawn: np.ndarray,
         blur: bool = True,
     ) -> None:
         layout = self.projector.layout
@@ -436,7 +444,7 @@ class GeometricRenderer:
         (gx0, gy0), (gx1, gy1) = lo - 2.0, hi + 2.0
         x, y = target_points[:, 0], target_points[:, 1]
         in_box = (x >= gx0) & (x <= gx1) & (y >= gy0) & (y <= gy1)  # (N,)
-        near = in_box[layout.triangles].any(axis=1)
+        near = in_box[layout.triangles].any(axis=1) & drawn
         if not near.any():
             return
         local = target_points.copy()
@@ -462,6 +470,8 @@ class GeometricRenderer:
         region[gy, gx, 1] = src[:, 1] - (gy + y0)
         # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
         # pixel to pixel: a light blur of the flow (not the image) keeps the rims smooth.
+        if not drawn.all():  # a triangle left out can open a pinhole onto the surface behind it
+            close_pinholes(region)
         if blur:
             region[...] = cv2.GaussianBlur(region, (0, 0), 1.2, borderType=cv2.BORDER_REPLICATE)
 
@@ -473,10 +483,11 @@ class GeometricRenderer:
         gaze: np.ndarray | None,
         folds: list[tuple[np.ndarray, np.ndarray]],
         mouth: MouthMotion,
+        drawn: np.ndarray,
     ) -> None:
         """The full-resolution flow inside the mouth and around the eyes (in place)."""
         face_flow = flow.copy()
-        self._rasterise_features(flow, state, target_points, folds)
+        self._rasterise_features(flow, state, target_points, folds, drawn)
         refine_mouth_area(flow, face_flow, mouth)
         for k, ((upper, lower), iris) in enumerate(
             zip(self.projector.layout.eyes, state.irises, strict=True)

@@ -24,6 +24,7 @@ __all__ = [
     "FOLD_GAP",
     "SPIKE",
     "blend_across_folds",
+    "close_pinholes",
     "fold_boxes",
     "fold_cells",
     "node_grid",
@@ -230,3 +231,31 @@ def fold_boxes(
         corners = np.array([[x, y], [x + bw, y + bh]], np.float64) @ to_pixels[:, :2].T + to_pixels[:, 2]
         boxes.append((corners.min(axis=0) - pad, corners.max(axis=0) + pad))
     return boxes
+
+
+def close_pinholes(flow: np.ndarray, gap: float = FOLD_GAP) -> None:
+    """Pixels of a (h, w, 2) flow whose read lies more than `gap` pixels from three or four of its
+    neighbours' take their neighbours' median flow (in place): a hole of a pixel or two where a
+    triangle a turn set edge-on is not drawn shows a read from far behind it, a dark or pale speck."""
+    h, w = flow.shape[:2]
+    if h < 3 or w < 3:
+        return
+    fx, fy = flow[:, :, 0], flow[:, :, 1]
+    cx, cy = fx[1:-1, 1:-1], fy[1:-1, 1:-1]
+    inner, before, after = slice(1, -1), slice(None, -2), slice(2, None)
+    count = np.zeros(cx.shape, np.uint8)
+    # Each neighbour's read minus the pixel's: its flow's difference plus the step to it.
+    for rows, cols, sx, sy in (
+        (before, inner, 0, -1),
+        (after, inner, 0, 1),
+        (inner, before, -1, 0),
+        (inner, after, 1, 0),
+    ):
+        dx, dy = fx[rows, cols] - cx + sx, fy[rows, cols] - cy + sy
+        count += dx * dx + dy * dy > gap * gap
+    iy, ix = np.nonzero(count >= 3)
+    if len(iy) == 0:
+        return
+    iy, ix = iy + 1, ix + 1
+    neighbours = np.stack([flow[iy - 1, ix], flow[iy + 1, ix], flow[iy, ix - 1], flow[iy, ix + 1]], axis=1)
+    flow[iy, ix] = np.median(neighbours, axis=1)
