@@ -9,15 +9,33 @@ rim, the flow carried beyond the face.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+
+import cv2
 import numpy as np
 
+from pipeline.face_mesh import MeshLayout, rasterise_triangles
 from pipeline.head import similarity_3d
 
-__all__ = ["EDGE_ON", "TURNED", "drawn_triangles", "turned_edge_on"]
+__all__ = [
+    "AWAY",
+    "BEHIND",
+    "DRAWN",
+    "EDGE_ON",
+    "FEATHER",
+    "TURNED",
+    "drawn_triangles",
+    "rasterise_drawn",
+    "turned_edge_on",
+]
 
 #: A triangle a turn leaves with less than this share of its area in the photo (or turns past
 #: edge-on) is not drawn: the surface faces away from the camera.
-EDGE_ON = 0.25
+EDGE_ON = 0.4
+#: A flow rasterised at the crop's resolution in a box is faded in over this many pixels from
+#: the box's border when triangles were left out (`Holes.lay`).
+FEATHER = 4
 #: Only a head turned by more than this many degrees from the photo's pose leaves triangles out.
 TURNED = 2.0
 
@@ -48,17 +66,140 @@ def turned_edge_on(
     return turned & (_areas(posed, triangles) * sign < limit)
 
 
-def drawn_triangles(
-    source: np.ndarray, target: np.ndarray, rigid: np.ndarray, triangles: np.ndarray
-) -> np.ndarray:
-    """(F,) bool: the mesh's triangles to draw for a target pose.
+#: `drawn_triangles` states: drawn; left out as turned away (its hole takes the nearest drawn pixel's
+#: flow); left out as seen from behind in the photo (its hole is filled like the face's outside).
+DRAWN, AWAY, BEHIND = 1, 0, -1
 
-    source, target: (N, 3) the mesh's vertices in the photo and in the target (pixels, depth);
-    rigid: indices of the vertices that move with the skull only. All are drawn unless the head
-    turns by more than `TURNED` degrees; then not those `turned_edge_on` marks.
+
+def drawn_triangles(on: bool, source: np.ndarray, target: np.ndarray, layout: MeshLayout) -> np.ndarray:
+    """(F,) int8: the state of each of the layout's triangles for a target pose, `DRAWN`, `AWAY` or
+    `BEHIND`.
+
+    on: `PreviewSettings.far_side` (off: all are drawn); source, target: (N, 3) the mesh's vertices
+    in the photo and in the target (pixels, depth); layout: its triangles and its rigid vertices
+    (those that move with the skull only). All are drawn unless the head turns by more than `TURNED` degrees; then those
+    `turned_edge_on` marks are left out: `BEHIND` when the photo sees the triangle from behind (its
+    orientation there is not the mesh's majority's: a strip the turn reveals, which has no surface
+    behind it), else `AWAY`.
     """
+    rigid, triangles = layout.rigid, layout.triangles
+    state = np.full(len(triangles), DRAWN, np.int8)
+    if not on:
+        return state
     s, rot, t = similarity_3d(source[rigid, :3], target[rigid, :3])
     if np.trace(rot) > 1.0 + 2.0 * np.cos(np.radians(TURNED)):  # an expression moves the skull a little
-        return np.ones(len(triangles), dtype=bool)
+        return state
     posed = source[:, :3] @ (s * rot.T) + t
-    return ~turned_edge_on(source, target, posed, triangles)
+    left_out = turned_edge_on(source, target, posed, triangles)
+    before = _areas(source, triangles)
+    behind = before * np.sign(before.sum()) < 0.0
+    state[left_out] = np.where(behind[left_out], BEHIND, AWAY)
+    return state
+
+
+@dataclass(frozen=True)
+class Holes:
+    """Where the triangles left out of a raster leave pixels no drawn triangle covers (flat pixel
+    indices of an (h, w) grid): `away`, under `AWAY` triangles, with the drawn pixel `nearest` to
+    each; `behind`, under `BEHIND` triangles only."""
+
+    shape: tuple[int, int]
+    away: np.ndarray
+    nearest: np.ndarray
+    behind: np.ndarray
+    left_out: bool = False
+
+    def lay(
+        self, region: np.ndarray, gy: np.ndarray, gx: np.ndarray, src: np.ndarray, at: tuple[int, int]
+    ) -> None:
+        """Set the (h, w, 2) `region` of a flow (its corner at `at` = (x0, y0) in the flow) where
+        the raster drew pixels (gy, gx) reading the points `src` (P, 2) (in place); then its `away`
+        holes (`fill`). With triangles left out, the region's new flow is faded in from its border
+        over `FEATHER` pixels: the flow outside, from the coarser raster, no longer matches it
+        where a turn magnifies the photo steeply (the strip beside the far eye at yaw 30), and a
+        step there draws a hard edge."""
+        before = region.copy() if self.left_out else None
+        region[gy, gx, 0] = src[:, 0] - (gx + at[0])
+        region[gy, gx, 1] = src[:, 1] - (gy + at[1])
+        self.fill(region)
+        if before is not None:
+            h, w = region.shape[:2]
+            ramp_y = np.minimum(np.arange(h) + 1, np.arange(h)[::-1] + 1) / (FEATHER + 1.0)
+            ramp_x = np.minimum(np.arange(w) + 1, np.arange(w)[::-1] + 1) / (FEATHER + 1.0)
+            ramp = np.minimum(np.minimum.outer(ramp_y, ramp_x), 1.0).astype(np.float32)[:, :, None]
+            region[...] = before + (region - before) * ramp
+
+    def fill(self, flow: np.ndarray, cover: np.ndarray | None = None) -> None:
+        """An `away` hole of the (h, w, 2) flow takes its nearest drawn pixel's flow (in place;
+        marked covered in `cover`, if given): each side of the hidden strip is carried to the middle
+        of the gap, so a turned nose meets the cheek behind it in one step, a fold drawn as an
+        edge, not a ramp between the two that reads the strip squeezed into a line."""
+        if len(self.away):
+            w = self.shape[1]
+            flow[np.divmod(self.away, w)] = flow[np.divmod(self.nearest, w)]
+            if cover is not None:
+                cover[np.divmod(self.away, w)] = 1.0
+
+    def smooth_behind(self, flow: np.ndarray) -> None:
+        """The (H, W, 2) flow (a finer grid than the holes', the same extent) in the `behind`
+        holes filled smoothly from the flow around them (in place): the strip a turn reveals meets
+        what is drawn beside it, at the crop's resolution (the eyes' boxes) as on the coarse
+        grid, without a step."""
+        if len(self.behind) == 0:
+            return
+        mask = np.zeros(self.shape, np.uint8)
+        mask.reshape(-1)[self.behind] = 1
+        h, w = flow.shape[:2]
+        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
+        ys, xs = np.nonzero(mask)
+        reach = 3 * 12  # the widest blur below, three sigmas
+        y0, y1 = max(0, ys.min() - reach), min(h, ys.max() + reach + 1)
+        x0, x1 = max(0, xs.min() - reach), min(w, xs.max() + reach + 1)
+        part = flow[y0:y1, x0:x1]
+        known = 1.0 - mask[y0:y1, x0:x1].astype(np.float32)
+        todo = np.nonzero(known == 0.0)
+        for sigma in (1.5, 3.0, 6.0, 12.0):  # normalised blurs, wider until every hole is reached
+            weight = cv2.GaussianBlur(known, (0, 0), sigma)
+            total = cv2.GaussianBlur(part * known[:, :, None], (0, 0), sigma)
+            reached = weight[todo] > 1e-3
+            done = (todo[0][reached], todo[1][reached])
+            part[done] = total[done] / weight[done][:, None]
+            known[done] = 1.0
+            todo = (todo[0][~reached], todo[1][~reached])
+            if len(todo[0]) == 0:
+                return
+
+
+def rasterise_drawn(
+    vertices: np.ndarray, triangles: np.ndarray, drawn: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Holes]:
+    """`rasterise_triangles` of the drawn triangles only, and the holes the others leave.
+
+    vertices: (N, 3) pixels and depth; triangles: (F, 3); drawn: (F' <= F,) `drawn_triangles`
+    states of the first F' triangles (the others, the eyes' surfaces, are drawn); shape: (h, w). Returns pix (P,) flat pixel indices, tri (P,) indices into `triangles` (all of
+    them), bary (P, 3) and the `Holes`.
+    """
+    none = np.zeros(0, np.int64)
+    drawn = np.concatenate([drawn, np.full(len(triangles) - len(drawn), DRAWN, np.int8)])
+    if (drawn == DRAWN).all():
+        pix, tri, bary = rasterise_triangles(vertices, triangles, shape)
+        return pix, tri, bary, Holes(shape, none, none, none)
+    kept = np.flatnonzero(drawn == DRAWN)
+    holes_of = partial(Holes, shape, left_out=True)
+    pix, tri, bary = rasterise_triangles(vertices, triangles[kept], shape)
+    covered = np.zeros(shape[0] * shape[1], bool)
+    covered[pix] = True
+    holes = []
+    for kind in (AWAY, BEHIND):
+        under = none
+        if (drawn == kind).any():
+            under = rasterise_triangles(vertices, triangles[drawn == kind], shape)[0]
+        holes.append(np.unique(under[~covered[under]]))
+    away, behind = holes[0], np.setdiff1d(holes[1], holes[0])
+    if len(away) == 0 or len(pix) == 0:
+        return pix, kept[tri], bary, holes_of(none, none, behind)
+    # Each pixel's nearest drawn pixel: labels count the drawn (zero) pixels in row-major order.
+    free = (~covered).reshape(shape).astype(np.uint8)
+    _, labels = cv2.distanceTransformWithLabels(free, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+    nearest = np.flatnonzero(covered)[labels.reshape(-1)[away] - 1]
+    return pix, kept[tri], bary, holes_of(away, nearest, behind)

@@ -55,7 +55,7 @@ from pipeline.eyes import (
 )
 from pipeline.face_mesh import eye_surfaces, projector_for, rasterise_triangles
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
-from pipeline.far_side import drawn_triangles
+from pipeline.far_side import drawn_triangles, rasterise_drawn
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
@@ -318,11 +318,9 @@ class GeometricRenderer:
         coarse[:, 0] = (coarse[:, 0] + 0.5) * sx - 0.5
         coarse[:, 1] = (coarse[:, 1] + 0.5) * sy - 0.5
         coarse[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # lips win over folded cheek triangles
-        drawn = np.ones(len(layout.triangles), dtype=bool)
-        if self.settings.far_side:  # not the triangles a turn sets edge-on (docs/FAR_SIDE.md)
-            drawn = drawn_triangles(state.points, target_points, layout.rigid, layout.triangles)
-        pix, tri, bary = rasterise_triangles(coarse, layout.triangles[drawn], (rh, rw))
-        src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[drawn][tri])  # (P, 2) source
+        drawn = drawn_triangles(self.settings.far_side, state.points, target_points, layout)
+        pix, tri, bary, holes = rasterise_drawn(coarse, layout.triangles, drawn, (rh, rw))
+        src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[tri])  # (P, 2) source pixels
         gy, gx = np.divmod(pix, rw)
         full_x = (gx + 0.5) / sx - 0.5  # coarse pixel centre in crop pixels
         full_y = (gy + 0.5) / sy - 0.5
@@ -332,6 +330,7 @@ class GeometricRenderer:
         cover = np.zeros(rh * rw, np.float32)
         cover[pix] = 1.0
         flow, cover = flow.reshape(rh, rw, 2), cover.reshape(rh, rw)
+        holes.fill(flow, cover)  # what the triangles left out covered (`far_side.Holes`)
         # Openings: an eye's content (the eyeball) moves with its two corners as a whole (a
         # similarity), the mouth's hangs from the lips; both are set exactly at full resolution
         # below (this coarse fill keeps the lips' flow clean where it is upsampled).
@@ -375,6 +374,7 @@ class GeometricRenderer:
             to_crop = np.array([[1.0 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1.0 / sy, 0.5 / sy - 0.5]])
             folds = fold_boxes(fold_cells(nodes + spread, spacing=1.0 / sx), to_crop)
         self._refine_openings(motion.flow, state, target_points, gaze, folds, mouth, drawn)
+        holes.smooth_behind(motion.flow)  # a revealed strip meets the eyes' boxes without a step
         return motion
 
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
@@ -444,7 +444,7 @@ class GeometricRenderer:
         (gx0, gy0), (gx1, gy1) = lo - 2.0, hi + 2.0
         x, y = target_points[:, 0], target_points[:, 1]
         in_box = (x >= gx0) & (x <= gx1) & (y >= gy0) & (y <= gy1)  # (N,)
-        near = in_box[layout.triangles].any(axis=1) & drawn
+        near = in_box[layout.triangles].any(axis=1)
         if not near.any():
             return
         local = target_points.copy()
@@ -460,17 +460,16 @@ class GeometricRenderer:
         vertices = np.concatenate([local, vertices])
         triangles = np.concatenate([layout.triangles[near], triangles + len(local)])
         corners = np.concatenate([_corners(state, layout.triangles)[near], corners])
-        pix, tri, bary = rasterise_triangles(vertices, triangles, (y1 - y0, x1 - x0))
+        pix, tri, bary, holes = rasterise_drawn(vertices, triangles, drawn[near], (y1 - y0, x1 - x0))
         if len(pix) == 0:
             return
         src = np.einsum("pk,pkd->pd", bary, corners[tri])
         gy, gx = np.divmod(pix, x1 - x0)
         region = flow[y0:y1, x0:x1]
-        region[gy, gx, 0] = src[:, 0] - (gx + x0)
-        region[gy, gx, 1] = src[:, 1] - (gy + y0)
+        holes.lay(region, gy, gx, src, (x0, y0))  # the drawn pixels' flow, the holes filled
         # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
         # pixel to pixel: a light blur of the flow (not the image) keeps the rims smooth.
-        if not drawn.all():  # a triangle left out can open a pinhole onto the surface behind it
+        if drawn.min() < 1:  # a triangle left out can open a pinhole onto the surface behind it
             close_pinholes(region)
         if blur:
             region[...] = cv2.GaussianBlur(region, (0, 0), 1.2, borderType=cv2.BORDER_REPLICATE)
