@@ -48,6 +48,10 @@ PHOTOS = (
     "dchen236__FairFace__race_Black.jpg",
     "jdh-algo__JoyVASA__joyvasa_005.png",
     "fudan-generative-vision__hallo__6.jpg",
+    # Round 2: three photos not looked at in round 1.
+    "serengil__deepface__img26.jpg",
+    "cmusatyalab__openface__adams.jpg",
+    "yzhou359__MakeItTalk__morgan.jpg",
 )
 YAWS = (-30.0, -15.0, 15.0, 30.0)
 CHANGES = ("far_side",)
@@ -323,6 +327,7 @@ def main() -> None:
     parser.add_argument(
         "--marked", type=Path, default=None, help="write the measured images, M1' in red, here"
     )
+    parser.add_argument("--rows", type=Path, default=None, help="also write each row as a PNG here")
     parser.add_argument("--bench", type=int, default=0, help="time this many drag previews instead")
     parser.add_argument(
         "--photo", type=Path, default=None, help="photo of --bench (default: astronaut at 12 MP)"
@@ -341,6 +346,10 @@ def main() -> None:
     registry = EngineRegistry(fast=False)
     on = {flag: True for flag in flags}
     rows = [row for name in PHOTOS for row in rows_for(args.images / name, registry, on)]
+    if args.rows is not None:  # lossless rows, to look at at 100 %
+        args.rows.mkdir(parents=True, exist_ok=True)
+        for k, row in enumerate(rows):
+            cv2.imwrite(str(args.rows / f"row{k:02d}.png"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0))) for r in rows]
     write_sheet(rows, args.out, quality=60)

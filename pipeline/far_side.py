@@ -108,6 +108,7 @@ class Holes:
     nearest: np.ndarray
     behind: np.ndarray
     left_out: bool = False
+    step: float = 1.0  # the flow's units (pixels) per grid pixel
 
     def lay(
         self, region: np.ndarray, gy: np.ndarray, gx: np.ndarray, src: np.ndarray, at: tuple[int, int]
@@ -130,15 +131,19 @@ class Holes:
             region[...] = before + (region - before) * ramp
 
     def fill(self, flow: np.ndarray, cover: np.ndarray | None = None) -> None:
-        """An `away` hole of the (h, w, 2) flow takes its nearest drawn pixel's flow (in place;
-        marked covered in `cover`, if given): each side of the hidden strip is carried to the middle
-        of the gap, so a turned nose meets the cheek behind it in one step, a fold drawn as an
-        edge, not a ramp between the two that reads the strip squeezed into a line."""
+        """An `away` hole of the (h, w, 2) flow reads the nearest drawn pixel's surroundings
+        mirrored across that pixel (in place; marked covered in `cover`, if given): each side of
+        the hidden strip is carried to the middle of the gap, reading back into itself, so a turned
+        nose meets the cheek in one step, a fold drawn as an edge. Not a ramp between the two (the
+        strip squeezed into a line), nor a side's motion carried on (the strip read at full width,
+        a dark band)."""
         if len(self.away):
             w = self.shape[1]
-            flow[np.divmod(self.away, w)] = flow[np.divmod(self.nearest, w)]
+            (py, px), (qy, qx) = np.divmod(self.away, w), np.divmod(self.nearest, w)
+            back = np.stack([qx - px, qy - py], axis=1).astype(np.float32) * (2.0 * self.step)
+            flow[py, px] = flow[qy, qx] + back
             if cover is not None:
-                cover[np.divmod(self.away, w)] = 1.0
+                cover[py, px] = 1.0
 
     def smooth_behind(self, flow: np.ndarray) -> None:
         """The (H, W, 2) flow (a finer grid than the holes', the same extent) in the `behind`
@@ -171,12 +176,13 @@ class Holes:
 
 
 def rasterise_drawn(
-    vertices: np.ndarray, triangles: np.ndarray, drawn: np.ndarray, shape: tuple[int, int]
+    vertices: np.ndarray, triangles: np.ndarray, drawn: np.ndarray, shape: tuple[int, int], step: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Holes]:
     """`rasterise_triangles` of the drawn triangles only, and the holes the others leave.
 
     vertices: (N, 3) pixels and depth; triangles: (F, 3); drawn: (F' <= F,) `drawn_triangles`
-    states of the first F' triangles (the others, the eyes' surfaces, are drawn); shape: (h, w). Returns pix (P,) flat pixel indices, tri (P,) indices into `triangles` (all of
+    states of the first F' triangles (the others, the eyes' surfaces, are drawn); shape: (h, w);
+    step: the flow's units per pixel of this raster. Returns pix (P,) flat pixel indices, tri (P,) indices into `triangles` (all of
     them), bary (P, 3) and the `Holes`.
     """
     none = np.zeros(0, np.int64)
@@ -185,7 +191,7 @@ def rasterise_drawn(
         pix, tri, bary = rasterise_triangles(vertices, triangles, shape)
         return pix, tri, bary, Holes(shape, none, none, none)
     kept = np.flatnonzero(drawn == DRAWN)
-    holes_of = partial(Holes, shape, left_out=True)
+    holes_of = partial(Holes, shape, left_out=True, step=step)
     pix, tri, bary = rasterise_triangles(vertices, triangles[kept], shape)
     covered = np.zeros(shape[0] * shape[1], bool)
     covered[pix] = True

@@ -319,7 +319,7 @@ class GeometricRenderer:
         coarse[:, 1] = (coarse[:, 1] + 0.5) * sy - 0.5
         coarse[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # lips win over folded cheek triangles
         drawn = drawn_triangles(self.settings.far_side, state.points, target_points, layout)
-        pix, tri, bary, holes = rasterise_drawn(coarse, layout.triangles, drawn, (rh, rw))
+        pix, tri, bary, holes = rasterise_drawn(coarse, layout.triangles, drawn, (rh, rw), 1.0 / sx)
         src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[tri])  # (P, 2) source pixels
         gy, gx = np.divmod(pix, rw)
         full_x = (gx + 0.5) / sx - 0.5  # coarse pixel centre in crop pixels

@@ -1,5 +1,5 @@
-"""The far side of a turn (`PreviewSettings.far_side`, docs/FAR_SIDE.md): triangles a turn sets
-edge-on (or past it) are not drawn."""
+"""The far side of a turn (`PreviewSettings.far_side`, `pipeline.far_side`, docs/FAR_SIDE.md):
+triangles a turn sets edge-on (or past it) are not drawn, and the holes they leave are filled."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pipeline import EditRequest, EngineRegistry, prepare_photo
-from pipeline.far_side import turned_edge_on
+from pipeline.far_side import AWAY, BEHIND, DRAWN, FEATHER, Holes, rasterise_drawn, turned_edge_on
 from pipeline.photo import Canvas, place_frame, target_coefficients
 from reconstruction.folds import close_pinholes
 
@@ -44,6 +44,66 @@ def test_a_squeeze_without_a_turn_hides_nothing() -> None:
     points, triangles = _sheet()
     squeezed = points * [1.0, 0.1, 1.0]
     assert not turned_edge_on(points, squeezed, points, triangles).any()
+
+
+def test_the_hole_a_turned_away_triangle_leaves_is_split_between_its_two_sides() -> None:
+    """Two flat strips with a hidden column of cells between them (a turned nose's far wall): each
+    hole pixel reads its nearest side mirrored back into that side, so the reads step once, in the
+    middle of the gap, and never read the strip between the sides."""
+    points, triangles = _sheet(n=7)  # 6 x 6 cells of 10 px
+    cells = np.arange(len(triangles)) % 36  # both triangles of a cell share its index
+    drawn = np.where(cells % 6 == 2, AWAY, DRAWN).astype(np.int8)  # the third column of cells
+    pix, tri, _, holes = rasterise_drawn(points, triangles, drawn, (60, 60), step=2.0)
+    assert (drawn[tri] == DRAWN).all()
+    # The flow in units of half a grid pixel (step 2): the left side reads itself, the right side
+    # reads 40 grid pixels further on (the strip between is hidden).
+    flow = np.zeros((60, 60, 2), np.float32)
+    flow.reshape(-1, 2)[pix, 0] = np.where(pix % 60 < 25, 0.0, 80.0)
+    cover = np.zeros((60, 60), np.float32)
+    cover.reshape(-1)[pix] = 1.0
+    holes.fill(flow, cover)
+    assert cover[30, 15:40].all()
+    columns = np.arange(15, 40)
+    reads = columns + flow[30, 15:40, 0] / 2.0  # grid pixels
+    left, right = reads[columns <= 20], reads[columns >= 30]
+    hole = reads[(columns > 20) & (columns < 30)]
+    assert (hole <= left.max() + 1e-6).sum() + (hole >= right.min() - 1e-6).sum() == len(hole)
+    assert (np.abs(np.diff(reads)) > 10).sum() == 1  # one step, no ramp
+
+
+def test_a_revealed_strip_is_filled_smoothly_and_without_a_turn_nothing_changes() -> None:
+    points, triangles = _sheet(n=7)
+    cells = np.arange(len(triangles)) % 36
+    drawn = np.where(cells % 6 == 2, BEHIND, DRAWN).astype(np.int8)
+    _, _, _, holes = rasterise_drawn(points, triangles, drawn, (60, 60))
+    assert len(holes.behind) and not len(holes.away)
+    xs = np.arange(120, dtype=np.float32)
+    flow = np.zeros((120, 120, 2), np.float32)
+    flow[:, :, 0] = np.where(xs < 50, 0.0, 20.0)[None, :]
+    flow[:, 44:56, 0] = 99.0  # what was read in the strip (the holes: columns 21-29 of 60)
+    holes.smooth_behind(flow)  # the finer grid: twice the holes' resolution
+    row = flow[60, 30:70, 0]
+    assert row.max() < 21.0 and row.min() >= 0.0
+    assert np.abs(np.diff(row)).max() < 10.0  # no step of the whole 20 at once
+    # Nothing left out: the raster is rasterise_triangles', the box laid as before, no feathering.
+    all_drawn = np.full(len(triangles), DRAWN, np.int8)
+    pix, tri, bary, none = rasterise_drawn(points, triangles, all_drawn, (60, 60))
+    region = np.full((60, 60, 2), 7.0, np.float32)
+    gy, gx = np.divmod(pix, 60)
+    src = np.stack([gx + 1.5, gy - 2.5], axis=1).astype(np.float64)
+    none.lay(region, gy, gx, src, (0, 0))
+    assert not none.left_out and np.allclose(region.reshape(-1, 2)[pix], [1.5, -2.5])
+
+
+def test_a_box_with_triangles_left_out_is_faded_in_from_its_border() -> None:
+    holes = Holes((8, 8), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), left_out=True)
+    region = np.zeros((20, 20, 2), np.float32)
+    gy, gx = np.divmod(np.arange(400), 20)
+    src = np.stack([gx + 10.0, gy.astype(np.float64)], axis=1)
+    holes.lay(region, gy, gx, src, (0, 0))
+    assert region[10, 10, 0] == pytest.approx(10.0)  # inside: the raster's flow
+    assert 0.0 < region[0, 10, 0] < region[2, 10, 0] < 10.0  # at the border: faded in
+    assert region[FEATHER, 10, 0] == pytest.approx(10.0)
 
 
 def test_a_pinhole_in_the_flow_is_closed_an_edge_is_kept() -> None:
