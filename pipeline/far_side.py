@@ -111,15 +111,22 @@ class Holes:
     step: float = 1.0  # the flow's units (pixels) per grid pixel
 
     def lay(
-        self, region: np.ndarray, gy: np.ndarray, gx: np.ndarray, src: np.ndarray, at: tuple[int, int]
+        self,
+        region: np.ndarray,
+        gy: np.ndarray,
+        gx: np.ndarray,
+        src: np.ndarray,
+        at: tuple[int, int],
+        fade: bool = True,
     ) -> None:
         """Set the (h, w, 2) `region` of a flow (its corner at `at` = (x0, y0) in the flow) where
         the raster drew pixels (gy, gx) reading the points `src` (P, 2) (in place); then its `away`
-        holes (`fill`). With triangles left out, the region's new flow is faded in from its border
-        over `FEATHER` pixels: the flow outside, from the coarser raster, no longer matches it
+        holes (`fill`). With triangles left out and `fade` (the eyes' and the mouth's boxes, not
+        the occlusion edges' exact ones), the region's new flow is faded in from its border over
+        `FEATHER` pixels: the flow outside, from the coarser raster, no longer matches it
         where a turn magnifies the photo steeply (the strip beside the far eye at yaw 30), and a
         step there draws a hard edge."""
-        before = region.copy() if self.left_out else None
+        before = region.copy() if self.left_out and fade else None
         region[gy, gx, 0] = src[:, 0] - (gx + at[0])
         region[gy, gx, 1] = src[:, 1] - (gy + at[1])
         self.fill(region)
@@ -147,9 +154,10 @@ class Holes:
 
     def smooth_behind(self, flow: np.ndarray) -> None:
         """The (H, W, 2) flow (a finer grid than the holes', the same extent) in the `behind`
-        holes filled smoothly from the flow around them (in place): the strip a turn reveals meets
-        what is drawn beside it, at the crop's resolution (the eyes' boxes) as on the coarse
-        grid, without a step."""
+        holes filled smoothly from the flow around them (in place), before the boxes around the
+        eyes and the mouth are drawn at that resolution (`Holes.lay` fades them in): the strip a
+        turn reveals meets what is drawn beside it without a step, and the eyes' openings are
+        drawn over it."""
         if len(self.behind) == 0:
             return
         mask = np.zeros(self.shape, np.uint8)
@@ -175,6 +183,32 @@ class Holes:
                 return
 
 
+def _between(
+    holes: np.ndarray, nearest: np.ndarray, covered: np.ndarray, shape: tuple[int, int], reach: int = 12
+) -> np.ndarray:
+    """(Q,) bool: the hole pixels (flat indices) that lie between two drawn surfaces: going on from
+    their nearest drawn pixel through them, the first pixel that is not a hole is a drawn one, within
+    `reach` pixels (the gap beside a turned nose). At the face's far rim or an eye's opening it is
+    not: those holes are left to what fills the face's outside and the openings."""
+    h, w = shape
+    hole = np.zeros(h * w, bool)
+    hole[holes] = True
+    py, px = np.divmod(holes, w)
+    qy, qx = np.divmod(nearest, w)
+    d = np.stack([px - qx, py - qy], axis=1).astype(np.float64)
+    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+    found = np.zeros(len(holes), bool)
+    pending = np.ones(len(holes), bool)
+    for t in range(1, reach + 1):
+        x = np.clip(np.round(px + t * d[:, 0]).astype(np.int64), 0, w - 1)
+        y = np.clip(np.round(py + t * d[:, 1]).astype(np.int64), 0, h - 1)
+        at = y * w + x
+        stop = pending & ~hole[at]
+        found |= stop & covered[at]
+        pending &= ~stop
+    return found
+
+
 def rasterise_drawn(
     vertices: np.ndarray, triangles: np.ndarray, drawn: np.ndarray, shape: tuple[int, int], step: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Holes]:
@@ -183,7 +217,7 @@ def rasterise_drawn(
     vertices: (N, 3) pixels and depth; triangles: (F, 3); drawn: (F' <= F,) `drawn_triangles`
     states of the first F' triangles (the others, the eyes' surfaces, are drawn); shape: (h, w);
     step: the flow's units per pixel of this raster. Returns pix (P,) flat pixel indices, tri (P,) indices into `triangles` (all of
-    them), bary (P, 3) and the `Holes`.
+    them), bary (P, 3) and the `Holes` (`away`: only those between two drawn surfaces).
     """
     none = np.zeros(0, np.int64)
     drawn = np.concatenate([drawn, np.full(len(triangles) - len(drawn), DRAWN, np.int8)])
@@ -208,4 +242,5 @@ def rasterise_drawn(
     free = (~covered).reshape(shape).astype(np.uint8)
     _, labels = cv2.distanceTransformWithLabels(free, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
     nearest = np.flatnonzero(covered)[labels.reshape(-1)[away] - 1]
-    return pix, kept[tri], bary, holes_of(away, nearest, behind)
+    between = _between(away, nearest, covered, shape)
+    return pix, kept[tri], bary, holes_of(away[between], nearest[between], behind)

@@ -373,8 +373,8 @@ class GeometricRenderer:
             )
             to_crop = np.array([[1.0 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1.0 / sy, 0.5 / sy - 0.5]])
             folds = fold_boxes(fold_cells(nodes + spread, spacing=1.0 / sx), to_crop)
+        holes.smooth_behind(motion.flow)  # a revealed strip, smooth at the crop's resolution
         self._refine_openings(motion.flow, state, target_points, gaze, folds, mouth, drawn)
-        holes.smooth_behind(motion.flow)  # a revealed strip meets the eyes' boxes without a step
         return motion
 
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
@@ -466,7 +466,7 @@ class GeometricRenderer:
         src = np.einsum("pk,pkd->pd", bary, corners[tri])
         gy, gx = np.divmod(pix, x1 - x0)
         region = flow[y0:y1, x0:x1]
-        holes.lay(region, gy, gx, src, (x0, y0))  # the drawn pixels' flow, the holes filled
+        holes.lay(region, gy, gx, src, (x0, y0), fade=blur)  # the drawn pixels' flow, the holes filled
         # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
         # pixel to pixel: a light blur of the flow (not the image) keeps the rims smooth.
         if drawn.min() < 1:  # a triangle left out can open a pinhole onto the surface behind it
