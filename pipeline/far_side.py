@@ -80,7 +80,8 @@ def drawn_triangles(on: bool, source: np.ndarray, target: np.ndarray, layout: Me
     (those that move with the skull only). All are drawn unless the head turns by more than `TURNED` degrees; then those
     `turned_edge_on` marks are left out: `BEHIND` when the photo sees the triangle from behind (its
     orientation there is not the mesh's majority's: a strip the turn reveals, which has no surface
-    behind it), else `AWAY`.
+    behind it) except at the mesh's outer rim on the near side (`_at_rim`), else `AWAY` on the turn's far side (where the nose's tip moves to; on the near
+    side, under the jaw beside the ear, a triangle left out only reshapes the ear's outline).
     """
     rigid, triangles = layout.rigid, layout.triangles
     state = np.full(len(triangles), DRAWN, np.int8)
@@ -93,15 +94,37 @@ def drawn_triangles(on: bool, source: np.ndarray, target: np.ndarray, layout: Me
     left_out = turned_edge_on(source, target, posed, triangles)
     before = _areas(source, triangles)
     behind = before * np.sign(before.sum()) < 0.0
-    state[left_out] = np.where(behind[left_out], BEHIND, AWAY)
+    # The far side of the turn: where the face's nearest point (the nose's tip) moves to.
+    tip = int(np.argmin(source[:, 2]))
+    towards = np.sign(posed[tip, 0] - source[tip, 0])
+    centre = float(source[rigid, 0].mean())
+    far = (source[triangles, 0].mean(axis=1) - centre) * towards > 0.0
+    state[left_out & behind & (far | ~_at_rim(layout))] = BEHIND
+    state[left_out & ~behind & far] = AWAY
     return state
+
+
+def _at_rim(layout: MeshLayout) -> np.ndarray:
+    """(F,) bool: the triangles with a corner on the mesh's outer rim (edges of one triangle only,
+    not around the eyes' and the mouth's openings). Revealed there (under the jaw beside the ear),
+    a triangle left out only reshapes the outline beyond the face."""
+    triangles = layout.triangles
+    edges = np.sort(
+        np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1
+    )
+    unique, count = np.unique(edges, axis=0, return_counts=True)
+    rim = np.zeros(int(triangles.max()) + 1, bool)
+    rim[unique[count == 1].ravel()] = True
+    rings = [np.concatenate(layout.mouth)] + [np.concatenate(eye) for eye in layout.eyes]
+    rim[np.concatenate(rings)] = False
+    return rim[triangles].any(axis=1)
 
 
 @dataclass(frozen=True)
 class Holes:
     """Where the triangles left out of a raster leave pixels no drawn triangle covers (flat pixel
-    indices of an (h, w) grid): `away`, under `AWAY` triangles, with the drawn pixel `nearest` to
-    each; `behind`, under `BEHIND` triangles only."""
+    indices of an (h, w) grid): `away`, under `AWAY` triangles between two drawn surfaces, with the
+    drawn pixel `nearest` to each on the farther of the two; `behind`, under `BEHIND` triangles only."""
 
     shape: tuple[int, int]
     away: np.ndarray
@@ -183,13 +206,14 @@ class Holes:
                 return
 
 
-def _between(
+def _other_side(
     holes: np.ndarray, nearest: np.ndarray, covered: np.ndarray, shape: tuple[int, int], reach: int = 12
 ) -> np.ndarray:
-    """(Q,) bool: the hole pixels (flat indices) that lie between two drawn surfaces: going on from
-    their nearest drawn pixel through them, the first pixel that is not a hole is a drawn one, within
-    `reach` pixels (the gap beside a turned nose). At the face's far rim or an eye's opening it is
-    not: those holes are left to what fills the face's outside and the openings."""
+    """(Q,) flat index of the drawn pixel on the other side of each hole pixel (flat indices), or -1:
+    going on from its nearest drawn pixel through it, the first pixel that is not a hole, if it is
+    drawn and within `reach` pixels (the gap beside a turned nose between nose and cheek). At the
+    face's far rim or an eye's opening there is none: those holes are left to what fills the
+    face's outside and the openings."""
     h, w = shape
     hole = np.zeros(h * w, bool)
     hole[holes] = True
@@ -197,16 +221,17 @@ def _between(
     qy, qx = np.divmod(nearest, w)
     d = np.stack([px - qx, py - qy], axis=1).astype(np.float64)
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
-    found = np.zeros(len(holes), bool)
+    other = np.full(len(holes), -1, np.int64)
     pending = np.ones(len(holes), bool)
     for t in range(1, reach + 1):
         x = np.clip(np.round(px + t * d[:, 0]).astype(np.int64), 0, w - 1)
         y = np.clip(np.round(py + t * d[:, 1]).astype(np.int64), 0, h - 1)
         at = y * w + x
         stop = pending & ~hole[at]
-        found |= stop & covered[at]
+        hit = stop & covered[at]
+        other[hit] = at[hit]
         pending &= ~stop
-    return found
+    return other
 
 
 def rasterise_drawn(
@@ -242,5 +267,11 @@ def rasterise_drawn(
     free = (~covered).reshape(shape).astype(np.uint8)
     _, labels = cv2.distanceTransformWithLabels(free, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
     nearest = np.flatnonzero(covered)[labels.reshape(-1)[away] - 1]
-    between = _between(away, nearest, covered, shape)
-    return pix, kept[tri], bary, holes_of(away[between], nearest[between], behind)
+    other = _other_side(away, nearest, covered, shape)
+    between = other >= 0
+    # Each gap is filled from its farther side (the cheek behind a turned nose), not the nearer.
+    depth = np.zeros(shape[0] * shape[1])
+    depth[pix] = (bary * vertices[triangles[kept[tri]], 2]).sum(axis=1)
+    away, nearest, other = away[between], nearest[between], other[between]
+    back = np.where(depth[other] > depth[nearest], other, nearest)
+    return pix, kept[tri], bary, holes_of(away, back, behind)
