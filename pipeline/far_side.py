@@ -66,8 +66,9 @@ def turned_edge_on(
     return turned & (_areas(posed, triangles) * sign < limit)
 
 
-#: `drawn_triangles` states: drawn; left out as turned away (its hole takes the nearest drawn pixel's
-#: flow); left out as seen from behind in the photo (its hole is filled like the face's outside).
+#: `drawn_triangles` states: drawn; left out as turned away (a gap it leaves between two drawn
+#: surfaces is filled from the farther one); left out as seen from behind in the photo (what it
+#: leaves uncovered is filled like the face's outside).
 DRAWN, AWAY, BEHIND = 1, 0, -1
 
 
@@ -77,11 +78,12 @@ def drawn_triangles(on: bool, source: np.ndarray, target: np.ndarray, layout: Me
 
     on: `PreviewSettings.far_side` (off: all are drawn); source, target: (N, 3) the mesh's vertices
     in the photo and in the target (pixels, depth); layout: its triangles and its rigid vertices
-    (those that move with the skull only). All are drawn unless the head turns by more than `TURNED` degrees; then those
-    `turned_edge_on` marks are left out: `BEHIND` when the photo sees the triangle from behind (its
-    orientation there is not the mesh's majority's: a strip the turn reveals, which has no surface
-    behind it) except at the mesh's outer rim on the near side (`_at_rim`), else `AWAY` on the turn's far side (where the nose's tip moves to; on the near
-    side, under the jaw beside the ear, a triangle left out only reshapes the ear's outline).
+    (those that move with the skull only). All are drawn unless the head turns by more than
+    `TURNED` degrees; then those `turned_edge_on` marks are left out: `BEHIND` when the photo sees
+    the triangle from behind (its orientation there is not the mesh's majority's: a strip the turn
+    reveals, which has no surface behind it), except at the mesh's outer rim on the near side
+    (`_at_rim`); else `AWAY`, on the turn's far side only (where the nose's tip moves to; on the
+    near side, under the jaw beside the ear, a triangle left out only reshapes the ear's outline).
     """
     rigid, triangles = layout.rigid, layout.triangles
     state = np.full(len(triangles), DRAWN, np.int8)
@@ -122,14 +124,13 @@ def _at_rim(layout: MeshLayout) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Holes:
-    """Where the triangles left out of a raster leave pixels no drawn triangle covers (flat pixel
-    indices of an (h, w) grid): `away`, under `AWAY` triangles between two drawn surfaces, with the
-    drawn pixel `nearest` to each on the farther of the two; `behind`, under `BEHIND` triangles only."""
+    """Where the `AWAY` triangles left out of a raster leave a gap between two drawn surfaces (flat
+    pixel indices of an (h, w) grid): `away`, the gap's pixels, and `nearest`, the drawn pixel
+    nearest to each on the farther of the two surfaces; `left_out`: triangles were left out."""
 
     shape: tuple[int, int]
     away: np.ndarray
     nearest: np.ndarray
-    behind: np.ndarray
     left_out: bool = False
     step: float = 1.0  # the flow's units (pixels) per grid pixel
 
@@ -175,36 +176,6 @@ class Holes:
             if cover is not None:
                 cover[py, px] = 1.0
 
-    def smooth_behind(self, flow: np.ndarray) -> None:
-        """The (H, W, 2) flow (a finer grid than the holes', the same extent) in the `behind`
-        holes filled smoothly from the flow around them (in place), before the boxes around the
-        eyes and the mouth are drawn at that resolution (`Holes.lay` fades them in): the strip a
-        turn reveals meets what is drawn beside it without a step, and the eyes' openings are
-        drawn over it."""
-        if len(self.behind) == 0:
-            return
-        mask = np.zeros(self.shape, np.uint8)
-        mask.reshape(-1)[self.behind] = 1
-        h, w = flow.shape[:2]
-        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
-        ys, xs = np.nonzero(mask)
-        reach = 3 * 12  # the widest blur below, three sigmas
-        y0, y1 = max(0, ys.min() - reach), min(h, ys.max() + reach + 1)
-        x0, x1 = max(0, xs.min() - reach), min(w, xs.max() + reach + 1)
-        part = flow[y0:y1, x0:x1]
-        known = 1.0 - mask[y0:y1, x0:x1].astype(np.float32)
-        todo = np.nonzero(known == 0.0)
-        for sigma in (1.5, 3.0, 6.0, 12.0):  # normalised blurs, wider until every hole is reached
-            weight = cv2.GaussianBlur(known, (0, 0), sigma)
-            total = cv2.GaussianBlur(part * known[:, :, None], (0, 0), sigma)
-            reached = weight[todo] > 1e-3
-            done = (todo[0][reached], todo[1][reached])
-            part[done] = total[done] / weight[done][:, None]
-            known[done] = 1.0
-            todo = (todo[0][~reached], todo[1][~reached])
-            if len(todo[0]) == 0:
-                return
-
 
 def _other_side(
     holes: np.ndarray, nearest: np.ndarray, covered: np.ndarray, shape: tuple[int, int], reach: int = 12
@@ -248,21 +219,18 @@ def rasterise_drawn(
     drawn = np.concatenate([drawn, np.full(len(triangles) - len(drawn), DRAWN, np.int8)])
     if (drawn == DRAWN).all():
         pix, tri, bary = rasterise_triangles(vertices, triangles, shape)
-        return pix, tri, bary, Holes(shape, none, none, none)
+        return pix, tri, bary, Holes(shape, none, none)
     kept = np.flatnonzero(drawn == DRAWN)
     holes_of = partial(Holes, shape, left_out=True, step=step)
     pix, tri, bary = rasterise_triangles(vertices, triangles[kept], shape)
     covered = np.zeros(shape[0] * shape[1], bool)
     covered[pix] = True
-    holes = []
-    for kind in (AWAY, BEHIND):
-        under = none
-        if (drawn == kind).any():
-            under = rasterise_triangles(vertices, triangles[drawn == kind], shape)[0]
-        holes.append(np.unique(under[~covered[under]]))
-    away, behind = holes[0], np.setdiff1d(holes[1], holes[0])
+    away = none
+    if (drawn == AWAY).any():
+        under = rasterise_triangles(vertices, triangles[drawn == AWAY], shape)[0]
+        away = np.unique(under[~covered[under]])
     if len(away) == 0 or len(pix) == 0:
-        return pix, kept[tri], bary, holes_of(none, none, behind)
+        return pix, kept[tri], bary, holes_of(none, none)
     # Each pixel's nearest drawn pixel: labels count the drawn (zero) pixels in row-major order.
     free = (~covered).reshape(shape).astype(np.uint8)
     _, labels = cv2.distanceTransformWithLabels(free, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
@@ -274,4 +242,4 @@ def rasterise_drawn(
     depth[pix] = (bary * vertices[triangles[kept[tri]], 2]).sum(axis=1)
     away, nearest, other = away[between], nearest[between], other[between]
     back = np.where(depth[other] > depth[nearest], other, nearest)
-    return pix, kept[tri], bary, holes_of(away, back, behind)
+    return pix, kept[tri], bary, holes_of(away, back)

@@ -373,7 +373,6 @@ class GeometricRenderer:
             )
             to_crop = np.array([[1.0 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1.0 / sy, 0.5 / sy - 0.5]])
             folds = fold_boxes(fold_cells(nodes + spread, spacing=1.0 / sx), to_crop)
-        holes.smooth_behind(motion.flow)  # a revealed strip, smooth at the crop's resolution
         self._refine_openings(motion.flow, state, target_points, gaze, folds, mouth, drawn)
         return motion
 
