@@ -114,7 +114,7 @@ class PreviewSettings:
     nothing in the opening is bright and little saturated (a warm, soft or dim photo), teeth are
     read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
     (`mouth.analyse_mouth`; docs/OWN_TEETH.md); far_side: the mesh's triangles a head turn sets
-    nearly edge-on, or past it, are not drawn (`pipeline.far_side`, docs/FAR_SIDE.md).
+    nearly edge-on, or past it, are not drawn (`pipeline.far_side`); off (docs/FAR_SIDE.md: lost).
     """
 
     raster_scale: float = 0.5
