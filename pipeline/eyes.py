@@ -45,7 +45,9 @@ __all__ = [
     "CLOSED_EYE",
     "STRAIGHT_AHEAD",
     "shut_opening",
+    "eye_opening",
     "lash_heights",
+    "iris_above_lid",
 ]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -177,6 +179,7 @@ def refine_eye_flow(
     target_lids: tuple[np.ndarray, np.ndarray],
     gaze: np.ndarray | None = None,
     lashes: np.ndarray | None = None,
+    deep: bool = False,
 ) -> None:
     """Set the (H, W, 2) full-resolution backward flow of one eye (in place): closing lids and gaze.
 
@@ -184,7 +187,10 @@ def refine_eye_flow(
     lashes: (K,) the photo's lash run above each point of its upper lid (`lash_heights`), or None:
     a closing lid then reads its skin from above the lashes only, and the lashes hang down from
     its margin as a fringe `_FRINGE` times as long (root at the margin, tips at the lid's edge)
-    instead of being stretched over the lid.
+    instead of being stretched over the lid. deep: a deep-set eye, whose run is mostly its iris's
+    top (`lid_skin.ShutLidParts`): the lid is read as without the run down to where it would
+    enter it, and from there on the run's top row (so higher up a brow or a glasses frame is
+    drawn down as on an eye without it; the lid's lowest part is painted, `lid_skin`).
     """
     (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
     width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
@@ -240,6 +246,10 @@ def refine_eye_flow(
     fringe = _FRINGE * run
     margin = edge - fringe  # where the lid's skin ends and its lashes begin
     skin_y = start + (qy - start) * (root - run - start) / np.maximum(margin - start, 1e-3)
+    if deep:  # read as without the run, down to it; below, its top row (painted: `lid_skin`)
+        skin_y = np.minimum(
+            start + (qy - start) * (root - start) / np.maximum(margin - start, 1e-3), root - run
+        )
     lash_y = root - run * np.clip((qy - margin) / np.maximum(fringe, 1e-3), 0.0, 1.0)
     lid_y = np.minimum(np.where(qy < margin, skin_y, lash_y), root)
     if opening > 0.0:
@@ -297,7 +307,14 @@ def shut_opening(
     fringe is painted, `face_paint.paint_lash_line`), so no read at the lid's edge lands on them."""
     if _closing(source_lids, target_lids)[3] < SHUT_CLOSURE:
         return None
-    up_s, lo_s = source_lids
+    return eye_opening(*source_lids, size, lashes)
+
+
+def eye_opening(
+    up_s: np.ndarray, lo_s: np.ndarray, size: tuple[int, int], lashes: np.ndarray | None = None
+) -> np.ndarray | None:
+    """(H, W) float32, 1 on the photo's eye opening between its lid curves (K, 2) and, with
+    `lashes` (K,), on the lash run above it (`shut_opening` without the target); None if empty."""
     if lashes is not None:
         up_s = up_s - np.stack([np.zeros(len(up_s)), np.maximum(lashes - 0.5, 0.0)], axis=1)
     box = box_around(np.concatenate([up_s, lo_s]), size, pad=3)
@@ -396,6 +413,64 @@ def lash_heights(source: np.ndarray, upper: np.ndarray) -> np.ndarray:
     # Tapering to nothing at the corners, as lashes do (and a shut lid meets the face's flow there).
     left, right = sorted((float(upper[0, 0]), float(upper[-1, 0])))
     return height * _smoothstep(np.minimum(upper[:, 0] - left, right - upper[:, 0]) / (0.25 * width))
+
+
+#: How far above the iris's top (crop pixels) `iris_above_lid` reaches: its soft rim and the lashes on it.
+_IRIS_RIM_REACH = 0.5
+#: The iris's top is where the photo turns lighter than this share of the way from the iris's
+#: level to the lid skin's (a bright lid band above the iris is lid, not iris); with less than
+#: `_IRIS_CONTRAST` luma levels between them, the iris disc's own top is taken.
+_IRIS_EDGE = 0.5
+_IRIS_CONTRAST = 10.0
+
+
+def iris_above_lid(iris: Iris | None, upper: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """(K,) crop pixels, in `lash_heights`' units: how far the photo's iris reaches above the
+    fitted upper lid curve (K, 2) of the (H, W, 3) uint8 crop `source` around each of its points
+    (up to its neighbours: the run is read between the points linearly, and must still cover the
+    iris there), plus `_IRIS_RIM_REACH`; 0 where it stays below. Per column, within the iris disc:
+    from the lid up to where the photo turns lighter than `_IRIS_EDGE` of the way from the iris
+    to the lid skin (0.15-0.35 eye widths up; small catchlights are filtered out first).
+    On a deep-set eye the fitted lid lies inside the iris: a shutting lid must read its skin from
+    above the iris, as from above the lashes, and the iris's top is hidden with the eyeball."""
+    if iris is None or len(upper) < 2:
+        return np.zeros(len(upper))
+    (cx, cy), r = iris.centre, iris.radius
+    xs = np.sort(upper[:, 0])
+    dense = np.union1d(np.linspace(xs[0], xs[-1], 8 * len(upper)), xs)
+    dx = dense - cx
+    lid = curve_y(upper, dense)
+    disc = np.where(np.abs(dx) < r, lid - (cy - np.sqrt(np.clip(r * r - dx * dx, 0.0, None))), 0.0)
+    if disc.max() > 0.0:
+        disc = np.minimum(disc, _visible_iris(source, dense, lid, iris, float(xs[-1] - xs[0])))
+    heights = np.zeros(len(upper))
+    for k, x in enumerate(upper[:, 0]):  # the highest reach up to the neighbouring points
+        i = np.searchsorted(xs, x)
+        near = (dense >= xs[max(i - 1, 0)]) & (dense <= xs[min(i + 1, len(xs) - 1)])
+        heights[k] = disc[near].max(initial=0.0)
+    return np.where(heights > 0.0, heights + _IRIS_RIM_REACH + 0.5, 0.0)
+
+
+def _visible_iris(
+    source: np.ndarray, xs: np.ndarray, lid: np.ndarray, iris: Iris, width: float
+) -> np.ndarray:
+    """(X,) crop pixels: how far the iris is seen above the lid line `lid` at columns `xs` (per
+    column, the first row up that is lighter than `_IRIS_EDGE` of the way to the lid skin)."""
+    (cx, cy), r = iris.centre, iris.radius
+    luma = cv2.medianBlur(source, 3).astype(np.float32) @ _LUMA  # (a catchlight is not the iris's top)
+    steps = np.arange(0.0, 0.35 * width + 0.5, 0.5)  # rows above the lid line
+    map_x = np.repeat(xs[:, None], len(steps), axis=1).astype(np.float32)
+    map_y = (lid[:, None] - steps[None, :]).astype(np.float32)
+    profile = cv2.remap(luma, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # (X, D)
+    skin = float(np.median(profile[:, steps >= 0.15 * width]))
+    ys, xx = np.mgrid[0 : luma.shape[0], 0 : luma.shape[1]]
+    inside = (np.hypot(xx - cx, ys - cy) < r) & (ys > np.interp(xx, xs, lid))
+    level = float(np.median(luma[inside])) if inside.any() else skin
+    if skin - level < _IRIS_CONTRAST:
+        return np.full(len(xs), np.inf)
+    light = profile > level + _IRIS_EDGE * (skin - level)
+    light[:, -1] = True
+    return steps[np.argmax(light, axis=1)]
 
 
 #: The painted eye (`paint_opened_eye`), RGB: a neutral dark-brown iris (the photo never showed

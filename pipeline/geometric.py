@@ -47,18 +47,17 @@ from pipeline.eyes import (
     Iris,
     analyse_eye,
     iris_from_landmarks,
-    lash_heights,
     paint_opened_eye,
     refine_eye_flow,
     shift_gaze,
     shut_opening,
 )
 from pipeline.face_mesh import eye_surfaces, projector_for, rasterise_triangles
-from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
+from pipeline.face_paint import paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
-from pipeline.lid_skin import lid_colours, smooth_shut_lids
+from pipeline.lid_skin import shut_lid_parts, smooth_shut_lids
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.renderer import RenderedFrame
@@ -112,7 +111,10 @@ class PreviewSettings:
     final images only, not in drag previews: `pipeline.photo.Canvas.quick`); own_teeth: where
     nothing in the opening is bright and little saturated (a warm, soft or dim photo), teeth are
     read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
-    (`mouth.analyse_mouth`; docs/OWN_TEETH.md).
+    (`mouth.analyse_mouth`; docs/OWN_TEETH.md); deep_lids: where the photo's iris is seen above
+    the fitted upper lid past its lashes (a deep-set eye), a shutting lid hides it like lashes,
+    is read as without it above it and painted below (`eyes.iris_above_lid`,
+    `lid_skin.shut_lid_parts`, docs/DEEP_LIDS.md; off: it lost its rule on cost and one photo).
     """
 
     raster_scale: float = 0.5
@@ -129,6 +131,7 @@ class PreviewSettings:
     smooth_lids: bool = True
     rim_skin: bool = True
     own_teeth: bool = True
+    deep_lids: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -145,7 +148,8 @@ class PreviewState:
     exposure: mean face brightness / 128 (shades the synthetic mouth); grid_x, grid_y: (H, W)
     float32 pixel coordinates (the identity sampling map); mouth: what the photo shows inside
     its mouth; irises: each eye's iris (None where the photo's eye is closed); corners: (F, 3, 2)
-    source pixels of each mesh triangle's corners; greyscale: a black-and-white photo.
+    source pixels of each mesh triangle's corners; greyscale: a black-and-white photo; lashes,
+    lash_colours, deep, lid_colours: what a shutting lid needs (`lid_skin.ShutLidParts`).
     """
 
     source: np.ndarray
@@ -159,6 +163,8 @@ class PreviewState:
     irises: tuple[Iris | None, ...]
     head: HeadProxy | None = None
     lashes: tuple[np.ndarray, ...] = ()
+    lash_colours: tuple[np.ndarray | None, ...] = ()
+    deep: tuple[bool, ...] = ()
     lid_colours: np.ndarray | None = None
     corners: np.ndarray | None = None
     greyscale: bool = False
@@ -226,6 +232,7 @@ class GeometricRenderer:
         corners = points[layout.triangles, :2]  # (F, 3, 2)
         for arr in (source, points, grid_x, grid_y, corners):
             arr.setflags(write=False)
+        irises = self._irises(source, points)
         return PreviewState(
             source=source,
             coeffs=source_coeffs,
@@ -237,9 +244,8 @@ class GeometricRenderer:
             mouth=analyse_mouth(
                 source, points[layout.mouth[0], :2], points[layout.mouth[1], :2], self.settings.own_teeth
             ),
-            irises=self._irises(source, points),
-            lashes=tuple(lash_heights(source, points[u, :2]) for u, _ in layout.eyes),
-            lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes]),
+            irises=irises,
+            **shut_lid_parts(source, points, layout.eyes, irises, self.settings.deep_lids)._asdict(),
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
@@ -489,6 +495,7 @@ class GeometricRenderer:
                 (target_points[upper, :2], target_points[lower, :2]),
                 gaze,
                 lashes,
+                bool(state.deep and state.deep[k]),
             )
 
     def _extend(
@@ -557,12 +564,14 @@ class GeometricRenderer:
         opened = cover > painted
         paint[opened] = out[opened]
         shut = self._shut_openings(state, target_points)
-        for opening, lashes in shut:
-            paint_lash_line(out, cover, paint, state.source, flow, opening, lashes)
-        hidden = np.maximum.reduce([opening for opening, _ in shut]) if shut else None
+        for opening, colour, _ in shut:
+            paint_lash_line(out, cover, paint, state.source, flow, opening, colour)
+        hidden = np.maximum.reduce([opening for opening, _, _ in shut]) if shut else None
         skin = None
         if hidden is not None and self.settings.smooth_lids and state.lid_colours is not None:
-            skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours)
+            deep = [opening for opening, _, deep in shut if deep]
+            deep = np.maximum.reduce(deep) if deep else None
+            skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours, deep)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
@@ -585,6 +594,7 @@ class GeometricRenderer:
             back_flow=motion.back if motion.alpha is not None else None,
             front_alpha=motion.alpha,
             skin=skin,
+            skin_lines=not any(deep for _, _, deep in shut),
             finer=finer,
             magnified=partial(self._magnified, flow, target_points) if self.settings.rim_skin else None,
         )
@@ -597,21 +607,20 @@ class GeometricRenderer:
 
     def _shut_openings(
         self, state: PreviewState, target_points: np.ndarray
-    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    ) -> list[tuple[np.ndarray, np.ndarray | None, bool]]:
         """Per eye the target shuts: the (H, W) float32 mask, 1 on the photo's opening (and, with
         `lash_fringe`, on the photo's lash run above it: the shut lid reads only skin above it),
-        and the colour (3,) of those lashes for the lash line (None: the line takes its own)."""
+        the colour (3,) of the lashes for the lash line (None: the line takes its own), and
+        whether the eye is deep-set (`PreviewState.deep`)."""
         shut = []
         for k, (u, lo) in enumerate(self.projector.layout.eyes):
             lids = (state.points[u, :2], state.points[lo, :2]), (target_points[u, :2], target_points[lo, :2])
-            opening = shut_opening(*lids, state.size)
             lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
-            if opening is None:
-                continue
-            if lashes is None or not np.any(lashes > 0.5):
-                shut.append((opening, None))
-            else:
-                shut.append((shut_opening(*lids, state.size, lashes), lash_colour(state.source, opening)))
+            lashes = lashes if lashes is not None and np.any(lashes > 0.5) else None
+            opening = shut_opening(*lids, state.size, lashes)
+            if opening is not None:
+                colour = state.lash_colours[k] if state.lash_colours else None
+                shut.append((opening, colour, bool(state.deep and state.deep[k])))
         return shut
 
     def render_sequence(self, state: PreviewState, motion: MotionSequence) -> Iterator[np.ndarray]:

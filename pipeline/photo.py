@@ -367,7 +367,9 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
             paint_blur=canvas.paint_blur,
         )
         if frame.skin is not None and frame.hidden is not None:  # painted lids: the photo's texture
-            lay_skin_texture(image, canvas.image, canvas.transform, frame.skin, frame.hidden)
+            lay_skin_texture(
+                image, canvas.image, canvas.transform, frame.skin, frame.hidden, frame.skin_lines
+            )
         band = frame.magnified() if frame.magnified is not None and not canvas.quick else None
         if band is not None:  # a turn's magnified rim: its outline and fine detail unmagnified
             lay_rim_texture(image, canvas.image, canvas.transform, flow, band)

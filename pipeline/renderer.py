@@ -44,7 +44,9 @@ class RenderedFrame:
     behind the first, (c, c, 2) float32 and (c, c) float32 in [0, 1]: where front_alpha < 1 the
     output shows the source at (x, y) + back_flow (the background a moved head uncovers), or None.
     skin: (c, c) float32 in [0, 1], where the overlay is painted skin to be given the photo's own
-    fine texture at its resolution (`reconstruction.skin.lay_skin_texture`), or None.
+    fine texture at its resolution (`reconstruction.skin.lay_skin_texture`), or None; skin_lines:
+    False where that texture must leave out the skin's lines along the lid (a deep-set eye's
+    crease wrinkles, which copied down a shut lid read as wood grain).
     finer: (n, make) or None: `make()` gives the overlay drawn n times finer, worth its time only
     where a crop pixel is laid over at least n output pixels (`pipeline.photo.place_frame`).
     magnified: `make()` gives where the flow magnifies the photo along its rows enough to streak
@@ -62,6 +64,7 @@ class RenderedFrame:
     back_flow: np.ndarray | None = None
     front_alpha: np.ndarray | None = None
     skin: np.ndarray | None = None
+    skin_lines: bool = True
     finer: tuple[int, Callable[[], np.ndarray]] | None = None
     magnified: Callable[[], MagnifiedBand | None] | None = None
 

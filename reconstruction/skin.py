@@ -26,6 +26,9 @@ _BAND = (0.45, 0.2)
 #: passes on faintly, not as a dark line).
 _FINE = 0.35
 _RATIO = (0.85, 1.18)
+#: Without the skin's lines (`lay_skin_texture(lines=False)`), detail that stays alike over this
+#: many crop pixels along the rows (Gaussian sigma) is left out.
+_ALONG = 1.5
 #: Each copy of the band down the patch is read this many band heights along it (copy k: entry k
 #: modulo the length).
 _SLIDES = (0.0, 0.45, -0.4, 0.2, -0.5, 0.35)
@@ -41,13 +44,20 @@ _EDGE = 0.02
 
 
 def lay_skin_texture(
-    image: np.ndarray, photo: np.ndarray, transform: CropTransform, skin: np.ndarray, hidden: np.ndarray
+    image: np.ndarray,
+    photo: np.ndarray,
+    transform: CropTransform,
+    skin: np.ndarray,
+    hidden: np.ndarray,
+    lines: bool = True,
 ) -> np.ndarray:
     """`image` ((H, W, 3) uint8, the photo with the frame laid over it; changed in place) where the
     (c, c) float32 crop coverage `skin` of painted lid skin shows that skin's smooth colour times
     the fine detail of the (H, W, 3) uint8 `photo`'s own skin above the eye it shuts; hidden: the
     (c, c) float32 photo's eye openings the lids shut (`RenderedFrame.hidden`), whose top row per
-    column is the photo's lid line. Unchanged below `_MIN_SCALE` photo pixels per crop pixel."""
+    column is the photo's lid line. Unchanged below `_MIN_SCALE` photo pixels per crop pixel.
+    lines: False to leave out the band's lines along the lid (detail that stays alike over
+    `_ALONG` crop pixels across: a deep-set eye's crease wrinkles), keeping its pores."""
     scale = 1.0 / transform.scale  # photo pixels per crop pixel
     if scale < _MIN_SCALE:
         return image
@@ -82,7 +92,12 @@ def lay_skin_texture(
         eye = _first_rows(opening > 0.5, 2.0 * scale)  # the photo's lid line per column
         start = _first_rows(cover > _EDGE, 2.0 * scale)  # the patch's top per column
         above = photo[y0:y1, x0:x1].astype(np.float32)  # the photo's own skin, never stretched
-        ratio = np.clip(above / np.maximum(cv2.GaussianBlur(above, (0, 0), _FINE * scale), 1.0), *_RATIO)
+        ratio = above / np.maximum(cv2.GaussianBlur(above, (0, 0), _FINE * scale), 1.0)
+        if not lines:  # what stays alike along the rows is a line along the lid: divided out
+            ratio = ratio / np.maximum(
+                cv2.GaussianBlur(ratio, (0, 0), sigmaX=_ALONG * scale, sigmaY=0.1), 0.1
+            )
+        ratio = np.clip(ratio, *_RATIO)
         texture = _copies(ratio, start, eye - _BAND[0] * width * scale, band, fade)
         patch = image[y0:y1, x0:x1].astype(np.float32)
         smooth = cv2.GaussianBlur(patch, (0, 0), _FINE * scale)

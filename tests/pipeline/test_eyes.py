@@ -16,6 +16,7 @@ from pipeline.eyes import (
     STRAIGHT_AHEAD,
     Iris,
     gaze_from_landmarks,
+    iris_above_lid,
     lash_heights,
     paint_opened_eye,
     refine_eye_flow,
@@ -214,3 +215,49 @@ def test_shut_eyes_with_mascara_show_a_lid_not_a_black_band(shared_data, registr
     for u, lo in engine.renderer.projector.layout.eyes:
         upper, lower = (state.crop_transform.inverse_points(points[i, :2]) for i in (u, lo))
         assert _dark_band(state.image, out, upper, lower) <= 4.0
+
+
+def _flat_lid(y: float, points: int = 9) -> np.ndarray:
+    xs = np.linspace(100.0, 140.0, points)
+    return np.stack([xs, np.full_like(xs, y)], axis=1)
+
+
+def _eye_photo(band: bool = False) -> np.ndarray:
+    """(120, 240, 3) uint8: skin (luma ~190) with a dark iris disc centred at (120, 58), radius 8;
+    with `band`, a lit lid band over the disc's top down to y 53 (the lid is seen there, not the iris)."""
+    image = np.full((120, 240, 3), (215, 180, 160), np.uint8)
+    ys, xs = np.mgrid[0:120, 0:240]
+    image[np.hypot(xs - 120.0, ys - 58.0) < 8.0] = (60, 40, 30)
+    if band:
+        image[(ys < 53) & (ys >= 44)] = (215, 180, 160)
+    return image
+
+
+def test_iris_above_lid_is_the_iris_top_above_the_fitted_lid_plus_its_rim():
+    # Iris centred at x 120, top at y 50: 3 px above a flat lid at y 53 in its middle, 0 beside it.
+    heights = iris_above_lid(Iris(np.array([120.0, 58.0]), 8.0), _flat_lid(53.0), _eye_photo())
+    assert heights[4] == pytest.approx(3.0 + 1.0, abs=0.6)
+    assert heights[0] == 0.0 and heights[-1] == 0.0  # x 100 and 140: outside the disc
+    assert np.all(np.diff(heights[:5]) >= 0.0) and np.all(np.diff(heights[4:]) <= 0.0)
+
+
+def test_iris_above_lid_is_zero_where_the_lid_lies_on_or_above_the_iris_or_none_is_known():
+    assert not iris_above_lid(Iris(np.array([120.0, 58.0]), 8.0), _flat_lid(48.0), _eye_photo()).any()
+    assert not iris_above_lid(None, _flat_lid(53.0), _eye_photo()).any()
+
+
+def test_iris_above_lid_stops_where_the_photo_shows_a_lit_lid_over_the_iris():
+    """The detected iris disc reaches 3 px above the fitted lid, but the photo shows lit lid skin
+    there: only the iris's soft edge at the lid line and the rim reach are hidden, not the lid."""
+    heights = iris_above_lid(Iris(np.array([120.0, 58.0]), 8.0), _flat_lid(53.0), _eye_photo(band=True))
+    assert 0.0 < heights.max() <= 2.0  # 4 without the band
+
+
+def test_iris_above_lid_read_between_far_apart_lid_points_still_covers_the_iris():
+    """Three lid points 20 px apart around an iris 16 px wide: the run, read linearly between the
+    points (as a shutting lid reads it), reaches the disc's top everywhere over it."""
+    upper = _flat_lid(53.0, points=3)
+    heights = iris_above_lid(Iris(np.array([113.0, 58.0]), 8.0), upper, _eye_photo()[:, 7:])
+    xs = np.linspace(106.0, 120.0, 29)
+    disc_top = 58.0 - np.sqrt(np.clip(64.0 - (xs - 113.0) ** 2, 0.0, None))
+    assert np.all(np.interp(xs, upper[:, 0], heights) >= 53.0 - disc_top)

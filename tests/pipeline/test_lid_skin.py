@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo
+from pipeline.eyes import Iris, lash_heights
 from pipeline.face_paint import curve_y
 from pipeline.geometric import PreviewSettings
-from pipeline.lid_skin import lid_colours, smooth_shut_lids
+from pipeline.lid_skin import lid_colours, shut_lid_parts, smooth_shut_lids
 
 
 def _stretched_lid(advance: float) -> tuple[np.ndarray, ...]:
@@ -119,3 +120,46 @@ def test_a_shut_low_creased_lid_is_not_made_of_vertical_streaks(
         upper, lower = upper[np.argsort(upper[:, 0])], lower[np.argsort(lower[:, 0])]
         default, streaked = (_streak(state.image, out, upper, lower) for out in outs)
         assert default <= 1.5 and streaked > 4.0, (default, streaked)
+
+
+def test_a_deep_set_eyes_lid_colours_leave_out_the_iris_and_its_catchlight() -> None:
+    """The shut lid hides 4 px above the fitted lid (y 50): from y 46 down the field is the skin's
+    own colour carried down, with nothing of the dark iris or its bright catchlight; without it
+    the average takes them in."""
+    source = np.full((100, 100, 3), 180, np.uint8)
+    source[47:58, 44:57] = 40  # the iris above and below the fitted lid
+    source[48:50, 52:54] = 255  # its catchlight
+    upper = np.stack([np.linspace(30, 70, 9), np.full(9, 50.0)], axis=1)
+    run = np.array([0.0, 0.0, 2.0, 4.0, 4.0, 4.0, 2.0, 0.0, 0.0])
+    field = lid_colours(source, [upper], [run])
+    assert np.abs(field[40:60, 45:56] - 180.0).max() < 1.0
+    assert lid_colours(source, [upper])[46:50, 50:56].max() > 190.0  # the catchlight spread
+
+
+def test_without_deep_lids_the_shut_lid_parts_are_the_lash_run_and_lid_colours_alone() -> None:
+    """An iris seen 4 px above the fitted lid (too light for lashes: `lash_heights` finds none):
+    with `deep_lids` the eye is deep-set and its run reaches the iris's top; without, main's parts."""
+    source = np.full((100, 100, 3), 180, np.uint8)
+    source[46:58, 42:58] = 100
+    upper = np.stack([np.linspace(30, 70, 9), np.full(9, 50.0)], axis=1)
+    lower = np.stack([np.linspace(30, 70, 9), np.full(9, 60.0)], axis=1)
+    points = np.concatenate([upper, lower])
+    eyes = [(np.arange(9), np.arange(9, 18))]
+    iris = Iris(np.array([50.0, 52.0]), 6.0)
+    parts = shut_lid_parts(source, points, eyes, [iris], deep_lids=False)
+    assert np.array_equal(parts.lashes[0], lash_heights(source, upper)) and parts.deep == (False,)
+    assert np.array_equal(parts.lid_colours, lid_colours(source, [upper]))
+    deep = shut_lid_parts(source, points, eyes, [iris], deep_lids=True)
+    assert deep.deep == (True,) and deep.lashes[0][4] >= 4.0  # the iris's top, 4 px above the lid
+
+
+def test_a_deep_set_eyes_painted_lid_also_covers_reads_into_its_opening() -> None:
+    """Where the lid's soft lower edge blends its reads with the eye's (rows 54-56 read the
+    opening), a deep-set eye's painted lid covers them too; an eye that is not deep keeps the
+    photo there."""
+    for deep, covered in ((False, False), (True, True)):
+        out, coverage, paint, flow, hidden = _stretched_lid(0.3)
+        flow[54:57, 20:60, 1] = 52.0 - np.arange(54, 57, dtype=np.float32)[:, None]  # reads row 52
+        colours = cv2.GaussianBlur(out.astype(np.float32), (0, 0), 3.0)
+        smooth_shut_lids(out, coverage, paint, flow, hidden, colours, hidden if deep else None)
+        assert coverage[54:57, 28:52].min() > 0.5 if covered else coverage[54:57, 28:52].max() < 0.05

@@ -56,3 +56,16 @@ def test_no_texture_where_a_crop_pixel_is_only_a_few_photo_pixels() -> None:
     the image is left as it is."""
     photo, image, transform, skin, hidden = _scene(2.0)
     assert np.array_equal(lay_skin_texture(image.copy(), photo, transform, skin, hidden), image)
+
+
+def test_without_lines_a_painted_lid_keeps_the_pores_but_not_the_lines_along_the_lid() -> None:
+    """`lines=False` (a deep-set eye, whose band above the lid is the crease's wrinkles): the
+    skin's horizontal lines are left out of the laid texture (it reads about as much across as
+    down), but the lid is still textured."""
+    photo, image, transform, skin, hidden = _scene(6.0)
+    out = lay_skin_texture(image.copy(), photo, transform, skin, hidden, lines=False)
+    inside = (slice(55 * 6, 66 * 6), slice(36 * 6, 64 * 6))
+    luma = out[inside][..., 1].astype(np.float32)
+    assert abs(float(luma.mean()) - 160.0) < 4.0
+    assert luma.std() > 1.0
+    assert _anisotropy(luma) > 0.5  # with the lines: < 0.5
