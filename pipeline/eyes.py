@@ -245,11 +245,12 @@ def refine_eye_flow(
         run = pull * np.clip(np.interp(qx, up_s[order, 0], lashes[order]) - 0.5, 0.0, 0.5 * band)
     fringe = _FRINGE * run
     margin = edge - fringe  # where the lid's skin ends and its lashes begin
-    skin_y = start + (qy - start) * (root - run - start) / np.maximum(margin - start, 1e-3)
     if deep:  # read as without the run, down to it; below, its top row (painted: `lid_skin`)
         skin_y = np.minimum(
             start + (qy - start) * (root - start) / np.maximum(margin - start, 1e-3), root - run
         )
+    else:
+        skin_y = start + (qy - start) * (root - run - start) / np.maximum(margin - start, 1e-3)
     lash_y = root - run * np.clip((qy - margin) / np.maximum(fringe, 1e-3), 0.0, 1.0)
     lid_y = np.minimum(np.where(qy < margin, skin_y, lash_y), root)
     if opening > 0.0:
@@ -415,8 +416,6 @@ def lash_heights(source: np.ndarray, upper: np.ndarray) -> np.ndarray:
     return height * _smoothstep(np.minimum(upper[:, 0] - left, right - upper[:, 0]) / (0.25 * width))
 
 
-#: How far above the iris's top (crop pixels) `iris_above_lid` reaches: its soft rim and the lashes on it.
-_IRIS_RIM_REACH = 0.5
 #: The iris's top is where the photo turns lighter than this share of the way from the iris's
 #: level to the lid skin's (a bright lid band above the iris is lid, not iris); with less than
 #: `_IRIS_CONTRAST` luma levels between them, the iris disc's own top is taken.
@@ -428,7 +427,8 @@ def iris_above_lid(iris: Iris | None, upper: np.ndarray, source: np.ndarray) -> 
     """(K,) crop pixels, in `lash_heights`' units: how far the photo's iris reaches above the
     fitted upper lid curve (K, 2) of the (H, W, 3) uint8 crop `source` around each of its points
     (up to its neighbours: the run is read between the points linearly, and must still cover the
-    iris there), plus `_IRIS_RIM_REACH`; 0 where it stays below. Per column, within the iris disc:
+    iris there); 0 where it stays below. It stops at the iris's seen top, with no rim added: a
+    lit lid band right above the iris is lid, and hidden it would leave the band's rest a hard edge. Per column, within the iris disc:
     from the lid up to where the photo turns lighter than `_IRIS_EDGE` of the way from the iris
     to the lid skin (0.15-0.35 eye widths up; small catchlights are filtered out first).
     On a deep-set eye the fitted lid lies inside the iris: a shutting lid must read its skin from
@@ -448,7 +448,8 @@ def iris_above_lid(iris: Iris | None, upper: np.ndarray, source: np.ndarray) -> 
         i = np.searchsorted(xs, x)
         near = (dense >= xs[max(i - 1, 0)]) & (dense <= xs[min(i + 1, len(xs) - 1)])
         heights[k] = disc[near].max(initial=0.0)
-    return np.where(heights > 0.0, heights + _IRIS_RIM_REACH + 0.5, 0.0)
+    # (+0.5: a run counts from half a pixel above the lid line, as `lash_heights`' runs do)
+    return np.where(heights > 0.0, heights + 0.5, 0.0)
 
 
 def _visible_iris(

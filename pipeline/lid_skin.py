@@ -41,11 +41,11 @@ _SKIN = 70.0
 #: An eye is deep-set (`shut_lid_parts`) where its iris reaches this many crop pixels past the
 #: photo's lash run above the fitted lid, over the iris's middle.
 _DEEP = 1.0
-#: A deep-set eye's lid is painted only where it reads skin up to this many eye widths above the
-#: opening (above: the brow, or a glasses frame, drawn down as the photo's own pixels), fading
-#: out over the next `_DEEP_RAMP`.
-_DEEP_REACH = 0.2
-_DEEP_RAMP = 0.12
+#: A deep-set eye's lid is painted only where it reads the photo up to this many crop pixels above
+#: the top of what it hides (its lowest part, which reads that one row: `eyes.refine_eye_flow`),
+#: fading out over the next `_DEEP_RAMP`; higher up it is the photo's own skin, as on main.
+_DEEP_REACH = 2.0
+_DEEP_RAMP = 2.0
 #: How softly (crop pixels) the painted lid fades into the photo's skin around it.
 _SOFT = 2.0
 #: A Gaussian of sigma `_SOFT` crop pixels, for smoothing along a row of columns.
@@ -171,8 +171,8 @@ def smooth_shut_lids(
     `_STRETCH_RAMP` of that rate and `_SOFT` crop pixels around. One box around all shut eyes: a
     frame's cost is mostly per operation, not per pixel. deep: (H, W) float32, the part of
     `hidden` that shuts deep-set eyes (`ShutLidParts.deep`), or None: there the lid is painted
-    however little it is stretched (its lowest part reads one row), only where it reads skin up to
-    `_DEEP_REACH` eye widths above the opening (not the brow or a glasses frame), and it also
+    however little it is stretched, but only its lowest part, which reads one row: where it reads
+    up to `_DEEP_REACH` crop pixels above the top of what it hides (and `_DEEP_RAMP` more); it also
     covers the reads that land in the opening (the lid's soft lower edge, blending its reads with
     the eye's, would show the photo's iris rim), in the lid's lowest colour.
     """
@@ -184,17 +184,14 @@ def smooth_shut_lids(
     width = max(float(b - a) for a, b in runs)
     h, w = hidden.shape
     x0, x1 = max(bx - 2, 0), min(bx + bw + 2, w)
-    above = 0.6 * width
     box = (slice(by, by + bh), slice(bx, bx + bw))
-    if deep is not None and np.count_nonzero(deep[box] > 0.5) == np.count_nonzero(shut[box]):
-        # deep-set eyes only: painted no higher than `_DEEP_REACH` + `_DEEP_RAMP`
-        above = (_DEEP_REACH + _DEEP_RAMP) * width + 3.0 * _SOFT
+    only_deep = deep is not None and np.count_nonzero(deep[box] > 0.5) == np.count_nonzero(shut[box])
+    # Deep-set eyes only: a lid drawn down reads above itself, so rows further above the
+    # opening's top than `_DEEP_REACH` + `_DEEP_RAMP` are never painted.
+    above = _DEEP_REACH + _DEEP_RAMP + 3.0 if only_deep else 0.6 * width
     y0, y1 = max(int(by - above), 0), min(by + bh + 2, h)
     ys = np.arange(y0, y1, dtype=np.float32)[:, None]
     fy = flow[y0:y1, x0:x1, 1]
-    advance = np.empty_like(fy)  # source rows per output row
-    advance[1:-1] = 1.0 + 0.5 * (fy[2:] - fy[:-2])
-    advance[0], advance[-1] = advance[1], advance[-2]
     top = np.where(shut[y0:y1, x0:x1], ys, float(h)).min(axis=0)  # the opening's top row
     lid = ys + fy < top[None, :] - 0.5  # reads the skin above it
     soft = None  # (X,) 1 over deep-set eyes' columns, fading out beside them
@@ -203,25 +200,14 @@ def smooth_shut_lids(
         deep_cols = bottom >= 0.0
         soft = _soft_columns(deep_cols) if deep_cols.any() else None
         lid = ys + fy < np.where(deep_cols, bottom + 1.0, top)[None, :] - 0.5
-    # Only a lid stretched well beyond twice (a thin strip above a lash run or a low crease drawn
-    # over a wide opening) streaks: one stretched less keeps the photo's texture, which reads as skin.
-    strength = np.zeros(x1 - x0, np.float32)
-    for a, b in runs:
-        a, b = a - x0, b - x0
-        middle = advance[:, a + (b - a) // 4 : b - (b - a) // 4][lid[:, a + (b - a) // 4 : b - (b - a) // 4]]
-        if middle.size >= 4:
-            strongest = float(np.partition(middle, middle.size // 10)[middle.size // 10])
-            strength[max(a - 2, 0) : b + 2] = np.clip((_STREAKS - strongest) / _STREAKS_RAMP, 0.0, 1.0)
-    if soft is not None:  # a deep-set eye's lowest part reads one row (`eyes.refine_eye_flow`)
-        strength = np.maximum(strength, soft)
-    if strength.max() <= 0.0:
-        return None
-    stretched = np.clip((_STRETCHED - advance) / _STRETCH_RAMP, 0.0, 1.0) * lid * strength[None, :]
-    # Faded in softly (a soft mask stays soft at the photo's resolution): no outline of a patch;
-    # down to the lid's edge, where the painted lash line lies over it.
-    alpha = np.clip(1.5 * cv2.GaussianBlur(stretched, (0, 0), _SOFT), 0.0, 1.0) * lid
-    if soft is not None:  # a deep-set eye's: only what reads the lid, not the brow or a frame
-        depth = (_smooth_top(top, deep_cols)[None, :] - ys - fy) / width  # eye widths above the opening
+    if only_deep and soft is not None:  # (no stretched lid of an eye that is not deep-set to find)
+        alpha = (lid & deep_cols[None, :]).astype(np.float32)
+    else:
+        alpha = _stretched_lids(fy, lid, runs, x0, soft)
+        if alpha is None:
+            return None
+    if soft is not None:  # a deep-set eye's: only its lowest part, not the brow or a frame
+        depth = _smooth_top(top, deep_cols)[None, :] - ys - fy  # crop pixels above the opening
         alpha *= 1.0 + (np.clip((_DEEP_REACH - depth) / _DEEP_RAMP, 0.0, 1.0) - 1.0) * soft[None, :]
     alpha[alpha < 0.05] = 0.0  # the blur's far tails: nothing to see, only a larger box to lay
     rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
@@ -248,6 +234,34 @@ def smooth_shut_lids(
     skin = np.zeros((h, w), np.float32)
     skin[y0:y1, x0:x1] = under
     return skin
+
+
+def _stretched_lids(
+    fy: np.ndarray, lid: np.ndarray, runs: list[tuple[int, int]], x0: int, soft: np.ndarray | None
+) -> np.ndarray | None:
+    """(Y, X) float32 coverage of the shut lids stretched enough to streak in a box of the flow's
+    vertical part `fy` whose first column is crop column `x0` (`smooth_shut_lids`), or None; lid:
+    (Y, X) bool, what reads the lid; runs: each eye's columns; soft: deep-set eyes' columns."""
+    advance = np.empty_like(fy)  # source rows per output row
+    advance[1:-1] = 1.0 + 0.5 * (fy[2:] - fy[:-2])
+    advance[0], advance[-1] = advance[1], advance[-2]
+    # Only a lid stretched well beyond twice (a thin strip above a lash run or a low crease drawn
+    # over a wide opening) streaks: one stretched less keeps the photo's texture, which reads as skin.
+    strength = np.zeros(fy.shape[1], np.float32)
+    for a, b in runs:
+        a, b = a - x0, b - x0
+        middle = advance[:, a + (b - a) // 4 : b - (b - a) // 4][lid[:, a + (b - a) // 4 : b - (b - a) // 4]]
+        if middle.size >= 4:
+            strongest = float(np.partition(middle, middle.size // 10)[middle.size // 10])
+            strength[max(a - 2, 0) : b + 2] = np.clip((_STREAKS - strongest) / _STREAKS_RAMP, 0.0, 1.0)
+    if soft is not None:  # a deep-set eye's lowest part reads one row (`eyes.refine_eye_flow`)
+        strength = np.maximum(strength, soft)
+    if strength.max() <= 0.0:
+        return None
+    stretched = np.clip((_STRETCHED - advance) / _STRETCH_RAMP, 0.0, 1.0) * lid * strength[None, :]
+    # Faded in softly (a soft mask stays soft at the photo's resolution): no outline of a patch;
+    # down to the lid's edge, where the painted lash line lies over it.
+    return np.clip(1.5 * cv2.GaussianBlur(stretched, (0, 0), _SOFT), 0.0, 1.0) * lid
 
 
 def _runs(cols: np.ndarray) -> list[tuple[int, int]]:
