@@ -38,14 +38,16 @@ _STREAKS_RAMP = 0.1
 #: above the lid line) hardly count towards the painted lid's colour: hairs, a liner.
 _HAIR = 25.0
 _SKIN = 70.0
-#: An eye is deep-set (`shut_lid_parts`) where its iris reaches this many crop pixels past the
-#: photo's lash run above the fitted lid, over the iris's middle.
-_DEEP = 1.0
-#: A deep-set eye's lid is painted only where it reads the photo up to this many crop pixels above
-#: the top of what it hides (its lowest part, which reads that one row: `eyes.refine_eye_flow`),
-#: fading out over the next `_DEEP_RAMP`; higher up it is the photo's own skin, as on main.
+#: An eye is deep-set (`shut_lid_parts`) where its iris's run (`eyes.iris_above_lid`) reaches this
+#: many crop pixels past the photo's lash run above the fitted lid, over the iris's middle (the
+#: iris seen above the lashes at all).
+_DEEP = 0.5
+#: A deep-set eye's lid is painted only in its lowest part: fully where it reads the photo up to
+#: `_DEEP_REACH` crop pixels above the top of what it hides (that top row, which it reads down the
+#: rest of the lid, `eyes.refine_eye_flow`, and the iris's soft rim above it), fading out over the
+#: next `_DEEP_RAMP`; higher up it is the photo's own skin, as on main.
 _DEEP_REACH = 2.0
-_DEEP_RAMP = 2.0
+_DEEP_RAMP = 1.0
 #: How softly (crop pixels) the painted lid fades into the photo's skin around it.
 _SOFT = 2.0
 #: A Gaussian of sigma `_SOFT` crop pixels, for smoothing along a row of columns.
@@ -172,9 +174,9 @@ def smooth_shut_lids(
     frame's cost is mostly per operation, not per pixel. deep: (H, W) float32, the part of
     `hidden` that shuts deep-set eyes (`ShutLidParts.deep`), or None: there the lid is painted
     however little it is stretched, but only its lowest part, which reads one row: where it reads
-    up to `_DEEP_REACH` crop pixels above the top of what it hides (and `_DEEP_RAMP` more); it also
-    covers the reads that land in the opening (the lid's soft lower edge, blending its reads with
-    the eye's, would show the photo's iris rim), in the lid's lowest colour.
+    up to `_DEEP_REACH` crop pixels above the top of what it hides (fading out over `_DEEP_RAMP`
+    more); it also covers the reads that land in the opening (the lid's soft lower edge, blending
+    its reads with the eye's, would show the photo's iris rim), in the lid's lowest colour.
     """
     shut = hidden > 0.5
     bx, by, bw, bh = cv2.boundingRect(shut.view(np.uint8))
@@ -186,8 +188,8 @@ def smooth_shut_lids(
     x0, x1 = max(bx - 2, 0), min(bx + bw + 2, w)
     box = (slice(by, by + bh), slice(bx, bx + bw))
     only_deep = deep is not None and np.count_nonzero(deep[box] > 0.5) == np.count_nonzero(shut[box])
-    # Deep-set eyes only: a lid drawn down reads above itself, so rows further above the
-    # opening's top than `_DEEP_REACH` + `_DEEP_RAMP` are never painted.
+    # Deep-set eyes only: a lid drawn down reads above itself, so no row further above the
+    # opening's top than `_DEEP_REACH` + `_DEEP_RAMP` is painted.
     above = _DEEP_REACH + _DEEP_RAMP + 3.0 if only_deep else 0.6 * width
     y0, y1 = max(int(by - above), 0), min(by + bh + 2, h)
     ys = np.arange(y0, y1, dtype=np.float32)[:, None]
@@ -208,7 +210,8 @@ def smooth_shut_lids(
             return None
     if soft is not None:  # a deep-set eye's: only its lowest part, not the brow or a frame
         depth = _smooth_top(top, deep_cols)[None, :] - ys - fy  # crop pixels above the opening
-        alpha *= 1.0 + (np.clip((_DEEP_REACH - depth) / _DEEP_RAMP, 0.0, 1.0) - 1.0) * soft[None, :]
+        keep = np.clip((_DEEP_REACH + _DEEP_RAMP - depth) / _DEEP_RAMP, 0.0, 1.0)
+        alpha *= 1.0 + (keep - 1.0) * soft[None, :]
     alpha[alpha < 0.05] = 0.0  # the blur's far tails: nothing to see, only a larger box to lay
     rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
     if len(rows) == 0:

@@ -163,3 +163,17 @@ def test_a_deep_set_eyes_painted_lid_also_covers_reads_into_its_opening() -> Non
         colours = cv2.GaussianBlur(out.astype(np.float32), (0, 0), 3.0)
         smooth_shut_lids(out, coverage, paint, flow, hidden, colours, hidden if deep else None)
         assert coverage[54:57, 28:52].min() > 0.5 if covered else coverage[54:57, 28:52].max() < 0.05
+
+
+def test_a_deep_set_eyes_lid_is_painted_only_in_its_lowest_part() -> None:
+    """A lid drawn down over a deep-set eye's opening (rows 50-57) reading 3/4 of a row per row:
+    painted where it reads within 2 crop pixels above the opening (its lowest part, which the
+    deep read takes from one row), not where it reads 3 or more above (the photo's own skin)."""
+    out, coverage, paint, flow, hidden = _stretched_lid(0.3)
+    rows = np.arange(30, 58, dtype=np.float32)[:, None]
+    flow[30:58, 20:60, 1] = (30.0 + (rows - 30.0) * 0.75) - rows  # row 54 reads 48, row 50 reads 45
+    colours = cv2.GaussianBlur(out.astype(np.float32), (0, 0), 3.0)
+    skin = smooth_shut_lids(out, coverage, paint, flow, hidden, colours, hidden)
+    assert skin is not None
+    assert coverage[54:57, 28:52].min() > 0.5
+    assert coverage[20:53, 28:52].max() < 0.05
