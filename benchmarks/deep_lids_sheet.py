@@ -1,5 +1,5 @@
 """Contact sheet, figures and cost of shut deep-set eyes: input | main | `PreviewSettings.deep_lids`
-(docs/DEEP_LIDS.md, round 2).
+(docs/DEEP_LIDS.md, rounds 2 and 3).
 
     python benchmarks/deep_lids_sheet.py [-o docs/deep_lids_sheet.jpg] [--images DIR] [--measure]
         [--faces DIR] [--time [--calls 20]]

@@ -114,7 +114,7 @@ class PreviewSettings:
     (`mouth.analyse_mouth`; docs/OWN_TEETH.md); deep_lids: where the photo's iris is seen above
     the fitted upper lid past its lashes (a deep-set eye), a shutting lid hides it like lashes,
     is read as without it above it and painted below (`eyes.iris_above_lid`,
-    `lid_skin.shut_lid_parts`, docs/DEEP_LIDS.md; off: it lost its rule on cost and one photo).
+    `lid_skin.shut_lid_parts`, docs/DEEP_LIDS.md; off: it lost its rule on one photo, twice).
     """
 
     raster_scale: float = 0.5
