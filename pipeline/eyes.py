@@ -9,6 +9,9 @@ Both are parts of the backward flow, so the photo's own pixels move at its resol
 - gaze: inside what stays open, the iris disc moves by a shift and the white around it stretches
   or compresses smoothly towards the eye's corners (an eyeball turning under the lids), never
   reading above the photo's upper lid or below its lower lid.
+- shutting an eye the photo shows nearly shut (a laughing squint, lid gap < `SQUINT_EYE` eye
+  widths; `PreviewSettings.squint_shut`): it closes where it is, its lower lid rising to its upper
+  one (`_close_squint`), so the short lid's crease and brow are not drawn down onto the lash line;
 - opening an eye that is shut in the photo (lid gap < `CLOSED_EYE` eye widths): the photo never
   showed that eyeball, so the lid (lashes at its edge) is lifted into its crease, the lower lid's
   skin meets the eye from below (`refine_eye_flow`), and a plausible eye is painted inside the
@@ -43,6 +46,7 @@ __all__ = [
     "GAZE_REACH",
     "DETECTED_GAZE_GAIN",
     "CLOSED_EYE",
+    "SQUINT_EYE",
     "STRAIGHT_AHEAD",
     "shut_opening",
     "lash_heights",
@@ -177,6 +181,7 @@ def refine_eye_flow(
     target_lids: tuple[np.ndarray, np.ndarray],
     gaze: np.ndarray | None = None,
     lashes: np.ndarray | None = None,
+    squint: bool = False,
 ) -> None:
     """Set the (H, W, 2) full-resolution backward flow of one eye (in place): closing lids and gaze.
 
@@ -185,12 +190,17 @@ def refine_eye_flow(
     a closing lid then reads its skin from above the lashes only, and the lashes hang down from
     its margin as a fringe `_FRINGE` times as long (root at the margin, tips at the lid's edge)
     instead of being stretched over the lid.
+    squint: an eye the photo shows nearly shut (lid gap < `SQUINT_EYE` eye widths) closes where it
+    is (`_close_squint`): its upper lid stays, its lower lid rises to meet it.
     """
     (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
     width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
     if width_s < 4.0:
         return
     to_source, up_ts, lo_ts, closure = _closing(source_lids, target_lids)
+    if squint and closure >= _SQUINT_CLOSURE and iris is not None and _opening(up_s, lo_s) < SQUINT_EYE:
+        _close_squint(flow, to_source, source_lids, target_lids, closure, lashes)
+        return
     shift = np.zeros(2)
     if gaze is not None and iris is not None:
         shift = np.array([gaze[0] * GAZE_REACH[0], -gaze[1] * GAZE_REACH[1]]) * width_s
@@ -274,6 +284,66 @@ def refine_eye_flow(
             w_low[..., None] * (np.stack([qx, lower_y], axis=-1) - pixel) + (1.0 - w_low[..., None]) * region
         )
     flow[y0:y1, x0:x1] = region.astype(np.float32)
+
+
+def _close_squint(
+    flow: np.ndarray,
+    to_source: np.ndarray,
+    source_lids: Lids,
+    target_lids: Lids,
+    closure: float,
+    lashes: np.ndarray | None,
+) -> None:
+    """Close an eye the photo shows nearly shut (a laughing squint) where it is (in place in the
+    (H, W, 2) backward flow): the upper lid, its crease and the brow stay as the photo has them
+    (drawn down, the short lid of a squint would bring crease and brow down onto the lash line as
+    a second dark line), and the skin under the lower lid, `_SQUINT_BELOW` eye widths of it, is drawn
+    up to close `closure` of the gap, meeting the upper lid's line when shut. lashes: as in
+    `refine_eye_flow` (the lash run above the lid, hidden when shut, is not read)."""
+    (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
+    width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
+    scale = float(np.hypot(*(up_t[-1] - up_t[0]))) / width_s
+    above, below = 0.4 * width_s, _SQUINT_BELOW * width_s
+    outline = [up_t - [0.0, 1.3 * above * scale], lo_t + [0.0, (below + 0.3 * width_s) * scale]]
+    box = box_around(np.concatenate(outline), flow.shape[:2], pad=2)
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    px, py = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+    q = apply_affine(to_source, np.stack([px, py], axis=-1))  # (Y, X, 2) the same places in the photo
+    qx, qy = q[..., 0], q[..., 1]
+    lid, low = curve_y(up_s, qx), curve_y(lo_s, qx)
+    rise = low - closure * np.maximum(low - lid, 0.0)  # the lower lid's edge, risen
+    bottom = low + below
+    # Photo rows [low + 0.5, bottom] drawn up over [rise, bottom]; above `rise`, the photo as it is
+    # (shut, only down to its lid line: never reading the hidden eyeball, or the lashes hidden with
+    # it), the two meeting within a crop pixel.
+    root = lid - 0.5 - (0.0 if lashes is None else _lashes_at(lashes, up_s, qx))
+    if closure < SHUT_CLOSURE:  # the rest of the opening still shows the eyeball
+        root = np.full_like(lid, np.inf)
+    lower_y = low + 0.5 + (qy - rise) * (bottom - low - 0.5) / np.maximum(bottom - rise, 1e-3)
+    meet = np.clip(qy - rise + 0.5, 0.0, 1.0)
+    read_y = (1.0 - meet) * np.minimum(qy, root) + meet * lower_y
+    pull = float(_smoothstep((closure - 0.35) / 0.35))
+    left, right = sorted((float(up_s[0, 0]), float(up_s[-1, 0])))
+    across = np.clip(np.minimum(qx - left, right - qx) + pull * 0.12 * width_s + 0.5, 0.0, 1.0)
+    start = lid - above  # the upper lid's skin fades into the face's own flow above this
+    weight = float(np.clip(closure / 0.15, 0.0, 1.0)) * across
+    weight = (
+        weight * np.clip((qy - start) / (0.3 * above) + 1.0, 0.0, 1.0) * np.clip(bottom - qy + 0.5, 0.0, 1.0)
+    )
+    region = flow[y0:y1, x0:x1].astype(np.float64)
+    pixel = np.stack([px, py], axis=-1)
+    w = weight[..., None]
+    region = w * (np.stack([qx, read_y], axis=-1) - pixel) + (1.0 - w) * region
+    flow[y0:y1, x0:x1] = region.astype(np.float32)
+
+
+def _lashes_at(lashes: np.ndarray, upper: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The lash run `lashes` (K,) above the upper lid curve (K, 2), interpolated at columns xs,
+    less the half pixel the lid line already keeps clear."""
+    order = np.argsort(upper[:, 0], kind="stable")
+    return np.clip(np.interp(xs, upper[order, 0], lashes[order]) - 0.5, 0.0, None)
 
 
 def _closing(source_lids: Lids, target_lids: Lids) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -406,6 +476,14 @@ _PUPIL = np.array([14.0, 11.0, 11.0])
 _SCLERA = np.array([214.0, 207.0, 200.0])
 #: How much wider than `CLOSED_EYE` the target must open before the painted eye is fully shown.
 _OPENING_FADE = 0.08
+#: An eye whose fitted lids are less than this many eye widths apart at their widest is a squint
+#: (`refine_eye_flow`'s squint): smiling and laughing slits measure 0.18-0.25, open eyes 0.26-0.37.
+SQUINT_EYE = 0.255
+#: A squint closes where it is from this closure on (below it, an eye that stays open with a wink
+#: closes by 0.12, its lid drawn down as any other's).
+_SQUINT_CLOSURE = 0.3
+#: How much skin under a squint's lower lid is drawn up to close it, in eye widths.
+_SQUINT_BELOW = 0.35
 #: How far a shut eye's lashes hang below its fitted lower lid, in eye widths (what is lifted with
 #: the upper lid when the eye opens).
 _SHUT_LASHES = 0.08

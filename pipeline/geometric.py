@@ -112,7 +112,8 @@ class PreviewSettings:
     final images only, not in drag previews: `pipeline.photo.Canvas.quick`); own_teeth: where
     nothing in the opening is bright and little saturated (a warm, soft or dim photo), teeth are
     read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
-    (`mouth.analyse_mouth`; docs/OWN_TEETH.md).
+    (`mouth.analyse_mouth`; docs/OWN_TEETH.md); squint_shut: an eye the photo shows nearly shut
+    closes where it is, its lower lid rising to its upper one (`eyes.refine_eye_flow`, docs/SQUINT_SHUT.md).
     """
 
     raster_scale: float = 0.5
@@ -129,6 +130,7 @@ class PreviewSettings:
     smooth_lids: bool = True
     rim_skin: bool = True
     own_teeth: bool = True
+    squint_shut: bool = True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -489,6 +491,7 @@ class GeometricRenderer:
                 (target_points[upper, :2], target_points[lower, :2]),
                 gaze,
                 lashes,
+                squint=self.settings.squint_shut,
             )
 
     def _extend(

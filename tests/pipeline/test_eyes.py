@@ -1,18 +1,21 @@
 """Tests of pipeline/eyes.py: the gaze read from face-mesh landmarks (synthetic eyes, and a real
 portrait whose gaze the product edits); opening eyes that are shut in the photo; shutting eyes
-with dark lashes (a lid and a lash line, not the lashes stretched into a black band)."""
+with dark lashes (a lid and a lash line, not the lashes stretched into a black band); shutting an
+eye the photo shows nearly shut (a squint closes where it is: one lash line, the brow kept)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from benchmarks.squint_shut_sheet import runs
 from core.errors import InputError
 from pipeline import EditRequest, EngineRegistry, SourceState, edit, prepare_photo
 from pipeline.eyes import (
     CLOSED_EYE,
     DETECTED_GAZE_GAIN,
     GAZE_REACH,
+    SQUINT_EYE,
     STRAIGHT_AHEAD,
     Iris,
     gaze_from_landmarks,
@@ -214,3 +217,56 @@ def test_shut_eyes_with_mascara_show_a_lid_not_a_black_band(shared_data, registr
     for u, lo in engine.renderer.projector.layout.eyes:
         upper, lower = (state.crop_transform.inverse_points(points[i, :2]) for i in (u, lo))
         assert _dark_band(state.image, out, upper, lower) <= 4.0
+
+
+def test_a_squint_closes_where_it_is() -> None:
+    """An eye 0.2 eye widths open (a squint) shuts with its upper lid where it is (the skin above
+    the lid line reads itself: no crease or brow drawn down onto the lash line) and the skin under
+    its lower lid risen to meet it; without `squint` its upper lid is drawn down as before."""
+    photo, target = _lids(48, 40, 40, 0.2 * 40), _lids(48, 40, 40, 0.0)
+    iris = Iris(np.array([48.0, 40.0]), 8.0)
+    lid, low = photo[0][4, 1], photo[1][4, 1]
+    flows = []
+    for squint in (True, False):
+        flow = np.zeros((96, 96, 2), np.float32)
+        refine_eye_flow(flow, iris, photo, target, squint=squint)
+        flows.append(flow)
+    above = slice(int(lid - 0.3 * 40), int(lid) - 1)  # the lid's skin up to its crease
+    assert np.abs(flows[0][above, 48]).max() < 1e-4
+    first = int(np.ceil(lid)) + 1  # the first row under the closed lids' line
+    assert first + flows[0][first, 48, 1] >= low  # reads the lower lid, from below its line
+    assert flows[1][above, 48, 1].min() < -1.0  # main's: the skin above drawn down from higher up
+    half = np.zeros((96, 96, 2), np.float32)
+    refine_eye_flow(half, iris, photo, _lids(48, 40, 40, 0.1 * 40), squint=True)  # half shut
+    assert np.abs(half[int(np.ceil(lid)) + 1, 48]).max() < 1e-4  # the eyeball under the lid still shows
+
+
+def test_an_open_eye_is_not_a_squint() -> None:
+    """An eye the photo shows open (0.3 eye widths, above `SQUINT_EYE`) shuts as before, and an eye
+    that stays nearly open (a wink's other eye closes by about 0.12) is left as before too."""
+    iris = Iris(np.array([48.0, 40.0]), 8.0)
+    for photo, target in (
+        (_lids(48, 40, 40, 0.3 * 40), _lids(48, 40, 40, 0.0)),
+        (_lids(48, 40, 40, 0.2 * 40), _lids(48, 40, 40, 0.88 * 0.2 * 40)),
+    ):
+        flows = []
+        for squint in (True, False):
+            flow = np.zeros((96, 96, 2), np.float32)
+            refine_eye_flow(flow, iris, photo, target, squint=squint)
+            flows.append(flow)
+        np.testing.assert_array_equal(flows[0], flows[1])
+    assert 0.2 < SQUINT_EYE < 0.3
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_laughing_squint_shuts_with_one_lash_line(shared_data, registry: EngineRegistry) -> None:
+    """insightface happy.png (a laugh, eyes squeezed to slits), close_eyes 1: per column across each
+    shut eye one dark run (the lash line), not the crease drawn down beside it (main: 2 on both)."""
+    state = prepare_photo(shared_data / "images" / "deepinsight__insightface__happy.png", registry=registry)
+    engine = registry.geometric(state.backend)
+    points = state.engine_state(engine).points
+    out = edit(state, EditRequest({"close_eyes": 1.0}, engine="preview"), registry=registry).full_image
+    for u, lo in engine.renderer.projector.layout.eyes:
+        upper, lower = (state.crop_transform.inverse_points(points[i, :2]) for i in (u, lo))
+        assert runs(state.image, out, upper, lower) <= 1.0
