@@ -47,6 +47,7 @@ __all__ = [
     "DETECTED_GAZE_GAIN",
     "CLOSED_EYE",
     "SQUINT_EYE",
+    "UPWARD_REACH",
     "STRAIGHT_AHEAD",
     "shut_opening",
     "lash_heights",
@@ -215,7 +216,10 @@ def refine_eye_flow(
     band = (max(widest, 0.0) + _SHUT_LASHES * width_s + fold) if opening > 0.0 else 0.4 * width_s
     below = 0.3 * width_s if opening > 0.0 else 0.0  # the lower lid's skin lifted to meet the eye
     scale = float(np.hypot(*(up_t[-1] - up_t[0]))) / width_s
-    outline = [up_t, lo_t + [0.0, below * scale], up_t - [0.0, 1.3 * band * scale]]
+    top = band  # how far up the lid reads: further above a lash run past 0.5 band (`upward_lid_run`)
+    if lashes is not None and opening <= 0.0:
+        top = band + max(float(np.max(lashes)) - 0.5 - 0.5 * band, 0.0)
+    outline = [up_t, lo_t + [0.0, below * scale], up_t - [0.0, 1.3 * top * scale]]
     box = box_around(np.concatenate(outline), flow.shape[:2], pad=2)
     if box is None:
         return
@@ -246,7 +250,10 @@ def refine_eye_flow(
     run = np.zeros_like(lid)  # the lash rows (above `root`) hung down as a fringe, not stretched
     if lashes is not None and opening <= 0.0:
         order = np.argsort(up_s[:, 0], kind="stable")
-        run = pull * np.clip(np.interp(qx, up_s[order, 0], lashes[order]) - 0.5, 0.0, 0.5 * band)
+        run = pull * np.clip(np.interp(qx, up_s[order, 0], lashes[order]) - 0.5, 0.0, UPWARD_REACH * width_s)
+        # A run past the lashes' reach (the real lid's edge above a lid fitted onto an upturned
+        # iris): the skin read is as long as above lashes, from above the run.
+        band = band + np.maximum(run - 0.5 * band, 0.0)
     fringe = _FRINGE * run
     margin = edge - fringe  # where the lid's skin ends and its lashes begin
     skin_y = start + (qy - start) * (root - run - start) / np.maximum(margin - start, 1e-3)
@@ -426,6 +433,9 @@ def _turned(
 #: A shut lid's lash fringe: this fraction of the photo's lash run's height (lashes hang down
 #: and outwards from a shut lid's margin, seen foreshortened).
 _FRINGE = 0.0
+#: How far above the fitted upper lid the real lid's edge may lie, in eye widths (the run of an eye
+#: looking up, `lid_edge.upward_lid_run`, read past as a lash run is).
+UPWARD_REACH = 0.35
 #: The photo's lash run (`lash_heights`) is at most this many eye widths high (a deep-set eye's
 #: dark crease above it is lid, not lashes).
 _LASH_REACH = 0.2

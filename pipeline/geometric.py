@@ -58,6 +58,7 @@ from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
+from pipeline.lid_edge import upward_lid_run
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
@@ -113,7 +114,8 @@ class PreviewSettings:
     nothing in the opening is bright and little saturated (a warm, soft or dim photo), teeth are
     read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
     (`mouth.analyse_mouth`; docs/OWN_TEETH.md); squint_shut: an eye the photo shows nearly shut
-    closes where it is, its lower lid rising to its upper one (`eyes.refine_eye_flow`, docs/SQUINT_SHUT.md).
+    closes where it is, its lower lid rising to its upper one (`eyes.refine_eye_flow`, docs/SQUINT_SHUT.md);
+    upward_lids: a lid fitted onto an upturned iris shuts from above the real lid's edge (`pipeline.lid_edge`).
     """
 
     raster_scale: float = 0.5
@@ -131,6 +133,7 @@ class PreviewSettings:
     rim_skin: bool = True
     own_teeth: bool = True
     squint_shut: bool = True
+    upward_lids: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -240,12 +243,16 @@ class GeometricRenderer:
                 source, points[layout.mouth[0], :2], points[layout.mouth[1], :2], self.settings.own_teeth
             ),
             irises=self._irises(source, points),
-            lashes=tuple(lash_heights(source, points[u, :2]) for u, _ in layout.eyes),
+            lashes=tuple(self._lash_run(source, points[u, :2], points[lo, :2]) for u, lo in layout.eyes),
             lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes]),
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
         )
+
+    def _lash_run(self, source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+        lashes = lash_heights(source, upper)
+        return upward_lid_run(source, upper, lower, lashes) if self.settings.upward_lids else lashes
 
     def _irises(self, source: np.ndarray, points: np.ndarray) -> tuple[Iris | None, ...]:
         """Each eye's iris: MediaPipe's iris points re-detected on the crop (the fitted mesh's lids

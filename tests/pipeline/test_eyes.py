@@ -1,14 +1,18 @@
 """Tests of pipeline/eyes.py: the gaze read from face-mesh landmarks (synthetic eyes, and a real
 portrait whose gaze the product edits); opening eyes that are shut in the photo; shutting eyes
 with dark lashes (a lid and a lash line, not the lashes stretched into a black band); shutting an
-eye the photo shows nearly shut (a squint closes where it is: one lash line, the brow kept)."""
+eye the photo shows nearly shut (a squint closes where it is: one lash line, the brow kept);
+shutting an eye that looks up (its skin read from above the real lid's edge, not the iris)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 
 from benchmarks.squint_shut_sheet import runs
+from benchmarks.upward_lids_sheet import dark_share
 from core.errors import InputError
 from pipeline import EditRequest, EngineRegistry, SourceState, edit, prepare_photo
 from pipeline.eyes import (
@@ -24,6 +28,7 @@ from pipeline.eyes import (
     refine_eye_flow,
 )
 from pipeline.face_paint import curve_y
+from pipeline.photo import target_coefficients
 from reconstruction.detection import FaceDetector
 
 
@@ -270,3 +275,41 @@ def test_a_laughing_squint_shuts_with_one_lash_line(shared_data, registry: Engin
     for u, lo in engine.renderer.projector.layout.eyes:
         upper, lower = (state.crop_transform.inverse_points(points[i, :2]) for i in (u, lo))
         assert runs(state.image, out, upper, lower) <= 1.0
+
+
+def test_a_lash_run_past_the_lashes_reach_is_read_past() -> None:
+    """A run higher than the lashes' reach (the real lid's edge above a lid fitted onto an
+    upturned iris): the shut lid reads its skin only from above the run."""
+    upper = np.stack([np.linspace(20.0, 60.0, 9), np.full(9, 50.0)], axis=1)
+    lower = upper + [0.0, 10.0]
+    shut = (upper + [0.0, 9.5], lower)
+    run = np.full(9, 10.0)  # 0.25 eye widths
+    flow = np.zeros((100, 80, 2), np.float32)
+    refine_eye_flow(flow, Iris(np.array([40.0, 55.0]), 6.0), (upper, lower), shut, lashes=run)
+    read = np.arange(45, 62) + flow[45:62, 40, 1]  # the photo rows the shut lid shows in its middle
+    assert np.all(read <= 50.0 - 10.0), read  # main: up to 41.1, 1 row into the run
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_an_eye_looking_up_shuts_with_lid_skin_not_its_iris(shared_data, registry: EngineRegistry) -> None:
+    """DECA exp_3.jpg (looking up, the fitted upper lid on the iris, the real lid's edge ~7 crop
+    pixels above it), close_eyes 1 with `upward_lids`: the image-left eye's shut lid reads the iris
+    or the dark socket on less than 0.3 of its upper half (main: 0.745)."""
+    state = prepare_photo(shared_data / "images" / "YadiraF__DECA__exp_3.jpg", registry=registry)
+    engine = registry.geometric(state.backend)
+    kept = engine.renderer.settings
+    engine.renderer.settings = dataclasses.replace(kept, upward_lids=True)  # read when prepared
+    try:
+        prepared = state.engine_state(engine)
+        target = target_coefficients(
+            state, EditRequest({"close_eyes": 1.0}, engine="preview"), registry=registry
+        )
+        flow = engine.renderer.render_frame(prepared, target).flow
+    finally:
+        engine.renderer.settings = kept
+    upper, lower = engine.renderer.projector.layout.eyes[0]
+    share = dark_share(
+        prepared.source, flow, prepared.points[upper, :2], prepared.points[lower, :2], prepared.irises[0]
+    )
+    assert share < 0.3, share
