@@ -216,10 +216,7 @@ def refine_eye_flow(
     band = (max(widest, 0.0) + _SHUT_LASHES * width_s + fold) if opening > 0.0 else 0.4 * width_s
     below = 0.3 * width_s if opening > 0.0 else 0.0  # the lower lid's skin lifted to meet the eye
     scale = float(np.hypot(*(up_t[-1] - up_t[0]))) / width_s
-    top = band  # how far up the lid reads: further above a lash run past 0.5 band (`upward_lid_run`)
-    if lashes is not None and opening <= 0.0:
-        top = band + max(float(np.max(lashes)) - 0.5 - 0.5 * band, 0.0)
-    outline = [up_t, lo_t + [0.0, below * scale], up_t - [0.0, 1.3 * top * scale]]
+    outline = [up_t, lo_t + [0.0, below * scale], up_t - [0.0, 1.3 * band * scale]]
     box = box_around(np.concatenate(outline), flow.shape[:2], pad=2)
     if box is None:
         return
@@ -250,10 +247,12 @@ def refine_eye_flow(
     run = np.zeros_like(lid)  # the lash rows (above `root`) hung down as a fringe, not stretched
     if lashes is not None and opening <= 0.0:
         order = np.argsort(up_s[:, 0], kind="stable")
-        run = pull * np.clip(np.interp(qx, up_s[order, 0], lashes[order]) - 0.5, 0.0, UPWARD_REACH * width_s)
-        # A run past the lashes' reach (the real lid's edge above a lid fitted onto an upturned
-        # iris): the skin read is as long as above lashes, from above the run.
-        band = band + np.maximum(run - 0.5 * band, 0.0)
+        # Up to `UPWARD_REACH`: past the lashes' reach where the real lid's edge lies above a lid
+        # fitted onto an upturned iris (`lid_edge.upward_lid_run`); the skin above it is still read
+        # from no higher than `band` (further up the brow would be drawn down onto the lid).
+        run = pull * np.clip(
+            np.interp(qx, up_s[order, 0], lashes[order]) - 0.5, 0.0, min(UPWARD_REACH * width_s, band - 1.0)
+        )
     fringe = _FRINGE * run
     margin = edge - fringe  # where the lid's skin ends and its lashes begin
     skin_y = start + (qy - start) * (root - run - start) / np.maximum(margin - start, 1e-3)
