@@ -115,7 +115,7 @@ class PreviewSettings:
     read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
     (`mouth.analyse_mouth`; docs/OWN_TEETH.md); squint_shut: an eye the photo shows nearly shut
     closes where it is, its lower lid rising to its upper one (`eyes.refine_eye_flow`, docs/SQUINT_SHUT.md);
-    upward_lids: a lid fitted onto an upturned iris shuts from above the real lid's edge (`pipeline.lid_edge`).
+    upward_lids: a lid fitted onto an upturned iris shuts from above the real edge (off: docs/UPWARD_LIDS.md).
     """
 
     raster_scale: float = 0.5
