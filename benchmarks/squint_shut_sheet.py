@@ -10,7 +10,7 @@ Per photo and edit (close_eyes 1, wink_left 1): the face scaled to 300 px high, 
 per edit the largest pixel difference between the two ways, on the whole photo and on the eye that
 stays open. With --time, no sheet: the cost of the flag per drag preview (`render_frame` +
 `place_frame` into the 768 px canvas at close_eyes 1, on and off taking turns, paired:
-`benchmarks.timing.paired_toggle_ms`) on happy.png, teaser_2 and img3.
+`benchmarks.flag_cost`) on happy.png, teaser_2 and img3.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.eye_crops import eye_box, values  # noqa: E402
+from benchmarks.flag_cost import flag_cost  # noqa: E402
 from benchmarks.mouth_sheet import write_sheet  # noqa: E402
 from benchmarks.paint_sheet import _label, _rows  # noqa: E402
-from benchmarks.timing import paired_toggle_ms, print_paired  # noqa: E402
-from pipeline import EditRequest, EngineRegistry, edit, photo_canvas, prepare_photo  # noqa: E402
+from benchmarks.timing import print_paired  # noqa: E402
+from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
 from pipeline.face_paint import curve_y  # noqa: E402
 from pipeline.geometric import PreviewSettings  # noqa: E402
-from pipeline.photo import place_frame, target_coefficients  # noqa: E402
 
 PHOTOS = (
     "deepinsight__insightface__happy.png",  # a laughing squint: the fault
@@ -137,24 +137,6 @@ def photo_rows(path: Path, registry: EngineRegistry, figures: list[str] | None, 
     return rows
 
 
-def paired_cost(path: Path, registry: EngineRegistry, calls: int) -> list[tuple[float, float, float]]:
-    """(median ms off, median ms on, median paired difference) of one 768 px drag preview at
-    close_eyes 1: wall-clock time, then the thread's CPU time."""
-    state = prepare_photo(path, registry=registry)
-    engine = registry.geometric(state.backend)
-    renderer, prepared = engine.renderer, state.engine_state(engine)
-    canvas = photo_canvas(state, 768)
-    target = target_coefficients(state, EditRequest({"close_eyes": 1.0}, engine="preview"), registry=registry)
-    settings = {on: dataclasses.replace(renderer.settings, squint_shut=on) for on in (False, True)}
-
-    def toggle(on: bool) -> None:
-        renderer.settings = settings[on]
-
-    return paired_toggle_ms(
-        toggle, lambda: place_frame(canvas, renderer.render_frame(prepared, target)), calls
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "squint_shut_sheet.jpg")
@@ -168,7 +150,9 @@ def main() -> None:
     registry = EngineRegistry(fast=False)
     if args.time:
         for name in PHOTOS[:2] + PHOTOS[3:4]:
-            print_paired(name, paired_cost(args.images / name, registry, args.calls))
+            print_paired(
+                name, flag_cost(args.images / name, registry, "squint_shut", {"close_eyes": 1.0}, args.calls)
+            )
         return
     figures: list[str] | None = [] if args.measure else None
     rows = [row for name in PHOTOS for row in photo_rows(args.images / name, registry, figures, args.save)]
