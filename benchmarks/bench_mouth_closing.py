@@ -85,7 +85,7 @@ def mouth_box(points: np.ndarray, layout, transform, shape: tuple[int, int]) -> 
 def _gap_at(renderer, preview, coeffs, direction: np.ndarray, amount: float) -> float:
     """The target's inner-lip gap with `amount` of the `open_mouth` direction added."""
     moved = coeffs.replace(expression=coeffs.expression + amount * direction)
-    return target_gap(renderer._target_points(preview, moved), renderer.projector.layout)
+    return target_gap(renderer.target_points(preview, moved), renderer.projector.layout)
 
 
 def solve(gap_at, gap: float) -> float:

@@ -66,7 +66,7 @@ def closures(images: Path) -> dict[str, list[list[float]]]:
         renderer, preview = engine.renderer, state.engine_state(engine)
         for label, values in EDITS.items():
             coeffs = target_coefficients(state, EditRequest(values=values), registry=registry)
-            target = renderer._target_points(preview, coeffs)
+            target = renderer.target_points(preview, coeffs)
             found[f"{name}|{label}"] = [
                 _closing((preview.points[u, :2], preview.points[lo, :2]), (target[u, :2], target[lo, :2]))[3]
                 for u, lo in renderer.projector.layout.eyes

@@ -29,11 +29,10 @@ CODE = Path(os.environ.get("MOUTH_SHEET_CODE", REPO))
 if str(CODE) not in sys.path:
     sys.path.insert(0, str(CODE))
 
-from benchmarks.mouth_sheet import read_render, render, render_base, write_sheet  # noqa: E402
-from pipeline import EditRequest, EngineRegistry, prepare_photo  # noqa: E402
+from benchmarks.mouth_sheet import read_render, render, render_base, target_lips, write_sheet  # noqa: E402
+from pipeline import EngineRegistry, prepare_photo  # noqa: E402
 from pipeline.face_paint import curve_y  # noqa: E402
 from pipeline.mouth import corners_x  # noqa: E402
-from pipeline.photo import target_coefficients  # noqa: E402
 from reconstruction.controls import PRESETS  # noqa: E402
 
 #: Photos the analysis reads as showing upper teeth but no lower ones (`--survey`).
@@ -78,13 +77,7 @@ def survey(images: Path, registry: EngineRegistry) -> list[str]:
 
 def gap_profiles(state, values: dict, registry: EngineRegistry) -> list[tuple[int, int, int]]:  # noqa: ANN001
     """(x, top, bottom) photo pixels of the target's opening in the central half of the mouth."""
-    engine = registry.geometric(state.backend)
-    renderer = engine.renderer
-    target = target_coefficients(state, EditRequest(values=values, engine="preview"), registry=registry)
-    points = renderer._target_points(state.engine_state(engine), target)
-    upper, lower = (
-        state.crop_transform.inverse_points(points[lip, :2]) for lip in renderer.projector.layout.mouth
-    )
+    upper, lower = target_lips(state, values, registry)
     left, right = corners_x(upper)
     xs = np.arange(int(np.ceil(left + 0.25 * (right - left))), int(left + 0.75 * (right - left)) + 1)
     tops, bottoms = curve_y(upper, xs.astype(np.float64)), curve_y(lower, xs.astype(np.float64))

@@ -30,6 +30,7 @@ if str(CODE) not in sys.path:
     sys.path.insert(0, str(CODE))
 
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
+from pipeline.photo import target_coefficients  # noqa: E402
 from reconstruction.controls import PRESETS  # noqa: E402
 
 PHOTOS = (
@@ -78,6 +79,20 @@ def render_base(base: str, images: Path, folder: Path, script: str = __file__) -
         env = {**os.environ, "MOUTH_SHEET_CODE": code}
         command = [sys.executable, str(Path(script).resolve()), "--render-into", str(folder)]
         subprocess.run([*command, "--images", str(images)], cwd=code, env=env, check=True)
+
+
+def target_lips(
+    state, values: Mapping[str, float], registry: EngineRegistry
+) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """(K, 2) the target's inner upper and lower lip in photo pixels, for the edit `values`."""
+    engine = registry.geometric(state.backend)
+    renderer = engine.renderer
+    target = target_coefficients(state, EditRequest(values=dict(values), engine="preview"), registry=registry)
+    points = renderer.target_points(state.engine_state(engine), target)
+    upper, lower = (
+        state.crop_transform.inverse_points(points[lip, :2]) for lip in renderer.projector.layout.mouth
+    )
+    return upper, lower
 
 
 def read_render(folder: Path, name: str, k: int) -> np.ndarray:

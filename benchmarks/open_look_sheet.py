@@ -33,12 +33,12 @@ from benchmarks.mouth_sheet import (  # noqa: E402
     read_render,
     render,
     render_base,
+    target_lips,
     write_sheet,
 )
-from pipeline import EditRequest, EngineRegistry, prepare_photo  # noqa: E402
+from pipeline import EngineRegistry, prepare_photo  # noqa: E402
 from pipeline.face_paint import curve_y  # noqa: E402
 from pipeline.mouth import corners_x  # noqa: E402
-from pipeline.photo import target_coefficients  # noqa: E402
 
 PHOTOS = (
     "OpenTalker__SadTalker__people_0.png",  # closed lips (the fault)
@@ -63,13 +63,7 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 def opening(state, values: dict, registry: EngineRegistry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
     """(X,) columns (photo pixels) between the target's inner corners and (X,) y of its inner upper
     and lower lip there."""
-    engine = registry.geometric(state.backend)
-    renderer = engine.renderer
-    target = target_coefficients(state, EditRequest(values=values, engine="preview"), registry=registry)
-    points = renderer._target_points(state.engine_state(engine), target)
-    upper, lower = (
-        state.crop_transform.inverse_points(points[lip, :2]) for lip in renderer.projector.layout.mouth
-    )
+    upper, lower = target_lips(state, values, registry)
     left, right = corners_x(upper)
     xs = np.arange(int(np.ceil(left)), int(right) + 1).astype(np.float64)
     return xs, curve_y(upper, xs), curve_y(lower, xs)

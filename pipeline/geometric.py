@@ -283,7 +283,8 @@ class GeometricRenderer:
 
     # --- per target ------------------------------------------------------------------------------
 
-    def _target_points(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
+    def target_points(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
+        """(N, 3) the photo's face mesh moved to `target`, in crop pixels (and depth)."""
         check_face_model(self.face_model, target.face_model, what="geometric preview")
         if target.expression.shape != state.coeffs.expression.shape:
             raise InputError(
@@ -299,7 +300,7 @@ class GeometricRenderer:
     def render_flow(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
         """(H, W, 2) float32 backward flow in pixels: output pixel (x, y) shows the source at
         (x + flow[y, x, 0], y + flow[y, x, 1])."""
-        points = self._target_points(state, target)
+        points = self.target_points(state, target)
         return self._motion(state, points, _gaze(state, target), self._mouth(state, points)).flow
 
     def _motion(
@@ -508,7 +509,7 @@ class GeometricRenderer:
     def face_mask(self, state: PreviewState, target: FaceCoefficients) -> np.ndarray:
         """(H, W) uint8, 255 on the target's face (the convex hull of its projected mesh, eyes and
         mouth included, soft edge): where the geometric warp alone sets pose and expression."""
-        points = self._target_points(state, target)[:, :2]
+        points = self.target_points(state, target)[:, :2]
         hull = cv2.convexHull(np.round(points * 16).astype(np.int32))
         mask = np.zeros(state.size, np.uint8)
         cv2.fillConvexPoly(mask, hull, 255, lineType=cv2.LINE_AA, shift=4)
@@ -521,7 +522,7 @@ class GeometricRenderer:
     def render_frame(self, state: PreviewState, target: FaceCoefficients) -> RenderedFrame:
         """The crop together with how it was made: the backward flow that moved the photo's pixels and
         the painted mouth/lids (overlay + coverage), so the photo can be moved at its own resolution."""
-        target_points = self._target_points(state, target)
+        target_points = self.target_points(state, target)
         gaze = _gaze(state, target)
         motion = float(np.abs(target_points[:, :2] - state.points[:, :2]).max())
         if motion < self.settings.min_motion and gaze is None:

@@ -497,7 +497,7 @@ def test_a_turned_eye_shows_the_photos_eye_not_the_temple(shared_data: Path, yaw
     engine = registry.geometric(state.backend)
     renderer, preview = engine.renderer, state.engine_state(engine)
     target = target_coefficients(state, EditRequest(values={"yaw": yaw}, engine="preview"), registry=registry)
-    points = renderer._target_points(preview, target)[:, :2]
+    points = renderer.target_points(preview, target)[:, :2]
     flow = renderer.render_frame(preview, target).flow
     for upper, lower in renderer.projector.layout.eyes:
         ring = np.concatenate([upper, lower[-2:0:-1]])
@@ -546,7 +546,7 @@ def test_a_turned_noses_edge_jumps_within_one_crop_pixel(shared_data: Path) -> N
     engine = registry.geometric(state.backend)
     preview = state.engine_state(engine)
     target = target_coefficients(state, EditRequest(values={"yaw": -30.0}), registry=registry)
-    points = engine.renderer._target_points(preview, target)
+    points = engine.renderer.target_points(preview, target)
     flow = engine.renderer.render_frame(preview, target).flow
     tip = points[NOSE_TIP, :2]
     shares = []

@@ -59,7 +59,7 @@ def test_a_smile_lifts_the_corners_the_detector_sees(shared_data: Path) -> None:
             result = edit(state, EditRequest(values={"smile": 1.0}, engine="preview"), registry=registry)
             engine = registry.geometric(state.backend)
             preview = state.engine_state(engine)
-            wanted = _corner_lift(engine.renderer._target_points(preview, result.coeffs)) - _corner_lift(
+            wanted = _corner_lift(engine.renderer.target_points(preview, result.coeffs)) - _corner_lift(
                 preview.points
             )
             seen = _corner_lift(detector.detect_one(result.full_image).face.landmarks) - _corner_lift(
@@ -83,7 +83,7 @@ def test_a_raised_chin_does_not_fold_over_the_neck(shared_data: Path) -> None:
         engine = registry.geometric(state.backend)
         preview = state.engine_state(engine)
         coeffs = target_coefficients(state, EditRequest(values={"pitch": -20}), registry=registry)
-        target = engine.renderer._target_points(preview, coeffs)
+        target = engine.renderer.target_points(preview, coeffs)
         flow = engine.renderer.render_flow(preview, coeffs)
         chin, lip = target[152], target[17]
         for x in np.round(chin[0] + np.array([-6.0, 0.0, 6.0])).astype(int):
@@ -102,7 +102,7 @@ def _opened(
     state = prepare_photo(shared_data / "images" / name, registry=registry)
     result = edit(state, EditRequest(values=values, engine="preview"), registry=registry)
     engine = registry.geometric(state.backend)
-    target = engine.renderer._target_points(state.engine_state(engine), result.coeffs)
+    target = engine.renderer.target_points(state.engine_state(engine), result.coeffs)
     upper, lower = (
         state.crop_transform.inverse_points(target[part, :2])
         for part in engine.renderer.projector.layout.mouth
