@@ -39,7 +39,8 @@ def hold_near_rim(
     boxes: Sequence[tuple[np.ndarray, np.ndarray]],
 ) -> np.ndarray:
     """(h, w, 2) float32: `flow` with its reads re-parametrised along the rows beside the face so
-    that no photo column is magnified more than `NEAR_CAP`.
+    that no photo column is magnified much more than `NEAR_CAP` (the window's rest, scaled to give
+    the width back, lowers the cap's slope by a few per cent).
 
     flow: (h, w, 2) backward flow in crop pixels on a grid of `grid` (x, y) grid pixels per crop
     pixel; cover: (h, w) > 0.5 on the target's face; face_size: crop pixels; boxes: (lo, hi) (x, y)
