@@ -26,6 +26,7 @@ __all__ = [
     "projector_for",
     "rasterise_triangles",
     "eye_surfaces",
+    "feature_boxes",
     "FOCAL_PX_PER_UNIT",
 ]
 
@@ -133,6 +134,22 @@ def eye_surfaces(
         corners.append((points[:, :2] @ sim[:, :2].T + sim[:, 2])[fan])
         count += len(points)
     return np.concatenate(vertices), np.concatenate(triangles), np.concatenate(corners)
+
+
+def feature_boxes(layout: MeshLayout, target_points: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(lo, hi) (x, y) pixel boxes around the mouth (first) and each eye of `target_points` (N, 3):
+    where the geometric renderer sets the flow again at full resolution (lips and lids are thin)."""
+    lips = target_points[np.concatenate(layout.mouth), :2]
+    width = float(np.ptp(lips[:, 0]))
+    # The chin moves with an opening jaw: the mouth's box reaches further down.
+    boxes = [(lips.min(axis=0) - [0.3 * width, 0.4 * width], lips.max(axis=0) + [0.3 * width, 0.9 * width])]
+    for upper, lower in layout.eyes:
+        lids = target_points[np.concatenate([upper, lower]), :2]
+        width = float(np.ptp(lids[:, 0]))
+        boxes.append(
+            (lids.min(axis=0) - [0.2 * width, 0.6 * width], lids.max(axis=0) + [0.2 * width, 0.3 * width])
+        )
+    return boxes
 
 
 # ------------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ from pipeline.eyes import (
     shift_gaze,
     shut_opening,
 )
-from pipeline.face_mesh import eye_surfaces, projector_for, rasterise_triangles
+from pipeline.face_mesh import eye_surfaces, feature_boxes, projector_for, rasterise_triangles
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
@@ -61,6 +61,7 @@ from pipeline.head_fill import composite, valid_region
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
+from pipeline.near_cut import hold_near_rim
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
@@ -113,7 +114,8 @@ class PreviewSettings:
     nothing in the opening is bright and little saturated (a warm, soft or dim photo), teeth are
     read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
     (`mouth.analyse_mouth`; docs/OWN_TEETH.md); squint_shut: an eye the photo shows nearly shut
-    closes where it is, its lower lid rising to its upper one (`eyes.refine_eye_flow`, docs/SQUINT_SHUT.md).
+    closes where it is, its lower lid rising to its upper one (`eyes.refine_eye_flow`, docs/SQUINT_SHUT.md);
+    near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md).
     """
 
     raster_scale: float = 0.5
@@ -131,6 +133,7 @@ class PreviewSettings:
     rim_skin: bool = True
     own_teeth: bool = True
     squint_shut: bool = True
+    near_cut: bool = True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -363,6 +366,14 @@ class GeometricRenderer:
         else:
             chin = (float(state.points[:, 1].max()) + 0.5) * sy - 0.5 if self.settings.neck else None
             spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy), chin)
+            if self.settings.near_cut:  # the near cheek's silhouette (docs/NEAR_CUT.md)
+                spread = hold_near_rim(
+                    spread,
+                    cover,
+                    (sx, sy),
+                    state.face_size,
+                    feature_boxes(self.projector.layout, target_points),
+                )
             motion = HeadMotion(flow=cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR))
             # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
             # exactly at the crop's resolution, so the photo's resolution can draw them smooth.
@@ -400,20 +411,7 @@ class GeometricRenderer:
         """The mesh's flow around the mouth and the eyes at full resolution (in place): lips and
         lids are thin, and the coarse raster would draw their edges in steps; then, unblurred, in
         the boxes `folds` (lo, hi) around occlusion edges outside the mouth's box."""
-        layout = self.projector.layout
-        lips = target_points[np.concatenate(layout.mouth), :2]
-        width = float(np.ptp(lips[:, 0]))
-        # The chin moves with an opening jaw: the mouth's box reaches further down.
-        boxes = [
-            (lips.min(axis=0) - [0.3 * width, 0.4 * width], lips.max(axis=0) + [0.3 * width, 0.9 * width])
-        ]
-        for upper, lower in layout.eyes:
-            lids = target_points[np.concatenate([upper, lower]), :2]
-            width = float(np.ptp(lids[:, 0]))
-            boxes.append(
-                (lids.min(axis=0) - [0.2 * width, 0.6 * width], lids.max(axis=0) + [0.2 * width, 0.3 * width])
-            )
-        for lo, hi in boxes:
+        for lo, hi in (boxes := feature_boxes(self.projector.layout, target_points)):
             self._rasterise_box(flow, state, target_points, lo, hi)
         (mx0, my0), (mx1, my1) = boxes[0]
         for lo, hi in folds:
