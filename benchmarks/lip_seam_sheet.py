@@ -139,11 +139,15 @@ def photo_rows(path: Path, registry: EngineRegistry, flag: str) -> list[np.ndarr
     """Per sheet edit: the head input | off | on, then the mouth at 100 % or more."""
     edits = {label: EDITS[label] for label in SHEET_EDITS}
     state, outs = renders(path, registry, flag, edits)
-    upper, lower = _source_lips(state, registry)
-    lips = np.concatenate([upper, lower])
+    lips = np.concatenate(
+        [*_source_lips(state, registry), *target_lips(state, EDITS["open_mouth 1"], registry)]
+    )
     h, w = state.image.shape[:2]
     width = float(np.ptp(lips[:, 0]))
-    (x0, y0), (x1, y1) = lips.min(axis=0) - [0.45 * width, 0.3 * width], lips.max(axis=0) + [0.45 * width, 0.9 * width]
+    (x0, y0), (x1, y1) = (
+        lips.min(axis=0) - [0.45 * width, 0.3 * width],
+        lips.max(axis=0) + [0.45 * width, 0.9 * width],
+    )
     mouth = (slice(max(0, int(y0)), min(h, int(y1))), slice(max(0, int(x0)), min(w, int(x1))))
     bx0, by0, bx1, by1 = (int(v) for v in state.crop_transform.box)
     head = (slice(max(0, by0), min(h, by1)), slice(max(0, bx0), min(w, bx1)))
@@ -153,13 +157,24 @@ def photo_rows(path: Path, registry: EngineRegistry, flag: str) -> list[np.ndarr
     rows = []
     for label in edits:
         images = [state.image, *outs[label]]
+        if "yaw" in label:  # the turned mouth's own box
+            turned = np.concatenate(target_lips(state, edits[label], registry))
+            (x0, y0), (x1, y1) = (
+                turned.min(axis=0) - [0.45 * width, 0.3 * width],
+                turned.max(axis=0) + [0.45 * width, 0.9 * width],
+            )
+            mouth = (slice(max(0, int(y0)), min(h, int(y1))), slice(max(0, int(x0)), min(w, int(x1))))
         scale = HEAD / (head[0].stop - head[0].start)
         heads = [cv2.resize(o[head], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for o in images]
         mouths = [
             o[mouth]
             if zoom == 1.0
             else cv2.resize(
-                o[mouth], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST if zoom > 1 else cv2.INTER_AREA
+                o[mouth],
+                None,
+                fx=zoom,
+                fy=zoom,
+                interpolation=cv2.INTER_NEAREST if zoom > 1 else cv2.INTER_AREA,
             )
             for o in images
         ]

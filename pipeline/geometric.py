@@ -59,6 +59,7 @@ from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
+from pipeline.lip_fold import unfold_under_lower_lip
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.near_cut import hold_near_rim
@@ -115,7 +116,8 @@ class PreviewSettings:
     read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
     (`mouth.analyse_mouth`; docs/OWN_TEETH.md); squint_shut: an eye the photo shows nearly shut
     closes where it is, its lower lid rising to its upper one (`eyes.refine_eye_flow`, docs/SQUINT_SHUT.md);
-    near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md).
+    near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md);
+    lip_seam: the skin a dropped lower lip folds over is squeezed, not skipped (`pipeline.lip_fold`).
     """
 
     raster_scale: float = 0.5
@@ -134,6 +136,7 @@ class PreviewSettings:
     own_teeth: bool = True
     squint_shut: bool = True
     near_cut: bool = True
+    lip_seam: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -479,6 +482,8 @@ class GeometricRenderer:
         face_flow = flow.copy()
         self._rasterise_features(flow, state, target_points, folds)
         refine_mouth_area(flow, face_flow, mouth)
+        if self.settings.lip_seam:
+            unfold_under_lower_lip(flow, mouth)
         for k, ((upper, lower), iris) in enumerate(
             zip(self.projector.layout.eyes, state.irises, strict=True)
         ):
