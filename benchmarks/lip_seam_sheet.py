@@ -122,8 +122,10 @@ def renders(
 
 
 def measure(images: Path, flag: str | None, photos: tuple[str, ...]) -> None:
-    """Print the seam's excess (output minus photo) per photo and edit, off (and on)."""
+    """Print the seam's excess (output minus photo) per photo and edit, off (and on), then with a
+    flag the rule's criteria 1 and 2 (docs/LIP_SEAM.md) on the figures' full precision."""
     registry = EngineRegistry(fast=False)
+    failed = []
     for name in photos:
         state, outs = renders(images / name, registry, flag, EDITS)
         unit = 1.0 / state.crop_transform.scale
@@ -133,6 +135,15 @@ def measure(images: Path, flag: str | None, photos: tuple[str, ...]) -> None:
             figures = [seam_strength(out, *lips, unit) - base for out in outs[label]]
             text = " -> ".join(f"{f:+6.2f}" for f in figures)
             print(f"{name[:44]:44s} {label:24s} photo {base:5.2f}  excess {text}")  # noqa: T201
+            if len(figures) == 2:
+                off, on = figures
+                if name in FAULT + (OTHERS[0],) and label != "open_mouth 0.25" and label != "open_mouth 0.5":
+                    if on > 0.5 * off:
+                        failed.append(f"1: {name} {label} {off:.3f} -> {on:.3f}")
+                if on > off + 0.3:
+                    failed.append(f"2: {name} {label} {off:.3f} -> {on:.3f} (+{on - off:.3f})")
+    if flag:
+        print(f"criteria 1 and 2: {'failed' if failed else 'met'}", *failed, sep="\n  ")  # noqa: T201
 
 
 def photo_rows(path: Path, registry: EngineRegistry, flag: str) -> list[np.ndarray]:

@@ -61,28 +61,43 @@ def unfold_under_lower_lip(flow: np.ndarray, mouth: MouthMotion) -> None:
     y1 = min(int(np.ceil(lip.max() + REACH[1] * width + room)) + 1, h)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return
-    region = flow[y0:y1, x0:x1]
-    grid = np.stack(np.meshgrid(xs.astype(np.float32), np.arange(y0, y1, dtype=np.float32)), axis=-1)
-    reads = region + grid
-    depth = np.arange(y0, y1, dtype=np.float64)[:, None] - lip[None, :]
+    region = flow[
+        y0:y1, x0:x1
+    ]  # a pixel's read is its place plus its flow: steps differ by the scan's one pixel
+    depth = (np.arange(y0, y1, dtype=np.float64)[:, None] - lip[None, :]).astype(np.float32)
     fade = REACH[2] * width
     beside = np.clip(((0.5 + REACH[0]) * width - np.abs(xs - 0.5 * (left + right))) / fade, 0.0, 1.0)
-    under = (depth >= 1.0) * beside[None, :]
+    cols = np.flatnonzero(beside > 0.0)
+    if len(cols) < 2:
+        return
+    c0, c1 = int(cols[0]), int(cols[-1]) + 1  # the band's columns (the rest is room for the rows)
+    under = (depth[:, c0:c1] >= 1.0) * beside[None, c0:c1].astype(np.float32)
+    band = under * np.clip((REACH[1] * width - depth[:, c0:c1]) / fade, 0.0, 1.0)
     kernel, behind = _kernel(sigma)
-    band = under * np.clip((REACH[1] * width - depth) / fade, 0.0, 1.0)
-    before = reads.copy()
-    _spread_skips(reads, band, (0.0, 1.0), kernel, behind)  # down the columns
+    change = _spread_skips(region[:, c0:c1], band, (0.0, 1.0), kernel, behind)  # down the columns
     # Along the rows: the lip's steep sides, and wherever the columns' spread moved the skin (beside
     # the lip's side it stops, and the skin under the lip would shear against the skin beside it).
-    moved = np.abs(reads - before).max(axis=2) / SHEAR
-    sideways = under * np.clip(np.maximum(band, moved), 0.0, 1.0)
-    middle = int(np.clip(round(0.5 * (left + right)) - x0, 1, x1 - x0 - 2))
-    for half, inside, outwards in (
-        (reads[:, middle:], sideways[:, middle:], (1.0, 0.0)),  # right of the middle
-        (reads[:, middle::-1], sideways[:, middle::-1], (-1.0, 0.0)),  # left of it
-    ):
-        _spread_skips(half.transpose(1, 0, 2), inside.T, outwards, kernel, behind)
-    region[...] = reads - grid
+    sideways = np.zeros(region.shape[:2], np.float32)
+    sideways[:, c0:c1] = band
+    if change is not None:
+        moved = np.maximum(np.abs(change[..., 0]), np.abs(change[..., 1])) / SHEAR
+        sideways[1:, c0:c1] = under[1:] * np.clip(np.maximum(band[1:], moved), 0.0, 1.0)
+        # a pixel wider under the lip: the step from the last moved pixel to a still one is the shear
+        np.maximum(sideways[:, 1:], sideways[:, :-1].copy(), out=sideways[:, 1:])
+        np.maximum(sideways[:, :-1], sideways[:, 1:].copy(), out=sideways[:, :-1])
+        sideways[:, :c0], sideways[:, c1:] = 0.0, 0.0
+        sideways[:, c0:c1] *= under > 0.0
+    rows = np.flatnonzero(sideways.any(axis=1))
+    if len(rows):
+        r0, r1 = int(rows[0]), int(rows[-1]) + 1
+        middle = int(np.clip(round(0.5 * (left + right)) - x0, 1, x1 - x0 - 2))
+        for half, inside, outwards in (
+            (region[r0:r1, middle:], sideways[r0:r1, middle:], (1.0, 0.0)),  # right of the middle
+            (region[r0:r1, middle::-1], sideways[r0:r1, middle::-1], (-1.0, 0.0)),  # left of it
+        ):
+            lines = np.ascontiguousarray(half.transpose(1, 0, 2))  # along the rows, as columns
+            _spread_skips(lines, np.ascontiguousarray(inside.T), outwards, kernel, behind)
+            half[...] = lines.transpose(1, 0, 2)
 
 
 def _kernel(sigma: float) -> tuple[np.ndarray, int]:
@@ -95,32 +110,27 @@ def _kernel(sigma: float) -> tuple[np.ndarray, int]:
 
 
 def _spread_skips(
-    reads: np.ndarray, inside: np.ndarray, direction: tuple[float, float], kernel: np.ndarray, behind: int
-) -> None:
-    """Spread the skips of the (n, m, 2) `reads` along their first axis (in place; a view is
+    flow: np.ndarray, inside: np.ndarray, direction: tuple[float, float], kernel: np.ndarray, behind: int
+) -> np.ndarray | None:
+    """Spread the skips of the (n, m, 2) backward `flow` along its first axis (in place; a view is
     written through), which runs along `direction` (x, y) in the crop: steps between two pixels of
     `inside` (n, m, weights in [0, 1]) that read further that way and squeeze the photo lend what they
     read beyond their own pixel to the steps around (`kernel`, `behind` of its weights before the
-    skip); the first read stays."""
-    steps = np.diff(reads, axis=0)  # (n - 1, m, 2)
-    length = np.sqrt(np.square(steps[..., 0]) + np.square(steps[..., 1]))
-    forward = (steps[..., 0] * direction[0] + steps[..., 1] * direction[1]) > 0.0
-    weight = np.minimum(inside[1:], inside[:-1]) * forward
-    # What the step reads beyond the scan's own pixel; of it, as much as the step is longer than a
-    # pixel is lent (a skip across the scan keeps its one pixel along it: no streak).
-    beyond = steps - np.asarray(direction, np.float32)
-    size = np.sqrt(np.square(beyond[..., 0]) + np.square(beyond[..., 1]))
-    share = weight * np.clip(np.maximum(length - 1.0, 0.0) / np.maximum(size, 1e-6), 0.0, 1.0)
-    if not np.any(share > 0.0):
-        return
-    excess = (beyond * share[:, :, None]).astype(np.float32)
+    skip); the first read stays. Returns how the reads after the first moved (None: not at all)."""
+    steps = np.diff(flow, axis=0)  # (n - 1, m, 2): the reads' steps less the scan's own pixel
+    dx, dy = steps[..., 0], steps[..., 1]
+    sx, sy = dx + np.float32(direction[0]), dy + np.float32(direction[1])
+    # What a step reads beyond the scan's own pixel (dx, dy); of it, as much as the step is longer
+    # than a pixel is lent (a skip across the scan keeps its one pixel along it: no streak).
+    longer = np.sqrt(np.square(sx) + np.square(sy)) - 1.0
+    share = np.clip(longer / np.maximum(np.sqrt(np.square(dx) + np.square(dy)), 1e-6), 0.0, 1.0)
+    share *= np.minimum(inside[1:], inside[:-1]) * (sx * direction[0] + sy * direction[1] > 0.0)
+    if not share.any():
+        return None
+    excess = steps * share[:, :, None]
     ahead = len(kernel) - 1 - behind
     # filter2D correlates: a step at r lands on r + k with weight kernel[k + behind] (anchor flipped).
-    spread = cv2.filter2D(
-        np.ascontiguousarray(excess),
-        -1,
-        kernel[::-1, None],
-        anchor=(0, ahead),
-        borderType=cv2.BORDER_CONSTANT,
-    )
-    reads[1:] = reads[0] + np.cumsum(steps - excess + spread, axis=0)
+    spread = cv2.filter2D(excess, -1, kernel[::-1, None], anchor=(0, ahead), borderType=cv2.BORDER_CONSTANT)
+    change = np.cumsum(spread - excess, axis=0)  # (n - 1, m, 2) of the reads after the first
+    flow[1:] += change
+    return change
