@@ -7,7 +7,8 @@ resolution: `noise_gap`, the surrounding skin's grain minus the paint's (robust 
 fine residual, grey levels; the paint's interior against a ring just outside it) and `range_excess`,
 how far the paint's black and white points (1st / 99th percentile, per channel) reach past the
 face's own (1st / 99th percentile over the face-mesh hull of the input photo), summed over both
-ends, the worst channel, grey levels. A clean photo reads a gap near 0 and no excess.
+ends, over that channel's face span, the worst channel. The paint's fine-detail ratio is
+paint / skin sigma: near 1 when it is as grainy and as sharp as the skin around it.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def paint_figures(state: SourceState, frame, image: np.ndarray) -> dict[str, flo
     lo, hi = face_range(state)
     pixels = image[inside].astype(np.float32)
     p_lo, p_hi = np.percentile(pixels, 1, axis=0), np.percentile(pixels, 99, axis=0)
-    excess = np.maximum(lo - p_lo, 0.0) + np.maximum(p_hi - hi, 0.0)
+    excess = (np.maximum(lo - p_lo, 0.0) + np.maximum(p_hi - hi, 0.0)) / np.maximum(hi - lo, 1.0)
     return {
         "skin": skin,
         "paint": paint,
@@ -108,8 +109,8 @@ def main() -> None:
             f = paint_figures(state, frame, placed(state, frame))
             print(
                 f"{name[:44]:44s} {label:18s} blur {state.paint_blur:.2f} skin {f['skin']:5.2f} paint {f['paint']:5.2f}"
-                f" gap {f['noise_gap']:5.2f}  face {f['face_lo']:5.1f}-{f['face_hi']:5.1f}"
-                f" paint {f['paint_lo']:5.1f}-{f['paint_hi']:5.1f} excess {f['range_excess']:5.1f}",
+                f" ratio {f['paint'] / f['skin']:5.2f}  face {f['face_lo']:5.1f}-{f['face_hi']:5.1f}"
+                f" paint {f['paint_lo']:5.1f}-{f['paint_hi']:5.1f} excess/span {f['range_excess']:5.2f}",
                 flush=True,
             )
 
