@@ -46,7 +46,13 @@ def flag_cost(
     engine = registry.geometric(state.backend)
     renderer, prepared = engine.renderer, state.engine_state(engine)
     canvas = (
-        Canvas(state.image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight())
+        Canvas(
+            state.image,
+            state.crop_transform,
+            paint_blur=state.paint_blur,
+            still=state.still_weight(),
+            paint_match=state.paint_match,
+        )
         if final
         else photo_canvas(state, side, quick=quick)
     )

@@ -14,6 +14,7 @@ paint / skin sigma: near 1 when it is as grainy and as sharp as the skin around 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -34,17 +35,24 @@ MOUTH_EDITS = {"open_mouth 1": {"open_mouth": 1.0}, "smile 1 + open 0.5": {"smil
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def render(state: SourceState, values: dict[str, float], registry: EngineRegistry):
+def render(state: SourceState, values: dict[str, float], registry: EngineRegistry, match: bool):
+    """The preview engine's frame for `values`, `PreviewSettings.paint_match` set to `match`."""
     engine = registry.select("preview", state.backend, state.face_model)
     coeffs = target_coefficients(state, EditRequest(values=values, engine="preview"), registry=registry)
-    return engine.render_frame(state.engine_state(engine), coeffs)
+    renderer = engine.renderer
+    kept = renderer.settings
+    renderer.settings = dataclasses.replace(kept, paint_match=match)
+    try:
+        return engine.render_frame(state.engine_state(engine), coeffs)
+    finally:
+        renderer.settings = kept
 
 
 def placed(state: SourceState, frame) -> np.ndarray:
-    canvas = Canvas(state.image, state.crop_transform, paint_blur=state.paint_blur)
-    for name in ("paint_match",):  # carried when the branch has it
-        if hasattr(state, name):
-            canvas = Canvas(**{**canvas.__dict__, name: getattr(state, name)})
+    """The frame in the photo at full resolution (matched when the frame asks for it)."""
+    canvas = Canvas(
+        state.image, state.crop_transform, paint_blur=state.paint_blur, paint_match=state.paint_match
+    )
     return place_frame(canvas, frame)
 
 
@@ -53,7 +61,9 @@ def fine_sigma(image: np.ndarray, mask: np.ndarray) -> float:
     luma = image.astype(np.float32) @ _LUMA
     residual = luma - cv2.GaussianBlur(luma, (0, 0), 1.0)
     values = residual[mask]
-    return float(1.4826 * np.median(np.abs(values - np.median(values)))) if values.size >= 20 else float("nan")
+    return (
+        float(1.4826 * np.median(np.abs(values - np.median(values)))) if values.size >= 20 else float("nan")
+    )
 
 
 def face_range(state: SourceState) -> tuple[np.ndarray, np.ndarray]:
@@ -102,17 +112,18 @@ def main() -> None:
     for name in args.names:
         state = prepare_photo(Path(args.images) / name, registry=registry)
         for label, values in MOUTH_EDITS.items():
-            frame = render(state, values, registry)
-            if frame.overlay_alpha is None or frame.overlay_alpha.max() < 0.99:
-                print(f"{name[:44]:44s} {label:18s} no paint")
-                continue
-            f = paint_figures(state, frame, placed(state, frame))
-            print(
-                f"{name[:44]:44s} {label:18s} blur {state.paint_blur:.2f} skin {f['skin']:5.2f} paint {f['paint']:5.2f}"
-                f" ratio {f['paint'] / f['skin']:5.2f}  face {f['face_lo']:5.1f}-{f['face_hi']:5.1f}"
-                f" paint {f['paint_lo']:5.1f}-{f['paint_hi']:5.1f} excess/span {f['range_excess']:5.2f}",
-                flush=True,
-            )
+            for when, match in (("main", False), ("now", True)):
+                frame = render(state, values, registry, match)
+                if frame.overlay_alpha is None or frame.overlay_alpha.max() < 0.99:
+                    print(f"{name[:44]:44s} {label:18s} no paint")
+                    continue
+                f = paint_figures(state, frame, placed(state, frame))
+                print(
+                    f"{name[:40]:40s} {label:18s} {when:4s} blur {state.paint_blur:.2f} skin {f['skin']:5.2f} paint {f['paint']:5.2f}"
+                    f" ratio {f['paint'] / f['skin']:5.2f}  face {f['face_lo']:5.1f}-{f['face_hi']:5.1f}"
+                    f" paint {f['paint_lo']:5.1f}-{f['paint_hi']:5.1f} excess/span {f['range_excess']:5.2f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -115,7 +115,8 @@ class PreviewSettings:
     read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
     (`mouth.analyse_mouth`; docs/OWN_TEETH.md); squint_shut: an eye the photo shows nearly shut
     closes where it is, its lower lid rising to its upper one (`eyes.refine_eye_flow`, docs/SQUINT_SHUT.md);
-    near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md).
+    near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md);
+    paint_match: paint in the photo's tone range, grain and lids' spread (`reconstruction.paint_match`, docs/PAINT_MATCH.md).
     """
 
     raster_scale: float = 0.5
@@ -134,6 +135,7 @@ class PreviewSettings:
     own_teeth: bool = True
     squint_shut: bool = True
     near_cut: bool = True
+    paint_match: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -589,6 +591,7 @@ class GeometricRenderer:
             skin=skin,
             finer=finer,
             magnified=partial(self._magnified, flow, target_points) if self.settings.rim_skin else None,
+            match_paint=self.settings.paint_match,
         )
 
     def _magnified(self, flow: np.ndarray, target_points: np.ndarray) -> MagnifiedBand | None:

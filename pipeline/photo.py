@@ -29,6 +29,7 @@ from pipeline.side_view import turn_limits
 from reconstruction.controls import PRESETS, ControlSet, check_control_values, control_set_for
 from reconstruction.crop import CropTransform, changed_region_mask, crop_face, paste_back, warp_photo
 from reconstruction.images import load_image
+from reconstruction.paint_match import PaintMatch, measure_paint_match
 from reconstruction.rim_skin import lay_rim_texture
 from reconstruction.skin import lay_skin_texture
 from reconstruction.softness import photo_blur
@@ -61,13 +62,16 @@ class SourceState:
     painted layers are softened to (`reconstruction.softness.photo_blur`, measured by
     `prepare_photo`; 0, the paint as drawn, for a state made otherwise). hands: the hands touching
     the face, each (21, 2) landmarks in photo pixels (`pipeline.hands.covering_hands`, found by
-    `prepare_photo`), which the user is told about (`advice`).
+    `prepare_photo`), which the user is told about (`advice`). paint_match: the photo's tone
+    range and lids' spread, which painted layers are matched to when the renderer asks for it
+    (`reconstruction.paint_match`, measured by `prepare_photo`; None for a state made otherwise).
     """
 
     analysis: Any
     backend: str
     paint_blur: float = 0.0
     hands: tuple[np.ndarray, ...] = ()
+    paint_match: PaintMatch | None = None
     _engine_states: dict[str, tuple[Renderer, Any]] = field(default_factory=dict, repr=False)
     _controls: ControlSet | None = field(default=None, repr=False)
     _still: tuple[np.ndarray | None] | None = field(default=None, repr=False)  # (weight,) once computed
@@ -111,7 +115,8 @@ class SourceState:
         Engine states and controls are not carried over (the receiver makes its own)."""
         analysis = replace(self.analysis, image=canvas.image, crop_transform=canvas.transform)
         blur = self.paint_blur * canvas.scale
-        return SourceState(analysis, self.backend, blur, self.hands, _still=(self.still_weight(),))
+        match = None if self.paint_match is None else self.paint_match.scaled(canvas.scale)
+        return SourceState(analysis, self.backend, blur, self.hands, match, _still=(self.still_weight(),))
 
     def still_weight(self) -> np.ndarray | None:
         """(c, c) weight on the crop holding other people's faces still (`pipeline.other_faces`);
@@ -140,7 +145,7 @@ class Canvas:
     still: optional (c, c) weight on the crop for a moving flow (`SourceState.still_weight`: other
     people's faces stay where they are). quick: a canvas of frames that must be quick (drag previews,
     video frames), where finishing that costs more than they may (a turn's magnified rim,
-    `reconstruction.rim_skin`) is left out.
+    `reconstruction.rim_skin`) is left out. paint_match: `SourceState.paint_match` in these pixels.
     """
 
     image: np.ndarray
@@ -149,6 +154,7 @@ class Canvas:
     paint_blur: float = 0.0
     still: np.ndarray | None = None
     quick: bool = False
+    paint_match: PaintMatch | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +224,7 @@ def prepare_photo(
     face_model = analysis.coefficients.face_model
     landmarks = analysis.crop_transform.inverse_points(analysis.crop_landmarks[:, :2])
     blur = photo_blur(image, landmarks)  # once per photo, kept with its state
+    match = measure_paint_match(image, landmarks)
     hands = covering_hands(analysis)  # once per photo, for the advice
     log.info(
         "photo prepared: %dx%d, face %d, backend %s (%s), blur %.2f px, %d hand(s) at the face",
@@ -229,7 +236,7 @@ def prepare_photo(
         blur,
         len(hands),
     )
-    return SourceState(analysis, getattr(analysis, "backend", "") or str(backend).lower(), blur, hands)
+    return SourceState(analysis, getattr(analysis, "backend", "") or str(backend).lower(), blur, hands, match)
 
 
 def prepared_for(photo: Any, backend: str, registry: EngineRegistry) -> SourceState:
@@ -256,7 +263,12 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False, quick
         out_h, out_w = max(1, round(h * scale)), max(1, round(w * scale))
     if (out_h, out_w) == (h, w):
         return Canvas(
-            image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight(), quick=quick
+            image,
+            state.crop_transform,
+            paint_blur=state.paint_blur,
+            still=state.still_weight(),
+            quick=quick,
+            paint_match=state.paint_match,
         )
     small = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
     sx, sy = w / out_w, h / out_h  # photo pixels per canvas pixel, per axis
@@ -268,8 +280,15 @@ def photo_canvas(state: SourceState, max_side: int, *, even: bool = False, quick
         crop_size=state.crop_transform.crop_size,
         original_size=(out_h, out_w),
     )
+    match = None if state.paint_match is None else state.paint_match.scaled(scale)
     return Canvas(
-        small, transform, scale, paint_blur=state.paint_blur * scale, still=state.still_weight(), quick=quick
+        small,
+        transform,
+        scale,
+        paint_blur=state.paint_blur * scale,
+        still=state.still_weight(),
+        quick=quick,
+        paint_match=match,
     )
 
 
@@ -337,7 +356,11 @@ def edit(
     engine = registry.select(request.engine, state.backend, state.face_model)
     frame = engine.render_frame(state.engine_state(engine), coeffs)
     canvas = canvas or Canvas(
-        state.image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight()
+        state.image,
+        state.crop_transform,
+        paint_blur=state.paint_blur,
+        still=state.still_weight(),
+        paint_match=state.paint_match,
     )
     return EditResult(frame.crop, place_frame(canvas, frame), coeffs, engine.name)
 
@@ -365,6 +388,7 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
             back_flow=frame.back_flow,
             front_alpha=frame.front_alpha,
             paint_blur=canvas.paint_blur,
+            paint_match=canvas.paint_match if frame.match_paint else None,
         )
         if frame.skin is not None and frame.hidden is not None:  # painted lids: the photo's texture
             lay_skin_texture(image, canvas.image, canvas.transform, frame.skin, frame.hidden)

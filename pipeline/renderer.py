@@ -49,7 +49,8 @@ class RenderedFrame:
     where a crop pixel is laid over at least n output pixels (`pipeline.photo.place_frame`).
     magnified: `make()` gives where the flow magnifies the photo along its rows enough to streak
     (`reconstruction.rim_skin.MagnifiedBand`, or None), to be given an unmagnified outline and fine
-    detail at the photo's resolution in final images (not drag previews), or None.
+    detail at the photo's resolution in final images (not drag previews), or None. match_paint:
+    the overlay is to be matched to the photo's tone, grain and lids' spread (`reconstruction.paint_match`).
     With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
     without one, the crop is pasted where it differs from the photo.
     """
@@ -64,6 +65,7 @@ class RenderedFrame:
     skin: np.ndarray | None = None
     finer: tuple[int, Callable[[], np.ndarray]] | None = None
     magnified: Callable[[], MagnifiedBand | None] | None = None
+    match_paint: bool = False
 
 
 class Renderer(abc.ABC):

@@ -47,6 +47,7 @@ from reconstruction.overlay import (
     lid_edges,
     reads_near,
 )
+from reconstruction.paint_match import PaintMatch, matched_blur
 
 __all__ = [
     "CROP_SIZE",
@@ -489,6 +490,7 @@ def warp_photo(
     back_flow: np.ndarray | None = None,
     front_alpha: np.ndarray | None = None,
     paint_blur: float = 0.0,
+    paint_match: PaintMatch | None = None,
 ) -> np.ndarray:
     """Move the (H, W, 3) uint8 photo's own pixels along a backward flow computed on its crop.
 
@@ -500,7 +502,8 @@ def warp_photo(
         overlay, overlay_alpha: optional (n c, n c, 3) uint8 content synthesised on the crop (a mouth
             interior) and its (c, c) float32 coverage in [0, 1], laid over the result at the photo's
             resolution (`reconstruction.overlay`: edges as sharp as the photo's, Gaussian sigma
-            `paint_blur` photo pixels (`reconstruction.softness`), along their contour; grain).
+            `paint_blur` photo pixels (`reconstruction.softness`), along their contour; grain),
+            matched to `paint_match` when given (`reconstruction.paint_match`: tone, grain, lids' spread).
         hidden: optional (c, c) float32 in [0, 1] on the source crop: where the photo must not
             show (the eyeball behind a shut lid); reads the upsampled flow places there (> 0.5)
             are moved out to the nearer edge of it in their column.
@@ -568,13 +571,18 @@ def warp_photo(
         rows, cols, to_crop = part
         roi[rows, cols] = lay_behind(roi[rows, cols], original, behind, transform.inverse(), to_crop)
     if alpha is not None and overlay is not None and alpha.max() > 0.0:
-        reach = 1 + int(np.ceil(2.5 * paint_blur * transform.scale))  # crop pixels a softened edge spreads
+        blur = (
+            paint_blur
+            if paint_match is None
+            else matched_blur(paint_blur, 1.0 / transform.scale, paint_match)
+        )
+        reach = 1 + int(np.ceil(2.5 * blur * transform.scale))  # crop pixels a softened edge spreads
         covered = cv2.dilate((alpha > 0.0).astype(np.uint8), None, iterations=reach) > 0
         part = _sub_box(covered, (x0, y0), roi.shape, transform)
         if part is not None:
             rows, cols, to_crop = part
             roi[rows, cols] = lay_overlay(
-                roi[rows, cols], overlay, alpha, to_crop, 1.0 / transform.scale, paint_blur
+                roi[rows, cols], overlay, alpha, to_crop, 1.0 / transform.scale, paint_blur, paint_match
             )
     out[y0:y1, x0:x1] = roi
     return out

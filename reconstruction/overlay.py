@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from core.errors import InputError
+from reconstruction.paint_match import PaintMatch, match_layer, matched_blur
 from reconstruction.softness import paint_extra_blur, soften_layer
 
 __all__ = [
@@ -128,6 +129,7 @@ def lay_overlay(
     to_crop: np.ndarray,
     scale: float,
     blur: float = 0.0,
+    match: PaintMatch | None = None,
 ) -> np.ndarray:
     """(H, W, 3) uint8 photo `patch` with the (f c, f c, 3) uint8 `overlay` of coverage `alpha` (c, c)
     laid over it at the photo's resolution (edges as sharp as the photo's, the photo's grain).
@@ -136,6 +138,8 @@ def lay_overlay(
     drawn finer than the crop (an integer f samples per crop pixel, sample u at crop x (u + 0.5) / f - 0.5).
     blur: the photo's own blur (Gaussian sigma, patch pixels; `softness.photo_blur`): where it is
     softer than the paint's edge, the paint is blurred to match (`softness.paint_extra_blur`).
+    match: the photo's tone range, lids' spread (patch pixels) and grain, which the paint is matched
+    to (`reconstruction.paint_match`), or None.
     """
     size = (patch.shape[1], patch.shape[0])
     flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
@@ -144,8 +148,10 @@ def lay_overlay(
     to_overlay[:, 2] += 0.5 * (factor - 1.0)
     colour = cv2.warpAffine(overlay, to_overlay, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
     sharp = photo_alpha(alpha, to_crop, size, scale)
+    blur = blur if match is None else matched_blur(blur, scale, match)
     colour, cover = soften_layer(colour, sharp, paint_extra_blur(blur, edge_feather(scale)))
     colour = add_grain(colour, patch, sharp, scale)  # the photo's grain lies on top of its blur
+    colour = colour if match is None else match_layer(colour, patch, sharp, scale, match)
     return cv2.blendLinear(colour, patch, cover, 1.0 - cover)
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "photo_blur",
     "sharpest_blur",
     "lid_spread",
+    "lip_spread",
     "closed_normals",
     "edge_spread",
     "paint_extra_blur",
@@ -40,6 +41,7 @@ __all__ = [
     "EYE_POINTS",
     "MOUTH_POINTS",
     "LID_CONTOURS",
+    "LIP_CONTOUR",
     "MIN_EXTRA_BLUR",
 ]
 
@@ -55,6 +57,9 @@ LID_CONTOURS = (
 )
 #: The lid profiles reach this fraction of the eye's width (corner to corner) either side.
 _LID_REACH = 0.2
+#: The face mesh's outer lip contour, and how far its profiles reach (a fraction of the mouth's width).
+LIP_CONTOUR = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+_LIP_REACH = 0.12
 #: The second blur of the gradient ratio (photo pixels): large enough to tell 2-4 px blurs apart.
 _S0 = 2.5
 #: An edge counts when its gradient is at least this fraction of the region's 99.5th percentile.
@@ -152,6 +157,23 @@ def lid_spread(image: np.ndarray, landmarks: np.ndarray) -> float:
         if reach >= 1.0:
             spreads.append(edge_spread(luma, lid, closed_normals(lid), reach))
     spread = np.concatenate(spreads) if spreads else np.zeros(0)
+    return float(np.nanmedian(spread)) if np.isfinite(spread).any() else float("nan")
+
+
+def lip_spread(image: np.ndarray, landmarks: np.ndarray) -> float:
+    """Median 10-90 % spread (photo pixels) of the (H, W, 3) uint8 photo's outer lip edge across the
+    face-mesh contour (`edge_spread`); NaN when none is found.
+
+    landmarks: (478, >= 2) MediaPipe face-mesh points in the photo's pixels.
+    """
+    points = _points(landmarks)
+    if points is None:
+        return float("nan")
+    lips = points[list(LIP_CONTOUR)]
+    reach = _LIP_REACH * float(np.linalg.norm(points[61] - points[291]))
+    if reach < 1.0:
+        return float("nan")
+    spread = edge_spread(_luma(image), lips, closed_normals(lips), reach)
     return float(np.nanmedian(spread)) if np.isfinite(spread).any() else float("nan")
 
 
