@@ -22,7 +22,7 @@ grainy photo the grain reads sharp. This module matches the paint to what it is 
   whatever the grain makes the sharpness gate read;
 - grain (`add_photo_grain`): on a small face (where `overlay.add_grain` adds none), grain with the
   per-channel strength and colour correlation of the photo's own fine residual just outside the
-  paint, and its grain size (`_GRAIN_SIZES`), from a fixed seed (a still edit is reproducible, a
+  paint, and its grain size (`_GRAIN_SIZES`), weaker on darker paint, from a fixed seed (a still edit is reproducible, a
   video's grain does not flicker).
 """
 
@@ -66,6 +66,8 @@ _FINE = 1.0
 _RING_GAP, _RING = 2, 6
 #: Candidate grain sizes (sigma of the Gaussian blurring white noise, pixels).
 _GRAIN_SIZES = (0.0, 0.5, 0.8, 1.2)
+#: Paint darker than the ring around it gets grain weaker in proportion, down to this fraction.
+_DARK_GAIN = 0.2
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -135,79 +137,88 @@ def matched_blur(blur: float, scale: float, match: PaintMatch) -> float:
     return max(blur, match.lid_sigma)
 
 
-@lru_cache(maxsize=8)
-def _fine_gain(size: float) -> float:
-    """Sigma of the fine residual of unit-variance noise of grain `size` (white noise blurred by
-    `size` px, rescaled to unit variance)."""
-    noise = _grain_field(np.random.default_rng(1), (96, 96), size)
-    return float(np.std(noise - cv2.GaussianBlur(noise, (0, 0), _FINE)))
-
-
-def _grain_field(rng: np.random.Generator, shape: tuple[int, int], size: float) -> np.ndarray:
-    noise = rng.standard_normal(shape).astype(np.float32)
+def _grain_field(rng: np.random.Generator, shape: tuple[int, ...], size: float) -> np.ndarray:
+    """Unit-variance noise of `shape` ((h, w) or (h, w, 3) independent channels): white noise
+    blurred by `size` pixels."""
+    noise = rng.standard_normal(shape, dtype=np.float32)
     if size > 0.0:
         noise = cv2.GaussianBlur(noise, (0, 0), size)
-    return noise / max(float(noise.std()), 1e-6)
-
-
-def _grain_size(residual: np.ndarray, photo: np.ndarray, ring: np.ndarray) -> float:
-    """The candidate grain size whose residual at half `_FINE` over that at `_FINE` is nearest the
-    photo's (a coarser grain loses more of its finest residual)."""
-    luma = photo @ _LUMA
-    finer = luma - cv2.GaussianBlur(luma, (0, 0), 0.5 * _FINE)
-    ratio = float(
-        np.median(np.abs(finer[ring])) / max(float(np.median(np.abs(residual[ring] @ _LUMA))), 1e-6)
-    )
-    return min(_GRAIN_SIZES, key=lambda size: abs(_fine_ratio(size) - ratio))
+    spread = cv2.meanStdDev(noise)[1][:, 0].astype(np.float32)  # per channel
+    return noise / np.maximum(spread if len(shape) == 3 else spread[0], 1e-6)
 
 
 @lru_cache(maxsize=8)
-def _fine_ratio(size: float) -> float:
-    noise = _grain_field(np.random.default_rng(2), (96, 96), size)
+def _fine_residuals(size: float) -> tuple[float, float]:
+    """Sigma of unit-variance noise of grain `size`'s residual finer than `_FINE` and the median of
+    its residual finer than half that over the median of the first (a coarser grain loses more of
+    its finest residual)."""
+    noise = _grain_field(np.random.default_rng(1), (96, 96), size)
     finer = noise - cv2.GaussianBlur(noise, (0, 0), 0.5 * _FINE)
     fine = noise - cv2.GaussianBlur(noise, (0, 0), _FINE)
-    return float(np.median(np.abs(finer)) / np.median(np.abs(fine)))
+    return float(fine.std()), float(np.median(np.abs(finer)) / np.median(np.abs(fine)))
 
 
-def _flat_ring(image: np.ndarray, cover: np.ndarray) -> np.ndarray | None:
+def _median(values: np.ndarray) -> np.ndarray:
+    """Median along the first axis (the lower middle one of an even count): numpy's without its overhead."""
+    k = (len(values) - 1) // 2
+    return np.partition(values, k, axis=0)[k]
+
+
+def _grain_size(luma: np.ndarray, fine: np.ndarray, ring: np.ndarray) -> float:
+    """The candidate grain size (`_GRAIN_SIZES`) whose finest residual over its fine one (the photo's
+    `fine` luma residual) is nearest the photo's, in the `ring`."""
+    finer = (luma - cv2.GaussianBlur(luma, (0, 0), 0.5 * _FINE))[ring]
+    ratio = float(_median(np.abs(finer)) / max(float(_median(np.abs(fine[ring]))), 1e-6))
+    return min(_GRAIN_SIZES, key=lambda size: abs(_fine_residuals(size)[1] - ratio))
+
+
+def _flat_ring(luma: np.ndarray, cover: np.ndarray) -> np.ndarray | None:
     """(H, W) bool: the flatter half (smoothed gradient under its median) of a ring `_RING_GAP` to
     `_RING_GAP + _RING` pixels outside the (H, W) `cover`: skin, not the lips' edges, whose
     fine residual is the grain's; None when too few pixels to tell."""
     inside = (cover > 0.0).astype(np.uint8)
-    if not inside.any():
-        return None
     near = cv2.dilate(inside, None, iterations=_RING_GAP)
     ring = (cv2.dilate(near, None, iterations=_RING) > 0) & (near == 0)
     if ring.sum() < 48:
         return None
-    smooth = cv2.GaussianBlur(image @ _LUMA, (0, 0), 1.5)
-    slope = np.hypot(*np.gradient(smooth))
-    return ring & (slope <= np.median(slope[ring]))
+    smooth = cv2.GaussianBlur(luma, (0, 0), 1.5)
+    slope = np.abs(cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=1)) + np.abs(
+        cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=1)
+    )
+    return ring & (slope <= _median(slope[ring]))
 
 
 def add_photo_grain(colour: np.ndarray, photo: np.ndarray, cover: np.ndarray, seed: int = 0) -> np.ndarray:
     """(H, W, 3) uint8 `colour` (the paint) with grain as strong, as coarse and as coloured as the
     (H, W, 3) uint8 `photo`'s own fine residual in a ring just outside the (H, W) float32 `cover`
-    (`_flat_ring`; robust per-channel sigma, their correlation from the pixels within 2.5 of them);
-    `colour` unchanged when the ring is too small to tell."""
+    (`_flat_ring`; robust per-channel sigma, their correlation from the pixels within 2.5 of them),
+    weaker where the paint is darker than the ring (as `overlay.add_grain`: the photos' flat dark
+    parts show less grain than their skin, a dark cavity less than the skin around it); `colour`
+    unchanged when the ring is too small to tell."""
     image = photo.astype(np.float32)
-    ring = _flat_ring(image, cover)
+    luma = image @ _LUMA
+    ring = _flat_ring(luma, cover)
     if ring is None:
         return colour
     residual = image - cv2.GaussianBlur(image, (0, 0), _FINE)
     values = residual[ring]
-    centre = np.median(values, axis=0)
-    sigma = 1.4826 * np.median(np.abs(values - centre), axis=0)
+    centre = _median(values)
+    sigma = 1.4826 * _median(np.abs(values - centre))
     kept = values[np.all(np.abs(values - centre) <= 2.5 * np.maximum(sigma, 1e-3), axis=1)]
-    correlation = np.corrcoef(kept.T) if len(kept) >= 24 else np.eye(3)
-    correlation = np.nan_to_num(correlation, nan=0.0) + 1e-3 * np.eye(3)
+    correlation = np.eye(3, dtype=np.float32)
+    if len(kept) >= 24:
+        kept = kept - kept.mean(axis=0)
+        covariance = kept.T @ kept
+        scale = 1.0 / np.sqrt(np.maximum(np.diag(covariance), 1e-6))
+        correlation = covariance * scale[:, None] * scale[None, :]
     np.fill_diagonal(correlation, 1.0 + 1e-3)
-    size = _grain_size(residual, image, ring)
-    mix = np.linalg.cholesky(correlation) * (sigma / _fine_gain(size))[:, None]
-    rng = np.random.default_rng(seed)
-    fields = np.stack([_grain_field(rng, cover.shape, size) for _ in range(3)], axis=-1)
-    grain = fields @ mix.T.astype(np.float32)
-    return np.clip(colour.astype(np.float32) + grain + 0.5, 0, 255).astype(np.uint8)
+    size = _grain_size(luma, residual @ _LUMA, ring)
+    mix = np.linalg.cholesky(correlation) * (sigma / _fine_residuals(size)[0])[:, None]
+    fields = _grain_field(np.random.default_rng(seed), (*cover.shape, 3), size)
+    grain = cv2.transform(fields, mix.astype(np.float32))  # each pixel's three fields mixed
+    paint = colour.astype(np.float32)
+    gain = np.clip((paint @ _LUMA) / max(float(luma[ring].mean()), 1.0), _DARK_GAIN, 1.0)
+    return np.clip(paint + grain * gain[:, :, None] + 0.5, 0, 255).astype(np.uint8)
 
 
 def match_layer(

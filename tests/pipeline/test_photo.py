@@ -10,6 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.paint_match_measure import paint_figures as paint_match_figures
+from benchmarks.paint_match_measure import placed as paint_match_placed
+from benchmarks.paint_match_measure import render as paint_match_render
 from benchmarks.paint_softness_sheet import figures as paint_softness_figures
 from core.coefficients import DEFAULT_FACE_MODEL
 from core.errors import InputError, WeightsNotFoundError
@@ -243,3 +246,18 @@ def test_a_finer_overlay_is_made_only_where_a_crop_pixel_covers_enough_canvas_pi
         )
         place_frame(Canvas(np.zeros((side, side, 3), np.uint8), transform), frame)
         assert len(made) == calls, canvas_per_crop
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_paint_on_a_grainy_faded_photo_matches_it(shared_data: Path) -> None:
+    """On a small, grainy, faded photo with a colour cast, the opened mouth (open_mouth 1) is about
+    as grainy and as sharp as the skin around it (fine-detail ratio 0.5-2.0) and stays within
+    the face's own grey levels (range excess <= 0.7 of its span) with `PreviewSettings.paint_match`
+    (docs/PAINT_MATCH.md; off, as on main, 3.11 and 3.28)."""
+    registry = EngineRegistry(fast=False)
+    state = prepare_photo(shared_data / "images" / "TencentARC__GFPGAN__10045.png", registry=registry)
+    frame = paint_match_render(state, {"open_mouth": 1.0}, registry, True)
+    figures = paint_match_figures(state, frame, paint_match_placed(state, frame))
+    assert 0.5 <= figures["paint"] / figures["skin"] <= 2.0, figures
+    assert figures["range_excess"] <= 0.7, figures
