@@ -116,7 +116,7 @@ class PreviewSettings:
     (`mouth.analyse_mouth`; docs/OWN_TEETH.md); squint_shut: an eye the photo shows nearly shut
     closes where it is, its lower lid rising to its upper one (`eyes.refine_eye_flow`, docs/SQUINT_SHUT.md);
     near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md);
-    paint_match: paint in the photo's tone range, grain and lids' spread (`reconstruction.paint_match`, docs/PAINT_MATCH.md).
+    paint_match: paint in the photo's tone range, grain and lids' spread (`reconstruction.paint_match`; off: lost its rule, docs/PAINT_MATCH.md).
     """
 
     raster_scale: float = 0.5
