@@ -94,7 +94,10 @@ def sheet(images: Path, out: Path, crops: Path) -> None:
             stem = f"{Path(name).stem}_{text}"
             cv2.imwrite(str(crops / f"{stem}.png"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
             changed = np.any(off != on, axis=2)
-            print(f"{stem}: {row.shape[1]}x{row.shape[0]} px, {int(changed.sum())} photo pixels changed")  # noqa: T201
+            outside = int(changed.sum() - changed[rows, cols].sum())  # the rest of the head: none
+            print(
+                f"{stem}: {row.shape[1]}x{row.shape[0]} px, {int(changed.sum())} photo pixels changed, {outside} outside the box"
+            )  # noqa: T201
             tiles.append((row, f"{stem}  input | geometric | lid network"))
     width = 900
     scaled = []

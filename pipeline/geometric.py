@@ -58,6 +58,7 @@ from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
+from pipeline.lid_net import net_residual
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
@@ -115,7 +116,8 @@ class PreviewSettings:
     read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
     (`mouth.analyse_mouth`; docs/OWN_TEETH.md); squint_shut: an eye the photo shows nearly shut
     closes where it is, its lower lid rising to its upper one (`eyes.refine_eye_flow`, docs/SQUINT_SHUT.md);
-    near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md).
+    near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md);
+    lid_net: a learned residual over each shut lid's mask (`pipeline.lid_net`, docs/LID_NET.md).
     """
 
     raster_scale: float = 0.5
@@ -134,6 +136,7 @@ class PreviewSettings:
     own_teeth: bool = True
     squint_shut: bool = True
     near_cut: bool = True
+    lid_net: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -565,6 +568,9 @@ class GeometricRenderer:
         skin = None
         if hidden is not None and self.settings.smooth_lids and state.lid_colours is not None:
             skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours)
+        residual = None
+        if hidden is not None and self.settings.lid_net:
+            residual = net_residual(self.face_model, out, state, target_points, self.projector.layout.eyes)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
@@ -589,6 +595,7 @@ class GeometricRenderer:
             skin=skin,
             finer=finer,
             magnified=partial(self._magnified, flow, target_points) if self.settings.rim_skin else None,
+            residual=residual,
         )
 
     def _magnified(self, flow: np.ndarray, target_points: np.ndarray) -> MagnifiedBand | None:

@@ -7,7 +7,9 @@ photo's lids) and the lid mask (`lid_mask`: from a little above the photo's open
 carried into the target's frame, down to just below the target's lower lid). A small
 encoder-decoder whose normalisations are AdaIN-modulated (PIRenderer section 3.1) by the latent
 of a mapping network over the target's descriptor (`condition`: the eye's closure and the photo's
-exposure) outputs an RGB residual; multiplied by the mask it is added to the crop
+exposure) sees the boxes normalised (exposure and white balance removed) and outputs a bounded
+correction, a smooth shading and small smooth chroma change plus a high-passed luma detail
+(`LidNet`, docs/LID_NET.md round 2); multiplied by the mask it is added to the crop
 (`refine_shut_lids`) and, at the photo's own resolution, to the photo after the warp
 (`lay_residual`), so every pixel outside the mask stays the geometric output exactly and the
 warp's fine detail stays under the residual.
@@ -49,6 +51,7 @@ __all__ = [
     "closure",
     "net_inputs",
     "refine_shut_lids",
+    "net_residual",
     "lay_residual",
 ]
 
@@ -68,12 +71,22 @@ _MASK_TOP, _MASK_BOTTOM, _MASK_SIDE, _MASK_SOFT = 0.3, 0.06, 0.04, 0.04
 class LidNetConfig:
     """latent_nc: the mapping net's latent; channels: the first stage's width (x2, x3 below);
     residual_scale: the largest residual, in [-1, 1] image units; face_model: the coefficients'
-    face model the weights were trained with."""
+    face model the weights were trained with. The bounds are in units of the box's contrast
+    scale (`LidNet.normalise`): gain_bound the smooth luma gain, offset_bound the smooth luma
+    offset, chroma_bound the smooth chroma offset (a colour cast cannot exceed it), detail_bound
+    the high-passed luma detail (high-passed at detail_sigma box pixels); scale_range: the
+    contrast scale's floor and ceiling."""
 
     latent_nc: int = 32
     channels: int = 16
-    residual_scale: float = 0.6
+    residual_scale: float = 0.5
     face_model: str = "pirender-mesh-v1"
+    gain_bound: float = 0.5
+    offset_bound: float = 1.5
+    chroma_bound: float = 0.25
+    detail_bound: float = 0.6
+    detail_sigma: float = 1.5
+    scale_range: tuple[float, float] = (0.04, 0.35)
     #: Closure of the eye (0 open, 1 shut), the photo's exposure (mean face brightness / 128).
     condition_nc = 2
     #: geometric patch (3), the photo's open eye (3), the lid mask (1).
@@ -88,6 +101,9 @@ class LidNetConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise CheckpointError(f"lid network config has unknown keys {unknown}; reinstall the weights")
+        data = dict(data)
+        if "scale_range" in data:
+            data["scale_range"] = tuple(data["scale_range"])
         return cls(**data)
 
 
@@ -104,10 +120,32 @@ class _Block(nn.Module):
         return self.act(self.norm(self.conv(x), z))
 
 
+#: Luma weights and the two unit chroma directions (orthogonal to grey) of an RGB offset.
+_LUMA = (0.299, 0.587, 0.114)
+_CHROMA = ((0.7071, -0.7071, 0.0), (0.4082, 0.4082, -0.8165))
+
+
+def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W), replicate borders."""
+    radius = max(int(np.ceil(3 * sigma)), 1)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    g = torch.exp(-(t**2) / (2 * sigma**2))
+    g = (g / g.sum()).repeat(x.shape[1], 1)
+    x = nn.functional.pad(x, (radius, radius, radius, radius), mode="replicate")
+    x = nn.functional.conv2d(x, g[:, None, None, :], groups=x.shape[1])
+    return nn.functional.conv2d(x, g[:, None, :, None], groups=x.shape[1])
+
+
 class LidNet(nn.Module):
     """(inputs (B, 7, 40, 64) in [-1, 1] (geometric patch, photo's eye, mask in [0, 1]),
     condition (B, 2)) -> (B, 3, 40, 64) residual in [-residual_scale, residual_scale], already
-    multiplied by the mask (zero outside it)."""
+    multiplied by the mask (zero outside it).
+
+    Why not free RGB (round 1): a free residual trained on a few clip identities drew smudges,
+    blotches and colour casts on photos of other light and sharpness. Here the boxes are
+    normalised (exposure and white balance removed) and the output is a smooth shading and a
+    small smooth chroma correction (a 10 x 16 grid, upsampled) plus a bounded luma-only detail
+    term that is high-passed, so no patch of one tone or colour can appear."""
 
     def __init__(self, config: LidNetConfig | None = None) -> None:
         super().__init__()
@@ -122,21 +160,51 @@ class LidNet(nn.Module):
         self.mid = _Block(3 * c, 3 * c, d)
         self.dec1 = _Block(3 * c + 2 * c, 2 * c, d)  # 20 x 32, after upsampling
         self.dec0 = _Block(2 * c + c, c, d)  # 40 x 64
-        self.head = nn.Conv2d(c, 3, 3, padding=1)
-        nn.init.zeros_(self.head.weight)  # starts as the geometric output itself
-        nn.init.zeros_(self.head.bias)
+        self.smooth = nn.Conv2d(3 * c, 4, 3, padding=1)  # luma gain, luma offset, 2 chroma (10 x 16)
+        self.detail = nn.Conv2d(c, 1, 3, padding=1)  # luma detail (40 x 64)
+        for head in (self.smooth, self.detail):  # starts as the geometric output itself
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+
+    def normalise(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(the network's (B, 7, H, W) input, the geometric patch's (B, 3, 1, 1) mean colour
+        inside the mask, the (B, 1, 1, 1) contrast scale): each image minus its own mean colour
+        (the geometric patch's inside the mask), over the luma spread of the photo's open eye."""
+        geo, src, mask = inputs[:, :3], inputs[:, 3:6], inputs[:, 6:7]
+        weight = mask + 1e-3
+        mean_geo = (geo * weight).sum((2, 3), keepdim=True) / weight.sum((2, 3), keepdim=True)
+        mean_src = src.mean((2, 3), keepdim=True)
+        luma = torch.tensor(_LUMA, dtype=src.dtype, device=src.device)[None, :, None, None]
+        spread = (src * luma).sum(1, keepdim=True).flatten(1).std(1)[:, None, None, None]
+        scale = spread.clamp(*self.config.scale_range)
+        x = torch.cat([(geo - mean_geo) / scale, (src - mean_src) / scale, mask], dim=1)
+        return x, mean_geo, scale
 
     def forward(self, inputs: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        x, _, scale = self.normalise(inputs)
         z = self.mapping(cond)
-        e0 = self.enc0(inputs, z)
+        e0 = self.enc0(x, z)
         e1 = self.enc1(e0, z)
-        x = self.mid(self.enc2(e1, z), z)
-        x = nn.functional.interpolate(x, size=e1.shape[2:], mode="bilinear", align_corners=False)
-        x = self.dec1(torch.cat([x, e1], dim=1), z)
-        x = nn.functional.interpolate(x, size=e0.shape[2:], mode="bilinear", align_corners=False)
-        x = self.dec0(torch.cat([x, e0], dim=1), z)
-        mask = inputs[:, 6:7]
-        return self.config.residual_scale * torch.tanh(self.head(x)) * mask
+        m = self.mid(self.enc2(e1, z), z)
+        y = nn.functional.interpolate(m, size=e1.shape[2:], mode="bilinear", align_corners=False)
+        y = self.dec1(torch.cat([y, e1], dim=1), z)
+        y = nn.functional.interpolate(y, size=e0.shape[2:], mode="bilinear", align_corners=False)
+        y = self.dec0(torch.cat([y, e0], dim=1), z)
+        fields = torch.tanh(self.smooth(m))
+        fields = nn.functional.interpolate(fields, size=e0.shape[2:], mode="bilinear", align_corners=False)
+        chroma = torch.tensor(_CHROMA, dtype=x.dtype, device=x.device)  # (2, 3)
+        colour = torch.einsum("bkhw,kc->bchw", fields[:, 2:4], chroma)
+        detail = torch.tanh(self.detail(y))
+        detail = detail - _gaussian_blur(detail, cfg.detail_sigma)
+        change = (
+            x[:, :3] * cfg.gain_bound * fields[:, 0:1]
+            + cfg.offset_bound * fields[:, 1:2]
+            + cfg.chroma_bound * colour
+            + cfg.detail_bound * detail
+        )
+        residual = (scale * change).clamp(-cfg.residual_scale, cfg.residual_scale)
+        return residual * inputs[:, 6:7]
 
     def save_pretrained(self, folder: str | Path) -> Path:
         folder = Path(folder)
@@ -372,6 +440,21 @@ def refine_shut_lids(
     inside = np.any(residual != 0.0, axis=2)
     out[inside] = np.clip(np.round(out[inside] + residual[inside]), 0, 255).astype(np.uint8)
     return residual
+
+
+def net_residual(
+    face_model: str,
+    out: np.ndarray,
+    state: object,
+    target_points: np.ndarray,
+    eyes: tuple[tuple[np.ndarray, np.ndarray], ...],
+) -> np.ndarray | None:
+    """The bundled network's residual over the shut lids of one geometric frame (`refine_shut_lids`,
+    `out` changed in place); state: the renderer's `PreviewState` (points, source, size, exposure,
+    greyscale)."""
+    shut = shut_lids(state.points, target_points, eyes, state.size)
+    model = shared_lid_net(face_model)
+    return refine_shut_lids(model, out, state.source, shut, state.exposure, state.greyscale)
 
 
 def lay_residual(image: np.ndarray, residual: np.ndarray, photo_to_crop: np.ndarray) -> None:

@@ -22,6 +22,7 @@ from core.errors import InputError
 from pipeline.advice import photo_advice
 from pipeline.engines import EngineRegistry, check_engine_choice, default_registry
 from pipeline.hands import covering_hands
+from pipeline.lid_net import lay_residual
 from pipeline.media import even_frame_size
 from pipeline.other_faces import still_weight
 from pipeline.renderer import RenderedFrame, Renderer
@@ -371,6 +372,8 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
         band = frame.magnified() if frame.magnified is not None and not canvas.quick else None
         if band is not None:  # a turn's magnified rim: its outline and fine detail unmagnified
             lay_rim_texture(image, canvas.image, canvas.transform, flow, band)
+        if frame.residual is not None:  # the lid network's residual, at the canvas's resolution
+            lay_residual(image, frame.residual, canvas.transform.matrix)
         return image
     source = crop_face(canvas.image, canvas.transform)
     return paste_back(

@@ -50,6 +50,8 @@ class RenderedFrame:
     magnified: `make()` gives where the flow magnifies the photo along its rows enough to streak
     (`reconstruction.rim_skin.MagnifiedBand`, or None), to be given an unmagnified outline and fine
     detail at the photo's resolution in final images (not drag previews), or None.
+    residual: (c, c, 3) float32 in 8-bit levels added at the photo's resolution after the rest is
+    laid (`pipeline.lid_net.lay_residual`; zero where nothing is added), or None.
     With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
     without one, the crop is pasted where it differs from the photo.
     """
@@ -64,6 +66,7 @@ class RenderedFrame:
     skin: np.ndarray | None = None
     finer: tuple[int, Callable[[], np.ndarray]] | None = None
     magnified: Callable[[], MagnifiedBand | None] | None = None
+    residual: np.ndarray | None = None
 
 
 class Renderer(abc.ABC):

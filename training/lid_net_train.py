@@ -38,6 +38,7 @@ from pipeline.engines import EngineRegistry
 from pipeline.geometric import GeometricRenderer, PreviewSettings
 from pipeline.lid_net import LidNet, net_inputs, shared_lid_net
 from training.distributed import all_reduce_mean, init_distributed, shutdown_distributed
+from training.lid_augment import augment
 from training.lid_pairs import (
     PerceptualDistance,
     clip_split,
@@ -45,10 +46,11 @@ from training.lid_pairs import (
     native_patch,
     region_metrics,
     shut_eyes,
+    validation_clips,
 )
 from weights.loading import write_json
 
-__all__ = ["PatchCritic", "lid_losses", "train", "judge", "main"]
+__all__ = ["PatchCritic", "lid_losses", "validate", "train", "judge", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,26 +93,26 @@ def lid_losses(
     return terms
 
 
-def _augment(
-    inputs: torch.Tensor, truth: torch.Tensor, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mirror half of the boxes and scale each sample's colours by one gain per channel (the
-    images are in [-1, 1]; the mask channel is left alone)."""
-    flip = torch.rand(len(inputs), generator=generator) < 0.5
-    inputs, truth = inputs.clone(), truth.clone()
-    inputs[flip] = inputs[flip].flip(3)
-    truth[flip] = truth[flip].flip(3)
-    gain = 1.0 + 0.15 * (2 * torch.rand(len(inputs), 3, 1, 1, generator=generator) - 1)
-    for lo in (0, 3):
-        inputs[:, lo : lo + 3] = ((inputs[:, lo : lo + 3] + 1) * gain - 1).clamp(-1, 1)
-    truth = ((truth + 1) * gain - 1).clamp(-1, 1)
-    return inputs, truth
-
-
 def _tensors(data: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     inputs = torch.from_numpy(data["inputs"].astype(np.float32)).permute(0, 3, 1, 2)
     truth = torch.from_numpy(data["truth"].astype(np.float32) / 127.5 - 1.0).permute(0, 3, 1, 2)
     return inputs, torch.from_numpy(data["condition"].astype(np.float32)), truth
+
+
+@torch.no_grad()
+def validate(
+    model: LidNet, data: tuple[torch.Tensor, torch.Tensor, torch.Tensor], perceptual: PerceptualDistance
+) -> float:
+    """L1 + stlpips of the network's boxes on the validation identities (no augmentation): the
+    early-stopping score (lower is better)."""
+    inputs, cond, truth = data
+    model.eval()
+    made = (inputs[:, :3] + model(inputs, cond)).clamp(-1, 1)
+    dist = torch.cat(
+        [perceptual(made[i : i + 64], truth[i : i + 64], resize=False) for i in range(0, len(made), 64)]
+    )
+    model.train()
+    return float((made - truth).abs().mean() + dist.mean())
 
 
 def train(
@@ -123,14 +125,24 @@ def train(
     adversarial: float = 0.0,
     amp: bool = False,
     perceptual_every: int = 2,
+    validate_every: int = 250,
 ) -> dict:
-    """Fit the network on the training groups' shut eyes cached in `folders` for `minutes`; rank 0
-    saves it in `out` with `training.json` (the run's record)."""
+    """Fit the network on the training groups' shut eyes cached in `folders` for `minutes`; the
+    checkpoint kept is the one with the best validation score (`validate`, on training groups set
+    aside by identity, `validation_clips`; never the rule's held-out groups); rank 0 saves it in
+    `out` with `training.json` (the run's record)."""
     ctx = init_distributed("cpu" if not torch.cuda.is_available() else None)
     split = clip_split(videos)
-    clips = sorted(c for c, s in split.items() if s == "train")
-    parts = [load_pairs(f, clips, ("inputs", "condition", "truth")) for f in folders]
-    inputs, cond, truth = _tensors({k: np.concatenate([p[k] for p in parts if len(p[k])]) for k in parts[0]})
+    aside = validation_clips(videos)
+    clips = sorted(c for c, s in split.items() if s == "train" and c not in aside)
+    keys = ("inputs", "condition", "truth")
+
+    def gather(names: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        parts = [load_pairs(f, names, keys) for f in folders]
+        return _tensors({k: np.concatenate([p[k] for p in parts if len(p[k])]) for k in keys})
+
+    inputs, cond, truth = gather(clips)
+    held_aside = _tensors(load_pairs(folders[0], sorted(aside), keys))
     torch.manual_seed(seed)
     model = LidNet().to(ctx.device)
     net = DistributedDataParallel(model) if ctx.distributed else model
@@ -142,10 +154,11 @@ def train(
     dtype = torch.float16 if ctx.device.type == "cuda" else torch.bfloat16
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=use_amp)
     generator = torch.Generator().manual_seed(seed + ctx.rank)
-    start, step, history = time.perf_counter(), 0, []
+    start, step, history, scores = time.perf_counter(), 0, [], []
+    best = (float("inf"), 0, {k: v.clone() for k, v in model.state_dict().items()})
     while time.perf_counter() - start < 60.0 * minutes:
         index = torch.randint(0, len(inputs), (batch,), generator=generator)
-        x, y = _augment(inputs[index], truth[index], generator)
+        x, y = augment(inputs[index], truth[index], generator)
         x, y, c = x.to(ctx.device), y.to(ctx.device), cond[index].to(ctx.device)
         with torch.autocast(ctx.device.type, dtype=dtype, enabled=amp):
             made = (x[:, :3] + net(x, c)).clamp(-1, 1)
@@ -168,11 +181,24 @@ def train(
             recent = all_reduce_mean(recent, ctx.device)
             if ctx.is_main:
                 logger.info("step %d: %s", step, " ".join(f"{k} {v:.4f}" for k, v in recent.items()))
+        if step % validate_every == 0 and len(held_aside[0]):
+            score = validate(model, held_aside, perceptual)
+            scores.append((step, score))
+            if score < best[0]:
+                best = (score, step, {k: v.clone() for k, v in model.state_dict().items()})
+            if ctx.is_main:
+                logger.info("step %d: validation %.4f (best %.4f at %d)", step, score, best[0], best[1])
+    if len(held_aside[0]):
+        model.load_state_dict(best[2])
     record = {
         "steps": step,
         "minutes": (time.perf_counter() - start) / 60.0,
         "samples": len(inputs),
         "clips": len(clips),
+        "validation_clips": sorted(aside),
+        "validation_samples": len(held_aside[0]),
+        "validation": scores,
+        "chosen_step": best[1],
         "batch": batch,
         "world_size": ctx.world_size,
         "adversarial": adversarial,
@@ -263,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adversarial", type=float, default=0.0)
     parser.add_argument("--amp", action="store_true")
     parser.add_argument("--perceptual-every", type=int, default=2)
+    parser.add_argument("--validate-every", type=int, default=250)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.command == "train":
@@ -275,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
             args.batch,
             adversarial=args.adversarial,
             amp=args.amp,
+            perceptual_every=args.perceptual_every,
+            validate_every=args.validate_every,
         )
     else:
         record = judge(args.videos, args.pairs, args.weights)

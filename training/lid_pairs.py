@@ -44,6 +44,7 @@ from reconstruction.video import VIDEO_EXTENSIONS, read_identity_groups, read_vi
 __all__ = [
     "PairOptions",
     "clip_split",
+    "validation_clips",
     "eye_openings",
     "select_pairs",
     "native_patch",
@@ -73,13 +74,24 @@ class PairOptions:
     pairs: int = 12
 
 
-def clip_split(videos: Path, held_out_fraction: float = 0.25, seed: int = 0) -> dict[str, str]:
-    """clip stem -> "train" | "held_out", by identity group."""
+def _entries(videos: Path) -> list[ClipEntry]:
     groups = read_identity_groups(videos)
     paths = sorted(p for p in videos.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
-    entries = [ClipEntry(p.stem, Path(), p, groups.get(p.name, p.stem)) for p in paths]
-    train, held = split_clips(entries, held_out_fraction, seed)
+    return [ClipEntry(p.stem, Path(), p, groups.get(p.name, p.stem)) for p in paths]
+
+
+def clip_split(videos: Path, held_out_fraction: float = 0.25, seed: int = 0) -> dict[str, str]:
+    """clip stem -> "train" | "held_out", by identity group."""
+    train, held = split_clips(_entries(videos), held_out_fraction, seed)
     return {e.clip_id: "train" for e in train} | {e.clip_id: "held_out" for e in held}
+
+
+def validation_clips(videos: Path, fraction: float = 0.25, seed: int = 1) -> set[str]:
+    """Training clips set aside by identity group for early stopping (never the held-out groups of
+    `clip_split`, which stay out of training, checkpoint choice and tuning)."""
+    split = clip_split(videos)
+    _, aside = split_clips([e for e in _entries(videos) if split[e.clip_id] == "train"], fraction, seed)
+    return {e.clip_id for e in aside}
 
 
 def eye_openings(landmarks: np.ndarray) -> np.ndarray:
@@ -261,25 +273,36 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return value.flatten(1).mean(1).float()
 
 
+def _stand_in(name: str, **attributes: object) -> None:
+    """An empty module for an import of stlpips that the shift-tolerant AlexNet does not use,
+    when the real one is absent."""
+    if name in sys.modules:
+        return
+    try:
+        __import__(name)
+    except ImportError:
+        module = types.ModuleType(name)
+        for key, value in attributes.items():
+            setattr(module, key, value)
+            if isinstance(value, types.ModuleType):
+                sys.modules[f"{name}.{key}"] = value
+        sys.modules[name] = module
+
+
 class PerceptualDistance(torch.nn.Module):
     """stlpips distance (AlexNet trunk, shift-tolerant), (B,) for images in [-1, 1]; the shorter
     side is resized to 64 first. Differentiable (a training loss as well as a metric).
 
-    Needs the optional `stlpips-pytorch` package (and IPython + torchsummary, which it imports).
-    Its module imports torchvision for variants not used here; when torchvision is absent an empty
-    stand-in module satisfies that import (the shift-tolerant AlexNet is built without it).
+    Needs the optional `stlpips-pytorch` package. It imports torchvision, IPython and torchsummary
+    for things not used here; when they are absent, empty stand-in modules satisfy those imports
+    (the shift-tolerant AlexNet and its weights come with the package).
     """
 
     def __init__(self) -> None:
         super().__init__()
-        if "torchvision" not in sys.modules:
-            try:
-                import torchvision  # noqa: F401
-            except ImportError:
-                stand_in = types.ModuleType("torchvision")
-                stand_in.models = types.ModuleType("torchvision.models")
-                sys.modules["torchvision"] = stand_in
-                sys.modules["torchvision.models"] = stand_in.models
+        _stand_in("torchvision", models=types.ModuleType("torchvision.models"))
+        _stand_in("IPython", embed=lambda *a, **k: None)
+        _stand_in("torchsummary", summary=lambda *a, **k: None)
         from stlpips_pytorch import stlpips
 
         self.metric = stlpips.LPIPS(net="alex", variant="shift_tolerant", verbose=False).eval()

@@ -1,5 +1,6 @@
-"""The lid network (`pipeline.lid_net`): safe loading, confinement to the lid mask, the flag off
-leaves the renderer untouched, and a real photo with the bundled weights."""
+"""The lid network (`pipeline.lid_net`): safe loading, confinement to the lid mask, the bounds of
+round 2's output (no colour cast, no flat patch, white balance removed), the flag off leaves the
+renderer untouched, and a real photo."""
 
 from __future__ import annotations
 
@@ -36,12 +37,22 @@ def _lids(cx: float, cy: float, half: float, gap: float) -> tuple[np.ndarray, np
     return np.stack([xs, cy - 0.6 * gap * bump], 1), np.stack([xs, cy + 0.4 * gap * bump], 1)
 
 
-def _busy(model: LidNet) -> LidNet:
-    """The model with a non-zero output layer (a fresh one starts as the identity)."""
+def _busy(model: LidNet, smooth: bool = True, detail: bool = True) -> LidNet:
+    """The model with non-zero output layers (a fresh one starts as the identity)."""
     torch.manual_seed(0)
-    torch.nn.init.normal_(model.head.weight, std=0.5)
-    torch.nn.init.normal_(model.head.bias, std=0.5)
+    for head, on in ((model.smooth, smooth), (model.detail, detail)):
+        if on:
+            torch.nn.init.normal_(head.weight, std=0.5)
+            torch.nn.init.normal_(head.bias, std=0.5)
     return model.eval()
+
+
+def _boxes(n: int = 2, seed: int = 0) -> torch.Tensor:
+    torch.manual_seed(seed)
+    x = torch.rand(n, 7, PATCH[1], PATCH[0]) * 1.2 - 0.6
+    x[:, 6] = 0.0
+    x[:, 6, 8:32, 12:52] = 1.0
+    return x
 
 
 def test_forward_shapes_and_zero_outside_the_mask() -> None:
@@ -56,6 +67,41 @@ def test_forward_shapes_and_zero_outside_the_mask() -> None:
     assert out.abs().max() <= TINY.residual_scale
 
 
+def test_no_colour_cast_beyond_the_chroma_bound() -> None:
+    """On a grey lid, whatever the weights, the residual's colour (its deviation from grey) stays
+    within chroma_bound contrast scales: the network cannot tint a lid."""
+    model = _busy(LidNet(TINY))
+    x = _boxes(4)
+    x[:, 1:3] = x[:, 0:1]  # a grey geometric patch
+    out = model(x, torch.rand(4, 2))
+    tint = (out - out.mean(1, keepdim=True)).norm(dim=1)
+    bound = TINY.chroma_bound * TINY.scale_range[1] * 1.001
+    assert tint.max() <= bound and out.abs().max() > 0
+
+
+def test_the_detail_term_has_no_flat_patch() -> None:
+    """The detail term alone is high-passed: its own blur is near zero everywhere, so it can draw
+    lines and texture but not a patch of one tone (round 1's blotches)."""
+    model = _busy(LidNet(TINY), smooth=False)
+    x = _boxes(2)
+    x[:, 6] = 1.0
+    out = model(x, torch.rand(2, 2))
+    blurred = torch.nn.functional.avg_pool2d(out, 9, stride=1)
+    assert out.abs().max() > 0 and blurred.abs().max() < 0.35 * out.abs().max()
+
+
+def test_exposure_and_white_balance_are_removed() -> None:
+    """The same boxes a little brighter and warmer (one offset per channel, both images) get the
+    same residual: the network sees them normalised."""
+    model = _busy(LidNet(TINY))
+    x = _boxes(2)
+    shifted = x.clone()
+    shifted[:, 0:3] += torch.tensor([0.08, 0.03, -0.05])[:, None, None]
+    shifted[:, 3:6] += torch.tensor([0.08, 0.03, -0.05])[:, None, None]
+    c = torch.rand(2, 2)
+    assert torch.allclose(model(x, c), model(shifted, c), atol=1e-4)
+
+
 def test_a_fresh_network_leaves_the_lid_as_it_is() -> None:
     x = torch.rand(1, 7, PATCH[1], PATCH[0])
     assert torch.all(LidNet(TINY)(x, torch.ones(1, 2)) == 0)
@@ -64,7 +110,7 @@ def test_a_fresh_network_leaves_the_lid_as_it_is() -> None:
 def test_gradients_flow_in_float64() -> None:
     """Through the image and through the descriptor's latent (AdaIN)."""
     model = _busy(LidNet(TINY)).double().train()
-    x = torch.rand(1, 7, 4, 8, dtype=torch.float64, requires_grad=True)
+    x = torch.rand(1, 7, 8, 16, dtype=torch.float64, requires_grad=True)
     c = torch.rand(1, 2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a, b: model(a, b).sum(), (x, c), eps=1e-6, atol=1e-4)
 
@@ -171,17 +217,18 @@ def test_the_flag_is_off_by_default_and_then_never_runs(astronaut, registry, mon
     def refuse(*args, **kwargs):
         raise AssertionError("the lid network ran with the flag off")
 
-    monkeypatch.setattr("pipeline.geometric.refine_shut_lids", refuse)
-    monkeypatch.setattr("pipeline.geometric.shared_lid_net", refuse)
+    monkeypatch.setattr("pipeline.geometric.net_residual", refuse)
     state = prepare_photo(astronaut, registry=registry)
     out = edit(state, EditRequest({"close_eyes": 1.0}, engine="preview"), registry=registry).full_image
     assert out.shape == astronaut.shape
 
 
 @pytest.mark.realdata
-def test_a_real_photo_changes_only_its_shut_lids(shared_data, registry) -> None:
-    """SadTalker people_0 (a made-up lid), close_eyes 1 with the bundled weights: the crop differs
-    from the geometric one only inside the lid masks, and the photo only around the eyes."""
+def test_a_real_photo_changes_only_its_shut_lids(shared_data, registry, monkeypatch) -> None:
+    """SadTalker people_0 (a made-up lid), close_eyes 1 with the flag on (a network with busy
+    output layers, so the test does not hang on the shipped weights): the crop differs from the
+    geometric one only inside the lid masks, and the photo only around the eyes."""
+    monkeypatch.setattr("pipeline.lid_net.shared_lid_net", lambda face_model: _busy(LidNet(TINY)))
     state = prepare_photo(shared_data / "images" / "OpenTalker__SadTalker__people_0.png", registry=registry)
     engine = registry.geometric(state.backend)
     renderer = engine.renderer
