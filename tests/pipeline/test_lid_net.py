@@ -224,6 +224,7 @@ def test_the_flag_is_off_by_default_and_then_never_runs(astronaut, registry, mon
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_a_real_photo_changes_only_its_shut_lids(shared_data, registry, monkeypatch) -> None:
     """SadTalker people_0 (a made-up lid), close_eyes 1 with the flag on (a network with busy
     output layers, so the test does not hang on the shipped weights): the crop differs from the
