@@ -110,7 +110,8 @@ class PreviewSettings:
     (the near side of a turn), an outline across the band is drawn back at the photo's steepness
     and the photo's own fine detail is laid 1:1 over the band's colour at the photo's resolution,
     not each photo row smeared into a streak (`reconstruction.rim_skin`, docs/RIM_SKIN.md; in
-    final images only, not in drag previews: `pipeline.photo.Canvas.quick`); own_teeth: where
+    final images only, not in drag previews: `pipeline.photo.Canvas.quick`); rim_untiled: its copies
+    never read beyond the photo nor repeat a few pixels as tiles (docs/RIM_SKIN.md, round 3); own_teeth: where
     nothing in the opening is bright and little saturated (a warm, soft or dim photo), teeth are
     read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
     (`mouth.analyse_mouth`; docs/OWN_TEETH.md); squint_shut: an eye the photo shows nearly shut
@@ -131,6 +132,7 @@ class PreviewSettings:
     lash_fringe: bool = True
     smooth_lids: bool = True
     rim_skin: bool = True
+    rim_untiled: bool = False
     own_teeth: bool = True
     squint_shut: bool = True
     near_cut: bool = True
