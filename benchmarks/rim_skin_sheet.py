@@ -2,6 +2,7 @@
 new (docs/RIM_SKIN.md).
 
     python benchmarks/rim_skin_sheet.py [-o docs/rim_skin_sheet.jpg] [--images DIR] [--measure] [--png DIR]
+        [--with rim_untiled]
 
 Per photo, at yaw +30 and -30 (people_0, added in round 2: +30 only): a crop of the magnified band on the side it is widest, at 100 %
 (photos under 600 px wide at 200 %), input | without `PreviewSettings.rim_skin` (main's code path)
@@ -98,14 +99,17 @@ def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float("inf") if err == 0.0 else 10.0 * np.log10(255.0**2 / err)
 
 
-def _renders(state: SourceState, registry: EngineRegistry, values: dict[str, float]) -> list[np.ndarray]:
-    """[main, new]: the full-resolution edit without and with `PreviewSettings.rim_skin`."""
+def _renders(
+    state: SourceState, registry: EngineRegistry, values: dict[str, float], extra: tuple[str, ...] = ()
+) -> list[np.ndarray]:
+    """[main, new]: the full-resolution edit without and with `PreviewSettings.rim_skin` (and with
+    the flags `extra` on, round 3's `rim_untiled`)."""
     renderer = registry.geometric(state.backend).renderer
     base = renderer.settings
     outs = []
     try:
         for on in (False, True):
-            renderer.settings = dataclasses.replace(base, rim_skin=on)
+            renderer.settings = dataclasses.replace(base, rim_skin=on, **dict.fromkeys(extra, on))
             outs.append(edit(state, EditRequest(values, engine="preview"), registry=registry).full_image)
     finally:
         renderer.settings = base
@@ -125,10 +129,10 @@ def _panel_box(band: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def measure_photo(
-    path: Path, registry: EngineRegistry, png: Path | None = None
+    path: Path, registry: EngineRegistry, png: Path | None = None, extra: tuple[str, ...] = ()
 ) -> tuple[list[str], list[np.ndarray]]:
     """The figures (lines) and the sheet's panels (one per yaw) of one photo; each panel also as a
-    PNG in `png` if given."""
+    PNG in `png` if given; `extra`: flags on with `rim_skin` in "new"."""
     state = prepare_photo(path, registry=registry)
     engine = registry.geometric(state.backend)
     prepared = engine.renderer, state.engine_state(engine)
@@ -139,7 +143,7 @@ def measure_photo(
         target = target_coefficients(state, EditRequest({"yaw": yaw}, engine="preview"), registry=registry)
         flow = prepared[0].render_frame(prepared[1], target).flow
         band = band_mask(state, flow, 2.0)
-        main, new = _renders(state, registry, {"yaw": yaw})
+        main, new = _renders(state, registry, {"yaw": yaw}, extra)
         # outside the band dilated by 4 crop pixels, and outside where it magnifies 1.5x, in the crop's box
         near = band_mask(state, flow, 1.5) | band
         reach = int(np.ceil(4.0 / state.crop_transform.scale))
@@ -165,7 +169,7 @@ def measure_photo(
         title = f"{path.name[:30]} yaw {yaw:+.0f}: input | main | new ({zoom * 100} %)"
         panels.append(_label(triple, title))
     for name in EXPRESSIONS:
-        main, new = _renders(state, registry, {name: 1.0})
+        main, new = _renders(state, registry, {name: 1.0}, extra)
         same = "pixel-identical" if np.array_equal(main, new) else f"PSNR {psnr(main, new):.2f} dB"
         lines.append(f"{path.name[:40]:40s} {name} 1: {same}")
     return lines, panels
@@ -179,11 +183,12 @@ def main() -> None:
     parser.add_argument("--photos", nargs="*", default=list(PHOTOS))
     parser.add_argument("--quality", type=int, default=72)
     parser.add_argument("--png", type=Path, default=None, help="also write each triple as a PNG here")
+    parser.add_argument("--with", dest="extra", nargs="*", default=[], help="flags on in new (rim_untiled)")
     args = parser.parse_args()
     registry = EngineRegistry(fast=False)
     rows = []
     for name in args.photos:
-        lines, panels = measure_photo(args.images / name, registry, args.png)
+        lines, panels = measure_photo(args.images / name, registry, args.png, tuple(args.extra))
         if args.measure:
             print("\n".join(lines))  # noqa: T201
         height = max(p.shape[0] for p in panels)

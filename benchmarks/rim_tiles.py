@@ -1,7 +1,8 @@
 """Repeated patches in a turn's magnified near rim, seen at the face's scale (docs/RIM_SKIN.md,
 "Round 3: tiles on small photos").
 
-    python benchmarks/rim_tiles.py [--survey] [--photos NAME ...] [--png DIR] [--flag rim_untiled]
+    python benchmarks/rim_tiles.py --photos NAME ... [--survey] [--png DIR] [--flag rim_untiled]
+        [--sheet docs/rim_tiles_sheet.jpg]
 
 `tiles`: the share of the band's pixels (output columns magnified >= 2x, on the 256 px crop; not
 within 3 px of an edge, where the blurred luma changes by more than 8 levels per px) whose 5 x 5
@@ -11,7 +12,8 @@ row: a highlight repeated as tiles. The output is read at the crop's resolution 
 where the photo is larger), so grain finer than the face's scale counts as grain. `added`: tiles
 of an output minus tiles of the same edit without `rim_skin` (what the rim's texture adds; a
 photo's own repeated detail, hair or cloth, cancels). With --survey: rim_skin off and main; else
-off, main (the flag off) and new (on).
+off, main (the flag off) and new (on). With --sheet, per case input | main | new: the whole photo
+at 100 % and the band's side enlarged (4x for photos up to 160 px wide, else 2x up to 600 px).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.rim_skin_sheet import cheek_mask, magnification  # noqa: E402
+from benchmarks.mouth_sheet import write_sheet  # noqa: E402
+from benchmarks.paint_sheet import _label  # noqa: E402
+from benchmarks.rim_skin_sheet import _panel_box, cheek_mask, magnification  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, SourceState, edit, prepare_photo  # noqa: E402
 from pipeline.photo import target_coefficients  # noqa: E402
 
@@ -61,7 +65,9 @@ def tiles(luma: np.ndarray, band: np.ndarray) -> float:
     half = _PATCH // 2
     view = np.lib.stride_tricks.sliding_window_view(detail, (_PATCH, _PATCH))
     h, w = view.shape[:2]
-    ys, xs = np.nonzero(band[half : half + h, half : half + w] & (luma[half : half + h, half : half + w] >= 0))
+    ys, xs = np.nonzero(
+        band[half : half + h, half : half + w] & (luma[half : half + h, half : half + w] >= 0)
+    )
     if ys.size == 0:
         return 0.0
     patches = view[ys, xs].reshape(len(ys), -1)
@@ -108,6 +114,26 @@ def cheeks_on_crop(state: SourceState) -> np.ndarray:
     return cv2.warpAffine(mask, state.crop_transform.matrix, (c, c), flags=cv2.INTER_NEAREST) > 0
 
 
+def panel(state: SourceState, band: np.ndarray, images: list[np.ndarray], title: str) -> np.ndarray:
+    """input | main | new: the whole photos at 100 % over the band's side enlarged."""
+    h, w = state.image.shape[:2]
+    flags = cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+    on_photo = cv2.warpAffine(band.astype(np.uint8), state.crop_transform.matrix, (w, h), flags=flags) > 0
+    zoom = 4 if w <= 160 else 2 if w <= 600 else 1
+    x0, y0, x1, y1 = _panel_box(on_photo) if on_photo.any() else (0, 0, w, h)
+
+    def triple(views: list[np.ndarray]) -> np.ndarray:
+        gap = np.full((views[0].shape[0], 4, 3), 255, np.uint8)
+        return np.concatenate([views[0], gap, views[1], gap, views[2]], axis=1)
+
+    whole = [state.image, *images]
+    near = cv2.resize(triple([v[y0:y1, x0:x1] for v in whole]), None, fx=zoom, fy=zoom, interpolation=0)
+    top = triple(whole)
+    width = max(top.shape[1], near.shape[1])
+    rows = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in (top, near)]
+    return _label(np.concatenate(rows, axis=0), f"{title}: input | main | new (100 %; {zoom * 100} %)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
@@ -115,13 +141,16 @@ def main() -> None:
     parser.add_argument("--survey", action="store_true")
     parser.add_argument("--flag", default="rim_untiled")
     parser.add_argument("--png", type=Path, default=None)
+    parser.add_argument("--sheet", type=Path, default=None)
+    parser.add_argument("--yaws", nargs="*", type=float, default=[30.0, -30.0])
     args = parser.parse_args()
     registry = EngineRegistry(fast=False)
+    panels = []
     for name in args.photos:
         state = prepare_photo(args.images / name, registry=registry)
         face = float(np.ptp(state.analysis.detection.face.landmarks[:, 0]))
         own = tiles(at_crop(state.image, state), cheeks_on_crop(state))
-        for yaw in (30.0, -30.0):
+        for yaw in args.yaws:
             band = band_on_crop(state, registry, yaw)
             runs = {"off": {"rim_skin": False}, "main": {args.flag: False}}
             if not args.survey:
@@ -132,17 +161,27 @@ def main() -> None:
                 images.append(out)
                 value = tiles(at_crop(out, state), band)
                 base = value if label == "off" else base
-                figures.append(f"{label} {value:.3f}" + ("" if label == "off" else f" (added {value - base:+.3f})"))
+                figures.append(
+                    f"{label} {value:.3f}" + ("" if label == "off" else f" (added {value - base:+.3f})")
+                )
             print(  # noqa: T201
                 f"{name[:44]:44s} face {face:4.0f} px photo/crop {1 / state.crop_transform.scale:4.2f} "
                 f"yaw {yaw:+.0f}: tiles {' '.join(figures)} (own cheeks {own:.3f}; {int(band.sum())} band px)",
                 flush=True,
             )
+            if args.sheet is not None and not args.survey:
+                panels.append(panel(state, band, images[1:], f"{name[:34]} yaw {yaw:+.0f}"))
             if args.png is not None:
                 row = np.concatenate([state.image, *images[1:]], axis=1)
                 zoom = max(1, int(round(600 / state.image.shape[1])))
                 row = cv2.resize(row, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
-                cv2.imwrite(str(args.png / f"{name[:28]}_{yaw:+.0f}.png"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
+                cv2.imwrite(
+                    str(args.png / f"{name[:28]}_{yaw:+.0f}.png"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR)
+                )
+    if panels:
+        width = max(p.shape[1] for p in panels)
+        rows = [np.pad(p, ((0, 10), (0, width - p.shape[1]), (0, 0)), constant_values=255) for p in panels]
+        write_sheet(rows, args.sheet, 80)
 
 
 if __name__ == "__main__":

@@ -597,7 +597,8 @@ class GeometricRenderer:
         """Where the flow magnifies the photo enough to streak, outside the eyes' outer corners
         (`reconstruction.rim_skin.magnified_band`)."""
         lids = [target_points[np.concatenate(eye), 0] for eye in self.projector.layout.eyes]
-        return magnified_band(flow, (float(lids[0].min()), float(lids[-1].max())))
+        sides = (float(lids[0].min()), float(lids[-1].max()))
+        return magnified_band(flow, sides, untiled=self.settings.rim_untiled)
 
     def _shut_openings(
         self, state: PreviewState, target_points: np.ndarray

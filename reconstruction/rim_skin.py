@@ -71,6 +71,16 @@ _FADE = 0.3
 #: Where the copies slide back wanders down the rows: sines of these (amplitude, wavelength) in
 #: periods (a copy's texture shears by at most about 0.5 photo pixels per row).
 _WANDER = ((0.25, 4.0), (0.15, 2.3))
+#: With `MagnifiedBand.untiled` (docs/RIM_SKIN.md, round 3): the period is at most `_PERIOD_FACE`
+#: crop pixels (a period of 24 photo pixels is a tenth of a small photo's face: its copies strayed
+#: into other features and showed them again every few columns); the copies are laid in full from
+#: `_FINE_PHOTO[1]` photo pixels per crop pixel, none below `_FINE_PHOTO[0]` (there the detail
+#: finer than `_FINE` photo pixels is a highlight's blob or JPEG ringing, a feature's scale, not
+#: grain: repeated, it reads as tiles); and a copy never reads within `_MARGIN` `sigma`s of the
+#: photo's border nor beyond it (there it showed the border's few columns mirrored, again and again).
+_PERIOD_FACE = 7.5
+_FINE_PHOTO = (1.5, 2.5)
+_MARGIN = 2.0
 #: An outline across the band (where the photo's luma changes by more than `_OUTLINE_STEP` of
 #: itself per photo pixel, fully from twice that) is drawn at the photo's own steepness; the flat
 #: stretches beside it (within `_BESIDE` crop pixels along its row) take up the columns it gives
@@ -95,18 +105,23 @@ class MagnifiedBand:
     """Where a frame magnifies the photo along its rows enough to streak.
 
     weight: (c, c) float32 in [0, 1] on the output crop; advance: (c, c) float32, source columns
-    read per output column there (smoothed; 1 / magnification).
+    read per output column there (smoothed; 1 / magnification); untiled: the copies are kept from
+    repeating as tiles on small photos and from reading beyond the photo (`_PERIOD_FACE`).
     """
 
     weight: np.ndarray
     advance: np.ndarray
+    untiled: bool = False
 
 
-def magnified_band(flow: np.ndarray, sides: tuple[float, float]) -> MagnifiedBand | None:
+def magnified_band(
+    flow: np.ndarray, sides: tuple[float, float], *, untiled: bool = False
+) -> MagnifiedBand | None:
     """Where the (c, c, 2) backward `flow` magnifies the photo along its rows at least
     `_MAGNIFIED` times (faded in from `_RAMP` less), softened, only left of `sides[0]` and right of
     `sides[1]` (crop x: the eyes' outer corners, so a feature's own magnified edge, such as a
-    turned nose's, is never the band); None where nothing is magnified that much."""
+    turned nose's, is never the band); None where nothing is magnified that much. untiled: passed
+    on (`MagnifiedBand.untiled`)."""
     fx = cv2.GaussianBlur(flow[..., 0], (0, 0), _SMOOTH)
     advance = np.empty_like(fx)  # source columns read per output column
     advance[:, 1:-1] = 1.0 + 0.5 * (fx[:, 2:] - fx[:, :-2])
@@ -122,7 +137,7 @@ def magnified_band(flow: np.ndarray, sides: tuple[float, float]) -> MagnifiedBan
     weight[weight < _EDGE] = 0.0
     if weight.max() <= 0.0:
         return None
-    return MagnifiedBand(weight, np.clip(advance, 0.0, 1.0).astype(np.float32))
+    return MagnifiedBand(weight, np.clip(advance, 0.0, 1.0).astype(np.float32), untiled)
 
 
 def lay_rim_texture(
@@ -173,6 +188,8 @@ def _lay_part(
     region = image[y0:y1, x0:x1].astype(np.float32)
     sigma = max(_FINE, _FINE_CROP * scale)
     period = max(_PERIOD, _PERIOD_CROP * scale)
+    if band.untiled:
+        period = min(period, _PERIOD_FACE * scale)
     pad = 3.0 * sigma + period
     sx0, sy0 = max(int(reads_x.min() - pad), 0), max(int(reads_y.min() - pad), 0)
     sx1, sy1 = min(int(reads_x.max() + pad) + 1, w), min(int(reads_y.max() + pad) + 1, h)
@@ -203,8 +220,14 @@ def _lay_part(
         stretch = np.gradient(columns, axis=1)  # old columns per new column
         advance = np.clip(advance * stretch, 0.02, 1.0)
     slope, strands = at_reads(slopes), at_reads(hair)
-    seams = _seams(slope * strands, reads_x, advance, period)
-    texture = _copies(detail, reads_x - sx0, reads_y - sy0, advance, (x0, y0), period, seams)
+    share = _copied_share(reads_x, reads_y, advance, period, sigma, scale, (h, w)) if band.untiled else None
+    if share is not None and float(share.max()) <= 0.0:
+        texture = np.ones_like(reads_x)  # nothing the photo can give without tiles
+    else:
+        seams = _seams(slope * strands, reads_x, advance, period)
+        texture = _copies(detail, reads_x - sx0, reads_y - sy0, advance, (x0, y0), period, seams)
+        if share is not None:
+            texture = 1.0 + (texture - 1.0) * share
     # (streaks vary down the band, not along it: blurred down only, an outline across the band
     # keeps what edge it has)
     smooth = cv2.GaussianBlur(region, (0, 0), sigmaX=_ALONG, sigmaY=sigma)
@@ -290,6 +313,37 @@ def _copies(
     t = np.clip((phase - (1.0 - _FADE)) / _FADE, 0.0, 1.0)  # the next copy's share
     norm = 1.0 / np.sqrt((1.0 - t) ** 2 + t**2)
     return 1.0 + ((this - 1.0) * (1.0 - t) + (following - 1.0) * t) * norm
+
+
+def _copied_share(
+    reads_x: np.ndarray,
+    reads_y: np.ndarray,
+    advance: np.ndarray,
+    period: float,
+    sigma: float,
+    scale: float,
+    size: tuple[int, int],
+) -> np.ndarray:
+    """(h, w) float32 in [0, 1]: how much of the copies' detail a region pixel takes: none on a photo
+    coarser than `_FINE_PHOTO[0]` photo pixels per crop pixel (`scale`), all from `_FINE_PHOTO[1]`;
+    and none where a copy (`_copies`: from a slip behind its read, `reads_x`, to half a slip ahead)
+    would read within `_MARGIN` `sigma`s of the photo's border (`size`: (H, W)), faded in over as
+    much again."""
+    fine = float(np.clip((scale - _FINE_PHOTO[0]) / (_FINE_PHOTO[1] - _FINE_PHOTO[0]), 0.0, 1.0))
+    if fine <= 0.0:
+        return np.zeros_like(reads_x)
+    slip = (1.0 - advance) * period
+    margin = _MARGIN * sigma
+    h, w = size
+    room = np.minimum.reduce(
+        [
+            reads_x - slip - margin,
+            (w - 1.0 - margin) - (reads_x + 0.5 * slip),
+            reads_y - margin,
+            (h - 1.0 - margin) - reads_y,
+        ]
+    )
+    return (fine * np.clip(room / margin, 0.0, 1.0)).astype(np.float32)
 
 
 def _steepened(smooth: np.ndarray, sigma: float) -> np.ndarray:
