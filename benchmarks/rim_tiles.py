@@ -181,7 +181,7 @@ def main() -> None:
     if panels:
         width = max(p.shape[1] for p in panels)
         rows = [np.pad(p, ((0, 10), (0, width - p.shape[1]), (0, 0)), constant_values=255) for p in panels]
-        write_sheet(rows, args.sheet, 80)
+        write_sheet(rows, args.sheet, 65)
 
 
 if __name__ == "__main__":

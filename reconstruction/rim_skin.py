@@ -73,13 +73,15 @@ _FADE = 0.3
 _WANDER = ((0.25, 4.0), (0.15, 2.3))
 #: With `MagnifiedBand.untiled` (docs/RIM_SKIN.md, round 3): the period is at most `_PERIOD_FACE`
 #: crop pixels (a period of 24 photo pixels is a tenth of a small photo's face: its copies strayed
-#: into other features and showed them again every few columns); the copies are laid in full from
-#: `_FINE_PHOTO[1]` photo pixels per crop pixel, none below `_FINE_PHOTO[0]` (there the detail
-#: finer than `_FINE` photo pixels is a highlight's blob or JPEG ringing, a feature's scale, not
-#: grain: repeated, it reads as tiles); and a copy never reads within `_MARGIN` `sigma`s of the
-#: photo's border nor beyond it (there it showed the border's few columns mirrored, again and again).
+#: into other features and showed them again every few columns); the copies' detail is laid in full
+#: from `_FINE_PHOTO[1]` photo pixels per crop pixel (the photos round 2 was tuned on), fading to
+#: none at `_FINE_PHOTO[0]` (on a coarse photo the detail finer than `_FINE` photo pixels is mostly a
+#: highlight's blob or JPEG ringing, a feature's scale, not grain: repeated at full strength, it
+#: reads as tiles; at 1 photo pixel per crop pixel a fifth of it is laid); and a copy never reads
+#: within `_MARGIN` `sigma`s of the photo's border nor beyond it (there it showed the border's few
+#: columns mirrored, again and again).
 _PERIOD_FACE = 7.5
-_FINE_PHOTO = (1.5, 2.5)
+_FINE_PHOTO = (0.5, 3.0)
 _MARGIN = 2.0
 #: An outline across the band (where the photo's luma changes by more than `_OUTLINE_STEP` of
 #: itself per photo pixel, fully from twice that) is drawn at the photo's own steepness; the flat
@@ -325,7 +327,7 @@ def _copied_share(
     size: tuple[int, int],
 ) -> np.ndarray:
     """(h, w) float32 in [0, 1]: how much of the copies' detail a region pixel takes: none on a photo
-    coarser than `_FINE_PHOTO[0]` photo pixels per crop pixel (`scale`), all from `_FINE_PHOTO[1]`;
+    of `_FINE_PHOTO[0]` photo pixels per crop pixel (`scale`), all from `_FINE_PHOTO[1]`, linear between;
     and none where a copy (`_copies`: from a slip behind its read, `reads_x`, to half a slip ahead)
     would read within `_MARGIN` `sigma`s of the photo's border (`size`: (H, W)), faded in over as
     much again."""

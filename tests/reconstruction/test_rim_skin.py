@@ -14,7 +14,7 @@ import pytest
 from pipeline.photo import Canvas, place_frame
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform, warp_photo
-from reconstruction.rim_skin import _seams, lay_rim_texture, magnified_band
+from reconstruction.rim_skin import _copied_share, _seams, lay_rim_texture, magnified_band
 
 _SCALE = 4  # photo pixels per crop pixel
 
@@ -144,6 +144,66 @@ def test_a_drag_preview_is_left_as_the_warp_made_it() -> None:
     assert not asked
     assert not np.array_equal(place_frame(Canvas(photo, transform), frame), warped)
     assert asked
+
+
+def test_untiled_copies_stay_inside_a_fine_enough_photo() -> None:
+    """`rim_untiled` (docs/RIM_SKIN.md, round 3): a fifth of the copies' detail on a photo of 1 photo
+    pixel per crop pixel (there it is mostly a feature's scale: repeated, tiles), all of it inside a
+    fine photo, none where a copy (a slip behind its read to half a slip ahead) would reach the
+    border."""
+    reads_x = np.tile(np.arange(0.0, 100.0, dtype=np.float32), (5, 1))
+    reads_y = np.full_like(reads_x, 50.0)
+    advance = np.full_like(reads_x, 0.5)  # slip: 12 px of a 24 px period
+    coarse = _copied_share(reads_x, reads_y, advance, 24.0, 1.5, 1.0, (100, 100))
+    assert 0.0 < coarse.max() <= 0.2 + 1e-6
+    fine = _copied_share(reads_x, reads_y, advance, 24.0, 1.5, 4.0, (100, 100))
+    assert fine[:, 30:80].min() == 1.0
+    assert fine[:, :15].max() == 0.0  # the copy a slip behind would read left of column 3
+    assert fine[:, 93:].max() == 0.0  # half a slip ahead, right of column 96
+
+
+def test_untiled_band_on_a_coarse_photo_has_less_of_the_copies() -> None:
+    """On a photo of 1 photo pixel per crop pixel, the untiled band keeps its colour, blurred down its
+    columns, with a fifth of the copies' detail: less fine detail than with all of it."""
+    photo, _ = _photo()
+    photo = photo[:100, :100]
+    transform = CropTransform.from_box(50.0, 50.0, 100.0, (100, 100), crop_size=100)
+    flow = _flow()
+    band = magnified_band(flow, (55.0, 99.0))
+    assert band is not None
+    stretched = warp_photo(photo, flow, transform)
+    tiled = lay_rim_texture(stretched.copy(), photo, transform, flow, band)
+    untiled = lay_rim_texture(
+        stretched.copy(), photo, transform, flow, dataclasses.replace(band, untiled=True)
+    )
+    inside = (slice(25, 75), slice(24, 46))
+
+    def fine(image: np.ndarray) -> float:
+        luma = image[..., 1].astype(np.float32)
+        return float((luma - cv2.GaussianBlur(luma, (0, 0), 1.5))[inside].std())
+
+    assert fine(untiled) < 0.7 * fine(tiled)
+    assert abs(float(untiled[inside].mean()) - float(stretched[inside].mean())) < 2.0
+    assert np.array_equal(untiled[:, 62:], stretched[:, 62:])
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_small_photos_turned_cheek_has_no_tiles(shared_data) -> None:
+    """John_Simm (150 px) at yaw +30: the repeated patches the rim's texture adds to the band
+    (`benchmarks.rim_tiles`, `added`) are at most 0.01 with `rim_untiled` (main, without: 0.035,
+    a grid of pale blobs)."""
+    from benchmarks.rim_tiles import at_crop, band_on_crop, render, tiles
+    from pipeline import EngineRegistry, prepare_photo
+
+    registry = EngineRegistry(fast=False)
+    state = prepare_photo(
+        shared_data / "images" / "davisking__dlib__John_Simm_000288_00470387.jpg", registry=registry
+    )
+    band = band_on_crop(state, registry, 30.0)
+    off = tiles(at_crop(render(state, registry, 30.0, rim_skin=False), state), band)
+    new = tiles(at_crop(render(state, registry, 30.0, rim_skin=True, rim_untiled=True), state), band)
+    assert new - off <= 0.01
 
 
 @pytest.mark.realdata
