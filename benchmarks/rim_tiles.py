@@ -162,7 +162,7 @@ def main() -> None:
                 value = tiles(at_crop(out, state), band)
                 base = value if label == "off" else base
                 figures.append(
-                    f"{label} {value:.3f}" + ("" if label == "off" else f" (added {value - base:+.3f})")
+                    f"{label} {value:.4f}" + ("" if label == "off" else f" (added {value - base:+.4f})")
                 )
             print(  # noqa: T201
                 f"{name[:44]:44s} face {face:4.0f} px photo/crop {1 / state.crop_transform.scale:4.2f} "

@@ -49,6 +49,20 @@ _FINE = 1.5
 _FINE_CROP = 0.25
 _RATIO = (0.8, 1.25)
 _EDGE_STEP = 0.12
+#: With `MagnifiedBand.untiled` (docs/RIM_SKIN.md, rounds 3 and 4): the copies' detail is laid in
+#: full from `_FINE_PHOTO[1]` photo pixels per crop pixel (the photos round 2 was tuned on), fading
+#: to none at `_FINE_PHOTO[0]` (on a coarse photo the detail finer than `_FINE` photo pixels is
+#: mostly a highlight's blob or JPEG ringing, a feature's scale, not grain: repeated at full
+#: strength, it reads as tiles; at 1 photo pixel per crop pixel a fifth of it is laid); a copy never
+#: reads within `_MARGIN` `sigma`s of the photo's border nor beyond it (there it showed the border's
+#: few columns mirrored, again and again); and a copy brings no detail from another material: it is
+#: laid in full where the photo's local mean at the copy's read is within `_ALIKE` of the mean at
+#: the pixel's own read, none from twice that (the detail's own edge step: across an outline, a
+#: background's or an ear's detail was copied onto the cheek). The period is not shortened: a
+#: shorter period shows the same source pixels more often, which is the tiling itself.
+_FINE_PHOTO = (0.5, 3.0)
+_MARGIN = 2.0
+_ALIKE = 0.5 * _EDGE_STEP
 #: Where the photo's fine detail is strands over `_GRAIN` times its scale (its structure tensor's
 #: coherence beyond `_COHERENT` and its contrast, RMS of the ratio's departure from 1, beyond
 #: `_STRANDS`, each faded in between its two values: hair), the copies' seams run along them; slopes
@@ -71,18 +85,6 @@ _FADE = 0.3
 #: Where the copies slide back wanders down the rows: sines of these (amplitude, wavelength) in
 #: periods (a copy's texture shears by at most about 0.5 photo pixels per row).
 _WANDER = ((0.25, 4.0), (0.15, 2.3))
-#: With `MagnifiedBand.untiled` (docs/RIM_SKIN.md, round 3): the period is at most `_PERIOD_FACE`
-#: crop pixels (a period of 24 photo pixels is a tenth of a small photo's face: its copies strayed
-#: into other features and showed them again every few columns); the copies' detail is laid in full
-#: from `_FINE_PHOTO[1]` photo pixels per crop pixel (the photos round 2 was tuned on), fading to
-#: none at `_FINE_PHOTO[0]` (on a coarse photo the detail finer than `_FINE` photo pixels is mostly a
-#: highlight's blob or JPEG ringing, a feature's scale, not grain: repeated at full strength, it
-#: reads as tiles; at 1 photo pixel per crop pixel a fifth of it is laid); and a copy never reads
-#: within `_MARGIN` `sigma`s of the photo's border nor beyond it (there it showed the border's few
-#: columns mirrored, again and again).
-_PERIOD_FACE = 7.5
-_FINE_PHOTO = (0.5, 3.0)
-_MARGIN = 2.0
 #: An outline across the band (where the photo's luma changes by more than `_OUTLINE_STEP` of
 #: itself per photo pixel, fully from twice that) is drawn at the photo's own steepness; the flat
 #: stretches beside it (within `_BESIDE` crop pixels along its row) take up the columns it gives
@@ -108,7 +110,8 @@ class MagnifiedBand:
 
     weight: (c, c) float32 in [0, 1] on the output crop; advance: (c, c) float32, source columns
     read per output column there (smoothed; 1 / magnification); untiled: the copies are kept from
-    repeating as tiles on small photos and from reading beyond the photo (`_PERIOD_FACE`).
+    repeating as tiles on small photos, from reading beyond the photo and from bringing another
+    material's detail (`_FINE_PHOTO`, `_MARGIN`, `_ALIKE`).
     """
 
     weight: np.ndarray
@@ -190,14 +193,12 @@ def _lay_part(
     region = image[y0:y1, x0:x1].astype(np.float32)
     sigma = max(_FINE, _FINE_CROP * scale)
     period = max(_PERIOD, _PERIOD_CROP * scale)
-    if band.untiled:
-        period = min(period, _PERIOD_FACE * scale)
     pad = 3.0 * sigma + period
     sx0, sy0 = max(int(reads_x.min() - pad), 0), max(int(reads_y.min() - pad), 0)
     sx1, sy1 = min(int(reads_x.max() + pad) + 1, w), min(int(reads_y.max() + pad) + 1, h)
     if sx1 - sx0 < 4 or sy1 - sy0 < 4:
         return
-    detail, ratio, departure = _fine_detail(photo[sy0:sy1, sx0:sx1], sigma)
+    detail, ratio, departure, mean = _fine_detail(photo[sy0:sy1, sx0:sx1], sigma)
     slopes, hair, busy = _strands(ratio, departure, sigma)  # (what the photo shows, edges and all)
 
     def at_reads(values: np.ndarray) -> np.ndarray:
@@ -227,7 +228,8 @@ def _lay_part(
         texture = np.ones_like(reads_x)  # nothing the photo can give without tiles
     else:
         seams = _seams(slope * strands, reads_x, advance, period)
-        texture = _copies(detail, reads_x - sx0, reads_y - sy0, advance, (x0, y0), period, seams)
+        alike = mean if band.untiled and scale < _FINE_PHOTO[1] else None
+        texture = _copies(detail, reads_x - sx0, reads_y - sy0, advance, (x0, y0), period, seams, alike)
         if share is not None:
             texture = 1.0 + (texture - 1.0) * share
     # (streaks vary down the band, not along it: blurred down only, an outline across the band
@@ -290,6 +292,7 @@ def _copies(
     origin: tuple[int, int],
     period: float,
     seams: np.ndarray,
+    mean: np.ndarray | None = None,
 ) -> np.ndarray:
     """(h, w) float32: the (H, W) ratio `detail` read near each region pixel's read
     (`reads_x`, `reads_y`, in `detail`'s pixels) at one photo pixel per output pixel along the rows:
@@ -300,7 +303,8 @@ def _copies(
     only a period further on, never smeared over its neighbours. Where copies change wanders slowly
     from row to row (`_WANDER`), so the changes make no columns, and over hair runs along its
     strands (`seams`: (h, w) output columns, `_seams`), so the changes cut none. origin: the region's first photo
-    pixel (x, y), which places the copies in the photo's grid."""
+    pixel (x, y), which places the copies in the photo's grid. mean: (H, W) the photo's local mean
+    luma; given, a copy's detail fades where the mean there departs from the read's (`_ALIKE`)."""
     h, w = reads_x.shape
     ys = np.arange(origin[1], origin[1] + h, dtype=np.float32)[:, None] / period
     wander = sum(a * np.sin(2.0 * np.pi * ys / p + k) for k, (a, p) in enumerate(_WANDER))
@@ -312,9 +316,24 @@ def _copies(
     flags, border = cv2.INTER_NEAREST, cv2.BORDER_REFLECT
     this = cv2.remap(detail, reads_x + slip * (phase - 0.5), reads_y, flags, borderMode=border)
     following = cv2.remap(detail, reads_x + slip * (phase - 1.5), reads_y, flags, borderMode=border)
+    if mean is not None:
+        own = cv2.remap(mean, reads_x, reads_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        this = _alike(this, mean, own, (reads_x + slip * (phase - 0.5), reads_y))
+        following = _alike(following, mean, own, (reads_x + slip * (phase - 1.5), reads_y))
     t = np.clip((phase - (1.0 - _FADE)) / _FADE, 0.0, 1.0)  # the next copy's share
     norm = 1.0 / np.sqrt((1.0 - t) ** 2 + t**2)
     return 1.0 + ((this - 1.0) * (1.0 - t) + (following - 1.0) * t) * norm
+
+
+def _alike(
+    copy: np.ndarray, mean: np.ndarray, own: np.ndarray, reads: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """(h, w) float32: the ratio `copy` read at `reads` (x, y), faded to 1 where the (H, W) local
+    `mean` there departs from `own` (the mean at the pixel's own read) by more than `_ALIKE` of it
+    (none from twice that): another material's detail."""
+    there = cv2.remap(mean, *reads, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    alike = np.clip(2.0 - np.abs(there / own - 1.0) / _ALIKE, 0.0, 1.0)
+    return 1.0 + (copy - 1.0) * alike
 
 
 def _copied_share(
@@ -413,9 +432,9 @@ def _blurred(values: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _fine_detail(photo: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(detail, ratio, departure), each (h, w) float32: the luma of the (h, w, 3) uint8 `photo`
-    over (`ratio`) and minus (`departure`) its Gaussian blur (`sigma`), as they are; and the ratio
+def _fine_detail(photo: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(detail, ratio, departure, mean), each (h, w) float32: the luma of the (h, w, 3) uint8
+    `photo` over (`ratio`) and minus (`departure`) its Gaussian blur (`sigma`, `mean`), as they are; and the ratio
     within `_RATIO` (skin's fine detail is in its brightness), fading to 1 (no detail) within 3
     `sigma` of where the blur itself changes steeply (`_EDGE_STEP`): `detail`."""
     luma = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -427,7 +446,7 @@ def _fine_detail(photo: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarra
     reach = 2 * int(np.ceil(3.0 * sigma)) + 1
     keep = cv2.erode(keep, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
     ratio = luma / mean
-    return 1.0 + (np.clip(ratio, *_RATIO) - 1.0) * keep, ratio, luma - mean
+    return 1.0 + (np.clip(ratio, *_RATIO) - 1.0) * keep, ratio, luma - mean, mean
 
 
 def _box(corners: np.ndarray, inverse: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int]:

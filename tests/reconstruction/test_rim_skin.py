@@ -14,7 +14,7 @@ import pytest
 from pipeline.photo import Canvas, place_frame
 from pipeline.renderer import RenderedFrame
 from reconstruction.crop import CropTransform, warp_photo
-from reconstruction.rim_skin import _copied_share, _seams, lay_rim_texture, magnified_band
+from reconstruction.rim_skin import _alike, _copied_share, _seams, lay_rim_texture, magnified_band
 
 _SCALE = 4  # photo pixels per crop pixel
 
@@ -147,7 +147,7 @@ def test_a_drag_preview_is_left_as_the_warp_made_it() -> None:
 
 
 def test_untiled_copies_stay_inside_a_fine_enough_photo() -> None:
-    """`rim_untiled` (docs/RIM_SKIN.md, round 3): a fifth of the copies' detail on a photo of 1 photo
+    """`rim_untiled` (docs/RIM_SKIN.md, rounds 3 and 4): a fifth of the copies' detail on a photo of 1 photo
     pixel per crop pixel (there it is mostly a feature's scale: repeated, tiles), all of it inside a
     fine photo, none where a copy (a slip behind its read to half a slip ahead) would reach the
     border."""
@@ -160,6 +160,22 @@ def test_untiled_copies_stay_inside_a_fine_enough_photo() -> None:
     assert fine[:, 30:80].min() == 1.0
     assert fine[:, :15].max() == 0.0  # the copy a slip behind would read left of column 3
     assert fine[:, 93:].max() == 0.0  # half a slip ahead, right of column 96
+
+
+def test_untiled_copies_bring_no_other_materials_detail() -> None:
+    """`rim_untiled` (docs/RIM_SKIN.md, round 4): a copy read across an outline (the local mean there
+    a quarter darker: a background, hair) brings no detail; one read on the same material keeps it."""
+    mean = np.full((10, 60), 200.0, np.float32)
+    mean[:, 30:] = 150.0  # beyond column 30: another material
+    copy = np.full((10, 20), 1.1, np.float32)
+    reads_x = np.tile(np.arange(5.0, 25.0, dtype=np.float32), (10, 1))
+    reads_y = np.tile(np.arange(10.0, dtype=np.float32)[:, None], (1, 20))
+    own = np.full_like(reads_x, 200.0)
+    near = _alike(copy, mean, own, (reads_x + 3.0, reads_y))
+    assert np.allclose(near[:, :20], 1.1)
+    far = _alike(copy, mean, own, (reads_x + 20.0, reads_y))
+    assert np.allclose(far[:, :4], 1.1)  # reads 25-28: still the cheek
+    assert np.allclose(far[:, 6:], 1.0)  # reads from 31 on: another material, no detail
 
 
 def test_untiled_band_on_a_coarse_photo_has_less_of_the_copies() -> None:
