@@ -135,7 +135,7 @@ class PreviewSettings:
     rim_skin: bool = True
     own_teeth: bool = True
     squint_shut: bool = True
-    wide_eyes: bool = False
+    wide_eyes: bool = True
     near_cut: bool = True
 
 

@@ -11,9 +11,11 @@ keeps part of its gap, and its white above the fitted upper lid is read into the
 - `white_pixels`: the eye's white in the lid region, left out of the painted lid's colours
   (`lid_skin.lid_colours`).
 
-All of it only for an eye the photo shows wide open (`is_wide`): the photo's white under its iris,
-not only above it (round 2 applied it to every eye; an eye looking up, DECA exp_3, whose fitted
-upper lid lies on its iris, got a light sliver under its shut lid).
+All of it only for an eye the photo shows wide open (`is_wide`: its fitted lids far apart). Round 2
+applied it to every eye: on an eye looking up (DECA exp_3), whose fitted upper lid lies on the
+iris under a dark run of iris top, lashes and socket, `white_above` took light bits of that run
+for the white (lighter than the shadowed skin it compared them with), and the shut lid, read
+from above them, left a light sliver under its lash line.
 """
 
 from __future__ import annotations
@@ -23,12 +25,18 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["MEAN_GAP", "is_wide", "wide_closure", "wide_open", "white_above", "white_pixels"]
+from pipeline.face_paint import curve_y
+
+__all__ = ["MEAN_GAP", "WIDE_EYE", "is_wide", "wide_closure", "wide_open", "white_above", "white_pixels"]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: How far `close_eyes` 1 moves the lids towards each other, in eye widths (mean over the lid
 #: points): the face model's mean gap; measured 0.12-0.15 on 7 photos, narrow to wide-open eyes.
 MEAN_GAP = 0.14
+#: An eye whose fitted lids are at least this many eye widths apart at their widest is wide open:
+#: surprised and fearful measure 0.42-0.46; open eyes 0.26-0.37 (docs/SQUINT_SHUT.md), DECA
+#: exp_3 looking up 0.34 / 0.31, deepface img3 0.35 (docs/WIDE_EYES.md, round 3).
+WIDE_EYE = 0.38
 #: The eye's white above a fitted upper lid: at most this many eye widths; a row is white while
 #: its luma is above the lid skin's median (by this many levels) and its saturation below this
 #: share of the skin's (a dim white in a small photo is lighter than the skin by only a little).
@@ -53,8 +61,13 @@ def wide_open(
 
 def is_wide(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> bool:
     """Whether the (H, W, 3) uint8 crop `source` shows the eye between its fitted lid curves
-    (K, 2) wide open: placeholder, always True (round 2's behaviour)."""
-    return True
+    (K, 2) wide open: its fitted lids at least `WIDE_EYE` eye widths apart at their widest (the
+    face model opens that far only on an eye showing its white above and below the iris; an eye
+    looking up, its fitted upper lid on the iris, is not wide open and keeps main's lids)."""
+    width = float(np.hypot(*(upper[-1] - upper[0])))
+    if width < 4.0:
+        return False
+    return float(np.max(curve_y(lower, upper[:, 0]) - upper[:, 1])) >= WIDE_EYE * width
 
 
 def wide_closure(closure: float, open_s: float, open_t: float, width: float) -> float:
