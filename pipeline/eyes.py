@@ -33,6 +33,7 @@ import numpy as np
 
 from core.errors import InputError
 from pipeline.face_paint import apply_affine, box_around, curve_y, similarity_2d
+from pipeline.wide_eyes import white_above, wide_closure
 
 __all__ = [
     "Iris",
@@ -182,6 +183,7 @@ def refine_eye_flow(
     gaze: np.ndarray | None = None,
     lashes: np.ndarray | None = None,
     squint: bool = False,
+    wide: bool = False,
 ) -> None:
     """Set the (H, W, 2) full-resolution backward flow of one eye (in place): closing lids and gaze.
 
@@ -192,12 +194,13 @@ def refine_eye_flow(
     instead of being stretched over the lid.
     squint: an eye the photo shows nearly shut (lid gap < `SQUINT_EYE` eye widths) closes where it
     is (`_close_squint`): its upper lid stays, its lower lid rises to meet it.
+    wide: a wide-open eye's closure counts the lids' travel (`wide_eyes.wide_closure`).
     """
     (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
     width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
     if width_s < 4.0:
         return
-    to_source, up_ts, lo_ts, closure = _closing(source_lids, target_lids)
+    to_source, up_ts, lo_ts, closure = _closing(source_lids, target_lids, wide)
     if squint and closure >= _SQUINT_CLOSURE and iris is not None and _opening(up_s, lo_s) < SQUINT_EYE:
         _close_squint(flow, to_source, source_lids, target_lids, closure, lashes)
         return
@@ -346,26 +349,36 @@ def _lashes_at(lashes: np.ndarray, upper: np.ndarray, xs: np.ndarray) -> np.ndar
     return np.clip(np.interp(xs, upper[order, 0], lashes[order]) - 0.5, 0.0, None)
 
 
-def _closing(source_lids: Lids, target_lids: Lids) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """(target -> photo similarity, the target's lids in the photo's frame, closure in [0, 1])."""
+def _closing(
+    source_lids: Lids, target_lids: Lids, wide: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(target -> photo similarity, the target's lids in the photo's frame, closure in [0, 1]);
+    wide: of a wide-open eye (`wide_eyes.wide_closure`)."""
     (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
     to_source = similarity_2d(np.stack([up_t[0], up_t[-1]]), np.stack([up_s[0], up_s[-1]]))
     up_ts, lo_ts = apply_affine(to_source, up_t), apply_affine(to_source, lo_t)  # target lids, photo frame
     open_s = float(np.mean(lo_s[:, 1] - up_s[:, 1]))
     open_t = float(np.mean(lo_ts[:, 1] - up_ts[:, 1]))
     closure = float(np.clip(1.0 - open_t / open_s, 0.0, 1.0)) if open_s > 0.5 else 0.0
+    if wide:
+        closure = wide_closure(closure, open_s, open_t, float(np.hypot(*(up_s[-1] - up_s[0]))))
     return to_source, up_ts, lo_ts, closure
 
 
 def shut_opening(
-    source_lids: Lids, target_lids: Lids, size: tuple[int, int], lashes: np.ndarray | None = None
+    source_lids: Lids,
+    target_lids: Lids,
+    size: tuple[int, int],
+    lashes: np.ndarray | None = None,
+    wide: bool = False,
 ) -> np.ndarray | None:
     """(H, W) float32, 1 on the photo's eye opening between its lids (crop pixels) when the target
     shuts the eye (its lid, pulled down by `refine_eye_flow`, reaches past the lower lid: closure
     >= `SHUT_CLOSURE`), else None: what the photo must not show there at its own resolution.
     lashes: (K,) the lash run above the upper lid (`lash_heights`): hidden too (the shut lid's
-    fringe is painted, `face_paint.paint_lash_line`), so no read at the lid's edge lands on them."""
-    if _closing(source_lids, target_lids)[3] < SHUT_CLOSURE:
+    fringe is painted, `face_paint.paint_lash_line`), so no read at the lid's edge lands on them.
+    wide: as in `refine_eye_flow`."""
+    if _closing(source_lids, target_lids, wide)[3] < SHUT_CLOSURE:
         return None
     up_s, lo_s = source_lids
     if lashes is not None:
@@ -436,18 +449,21 @@ _LASH_LEVEL = 0.65
 _LASH_DARK = 0.4
 
 
-def lash_heights(source: np.ndarray, upper: np.ndarray) -> np.ndarray:
+def lash_heights(source: np.ndarray, upper: np.ndarray, white: bool = False) -> np.ndarray:
     """(K,) crop pixels: how far the photo's dark lash run reaches above each point of its fitted
     upper lid curve (K, 2) in the (H, W, 3) uint8 crop `source`. Per column (luma blurred across
     a crop pixel, so single hairs merge into their run): the rows from the lid line up that are
     darker than halfway between the darkest of the run and the lid skin above (0.15-0.35 eye
     widths up), at most `_LASH_REACH` eye widths; 0 where lashes and skin differ by < 16 levels or
     the run is lighter than `_LASH_DARK` of the skin (a shadowed lid margin, not lashes);
-    tapering to 0 over the outer quarter of the lid on either side."""
+    tapering to 0 over the outer quarter of the lid on either side. With `white`, the eye's white
+    above the fitted lid first (`wide_eyes.white_above`), the lash run then measured from its top."""
     width = float(np.hypot(*(upper[-1] - upper[0])))
     k = len(upper)
     if width < 4.0:
         return np.zeros(k)
+    white = white_above(source, upper, width) if white else np.zeros(k)
+    upper = upper - np.stack([np.zeros(k), white], axis=1)
     luma = cv2.GaussianBlur(source.astype(np.float32) @ _LUMA, (5, 1), 1.0)
     steps = np.arange(-1.0, 0.35 * width + 0.5, 0.5)  # rows above the lid line, crop pixels
     map_x = np.repeat(upper[:, :1], len(steps), axis=1).astype(np.float32)
@@ -465,7 +481,7 @@ def lash_heights(source: np.ndarray, upper: np.ndarray) -> np.ndarray:
     height = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)  # no single-column spikes
     # Tapering to nothing at the corners, as lashes do (and a shut lid meets the face's flow there).
     left, right = sorted((float(upper[0, 0]), float(upper[-1, 0])))
-    return height * _smoothstep(np.minimum(upper[:, 0] - left, right - upper[:, 0]) / (0.25 * width))
+    return white + height * _smoothstep(np.minimum(upper[:, 0] - left, right - upper[:, 0]) / (0.25 * width))
 
 
 #: The painted eye (`paint_opened_eye`), RGB: a neutral dark-brown iris (the photo never showed

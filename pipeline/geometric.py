@@ -63,6 +63,7 @@ from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_sour
 from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.near_cut import hold_near_rim
 from pipeline.renderer import RenderedFrame
+from pipeline.wide_eyes import wide_open
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
 from reconstruction.folds import fold_boxes, fold_cells
@@ -115,7 +116,8 @@ class PreviewSettings:
     read against the lips, and a wide-open mouth's few front teeth under its upper lip are read
     (`mouth.analyse_mouth`; docs/OWN_TEETH.md); squint_shut: an eye the photo shows nearly shut
     closes where it is, its lower lid rising to its upper one (`eyes.refine_eye_flow`, docs/SQUINT_SHUT.md);
-    near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md).
+    near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md);
+    wide_eyes: close_eyes 1 shuts an eye the photo shows wide open (`pipeline.wide_eyes`, docs/WIDE_EYES.md).
     """
 
     raster_scale: float = 0.5
@@ -133,6 +135,7 @@ class PreviewSettings:
     rim_skin: bool = True
     own_teeth: bool = True
     squint_shut: bool = True
+    wide_eyes: bool = True
     near_cut: bool = True
 
 
@@ -167,6 +170,7 @@ class PreviewState:
     lid_colours: np.ndarray | None = None
     corners: np.ndarray | None = None
     greyscale: bool = False
+    wide: tuple[bool, ...] = (False, False)  # per eye: shown wide open, shut as such (`pipeline.wide_eyes`)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -231,6 +235,7 @@ class GeometricRenderer:
         corners = points[layout.triangles, :2]  # (F, 3, 2)
         for arr in (source, points, grid_x, grid_y, corners):
             arr.setflags(write=False)
+        wide = wide_open(source, points, layout.eyes, self.settings.wide_eyes)
         return PreviewState(
             source=source,
             coeffs=source_coeffs,
@@ -243,8 +248,11 @@ class GeometricRenderer:
                 source, points[layout.mouth[0], :2], points[layout.mouth[1], :2], self.settings.own_teeth
             ),
             irises=self._irises(source, points),
-            lashes=tuple(lash_heights(source, points[u, :2]) for u, _ in layout.eyes),
-            lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes]),
+            lashes=tuple(
+                lash_heights(source, points[u, :2], w) for (u, _), w in zip(layout.eyes, wide, strict=True)
+            ),
+            lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes], wide),
+            wide=wide,
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
@@ -491,6 +499,7 @@ class GeometricRenderer:
                 gaze,
                 lashes,
                 squint=self.settings.squint_shut,
+                wide=state.wide[k],
             )
 
     def _extend(
@@ -606,14 +615,15 @@ class GeometricRenderer:
         shut = []
         for k, (u, lo) in enumerate(self.projector.layout.eyes):
             lids = (state.points[u, :2], state.points[lo, :2]), (target_points[u, :2], target_points[lo, :2])
-            opening = shut_opening(*lids, state.size)
+            opening = shut_opening(*lids, state.size, wide=state.wide[k])
             lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
             if opening is None:
                 continue
             if lashes is None or not np.any(lashes > 0.5):
                 shut.append((opening, None))
             else:
-                shut.append((shut_opening(*lids, state.size, lashes), lash_colour(state.source, opening)))
+                fringe = shut_opening(*lids, state.size, lashes, state.wide[k])
+                shut.append((fringe, lash_colour(state.source, opening)))
         return shut
 
     def render_sequence(self, state: PreviewState, motion: MotionSequence) -> Iterator[np.ndarray]:

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from pipeline.wide_eyes import white_pixels
+
 __all__ = ["lid_colours", "smooth_shut_lids"]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -40,14 +42,15 @@ _SOFT = 2.0
 _AVERAGE = (2.0, 1.5)
 
 
-def lid_colours(source: np.ndarray, uppers: Sequence[np.ndarray]) -> np.ndarray:
+def lid_colours(source: np.ndarray, uppers: Sequence[np.ndarray], white: Sequence[bool] = ()) -> np.ndarray:
     """(H, W, 3) float32: the (H, W, 3) uint8 crop `source` with the skin above each upper lid
     curve (K, 2) (up to 0.6 eye widths) averaged over `_AVERAGE` crop pixels, pixels well darker
     than the lid's skin (hairs, a liner: `_HAIR`) hardly counting; elsewhere the crop itself.
-    What a painted shut lid shows, read through the frame's flow (`smooth_shut_lids`)."""
+    What a painted shut lid shows, read through the frame's flow (`smooth_shut_lids`). white: per
+    eye, whether the eye's white hardly counts either (`wide_eyes.white_pixels`)."""
     field = source.astype(np.float32)
     h, w = source.shape[:2]
-    for upper in uppers:
+    for k, upper in enumerate(uppers):
         width = float(np.hypot(*(upper[-1] - upper[0])))
         if width < 4.0:
             continue
@@ -62,6 +65,8 @@ def lid_colours(source: np.ndarray, uppers: Sequence[np.ndarray]) -> np.ndarray:
         above = luma[: max(int(upper[:, 1].min() - 0.1 * width) - y0, 1)]
         level = float(np.percentile(above, _SKIN))
         weight = np.clip(1.0 - (level - luma) / _HAIR, 0.05, 1.0).astype(np.float32)
+        if k < len(white) and white[k]:  # a wide-open eye's white above the fitted lid
+            weight[white_pixels(region, luma, level)] = 0.05
         sx, sy = _AVERAGE
         # (where next to nothing counts, the crop's own colour: a mean of next to nothing is noise)
         total = cv2.GaussianBlur(region * weight[..., None], (0, 0), sigmaX=sx, sigmaY=sy) + 0.05 * region
