@@ -122,6 +122,7 @@ class _Target:
     weights: Mapping[int, float] = field(default_factory=dict)  # per-landmark weight of a move (default 1)
     ridge_scale: float = 1.0  # < 1 buys motion the basis holds only weakly (larger coefficients)
     pins: _Pins | None = None  # parts far from the targets kept firmly still
+    grade: tuple[int, int] | None = None  # landmarks between which the skin's drop is graded (`jaw_grade`)
 
 
 def _eye_closure(mean68: np.ndarray, side: str) -> dict[int, tuple[float, float, float]]:
@@ -136,18 +137,29 @@ def _eye_closure(mean68: np.ndarray, side: str) -> dict[int, tuple[float, float,
     return moves
 
 
-def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
+def expression_targets(mean68: np.ndarray, jaw_follow: float = 0.0) -> dict[str, _Target]:
     """The wanted landmark motion of each expression control at slider +1 (a strong expression).
 
     `mean68` is (68, 3) in eye-distance units (needed for the eyelid gaps). Points given a large
     weight are held where a face model's basis tends to couple them with the driven points
-    (e.g. the chin with the lower lip, the upper lip with the mouth corners).
+    (e.g. the chin with the lower lip, the upper lip with the mouth corners). `jaw_follow` > 0:
+    open_mouth drops the chin (iBUG 7-9) by that fraction of the lower lip's drop, as a jaw does,
+    instead of holding it still while the lip drops over the skin under it (docs/JAW_DROP.md).
     """
     down = lambda a: (0.0, -a, 0.0)  # noqa: E731 - tiny local helpers keep the table readable
     up = lambda a: (0.0, a, 0.0)  # noqa: E731
     still = (0.0, 0.0, 0.0)
     lips_free = _LIPS
-    lower_lip = {66: down(0.22), 65: down(0.22), 67: down(0.22), 57: down(0.22), 56: down(0.2), 58: down(0.2)}
+    lip_drop = 0.22
+    lower_lip = {
+        66: down(lip_drop),
+        65: down(lip_drop),
+        67: down(lip_drop),
+        57: down(lip_drop),
+        56: down(0.2),
+        58: down(0.2),
+    }
+    chin = down(jaw_follow * lip_drop) if jaw_follow > 0 else still
     return {
         "smile": _Target(
             # the lower lip's outer edge rises a little with the corners: left free, the basis
@@ -170,12 +182,13 @@ def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
                 61: up(0.02),
                 63: up(0.02),
                 51: up(0.02),
-                7: still,
-                8: still,
-                9: still,
+                7: chin,
+                8: chin,
+                9: chin,
             },
             lips_free + _JAW,
-            # chin and upper lip held, the lower lip moves as a whole (keeps its thickness)
+            # chin and upper lip held (or the chin dropped with the jaw), the lower lip moves as a
+            # whole (keeps its thickness)
             weights={
                 7: 20.0,
                 8: 20.0,
@@ -188,6 +201,7 @@ def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
                 63: 3.0,
                 51: 3.0,
             },
+            grade=(57, 8) if jaw_follow > 0 else None,
         ),
         "wide_mouth": _Target(
             {48: (-0.09, 0.01, -0.02), 54: (0.09, 0.01, -0.02), 62: up(0.01), 66: down(0.04), 8: still},
@@ -246,6 +260,11 @@ class DerivationSettings:
     wink_pin: weight (per pinned point, against the mean over held vertices) that keeps the other
     eye's lids and both eyes' corners still in a wink; wink_lips: the same for the lips' opening
     (0: the lips may part with the wink); wink_ridge: the wink's coefficient prior.
+    jaw_drop: open_mouth drops the chin with the lower lip (docs/JAW_DROP.md; off: the chin is held
+    still, and the lip folds over the skin under it); jaw_follow: the chin's drop as a fraction of
+    the lower lip's; jaw_grade: weight of an even drop of the skin from the lower lip's outer edge
+    to the chin (squared steps of the vertical motion between `jaw_grade_points` mesh vertices
+    along that line, against the targets' mean squared error): no fold at the lip's edge.
     """
 
     ridge: float = 1e-5
@@ -260,6 +279,10 @@ class DerivationSettings:
     wink_pin: float = 1000.0
     wink_lips: float = 1000.0
     wink_ridge: float = 1e-4
+    jaw_drop: bool = False
+    jaw_follow: float = 0.45
+    jaw_grade: float = 20.0
+    jaw_grade_points: int = 8
 
 
 @dataclass(frozen=True)
@@ -342,12 +365,29 @@ def solve_direction(geo: ModelGeometry, target: _Target, settings: DerivationSet
         normal += settings.symmetry * asym.T @ asym / 68
     if target.pins is not None:
         normal += _pin_normal(basis[geo.landmarks68], target.pins) / len(idx)
+    if target.grade is not None and settings.jaw_grade > 0:
+        steps = _grade_steps(geo, basis, *target.grade, settings.jaw_grade_points)
+        normal += settings.jaw_grade * steps.T @ steps / len(idx)
     c = np.linalg.solve(normal, rows.T @ (tw * wanted.reshape(-1)))
     reached = (rows @ c).reshape(-1, 3)
     gain = float(np.sum(reached * wanted) / np.sum(wanted**2))  # how much of the wanted motion c gives
     if not gain > 1e-6:
         raise InputError(f"the expression basis of '{geo.name}' cannot produce this control's motion")
     return c / gain
+
+
+def _grade_steps(geo: ModelGeometry, basis: np.ndarray, start: int, end: int, count: int) -> np.ndarray:
+    """(count - 1, E): steps of the vertical motion between consecutive mesh vertices on the mean
+    face's line from landmark `start` to `end` (each the vertex nearest to one of `count` evenly
+    spaced points). Their squares are least when the skin between drops evenly (any mesh, any model)."""
+    a, b = geo.mean[geo.landmarks68[start]], geo.mean[geo.landmarks68[end]]
+    chain: list[int] = []
+    for t in np.linspace(0.0, 1.0, count):
+        v = int(np.argmin(np.linalg.norm(geo.mean - (a + t * (b - a)), axis=1)))
+        if v not in chain:
+            chain.append(v)
+    drops = basis[chain, 1]  # (K, E)
+    return drops[1:] - drops[:-1]
 
 
 def _pin_normal(lm: np.ndarray, pins: _Pins) -> np.ndarray:

@@ -269,7 +269,9 @@ class ControlSet:
         dirs: dict[str, np.ndarray] = {}
         solved = {
             name: solve_direction(geometry, target, self.settings)
-            for name, target in expression_targets(mean68).items()
+            for name, target in expression_targets(
+                mean68, self.settings.jaw_follow if self.settings.jaw_drop else 0.0
+            ).items()
         }
         solved["wink_left"] = solve_wink(geometry, "left", self.settings)
         solved["wink_right"] = solve_wink(geometry, "right", self.settings)
