@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -123,6 +123,7 @@ class _Target:
     ridge_scale: float = 1.0  # < 1 buys motion the basis holds only weakly (larger coefficients)
     pins: _Pins | None = None  # parts far from the targets kept firmly still
     grade: tuple[int, int] | None = None  # landmarks between which the skin's drop is graded (`jaw_grade`)
+    hold_scale: float = 1.0  # < 1 lets the skin near the targets move more (a jaw that drops)
 
 
 def _eye_closure(mean68: np.ndarray, side: str) -> dict[int, tuple[float, float, float]]:
@@ -137,30 +138,20 @@ def _eye_closure(mean68: np.ndarray, side: str) -> dict[int, tuple[float, float,
     return moves
 
 
-def expression_targets(mean68: np.ndarray, jaw_follow: float = 0.0) -> dict[str, _Target]:
+def expression_targets(mean68: np.ndarray, settings: DerivationSettings | None = None) -> dict[str, _Target]:
     """The wanted landmark motion of each expression control at slider +1 (a strong expression).
 
     `mean68` is (68, 3) in eye-distance units (needed for the eyelid gaps). Points given a large
     weight are held where a face model's basis tends to couple them with the driven points
-    (e.g. the chin with the lower lip, the upper lip with the mouth corners). `jaw_follow` > 0:
-    open_mouth drops the chin (iBUG 7-9) by that fraction of the lower lip's drop, as a jaw does,
-    instead of holding it still while the lip drops over the skin under it (docs/JAW_DROP.md).
+    (e.g. the chin with the lower lip, the upper lip with the mouth corners). With
+    `settings.jaw_drop`, open_mouth drops the chin too (`_jaw_drop`; docs/JAW_DROP.md).
     """
     down = lambda a: (0.0, -a, 0.0)  # noqa: E731 - tiny local helpers keep the table readable
     up = lambda a: (0.0, a, 0.0)  # noqa: E731
     still = (0.0, 0.0, 0.0)
     lips_free = _LIPS
-    lip_drop = 0.22
-    lower_lip = {
-        66: down(lip_drop),
-        65: down(lip_drop),
-        67: down(lip_drop),
-        57: down(lip_drop),
-        56: down(0.2),
-        58: down(0.2),
-    }
-    chin = down(jaw_follow * lip_drop) if jaw_follow > 0 else still
-    return {
+    lower_lip = {66: down(0.22), 65: down(0.22), 67: down(0.22), 57: down(0.22), 56: down(0.2), 58: down(0.2)}
+    targets = {
         "smile": _Target(
             # the lower lip's outer edge rises a little with the corners: left free, the basis
             # pushes it down and the lower lip swells into a pout
@@ -182,13 +173,12 @@ def expression_targets(mean68: np.ndarray, jaw_follow: float = 0.0) -> dict[str,
                 61: up(0.02),
                 63: up(0.02),
                 51: up(0.02),
-                7: chin,
-                8: chin,
-                9: chin,
+                7: still,
+                8: still,
+                9: still,
             },
             lips_free + _JAW,
-            # chin and upper lip held (or the chin dropped with the jaw), the lower lip moves as a
-            # whole (keeps its thickness)
+            # chin and upper lip held, the lower lip moves as a whole (keeps its thickness)
             weights={
                 7: 20.0,
                 8: 20.0,
@@ -201,7 +191,6 @@ def expression_targets(mean68: np.ndarray, jaw_follow: float = 0.0) -> dict[str,
                 63: 3.0,
                 51: 3.0,
             },
-            grade=(57, 8) if jaw_follow > 0 else None,
         ),
         "wide_mouth": _Target(
             {48: (-0.09, 0.01, -0.02), 54: (0.09, 0.01, -0.02), 62: up(0.01), 66: down(0.04), 8: still},
@@ -239,6 +228,33 @@ def expression_targets(mean68: np.ndarray, jaw_follow: float = 0.0) -> dict[str,
         ),
         "close_eyes": _Target({**_eye_closure(mean68, "left"), **_eye_closure(mean68, "right")}),
     }
+    if settings is not None and settings.jaw_drop:
+        targets["open_mouth"] = _jaw_drop(targets["open_mouth"], settings)
+    return targets
+
+
+def _jaw_drop(target: _Target, settings: DerivationSettings) -> _Target:
+    """open_mouth with the jaw dropping: the chin (iBUG 7-9) down `jaw_follow` of the lower lip's
+    drop and the skin between them graded (`_graded_skin`), held less firmly (`jaw_hold`: the
+    lower face moves as a whole), the inner lower lip weighted `jaw_lip_weight` (the opening as
+    asked) and the mouth's corners held. Solved with a rigid part (`reconstruction.jaw_drop`)."""
+    lip = target.moves[57][1]
+    moves = {
+        **target.moves,
+        **{i: (0.0, settings.jaw_follow * lip, 0.0) for i in (7, 8, 9)},
+        48: (0.0, 0.0, 0.0),
+        54: (0.0, 0.0, 0.0),
+    }
+    weights = {
+        **target.weights,
+        **{i: settings.jaw_lip_weight for i in (65, 66, 67)},
+        48: settings.jaw_corner_weight,
+        54: settings.jaw_corner_weight,
+    }
+    free = tuple(i for i in target.free if i not in moves)
+    return replace(
+        target, moves=moves, weights=weights, free=free, grade=(57, 8), hold_scale=settings.jaw_hold
+    )
 
 
 @dataclass(frozen=True)
@@ -262,9 +278,11 @@ class DerivationSettings:
     (0: the lips may part with the wink); wink_ridge: the wink's coefficient prior.
     jaw_drop: open_mouth drops the chin with the lower lip (docs/JAW_DROP.md; off: the chin is held
     still, and the lip folds over the skin under it); jaw_follow: the chin's drop as a fraction of
-    the lower lip's; jaw_grade: weight of an even drop of the skin from the lower lip's outer edge
-    to the chin (squared steps of the vertical motion between `jaw_grade_points` mesh vertices
-    along that line, against the targets' mean squared error): no fold at the lip's edge.
+    the lower lip's; jaw_grade: weight of the skin between the lip's outer edge and the chin
+    dropping as the blend of the two (`jaw_grade_points` mesh vertices on that line, vertically,
+    against the targets' mean squared error); jaw_hold: factor on `hold` and `landmark_hold` in
+    that solve; jaw_lip_weight, jaw_corner_weight: weights of the inner lower lip and of the
+    corners held still.
     """
 
     ridge: float = 1e-5
@@ -280,9 +298,12 @@ class DerivationSettings:
     wink_lips: float = 1000.0
     wink_ridge: float = 1e-4
     jaw_drop: bool = False
-    jaw_follow: float = 0.45
-    jaw_grade: float = 20.0
+    jaw_follow: float = 0.4
+    jaw_grade: float = 40.0
     jaw_grade_points: int = 8
+    jaw_hold: float = 0.5
+    jaw_lip_weight: float = 6.0
+    jaw_corner_weight: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -350,12 +371,12 @@ def solve_direction(geo: ModelGeometry, target: _Target, settings: DerivationSet
     active = np.concatenate([idx, np.asarray(target.free, dtype=np.int64)])
     hold = _hold_weights(geo, active, settings)
     held = basis[hold > 0].reshape(-1, e)
-    row_w = np.repeat(hold[hold > 0], 3) * settings.hold / basis.shape[0]
+    row_w = np.repeat(hold[hold > 0], 3) * settings.hold * target.hold_scale / basis.shape[0]
     normal = (rows * tw[:, None]).T @ rows + (held * row_w[:, None]).T @ held
     normal += settings.ridge * target.ridge_scale * np.eye(e)
     # The other 68 landmarks (eyes, lips, brows, nose, jaw) are what a viewer looks at: hold them
     # as firmly as the targets are driven, in proportion to how far they are from the targets.
-    lm_hold = np.repeat(hold[geo.landmarks68], 3) * settings.landmark_hold / len(idx)
+    lm_hold = np.repeat(hold[geo.landmarks68], 3) * settings.landmark_hold * target.hold_scale / len(idx)
     lm_rows = basis[geo.landmarks68].reshape(-1, e)
     normal += (lm_rows * lm_hold[:, None]).T @ lm_rows
     if target.symmetric:
@@ -365,10 +386,13 @@ def solve_direction(geo: ModelGeometry, target: _Target, settings: DerivationSet
         normal += settings.symmetry * asym.T @ asym / 68
     if target.pins is not None:
         normal += _pin_normal(basis[geo.landmarks68], target.pins) / len(idx)
+    rhs = rows.T @ (tw * wanted.reshape(-1))
     if target.grade is not None and settings.jaw_grade > 0:
-        steps = _grade_steps(geo, basis, *target.grade, settings.jaw_grade_points)
-        normal += settings.jaw_grade * steps.T @ steps / len(idx)
-    c = np.linalg.solve(normal, rows.T @ (tw * wanted.reshape(-1)))
+        chain, skin = _graded_skin(geo, target, settings.jaw_grade_points)
+        drops = basis[chain, 1]  # (K, E): the skin's vertical motion only (its depth is the basis's)
+        normal += settings.jaw_grade * drops.T @ drops / len(idx)
+        rhs += settings.jaw_grade * drops.T @ skin[:, 1] / len(idx)
+    c = np.linalg.solve(normal, rhs)
     reached = (rows @ c).reshape(-1, 3)
     gain = float(np.sum(reached * wanted) / np.sum(wanted**2))  # how much of the wanted motion c gives
     if not gain > 1e-6:
@@ -376,18 +400,22 @@ def solve_direction(geo: ModelGeometry, target: _Target, settings: DerivationSet
     return c / gain
 
 
-def _grade_steps(geo: ModelGeometry, basis: np.ndarray, start: int, end: int, count: int) -> np.ndarray:
-    """(count - 1, E): steps of the vertical motion between consecutive mesh vertices on the mean
-    face's line from landmark `start` to `end` (each the vertex nearest to one of `count` evenly
-    spaced points). Their squares are least when the skin between drops evenly (any mesh, any model)."""
+def _graded_skin(geo: ModelGeometry, target: _Target, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(K,) mesh vertices on the mean face's line between the landmarks `target.grade` (the nearest
+    vertex to each of `count` evenly spaced points; any mesh, any model) and (K, 3) their wanted
+    motion: the two landmarks' wanted motions blended along the line (the skin between follows
+    both evenly instead of folding where one of them stops)."""
+    start, end = target.grade  # type: ignore[misc]
     a, b = geo.mean[geo.landmarks68[start]], geo.mean[geo.landmarks68[end]]
     chain: list[int] = []
+    wanted: list[np.ndarray] = []
+    move_a, move_b = np.asarray(target.moves[start]), np.asarray(target.moves[end])
     for t in np.linspace(0.0, 1.0, count):
         v = int(np.argmin(np.linalg.norm(geo.mean - (a + t * (b - a)), axis=1)))
         if v not in chain:
             chain.append(v)
-    drops = basis[chain, 1]  # (K, E)
-    return drops[1:] - drops[:-1]
+            wanted.append((1.0 - t) * move_a + t * move_b)
+    return np.array(chain, dtype=np.int64), np.array(wanted)
 
 
 def _pin_normal(lm: np.ndarray, pins: _Pins) -> np.ndarray:

@@ -54,6 +54,7 @@ from reconstruction.control_directions import (
     turned_translation,
 )
 from reconstruction.face_model import load_default_face_model
+from reconstruction.jaw_drop import posed, rigid_columns, solve_with_rigid
 
 __all__ = [
     "ControlSpec",
@@ -267,12 +268,19 @@ class ControlSet:
         self._landmark_basis.setflags(write=False)
         mean68 = geometry.mean[geometry.landmarks68] / geometry.unit
         dirs: dict[str, np.ndarray] = {}
-        solved = {
-            name: solve_direction(geometry, target, self.settings)
-            for name, target in expression_targets(
-                mean68, self.settings.jaw_follow if self.settings.jaw_drop else 0.0
-            ).items()
-        }
+        targets = expression_targets(mean68, self.settings)
+        rigid: dict[str, np.ndarray] = {}
+        if self.settings.jaw_drop:  # the jaw drops with a rigid part (docs/JAW_DROP.md)
+            jaw = targets.pop("open_mouth")
+            solved_jaw, rigid["open_mouth"] = solve_with_rigid(geometry, jaw, self.settings, self.pivot)
+            rigid["open_mouth"].setflags(write=False)
+        solved = {name: solve_direction(geometry, target, self.settings) for name, target in targets.items()}
+        if self.settings.jaw_drop:
+            solved["open_mouth"] = solved_jaw
+        #: expression control name -> (5,) rigid head motion at slider 1 (`reconstruction.jaw_drop.RIGID`).
+        self.rigid: Mapping[str, np.ndarray] = MappingProxyType(rigid)
+        # (68, 3, 5) landmark motion in eye units per unit of the rigid part, for `landmark_motion`.
+        self._landmark_rigid = rigid_columns(geometry, self.pivot)[geometry.landmarks68] / geometry.unit
         solved["wink_left"] = solve_wink(geometry, "left", self.settings)
         solved["wink_right"] = solve_wink(geometry, "right", self.settings)
         for name in EXPRESSION_CONTROLS:
@@ -353,7 +361,12 @@ class ControlSet:
                 checked.get("move_y", 0.0),
                 checked.get("scale", 0.0),
             )
-        if any(n in checked for n in HEAD_CONTROLS):
+        rigid = self._rigid_offset(checked)
+        if rigid is not None:
+            angles = changes.get("angles", original.angles)
+            after, translation = posed(self.camera, translation, angles, rigid, self.unit, self.pivot)
+            changes["angles"] = after.astype(np.float32)
+        if rigid is not None or any(n in checked for n in HEAD_CONTROLS):
             changes["translation"] = translation.astype(np.float32)
         if raw is not None or any(n in checked for n in (*EXPRESSION_CONTROLS, "neutralise")):
             keep = 1.0 - checked.get("neutralise", 0.0)
@@ -373,9 +386,16 @@ class ControlSet:
 
     def landmark_motion(self, values: Mapping[str, float]) -> np.ndarray:
         """(68, 3) displacement of the 68 landmarks (eye-distance units, y up, z to the camera,
-        no head pose) that the expression sliders in `values` cause; `neutralise` is ignored."""
-        offset = self.expression_offset(values)
-        return self._landmark_basis @ offset
+        no head pose) that the expression sliders in `values` cause, with their rigid part (the
+        jaw drop's); `neutralise` is ignored."""
+        motion = self._landmark_basis @ self.expression_offset(values)
+        rigid = self._rigid_offset(check_control_values(values))
+        return motion if rigid is None else motion + self._landmark_rigid @ rigid
+
+    def _rigid_offset(self, checked: Mapping[str, float]) -> np.ndarray | None:
+        """(5,) sum of value * rigid part over the controls in `checked` that have one, or None."""
+        parts = [v * self.rigid[name] for name, v in checked.items() if name in self.rigid and v]
+        return np.sum(parts, axis=0) if parts else None
 
     @staticmethod
     def interpolate(
