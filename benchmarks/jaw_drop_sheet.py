@@ -64,10 +64,14 @@ SHEET_EDITS = ("open_mouth 1", "yaw 20 + open_mouth 0.6")
 WIDTH = 2400
 
 
+#: DerivationSettings overrides of the jaw-drop variant (`--jaw name=value`, to try settings).
+JAW_OVERRIDES: dict[str, float] = {}
+
+
 def control_sets(model: object) -> dict[str, ControlSet]:
     """main's controls (jaw_drop off) and the jaw-drop controls of the face model."""
     geometry = geometry_of(model)
-    on = dataclasses.replace(DerivationSettings(), jaw_drop=True)
+    on = dataclasses.replace(DerivationSettings(), jaw_drop=True, **JAW_OVERRIDES)
     return {
         "main": ControlSet(geometry, dataclasses.replace(on, jaw_drop=False)),
         "jaw": ControlSet(geometry, on),
@@ -217,7 +221,14 @@ def main() -> None:
     parser.add_argument("--photos", nargs="*", default=list(FAULT + OTHERS))
     parser.add_argument("--keep", type=Path, default=None, help="also keep the rows as PNGs here")
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the JPEG by this factor")
+    parser.add_argument("--jaw", nargs="*", default=[], help="DerivationSettings overrides, name=value")
+    parser.add_argument("--edits", nargs="*", default=None, help="measure only these edits (labels)")
     args = parser.parse_args()
+    JAW_OVERRIDES.update({k: float(v) for k, v in (a.split("=") for a in args.jaw)})
+    if args.edits:
+        for label in list(EDITS):
+            if label not in args.edits:
+                del EDITS[label]
     if args.measure:
         variants = ("main",) if args.only_main else ("main", "jaw")
         measure(args.images, tuple(args.photos), variants, args.clean)

@@ -123,7 +123,6 @@ class _Target:
     ridge_scale: float = 1.0  # < 1 buys motion the basis holds only weakly (larger coefficients)
     pins: _Pins | None = None  # parts far from the targets kept firmly still
     grade: tuple[int, int] | None = None  # landmarks between which the skin's drop is graded (`jaw_grade`)
-    hold_scale: float = 1.0  # < 1 lets the skin near the targets move more (a jaw that drops)
 
 
 def _eye_closure(mean68: np.ndarray, side: str) -> dict[int, tuple[float, float, float]]:
@@ -235,26 +234,24 @@ def expression_targets(mean68: np.ndarray, settings: DerivationSettings | None =
 
 def _jaw_drop(target: _Target, settings: DerivationSettings) -> _Target:
     """open_mouth with the jaw dropping: the chin (iBUG 7-9) down `jaw_follow` of the lower lip's
-    drop and the skin between them graded (`_graded_skin`), held less firmly (`jaw_hold`: the
-    lower face moves as a whole), the inner lower lip weighted `jaw_lip_weight` (the opening as
-    asked) and the mouth's corners held. Solved with a rigid part (`reconstruction.jaw_drop`)."""
-    lip = target.moves[57][1]
+    drop, the skin between the lip's outer edge and the chin graded (`_graded_skin`), the outer
+    edge (56-58) down `jaw_lip_edge` of the inner lip's drop with weight `jaw_edge_weight` (the
+    lower lip stretches a little, as an opening lip does, instead of its edge overrunning the
+    skin under it), the inner lower lip weighted `jaw_lip_weight` (the opening as asked). Solved
+    with a rigid part (`reconstruction.jaw_drop`)."""
+    lip = target.moves[66][1]
     moves = {
         **target.moves,
         **{i: (0.0, settings.jaw_follow * lip, 0.0) for i in (7, 8, 9)},
-        48: (0.0, 0.0, 0.0),
-        54: (0.0, 0.0, 0.0),
+        **{i: (0.0, settings.jaw_lip_edge * target.moves[i][1], 0.0) for i in (56, 57, 58)},
     }
     weights = {
         **target.weights,
         **{i: settings.jaw_lip_weight for i in (65, 66, 67)},
-        48: settings.jaw_corner_weight,
-        54: settings.jaw_corner_weight,
+        **{i: settings.jaw_edge_weight for i in (56, 57, 58)},
     }
     free = tuple(i for i in target.free if i not in moves)
-    return replace(
-        target, moves=moves, weights=weights, free=free, grade=(57, 8), hold_scale=settings.jaw_hold
-    )
+    return replace(target, moves=moves, weights=weights, free=free, grade=(57, 8))
 
 
 @dataclass(frozen=True)
@@ -280,9 +277,9 @@ class DerivationSettings:
     still, and the lip folds over the skin under it); jaw_follow: the chin's drop as a fraction of
     the lower lip's; jaw_grade: weight of the skin between the lip's outer edge and the chin
     dropping as the blend of the two (`jaw_grade_points` mesh vertices on that line, vertically,
-    against the targets' mean squared error); jaw_hold: factor on `hold` and `landmark_hold` in
-    that solve; jaw_lip_weight, jaw_corner_weight: weights of the inner lower lip and of the
-    corners held still.
+    against the targets' mean squared error); jaw_lip_edge: the lower lip's outer edge's drop as a
+    fraction of its own (main's) target; jaw_lip_weight, jaw_edge_weight: weights of the inner and
+    the outer lower lip.
     """
 
     ridge: float = 1e-5
@@ -298,12 +295,12 @@ class DerivationSettings:
     wink_lips: float = 1000.0
     wink_ridge: float = 1e-4
     jaw_drop: bool = False
-    jaw_follow: float = 0.4
-    jaw_grade: float = 40.0
+    jaw_follow: float = 0.3
+    jaw_grade: float = 80.0
     jaw_grade_points: int = 8
-    jaw_hold: float = 0.5
-    jaw_lip_weight: float = 6.0
-    jaw_corner_weight: float = 3.0
+    jaw_lip_edge: float = 0.82
+    jaw_lip_weight: float = 5.0
+    jaw_edge_weight: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -371,12 +368,12 @@ def solve_direction(geo: ModelGeometry, target: _Target, settings: DerivationSet
     active = np.concatenate([idx, np.asarray(target.free, dtype=np.int64)])
     hold = _hold_weights(geo, active, settings)
     held = basis[hold > 0].reshape(-1, e)
-    row_w = np.repeat(hold[hold > 0], 3) * settings.hold * target.hold_scale / basis.shape[0]
+    row_w = np.repeat(hold[hold > 0], 3) * settings.hold / basis.shape[0]
     normal = (rows * tw[:, None]).T @ rows + (held * row_w[:, None]).T @ held
     normal += settings.ridge * target.ridge_scale * np.eye(e)
     # The other 68 landmarks (eyes, lips, brows, nose, jaw) are what a viewer looks at: hold them
     # as firmly as the targets are driven, in proportion to how far they are from the targets.
-    lm_hold = np.repeat(hold[geo.landmarks68], 3) * settings.landmark_hold * target.hold_scale / len(idx)
+    lm_hold = np.repeat(hold[geo.landmarks68], 3) * settings.landmark_hold / len(idx)
     lm_rows = basis[geo.landmarks68].reshape(-1, e)
     normal += (lm_rows * lm_hold[:, None]).T @ lm_rows
     if target.symmetric:
