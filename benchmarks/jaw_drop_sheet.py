@@ -3,6 +3,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/jaw_drop_sheet.py --measure [--only-main]
     OMP_NUM_THREADS=1 python benchmarks/jaw_drop_sheet.py [-o docs/jaw_drop_sheet.jpg] [--keep DIR]
+    OMP_NUM_THREADS=1 python benchmarks/jaw_drop_sheet.py --cost 20 --photos OpenTalker__SadTalker__people_0.png
 
 Measures, per photo and edit, on the renderer's backward flow (crop pixels) down seven columns of the
 mouth's middle (30-70 % of the target's inner mouth width): `fold`, the largest number of photo rows
@@ -29,9 +30,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.mouth_sheet import _side_by_side, write_sheet  # noqa: E402
-from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
+from benchmarks.timing import paired_toggle_ms, print_paired  # noqa: E402
+from pipeline import EditRequest, EngineRegistry, edit, photo_canvas, prepare_photo  # noqa: E402
 from pipeline.face_paint import curve_y  # noqa: E402
-from pipeline.photo import target_coefficients  # noqa: E402
+from pipeline.photo import place_frame, target_coefficients  # noqa: E402
 from reconstruction.control_directions import DerivationSettings, geometry_of  # noqa: E402
 from reconstruction.controls import ControlSet  # noqa: E402
 from reconstruction.detection import LANDMARKS68_INDICES  # noqa: E402
@@ -140,6 +142,32 @@ def measure(images: Path, photos: tuple[str, ...], variants: tuple[str, ...], wi
             print(f"{name[:40]:40s} {label:24s} " + " | ".join(cells), flush=True)  # noqa: T201
 
 
+def cost(images: Path, photos: tuple[str, ...], calls: int) -> None:
+    """Paired time of one 768 px drag preview at open_mouth 1 (the controls applied, rendered and
+    placed), main's controls and the jaw drop's taking turns (`benchmarks.timing.paired_toggle_ms`)."""
+    registry = EngineRegistry(fast=False)
+    for name in photos:
+        print_paired(name, _photo_cost(prepare_photo(images / name, registry=registry), registry, calls))
+
+
+def _photo_cost(state, registry: EngineRegistry, calls: int) -> list[tuple[float, float, float]]:  # noqa: ANN001
+    sets = control_sets(registry.backend(state.backend).model)
+    engine = registry.geometric(state.backend)
+    renderer, prepared = engine.renderer, state.engine_state(engine)
+    canvas = photo_canvas(state, 768)
+    request = EditRequest(values={"open_mouth": 1.0}, engine="preview")
+
+    def toggle(on: bool) -> None:
+        state._controls = sets["jaw" if on else "main"]
+
+    def call() -> None:
+        place_frame(
+            canvas, renderer.render_frame(prepared, target_coefficients(state, request, registry=registry))
+        )
+
+    return paired_toggle_ms(toggle, call, calls)
+
+
 def _box(
     points: np.ndarray, pad: tuple[float, float, float, float], shape: tuple[int, ...]
 ) -> tuple[slice, slice]:
@@ -216,6 +244,7 @@ def main() -> None:
     parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "jaw_drop_sheet.jpg")
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
     parser.add_argument("--measure", action="store_true", help="print the measures instead")
+    parser.add_argument("--cost", type=int, default=0, help="time this many paired previews instead")
     parser.add_argument("--only-main", action="store_true", help="measure main's direction only (validation)")
     parser.add_argument("--clean", action="store_true", help="also measure edits that do not open the mouth")
     parser.add_argument("--photos", nargs="*", default=list(FAULT + OTHERS))
@@ -229,6 +258,9 @@ def main() -> None:
         for label in list(EDITS):
             if label not in args.edits:
                 del EDITS[label]
+    if args.cost:
+        cost(args.images, tuple(args.photos), args.cost)
+        return
     if args.measure:
         variants = ("main",) if args.only_main else ("main", "jaw")
         measure(args.images, tuple(args.photos), variants, args.clean)

@@ -237,8 +237,9 @@ def _jaw_drop(target: _Target, settings: DerivationSettings) -> _Target:
     drop, the skin between the lip's outer edge and the chin graded (`_graded_skin`), the outer
     edge (56-58) down `jaw_lip_edge` of the inner lip's drop with weight `jaw_edge_weight` (the
     lower lip stretches a little, as an opening lip does, instead of its edge overrunning the
-    skin under it), the inner lower lip weighted `jaw_lip_weight` (the opening as asked). Solved
-    with a rigid part (`reconstruction.jaw_drop`)."""
+    skin under it), the inner lower lip weighted `jaw_lip_weight` (the opening as asked), the nose
+    and the eyes pinned (`jaw_pin`: without, the nose came down 0.05 eye widths). Solved with a
+    rigid part (`reconstruction.jaw_drop`)."""
     lip = target.moves[66][1]
     moves = {
         **target.moves,
@@ -251,7 +252,8 @@ def _jaw_drop(target: _Target, settings: DerivationSettings) -> _Target:
         **{i: settings.jaw_edge_weight for i in (56, 57, 58)},
     }
     free = tuple(i for i in target.free if i not in moves)
-    return replace(target, moves=moves, weights=weights, free=free, grade=(57, 8))
+    pins = _Pins(nose=settings.jaw_pin, eyes=settings.jaw_pin)
+    return replace(target, moves=moves, weights=weights, free=free, grade=(57, 8), pins=pins)
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,7 @@ class DerivationSettings:
     dropping as the blend of the two (`jaw_grade_points` mesh vertices on that line, vertically,
     against the targets' mean squared error); jaw_lip_edge: the lower lip's outer edge's drop as a
     fraction of its own (main's) target; jaw_lip_weight, jaw_edge_weight: weights of the inner and
-    the outer lower lip.
+    the outer lower lip; jaw_pin: the pins (`_Pins`) on the nose and the eyes in that solve.
     """
 
     ridge: float = 1e-5
@@ -301,6 +303,7 @@ class DerivationSettings:
     jaw_lip_edge: float = 0.82
     jaw_lip_weight: float = 5.0
     jaw_edge_weight: float = 6.0
+    jaw_pin: float = 16.0
 
 
 @dataclass(frozen=True)
