@@ -66,7 +66,8 @@ def test_the_skin_under_the_lower_lip_does_not_fold(geo, sets) -> None:  # noqa:
         r = cs.rigid.get("open_mouth", np.zeros(5))
         moved = mean + (geo.basis @ d + rigid_columns(geo, cs.pivot) @ r) / geo.unit
         after = -np.diff(moved[list(UNDER_LIP), 1])
-        assert (after.min(initial=np.inf) < 0.4 * before[np.argmin(after)]) == folds, np.round(after / before, 2)
+        squeeze = after / before
+        assert (squeeze.min() < 0.4) == folds, np.round(squeeze, 2)
 
 
 def test_posed_moves_the_head_as_the_rigid_columns_say(geo, sets) -> None:  # noqa: ANN001
@@ -103,7 +104,7 @@ def test_apply_poses_the_head_only_with_the_jaw_drop(sets) -> None:  # noqa: ANN
 def test_an_opened_mouth_does_not_fold_its_lower_lip_over_the_chin(shared_data: Path) -> None:
     """open_mouth 1 on closed lips (EAMM 7, 256 px): down the mouth's middle columns, from the inner
     lower lip to the chin, no output row of the renderer's flow skips more than 2.5 photo rows
-    (main's direction: ~21 rows in one, a beaded seam round the lower lip)."""
+    (main's direction: 18.5 rows in one, a beaded seam round the lower lip)."""
     from pipeline import EditRequest, EngineRegistry, prepare_photo
     from pipeline.face_paint import curve_y
     from pipeline.photo import target_coefficients
