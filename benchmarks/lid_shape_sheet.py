@@ -127,14 +127,18 @@ def side_ratio(skin: np.ndarray | None, hidden: np.ndarray | None, eye: int) -> 
     return max(float(np.median(height[:edge])), float(np.median(height[-edge:]))) / middle
 
 
-def render(state: SourceState, registry: EngineRegistry, text: str, on: bool) -> tuple[np.ndarray, RenderedFrame]:
+def render(
+    state: SourceState, registry: EngineRegistry, text: str, on: bool
+) -> tuple[np.ndarray, RenderedFrame]:
     """The full-resolution photo edited by `text` with `PreviewSettings.lid_shape` = `on`, and its frame."""
     engine = registry.geometric(state.backend)
     renderer = engine.renderer
     settings = renderer.settings
     renderer.settings = dataclasses.replace(settings, lid_shape=on)
     try:
-        target = target_coefficients(state, EditRequest(values=values(text), engine="preview"), registry=registry)
+        target = target_coefficients(
+            state, EditRequest(values=values(text), engine="preview"), registry=registry
+        )
         frame = renderer.render_frame(state.engine_state(engine), target)
         canvas = Canvas(state.image, state.crop_transform, paint_blur=state.paint_blur)
         return place_frame(canvas, frame), frame
@@ -171,8 +175,12 @@ def photo_rows(
             head = (slice(head[0].start, min(h, head[0].stop + int(1.6 * width))), head[1])
             gap = np.full((head[0].stop - head[0].start, 6, 3), 255, np.uint8)
             whole = np.concatenate([state.image[head], gap, main[head], gap, new[head]], axis=1)
-            cv2.imwrite(str(png / f"{path.stem[:24]}_{text}_head.png"), cv2.cvtColor(whole, cv2.COLOR_RGB2BGR))
-            cv2.imwrite(str(png / f"{path.stem[:24]}_{text}_eyes.png"), cv2.cvtColor(triple, cv2.COLOR_RGB2BGR))
+            cv2.imwrite(
+                str(png / f"{path.stem[:24]}_{text}_head.png"), cv2.cvtColor(whole, cv2.COLOR_RGB2BGR)
+            )
+            cv2.imwrite(
+                str(png / f"{path.stem[:24]}_{text}_eyes.png"), cv2.cvtColor(triple, cv2.COLOR_RGB2BGR)
+            )
         if figures is None:
             continue
         grow = 0.0
@@ -203,7 +211,9 @@ def main() -> None:
         args.png.mkdir(parents=True, exist_ok=True)
     registry = EngineRegistry(fast=False)
     figures: list[str] | None = [] if args.measure else None
-    rows = [row for name in args.photos for row in photo_rows(args.images / name, registry, figures, args.png)]
+    rows = [
+        row for name in args.photos for row in photo_rows(args.images / name, registry, figures, args.png)
+    ]
     write_sheet(rows, args.out, args.quality)
     if figures is not None:
         print("| photo | edit | eye | rough: main -> new | side: main -> new | grow |")  # noqa: T201

@@ -513,7 +513,8 @@ class GeometricRenderer:
         hidden = np.maximum.reduce([opening for opening, _ in shut]) if shut else None
         skin = None
         if hidden is not None and self.settings.smooth_lids and state.lid_colours is not None:
-            skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours)
+            shaped = state.source if self.settings.lid_shape else None
+            skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours, shaped)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
