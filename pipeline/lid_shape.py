@@ -7,11 +7,12 @@ straight up from the lash line; its colour is the photo's lid skin averaged over
 with no shading; and the photo's texture is laid only on photos much larger than the crop
 (`reconstruction.skin.lay_skin_texture`). On photos about as large as the crop the lid is then a flat
 disc or box pasted over the eye. `shape_lids` changes the paint's coverage and colour before they
-are laid: coverage within an arc from corner to corner over the eye (a lid's outline: the lid
-line's own curve, raised in the middle as far as main painted, at most `_HEIGHT` eye widths,
-feathered), never beyond main's; colour darkened toward that outline as skin over a ball; and the
-photo's own fine detail of the skin band above the eye at the crop's resolution, copied 1:1 down
-the lid (`reconstruction.skin.band_copies`), not one averaged colour.
+are laid: coverage within an arch from the eye's corners (the ends of its lash line) as high in the
+middle as main painted, feathered, never beyond main's; under it the lid (an arc from corner to
+corner up to its crease) in the photo's lid tone, lighter in the middle and darker toward the
+crease and corners as skin over a ball, and above the lid main's colour; all with the photo's own
+fine detail of the skin band above the eye at the crop's resolution, copied 1:1 down the lid
+(`reconstruction.skin.band_copies`), not one averaged colour. Off by default: it lost its rule.
 """
 
 from __future__ import annotations
