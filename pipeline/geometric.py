@@ -59,6 +59,7 @@ from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
+from pipeline.lip_fold import unfold_under_lower_lip
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.near_cut import hold_near_rim
@@ -427,6 +428,8 @@ class GeometricRenderer:
         face_flow = flow.copy()
         self._rasterise_features(flow, state, target_points, folds)
         refine_mouth_area(flow, face_flow, mouth)
+        if self.settings.lip_seam:  # the skin a dropped lower lip folds over (docs/LIP_SEAM.md)
+            unfold_under_lower_lip(flow, mouth)
         for k, ((upper, lower), iris) in enumerate(
             zip(self.projector.layout.eyes, state.irises, strict=True)
         ):
