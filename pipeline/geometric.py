@@ -429,7 +429,7 @@ class GeometricRenderer:
         self._rasterise_features(flow, state, target_points, folds)
         refine_mouth_area(flow, face_flow, mouth)
         if self.settings.lip_seam:  # the skin a dropped lower lip folds over (docs/LIP_SEAM.md)
-            unfold_under_lower_lip(flow, mouth)
+            unfold_under_lower_lip(flow, mouth, target_points)
         for k, ((upper, lower), iris) in enumerate(
             zip(self.projector.layout.eyes, state.irises, strict=True)
         ):

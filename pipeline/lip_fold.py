@@ -21,11 +21,17 @@ import numpy as np
 from pipeline.face_paint import curve_y
 from pipeline.mouth import MouthMotion, corners_x, opening_columns
 
-__all__ = ["REACH", "SHEAR", "SPREAD", "unfold_under_lower_lip"]
+__all__ = ["EDGE", "OUTER_LOWER", "REACH", "SHEAR", "SPREAD", "unfold_under_lower_lip"]
 
-#: Scale of the spread past a skip (`_kernel`), in mouth widths.
-SPREAD = 0.3
-SHAPE, TAIL = 1, 6.0
+#: How far past a skip it is spread, evenly (`_kernel`), in mouth widths: a skip of s rows squeezes
+#: the skin under the lip and the chin by s / (SPREAD x width) each (round 1's t exp(-t / 0.3 w)
+#: piled 1.2 s / width onto the chin and squeezed the neck up to 2.1x: docs/LIP_SEAM.md round 2).
+SPREAD = 2.4
+#: Mesh vertices of the lower lip's outer contour (image left to right) and how many crop pixels
+#: above it the spread begins: the lip's body keeps its reads (round 1 began 1 px under the inner
+#: lip, and along the rows it spread a turned lip's own foreshortening, drawing it out 2x).
+OUTER_LOWER = np.array([61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291], dtype=np.int64)
+EDGE = 3.0
 #: The skips spread: those up to [0] mouth widths beside the mouth's corners (the lower lip's outer
 #: corners lie beyond its inner ones) and down to [1] mouth widths under the target's inner lower
 #: lip (the lip and its contour, not the jaw's edge), fading out over the last [2].
@@ -35,8 +41,9 @@ REACH = (0.4, 0.8, 0.15)
 SHEAR = 0.5
 
 
-def unfold_under_lower_lip(flow: np.ndarray, mouth: MouthMotion) -> None:
-    """Spread the skips under the target's inner lower lip (the (H, W, 2) backward flow, in place):
+def unfold_under_lower_lip(flow: np.ndarray, mouth: MouthMotion, target_points: np.ndarray) -> None:
+    """Spread the skips under the target's lower lip (the (H, W, 2) backward flow, in place; from
+    `EDGE` px above the lip's outer contour, `OUTER_LOWER` of `target_points`, (N, 2+) crop px):
     down each column (the lip's lower contour), then along each row outwards from the mouth's middle
     (its sides). What a step reads beyond its own pixel, as far as it is longer than a pixel, is
     moved onto the pixels past it (`_kernel`, `SPREAD` mouth widths), each line's total kept, so the
@@ -45,12 +52,12 @@ def unfold_under_lower_lip(flow: np.ndarray, mouth: MouthMotion) -> None:
     upper, lower = mouth.target_lips
     left, right = corners_x(upper)
     width = right - left
-    sigma = SPREAD * width
-    if sigma < 0.5 or not opening_columns(np.linspace(left, right, 9), mouth).extra.any():
+    reach = SPREAD * width
+    if reach < 2.0 or not opening_columns(np.linspace(left, right, 9), mouth).extra.any():
         return  # a mouth that opens no wider than the photo's drops no lip over its chin
     h, w = flow.shape[:2]
     # The band whose skips are spread, and round it the room they are spread into (none lost).
-    room = TAIL * sigma + 2.0
+    room = reach + 2.0
     x0, x1 = (
         max(int(np.floor(left - REACH[0] * width - room)), 0),
         min(int(np.ceil(right + REACH[0] * width + room)) + 1, w),
@@ -65,15 +72,18 @@ def unfold_under_lower_lip(flow: np.ndarray, mouth: MouthMotion) -> None:
         y0:y1, x0:x1
     ]  # a pixel's read is its place plus its flow: steps differ by the scan's one pixel
     depth = (np.arange(y0, y1, dtype=np.float64)[:, None] - lip[None, :]).astype(np.float32)
+    outer = target_points[OUTER_LOWER, :2]
+    edge = curve_y(outer, np.clip(xs, outer[0, 0], outer[-1, 0])) - lip - EDGE  # depth of the band's top
     fade = REACH[2] * width
     beside = np.clip(((0.5 + REACH[0]) * width - np.abs(xs - 0.5 * (left + right))) / fade, 0.0, 1.0)
     cols = np.flatnonzero(beside > 0.0)
     if len(cols) < 2:
         return
     c0, c1 = int(cols[0]), int(cols[-1]) + 1  # the band's columns (the rest is room for the rows)
-    under = (depth[:, c0:c1] >= 1.0) * beside[None, c0:c1].astype(np.float32)
+    top = np.maximum(edge[None, c0:c1], 1.0)
+    under = (depth[:, c0:c1] >= top) * beside[None, c0:c1].astype(np.float32)
     band = under * np.clip((REACH[1] * width - depth[:, c0:c1]) / fade, 0.0, 1.0)
-    kernel, behind = _kernel(sigma)
+    kernel, behind = _kernel(reach)
     change = _spread_skips(region[:, c0:c1], band, (0.0, 1.0), kernel, behind)  # down the columns
     # Along the rows: the lip's steep sides, and wherever the columns' spread moved the skin (beside
     # the lip's side it stops, and the skin under the lip would shear against the skin beside it).
@@ -100,12 +110,13 @@ def unfold_under_lower_lip(flow: np.ndarray, mouth: MouthMotion) -> None:
             half[...] = lines.transpose(1, 0, 2)
 
 
-def _kernel(sigma: float) -> tuple[np.ndarray, int]:
-    """The spread's (n,) weights at 0 .. 6 sigmas past a skip, t exp(-t / sigma): nothing lands on
-    the skip itself or before it (the lip keeps its reads), most a sigma or two past it (the skin
-    under the lip takes the squeeze, the chin a little of it); and how many lie before the skip (0)."""
-    t = np.arange(int(np.ceil(TAIL * sigma)) + 1, dtype=np.float64)
-    kernel = t**SHAPE * np.exp(-t / sigma)
+def _kernel(reach: float) -> tuple[np.ndarray, int]:
+    """The spread's (n,) weights at 0 .. `reach` px past a skip, even: nothing lands on the skip
+    itself or before it (the lip keeps its reads); the skin under the lip, the chin and the top of
+    the neck take one even squeeze, the least any spread of the skip over them can make; and how
+    many lie before the skip (0)."""
+    kernel = np.ones(int(np.ceil(reach)) + 1, dtype=np.float64)
+    kernel[0] = 0.0
     return (kernel / kernel.sum()).astype(np.float32), 0
 
 
@@ -116,7 +127,9 @@ def _spread_skips(
     written through), which runs along `direction` (x, y) in the crop: steps between two pixels of
     `inside` (n, m, weights in [0, 1]) that read further that way and squeeze the photo lend what they
     read beyond their own pixel to the steps around (`kernel`, `behind` of its weights before the
-    skip); the first read stays. Returns how the reads after the first moved (None: not at all)."""
+    skip); the first read stays, and so does the last: a kernel cut by the line's end is scaled up to
+    keep its sum (a skip that keeps less than a quarter of it is not spread). Returns how the reads
+    after the first moved (None: not at all)."""
     steps = np.diff(flow, axis=0)  # (n - 1, m, 2): the reads' steps less the scan's own pixel
     dx, dy = steps[..., 0], steps[..., 1]
     sx, sy = dx + np.float32(direction[0]), dy + np.float32(direction[1])
@@ -125,12 +138,17 @@ def _spread_skips(
     longer = np.sqrt(np.square(sx) + np.square(sy)) - 1.0
     share = np.clip(longer / np.maximum(np.sqrt(np.square(dx) + np.square(dy)), 1e-6), 0.0, 1.0)
     share *= np.minimum(inside[1:], inside[:-1]) * (sx * direction[0] + sy * direction[1] > 0.0)
+    # The kernel's part that lands on a step before the line's end, per step (behind = 0).
+    left = np.minimum(len(steps) - 1 - np.arange(len(steps)), len(kernel) - 1)
+    fits = np.concatenate([[0.0], np.cumsum(kernel)])[left + 1].astype(np.float32)
+    share *= (fits >= 0.25)[:, None]
     if not share.any():
         return None
     excess = steps * share[:, :, None]
     ahead = len(kernel) - 1 - behind
     # filter2D correlates: a step at r lands on r + k with weight kernel[k + behind] (anchor flipped).
-    spread = cv2.filter2D(excess, -1, kernel[::-1, None], anchor=(0, ahead), borderType=cv2.BORDER_CONSTANT)
+    lent = excess / np.maximum(fits, 0.25)[:, None, None]
+    spread = cv2.filter2D(lent, -1, kernel[::-1, None], anchor=(0, ahead), borderType=cv2.BORDER_CONSTANT)
     change = np.cumsum(spread - excess, axis=0)  # (n - 1, m, 2) of the reads after the first
     flow[1:] += change
     return change

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.lip_fold import unfold_under_lower_lip
+from pipeline.lip_fold import EDGE, OUTER_LOWER, unfold_under_lower_lip
 from pipeline.mouth import MouthInterior, MouthMotion
 
 H = W = 256
@@ -24,6 +24,16 @@ def _lips(top: float, bottom: float) -> tuple[np.ndarray, np.ndarray]:
 def _motion(opened: float) -> MouthMotion:
     interior = MouthInterior(np.linspace(0.06, 0.94, 24), np.full(24, 0.5), None, None, False)
     return MouthMotion(interior, _lips(60.0, 60.0), _lips(60.0, 60.0 + opened))
+
+
+def _points(drop: float) -> np.ndarray:
+    """Target mesh points whose lower lip's outer contour lies 12 px under the inner lower lip."""
+    points = np.zeros((478, 3), np.float32)
+    _, lower = _lips(60.0, 60.0 + drop)
+    xs = np.linspace(104.0, 152.0, len(OUTER_LOWER))
+    points[OUTER_LOWER, 0] = xs
+    points[OUTER_LOWER, 1] = np.interp(xs, lower[:, 0], lower[:, 1]) + 12.0
+    return points
 
 
 def _dropped_lip(drop: float) -> np.ndarray:
@@ -49,7 +59,7 @@ def test_a_dropped_lip_is_spread_over_the_skin_under_it() -> None:
     flow = _dropped_lip(12.0)
     assert _steps(flow).max() > 12.0
     out = flow.copy()
-    unfold_under_lower_lip(out, _motion(12.0))
+    unfold_under_lower_lip(out, _motion(12.0), _points(12.0))
     assert _steps(out)[:, 110:146].max() < 1.5
     assert np.abs(_steps(out)).min() > 0.0  # in order: nothing read twice
     ys = np.arange(H)[:, None]
@@ -67,15 +77,30 @@ def test_the_skin_beside_the_lip_does_not_shear() -> None:
     """Under the spread, neighbouring columns read neighbouring places (no step across a row larger
     than a few pixels where the dropped lip's sides end)."""
     out = _dropped_lip(12.0)
-    unfold_under_lower_lip(out, _motion(12.0))
+    unfold_under_lower_lip(out, _motion(12.0), _points(12.0))
     across = np.abs(np.diff(out[80:, :, 1], axis=1))
     assert across.max() < 3.0
+
+
+def test_the_lip_itself_keeps_its_reads() -> None:
+    """A turned lip's own squeeze along the rows (its body, above the outer contour) is not spread:
+    only the skin from just above the contour down is (round 1 drew a turned lip's body out 2x)."""
+    flow = _dropped_lip(12.0)
+    xs = np.arange(W, dtype=np.float32)
+    flow[60:90, :, 0] += np.clip(xs - 128.0, 0.0, None) * 0.5  # the lip's right half squeezed 1.5x
+    out = flow.copy()
+    points = _points(12.0)
+    unfold_under_lower_lip(out, _motion(12.0), points)
+    contour = np.interp(xs, points[OUTER_LOWER, 0], points[OUTER_LOWER, 1])
+    body = np.arange(H)[:, None] < contour[None, :] - EDGE - 1.0
+    assert np.allclose(out[body], flow[body], atol=1e-3)
+    assert not np.allclose(out[~body], flow[~body], atol=1e-3)  # under it, the skin is spread
 
 
 def test_a_mouth_no_wider_than_the_photo_is_left_alone() -> None:
     flow = _dropped_lip(12.0)
     out = flow.copy()
-    unfold_under_lower_lip(out, _motion(0.0))
+    unfold_under_lower_lip(out, _motion(0.0), _points(0.0))
     assert np.array_equal(out, flow)
 
 
