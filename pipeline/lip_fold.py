@@ -8,9 +8,11 @@ lip then ends in a hard edge over the chin, and the light blur of the mesh's flo
 pixels of the skipped strip along it: a beaded seam that makes lip and chin look pasted
 (docs/LIP_SEAM.md).
 
-`unfold_under_lower_lip` spreads each such skip down the column over a few rows under the lip's
+`unfold_under_lower_lip` spreads each such skip evenly down the column from the lip's outer
 contour: the photo's strip is shown squeezed (a crease under a lip pushed down), each column's
 reads keep their ends, and the flow stays continuous, so the photo's resolution draws skin.
+Behind `PreviewSettings.lip_seam`, off: it lost docs/LIP_SEAM.md's rule twice (round 2: seams
+along the jaw, the neck squeezed 1.505x on a 256 px photo, x1.06 per preview).
 """
 
 from __future__ import annotations
