@@ -143,34 +143,50 @@ def _fit(tile: np.ndarray, height: int) -> np.ndarray:
     return canvas
 
 
+def _label(tile: np.ndarray, text: str) -> np.ndarray:
+    tile = tile.copy()
+    cv2.putText(tile, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1, cv2.LINE_AA)
+    return tile
+
+
+def _row(tiles: list[np.ndarray], width: int) -> np.ndarray:
+    row = np.concatenate(
+        [cv2.copyMakeBorder(t, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=(255, 255, 255)) for t in tiles], 1
+    )
+    return cv2.copyMakeBorder(row, 0, 0, 0, width - row.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
+
+
 def sheet(registry: EngineRegistry, photos: tuple[str, ...], out: Path) -> None:
-    """Per photo: the whole head at yaw -30 and +30 (off, on; at most 100 %), then the nose at
-    400 % at each yaw (photo, off, on)."""
+    """Per photo three rows: the whole head at yaw -30 and +30, off and on (at most 100 %, 256 px
+    high); the nose at 400 % at yaw -30 and +30 (photo, off, on); the same at yaw -15 and +15."""
     rows = []
     for name in photos:
         state = prepare_photo(IMAGES / name, registry=registry)
         marks = state.crop_transform.inverse_points(state.analysis.crop_landmarks[:, :2])
-        heads, noses = [], []
+        heads, noses = [], {}
         for yaw in YAWS:
             (off, region), (on, _) = (render(state, registry, yaw, flag) for flag in (False, True))
             cx, cy, half = _nose_box(state, region, marks[1])
-            noses.append(np.concatenate([_crop(im, cx, cy, half, 4) for im in (state.image, off, on)], axis=1))
+            px, py = (int(v) for v in marks[1])  # the photo at its own nose tip
+            tiles = [_crop(state.image, px, py, half, 4)] + [_crop(im, cx, cy, half, 4) for im in (off, on)]
+            noses[yaw] = [
+                _label(t, f"{lab} {yaw:+.0f}")
+                for t, lab in zip(tiles, ("photo", "main", "flag"), strict=True)
+            ]
             if abs(yaw) == 30:
                 x0, x1 = int(marks[:, 0].min()), int(marks[:, 0].max())
                 y0, y1 = int(marks[:, 1].min()), int(marks[:, 1].max())
                 m = (x1 - x0) // 3
                 box = (slice(max(y0 - m, 0), y1 + m), slice(max(x0 - m, 0), x1 + m))
-                heads += [_fit(off[box], 256), _fit(on[box], 256)]
-        head_row = np.concatenate([*heads, *(_fit(n, 256) for n in noses[:1])], axis=1)
-        nose_row = np.concatenate([_fit(n, 256) for n in noses], axis=1)
-        width = max(head_row.shape[1], nose_row.shape[1])
-        for part in (head_row, nose_row):
-            rows.append(cv2.copyMakeBorder(part, 2, 2, 0, width - part.shape[1], cv2.BORDER_CONSTANT, value=255))
-    width = max(r.shape[1] for r in rows)
-    rows = [cv2.copyMakeBorder(r, 0, 0, 0, width - r.shape[1], cv2.BORDER_CONSTANT, value=255) for r in rows]
-    grid = np.concatenate(rows, axis=0)
-    if grid.shape[1] > 2400:
-        grid = cv2.resize(grid, None, fx=2400 / grid.shape[1], fy=2400 / grid.shape[1], interpolation=cv2.INTER_AREA)
+                heads += [
+                    _label(_fit(off[box], 256), f"main {yaw:+.0f}"),
+                    _label(_fit(on[box], 256), f"flag {yaw:+.0f}"),
+                ]
+        rows.append([_label(h, name[:40]) if k == 0 else h for k, h in enumerate(heads)])
+        rows.append(noses[-30.0] + noses[30.0])
+        rows.append(noses[-15.0] + noses[15.0])
+    width = max(sum(t.shape[1] + 4 for t in r) for r in rows)
+    grid = np.concatenate([_row([_fit(t, 256) for t in r], width) for r in rows], axis=0)
     cv2.imwrite(str(out), grid[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(f"wrote {out} {grid.shape[1]}x{grid.shape[0]}")
 

@@ -67,6 +67,7 @@ from pipeline.renderer import RenderedFrame
 from pipeline.wide_eyes import wide_open
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
+from reconstruction.fold_steps import one_step_folds
 from reconstruction.folds import fold_boxes, fold_cells
 from reconstruction.rim_skin import MagnifiedBand, magnified_band
 from reconstruction.segmentation import PersonSegmenter
@@ -365,6 +366,8 @@ class GeometricRenderer:
         for lo, hi in folds:
             if not (lo[0] >= mx0 and lo[1] >= my0 and hi[0] <= mx1 and hi[1] <= my1):
                 self._rasterise_box(flow, state, target_points, lo, hi, blur=False)
+                if self.settings.nose_notch:  # a diagonal edge's split jump (docs/NOSE_NOTCH.md)
+                    one_step_folds(flow, lo, hi)
 
     def _rasterise_box(
         self,

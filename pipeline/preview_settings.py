@@ -51,9 +51,9 @@ class PreviewSettings:
     closes where it is, its lower lid rising to its upper one (`eyes.refine_eye_flow`, docs/SQUINT_SHUT.md);
     near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md);
     wide_eyes: close_eyes 1 shuts an eye the photo shows wide open (`pipeline.wide_eyes`, docs/WIDE_EYES.md);
-    nose_notch: where a turned nose's edge jumps across two or three crop pixels (a diagonal edge),
-    the pixels between read the side they lie nearer to, not the hidden strip (`reconstruction.fold_steps`,
-    docs/NOSE_NOTCH.md).
+    nose_notch: where a turned nose's edge jumps across two to four crop pixels (a diagonal edge),
+    the pixels between read the side they lie nearer to, not the hidden strip (`reconstruction.fold_steps`;
+    off: it lost docs/NOSE_NOTCH.md's rule: too little of the notch, blocks on large photos, cost).
     """
 
     raster_scale: float = 0.5
