@@ -59,11 +59,12 @@ def rasterise_triangles(
     bx, by = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
     cx, cy = c[:, 0] - a[:, 0], c[:, 1] - a[:, 1]
     area = bx * cy - by * cx
-    xy = np.stack([a[:, :2], b[:, :2], c[:, :2]], axis=1)  # (F, 3, 2)
-    x0 = np.clip(np.ceil(xy[:, :, 0].min(1)), 0, w).astype(np.int64)
-    x1 = np.clip(np.floor(xy[:, :, 0].max(1)), -1, w - 1).astype(np.int64)
-    y0 = np.clip(np.ceil(xy[:, :, 1].min(1)), 0, h).astype(np.int64)
-    y1 = np.clip(np.floor(xy[:, :, 1].max(1)), -1, h - 1).astype(np.int64)
+    # Bounding boxes: the corners' least and largest x and y, pairwise (no stacked copy to reduce).
+    low, high = np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
+    x0 = np.clip(np.ceil(low[:, 0]), 0, w).astype(np.int64)
+    x1 = np.clip(np.floor(high[:, 0]), -1, w - 1).astype(np.int64)
+    y0 = np.clip(np.ceil(low[:, 1]), 0, h).astype(np.int64)
+    y1 = np.clip(np.floor(high[:, 1]), -1, h - 1).astype(np.int64)
     bw, bh = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
     count = np.where(np.abs(area) > 1e-9, bw * bh, 0)
     total = int(count.sum())

@@ -403,7 +403,14 @@ def mouth_source(
         sx, sy, inside = mouth_source(*target.to_level(px, py), level)
         return (*source.from_level(sx, sy), inside)
     cols = opening_columns(px.reshape(-1), mouth)
-    y = py.reshape(-1)
+    sy, inside = _rows_source(cols, py.reshape(-1))
+    shape = px.shape
+    return cols.x_src.reshape(shape), sy.reshape(shape), inside.reshape(shape)
+
+
+def _rows_source(cols: OpeningColumns, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`mouth_source`'s source y and `inside` at rows `y` of the columns `cols` (element by element,
+    broadcast: a list of pixels, or a grid's (h, 1) rows against its (w,) columns)."""
     d_top = y - cols.top_t
     d_bot = cols.top_t + cols.gap_t - y
     middle = cols.upper_h + 0.5 * (cols.gap_t - cols.upper_h - cols.lower_h)
@@ -413,9 +420,7 @@ def mouth_source(
     sy = np.clip(
         np.where(d_top <= middle, from_top, from_bottom), cols.top_s - 1.0, cols.top_s + cols.gap_s + 1.0
     )
-    inside = np.clip(np.minimum(d_top, d_bot) + 0.5, 0.0, 1.0) * cols.within
-    shape = px.shape
-    return cols.x_src.reshape(shape), sy.reshape(shape), inside.reshape(shape)
+    return sy, np.clip(np.minimum(d_top, d_bot) + 0.5, 0.0, 1.0) * cols.within
 
 
 def refine_mouth_area(flow: np.ndarray, face_flow: np.ndarray, mouth: MouthMotion) -> None:
@@ -433,28 +438,38 @@ def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion) -> None:
     if box is None:
         return
     x0, y0, x1, y1 = box
-    px, py = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
-    sx, sy, inside = mouth_source(px, py, mouth)
+    xs, ys = np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64)
+    px, py = np.meshgrid(xs, ys)
+    cols = None
+    if mouth.levelled is None:  # every row of the box crosses the same columns: made once per column
+        cols = opening_columns(xs, mouth)
+        sy, inside = _rows_source(cols, ys[:, None])
+        sx = np.broadcast_to(cols.x_src, px.shape)
+    else:
+        sx, sy, inside = mouth_source(px, py, mouth)
     if inside.max() <= 0.0:
         return
     region = flow[y0:y1, x0:x1]
     w = inside[:, :, None]
     moved = np.stack([sx - px, sy - py], axis=-1)
     region[...] = (w * moved + (1.0 - w) * region).astype(np.float32)
-    _continue_below_lip(region, px, py, mouth)
+    _continue_below_lip(region, px, py, mouth, cols)
 
 
-def _continue_below_lip(region: np.ndarray, px: np.ndarray, py: np.ndarray, mouth: MouthMotion) -> None:
+def _continue_below_lip(
+    region: np.ndarray, px: np.ndarray, py: np.ndarray, mouth: MouthMotion, cols: OpeningColumns | None = None
+) -> None:
     """Just under the target's inner lower lip, continue the opening's own mapping into the lip
     (the (h, w, 2) backward flow `region` at pixels (px, py), in place), fading out over
-    `LIP_SEAM` mouth widths, where the target opens wider than the photo.
+    `LIP_SEAM` mouth widths, where the target opens wider than the photo. `cols`: the opening's
+    columns at px's columns when already made (a level mouth).
 
     A dropped jaw folds the mesh's lip triangles at the inner lip: the rows just under it read the
     photo a few pixels too far down, and what lies on the photo's lip line (the lower teeth's
     strip, the lip's wet edge) is skipped. Reads are moved up to the continuation, never down."""
     if mouth.levelled is None:
         source = target = None
-        cols = opening_columns(px[0], mouth)
+        cols = opening_columns(px[0], mouth) if cols is None else cols
         u, v = px, py
 
         def at(a: np.ndarray) -> np.ndarray:

@@ -51,10 +51,11 @@ def fold_cells(reads: np.ndarray, spacing: float = 1.0, gap: float = FOLD_GAP) -
     units) and more than `SPIKE` times as far as on the edges before and after it in the same
     direction (a steady squeeze, the far cheek of a turn, is no fold: it stays interpolated)."""
     r = np.asarray(reads, dtype=np.float32)
-    x, y = r[..., 0], r[..., 1]
-    # Squared step lengths (compared squared: no square roots).
-    across = np.square(np.diff(x, axis=1)) + np.square(np.diff(y, axis=1))  # (h, w - 1) along rows
-    down = np.square(np.diff(x, axis=0)) + np.square(np.diff(y, axis=0))  # (h - 1, w) down columns
+    # Squared step lengths (compared squared: no square roots), both channels' steps in one pass
+    # over the interleaved grid (the same subtractions and squares as channel by channel).
+    across, down = (np.square(np.diff(r, axis=axis)) for axis in (1, 0))
+    across = across[..., 0] + across[..., 1]  # (h, w - 1) along rows
+    down = down[..., 0] + down[..., 1]  # (h - 1, w) down columns
     limit = (gap * spacing) ** 2
     jumps_across = _spikes(across, limit)
     jumps_down = _spikes(down.T, limit).T
