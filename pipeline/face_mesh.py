@@ -61,10 +61,10 @@ def rasterise_triangles(
     area = bx * cy - by * cx
     # Bounding boxes: the corners' least and largest x and y, pairwise (no stacked copy to reduce).
     low, high = np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
-    x0 = np.clip(np.ceil(low[:, 0]), 0, w).astype(np.int64)
-    x1 = np.clip(np.floor(high[:, 0]), -1, w - 1).astype(np.int64)
-    y0 = np.clip(np.ceil(low[:, 1]), 0, h).astype(np.int64)
-    y1 = np.clip(np.floor(high[:, 1]), -1, h - 1).astype(np.int64)
+    (x0, y0), (x1, y1) = (
+        np.ceil(low[:, :2]).clip(0, (w, h)).astype(np.int64).T,
+        np.floor(high[:, :2]).clip(-1, (w - 1, h - 1)).astype(np.int64).T,
+    )
     bw, bh = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
     count = np.where(np.abs(area) > 1e-9, bw * bh, 0)
     total = int(count.sum())

@@ -128,16 +128,16 @@ def paint_lash_line(
     fit = np.polyfit(xs[seen], (weight * ys).sum(axis=0)[seen] / mass[seen], 2, w=np.sqrt(mass[seen]))
     centre, slope = np.polyval(fit, xs) + LASH_LOW, np.polyval(np.polyder(fit), xs)
     left, right = xs[seen][[0, -1]]
-    ends = np.clip(np.minimum(xs - left, right - xs) / (0.25 * max(right - left, 1.0)), 0.0, 1.0)
+    ends = (np.minimum(xs - left, right - xs) / (0.25 * max(right - left, 1.0))).clip(0.0, 1.0)
     half = LASH_HALF * np.sqrt(ends)
     distance = half[None, :] - np.abs(ys - centre[None, :]) / np.sqrt(1.0 + slope**2)[None, :]
-    alpha = np.clip(distance + 0.5, 0.0, 1.0)
-    cover = np.clip(distance / EDGE_RAMP + 0.5, 0.0, 1.0).astype(np.float32)
+    alpha = (distance + 0.5).clip(0.0, 1.0)
+    cover = (distance / EDGE_RAMP + 0.5).clip(0.0, 1.0).astype(np.float32)
     colour = lash_colour(source, hidden) if colour is None else np.asarray(colour, np.float32)
     region = out[y0:y1, x0:x1].astype(np.float32)
     region += (colour - region) * alpha[:, :, None]
-    out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
-    paint[y0:y1, x0:x1][cover > 0.0] = np.clip(colour + 0.5, 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = (region + 0.5).clip(0, 255).astype(np.uint8)
+    paint[y0:y1, x0:x1][cover > 0.0] = (colour + 0.5).clip(0, 255).astype(np.uint8)
     np.maximum(coverage[y0:y1, x0:x1], cover, out=coverage[y0:y1, x0:x1])
 
 

@@ -61,7 +61,7 @@ def spread_flow(
         hh, ww = weights[level].shape
         up = cv2.resize(estimate, (ww, hh), interpolation=cv2.INTER_LINEAR)
         own = sums[level] / _both(np.maximum(weights[level], 1e-6))
-        alpha = _both(np.clip(weights[level] * 2.0, 0.0, 1.0))
+        alpha = _both((weights[level] * 2.0).clip(0.0, 1.0))
         estimate = alpha * own + (1.0 - alpha) * up
     outside = (cover < 0.5).astype(np.uint8)
     dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3)  # coarse pixels to the face
@@ -70,7 +70,7 @@ def spread_flow(
     # under 1.5x (a turned head's far ear and hair are not pulled into a thin wedge).
     rim_motion = np.linalg.norm(flow[rim > 0], axis=1) if rim.any() else np.zeros(1)
     reach = max(fade * face_size, STRETCH_BOUND * float(np.percentile(rim_motion, 95)) * scale)
-    t = np.clip(dist / max(reach, 1.0), 0.0, 1.0)
+    t = (dist / max(reach, 1.0)).clip(0.0, 1.0)
     keep = 1.0 - t * t * (3.0 - 2.0 * t)  # smoothstep down to 0
     face = _both(cover) > 0.5
     flow = np.where(face, flow, estimate * _both(keep)).astype(np.float32)
@@ -97,14 +97,14 @@ def _smooth_rim(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float 
         return flow
     face = (cover > 0.5).astype(np.uint8)
     distance = cv2.distanceTransform(face, cv2.DIST_L2, 3) + cv2.distanceTransform(1 - face, cv2.DIST_L2, 3)
-    t = np.clip(distance / (2.0 * sigma), 0.0, 1.0)
+    t = (distance / (2.0 * sigma)).clip(0.0, 1.0)
     band = 1.0 - t * t * (3.0 - 2.0 * t)
     # Only around a stretch: elsewhere (the far cheek that folds away) the mesh's flow stays exact.
     du_dy, du_dx = np.gradient(flow[..., 0] * scale)  # flow in crop pixels, positions in coarse pixels
     dv_dy, dv_dx = np.gradient(flow[..., 1] * scale)
     area = (1.0 + du_dx) * (1.0 + dv_dy) - du_dy * dv_dx
-    stretch = np.clip((RIM_STRETCH - area) / 0.3, 0.0, 1.0).astype(np.float32)
-    band = band * np.clip(cv2.GaussianBlur(stretch, (0, 0), sigma) * 3.0, 0.0, 1.0)
+    stretch = ((RIM_STRETCH - area) / 0.3).clip(0.0, 1.0).astype(np.float32)
+    band = band * (cv2.GaussianBlur(stretch, (0, 0), sigma) * 3.0).clip(0.0, 1.0)
     band = _both(band)
     blurred = cv2.GaussianBlur(flow, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
     return (flow + band * (blurred - flow)).astype(np.float32)

@@ -88,9 +88,9 @@ def sides_across_folds(
     """
     m = np.asarray(motion)
     h, w = m.shape[:2]
-    x0 = np.clip(np.floor(u).astype(np.int64), 0, w - 2)
-    y0 = np.clip(np.floor(v).astype(np.int64), 0, h - 2)
-    fx, fy = np.clip(u - x0, 0.0, 1.0), np.clip(v - y0, 0.0, 1.0)
+    x0 = np.floor(u).astype(np.int64).clip(0, w - 2)
+    y0 = np.floor(v).astype(np.int64).clip(0, h - 2)
+    fx, fy = (u - x0).clip(0.0, 1.0), (v - y0).clip(0.0, 1.0)
     corner = y0 * w + x0
     index = np.stack([corner, corner + 1, corner + w, corner + w + 1], axis=1)  # (N, 4) flat nodes
     # Only the N points' corners are gathered, then widened to float64 (the whole grid never is).
@@ -143,8 +143,8 @@ def _points_in_folds(
         return None
     rows, cols = np.arange(y0, y1)[:, None], np.arange(x0, x1)[None, :]
     h, w = labels.shape  # cells; points past the outer nodes belong to the outer cells
-    u = np.clip(to_grid[0, 0] * cols + to_grid[0, 1] * rows + to_grid[0, 2], 0.0, w)
-    v = np.clip(to_grid[1, 0] * cols + to_grid[1, 1] * rows + to_grid[1, 2], 0.0, h)
+    u = (to_grid[0, 0] * cols + to_grid[0, 1] * rows + to_grid[0, 2]).clip(0.0, w)
+    v = (to_grid[1, 0] * cols + to_grid[1, 1] * rows + to_grid[1, 2]).clip(0.0, h)
     ix, iy = np.minimum(u.astype(np.int64), w - 1), np.minimum(v.astype(np.int64), h - 1)
     inside = labels[iy, ix] == label
     if not inside.any():
@@ -213,7 +213,7 @@ def _blend(
         sampled = cv2.remap(photo, *maps, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         colours.append(sampled.reshape(-1, photo.shape[2])[: len(u)].astype(np.float32))
     blended = share[:, None] * colours[0] + (1.0 - share[:, None]) * colours[1]
-    return np.clip(blended + 0.5, 0, 255).astype(dtype)
+    return (blended + 0.5).clip(0, 255).astype(dtype)
 
 
 def fold_boxes(

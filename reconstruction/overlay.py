@@ -86,8 +86,8 @@ def photo_alpha(alpha: np.ndarray, to_crop: np.ndarray, size: tuple[int, int], s
     slope = _largest_slope(alpha)
     slope_up = cv2.warpAffine(slope, to_crop, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)
     distance = (up - 0.5) / np.maximum(slope_up, 1e-3)  # crop pixels to the 0.5 contour, inside > 0
-    sharp = np.clip(distance * (scale / edge_feather(scale)) + 0.5, 0.0, 1.0)
-    edge = np.clip((slope_up * _SHARP_RAMP - 0.5) / 0.5, 0.0, 1.0)  # 1 for ramps <= _SHARP_RAMP
+    sharp = (distance * (scale / edge_feather(scale)) + 0.5).clip(0.0, 1.0)
+    edge = ((slope_up * _SHARP_RAMP - 0.5) / 0.5).clip(0.0, 1.0)  # 1 for ramps <= _SHARP_RAMP
     return (up + edge * (sharp - up)).astype(np.float32)
 
 
@@ -382,8 +382,8 @@ def lid_edges(flow: np.ndarray, hidden: np.ndarray) -> LidEdges | None:
     a, b = read_y[first, xs], read_y[last, xs]
     # The edge where the reads cross the run's split (where `leave_hidden` divides it), smoothed
     # along the lid: the flow itself often jumps at a whole row, the lid's edge is a smooth curve.
-    edge = _along(xs, r + np.clip(-d[r, xs] / (d[r + 1, xs] - d[r, xs]), 0.0, 1.0))
-    edge = np.clip(edge, first + 0.05, last - 0.05)
+    edge = _along(xs, r + (-d[r, xs] / (d[r + 1, xs] - d[r, xs])).clip(0.0, 1.0))
+    edge = edge.clip(first + 0.05, last - 0.05)
     # Each side stretched to reach its exit at the edge (never reading backwards).
     rate_above = np.maximum(up[first, xs] - 0.5 - a, 0.0) / np.maximum(edge - first, 1e-3)
     rate_below = np.maximum(b - down[last, xs] - 0.5, 0.0) / np.maximum(last - edge, 1e-3)
@@ -406,7 +406,7 @@ def lid_edges(flow: np.ndarray, hidden: np.ndarray) -> LidEdges | None:
     cells = np.zeros((c - 1, c - 1), bool)
     for dx in (-1, 0):
         for dy in (-1, 0, 1):
-            cells[np.clip(r + dy, 0, c - 2), np.clip(xs + dx, 0, c - 2)] = True
+            cells[(r + dy).clip(0, c - 2), (xs + dx).clip(0, c - 2)] = True
     return LidEdges(above, below, side, (bx0, by0), nodes, cells)
 
 
