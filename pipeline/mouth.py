@@ -417,7 +417,9 @@ def _rows_source(cols: OpeningColumns, y: np.ndarray) -> tuple[np.ndarray, np.nd
     split_s = cols.top_s + cols.upper_h / np.maximum(cols.ratio, 1e-6)
     from_top = np.minimum(cols.top_s + d_top / cols.ratio, split_s)
     from_bottom = np.maximum(cols.top_s + cols.gap_s - d_bot / cols.ratio, split_s)
-    sy = np.where(d_top <= middle, from_top, from_bottom).clip(cols.top_s - 1.0, cols.top_s + cols.gap_s + 1.0)
+    sy = np.where(d_top <= middle, from_top, from_bottom).clip(
+        cols.top_s - 1.0, cols.top_s + cols.gap_s + 1.0
+    )
     return sy, (np.minimum(d_top, d_bot) + 0.5).clip(0.0, 1.0) * cols.within
 
 
