@@ -90,11 +90,12 @@ def fine_paint(
     Only what the (c, c) coverage `cover` reaches, and 3 pixels around it (the overlay's bicubic
     reads), is upsampled; the rest stays black (it is never laid over the photo)."""
     fine = np.zeros((paint.shape[0] * factor, paint.shape[1] * factor, 3), np.uint8)
-    ys, xs = np.nonzero(cover > 0.0)
+    covered = cover > 0.0  # its box from its rows and columns (no index pair per pixel)
+    ys, xs = np.flatnonzero(covered.any(axis=1)), np.flatnonzero(covered.any(axis=0))
     if ys.size == 0:
         return fine
-    x0, y0 = max(int(xs.min()) - 3, 0), max(int(ys.min()) - 3, 0)
-    x1, y1 = min(int(xs.max()) + 4, paint.shape[1]), min(int(ys.max()) + 4, paint.shape[0])
+    x0, y0 = max(int(xs[0]) - 3, 0), max(int(ys[0]) - 3, 0)
+    x1, y1 = min(int(xs[-1]) + 4, paint.shape[1]), min(int(ys[-1]) + 4, paint.shape[0])
     box = fine[y0 * factor : y1 * factor, x0 * factor : x1 * factor]
     box[...] = cv2.resize(paint[y0:y1, x0:x1], None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
     paint_mouth_fine(fine, mouth, face_size, exposure, factor)

@@ -127,13 +127,14 @@ def _points_in_folds(
     cells: tuple[int, int, int, int],
     shape: tuple[int, int],
     to_grid: np.ndarray,
+    to_region: np.ndarray,
 ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray, np.ndarray] | None:
     """The pixels of a (H, W) region whose grid cell belongs to fold `label` of `labels` (h, w),
     looked for only in the region's part around that fold's cells (`cells`: their box x0, y0, x1,
     y1, ends excluded): that part (rows, cols), its (h', w') bool mask and the points' grid
-    coordinates u, v (N,); None if there are none. to_grid: (2, 3) region pixel -> grid."""
+    coordinates u, v (N,); None if there are none. to_grid: (2, 3) region pixel -> grid; to_region:
+    its inverse (made once for all folds)."""
     cx0, cy0, cx1, cy1 = cells
-    to_region = cv2.invertAffineTransform(to_grid)
     corners = np.array([[cx0, cy0], [cx1, cy0], [cx0, cy1], [cx1, cy1]])
     box = corners @ to_region[:, :2].T + to_region[:, 2]
     (bx0, by0), (bx1, by1) = box.min(axis=0).tolist(), box.max(axis=0).tolist()
@@ -175,11 +176,12 @@ def blend_across_folds(
     count, labels = cv2.connectedComponents(folds.astype(np.uint8), connectivity=8)
     ys, xs = np.nonzero(folds)  # the labelled cells
     owner = labels[ys, xs]
+    to_region = cv2.invertAffineTransform(to_grid)
     found = []
     for label in range(1, count):
         cx, cy = xs[owner == label], ys[owner == label]
         cells = (int(cx.min()), int(cy.min()), int(cx.max()) + 1, int(cy.max()) + 1)
-        found.append(_points_in_folds(labels, label, cells, out.shape[:2], to_grid))
+        found.append(_points_in_folds(labels, label, cells, out.shape[:2], to_grid, to_region))
     found = [f for f in found if f is not None]
     if not found:
         return
