@@ -179,16 +179,22 @@ def hidden_mask(hidden: np.ndarray, crop_size: int) -> np.ndarray:
 def reads_near(reads: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     """(c, c) bool: crop pixels whose reads `reads` (c, c, 2) (crop pixels), or their neighbours',
     come within 2 pixels of the box around the (c, c) `hidden` source (coverage > 0)."""
-    ys, xs = np.nonzero(hidden > 0.0)
+    ys, xs = _marked(hidden > 0.0)
     if len(ys) == 0:
         return np.zeros(hidden.shape, bool)
     near = (
-        (reads[..., 0] > xs.min() - 2)
-        & (reads[..., 0] < xs.max() + 2)
-        & (reads[..., 1] > ys.min() - 2)
-        & (reads[..., 1] < ys.max() + 2)
+        (reads[..., 0] > xs[0] - 2)
+        & (reads[..., 0] < xs[-1] + 2)
+        & (reads[..., 1] > ys[0] - 2)
+        & (reads[..., 1] < ys[-1] + 2)
     )
     return cv2.dilate(near.astype(np.uint8), None) > 0
+
+
+def _marked(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and the columns of the (h, w) bool `mask` with a marked pixel, ascending: the box of
+    its pixels from its first and last entries (no index pair per pixel)."""
+    return np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
 
 
 def hidden_exits(hidden: np.ndarray) -> np.ndarray:
@@ -196,11 +202,11 @@ def hidden_exits(hidden: np.ndarray) -> np.ndarray:
     edge (y, sub-pixel from the coverage of the run's end pixels) of its vertical run of hidden
     pixels; NaN outside it."""
     exits = np.full((*hidden.shape, 2), np.nan, np.float32)
-    ys, xs = np.nonzero(hidden > 0.0)
+    ys, xs = _marked(hidden > 0.0)
     if len(ys) == 0:
         return exits
-    y0, x0 = ys.min(), xs.min()
-    part = hidden[y0 : ys.max() + 1, x0 : xs.max() + 1]  # the runs' box (the rest has no run)
+    y0, x0 = ys[0], xs[0]
+    part = hidden[y0 : ys[-1] + 1, x0 : xs[-1] + 1]  # the runs' box (the rest has no run)
     inside = part > 0.0
     rows = np.arange(y0, y0 + part.shape[0], dtype=np.float32)[:, None]
     starts = inside & ~np.vstack([np.zeros_like(inside[:1]), inside[:-1]])
@@ -210,7 +216,7 @@ def hidden_exits(hidden: np.ndarray) -> np.ndarray:
     top = np.maximum.accumulate(top, axis=0)  # carried down the run
     bottom = np.minimum.accumulate(bottom[::-1], axis=0)[::-1]
     edges = np.stack([top, bottom], axis=-1)
-    exits[y0 : ys.max() + 1, x0 : xs.max() + 1] = np.where(inside[:, :, None], edges, np.nan)
+    exits[y0 : ys[-1] + 1, x0 : xs[-1] + 1] = np.where(inside[:, :, None], edges, np.nan)
     return exits
 
 
