@@ -53,24 +53,31 @@ def fold_cells(reads: np.ndarray, spacing: float = 1.0, gap: float = FOLD_GAP) -
     r = np.asarray(reads, dtype=np.float32)
     # Squared step lengths (compared squared: no square roots), both channels' steps in one pass
     # over the interleaved grid (the same subtractions and squares as channel by channel).
-    across, down = (np.square(np.diff(r, axis=axis)) for axis in (1, 0))
+    across, down = r[:, 1:] - r[:, :-1], r[1:] - r[:-1]
+    for steps in (across, down):
+        np.square(steps, out=steps)
     across = across[..., 0] + across[..., 1]  # (h, w - 1) along rows
     down = down[..., 0] + down[..., 1]  # (h - 1, w) down columns
     limit = (gap * spacing) ** 2
-    jumps_across = _spikes(across, limit)
-    jumps_down = _spikes(down.T, limit).T
+    jumps_across = _spikes(across, limit, axis=1)
+    jumps_down = _spikes(down, limit, axis=0)
     return jumps_across[:-1] | jumps_across[1:] | jumps_down[:, :-1] | jumps_down[:, 1:]
 
 
-def _spikes(steps: np.ndarray, limit: float) -> np.ndarray:
-    """(h, n) bool: squared steps along each row over `limit` and `SPIKE` times their neighbours'
-    lengths (squared)."""
+def _spikes(steps: np.ndarray, limit: float, axis: int) -> np.ndarray:
+    """(h, w) bool: squared steps along `axis` (1: each row, 0: each column) over `limit` and
+    `SPIKE` times their neighbours' lengths (squared) along it."""
     big = steps > limit
     if not big.any():
         return big
+
+    def at(part: slice) -> tuple[slice, ...]:
+        return (slice(None), part) if axis == 1 else (part,)
+
     beside = np.empty_like(steps)
-    beside[:, 1:-1] = np.maximum(steps[:, :-2], steps[:, 2:])
-    beside[:, 0], beside[:, -1] = steps[:, :2].max(axis=1), steps[:, -2:].max(axis=1)
+    beside[at(slice(1, -1))] = np.maximum(steps[at(slice(None, -2))], steps[at(slice(2, None))])
+    beside[at(slice(None, 1))] = steps[at(slice(None, 2))].max(axis=axis, keepdims=True)
+    beside[at(slice(-1, None))] = steps[at(slice(-2, None))].max(axis=axis, keepdims=True)
     return big & (steps > SPIKE**2 * beside)
 
 
