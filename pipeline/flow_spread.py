@@ -73,9 +73,11 @@ def spread_flow(
     t = (dist / max(reach, 1.0)).clip(0.0, 1.0)
     keep = 1.0 - t * t * (3.0 - 2.0 * t)  # smoothstep down to 0
     face = _both(cover) > 0.5
-    flow = np.where(face, flow, estimate * _both(keep)).astype(np.float32)
+    flow = np.where(face, flow, estimate * _both(keep)).astype(np.float32, copy=False)
     _unfold_columns(flow, cover, scale)
-    flow = _smooth_rim(flow, cover, RIM_SMOOTH * face_size, scale)
+    # `_smooth_rim` measures from the pixels off the face (not cover > 0.5): `dist` when they are `outside`.
+    beyond = dist if np.array_equal(outside.view(bool), ~(cover > 0.5)) else None
+    flow = _smooth_rim(flow, cover, RIM_SMOOTH * face_size, scale, beyond)
     # Below the jaw, on to still shoulders; the face itself (and its smoothed rim) stays as it is.
     neck = None if chin is None else shoulder_fade(flow, cover, chin, face_size, STRETCH_BOUND, scale)
     if neck is not None:
@@ -84,7 +86,9 @@ def spread_flow(
     return flow
 
 
-def _smooth_rim(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float = 1.0) -> np.ndarray:
+def _smooth_rim(
+    flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float = 1.0, beyond: np.ndarray | None = None
+) -> np.ndarray:
     """(h, w, 2) flow (crop pixels, on a grid of `scale` coarse pixels per crop pixel) with its band
     around the face's rim (both sides, ~2 `sigma` wide, coarse pixels) replaced by the flow's
     Gaussian blur where the warp stretches the picture, blended in smoothly.
@@ -92,11 +96,14 @@ def _smooth_rim(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float 
     Where a turn unfolds the cheek, the mesh maps the thin strip of skin that the photo shows edge-on
     (often with the ear or an earring on it) onto a wide band inside the rim, while just outside the
     extension moves with the rim: the whole stretch sits in a few pixels and draws streaks. Blurring
-    the flow across the rim spreads that stretch over the cheek and what lies beyond it."""
+    the flow across the rim spreads that stretch over the cheek and what lies beyond it. beyond: the
+    distance transform of the pixels off the face (cover <= 0.5) when already made."""
     if sigma < 0.5:
         return flow
     face = (cover > 0.5).astype(np.uint8)
-    distance = cv2.distanceTransform(face, cv2.DIST_L2, 3) + cv2.distanceTransform(1 - face, cv2.DIST_L2, 3)
+    if beyond is None:
+        beyond = cv2.distanceTransform(1 - face, cv2.DIST_L2, 3)
+    distance = cv2.distanceTransform(face, cv2.DIST_L2, 3) + beyond
     t = (distance / (2.0 * sigma)).clip(0.0, 1.0)
     band = 1.0 - t * t * (3.0 - 2.0 * t)
     # Only around a stretch: elsewhere (the far cheek that folds away) the mesh's flow stays exact.
@@ -107,7 +114,7 @@ def _smooth_rim(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float 
     band = band * (cv2.GaussianBlur(stretch, (0, 0), sigma) * 3.0).clip(0.0, 1.0)
     band = _both(band)
     blurred = cv2.GaussianBlur(flow, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-    return (flow + band * (blurred - flow)).astype(np.float32)
+    return (flow + band * (blurred - flow)).astype(np.float32, copy=False)
 
 
 def _both(factor: np.ndarray) -> np.ndarray:
