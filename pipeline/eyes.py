@@ -237,7 +237,7 @@ def refine_eye_flow(
     edge = edge + pull * 0.2 * np.maximum(low - lid, 0.0)
     left, right = sorted((float(up_s[0, 0]), float(up_s[-1, 0])))
     reach_out = pull * 0.12 * width_s  # a shut lid also covers the corners the mesh may miss
-    across = (np.minimum(qx - left, right - qx) + reach_out + 0.5).clip(0.0, 1.0)
+    across = np.clip(np.minimum(qx - left, right - qx) + reach_out + 0.5, 0.0, 1.0)
     if opening > 0.0:  # the lashes of a shut eye reach past its corners: lift them too, fading out
         across = _smoothstep(1.0 + np.minimum(qx - left, right - qx) / (0.25 * width_s))
     # The lid: photo rows [lid - band, lid - 0.5] stretched over [lid - band, edge] (the fitted
@@ -249,28 +249,28 @@ def refine_eye_flow(
     run = np.zeros_like(lid)  # the lash rows (above `root`) hung down as a fringe, not stretched
     if lashes is not None and opening <= 0.0:
         order = np.argsort(up_s[:, 0], kind="stable")
-        run = pull * (np.interp(qx, up_s[order, 0], lashes[order]) - 0.5).clip(0.0, 0.5 * band)
+        run = pull * np.clip(np.interp(qx, up_s[order, 0], lashes[order]) - 0.5, 0.0, 0.5 * band)
     fringe = _FRINGE * run
     margin = edge - fringe  # where the lid's skin ends and its lashes begin
     skin_y = start + (qy - start) * (root - run - start) / np.maximum(margin - start, 1e-3)
-    lash_y = root - run * ((qy - margin) / np.maximum(fringe, 1e-3)).clip(0.0, 1.0)
+    lash_y = root - run * np.clip((qy - margin) / np.maximum(fringe, 1e-3), 0.0, 1.0)
     lid_y = np.minimum(np.where(qy < margin, skin_y, lash_y), root)
     if opening > 0.0:
         lid_y = np.where(qy < start, qy, lid_y)  # above the squeezed band the skin stays put
     strength = max(float(np.clip(closure / 0.15, 0.0, 1.0)), opening)
-    lid_w = strength * ((qy - start) / (0.3 * band) + 1.0).clip(0.0, 1.0)
+    lid_w = strength * np.clip((qy - start) / (0.3 * band) + 1.0, 0.0, 1.0)
     # Soft on every side (hard cut-offs would draw the lid's edge in steps of a crop pixel); a shut
     # lid reaches a pixel past its edge, over the lower lid's rim.
     # Opening a shut eye, the lid's rows are squeezed up to end at the target's lid instead.
-    reach = 1.0 if opening > 0.0 else (edge - lid - 0.5).clip(0.0, 1.0)
-    lid_w = lid_w * (edge + 0.5 + pull - qy).clip(0.0, 1.0) * reach
+    reach = 1.0 if opening > 0.0 else np.clip(edge - lid - 0.5, 0.0, 1.0)
+    lid_w = lid_w * np.clip(edge + 0.5 + pull - qy, 0.0, 1.0) * reach
     # What stays open: the eyeball, its iris shifted by the gaze.
     ball = (
         q.copy()
         if iris is None or not np.any(shift != 0.0)
         else _turned(q, iris, shift, lid, low, (left, right))
     )
-    in_ball = (np.minimum(qy - edge, low_t - qy) + 0.5).clip(0.0, 1.0)
+    in_ball = np.clip(np.minimum(qy - edge, low_t - qy) + 0.5, 0.0, 1.0)
     lid_src = np.stack([qx, lid_y], axis=-1)
     region = flow[y0:y1, x0:x1].astype(np.float64)
     pixel = np.stack([px, py], axis=-1)
@@ -281,8 +281,8 @@ def refine_eye_flow(
     if opening > 0.0:
         # Under the opened eye: photo rows [lashes, low_t + below] squeezed up onto [low_t, low_t + below].
         lower_y = lid + (qy - low_t) * (low_t + below - lid) / below
-        fade = ((low_t + below - qy) / (0.3 * below)).clip(0.0, 1.0)  # into the face's own flow
-        w_low = opening * (qy - low_t + 0.5).clip(0.0, 1.0) * fade * across
+        fade = np.clip((low_t + below - qy) / (0.3 * below), 0.0, 1.0)  # into the face's own flow
+        w_low = opening * np.clip(qy - low_t + 0.5, 0.0, 1.0) * fade * across
         region = (
             w_low[..., None] * (np.stack([qx, lower_y], axis=-1) - pixel) + (1.0 - w_low[..., None]) * region
         )

@@ -61,7 +61,7 @@ def spread_flow(
         hh, ww = weights[level].shape
         up = cv2.resize(estimate, (ww, hh), interpolation=cv2.INTER_LINEAR)
         own = sums[level] / _both(np.maximum(weights[level], 1e-6))
-        alpha = _both((weights[level] * 2.0).clip(0.0, 1.0))
+        alpha = _both(np.clip(weights[level] * 2.0, 0.0, 1.0))
         estimate = alpha * own + (1.0 - alpha) * up
     outside = (cover < 0.5).astype(np.uint8)
     dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3)  # coarse pixels to the face
@@ -70,14 +70,12 @@ def spread_flow(
     # under 1.5x (a turned head's far ear and hair are not pulled into a thin wedge).
     rim_motion = np.linalg.norm(flow[rim > 0], axis=1) if rim.any() else np.zeros(1)
     reach = max(fade * face_size, STRETCH_BOUND * float(np.percentile(rim_motion, 95)) * scale)
-    t = (dist / max(reach, 1.0)).clip(0.0, 1.0)
+    t = np.clip(dist / max(reach, 1.0), 0.0, 1.0)
     keep = 1.0 - t * t * (3.0 - 2.0 * t)  # smoothstep down to 0
     face = _both(cover) > 0.5
-    flow = np.where(face, flow, estimate * _both(keep)).astype(np.float32, copy=False)
+    flow = np.where(face, flow, estimate * _both(keep)).astype(np.float32)
     _unfold_columns(flow, cover, scale)
-    # `_smooth_rim` measures from the pixels off the face (not cover > 0.5): `dist` when they are `outside`.
-    beyond = dist if np.array_equal(outside.view(bool), ~(cover > 0.5)) else None
-    flow = _smooth_rim(flow, cover, RIM_SMOOTH * face_size, scale, beyond)
+    flow = _smooth_rim(flow, cover, RIM_SMOOTH * face_size, scale)
     # Below the jaw, on to still shoulders; the face itself (and its smoothed rim) stays as it is.
     neck = None if chin is None else shoulder_fade(flow, cover, chin, face_size, STRETCH_BOUND, scale)
     if neck is not None:
@@ -86,9 +84,7 @@ def spread_flow(
     return flow
 
 
-def _smooth_rim(
-    flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float = 1.0, beyond: np.ndarray | None = None
-) -> np.ndarray:
+def _smooth_rim(flow: np.ndarray, cover: np.ndarray, sigma: float, scale: float = 1.0) -> np.ndarray:
     """(h, w, 2) flow (crop pixels, on a grid of `scale` coarse pixels per crop pixel) with its band
     around the face's rim (both sides, ~2 `sigma` wide, coarse pixels) replaced by the flow's
     Gaussian blur where the warp stretches the picture, blended in smoothly.
@@ -96,25 +92,22 @@ def _smooth_rim(
     Where a turn unfolds the cheek, the mesh maps the thin strip of skin that the photo shows edge-on
     (often with the ear or an earring on it) onto a wide band inside the rim, while just outside the
     extension moves with the rim: the whole stretch sits in a few pixels and draws streaks. Blurring
-    the flow across the rim spreads that stretch over the cheek and what lies beyond it. beyond: the
-    distance transform of the pixels off the face (cover <= 0.5) when already made."""
+    the flow across the rim spreads that stretch over the cheek and what lies beyond it."""
     if sigma < 0.5:
         return flow
     face = (cover > 0.5).astype(np.uint8)
-    if beyond is None:
-        beyond = cv2.distanceTransform(1 - face, cv2.DIST_L2, 3)
-    distance = cv2.distanceTransform(face, cv2.DIST_L2, 3) + beyond
-    t = (distance / (2.0 * sigma)).clip(0.0, 1.0)
+    distance = cv2.distanceTransform(face, cv2.DIST_L2, 3) + cv2.distanceTransform(1 - face, cv2.DIST_L2, 3)
+    t = np.clip(distance / (2.0 * sigma), 0.0, 1.0)
     band = 1.0 - t * t * (3.0 - 2.0 * t)
     # Only around a stretch: elsewhere (the far cheek that folds away) the mesh's flow stays exact.
     du_dy, du_dx = np.gradient(flow[..., 0] * scale)  # flow in crop pixels, positions in coarse pixels
     dv_dy, dv_dx = np.gradient(flow[..., 1] * scale)
     area = (1.0 + du_dx) * (1.0 + dv_dy) - du_dy * dv_dx
-    stretch = ((RIM_STRETCH - area) / 0.3).clip(0.0, 1.0).astype(np.float32)
-    band = band * (cv2.GaussianBlur(stretch, (0, 0), sigma) * 3.0).clip(0.0, 1.0)
+    stretch = np.clip((RIM_STRETCH - area) / 0.3, 0.0, 1.0).astype(np.float32)
+    band = band * np.clip(cv2.GaussianBlur(stretch, (0, 0), sigma) * 3.0, 0.0, 1.0)
     band = _both(band)
     blurred = cv2.GaussianBlur(flow, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-    return (flow + band * (blurred - flow)).astype(np.float32, copy=False)
+    return (flow + band * (blurred - flow)).astype(np.float32)
 
 
 def _both(factor: np.ndarray) -> np.ndarray:
@@ -140,16 +133,8 @@ def _unfold_columns(flow: np.ndarray, cover: np.ndarray, scale: float) -> None:
     has = face.any(axis=0)
     top, bottom = np.argmax(face, axis=0), h - 1 - np.argmax(face[::-1], axis=0)  # the face's rows per column
     below, above = has & (rows > bottom), has & (rows < top)
-    fixed = u.copy()
-    if has.any():
-        # Each side starts from the face's own edge in that column: run from the highest bottom
-        # down (above it every column's running maximum is -inf and unused) and from the lowest
-        # top up (the same values as over all rows, only the unused rows are not computed).
-        r0, r1 = int(bottom[has].min()), int(top[has].max()) + 1
-        lower, upper = rows[r0:], rows[:r1]
-        start = np.where(below[r0:] | has & (lower == bottom), u[r0:], -np.inf)
-        fixed[r0:] = np.where(below[r0:], np.maximum.accumulate(start, axis=0), u[r0:])
-        start = np.where(above[:r1] | has & (upper == top), u[:r1], np.inf)
-        falling = np.minimum.accumulate(start[::-1], axis=0)[::-1]
-        fixed[:r1] = np.where(above[:r1], falling, fixed[:r1])
+    # Each side starts from the face's own edge in that column.
+    rising = np.maximum.accumulate(np.where(below | has & (rows == bottom), u, -np.inf), axis=0)
+    falling = np.minimum.accumulate(np.where(above | has & (rows == top), u, np.inf)[::-1], axis=0)[::-1]
+    fixed = np.where(below, rising, np.where(above, falling, u))
     flow[:, :, 1] += (fixed - u) / scale
