@@ -11,7 +11,9 @@ the paint should be (a Gaussian sigma, photo pixels), in two steps:
   centre, a gradient sqrt(sigma^2 + s0^2) / sigma times that of the same edge blurred again by
   s0. Taken at the gradient's strong local maxima, median over the eyes' and the mouth's regions.
   The sharp photos tried measure 0-0.61 px (their sampling taken out), blurred or upscaled
-  ones 1.8-2.9 px; under `_BLUR_OFF` the paint is left exactly as it is;
+  ones 1.8-2.9 px; under `_BLUR_OFF` the paint is left exactly as it is. With `GRAIN_ROBUST`
+  (off: it lost its rule, docs/PAINT_SOFTNESS.md round 2) a grainy region's grain is smoothed
+  away first (`grain_level`), so grain on a blurred photo does not read as sharp edges;
 - how soft its own comparable edges are: the 10-90 % spread of the lids' edges (`lid_spread`,
   profiles across the face-mesh lid contours, `edge_spread`), as a Gaussian sigma (/ 2.563). A
   lid's margin is itself a little round, so this is softer than the camera's blur alone: what a
@@ -32,6 +34,8 @@ from core.errors import InputError
 __all__ = [
     "photo_blur",
     "sharpest_blur",
+    "grain_level",
+    "GRAIN_ROBUST",
     "lid_spread",
     "closed_normals",
     "edge_spread",
@@ -70,6 +74,13 @@ _SPREAD_PER_SIGMA = 2.563
 _HALF_RES_BLUR = 2.0
 #: The paint is softened only by at least this sigma (photo pixels): below, it is left as it is.
 MIN_EXTRA_BLUR = 0.6
+#: The grain-robust estimate (docs/PAINT_SOFTNESS.md, round 2); off: `sharpest_blur` as before.
+GRAIN_ROBUST = False
+#: Grain (levels, `grain_level`) up to which a region is measured as it is (the clean photos tried
+#: read 0.5-2.0); above, it is first smoothed by `_GRAIN_PRE` px, and an edge counts only at
+#: `_GRAIN_STRONG` of the region's strongest and `_GRAIN_EDGE` times the smoothed grain's gradient.
+_GRAIN_OFF, _GRAIN_PRE, _GRAIN_STRONG, _GRAIN_EDGE = 2.0, 2.0, 0.7, 4.0
+_GRAIN_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -79,14 +90,37 @@ def _gradient(luma: np.ndarray) -> np.ndarray:
     return np.hypot(gx, gy)
 
 
-def _edge_blurs(luma: np.ndarray) -> np.ndarray:
-    """The blur sigma (pixels, sampling included) at each strong edge of the (h, w) float32 `luma`."""
+def grain_level(luma: np.ndarray) -> float:
+    """The robust sigma (levels) of the (h, w) float32 `luma`'s pixel-scale noise: the median
+    absolute response of Immerkaer's Laplacian-difference kernel (blind to ramps and most edges;
+    6 sigma for white noise), so that grain can be smoothed away before edges are measured."""
+    if min(luma.shape) < 3:
+        return 0.0
+    response = cv2.filter2D(luma, cv2.CV_32F, _GRAIN_KERNEL)[1:-1, 1:-1]
+    return float(1.4826 * np.median(np.abs(response)) / 6.0)
+
+
+def _edge_blurs(luma: np.ndarray, robust: bool = False) -> np.ndarray:
+    """The blur sigma (pixels, sampling included) at each strong edge of the (h, w) float32 `luma`.
+
+    robust: on a grainy region (`grain_level` over `_GRAIN_OFF`), first smooth the grain by a
+    Gaussian of `_GRAIN_PRE` px, keep only the strongest edges, well above the smoothed grain's own
+    gradient, and take that smoothing out again (in squares): a grain speck blurs away under the
+    re-blur and reads perfectly sharp, and grain on an edge steepens it.
+    """
+    pre, floor, strong_fraction = 0.0, 4.0, _STRONG
+    if robust and (noise := grain_level(luma)) > _GRAIN_OFF:
+        pre, strong_fraction = _GRAIN_PRE, _GRAIN_STRONG
+        luma = cv2.GaussianBlur(luma, (0, 0), pre)
+        # the central difference of white noise smoothed by `pre`: 2 sigma / (sqrt(8 pi) pre^2) per axis
+        floor = max(floor, _GRAIN_EDGE * 2.0 * noise / (np.sqrt(8.0 * np.pi) * pre**2))
     g0 = _gradient(luma)
     g1 = _gradient(cv2.GaussianBlur(luma, (0, 0), _S0))
     peak = g0 >= cv2.dilate(g0, np.ones((3, 3), np.uint8))
-    strong = peak & (g0 > _STRONG * np.percentile(g0, 99.5)) & (g0 > 4.0)
+    strong = peak & (g0 > strong_fraction * np.percentile(g0, 99.5)) & (g0 > floor)
     ratio = g0[strong] / np.maximum(g1[strong], 1e-6)
-    return _S0 / np.sqrt(np.maximum(ratio**2 - 1.0, 1e-6))
+    blur = _S0 / np.sqrt(np.maximum(ratio**2 - 1.0, 1e-6))
+    return np.sqrt(np.maximum(blur**2 - pre**2, 0.0)) if pre > 0.0 else blur
 
 
 def _points(landmarks: np.ndarray) -> np.ndarray | None:
@@ -122,7 +156,7 @@ def sharpest_blur(image: np.ndarray, landmarks: np.ndarray) -> float:
         x0, y0 = np.maximum(np.floor(part.min(axis=0) - margin), 0).astype(int)
         x1, y1 = np.minimum(np.ceil(part.max(axis=0) + margin), [w, h]).astype(int)
         if x1 - x0 >= 8 and y1 - y0 >= 8:
-            blurs.append(_edge_blurs(luma[y0:y1, x0:x1]))
+            blurs.append(_edge_blurs(luma[y0:y1, x0:x1], GRAIN_ROBUST))
     measured = np.concatenate(blurs) if blurs else np.zeros(0)
     if len(measured) < 8:
         return 0.0
