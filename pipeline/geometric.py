@@ -58,6 +58,7 @@ from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
+from pipeline.jaw_edge import PhotoJaw, neck_layer, photo_jaw
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
@@ -110,6 +111,7 @@ class PreviewState:
     lid_colours: np.ndarray | None = None
     corners: np.ndarray | None = None
     greyscale: bool = False
+    jaw: PhotoJaw | None = None
     wide: tuple[bool, ...] = (False, False)  # per eye: shown wide open, shut as such (`pipeline.wide_eyes`)
 
     @property
@@ -196,6 +198,7 @@ class GeometricRenderer:
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
+            jaw=photo_jaw(points, source, self.settings.raster_scale, face_size),
         )
 
     def _irises(self, source: np.ndarray, points: np.ndarray) -> tuple[Iris | None, ...]:
@@ -322,7 +325,9 @@ class GeometricRenderer:
                     state.face_size,
                     feature_boxes(self.projector.layout, target_points),
                 )
-            motion = HeadMotion(flow=cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR))
+            on = self.settings.jaw_edge and state.jaw is not None  # the neck stays (docs/JAW_EDGE.md)
+            layer = neck_layer(spread, cover, target_points, state.jaw, (h, w)) if on else (None, None)
+            motion = HeadMotion(cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR), *layer)
             # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
             # exactly at the crop's resolution, so the photo's resolution can draw them smooth.
             nodes = np.stack(

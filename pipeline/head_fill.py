@@ -318,12 +318,24 @@ def composite(
 ) -> np.ndarray:
     """(H, W, 3) uint8: alpha * source(p + front) + (1 - alpha) * source(p + back), bilinear.
 
-    grid: the (H, W) float32 pixel coordinates x, y (the identity sampling map)."""
+    grid: the (H, W) float32 pixel coordinates x, y (the identity sampling map). The back is read
+    only in the rows and columns where alpha < 1 (a neck layer covers a band of the crop)."""
     gx, gy = grid
-    first = cv2.remap(
+    out = cv2.remap(
         source, gx + front[:, :, 0], gy + front[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
+    shows = alpha < 1.0
+    rows, cols = np.flatnonzero(shows.any(axis=1)), np.flatnonzero(shows.any(axis=0))
+    if len(rows) == 0:
+        return out
+    box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
     second = cv2.remap(
-        source, gx + back[:, :, 0], gy + back[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        source,
+        gx[box] + back[box][:, :, 0],
+        gy[box] + back[box][:, :, 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
     )
-    return cv2.blendLinear(first, second, alpha.astype(np.float32), (1.0 - alpha).astype(np.float32))
+    a = alpha[box].astype(np.float32)
+    out[box] = cv2.blendLinear(out[box], second, a, 1.0 - a)
+    return out
