@@ -319,16 +319,15 @@ def composite(
     """(H, W, 3) uint8: alpha * source(p + front) + (1 - alpha) * source(p + back), bilinear.
 
     grid: the (H, W) float32 pixel coordinates x, y (the identity sampling map). The back is read
-    only in the rows and columns where alpha < 1 (a neck layer covers a band of the crop)."""
+    only in the box of rows and columns where alpha < 1 (a neck layer covers a band of the crop)."""
     gx, gy = grid
     out = cv2.remap(
         source, gx + front[:, :, 0], gy + front[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    shows = alpha < 1.0
-    rows, cols = np.flatnonzero(shows.any(axis=1)), np.flatnonzero(shows.any(axis=0))
-    if len(rows) == 0:
+    x, y, width, height = cv2.boundingRect((alpha < 1.0).view(np.uint8))  # where the back shows
+    if width == 0:
         return out
-    box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    box = slice(y, y + height), slice(x, x + width)
     second = cv2.remap(
         source,
         gx[box] + back[box][:, :, 0],

@@ -17,7 +17,10 @@ All on the renderer's coarse grid; the photo's part once per photo (`photo_jaw`)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -46,7 +49,8 @@ class PhotoJaw:
     face grown by half `JAW_MARGIN`, rising to 1 at `JAW_MARGIN` outside it (where the still photo
     shows no face); neck (w,) in [0, 1], 1 where what the photo shows just below its jaw looks like
     the jaw's skin (a neck, not background or a collar); chin: the photo's chin row; face_size:
-    coarse pixels; scale: coarse pixels per crop pixel (x, y)."""
+    coarse pixels; scale: coarse pixels per crop pixel (x, y); grid: the coarse grid's (h, w)
+    float32 x and y, columns: (w,) float64 its column indices (made once, not per frame)."""
 
     bottom: np.ndarray
     clear: np.ndarray
@@ -54,6 +58,8 @@ class PhotoJaw:
     chin: float
     face_size: float
     scale: tuple[float, float]
+    grid: tuple[np.ndarray, np.ndarray]
+    columns: np.ndarray
 
 
 def photo_jaw(points: np.ndarray, source: np.ndarray, raster_scale: float, face_size: float) -> PhotoJaw:
@@ -79,6 +85,8 @@ def photo_jaw(points: np.ndarray, source: np.ndarray, raster_scale: float, face_
         chin=float(coarse[:, 1].max()),
         face_size=size_c,
         scale=(sx, sy),
+        grid=tuple(np.meshgrid(np.arange(rw, dtype=np.float32), np.arange(rh, dtype=np.float32))),
+        columns=np.arange(rw, dtype=np.float64),
     )
 
 
@@ -112,23 +120,29 @@ def neck_layer(
     has no columns low enough or the layer would nowhere differ from the spread flow.
 
     spread: (rh, rw, 2) float32 the spread flow on the coarse grid (crop pixels); cover: (rh, rw)
-    the target's face on it (its shape only); target_points: (N, 2+) the target's mesh (crop pixels). alpha: (h, w) float32, where the moved photo shows (the target's face
-    grown by `JAW_MARGIN`, anti-aliased; 1 where the layer is the spread flow); back: (h, w, 2)
-    float32 the layer's backward flow (crop pixels)."""
+    the target's face on it (its shape only); target_points: (N, 2+) the target's mesh (crop
+    pixels). alpha: (h, w) float32, where the moved photo shows (the target's face grown by
+    `JAW_MARGIN`, anti-aliased; 1 where the layer is the spread flow); back: (h, w, 2) float32 the
+    layer's backward flow (crop pixels) where alpha < 1, 0 elsewhere but near it (never shown).
+
+    Per frame the 2-D work covers only the window where the layer may show (the rows below the
+    jaw's corners, the columns where it has weight), in float32: docs/JAW_EDGE.md round 4."""
     rh, rw = cover.shape
     fs = photo.face_size
     sx, sy = photo.scale
     # The target's jaw line as the photo's (`photo_jaw`): its mesh's hull, sub-pixel, so an edit
     # that hardly moves the jaw hardly moves the neck.
-    bottom = lowest_rows((np.asarray(target_points[:, :2], np.float64) + 0.5) * [sx, sy] - 0.5, rw)
+    hull = _coarse_hull(target_points, (sx, sy))
+    following, normal = _hull_edges(hull)
+    bottom = _hull_bottom(hull, following, normal, rw)
     corner = photo.chin - JAW_RISE * fs
     jaw = np.isfinite(bottom) & (bottom >= corner)
     if not jaw.any():
         return None, None
-    columns = np.arange(rw, dtype=np.float64)
+    columns = photo.columns
     margin = JAW_MARGIN * fs
     edge = np.interp(columns, columns[jaw], bottom[jaw]) + margin  # the jaw line, held beyond its ends
-    rise = np.where(np.isfinite(photo.bottom), np.maximum(photo.bottom + margin - edge, 0.0), 0.0)
+    rise = np.maximum(photo.bottom + margin - edge, 0.0)  # (photo.bottom: -inf where no face: 0)
     # Where the jaw rose so far off the photo's (a nod, the trailing side of a turn) that the neck it
     # uncovers cannot be stretched over it within `JAW_STRETCH` above the shoulder line, the
     # spread flow stays (weight 0 from there on, 1 below 3/4 of it).
@@ -139,65 +153,138 @@ def neck_layer(
     # dark or white wedge; the spread flow fills them as without the layer.
     ok *= 1.0 - (1.0 - photo.neck) * _smoothstep(rise / margin)
     ok = _smooth(np.interp(columns, columns[jaw], ok[jaw]), JAW_SMOOTH * fs)  # the ends' values beyond them
+    if ok.max() < 0.01:  # the layer's weight is at most `ok`
+        return None, None
     rise = np.minimum(np.maximum(_smooth(rise, JAW_SMOOTH * fs), rise), span / JAW_STRETCH)
-    # Only the rows below the jaw's corners change (above them the weight is 0).
-    r0 = int(np.clip(np.floor(corner), 0, rh - 1))
-    rows = np.arange(r0, rh, dtype=np.float32)[:, None]
-    s = _smoothstep(((rows - edge) / span).astype(np.float32))
-    lift = (rise * (1.0 - s)).astype(np.float32)  # photo row - output row (coarse), the neck's own
+    # The window: the rows from one above the jaw's corners (the weight is 0 above them) and the
+    # columns where `ok` > 0 and one either side (upsampled, the window then reads what the whole
+    # grid would wherever the layer shows; `_upsample`).
+    h, w = size
+    r0 = min(max(math.floor(corner) - 1, 0), rh - 1)
+    weighted = np.flatnonzero(ok > 0.0)
+    c0, c1 = max(int(weighted[0]) - 1, 0), min(int(weighted[-1]) + 2, rw)
+    if h % rh or w % rw:
+        r0, c0, c1 = 0, 0, rw  # the whole grid (`_upsample`)
+    window = slice(r0, rh), slice(c0, c1)
+    gx, gy = photo.grid[0][window], photo.grid[1][window]  # (n, m) float32
+    rows = gy[:, :1]
+    s = _smoothstep((rows - edge[c0:c1].astype(np.float32)) / span[c0:c1].astype(np.float32))
+    lift = rise[c0:c1].astype(np.float32) * (1.0 - s)  # photo row - output row (coarse), the neck's own
     # The still photo only where it shows no face of the photo's (read where the layer reads).
-    gx, gy = np.meshgrid(np.arange(rw, dtype=np.float32), rows[:, 0])
     clear = cv2.remap(photo.clear, gx, gy + lift, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    weight = np.zeros((rh, rw), np.float32)
-    weight[r0:] = ok.astype(np.float32)[None, :] * _smoothstep((rows - corner) / (JAW_CORNER * fs)) * clear
+    weight = ok[c0:c1].astype(np.float32) * _smoothstep(
+        (rows - np.float32(corner)) / np.float32(JAW_CORNER * fs)
+    )
+    weight *= clear
     if weight.max() < 0.01:
         return None, None
-    back = spread.copy()
-    band = back[r0:]
-    band *= (1.0 - weight[r0:])[..., None]  # the spread flow blended into the still one
-    band[..., 1] += weight[r0:] * lift / photo.scale[1]
-    h, w = size
-    back = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR)
-    shows = cv2.resize(np.clip(weight * 10.0, 0.0, 1.0), (w, h), interpolation=cv2.INTER_LINEAR)
-    # The moved face: its outline grown by the margin, as a signed distance to its convex hull on the
-    # coarse grid (linear, so upsampled it draws a sub-pixel contour at the crop's resolution).
-    hull = cv2.convexHull(np.asarray(target_points[:, :2], np.float32)).reshape(-1, 2).astype(np.float64)
-    hull = (hull + 0.5) * [sx, sy] - 0.5
-    step = np.roll(hull, -1, axis=0) - hull  # edge k from vertex k to k + 1
-    normal = (
-        np.stack([step[:, 1], -step[:, 0]], axis=1) / np.maximum(np.linalg.norm(step, axis=1), 1e-9)[:, None]
-    )
-    if np.mean(np.sum(normal * (hull - hull.mean(axis=0)), axis=1)) < 0.0:
-        normal = -normal  # outwards
-    offset = np.sum(normal * hull, axis=1) + margin
-    # Only edges facing down or sideways that reach the band bound it (those facing up, or wholly
-    # above it, lie beyond other edges for every point in the band).
-    low = np.maximum(hull[:, 1], np.roll(hull[:, 1], -1)) >= r0 - margin
-    bound = low & (normal[:, 1] > -0.2)
-    nx, ny, c = (v[bound].astype(np.float32)[:, None, None] for v in (normal[:, 0], normal[:, 1], offset))
-    signed = np.full((rh, rw), -rh, np.float32)  # above the band: inside
-    if bound.any():
-        signed[r0:] = (nx * np.arange(rw, dtype=np.float32) + (ny * rows - c)).max(axis=0)
-    signed = cv2.resize(signed, (w, h), interpolation=cv2.INTER_LINEAR)
-    y0 = int(np.clip(np.floor((r0 + 0.5) / sy - 0.5), 0, h - 1))
+    flow = spread[window] * (1.0 - weight)[..., None]  # the spread flow blended into the still one
+    flow[..., 1] += weight * lift / np.float32(sy)
+    outline = np.empty((*weight.shape, 2), np.float32)  # where the layer shows; the face's outline
+    np.clip(weight * 10.0, 0.0, 1.0, out=outline[..., 0])
+    # The moved face's outline grown by the margin, as a signed distance to its convex hull (linear,
+    # so upsampled it draws a sub-pixel contour at the crop's resolution).
+    top = math.floor(corner) - margin
+    outline[..., 1] = _signed_outside(hull, following, normal, gx[0], rows, top, margin)
+    fine = _upsample((flow, outline), (r0, c0), (rh, rw), size)
+    back = np.zeros((h, w, 2), np.float32)
+    back[fine.window] = fine.layers[0]
+    shows, signed = fine.layers[1][..., 0], fine.layers[1][..., 1]
+    hidden = signed * np.float32(-1.0 / min(sx, sy)) + np.float32(0.5)  # the front's coverage across
+    np.clip(hidden, 0.0, 1.0, out=hidden)  # the outline, in crop pixels
+    hidden -= 1.0
+    hidden *= shows
     alpha = np.ones((h, w), np.float32)
-    front = np.clip(0.5 - signed[y0:] / np.float32(min(sx, sy)), 0.0, 1.0)  # crop pixels
-    alpha[y0:] -= (1.0 - front) * shows[y0:]
+    alpha[fine.window] += hidden
     return alpha, back
+
+
+class _Fine(NamedTuple):
+    """Coarse layers upsampled on a window of the crop: layers (each (y1 - y0, x1 - x0, c)) and
+    window (rows y0:y1, columns x0:x1)."""
+
+    layers: list[np.ndarray]
+    window: tuple[slice, slice]
+
+
+def _upsample(
+    layers: tuple[np.ndarray, ...], origin: tuple[int, int], grid: tuple[int, int], size: tuple[int, int]
+) -> _Fine:
+    """The coarse layers (n, m, c), the window at `origin` (row, column) of a coarse `grid` (rh, rw),
+    upsampled bilinearly to the crop's `size` (h, w) as `cv2.resize` of the whole grid would be, on
+    the crop's window they cover. With whole factors h / rh, w / rw the window alone is resized: only
+    the crop pixels reading beyond its first row or outer columns differ (read clamped), where the
+    caller keeps the layer's weight 0. Otherwise the window must be the whole grid."""
+    (h, w), (rh, rw), (r0, c0) = size, grid, origin
+    n, m = layers[0].shape[:2]
+    if h % rh == 0 and w % rw == 0:
+        f, g = h // rh, w // rw
+        window = slice(r0 * f, (r0 + n) * f), slice(c0 * g, (c0 + m) * g)
+        return _Fine([cv2.resize(x, (m * g, n * f), interpolation=cv2.INTER_LINEAR) for x in layers], window)
+    return _Fine(
+        [cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR) for x in layers], (slice(0, h), slice(0, w))
+    )
+
+
+def _coarse_hull(points: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """(K, 2) float64 the convex hull of the (N, 2+) points (crop pixels) on the coarse grid, in order."""
+    sx, sy = scale
+    hull = cv2.convexHull(np.asarray(points[:, :2], np.float32)).reshape(-1, 2).astype(np.float64)
+    return (hull + 0.5) * [sx, sy] - 0.5
+
+
+def _hull_edges(hull: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(following, normal) of a convex hull's (K, 2) vertices in order: edge k runs from vertex k to
+    following[k]; normal[k] its outward unit normal."""
+    following = np.concatenate((hull[1:], hull[:1]))
+    step = following - hull
+    normal = (
+        np.stack([step[:, 1], -step[:, 0]], axis=1)
+        / np.maximum(np.hypot(step[:, 0], step[:, 1]), 1e-9)[:, None]
+    )
+    if np.sum(hull[:, 0] * following[:, 1] - following[:, 0] * hull[:, 1]) < 0.0:
+        normal = -normal  # the vertices in the other order
+    return following, normal
+
+
+def _signed_outside(
+    hull: np.ndarray,
+    following: np.ndarray,
+    normal: np.ndarray,
+    xs: np.ndarray,
+    rows: np.ndarray,
+    top: float,
+    margin: float,
+) -> np.ndarray:
+    """(n, m) float32 signed distance (coarse pixels, > 0 outside) to the convex `hull` (K, 2; its
+    `_hull_edges`) grown by `margin`, at the columns xs (m,) and rows (n, 1) float32: the largest of
+    its edges' distances, over the edges facing down or sideways that reach row `top` (for points
+    below it, those facing up or wholly above lie beyond other edges); -(rows' end) where none do."""
+    offset = np.sum(normal * hull, axis=1) + margin
+    bound = (np.maximum(hull[:, 1], following[:, 1]) >= top) & (normal[:, 1] > -0.2)
+    if not bound.any():
+        return np.full((len(rows), len(xs)), -float(rows[-1, 0] + 1.0), np.float32)
+    nx, ny, c = (v[bound].astype(np.float32)[:, None, None] for v in (normal[:, 0], normal[:, 1], offset))
+    return (nx * xs + (ny * rows - c)).max(axis=0)
 
 
 def lowest_rows(points: np.ndarray, width: int) -> np.ndarray:
     """(width,) float64: per pixel column (its centre x = column index), the lowest row (largest y)
     of the convex hull of the (N, 2) points (pixels); -inf where the hull misses the column."""
     hull = cv2.convexHull(np.asarray(points, np.float32)).reshape(-1, 2).astype(np.float64)
-    start, end = hull, np.roll(hull, -1, axis=0)  # the hull's edges (K,)
-    x = np.arange(width, dtype=np.float64)[:, None]
-    dx = end[:, 0] - start[:, 0]
-    steep = dx == 0.0
-    t = (x - start[:, 0]) / np.where(steep, 1.0, dx)  # (width, K)
-    y = start[:, 1] + t * (end[:, 1] - start[:, 1])
-    crosses = ~steep & (t >= 0.0) & (t <= 1.0)
-    return np.where(crosses, y, -np.inf).max(axis=1)
+    return _hull_bottom(hull, *_hull_edges(hull), width)
+
+
+def _hull_bottom(hull: np.ndarray, following: np.ndarray, normal: np.ndarray, width: int) -> np.ndarray:
+    """`lowest_rows` of a convex hull's (K, 2) vertices in order and its `_hull_edges`: the hull's
+    lower side (its edges facing down, a path monotone in x) interpolated at each column."""
+    down = normal[:, 1] > 0.0
+    if not down.any():
+        return np.full(width, -np.inf)
+    ends = np.concatenate((hull[down], following[down]))  # each inner vertex twice: same x, same y
+    ends = ends[np.argsort(ends[:, 0], kind="stable")]
+    x = np.arange(width, dtype=np.float64)
+    return np.interp(x, ends[:, 0], ends[:, 1], left=-np.inf, right=-np.inf)
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
@@ -207,8 +294,17 @@ def _smoothstep(t: np.ndarray) -> np.ndarray:
 
 
 def _smooth(values: np.ndarray, sigma: float) -> np.ndarray:
-    """(w,) values smoothed across columns by a Gaussian of `sigma` columns."""
+    """(w,) values smoothed across columns by a Gaussian of `sigma` columns, its ends replicated
+    (as `cv2.GaussianBlur`; a convolution here: per frame the row is short)."""
     if sigma < 0.5:
         return values
-    row = values.reshape(1, -1).astype(np.float64)
-    return cv2.GaussianBlur(row, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE).reshape(-1)
+    kernel = _gaussian(sigma)
+    r = len(kernel) // 2
+    padded = np.concatenate((np.full(r, values[0]), values, np.full(r, values[-1])))
+    return np.convolve(padded, kernel, mode="valid")
+
+
+@lru_cache(maxsize=8)
+def _gaussian(sigma: float) -> np.ndarray:
+    """`cv2.GaussianBlur`'s float64 kernel for `sigma` (its size 8 sigma + 1, odd)."""
+    return cv2.getGaussianKernel(round(sigma * 8 + 1) | 1, sigma, cv2.CV_64F).ravel()
