@@ -150,12 +150,15 @@ class GeometricRenderer:
         source_coeffs: FaceCoefficients,
         person_mask: np.ndarray | None = None,
         transform: CropTransform | None = None,
+        hand_at_face: bool = False,
     ) -> PreviewState:
         """Per-photo work: (H, W, 3) uint8 RGB crop + its fitted coefficients -> `PreviewState`.
 
         person_mask: optional (H, W) float32 person probability for the head proxy (segmented
         here when not given); transform: where the crop lies in the photo (the head proxy slides
-        background in only from the photo itself, not from the crop's padding beyond it)."""
+        background in only from the photo itself, not from the crop's padding beyond it); hand_at_face:
+        a hand touches the face (`pipeline.hands`), so the neck is not held behind the jaw (a hand
+        under the chin would be torn between the held part and the part moving with the chin)."""
         source_crop = check_rgb8(source_crop, "source crop", min_side=16)
         check_face_model(self.face_model, source_coeffs.face_model, what="geometric preview")
         size = (int(source_crop.shape[0]), int(source_crop.shape[1]))
@@ -198,7 +201,7 @@ class GeometricRenderer:
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
-            jaw=photo_jaw(points, source, self.settings.raster_scale, face_size),
+            jaw=None if hand_at_face else photo_jaw(points, source, self.settings.raster_scale, face_size),
         )
 
     def _irises(self, source: np.ndarray, points: np.ndarray) -> tuple[Iris | None, ...]:

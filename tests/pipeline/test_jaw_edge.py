@@ -196,3 +196,26 @@ def test_a_crop_not_a_whole_multiple_of_the_grid_gets_the_same_layer_shape() -> 
     assert alpha is not None and back is not None
     assert alpha.shape == (127, 127) and back.shape == (127, 127, 2)
     assert alpha.min() < 1e-3 and alpha[:40].min() == 1.0
+
+
+def test_the_jaw_edge_is_on_by_default() -> None:
+    """Round 4 met round 1's rule (docs/JAW_EDGE.md): the product holds the neck behind a turned jaw."""
+    from pipeline.preview_settings import PreviewSettings
+
+    assert PreviewSettings().jaw_edge
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_hand_under_the_chin_is_not_torn_from_it(shared_data: Path) -> None:
+    """FairFace race_Asian rests her chin on her hand: holding the neck still would tear the knuckle
+    under the chin from the part moving with it (a fragment left under the chin at yaw -30). With a
+    hand at the face the photo's jaw is not prepared, so the turn is the default's, bent but whole."""
+    registry = EngineRegistry(fast=False)
+    state = prepare_photo(shared_data / "images" / "dchen236__FairFace__race_Asian.jpg", registry=registry)
+    assert state.hands, "the hand under the chin is found"
+    engine = registry.geometric("default")
+    preview = state.engine_state(engine)
+    assert preview.jaw is None
+    without_hand = engine.renderer.prepare(state.crop, state.coefficients, transform=state.crop_transform)
+    assert without_hand.jaw is not None  # the guard, not the photo, switches the layer off
