@@ -127,12 +127,20 @@ class GeometricEngine(Renderer):
         return self.renderer.prepare(_check_crop(crop), source_coeffs)
 
     def prepare_in_photo(
-        self, crop: np.ndarray, source_coeffs: FaceCoefficients, transform: CropTransform
+        self,
+        crop: np.ndarray,
+        source_coeffs: FaceCoefficients,
+        transform: CropTransform,
+        *,
+        hand_at_face: bool = False,
     ) -> Any:
         """`prepare`, telling the renderer where the crop lies in its photo (the whole-head proxy
-        reads the background only from the photo itself, not from the crop's padding)."""
+        reads the background only from the photo itself, not from the crop's padding) and whether
+        a hand touches the face (the neck is then not held behind the jaw: docs/JAW_EDGE.md)."""
         self._check(source_coeffs.face_model)
-        return self.renderer.prepare(_check_crop(crop), source_coeffs, transform=transform)
+        return self.renderer.prepare(
+            _check_crop(crop), source_coeffs, transform=transform, hand_at_face=hand_at_face
+        )
 
     def render(self, state: Any, target: FaceCoefficients) -> np.ndarray:
         self._check(target.face_model)

@@ -58,6 +58,7 @@ from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
+from pipeline.jaw_edge import PhotoJaw, neck_layer, photo_jaw
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
@@ -110,6 +111,7 @@ class PreviewState:
     lid_colours: np.ndarray | None = None
     corners: np.ndarray | None = None
     greyscale: bool = False
+    jaw: PhotoJaw | None = None
     wide: tuple[bool, ...] = (False, False)  # per eye: shown wide open, shut as such (`pipeline.wide_eyes`)
 
     @property
@@ -148,12 +150,15 @@ class GeometricRenderer:
         source_coeffs: FaceCoefficients,
         person_mask: np.ndarray | None = None,
         transform: CropTransform | None = None,
+        hand_at_face: bool = False,
     ) -> PreviewState:
         """Per-photo work: (H, W, 3) uint8 RGB crop + its fitted coefficients -> `PreviewState`.
 
         person_mask: optional (H, W) float32 person probability for the head proxy (segmented
         here when not given); transform: where the crop lies in the photo (the head proxy slides
-        background in only from the photo itself, not from the crop's padding beyond it)."""
+        background in only from the photo itself, not from the crop's padding beyond it); hand_at_face:
+        a hand touches the face (`pipeline.hands`), so the neck is not held behind the jaw (a hand
+        under the chin would be torn between the held part and the part moving with the chin)."""
         source_crop = check_rgb8(source_crop, "source crop", min_side=16)
         check_face_model(self.face_model, source_coeffs.face_model, what="geometric preview")
         size = (int(source_crop.shape[0]), int(source_crop.shape[1]))
@@ -196,6 +201,7 @@ class GeometricRenderer:
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
             greyscale=_is_greyscale(source),
+            jaw=None if hand_at_face else photo_jaw(points, source, self.settings.raster_scale, face_size),
         )
 
     def _irises(self, source: np.ndarray, points: np.ndarray) -> tuple[Iris | None, ...]:
@@ -322,7 +328,9 @@ class GeometricRenderer:
                     state.face_size,
                     feature_boxes(self.projector.layout, target_points),
                 )
-            motion = HeadMotion(flow=cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR))
+            on = self.settings.jaw_edge and state.jaw is not None  # the neck stays (docs/JAW_EDGE.md)
+            layer = neck_layer(spread, cover, target_points, state.jaw, (h, w)) if on else (None, None)
+            motion = HeadMotion(cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR), *layer)
             # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
             # exactly at the crop's resolution, so the photo's resolution can draw them smooth.
             nodes = np.stack(

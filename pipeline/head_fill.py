@@ -318,12 +318,23 @@ def composite(
 ) -> np.ndarray:
     """(H, W, 3) uint8: alpha * source(p + front) + (1 - alpha) * source(p + back), bilinear.
 
-    grid: the (H, W) float32 pixel coordinates x, y (the identity sampling map)."""
+    grid: the (H, W) float32 pixel coordinates x, y (the identity sampling map). The back is read
+    only in the box of rows and columns where alpha < 1 (a neck layer covers a band of the crop)."""
     gx, gy = grid
-    first = cv2.remap(
+    out = cv2.remap(
         source, gx + front[:, :, 0], gy + front[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
+    x, y, width, height = cv2.boundingRect((alpha < 1.0).view(np.uint8))  # where the back shows
+    if width == 0:
+        return out
+    box = slice(y, y + height), slice(x, x + width)
     second = cv2.remap(
-        source, gx + back[:, :, 0], gy + back[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        source,
+        gx[box] + back[box][:, :, 0],
+        gy[box] + back[box][:, :, 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
     )
-    return cv2.blendLinear(first, second, alpha.astype(np.float32), (1.0 - alpha).astype(np.float32))
+    a = alpha[box].astype(np.float32)
+    out[box] = cv2.blendLinear(out[box], second, a, 1.0 - a)
+    return out

@@ -125,7 +125,9 @@ class SourceState:
         cached = self._engine_states.get(engine.name)
         if cached is not None and cached[0] is engine:
             return cached[1]
-        state = engine.prepare_in_photo(self.crop, self.coefficients, self.crop_transform)
+        state = engine.prepare_in_photo(
+            self.crop, self.coefficients, self.crop_transform, hand_at_face=bool(self.hands)
+        )
         self._engine_states[engine.name] = (engine, state)
         return state
 
@@ -352,6 +354,9 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
     """
     if frame.flow is not None:
         flow = frame.flow if canvas.still is None else frame.flow * canvas.still[:, :, None]
+        back_flow = frame.back_flow  # the layer behind (the neck under a turned jaw) is held alike
+        if back_flow is not None and canvas.still is not None:
+            back_flow = back_flow * canvas.still[:, :, None]
         overlay = frame.overlay
         if frame.finer is not None and 1.0 / canvas.transform.scale >= frame.finer[0]:
             overlay = frame.finer[1]()  # each crop pixel covers several of the canvas's
@@ -362,7 +367,7 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
             overlay=overlay,
             overlay_alpha=frame.overlay_alpha,
             hidden=frame.hidden,
-            back_flow=frame.back_flow,
+            back_flow=back_flow,
             front_alpha=frame.front_alpha,
             paint_blur=canvas.paint_blur,
         )

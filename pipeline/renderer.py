@@ -85,10 +85,16 @@ class Renderer(abc.ABC):
         """Per-photo work, done once; the returned state belongs to the caller."""
 
     def prepare_in_photo(
-        self, crop: np.ndarray, source_coeffs: FaceCoefficients, transform: CropTransform
+        self,
+        crop: np.ndarray,
+        source_coeffs: FaceCoefficients,
+        transform: CropTransform,
+        *,
+        hand_at_face: bool = False,
     ) -> Any:
         """`prepare` for a crop taken from a photo at `transform` (a renderer that reads beyond the
-        crop's own content, as the whole-head proxy does, learns where the photo ends)."""
+        crop's own content, as the whole-head proxy does, learns where the photo ends; one that
+        holds the neck still behind a turned jaw learns whether a hand lies at the face)."""
         return self.prepare(crop, source_coeffs)
 
     @abc.abstractmethod

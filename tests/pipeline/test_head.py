@@ -188,7 +188,8 @@ def test_turned_head_keeps_its_area_on_real_photos(shared_data: Path) -> None:
 
 def test_head_setting_off_is_the_face_only_flow(scene) -> None:
     renderer, state, crop, coeffs = scene
-    old = GeometricRenderer(renderer.projector.model, PreviewSettings(head=False))
+    # jaw_edge off too: its neck layer is the only other back plate (tests/pipeline/test_jaw_edge.py)
+    old = GeometricRenderer(renderer.projector.model, PreviewSettings(head=False, jaw_edge=False))
     old_state = old.prepare(crop, coeffs)
     assert old_state.head is None
     target = control_set_for(renderer.projector.model).apply(coeffs, {"yaw": 20})

@@ -202,3 +202,19 @@ def test_slide_stops_before_the_photos_edge() -> None:
     assert reads[shown].min() >= 9.0, reads[shown].min()
     unaware = land_outside(slide_background(front, moved, edge_flow(person), 20.0), edge_flow(person), grid)
     assert (grid[1] + unaware[..., 1])[shown].min() < 5.0  # the same slide without the edge reads beyond it
+
+
+def test_composite_reads_the_back_only_where_it_shows() -> None:
+    """The back read in the box where alpha < 1 only: the same picture as blending everywhere."""
+    rng = np.random.default_rng(3)
+    source = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    grid = np.meshgrid(np.arange(48, dtype=np.float32), np.arange(48, dtype=np.float32))
+    front = rng.normal(0.0, 2.0, (48, 48, 2)).astype(np.float32)
+    back = rng.normal(0.0, 2.0, (48, 48, 2)).astype(np.float32)
+    alpha = np.ones((48, 48), np.float32)
+    alpha[30:40, 5:20] = rng.random((10, 15)).astype(np.float32)
+    maps = [(grid[0] + f[..., 0], grid[1] + f[..., 1]) for f in (front, back)]
+    first, second = (cv2.remap(source, *m, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for m in maps)
+    whole = cv2.blendLinear(first, second, alpha, 1.0 - alpha)
+    np.testing.assert_array_equal(composite(source, grid, front, back, alpha), whole)
+    np.testing.assert_array_equal(composite(source, grid, front, back, np.ones_like(alpha)), first)
