@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["euler_to_matrix", "matrix_to_euler", "similarity_align"]
+__all__ = ["euler_to_matrix", "matrix_to_euler", "similarity_align", "smoothstep"]
 
 
 def euler_to_matrix(angles: np.ndarray) -> np.ndarray:
@@ -60,3 +60,9 @@ def similarity_align(
     var_s = float(w @ (cs**2).sum(axis=1))
     scale = float((sing * d).sum() / var_s)
     return scale, rot, mu_d - scale * rot @ mu_s
+
+
+def smoothstep(t: np.ndarray | float) -> np.ndarray:
+    """3t^2 - 2t^3 of t clipped to [0, 1] (its dtype kept): the soft ramp every fade and gate uses."""
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from core.errors import InputError
+from core.geometry import smoothstep
 from pipeline.face_paint import apply_affine, box_around, curve_y, similarity_2d
 from pipeline.wide_eyes import white_above, wide_closure
 
@@ -170,9 +171,18 @@ def analyse_eye(source: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> Iri
     return Iris(np.array([cx, cy]), 0.21 * width)
 
 
-def _smoothstep(t: np.ndarray | float) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
+def _box_in_photo(
+    outline: list[np.ndarray], shape: tuple[int, ...], to_source: np.ndarray
+) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
+    """The box (x0, y0, x1, y1) around `outline`'s points within `shape` (padded by 2 pixels), its
+    pixels (Y, X, 2: x, y) and their places in the photo through `to_source`; None outside."""
+    box = box_around(np.concatenate(outline), shape[:2], pad=2)
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    px, py = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+    pixel = np.stack([px, py], axis=-1)
+    return box, pixel, apply_affine(to_source, pixel)  # (Y, X, 2) the same places in the photo
 
 
 def refine_eye_flow(
@@ -219,19 +229,17 @@ def refine_eye_flow(
     below = 0.3 * width_s if opening > 0.0 else 0.0  # the lower lid's skin lifted to meet the eye
     scale = float(np.hypot(*(up_t[-1] - up_t[0]))) / width_s
     outline = [up_t, lo_t + [0.0, below * scale], up_t - [0.0, 1.3 * band * scale]]
-    box = box_around(np.concatenate(outline), flow.shape[:2], pad=2)
-    if box is None:
+    grid = _box_in_photo(outline, flow.shape[:2], to_source)
+    if grid is None:
         return
-    x0, y0, x1, y1 = box
-    px, py = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
-    q = apply_affine(to_source, np.stack([px, py], axis=-1))  # (Y, X, 2) the same places in the photo
+    (x0, y0, x1, y1), pixel, q = grid
     qx, qy = q[..., 0], q[..., 1]
     lid = curve_y(up_s, qx)  # the photo's lid line
     low = curve_y(lo_s, qx)
     if opening > 0.0:  # a shut eye's lashes hang over its lower lid: lift the lid from below them
         lid = np.maximum(lid, low + _SHUT_LASHES * width_s)
     top_t, low_t = curve_y(up_ts, qx), curve_y(lo_ts, qx)
-    pull = float(_smoothstep((closure - 0.35) / 0.35))
+    pull = float(smoothstep((closure - 0.35) / 0.35))
     edge = top_t + pull * np.maximum(low_t - top_t, 0.0)  # where the target's lid ends
     # A shut lid reaches a little past the fitted lower lid (which can lie above the real one).
     edge = edge + pull * 0.2 * np.maximum(low - lid, 0.0)
@@ -239,7 +247,7 @@ def refine_eye_flow(
     reach_out = pull * 0.12 * width_s  # a shut lid also covers the corners the mesh may miss
     across = np.clip(np.minimum(qx - left, right - qx) + reach_out + 0.5, 0.0, 1.0)
     if opening > 0.0:  # the lashes of a shut eye reach past its corners: lift them too, fading out
-        across = _smoothstep(1.0 + np.minimum(qx - left, right - qx) / (0.25 * width_s))
+        across = smoothstep(1.0 + np.minimum(qx - left, right - qx) / (0.25 * width_s))
     # The lid: photo rows [lid - band, lid - 0.5] stretched over [lid - band, edge] (the fitted
     # lid line can lie a little below the lashes: stop short of it, never read the eyeball).
     if opening > 0.0:  # per column: the lid from the lashes up to the target's lid, plus the fold
@@ -273,7 +281,6 @@ def refine_eye_flow(
     in_ball = np.clip(np.minimum(qy - edge, low_t - qy) + 0.5, 0.0, 1.0)
     lid_src = np.stack([qx, lid_y], axis=-1)
     region = flow[y0:y1, x0:x1].astype(np.float64)
-    pixel = np.stack([px, py], axis=-1)
     w_lid = (lid_w * (1.0 - in_ball) * across)[..., None]
     region = w_lid * (lid_src - pixel) + (1.0 - w_lid) * region
     w_ball = (in_ball * across)[..., None]
@@ -308,12 +315,10 @@ def _close_squint(
     scale = float(np.hypot(*(up_t[-1] - up_t[0]))) / width_s
     above, below = 0.4 * width_s, _SQUINT_BELOW * width_s
     outline = [up_t - [0.0, 1.3 * above * scale], lo_t + [0.0, (below + 0.3 * width_s) * scale]]
-    box = box_around(np.concatenate(outline), flow.shape[:2], pad=2)
-    if box is None:
+    grid = _box_in_photo(outline, flow.shape[:2], to_source)
+    if grid is None:
         return
-    x0, y0, x1, y1 = box
-    px, py = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
-    q = apply_affine(to_source, np.stack([px, py], axis=-1))  # (Y, X, 2) the same places in the photo
+    (x0, y0, x1, y1), pixel, q = grid
     qx, qy = q[..., 0], q[..., 1]
     lid, low = curve_y(up_s, qx), curve_y(lo_s, qx)
     rise = low - closure * np.maximum(low - lid, 0.0)  # the lower lid's edge, risen
@@ -327,7 +332,7 @@ def _close_squint(
     lower_y = low + 0.5 + (qy - rise) * (bottom - low - 0.5) / np.maximum(bottom - rise, 1e-3)
     meet = np.clip(qy - rise + 0.5, 0.0, 1.0)
     read_y = (1.0 - meet) * np.minimum(qy, root) + meet * lower_y
-    pull = float(_smoothstep((closure - 0.35) / 0.35))
+    pull = float(smoothstep((closure - 0.35) / 0.35))
     left, right = sorted((float(up_s[0, 0]), float(up_s[-1, 0])))
     across = np.clip(np.minimum(qx - left, right - qx) + pull * 0.12 * width_s + 0.5, 0.0, 1.0)
     start = lid - above  # the upper lid's skin fades into the face's own flow above this
@@ -336,7 +341,6 @@ def _close_squint(
         weight * np.clip((qy - start) / (0.3 * above) + 1.0, 0.0, 1.0) * np.clip(bottom - qy + 0.5, 0.0, 1.0)
     )
     region = flow[y0:y1, x0:x1].astype(np.float64)
-    pixel = np.stack([px, py], axis=-1)
     w = weight[..., None]
     region = w * (np.stack([qx, read_y], axis=-1) - pixel) + (1.0 - w) * region
     flow[y0:y1, x0:x1] = region.astype(np.float32)
@@ -426,13 +430,13 @@ def _turned(
     dx = float(np.clip(shift[0], min(0.0, left + margin - a), max(0.0, right - margin - b)))
     sx = np.interp(qx, [left, a + dx, b + dx, right], [left, a, b, right]) if a > left and b < right else qx
     opening = np.maximum(low - lid, 1.0)
-    sx = qx + (sx - qx) * _smoothstep((qy - lid) / (0.3 * opening))  # lashes (the fit can miss them) stay
+    sx = qx + (sx - qx) * smoothstep((qy - lid) / (0.3 * opening))  # lashes (the fit can miss them) stay
     centre = np.clip(cy, lid + 1.0, low - 1.0)
     moved = np.clip(centre + shift[1], lid + 0.5, low - 0.5)
     above = lid + (qy - lid) * (centre - lid) / np.maximum(moved - lid, 1e-3)
     below = centre + (qy - moved) * (low - centre) / np.maximum(low - moved, 1e-3)
     sy = np.where(qy < moved, above, below)
-    near = 1.0 - _smoothstep((np.abs(sx - cx) - r) / r)
+    near = 1.0 - smoothstep((np.abs(sx - cx) - r) / r)
     return np.stack([sx, qy + (sy - qy) * near], axis=-1)
 
 
@@ -481,7 +485,7 @@ def lash_heights(source: np.ndarray, upper: np.ndarray, white: bool = False) -> 
     height = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)  # no single-column spikes
     # Tapering to nothing at the corners, as lashes do (and a shut lid meets the face's flow there).
     left, right = sorted((float(upper[0, 0]), float(upper[-1, 0])))
-    return white + height * _smoothstep(np.minimum(upper[:, 0] - left, right - upper[:, 0]) / (0.25 * width))
+    return white + height * smoothstep(np.minimum(upper[:, 0] - left, right - upper[:, 0]) / (0.25 * width))
 
 
 #: The painted eye (`paint_opened_eye`), RGB: a neutral dark-brown iris (the photo never showed
@@ -587,8 +591,8 @@ def _eyeball(
     across = (xs - left) / max(right - left, 1.0)  # 0..1 corner to corner
     # The white: a ball in shadow towards the corners and under the upper lid (lashes and brow).
     ball = 0.62 + 0.38 * np.clip(1.0 - (2.0 * across - 1.0) ** 2, 0.0, 1.0)
-    lid_shadow = 0.55 + 0.45 * _smoothstep((ys - top) / (0.45 * height))
-    lid_shadow = lid_shadow * (0.8 + 0.2 * _smoothstep((bottom - ys) / (0.3 * height)))  # the lower lid's rim
+    lid_shadow = 0.55 + 0.45 * smoothstep((ys - top) / (0.45 * height))
+    lid_shadow = lid_shadow * (0.8 + 0.2 * smoothstep((bottom - ys) / (0.3 * height)))  # the lower lid's rim
     white = _SCLERA * (ball * lid_shadow)[..., None]
     # The iris: a darker rim, faint radial fibres, the pupil and a catchlight up-left of it.
     d = np.hypot(xs - cx, ys - cy) / radius

@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from core.errors import InputError
+from core.geometry import smoothstep
 from pipeline.face_mesh import rasterise_triangles
 from pipeline.head_fill import (
     STRETCH_BOUND,
@@ -165,11 +166,6 @@ def _clamp_rotation(rot: np.ndarray, max_degrees: float) -> np.ndarray:
         return rot
     logger.info("head proxy: skull rotation %.0f deg clamped to %.0f", math.degrees(angle), max_degrees)
     return cv2.Rodrigues(rvec * (limit / angle))[0]
-
-
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
 
 
 def _run_length(samples: np.ndarray) -> int:
@@ -313,7 +309,7 @@ def fit_head(
     residual = push_pull_fill(residual, np.minimum(weight, 1.0), keep=1.0)[:, :, 0]
     hull_small = cv2.resize(hull, (rw, rh), interpolation=cv2.INTER_NEAREST)
     outside = cv2.distanceTransform((1 - hull_small).astype(np.uint8), cv2.DIST_L2, 3)
-    residual = residual * (1.0 - _smoothstep(outside / max(0.33 * face_size * sx, 1.0)))
+    residual = residual * (1.0 - smoothstep(outside / max(0.33 * face_size * sx, 1.0)))
 
     # Sheet vertices on a grid of raster pixels covering the (dilated) person.
     person_small = cv2.resize(person, (rw, rh), interpolation=cv2.INTER_AREA)
@@ -329,7 +325,7 @@ def fit_head(
     vy = (gyv + 0.5) / sy - 0.5
     rho_v = _rho(vx, vy, ellipse)
     vz = _ellipsoid_depth(rho_v, zc, d)
-    neck = _smoothstep((rho_v - 1.0) / _NECK)
+    neck = smoothstep((rho_v - 1.0) / _NECK)
     weights = 1.0 - neck
     weights = np.maximum(weights, hull_small[gyv, gxv].astype(np.float64))
     vz = vz + residual[gyv, gxv] * weights
@@ -357,14 +353,14 @@ def fit_head(
     region = cv2.GaussianBlur(person_region(person), (0, 0), 2.0)  # soft: no stair steps at photo resolution
     across = np.abs(math.cos(ellipse[4]) * (gx - cx) + math.sin(ellipse[4]) * (gy - cy)) / ax  # 1: the ear
     # The neck is under the jaw only: hair hanging beside it (a ponytail) is not stretched along.
-    under = _smoothstep((below - _JAW) / 0.3) * (1.0 - _smoothstep((across - _NECK_WIDTH) / 0.25))
+    under = smoothstep((below - _JAW) / 0.3) * (1.0 - smoothstep((across - _NECK_WIDTH) / 0.25))
     neck = (under * region).astype(np.float32)
     edge = edge_flow(person, valid)
     # Where the photo ends: the person stays (stretched) where it reaches the photo's edge, the
     # slide also keeps out of the crop's border fade.
     photo = np.ones((h, w), np.float32) if valid is None else valid
     border = border_distance(photo * crop_fade((h, w)))
-    border_fade = _smoothstep(border / _BORDER_RAMP).astype(np.float32)
+    border_fade = smoothstep(border / _BORDER_RAMP).astype(np.float32)
     border_normal = inward(border)
     vertex_border = vertex_normal = None
     if valid is not None and valid.min() < 0.5:  # the crop leaves the photo
@@ -546,7 +542,7 @@ def _join_face(
     gap = float(np.percentile(np.hypot(diff[..., 0], diff[..., 1])[ring], 95))
     reach = max(_BLEND, STRETCH_BOUND * gap * scale)
     outside = cv2.distanceTransform(1 - face, cv2.DIST_L2, 3)
-    weight = np.where(cover > 0.5, 1.0 - _smoothstep(outside / reach), 0.0)
+    weight = np.where(cover > 0.5, 1.0 - smoothstep(outside / reach), 0.0)
     joined = flow + weight[:, :, None] * spread
     return np.where(inner[:, :, None], carried, joined).astype(np.float32)
 

@@ -25,6 +25,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from core.geometry import smoothstep
 from pipeline.neck import JAW_RISE, NECK_MIN_SPAN, NECK_REACH
 
 __all__ = ["JAW_CORNER", "JAW_MARGIN", "JAW_SMOOTH", "JAW_STRETCH", "PhotoJaw", "neck_layer", "photo_jaw"]
@@ -75,7 +76,7 @@ def photo_jaw(points: np.ndarray, source: np.ndarray, raster_scale: float, face_
     size_c = face_size * min(sx, sy)
     margin = JAW_MARGIN * size_c
     distance = cv2.distanceTransform(1 - face, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    clear = _smoothstep((distance - 0.5 * margin) / max(0.5 * margin, 0.5))
+    clear = smoothstep((distance - 0.5 * margin) / max(0.5 * margin, 0.5))
     bottom = lowest_rows(coarse, rw)
     image = cv2.resize(source, (rw, rh), interpolation=cv2.INTER_AREA).astype(np.float32) + 1.0
     return PhotoJaw(
@@ -108,8 +109,8 @@ def _neck_below(image: np.ndarray, bottom: np.ndarray, face_size: float) -> np.n
     total_a, total_b = above.sum(axis=1), below.sum(axis=1)
     chroma = np.abs(below / total_b[:, None] - above / total_a[:, None]).max(axis=1)
     ratio = total_b / total_a
-    like = (1.0 - _smoothstep((chroma - 0.03) / 0.04)) * _smoothstep((ratio - 0.25) / 0.2)
-    like *= 1.0 - _smoothstep((ratio - 1.5) / 0.3)
+    like = (1.0 - smoothstep((chroma - 0.03) / 0.04)) * smoothstep((ratio - 0.25) / 0.2)
+    like *= 1.0 - smoothstep((ratio - 1.5) / 0.3)
     return np.where(found, like, 0.0)
 
 
@@ -147,11 +148,11 @@ def neck_layer(
     # uncovers cannot be stretched over it within `JAW_STRETCH` above the shoulder line, the
     # spread flow stays (weight 0 from there on, 1 below 3/4 of it).
     span = np.maximum(photo.chin + NECK_REACH * fs - edge, NECK_MIN_SPAN * fs)
-    ok = 1.0 - _smoothstep((rise * JAW_STRETCH / span - 0.75) * 4.0)
+    ok = 1.0 - smoothstep((rise * JAW_STRETCH / span - 0.75) * 4.0)
     # ... and where what lies below the photo's jaw is no neck (the background or a collar beside a
     # narrower neck, at the jaw's ends): stretched over the rows the jaw uncovers, it would show as a
     # dark or white wedge; the spread flow fills them as without the layer.
-    ok *= 1.0 - (1.0 - photo.neck) * _smoothstep(rise / margin)
+    ok *= 1.0 - (1.0 - photo.neck) * smoothstep(rise / margin)
     ok = _smooth(np.interp(columns, columns[jaw], ok[jaw]), JAW_SMOOTH * fs)  # the ends' values beyond them
     if ok.max() < 0.01:  # the layer's weight is at most `ok`
         return None, None
@@ -168,11 +169,11 @@ def neck_layer(
     window = slice(r0, rh), slice(c0, c1)
     gx, gy = photo.grid[0][window], photo.grid[1][window]  # (n, m) float32
     rows = gy[:, :1]
-    s = _smoothstep((rows - edge[c0:c1].astype(np.float32)) / span[c0:c1].astype(np.float32))
+    s = smoothstep((rows - edge[c0:c1].astype(np.float32)) / span[c0:c1].astype(np.float32))
     lift = rise[c0:c1].astype(np.float32) * (1.0 - s)  # photo row - output row (coarse), the neck's own
     # The still photo only where it shows no face of the photo's (read where the layer reads).
     clear = cv2.remap(photo.clear, gx, gy + lift, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    weight = ok[c0:c1].astype(np.float32) * _smoothstep(
+    weight = ok[c0:c1].astype(np.float32) * smoothstep(
         (rows - np.float32(corner)) / np.float32(JAW_CORNER * fs)
     )
     weight *= clear
@@ -285,12 +286,6 @@ def _hull_bottom(hull: np.ndarray, following: np.ndarray, normal: np.ndarray, wi
     ends = ends[np.argsort(ends[:, 0], kind="stable")]
     x = np.arange(width, dtype=np.float64)
     return np.interp(x, ends[:, 0], ends[:, 1], left=-np.inf, right=-np.inf)
-
-
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    """3t^2 - 2t^3 of t clipped to [0, 1] (its dtype kept)."""
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
 
 
 def _smooth(values: np.ndarray, sigma: float) -> np.ndarray:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from core.geometry import smoothstep
 from pipeline.face_paint import curve_y
 
 __all__ = ["MEAN_GAP", "WIDE_EYE", "is_wide", "wide_closure", "wide_open", "white_above", "white_pixels"]
@@ -43,11 +44,6 @@ WIDE_EYE = 0.38
 _WHITE_REACH = 0.15
 _WHITE_LIGHTER = 0.0
 _WHITE_GREY = 0.5
-
-
-def _smoothstep(t: np.ndarray | float) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
 
 
 def wide_open(
@@ -78,7 +74,7 @@ def wide_closure(closure: float, open_s: float, open_t: float, width: float) -> 
     travel = (open_s - open_t) / (MEAN_GAP * width + 1e-9)
     if travel <= closure:
         return closure
-    return float(np.clip(closure + (travel - closure) * _smoothstep((travel - 0.3) / 0.3), 0.0, 1.0))
+    return float(np.clip(closure + (travel - closure) * smoothstep((travel - 0.3) / 0.3), 0.0, 1.0))
 
 
 def white_above(source: np.ndarray, upper: np.ndarray, width: float) -> np.ndarray:

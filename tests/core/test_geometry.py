@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.geometry import euler_to_matrix, matrix_to_euler, similarity_align
+from core.geometry import euler_to_matrix, matrix_to_euler, similarity_align, smoothstep
 from reconstruction.bfm import BFMFaceModel, rotation_matrix
 from reconstruction.deep3d import split_coefficients
 
@@ -67,3 +67,11 @@ def test_similarity_align_recovers_a_known_transform() -> None:
     assert abs(scale - 1.7) < 1e-10
     np.testing.assert_allclose(r, rot, atol=1e-10)
     np.testing.assert_allclose(t, [1.0, -2.0, 0.5], atol=1e-10)
+
+
+def test_smoothstep_clips_ramps_softly_and_keeps_the_dtype() -> None:
+    t = np.array([-1.0, 0.0, 0.25, 0.5, 1.0, 2.0], np.float32)
+    s = smoothstep(t)
+    assert s.dtype == np.float32
+    np.testing.assert_allclose(s, [0.0, 0.0, 0.15625, 0.5, 1.0, 1.0], atol=1e-7)
+    assert float(smoothstep(0.75)) == 1.0 - float(smoothstep(0.25))  # symmetric about the middle
