@@ -49,8 +49,11 @@ __all__ = [
     "DETECTED_GAZE_GAIN",
     "CLOSED_EYE",
     "SQUINT_EYE",
+    "UPWARD_SKIN",
     "STRAIGHT_AHEAD",
     "shut_opening",
+    "is_shut",
+    "opening_mask",
     "lash_heights",
 ]
 
@@ -226,6 +229,12 @@ def refine_eye_flow(
     fold = 0.18 * width_s
     widest = float(np.max(lo_ts[:, 1] - up_ts[:, 1]))
     band = (max(widest, 0.0) + _SHUT_LASHES * width_s + fold) if opening > 0.0 else 0.4 * width_s
+    tallest = 0.5 * band  # the lash run read past: at most the lashes' reach
+    if lashes is not None and opening <= 0.0 and not wide and float(lashes.max()) - 0.5 > tallest + 0.25:
+        # A run taller than lashes (an eye looking up, `lid_edge.upward_lid_run`): the shut lid reads
+        # `UPWARD_SKIN` of skin above it (every other eye, and one that stays open, keeps main's band).
+        tallest = float(lashes.max()) - 0.5
+        band += float(smoothstep((closure - 0.35) / 0.35)) * (tallest + UPWARD_SKIN * width_s - band)
     below = 0.3 * width_s if opening > 0.0 else 0.0  # the lower lid's skin lifted to meet the eye
     scale = float(np.hypot(*(up_t[-1] - up_t[0]))) / width_s
     outline = [up_t, lo_t + [0.0, below * scale], up_t - [0.0, 1.3 * band * scale]]
@@ -257,7 +266,7 @@ def refine_eye_flow(
     run = np.zeros_like(lid)  # the lash rows (above `root`) hung down as a fringe, not stretched
     if lashes is not None and opening <= 0.0:
         order = np.argsort(up_s[:, 0], kind="stable")
-        run = pull * np.clip(np.interp(qx, up_s[order, 0], lashes[order]) - 0.5, 0.0, 0.5 * band)
+        run = pull * np.clip(np.interp(qx, up_s[order, 0], lashes[order]) - 0.5, 0.0, tallest)
     fringe = _FRINGE * run
     margin = edge - fringe  # where the lid's skin ends and its lashes begin
     skin_y = start + (qy - start) * (root - run - start) / np.maximum(margin - start, 1e-3)
@@ -382,8 +391,20 @@ def shut_opening(
     lashes: (K,) the lash run above the upper lid (`lash_heights`): hidden too (the shut lid's
     fringe is painted, `face_paint.paint_lash_line`), so no read at the lid's edge lands on them.
     wide: as in `refine_eye_flow`."""
-    if _closing(source_lids, target_lids, wide)[3] < SHUT_CLOSURE:
-        return None
+    return opening_mask(source_lids, size, lashes) if is_shut(source_lids, target_lids, wide) else None
+
+
+def is_shut(source_lids: Lids, target_lids: Lids, wide: bool = False) -> bool:
+    """Whether the target shuts the eye (closure >= `SHUT_CLOSURE`, `shut_opening`); wide: as in
+    `refine_eye_flow`."""
+    return _closing(source_lids, target_lids, wide)[3] >= SHUT_CLOSURE
+
+
+def opening_mask(
+    source_lids: Lids, size: tuple[int, int], lashes: np.ndarray | None = None
+) -> np.ndarray | None:
+    """(H, W) float32, 1 on the photo's eye opening between its lids (and the lash run `lashes`
+    above it, as in `shut_opening`): the photo's alone, so it can be made once per photo."""
     up_s, lo_s = source_lids
     if lashes is not None:
         up_s = up_s - np.stack([np.zeros(len(up_s)), np.maximum(lashes - 0.5, 0.0)], axis=1)
@@ -443,6 +464,9 @@ def _turned(
 #: A shut lid's lash fringe: this fraction of the photo's lash run's height (lashes hang down
 #: and outwards from a shut lid's margin, seen foreshortened).
 _FRINGE = 0.0
+#: Above the tall run of an eye looking up (`lid_edge.upward_lid_run`) a shut lid reads this many
+#: eye widths of the photo's lid skin (the lit skin right above a shadowed margin is still dim).
+UPWARD_SKIN = 0.3
 #: The photo's lash run (`lash_heights`) is at most this many eye widths high (a deep-set eye's
 #: dark crease above it is lid, not lashes).
 _LASH_REACH = 0.2

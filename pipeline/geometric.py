@@ -47,24 +47,24 @@ from pipeline.eyes import (
     Iris,
     analyse_eye,
     iris_from_landmarks,
-    lash_heights,
     paint_opened_eye,
     refine_eye_flow,
     shift_gaze,
-    shut_opening,
 )
 from pipeline.face_mesh import eye_surfaces, feature_boxes, projector_for, rasterise_triangles
-from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
+from pipeline.face_paint import paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
 from pipeline.jaw_edge import PhotoJaw, neck_layer, photo_jaw
+from pipeline.lid_edge import lash_runs
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.near_cut import hold_near_rim
 from pipeline.preview_settings import PreviewSettings
 from pipeline.renderer import RenderedFrame
+from pipeline.shut_masks import ShutMask, shut_eyes, shut_masks
 from pipeline.wide_eyes import wide_open
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
@@ -113,6 +113,7 @@ class PreviewState:
     greyscale: bool = False
     jaw: PhotoJaw | None = None
     wide: tuple[bool, ...] = (False, False)  # per eye: shown wide open, shut as such (`pipeline.wide_eyes`)
+    shut: tuple[ShutMask | None, ...] = ()  # per eye: what it hides when shut (`pipeline.shut_masks`)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -192,10 +193,11 @@ class GeometricRenderer:
             mouth=analyse_mouth(
                 source, points[layout.mouth[0], :2], points[layout.mouth[1], :2], self.settings.own_teeth
             ),
-            irises=self._irises(source, points),
-            lashes=tuple(
-                lash_heights(source, points[u, :2], w) for (u, _), w in zip(layout.eyes, wide, strict=True)
+            irises=(irises := self._irises(source, points)),
+            lashes=(
+                lashes := lash_runs(source, points, layout.eyes, irises, wide, self.settings.upward_lids)
             ),
+            shut=shut_masks(source, [(points[u, :2], points[lo, :2]) for u, lo in layout.eyes], lashes),
             lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes], wide),
             wide=wide,
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
@@ -515,7 +517,14 @@ class GeometricRenderer:
             paint_opened_eye(out, cover, iris, lids, gaze)
         opened = cover > painted
         paint[opened] = out[opened]
-        shut = self._shut_openings(state, target_points)
+        eyes = self.projector.layout.eyes
+        shut = shut_eyes(
+            state.shut,
+            [(state.points[u, :2], state.points[lo, :2]) for u, lo in eyes],
+            [(target_points[u, :2], target_points[lo, :2]) for u, lo in eyes],
+            state.wide,
+            self.settings.lash_fringe,
+        )
         for opening, lashes in shut:
             paint_lash_line(out, cover, paint, state.source, flow, opening, lashes)
         hidden = np.maximum.reduce([opening for opening, _ in shut]) if shut else None
@@ -553,26 +562,6 @@ class GeometricRenderer:
         (`reconstruction.rim_skin.magnified_band`)."""
         lids = [target_points[np.concatenate(eye), 0] for eye in self.projector.layout.eyes]
         return magnified_band(flow, (float(lids[0].min()), float(lids[-1].max())))
-
-    def _shut_openings(
-        self, state: PreviewState, target_points: np.ndarray
-    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        """Per eye the target shuts: the (H, W) float32 mask, 1 on the photo's opening (and, with
-        `lash_fringe`, on the photo's lash run above it: the shut lid reads only skin above it),
-        and the colour (3,) of those lashes for the lash line (None: the line takes its own)."""
-        shut = []
-        for k, (u, lo) in enumerate(self.projector.layout.eyes):
-            lids = (state.points[u, :2], state.points[lo, :2]), (target_points[u, :2], target_points[lo, :2])
-            opening = shut_opening(*lids, state.size, wide=state.wide[k])
-            lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
-            if opening is None:
-                continue
-            if lashes is None or not np.any(lashes > 0.5):
-                shut.append((opening, None))
-            else:
-                fringe = shut_opening(*lids, state.size, lashes, state.wide[k])
-                shut.append((fringe, lash_colour(state.source, opening)))
-        return shut
 
     def render_sequence(self, state: PreviewState, motion: MotionSequence) -> Iterator[np.ndarray]:
         """Yield one (H, W, 3) uint8 frame per frame of `motion` (morph clips, last-resort video)."""

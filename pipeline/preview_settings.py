@@ -52,7 +52,10 @@ class PreviewSettings:
     near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md);
     wide_eyes: close_eyes 1 shuts an eye the photo shows wide open (`pipeline.wide_eyes`, docs/WIDE_EYES.md);
     jaw_edge: the jaw passes in front of a neck that stays (`pipeline.jaw_edge`, docs/JAW_EDGE.md round 4), not
-    where a hand touches the face (it would be torn between the still neck and the moving chin).
+    where a hand touches the face (it would be torn between the still neck and the moving chin);
+    upward_lids: an eye looking up (its fitted upper lid on the iris) shuts reading the lit lid skin
+    above the real lid's edge, not the iris and socket (`pipeline.lid_edge`; off: it lost
+    docs/UPWARD_LIDS.md's rule twice, the painted lids reaching liner-dark eyes' brows and costing).
     """
 
     raster_scale: float = 0.5
@@ -73,3 +76,4 @@ class PreviewSettings:
     wide_eyes: bool = True
     near_cut: bool = True
     jaw_edge: bool = True
+    upward_lids: bool = False

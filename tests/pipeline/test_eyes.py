@@ -1,7 +1,8 @@
 """Tests of pipeline/eyes.py: the gaze read from face-mesh landmarks (synthetic eyes, and a real
 portrait whose gaze the product edits); opening eyes that are shut in the photo; shutting eyes
 with dark lashes (a lid and a lash line, not the lashes stretched into a black band); shutting an
-eye the photo shows nearly shut (a squint closes where it is: one lash line, the brow kept)."""
+eye the photo shows nearly shut (a squint closes where it is: one lash line, the brow kept);
+shutting an eye that looks up (its skin read from above the tall run `lid_edge` finds)."""
 
 from __future__ import annotations
 
@@ -270,3 +271,16 @@ def test_a_laughing_squint_shuts_with_one_lash_line(shared_data, registry: Engin
     for u, lo in engine.renderer.projector.layout.eyes:
         upper, lower = (state.crop_transform.inverse_points(points[i, :2]) for i in (u, lo))
         assert runs(state.image, out, upper, lower) <= 1.0
+
+
+def test_a_run_past_the_lashes_reach_is_read_past() -> None:
+    """A run higher than the lashes' reach (the real lid's lit skin above a lid fitted onto an
+    upturned iris, `lid_edge.upward_lid_run`): the shut lid reads its skin only from above it."""
+    upper = np.stack([np.linspace(20.0, 60.0, 9), np.full(9, 50.0)], axis=1)
+    lower = upper + [0.0, 10.0]
+    shut = (upper + [0.0, 9.5], lower)
+    run = np.full(9, 10.0)  # 0.25 eye widths
+    flow = np.zeros((100, 80, 2), np.float32)
+    refine_eye_flow(flow, Iris(np.array([40.0, 55.0]), 6.0), (upper, lower), shut, lashes=run)
+    read = np.arange(45, 62) + flow[45:62, 40, 1]  # the photo rows the shut lid shows in its middle
+    assert np.all(read <= 50.0 - 10.0 + 1e-3), read  # main: up to 41.1, 1 row into the run
