@@ -41,7 +41,7 @@ def shut_masks(
     masks: list[ShutMask | None] = []
     for eye, run in zip(lids, runs, strict=True):
         opening = opening_mask(eye, size)
-        if opening is None or not np.any(run > 0.5):
+        if opening is None or not np.any(run > 0.5) or not np.any(opening > 0.5):  # (no lashes to read)
             masks.append(None if opening is None else ShutMask(opening))
             continue
         masks.append(ShutMask(opening, opening_mask(eye, size, run), lash_colour(source, opening)))
