@@ -109,6 +109,17 @@ def wedge_magnification(flow: np.ndarray, region: np.ndarray, face_size: float) 
     return float(np.percentile(1.0 / np.maximum(_det(flow)[region], 0.05), 99))
 
 
+def layer_magnification(frame: RenderedFrame, region: np.ndarray, face_size: float) -> float:
+    """`wedge_magnification` of each shown layer's own flow (not of the two flows switched at the
+    front's outline, whose step there reads the clamp): docs/TRAILING_JAW.md, beside item 2."""
+    if region.sum() < MIN_WEDGE * face_size**2:
+        return 1.0
+    det = _det(frame.flow)
+    if frame.back_flow is not None and frame.front_alpha is not None:
+        det = np.where(frame.front_alpha >= 0.5, det, _det(frame.back_flow))
+    return float(np.percentile(1.0 / np.maximum(det[region], 0.05), 99))
+
+
 def head_box(state: SourceState, preview: object) -> tuple[slice, slice]:
     """Photo rows and columns of the whole head and neck: 1.8 face sizes wide, from 1.0 face sizes
     above the chin to 0.45 below."""
@@ -155,14 +166,20 @@ def measure(
             "wedge_fs2": round(float(region.sum()) / size**2, 4),
             "slide": [round(slide(shown(f), region, size), 3) for f in frames],
             "magnification": [round(wedge_magnification(shown(f), region, size), 3) for f in frames],
+            "magnification_layers": [round(layer_magnification(f, region, size), 3) for f in frames],
             "collar_px": [round(collar_motion(state, preview, shown(f)), 3) for f in frames],
             "face_psnr_db": face_psnr(state, mask, *outs),
         }
         top.append(_panel(outs[0][rows, cols], f"{label} main"))
         bottom.append(_panel(outs[1][rows, cols], f"{label} new"))
         if crops is not None:
-            strip = np.concatenate([state.image[rows, cols], outs[0][rows, cols], outs[1][rows, cols]], axis=1)
-            path = crops / f"{name.split('__')[0][:6]}_{Path(name).stem.split('__')[-1]}_{label.replace(' ', '')}.png"
+            strip = np.concatenate(
+                [state.image[rows, cols], outs[0][rows, cols], outs[1][rows, cols]], axis=1
+            )
+            path = (
+                crops
+                / f"{name.split('__')[0][:6]}_{Path(name).stem.split('__')[-1]}_{label.replace(' ', '')}.png"
+            )
             cv2.imwrite(str(path), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
     return record, [np.concatenate(top, axis=1), np.concatenate(bottom, axis=1)]
 

@@ -65,6 +65,7 @@ from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.near_cut import hold_near_rim
 from pipeline.preview_settings import PreviewSettings
 from pipeline.renderer import RenderedFrame
+from pipeline.trailing_jaw import in_front
 from pipeline.wide_eyes import wide_open
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
@@ -329,7 +330,10 @@ class GeometricRenderer:
                     feature_boxes(self.projector.layout, target_points),
                 )
             on = self.settings.jaw_edge and state.jaw is not None  # the neck stays (docs/JAW_EDGE.md)
-            layer = neck_layer(spread, cover, target_points, state.jaw, (h, w)) if on else (None, None)
+            trailing = self.settings.trailing_jaw  # the jaw's trailing side (docs/TRAILING_JAW.md)
+            layer = (
+                neck_layer(spread, cover, target_points, state.jaw, (h, w), trailing) if on else (None, None)
+            )
             motion = HeadMotion(cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR), *layer)
             # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
             # exactly at the crop's resolution, so the photo's resolution can draw them smooth.
@@ -545,14 +549,20 @@ class GeometricRenderer:
             front_alpha=motion.alpha,
             skin=skin,
             finer=finer,
-            magnified=partial(self._magnified, flow, target_points) if self.settings.rim_skin else None,
+            magnified=partial(
+                self._magnified, flow, target_points, motion.alpha if self.settings.trailing_jaw else None
+            )
+            if self.settings.rim_skin
+            else None,
         )
 
-    def _magnified(self, flow: np.ndarray, target_points: np.ndarray) -> MagnifiedBand | None:
+    def _magnified(
+        self, flow: np.ndarray, target_points: np.ndarray, front: np.ndarray | None = None
+    ) -> MagnifiedBand | None:
         """Where the flow magnifies the photo enough to streak, outside the eyes' outer corners
-        (`reconstruction.rim_skin.magnified_band`)."""
+        (`reconstruction.rim_skin.magnified_band`), and where given, where the `front` shows."""
         lids = [target_points[np.concatenate(eye), 0] for eye in self.projector.layout.eyes]
-        return magnified_band(flow, (float(lids[0].min()), float(lids[-1].max())))
+        return in_front(magnified_band(flow, (float(lids[0].min()), float(lids[-1].max()))), front)
 
     def _shut_openings(
         self, state: PreviewState, target_points: np.ndarray

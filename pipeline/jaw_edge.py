@@ -27,6 +27,14 @@ import numpy as np
 
 from core.geometry import smoothstep
 from pipeline.neck import JAW_RISE, NECK_MIN_SPAN, NECK_REACH
+from pipeline.trailing_jaw import (
+    TRAIL_RAMP,
+    TRAIL_SMOOTH,
+    Trailing,
+    trailing_columns,
+    trailing_rows,
+    trailing_span,
+)
 
 __all__ = ["JAW_CORNER", "JAW_MARGIN", "JAW_SMOOTH", "JAW_STRETCH", "PhotoJaw", "neck_layer", "photo_jaw"]
 
@@ -115,14 +123,20 @@ def _neck_below(image: np.ndarray, bottom: np.ndarray, face_size: float) -> np.n
 
 
 def neck_layer(
-    spread: np.ndarray, cover: np.ndarray, target_points: np.ndarray, photo: PhotoJaw, size: tuple[int, int]
+    spread: np.ndarray,
+    cover: np.ndarray,
+    target_points: np.ndarray,
+    photo: PhotoJaw,
+    size: tuple[int, int],
+    trailing: bool = False,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(alpha, back) at the crop's `size` (h, w) for `HeadMotion`, or (None, None) where the jaw
     has no columns low enough or the layer would nowhere differ from the spread flow.
 
     spread: (rh, rw, 2) float32 the spread flow on the coarse grid (crop pixels); cover: (rh, rw)
     the target's face on it (its shape only); target_points: (N, 2+) the target's mesh (crop
-    pixels). alpha: (h, w) float32, where the moved photo shows (the target's face grown by
+    pixels); trailing: keep the layer on the side where the jaw rose off the photo's
+    (`pipeline.trailing_jaw`, docs/TRAILING_JAW.md). alpha: (h, w) float32, where the moved photo shows (the target's face grown by
     `JAW_MARGIN`, anti-aliased; 1 where the layer is the spread flow); back: (h, w, 2) float32 the
     layer's backward flow (crop pixels) where alpha < 1, 0 elsewhere but near it (never shown).
 
@@ -149,19 +163,30 @@ def neck_layer(
     # spread flow stays (weight 0 from there on, 1 below 3/4 of it).
     span = np.maximum(photo.chin + NECK_REACH * fs - edge, NECK_MIN_SPAN * fs)
     ok = 1.0 - smoothstep((rise * JAW_STRETCH / span - 0.75) * 4.0)
+    # With `trailing` the layer is kept there on the jaw's trailing side, the neck stretched further
+    # (`pipeline.trailing_jaw`).
+    found = trailing_columns(bottom, photo.chin, fs, margin) if trailing else None
+    dropped = None if found is None else found.found * (1.0 - ok)
     # ... and where what lies below the photo's jaw is no neck (the background or a collar beside a
     # narrower neck, at the jaw's ends): stretched over the rows the jaw uncovers, it would show as a
     # dark or white wedge; the spread flow fills them as without the layer.
     ok *= 1.0 - (1.0 - photo.neck) * smoothstep(rise / margin)
     ok = _smooth(np.interp(columns, columns[jaw], ok[jaw]), JAW_SMOOTH * fs)  # the ends' values beyond them
+    rise = np.minimum(np.maximum(_smooth(rise, JAW_SMOOTH * fs), rise), span / JAW_STRETCH)
+    trail = None
+    if dropped is not None and dropped.max() >= 0.01:
+        trail, edge, rise, span = _trailing(found, dropped, photo, edge, rise, span)
+        ok = np.minimum(ok + trail, 1.0)
     if ok.max() < 0.01:  # the layer's weight is at most `ok`
         return None, None
-    rise = np.minimum(np.maximum(_smooth(rise, JAW_SMOOTH * fs), rise), span / JAW_STRETCH)
     # The window: the rows from one above the jaw's corners (the weight is 0 above them) and the
     # columns where `ok` > 0 and one either side (upsampled, the window then reads what the whole
     # grid would wherever the layer shows; `_upsample`).
     h, w = size
-    r0 = min(max(math.floor(corner) - 1, 0), rh - 1)
+    start = (
+        corner if trail is None else min(corner, float(np.min(edge[trail > 0.01])) - 2.0 * TRAIL_RAMP * fs)
+    )
+    r0 = min(max(math.floor(start) - 1, 0), rh - 1)
     weighted = np.flatnonzero(ok > 0.0)
     c0, c1 = max(int(weighted[0]) - 1, 0), min(int(weighted[-1]) + 2, rw)
     if h % rh or w % rw:
@@ -169,13 +194,18 @@ def neck_layer(
     window = slice(r0, rh), slice(c0, c1)
     gx, gy = photo.grid[0][window], photo.grid[1][window]  # (n, m) float32
     rows = gy[:, :1]
-    s = smoothstep((rows - edge[c0:c1].astype(np.float32)) / span[c0:c1].astype(np.float32))
+    ramp = smoothstep((rows - np.float32(corner)) / np.float32(JAW_CORNER * fs))
+    if trail is None:
+        s = smoothstep((rows - edge[c0:c1].astype(np.float32)) / span[c0:c1].astype(np.float32))
+    else:
+        e, sp, tr = (v[c0:c1].astype(np.float32) for v in (edge, span, trail))
+        s, ramp = trailing_rows(rows, e, sp, tr, ramp, fs)
     lift = rise[c0:c1].astype(np.float32) * (1.0 - s)  # photo row - output row (coarse), the neck's own
     # The still photo only where it shows no face of the photo's (read where the layer reads).
     clear = cv2.remap(photo.clear, gx, gy + lift, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    weight = ok[c0:c1].astype(np.float32) * smoothstep(
-        (rows - np.float32(corner)) / np.float32(JAW_CORNER * fs)
-    )
+    if trail is not None:  # there the layer reads below the photo's jaw; above the moved one it is hidden
+        clear += tr * (1.0 - clear)
+    weight = ok[c0:c1].astype(np.float32) * ramp
     weight *= clear
     if weight.max() < 0.01:
         return None, None
@@ -185,7 +215,7 @@ def neck_layer(
     np.clip(weight * 10.0, 0.0, 1.0, out=outline[..., 0])
     # The moved face's outline grown by the margin, as a signed distance to its convex hull (linear,
     # so upsampled it draws a sub-pixel contour at the crop's resolution).
-    top = math.floor(corner) - margin
+    top = math.floor(start) - margin
     outline[..., 1] = _signed_outside(hull, following, normal, gx[0], rows, top, margin)
     fine = _upsample((flow, outline), (r0, c0), (rh, rw), size)
     back = np.zeros((h, w, 2), np.float32)
@@ -198,6 +228,27 @@ def neck_layer(
     alpha = np.ones((h, w), np.float32)
     alpha[fine.window] += hidden
     return alpha, back
+
+
+def _trailing(
+    found: Trailing,
+    dropped: np.ndarray,
+    photo: PhotoJaw,
+    edge: np.ndarray,
+    rise: np.ndarray,
+    span: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(trail, edge, rise, span) per column with the trailing side's (`pipeline.trailing_jaw`) blended
+    in by `dropped` (where the stretch bound dropped the layer) smoothed across columns: the layer
+    from the moved jaw's own outline, the photo's neck stretched up to it over a span long enough for
+    `TRAIL_STRETCH`."""
+    fs, margin = photo.face_size, JAW_MARGIN * photo.face_size
+    trail = np.clip(_smooth(dropped, TRAIL_SMOOTH * fs), 0.0, 1.0)
+    edge = edge + trail * (np.where(np.isnan(found.edge), edge, found.edge) - edge)
+    lifted = np.maximum(photo.bottom + margin - edge, 0.0)  # (photo.bottom: -inf where no face: 0)
+    span = span + trail * (np.maximum(photo.chin + NECK_REACH * fs - edge, NECK_MIN_SPAN * fs) - span)
+    rise = rise + trail * (lifted - rise)
+    return trail, edge, rise, np.maximum(span, trailing_span(rise, trail))
 
 
 class _Fine(NamedTuple):
