@@ -38,10 +38,15 @@ def flag_cost(
     side: int = 768,
     quick: bool = False,
     final: bool = False,
+    prepared_on: bool = False,
 ) -> list[tuple[float, float, float]]:
     """`paired_toggle_ms` of the geometric renderer's `flag` for the edit `values` on the photo at
     `path`: into a `side` px canvas (`quick`: the web app's drag canvas), or with `final` into the
-    photo at full resolution (a saved image)."""
+    photo at full resolution (a saved image). `prepared_on`: the photo is prepared with the flag on
+    (a flag whose per-photo state is found at preparation, e.g. `skull_outline`)."""
+    if prepared_on:
+        default = registry.geometric().renderer
+        default.settings = dataclasses.replace(default.settings, **{flag: True})
     state = prepare_photo(path, registry=registry)
     engine = registry.geometric(state.backend)
     renderer, prepared = engine.renderer, state.engine_state(engine)
@@ -80,6 +85,7 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=768)
     parser.add_argument("--quick", action="store_true", help="the web app's drag canvas")
     parser.add_argument("--final", action="store_true", help="into the photo at full resolution")
+    parser.add_argument("--prepared-on", action="store_true", help="prepare the photo with the flag on")
     args = parser.parse_args()
     registry = EngineRegistry(fast=False)
     for name in args.photos:
@@ -92,6 +98,7 @@ def main() -> None:
             side=args.side,
             quick=args.quick,
             final=args.final,
+            prepared_on=args.prepared_on,
         )
         print_paired(name, results)
 

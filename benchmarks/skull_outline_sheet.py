@@ -8,7 +8,7 @@ Per photo and edit, input | without `PreviewSettings.skull_outline` (main's code
 whole head (the renderer's crop box of the full-resolution edit) at 100 % (PNGs with --png; the JPEG
 holds the sheet's edits, shrunk only to stay under 3 MB). With --measure, per case the outline error
 above the ears (`outline_error`): the person segmenter's outline of the edit against the photo's,
-along rays from the head's centre, main and new.
+along rays from the head's centre, main and new, and how much the face's pixels changed.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ if str(REPO) not in sys.path:
 from benchmarks.mouth_sheet import write_sheet  # noqa: E402
 from benchmarks.paint_sheet import _label  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, SourceState, edit, prepare_photo  # noqa: E402
+from pipeline.photo import target_coefficients  # noqa: E402
 from reconstruction.crop import crop_face  # noqa: E402
 from reconstruction.segmentation import PersonSegmenter  # noqa: E402
 
@@ -89,19 +90,39 @@ def outline_error(
     return float(np.percentile(error, 95)), float(error.max())
 
 
+def face_change(
+    state: SourceState, registry: EngineRegistry, values: dict[str, float], main: np.ndarray, new: np.ndarray
+) -> tuple[float, float]:
+    """(share of pixels changed by more than 2 levels, largest change) between `main` and `new` inside
+    the target face's hull (`face_mask` > 128) eroded by 0.03 face sizes, in the photo."""
+    engine = registry.geometric(state.backend)
+    prepared = state.engine_state(engine)
+    target = target_coefficients(state, EditRequest(values, engine="preview"), registry=registry)
+    face = (engine.renderer.face_mask(prepared, target) > 128).astype(np.uint8)
+    k = max(1, int(round(0.03 * prepared.face_size)))
+    face = cv2.erode(face, np.ones((2 * k + 1, 2 * k + 1), np.uint8))
+    h, w = state.image.shape[:2]
+    flags = cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+    inside = cv2.warpAffine(face, state.crop_transform.matrix, (w, h), flags=flags) > 0
+    diff = np.abs(main.astype(np.int16) - new.astype(np.int16)).max(axis=2)[inside]
+    return float(np.mean(diff > 2)), float(diff.max()) if diff.size else 0.0
+
+
 def parse_edit(text: str) -> dict[str, float]:
     name, value = text.split("=")
     return {name: float(value)}
 
 
-def render(state: SourceState, registry: EngineRegistry, values: dict[str, float], on: bool | None) -> np.ndarray:
+def render(
+    state: SourceState, registry: EngineRegistry, values: dict[str, float], on: bool | None
+) -> np.ndarray:
     """The full-resolution preview edit, with `skull_outline` set to `on` (None: the defaults)."""
     renderer = registry.geometric(state.backend).renderer
     base = renderer.settings
     try:
         if on is not None:
             renderer.settings = dataclasses.replace(base, skull_outline=on)
-        return edit(state, EditRequest(values, engine="preview"), registry=registry).full_image
+        return edit(state, EditRequest(values, engine="preview"), registry=registry).full_image.copy()
     finally:
         renderer.settings = base
 
@@ -129,8 +150,12 @@ def main() -> None:
     registry = EngineRegistry(fast=False)
     segmenter = PersonSegmenter()
     rows = []
+    if not args.main_only:  # the photo's outline is found at preparation, with the flag on
+        renderer = registry.geometric().renderer
+        renderer.settings = dataclasses.replace(renderer.settings, skull_outline=True)
     for name in args.photos:
         state = prepare_photo(args.images / name, registry=registry)
+        state.engine_state(registry.geometric(state.backend))  # prepared now, with the flag as set above
         for text in args.edits:
             values = parse_edit(text)
             images = [state.image] + [
@@ -139,6 +164,9 @@ def main() -> None:
             if args.measure:
                 figures = [outline_error(segmenter, state, im, registry) for im in images[1:]]
                 shown = "  ".join(f"p95 {p:.3f} max {m:.3f}" for p, m in figures)
+                if len(images) == 3:
+                    share, largest = face_change(state, registry, values, images[1], images[2])
+                    shown += f"  face >2: {share:.4f} max {largest:.0f}"
                 print(f"{name[:44]:44s} {text:9s}: main/new {shown}", flush=True)  # noqa: T201
             heads = [_head(state, im) for im in images]
             gap = np.full((heads[0].shape[0], 6, 3), 255, np.uint8)

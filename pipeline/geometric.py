@@ -65,6 +65,7 @@ from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.near_cut import hold_near_rim
 from pipeline.preview_settings import PreviewSettings
 from pipeline.renderer import RenderedFrame
+from pipeline.skull_outline import SkullOutline, hold_skull, skull_flow, skull_outline
 from pipeline.wide_eyes import wide_open
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
@@ -113,6 +114,7 @@ class PreviewState:
     greyscale: bool = False
     jaw: PhotoJaw | None = None
     wide: tuple[bool, ...] = (False, False)  # per eye: shown wide open, shut as such (`pipeline.wide_eyes`)
+    skull: SkullOutline | None = None  # the photo's head outline above the ears (`pipeline.skull_outline`)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -202,6 +204,7 @@ class GeometricRenderer:
             corners=corners,
             greyscale=_is_greyscale(source),
             jaw=None if hand_at_face else photo_jaw(points, source, self.settings.raster_scale, face_size),
+            skull=self._skull(source, points, face_size) if self.settings.skull_outline else None,
         )
 
     def _irises(self, source: np.ndarray, points: np.ndarray) -> tuple[Iris | None, ...]:
@@ -219,6 +222,18 @@ class GeometricRenderer:
             iris_from_landmarks(landmarks, i, points[u, :2], points[lo, :2]) for i, (u, lo) in enumerate(eyes)
         )
 
+    def _person(self, source: np.ndarray) -> np.ndarray:
+        """(H, W) float32 person probability of the crop (one shared, locked segmenter)."""
+        with self._segmenter_lock:
+            if self._segmenter is None:
+                self._segmenter = PersonSegmenter()
+        return self._segmenter.person_mask(source)
+
+    def _skull(self, source: np.ndarray, points: np.ndarray, face_size: float) -> SkullOutline | None:
+        layout = self.projector.layout
+        eye_row = float(points[np.concatenate([np.concatenate(eye) for eye in layout.eyes]), 1].mean())
+        return skull_outline(self._person(source), points, layout.rigid, eye_row, face_size)
+
     def _fit_head(
         self,
         source: np.ndarray,
@@ -227,10 +242,7 @@ class GeometricRenderer:
         transform: CropTransform | None,
     ) -> HeadProxy:
         if person_mask is None:
-            with self._segmenter_lock:
-                if self._segmenter is None:
-                    self._segmenter = PersonSegmenter()
-            person_mask = self._segmenter.person_mask(source)
+            person_mask = self._person(source)
         eyes = self.projector.layout.eyes
         valid = None
         if transform is not None and transform.crop_size == source.shape[0] == source.shape[1]:
@@ -328,6 +340,9 @@ class GeometricRenderer:
                     state.face_size,
                     feature_boxes(self.projector.layout, target_points),
                 )
+            if self.settings.skull_outline and state.skull is not None:  # docs/SKULL_OUTLINE.md
+                move = skull_flow(state.points[layout.rigid], target_points[layout.rigid], state.face_size)
+                spread = hold_skull(spread, cover, (sx, sy), state.face_size, state.skull, move)
             on = self.settings.jaw_edge and state.jaw is not None  # the neck stays (docs/JAW_EDGE.md)
             layer = neck_layer(spread, cover, target_points, state.jaw, (h, w)) if on else (None, None)
             motion = HeadMotion(cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR), *layer)

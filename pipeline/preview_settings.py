@@ -52,7 +52,10 @@ class PreviewSettings:
     near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md);
     wide_eyes: close_eyes 1 shuts an eye the photo shows wide open (`pipeline.wide_eyes`, docs/WIDE_EYES.md);
     jaw_edge: the jaw passes in front of a neck that stays (`pipeline.jaw_edge`, docs/JAW_EDGE.md round 4), not
-    where a hand touches the face (it would be torn between the still neck and the moving chin).
+    where a hand touches the face (it would be torn between the still neck and the moving chin);
+    skull_outline: the head's outline above the ears (the photo's, segmented once per photo) stays where
+    the photo has it, moved only with the skull's centre, while the face turns (`pipeline.skull_outline`,
+    docs/SKULL_OUTLINE.md).
     """
 
     raster_scale: float = 0.5
@@ -73,3 +76,4 @@ class PreviewSettings:
     wide_eyes: bool = True
     near_cut: bool = True
     jaw_edge: bool = True
+    skull_outline: bool = False
