@@ -3,7 +3,8 @@
     python benchmarks/glasses_sheet.py [-o docs/glasses_sheet.jpg] [--images DIR]
 
 Per edit (clapton, close_eyes 1 and wink_left 1): the eyes at 100 % and at 300 %, input | glasses
-off (the default) | glasses on; and per eye how far (photo px) the frame's upper rim moved.
+off (the default) | glasses on; and per eye how far (photo px) the frame's upper rim moved. Round 2
+adds img24 (thick black frames) at 100 %: close_eyes 1, wink_left 1, gaze_x +-1, yaw 20.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ if str(REPO) not in sys.path:
 from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E402
 
 PHOTO = "cmusatyalab__openface__clapton-1.jpg"
-EDITS = ("close_eyes", "wink_left")
+EDITS = ({"close_eyes": 1.0}, {"wink_left": 1.0})
+EXTRA = "serengil__deepface__img24.jpg"
+EXTRA_EDITS = (*EDITS, {"gaze_x": 1.0}, {"gaze_x": -1.0}, {"yaw": 20.0})
+EXTRA_EYES = (400, 600, 320, 890)
 #: The eyes' region in the photo (y0, y1, x0, x1), and per eye the rim's columns and the rows
 #: its upper edge lies in (looked up in the photo at 500 %).
 EYES = (95, 160, 150, 380)
@@ -52,7 +56,9 @@ def rim_shifts(photo: np.ndarray, out: np.ndarray) -> dict[str, np.ndarray]:
     return result
 
 
-def renders(photo_path: Path) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+def renders(
+    photo_path: Path, edits: tuple[dict[str, float], ...] = EDITS
+) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """The photo and, per edit, (glasses off, glasses on) full-resolution renders."""
     registry = EngineRegistry()
     state = prepare_photo(photo_path, registry=registry)
@@ -62,8 +68,9 @@ def renders(photo_path: Path) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, n
     for glasses in (False, True):
         renderer.settings = dataclasses.replace(default, glasses=glasses)
         state = prepare_photo(photo_path, registry=registry)
-        for name in EDITS:
-            image = edit(state, EditRequest({name: 1.0}, engine="preview"), registry=registry).full_image
+        for values in edits:
+            image = edit(state, EditRequest(values, engine="preview"), registry=registry).full_image
+            name = " ".join(f"{k} {v:+g}" for k, v in values.items())
             out.setdefault(name, []).append(np.asarray(image))
     renderer.settings = default
     return np.asarray(state.image), {k: (v[0], v[1]) for k, v in out.items()}
@@ -86,10 +93,16 @@ def main() -> None:
                 print(
                     f"{name:10s} {label:11s} {eye:5s} rim shift max {np.abs(s).max():.1f} px, mean {np.abs(s).mean():.2f}"
                 )
+    photo, outs = renders(Path(args.images) / EXTRA, EXTRA_EDITS)
+    y0, y1, x0, x1 = EXTRA_EYES
+    for off, on in outs.values():
+        rows.append(np.concatenate([im[y0:y1, x0:x1] for im in (photo, off, on)], axis=1))
+    width = max(row.shape[1] for row in rows)
+    rows = [np.pad(row, ((0, 4), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows]
     cv2.imwrite(
         args.out,
         cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR),
-        [cv2.IMWRITE_JPEG_QUALITY, 92],
+        [cv2.IMWRITE_JPEG_QUALITY, 85],
     )
     print("wrote", args.out)
 

@@ -75,4 +75,4 @@ class PreviewSettings:
     wide_eyes: bool = True
     near_cut: bool = True
     jaw_edge: bool = True
-    glasses: bool = False
+    glasses: bool = True
