@@ -4,7 +4,8 @@
 
 Per edit (clapton, close_eyes 1 and wink_left 1): the eyes at 100 % and at 300 %, input | glasses
 off (the default) | glasses on; and per eye how far (photo px) the frame's upper rim moved. Round 2
-adds img24 (thick black frames) at 100 %: close_eyes 1, wink_left 1, gaze_x +-1, yaw 20.
+adds img24 (thick black frames) at 100 %: close_eyes 1, wink_left 1, gaze_x +-1, yaw 20, and dlib
+2008_002506 (a small photo with glasses) at 300 %: close_eyes 1, wink_left 1.
 """
 
 from __future__ import annotations
@@ -25,9 +26,16 @@ from pipeline import EditRequest, EngineRegistry, edit, prepare_photo  # noqa: E
 
 PHOTO = "cmusatyalab__openface__clapton-1.jpg"
 EDITS = ({"close_eyes": 1.0}, {"wink_left": 1.0})
-EXTRA = "serengil__deepface__img24.jpg"
-EXTRA_EDITS = (*EDITS, {"gaze_x": 1.0}, {"gaze_x": -1.0}, {"yaw": 20.0})
-EXTRA_EYES = (400, 600, 320, 890)
+#: Further photos with glasses: name, edits, the eyes' region (y0, y1, x0, x1), enlargement.
+EXTRA = (
+    (
+        "serengil__deepface__img24.jpg",
+        (*EDITS, {"gaze_x": 1.0}, {"gaze_x": -1.0}, {"yaw": 20.0}),
+        (400, 600, 320, 890),
+        1,
+    ),
+    ("davisking__dlib__2008_002506.jpg", EDITS, (60, 170, 320, 450), 3),
+)
 #: The eyes' region in the photo (y0, y1, x0, x1), and per eye the rim's columns and the rows
 #: its upper edge lies in (looked up in the photo at 500 %).
 EYES = (95, 160, 150, 380)
@@ -93,10 +101,11 @@ def main() -> None:
                 print(
                     f"{name:10s} {label:11s} {eye:5s} rim shift max {np.abs(s).max():.1f} px, mean {np.abs(s).mean():.2f}"
                 )
-    photo, outs = renders(Path(args.images) / EXTRA, EXTRA_EDITS)
-    y0, y1, x0, x1 = EXTRA_EYES
-    for off, on in outs.values():
-        rows.append(np.concatenate([im[y0:y1, x0:x1] for im in (photo, off, on)], axis=1))
+    for name, edits, (y0, y1, x0, x1), zoom in EXTRA:
+        photo, outs = renders(Path(args.images) / name, edits)
+        for off, on in outs.values():
+            row = np.concatenate([im[y0:y1, x0:x1] for im in (photo, off, on)], axis=1)
+            rows.append(cv2.resize(row, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LANCZOS4))
     width = max(row.shape[1] for row in rows)
     rows = [np.pad(row, ((0, 4), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows]
     cv2.imwrite(
