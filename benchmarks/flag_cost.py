@@ -38,10 +38,12 @@ def flag_cost(
     side: int = 768,
     quick: bool = False,
     final: bool = False,
+    prepare_both: bool = False,
 ) -> list[tuple[float, float, float]]:
     """`paired_toggle_ms` of the geometric renderer's `flag` for the edit `values` on the photo at
     `path`: into a `side` px canvas (`quick`: the web app's drag canvas), or with `final` into the
-    photo at full resolution (a saved image)."""
+    photo at full resolution (a saved image); `prepare_both`: the per-photo state is prepared with the
+    flag off and on too (a flag whose per-photo work decides what a frame does)."""
     state = prepare_photo(path, registry=registry)
     engine = registry.geometric(state.backend)
     renderer, prepared = engine.renderer, state.engine_state(engine)
@@ -53,13 +55,22 @@ def flag_cost(
     target = target_coefficients(state, EditRequest(dict(values), engine="preview"), registry=registry)
     settings = {on: dataclasses.replace(renderer.settings, **{flag: on}) for on in (False, True)}
     kept = renderer.settings
+    states = {False: prepared, True: prepared}
+    if prepare_both:
+        for on in (False, True):
+            renderer.settings = settings[on]
+            states[on] = engine.prepare_in_photo(
+                state.crop, state.coefficients, state.crop_transform, hand_at_face=bool(state.hands)
+            )
+    chosen = [states[False]]
 
     def toggle(on: bool) -> None:
         renderer.settings = settings[on]
+        chosen[0] = states[on]
 
     try:
         return paired_toggle_ms(
-            toggle, lambda: place_frame(canvas, renderer.render_frame(prepared, target)), calls
+            toggle, lambda: place_frame(canvas, renderer.render_frame(chosen[0], target)), calls
         )
     finally:
         renderer.settings = kept
@@ -80,6 +91,9 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=768)
     parser.add_argument("--quick", action="store_true", help="the web app's drag canvas")
     parser.add_argument("--final", action="store_true", help="into the photo at full resolution")
+    parser.add_argument(
+        "--prepared-on", action="store_true", help="prepare the photo with the flag off/on too"
+    )
     args = parser.parse_args()
     registry = EngineRegistry(fast=False)
     for name in args.photos:
@@ -92,6 +106,7 @@ def main() -> None:
             side=args.side,
             quick=args.quick,
             final=args.final,
+            prepare_both=args.prepared_on,
         )
         print_paired(name, results)
 

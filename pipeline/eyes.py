@@ -194,6 +194,7 @@ def refine_eye_flow(
     lashes: np.ndarray | None = None,
     squint: bool = False,
     wide: bool = False,
+    frame: np.ndarray | None = None,
 ) -> None:
     """Set the (H, W, 2) full-resolution backward flow of one eye (in place): closing lids and gaze.
 
@@ -205,13 +206,17 @@ def refine_eye_flow(
     squint: an eye the photo shows nearly shut (lid gap < `SQUINT_EYE` eye widths) closes where it
     is (`_close_squint`): its upper lid stays, its lower lid rises to meet it.
     wide: a wide-open eye's closure counts the lids' travel (`wide_eyes.wide_closure`).
+    frame: (K,) how far above each point of the photo's upper lid a glasses frame's lower edge lies
+    (`glasses.find_glasses`), or None: a closing lid reads no skin from the frame, and a shutting
+    eye closes as a squint does (the frame lies on its upper lid; docs/GLASSES.md).
     """
     (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
     width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
     if width_s < 4.0:
         return
     to_source, up_ts, lo_ts, closure = _closing(source_lids, target_lids, wide)
-    if squint and closure >= _SQUINT_CLOSURE and iris is not None and _opening(up_s, lo_s) < SQUINT_EYE:
+    narrow = squint and _opening(up_s, lo_s) < SQUINT_EYE
+    if (narrow or frame is not None) and closure >= _SQUINT_CLOSURE and iris is not None:
         _close_squint(flow, to_source, source_lids, target_lids, closure, lashes)
         return
     shift = np.zeros(2)
@@ -252,6 +257,8 @@ def refine_eye_flow(
     # lid line can lie a little below the lashes: stop short of it, never read the eyeball).
     if opening > 0.0:  # per column: the lid from the lashes up to the target's lid, plus the fold
         band = np.maximum(lid - top_t, 0.0) + fold
+    elif frame is not None:  # behind glasses: up to a crop pixel below the frame
+        band = np.clip(_lashes_at(frame, up_s, qx) - 0.5, 1.0, band)
     start = lid - band
     root = lid - 0.5  # the lowest row of the photo's lid that is read
     run = np.zeros_like(lid)  # the lash rows (above `root`) hung down as a fringe, not stretched

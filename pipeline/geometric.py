@@ -56,6 +56,7 @@ from pipeline.eyes import (
 from pipeline.face_mesh import eye_surfaces, feature_boxes, projector_for, rasterise_triangles
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
+from pipeline.glasses import FrameMask, find_glasses, hold_frame
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
 from pipeline.jaw_edge import PhotoJaw, neck_layer, photo_jaw
@@ -113,6 +114,7 @@ class PreviewState:
     greyscale: bool = False
     jaw: PhotoJaw | None = None
     wide: tuple[bool, ...] = (False, False)  # per eye: shown wide open, shut as such (`pipeline.wide_eyes`)
+    glasses: tuple[tuple[np.ndarray, ...], FrameMask] | None = None  # `glasses.find_glasses`
 
     @property
     def size(self) -> tuple[int, int]:
@@ -181,6 +183,8 @@ class GeometricRenderer:
         for arr in (source, points, grid_x, grid_y, corners):
             arr.setflags(write=False)
         wide = wide_open(source, points, layout.eyes, self.settings.wide_eyes)
+        eyes = [(points[u, :2], points[v, :2]) for u, v in layout.eyes]
+        lashes = tuple(lash_heights(source, up, w) for (up, _), w in zip(eyes, wide, strict=True))
         return PreviewState(
             source=source,
             coeffs=source_coeffs,
@@ -193,9 +197,8 @@ class GeometricRenderer:
                 source, points[layout.mouth[0], :2], points[layout.mouth[1], :2], self.settings.own_teeth
             ),
             irises=self._irises(source, points),
-            lashes=tuple(
-                lash_heights(source, points[u, :2], w) for (u, _), w in zip(layout.eyes, wide, strict=True)
-            ),
+            lashes=lashes,
+            glasses=find_glasses(source, eyes, lashes) if self.settings.glasses else None,
             lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes], wide),
             wide=wide,
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
@@ -448,7 +451,11 @@ class GeometricRenderer:
                 lashes,
                 squint=self.settings.squint_shut,
                 wide=state.wide[k],
+                frame=state.glasses[0][k][:, 0] if state.glasses else None,
             )
+        if state.glasses:  # the frame keeps the head's flow (docs/GLASSES.md)
+            rigid = self.projector.layout.rigid
+            hold_frame(flow, state.glasses[1], state.points[rigid, :2], target_points[rigid, :2])
 
     def _extend(
         self,
@@ -522,6 +529,7 @@ class GeometricRenderer:
         skin = None
         if hidden is not None and self.settings.smooth_lids and state.lid_colours is not None:
             skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours)
+            skin = None if state.glasses else skin  # its texture band holds the frame (docs/GLASSES.md)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)

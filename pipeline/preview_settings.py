@@ -52,7 +52,9 @@ class PreviewSettings:
     near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md);
     wide_eyes: close_eyes 1 shuts an eye the photo shows wide open (`pipeline.wide_eyes`, docs/WIDE_EYES.md);
     jaw_edge: the jaw passes in front of a neck that stays (`pipeline.jaw_edge`, docs/JAW_EDGE.md round 4), not
-    where a hand touches the face (it would be torn between the still neck and the moving chin).
+    where a hand touches the face (it would be torn between the still neck and the moving chin);
+    glasses: behind a glasses frame (found once per photo, `pipeline.glasses`) a closing lid reads
+    no skin from the frame and the frame's pixels keep the head's flow, not the eyes' (docs/GLASSES.md).
     """
 
     raster_scale: float = 0.5
@@ -73,3 +75,4 @@ class PreviewSettings:
     wide_eyes: bool = True
     near_cut: bool = True
     jaw_edge: bool = True
+    glasses: bool = True
