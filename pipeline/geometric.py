@@ -358,6 +358,7 @@ class GeometricRenderer:
             posed_lips=(posed[0], posed[1]),  # the photo's lips in the target's pose
             lower_row=self.settings.lower_row,
             open_look=self.settings.open_look,
+            lifted_corners=self.settings.smile_corners,
         )
 
     def _rasterise_features(

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from pipeline.face_paint import box_around, curve_y
+from pipeline.mouth_corners import carry_lift, corner_weight, lifted_reach
 from pipeline.mouth_frame import MouthFrame
 
 __all__ = [
@@ -296,7 +297,8 @@ class MouthMotion:
     docs/TEETH.md "Lower row under the photo's upper teeth"); open_look: the procedural rows of a
     mouth the photo showed closed keep their laterals and canines lit and stand the lower row on the
     lower lip's visible edge (`PreviewSettings.open_look`; docs/TEETH.md "An opened mouth that looks
-    photographed").
+    photographed"); lifted_corners: a rising corner carries the skin further above and below it
+    (`mouth_corners.lifted_reach`, `PreviewSettings.smile_corners`; docs/SMILE_FROWN.md).
     """
 
     interior: MouthInterior
@@ -305,6 +307,7 @@ class MouthMotion:
     posed_lips: tuple[np.ndarray, np.ndarray] | None = None
     lower_row: bool = False
     open_look: bool = False
+    lifted_corners: bool = False
 
     @property
     def under_upper_teeth(self) -> bool:
@@ -327,6 +330,7 @@ class MouthMotion:
             None if posed is None else (target.curve_to_level(posed[0]), target.curve_to_level(posed[1])),
             self.lower_row,
             self.open_look,
+            self.lifted_corners,
         )
         return level, source, target
 
@@ -547,7 +551,8 @@ def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
     An expression basis can lift a corner while the skin a few millimetres beside it moves the
     other way (the smile's least-squares direction does: the corner goes up, the cheek beside it
     slightly down). The mesh then shears at the corner, the cheek's triangles fold over it, and the
-    picture's corner (its shadow, the ends of the lips) keeps its place: only a point lifts."""
+    picture's corner (its shadow, the ends of the lips) keeps its place: only a point lifts.
+    With `mouth.lifted_corners`, a rising corner reaches further across (`mouth_corners`)."""
     (up_s, lo_s), (up_t, lo_t) = mouth.source_lips, mouth.target_lips
     axis = up_t[-1] - up_t[0]
     width = float(np.hypot(*axis))
@@ -564,15 +569,21 @@ def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
     design = np.concatenate([np.stack([x, -y, one, zero], 1), np.stack([y, x, zero, one], 1)])  # (2P, 4)
     (a, b, _, _) = np.linalg.lstsq(design, np.concatenate([lips_s[:, 0], lips_s[:, 1]]), rcond=None)[0]
     slope = np.array([[a - 1.0, -b], [b, a - 1.0]], np.float32)  # (2, 2) flow per pixel
+    posed = None if mouth.posed_lips is None else mouth.posed_lips[0]
+    lifted = lifted_reach(posed, up_t, CORNER_REACH[1:]) if mouth.lifted_corners else None
     for corner, inward in ((0, axis), (-1, -axis)):
         target, motion = up_t[corner], up_s[corner] - up_t[corner]  # backward flow of the corner itself
-        across = np.array([-inward[1], inward[0]], np.float32)
+        across = np.array([-inward[1], inward[0]], np.float32)  # down at the first corner, up at the last
+        # Gaussian sigmas (inward, outward, above, below): the lift of a rising corner reaches further.
+        usual = (inward_s, outward_s, across_s, across_s)
+        sigmas = usual if lifted is None else (inward_s, *(r * width for r in lifted[corner]))
         # The box around the weight's rectangle (along the mouth's axis and across it).
-        sides = (-CORNER_EXTENT * across_s, CORNER_EXTENT * across_s)
+        _, outward, above, below = sigmas
+        sides = (-above, below) if corner == 0 else (-below, above)
         reach = [
             target + a * inward + b * across
-            for a in (-CORNER_EXTENT * outward_s, CORNER_EXTENT * inward_s)
-            for b in sides
+            for a in (-CORNER_EXTENT * outward, CORNER_EXTENT * inward_s)
+            for b in (CORNER_EXTENT * sides[0], CORNER_EXTENT * sides[1])
         ]
         x0, y0 = (max(int(np.floor(v)), 0) for v in np.min(reach, axis=0))
         x1, y1 = (int(np.ceil(v)) + 1 for v in np.max(reach, axis=0))
@@ -583,10 +594,13 @@ def carry_corners(flow: np.ndarray, mouth: MouthMotion) -> None:
         dy = (np.arange(y0, y1, dtype=np.float32) - np.float32(target[1]))[:, None]
         along = dx * inward[0] + dy * inward[1]  # > 0 towards the middle of the mouth
         side = dx * across[0] + dy * across[1]
-        scaled = np.where(along > 0.0, along / inward_s, along / outward_s) ** 2 + (side / across_s) ** 2
         # A Gaussian brought to exactly 0 at CORNER_EXTENT sigmas (nothing changes outside the box).
-        weight = np.exp(-0.5 * scaled) * np.clip(1.0 - scaled / CORNER_EXTENT**2, 0.0, 1.0) ** 2
+        weight = corner_weight(along, side, usual, corner == 0, CORNER_EXTENT)
         region = flow[y0:y1, x0:x1]
+        if sigmas != usual:  # a rising corner's lift (docs/SMILE_FROWN.md)
+            lift = corner_weight(along, side, sigmas, corner == 0, CORNER_EXTENT)
+            carry_lift(region, (dx, dy), motion.astype(np.float32), slope, (weight, lift), across)
+            continue
         offsets = np.stack(np.broadcast_arrays(dx, dy), axis=-1)  # (h, w, 2)
         wanted = motion.astype(np.float32) + offsets @ slope.T
         region += weight[:, :, None] * (wanted - region)
