@@ -54,6 +54,7 @@ from pipeline.eyes import (
     shut_opening,
 )
 from pipeline.face_mesh import eye_surfaces, feature_boxes, projector_for, rasterise_triangles
+from pipeline.far_side import close_pinholes, drawn_triangles, rasterise_drawn
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.glasses import FrameMask, find_glasses, hold_frame
@@ -278,7 +279,8 @@ class GeometricRenderer:
         coarse[:, 0] = (coarse[:, 0] + 0.5) * sx - 0.5
         coarse[:, 1] = (coarse[:, 1] + 0.5) * sy - 0.5
         coarse[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # lips win over folded cheek triangles
-        pix, tri, bary = rasterise_triangles(coarse, layout.triangles, (rh, rw))
+        drawn = drawn_triangles(self.settings.far_side, state.points, target_points, layout)
+        pix, tri, bary, holes = rasterise_drawn(coarse, layout.triangles, drawn, (rh, rw), 1.0 / sx)
         src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[tri])  # (P, 2) source pixels
         gy, gx = np.divmod(pix, rw)
         full_x = (gx + 0.5) / sx - 0.5  # coarse pixel centre in crop pixels
@@ -289,6 +291,7 @@ class GeometricRenderer:
         cover = np.zeros(rh * rw, np.float32)
         cover[pix] = 1.0
         flow, cover = flow.reshape(rh, rw, 2), cover.reshape(rh, rw)
+        holes.fill(flow, cover)  # what the triangles left out covered (`far_side.Holes`)
         # Openings: an eye's content (the eyeball) moves with its two corners as a whole (a
         # similarity), the mouth's hangs from the lips; both are set exactly at full resolution
         # below (this coarse fill keeps the lips' flow clean where it is upsampled).
@@ -341,7 +344,7 @@ class GeometricRenderer:
             )
             to_crop = np.array([[1.0 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1.0 / sy, 0.5 / sy - 0.5]])
             folds = fold_boxes(fold_cells(nodes + spread, spacing=1.0 / sx), to_crop)
-        self._refine_openings(motion.flow, state, target_points, gaze, folds, mouth)
+        self._refine_openings(motion.flow, state, target_points, gaze, folds, mouth, drawn)
         return motion
 
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
@@ -367,16 +370,17 @@ class GeometricRenderer:
         state: PreviewState,
         target_points: np.ndarray,
         folds: list[tuple[np.ndarray, np.ndarray]],
+        drawn: np.ndarray,
     ) -> None:
         """The mesh's flow around the mouth and the eyes at full resolution (in place): lips and
         lids are thin, and the coarse raster would draw their edges in steps; then, unblurred, in
         the boxes `folds` (lo, hi) around occlusion edges outside the mouth's box."""
         for lo, hi in (boxes := feature_boxes(self.projector.layout, target_points)):
-            self._rasterise_box(flow, state, target_points, lo, hi)
+            self._rasterise_box(flow, state, target_points, lo, hi, drawn)
         (mx0, my0), (mx1, my1) = boxes[0]
         for lo, hi in folds:
             if not (lo[0] >= mx0 and lo[1] >= my0 and hi[0] <= mx1 and hi[1] <= my1):
-                self._rasterise_box(flow, state, target_points, lo, hi, blur=False)
+                self._rasterise_box(flow, state, target_points, lo, hi, drawn, blur=False)
 
     def _rasterise_box(
         self,
@@ -385,6 +389,7 @@ class GeometricRenderer:
         target_points: np.ndarray,
         lo: np.ndarray,
         hi: np.ndarray,
+        drawn: np.ndarray,
         blur: bool = True,
     ) -> None:
         layout = self.projector.layout
@@ -413,14 +418,15 @@ class GeometricRenderer:
         vertices = np.concatenate([local, vertices])
         triangles = np.concatenate([layout.triangles[near], triangles + len(local)])
         corners = np.concatenate([_corners(state, layout.triangles)[near], corners])
-        pix, tri, bary = rasterise_triangles(vertices, triangles, (y1 - y0, x1 - x0))
+        pix, tri, bary, holes = rasterise_drawn(vertices, triangles, drawn[near], (y1 - y0, x1 - x0))
         if len(pix) == 0:
             return
         src = np.einsum("pk,pkd->pd", bary, corners[tri])
         gy, gx = np.divmod(pix, x1 - x0)
         region = flow[y0:y1, x0:x1]
-        region[gy, gx, 0] = src[:, 0] - (gx + x0)
-        region[gy, gx, 1] = src[:, 1] - (gy + y0)
+        holes.lay(region, gy, gx, src, (x0, y0), fade=blur)  # the drawn pixels' flow, the holes filled
+        if drawn.min() < 1:  # a triangle left out can open a pinhole (docs/FAR_SIDE.md)
+            close_pinholes(region)
         # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
         # pixel to pixel: a light blur of the flow (not the image) keeps the rims smooth.
         if blur:
@@ -434,10 +440,11 @@ class GeometricRenderer:
         gaze: np.ndarray | None,
         folds: list[tuple[np.ndarray, np.ndarray]],
         mouth: MouthMotion,
+        drawn: np.ndarray,
     ) -> None:
         """The full-resolution flow inside the mouth and around the eyes (in place)."""
         face_flow = flow.copy()
-        self._rasterise_features(flow, state, target_points, folds)
+        self._rasterise_features(flow, state, target_points, folds, drawn)
         refine_mouth_area(flow, face_flow, mouth)
         for k, ((upper, lower), iris) in enumerate(
             zip(self.projector.layout.eyes, state.irises, strict=True)

@@ -1,0 +1,275 @@
+"""The far side of a turned head (`PreviewSettings.far_side`, docs/FAR_SIDE.md).
+
+A head turn sets some of the fitted mesh's triangles nearly edge-on to the camera, or past it:
+the far wing of a turned nose, the cheek at the far rim. Drawn, each reads a wide strip of the
+photo squeezed into a pixel or two, a dark line along the nose's outline or at the face's rim.
+These triangles are left out: the surface behind shows (the cheek behind the nose) or, at the
+rim, the flow carried beyond the face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import cv2
+import numpy as np
+
+from pipeline.face_mesh import MeshLayout, rasterise_triangles
+from pipeline.head import similarity_3d
+from reconstruction.folds import FOLD_GAP
+
+__all__ = [
+    "AWAY",
+    "BEHIND",
+    "DRAWN",
+    "EDGE_ON",
+    "FEATHER",
+    "TURNED",
+    "close_pinholes",
+    "drawn_triangles",
+    "rasterise_drawn",
+    "turned_edge_on",
+]
+
+#: A triangle a turn leaves with less than this share of its area in the photo (or turns past
+#: edge-on) is not drawn: the surface faces away from the camera.
+EDGE_ON = 0.4
+#: A flow rasterised at the crop's resolution in a box is faded in over this many pixels from
+#: the box's border when triangles were left out (`Holes.lay`).
+FEATHER = 4
+#: Only a head turned by more than this many degrees from the photo's pose leaves triangles out.
+TURNED = 2.0
+
+
+def _areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(F,) twice the signed area of each triangle of (N, >= 2) points."""
+    points = np.asarray(points, dtype=np.float64)
+    a, b, c = (points[triangles[:, k], :2] for k in range(3))
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
+def turned_edge_on(
+    source: np.ndarray, target: np.ndarray, posed: np.ndarray, triangles: np.ndarray
+) -> np.ndarray:
+    """(F,) bool: the triangles a turn sets nearly edge-on to the camera, or past it.
+
+    source, target: (N, >= 2) the mesh's vertices in the photo and in the target (pixels); posed:
+    (N, >= 2) the photo's vertices moved by the target's head pose alone (the photo's expression).
+    A triangle counts when its target area is under `EDGE_ON` of its area in the photo (negative:
+    turned past edge-on, or seen from behind in the photo), and the pose alone does the same to
+    it: an expression without a turn (a pressed lip, a shut lid) marks none.
+    """
+    before = _areas(source, triangles)
+    seen = np.abs(before) > 1e-6
+    limit = EDGE_ON * np.abs(before)
+    sign = np.sign(before)
+    turned = seen & (_areas(target, triangles) * sign < limit)
+    return turned & (_areas(posed, triangles) * sign < limit)
+
+
+#: `drawn_triangles` states: drawn; left out as turned away (a gap it leaves between two drawn
+#: surfaces is filled from the farther one); left out as seen from behind in the photo (what it
+#: leaves uncovered is filled like the face's outside).
+DRAWN, AWAY, BEHIND = 1, 0, -1
+
+
+def drawn_triangles(on: bool, source: np.ndarray, target: np.ndarray, layout: MeshLayout) -> np.ndarray:
+    """(F,) int8: the state of each of the layout's triangles for a target pose, `DRAWN`, `AWAY` or
+    `BEHIND`.
+
+    on: `PreviewSettings.far_side` (off: all are drawn); source, target: (N, 3) the mesh's vertices
+    in the photo and in the target (pixels, depth); layout: its triangles and its rigid vertices
+    (those that move with the skull only). All are drawn unless the head turns by more than
+    `TURNED` degrees; then those `turned_edge_on` marks are left out: `BEHIND` when the photo sees
+    the triangle from behind (its orientation there is not the mesh's majority's: a strip the turn
+    reveals, which has no surface behind it), except at the mesh's outer rim on the near side
+    (`_at_rim`); else `AWAY`, on the turn's far side only (where the nose's tip moves to; on the
+    near side, under the jaw beside the ear, a triangle left out only reshapes the ear's outline).
+    """
+    rigid, triangles = layout.rigid, layout.triangles
+    state = np.full(len(triangles), DRAWN, np.int8)
+    if not on:
+        return state
+    s, rot, t = similarity_3d(source[rigid, :3], target[rigid, :3])
+    if np.trace(rot) > 1.0 + 2.0 * np.cos(np.radians(TURNED)):  # an expression moves the skull a little
+        return state
+    posed = source[:, :3] @ (s * rot.T) + t
+    left_out = turned_edge_on(source, target, posed, triangles)
+    before = _areas(source, triangles)
+    behind = before * np.sign(before.sum()) < 0.0
+    # The far side of the turn: where the face's nearest point (the nose's tip) moves to.
+    tip = int(np.argmin(source[:, 2]))
+    towards = np.sign(posed[tip, 0] - source[tip, 0])
+    centre = float(source[rigid, 0].mean())
+    far = (source[triangles, 0].mean(axis=1) - centre) * towards > 0.0
+    state[left_out & behind & (far | ~_at_rim(layout))] = BEHIND
+    state[left_out & ~behind & far] = AWAY
+    return state
+
+
+def _at_rim(layout: MeshLayout) -> np.ndarray:
+    """(F,) bool: the triangles with a corner on the mesh's outer rim (edges of one triangle only,
+    not around the eyes' and the mouth's openings). Revealed there (under the jaw beside the ear),
+    a triangle left out only reshapes the outline beyond the face."""
+    triangles = layout.triangles
+    edges = np.sort(
+        np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1
+    )
+    unique, count = np.unique(edges, axis=0, return_counts=True)
+    rim = np.zeros(int(triangles.max()) + 1, bool)
+    rim[unique[count == 1].ravel()] = True
+    rings = [np.concatenate(layout.mouth)] + [np.concatenate(eye) for eye in layout.eyes]
+    rim[np.concatenate(rings)] = False
+    return rim[triangles].any(axis=1)
+
+
+@dataclass(frozen=True)
+class Holes:
+    """Where the `AWAY` triangles left out of a raster leave a gap between two drawn surfaces (flat
+    pixel indices of an (h, w) grid): `away`, the gap's pixels, and `nearest`, the drawn pixel
+    nearest to each on the farther of the two surfaces; `left_out`: triangles were left out."""
+
+    shape: tuple[int, int]
+    away: np.ndarray
+    nearest: np.ndarray
+    left_out: bool = False
+    step: float = 1.0  # the flow's units (pixels) per grid pixel
+
+    def lay(
+        self,
+        region: np.ndarray,
+        gy: np.ndarray,
+        gx: np.ndarray,
+        src: np.ndarray,
+        at: tuple[int, int],
+        fade: bool = True,
+    ) -> None:
+        """Set the (h, w, 2) `region` of a flow (its corner at `at` = (x0, y0) in the flow) where
+        the raster drew pixels (gy, gx) reading the points `src` (P, 2) (in place); then its `away`
+        holes (`fill`). With triangles left out and `fade` (the eyes' and the mouth's boxes, not
+        the occlusion edges' exact ones), the region's new flow is faded in from its border over
+        `FEATHER` pixels: the flow outside, from the coarser raster, no longer matches it
+        where a turn magnifies the photo steeply (the strip beside the far eye at yaw 30), and a
+        step there draws a hard edge."""
+        before = region.copy() if self.left_out and fade else None
+        region[gy, gx, 0] = src[:, 0] - (gx + at[0])
+        region[gy, gx, 1] = src[:, 1] - (gy + at[1])
+        self.fill(region)
+        if before is not None:
+            h, w = region.shape[:2]
+            ramp_y = np.minimum(np.arange(h) + 1, np.arange(h)[::-1] + 1) / (FEATHER + 1.0)
+            ramp_x = np.minimum(np.arange(w) + 1, np.arange(w)[::-1] + 1) / (FEATHER + 1.0)
+            ramp = np.minimum(np.minimum.outer(ramp_y, ramp_x), 1.0).astype(np.float32)[:, :, None]
+            region[...] = before + (region - before) * ramp
+
+    def fill(self, flow: np.ndarray, cover: np.ndarray | None = None) -> None:
+        """An `away` hole of the (h, w, 2) flow reads the nearest drawn pixel's surroundings
+        mirrored across that pixel (in place; marked covered in `cover`, if given): each side of
+        the hidden strip is carried to the middle of the gap, reading back into itself, so a turned
+        nose meets the cheek in one step, a fold drawn as an edge. Not a ramp between the two (the
+        strip squeezed into a line), nor a side's motion carried on (the strip read at full width,
+        a dark band)."""
+        if len(self.away):
+            w = self.shape[1]
+            (py, px), (qy, qx) = np.divmod(self.away, w), np.divmod(self.nearest, w)
+            back = np.stack([qx - px, qy - py], axis=1).astype(np.float32) * (2.0 * self.step)
+            flow[py, px] = flow[qy, qx] + back
+            if cover is not None:
+                cover[py, px] = 1.0
+
+
+def _other_side(
+    holes: np.ndarray, nearest: np.ndarray, covered: np.ndarray, shape: tuple[int, int], reach: int = 12
+) -> np.ndarray:
+    """(Q,) flat index of the drawn pixel on the other side of each hole pixel (flat indices), or -1:
+    going on from its nearest drawn pixel through it, the first pixel that is not a hole, if it is
+    drawn and within `reach` pixels (the gap beside a turned nose between nose and cheek). At the
+    face's far rim or an eye's opening there is none: those holes are left to what fills the
+    face's outside and the openings."""
+    h, w = shape
+    hole = np.zeros(h * w, bool)
+    hole[holes] = True
+    py, px = np.divmod(holes, w)
+    qy, qx = np.divmod(nearest, w)
+    d = np.stack([px - qx, py - qy], axis=1).astype(np.float64)
+    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+    other = np.full(len(holes), -1, np.int64)
+    pending = np.ones(len(holes), bool)
+    for t in range(1, reach + 1):
+        x = np.clip(np.round(px + t * d[:, 0]).astype(np.int64), 0, w - 1)
+        y = np.clip(np.round(py + t * d[:, 1]).astype(np.int64), 0, h - 1)
+        at = y * w + x
+        stop = pending & ~hole[at]
+        hit = stop & covered[at]
+        other[hit] = at[hit]
+        pending &= ~stop
+    return other
+
+
+def rasterise_drawn(
+    vertices: np.ndarray, triangles: np.ndarray, drawn: np.ndarray, shape: tuple[int, int], step: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Holes]:
+    """`rasterise_triangles` of the drawn triangles only, and the holes the others leave.
+
+    vertices: (N, 3) pixels and depth; triangles: (F, 3); drawn: (F' <= F,) `drawn_triangles`
+    states of the first F' triangles (the others, the eyes' surfaces, are drawn); shape: (h, w);
+    step: the flow's units per pixel of this raster. Returns pix (P,) flat pixel indices, tri (P,) indices into `triangles` (all of
+    them), bary (P, 3) and the `Holes` (`away`: only those between two drawn surfaces).
+    """
+    none = np.zeros(0, np.int64)
+    drawn = np.concatenate([drawn, np.full(len(triangles) - len(drawn), DRAWN, np.int8)])
+    if (drawn == DRAWN).all():
+        pix, tri, bary = rasterise_triangles(vertices, triangles, shape)
+        return pix, tri, bary, Holes(shape, none, none)
+    kept = np.flatnonzero(drawn == DRAWN)
+    holes_of = partial(Holes, shape, left_out=True, step=step)
+    pix, tri, bary = rasterise_triangles(vertices, triangles[kept], shape)
+    covered = np.zeros(shape[0] * shape[1], bool)
+    covered[pix] = True
+    away = none
+    if (drawn == AWAY).any():
+        under = rasterise_triangles(vertices, triangles[drawn == AWAY], shape)[0]
+        away = np.unique(under[~covered[under]])
+    if len(away) == 0 or len(pix) == 0:
+        return pix, kept[tri], bary, holes_of(none, none)
+    # Each pixel's nearest drawn pixel: labels count the drawn (zero) pixels in row-major order.
+    free = (~covered).reshape(shape).astype(np.uint8)
+    _, labels = cv2.distanceTransformWithLabels(free, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+    nearest = np.flatnonzero(covered)[labels.reshape(-1)[away] - 1]
+    other = _other_side(away, nearest, covered, shape)
+    between = other >= 0
+    # Each gap is filled from its farther side (the cheek behind a turned nose), not the nearer.
+    depth = np.zeros(shape[0] * shape[1])
+    depth[pix] = (bary * vertices[triangles[kept[tri]], 2]).sum(axis=1)
+    away, nearest, other = away[between], nearest[between], other[between]
+    back = np.where(depth[other] > depth[nearest], other, nearest)
+    return pix, kept[tri], bary, holes_of(away, back)
+
+
+def close_pinholes(flow: np.ndarray, gap: float = FOLD_GAP) -> None:
+    """Pixels of a (h, w, 2) flow whose read lies more than `gap` pixels from three or four of its
+    neighbours' take their neighbours' median flow (in place): a hole of a pixel or two where a
+    triangle a turn set edge-on is not drawn shows a read from far behind it, a dark or pale speck."""
+    h, w = flow.shape[:2]
+    if h < 3 or w < 3:
+        return
+    fx, fy = flow[:, :, 0], flow[:, :, 1]
+    cx, cy = fx[1:-1, 1:-1], fy[1:-1, 1:-1]
+    inner, before, after = slice(1, -1), slice(None, -2), slice(2, None)
+    count = np.zeros(cx.shape, np.uint8)
+    # Each neighbour's read minus the pixel's: its flow's difference plus the step to it.
+    for rows, cols, sx, sy in (
+        (before, inner, 0, -1),
+        (after, inner, 0, 1),
+        (inner, before, -1, 0),
+        (inner, after, 1, 0),
+    ):
+        dx, dy = fx[rows, cols] - cx + sx, fy[rows, cols] - cy + sy
+        count += dx * dx + dy * dy > gap * gap
+    iy, ix = np.nonzero(count >= 3)
+    if len(iy) == 0:
+        return
+    iy, ix = iy + 1, ix + 1
+    neighbours = np.stack([flow[iy - 1, ix], flow[iy + 1, ix], flow[iy, ix - 1], flow[iy, ix + 1]], axis=1)
+    flow[iy, ix] = np.median(neighbours, axis=1)
