@@ -9,7 +9,8 @@ rim, the flow carried beyond the face.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from functools import partial
 
 import cv2
@@ -38,6 +39,8 @@ EDGE_ON = 0.4
 #: A flow rasterised at the crop's resolution in a box is faded in over this many pixels from
 #: the box's border when triangles were left out (`Holes.lay`).
 FEATHER = 4
+#: A gap between two drawn surfaces is at most this many pixels wide (`_other_side`).
+REACH = 12
 #: Only a head turned by more than this many degrees from the photo's pose leaves triangles out.
 TURNED = 2.0
 
@@ -108,10 +111,25 @@ def drawn_triangles(on: bool, source: np.ndarray, target: np.ndarray, layout: Me
     return state
 
 
+#: `_at_rim` per layout (by id; the layout's arrays make it unhashable), with a weak reference
+#: that tells a layout from a later one at the same address.
+_RIMS: dict[int, tuple[weakref.ref[MeshLayout], np.ndarray]] = {}
+
+
 def _at_rim(layout: MeshLayout) -> np.ndarray:
     """(F,) bool: the triangles with a corner on the mesh's outer rim (edges of one triangle only,
     not around the eyes' and the mouth's openings). Revealed there (under the jaw beside the ear),
-    a triangle left out only reshapes the outline beyond the face."""
+    a triangle left out only reshapes the outline beyond the face. Found once per layout (a
+    sort of all its edges, too slow for every frame)."""
+    ref, rim = _RIMS.get(id(layout), (None, None))
+    if ref is None or ref() is not layout or rim is None:
+        rim = _rim_of(layout)
+        _RIMS[id(layout)] = (weakref.ref(layout), rim)
+    return rim
+
+
+def _rim_of(layout: MeshLayout) -> np.ndarray:
+    """`_at_rim`, computed."""
     triangles = layout.triangles
     edges = np.sort(
         np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1
@@ -135,6 +153,10 @@ class Holes:
     nearest: np.ndarray
     left_out: bool = False
     step: float = 1.0  # the flow's units (pixels) per grid pixel
+    #: Flat indices of the pixels no drawn triangle covers near those the left-out ones cover
+    #: (within 2 px of their span): where `close_pinholes` looks (the whole box cost half a
+    #: millisecond a frame).
+    unfilled: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def lay(
         self,
@@ -180,7 +202,12 @@ class Holes:
 
 
 def _other_side(
-    holes: np.ndarray, nearest: np.ndarray, covered: np.ndarray, shape: tuple[int, int], reach: int = 12
+    holes: np.ndarray,
+    nearest: np.ndarray,
+    covered: np.ndarray,
+    hole: np.ndarray,
+    shape: tuple[int, int],
+    reach: int = REACH,
 ) -> np.ndarray:
     """(Q,) flat index of the drawn pixel on the other side of each hole pixel (flat indices), or -1:
     going on from its nearest drawn pixel through it, the first pixel that is not a hole, if it is
@@ -188,33 +215,92 @@ def _other_side(
     face's far rim or an eye's opening there is none: those holes are left to what fills the
     face's outside and the openings."""
     h, w = shape
-    hole = np.zeros(h * w, bool)
-    hole[holes] = True
     py, px = np.divmod(holes, w)
     qy, qx = np.divmod(nearest, w)
-    d = np.stack([px - qx, py - qy], axis=1).astype(np.float64)
+    d = np.stack([px - qx, py - qy], axis=1).astype(np.float32)
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
-    other = np.full(len(holes), -1, np.int64)
-    pending = np.ones(len(holes), bool)
-    for t in range(1, reach + 1):
-        x = np.clip(np.round(px + t * d[:, 0]).astype(np.int64), 0, w - 1)
-        y = np.clip(np.round(py + t * d[:, 1]).astype(np.int64), 0, h - 1)
-        at = y * w + x
-        stop = pending & ~hole[at]
-        hit = stop & covered[at]
-        other[hit] = at[hit]
-        pending &= ~stop
-    return other
+    # All steps at once, (Q, reach): each pixel stops at its first step off the holes.
+    t = np.arange(1, reach + 1, dtype=np.float32)
+    x = np.clip(np.rint(px[:, None] + t * d[:, :1]), 0, w - 1).astype(np.int64)
+    y = np.clip(np.rint(py[:, None] + t * d[:, 1:]), 0, h - 1).astype(np.int64)
+    at = y * w + x
+    off = ~hole[at]
+    first = np.argmax(off, axis=1)
+    end = at[np.arange(len(holes)), first]
+    return np.where(off.any(axis=1) & covered[end], end, -1)
+
+
+def _wide_strips(
+    vertices: np.ndarray,
+    away: np.ndarray,
+    hole: np.ndarray,
+    index: np.ndarray,
+    shape: tuple[int, int],
+    speck: int,
+) -> np.ndarray:
+    """(h * w,) bool: the hole pixels in pieces of more than `speck` pixels that no turned-away
+    triangle (`away`, (F', 3)) covers: a strip the turn reveals, not a speck. Found in the span of
+    the holes (flat `index`) only (the whole coarse grid cost a millisecond a frame)."""
+    rows, cols = _span(index, shape)
+    part = hole.reshape(shape)[rows, cols]
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(part.astype(np.uint8), connectivity=4)
+    wide = stats[:, cv2.CC_STAT_AREA] > speck
+    wide[0] = False
+    strips = wide[labels]
+    if len(away) and strips.any():
+        shifted = vertices[:, :2] - [cols.start, rows.start]
+        strips &= ~_coverage(shifted, away, part.shape).reshape(part.shape)
+    out = np.zeros(shape, bool)
+    out[rows, cols] = strips
+    return out.reshape(-1)
+
+
+def _span(index: np.ndarray, shape: tuple[int, int], grow: int = 2) -> tuple[slice, slice]:
+    """The rows and columns of the (h, w) grid's pixels at flat `index`, grown by `grow` (empty:
+    none)."""
+    if len(index) == 0:
+        return slice(0, 0), slice(0, 0)
+    ys, xs = np.divmod(index, shape[1])
+    return (
+        slice(max(0, ys.min() - grow), ys.max() + grow + 1),
+        slice(max(0, xs.min() - grow), xs.max() + grow + 1),
+    )
+
+
+def _unfilled(covered: np.ndarray, index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Flat indices of the pixels not `covered` within 2 px of the span of the pixels at `index`."""
+    rows, cols = _span(index, shape)
+    ys, xs = np.nonzero(~covered.reshape(shape)[rows, cols])
+    return (ys + rows.start) * shape[1] + xs + cols.start
+
+
+def _coverage(vertices: np.ndarray, triangles: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(h * w,) bool: the pixels the (F, 3) triangles cover, without depth or barycentric weights
+    (a filled polygon each: a second full raster of the left-out triangles cost a millisecond a
+    frame)."""
+    mask = np.zeros(shape, np.uint8)
+    corners = np.round(vertices[triangles, :2] * 16.0).astype(np.int32)  # (F, 3, 2), 4 fractional bits
+    for corner in corners:
+        cv2.fillConvexPoly(mask, corner, 1, lineType=cv2.LINE_4, shift=4)
+    return mask.reshape(-1).astype(bool)
 
 
 def rasterise_drawn(
-    vertices: np.ndarray, triangles: np.ndarray, drawn: np.ndarray, shape: tuple[int, int], step: float = 1.0
+    vertices: np.ndarray,
+    triangles: np.ndarray,
+    drawn: np.ndarray,
+    shape: tuple[int, int],
+    step: float = 1.0,
+    speck: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Holes]:
     """`rasterise_triangles` of the drawn triangles only, and the holes the others leave.
 
     vertices: (N, 3) pixels and depth; triangles: (F, 3); drawn: (F' <= F,) `drawn_triangles`
     states of the first F' triangles (the others, the eyes' surfaces, are drawn); shape: (h, w);
-    step: the flow's units per pixel of this raster. Returns pix (P,) flat pixel indices, tri (P,) indices into `triangles` (all of
+    step: the flow's units per pixel of this raster; speck: if given, a hole only `BEHIND`
+    triangles cover is filled only when it is a speck of at most this many pixels (on the coarse
+    grid a wide revealed strip beside the nose, filled from a side, read the nose again: selfie's
+    second bridge; it is left to the face's outside fill, as in round 2). Returns pix (P,) flat pixel indices, tri (P,) indices into `triangles` (all of
     them), bary (P, 3) and the `Holes` (`away`: only those between two drawn surfaces).
     """
     none = np.zeros(0, np.int64)
@@ -227,49 +313,60 @@ def rasterise_drawn(
     pix, tri, bary = rasterise_triangles(vertices, triangles[kept], shape)
     covered = np.zeros(shape[0] * shape[1], bool)
     covered[pix] = True
-    away = none
-    if (drawn == AWAY).any():
-        under = rasterise_triangles(vertices, triangles[drawn == AWAY], shape)[0]
-        away = np.unique(under[~covered[under]])
+    # Both kinds of triangle left out leave holes: the turned-away wall behind a nose, and the strip
+    # a turn reveals (filled from the far side too: the photo beside the nose, not the nose, and not
+    # from far away like the face's outside, which drew pale specks in a beard or a nostril).
+    hole = _coverage(vertices, triangles[drawn != DRAWN], shape) & ~covered
+    away = np.flatnonzero(hole)
+    holes_of = partial(holes_of, unfilled=_unfilled(covered, away, shape))
+    if speck is not None and (drawn == BEHIND).any() and len(away):
+        hole &= ~_wide_strips(vertices, triangles[drawn == AWAY], hole, away, shape, speck)
+        away = away[hole[away]]
     if len(away) == 0 or len(pix) == 0:
         return pix, kept[tri], bary, holes_of(none, none)
-    # Each pixel's nearest drawn pixel: labels count the drawn (zero) pixels in row-major order.
-    free = (~covered).reshape(shape).astype(np.uint8)
+    # Found in a window around the holes only (the whole grid cost a millisecond a frame): each
+    # hole's nearest drawn pixel (labels count the drawn, zero, pixels in row-major order) and the
+    # drawn pixel on its other side.
+    rows, cols = _span(away, shape, grow=REACH + 1)
+    inside = covered.reshape(shape)[rows, cols]
+    if not inside.any():
+        return pix, kept[tri], bary, holes_of(none, none)
+    size = inside.shape
+    ay, ax = np.divmod(away, shape[1])
+    local = (ay - rows.start) * size[1] + (ax - cols.start)
+    free = (~inside).astype(np.uint8)
     _, labels = cv2.distanceTransformWithLabels(free, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
-    nearest = np.flatnonzero(covered)[labels.reshape(-1)[away] - 1]
-    other = _other_side(away, nearest, covered, shape)
+    nearest = np.flatnonzero(inside)[labels.reshape(-1)[local] - 1]
+    other = _other_side(local, nearest, inside.reshape(-1), hole.reshape(shape)[rows, cols].reshape(-1), size)
     between = other >= 0
-    # Each gap is filled from its farther side (the cheek behind a turned nose), not the nearer.
-    depth = np.zeros(shape[0] * shape[1])
-    depth[pix] = (bary * vertices[triangles[kept[tri]], 2]).sum(axis=1)
-    away, nearest, other = away[between], nearest[between], other[between]
-    back = np.where(depth[other] > depth[nearest], other, nearest)
+    away, ends = away[between], np.stack([nearest[between], other[between]])  # (2, Q) in the window
+    ey, ex = np.divmod(ends, size[1])
+    ends = (ey + rows.start) * shape[1] + ex + cols.start
+    # Each gap is filled from its farther side (the cheek behind a turned nose), not the nearer:
+    # the depth of the drawn pixels at both ends (`pix` is in pixel order).
+    at = np.searchsorted(pix, ends)
+    depth = (bary[at] * vertices[triangles[kept[tri[at]]], 2]).sum(axis=-1)
+    back = np.where(depth[1] > depth[0], ends[1], ends[0])
     return pix, kept[tri], bary, holes_of(away, back)
 
 
-def close_pinholes(flow: np.ndarray, gap: float = FOLD_GAP) -> None:
-    """Pixels of a (h, w, 2) flow whose read lies more than `gap` pixels from three or four of its
-    neighbours' take their neighbours' median flow (in place): a hole of a pixel or two where a
-    triangle a turn set edge-on is not drawn shows a read from far behind it, a dark or pale speck."""
+def close_pinholes(flow: np.ndarray, at: np.ndarray | None = None, gap: float = FOLD_GAP) -> None:
+    """Pixels of a (h, w, 2) flow (those at flat indices `at`, else all) whose read lies more than
+    `gap` pixels from three or four of its neighbours' take their neighbours' median flow (in
+    place): a hole of a pixel or two where a triangle a turn set edge-on is not drawn shows a read
+    from far behind it, a dark or pale speck."""
     h, w = flow.shape[:2]
-    if h < 3 or w < 3:
-        return
-    fx, fy = flow[:, :, 0], flow[:, :, 1]
-    cx, cy = fx[1:-1, 1:-1], fy[1:-1, 1:-1]
-    inner, before, after = slice(1, -1), slice(None, -2), slice(2, None)
-    count = np.zeros(cx.shape, np.uint8)
-    # Each neighbour's read minus the pixel's: its flow's difference plus the step to it.
-    for rows, cols, sx, sy in (
-        (before, inner, 0, -1),
-        (after, inner, 0, 1),
-        (inner, before, -1, 0),
-        (inner, after, 1, 0),
-    ):
-        dx, dy = fx[rows, cols] - cx + sx, fy[rows, cols] - cy + sy
-        count += dx * dx + dy * dy > gap * gap
-    iy, ix = np.nonzero(count >= 3)
+    if at is None:
+        iy, ix = (a.ravel() for a in np.mgrid[1 : h - 1, 1 : w - 1])
+    else:
+        iy, ix = np.divmod(at, w)
+        inner = (iy > 0) & (iy < h - 1) & (ix > 0) & (ix < w - 1)
+        iy, ix = iy[inner], ix[inner]
     if len(iy) == 0:
         return
-    iy, ix = iy + 1, ix + 1
     neighbours = np.stack([flow[iy - 1, ix], flow[iy + 1, ix], flow[iy, ix - 1], flow[iy, ix + 1]], axis=1)
-    flow[iy, ix] = np.median(neighbours, axis=1)
+    # Each neighbour's read minus the pixel's: its flow's difference plus the step to it.
+    reads = neighbours - flow[iy, ix][:, None] + np.array([[0, -1], [0, 1], [-1, 0], [1, 0]], np.float32)
+    far = ((reads * reads).sum(axis=2) > gap * gap).sum(axis=1) >= 3
+    if far.any():
+        flow[iy[far], ix[far]] = np.median(neighbours[far], axis=1)
