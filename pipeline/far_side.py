@@ -10,7 +10,7 @@ rim, the flow carried beyond the face.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 import cv2
@@ -18,7 +18,6 @@ import numpy as np
 
 from pipeline.face_mesh import MeshLayout, rasterise_triangles
 from pipeline.head import similarity_3d
-from reconstruction.folds import FOLD_GAP
 
 __all__ = [
     "AWAY",
@@ -27,7 +26,6 @@ __all__ = [
     "EDGE_ON",
     "FEATHER",
     "TURNED",
-    "close_pinholes",
     "drawn_triangles",
     "rasterise_drawn",
     "turned_edge_on",
@@ -39,6 +37,11 @@ EDGE_ON = 0.4
 #: A flow rasterised at the crop's resolution in a box is faded in over this many pixels from
 #: the box's border when triangles were left out (`Holes.lay`).
 FEATHER = 4
+#: A hole only revealed (`BEHIND`) triangles cover is filled from its sides only when it is a
+#: speck of at most this many crop pixels: a wide revealed strip beside the nose, filled from a
+#: side, reads the nose again (selfie's second bridge), or the hair beside the far temple (DECA
+#: teaser_1 at yaw 30); it is left to the face's outside fill, as in round 2.
+SPECK = 16
 #: A gap between two drawn surfaces is at most this many pixels wide (`_other_side`).
 REACH = 12
 #: Only a head turned by more than this many degrees from the photo's pose leaves triangles out.
@@ -153,10 +156,6 @@ class Holes:
     nearest: np.ndarray
     left_out: bool = False
     step: float = 1.0  # the flow's units (pixels) per grid pixel
-    #: Flat indices of the pixels no drawn triangle covers near those the left-out ones cover
-    #: (within 2 px of their span): where `close_pinholes` looks (the whole box cost half a
-    #: millisecond a frame).
-    unfilled: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def lay(
         self,
@@ -186,16 +185,16 @@ class Holes:
             region[...] = before + (region - before) * ramp
 
     def fill(self, flow: np.ndarray, cover: np.ndarray | None = None) -> None:
-        """An `away` hole of the (h, w, 2) flow reads the nearest drawn pixel's surroundings
-        mirrored across that pixel (in place; marked covered in `cover`, if given): each side of
-        the hidden strip is carried to the middle of the gap, reading back into itself, so a turned
-        nose meets the cheek in one step, a fold drawn as an edge. Not a ramp between the two (the
-        strip squeezed into a line), nor a side's motion carried on (the strip read at full width,
-        a dark band)."""
+        """An `away` hole of the (h, w, 2) flow reads what its drawn pixel `nearest` reads (in
+        place; marked covered in `cover`, if given): the farther side's surroundings mirrored
+        across the gap's edge, so each side of the hidden strip is carried to the gap, reading
+        back into itself, and a turned nose meets the cheek in one step, a fold drawn as an edge.
+        Not a ramp between the two (the strip squeezed into a line), nor a side's motion carried
+        on (the strip read at full width, a dark band)."""
         if len(self.away):
             w = self.shape[1]
             (py, px), (qy, qx) = np.divmod(self.away, w), np.divmod(self.nearest, w)
-            back = np.stack([qx - px, qy - py], axis=1).astype(np.float32) * (2.0 * self.step)
+            back = np.stack([qx - px, qy - py], axis=1).astype(np.float32) * self.step
             flow[py, px] = flow[qy, qx] + back
             if cover is not None:
                 cover[py, px] = 1.0
@@ -267,13 +266,6 @@ def _span(index: np.ndarray, shape: tuple[int, int], grow: int = 2) -> tuple[sli
     )
 
 
-def _unfilled(covered: np.ndarray, index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Flat indices of the pixels not `covered` within 2 px of the span of the pixels at `index`."""
-    rows, cols = _span(index, shape)
-    ys, xs = np.nonzero(~covered.reshape(shape)[rows, cols])
-    return (ys + rows.start) * shape[1] + xs + cols.start
-
-
 def _coverage(vertices: np.ndarray, triangles: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(h * w,) bool: the pixels the (F, 3) triangles cover, without depth or barycentric weights
     (a filled polygon each: a second full raster of the left-out triangles cost a millisecond a
@@ -291,7 +283,6 @@ def rasterise_drawn(
     drawn: np.ndarray,
     shape: tuple[int, int],
     step: float = 1.0,
-    speck: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Holes]:
     """`rasterise_triangles` of the drawn triangles only, and the holes the others leave.
 
@@ -318,8 +309,8 @@ def rasterise_drawn(
     # from far away like the face's outside, which drew pale specks in a beard or a nostril).
     hole = _coverage(vertices, triangles[drawn != DRAWN], shape) & ~covered
     away = np.flatnonzero(hole)
-    holes_of = partial(holes_of, unfilled=_unfilled(covered, away, shape))
-    if speck is not None and (drawn == BEHIND).any() and len(away):
+    if (drawn == BEHIND).any() and len(away):
+        speck = max(1, round(SPECK / step**2))
         hole &= ~_wide_strips(vertices, triangles[drawn == AWAY], hole, away, shape, speck)
         away = away[hole[away]]
     if len(away) == 0 or len(pix) == 0:
@@ -347,26 +338,12 @@ def rasterise_drawn(
     at = np.searchsorted(pix, ends)
     depth = (bary[at] * vertices[triangles[kept[tri[at]]], 2]).sum(axis=-1)
     back = np.where(depth[1] > depth[0], ends[1], ends[0])
-    return pix, kept[tri], bary, holes_of(away, back)
-
-
-def close_pinholes(flow: np.ndarray, at: np.ndarray | None = None, gap: float = FOLD_GAP) -> None:
-    """Pixels of a (h, w, 2) flow (those at flat indices `at`, else all) whose read lies more than
-    `gap` pixels from three or four of its neighbours' take their neighbours' median flow (in
-    place): a hole of a pixel or two where a triangle a turn set edge-on is not drawn shows a read
-    from far behind it, a dark or pale speck."""
-    h, w = flow.shape[:2]
-    if at is None:
-        iy, ix = (a.ravel() for a in np.mgrid[1 : h - 1, 1 : w - 1])
-    else:
-        iy, ix = np.divmod(at, w)
-        inner = (iy > 0) & (iy < h - 1) & (ix > 0) & (ix < w - 1)
-        iy, ix = iy[inner], ix[inner]
-    if len(iy) == 0:
-        return
-    neighbours = np.stack([flow[iy - 1, ix], flow[iy + 1, ix], flow[iy, ix - 1], flow[iy, ix + 1]], axis=1)
-    # Each neighbour's read minus the pixel's: its flow's difference plus the step to it.
-    reads = neighbours - flow[iy, ix][:, None] + np.array([[0, -1], [0, 1], [-1, 0], [1, 0]], np.float32)
-    far = ((reads * reads).sum(axis=2) > gap * gap).sum(axis=1) >= 3
-    if far.any():
-        flow[iy[far], ix[far]] = np.median(neighbours[far], axis=1)
+    # Read what the pixel mirrored across that side reads, if it is drawn (then only what is shown
+    # within twice the gap is shown again); else what the side's pixel reads: the mirrored read
+    # carried on beyond a thin surface (DECA teaser_1's far temple at yaw 30) read the hair.
+    (by, bx), (ay, ax) = np.divmod(back, shape[1]), np.divmod(away, shape[1])
+    my, mx = 2 * by - ay, 2 * bx - ax
+    inside = (my >= 0) & (my < shape[0]) & (mx >= 0) & (mx < shape[1])
+    mirror = np.where(inside, my * shape[1] + mx, 0)
+    reads = np.where(inside & covered[mirror], mirror, back)
+    return pix, kept[tri], bary, holes_of(away, reads)

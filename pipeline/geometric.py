@@ -55,7 +55,7 @@ from pipeline.eyes import (
 )
 from pipeline.face_mesh import eye_surfaces, feature_boxes, projector_for, rasterise_triangles
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
-from pipeline.far_side import close_pinholes, drawn_triangles, rasterise_drawn
+from pipeline.far_side import drawn_triangles, rasterise_drawn
 from pipeline.flow_spread import spread_flow
 from pipeline.glasses import FrameMask, find_glasses, hold_frame
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
@@ -280,7 +280,7 @@ class GeometricRenderer:
         coarse[:, 1] = (coarse[:, 1] + 0.5) * sy - 0.5
         coarse[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # lips win over folded cheek triangles
         drawn = drawn_triangles(self.settings.far_side, state.points, target_points, layout)
-        pix, tri, bary, holes = rasterise_drawn(coarse, layout.triangles, drawn, (rh, rw), 1.0 / sx, speck=4)
+        pix, tri, bary, holes = rasterise_drawn(coarse, layout.triangles, drawn, (rh, rw), 1.0 / sx)
         src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[tri])  # (P, 2) source pixels
         gy, gx = np.divmod(pix, rw)
         full_x = (gx + 0.5) / sx - 0.5  # coarse pixel centre in crop pixels
@@ -425,8 +425,6 @@ class GeometricRenderer:
         gy, gx = np.divmod(pix, x1 - x0)
         region = flow[y0:y1, x0:x1]
         holes.lay(region, gy, gx, src, (x0, y0), fade=blur)  # the drawn pixels' flow, the holes filled
-        if holes.left_out:  # a triangle left out can open a pinhole (docs/FAR_SIDE.md)
-            close_pinholes(region, holes.unfilled)
         # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
         # pixel to pixel: a light blur of the flow (not the image) keeps the rims smooth.
         if blur:
