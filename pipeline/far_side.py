@@ -25,8 +25,10 @@ __all__ = [
     "DRAWN",
     "EDGE_ON",
     "FEATHER",
+    "PhotoDepth",
     "TURNED",
     "drawn_triangles",
+    "photo_depth",
     "rasterise_drawn",
     "turned_edge_on",
 ]
@@ -42,6 +44,9 @@ FEATHER = 4
 #: side, reads the nose again (selfie's second bridge), or the hair beside the far temple (DECA
 #: teaser_1 at yaw 30); it is left to the face's outside fill, as in round 2.
 SPECK = 16
+#: A surface point deeper than the photo's own surface where it lies by more than this share of the
+#: face's width is hidden in the photo (`PhotoDepth`).
+HIDDEN = 0.01
 #: A gap between two drawn surfaces is at most this many pixels wide (`_other_side`).
 REACH = 12
 #: Only a head turned by more than this many degrees from the photo's pose leaves triangles out.
@@ -200,6 +205,61 @@ class Holes:
                 cover[py, px] = 1.0
 
 
+class PhotoDepth:
+    """The photo's own depth: which points of the mesh the photo sees (its z-buffer at the crop's
+    resolution, made once per photo on first use)."""
+
+    def __init__(self, points: np.ndarray, triangles: np.ndarray, size: tuple[int, int]) -> None:
+        """points: (N, 3) the mesh's vertices in the photo (crop pixels, depth); size: the crop's (h, w)."""
+        self.points = points
+        self._triangles, self._size = triangles, size
+        self._depth: np.ndarray | None = None
+        #: A point this much deeper than the photo's surface there is hidden (crop pixels of depth).
+        self.margin = HIDDEN * float(np.ptp(points[:, 0]))
+
+    def depth(self) -> np.ndarray:
+        """(h, w) the photo's nearest depth per crop pixel (inf where the mesh is not)."""
+        if self._depth is None:
+            h, w = self._size
+            pix, tri, bary = rasterise_triangles(self.points, self._triangles, (h, w))
+            depth = np.full(h * w, np.inf)
+            depth[pix] = (bary * self.points[self._triangles[tri], 2]).sum(axis=1)
+            self._depth = depth.reshape(h, w)
+        return self._depth
+
+    def hidden(self, corners: np.ndarray, bary: np.ndarray) -> np.ndarray:
+        """(P,) bool: the surface points (vertex ids (P, 3) of their triangles and barycentric weights
+        (P, 3)) the photo does not see: deeper than the photo's surface where they lie in it. Points of
+        triangles not in the mesh (the eyes' surfaces) count as seen."""
+        hidden = np.zeros(len(corners), bool)
+        mesh = (corners < len(self.points)).all(axis=1)
+        if not mesh.any():
+            return hidden
+        at = self.points[corners[mesh]]  # (Q, 3, 3)
+        where = (bary[mesh, :, None] * at).sum(axis=1)
+        depth = self.depth()
+        h, w = depth.shape
+        x = np.clip(np.rint(where[:, 0]), 0, w - 1).astype(np.int64)
+        y = np.clip(np.rint(where[:, 1]), 0, h - 1).astype(np.int64)
+        hidden[mesh] = where[:, 2] > depth[y, x] + self.margin
+        return hidden
+
+
+_PHOTO: list[PhotoDepth] = []
+
+
+def photo_depth(
+    on: bool, points: np.ndarray, triangles: np.ndarray, size: tuple[int, int]
+) -> PhotoDepth | None:
+    """The `PhotoDepth` of the photo whose mesh is `points` (the last one made is kept: a drag renders
+    many frames of one photo), or None when `on` (`PreviewSettings.far_side`) is off."""
+    if not on:
+        return None
+    if not _PHOTO or _PHOTO[0].points is not points:
+        _PHOTO[:] = [PhotoDepth(points, triangles, size)]
+    return _PHOTO[0]
+
+
 def _other_side(
     holes: np.ndarray,
     nearest: np.ndarray,
@@ -283,15 +343,16 @@ def rasterise_drawn(
     drawn: np.ndarray,
     shape: tuple[int, int],
     step: float = 1.0,
+    photo: PhotoDepth | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Holes]:
     """`rasterise_triangles` of the drawn triangles only, and the holes the others leave.
 
     vertices: (N, 3) pixels and depth; triangles: (F, 3); drawn: (F' <= F,) `drawn_triangles`
     states of the first F' triangles (the others, the eyes' surfaces, are drawn); shape: (h, w);
-    step: the flow's units per pixel of this raster; speck: if given, a hole only `BEHIND`
-    triangles cover is filled only when it is a speck of at most this many pixels (on the coarse
-    grid a wide revealed strip beside the nose, filled from a side, read the nose again: selfie's
-    second bridge; it is left to the face's outside fill, as in round 2). Returns pix (P,) flat pixel indices, tri (P,) indices into `triangles` (all of
+    step: the flow's units per pixel of this raster; photo: the photo's own depth (pixels a left-out
+    triangle uncovers on a surface the photo does not see are holes too). Holes of both kinds are
+    filled from their farther side, but a hole only `BEHIND` triangles cover only when it is a
+    speck (`SPECK`). Returns pix (P,) flat pixel indices, tri (P,) indices into `triangles` (all of
     them), bary (P, 3) and the `Holes` (`away`: only those between two drawn surfaces).
     """
     none = np.zeros(0, np.int64)
@@ -302,12 +363,21 @@ def rasterise_drawn(
     kept = np.flatnonzero(drawn == DRAWN)
     holes_of = partial(Holes, shape, left_out=True, step=step)
     pix, tri, bary = rasterise_triangles(vertices, triangles[kept], shape)
+    left = _coverage(vertices, triangles[drawn != DRAWN], shape)
+    if photo is not None:
+        # Where a triangle left out uncovers a surface the photo does not see (the cheek behind a
+        # turned nose's wing), that surface would read what hides it in the photo (the nose again,
+        # a pale speck): the pixel is a hole, filled from beside it.
+        shown = left[pix]
+        hidden = np.zeros(len(pix), bool)
+        hidden[shown] = photo.hidden(triangles[kept[tri[shown]]], bary[shown])
+        pix, tri, bary = pix[~hidden], tri[~hidden], bary[~hidden]
     covered = np.zeros(shape[0] * shape[1], bool)
     covered[pix] = True
     # Both kinds of triangle left out leave holes: the turned-away wall behind a nose, and the strip
     # a turn reveals (filled from the far side too: the photo beside the nose, not the nose, and not
     # from far away like the face's outside, which drew pale specks in a beard or a nostril).
-    hole = _coverage(vertices, triangles[drawn != DRAWN], shape) & ~covered
+    hole = left & ~covered
     away = np.flatnonzero(hole)
     if (drawn == BEHIND).any() and len(away):
         speck = max(1, round(SPECK / step**2))

@@ -55,7 +55,7 @@ from pipeline.eyes import (
 )
 from pipeline.face_mesh import eye_surfaces, feature_boxes, projector_for, rasterise_triangles
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
-from pipeline.far_side import drawn_triangles, rasterise_drawn
+from pipeline.far_side import drawn_triangles, photo_depth, rasterise_drawn
 from pipeline.flow_spread import spread_flow
 from pipeline.glasses import FrameMask, find_glasses, hold_frame
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
@@ -280,7 +280,8 @@ class GeometricRenderer:
         coarse[:, 1] = (coarse[:, 1] + 0.5) * sy - 0.5
         coarse[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # lips win over folded cheek triangles
         drawn = drawn_triangles(self.settings.far_side, state.points, target_points, layout)
-        pix, tri, bary, holes = rasterise_drawn(coarse, layout.triangles, drawn, (rh, rw), 1.0 / sx)
+        photo = photo_depth(self.settings.far_side, state.points, layout.triangles, (h, w))
+        pix, tri, bary, holes = rasterise_drawn(coarse, layout.triangles, drawn, (rh, rw), 1.0 / sx, photo)
         src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[tri])  # (P, 2) source pixels
         gy, gx = np.divmod(pix, rw)
         full_x = (gx + 0.5) / sx - 0.5  # coarse pixel centre in crop pixels
@@ -418,7 +419,10 @@ class GeometricRenderer:
         vertices = np.concatenate([local, vertices])
         triangles = np.concatenate([layout.triangles[near], triangles + len(local)])
         corners = np.concatenate([_corners(state, layout.triangles)[near], corners])
-        pix, tri, bary, holes = rasterise_drawn(vertices, triangles, drawn[near], (y1 - y0, x1 - x0))
+        photo = photo_depth(self.settings.far_side, state.points, layout.triangles, (h, w))
+        pix, tri, bary, holes = rasterise_drawn(
+            vertices, triangles, drawn[near], (y1 - y0, x1 - x0), photo=photo
+        )
         if len(pix) == 0:
             return
         src = np.einsum("pk,pkd->pd", bary, corners[tri])
