@@ -1,6 +1,7 @@
 """The far side of a turned head: contact sheet and measures, main's renderer against the change.
 
     python benchmarks/far_side_sheet.py [-o docs/far_side_sheet.jpg] [--change far_side]
+    python benchmarks/far_side_sheet.py -o docs/far_side_sheet3.jpg --width 1800  (round 3's sheet)
     python benchmarks/far_side_sheet.py --measure
     python benchmarks/far_side_sheet.py --bench 30 [--photo PATH]
 
@@ -332,6 +333,12 @@ def main() -> None:
         "--marked", type=Path, default=None, help="write the measured images, M1' in red, here"
     )
     parser.add_argument("--rows", type=Path, default=None, help="also write each row as a PNG here")
+    parser.add_argument(
+        "--width",
+        type=int,
+        default=0,
+        help="scale the sheet to this width, quality 85 (the committed one: 1800)",
+    )
     parser.add_argument("--bench", type=int, default=0, help="time this many drag previews instead")
     parser.add_argument(
         "--photo", type=Path, default=None, help="photo of --bench (default: astronaut at 12 MP)"
@@ -357,6 +364,11 @@ def main() -> None:
             cv2.imwrite(str(args.rows / f"row{k:02d}.png"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0))) for r in rows]
+    if args.width:  # the committed sheet: the lossless rows scaled down (<= 3 MB)
+        sheet = np.concatenate(rows, axis=0)
+        size = (args.width, round(sheet.shape[0] * args.width / width))
+        write_sheet([cv2.resize(sheet, size, interpolation=cv2.INTER_AREA)], args.out, quality=85)
+        return
     write_sheet(rows, args.out, quality=60)
 
 

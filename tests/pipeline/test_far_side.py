@@ -11,7 +11,17 @@ import numpy as np
 import pytest
 
 from pipeline import EditRequest, EngineRegistry, prepare_photo
-from pipeline.far_side import AWAY, BEHIND, DRAWN, FEATHER, Holes, close_pinholes, rasterise_drawn, turned_edge_on
+from pipeline.far_side import (
+    AWAY,
+    BEHIND,
+    DRAWN,
+    FEATHER,
+    SPECK,
+    Holes,
+    PhotoDepth,
+    rasterise_drawn,
+    turned_edge_on,
+)
 from pipeline.photo import Canvas, place_frame, target_coefficients
 
 
@@ -70,12 +80,17 @@ def test_the_hole_a_turned_away_triangle_leaves_is_split_between_its_two_sides()
     assert (np.abs(np.diff(reads)) > 10).sum() == 1  # one step, no ramp
 
 
-def test_a_revealed_strip_is_no_gap_to_fill_and_without_a_turn_nothing_changes() -> None:
+def test_a_wide_revealed_strip_is_no_gap_to_fill_a_speck_is_and_without_a_turn_nothing_changes() -> None:
     points, triangles = _sheet(n=7)
     cells = np.arange(len(triangles)) % 36
     drawn = np.where(cells % 6 == 2, BEHIND, DRAWN).astype(np.int8)
     _, _, _, holes = rasterise_drawn(points, triangles, drawn, (60, 60))
     assert holes.left_out and not len(holes.away)  # left to what fills the face's outside
+    speck = np.full(len(triangles), DRAWN, np.int8)
+    speck[[14, 14 + 36]] = BEHIND  # one cell of 10 x 10 px: wider than a speck ...
+    assert not len(rasterise_drawn(points, triangles, speck, (60, 60))[3].away)
+    small = points * [0.3, 0.3, 1.0]  # ... a cell of 3 x 3 px is one, filled from its sides
+    assert 0 < len(rasterise_drawn(small, triangles, speck, (60, 60))[3].away) <= SPECK
     # Nothing left out: the raster is rasterise_triangles', the box laid as before, no feathering.
     all_drawn = np.full(len(triangles), DRAWN, np.int8)
     pix, tri, bary, none = rasterise_drawn(points, triangles, all_drawn, (60, 60))
@@ -97,17 +112,20 @@ def test_a_box_with_triangles_left_out_is_faded_in_from_its_border() -> None:
     assert region[FEATHER, 10, 0] == pytest.approx(10.0)
 
 
-def test_a_pinhole_in_the_flow_is_closed_an_edge_is_kept() -> None:
-    """A pixel (and a pair) reading far from its neighbours takes their reads; a straight occlusion
-    edge (a step between two halves) stays as it is."""
-    ys, xs = np.mgrid[0:12, 0:12].astype(np.float32)
-    flow = np.stack([0.2 * xs, 0.1 * ys], axis=-1)
-    flow[:, 6:, 0] += 12.0  # an edge
-    holed = flow.copy()
-    holed[3, 2] += 20.0
-    holed[8, 2:4] -= 15.0
-    close_pinholes(holed)
-    np.testing.assert_allclose(holed, flow, atol=0.25)
+def test_a_surface_the_photo_does_not_see_is_hidden() -> None:
+    """Two sheets, one 50 depth units behind the other over its left half: the photo sees the front
+    sheet everywhere it lies, and the back one only where the front does not reach."""
+    front, triangles = _sheet()
+    back = front + [0.0, 0.0, 50.0]
+    points = np.concatenate([front * [0.5, 1.0, 1.0], back])  # the front sheet covers x 0..25
+    both = np.concatenate([triangles, triangles + len(front)])
+    photo = PhotoDepth(points, both, (60, 60))
+    ids = np.array([[18, 19, 24]])  # a triangle at x 0..10 (row 3)
+    bary = np.full((1, 3), 1.0 / 3.0)
+    left, right = ids + len(front), ids + len(front) + 3  # on the back sheet: x about 3 and 33
+    assert photo.hidden(left, bary).all()
+    assert not photo.hidden(right, bary).any()
+    assert not photo.hidden(ids, bary).any()  # the front sheet is seen
 
 
 def _render(registry: EngineRegistry, state, values: dict, far_side: bool) -> np.ndarray:  # noqa: ANN001
