@@ -57,8 +57,8 @@ class PreviewSettings:
     no skin from the frame and the frame's pixels keep the head's flow, not the eyes' (docs/GLASSES.md);
     smile_corners: a rising mouth corner carries the skin further above and below it
     (`pipeline.mouth_corners`, docs/SMILE_FROWN.md): a smile on a down-turned mouth does not stretch
-    the photo's corner lines into hooks; far_side: the triangles a head turn sets edge-on or past it are not drawn (`pipeline.far_side`,
-    docs/FAR_SIDE.md).
+    the photo's corner lines into hooks; far_side: the triangles a head turn sets edge-on or past it
+    are not drawn (`pipeline.far_side`, docs/FAR_SIDE.md).
     """
 
     raster_scale: float = 0.5
