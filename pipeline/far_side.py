@@ -152,9 +152,10 @@ def _rim_of(layout: MeshLayout) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Holes:
-    """Where the `AWAY` triangles left out of a raster leave a gap between two drawn surfaces (flat
-    pixel indices of an (h, w) grid): `away`, the gap's pixels, and `nearest`, the drawn pixel
-    nearest to each on the farther of the two surfaces; `left_out`: triangles were left out."""
+    """Where the triangles left out of a raster leave a gap between two drawn surfaces (flat pixel
+    indices of an (h, w) grid): `away`, the gap's pixels, and `nearest`, the drawn pixel each reads
+    (mirrored across the gap's edge on the farther of the two surfaces, `rasterise_drawn`);
+    `left_out`: triangles were left out."""
 
     shape: tuple[int, int]
     away: np.ndarray
