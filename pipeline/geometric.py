@@ -529,7 +529,8 @@ class GeometricRenderer:
         hidden = np.maximum.reduce([opening for opening, _ in shut]) if shut else None
         skin = None
         if hidden is not None and self.settings.smooth_lids and state.lid_colours is not None:
-            skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours)
+            shaped = state.source if self.settings.lid_shape else None
+            skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours, shaped)
             skin = None if state.glasses else skin  # its texture band holds the frame (docs/GLASSES.md)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (

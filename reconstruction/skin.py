@@ -16,7 +16,7 @@ import numpy as np
 
 from reconstruction.crop import CropTransform
 
-__all__ = ["lay_skin_texture"]
+__all__ = ["band_copies", "lay_skin_texture"]
 
 #: The skin band whose texture a shut lid takes: from this many eye widths above the photo's lid
 #: line (the top of its opening) to the second (the skin between the crease and the brow).
@@ -83,7 +83,7 @@ def lay_skin_texture(
         start = _first_rows(cover > _EDGE, 2.0 * scale)  # the patch's top per column
         above = photo[y0:y1, x0:x1].astype(np.float32)  # the photo's own skin, never stretched
         ratio = np.clip(above / np.maximum(cv2.GaussianBlur(above, (0, 0), _FINE * scale), 1.0), *_RATIO)
-        texture = _copies(ratio, start, eye - _BAND[0] * width * scale, band, fade)
+        texture = band_copies(ratio, start, eye - _BAND[0] * width * scale, band, fade)
         patch = image[y0:y1, x0:x1].astype(np.float32)
         smooth = cv2.GaussianBlur(patch, (0, 0), _FINE * scale)
         # (the patch's fine detail replaced from half its coverage on: where the paint is half laid
@@ -93,7 +93,7 @@ def lay_skin_texture(
     return image
 
 
-def _copies(
+def band_copies(
     ratio: np.ndarray, start: np.ndarray, band_top: np.ndarray, period: float, fade: float
 ) -> np.ndarray:
     """(H, W, 3) the band `ratio[band_top + i]` (0 <= i < period, per column; rows read between
