@@ -31,7 +31,9 @@ from benchmarks.eye_crops import eye_box, values  # noqa: E402
 from benchmarks.mouth_sheet import write_sheet  # noqa: E402
 from benchmarks.paint_sheet import WIDTH, _label, _rows  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, prepare_photo  # noqa: E402
+from pipeline.engines import GeometricEngine  # noqa: E402
 from pipeline.face_paint import curve_y  # noqa: E402
+from pipeline.geometric import PreviewState  # noqa: E402
 from pipeline.photo import Canvas, SourceState, place_frame, target_coefficients  # noqa: E402
 from pipeline.renderer import RenderedFrame  # noqa: E402
 
@@ -129,6 +131,14 @@ def side_ratio(skin: np.ndarray | None, hidden: np.ndarray | None, eye: int) -> 
     return max(float(np.median(height[:edge])), float(np.median(height[-edge:]))) / middle
 
 
+def prepared(state: SourceState, engine: GeometricEngine) -> PreviewState:
+    """The photo's per-photo state prepared with the renderer's current settings (`lid_shape`'s
+    per-photo work runs in `prepare`)."""
+    return engine.prepare_in_photo(
+        state.crop, state.coefficients, state.crop_transform, hand_at_face=bool(state.hands)
+    )
+
+
 def render(
     state: SourceState, registry: EngineRegistry, text: str, on: bool
 ) -> tuple[np.ndarray, RenderedFrame]:
@@ -141,7 +151,7 @@ def render(
         target = target_coefficients(
             state, EditRequest(values=values(text), engine="preview"), registry=registry
         )
-        frame = renderer.render_frame(state.engine_state(engine), target)
+        frame = renderer.render_frame(prepared(state, engine), target)
         canvas = Canvas(state.image, state.crop_transform, paint_blur=state.paint_blur)
         return place_frame(canvas, frame), frame
     finally:

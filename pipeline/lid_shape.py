@@ -7,119 +7,214 @@ straight up from the lash line; its colour is the photo's lid skin averaged over
 with no shading; and the photo's texture is laid only on photos much larger than the crop
 (`reconstruction.skin.lay_skin_texture`). On photos about as large as the crop the lid is then a flat
 disc or box pasted over the eye. `shape_lids` changes the paint's coverage and colour before they
-are laid: coverage within an arch from the eye's corners (the ends of its lash line) as high in the
-middle as main painted, feathered, never beyond main's; under it the lid (an arc from corner to
-corner up to its crease) in the photo's lid tone, lighter in the middle and darker toward the
-crease and corners as skin over a ball, and above the lid main's colour; all with the photo's own
-fine detail of the skin band above the eye at the crop's resolution, copied 1:1 down the lid
-(`reconstruction.skin.band_copies`), not one averaged colour. Off by default: it lost its rule.
+are laid: coverage within an arch over the opening as high in the middle as main painted, feathered,
+never beyond main's; under it the lid (an arc up to its crease) in the photo's lid tone, lighter in
+the middle and darker toward the crease and corners as skin over a ball, faded into main's colour at
+its outline (no rim); all times a tile of the photo's own fine skin detail (`lid_detail`, once per
+photo: small patches of the skin around the eyes without lines, at random, its contrast the skin's),
+laid only where `lay_skin_texture` does not run. Off by default (docs/LID_SHAPE.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from reconstruction.skin import band_copies
+from reconstruction.crop import CropTransform
+from reconstruction.skin import MIN_SCALE
 
-__all__ = ["shape_lids"]
+__all__ = ["LidDetail", "lid_detail", "shape_lids"]
 
 #: The lid's outline rises at most this many eye widths above its edge (a lid's crease, not the brow).
 _HEIGHT = 0.3
+#: The arch's shape, 1 - |t| ** this across the eye (t: -1 to 1 corner to corner): flat over the
+#: middle (the flow's stretched skin shows only by the corners), falling to the corners.
+_ARCH = 3.0
+_SHIFT = 1.0
 #: The lid's crease is feathered over this many crop pixels (a soft fold, not a cut).
 _CREASE = 2.5
 #: Lash line coverage from which a column holds the shut lid's edge.
 _LASH = 0.3
+#: The arch's corners: the ends of the lash line, at most this share of the eye's width beyond the
+#: opening's ends (a lash line drawn out beyond them would keep the arch high over the opening's sides).
+_BEYOND = 0.04
 #: The ball's bulge (the lid's lightest) lies this share of the lid's height above its edge.
 _CENTRE = 0.35
 #: The arc's outline is feathered over this many crop pixels.
-_FEATHER = 1.5
+_FEATHER = 2.5
 #: Skin over a ball: the lid's tone (the median of its painted skin between these percentiles of
 #: luma), darker toward the outline as the photo's darker lid skin (this percentile, within these
 #: shares of the tone).
 _TONE = (25.0, 75.0)
 _DARK = 15.0
-_DARK_RANGE = (0.8, 0.95)
+_DARK_RANGE = (0.85, 0.95)
 #: The dome's middle is lighter than the tone by this share of the outline's darkening.
 _LIGHT = 0.3
+#: Main's colour darker than the lid's darker skin is drawn to it, fully from this share darker.
+_DEEP = 0.2
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-#: The dome's extent over the outline's (up and across): the darkest is just outside the paint.
+#: The dome's extent over the outline's (up and across).
 _REACH = 1.4
+#: The shaded lid fades into main's colour where the dome is below this (its outline: no rim).
+_RIM = 0.45
 #: The texture: the photo's detail finer than this many crop pixels (what `lid_colours` averages
 #: away) as a ratio to its local mean, kept within these bounds (a hair passes on faintly).
 _FINE = 1.0
-_RATIO = (0.7, 1.4)
-#: Lines running across the band (a crease, the brow's edge) are not the lid's texture: copied down
-#: the lid they would repeat as ribs. The detail is divided by its mean along the rows over this
-#: many eye widths.
-_ALONG = 0.5
-#: The skin band whose texture the lid takes: this many eye widths above the photo's lid line to the
-#: second (between crease and brow), copied down the lid; one copy fades into the next over `_FADE`.
-_BAND = (0.42, 0.18)
-_FADE = 0.3
+_RATIO = (0.75, 1.3)
+#: Where the texture is read: the skin this many eye widths from the eye's fitted opening.
+_RING = (0.12, 0.45)
+_RING_LIGHTNESS = (20.0, 95.0)
+#: Patches of this many crop pixels square; those whose detail runs most along a line (the share
+#: of their variance in their row or column means) above this percentile are left out (a crease, a
+#: wrinkle, a lash would repeat as ribs).
+_PATCH = 4
+_LINES = 50.0
+#: A patch is read where this share of it is in the ring (lightness leaves out single pixels).
+_INSIDE = 0.8
+#: The tile's contrast over the ring's: the crop's detail, laid back over the photo through a
+#: bilinear resampling, keeps about 3/4 of its contrast.
+_GAIN = 1.5
+#: The tile's side, crop pixels (tiled over a lid: larger than any pattern one would notice).
+_TILE = 48
+
+
+@dataclass(frozen=True)
+class LidDetail:
+    """Per photo: `tile`, a (T, T, 3) float32 tile of the photo's own fine skin detail (a ratio to
+    its local mean, about 1), or None where the crop-level texture is not laid (the photo is large
+    enough for `reconstruction.skin.lay_skin_texture`, or it has too little skin to read)."""
+
+    tile: np.ndarray | None
+
+
+def lid_detail(
+    source: np.ndarray, eyes: Sequence[tuple[np.ndarray, np.ndarray]], transform: CropTransform | None
+) -> LidDetail:
+    """The `LidDetail` of the (H, W, 3) uint8 crop `source` whose eyes are `eyes` (upper, lower lid
+    curves, (K, 2) crop pixels each), placed in the photo at `transform`: small patches of the skin
+    around the eyes (`_RING`, no brow, hair or lashes by lightness), those without lines, laid at random
+    into a tile; its contrast that of all the ring's patches (morgan's wrinkled skin, a smooth
+    cheek). Once per photo (`prepare`): a frame only indexes the tile."""
+    if transform is not None and 1.0 / transform.scale >= MIN_SCALE:
+        return LidDetail(None)
+    field = source.astype(np.float32)
+    h, w = source.shape[:2]
+    patches = []
+    for upper, lower in eyes:
+        width = float(np.ptp(upper[:, 0]))
+        if width < 8.0:
+            continue
+        pad = int(_RING[1] * width) + _PATCH
+        x0, x1 = max(int(upper[:, 0].min()) - pad, 0), min(int(upper[:, 0].max()) + pad + 1, w)
+        y0, y1 = max(int(upper[:, 1].min()) - pad, 0), min(int(lower[:, 1].max()) + pad + 1, h)
+        box = field[y0:y1, x0:x1]
+        ratio = np.clip(box / np.maximum(cv2.GaussianBlur(box, (0, 0), _FINE), 1.0), *_RATIO)
+        opening = np.zeros(box.shape[:2], np.uint8)
+        outline = np.concatenate([upper, lower[::-1]]) - [x0, y0]
+        cv2.fillPoly(opening, [np.round(outline * 4).astype(np.int32)], 1, cv2.LINE_8, shift=2)
+        distance = cv2.distanceTransform(1 - opening, cv2.DIST_L2, 5) / width
+        luma = box @ _LUMA
+        ring = (distance >= _RING[0]) & (distance <= _RING[1])
+        if ring.sum() < 4 * _PATCH * _PATCH:
+            continue
+        low, high = np.percentile(luma[ring], _RING_LIGHTNESS)
+        ring &= (luma >= low) & (luma <= high)
+        step = _PATCH // 2  # overlapping patches: enough of them on a small eye
+        for y in range(0, box.shape[0] - _PATCH + 1, step):
+            for x in range(0, box.shape[1] - _PATCH + 1, step):
+                if ring[y : y + _PATCH, x : x + _PATCH].mean() >= _INSIDE:
+                    patches.append(ratio[y : y + _PATCH, x : x + _PATCH])
+    if len(patches) < 8:
+        return LidDetail(None)
+    stack = np.stack(patches)  # (N, P, P, 3)
+    grey = stack @ _LUMA
+    grey = grey - grey.mean(axis=(1, 2), keepdims=True)
+    total = np.maximum((grey * grey).mean(axis=(1, 2)), 1e-8)
+    lines = np.maximum(grey.mean(axis=1).var(axis=1), grey.mean(axis=2).var(axis=1)) / total
+    spread = float(np.median(np.sqrt(total)))  # the ring's detail, lines and all
+    kept = stack[lines <= np.percentile(lines, _LINES)]
+    rng = np.random.default_rng(17)  # the same tile every time for a photo
+    n = _TILE // _PATCH
+    picks = kept[rng.integers(0, len(kept), n * n)].reshape(n, n, _PATCH, _PATCH, 3)
+    tile = picks.transpose(0, 2, 1, 3, 4).reshape(n * _PATCH, n * _PATCH, 3)
+    tile = tile / tile.mean(axis=(0, 1), keepdims=True)
+    grey_tile = tile @ _LUMA
+    own = float(np.sqrt(np.mean((grey_tile - grey_tile.mean()) ** 2)))
+    tile = 1.0 + (tile - 1.0) * (_GAIN * spread / max(own, 1e-6))
+    return LidDetail(np.ascontiguousarray(tile, dtype=np.float32))
 
 
 def shape_lids(
     alpha: np.ndarray,
     colour: np.ndarray,
-    source: np.ndarray,
-    shut: np.ndarray,
     lashes: np.ndarray,
     runs: Sequence[tuple[int, int]],
     origin: tuple[int, int],
+    detail: LidDetail,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(alpha, colour) of painted shut lids, shaped, shaded and textured as lids.
+    """(alpha, colour) of painted shut lids, shaped, shaded and textured as lids (in place).
 
     alpha: (h, w) float32 paint coverage of a box of the crop at `origin` (x0, y0); colour: (h, w, 3)
-    float32 the paint's colour there; source: the (H, W, 3) uint8 unedited crop; shut: (h, w) bool,
-    the photo's eye openings the lids shut in the box; lashes: (h, w) float32 the lash lines painted
-    at the shut lids' edges (`face_paint.paint_lash_line`), whose ends are the eye's corners; runs:
-    [start, stop) crop columns of each shut eye. Eyes with no paint are left as they are. Returns new
-    arrays; alpha never rises."""
-    alpha, colour = alpha.copy(), colour.copy()
-    x0, y0 = origin
+    float32 the paint's colour there; lashes: (h, w) float32 the lash lines painted at the shut lids' edges
+    (`face_paint.paint_lash_line`), whose ends are the eye's corners; runs: [start, stop) crop
+    columns of each shut eye; detail: the photo's `lid_detail`. Eyes with no paint are left as they
+    are; alpha never rises. Each eye's work is on its own columns and rows."""
+    x0, _ = origin
     h, w = alpha.shape
-    ys = np.arange(h, dtype=np.float32)[:, None]
-    top = np.where(shut, ys, np.float32(h)).min(axis=0)  # the photo's lid line
-    edge = np.where(lashes > _LASH, ys, np.float32(h)).min(axis=0)  # the shut lid's edge
-    patch = source[y0 : y0 + h, x0 : x0 + w].astype(np.float32)
-    ratio = np.clip(patch / np.maximum(cv2.GaussianBlur(patch, (0, 0), _FINE), 1.0), *_RATIO)
     for a, b in runs:
         a, b = a - x0, b - x0
         n = b - a
-        middle = slice(a + n // 3, b - n // 3)
-        painted = alpha[:, middle] > 0.5
-        # the eye's corners: the ends of its lash line (the opening's columns where none is drawn)
-        near = np.arange(max(a - n // 3, 0), min(b + n // 3, w))
-        drawn = near[edge[near] < h]
-        left, right = (int(drawn[0]), int(drawn[-1]) + 1) if len(drawn) >= 4 else (a, b)
-        if n < 4 or not painted.any() or not np.any(edge[a:b] < h):
+        if n < 4:
             continue
+        middle = slice(a + n // 3, b - n // 3)
+        if not (alpha[:, middle] > 0.5).any():
+            continue
+        near = slice(max(a - n // 3, 0), min(b + n // 3, w))
+        drawn_rows = lashes[:, near] > _LASH
+        edge_near = np.where(drawn_rows.any(axis=0), drawn_rows.argmax(axis=0), h)
+        drawn = np.flatnonzero(edge_near < h) + near.start
+        if len(drawn) < 4 or not np.any(edge_near[a - near.start : b - near.start] < h):
+            continue
+        beyond = int(round(_BEYOND * n))
+        left, right = max(int(drawn[0]), a - beyond), min(int(drawn[-1]) + 1, b + beyond)
         cols = np.arange(max(left - 2, 0), min(right + 2, w))
-        known = cols[edge[cols] < h]
-        lid_edge = np.interp(cols, known, edge[known]).astype(np.float32)
-        paint_top = np.where(painted, ys, np.float32(h)).min(axis=0)
-        raised = (lid_edge[middle.start - cols[0] : middle.stop - cols[0]] - paint_top)[paint_top < h]
+        edge_cols = edge_near[cols - near.start].astype(np.float32)
+        known = edge_cols < h
+        lid_edge = np.interp(cols, cols[known], edge_cols[known]).astype(np.float32)
+        # main's paint over the middle, up from the lid's edge to its first gap (paint above a gap
+        # is the skin further up, apart from the lid)
+        inner = lid_edge[middle.start - cols[0] : middle.stop - cols[0]]
+        rows = np.arange(h, dtype=np.float32)[:, None]
+        gap = (alpha[:, middle] <= 0.5) & (rows < np.floor(inner)[None, :])
+        paint_top = np.where(gap.any(axis=0), h - 1 - np.argmax(gap[::-1], axis=0), -1) + 1.0
+        paint_top[alpha[np.minimum(paint_top, h - 1).astype(np.int64), np.arange(middle.start, middle.stop)] <= 0.5] = h
+        raised = (inner - paint_top)[paint_top < h]
         if len(raised) == 0 or float(np.median(raised)) <= 1.0:
             continue
         reach = float(np.median(raised))  # how far up main painted over the middle
         height = min(reach, _HEIGHT * (right - left))  # the lid's: up to its crease
+        r0 = max(int(float(lid_edge.min()) - reach - _FEATHER) - 1, 0)
+        r1 = min(int(np.ceil(float(lid_edge.max()))) + 2, h)
+        ys = np.arange(r0, r1, dtype=np.float32)[:, None]
         half = 0.5 * (right - left)
         t = ((cols - 0.5 * (left + right - 1)) / (half + 0.5)).astype(np.float32)
-        # The painted outline: an arch from corner to corner, as high as main painted in the middle
-        # (never beyond main's paint); under it the lid, an arc from corner to corner up to its
-        # crease, and between them the skin above the lid as main painted it
-        outline = lid_edge - reach * np.clip(1.0 - t * t, 0.0, 1.0)
-        mask = np.clip(0.5 + (ys - outline[None, :]) / _FEATHER, 0.0, 1.0)
-        mask *= np.clip(0.5 + (1.0 - np.abs(t)) * (half + 0.5) / _FEATHER, 0.0, 1.0)[None, :]
-        alpha[:, cols] *= mask
+        ends = (1.0 - np.abs(t)) * (half + 0.5)
+        # The painted outline: an arch over the opening, as high as main painted in the middle
+        # (never beyond main's paint); under it the lid, an arc up to its crease, and between them
+        # the skin above the lid as main painted it
+        outline = lid_edge - reach * np.clip(1.0 - np.abs(t) ** _ARCH, 0.0, 1.0)
+        mask = np.clip((ys - outline[None, :]) / _FEATHER + _SHIFT, 0.0, 1.0)
+        mask *= np.clip(0.5 + ends / _FEATHER, 0.0, 1.0)[None, :]
+        box = (slice(r0, r1), slice(int(cols[0]), int(cols[-1]) + 1))
+        alpha[box] *= mask
         arc = lid_edge - height * np.sqrt(np.clip(1.0 - t * t, 0.0, 1.0))
         lid = np.clip(0.5 + (ys - arc[None, :]) / _CREASE, 0.0, 1.0)
-        lid *= np.clip(0.5 + (1.0 - np.abs(t)) * (half + 0.5) / _CREASE, 0.0, 1.0)[None, :]
-        region = colour[:, cols]
-        tone, dark = _tones(region[(lid > 0.5) & (alpha[:, cols] > 0.5)])
+        lid *= np.clip(0.5 + ends / _CREASE, 0.0, 1.0)[None, :]
+        region = colour[box]
+        tone, dark = _tones(region[(lid > 0.5) & (alpha[box] > 0.5)])
         if tone is None:
             continue
         centre = lid_edge - _CENTRE * (lid_edge - arc)  # the ball's bulge, low on the lid
@@ -129,18 +224,18 @@ def shape_lids(
         across = (t / _REACH)[None, :]
         dome = np.sqrt(np.clip(1.0 - across * across - v * v, 0.0, 1.0))
         shade = (dark + (1.0 + _LIGHT * (1.0 - dark) - dark) * dome)[..., None]
-        # The photo's own skin detail, copied 1:1 down the lid from the band above the eye
-        band = (_BAND[0] - _BAND[1]) * n
-        texture = np.ones_like(region)
-        if band >= 2.0:
-            detail = ratio[:, cols]
-            detail = detail / cv2.GaussianBlur(detail, (0, 0), sigmaX=_ALONG * n, sigmaY=0.01)
-            line = np.interp(cols, np.arange(a, b), top[a:b]).astype(np.float32)
-            texture = band_copies(
-                detail, np.maximum(outline, 0.0), line - _BAND[0] * n, band, max(_FADE * band, 1.0)
-            )
-        colour[:, cols] = (region + (tone * shade - region) * lid[..., None]) * texture
-    np.clip(colour, 0.0, 255.0, out=colour)
+        # toward its outline the shaded lid fades into main's colour: no darker rim where they meet;
+        # main's colour no darker than the lid's darker skin (its corners hold stretched lashes)
+        lid *= np.clip(dome / _RIM, 0.0, 1.0)
+        floor = dark * float(tone @ _LUMA)
+        deficit = np.clip((floor - region @ _LUMA) / (_DEEP * floor), 0.0, 1.0)[..., None]
+        region = region + (dark * tone - region) * deficit
+        shaded = region + (tone * shade - region) * lid[..., None]
+        if detail.tile is not None:  # the photo's skin detail, fixed to the lid's edge and corner
+            size = detail.tile.shape[0]
+            rows = np.round(ys - lid_edge[None, :]).astype(np.int64) % size
+            shaded *= detail.tile[rows, ((cols - left) % size)[None, :]]
+        colour[box] = np.clip(shaded, 0.0, 255.0)
     alpha[alpha < 0.05] = 0.0
     return alpha, colour
 
