@@ -158,98 +158,126 @@ def shape_lids(
     """(alpha, colour) of painted shut lids, shaped, shaded and textured as lids (in place).
 
     alpha: (h, w) float32 paint coverage of a box of the crop at `origin` (x0, y0); colour: (h, w, 3)
-    float32 the paint's colour there; lashes: (h, w) float32 the lash lines painted at the shut lids' edges
-    (`face_paint.paint_lash_line`), whose ends are the eye's corners; runs: [start, stop) crop
+    float32 the paint's colour there; lashes: (h, w) float32 the lash lines painted at the shut lids'
+    edges (`face_paint.paint_lash_line`), whose ends are the eye's corners; runs: [start, stop) crop
     columns of each shut eye; detail: the photo's `lid_detail`. Eyes with no paint are left as they
-    are; alpha never rises. Each eye's work is on its own columns and rows."""
+    are; alpha never rises. Each eye's work is on its own columns and rows (a frame's cost here is
+    mostly per operation: few, on small arrays)."""
     x0, _ = origin
-    h, w = alpha.shape
     for a, b in runs:
-        a, b = a - x0, b - x0
-        n = b - a
-        if n < 4:
-            continue
-        middle = slice(a + n // 3, b - n // 3)
-        if not (alpha[:, middle] > 0.5).any():
-            continue
-        near = slice(max(a - n // 3, 0), min(b + n // 3, w))
-        drawn_rows = lashes[:, near] > _LASH
-        edge_near = np.where(drawn_rows.any(axis=0), drawn_rows.argmax(axis=0), h)
-        drawn = np.flatnonzero(edge_near < h) + near.start
-        if len(drawn) < 4 or not np.any(edge_near[a - near.start : b - near.start] < h):
-            continue
-        beyond = int(round(_BEYOND * n))
-        left, right = max(int(drawn[0]), a - beyond), min(int(drawn[-1]) + 1, b + beyond)
-        cols = np.arange(max(left - 2, 0), min(right + 2, w))
-        edge_cols = edge_near[cols - near.start].astype(np.float32)
-        known = edge_cols < h
-        lid_edge = np.interp(cols, cols[known], edge_cols[known]).astype(np.float32)
-        # main's paint over the middle, up from the lid's edge to its first gap (paint above a gap
-        # is the skin further up, apart from the lid)
-        inner = lid_edge[middle.start - cols[0] : middle.stop - cols[0]]
-        rows = np.arange(h, dtype=np.float32)[:, None]
-        gap = (alpha[:, middle] <= 0.5) & (rows < np.floor(inner)[None, :])
-        paint_top = np.where(gap.any(axis=0), h - 1 - np.argmax(gap[::-1], axis=0), -1) + 1.0
-        paint_top[alpha[np.minimum(paint_top, h - 1).astype(np.int64), np.arange(middle.start, middle.stop)] <= 0.5] = h
-        raised = (inner - paint_top)[paint_top < h]
-        if len(raised) == 0 or float(np.median(raised)) <= 1.0:
-            continue
-        reach = float(np.median(raised))  # how far up main painted over the middle
-        height = min(reach, _HEIGHT * (right - left))  # the lid's: up to its crease
-        r0 = max(int(float(lid_edge.min()) - reach - _FEATHER) - 1, 0)
-        r1 = min(int(np.ceil(float(lid_edge.max()))) + 2, h)
-        ys = np.arange(r0, r1, dtype=np.float32)[:, None]
-        half = 0.5 * (right - left)
-        t = ((cols - 0.5 * (left + right - 1)) / (half + 0.5)).astype(np.float32)
-        ends = (1.0 - np.abs(t)) * (half + 0.5)
-        # The painted outline: an arch over the opening, as high as main painted in the middle
-        # (never beyond main's paint); under it the lid, an arc up to its crease, and between them
-        # the skin above the lid as main painted it
-        outline = lid_edge - reach * np.clip(1.0 - np.abs(t) ** _ARCH, 0.0, 1.0)
-        mask = np.clip((ys - outline[None, :]) / _FEATHER + _SHIFT, 0.0, 1.0)
-        mask *= np.clip(0.5 + ends / _FEATHER, 0.0, 1.0)[None, :]
-        box = (slice(r0, r1), slice(int(cols[0]), int(cols[-1]) + 1))
-        alpha[box] *= mask
-        arc = lid_edge - height * np.sqrt(np.clip(1.0 - t * t, 0.0, 1.0))
-        lid = np.clip(0.5 + (ys - arc[None, :]) / _CREASE, 0.0, 1.0)
-        lid *= np.clip(0.5 + ends / _CREASE, 0.0, 1.0)[None, :]
-        region = colour[box]
-        tone, dark = _tones(region[(lid > 0.5) & (alpha[box] > 0.5)])
-        if tone is None:
-            continue
-        centre = lid_edge - _CENTRE * (lid_edge - arc)  # the ball's bulge, low on the lid
-        up = (centre[None, :] - ys) / np.maximum(_REACH * (centre - arc), 1.0)[None, :]
-        down = (ys - centre[None, :]) / np.maximum(_REACH * (lid_edge - centre), 1.0)[None, :]
-        v = np.clip(np.maximum(up, down), 0.0, 1.0)
-        across = (t / _REACH)[None, :]
-        dome = np.sqrt(np.clip(1.0 - across * across - v * v, 0.0, 1.0))
-        shade = (dark + (1.0 + _LIGHT * (1.0 - dark) - dark) * dome)[..., None]
-        # toward its outline the shaded lid fades into main's colour: no darker rim where they meet;
-        # main's colour no darker than the lid's darker skin (its corners hold stretched lashes)
-        lid *= np.clip(dome / _RIM, 0.0, 1.0)
-        floor = dark * float(tone @ _LUMA)
-        deficit = np.clip((floor - region @ _LUMA) / (_DEEP * floor), 0.0, 1.0)[..., None]
-        region = region + (dark * tone - region) * deficit
-        shaded = region + (tone * shade - region) * lid[..., None]
-        if detail.tile is not None:  # the photo's skin detail, fixed to the lid's edge and corner
-            size = detail.tile.shape[0]
-            rows = np.round(ys - lid_edge[None, :]).astype(np.int64) % size
-            shaded *= detail.tile[rows, ((cols - left) % size)[None, :]]
-        colour[box] = np.clip(shaded, 0.0, 255.0)
+        line = _lid_line(alpha, lashes, a - x0, b - x0)
+        if line is not None:
+            _shape_lid(alpha, colour, *line, detail)
     alpha[alpha < 0.05] = 0.0
     return alpha, colour
 
 
+def _lid_line(
+    alpha: np.ndarray, lashes: np.ndarray, a: int, b: int
+) -> tuple[int, int, np.ndarray, np.ndarray, float] | None:
+    """(left, right, cols, edge, reach) of the shut eye over box columns [a, b): its corners (the
+    ends of its lash line, at most `_BEYOND` beyond the opening), the columns worked on, the lid's
+    edge row per column and how far up main painted the lid's middle from it (up to the paint's
+    first gap: paint above a gap is the skin further up, apart from the lid). None where main did
+    not paint the eye or it has no lash line."""
+    h, w = alpha.shape
+    n = b - a
+    middle = slice(a + n // 3, b - n // 3)
+    if n < 4 or not (alpha[:, middle] > 0.5).any():
+        return None
+    near = slice(max(a - n // 3, 0), min(b + n // 3, w))
+    drawn_rows = lashes[:, near] > _LASH
+    edge = np.where(drawn_rows.any(axis=0), drawn_rows.argmax(axis=0), h)
+    drawn = np.flatnonzero(edge < h)
+    if len(drawn) < 4 or not np.any(edge[a - near.start : b - near.start] < h):
+        return None
+    beyond = round(_BEYOND * n)
+    left, right = max(int(drawn[0]) + near.start, a - beyond), min(int(drawn[-1]) + near.start + 1, b + beyond)
+    cols = np.arange(max(left - 2, 0), min(right + 2, w))
+    lid_edge = np.interp(cols, drawn + near.start, edge[drawn]).astype(np.float32)
+    inner = lid_edge[middle.start - cols[0] : middle.stop - cols[0]]
+    rows = np.arange(h, dtype=np.float32)[:, None]
+    painted = alpha[:, middle] > 0.5
+    gap = ~painted & (rows < np.floor(inner)[None, :])
+    top = np.where(gap.any(axis=0), h - np.argmax(gap[::-1], axis=0), 0)
+    ok = painted[np.minimum(top, h - 1), np.arange(len(inner))]
+    raised = (inner - top)[ok]
+    if len(raised) == 0:
+        return None
+    reach = float(np.partition(raised, len(raised) // 2)[len(raised) // 2])
+    return (left, right, cols, lid_edge, reach) if reach > 1.0 else None
+
+
+def _shape_lid(
+    alpha: np.ndarray,
+    colour: np.ndarray,
+    left: int,
+    right: int,
+    cols: np.ndarray,
+    lid_edge: np.ndarray,
+    reach: float,
+    detail: LidDetail,
+) -> None:
+    """One eye's paint (in place): coverage cut to an arch from `left` to `right` as high as main
+    painted, under it the lid shaded as skin over a ball, faded into main's colour toward its outline,
+    main's darkest colour drawn to the lid's darker skin, all times the photo's skin detail."""
+    h = alpha.shape[0]
+    height = min(reach, _HEIGHT * (right - left))  # the lid's: up to its crease
+    r0 = max(int(float(lid_edge.min()) - reach - _FEATHER) - 1, 0)
+    r1 = min(int(np.ceil(float(lid_edge.max()))) + 2, h)
+    ys = np.arange(r0, r1, dtype=np.float32)[:, None]
+    half = 0.5 * (right - left) + 0.5
+    t = ((cols - 0.5 * (left + right - 1)) / half).astype(np.float32)
+    ends = (1.0 - np.abs(t)) * half
+    # The painted outline: an arch over the opening, as high as main painted in the middle (never
+    # beyond main's paint); under it the lid, an arc up to its crease, and between them the skin
+    # above the lid as main painted it
+    outline = lid_edge - reach * _unit(1.0 - np.abs(t) ** _ARCH)
+    mask = _unit((ys - outline) / _FEATHER + _SHIFT) * _unit(0.5 + ends / _FEATHER)
+    box = (slice(r0, r1), slice(int(cols[0]), int(cols[-1]) + 1))
+    alpha[box] *= mask
+    arc = lid_edge - height * np.sqrt(_unit(1.0 - t * t))
+    lid = _unit(0.5 + (ys - arc) / _CREASE) * _unit(0.5 + ends / _CREASE)
+    region = colour[box]
+    tone, dark = _tones(region[(lid > 0.5) & (alpha[box] > 0.5)])
+    if tone is None:
+        return
+    centre = lid_edge - _CENTRE * (lid_edge - arc)  # the ball's bulge, low on the lid
+    up = (centre - ys) / np.maximum(_REACH * (centre - arc), 1.0)
+    down = (ys - centre) / np.maximum(_REACH * (lid_edge - centre), 1.0)
+    across = t / _REACH
+    dome = np.sqrt(_unit(1.0 - across * across - _unit(np.maximum(up, down)) ** 2))
+    shade = (dark + (1.0 + _LIGHT * (1.0 - dark) - dark) * dome)[..., None]
+    # toward its outline the shaded lid fades into main's colour: no darker rim where they meet;
+    # main's colour no darker than the lid's darker skin (its corners hold stretched lashes)
+    lid *= _unit(dome / _RIM)
+    floor = dark * float(tone @ _LUMA)
+    deficit = _unit((floor - region @ _LUMA) / (_DEEP * floor))[..., None]
+    region += (dark * tone - region) * deficit
+    region += (tone * shade - region) * lid[..., None]
+    if detail.tile is not None:  # the photo's skin detail, fixed to the lid's edge and corner
+        size = detail.tile.shape[0]
+        rows = np.round(ys - lid_edge).astype(np.int64) % size
+        region *= detail.tile[rows, (cols - left) % size]
+    np.minimum(region, 255.0, out=region)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """x clipped to [0, 1] in place (np.clip's own overhead is most of its cost on small arrays)."""
+    return np.minimum(np.maximum(x, 0.0, out=x), 1.0, out=x)
+
+
 def _tones(pixels: np.ndarray) -> tuple[np.ndarray | None, float]:
-    """(tone, dark) of a lid's painted (N, 3) colours: its skin's colour (the median of the pixels
+    """(tone, dark) of a lid's painted (N, 3) colours: its skin's colour (the mean of the pixels
     between the `_TONE` percentiles of luma: no streaks of lashes, no highlights) and how much darker
     its darker skin is (the `_DARK` percentile's luma over the tone's, within `_DARK_RANGE`): the
     shade toward the lid's outline. (None, 1.0) for too few pixels."""
     if len(pixels) < 8:
         return None, 1.0
     luma = pixels @ _LUMA
-    low, high = np.percentile(luma, _TONE)
-    skin = pixels[(luma >= low) & (luma <= high)]
-    tone = np.median(skin, axis=0).astype(np.float32)
-    dark = float(np.percentile(luma, _DARK)) / max(float(tone @ _LUMA), 1.0)
-    return tone, float(np.clip(dark, *_DARK_RANGE))
+    order = np.argsort(luma)
+    n = len(order) - 1
+    low, high = (round(n * q / 100.0) for q in _TONE)
+    tone = pixels[order[low : high + 1]].mean(axis=0).astype(np.float32)
+    dark = float(luma[order[round(n * _DARK / 100.0)]]) / max(float(tone @ _LUMA), 1.0)
+    return tone, min(max(dark, _DARK_RANGE[0]), _DARK_RANGE[1])
