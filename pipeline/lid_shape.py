@@ -7,12 +7,14 @@ straight up from the lash line; its colour is the photo's lid skin averaged over
 with no shading; and the photo's texture is laid only on photos much larger than the crop
 (`reconstruction.skin.lay_skin_texture`). On photos about as large as the crop the lid is then a flat
 disc or box pasted over the eye. `shape_lids` changes the paint's coverage and colour before they
-are laid: coverage within an arch over the opening as high in the middle as main painted, feathered,
-never beyond main's; under it the lid (an arc up to its crease) in the photo's lid tone, lighter in
-the middle and darker toward the crease and corners as skin over a ball, faded into main's colour at
-its outline (no rim); all times a tile of the photo's own fine skin detail (`lid_detail`, once per
-photo: small patches of the skin around the eyes without lines, at random, its contrast the skin's),
-laid only where `lay_skin_texture` does not run. Off by default (docs/LID_SHAPE.md).
+are laid: coverage within an arch over the opening as high in the middle as main painted (up to
+its paint's first gap), feathered, never beyond main's; under it main's colour lit as skin over a
+ball (lighter in the middle of the lid, an arc up to its crease, darker toward it and the corners,
+back to main's colour at its outline: no rim), main's darkest colour (stretched lashes in the
+corners) drawn to the lid's darker skin; all times a tile of the photo's own fine skin detail
+(`lid_detail`, once per photo: small patches of the skin around the eyes without lines, picked at
+random, its contrast the skin's), laid only where `lay_skin_texture` does not run. Off by default
+(docs/LID_SHAPE.md).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ _BEYOND = 0.04
 _CENTRE = 0.35
 #: The arc's outline is feathered over this many crop pixels.
 _FEATHER = 2.5
-#: Skin over a ball: the lid's tone (the median of its painted skin between these percentiles of
+#: Skin over a ball: the lid's tone (the mean of its painted skin between these percentiles of
 #: luma), darker toward the outline as the photo's darker lid skin (this percentile, within these
 #: shares of the tone).
 _TONE = (25.0, 75.0)
@@ -192,7 +194,10 @@ def _lid_line(
     if len(drawn) < 4 or not np.any(edge[a - near.start : b - near.start] < h):
         return None
     beyond = round(_BEYOND * n)
-    left, right = max(int(drawn[0]) + near.start, a - beyond), min(int(drawn[-1]) + near.start + 1, b + beyond)
+    left, right = (
+        max(int(drawn[0]) + near.start, a - beyond),
+        min(int(drawn[-1]) + near.start + 1, b + beyond),
+    )
     cols = np.arange(max(left - 2, 0), min(right + 2, w))
     lid_edge = np.interp(cols, drawn + near.start, edge[drawn]).astype(np.float32)
     inner = lid_edge[middle.start - cols[0] : middle.stop - cols[0]]
@@ -219,8 +224,8 @@ def _shape_lid(
     detail: LidDetail,
 ) -> None:
     """One eye's paint (in place): coverage cut to an arch from `left` to `right` as high as main
-    painted, under it the lid shaded as skin over a ball, faded into main's colour toward its outline,
-    main's darkest colour drawn to the lid's darker skin, all times the photo's skin detail."""
+    painted; main's darkest colour drawn to the lid's darker skin; under the lid's arc main's colour
+    lit as skin over a ball, back to main's at its outline; all times the photo's skin detail."""
     h = alpha.shape[0]
     height = min(reach, _HEIGHT * (right - left))  # the lid's: up to its crease
     r0 = max(int(float(lid_edge.min()) - reach - _FEATHER) - 1, 0)
@@ -254,7 +259,7 @@ def _shape_lid(
     floor = dark * float(tone @ _LUMA)
     deficit = _unit((floor - region @ _LUMA) / (_DEEP * floor))[..., None]
     region += (dark * tone - region) * deficit
-    region += (tone * shade - region) * lid[..., None]
+    region *= 1.0 + (shade - 1.0) * lid[..., None]  # lit as skin over a ball, in main's own colour
     if detail.tile is not None:  # the photo's skin detail, fixed to the lid's edge and corner
         size = detail.tile.shape[0]
         rows = np.round(ys - lid_edge).astype(np.int64) % size
