@@ -8,10 +8,9 @@ with no shading; and the photo's texture is laid only on photos much larger than
 (`reconstruction.skin.lay_skin_texture`). On photos about as large as the crop the lid is then a flat
 disc or box pasted over the eye. `shape_lids` changes the paint's coverage and colour before they
 are laid: coverage within an arch over the opening as high in the middle as main painted (up to
-its paint's first gap), feathered, never beyond main's; under it main's colour lit as skin over a
-ball (lighter in the middle of the lid, an arc up to its crease, darker toward it and the corners,
-back to main's colour at its outline: no rim), main's darkest colour (stretched lashes in the
-corners) drawn to the lid's darker skin; all times a tile of the photo's own fine skin detail
+its paint's first gap), feathered, never beyond main's; main's darkest colour (stretched lashes in
+the corners) drawn to the lid's darker skin; under the lid (an arc up to its crease) main's colour
+lit as skin over a ball, lighter toward its bulge and back to main's at its outline (no rim); all times a tile of the photo's own fine skin detail
 (`lid_detail`, once per photo: small patches of the skin around the eyes without lines, picked at
 random, its contrast the skin's), laid only where `lay_skin_texture` does not run. Off by default
 (docs/LID_SHAPE.md).
@@ -35,7 +34,6 @@ _HEIGHT = 0.3
 #: The arch's shape, 1 - |t| ** this across the eye (t: -1 to 1 corner to corner): flat over the
 #: middle (the flow's stretched skin shows only by the corners), falling to the corners.
 _ARCH = 3.0
-_SHIFT = 1.0
 #: The lid's crease is feathered over this many crop pixels (a soft fold, not a cut).
 _CREASE = 2.5
 #: Lash line coverage from which a column holds the shut lid's edge.
@@ -45,23 +43,22 @@ _LASH = 0.3
 _BEYOND = 0.04
 #: The ball's bulge (the lid's lightest) lies this share of the lid's height above its edge.
 _CENTRE = 0.35
-#: The arc's outline is feathered over this many crop pixels.
+#: The arch's outline is feathered over this many crop pixels, up to `1 + _SIDE_SOFT` times more at
+#: the corners.
 _FEATHER = 2.5
-#: Skin over a ball: the lid's tone (the mean of its painted skin between these percentiles of
-#: luma), darker toward the outline as the photo's darker lid skin (this percentile, within these
-#: shares of the tone).
+_SIDE_SOFT = 2.0
+#: The lid's tone (the mean of its painted skin between these percentiles of luma) and its darker
+#: skin (this percentile, within these shares of the tone): main's colour is not darker than that.
 _TONE = (25.0, 75.0)
 _DARK = 15.0
 _DARK_RANGE = (0.85, 0.95)
-#: The dome's middle is lighter than the tone by this share of the outline's darkening.
-_LIGHT = 0.3
+#: The dome's middle (the ball's bulge) is lighter than main's colour by this share.
+_LIGHT = 0.08
 #: Main's colour darker than the lid's darker skin is drawn to it, fully from this share darker.
 _DEEP = 0.2
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: The dome's extent over the outline's (up and across).
 _REACH = 1.4
-#: The shaded lid fades into main's colour where the dome is below this (its outline: no rim).
-_RIM = 0.45
 #: The texture: the photo's detail finer than this many crop pixels (what `lid_colours` averages
 #: away) as a ratio to its local mean, kept within these bounds (a hair passes on faintly).
 _FINE = 1.0
@@ -238,7 +235,10 @@ def _shape_lid(
     # beyond main's paint); under it the lid, an arc up to its crease, and between them the skin
     # above the lid as main painted it
     outline = lid_edge - reach * _unit(1.0 - np.abs(t) ** _ARCH)
-    mask = _unit((ys - outline) / _FEATHER + _SHIFT) * _unit(0.5 + ends / _FEATHER)
+    # (full at the outline, so a painted lid's top keeps main's paint; softer toward the corners,
+    # where the flow's own stretched skin shows beside it)
+    soft = _FEATHER * (1.0 + _SIDE_SOFT * t * t)
+    mask = _unit(0.5 + (ys - outline + 0.5 * _FEATHER) / soft) * _unit(0.5 + ends / _FEATHER)
     box = (slice(r0, r1), slice(int(cols[0]), int(cols[-1]) + 1))
     alpha[box] *= mask
     arc = lid_edge - height * np.sqrt(_unit(1.0 - t * t))
@@ -252,14 +252,13 @@ def _shape_lid(
     down = (ys - centre) / np.maximum(_REACH * (lid_edge - centre), 1.0)
     across = t / _REACH
     dome = np.sqrt(_unit(1.0 - across * across - _unit(np.maximum(up, down)) ** 2))
-    shade = (dark + (1.0 + _LIGHT * (1.0 - dark) - dark) * dome)[..., None]
-    # toward its outline the shaded lid fades into main's colour: no darker rim where they meet;
-    # main's colour no darker than the lid's darker skin (its corners hold stretched lashes)
-    lid *= _unit(dome / _RIM)
+    # main's colour no darker than the lid's darker skin (its corners hold stretched lashes), lit as
+    # skin over a ball: lighter toward the bulge, back to main's own colour at the lid's outline
+    # (no ring darker or lighter than main's where they meet)
     floor = dark * float(tone @ _LUMA)
     deficit = _unit((floor - region @ _LUMA) / (_DEEP * floor))[..., None]
     region += (dark * tone - region) * deficit
-    region *= 1.0 + (shade - 1.0) * lid[..., None]  # lit as skin over a ball, in main's own colour
+    region *= (1.0 + _LIGHT * dome * lid)[..., None]
     if detail.tile is not None:  # the photo's skin detail, fixed to the lid's edge and corner
         size = detail.tile.shape[0]
         rows = np.round(ys - lid_edge).astype(np.int64) % size
