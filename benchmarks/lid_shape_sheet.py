@@ -1,16 +1,17 @@
 """Contact sheet and figures of painted shut lids' shape, shading and texture: input | main | new
 (docs/LID_SHAPE.md).
 
-    python benchmarks/lid_shape_sheet.py [-o docs/lid_shape_sheet.jpg] [--images DIR] [--measure] [--png DIR]
+    python benchmarks/lid_shape_sheet.py [-o docs/lid_shape_sheet2.jpg] [--images DIR] [--measure] [--png DIR]
 
 Per photo and edit (close_eyes 1, wink_left 1): both eyes (3x on photos whose eye is under 60 px
-wide, nearest; else 100 %), input | `PreviewSettings.lid_shape` off (main's code path) | on; with
+wide, nearest; else 100 %), input | `PreviewSettings.lid_shape` off (main's code path) | on (the
+photo prepared with the renderer's settings: the flag's per-photo work runs in `prepare`); with
 --png also the whole head at 100 % as a PNG per photo and edit in DIR. With --measure, per shut eye:
 `rough` (`lid_rough`: the shut lid's fine detail against the photo's skin ring below and beside the
 eye; about 1: the skin's own texture, near 0: a smooth patch), `side` (`side_ratio`: how tall the
 painted lid is at its sides against its middle; about 1: straight vertical sides) and `grow` (the
 largest rise of the painted coverage over main's anywhere in the crop: the new paint never reaches
-where main's did not).
+where main's did not). SadTalker people_0 is an extra row (round 2), not part of the rule's photos.
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ def photo_rows(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "lid_shape_sheet.jpg")
+    parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "lid_shape_sheet2.jpg")
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
     parser.add_argument("--measure", action="store_true", help="print rough, side and grow per shut eye")
     parser.add_argument("--png", type=Path, default=None, help="also write each crop and head as a PNG here")

@@ -74,7 +74,7 @@ _LINES = 50.0
 #: A patch is read where this share of it is in the ring (lightness leaves out single pixels).
 _INSIDE = 0.8
 #: The tile's contrast over the ring's: the crop's detail, laid back over the photo through a
-#: bilinear resampling, keeps about 3/4 of its contrast.
+#: bilinear resampling, keeps about 2/3 of its contrast.
 _GAIN = 1.5
 #: The tile's side, crop pixels (tiled over a lid: larger than any pattern one would notice).
 _TILE = 48
@@ -84,7 +84,8 @@ _TILE = 48
 class LidDetail:
     """Per photo: `tile`, a (T, T, 3) float32 tile of the photo's own fine skin detail (a ratio to
     its local mean, about 1), or None where the crop-level texture is not laid (the photo is large
-    enough for `reconstruction.skin.lay_skin_texture`, or it has too little skin to read)."""
+    enough for `reconstruction.skin.lay_skin_texture`, it has too little skin to read, or the crop's
+    place in a photo is unknown)."""
 
     tile: np.ndarray | None
 
@@ -96,8 +97,9 @@ def lid_detail(
     curves, (K, 2) crop pixels each), placed in the photo at `transform`: small patches of the skin
     around the eyes (`_RING`, no brow, hair or lashes by lightness), those without lines, laid at random
     into a tile; its contrast that of all the ring's patches (morgan's wrinkled skin, a smooth
-    cheek). Once per photo (`prepare`): a frame only indexes the tile."""
-    if transform is not None and 1.0 / transform.scale >= MIN_SCALE:
+    cheek). Once per photo (`prepare`): a frame only indexes the tile. None without `transform` (a
+    video's frames, prepared one by one: a tile picked anew from each frame's skin would flicker)."""
+    if transform is None or 1.0 / transform.scale >= MIN_SCALE:
         return LidDetail(None)
     field = source.astype(np.float32)
     h, w = source.shape[:2]

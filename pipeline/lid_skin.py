@@ -95,9 +95,9 @@ def smooth_shut_lids(
     (H, W, 2) backward flow; hidden: (H, W) float32, the photo's eye openings the lids shut
     (`eyes.shut_opening`, all eyes in one mask, side by side); colours: the photo's lid colours
     (`lid_colours`); detail: the photo's `lid_shape.lid_detail`, given when the lids are shaped as
-    lids (`lid_shape.shape_lids`, `PreviewSettings.lid_shape`). Above each opening, where the reads advance less than `_STRETCHED` source rows
-    per output row (the lid's skin drawn down over the opening), on a lid whose middle is
-    stretched beyond about twice, `colours` read through the flow become the overlay, faded in over
+    lids (`lid_shape.shape_lids`, `PreviewSettings.lid_shape`). Above each opening, where the reads
+    advance less than `_STRETCHED` source rows per output row (the lid's skin drawn down over the
+    opening), on a lid whose middle is stretched beyond about twice, `colours` read through the flow become the overlay, faded in over
     `_STRETCH_RAMP` of that rate and `_SOFT` crop pixels around. One box around all shut eyes: a
     frame's cost is mostly per operation, not per pixel.
     """

@@ -82,4 +82,4 @@ class PreviewSettings:
     jaw_edge: bool = True
     glasses: bool = True
     smile_corners: bool = True
-    lid_shape: bool = False
+    lid_shape: bool = True
