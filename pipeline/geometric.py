@@ -60,6 +60,7 @@ from pipeline.glasses import FrameMask, find_glasses, hold_frame
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
 from pipeline.jaw_edge import PhotoJaw, neck_layer, photo_jaw
+from pipeline.lid_shape import LidDetail, lid_detail
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
@@ -110,6 +111,7 @@ class PreviewState:
     head: HeadProxy | None = None
     lashes: tuple[np.ndarray, ...] = ()
     lid_colours: np.ndarray | None = None
+    lid_detail: LidDetail | None = None  # `lid_shape.lid_detail`, with `PreviewSettings.lid_shape`
     corners: np.ndarray | None = None
     greyscale: bool = False
     jaw: PhotoJaw | None = None
@@ -200,6 +202,7 @@ class GeometricRenderer:
             lashes=lashes,
             glasses=find_glasses(source, eyes, lashes) if self.settings.glasses else None,
             lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes], wide),
+            lid_detail=lid_detail(source, eyes, transform) if self.settings.lid_shape else None,
             wide=wide,
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
@@ -529,7 +532,8 @@ class GeometricRenderer:
         hidden = np.maximum.reduce([opening for opening, _ in shut]) if shut else None
         skin = None
         if hidden is not None and self.settings.smooth_lids and state.lid_colours is not None:
-            skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours)
+            shaped = state.lid_detail if self.settings.lid_shape else None
+            skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours, shaped)
             skin = None if state.glasses else skin  # its texture band holds the frame (docs/GLASSES.md)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (

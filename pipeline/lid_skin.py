@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from pipeline.lid_shape import LidDetail, shape_lids
 from pipeline.wide_eyes import white_pixels
 
 __all__ = ["lid_colours", "smooth_shut_lids"]
@@ -83,6 +84,7 @@ def smooth_shut_lids(
     flow: np.ndarray,
     hidden: np.ndarray,
     colours: np.ndarray,
+    detail: LidDetail | None = None,
 ) -> np.ndarray | None:
     """Lay shut lids' stretched skin as paint (in place); return the painted skin's (H, W) float32
     coverage, where `reconstruction.skin.lay_skin_texture` gives it the photo's own fine texture,
@@ -92,9 +94,10 @@ def smooth_shut_lids(
     lash lines already painted (`face_paint.paint_lash_line`: they stay over the lids); flow:
     (H, W, 2) backward flow; hidden: (H, W) float32, the photo's eye openings the lids shut
     (`eyes.shut_opening`, all eyes in one mask, side by side); colours: the photo's lid colours
-    (`lid_colours`). Above each opening, where the reads advance less than `_STRETCHED` source rows
-    per output row (the lid's skin drawn down over the opening), on a lid whose middle is
-    stretched beyond about twice, `colours` read through the flow become the overlay, faded in over
+    (`lid_colours`); detail: the photo's `lid_shape.lid_detail`, given when the lids are shaped as
+    lids (`lid_shape.shape_lids`, `PreviewSettings.lid_shape`). Above each opening, where the reads
+    advance less than `_STRETCHED` source rows per output row (the lid's skin drawn down over the
+    opening), on a lid whose middle is stretched beyond about twice, `colours` read through the flow become the overlay, faded in over
     `_STRETCH_RAMP` of that rate and `_SOFT` crop pixels around. One box around all shut eyes: a
     frame's cost is mostly per operation, not per pixel.
     """
@@ -134,6 +137,8 @@ def smooth_shut_lids(
     colour = cv2.remap(
         colours, xs + flow[y0:y1, x0:x1, 0], ys + fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
+    if detail is not None:  # a lid's outline, shading and the photo's texture (docs/LID_SHAPE.md)
+        alpha, colour = shape_lids(alpha, colour, coverage[y0:y1, x0:x1], runs, (x0, y0), detail)
     line = coverage[y0:y1, x0:x1]  # the lash lines already painted at the lids' edges
     under = alpha * (1.0 - line)  # under the lash line: the line over the painted lid over the photo
     # (convex mixes of uint8 colours: no clipping needed)

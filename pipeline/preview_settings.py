@@ -57,7 +57,9 @@ class PreviewSettings:
     no skin from the frame and the frame's pixels keep the head's flow, not the eyes' (docs/GLASSES.md);
     smile_corners: a rising mouth corner carries the skin further above and below it
     (`pipeline.mouth_corners`, docs/SMILE_FROWN.md): a smile on a down-turned mouth does not stretch
-    the photo's corner lines into hooks.
+    the photo's corner lines into hooks; lid_shape: a painted shut lid (`smooth_lids`) is cut to
+    the lid's curved outline, shaded as skin over a rounded eyeball and given the photo's own skin
+    texture at the crop's resolution (`pipeline.lid_shape`, docs/LID_SHAPE.md), not a flat patch.
     """
 
     raster_scale: float = 0.5
@@ -80,3 +82,4 @@ class PreviewSettings:
     jaw_edge: bool = True
     glasses: bool = True
     smile_corners: bool = True
+    lid_shape: bool = True

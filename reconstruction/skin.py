@@ -16,7 +16,7 @@ import numpy as np
 
 from reconstruction.crop import CropTransform
 
-__all__ = ["lay_skin_texture"]
+__all__ = ["MIN_SCALE", "lay_skin_texture"]
 
 #: The skin band whose texture a shut lid takes: from this many eye widths above the photo's lid
 #: line (the top of its opening) to the second (the skin between the crease and the brow).
@@ -33,7 +33,7 @@ _SLIDES = (0.0, 0.45, -0.4, 0.2, -0.5, 0.35)
 _FADE = 0.3
 #: Photo pixels per crop pixel from which the patch is given the photo's texture (below that the
 #: paint's own grain, `overlay.add_grain`, is about as fine as the photo's pixels).
-_MIN_SCALE = 3.0
+MIN_SCALE = 3.0
 #: From this coverage on, a patch's fine detail is all the photo's texture.
 _FULL = 0.5
 #: Coverage below this is no patch (its soft edge's far tail).
@@ -47,9 +47,9 @@ def lay_skin_texture(
     (c, c) float32 crop coverage `skin` of painted lid skin shows that skin's smooth colour times
     the fine detail of the (H, W, 3) uint8 `photo`'s own skin above the eye it shuts; hidden: the
     (c, c) float32 photo's eye openings the lids shut (`RenderedFrame.hidden`), whose top row per
-    column is the photo's lid line. Unchanged below `_MIN_SCALE` photo pixels per crop pixel."""
+    column is the photo's lid line. Unchanged below `MIN_SCALE` photo pixels per crop pixel."""
     scale = 1.0 / transform.scale  # photo pixels per crop pixel
-    if scale < _MIN_SCALE:
+    if scale < MIN_SCALE:
         return image
     inverse = transform.inverse()
     h, w = image.shape[:2]
