@@ -59,6 +59,7 @@ from pipeline.flow_spread import spread_flow
 from pipeline.glasses import FrameMask, find_glasses, hold_frame
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
+from pipeline.iris import eyes_to_turn
 from pipeline.jaw_edge import PhotoJaw, neck_layer, photo_jaw
 from pipeline.lid_shape import LidDetail, lid_detail
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
@@ -494,13 +495,18 @@ class GeometricRenderer:
         if motion < self.settings.min_motion and gaze is None:
             return RenderedFrame(crop=state.source.copy(), flow=np.zeros((*state.size, 2), np.float32))
         mouth = self._mouth(state, target_points)
-        motion = self._motion(state, target_points, gaze, mouth)
+        turn = None
+        if self.settings.rigid_iris and gaze is not None:  # irises moved in the photo (docs/GAZE_IRIS.md)
+            lids = [(state.points[u, :2], state.points[lo, :2]) for u, lo in self.projector.layout.eyes]
+            turn = eyes_to_turn(state.irises, lids, gaze)
+        motion = self._motion(state, target_points, None if turn else gaze, mouth)
         flow = motion.flow
+        source = state.source if turn is None else turn(state.source, np.eye(2, 3))
         if motion.alpha is not None and motion.back is not None:
-            out = composite(state.source, (state.grid_x, state.grid_y), flow, motion.back, motion.alpha)
+            out = composite(source, (state.grid_x, state.grid_y), flow, motion.back, motion.alpha)
         else:
             out = cv2.remap(
-                state.source,
+                source,
                 state.grid_x + flow[:, :, 0],
                 state.grid_y + flow[:, :, 1],
                 cv2.INTER_LINEAR,
@@ -559,6 +565,7 @@ class GeometricRenderer:
             skin=skin,
             finer=finer,
             magnified=partial(self._magnified, flow, target_points) if self.settings.rim_skin else None,
+            retouch=turn,
         )
 
     def _magnified(self, flow: np.ndarray, target_points: np.ndarray) -> MagnifiedBand | None:

@@ -360,8 +360,11 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
         overlay = frame.overlay
         if frame.finer is not None and 1.0 / canvas.transform.scale >= frame.finer[0]:
             overlay = frame.finer[1]()  # each crop pixel covers several of the canvas's
+        original = canvas.image
+        if frame.retouch is not None:  # the irises turned at the canvas's resolution (`pipeline.iris`)
+            original = frame.retouch(canvas.image, np.asarray(canvas.transform.affine, np.float64))
         image = warp_photo(
-            canvas.image,
+            original,
             flow,
             canvas.transform,
             overlay=overlay,

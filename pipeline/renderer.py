@@ -50,6 +50,9 @@ class RenderedFrame:
     magnified: `make()` gives where the flow magnifies the photo along its rows enough to streak
     (`reconstruction.rim_skin.MagnifiedBand`, or None), to be given an unmagnified outline and fine
     detail at the photo's resolution in final images (not drag previews), or None.
+    retouch: `make(image, to_crop)` gives a copy of an image (the photo, a canvas; `to_crop` the
+    2 x 3 affine from its pixels to crop pixels) with its own content changed at its resolution
+    before the flow moves it (the irises turned by the gaze, `pipeline.iris`), or None.
     With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
     without one, the crop is pasted where it differs from the photo.
     """
@@ -64,6 +67,7 @@ class RenderedFrame:
     skin: np.ndarray | None = None
     finer: tuple[int, Callable[[], np.ndarray]] | None = None
     magnified: Callable[[], MagnifiedBand | None] | None = None
+    retouch: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
 
 class Renderer(abc.ABC):

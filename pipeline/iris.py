@@ -1,0 +1,160 @@
+"""The gaze as a rigid iris: the photo's iris disc moved at the image's own resolution.
+
+A flow on the 256 px crop that moves the iris (`eyes._turned`) has to stretch what lies between
+the iris and the lids, and once taken to a large photo its kinks smear: the catchlight becomes a
+bar or a streak, the iris's edge smears and pink streaks cross the white. An eye looking elsewhere
+shows the same round iris partly hidden by its lids, the catchlight about where the light puts it
+(it travels about half as far as the pupil: the cornea's centre of curvature lies about half as
+far from the eye's centre of rotation as the pupil does), and the photo's own white.
+
+So before the flow moves the photo, each open eye of the image (the photo, a canvas or the crop)
+is changed in place, within the photo's own lids (`turn_irises`):
+
+- the white: the iris disc (a little wider, for its dark rim) is filled from the white and lids
+  around it (`cv2.inpaint`), what the moved iris uncovers;
+- the iris: the photo's disc with its catchlight filled from the iris around it, and the part the
+  upper lid hid grown from the visible iris, translated by the gaze's shift (sub-pixel, bilinear,
+  no stretch), laid over the white where it lies inside the photo's opening;
+- the catchlight: the photo's own bright spot, moved `GLINT_TRAVEL` of the shift, kept only on
+  the moved iris.
+
+The flow then carries the eye with the face and the lids (`eyes.refine_eye_flow` without a gaze).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pipeline.eyes import GAZE_REACH, Iris
+from pipeline.face_paint import curve_y
+
+__all__ = ["EyeToTurn", "GLINT_TRAVEL", "IrisTurn", "turn_irises"]
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+#: The catchlight moves this share of the iris's shift.
+GLINT_TRAVEL = 0.5
+#: The hole cut in the white: this many iris radii (plus a pixel), for the iris's dark rim.
+_HOLE = 1.15
+#: The disc laid back: this many iris radii.
+_DISC = 1.06
+
+
+@dataclass(frozen=True)
+class EyeToTurn:
+    """One open eye in crop pixels: its iris, its (upper, lower) lid curves (K, 2), the shift (2,)."""
+
+    iris: Iris
+    upper: np.ndarray
+    lower: np.ndarray
+    shift: np.ndarray
+
+
+@dataclass(frozen=True)
+class IrisTurn:
+    """The eyes to turn; called with an image and the 2 x 3 affine taking its pixels to crop pixels,
+    returns a copy of the image with the irises turned (`turn_irises`)."""
+
+    eyes: tuple[EyeToTurn, ...]
+
+    def __call__(self, image: np.ndarray, to_crop: np.ndarray) -> np.ndarray:
+        return turn_irises(image, to_crop, self.eyes)
+
+
+def eyes_to_turn(
+    irises: Sequence[Iris | None], lids: Sequence[tuple[np.ndarray, np.ndarray]], gaze: np.ndarray
+) -> IrisTurn | None:
+    """The turn of the eyes with an iris for a gaze (2,) (x right, y up, sliders' units, relative
+    to the photo); None when it moves no iris by a twentieth of a crop pixel."""
+    eyes = []
+    for iris, (upper, lower) in zip(irises, lids, strict=True):
+        width = float(np.hypot(*(upper[-1] - upper[0])))
+        shift = np.array([gaze[0] * GAZE_REACH[0], -gaze[1] * GAZE_REACH[1]]) * width
+        if iris is not None and width >= 4.0 and np.any(np.abs(shift) > 0.05):
+            eyes.append(EyeToTurn(iris, np.asarray(upper, np.float64), np.asarray(lower, np.float64), shift))
+    return IrisTurn(tuple(eyes)) if eyes else None
+
+
+def turn_irises(image: np.ndarray, to_crop: np.ndarray, eyes: Sequence[EyeToTurn]) -> np.ndarray:
+    """A copy of the (H, W, 3) uint8 image with each eye's iris moved rigidly by its shift (module
+    docstring); `to_crop`: 2 x 3 affine from the image's pixels to crop pixels."""
+    out = image.copy()
+    back = cv2.invertAffineTransform(np.asarray(to_crop, np.float64))
+    scale = float(np.sqrt(abs(np.linalg.det(back[:, :2]))))  # image pixels per crop pixel
+    for eye in eyes:
+        _turn_one(out, image, back, scale, eye)
+    return out
+
+
+def _turn_one(out: np.ndarray, image: np.ndarray, back: np.ndarray, scale: float, eye: EyeToTurn) -> None:
+    def to_image(p: np.ndarray) -> np.ndarray:
+        return p @ back[:, :2].T + back[:, 2]
+
+    upper, lower = to_image(eye.upper), to_image(eye.lower)
+    centre, radius = to_image(eye.iris.centre), eye.iris.radius * scale
+    shift = eye.shift @ back[:, :2].T
+    if radius < 1.0:
+        return
+    pts = np.concatenate([upper, lower, [centre - radius, centre + radius]])
+    pad = 3.0 + float(np.abs(shift).max()) + 0.3 * radius
+    h, w = image.shape[:2]
+    x0, y0 = (int(max(np.floor(v - pad), 0)) for v in pts.min(axis=0))
+    x1, y1 = int(min(np.ceil(pts[:, 0].max() + pad), w)), int(min(np.ceil(pts[:, 1].max() + pad), h))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return
+    xs = np.arange(x0, x1, dtype=np.float64)[None, :]
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    left, right = sorted((float(upper[0, 0]), float(upper[-1, 0])))
+    top, bottom = curve_y(upper, xs), curve_y(lower, xs)
+    inside = (xs > left) & (xs < right)
+    opening = np.clip(np.minimum(ys - top, bottom - ys) + 0.5, 0.0, 1.0) * inside
+    dist = np.hypot(xs - centre[0], ys - centre[1])
+    box = image[y0:y1, x0:x1]
+    luma = box.astype(np.float32) @ _LUMA
+    seen = (opening > 0.5) & (dist <= radius)
+    rim = (opening > 0.5) & (dist <= _DISC * radius)
+    if seen.sum() < 4:
+        return
+    glint = _catchlight(luma, seen, (opening > 0.5) & (dist > 1.2 * radius))
+    # The white: the disc cut out of the opening, filled from around it.
+    hole = ((dist <= _HOLE * radius + 1.0) & (opening > 0.0)).astype(np.uint8)
+    white = cv2.inpaint(np.ascontiguousarray(box), hole, 3, cv2.INPAINT_TELEA)
+    # The iris: its catchlight and the part the lids hid grown from its visible pixels.
+    visible = rim & ~(cv2.dilate(glint.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    grow = ((dist <= _DISC * radius + 1.5) & ~visible).astype(np.uint8)
+    iris = cv2.inpaint(np.ascontiguousarray(box), grow, 2, cv2.INPAINT_TELEA)
+    soft = max(1.0, 0.5 * scale)  # the disc's edge: about half a crop pixel, at least one pixel
+    disc = np.clip((_DISC * radius - dist) / soft + 0.5, 0.0, 1.0).astype(np.float32)
+    moved_iris, moved_disc = (_translate(a, shift) for a in (iris, disc))
+    alpha = (moved_disc * opening)[..., None]
+    result = white.astype(np.float32) + (moved_iris.astype(np.float32) - white) * alpha
+    if glint.any():
+        spot = cv2.GaussianBlur(cv2.dilate(glint.astype(np.float32), np.ones((3, 3), np.uint8)), (3, 3), 0.7)
+        spot = _translate(spot, GLINT_TRAVEL * shift) * moved_disc * opening
+        moved_glint = _translate(box, GLINT_TRAVEL * shift).astype(np.float32)
+        lit = np.maximum(moved_glint, result)  # a catchlight only brightens
+        result = result + (lit - result) * spot[..., None]
+    out[y0:y1, x0:x1] = np.clip(result + 0.5, 0, 255).astype(np.uint8)
+
+
+def _catchlight(luma: np.ndarray, iris: np.ndarray, sclera: np.ndarray) -> np.ndarray:
+    """(Y, X) bool: the iris's bright specular spot (brighter than most of the white), or none."""
+    values = luma[iris]
+    median, peak = float(np.median(values)), float(values.max())
+    level = median + 0.5 * (peak - median)
+    if sclera.sum() >= 4:
+        level = max(level, float(np.percentile(luma[sclera], 90)) + 15.0)
+    if peak <= level:
+        return np.zeros_like(iris)
+    return iris & (luma > level)
+
+
+def _translate(a: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """`a` moved by `shift` (2,) pixels (bilinear; the border replicated)."""
+    m = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
+    return cv2.warpAffine(
+        a, m, (a.shape[1], a.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
