@@ -4,8 +4,8 @@ A flow on the 256 px crop that moves the iris (`eyes._turned`) has to stretch wh
 the iris and the lids, and once taken to a large photo its kinks smear: the catchlight becomes a
 bar or a streak, the iris's edge smears and pink streaks cross the white. An eye looking elsewhere
 shows the same round iris partly hidden by its lids, the catchlight about where the light puts it
-(it travels about half as far as the pupil: the cornea's centre of curvature lies about half as
-far from the eye's centre of rotation as the pupil does), and the photo's own white.
+(it travels much less than the pupil, `GLINT_TRAVEL`: a corneal reflection moves about half as far
+as the pupil, less as a lid follows the eye; a third keeps it on the iris and out from under the lids), and the photo's own white.
 
 So before the flow moves the photo, each open eye of the image (the photo, a canvas or the crop)
 is changed in place, within the photo's own lids (`turn_irises`):
@@ -36,7 +36,7 @@ __all__ = ["EyeToTurn", "GLINT_TRAVEL", "IrisTurn", "turn_irises"]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: The catchlight moves this share of the iris's shift.
-GLINT_TRAVEL = 0.5
+GLINT_TRAVEL = 0.3
 #: The hole cut in the white: this many iris radii (plus a pixel), for the iris's dark rim.
 _HOLE = 1.15
 #: The disc laid back: this many iris radii.
@@ -120,8 +120,11 @@ def _turn_one(out: np.ndarray, image: np.ndarray, back: np.ndarray, scale: float
         return
     glint = _catchlight(luma, seen, (opening > 0.5) & (dist > 1.2 * radius))
     # The white: the disc cut out of the opening, filled from around it.
-    hole = ((dist <= _HOLE * radius + 1.0) & (opening > 0.0)).astype(np.uint8)
-    white = cv2.inpaint(np.ascontiguousarray(box), hole, 3, cv2.INPAINT_TELEA)
+    hole_r = _HOLE * radius + 1.0
+    hole = ((dist <= hole_r) & (opening > 0.0)).astype(np.uint8)
+    white = _white(
+        box, opening > 0.5, hole, (centre - [x0, y0], hole_r), centre - [x0, y0] + shift, _DISC * radius
+    )
     # The iris: its catchlight and the part the lids hid grown from its visible pixels.
     visible = rim & ~(cv2.dilate(glint.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
     grow = ((dist <= _DISC * radius + 1.5) & ~visible).astype(np.uint8)
@@ -138,6 +141,59 @@ def _turn_one(out: np.ndarray, image: np.ndarray, back: np.ndarray, scale: float
         lit = np.maximum(moved_glint, result)  # a catchlight only brightens
         result = result + (lit - result) * spot[..., None]
     out[y0:y1, x0:x1] = np.clip(result + 0.5, 0, 255).astype(np.uint8)
+
+
+def _white(
+    box: np.ndarray,
+    opening: np.ndarray,
+    hole: np.ndarray,
+    cut: tuple[np.ndarray, float],
+    moved: np.ndarray,
+    disc: float,
+) -> np.ndarray:
+    """The white of the eye without the photo's iris (the box's pixels; the disc `cut` = (centre,
+    radius) box pixels cut out): per row, the white on either side of the cut stretched over the
+    white on either side of the moved disc (centre `moved`, radius `disc`), so the white keeps
+    its own texture and the light of its height under the lids; where a row shows no white on a
+    side (near the lids), filled from around the cut (`cv2.inpaint`)."""
+    filled = cv2.inpaint(np.ascontiguousarray(box), hole, 3, cv2.INPAINT_TELEA)
+    h, w = opening.shape
+    ys = np.arange(h, dtype=np.float64)
+    has = opening.any(axis=1)
+    first = np.where(has, np.argmax(opening, axis=1), 0).astype(np.float64)
+    last = np.where(has, w - 1 - np.argmax(opening[:, ::-1], axis=1), 0).astype(np.float64)
+    (cx, cy), r = cut
+    half_s = np.sqrt(np.clip(r**2 - (ys - cy) ** 2, 0.0, None))
+    half_t = np.sqrt(np.clip(disc**2 - (ys - moved[1]) ** 2, 0.0, None))
+    a_s, b_s = cx - half_s, cx + half_s
+    # The two sides' whites cross-fade under the moved disc or, in rows it leaves, over the cut's
+    # width about its centre (the white left and right of an iris is often lit differently).
+    p = np.where(half_t > 0.0, moved[0] - half_t, moved[0] - half_s)
+    q = np.where(half_t > 0.0, moved[0] + half_t, moved[0] + half_s)
+    p, q = np.clip(p, first + 0.5, last - 1.0), np.clip(q, first + 1.0, last - 0.5)
+    q = np.maximum(q, p + 0.5)
+    ok_left = has & (a_s > first + 1.0) & (a_s < last)
+    ok_right = has & (b_s < last - 1.0) & (b_s > first)
+    xs = np.arange(w, dtype=np.float64)
+    # Left: [first, q] read from [first, a_s]; right: [p, last] read from [b_s, last].
+    span_l = (a_s - first) / np.maximum(q - first, 1e-3)
+    span_r = (last - b_s) / np.maximum(last - p, 1e-3)
+    read_l = first[:, None] + (xs[None, :] - first[:, None]) * span_l[:, None]
+    read_r = b_s[:, None] + (xs[None, :] - p[:, None]) * span_r[:, None]
+    rows = (half_s > 0.0)[:, None]
+    map_y = np.repeat(ys[:, None], w, axis=1).astype(np.float32)
+
+    def read(map_x: np.ndarray) -> np.ndarray:
+        mx = np.where(rows, map_x, xs[None, :]).astype(np.float32)
+        return cv2.remap(box, mx, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+
+    # A side without white of its own in its row (near the lids) keeps the inpainted fill.
+    fill = filled.astype(np.float32)
+    left_c = np.where(ok_left[:, None, None], read(np.minimum(read_l, a_s[:, None])), fill)
+    right_c = np.where(ok_right[:, None, None], read(np.maximum(read_r, b_s[:, None])), fill)
+    right = np.clip((xs[None, :] - p[:, None]) / (q - p)[:, None], 0.0, 1.0)[..., None]
+    stretched = np.clip(left_c * (1.0 - right) + right_c * right + 0.5, 0, 255).astype(np.uint8)
+    return np.where((rows & opening)[..., None], stretched, filled)
 
 
 def _catchlight(luma: np.ndarray, iris: np.ndarray, sclera: np.ndarray) -> np.ndarray:
