@@ -10,11 +10,11 @@ as the pupil, less as a lid follows the eye; a third keeps it on the iris and ou
 So before the flow moves the photo, each open eye of the image (the photo, a canvas or the crop)
 is changed in place, within the photo's own lids (`turn_irises`):
 
-- the white: the iris disc (a little wider, for its dark rim) is filled from the white and lids
-  around it (`cv2.inpaint`), what the moved iris uncovers;
+- the white: the iris disc (a little wider, for its dark rim) is cut out and filled smoothly from
+  the white around it (`_white`): what the moved iris uncovers;
 - the iris: the photo's disc with its catchlight filled from the iris around it, and the part the
-  upper lid hid grown from the visible iris, translated by the gaze's shift (sub-pixel, bilinear,
-  no stretch), laid over the white where it lies inside the photo's opening;
+  upper lid hid grown from the visible iris, translated by the gaze's shift (whole pixels of the
+  image, no stretch, no resampling), laid over the white where it lies inside the photo's opening;
 - the catchlight: the photo's own bright spot, moved `GLINT_TRAVEL` of the shift, kept only on
   the moved iris.
 
@@ -122,78 +122,43 @@ def _turn_one(out: np.ndarray, image: np.ndarray, back: np.ndarray, scale: float
     # The white: the disc cut out of the opening, filled from around it.
     hole_r = _HOLE * radius + 1.0
     hole = ((dist <= hole_r) & (opening > 0.0)).astype(np.uint8)
-    white = _white(
-        box, opening > 0.5, hole, (centre - [x0, y0], hole_r), centre - [x0, y0] + shift, _DISC * radius
-    )
+    # The white is sampled a crop pixel clear of the fitted lids (which can miss the lid's edge).
+    clear = np.minimum(ys - top, bottom - ys) >= max(1.5, scale)
+    white = _white(box, (opening > 0.5) & clear & (hole == 0), hole, hole_r)
     # The iris: its catchlight and the part the lids hid grown from its visible pixels.
     visible = rim & ~(cv2.dilate(glint.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
     grow = ((dist <= _DISC * radius + 1.5) & ~visible).astype(np.uint8)
     iris = cv2.inpaint(np.ascontiguousarray(box), grow, 2, cv2.INPAINT_TELEA)
     soft = max(1.0, 0.5 * scale)  # the disc's edge: about half a crop pixel, at least one pixel
     disc = np.clip((_DISC * radius - dist) / soft + 0.5, 0.0, 1.0).astype(np.float32)
-    moved_iris, moved_disc = (_translate(a, shift) for a in (iris, disc))
+    moved_iris, moved_disc = (_translate(a, np.round(shift)) for a in (iris, disc))
     alpha = (moved_disc * opening)[..., None]
     result = white.astype(np.float32) + (moved_iris.astype(np.float32) - white) * alpha
     if glint.any():
         spot = cv2.GaussianBlur(cv2.dilate(glint.astype(np.float32), np.ones((3, 3), np.uint8)), (3, 3), 0.7)
-        spot = _translate(spot, GLINT_TRAVEL * shift) * moved_disc * opening
-        moved_glint = _translate(box, GLINT_TRAVEL * shift).astype(np.float32)
+        glint_shift = np.round(GLINT_TRAVEL * shift)
+        spot = _translate(spot, glint_shift) * moved_disc * opening
+        moved_glint = _translate(box, glint_shift).astype(np.float32)
         lit = np.maximum(moved_glint, result)  # a catchlight only brightens
         result = result + (lit - result) * spot[..., None]
     out[y0:y1, x0:x1] = np.clip(result + 0.5, 0, 255).astype(np.uint8)
 
 
-def _white(
-    box: np.ndarray,
-    opening: np.ndarray,
-    hole: np.ndarray,
-    cut: tuple[np.ndarray, float],
-    moved: np.ndarray,
-    disc: float,
-) -> np.ndarray:
-    """The white of the eye without the photo's iris (the box's pixels; the disc `cut` = (centre,
-    radius) box pixels cut out): per row, the white on either side of the cut stretched over the
-    white on either side of the moved disc (centre `moved`, radius `disc`), so the white keeps
-    its own texture and the light of its height under the lids; where a row shows no white on a
-    side (near the lids), filled from around the cut (`cv2.inpaint`)."""
-    filled = cv2.inpaint(np.ascontiguousarray(box), hole, 3, cv2.INPAINT_TELEA)
-    h, w = opening.shape
-    ys = np.arange(h, dtype=np.float64)
-    has = opening.any(axis=1)
-    first = np.where(has, np.argmax(opening, axis=1), 0).astype(np.float64)
-    last = np.where(has, w - 1 - np.argmax(opening[:, ::-1], axis=1), 0).astype(np.float64)
-    (cx, cy), r = cut
-    half_s = np.sqrt(np.clip(r**2 - (ys - cy) ** 2, 0.0, None))
-    half_t = np.sqrt(np.clip(disc**2 - (ys - moved[1]) ** 2, 0.0, None))
-    a_s, b_s = cx - half_s, cx + half_s
-    # The two sides' whites cross-fade under the moved disc or, in rows it leaves, over the cut's
-    # width about its centre (the white left and right of an iris is often lit differently).
-    p = np.where(half_t > 0.0, moved[0] - half_t, moved[0] - half_s)
-    q = np.where(half_t > 0.0, moved[0] + half_t, moved[0] + half_s)
-    p, q = np.clip(p, first + 0.5, last - 1.0), np.clip(q, first + 1.0, last - 0.5)
-    q = np.maximum(q, p + 0.5)
-    ok_left = has & (a_s > first + 1.0) & (a_s < last)
-    ok_right = has & (b_s < last - 1.0) & (b_s > first)
-    xs = np.arange(w, dtype=np.float64)
-    # Left: [first, q] read from [first, a_s]; right: [p, last] read from [b_s, last].
-    span_l = (a_s - first) / np.maximum(q - first, 1e-3)
-    span_r = (last - b_s) / np.maximum(last - p, 1e-3)
-    read_l = first[:, None] + (xs[None, :] - first[:, None]) * span_l[:, None]
-    read_r = b_s[:, None] + (xs[None, :] - p[:, None]) * span_r[:, None]
-    rows = (half_s > 0.0)[:, None]
-    map_y = np.repeat(ys[:, None], w, axis=1).astype(np.float32)
-
-    def read(map_x: np.ndarray) -> np.ndarray:
-        mx = np.where(rows, map_x, xs[None, :]).astype(np.float32)
-        return cv2.remap(box, mx, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-
-    # A side without white of its own in its row (near the lids) keeps the inpainted fill.
-    fill = filled.astype(np.float32)
-    left_c = np.where(ok_left[:, None, None], read(np.minimum(read_l, a_s[:, None])), fill)
-    right_c = np.where(ok_right[:, None, None], read(np.maximum(read_r, b_s[:, None])), fill)
-    right = np.clip((xs[None, :] - p[:, None]) / (q - p)[:, None], 0.0, 1.0)[..., None]
-    stretched = np.clip(left_c * (1.0 - right) + right_c * right + 0.5, 0, 255).astype(np.uint8)
-    return np.where((rows & opening)[..., None], stretched, filled)
+def _white(box: np.ndarray, white: np.ndarray, hole: np.ndarray, radius: float) -> np.ndarray:
+    """The eye without the photo's iris: the box's pixels, `hole` (Y, X uint8) filled from the white
+    around it only (`white`: (Y, X) bool, the opening clear of the lids, outside the hole), a
+    normalised Gaussian over `radius` / 2 pixels (smooth, no row or column stands out as a streak;
+    the shading of the white belongs to the eye, not to the iris); `cv2.inpaint` where no white
+    is near (a hole reaching the lids)."""
+    filled = cv2.inpaint(np.ascontiguousarray(box), hole, 3, cv2.INPAINT_TELEA).astype(np.float32)
+    known = white.astype(np.float32)
+    sigma = max(1.0, 0.5 * radius)
+    total = cv2.GaussianBlur(box.astype(np.float32) * known[..., None], (0, 0), sigma)
+    weight = cv2.GaussianBlur(known, (0, 0), sigma)[..., None]
+    share = np.clip(weight / 0.05, 0.0, 1.0)  # how much white is near enough to trust
+    smooth = total / np.maximum(weight, 1e-6)
+    fill = share * smooth + (1.0 - share) * filled
+    return np.where(hole[..., None] > 0, np.clip(fill + 0.5, 0, 255), box).astype(np.uint8)
 
 
 def _catchlight(luma: np.ndarray, iris: np.ndarray, sclera: np.ndarray) -> np.ndarray:
@@ -209,7 +174,8 @@ def _catchlight(luma: np.ndarray, iris: np.ndarray, sclera: np.ndarray) -> np.nd
 
 
 def _translate(a: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """`a` moved by `shift` (2,) pixels (bilinear; the border replicated)."""
+    """`a` moved by `shift` (2,) whole pixels (the border replicated): a rounded shift (at most half
+    a pixel off) keeps the iris's texture and a catchlight of a pixel or two as crisp as the photo's."""
     m = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
     return cv2.warpAffine(
         a, m, (a.shape[1], a.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
