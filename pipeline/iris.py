@@ -134,7 +134,7 @@ def _turn_one(out: np.ndarray, image: np.ndarray, back: np.ndarray, scale: float
     level = iris_luma + 0.75 * (white_luma - iris_luma)
     if white_luma - iris_luma < _CONTRAST or np.count_nonzero(clear & (luma >= level)) < 4:
         return
-    white = _white(box, hole)
+    white = _white(box, hole, clear & (luma >= level), radius, np.minimum(ys - top, bottom - ys))
     # The iris: its catchlight and the part the lids hid grown from its visible pixels.
     visible = rim & ~(cv2.dilate(glint.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
     grow = ((dist <= _DISC * radius + 1.5) & ~visible).astype(np.uint8)
@@ -154,11 +154,44 @@ def _turn_one(out: np.ndarray, image: np.ndarray, back: np.ndarray, scale: float
     out[y0:y1, x0:x1] = np.clip(result + 0.5, 0, 255).astype(np.uint8)
 
 
-def _white(box: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """The eye without the photo's iris: the box's pixels with `hole` (Y, X uint8) filled from
-    its edge inwards (`cv2.inpaint`, Telea): the white beside the iris, the lids' shadow above and
-    below it, continued smoothly (the shading of the white belongs to the eye, not to the iris)."""
-    return cv2.inpaint(np.ascontiguousarray(box), hole, 3, cv2.INPAINT_TELEA)
+def _white(
+    box: np.ndarray, hole: np.ndarray, white: np.ndarray, radius: float, from_lids: np.ndarray
+) -> np.ndarray:
+    """The eye without the photo's iris: the box's pixels with `hole` (Y, X uint8) filled, per row,
+    between the white just left and just right of it (`white`: (Y, X) bool, the white clear of
+    lids, lashes and the iris's rim; the mean of what lies within half a radius beyond the hole,
+    smoothed across rows so no row stands out as a streak): the white's shading belongs to the
+    eye, not to the iris. Towards the lids (`from_lids`: (Y, X) pixels to the nearer lid), within
+    0.4 radii, it fades into `cv2.inpaint`'s fill from around the hole (the lids' shadow), which
+    rows with no white near keep."""
+    filled = cv2.inpaint(np.ascontiguousarray(box), hole, 3, cv2.INPAINT_TELEA).astype(np.float32)
+    colour = box.astype(np.float32)
+    h, w = hole.shape
+    ys, xs = np.arange(h), np.arange(w)
+    cut = hole > 0
+    rows = cut.any(axis=1)
+    first = np.argmax(cut, axis=1)
+    last = w - 1 - np.argmax(cut[:, ::-1], axis=1)
+    reach = np.arange(1, int(max(3.0, 0.5 * radius)) + 1)
+    sigma = max(1.0, 0.25 * radius)
+
+    def side(edge: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+        cols = edge[:, None] + step * reach[None, :]
+        ok = (cols >= 0) & (cols < w)
+        cols = np.clip(cols, 0, w - 1)
+        ok &= white[ys[:, None], cols] & rows[:, None]
+        total = (colour[ys[:, None], cols] * ok[..., None]).sum(axis=1)  # (Y, 3)
+        count = ok.sum(axis=1).astype(np.float32)[:, None]
+        total, count = (cv2.GaussianBlur(v, (1, 0), sigmaX=0.1, sigmaY=sigma) for v in (total, count))
+        return total / np.maximum(count, 1e-6), count[:, 0] > 0.05
+
+    (left, ok_l), (right, ok_r) = side(first, -1), side(last, 1)
+    left = np.where(ok_l[:, None], left, right)
+    right = np.where(ok_r[:, None], right, left)
+    t = np.clip((xs[None, :] - first[:, None]) / np.maximum(last - first, 1)[:, None], 0.0, 1.0)[..., None]
+    between = left[:, None] * (1.0 - t) + right[:, None] * t
+    use = (cut & (ok_l | ok_r)[:, None]) * np.clip(from_lids / (0.4 * radius), 0.0, 1.0)
+    return np.clip(filled + (between - filled) * use[..., None] + 0.5, 0, 255).astype(np.uint8)
 
 
 def _iris_radius(
