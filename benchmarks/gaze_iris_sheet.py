@@ -3,8 +3,8 @@
     OMP_NUM_THREADS=1 python benchmarks/gaze_iris_sheet.py [-o docs/gaze_iris_sheet.jpg] [--photos ...]
 
 Per photo and edit, one row: input | main (`rigid_iris` off) | new (on), both eyes at 100 %, then
-both irises (2.4 radii around each) at 300 % (nearest neighbour; 200 % for irises over 40 px wide,
-so the sheet stays readable), full-resolution `edit(...).full_image`.
+both irises (2.4 radii around each) at 300 % (nearest neighbour; 200 % for irises over 24 px wide,
+100 % over 36 px, so the sheet stays under 3 MB), full-resolution `edit(...).full_image`.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def photo_rows(path: Path, registry: EngineRegistry) -> list[np.ndarray]:
         boxes.append(
             (int(max(cy - half, 0)), int(min(cy + half, h)), int(max(cx - half, 0)), int(min(cx + half, w)))
         )
-    zoom = 3 if max(e.radius for e in eyes) * 2 <= 40 else 2
+    diameter = 2 * max(e.radius for e in eyes)
+    zoom = 3 if diameter <= 24 else 2 if diameter <= 36 else 1  # the sheet stays under 3 MB
     rows = []
     for values in EDITS:
         images = [photo]
