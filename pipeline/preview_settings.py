@@ -61,7 +61,7 @@ class PreviewSettings:
     the lid's curved outline, shaded as skin over a rounded eyeball and given the photo's own skin
     texture at the crop's resolution (`pipeline.lid_shape`, docs/LID_SHAPE.md), not a flat patch;
     rigid_iris: the gaze moves the photo's iris disc rigidly at the photo's resolution, its
-    catchlight half as far, over the photo's own white (`pipeline.iris`, docs/GAZE_IRIS.md), not
+    catchlight a third as far, over the photo's own white (`pipeline.iris`, docs/GAZE_IRIS.md), not
     by a crop-resolution flow that stretches it; off: it lost its rule (the filled white is a flat
     patch, one eye can be left unmoved, +3 ms a preview).
     """
