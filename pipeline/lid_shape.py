@@ -199,7 +199,9 @@ def _lid_line(
     )
     cols = np.arange(max(left - 2, 0), min(right + 2, w))
     lid_edge = np.interp(cols, drawn + near.start, edge[drawn]).astype(np.float32)
-    inner = lid_edge[middle.start - cols[0] : middle.stop - cols[0]]
+    # the middle third's edge, read off the same line (the lash line may not reach across it)
+    inner = np.interp(np.arange(middle.start, middle.stop), drawn + near.start, edge[drawn])
+    inner = inner.astype(np.float32)
     rows = np.arange(h, dtype=np.float32)[:, None]
     painted = alpha[:, middle] > 0.5
     gap = ~painted & (rows < np.floor(inner)[None, :])

@@ -121,3 +121,15 @@ def test_morgans_shut_lids_are_not_smooth_discs(shared_data, registry: EngineReg
 
 def test_the_flag_is_on_by_default() -> None:
     assert PreviewSettings().lid_shape  # it met its rule (docs/LID_SHAPE.md, round 2)
+
+
+def test_a_lash_line_that_stops_short_of_the_eyes_middle_is_handled() -> None:
+    """A lash line drawn only over the eye's outer end (a wink in a small video frame) leaves the
+    middle third without a lash row of its own: the lid's edge there is read off the same line."""
+    alpha = np.ones((30, 40), np.float32)
+    colour = np.full((30, 40, 3), 0.5, np.float32)
+    lashes = np.zeros((30, 40), np.float32)
+    lashes[20, :6] = 1.0
+    shaped, _ = shape_lids(alpha.copy(), colour.copy(), lashes, [(0, 24)], (0, 0), LidDetail(None))
+    assert shaped.shape == alpha.shape
+    assert np.all(shaped <= alpha)
