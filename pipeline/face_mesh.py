@@ -7,6 +7,7 @@ its triangles (`rasterise_triangles`, a pure function), with surfaces for the ey
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,17 +54,17 @@ def rasterise_triangles(
     h, w = size
     v = np.asarray(vertices, dtype=np.float64)
     tri = np.asarray(triangles, dtype=np.int64)
-    a, b, c = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]  # (F, 3) each
+    a, b, c = v[tri.T]  # (F, 3) each, in one gather
     # Edge vectors per triangle: every per-pixel term below is the same float64 operation on the
     # same numbers as the textbook formula, only gathered once per triangle instead of per pixel.
-    bx, by = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
-    cx, cy = c[:, 0] - a[:, 0], c[:, 1] - a[:, 1]
+    (bx, by), (cx, cy) = (b - a)[:, :2].T, (c - a)[:, :2].T
     area = bx * cy - by * cx
-    xy = np.stack([a[:, :2], b[:, :2], c[:, :2]], axis=1)  # (F, 3, 2)
-    x0 = np.clip(np.ceil(xy[:, :, 0].min(1)), 0, w).astype(np.int64)
-    x1 = np.clip(np.floor(xy[:, :, 0].max(1)), -1, w - 1).astype(np.int64)
-    y0 = np.clip(np.ceil(xy[:, :, 1].min(1)), 0, h).astype(np.int64)
-    y1 = np.clip(np.floor(xy[:, :, 1].max(1)), -1, h - 1).astype(np.int64)
+    # Bounding boxes: the corners' least and largest x and y, pairwise (no stacked copy to reduce).
+    low, high = np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
+    (x0, y0), (x1, y1) = (
+        np.ceil(low[:, :2]).clip(0, (w, h)).astype(np.int64).T,
+        np.floor(high[:, :2]).clip(-1, (w - 1, h - 1)).astype(np.int64).T,
+    )
     bw, bh = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
     count = np.where(np.abs(area) > 1e-9, bw * bh, 0)
     total = int(count.sum())
@@ -108,6 +109,14 @@ def rasterise_triangles(
     return pix[keep], t[keep], bary
 
 
+@functools.lru_cache(maxsize=8)
+def _fan(n: int) -> np.ndarray:
+    """(n, 3) int64 (read-only): the triangles of a fan over a ring of n vertices and its centre (n)."""
+    fan = np.stack([np.arange(n), (np.arange(n) + 1) % n, np.full(n, n)], axis=1)
+    fan.setflags(write=False)
+    return fan
+
+
 def eye_surfaces(
     layout: MeshLayout, target_points: np.ndarray, source_points: np.ndarray, near: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -128,7 +137,7 @@ def eye_surfaces(
         ends = [int(upper[0]), int(upper[-1])]
         sim = similarity_2d(target_points[ends, :2], source_points[ends, :2])  # target -> photo
         n = len(ring)
-        fan = np.stack([np.arange(n), (np.arange(n) + 1) % n, np.full(n, n)], axis=1)
+        fan = _fan(n)
         vertices.append(points)
         triangles.append(fan + count)
         corners.append((points[:, :2] @ sim[:, :2].T + sim[:, 2])[fan])

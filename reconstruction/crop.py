@@ -341,6 +341,14 @@ def crop_mask(
     return _cached_mask(int(crop_size), float(feather), float(margin), shape)
 
 
+@functools.lru_cache(maxsize=4)
+def _flow_fade(crop_size: int) -> np.ndarray:
+    """(c, c, 2) float32 (read-only): `warp_photo`'s fade of the flow to the crop border, in both channels."""
+    fade = cv2.merge([crop_mask(crop_size, feather=0.1, margin=0.0)] * 2)
+    fade.setflags(write=False)
+    return fade
+
+
 def _paste_region(transform: CropTransform) -> tuple[int, int, int, int] | None:
     """Integer (x0, y0, x1, y1) of the original covered by the crop, clipped; None if outside."""
     h, w = transform.original_size
@@ -520,7 +528,7 @@ def warp_photo(
     if flow.shape != (c, c, 2) or not np.all(np.isfinite(flow)):
         raise InputError(f"flow must be a finite ({c}, {c}, 2) array, got {flow.shape}")
     out = original.copy()
-    faded = flow * cv2.merge([crop_mask(c, feather=0.1, margin=0.0)] * 2)  # equal shapes: fast
+    faded = flow * _flow_fade(c)  # equal shapes: fast
     alpha = None
     if overlay is not None and overlay_alpha is not None:
         overlay = check_rgb8(overlay, "overlay")
