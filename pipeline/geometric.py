@@ -53,7 +53,7 @@ from pipeline.eyes import (
     shift_gaze,
     shut_opening,
 )
-from pipeline.face_mesh import eye_surfaces, feature_boxes, projector_for, rasterise_triangles
+from pipeline.face_mesh import box_mesh, feature_boxes, projector_for, rasterise_meshes, rasterise_triangles
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.glasses import FrameMask, find_glasses, hold_frame
@@ -373,61 +373,36 @@ class GeometricRenderer:
     ) -> None:
         """The mesh's flow around the mouth and the eyes at full resolution (in place): lips and
         lids are thin, and the coarse raster would draw their edges in steps; then, unblurred, in
-        the boxes `folds` (lo, hi) around occlusion edges outside the mouth's box."""
-        for lo, hi in (boxes := feature_boxes(self.projector.layout, target_points)):
-            self._rasterise_box(flow, state, target_points, lo, hi)
+        the boxes `folds` (lo, hi) around occlusion edges outside the mouth's box. All boxes are
+        rasterised in one pass (`rasterise_meshes`), then set in this order."""
+        boxes = feature_boxes(self.projector.layout, target_points)
         (mx0, my0), (mx1, my1) = boxes[0]
-        for lo, hi in folds:
-            if not (lo[0] >= mx0 and lo[1] >= my0 and hi[0] <= mx1 and hi[1] <= my1):
-                self._rasterise_box(flow, state, target_points, lo, hi, blur=False)
-
-    def _rasterise_box(
-        self,
-        flow: np.ndarray,
-        state: PreviewState,
-        target_points: np.ndarray,
-        lo: np.ndarray,
-        hi: np.ndarray,
-        blur: bool = True,
-    ) -> None:
-        layout = self.projector.layout
-        h, w = state.size
-        x0, y0 = (int(max(0, np.floor(v))) for v in lo)
-        x1, y1 = int(min(w, np.ceil(hi[0]))), int(min(h, np.ceil(hi[1])))
-        if x1 - x0 < 4 or y1 - y0 < 4:
-            return
-        # The triangles with a corner in the box (grown by 2 px).
-        (gx0, gy0), (gx1, gy1) = lo - 2.0, hi + 2.0
-        x, y = target_points[:, 0], target_points[:, 1]
-        in_box = (x >= gx0) & (x <= gx1) & (y >= gy0) & (y <= gy1)  # (N,)
-        near = in_box[layout.triangles].any(axis=1)
-        if not near.any():
-            return
-        local = target_points.copy()
-        local[:, 0] -= x0
-        local[:, 1] -= y0
-        local[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # as on the coarse grid
-        # The eyes' openings are holes in the mesh: they get a surface of their own (a fan over the
-        # lids' ring at the lids' depth, showing the eyeball moved as a whole), so the z-buffer keeps
-        # the side of the head behind them (at yaw 30 the far temple's triangles turn in behind the
-        # far eye and would otherwise paint skin over the iris).
-        vertices, triangles, corners = eye_surfaces(layout, target_points, state.points, in_box)
-        vertices[:, :2] -= [x0, y0]
-        vertices = np.concatenate([local, vertices])
-        triangles = np.concatenate([layout.triangles[near], triangles + len(local)])
-        corners = np.concatenate([_corners(state, layout.triangles)[near], corners])
-        pix, tri, bary = rasterise_triangles(vertices, triangles, (y1 - y0, x1 - x0))
-        if len(pix) == 0:
-            return
-        src = np.einsum("pk,pkd->pd", bary, corners[tri])
-        gy, gx = np.divmod(pix, x1 - x0)
-        region = flow[y0:y1, x0:x1]
-        region[gy, gx, 0] = src[:, 0] - (gx + x0)
-        region[gy, gx, 1] = src[:, 1] - (gy + y0)
-        # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
-        # pixel to pixel: a light blur of the flow (not the image) keeps the rims smooth.
-        if blur:
-            region[...] = cv2.GaussianBlur(region, (0, 0), 1.2, borderType=cv2.BORDER_REPLICATE)
+        outside = [
+            (lo, hi, False)
+            for lo, hi in folds
+            if not (lo[0] >= mx0 and lo[1] >= my0 and hi[0] <= mx1 and hi[1] <= my1)
+        ]
+        lips = LIPS_IN_FRONT * state.face_size  # the lips' advance, as on the coarse grid
+        layout, corners = self.projector.layout, _corners(state, self.projector.layout.triangles)
+        meshes = []
+        for lo, hi, blur in [(lo, hi, True) for lo, hi in boxes] + outside:
+            mesh = box_mesh(layout, target_points, state.points, corners, (lo, hi), state.size, lips)
+            if mesh is not None:
+                meshes.append((mesh, blur))
+        rasters = rasterise_meshes([(m.vertices, m.triangles, m.size) for m, _ in meshes])
+        for (mesh, blur), (pix, tri, bary) in zip(meshes, rasters, strict=True):
+            if len(pix) == 0:
+                continue
+            (x0, y0), (h, w) = mesh.origin, mesh.size
+            src = np.einsum("pk,pkd->pd", bary, mesh.corners[tri])
+            gy, gx = np.divmod(pix, w)
+            region = flow[y0 : y0 + h, x0 : x0 + w]
+            region[gy, gx, 0] = src[:, 0] - (gx + x0)
+            region[gy, gx, 1] = src[:, 1] - (gy + y0)
+            # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
+            # pixel to pixel: a light blur of the flow (not the image) keeps the rims smooth.
+            if blur:
+                region[...] = cv2.GaussianBlur(region, (0, 0), 1.2, borderType=cv2.BORDER_REPLICATE)
 
     def _refine_openings(
         self,

@@ -289,7 +289,8 @@ def lay_behind(
     a feathered silhouette at the photo's resolution, not crop-sized stair steps."""
     back, front = behind
     c = front.shape[0]
-    reads = cv2.transform((node_grid(c, c) + back).reshape(1, -1, 2), to_photo).reshape(c, c, 2)  # photo pixels
+    reads = node_grid(c, c) + back
+    reads = cv2.transform(reads.reshape(1, -1, 2), to_photo).reshape(c, c, 2)  # photo pixels
     size = (roi.shape[1], roi.shape[0])
     inverse_map = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     back_map = cv2.warpAffine(reads, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_REPLICATE)
