@@ -30,6 +30,7 @@ fitted by the deep3d backend on the renderer crop itself).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Iterator
@@ -53,7 +54,15 @@ from pipeline.eyes import (
     shift_gaze,
     shut_opening,
 )
-from pipeline.face_mesh import box_mesh, feature_boxes, projector_for, rasterise_meshes, rasterise_triangles
+from pipeline.face_mesh import (
+    BoxMesh,
+    Raster,
+    box_mesh,
+    feature_boxes,
+    projector_for,
+    rasterise_meshes,
+    rasterise_triangles,
+)
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.glasses import FrameMask, find_glasses, hold_frame
@@ -80,6 +89,9 @@ logger = logging.getLogger(__name__)
 
 #: Depth advance of the lip vertices, in face sizes, when the target mesh is rasterised.
 LIPS_IN_FRONT = 0.05
+
+#: A frame's feature boxes (mouth first), the mesh in each and its raster (`GeometricRenderer._motion`).
+_Features = tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[BoxMesh, bool]], list[Raster]]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -281,7 +293,12 @@ class GeometricRenderer:
         coarse[:, 0] = (coarse[:, 0] + 0.5) * sx - 0.5
         coarse[:, 1] = (coarse[:, 1] + 0.5) * sy - 0.5
         coarse[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # lips win over folded cheek triangles
-        pix, tri, bary = rasterise_triangles(coarse, layout.triangles, (rh, rw))
+        # The coarse grid and the full-resolution boxes of the mouth and the eyes in one pass.
+        boxes = feature_boxes(layout, target_points)
+        features = self._box_meshes(state, target_points, boxes, blur=True)
+        (pix, tri, bary), *rasters = rasterise_meshes(
+            [(coarse, layout.triangles, (rh, rw)), *((m.vertices, m.triangles, m.size) for m, _ in features)]
+        )
         src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[tri])  # (P, 2) source pixels
         gy, gx = np.divmod(pix, rw)
         full_x = (gx + 0.5) / sx - 0.5  # coarse pixel centre in crop pixels
@@ -332,19 +349,19 @@ class GeometricRenderer:
                     cover,
                     (sx, sy),
                     state.face_size,
-                    feature_boxes(self.projector.layout, target_points),
+                    boxes,
                 )
             on = self.settings.jaw_edge and state.jaw is not None  # the neck stays (docs/JAW_EDGE.md)
             layer = neck_layer(spread, cover, target_points, state.jaw, (h, w)) if on else (None, None)
             motion = HeadMotion(cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR), *layer)
             # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
             # exactly at the crop's resolution, so the photo's resolution can draw them smooth.
-            nodes = np.stack(
-                np.meshgrid((np.arange(rw) + 0.5) / sx - 0.5, (np.arange(rh) + 0.5) / sy - 0.5), axis=-1
-            )
+            nodes = _coarse_nodes((rh, rw), (h, w))  # made once per grid size
             to_crop = np.array([[1.0 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1.0 / sy, 0.5 / sy - 0.5]])
             folds = fold_boxes(fold_cells(nodes + spread, spacing=1.0 / sx), to_crop)
-        self._refine_openings(motion.flow, state, target_points, gaze, folds, mouth)
+        self._refine_openings(
+            motion.flow, state, target_points, gaze, folds, mouth, (boxes, features, rasters)
+        )
         return motion
 
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
@@ -370,26 +387,23 @@ class GeometricRenderer:
         state: PreviewState,
         target_points: np.ndarray,
         folds: list[tuple[np.ndarray, np.ndarray]],
+        features: _Features,
     ) -> None:
         """The mesh's flow around the mouth and the eyes at full resolution (in place): lips and
         lids are thin, and the coarse raster would draw their edges in steps; then, unblurred, in
-        the boxes `folds` (lo, hi) around occlusion edges outside the mouth's box. All boxes are
-        rasterised in one pass (`rasterise_meshes`), then set in this order."""
-        boxes = feature_boxes(self.projector.layout, target_points)
+        the boxes `folds` (lo, hi) around occlusion edges outside the mouth's box. `features`: the
+        feature boxes, their meshes and rasters (made with the coarse grid's, `_motion`)."""
+        boxes, meshes, rasters = features
         (mx0, my0), (mx1, my1) = boxes[0]
         outside = [
-            (lo, hi, False)
+            (lo, hi)
             for lo, hi in folds
             if not (lo[0] >= mx0 and lo[1] >= my0 and hi[0] <= mx1 and hi[1] <= my1)
         ]
-        lips = LIPS_IN_FRONT * state.face_size  # the lips' advance, as on the coarse grid
-        layout, corners = self.projector.layout, _corners(state, self.projector.layout.triangles)
-        meshes = []
-        for lo, hi, blur in [(lo, hi, True) for lo, hi in boxes] + outside:
-            mesh = box_mesh(layout, target_points, state.points, corners, (lo, hi), state.size, lips)
-            if mesh is not None:
-                meshes.append((mesh, blur))
-        rasters = rasterise_meshes([(m.vertices, m.triangles, m.size) for m, _ in meshes])
+        more = self._box_meshes(state, target_points, outside, blur=False)
+        if more:
+            meshes = [*meshes, *more]
+            rasters = [*rasters, *rasterise_meshes([(m.vertices, m.triangles, m.size) for m, _ in more])]
         for (mesh, blur), (pix, tri, bary) in zip(meshes, rasters, strict=True):
             if len(pix) == 0:
                 continue
@@ -404,6 +418,22 @@ class GeometricRenderer:
             if blur:
                 region[...] = cv2.GaussianBlur(region, (0, 0), 1.2, borderType=cv2.BORDER_REPLICATE)
 
+    def _box_meshes(
+        self,
+        state: PreviewState,
+        target_points: np.ndarray,
+        boxes: list[tuple[np.ndarray, np.ndarray]],
+        blur: bool,
+    ) -> list[tuple[BoxMesh, bool]]:
+        """The target mesh's part in each box (lo, hi) (`box_mesh`; boxes without one left out),
+        each with whether its flow is blurred."""
+        layout, corners = self.projector.layout, _corners(state, self.projector.layout.triangles)
+        lips = LIPS_IN_FRONT * state.face_size  # the lips' advance, as on the coarse grid
+        meshes = (
+            box_mesh(layout, target_points, state.points, corners, box, state.size, lips) for box in boxes
+        )
+        return [(mesh, blur) for mesh in meshes if mesh is not None]
+
     def _refine_openings(
         self,
         flow: np.ndarray,
@@ -412,10 +442,11 @@ class GeometricRenderer:
         gaze: np.ndarray | None,
         folds: list[tuple[np.ndarray, np.ndarray]],
         mouth: MouthMotion,
+        features: _Features,
     ) -> None:
         """The full-resolution flow inside the mouth and around the eyes (in place)."""
         face_flow = flow.copy()
-        self._rasterise_features(flow, state, target_points, folds)
+        self._rasterise_features(flow, state, target_points, folds, features)
         refine_mouth_area(flow, face_flow, mouth)
         for k, ((upper, lower), iris) in enumerate(
             zip(self.projector.layout.eyes, state.irises, strict=True)
@@ -567,6 +598,17 @@ class GeometricRenderer:
         check_face_model(self.face_model, motion.face_model, what="geometric preview")
         for i in range(len(motion)):
             yield self.render(state, motion.frame(i))
+
+
+@functools.lru_cache(maxsize=4)
+def _coarse_nodes(grid: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """(rh, rw, 2) float64 (read-only): the crop pixel (x, y) at each node of a (rh, rw) grid over an
+    (h, w) crop (pixel-centre convention)."""
+    (rh, rw), (h, w) = grid, size
+    sx, sy = rw / w, rh / h
+    nodes = np.stack(np.meshgrid((np.arange(rw) + 0.5) / sx - 0.5, (np.arange(rh) + 0.5) / sy - 0.5), axis=-1)
+    nodes.setflags(write=False)
+    return nodes
 
 
 def _gaze(state: PreviewState, target: FaceCoefficients) -> np.ndarray | None:
