@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
+import cv2
 import numpy as np
 import torch
 
@@ -31,6 +32,7 @@ __all__ = [
     "Raster",
     "eye_surfaces",
     "feature_boxes",
+    "ring_pixels",
     "box_mesh",
     "BoxMesh",
     "FOCAL_PX_PER_UNIT",
@@ -149,6 +151,22 @@ def rasterise_meshes(meshes: Sequence[tuple[np.ndarray, np.ndarray, tuple[int, i
         (pix[i:j], t[i:j] - tri_start[n], bary[i:j])
         for n, (i, j) in enumerate(zip(np.concatenate([[0], ends[:-1]]), ends, strict=True))
     ]
+
+
+def ring_pixels(ring: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns (row-major order) of the pixels of an (H, W) grid inside the closed polygon
+    `ring` (V, 2) x, y: `cv2.fillPoly` at 1/16 pixel (shift 4), on the ring's box only (the polygon
+    moved by whole pixels fills the same pixels, moved)."""
+    h, w = size
+    points = np.round(ring * 16).astype(np.int32)
+    x0, y0 = max(int(points[:, 0].min()) >> 4, 0), max(int(points[:, 1].min()) >> 4, 0)
+    x1, y1 = min((int(points[:, 0].max()) >> 4) + 2, w), min((int(points[:, 1].max()) >> 4) + 2, h)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    hole = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(hole, [points - np.array([16 * x0, 16 * y0], np.int32)], 1, shift=4)
+    rows, cols = np.nonzero(hole)
+    return rows + y0, cols + x0
 
 
 @functools.lru_cache(maxsize=8)

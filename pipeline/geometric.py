@@ -62,6 +62,7 @@ from pipeline.face_mesh import (
     projector_for,
     rasterise_meshes,
     rasterise_triangles,
+    ring_pixels,
 )
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
@@ -313,10 +314,7 @@ class GeometricRenderer:
         # similarity), the mouth's hangs from the lips; both are set exactly at full resolution
         # below (this coarse fill keeps the lips' flow clean where it is upsampled).
         for k, (upper, lower) in enumerate((layout.mouth, *layout.eyes)):
-            hole = np.zeros((rh, rw), np.uint8)
-            ring = np.concatenate([coarse[upper, :2], coarse[lower[::-1], :2]])
-            cv2.fillPoly(hole, [np.round(ring * 16).astype(np.int32)], 1, shift=4)
-            hy, hx = np.nonzero(hole)
+            hy, hx = ring_pixels(np.concatenate([coarse[upper, :2], coarse[lower[::-1], :2]]), (rh, rw))
             if len(hy) == 0:
                 continue
             px_full = np.stack([(hx + 0.5) / sx - 0.5, (hy + 0.5) / sy - 0.5], axis=1)
