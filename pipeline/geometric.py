@@ -541,9 +541,9 @@ class GeometricRenderer:
             skin = None if state.glasses else skin  # its texture band holds the frame (docs/GLASSES.md)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
-                np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+                cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
                 for image in (out, paint)
-            )  # no red mouth in a grey photo
+            )  # no red mouth in a grey photo (the grey in all three channels)
         finer = None
         if teeth and self.settings.fine_teeth > 1:  # crisp teeth once laid over a large photo
             grey, factor = state.greyscale, self.settings.fine_teeth
