@@ -315,6 +315,11 @@ class MouthMotion:
         return self.lower_row and self.interior.upper_teeth_only
 
     @cached_property
+    def columns_made(self) -> dict[bytes, OpeningColumns]:
+        """`opening_columns` already made for this motion, by its columns' bytes (read, not changed)."""
+        return {}
+
+    @cached_property
     def levelled(self) -> tuple[MouthMotion, MouthFrame, MouthFrame] | None:
         """The same motion in the mouths' own level frames (the photo's lips in the photo's, the
         target's and the posed lips in the target's), with the photo's frame and the target's;
@@ -354,6 +359,18 @@ class OpeningColumns:
 
 
 def opening_columns(xs: np.ndarray, mouth: MouthMotion) -> OpeningColumns:
+    """The opening at target columns `xs` (X,); made once per frame for the same columns (the
+    mouth's box is set again in the flow and painted: `refine_mouth_flow`, `mouth_paint`)."""
+    key = xs.tobytes() if xs.ndim == 1 and xs.dtype == np.float64 else None
+    if key is not None and key in mouth.columns_made:
+        return mouth.columns_made[key]
+    cols = _opening_columns(xs, mouth)
+    if key is not None:
+        mouth.columns_made[key] = cols
+    return cols
+
+
+def _opening_columns(xs: np.ndarray, mouth: MouthMotion) -> OpeningColumns:
     (up_s, lo_s), (up_t, lo_t) = mouth.source_lips, mouth.target_lips
     left_t, right_t = corners_x(up_t)
     left_s, right_s = corners_x(up_s)
