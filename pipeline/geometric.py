@@ -35,7 +35,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import cv2
@@ -46,6 +46,7 @@ from core.errors import InputError, NoFaceError
 from core.images import check_rgb8
 from pipeline.eyes import (
     Iris,
+    Lids,
     analyse_eye,
     iris_from_landmarks,
     lash_heights,
@@ -53,6 +54,7 @@ from pipeline.eyes import (
     refine_eye_flow,
     shift_gaze,
     shut_opening,
+    shuts,
 )
 from pipeline.face_mesh import (
     BoxMesh,
@@ -134,6 +136,11 @@ class PreviewState:
     @property
     def size(self) -> tuple[int, int]:
         return int(self.source.shape[0]), int(self.source.shape[1])
+
+    @cached_property
+    def openings_made(self) -> dict[tuple[int, bool], tuple[np.ndarray, np.ndarray | None] | None]:
+        """Per (eye, with its lash fringe) the photo's opening a shut lid hides (`_photo_opening`)."""
+        return {}
 
 
 class GeometricRenderer:
@@ -580,15 +587,14 @@ class GeometricRenderer:
         shut = []
         for k, (u, lo) in enumerate(self.projector.layout.eyes):
             lids = (state.points[u, :2], state.points[lo, :2]), (target_points[u, :2], target_points[lo, :2])
-            opening = shut_opening(*lids, state.size, wide=state.wide[k])
-            lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
-            if opening is None:
+            if not shuts(*lids, state.wide[k]):
                 continue
-            if lashes is None or not np.any(lashes > 0.5):
-                shut.append((opening, None))
-            else:
-                fringe = shut_opening(*lids, state.size, lashes, state.wide[k])
-                shut.append((fringe, lash_colour(state.source, opening)))
+            lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
+            key = (k, lashes is not None)  # the opening is the photo's: made once per photo
+            if key not in state.openings_made:
+                state.openings_made[key] = _photo_opening(state, k, lids, lashes)
+            if state.openings_made[key] is not None:
+                shut.append(state.openings_made[key])
         return shut
 
     def render_sequence(self, state: PreviewState, motion: MotionSequence) -> Iterator[np.ndarray]:
@@ -607,6 +613,23 @@ def _coarse_nodes(grid: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
     nodes = np.stack(np.meshgrid((np.arange(rw) + 0.5) / sx - 0.5, (np.arange(rh) + 0.5) / sy - 0.5), axis=-1)
     nodes.setflags(write=False)
     return nodes
+
+
+def _photo_opening(
+    state: PreviewState, k: int, lids: tuple[Lids, Lids], lashes: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """`GeometricRenderer._shut_openings`' entry of eye k, which the target shuts (read-only)."""
+    opening = shut_opening(*lids, state.size, wide=state.wide[k])
+    if opening is None:
+        return None
+    if lashes is None or not np.any(lashes > 0.5):
+        entry = (opening, None)
+    else:
+        entry = (shut_opening(*lids, state.size, lashes, state.wide[k]), lash_colour(state.source, opening))
+    for array in entry:
+        if array is not None:
+            array.setflags(write=False)
+    return entry
 
 
 def _gaze(state: PreviewState, target: FaceCoefficients) -> np.ndarray | None:
