@@ -138,7 +138,7 @@ class PreviewState:
         return int(self.source.shape[0]), int(self.source.shape[1])
 
     @cached_property
-    def openings_made(self) -> dict[tuple[int, bool], tuple[np.ndarray, np.ndarray | None] | None]:
+    def openings_made(self) -> dict[tuple[int, bool], tuple[np.ndarray, np.ndarray] | None]:
         """Per (eye, with its lash fringe) the photo's opening a shut lid hides (`_photo_opening`)."""
         return {}
 
@@ -580,10 +580,10 @@ class GeometricRenderer:
 
     def _shut_openings(
         self, state: PreviewState, target_points: np.ndarray
-    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per eye the target shuts: the (H, W) float32 mask, 1 on the photo's opening (and, with
         `lash_fringe`, on the photo's lash run above it: the shut lid reads only skin above it),
-        and the colour (3,) of those lashes for the lash line (None: the line takes its own)."""
+        and the colour (3,) of the lashes for the lash line (`lash_colour` of the opening)."""
         shut = []
         for k, (u, lo) in enumerate(self.projector.layout.eyes):
             lids = (state.points[u, :2], state.points[lo, :2]), (target_points[u, :2], target_points[lo, :2])
@@ -617,19 +617,18 @@ def _coarse_nodes(grid: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
 
 def _photo_opening(
     state: PreviewState, k: int, lids: tuple[Lids, Lids], lashes: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """`GeometricRenderer._shut_openings`' entry of eye k, which the target shuts (read-only)."""
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """`GeometricRenderer._shut_openings`' entry of eye k, which the target shuts (read-only): the
+    photo's opening (with its lash fringe) and its lashes' colour (`lash_colour` of the opening)."""
     opening = shut_opening(*lids, state.size, wide=state.wide[k])
     if opening is None:
         return None
-    if lashes is None or not np.any(lashes > 0.5):
-        entry = (opening, None)
-    else:
-        entry = (shut_opening(*lids, state.size, lashes, state.wide[k]), lash_colour(state.source, opening))
-    for array in entry:
-        if array is not None:
-            array.setflags(write=False)
-    return entry
+    colour = lash_colour(state.source, opening)  # the line's own colour (`paint_lash_line`) when no fringe
+    if lashes is not None and np.any(lashes > 0.5):
+        opening = shut_opening(*lids, state.size, lashes, state.wide[k])
+    for array in (opening, colour):
+        array.setflags(write=False)
+    return opening, colour
 
 
 def _gaze(state: PreviewState, target: FaceCoefficients) -> np.ndarray | None:

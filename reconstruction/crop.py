@@ -463,11 +463,11 @@ def paste_back(
 
 def _touched_region(touched: np.ndarray, transform: CropTransform) -> tuple[int, int, int, int] | None:
     """Integer (x0, y0, x1, y1) of the photo around the crop pixels marked in `touched` (c, c) bool, or None."""
-    moving = touched
-    if not moving.any():
-        return None
     # The box of the marked pixels from its rows and columns (no index pair per pixel).
-    (y_min, y_max), (x_min, x_max) = (np.flatnonzero(moving.any(axis=a))[[0, -1]] for a in (1, 0))
+    rows = np.flatnonzero(touched.any(axis=1))
+    if rows.size == 0:
+        return None
+    (y_min, y_max), (x_min, x_max) = rows[[0, -1]], np.flatnonzero(touched.any(axis=0))[[0, -1]]
     corners = np.array(
         [
             [x_min - 1, y_min - 1],
