@@ -8,7 +8,7 @@ foreshortened width).
     python benchmarks/turn_features_sheet.py [-o docs/turn_features_sheet.jpg]
 
 Edits: yaw -30, -15, +15, +30 (the default renderer) on five real photos of ../shared/data/images.
-"Before" is the same renderer with `pipeline.geometric.eye_surfaces` giving no surfaces, the
+"Before" is the same renderer with `pipeline.face_mesh.eye_surfaces` giving no surfaces, the
 mouth's motion without the photo's lips in the target's pose, and no occlusion edges drawn
 (`reconstruction.folds`).
 """
@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+import pipeline.face_mesh as face_mesh  # noqa: E402
 import pipeline.geometric as geometric  # noqa: E402
 import reconstruction.crop as crop  # noqa: E402
 from benchmarks.mouth_sheet import run_sheet  # noqa: E402
@@ -46,7 +47,7 @@ TILE = 480
 
 @contextmanager
 def _before_the_fixes() -> Iterator[None]:
-    surfaces, mouth = geometric.eye_surfaces, geometric.GeometricRenderer._mouth
+    surfaces, mouth = face_mesh.eye_surfaces, geometric.GeometricRenderer._mouth
     boxes, blend = geometric.fold_boxes, crop.blend_across_folds
 
     def no_surfaces(*_args: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,12 +56,12 @@ def _before_the_fixes() -> Iterator[None]:
     def unposed(self, state, target_points):  # noqa: ANN001, ANN202
         return dataclasses.replace(mouth(self, state, target_points), posed_lips=None)
 
-    geometric.eye_surfaces, geometric.GeometricRenderer._mouth = no_surfaces, unposed
+    face_mesh.eye_surfaces, geometric.GeometricRenderer._mouth = no_surfaces, unposed
     geometric.fold_boxes, crop.blend_across_folds = (lambda *_args: []), (lambda *_args: None)
     try:
         yield
     finally:
-        geometric.eye_surfaces, geometric.GeometricRenderer._mouth = surfaces, mouth
+        face_mesh.eye_surfaces, geometric.GeometricRenderer._mouth = surfaces, mouth
         geometric.fold_boxes, crop.blend_across_folds = boxes, blend
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "SQUINT_EYE",
     "STRAIGHT_AHEAD",
     "shut_opening",
+    "shuts",
     "lash_heights",
 ]
 
@@ -376,6 +377,12 @@ def _closing(
     return to_source, up_ts, lo_ts, closure
 
 
+def shuts(source_lids: Lids, target_lids: Lids, wide: bool = False) -> bool:
+    """Whether the target shuts the eye (closure >= `SHUT_CLOSURE`): then `shut_opening` is the
+    photo's opening, a function of the photo's lids alone."""
+    return _closing(source_lids, target_lids, wide)[3] >= SHUT_CLOSURE
+
+
 def shut_opening(
     source_lids: Lids,
     target_lids: Lids,
@@ -389,7 +396,7 @@ def shut_opening(
     lashes: (K,) the lash run above the upper lid (`lash_heights`): hidden too (the shut lid's
     fringe is painted, `face_paint.paint_lash_line`), so no read at the lid's edge lands on them.
     wide: as in `refine_eye_flow`."""
-    if _closing(source_lids, target_lids, wide)[3] < SHUT_CLOSURE:
+    if not shuts(source_lids, target_lids, wide):
         return None
     up_s, lo_s = source_lids
     if lashes is not None:

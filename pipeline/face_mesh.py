@@ -7,9 +7,12 @@ its triangles (`rasterise_triangles`, a pure function), with surfaces for the ey
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+import cv2
 import numpy as np
 import torch
 
@@ -25,8 +28,13 @@ __all__ = [
     "Projector",
     "projector_for",
     "rasterise_triangles",
+    "rasterise_meshes",
+    "Raster",
     "eye_surfaces",
     "feature_boxes",
+    "ring_pixels",
+    "box_mesh",
+    "BoxMesh",
     "FOCAL_PX_PER_UNIT",
 ]
 
@@ -36,9 +44,10 @@ __all__ = [
 # ------------------------------------------------------------------------------------------------
 
 
-def rasterise_triangles(
-    vertices: np.ndarray, triangles: np.ndarray, size: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+Raster = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def rasterise_triangles(vertices: np.ndarray, triangles: np.ndarray, size: tuple[int, int]) -> Raster:
     """Z-buffered rasterisation of a triangle mesh at pixel centres, vectorised with numpy.
 
     Args:
@@ -50,26 +59,48 @@ def rasterise_triangles(
         pixels (P,) flat indices y * W + x of the covered pixels, triangle (P,) the nearest
         triangle there, barycentric (P, 3) float64 weights of its three vertices.
     """
-    h, w = size
-    v = np.asarray(vertices, dtype=np.float64)
-    tri = np.asarray(triangles, dtype=np.int64)
-    a, b, c = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]  # (F, 3) each
+    return rasterise_meshes([(vertices, triangles, size)])[0]
+
+
+def rasterise_meshes(meshes: Sequence[tuple[np.ndarray, np.ndarray, tuple[int, int]]]) -> list[Raster]:
+    """`rasterise_triangles` of several (vertices, triangles, size) meshes in one pass (a frame's
+    boxes: a few numpy calls on longer arrays instead of a hundred per box). Each mesh's result is
+    exactly its own call's: every candidate pixel is computed on its own, each mesh has its own grid
+    (pixel indices offset by the grids before it), depth range and order among equal depths."""
+    if not meshes:
+        return []
+    sizes = np.array([size for _, _, size in meshes], dtype=np.int64).reshape(-1, 2)  # (M, 2) h, w
+    counts = [len(triangles) for _, triangles, _ in meshes]
+    if len(meshes) == 1:
+        v, tri = np.asarray(meshes[0][0], dtype=np.float64), np.asarray(meshes[0][1], dtype=np.int64)
+    else:
+        shifts = np.cumsum([0] + [len(vertices) for vertices, _, _ in meshes[:-1]])
+        v = np.concatenate([np.asarray(vertices, dtype=np.float64) for vertices, _, _ in meshes])
+        tri = np.concatenate(
+            [
+                np.asarray(t, dtype=np.int64).reshape(-1, 3) + s
+                for (_, t, _), s in zip(meshes, shifts, strict=True)
+            ]
+        )
+    mesh = np.repeat(np.arange(len(meshes)), counts)  # (F,) each triangle's mesh
+    tri_start = np.cumsum([0] + counts)
+    grid_start = np.concatenate([[0], np.cumsum(sizes[:, 0] * sizes[:, 1])])  # each grid's first pixel
+    width = sizes[mesh, 1]  # (F,) its grid's width
+    a, b, c = v[tri.T]  # (F, 3) each, in one gather
     # Edge vectors per triangle: every per-pixel term below is the same float64 operation on the
     # same numbers as the textbook formula, only gathered once per triangle instead of per pixel.
-    bx, by = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
-    cx, cy = c[:, 0] - a[:, 0], c[:, 1] - a[:, 1]
+    (bx, by), (cx, cy) = (b - a)[:, :2].T, (c - a)[:, :2].T
     area = bx * cy - by * cx
-    xy = np.stack([a[:, :2], b[:, :2], c[:, :2]], axis=1)  # (F, 3, 2)
-    x0 = np.clip(np.ceil(xy[:, :, 0].min(1)), 0, w).astype(np.int64)
-    x1 = np.clip(np.floor(xy[:, :, 0].max(1)), -1, w - 1).astype(np.int64)
-    y0 = np.clip(np.ceil(xy[:, :, 1].min(1)), 0, h).astype(np.int64)
-    y1 = np.clip(np.floor(xy[:, :, 1].max(1)), -1, h - 1).astype(np.int64)
+    # Bounding boxes: the corners' least and largest x and y, pairwise (no stacked copy to reduce).
+    low, high = np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
+    wh = sizes[mesh][:, ::-1]  # (F, 2) its grid's w, h
+    (x0, y0), (x1, y1) = (
+        np.ceil(low[:, :2]).clip(0, wh).astype(np.int64).T,
+        np.floor(high[:, :2]).clip(-1, wh - 1).astype(np.int64).T,
+    )
     bw, bh = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
     count = np.where(np.abs(area) > 1e-9, bw * bh, 0)
     total = int(count.sum())
-    if total == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros((0, 3))
     # One candidate per pixel of each triangle's bounding box.
     t = np.repeat(np.arange(len(tri)), count)
     start = np.cumsum(count) - count
@@ -87,25 +118,63 @@ def rasterise_triangles(
     inside = np.flatnonzero((l0 >= eps) & (l1 >= eps) & (l2 >= eps))
     t, px, py, l0, l1, l2 = t[inside], px[inside], py[inside], l0[inside], l1[inside], l2[inside]
     depth = l0 * a[:, 2][t] + l1 * b[:, 2][t] + l2 * c[:, 2][t]
-    pix = py * w + px
+    pix = py * width[t] + px  # in its own grid
+    on = mesh[t]  # (P,) each candidate's mesh, ascending (the triangles come mesh by mesh)
+    at = pix + grid_start[on]  # in the grids laid end to end
     # Nearest candidate per pixel (the first of the nearest where depths tie): only pixels with
     # more than one candidate need the sort by pixel, then depth.
-    winner = np.full(h * w, -1, dtype=np.int64)
-    shared = np.bincount(pix, minlength=h * w)[pix] > 1
+    winner = np.full(int(grid_start[-1]), -1, dtype=np.int64)
+    shared = np.bincount(at, minlength=len(winner))[at] > 1
     alone = np.flatnonzero(~shared)
-    winner[pix[alone]] = alone
+    winner[at[alone]] = alone
     contested = np.flatnonzero(shared)
     if len(contested):
-        span = float(depth.max() - depth.min()) + 1.0
-        key = pix[contested] + (depth[contested] - depth.min()) / span * 0.999
-        order = contested[np.argsort(key, kind="stable")]
-        pix_sorted = pix[order]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = pix_sorted[1:] != pix_sorted[:-1]
-        winner[pix_sorted[first]] = order[first]
-    keep = winner[winner >= 0]  # in pixel order
+        # Each mesh's depth range over all its candidates (they lie in one run per mesh).
+        first = np.searchsorted(on, np.arange(len(meshes)))
+        found = first < np.searchsorted(on, np.arange(len(meshes)), side="right")
+        least, most = np.zeros(len(meshes)), np.zeros(len(meshes))
+        least[found] = np.minimum.reduceat(depth, first[found])
+        most[found] = np.maximum.reduceat(depth, first[found])
+        span = (most - least) + 1.0
+        m = on[contested]
+        key = pix[contested] + (depth[contested] - least[m]) / span[m] * 0.999
+        order = contested[np.lexsort((key, m))]  # stable: mesh, then key, then candidate order
+        at_sorted = at[order]
+        first_of = np.ones(len(order), dtype=bool)
+        first_of[1:] = at_sorted[1:] != at_sorted[:-1]
+        winner[at_sorted[first_of]] = order[first_of]
+    keep = winner[winner >= 0]  # in pixel order, grid by grid
     bary = np.stack([l0[keep], l1[keep], l2[keep]], axis=1)
-    return pix[keep], t[keep], bary
+    pix, t = pix[keep], t[keep]
+    ends = np.searchsorted(on[keep], np.arange(len(meshes)), side="right")
+    return [
+        (pix[i:j], t[i:j] - tri_start[n], bary[i:j])
+        for n, (i, j) in enumerate(zip(np.concatenate([[0], ends[:-1]]), ends, strict=True))
+    ]
+
+
+def ring_pixels(ring: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns (row-major order) of the pixels of an (H, W) grid inside the closed polygon
+    `ring` (V, 2) x, y: `cv2.fillPoly` at 1/16 pixel (shift 4), on the ring's box only (the polygon
+    moved by whole pixels fills the same pixels, moved)."""
+    h, w = size
+    points = np.round(ring * 16).astype(np.int32)
+    x0, y0 = max(int(points[:, 0].min()) >> 4, 0), max(int(points[:, 1].min()) >> 4, 0)
+    x1, y1 = min((int(points[:, 0].max()) >> 4) + 2, w), min((int(points[:, 1].max()) >> 4) + 2, h)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    hole = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(hole, [points - np.array([16 * x0, 16 * y0], np.int32)], 1, shift=4)
+    rows, cols = np.nonzero(hole)
+    return rows + y0, cols + x0
+
+
+@functools.lru_cache(maxsize=8)
+def _fan(n: int) -> np.ndarray:
+    """(n, 3) int64 (read-only): the triangles of a fan over a ring of n vertices and its centre (n)."""
+    fan = np.stack([np.arange(n), (np.arange(n) + 1) % n, np.full(n, n)], axis=1)
+    fan.setflags(write=False)
+    return fan
 
 
 def eye_surfaces(
@@ -128,12 +197,67 @@ def eye_surfaces(
         ends = [int(upper[0]), int(upper[-1])]
         sim = similarity_2d(target_points[ends, :2], source_points[ends, :2])  # target -> photo
         n = len(ring)
-        fan = np.stack([np.arange(n), (np.arange(n) + 1) % n, np.full(n, n)], axis=1)
+        fan = _fan(n)
         vertices.append(points)
         triangles.append(fan + count)
         corners.append((points[:, :2] @ sim[:, :2].T + sim[:, 2])[fan])
         count += len(points)
     return np.concatenate(vertices), np.concatenate(triangles), np.concatenate(corners)
+
+
+class BoxMesh(NamedTuple):
+    """A box's part of a target mesh (`box_mesh`): vertices (V, 3) and triangles (F, 3) in the
+    box's pixels, the photo's pixels at the triangles' corners (F, 3, 2), the box's (x0, y0) in
+    the crop and its (h, w)."""
+
+    vertices: np.ndarray
+    triangles: np.ndarray
+    corners: np.ndarray
+    origin: tuple[int, int]
+    size: tuple[int, int]
+
+
+def box_mesh(
+    layout: MeshLayout,
+    target_points: np.ndarray,
+    source_points: np.ndarray,
+    corners: np.ndarray,
+    box: tuple[np.ndarray, np.ndarray],
+    size: tuple[int, int],
+    lips_advance: float,
+) -> BoxMesh | None:
+    """The triangles of `target_points` (N, 3) with a corner in `box` (lo, hi) (grown by 2 px), in
+    the box's pixels (of a (H, W) `size` crop; the lips `lips_advance` nearer), with the eyes'
+    surfaces (`eye_surfaces`); `corners` (F, 3, 2): the photo's pixels at every triangle's corners.
+    None when the box is under 4 pixels wide or tall or holds no triangle."""
+    (lo, hi), (h, w) = box, size
+    x0, y0 = (int(max(0, np.floor(v))) for v in lo)
+    x1, y1 = int(min(w, np.ceil(hi[0]))), int(min(h, np.ceil(hi[1])))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    (gx0, gy0), (gx1, gy1) = lo - 2.0, hi + 2.0
+    x, y = target_points[:, 0], target_points[:, 1]
+    in_box = (x >= gx0) & (x <= gx1) & (y >= gy0) & (y <= gy1)  # (N,)
+    near = in_box[layout.triangles].any(axis=1)
+    if not near.any():
+        return None
+    local = target_points.copy()
+    local[:, 0] -= x0
+    local[:, 1] -= y0
+    local[layout.lips, 2] -= lips_advance
+    # The eyes' openings are holes in the mesh: they get a surface of their own (a fan over the
+    # lids' ring at the lids' depth, showing the eyeball moved as a whole), so the z-buffer keeps
+    # the side of the head behind them (at yaw 30 the far temple's triangles turn in behind the
+    # far eye and would otherwise paint skin over the iris).
+    vertices, triangles, eye_corners = eye_surfaces(layout, target_points, source_points, in_box)
+    vertices[:, :2] -= [x0, y0]
+    return BoxMesh(
+        np.concatenate([local, vertices]),
+        np.concatenate([layout.triangles[near], triangles + len(local)]),
+        np.concatenate([corners[near], eye_corners]),
+        (x0, y0),
+        (y1 - y0, x1 - x0),
+    )
 
 
 def feature_boxes(layout: MeshLayout, target_points: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -20,6 +20,7 @@ __all__ = [
     "EDGE_RAMP",
     "curve_y",
     "box_around",
+    "mask_box",
     "hull_mask",
     "similarity_2d",
     "apply_affine",
@@ -70,6 +71,17 @@ def box_around(points: np.ndarray, size: tuple[int, int], pad: int) -> tuple[int
     return x0, y0, x1, y1
 
 
+def mask_box(mask: np.ndarray, pad: int, strict: bool = True) -> tuple[int, int, int, int] | None:
+    """`box_around` the pixels marked in the (H, W) bool `mask`, from its first and last marked rows
+    and columns (the same box, no index pair per pixel). An empty mask: `box_around`'s error for no
+    points when `strict`, else None."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0 and not strict:
+        return None
+    ends = np.array([[cols[0], rows[0]], [cols[-1], rows[-1]]], np.float64) if len(rows) else np.zeros((0, 2))
+    return box_around(ends, mask.shape, pad)
+
+
 def hull_mask(points: np.ndarray, shape: tuple[int, int], grow: int = 0) -> np.ndarray:
     """(H, W) uint8 mask, 1 inside the convex hull of (N, 2) points (pixels, sub-pixel exact),
     widened by `grow` pixels with a disc."""
@@ -100,9 +112,8 @@ def paint_lash_line(
     alone), where `hidden` also covers the photo's lashes above the opening.
     """
     h, w = hidden.shape
-    ys, xs = np.nonzero(hidden > 0.0)
     reach = int(np.ceil(np.abs(flow).max())) + 2  # output pixels that can read the hidden part
-    near = box_around(np.stack([xs, ys], axis=1).astype(np.float64), (h, w), pad=reach) if len(ys) else None
+    near = mask_box(hidden > 0.0, pad=reach, strict=False)
     if near is None:
         return
     nx0, ny0, nx1, ny1 = near
@@ -112,7 +123,7 @@ def paint_lash_line(
     reads[ny0:ny1, nx0:nx1] = cv2.remap(
         hidden, grid_x + window[..., 0], grid_y + window[..., 1], cv2.INTER_LINEAR
     )
-    box = box_around(np.argwhere(reads > 0.02)[:, ::-1].astype(np.float64), (h, w), pad=3)
+    box = mask_box(reads > 0.02, pad=3)
     if box is None:
         return
     x0, y0, x1, y1 = box
@@ -128,23 +139,23 @@ def paint_lash_line(
     fit = np.polyfit(xs[seen], (weight * ys).sum(axis=0)[seen] / mass[seen], 2, w=np.sqrt(mass[seen]))
     centre, slope = np.polyval(fit, xs) + LASH_LOW, np.polyval(np.polyder(fit), xs)
     left, right = xs[seen][[0, -1]]
-    ends = np.clip(np.minimum(xs - left, right - xs) / (0.25 * max(right - left, 1.0)), 0.0, 1.0)
+    ends = (np.minimum(xs - left, right - xs) / (0.25 * max(right - left, 1.0))).clip(0.0, 1.0)
     half = LASH_HALF * np.sqrt(ends)
     distance = half[None, :] - np.abs(ys - centre[None, :]) / np.sqrt(1.0 + slope**2)[None, :]
-    alpha = np.clip(distance + 0.5, 0.0, 1.0)
-    cover = np.clip(distance / EDGE_RAMP + 0.5, 0.0, 1.0).astype(np.float32)
+    alpha = (distance + 0.5).clip(0.0, 1.0)
+    cover = (distance / EDGE_RAMP + 0.5).clip(0.0, 1.0).astype(np.float32)
     colour = lash_colour(source, hidden) if colour is None else np.asarray(colour, np.float32)
     region = out[y0:y1, x0:x1].astype(np.float32)
     region += (colour - region) * alpha[:, :, None]
-    out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
-    paint[y0:y1, x0:x1][cover > 0.0] = np.clip(colour + 0.5, 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = (region + 0.5).clip(0, 255).astype(np.uint8)
+    paint[y0:y1, x0:x1][cover > 0.0] = (colour + 0.5).clip(0, 255).astype(np.uint8)
     np.maximum(coverage[y0:y1, x0:x1], cover, out=coverage[y0:y1, x0:x1])
 
 
 def lash_colour(source: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     """(3,) float32: the darkest sixth of the source in the four rows above the hidden part (the
     lashes at the lid's edge; not the eyeball, whose colour must not come back)."""
-    box = box_around(np.argwhere(hidden > 0.5)[:, ::-1].astype(np.float64), hidden.shape, pad=5)
+    box = mask_box(hidden > 0.5, pad=5)
     if box is None:
         return np.array([40.0, 30.0, 28.0], np.float32)
     x0, y0, x1, y1 = box

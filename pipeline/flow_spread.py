@@ -133,8 +133,16 @@ def _unfold_columns(flow: np.ndarray, cover: np.ndarray, scale: float) -> None:
     has = face.any(axis=0)
     top, bottom = np.argmax(face, axis=0), h - 1 - np.argmax(face[::-1], axis=0)  # the face's rows per column
     below, above = has & (rows > bottom), has & (rows < top)
-    # Each side starts from the face's own edge in that column.
-    rising = np.maximum.accumulate(np.where(below | has & (rows == bottom), u, -np.inf), axis=0)
-    falling = np.minimum.accumulate(np.where(above | has & (rows == top), u, np.inf)[::-1], axis=0)[::-1]
-    fixed = np.where(below, rising, np.where(above, falling, u))
+    fixed = u.copy()
+    if has.any():
+        # Each side starts from the face's own edge in that column: run from the highest bottom
+        # down (above it every column's running maximum is -inf and unused) and from the lowest
+        # top up (the same values as over all rows, only the unused rows are not computed).
+        r0, r1 = int(bottom[has].min()), int(top[has].max()) + 1
+        lower, upper = rows[r0:], rows[:r1]
+        start = np.where(below[r0:] | has & (lower == bottom), u[r0:], -np.inf)
+        fixed[r0:] = np.where(below[r0:], np.maximum.accumulate(start, axis=0), u[r0:])
+        start = np.where(above[:r1] | has & (upper == top), u[:r1], np.inf)
+        falling = np.minimum.accumulate(start[::-1], axis=0)[::-1]
+        fixed[:r1] = np.where(above[:r1], falling, fixed[:r1])
     flow[:, :, 1] += (fixed - u) / scale

@@ -30,11 +30,12 @@ fitted by the deep3d backend on the renderer crop itself).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import cv2
@@ -45,6 +46,7 @@ from core.errors import InputError, NoFaceError
 from core.images import check_rgb8
 from pipeline.eyes import (
     Iris,
+    Lids,
     analyse_eye,
     iris_from_landmarks,
     lash_heights,
@@ -52,8 +54,18 @@ from pipeline.eyes import (
     refine_eye_flow,
     shift_gaze,
     shut_opening,
+    shuts,
 )
-from pipeline.face_mesh import eye_surfaces, feature_boxes, projector_for, rasterise_triangles
+from pipeline.face_mesh import (
+    BoxMesh,
+    Raster,
+    box_mesh,
+    feature_boxes,
+    projector_for,
+    rasterise_meshes,
+    rasterise_triangles,
+    ring_pixels,
+)
 from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
 from pipeline.glasses import FrameMask, find_glasses, hold_frame
@@ -80,6 +92,9 @@ logger = logging.getLogger(__name__)
 
 #: Depth advance of the lip vertices, in face sizes, when the target mesh is rasterised.
 LIPS_IN_FRONT = 0.05
+
+#: A frame's feature boxes (mouth first), the mesh in each and its raster (`GeometricRenderer._motion`).
+_Features = tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[BoxMesh, bool]], list[Raster]]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -121,6 +136,11 @@ class PreviewState:
     @property
     def size(self) -> tuple[int, int]:
         return int(self.source.shape[0]), int(self.source.shape[1])
+
+    @cached_property
+    def openings_made(self) -> dict[tuple[int, bool], tuple[np.ndarray, np.ndarray] | None]:
+        """Per (eye, with its lash fringe) the photo's opening a shut lid hides (`_photo_opening`)."""
+        return {}
 
 
 class GeometricRenderer:
@@ -281,7 +301,12 @@ class GeometricRenderer:
         coarse[:, 0] = (coarse[:, 0] + 0.5) * sx - 0.5
         coarse[:, 1] = (coarse[:, 1] + 0.5) * sy - 0.5
         coarse[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # lips win over folded cheek triangles
-        pix, tri, bary = rasterise_triangles(coarse, layout.triangles, (rh, rw))
+        # The coarse grid and the full-resolution boxes of the mouth and the eyes in one pass.
+        boxes = feature_boxes(layout, target_points)
+        features = self._box_meshes(state, target_points, boxes, blur=True)
+        (pix, tri, bary), *rasters = rasterise_meshes(
+            [(coarse, layout.triangles, (rh, rw)), *((m.vertices, m.triangles, m.size) for m, _ in features)]
+        )
         src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[tri])  # (P, 2) source pixels
         gy, gx = np.divmod(pix, rw)
         full_x = (gx + 0.5) / sx - 0.5  # coarse pixel centre in crop pixels
@@ -296,10 +321,7 @@ class GeometricRenderer:
         # similarity), the mouth's hangs from the lips; both are set exactly at full resolution
         # below (this coarse fill keeps the lips' flow clean where it is upsampled).
         for k, (upper, lower) in enumerate((layout.mouth, *layout.eyes)):
-            hole = np.zeros((rh, rw), np.uint8)
-            ring = np.concatenate([coarse[upper, :2], coarse[lower[::-1], :2]])
-            cv2.fillPoly(hole, [np.round(ring * 16).astype(np.int32)], 1, shift=4)
-            hy, hx = np.nonzero(hole)
+            hy, hx = ring_pixels(np.concatenate([coarse[upper, :2], coarse[lower[::-1], :2]]), (rh, rw))
             if len(hy) == 0:
                 continue
             px_full = np.stack([(hx + 0.5) / sx - 0.5, (hy + 0.5) / sy - 0.5], axis=1)
@@ -332,19 +354,19 @@ class GeometricRenderer:
                     cover,
                     (sx, sy),
                     state.face_size,
-                    feature_boxes(self.projector.layout, target_points),
+                    boxes,
                 )
             on = self.settings.jaw_edge and state.jaw is not None  # the neck stays (docs/JAW_EDGE.md)
             layer = neck_layer(spread, cover, target_points, state.jaw, (h, w)) if on else (None, None)
             motion = HeadMotion(cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR), *layer)
             # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
             # exactly at the crop's resolution, so the photo's resolution can draw them smooth.
-            nodes = np.stack(
-                np.meshgrid((np.arange(rw) + 0.5) / sx - 0.5, (np.arange(rh) + 0.5) / sy - 0.5), axis=-1
-            )
+            nodes = _coarse_nodes((rh, rw), (h, w))  # made once per grid size
             to_crop = np.array([[1.0 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1.0 / sy, 0.5 / sy - 0.5]])
             folds = fold_boxes(fold_cells(nodes + spread, spacing=1.0 / sx), to_crop)
-        self._refine_openings(motion.flow, state, target_points, gaze, folds, mouth)
+        self._refine_openings(
+            motion.flow, state, target_points, gaze, folds, mouth, (boxes, features, rasters)
+        )
         return motion
 
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
@@ -370,64 +392,52 @@ class GeometricRenderer:
         state: PreviewState,
         target_points: np.ndarray,
         folds: list[tuple[np.ndarray, np.ndarray]],
+        features: _Features,
     ) -> None:
         """The mesh's flow around the mouth and the eyes at full resolution (in place): lips and
         lids are thin, and the coarse raster would draw their edges in steps; then, unblurred, in
-        the boxes `folds` (lo, hi) around occlusion edges outside the mouth's box."""
-        for lo, hi in (boxes := feature_boxes(self.projector.layout, target_points)):
-            self._rasterise_box(flow, state, target_points, lo, hi)
+        the boxes `folds` (lo, hi) around occlusion edges outside the mouth's box. `features`: the
+        feature boxes, their meshes and rasters (made with the coarse grid's, `_motion`)."""
+        boxes, meshes, rasters = features
         (mx0, my0), (mx1, my1) = boxes[0]
-        for lo, hi in folds:
-            if not (lo[0] >= mx0 and lo[1] >= my0 and hi[0] <= mx1 and hi[1] <= my1):
-                self._rasterise_box(flow, state, target_points, lo, hi, blur=False)
+        outside = [
+            (lo, hi)
+            for lo, hi in folds
+            if not (lo[0] >= mx0 and lo[1] >= my0 and hi[0] <= mx1 and hi[1] <= my1)
+        ]
+        more = self._box_meshes(state, target_points, outside, blur=False)
+        if more:
+            meshes = [*meshes, *more]
+            rasters = [*rasters, *rasterise_meshes([(m.vertices, m.triangles, m.size) for m, _ in more])]
+        for (mesh, blur), (pix, tri, bary) in zip(meshes, rasters, strict=True):
+            if len(pix) == 0:
+                continue
+            (x0, y0), (h, w) = mesh.origin, mesh.size
+            src = np.einsum("pk,pkd->pd", bary, mesh.corners[tri])
+            gy, gx = np.divmod(pix, w)
+            region = flow[y0 : y0 + h, x0 : x0 + w]
+            region[gy, gx, 0] = src[:, 0] - (gx + x0)
+            region[gy, gx, 1] = src[:, 1] - (gy + y0)
+            # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
+            # pixel to pixel: a light blur of the flow (not the image) keeps the rims smooth.
+            if blur:
+                region[...] = cv2.GaussianBlur(region, (0, 0), 1.2, borderType=cv2.BORDER_REPLICATE)
 
-    def _rasterise_box(
+    def _box_meshes(
         self,
-        flow: np.ndarray,
         state: PreviewState,
         target_points: np.ndarray,
-        lo: np.ndarray,
-        hi: np.ndarray,
-        blur: bool = True,
-    ) -> None:
-        layout = self.projector.layout
-        h, w = state.size
-        x0, y0 = (int(max(0, np.floor(v))) for v in lo)
-        x1, y1 = int(min(w, np.ceil(hi[0]))), int(min(h, np.ceil(hi[1])))
-        if x1 - x0 < 4 or y1 - y0 < 4:
-            return
-        # The triangles with a corner in the box (grown by 2 px).
-        (gx0, gy0), (gx1, gy1) = lo - 2.0, hi + 2.0
-        x, y = target_points[:, 0], target_points[:, 1]
-        in_box = (x >= gx0) & (x <= gx1) & (y >= gy0) & (y <= gy1)  # (N,)
-        near = in_box[layout.triangles].any(axis=1)
-        if not near.any():
-            return
-        local = target_points.copy()
-        local[:, 0] -= x0
-        local[:, 1] -= y0
-        local[layout.lips, 2] -= LIPS_IN_FRONT * state.face_size  # as on the coarse grid
-        # The eyes' openings are holes in the mesh: they get a surface of their own (a fan over the
-        # lids' ring at the lids' depth, showing the eyeball moved as a whole), so the z-buffer keeps
-        # the side of the head behind them (at yaw 30 the far temple's triangles turn in behind the
-        # far eye and would otherwise paint skin over the iris).
-        vertices, triangles, corners = eye_surfaces(layout, target_points, state.points, in_box)
-        vertices[:, :2] -= [x0, y0]
-        vertices = np.concatenate([local, vertices])
-        triangles = np.concatenate([layout.triangles[near], triangles + len(local)])
-        corners = np.concatenate([_corners(state, layout.triangles)[near], corners])
-        pix, tri, bary = rasterise_triangles(vertices, triangles, (y1 - y0, x1 - x0))
-        if len(pix) == 0:
-            return
-        src = np.einsum("pk,pkd->pd", bary, corners[tri])
-        gy, gx = np.divmod(pix, x1 - x0)
-        region = flow[y0:y1, x0:x1]
-        region[gy, gx, 0] = src[:, 0] - (gx + x0)
-        region[gy, gx, 1] = src[:, 1] - (gy + y0)
-        # Where an opening lip rolls out, its triangles overlap and the nearest one changes from
-        # pixel to pixel: a light blur of the flow (not the image) keeps the rims smooth.
-        if blur:
-            region[...] = cv2.GaussianBlur(region, (0, 0), 1.2, borderType=cv2.BORDER_REPLICATE)
+        boxes: list[tuple[np.ndarray, np.ndarray]],
+        blur: bool,
+    ) -> list[tuple[BoxMesh, bool]]:
+        """The target mesh's part in each box (lo, hi) (`box_mesh`; boxes without one left out),
+        each with whether its flow is blurred."""
+        layout, corners = self.projector.layout, _corners(state, self.projector.layout.triangles)
+        lips = LIPS_IN_FRONT * state.face_size  # the lips' advance, as on the coarse grid
+        meshes = (
+            box_mesh(layout, target_points, state.points, corners, box, state.size, lips) for box in boxes
+        )
+        return [(mesh, blur) for mesh in meshes if mesh is not None]
 
     def _refine_openings(
         self,
@@ -437,10 +447,11 @@ class GeometricRenderer:
         gaze: np.ndarray | None,
         folds: list[tuple[np.ndarray, np.ndarray]],
         mouth: MouthMotion,
+        features: _Features,
     ) -> None:
         """The full-resolution flow inside the mouth and around the eyes (in place)."""
         face_flow = flow.copy()
-        self._rasterise_features(flow, state, target_points, folds)
+        self._rasterise_features(flow, state, target_points, folds, features)
         refine_mouth_area(flow, face_flow, mouth)
         for k, ((upper, lower), iris) in enumerate(
             zip(self.projector.layout.eyes, state.irises, strict=True)
@@ -537,9 +548,9 @@ class GeometricRenderer:
             skin = None if state.glasses else skin  # its texture band holds the frame (docs/GLASSES.md)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
-                np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+                cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
                 for image in (out, paint)
-            )  # no red mouth in a grey photo
+            )  # no red mouth in a grey photo (the grey in all three channels)
         finer = None
         if teeth and self.settings.fine_teeth > 1:  # crisp teeth once laid over a large photo
             grey, factor = state.greyscale, self.settings.fine_teeth
@@ -569,22 +580,21 @@ class GeometricRenderer:
 
     def _shut_openings(
         self, state: PreviewState, target_points: np.ndarray
-    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per eye the target shuts: the (H, W) float32 mask, 1 on the photo's opening (and, with
         `lash_fringe`, on the photo's lash run above it: the shut lid reads only skin above it),
-        and the colour (3,) of those lashes for the lash line (None: the line takes its own)."""
+        and the colour (3,) of the lashes for the lash line (`lash_colour` of the opening)."""
         shut = []
         for k, (u, lo) in enumerate(self.projector.layout.eyes):
             lids = (state.points[u, :2], state.points[lo, :2]), (target_points[u, :2], target_points[lo, :2])
-            opening = shut_opening(*lids, state.size, wide=state.wide[k])
-            lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
-            if opening is None:
+            if not shuts(*lids, state.wide[k]):
                 continue
-            if lashes is None or not np.any(lashes > 0.5):
-                shut.append((opening, None))
-            else:
-                fringe = shut_opening(*lids, state.size, lashes, state.wide[k])
-                shut.append((fringe, lash_colour(state.source, opening)))
+            lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
+            key = (k, lashes is not None)  # the opening is the photo's: made once per photo
+            if key not in state.openings_made:
+                state.openings_made[key] = _photo_opening(state, k, lids, lashes)
+            if state.openings_made[key] is not None:
+                shut.append(state.openings_made[key])
         return shut
 
     def render_sequence(self, state: PreviewState, motion: MotionSequence) -> Iterator[np.ndarray]:
@@ -592,6 +602,33 @@ class GeometricRenderer:
         check_face_model(self.face_model, motion.face_model, what="geometric preview")
         for i in range(len(motion)):
             yield self.render(state, motion.frame(i))
+
+
+@functools.lru_cache(maxsize=4)
+def _coarse_nodes(grid: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """(rh, rw, 2) float64 (read-only): the crop pixel (x, y) at each node of a (rh, rw) grid over an
+    (h, w) crop (pixel-centre convention)."""
+    (rh, rw), (h, w) = grid, size
+    sx, sy = rw / w, rh / h
+    nodes = np.stack(np.meshgrid((np.arange(rw) + 0.5) / sx - 0.5, (np.arange(rh) + 0.5) / sy - 0.5), axis=-1)
+    nodes.setflags(write=False)
+    return nodes
+
+
+def _photo_opening(
+    state: PreviewState, k: int, lids: tuple[Lids, Lids], lashes: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """`GeometricRenderer._shut_openings`' entry of eye k, which the target shuts (read-only): the
+    photo's opening (with its lash fringe) and its lashes' colour (`lash_colour` of the opening)."""
+    opening = shut_opening(*lids, state.size, wide=state.wide[k])
+    if opening is None:
+        return None
+    colour = lash_colour(state.source, opening)  # the line's own colour (`paint_lash_line`) when no fringe
+    if lashes is not None and np.any(lashes > 0.5):
+        opening = shut_opening(*lids, state.size, lashes, state.wide[k])
+    for array in (opening, colour):
+        array.setflags(write=False)
+    return opening, colour
 
 
 def _gaze(state: PreviewState, target: FaceCoefficients) -> np.ndarray | None:

@@ -315,6 +315,11 @@ class MouthMotion:
         return self.lower_row and self.interior.upper_teeth_only
 
     @cached_property
+    def columns_made(self) -> dict[bytes, OpeningColumns]:
+        """`opening_columns` already made for this motion, by its columns' bytes (read, not changed)."""
+        return {}
+
+    @cached_property
     def levelled(self) -> tuple[MouthMotion, MouthFrame, MouthFrame] | None:
         """The same motion in the mouths' own level frames (the photo's lips in the photo's, the
         target's and the posed lips in the target's), with the photo's frame and the target's;
@@ -354,11 +359,23 @@ class OpeningColumns:
 
 
 def opening_columns(xs: np.ndarray, mouth: MouthMotion) -> OpeningColumns:
+    """The opening at target columns `xs` (X,); made once per frame for the same columns (the
+    mouth's box is set again in the flow and painted: `refine_mouth_flow`, `mouth_paint`)."""
+    key = xs.tobytes() if xs.ndim == 1 and xs.dtype == np.float64 else None
+    if key is not None and key in mouth.columns_made:
+        return mouth.columns_made[key]
+    cols = _opening_columns(xs, mouth)
+    if key is not None:
+        mouth.columns_made[key] = cols
+    return cols
+
+
+def _opening_columns(xs: np.ndarray, mouth: MouthMotion) -> OpeningColumns:
     (up_s, lo_s), (up_t, lo_t) = mouth.source_lips, mouth.target_lips
     left_t, right_t = corners_x(up_t)
     left_s, right_s = corners_x(up_s)
     across = (xs - left_t) / (right_t - left_t)
-    a = np.clip(across, 0.0, 1.0)
+    a = across.clip(0.0, 1.0)
     x_src = left_s + a * (right_s - left_s)
     top_t = curve_y(up_t, xs)
     gap_t = np.maximum(curve_y(lo_t, xs) - top_t, 0.0)
@@ -387,7 +404,7 @@ def opening_columns(xs: np.ndarray, mouth: MouthMotion) -> OpeningColumns:
         upper_h=split * gap_s * ratio,
         lower_h=(1.0 - split) * gap_s * ratio,
         ratio=ratio,
-        extra=np.clip((gap_t - needed) / 2.0, 0.0, 1.0),
+        extra=((gap_t - needed) / 2.0).clip(0.0, 1.0),
         within=(across > 0.0) & (across < 1.0),
     )
 
@@ -407,19 +424,24 @@ def mouth_source(
         sx, sy, inside = mouth_source(*target.to_level(px, py), level)
         return (*source.from_level(sx, sy), inside)
     cols = opening_columns(px.reshape(-1), mouth)
-    y = py.reshape(-1)
+    sy, inside = _rows_source(cols, py.reshape(-1))
+    shape = px.shape
+    return cols.x_src.reshape(shape), sy.reshape(shape), inside.reshape(shape)
+
+
+def _rows_source(cols: OpeningColumns, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`mouth_source`'s source y and `inside` at rows `y` of the columns `cols` (element by element,
+    broadcast: a list of pixels, or a grid's (h, 1) rows against its (w,) columns)."""
     d_top = y - cols.top_t
     d_bot = cols.top_t + cols.gap_t - y
     middle = cols.upper_h + 0.5 * (cols.gap_t - cols.upper_h - cols.lower_h)
     split_s = cols.top_s + cols.upper_h / np.maximum(cols.ratio, 1e-6)
     from_top = np.minimum(cols.top_s + d_top / cols.ratio, split_s)
     from_bottom = np.maximum(cols.top_s + cols.gap_s - d_bot / cols.ratio, split_s)
-    sy = np.clip(
-        np.where(d_top <= middle, from_top, from_bottom), cols.top_s - 1.0, cols.top_s + cols.gap_s + 1.0
+    sy = np.where(d_top <= middle, from_top, from_bottom).clip(
+        cols.top_s - 1.0, cols.top_s + cols.gap_s + 1.0
     )
-    inside = np.clip(np.minimum(d_top, d_bot) + 0.5, 0.0, 1.0) * cols.within
-    shape = px.shape
-    return cols.x_src.reshape(shape), sy.reshape(shape), inside.reshape(shape)
+    return sy, (np.minimum(d_top, d_bot) + 0.5).clip(0.0, 1.0) * cols.within
 
 
 def refine_mouth_area(flow: np.ndarray, face_flow: np.ndarray, mouth: MouthMotion) -> None:
@@ -437,28 +459,38 @@ def refine_mouth_flow(flow: np.ndarray, mouth: MouthMotion) -> None:
     if box is None:
         return
     x0, y0, x1, y1 = box
-    px, py = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
-    sx, sy, inside = mouth_source(px, py, mouth)
+    xs, ys = np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64)
+    px, py = np.meshgrid(xs, ys)
+    cols = None
+    if mouth.levelled is None:  # every row of the box crosses the same columns: made once per column
+        cols = opening_columns(xs, mouth)
+        sy, inside = _rows_source(cols, ys[:, None])
+        sx = np.broadcast_to(cols.x_src, px.shape)
+    else:
+        sx, sy, inside = mouth_source(px, py, mouth)
     if inside.max() <= 0.0:
         return
     region = flow[y0:y1, x0:x1]
     w = inside[:, :, None]
     moved = np.stack([sx - px, sy - py], axis=-1)
     region[...] = (w * moved + (1.0 - w) * region).astype(np.float32)
-    _continue_below_lip(region, px, py, mouth)
+    _continue_below_lip(region, px, py, mouth, cols)
 
 
-def _continue_below_lip(region: np.ndarray, px: np.ndarray, py: np.ndarray, mouth: MouthMotion) -> None:
+def _continue_below_lip(
+    region: np.ndarray, px: np.ndarray, py: np.ndarray, mouth: MouthMotion, cols: OpeningColumns | None = None
+) -> None:
     """Just under the target's inner lower lip, continue the opening's own mapping into the lip
     (the (h, w, 2) backward flow `region` at pixels (px, py), in place), fading out over
-    `LIP_SEAM` mouth widths, where the target opens wider than the photo.
+    `LIP_SEAM` mouth widths, where the target opens wider than the photo. `cols`: the opening's
+    columns at px's columns when already made (a level mouth).
 
     A dropped jaw folds the mesh's lip triangles at the inner lip: the rows just under it read the
     photo a few pixels too far down, and what lies on the photo's lip line (the lower teeth's
     strip, the lip's wet edge) is skipped. Reads are moved up to the continuation, never down."""
     if mouth.levelled is None:
         source = target = None
-        cols = opening_columns(px[0], mouth)
+        cols = opening_columns(px[0], mouth) if cols is None else cols
         u, v = px, py
 
         def at(a: np.ndarray) -> np.ndarray:
@@ -474,7 +506,7 @@ def _continue_below_lip(region: np.ndarray, px: np.ndarray, py: np.ndarray, mout
     width = float(np.ptp(mouth.target_lips[0][:, 0]))
     depth = v - at(cols.top_t + cols.gap_t)  # pixels under the target's inner lower lip
     # From the last pixel row of the opening (its soft edge blends in the folded reads too).
-    weight = np.clip(1.0 - depth / max(LIP_SEAM * width, 1.0), 0.0, 1.0) * (depth > -1.0)
+    weight = (1.0 - depth / max(LIP_SEAM * width, 1.0)).clip(0.0, 1.0) * (depth > -1.0)
     weight *= at(cols.extra * cols.within)
     if weight.max() <= 0.0:
         return
@@ -511,8 +543,8 @@ def follow_face_below_lips(flow: np.ndarray, face_flow: np.ndarray, mouth: Mouth
     if x1 <= x0 or y0 >= h:
         return
     xs = np.arange(x0, x1, dtype=np.float64)
-    depth = np.arange(y0, h, dtype=np.float64)[:, None] - curve_y(lower, np.clip(xs, left, right))[None, :]
-    weight = np.clip((depth - start) / max(ramp, 1.0), 0.0, 1.0).astype(np.float32)[:, :, None]
+    depth = np.arange(y0, h, dtype=np.float64)[:, None] - curve_y(lower, xs.clip(left, right))[None, :]
+    weight = ((depth - start) / max(ramp, 1.0)).clip(0.0, 1.0).astype(np.float32)[:, :, None]
     region = flow[y0:, x0:x1]
     region += weight * (face_flow[y0:, x0:x1] - region)
 

@@ -59,14 +59,14 @@ def paint_mouth(
         return False
     distance, extra, colour, drawn = painted
     # A gap under two pixels tall fades out (lips barely parted: nothing to paint at any resolution).
-    alpha = np.clip(distance + 0.5, 0.0, 1.0) * extra
+    alpha = (distance + 0.5).clip(0.0, 1.0) * extra
     if alpha.max() <= 0.0:
         return False
-    cover = (np.clip(distance / EDGE_RAMP + 0.5, 0.0, 1.0) * extra).astype(np.float32)
-    colour = np.clip(colour + 0.5, 0, 255)
+    cover = ((distance / EDGE_RAMP + 0.5).clip(0.0, 1.0) * extra).astype(np.float32)
+    colour = (colour + 0.5).clip(0, 255)
     region = out[y0:y1, x0:x1].astype(np.float32)
     region += (colour - region) * alpha[:, :, None]
-    out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = (region + 0.5).clip(0, 255).astype(np.uint8)
     if paint is not None:
         # Past the coverage's foot too: the overlay's bicubic upsampling reads two crop pixels out.
         near = distance > -(EDGE_RAMP / 2.0 + 2.0)
@@ -90,11 +90,12 @@ def fine_paint(
     Only what the (c, c) coverage `cover` reaches, and 3 pixels around it (the overlay's bicubic
     reads), is upsampled; the rest stays black (it is never laid over the photo)."""
     fine = np.zeros((paint.shape[0] * factor, paint.shape[1] * factor, 3), np.uint8)
-    ys, xs = np.nonzero(cover > 0.0)
+    covered = cover > 0.0  # its box from its rows and columns (no index pair per pixel)
+    ys, xs = np.flatnonzero(covered.any(axis=1)), np.flatnonzero(covered.any(axis=0))
     if ys.size == 0:
         return fine
-    x0, y0 = max(int(xs.min()) - 3, 0), max(int(ys.min()) - 3, 0)
-    x1, y1 = min(int(xs.max()) + 4, paint.shape[1]), min(int(ys.max()) + 4, paint.shape[0])
+    x0, y0 = max(int(xs[0]) - 3, 0), max(int(ys[0]) - 3, 0)
+    x1, y1 = min(int(xs[-1]) + 4, paint.shape[1]), min(int(ys[-1]) + 4, paint.shape[0])
     box = fine[y0 * factor : y1 * factor, x0 * factor : x1 * factor]
     box[...] = cv2.resize(paint[y0:y1, x0:x1], None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
     paint_mouth_fine(fine, mouth, face_size, exposure, factor)
@@ -129,7 +130,7 @@ def paint_mouth_fine(
         return
     distance, _, colour, _ = painted
     near = distance > -(EDGE_RAMP / 2.0 + 2.0)
-    np.copyto(fine[y0:y1, x0:x1], np.clip(colour + 0.5, 0, 255).astype(np.uint8), where=near[:, :, None])
+    np.copyto(fine[y0:y1, x0:x1], (colour + 0.5).clip(0, 255).astype(np.uint8), where=near[:, :, None])
 
 
 def _fine_lower_row(
@@ -305,19 +306,19 @@ def _cavity(
     across = cols.across.astype(f32)
     size = max(face_size, 1.0)
     height = np.maximum(gap_bottom - gap_top, 1.0)
-    v = np.clip((ys - gap_top) / height, 0.0, 1.0)  # 0 under the upper part, 1 above the lower
+    v = ((ys - gap_top) / height).clip(0.0, 1.0)  # 0 under the upper part, 1 above the lower
     centre = (1.0 - (2.0 * across - 1.0) ** 2)[None, :]  # 1 mid-mouth, 0 at the corners
     default = np.array([34.0, 13.0, 15.0], f32) * exposure
     base = default if interior.cavity is None else 0.5 * default + 0.5 * np.minimum(interior.cavity, 55.0)
-    shadow = np.clip((ys - gap_top) / (0.012 * size), 0.0, 1.0)  # under the upper teeth
+    shadow = ((ys - gap_top) / (0.012 * size)).clip(0.0, 1.0)  # under the upper teeth
     if mouth.under_upper_teeth:
         shadow = np.ones_like(shadow)  # shaded towards the throat instead (`_under_upper_teeth`)
     shade = (0.35 + 0.65 * centre) * (0.45 + 0.55 * shadow) * (0.75 + 0.4 * v)  # dark at the back
     colour = base[None, None, :] * shade[:, :, None]
     # A tongue: a lighter, redder mound rising from the lower part towards the middle.
-    open_enough = np.clip((height / size - 0.03) / 0.04, 0.0, 1.0)[None, :]
+    open_enough = ((height / size - 0.03) / 0.04).clip(0.0, 1.0)[None, :]
     crest = 0.45 + 0.5 * (2.0 * across[None, :] - 1.0) ** 2
-    tongue = np.clip((v - crest) / 0.2, 0.0, 1.0) * open_enough
+    tongue = ((v - crest) / 0.2).clip(0.0, 1.0) * open_enough
     tongue_colour = np.array([160.0, 66.0, 70.0], f32) * exposure * (0.45 + 0.55 * v[:, :, None])
     colour = colour + (tongue_colour - colour) * (0.75 * tongue * np.sqrt(centre))[:, :, None]
     if not teeth:
@@ -325,7 +326,7 @@ def _cavity(
     if interior.teeth is None:
         # The photo showed no teeth: a row of them hangs from the upper rim (fading out where the
         # photo's own opening was already tall: its own inside is there), lower ones once well open.
-        no_teeth = np.clip(1.5 - cols.gap_s / (0.04 * size), 0.0, 1.0)[None, :, None]
+        no_teeth = (1.5 - cols.gap_s / (0.04 * size)).clip(0.0, 1.0)[None, :, None]
         upper = mouth.target_lips[0]
         tooth = TOOTH_COLOUR * float(np.clip(1.3 * exposure, 0.7, 1.1))  # dimmer in a dark photo
         lower = float(np.max(open_enough))
@@ -347,12 +348,12 @@ def _cavity(
             lip_edge=RIM_OVERLAP + 0.5 * EDGE_RAMP if look else None,
         )
         # The cheeks hide the back of the row: only the middle half shows it fully.
-        cheeks = np.clip((centre - 0.3) / 0.45, 0.0, 1.0) ** 1.2
+        cheeks = ((centre - 0.3) / 0.45).clip(0.0, 1.0) ** 1.2
         if look:
             # Right at the corners only; further in, the teeth recede into the cheeks' shade along
             # the arch by themselves (`teeth._shade`, the buccal corridor). A rounded mouth (ooo)
             # brings the cheeks in over the canines: there only its middle shows the row.
-            corner = np.clip((centre - 0.2) / 0.3, 0.0, 1.0)
+            corner = ((centre - 0.2) / 0.3).clip(0.0, 1.0)
             cheeks = corner + (cheeks - corner) * rounded((upper[0], upper[-1]), size)
         seen = no_teeth * cheeks[:, :, None]
         return colour + (drawn - colour) * seen
@@ -364,7 +365,7 @@ def _cavity(
     band_h = 0.018 * size
     if not interior.lower_teeth:
         # Lower teeth above the lower lip, in the lip's shadow, once the mouth is well open.
-        band = np.clip((ys - (gap_bottom - 0.7 * band_h)) / 0.8 + 0.5, 0.0, 1.0) * centre**2
+        band = ((ys - (gap_bottom - 0.7 * band_h)) / 0.8 + 0.5).clip(0.0, 1.0) * centre**2
         colour = colour + (0.7 * tooth - colour) * (0.45 * band * open_enough)[:, :, None]
     return colour
 

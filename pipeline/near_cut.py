@@ -84,7 +84,7 @@ def hold_near_rim(
         change = cv2.sepFilter2D(
             change, -1, np.ones(1, np.float32), cv2.getGaussianKernel(size, sigma, cv2.CV_32F)
         )
-    return (flow + change / scale).astype(np.float32)
+    return (flow + change / scale).astype(np.float32, copy=False)
 
 
 def _hold_side(

@@ -108,13 +108,11 @@ def _row(
     side = np.abs(across_mm)
     # Past the arch's side (seen from the front) lies the inside of the cheek: no teeth there.
     arc = np.where(side < radius * 0.99, radius * np.arcsin(np.minimum(side / radius, 0.99)), np.inf)
-    index = np.clip(
-        np.searchsorted(bounds, np.minimum(arc, bounds[-1]), side="right") - 1, 0, len(widths) - 1
-    )
+    index = (np.searchsorted(bounds, np.minimum(arc, bounds[-1]), side="right") - 1).clip(0, len(widths) - 1)
     width = np.maximum(seen[index + 1] - seen[index], 1e-3)
-    along = np.clip((side - seen[index]) / width, 0.0, 1.0)
+    along = ((side - seen[index]) / width).clip(0.0, 1.0)
     to_gap = np.maximum(np.minimum(side - seen[index], seen[index + 1] - side), 0.0)  # mm, projected
-    middle = np.clip(2.0 * to_gap / width, 0.0, 1.0)
+    middle = (2.0 * to_gap / width).clip(0.0, 1.0)
     flat = index + len(widths) * (across_mm > 0.0)
     length, tilt = vary[0].reshape(-1)[flat], vary[1].reshape(-1)[flat]
     # The biting edge: convex (pointed on a canine), a little uneven (each tooth a touch longer or
@@ -122,7 +120,7 @@ def _row(
     rise = np.where(index == 2, 1.0 - middle, (1.0 - middle) ** 2)
     radius_mm = np.where(along < 0.5, inner[index], outer[index]) * (1.0 + 0.25 * vary[4].reshape(-1)[flat])
     corner = np.minimum(radius_mm, 0.4 * width)
-    q = np.clip(1.0 - to_gap / corner, 0.0, 1.0)
+    q = (1.0 - to_gap / corner).clip(0.0, 1.0)
     lowest = show[index] + 0.3 * length + 0.2 * tilt * (2.0 * along - 1.0)
     edge = reach * (lowest - bow[index] * rise) - corner * (1.0 - np.sqrt(1.0 - q**2))
     return edge[None, :] - depth_mm, to_gap, middle, 2.0 * along - 1.0, arc, flat
@@ -223,7 +221,7 @@ def draw_teeth(
             depth = (bottom - lift - ys) / mm
         shape = (_LOWER_WIDTHS, _LOWER_SHOW, _LOWER_BOW, _CORNERS[1], _CORNERS[1])
         edge, to_gap, middle, along, arc, flat = _row(across, depth, _ARCH[1], shape, reach, vary[:, ::-1])
-        cover = np.clip(edge / aa + 0.5, 0.0, 1.0) * (arc < np.sum(_LOWER_WIDTHS[:5]))[None, :]
+        cover = (edge / aa + 0.5).clip(0.0, 1.0) * (arc < np.sum(_LOWER_WIDTHS[:5]))[None, :]
         below = (bottom - lift - ys) / mm
         if on_lip:
             # The lower lip hides the crowns' necks: what shows above its visible edge starts
@@ -238,7 +236,7 @@ def draw_teeth(
         keep = keep * (1.0 - cover) + parted * cover
         lit = 0.95 if not upper else (0.85 if on_lip else 0.8)  # more when opened wide
         low = lit * shade * (1.0 - parted) * cover
-        grey = np.clip(1.0 - edge / _TRANSLUCENT[1], 0.0, 1.0) ** 1.5
+        grey = (1.0 - edge / _TRANSLUCENT[1]).clip(0.0, 1.0) ** 1.5
         light = [part * (1.0 - cover) for part in light]
         # In shade: greyer towards the edge, half warm and half the body's white (the warmth alone
         # reads as a khaki row at 100 %; on the rim it is all warm).
@@ -276,7 +274,7 @@ def _upper_row(
     )
     # ... nor of the gap in any column (towards the corners the lips close in on the row).
     edge = np.minimum(edge, (top + 0.5 * (bottom - top) - ys) / mm)
-    cover = np.clip(edge / aa + 0.5, 0.0, 1.0) * (arc < np.sum(_UPPER_WIDTHS) - 0.5)[None, :]
+    cover = (edge / aa + 0.5).clip(0.0, 1.0) * (arc < np.sum(_UPPER_WIDTHS) - 0.5)[None, :]
     depth = (ys - top) / mm
     down = depth / np.maximum(depth + edge, 0.5)  # 0 at the lip, 1 at the biting edge
     # How far each bit of the labial face turns away (rad): the arch's turn, and each crown's face
@@ -286,14 +284,14 @@ def _upper_row(
     shade *= (1.0 + 0.05 * vary[2].reshape(-1)[flat])[None, :]
     # The biting edge lets the dark behind it through (enamel without dentine behind it), and
     # between two teeth the dark mouth behind them shows (or the gum, right under the lip).
-    rim = np.clip(1.0 - edge / 0.6, 0.0, 1.0) ** 2 * (0.35 - 0.15 * np.clip(arc / 16.0, 0.0, 1.0))[None, :]
+    rim = (1.0 - edge / 0.6).clip(0.0, 1.0) ** 2 * (0.35 - 0.15 * (arc / 16.0).clip(0.0, 1.0))[None, :]
     keep = 1.0 - cover + cover * (parted * (1.0 - gum) * (1.0 - rim) + 0.5 * rim)
     lit = cover * (shade * (1.0 - parted) * (1.0 - rim) + 0.45 * rim)
     translucent = (1.0 + 0.3 * vary[3].reshape(-1)[flat])[None, :]
-    grey = np.minimum(np.clip(1.0 - edge / _TRANSLUCENT[0], 0.0, 1.0) ** 1.5 * translucent, 1.0)
+    grey = np.minimum((1.0 - edge / _TRANSLUCENT[0]).clip(0.0, 1.0) ** 1.5 * translucent, 1.0)
     # Warm near the gum (more on the canines, which are yellower), over the crown's upper third.
     warmth = 0.8 + 0.2 * vary[5].reshape(-1)[flat] + 0.4 * (flat % len(_UPPER_WIDTHS) == 2)
-    warm = np.minimum(np.clip(1.0 - down / 0.45, 0.0, 1.0) * warmth[None, :], 1.0) * (1.0 - grey)
+    warm = np.minimum((1.0 - down / 0.45).clip(0.0, 1.0) * warmth[None, :], 1.0) * (1.0 - grey)
     # Wet enamel: a soft highlight where the convex labial face turns towards the light (just
     # towards the midline of each front tooth's middle), a third of the way down.
     gloss = 0.4 * np.exp(-(((turn + 0.12) / 0.22) ** 2))[None, :] * np.exp(-(((down - 0.38) / 0.2) ** 2))
@@ -327,15 +325,15 @@ def _shade(
     V, widest and darkest at the gum, closing to a thin line where the teeth touch; and (Y, X) in
     [0, 1] how much of that is the pink gum papilla rather than the dark behind (right under the
     lip)."""
-    lip = 0.62 + 0.38 * np.clip(depth / 1.0, 0.0, 1.0) ** 0.8
+    lip = 0.62 + 0.38 * (depth / 1.0).clip(0.0, 1.0) ** 0.8
     convex = 1.0 - 0.12 * ((down - 0.35) / 0.65) ** 2
-    facing = 0.4 + 0.6 * np.cos(np.clip(turn, -1.5, 1.5))
+    facing = 0.4 + 0.6 * np.cos(turn.clip(-1.5, 1.5))
     # The cheeks shade the back of the row along the arch (not a flat darkening of the sides).
-    corridor = 1.0 - 0.8 * np.clip((arch - 0.4) / 0.8, 0.0, 1.0) ** 1.3
-    gingival = np.clip(1.0 - depth / 2.2, 0.0, 1.0) ** 1.4  # the V's share at this depth
+    corridor = 1.0 - 0.8 * ((arch - 0.4) / 0.8).clip(0.0, 1.0) ** 1.3
+    gingival = (1.0 - depth / 2.2).clip(0.0, 1.0) ** 1.4  # the V's share at this depth
     width = 0.12 + 0.6 * gingival  # half the embrasure's width, mm
     # Narrower than the samples can draw: spread over them, as faint as its share of their area.
     wide = np.maximum(width, 0.5 * aa)
     parted = (0.5 + 0.45 * gingival) * (width / wide) * np.exp(-((to_gap[None, :] / wide) ** 2))
-    gum = np.clip(1.0 - depth / 0.8, 0.0, 1.0) * 0.9
+    gum = (1.0 - depth / 0.8).clip(0.0, 1.0) * 0.9
     return lip * convex * (facing * corridor)[None, :], parted, gum

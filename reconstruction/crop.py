@@ -341,6 +341,14 @@ def crop_mask(
     return _cached_mask(int(crop_size), float(feather), float(margin), shape)
 
 
+@functools.lru_cache(maxsize=4)
+def _flow_fade(crop_size: int) -> np.ndarray:
+    """(c, c, 2) float32 (read-only): `warp_photo`'s fade of the flow to the crop border, in both channels."""
+    fade = cv2.merge([crop_mask(crop_size, feather=0.1, margin=0.0)] * 2)
+    fade.setflags(write=False)
+    return fade
+
+
 def _paste_region(transform: CropTransform) -> tuple[int, int, int, int] | None:
     """Integer (x0, y0, x1, y1) of the original covered by the crop, clipped; None if outside."""
     h, w = transform.original_size
@@ -455,11 +463,11 @@ def paste_back(
 
 def _touched_region(touched: np.ndarray, transform: CropTransform) -> tuple[int, int, int, int] | None:
     """Integer (x0, y0, x1, y1) of the photo around the crop pixels marked in `touched` (c, c) bool, or None."""
-    moving = touched
-    if not moving.any():
-        return None
     # The box of the marked pixels from its rows and columns (no index pair per pixel).
-    (y_min, y_max), (x_min, x_max) = (np.flatnonzero(moving.any(axis=a))[[0, -1]] for a in (1, 0))
+    rows = np.flatnonzero(touched.any(axis=1))
+    if rows.size == 0:
+        return None
+    (y_min, y_max), (x_min, x_max) = rows[[0, -1]], np.flatnonzero(touched.any(axis=0))[[0, -1]]
     corners = np.array(
         [
             [x_min - 1, y_min - 1],
@@ -520,7 +528,7 @@ def warp_photo(
     if flow.shape != (c, c, 2) or not np.all(np.isfinite(flow)):
         raise InputError(f"flow must be a finite ({c}, {c}, 2) array, got {flow.shape}")
     out = original.copy()
-    faded = flow * cv2.merge([crop_mask(c, feather=0.1, margin=0.0)] * 2)  # equal shapes: fast
+    faded = flow * _flow_fade(c)  # equal shapes: fast
     alpha = None
     if overlay is not None and overlay_alpha is not None:
         overlay = check_rgb8(overlay, "overlay")

@@ -51,25 +51,33 @@ def fold_cells(reads: np.ndarray, spacing: float = 1.0, gap: float = FOLD_GAP) -
     units) and more than `SPIKE` times as far as on the edges before and after it in the same
     direction (a steady squeeze, the far cheek of a turn, is no fold: it stays interpolated)."""
     r = np.asarray(reads, dtype=np.float32)
-    x, y = r[..., 0], r[..., 1]
-    # Squared step lengths (compared squared: no square roots).
-    across = np.square(np.diff(x, axis=1)) + np.square(np.diff(y, axis=1))  # (h, w - 1) along rows
-    down = np.square(np.diff(x, axis=0)) + np.square(np.diff(y, axis=0))  # (h - 1, w) down columns
+    # Squared step lengths (compared squared: no square roots), both channels' steps in one pass
+    # over the interleaved grid (the same subtractions and squares as channel by channel).
+    across, down = r[:, 1:] - r[:, :-1], r[1:] - r[:-1]
+    for steps in (across, down):
+        np.square(steps, out=steps)
+    across = across[..., 0] + across[..., 1]  # (h, w - 1) along rows
+    down = down[..., 0] + down[..., 1]  # (h - 1, w) down columns
     limit = (gap * spacing) ** 2
-    jumps_across = _spikes(across, limit)
-    jumps_down = _spikes(down.T, limit).T
+    jumps_across = _spikes(across, limit, axis=1)
+    jumps_down = _spikes(down, limit, axis=0)
     return jumps_across[:-1] | jumps_across[1:] | jumps_down[:, :-1] | jumps_down[:, 1:]
 
 
-def _spikes(steps: np.ndarray, limit: float) -> np.ndarray:
-    """(h, n) bool: squared steps along each row over `limit` and `SPIKE` times their neighbours'
-    lengths (squared)."""
+def _spikes(steps: np.ndarray, limit: float, axis: int) -> np.ndarray:
+    """(h, w) bool: squared steps along `axis` (1: each row, 0: each column) over `limit` and
+    `SPIKE` times their neighbours' lengths (squared) along it."""
     big = steps > limit
     if not big.any():
         return big
+
+    def at(part: slice) -> tuple[slice, ...]:
+        return (slice(None), part) if axis == 1 else (part,)
+
     beside = np.empty_like(steps)
-    beside[:, 1:-1] = np.maximum(steps[:, :-2], steps[:, 2:])
-    beside[:, 0], beside[:, -1] = steps[:, :2].max(axis=1), steps[:, -2:].max(axis=1)
+    beside[at(slice(1, -1))] = np.maximum(steps[at(slice(None, -2))], steps[at(slice(2, None))])
+    beside[at(slice(None, 1))] = steps[at(slice(None, 2))].max(axis=axis, keepdims=True)
+    beside[at(slice(-1, None))] = steps[at(slice(-2, None))].max(axis=axis, keepdims=True)
     return big & (steps > SPIKE**2 * beside)
 
 
@@ -87,9 +95,9 @@ def sides_across_folds(
     """
     m = np.asarray(motion)
     h, w = m.shape[:2]
-    x0 = np.clip(np.floor(u).astype(np.int64), 0, w - 2)
-    y0 = np.clip(np.floor(v).astype(np.int64), 0, h - 2)
-    fx, fy = np.clip(u - x0, 0.0, 1.0), np.clip(v - y0, 0.0, 1.0)
+    x0 = np.floor(u).astype(np.int64).clip(0, w - 2)
+    y0 = np.floor(v).astype(np.int64).clip(0, h - 2)
+    fx, fy = (u - x0).clip(0.0, 1.0), (v - y0).clip(0.0, 1.0)
     corner = y0 * w + x0
     index = np.stack([corner, corner + 1, corner + w, corner + w + 1], axis=1)  # (N, 4) flat nodes
     # Only the N points' corners are gathered, then widened to float64 (the whole grid never is).
@@ -120,35 +128,39 @@ def sides_across_folds(
     return first, second, (weights * side_a).sum(axis=1)
 
 
-def _points_in_folds(
-    labels: np.ndarray,
-    label: int,
-    cells: tuple[int, int, int, int],
-    shape: tuple[int, int],
-    to_grid: np.ndarray,
-) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray, np.ndarray] | None:
-    """The pixels of a (H, W) region whose grid cell belongs to fold `label` of `labels` (h, w),
-    looked for only in the region's part around that fold's cells (`cells`: their box x0, y0, x1,
-    y1, ends excluded): that part (rows, cols), its (h', w') bool mask and the points' grid
-    coordinates u, v (N,); None if there are none. to_grid: (2, 3) region pixel -> grid."""
+def _fold_box(
+    cells: tuple[int, int, int, int], shape: tuple[int, int], to_region: np.ndarray
+) -> tuple[int, int, int, int] | None:
+    """The part (x0, y0, x1, y1) of a (H, W) region around a fold's cells (`cells`: their box x0,
+    y0, x1, y1, ends excluded), where its pixels are looked for; None if empty. to_region: (2, 3)
+    grid -> region pixel."""
     cx0, cy0, cx1, cy1 = cells
-    to_region = cv2.invertAffineTransform(to_grid)
     corners = np.array([[cx0, cy0], [cx1, cy0], [cx0, cy1], [cx1, cy1]])
     box = corners @ to_region[:, :2].T + to_region[:, 2]
     (bx0, by0), (bx1, by1) = box.min(axis=0).tolist(), box.max(axis=0).tolist()
     x0, y0 = max(math.floor(bx0) - 1, 0), max(math.floor(by0) - 1, 0)
     x1, y1 = min(math.ceil(bx1) + 2, shape[1]), min(math.ceil(by1) + 2, shape[0])
-    if x1 <= x0 or y1 <= y0:
-        return None
-    rows, cols = np.arange(y0, y1)[:, None], np.arange(x0, x1)[None, :]
+    return None if x1 <= x0 or y1 <= y0 else (x0, y0, x1, y1)
+
+
+def _points_in_folds(
+    labels: np.ndarray, boxes: list[tuple[int, tuple[int, int, int, int]]], to_grid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels of a region whose grid cell belongs to a fold of `labels` (h, w), looked for in
+    each fold's part of the region (`boxes`: (label, (x0, y0, x1, y1)), `_fold_box`): their rows,
+    columns and grid coordinates u, v (N,), fold by fold, row by row. to_grid: (2, 3) region pixel
+    -> grid. All folds' parts at once, each pixel's coordinates the same operations as on its own."""
+    label, x0, y0, x1, y1 = np.array([(k, *box) for k, box in boxes], np.int64).T
+    width, count = x1 - x0, (x1 - x0) * (y1 - y0)
+    start = np.cumsum(count) - count
+    row, col = np.divmod(np.arange(int(count.sum())) - np.repeat(start, count), np.repeat(width, count))
+    rows, cols = row + np.repeat(y0, count), col + np.repeat(x0, count)
     h, w = labels.shape  # cells; points past the outer nodes belong to the outer cells
-    u = np.clip(to_grid[0, 0] * cols + to_grid[0, 1] * rows + to_grid[0, 2], 0.0, w)
-    v = np.clip(to_grid[1, 0] * cols + to_grid[1, 1] * rows + to_grid[1, 2], 0.0, h)
+    u = (to_grid[0, 0] * cols + to_grid[0, 1] * rows + to_grid[0, 2]).clip(0.0, w)
+    v = (to_grid[1, 0] * cols + to_grid[1, 1] * rows + to_grid[1, 2]).clip(0.0, h)
     ix, iy = np.minimum(u.astype(np.int64), w - 1), np.minimum(v.astype(np.int64), h - 1)
-    inside = labels[iy, ix] == label
-    if not inside.any():
-        return None
-    return (slice(y0, y1), slice(x0, x1)), inside, u[inside], v[inside]
+    inside = labels[iy, ix] == np.repeat(label, count)
+    return rows[inside], cols[inside], u[inside], v[inside]
 
 
 def blend_across_folds(
@@ -167,29 +179,33 @@ def blend_across_folds(
     to_grid: (2, 3) region pixel -> grid coordinates; to_photo: (2, 3) grid coordinates ->
     `photo` pixels.
     """
-    if not folds.any():
+    rows, cols = np.flatnonzero(folds.any(axis=1)), np.flatnonzero(folds.any(axis=0))
+    if len(rows) == 0:
         return
     # Each edge on its own (a nose and a mouth corner apart would span the whole face in one box),
-    # its box from its own cells.
-    count, labels = cv2.connectedComponents(folds.astype(np.uint8), connectivity=8)
-    ys, xs = np.nonzero(folds)  # the labelled cells
-    owner = labels[ys, xs]
-    found = []
+    # its box from its own cells. The edges are found in the box of all fold cells (the same
+    # components; each point is drawn on its own, so their numbering does not matter).
+    (r0, r1), (c0, c1) = (rows[0], rows[-1] + 1), (cols[0], cols[-1] + 1)
+    count, part = cv2.connectedComponents(folds[r0:r1, c0:c1].astype(np.uint8), connectivity=8)
+    labels = np.zeros(folds.shape, part.dtype)
+    labels[r0:r1, c0:c1] = part
+    ys, xs = np.nonzero(part)  # the labelled cells
+    owner = part[ys, xs]
+    ys, xs = ys + r0, xs + c0
+    to_region = cv2.invertAffineTransform(to_grid)
+    boxes = []
     for label in range(1, count):
         cx, cy = xs[owner == label], ys[owner == label]
         cells = (int(cx.min()), int(cy.min()), int(cx.max()) + 1, int(cy.max()) + 1)
-        found.append(_points_in_folds(labels, label, cells, out.shape[:2], to_grid))
-    found = [f for f in found if f is not None]
-    if not found:
+        box = _fold_box(cells, out.shape[:2], to_region)
+        if box is not None:
+            boxes.append((label, box))
+    if not boxes:
         return
     # Every point is drawn on its own: all edges' points in one batch (a few per edge).
-    u, v = np.concatenate([f[2] for f in found]), np.concatenate([f[3] for f in found])
-    colours = np.split(
-        _blend(photo, flow, u, v, to_photo, out.dtype), np.cumsum([len(f[2]) for f in found])[:-1]
-    )
-    for (part, inside, _, _), colour in zip(found, colours, strict=True):
-        region = out[part]
-        region[inside] = colour
+    rows, cols, u, v = _points_in_folds(labels, boxes, to_grid)
+    if len(u):
+        out[rows, cols] = _blend(photo, flow, u, v, to_photo, out.dtype)
 
 
 def _blend(
@@ -212,7 +228,7 @@ def _blend(
         sampled = cv2.remap(photo, *maps, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         colours.append(sampled.reshape(-1, photo.shape[2])[: len(u)].astype(np.float32))
     blended = share[:, None] * colours[0] + (1.0 - share[:, None]) * colours[1]
-    return np.clip(blended + 0.5, 0, 255).astype(dtype)
+    return (blended + 0.5).clip(0, 255).astype(dtype)
 
 
 def fold_boxes(

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from core.errors import InputError
+from reconstruction.folds import node_grid
 from reconstruction.softness import paint_extra_blur, soften_layer
 
 __all__ = [
@@ -83,14 +84,33 @@ def photo_alpha(alpha: np.ndarray, to_crop: np.ndarray, size: tuple[int, int], s
     """
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     up = cv2.warpAffine(alpha, to_crop, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)
-    gy, gx = np.gradient(alpha)  # per crop pixel
-    # The ramp's foot has a small central difference: take the largest slope of the neighbourhood.
-    slope = cv2.dilate(np.hypot(gx, gy).astype(np.float32), np.ones((3, 3), np.uint8))
+    slope = _largest_slope(alpha)
     slope_up = cv2.warpAffine(slope, to_crop, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)
     distance = (up - 0.5) / np.maximum(slope_up, 1e-3)  # crop pixels to the 0.5 contour, inside > 0
-    sharp = np.clip(distance * (scale / edge_feather(scale)) + 0.5, 0.0, 1.0)
-    edge = np.clip((slope_up * _SHARP_RAMP - 0.5) / 0.5, 0.0, 1.0)  # 1 for ramps <= _SHARP_RAMP
+    sharp = (distance * (scale / edge_feather(scale)) + 0.5).clip(0.0, 1.0)
+    edge = ((slope_up * _SHARP_RAMP - 0.5) / 0.5).clip(0.0, 1.0)  # 1 for ramps <= _SHARP_RAMP
     return (up + edge * (sharp - up)).astype(np.float32)
+
+
+def _largest_slope(alpha: np.ndarray) -> np.ndarray:
+    """(c, c) float32: the largest central-difference slope (per crop pixel) of `alpha` in each pixel's
+    3 x 3 neighbourhood (the ramp's foot has a small central difference).
+
+    Computed on the box of alpha's nonzero pixels grown by 3 only: beyond it every difference is 0,
+    and inside it each difference and maximum is the same operation on the same numbers as over the
+    whole grid (a mouth's coverage is a small part of the crop)."""
+    rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+    slope = np.zeros(alpha.shape, np.float32)
+    if len(rows) == 0:
+        return slope
+    h, w = alpha.shape
+    y0, y1 = max(int(rows[0]) - 3, 0), min(int(rows[-1]) + 4, h)
+    x0, x1 = max(int(cols[0]) - 3, 0), min(int(cols[-1]) + 4, w)
+    if y1 - y0 < 2 or x1 - x0 < 2:  # np.gradient needs two samples a side: the whole grid then
+        y0, y1, x0, x1 = 0, h, 0, w
+    gy, gx = np.gradient(alpha[y0:y1, x0:x1])
+    slope[y0:y1, x0:x1] = cv2.dilate(np.hypot(gx, gy).astype(np.float32), np.ones((3, 3), np.uint8))
+    return slope
 
 
 def add_grain(
@@ -160,16 +180,22 @@ def hidden_mask(hidden: np.ndarray, crop_size: int) -> np.ndarray:
 def reads_near(reads: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     """(c, c) bool: crop pixels whose reads `reads` (c, c, 2) (crop pixels), or their neighbours',
     come within 2 pixels of the box around the (c, c) `hidden` source (coverage > 0)."""
-    ys, xs = np.nonzero(hidden > 0.0)
+    ys, xs = _marked(hidden > 0.0)
     if len(ys) == 0:
         return np.zeros(hidden.shape, bool)
     near = (
-        (reads[..., 0] > xs.min() - 2)
-        & (reads[..., 0] < xs.max() + 2)
-        & (reads[..., 1] > ys.min() - 2)
-        & (reads[..., 1] < ys.max() + 2)
+        (reads[..., 0] > xs[0] - 2)
+        & (reads[..., 0] < xs[-1] + 2)
+        & (reads[..., 1] > ys[0] - 2)
+        & (reads[..., 1] < ys[-1] + 2)
     )
     return cv2.dilate(near.astype(np.uint8), None) > 0
+
+
+def _marked(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and the columns of the (h, w) bool `mask` with a marked pixel, ascending: the box of
+    its pixels from its first and last entries (no index pair per pixel)."""
+    return np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
 
 
 def hidden_exits(hidden: np.ndarray) -> np.ndarray:
@@ -177,11 +203,11 @@ def hidden_exits(hidden: np.ndarray) -> np.ndarray:
     edge (y, sub-pixel from the coverage of the run's end pixels) of its vertical run of hidden
     pixels; NaN outside it."""
     exits = np.full((*hidden.shape, 2), np.nan, np.float32)
-    ys, xs = np.nonzero(hidden > 0.0)
+    ys, xs = _marked(hidden > 0.0)
     if len(ys) == 0:
         return exits
-    y0, x0 = ys.min(), xs.min()
-    part = hidden[y0 : ys.max() + 1, x0 : xs.max() + 1]  # the runs' box (the rest has no run)
+    y0, x0 = ys[0], xs[0]
+    part = hidden[y0 : ys[-1] + 1, x0 : xs[-1] + 1]  # the runs' box (the rest has no run)
     inside = part > 0.0
     rows = np.arange(y0, y0 + part.shape[0], dtype=np.float32)[:, None]
     starts = inside & ~np.vstack([np.zeros_like(inside[:1]), inside[:-1]])
@@ -191,7 +217,7 @@ def hidden_exits(hidden: np.ndarray) -> np.ndarray:
     top = np.maximum.accumulate(top, axis=0)  # carried down the run
     bottom = np.minimum.accumulate(bottom[::-1], axis=0)[::-1]
     edges = np.stack([top, bottom], axis=-1)
-    exits[y0 : ys.max() + 1, x0 : xs.max() + 1] = np.where(inside[:, :, None], edges, np.nan)
+    exits[y0 : ys[-1] + 1, x0 : xs[-1] + 1] = np.where(inside[:, :, None], edges, np.nan)
     return exits
 
 
@@ -243,7 +269,7 @@ def behind_layer(
         raise InputError(
             f"back_flow, front_alpha must be ({c}, {c}, 2), ({c}, {c}): {back.shape}, {front.shape}"
         )
-    back = back * fade[:, :, None]
+    back = back * cv2.merge([fade, fade])  # equal shapes: ~10x faster than numpy's [:, :, None]
     touched |= (front < 0.999) & (np.maximum(np.abs(back[..., 0]), np.abs(back[..., 1])) > 0.01)
     return back, front
 
@@ -263,8 +289,8 @@ def lay_behind(
     a feathered silhouette at the photo's resolution, not crop-sized stair steps."""
     back, front = behind
     c = front.shape[0]
-    grid = np.stack(np.meshgrid(np.arange(c, dtype=np.float32), np.arange(c, dtype=np.float32)), axis=-1)
-    reads = cv2.transform((grid + back).reshape(1, -1, 2), to_photo).reshape(c, c, 2)  # photo pixels
+    reads = node_grid(c, c) + back
+    reads = cv2.transform(reads.reshape(1, -1, 2), to_photo).reshape(c, c, 2)  # photo pixels
     size = (roi.shape[1], roi.shape[0])
     inverse_map = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     back_map = cv2.warpAffine(reads, to_crop, size, flags=inverse_map, borderMode=cv2.BORDER_REPLICATE)
@@ -363,8 +389,8 @@ def lid_edges(flow: np.ndarray, hidden: np.ndarray) -> LidEdges | None:
     a, b = read_y[first, xs], read_y[last, xs]
     # The edge where the reads cross the run's split (where `leave_hidden` divides it), smoothed
     # along the lid: the flow itself often jumps at a whole row, the lid's edge is a smooth curve.
-    edge = _along(xs, r + np.clip(-d[r, xs] / (d[r + 1, xs] - d[r, xs]), 0.0, 1.0))
-    edge = np.clip(edge, first + 0.05, last - 0.05)
+    edge = _along(xs, r + (-d[r, xs] / (d[r + 1, xs] - d[r, xs])).clip(0.0, 1.0))
+    edge = edge.clip(first + 0.05, last - 0.05)
     # Each side stretched to reach its exit at the edge (never reading backwards).
     rate_above = np.maximum(up[first, xs] - 0.5 - a, 0.0) / np.maximum(edge - first, 1e-3)
     rate_below = np.maximum(b - down[last, xs] - 0.5, 0.0) / np.maximum(last - edge, 1e-3)
@@ -387,7 +413,7 @@ def lid_edges(flow: np.ndarray, hidden: np.ndarray) -> LidEdges | None:
     cells = np.zeros((c - 1, c - 1), bool)
     for dx in (-1, 0):
         for dy in (-1, 0, 1):
-            cells[np.clip(r + dy, 0, c - 2), np.clip(xs + dx, 0, c - 2)] = True
+            cells[(r + dy).clip(0, c - 2), (xs + dx).clip(0, c - 2)] = True
     return LidEdges(above, below, side, (bx0, by0), nodes, cells)
 
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.mouth import MouthInterior, MouthMotion, carry_corners
+from pipeline.mouth import MouthInterior, MouthMotion, carry_corners, opening_columns
 
 LUMA_SPLIT = np.full(24, 0.5)
 
@@ -31,6 +31,20 @@ def test_the_skin_around_a_lifted_corner_moves_with_it() -> None:
     assert flow[52, 36, 1] > 7.0 and flow[56, 40, 1] > 7.0  # a few pixels beside it, outwards and across
     assert 4.0 < flow[52, 44, 1] < 7.0  # towards the middle of the mouth the carry falls off sooner
     assert abs(flow[52, 60, 1]) < 0.1 and np.abs(flow[5, 5]).max() < 1e-6  # not the middle, not far away
+
+
+def test_the_same_columns_are_made_once_per_motion() -> None:
+    interior = MouthInterior(np.linspace(0.06, 0.94, 24), LUMA_SPLIT, None, None, False)
+    lips, opened = _lips((40.0, 60.0), (80.0, 60.0)), _lips((40.0, 58.0), (80.0, 58.0))
+    mouth = MouthMotion(interior, lips, (opened[0], opened[1] + [0.0, 6.0]))
+    xs = np.arange(36, 86, dtype=np.float64)
+    first = opening_columns(xs, mouth)
+    assert opening_columns(xs.copy(), mouth) is first  # the flow's and the paint's columns: made once
+    fresh = opening_columns(xs, MouthMotion(interior, mouth.source_lips, mouth.target_lips))
+    assert fresh is not first and all(
+        np.array_equal(a, b) for a, b in zip(vars(fresh).values(), vars(first).values(), strict=True)
+    )
+    assert opening_columns(xs[:-1], mouth) is not first
 
 
 def _corner_lift(points: np.ndarray) -> float:
