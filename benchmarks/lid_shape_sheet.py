@@ -34,8 +34,8 @@ from benchmarks.paint_sheet import WIDTH, _label, _rows  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, prepare_photo  # noqa: E402
 from pipeline.engines import GeometricEngine  # noqa: E402
 from pipeline.face_paint import curve_y  # noqa: E402
-from pipeline.geometric import PreviewState  # noqa: E402
 from pipeline.photo import Canvas, SourceState, place_frame, target_coefficients  # noqa: E402
+from pipeline.preview_state import PreviewState  # noqa: E402
 from pipeline.renderer import RenderedFrame  # noqa: E402
 
 PHOTOS = (

@@ -34,8 +34,7 @@ import functools
 import logging
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import partial
 from typing import Any
 
 import cv2
@@ -46,14 +45,11 @@ from core.errors import InputError, NoFaceError
 from core.images import check_rgb8
 from pipeline.eyes import (
     Iris,
-    Lids,
     analyse_eye,
     iris_from_landmarks,
     lash_heights,
     paint_opened_eye,
     refine_eye_flow,
-    shift_gaze,
-    shut_opening,
     shuts,
 )
 from pipeline.face_mesh import (
@@ -66,18 +62,19 @@ from pipeline.face_mesh import (
     rasterise_triangles,
     ring_pixels,
 )
-from pipeline.face_paint import lash_colour, paint_lash_line, similarity_2d
+from pipeline.face_paint import paint_lash_line, similarity_2d
 from pipeline.flow_spread import spread_flow
-from pipeline.glasses import FrameMask, find_glasses, hold_frame
+from pipeline.glasses import find_glasses, hold_frame
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
-from pipeline.jaw_edge import PhotoJaw, neck_layer, photo_jaw
-from pipeline.lid_shape import LidDetail, lid_detail
+from pipeline.jaw_edge import neck_layer, photo_jaw
+from pipeline.lid_shape import lid_detail
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
-from pipeline.mouth import MouthInterior, MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
+from pipeline.mouth import MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.near_cut import hold_near_rim
 from pipeline.preview_settings import PreviewSettings
+from pipeline.preview_state import PreviewState, gaze_shift, is_greyscale, photo_opening, triangle_corners
 from pipeline.renderer import RenderedFrame
 from pipeline.wide_eyes import wide_open
 from reconstruction.crop import CropTransform
@@ -95,52 +92,6 @@ LIPS_IN_FRONT = 0.05
 
 #: A frame's feature boxes (mouth first), the mesh in each and its raster (`GeometricRenderer._motion`).
 _Features = tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[BoxMesh, bool]], list[Raster]]
-
-
-# ------------------------------------------------------------------------------------------------
-# Per-photo state
-# ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class PreviewState:
-    """What `GeometricRenderer.prepare` computes once per photo (belongs to one user's session).
-
-    source: (H, W, 3) uint8 crop (read-only); coeffs: the photo's coefficients; points: (N, 3)
-    projected source mesh (pixels, depth); face_size: longer side of the face, pixels;
-    exposure: mean face brightness / 128 (shades the synthetic mouth); grid_x, grid_y: (H, W)
-    float32 pixel coordinates (the identity sampling map); mouth: what the photo shows inside
-    its mouth; irises: each eye's iris (None where the photo's eye is closed); corners: (F, 3, 2)
-    source pixels of each mesh triangle's corners; greyscale: a black-and-white photo.
-    """
-
-    source: np.ndarray
-    coeffs: FaceCoefficients
-    points: np.ndarray
-    face_size: float
-    exposure: float
-    grid_x: np.ndarray
-    grid_y: np.ndarray
-    mouth: MouthInterior
-    irises: tuple[Iris | None, ...]
-    head: HeadProxy | None = None
-    lashes: tuple[np.ndarray, ...] = ()
-    lid_colours: np.ndarray | None = None
-    lid_detail: LidDetail | None = None  # `lid_shape.lid_detail`, with `PreviewSettings.lid_shape`
-    corners: np.ndarray | None = None
-    greyscale: bool = False
-    jaw: PhotoJaw | None = None
-    wide: tuple[bool, ...] = (False, False)  # per eye: shown wide open, shut as such (`pipeline.wide_eyes`)
-    glasses: tuple[tuple[np.ndarray, ...], FrameMask] | None = None  # `glasses.find_glasses`
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return int(self.source.shape[0]), int(self.source.shape[1])
-
-    @cached_property
-    def openings_made(self) -> dict[tuple[int, bool], tuple[np.ndarray, np.ndarray] | None]:
-        """Per (eye, with its lash fringe) the photo's opening a shut lid hides (`_photo_opening`)."""
-        return {}
 
 
 class GeometricRenderer:
@@ -226,7 +177,7 @@ class GeometricRenderer:
             wide=wide,
             head=self._fit_head(source, points, person_mask, transform) if self.settings.head else None,
             corners=corners,
-            greyscale=_is_greyscale(source),
+            greyscale=is_greyscale(source),
             jaw=None if hand_at_face else photo_jaw(points, source, self.settings.raster_scale, face_size),
         )
 
@@ -284,7 +235,7 @@ class GeometricRenderer:
         """(H, W, 2) float32 backward flow in pixels: output pixel (x, y) shows the source at
         (x + flow[y, x, 0], y + flow[y, x, 1])."""
         points = self.target_points(state, target)
-        return self._motion(state, points, _gaze(state, target), self._mouth(state, points)).flow
+        return self._motion(state, points, gaze_shift(state, target), self._mouth(state, points)).flow
 
     def _motion(
         self, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None, mouth: MouthMotion
@@ -307,7 +258,9 @@ class GeometricRenderer:
         (pix, tri, bary), *rasters = rasterise_meshes(
             [(coarse, layout.triangles, (rh, rw)), *((m.vertices, m.triangles, m.size) for m, _ in features)]
         )
-        src = np.einsum("pk,pkd->pd", bary, _corners(state, layout.triangles)[tri])  # (P, 2) source pixels
+        src = np.einsum(
+            "pk,pkd->pd", bary, triangle_corners(state, layout.triangles)[tri]
+        )  # (P, 2) source pixels
         gy, gx = np.divmod(pix, rw)
         full_x = (gx + 0.5) / sx - 0.5  # coarse pixel centre in crop pixels
         full_y = (gy + 0.5) / sy - 0.5
@@ -432,7 +385,7 @@ class GeometricRenderer:
     ) -> list[tuple[BoxMesh, bool]]:
         """The target mesh's part in each box (lo, hi) (`box_mesh`; boxes without one left out),
         each with whether its flow is blurred."""
-        layout, corners = self.projector.layout, _corners(state, self.projector.layout.triangles)
+        layout, corners = self.projector.layout, triangle_corners(state, self.projector.layout.triangles)
         lips = LIPS_IN_FRONT * state.face_size  # the lips' advance, as on the coarse grid
         meshes = (
             box_mesh(layout, target_points, state.points, corners, box, state.size, lips) for box in boxes
@@ -500,7 +453,7 @@ class GeometricRenderer:
         """The crop together with how it was made: the backward flow that moved the photo's pixels and
         the painted mouth/lids (overlay + coverage), so the photo can be moved at its own resolution."""
         target_points = self.target_points(state, target)
-        gaze = _gaze(state, target)
+        gaze = gaze_shift(state, target)
         motion = float(np.abs(target_points[:, :2] - state.points[:, :2]).max())
         if motion < self.settings.min_motion and gaze is None:
             return RenderedFrame(crop=state.source.copy(), flow=np.zeros((*state.size, 2), np.float32))
@@ -592,7 +545,7 @@ class GeometricRenderer:
             lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
             key = (k, lashes is not None)  # the opening is the photo's: made once per photo
             if key not in state.openings_made:
-                state.openings_made[key] = _photo_opening(state, k, lids, lashes)
+                state.openings_made[key] = photo_opening(state, k, lids, lashes)
             if state.openings_made[key] is not None:
                 shut.append(state.openings_made[key])
         return shut
@@ -613,36 +566,3 @@ def _coarse_nodes(grid: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
     nodes = np.stack(np.meshgrid((np.arange(rw) + 0.5) / sx - 0.5, (np.arange(rh) + 0.5) / sy - 0.5), axis=-1)
     nodes.setflags(write=False)
     return nodes
-
-
-def _photo_opening(
-    state: PreviewState, k: int, lids: tuple[Lids, Lids], lashes: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """`GeometricRenderer._shut_openings`' entry of eye k, which the target shuts (read-only): the
-    photo's opening (with its lash fringe) and its lashes' colour (`lash_colour` of the opening)."""
-    opening = shut_opening(*lids, state.size, wide=state.wide[k])
-    if opening is None:
-        return None
-    colour = lash_colour(state.source, opening)  # the line's own colour (`paint_lash_line`) when no fringe
-    if lashes is not None and np.any(lashes > 0.5):
-        opening = shut_opening(*lids, state.size, lashes, state.wide[k])
-    for array in (opening, colour):
-        array.setflags(write=False)
-    return opening, colour
-
-
-def _gaze(state: PreviewState, target: FaceCoefficients) -> np.ndarray | None:
-    """(2,) gaze of the target relative to the photo; None when it asks for no change."""
-    shift = shift_gaze(target.gaze, state.coeffs.gaze)
-    return None if shift is None or not np.any(np.abs(shift) > 1e-4) else shift
-
-
-def _corners(state: PreviewState, triangles: np.ndarray) -> np.ndarray:
-    """(F, 3, 2) source pixels of the triangles' corners (prepared once per photo)."""
-    return state.corners if state.corners is not None else state.points[triangles, :2]
-
-
-def _is_greyscale(image: np.ndarray) -> bool:
-    """A black-and-white photo (its channels differ by less than 3 levels on 99 % of pixels)."""
-    spread = image.max(axis=2).astype(np.int16) - image.min(axis=2)
-    return float(np.percentile(spread, 99)) < 3.0

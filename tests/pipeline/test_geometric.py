@@ -12,7 +12,8 @@ import pytest
 
 from core.coefficients import BFM_DEEP3D, FaceCoefficients
 from core.errors import FaceModelMismatchError, InputError
-from pipeline.geometric import GeometricRenderer, PreviewState, rasterise_triangles
+from pipeline.geometric import GeometricRenderer, rasterise_triangles
+from pipeline.preview_state import PreviewState
 from reconstruction.controls import ControlSet, control_set_for, interpolate
 from reconstruction.face_model import LinearFaceModel, load_default_face_model
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from pipeline.geometric import GeometricRenderer, PreviewSettings, PreviewState
+from pipeline.geometric import GeometricRenderer, PreviewSettings
 from pipeline.head import HeadProxy, fit_head, head_motion, push_pull_fill, similarity_3d
+from pipeline.preview_state import PreviewState
 from reconstruction.controls import control_set_for
 from reconstruction.crop import crop_mask
 from reconstruction.face_model import load_default_face_model
