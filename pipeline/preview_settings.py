@@ -54,7 +54,8 @@ class PreviewSettings:
     jaw_edge: the jaw passes in front of a neck that stays (`pipeline.jaw_edge`, docs/JAW_EDGE.md round 4), not
     where a hand touches the face (it would be torn between the still neck and the moving chin);
     glasses: behind a glasses frame (found once per photo, `pipeline.glasses`) a closing lid reads
-    no skin from the frame and the frame's pixels keep the head's flow, not the eyes' (docs/GLASSES.md);
+    no skin from the frame and the frame's pixels keep the head's flow, not the eyes' (docs/GLASSES.md;
+    off: its frame mask holds the brows too, so brow edits freeze or copy the bar);
     smile_corners: a rising mouth corner carries the skin further above and below it
     (`pipeline.mouth_corners`, docs/SMILE_FROWN.md): a smile on a down-turned mouth does not stretch
     the photo's corner lines into hooks; lid_shape: a painted shut lid (`smooth_lids`) is cut to
@@ -80,6 +81,6 @@ class PreviewSettings:
     wide_eyes: bool = True
     near_cut: bool = True
     jaw_edge: bool = True
-    glasses: bool = True
+    glasses: bool = False  # off after review (docs/GLASSES.md "Review of round 2")
     smile_corners: bool = True
     lid_shape: bool = True
