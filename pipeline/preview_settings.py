@@ -59,7 +59,10 @@ class PreviewSettings:
     (`pipeline.mouth_corners`, docs/SMILE_FROWN.md): a smile on a down-turned mouth does not stretch
     the photo's corner lines into hooks; lid_shape: a painted shut lid (`smooth_lids`) is cut to
     the lid's curved outline, shaded as skin over a rounded eyeball and given the photo's own skin
-    texture at the crop's resolution (`pipeline.lid_shape`, docs/LID_SHAPE.md), not a flat patch.
+    texture at the crop's resolution (`pipeline.lid_shape`, docs/LID_SHAPE.md), not a flat patch;
+    mouth_rim: the painted gap's outermost band is shaded from the inside of the mouth a few pixels
+    in (`pipeline.mouth_rim`, docs/MOUTH_RIM.md), not left darker than both the lip and the inside
+    (a cartoon's ink line round an opened mouth).
     """
 
     raster_scale: float = 0.5
@@ -83,3 +86,4 @@ class PreviewSettings:
     glasses: bool = True
     smile_corners: bool = True
     lid_shape: bool = True
+    mouth_rim: bool = False
