@@ -9,7 +9,7 @@ contour of its coverage at the photo's resolution), whether the outermost band o
 u inside, u = half a crop pixel, at least a photo pixel) is darker than both the lip just outside
 (1-2 u out) and the inside 3-5 u in, by more than max(20 levels, a quarter of the darker of the
 two): a cartoon's ink line; the share of such points among the rim's. The sheet: per photo, the
-whole face (300 px high) input | main | new at open_mouth 1 and 0.6 + yaw 20, then per edit the
+whole face (230 px high) input | main | new at open_mouth 1 and 0.6 + yaw 20, then per edit the
 mouth at 100 % and 300 % (nearest), input | main | new.
 """
 
@@ -32,7 +32,7 @@ from pipeline.photo import Canvas, place_frame, target_coefficients  # noqa: E40
 from reconstruction.controls import PRESETS  # noqa: E402
 from reconstruction.overlay import photo_alpha  # noqa: E402
 
-FAULT = (
+SURVEY = (
     "deepinsight__insightface__t1.jpg",
     "OpenTalker__SadTalker__people_0.png",
     "KwaiVGI__LivePortrait__s2.jpg",
@@ -78,16 +78,17 @@ def outline_share(image: np.ndarray, cover: np.ndarray, scale: float) -> tuple[f
         normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
         normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-6)
         # Inward: towards more coverage.
-        probe = [cv2.remap(cover, *(p + k * normal).T.astype(np.float32)[:, None], cv2.INTER_LINEAR) for k in (2, -2)]
+        probe = [
+            cv2.remap(cover, *(p + k * normal).T.astype(np.float32)[:, None], cv2.INTER_LINEAR)
+            for k in (2, -2)
+        ]
         normal *= np.where(probe[0].reshape(-1) >= probe[1].reshape(-1), 1.0, -1.0)[:, None]
         offsets = np.array([-2.0, -1.5, -1.0, 0.5, 1.0, 1.5, 3.0, 4.0, 5.0]) * u
-
-        def at(a: np.ndarray) -> np.ndarray:
-            pts = p[:, None, :] + offsets[None, :, None] * normal[:, None, :]  # (P, S, 2)
-            x, y = (pts[..., k].astype(np.float32) for k in (0, 1))
-            return cv2.remap(a, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-        lum, cov = at(luma), at(cover)
+        pts = p[:, None, :] + offsets[None, :, None] * normal[:, None, :]  # (P, S, 2)
+        x, y = (pts[..., k].astype(np.float32) for k in (0, 1))
+        lum, cov = (
+            cv2.remap(a, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for a in (luma, cover)
+        )
         valid = (cov[:, :3] < 0.5).all(axis=1) & (cov[:, 3:] >= 0.5).all(axis=1)
         lip = np.median(lum[:, :3], axis=1)
         band = lum[:, 3:6].min(axis=1)
@@ -104,17 +105,18 @@ def render(name: str, images: Path, registry: EngineRegistry, edits: dict[str, d
     state = prepare_photo(images / name, registry=registry)
     engine = registry.geometric(state.backend)
     renderer, prepared = engine.renderer, state.engine_state(engine)
-    canvas = Canvas(state.image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight())
+    canvas = Canvas(
+        state.image, state.crop_transform, paint_blur=state.paint_blur, still=state.still_weight()
+    )
     transform = state.crop_transform
     scale = 1.0 / transform.scale
     kept = renderer.settings
     out: dict = {"scale": scale}
-    lips = None
+    every = []  # all edits' inner lips (photo pixels): the box holds each edit's whole opening
     for label, values in edits.items():
         target = target_coefficients(state, EditRequest(values=values, engine="preview"), registry=registry)
-        if lips is None:
-            points = renderer.target_points(prepared, target)[np.concatenate(renderer.projector.layout.mouth), :2]
-            lips = transform.inverse_points(points)
+        points = renderer.target_points(prepared, target)[np.concatenate(renderer.projector.layout.mouth), :2]
+        every.append(transform.inverse_points(points))
         per = {}
         for on in (False, True):
             renderer.settings = dataclasses.replace(kept, mouth_rim=on)
@@ -122,6 +124,7 @@ def render(name: str, images: Path, registry: EngineRegistry, edits: dict[str, d
             per[on] = (place_frame(canvas, frame), frame.overlay_alpha)
         renderer.settings = kept
         out[label] = per
+    lips = np.concatenate(every)
     (x0, y0), (x1, y1) = lips.min(axis=0), lips.max(axis=0)
     pad = 0.45 * (x1 - x0)
     h, w = state.image.shape[:2]
@@ -135,7 +138,11 @@ def render(name: str, images: Path, registry: EngineRegistry, edits: dict[str, d
     for label in edits:
         for on in (False, True):
             full, alpha = out[label][on]
-            cover = np.zeros((size[1], size[0]), np.float32) if alpha is None else photo_alpha(alpha, to_crop, size, scale)
+            cover = (
+                np.zeros((size[1], size[0]), np.float32)
+                if alpha is None
+                else photo_alpha(alpha, to_crop, size, scale)
+            )
             out[label][on] = (full, cover)
     return out
 
@@ -143,6 +150,136 @@ def render(name: str, images: Path, registry: EngineRegistry, edits: dict[str, d
 def measure(result: dict, labels=MEASURED) -> dict[str, dict[bool, tuple[float, int]]]:
     x0, y0, x1, y1 = result["box"]
     return {
-        label: {on: outline_share(result[label][on][0][y0:y1, x0:x1], result[label][on][1], result["scale"]) for on in (False, True)}
+        label: {
+            on: outline_share(result[label][on][0][y0:y1, x0:x1], result[label][on][1], result["scale"])
+            for on in (False, True)
+        }
         for label in labels
     }
+
+
+CLEAN = (
+    "serengil__deepface__img1.jpg",
+    "serengil__deepface__img24.jpg",
+    "justadudewhohacks__face-api.js__happy.jpg",
+    "KwaiVGI__LivePortrait__d38.jpg",
+    "dchen236__FairFace__race_Black.jpg",
+    "serengil__deepface__img39.jpg",
+)
+FAULTS = tuple(name for name in SURVEY if name not in CLEAN)
+
+
+def _label(tile: np.ndarray, text: str) -> np.ndarray:
+    tile = np.ascontiguousarray(tile)
+    cv2.putText(tile, text, (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3)
+    cv2.putText(tile, text, (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
+    return tile
+
+
+def _cut(image: np.ndarray, centre: tuple[int, int], size: tuple[int, int], zoom: int) -> np.ndarray:
+    """`size` (w, h) photo pixels around `centre` (x, y) (padded grey past the photo), `zoom` x nearest."""
+    w, h = size
+    x0, y0 = centre[0] - w // 4, centre[1] - h // 2
+    padded = cv2.copyMakeBorder(image, h, h, w, w, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+    part = padded[y0 + h : y0 + 2 * h, x0 + w : x0 + 2 * w]
+    return cv2.resize(part, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+
+
+def _row(tiles: list[np.ndarray], width: int) -> np.ndarray:
+    height = max(t.shape[0] for t in tiles)
+    row = np.hstack(
+        [np.pad(t, ((0, height - t.shape[0]), (0, 4), (0, 0)), constant_values=255) for t in tiles]
+    )
+    return np.pad(row, ((0, 6), (0, max(width - row.shape[1], 0)), (0, 0)), constant_values=255)[:, :width]
+
+
+def photo_block(name: str, result: dict, width: int) -> np.ndarray:
+    """The sheet's rows of one photo (see the module's docstring)."""
+    x0, y0, x1, y1 = result["box"]
+
+    def corner_of(label: str) -> tuple[int, int]:
+        """The image-left end of the edit's painted gap (where main's line was strongest on t1)."""
+        inside = np.argwhere(result[label][False][1] >= 0.5)
+        if not len(inside):
+            return (x0 + x1) // 2, (y0 + y1) // 2
+        return x0 + int(inside[:, 1].min()), y0 + int(np.median(inside[:, 0]))
+
+    corner = corner_of("open_mouth 1")
+    fx0, fy0, fx1, fy1 = result["face"]
+    h, w = result["input"].shape[:2]
+    fx0, fy0, fx1, fy1 = max(fx0, 0), max(fy0, 0), min(fx1, w), min(fy1, h)
+
+    def face(image: np.ndarray) -> np.ndarray:
+        part = image[fy0:fy1, fx0:fx1]
+        return cv2.resize(
+            part, (max(int(230 * part.shape[1] / part.shape[0]), 1), 230), interpolation=cv2.INTER_AREA
+        )
+
+    short = Path(name).stem.split("__")[-1]
+    rows = [
+        _row(
+            [_label(face(result["input"]), f"{short}: input")]
+            + [
+                _label(face(result[label][on][0]), f"{label} {'new' if on else 'main'}")
+                for label in MEASURED
+                for on in (False, True)
+            ],
+            width,
+        )
+    ]
+    small = [_label(_cut(result["input"], corner, (130, 95), 1), "input 100%")]
+    for label in EDITS:
+        for on in (False, True):
+            small.append(
+                _label(
+                    _cut(result[label][on][0], corner_of(label), (130, 95), 1),
+                    f"{label[:14]} {'new' if on else 'main'}",
+                )
+            )
+    rows.append(_row(small, width))
+    big = []
+    for label in MEASURED:
+        big.append(_label(_cut(result["input"], corner_of(label), (100, 70), 3), "input 300%"))
+        for on in (False, True):
+            big.append(
+                _label(
+                    _cut(result[label][on][0], corner_of(label), (100, 70), 3),
+                    f"{label} {'new' if on else 'main'}",
+                )
+            )
+    rows.append(_row(big, width))
+    return np.vstack(rows + [np.zeros((4, width, 3), np.uint8)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--output", type=Path, default=REPO / "docs" / "mouth_rim_sheet.jpg")
+    parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
+    parser.add_argument("--photos", nargs="+", default=[*FAULTS, *CLEAN])
+    parser.add_argument("--measure-only", action="store_true")
+    args = parser.parse_args()
+    registry = EngineRegistry(fast=False)
+    width, blocks = 2000, []
+    for name in args.photos:
+        result = render(
+            name, args.images, registry, {k: EDITS[k] for k in MEASURED} if args.measure_only else EDITS
+        )
+        shares = measure(result)
+        print(
+            Path(name).stem,
+            " | ".join(
+                f"{k}: {v[False][0]:.3f} -> {v[True][0]:.3f} ({v[False][1]}/{v[True][1]} read)"
+                for k, v in shares.items()
+            ),
+            flush=True,
+        )
+        if not args.measure_only:
+            blocks.append(photo_block(name, result, width))
+    if blocks:
+        sheet = np.vstack(blocks)
+        cv2.imwrite(str(args.output), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        print(args.output, sheet.shape, f"{args.output.stat().st_size / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    main()

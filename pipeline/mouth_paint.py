@@ -18,6 +18,7 @@ import numpy as np
 
 from pipeline.face_paint import EDGE_RAMP, box_around, curve_y
 from pipeline.mouth import MouthInterior, MouthMotion, OpeningColumns, corners_x, opening_columns
+from pipeline.mouth_rim import shade_rim
 from pipeline.teeth import TOOTH_COLOUR, draw_teeth, lower_row_reach, rounded
 
 __all__ = ["RIM_OVERLAP", "paint_mouth", "paint_mouth_fine", "fine_paint"]
@@ -218,6 +219,8 @@ def _painted(
     # No painted teeth where the photo's own lower teeth are kept.
     drawn = teeth and (keep.max() < 0.5 or not keep_teeth)
     colour = _cavity(mouth, ys[:, None], cols, (gap_top, gap_bottom), face_size, exposure, drawn, step, seed)
+    if mouth.soft_rim:  # no ink line round the gap (docs/MOUTH_RIM.md)
+        colour = shade_rim(colour, distance, step)
     extra = cols.extra[None, :]
     if level is None:
         return distance, extra, colour, drawn
