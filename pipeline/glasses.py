@@ -27,20 +27,6 @@ _REACH = 0.6
 _SPAN = 0.6
 #: A frame pixel is darker than the skin around it by at least this share of the top bar's contrast.
 _FRAME_DARK = 0.4
-#: The black-hat that finds the frame's lines: a disc this many eye widths across (a thin line
-#: responds, a broad shadow or a brow's width less).
-_LINE = 0.3
-#: A lens's rim is traced along this many rays round the eye, out to this many eye widths, its
-#: radius changing at a cost of this share of the strongest ridge per pixel between rays.
-_RAYS = 72
-_RIM_REACH = 1.6
-_SMOOTH = 0.15
-#: At most this many samples along a read test whether it crosses the frame (`hold_frame`).
-_MARCH = 32
-#: A read near the frame is shortened smoothly over this many crop pixels past its end (`hold_frame`).
-_GIVE = 2.0
-#: The rims are traced in the eyes' box widened by this many eye widths on each side.
-_PAD = 0.5
 #: The frame is held this many eye widths around each eye (left/right, up, down).
 _AROUND = (0.8, 0.7, 0.9)
 #: Below the frame's lower edge the closing lid and the eyeball move: never held, down to this many
@@ -132,59 +118,16 @@ def frame_heights(
     return tuple(out)
 
 
-def _rim(contrast: np.ndarray, centre: np.ndarray, top: float, width: float) -> tuple[np.ndarray, float]:
-    """One lens's rim in the black-hat `contrast` (box pixels): (A, 2) points, one per angle round
-    the eye's `centre`, on the dark-line ridge chosen by a smooth path over the angles (dynamic
-    programming: the ridge's strength less a cost per pixel of radius change), started at the top
-    bar's distance `top` above the centre; and the ridge's median thickness (pixels at half its
-    height)."""
-    angles = np.linspace(0.0, 2.0 * np.pi, _RAYS, endpoint=False)
-    radii = np.arange(0.25 * width, _RIM_REACH * width, 0.5)
-    dirs = np.stack([np.cos(angles), -np.sin(angles)], axis=1)  # angle 0: outwards in x, pi/2: up
-    map_x = (centre[0] + dirs[:, :1] * radii[None]).astype(np.float32)
-    map_y = (centre[1] + dirs[:, 1:] * radii[None]).astype(np.float32)
-    strength = cv2.remap(contrast, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)  # (A, R)
-    # Start straight up, at the top bar: the path goes round from there both ways.
-    first = int(np.argmin(np.abs(angles - np.pi / 2)))
-    order = np.roll(np.arange(_RAYS), -first)
-    step = np.abs(radii[:, None] - radii[None]) * _SMOOTH * float(strength.max())
-    score = -np.abs(radii - top) * 1e3 * float(strength.max() + 1.0)
-    score = np.maximum(score, -1e9) + strength[order[0]]
-    back = np.zeros((_RAYS, len(radii)), np.int64)
-    for i, a in enumerate(order[1:], start=1):
-        total = score[None, :] - step  # [to, from]
-        back[i] = np.argmax(total, axis=1)
-        score = total[np.arange(len(radii)), back[i]] + strength[a]
-    path = np.zeros(_RAYS, np.int64)
-    path[-1] = int(np.argmax(score))
-    for i in range(_RAYS - 1, 0, -1):
-        path[i - 1] = back[i, path[i]]
-    r = np.empty(_RAYS)
-    r[order] = radii[path]
-    thick = []
-    for a, k in zip(order, path, strict=True):
-        peak = strength[a, k]
-        above = strength[a] >= 0.5 * peak
-        lo, hi = k, k
-        while lo > 0 and above[lo - 1]:
-            lo -= 1
-        while hi < len(radii) - 1 and above[hi + 1]:
-            hi += 1
-        thick.append(0.5 * (hi - lo + 1))
-    return centre[None] + dirs * r[:, None], float(np.median(thick))
-
-
 def frame_mask(
     source: np.ndarray,
     eyes: list[tuple[np.ndarray, np.ndarray]],
     frames: tuple[np.ndarray | None, ...],
 ) -> FrameMask | None:
-    """The glasses frame's own pixels around the eyes of the (H, W, 3) uint8 crop `source` (upper,
-    lower lid curves (K, 2) per eye; `frames` from `frame_heights`): per lens its rim traced round
-    the eye as a closed line on the darkest thin ridge (`_rim`), drawn at the rim's thickness, and
-    the bridge between the two rims; less what a closing lid and the eyeball move (`_FREE`);
-    softened by a pixel. None without a frame above both eyes. Thin by design: the skin inside and
-    above the lens moves with the brows and the eyes, the frame laid over it (`hold_frame`)."""
+    """The glasses frame's pixels around the eyes of the (H, W, 3) uint8 crop `source`: the dark
+    pixels (`_FRAME_DARK` of the skin) within `_AROUND` of the eyes (upper, lower lid curves (K, 2))
+    connected to the top bar found by `frame_heights` (`frames`), less what a closing lid and
+    the eyeball move (below the bar, down past the lower lid: `_FREE`); softened by a pixel. None
+    without a frame above both eyes."""
     if len(frames) != len(eyes) or any(f is None for f in frames) or not eyes:
         return None
     h, w = source.shape[:2]
@@ -195,85 +138,51 @@ def frame_mask(
     x1, y1 = min(int(pts[:, 0].max() + side) + 1, w), min(int(pts[:, 1].max() + down) + 1, h)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
-    # The lenses may reach past the box: traced in a wider one (`_PAD`), held only in the box.
-    pad = int(_PAD * width)
-    px0, py0, px1, py1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
-    luma = source[py0:py1, px0:px1].astype(np.float32) @ _LUMA
-    xs = np.arange(px0, px1, dtype=np.float64)
-    ys = np.arange(py0, py1, dtype=np.float64)[:, None]
+    luma = source[y0:y1, x0:x1].astype(np.float32) @ _LUMA
+    xs = np.arange(x0, x1, dtype=np.float64)
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    seeds = np.zeros(luma.shape, np.uint8)
     free = np.zeros(luma.shape, bool)
-    # The frame is a thin dark line: darker than the skin closed over it at a few bar widths.
-    size = max(int(round(_LINE * width)), 3) | 1
-    contrast = cv2.morphologyEx(
-        luma, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    )
-    mask = np.zeros(luma.shape, np.uint8)
-    inner = []
     for (upper, lower), frame in zip(eyes, frames, strict=True):
         assert frame is not None
         order = np.argsort(upper[:, 0], kind="stable")
         ux, uy = upper[order, 0], upper[order, 1]
-        bottom = np.interp(xs, ux, frame[order, 0])
+        bottom, top = (np.interp(xs, ux, frame[order, j]) for j in (0, 1))
         lid, low = np.interp(xs, ux, uy), np.interp(xs, *lower[np.argsort(lower[:, 0])].T)
+        inside = (xs > ux.min()) & (xs < ux.max())
+        seeds |= (inside & (ys >= lid - top - 0.5) & (ys <= lid - bottom + 0.5)).astype(np.uint8)
         span = (xs > ux.min() - _FREE[1] * width) & (xs < ux.max() + _FREE[1] * width)
         free |= span & (ys > lid - bottom + 0.5) & (ys < low + _FREE[0] * width)
-    for (upper, lower), frame in zip(eyes, frames, strict=True):
-        assert frame is not None
-        centre = np.concatenate([upper, lower]).mean(axis=0)
-        top = float(centre[1] - np.median(upper[:, 1] - frame.mean(axis=1)))
-        rim, thick = _rim(np.where(free, 0.0, contrast), centre - (px0, py0), top, width)
-        line = max(int(round(thick)), 2)
-        cv2.polylines(mask, [np.round(rim * 8).astype(np.int32)], True, 1, line, cv2.LINE_8, shift=3)
-        inner.append((rim, line))
-    # The bridge: the rims' points nearest each other, joined at the thicker rim's thickness.
-    (rim_a, line_a), (rim_b, line_b) = inner
-    gap = np.hypot(*(rim_a[:, None] - rim_b[None]).transpose(2, 0, 1))
-    i, j = np.unravel_index(int(np.argmin(gap)), gap.shape)
-    ends = np.round(np.stack([rim_a[i], rim_b[j]]) * 8).astype(np.int32)
-    cv2.line(mask, tuple(ends[0]), tuple(ends[1]), 1, max(line_a, line_b), cv2.LINE_8, shift=3)
-    soft = cv2.dilate(mask.astype(np.float32), np.ones((3, 3), np.uint8))
-    soft = np.minimum(cv2.GaussianBlur(soft, (0, 0), 0.7), 1.0 - free)[
-        y0 - py0 : y1 - py0, x0 - px0 : x1 - px0
-    ]
-    return (x0, y0, x1, y1), soft.astype(np.float32)
+    # The frame is a thin dark line: darker than the skin closing over it (a black-hat), which a
+    # broad shadow is not; as dark as `_FRAME_DARK` of the bar's own contrast.
+    thick = float(np.median(np.concatenate([f[:, 1] - f[:, 0] for f in frames if f is not None])))
+    size = 3 * int(np.ceil(thick)) + 5
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    contrast = cv2.morphologyEx(luma, cv2.MORPH_CLOSE, kernel) - luma
+    bar = contrast[(seeds > 0) & ~free]
+    if bar.size == 0:
+        return None
+    dark = (contrast > _FRAME_DARK * float(np.median(bar))) & ~free
+    _, labels = cv2.connectedComponents(dark.astype(np.uint8), connectivity=8)
+    keep = np.unique(labels[(seeds > 0) & dark])
+    mask = np.isin(labels, keep[keep > 0]).astype(np.float32)
+    # Its lighter stretches (a highlight, a tortoiseshell's amber) closed over, its soft outline added.
+    mask = cv2.dilate(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel), np.ones((3, 3), np.uint8))
+    mask = np.minimum(cv2.GaussianBlur(mask, (0, 0), 0.7), 1.0 - free)
+    return (x0, y0, x1, y1), mask.astype(np.float32)
 
 
 def hold_frame(flow: np.ndarray, mask: FrameMask, source_rigid: np.ndarray, target_rigid: np.ndarray) -> None:
-    """Lay the frame over the moving skin (in place in the (H, W, 2) backward flow) while the head
-    stays (the mean motion of the skull's points (N, 2), source -> target, crop pixels, below
-    `_STILL`[0]; fading out by `_STILL`[1], where the frame moves with the face's flow): the
-    frame's pixels keep the photo's, and no other pixel reads across or onto the frame (its read
-    is shortened to stop before it), so the skin on either side moves with the brows and the
-    eyes and no part of the frame is copied into the skin (a second bar, dashes in the lens)."""
+    """Hold the frame's pixels where the photo has them (in place in the (H, W, 2) backward flow)
+    while the head stays: the mean motion of the skull's points (N, 2) (source -> target, crop
+    pixels) below `_STILL`[0]; the hold fades out by `_STILL`[1], where the frame moves with the
+    face's flow."""
     moved = float(np.mean(np.hypot(*(target_rigid - source_rigid).T)))
     still = float(np.clip((_STILL[1] - moved) / (_STILL[1] - _STILL[0]), 0.0, 1.0))
     if still <= 0.0:
         return
     (x0, y0, x1, y1), share = mask
-    box = flow[y0:y1, x0:x1]
-    length = np.hypot(box[..., 0], box[..., 1])
-    if float(length.max()) > 0.0:
-        # Along each read, out to its length plus `_GIVE`: where it meets the frame at a share t of
-        # that, the read is shortened to t of its length (0 at the frame, whole from `_GIVE` past
-        # the read's end): the skin between stretches smoothly, no read folds or lands on the frame.
-        gx, gy = np.meshgrid(np.arange(x1 - x0, dtype=np.float32), np.arange(y1 - y0, dtype=np.float32))
-        reach = box * ((length + _GIVE) / np.maximum(length, 1e-6))[..., None]
-        steps = int(np.clip(np.ceil(2.0 * float(length.max() + _GIVE)), 2, _MARCH))
-        keep = np.ones(share.shape, np.float32)
-        open_ = (share < 0.5) & (length > 0.0)
-        for t in np.arange(1, steps + 1, dtype=np.float32) / steps:
-            on = cv2.remap(
-                share,
-                gx + t * reach[..., 0],
-                gy + t * reach[..., 1],
-                cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_REPLICATE,
-            )
-            hit = open_ & (on >= 0.5)
-            keep[hit] = t - 1.0 / steps
-            open_ &= ~hit
-        box *= (1.0 - still * (1.0 - keep))[..., None]
-    box *= (1.0 - still * share)[..., None]
+    flow[y0:y1, x0:x1] *= (1.0 - still * share)[..., None]
 
 
 def find_glasses(
