@@ -337,6 +337,7 @@ class GeometricRenderer:
             lower_row=self.settings.lower_row,
             open_look=self.settings.open_look,
             lifted_corners=self.settings.smile_corners,
+            soft_rim=self.settings.mouth_rim,
         )
 
     def _rasterise_features(

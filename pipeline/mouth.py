@@ -298,7 +298,9 @@ class MouthMotion:
     mouth the photo showed closed keep their laterals and canines lit and stand the lower row on the
     lower lip's visible edge (`PreviewSettings.open_look`; docs/TEETH.md "An opened mouth that looks
     photographed"); lifted_corners: a rising corner carries the skin further above and below it
-    (`mouth_corners.lifted_reach`, `PreviewSettings.smile_corners`; docs/SMILE_FROWN.md).
+    (`mouth_corners.lifted_reach`, `PreviewSettings.smile_corners`; docs/SMILE_FROWN.md); soft_rim: the
+    painted upper row follows the upper rim and the corners are no darker than mid-mouth
+    (`pipeline.mouth_rim`, `PreviewSettings.mouth_rim`).
     """
 
     interior: MouthInterior
@@ -308,6 +310,7 @@ class MouthMotion:
     lower_row: bool = False
     open_look: bool = False
     lifted_corners: bool = False
+    soft_rim: bool = False
 
     @property
     def under_upper_teeth(self) -> bool:
@@ -336,6 +339,7 @@ class MouthMotion:
             self.lower_row,
             self.open_look,
             self.lifted_corners,
+            self.soft_rim,
         )
         return level, source, target
 

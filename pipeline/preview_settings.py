@@ -60,7 +60,10 @@ class PreviewSettings:
     (`pipeline.mouth_corners`, docs/SMILE_FROWN.md): a smile on a down-turned mouth does not stretch
     the photo's corner lines into hooks; lid_shape: a painted shut lid (`smooth_lids`) is cut to
     the lid's curved outline, shaded as skin over a rounded eyeball and given the photo's own skin
-    texture at the crop's resolution (`pipeline.lid_shape`, docs/LID_SHAPE.md), not a flat patch.
+    texture at the crop's resolution (`pipeline.lid_shape`, docs/LID_SHAPE.md), not a flat patch;
+    mouth_rim: a painted gap's upper row of teeth hangs from the upper rim's curve towards the
+    corners and its corner shade is no darker than the mid-mouth cavity's (`pipeline.mouth_rim`,
+    docs/MOUTH_RIM.md round 2): no ink line between the lip and the teeth round an opened mouth.
     """
 
     raster_scale: float = 0.5
@@ -84,3 +87,4 @@ class PreviewSettings:
     glasses: bool = False  # off after review (docs/GLASSES.md "Review of round 2")
     smile_corners: bool = True
     lid_shape: bool = True
+    mouth_rim: bool = False
