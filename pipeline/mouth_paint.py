@@ -18,6 +18,7 @@ import numpy as np
 
 from pipeline.face_paint import EDGE_RAMP, box_around, curve_y
 from pipeline.mouth import MouthInterior, MouthMotion, OpeningColumns, corners_x, opening_columns
+from pipeline.mouth_rim import floor_shade
 from pipeline.teeth import TOOTH_COLOUR, draw_teeth, lower_row_reach, rounded
 
 __all__ = ["RIM_OVERLAP", "paint_mouth", "paint_mouth_fine", "fine_paint"]
@@ -314,6 +315,8 @@ def _cavity(
     if mouth.under_upper_teeth:
         shadow = np.ones_like(shadow)  # shaded towards the throat instead (`_under_upper_teeth`)
     shade = (0.35 + 0.65 * centre) * (0.45 + 0.55 * shadow) * (0.75 + 0.4 * v)  # dark at the back
+    if mouth.soft_rim:  # no near-black corners under the rim (docs/MOUTH_RIM.md round 2)
+        shade = floor_shade(shade)
     colour = base[None, None, :] * shade[:, :, None]
     # A tongue: a lighter, redder mound rising from the lower part towards the middle.
     open_enough = ((height / size - 0.03) / 0.04).clip(0.0, 1.0)[None, :]
@@ -346,6 +349,7 @@ def _cavity(
             lower,
             seed,
             lip_edge=RIM_OVERLAP + 0.5 * EDGE_RAMP if look else None,
+            follow_rim=mouth.soft_rim,
         )
         # The cheeks hide the back of the row: only the middle half shows it fully.
         cheeks = ((centre - 0.3) / 0.45).clip(0.0, 1.0) ** 1.2

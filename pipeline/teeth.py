@@ -28,6 +28,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from pipeline.mouth_rim import hung_from_rim
+
 __all__ = ["TOOTH_COLOUR", "draw_teeth", "lower_row_reach", "rounded"]
 
 #: Warm ivory (RGB, 0-255) of teeth in the mouth's soft light, before the face's exposure.
@@ -170,6 +172,7 @@ def draw_teeth(
     seed: int = 0,
     upper: bool = True,
     lip_edge: float | None = None,
+    follow_rim: bool = False,
 ) -> np.ndarray:
     """(Y, X, 3) float `colour` of the gap (the cavity) with teeth drawn over it.
 
@@ -185,7 +188,8 @@ def draw_teeth(
     lip_edge: crop pixels above the lower rim where the lower lip's visible edge lies: the lower row
     stands there, its necks hidden behind the lip (always so for the lower row alone); None: beside
     the upper row it stands on the rim itself, its base in the lip's shadow (docs/TEETH.md, "An
-    opened mouth that looks photographed": off by default).
+    opened mouth that looks photographed": off by default); follow_rim: the upper row hangs from
+    the upper rim where it rises above the corners' line (`pipeline.mouth_rim`, docs/MOUTH_RIM.md).
     """
     mm, top_mid, bottom_mid, level = _frame(xs, gap, corners, face_size)
     f32 = np.float32
@@ -194,6 +198,7 @@ def draw_teeth(
     top, bottom = (rim.astype(f32)[None, :] for rim in gap)
     height = max(bottom_mid - top_mid, 0.0) / mm  # the opening at the midline, mm
     across = (xs - 0.5 * (corners[0][0] + corners[1][0])) / mm
+    hung = (hung_from_rim(level, gap[0], top_mid) if follow_rim else level).astype(f32)[None, :]
     level = level.astype(f32)[None, :]
     aa = max(step, 0.25 * mm) / mm  # anti-aliasing width, mm
     # A rounded mouth (its corners closer than `_ROUND`: ooo) pushes the lips forward over the teeth.
@@ -201,7 +206,7 @@ def draw_teeth(
     # What is drawn is a mix of the cavity and the tooth: out = cavity * keep + light @ colours,
     # light (Y, X, 5): how much of the cervical, body and edge colour, of the gloss and of the gum.
     if upper:
-        keep, light = _upper_row(ys, (top, bottom), top_mid, level, across, mm, height, aa, pursed, vary)
+        keep, light = _upper_row(ys, (top, bottom), top_mid, hung, across, mm, height, aa, pursed, vary)
     else:
         keep, light = np.ones(colour.shape[:2], f32), [np.zeros(colour.shape[:2], f32) for _ in range(5)]
     on_lip = not upper or lip_edge is not None  # the row stands on the lip's visible edge
