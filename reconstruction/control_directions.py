@@ -136,12 +136,13 @@ def _eye_closure(mean68: np.ndarray, side: str) -> dict[int, tuple[float, float,
     return moves
 
 
-def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
+def expression_targets(mean68: np.ndarray, smile_lip_line: bool = True) -> dict[str, _Target]:
     """The wanted landmark motion of each expression control at slider +1 (a strong expression).
 
     `mean68` is (68, 3) in eye-distance units (needed for the eyelid gaps). Points given a large
     weight are held where a face model's basis tends to couple them with the driven points
-    (e.g. the chin with the lower lip, the upper lip with the mouth corners).
+    (e.g. the chin with the lower lip, the upper lip with the mouth corners). `smile_lip_line`:
+    the smile holds the upper lip's outer middle (docs/SMILE_LIPLINE.md; False: as before).
     """
     down = lambda a: (0.0, -a, 0.0)  # noqa: E731 - tiny local helpers keep the table readable
     up = lambda a: (0.0, a, 0.0)  # noqa: E731
@@ -155,13 +156,18 @@ def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
             {
                 48: (-0.06, 0.10, -0.02),
                 54: (0.06, 0.10, -0.02),
-                51: up(0.02),
+                51: up(0.01 if smile_lip_line else 0.02),
                 57: up(0.01),
                 62: still,
                 66: still,
             },
             lips_free + _CHEEKS,
-            weights={51: 3.0, 57: 6.0, 62: 3.0, 66: 3.0},
+            # the upper lip's outer middle (51) held up firmly: weakly held, the basis moved it down
+            # 0.013 while the corners rose (the upper lip's line bent into a "W" under a moustache);
+            # 57 and the inner lips held a little firmer keep the lower lip from swelling with it
+            weights={51: 10.0, 57: 12.0, 62: 6.0, 66: 6.0}
+            if smile_lip_line
+            else {51: 3.0, 57: 6.0, 62: 3.0, 66: 3.0},
         ),
         "open_mouth": _Target(
             {
@@ -246,6 +252,7 @@ class DerivationSettings:
     wink_pin: weight (per pinned point, against the mean over held vertices) that keeps the other
     eye's lids and both eyes' corners still in a wink; wink_lips: the same for the lips' opening
     (0: the lips may part with the wink); wink_ridge: the wink's coefficient prior.
+    smile_lip_line: the smile holds the upper lip's outer middle up (docs/SMILE_LIPLINE.md).
     """
 
     ridge: float = 1e-5
@@ -260,6 +267,7 @@ class DerivationSettings:
     wink_pin: float = 1000.0
     wink_lips: float = 1000.0
     wink_ridge: float = 1e-4
+    smile_lip_line: bool = True
 
 
 @dataclass(frozen=True)

@@ -269,7 +269,7 @@ class ControlSet:
         dirs: dict[str, np.ndarray] = {}
         solved = {
             name: solve_direction(geometry, target, self.settings)
-            for name, target in expression_targets(mean68).items()
+            for name, target in expression_targets(mean68, self.settings.smile_lip_line).items()
         }
         solved["wink_left"] = solve_wink(geometry, "left", self.settings)
         solved["wink_right"] = solve_wink(geometry, "right", self.settings)
