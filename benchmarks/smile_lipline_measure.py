@@ -59,10 +59,15 @@ def main() -> None:
         engine = registry.geometric(state.backend)
         prepared = state.engine_state(engine)
         for smile in args.smile:
-            target = target_coefficients(state, EditRequest(values={"smile": smile}, engine="preview"), registry=registry)
+            target = target_coefficients(
+                state, EditRequest(values={"smile": smile}, engine="preview"), registry=registry
+            )
             points = engine.renderer.target_points(prepared, target)
             score, outer, inner = lipline(prepared.points, points)
-            print(f"{name[-34:]:34s} smile {smile:.1f} W {score:.4f} outer {np.round(outer, 3)} inner {np.round(inner, 3)}", flush=True)
+            print(
+                f"{name[-34:]:34s} smile {smile:.1f} W {score:.4f} outer {np.round(outer, 3)} inner {np.round(inner, 3)}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -35,4 +35,6 @@ EDITS = {
 }
 
 if __name__ == "__main__":
-    before_after_sheet(__doc__.splitlines()[0], __file__, PHOTOS, "smile_lipline_sheet.jpg", quality=85, edits=EDITS)
+    before_after_sheet(
+        __doc__.splitlines()[0], __file__, PHOTOS, "smile_lipline_sheet.jpg", quality=85, edits=EDITS
+    )

@@ -10,6 +10,7 @@ import pytest
 
 from core.coefficients import BFM_DEEP3D, DEFAULT_FACE_MODEL, FaceCoefficients, MotionSequence
 from core.errors import FaceModelMismatchError, InputError
+from reconstruction.control_directions import DerivationSettings, geometry_of
 from reconstruction.controls import (
     CONTROL_NAMES,
     CONTROL_SPECS,
@@ -204,6 +205,45 @@ def test_mouth_directions_move_the_mouth(controls: ControlSet) -> None:
     width = lambda m: m[54, 0] - m[48, 0]  # noqa: E731 - change of the mouth's width
     assert width(_motion(controls, "wide_mouth")) > 0.1
     assert width(_motion(controls, "round_lips")) < -0.1
+
+
+def test_a_smile_does_not_pull_the_upper_lips_middle_down(controls: ControlSet) -> None:
+    """docs/SMILE_LIPLINE.md: the upper lip's outer middle (51) moved down 0.013 while the corners rose
+    0.12 (the lip line bent into a "W" under a moustache); held, it stays (-0.000), and every step of
+    the upper lip from the middle to the corners rises."""
+    smile = _motion(controls, "smile")
+    assert smile[51, 1] > -0.005
+    for half in ((51, 50, 49, 48), (51, 52, 53, 54)):
+        assert np.all(np.diff(smile[list(half), 1]) > 0)
+    legacy = ControlSet(geometry_of(load_default_face_model()), DerivationSettings(smile_lip_line=False))
+    assert _motion(legacy, "smile")[51, 1] < -0.01  # the switch brings the old direction back
+    for name in EXPRESSION_CONTROLS:
+        if name != "smile":
+            np.testing.assert_array_equal(legacy.directions[name], controls.directions[name])
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_smile_raises_the_upper_lip_line_of_a_pressed_mouth(shared_data: Path) -> None:
+    """face-api.js angry.jpg (a pressed mouth under a moustache), smile 1: the target mesh's upper lip
+    line's "W" (the middle's dip plus the kinks, benchmarks/smile_lipline_measure.py) 0.0152 eye-
+    corner distances before, 0.0034 now (<= 0.5x)."""
+    from benchmarks.smile_lipline_measure import lipline
+    from pipeline import EditRequest, EngineRegistry, prepare_photo
+    from pipeline.photo import target_coefficients
+
+    registry = EngineRegistry(fast=False)
+    state = prepare_photo(
+        shared_data / "images" / "justadudewhohacks__face-api.js__angry.jpg", registry=registry
+    )
+    engine = registry.geometric(state.backend)
+    prepared = state.engine_state(engine)
+    target = target_coefficients(
+        state, EditRequest(values={"smile": 1.0}, engine="preview"), registry=registry
+    )
+    score, outer, _ = lipline(prepared.points, engine.renderer.target_points(prepared, target))
+    assert score <= 0.0076, score
+    assert outer[len(outer) // 2] > -0.008, outer
 
 
 def test_eye_and_brow_directions(controls: ControlSet) -> None:
