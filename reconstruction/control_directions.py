@@ -152,22 +152,25 @@ def expression_targets(mean68: np.ndarray, smile_lip_line: bool = True) -> dict[
     return {
         "smile": _Target(
             # the lower lip's outer edge rises a little with the corners: left free, the basis
-            # pushes it down and the lower lip swells into a pout
+            # pushes it down and the lower lip swells into a pout. With `smile_lip_line` the upper
+            # lip's outer middle (51) is held up as firmly: weakly held, the basis moved it down
+            # 0.013 while the corners rose (the lip line bent into a "W" under a moustache); the
+            # inner lips rise with it together (held still, they parted and a seam was painted)
             {
                 48: (-0.06, 0.10, -0.02),
                 54: (0.06, 0.10, -0.02),
                 51: up(0.01 if smile_lip_line else 0.02),
                 57: up(0.01),
-                62: still,
-                66: still,
+                62: up(0.01) if smile_lip_line else still,
+                66: up(0.01) if smile_lip_line else still,
             },
             lips_free + _CHEEKS,
-            # the upper lip's outer middle (51) held up firmly: weakly held, the basis moved it down
-            # 0.013 while the corners rose (the upper lip's line bent into a "W" under a moustache);
-            # 57 and the inner lips held a little firmer keep the lower lip from swelling with it
-            weights={51: 10.0, 57: 12.0, 62: 6.0, 66: 6.0}
-            if smile_lip_line
-            else {51: 3.0, 57: 6.0, 62: 3.0, 66: 3.0},
+            weights={
+                51: 6.0 if smile_lip_line else 3.0,
+                57: 12.0 if smile_lip_line else 6.0,
+                62: 3.0,
+                66: 3.0,
+            },
         ),
         "open_mouth": _Target(
             {
