@@ -527,6 +527,7 @@ def warp_photo(
     flow = np.asarray(flow, dtype=np.float32)
     if flow.shape != (c, c, 2) or not np.all(np.isfinite(flow)):
         raise InputError(f"flow must be a finite ({c}, {c}, 2) array, got {flow.shape}")
+    out = original.copy()
     faded = flow * _flow_fade(c)  # equal shapes: fast
     alpha = None
     if overlay is not None and overlay_alpha is not None:
@@ -537,14 +538,13 @@ def warp_photo(
                 f"overlay must be n{c}xn{c}, overlay_alpha {c}x{c}: got {overlay.shape[:2]}, {alpha.shape}"
             )
     magnitude = np.abs(faded)  # its max over the last axis, without numpy's slow 2-element reduction:
-    largest = np.maximum(magnitude[..., 0], magnitude[..., 1])
-    touched = largest > 0.01
+    touched = np.maximum(magnitude[..., 0], magnitude[..., 1]) > 0.01
     if alpha is not None:
         touched |= alpha > 0.0
     behind = behind_layer(back_flow, front_alpha, crop_mask(c, feather=0.1, margin=0.0), touched)
     region = _touched_region(touched, transform)
     if region is None:
-        return original.copy()
+        return out
     x0, y0, x1, y1 = region
     size = (x1 - x0, y1 - y0)
     to_crop = transform.matrix.copy()
@@ -560,19 +560,14 @@ def warp_photo(
     part = None if lids is None else _sub_box(lids.nodes, (x0, y0), shift.shape, transform)
     if lids is not None and part is not None:
         along_lid_edges(shift[part[0], part[1]], lids, transform.inverse() * [1.0, 1.0, 0.0], part[2])
-    reach = float(largest.max()) / transform.scale  # the largest shift, photo pixels
+    reach = float(magnitude.max()) / transform.scale  # the largest shift, photo pixels
     map_x, map_y = absolute_reads_in_frame(shift, (x0, y0), original.shape[:2], reach)
     if inside is not None:
         part = _sub_box(reads_near(reads, inside), (x0, y0), map_x.shape, transform)
         if part is not None:
             exits = hidden_exits(inside)
             leave_hidden(map_x[part[0], part[1]], map_y[part[0], part[1]], exits, transform.matrix)
-    # The region resampled straight into the output (a view), the rest of it copied: no copy of the
-    # region made first and none of the resampled region after.
-    out = _copy_outside(original, region)
-    roi = cv2.remap(
-        original, shift, None, cv2.INTER_CUBIC, dst=out[y0:y1, x0:x1], borderMode=cv2.BORDER_REPLICATE
-    )
+    roi = cv2.remap(original, shift, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     # An occlusion edge (a turned nose) drawn as one, not as the strip it hides squeezed into a line.
     folds = fold_cells(reads) if lids is None else fold_cells(reads) & ~lids.cells
     blend_across_folds(roi, original, faded, folds, to_crop, transform.inverse())
@@ -589,15 +584,7 @@ def warp_photo(
             roi[rows, cols] = lay_overlay(
                 roi[rows, cols], overlay, alpha, to_crop, 1.0 / transform.scale, paint_blur
             )
-    return out
-
-
-def _copy_outside(image: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
-    """A new array like `image` holding its pixels outside `region` (x0, y0, x1, y1); inside unset."""
-    x0, y0, x1, y1 = region
-    out = np.empty_like(image)
-    out[:y0], out[y1:] = image[:y0], image[y1:]
-    out[y0:y1, :x0], out[y0:y1, x1:] = image[y0:y1, :x0], image[y0:y1, x1:]
+    out[y0:y1, x0:x1] = roi
     return out
 
 

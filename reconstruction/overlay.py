@@ -299,10 +299,7 @@ def lay_behind(
     )
     scale = 1.0 / float(np.sqrt(abs(np.linalg.det(to_crop[:, :2]))))  # photo pixels per crop pixel
     narrow = float(np.clip(scale / 3.0, 1.0, 3.0))
-    alpha -= 0.5  # (alpha - 0.5) * narrow + 0.5 clipped, in place (the same operations)
-    alpha *= narrow
-    alpha += 0.5
-    np.clip(alpha, 0.0, 1.0, out=alpha)
+    alpha = np.clip((alpha - 0.5) * narrow + 0.5, 0.0, 1.0)
     layer = cv2.remap(
         original, back_map[..., 0], back_map[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
     )
