@@ -1,4 +1,4 @@
-"""The one check of an in-memory RGB image (numpy only), shared by every stage that takes one."""
+"""The one check of an in-memory RGB image and its luma weights (numpy only), shared by every stage."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import numpy as np
 
 from core.errors import InputError
 
-__all__ = ["check_rgb8"]
+__all__ = ["LUMA", "check_rgb8"]
+
+#: Rec. 601 luma weights of an RGB pixel (float32, read-only): `rgb @ LUMA` is its brightness.
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+LUMA.setflags(write=False)
 
 
 def check_rgb8(image: np.ndarray, what: str = "image", *, min_side: int = 1) -> np.ndarray:

@@ -33,6 +33,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.geometry import smoothstep
+from core.images import LUMA as _LUMA
 from pipeline.face_paint import apply_affine, box_around, curve_y, similarity_2d
 from pipeline.wide_eyes import white_above, wide_closure
 
@@ -55,7 +56,6 @@ __all__ = [
     "lash_heights",
 ]
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: From this closure on, the lid pulled down by `refine_eye_flow` covers the whole opening.
 SHUT_CLOSURE = 0.57
 #: How far the iris centre moves at gaze 1, in eye widths (x, y).

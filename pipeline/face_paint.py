@@ -16,6 +16,8 @@ import math
 import cv2
 import numpy as np
 
+from core.images import LUMA as _LUMA
+
 __all__ = [
     "EDGE_RAMP",
     "curve_y",
@@ -36,7 +38,6 @@ LASH_HALF = 0.65
 #: How far below the middle of the lid's edge the lash line lies, crop pixels (over the lower lid's
 #: wet rim, which a shut lid's lashes hide).
 LASH_LOW = 0.3
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def curve_y(curve: np.ndarray, xs: np.ndarray) -> np.ndarray:

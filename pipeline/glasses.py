@@ -15,9 +15,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from core.images import LUMA as _LUMA
+
 __all__ = ["FrameMask", "find_glasses", "frame_heights", "frame_mask", "hold_frame"]
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: A bridge: the darkest row across the nose between the inner corners is at most this share of
 #: the nose's skin below it (a shadowed brow or nose root stays above 0.8 of it).
 _BRIDGE_DARK = 0.45

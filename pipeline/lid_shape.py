@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core.images import LUMA as _LUMA
 from reconstruction.crop import CropTransform
 from reconstruction.skin import MIN_SCALE
 
@@ -56,7 +57,6 @@ _DARK_RANGE = (0.85, 0.95)
 _LIGHT = 0.08
 #: Main's colour darker than the lid's darker skin is drawn to it, fully from this share darker.
 _DEEP = 0.2
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: The dome's extent over the outline's (up and across).
 _REACH = 1.4
 #: The texture: the photo's detail finer than this many crop pixels (what `lid_colours` averages

@@ -18,12 +18,12 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from core.images import LUMA as _LUMA
 from pipeline.lid_shape import LidDetail, shape_lids
 from pipeline.wide_eyes import white_pixels
 
 __all__ = ["lid_colours", "smooth_shut_lids"]
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: A shut lid's reads advancing less than this many photo rows per output row stretch its skin
 #: (pores, fine lines) into vertical streaks at the photo's resolution; fully painted from this
 #: less `_STRETCH_RAMP` down.

@@ -25,6 +25,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
+from core.images import LUMA as _LUMA
 from pipeline.face_paint import box_around, curve_y
 from pipeline.mouth_corners import carry_lift, corner_weight, lifted_reach
 from pipeline.mouth_frame import MouthFrame
@@ -43,7 +44,6 @@ __all__ = [
     "follow_face_below_lips",
 ]
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: Columns across the mouth and rows down the opening at which the photo's interior is read.
 _COLUMNS, _ROWS = 24, 32
 #: A gap between the teeth is darker than the rows above and below it by at least this much luma.

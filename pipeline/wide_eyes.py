@@ -26,11 +26,11 @@ import cv2
 import numpy as np
 
 from core.geometry import smoothstep
+from core.images import LUMA as _LUMA
 from pipeline.face_paint import curve_y
 
 __all__ = ["MEAN_GAP", "WIDE_EYE", "is_wide", "wide_closure", "wide_open", "white_above", "white_pixels"]
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: How far `close_eyes` 1 moves the lids towards each other, in eye widths (mean over the lid
 #: points): the face model's mean gap; measured 0.12-0.15 on 7 photos, narrow to wide-open eyes.
 MEAN_GAP = 0.14

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from core.errors import InputError
+from core.images import LUMA as _LUMA
 from reconstruction.folds import node_grid
 from reconstruction.softness import paint_extra_blur, soften_layer
 
@@ -55,7 +56,6 @@ __all__ = [
 #: Ramp (crop pixels) up to which an overlay's edge counts as drawn sharp (kept sharp at the photo's
 #: resolution); above twice this, the coverage is a soft mask and is only interpolated.
 _SHARP_RAMP = 4.0
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: Two vertically neighbouring crop pixels whose reads lie further apart than this many source rows,
 #: on either side of a hidden run, meet at a lid's edge (`lid_edges`).
 _LID_JUMP = 1.5

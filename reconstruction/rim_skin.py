@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core.images import LUMA as _LUMA
 from reconstruction.crop import CropTransform
 
 __all__ = ["MagnifiedBand", "lay_rim_texture", "magnified_band"]
@@ -87,7 +88,6 @@ _STEEPEN = 1.5
 _CONTRAST = 0.15
 _OUTLINE = 2.5
 _OUTLINE_CROP = 0.4
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 @dataclass(frozen=True)

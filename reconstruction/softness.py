@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from core.errors import InputError
+from core.images import LUMA as _LUMA
 
 __all__ = [
     "photo_blur",
@@ -70,7 +71,6 @@ _SPREAD_PER_SIGMA = 2.563
 _HALF_RES_BLUR = 2.0
 #: The paint is softened only by at least this sigma (photo pixels): below, it is left as it is.
 MIN_EXTRA_BLUR = 0.6
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def _gradient(luma: np.ndarray) -> np.ndarray:
