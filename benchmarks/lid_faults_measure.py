@@ -27,7 +27,6 @@ if str(REPO) not in sys.path:
 
 from core.images import LUMA  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, prepare_photo  # noqa: E402
-from pipeline.face_paint import curve_y  # noqa: E402
 from pipeline.photo import target_coefficients  # noqa: E402
 
 __all__ = ["flow_seam", "tile_specks", "FAULTS", "CLEAN", "EDITS"]
