@@ -2,14 +2,15 @@
 
     OMP_NUM_THREADS=1 python benchmarks/lid_faults_measure.py [--photos NAME ...] [--flags FLAG ...]
 
-- seam: over the skin above each eye that closes (its corners +- 0.3 eye widths, from 0.8 eye
-  widths above the photo's upper lid line down to 0.15 below... above it), the 95th percentile of
-  the backward flow's step between neighbouring crop pixels (photo pixels per crop pixel, both
-  axes, both components). A lid band pasted in the eye's own frame over a brow the face's flow
-  moves (a wink lowers it) tears there: a step of the brow's drop over the band's 3-px fade.
-- specks: the share of the photo's lid texture tile (`lid_shape.lid_detail`, 0 where none) whose
-  luma departs from 1 by more than 5 robust sigmas (1.4826 MAD): hairs and highlights copied as
-  dark and light blotches onto a painted lid.
+- tears (printed per edit): over the skin above each eye that closes (closure > 0.3; its corners
+  +- 0.3 eye widths, from 0.8 eye widths above the photo's upper lid line to 0.15 above it), the
+  sum of the crop's luma steps between neighbouring crop pixels where the backward flow steps by
+  more than `_TEAR` photo pixels per crop pixel, per eye width; the largest over those eyes. A lid
+  band held in the eye's own frame under a brow the face's flow lowers (a wink) tears there, and
+  the tear shows where it crosses the brow (docs/LID_FAULTS.md).
+- specks (not discriminating, see the doc): the share of the photo's lid texture tile
+  (`lid_shape.lid_detail`, 0 where none) whose luma departs from 1 by more than 5 robust sigmas
+  (1.4826 MAD): hairs and highlights copied as dark and light blotches onto a painted lid.
 """
 
 from __future__ import annotations
