@@ -196,6 +196,7 @@ def refine_eye_flow(
     squint: bool = False,
     wide: bool = False,
     frame: np.ndarray | None = None,
+    follow: bool = False,
 ) -> None:
     """Set the (H, W, 2) full-resolution backward flow of one eye (in place): closing lids and gaze.
 
@@ -210,6 +211,7 @@ def refine_eye_flow(
     frame: (K,) how far above each point of the photo's upper lid a glasses frame's lower edge lies
     (`glasses.find_glasses`), or None: a closing lid reads no skin from the frame, and a shutting
     eye closes as a squint does (the frame lies on its upper lid; docs/GLASSES.md).
+    follow: a closing lid's band meets the face's own flow at its top (`_follow_face`), not behind a frame.
     """
     (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
     width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
@@ -218,7 +220,7 @@ def refine_eye_flow(
     to_source, up_ts, lo_ts, closure = _closing(source_lids, target_lids, wide)
     narrow = squint and _opening(up_s, lo_s) < SQUINT_EYE
     if (narrow or frame is not None) and closure >= _SQUINT_CLOSURE and iris is not None:
-        _close_squint(flow, to_source, source_lids, target_lids, closure, lashes)
+        _close_squint(flow, to_source, source_lids, target_lids, closure, lashes, follow and frame is None)
         return
     shift = np.zeros(2)
     if gaze is not None and iris is not None:
@@ -289,6 +291,8 @@ def refine_eye_flow(
     in_ball = np.clip(np.minimum(qy - edge, low_t - qy) + 0.5, 0.0, 1.0)
     lid_src = np.stack([qx, lid_y], axis=-1)
     region = flow[y0:y1, x0:x1].astype(np.float64)
+    if follow and frame is None and opening <= 0.0:
+        lid_src = lid_src + _follow_face(region, pixel, q, (start - 0.3 * band, start, edge), (left, right))
     w_lid = (lid_w * (1.0 - in_ball) * across)[..., None]
     region = w_lid * (lid_src - pixel) + (1.0 - w_lid) * region
     w_ball = (in_ball * across)[..., None]
@@ -311,13 +315,14 @@ def _close_squint(
     target_lids: Lids,
     closure: float,
     lashes: np.ndarray | None,
+    follow: bool = False,
 ) -> None:
     """Close an eye the photo shows nearly shut (a laughing squint) where it is (in place in the
     (H, W, 2) backward flow): the upper lid, its crease and the brow stay as the photo has them
     (drawn down, the short lid of a squint would bring crease and brow down onto the lash line as
     a second dark line), and the skin under the lower lid, `_SQUINT_BELOW` eye widths of it, is drawn
     up to close `closure` of the gap, meeting the upper lid's line when shut. lashes: as in
-    `refine_eye_flow` (the lash run above the lid, hidden when shut, is not read)."""
+    `refine_eye_flow` (the lash run above the lid, hidden when shut, is not read); follow: as there."""
     (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
     width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
     scale = float(np.hypot(*(up_t[-1] - up_t[0]))) / width_s
@@ -349,9 +354,27 @@ def _close_squint(
         weight * np.clip((qy - start) / (0.3 * above) + 1.0, 0.0, 1.0) * np.clip(bottom - qy + 0.5, 0.0, 1.0)
     )
     region = flow[y0:y1, x0:x1].astype(np.float64)
+    read = np.stack([qx, read_y], axis=-1)
+    if follow:
+        read = read + _follow_face(region, pixel, q, (start - 0.3 * above, start, lid), (left, right))
     w = weight[..., None]
-    region = w * (np.stack([qx, read_y], axis=-1) - pixel) + (1.0 - w) * region
+    region = w * (read - pixel) + (1.0 - w) * region
     flow[y0:y1, x0:x1] = region.astype(np.float32)
+
+
+def _follow_face(
+    region: np.ndarray, pixel: np.ndarray, q: np.ndarray, rows: tuple, corners: tuple
+) -> np.ndarray:
+    """(Y, X, 2) added to a lid's reads q (eye frame) at target pixels `pixel`: per column, the face's
+    read (`pixel` + flow `region`) less q where the lid's weight ends (`rows`: there, the band's top, the
+    lid's edge), full to the band's top, none from the edge, linear between; near the `corners` (0.2 eye
+    widths) full nearly to the edge. A wink lowers its brow, not the band: they tore (docs/LID_FAULTS.md)."""
+    (crest, top, bottom), (left, right) = rows, corners
+    at = np.argmin(np.abs(q[..., 1] - crest), axis=0)  # per column, the row where the weight ends
+    delta = (pixel + region - q)[at, np.arange(q.shape[1])][None]
+    inner = smoothstep(np.minimum(q[..., 0] - left, right - q[..., 0]) / (0.2 * (right - left)))
+    t = np.clip((q[..., 1] - top) / np.maximum(bottom - top, 1e-3), 0.0, 1.0)
+    return (1.0 - t * (inner + (1.0 - inner) * t**4))[..., None] * delta
 
 
 def _lashes_at(lashes: np.ndarray, upper: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -454,8 +477,7 @@ def _turned(
     return np.stack([sx, qy + (sy - qy) * near], axis=-1)
 
 
-#: A shut lid's lash fringe: this fraction of the photo's lash run's height (lashes hang down
-#: and outwards from a shut lid's margin, seen foreshortened).
+#: A shut lid's lash fringe: this share of the photo's lash run's height (hanging, foreshortened).
 _FRINGE = 0.0
 #: The photo's lash run (`lash_heights`) is at most this many eye widths high (a deep-set eye's
 #: dark crease above it is lid, not lashes).

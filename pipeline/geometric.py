@@ -420,6 +420,7 @@ class GeometricRenderer:
                 squint=self.settings.squint_shut,
                 wide=state.wide[k],
                 frame=state.glasses[0][k][:, 0] if state.glasses else None,
+                follow=self.settings.lid_follow,
             )
         if state.glasses:  # the frame keeps the head's flow (docs/GLASSES.md)
             rigid = self.projector.layout.rigid

@@ -60,7 +60,9 @@ class PreviewSettings:
     (`pipeline.mouth_corners`, docs/SMILE_FROWN.md): a smile on a down-turned mouth does not stretch
     the photo's corner lines into hooks; lid_shape: a painted shut lid (`smooth_lids`) is cut to
     the lid's curved outline, shaded as skin over a rounded eyeball and given the photo's own skin
-    texture at the crop's resolution (`pipeline.lid_shape`, docs/LID_SHAPE.md), not a flat patch.
+    texture at the crop's resolution (`pipeline.lid_shape`, docs/LID_SHAPE.md), not a flat patch;
+    lid_follow: a closing lid's skin band meets the face's own flow at its top (`eyes.refine_eye_flow`,
+    docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline.
     """
 
     raster_scale: float = 0.5
@@ -84,3 +86,4 @@ class PreviewSettings:
     glasses: bool = False  # off after review (docs/GLASSES.md "Review of round 2")
     smile_corners: bool = True
     lid_shape: bool = True
+    lid_follow: bool = True

@@ -270,3 +270,45 @@ def test_a_laughing_squint_shuts_with_one_lash_line(shared_data, registry: Engin
     for u, lo in engine.renderer.projector.layout.eyes:
         upper, lower = (state.crop_transform.inverse_points(points[i, :2]) for i in (u, lo))
         assert runs(state.image, out, upper, lower) <= 1.0
+
+
+def _largest_step_above(flow: np.ndarray, lid: float, width: float) -> float:
+    """The flow's largest step between neighbouring pixels over the skin 0.15-0.8 eye widths above
+    the lid line (y = `lid`), both axes, both components."""
+    box = flow[int(lid - 0.8 * width) : int(lid - 0.15 * width)]
+    return float(max(np.abs(np.diff(box, axis=0)).max(), np.abs(np.diff(box, axis=1)).max()))
+
+
+@pytest.mark.parametrize("gap", [0.3, 0.2])  # an open eye, and a squint (`_close_squint`)
+def test_a_closing_lid_meets_a_lowered_brow_without_a_tear(gap: float) -> None:
+    """The face's flow lowers everything above the eye by 5 px (a wink lowers its brow): with
+    `follow` the shutting lid's band meets it at its top and corners (steps under 1 photo px per
+    px); without, the band held in the eye's frame tears from it (docs/LID_FAULTS.md)."""
+    photo, target = _lids(48, 50, 40, gap * 40), _lids(48, 50, 40, 0.0)
+    iris = Iris(np.array([48.0, 50.0]), 8.0)
+    steps = {}
+    for follow in (False, True):
+        flow = np.zeros((96, 96, 2), np.float32)
+        flow[..., 1] = -5.0
+        refine_eye_flow(flow, iris, photo, target, squint=True, follow=follow)
+        steps[follow] = _largest_step_above(flow, float(photo[0][0, 1]), 40.0)
+    assert steps[False] > 1.5, steps
+    assert steps[True] < 1.0, steps
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_wink_under_a_low_brow_keeps_the_brow_whole(shared_data, registry: EngineRegistry) -> None:
+    """RenYurui's squinting frame under low brows: a wink on either eye lowers the brow without a
+    tear (main cut the brow as a dark box between the eye's corners: tear contrast 139 and 89)."""
+    from benchmarks.lid_faults_measure import FAULTS, flow_seam  # noqa: PLC0415
+    from pipeline.photo import target_coefficients  # noqa: PLC0415
+
+    state = prepare_photo(shared_data / "images" / FAULTS[0], registry=registry)
+    engine = registry.geometric(state.backend)
+    prepared = state.engine_state(engine)
+    for k, name in enumerate(("wink_left", "wink_right")):
+        target = target_coefficients(state, EditRequest({name: 1.0}, engine="preview"), registry=registry)
+        frame = engine.renderer.render_frame(prepared, target)
+        upper = prepared.points[engine.renderer.projector.layout.eyes[k][0], :2]
+        assert flow_seam(frame.flow, frame.crop, upper) < 30.0, name
