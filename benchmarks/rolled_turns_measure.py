@@ -191,6 +191,9 @@ def main() -> None:
     args = parser.parse_args()
     registry = EngineRegistry(fast=False)
     flags = {"on": [True], "off": [False], "both": [False, True], "none": [None]}[args.flag]
+    if args.flag != "none":  # the level frame is made when a photo is prepared with the flag on
+        renderer = registry.geometric("default").renderer
+        renderer.settings = dataclasses.replace(renderer.settings, rolled_turns=True)
     for name in args.photos:
         photo = cv2.cvtColor(cv2.imread(str(args.images / name)), cv2.COLOR_BGR2RGB)
         image, _ = padded(photo)

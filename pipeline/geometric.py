@@ -67,7 +67,7 @@ from pipeline.flow_spread import spread_flow
 from pipeline.glasses import find_glasses, hold_frame
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
-from pipeline.jaw_edge import neck_layer, photo_jaw
+from pipeline.jaw_edge import PhotoJaw, neck_layer, photo_jaw
 from pipeline.lid_shape import lid_detail
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
@@ -76,6 +76,7 @@ from pipeline.near_cut import hold_near_rim
 from pipeline.preview_settings import PreviewSettings
 from pipeline.preview_state import PreviewState, gaze_shift, is_greyscale, photo_opening, triangle_corners
 from pipeline.renderer import RenderedFrame
+from pipeline.rolled_turns import photo_level
 from pipeline.wide_eyes import wide_open
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
@@ -179,6 +180,7 @@ class GeometricRenderer:
             corners=corners,
             greyscale=is_greyscale(source),
             jaw=None if hand_at_face else photo_jaw(points, source, self.settings.raster_scale, face_size),
+            level=photo_level(self.settings, source_coeffs, source, points, face_size, hand_at_face),
         )
 
     def _irises(self, source: np.ndarray, points: np.ndarray) -> tuple[Iris | None, ...]:
@@ -299,18 +301,13 @@ class GeometricRenderer:
             neck = cv2.resize(neck, (w, h), interpolation=cv2.INTER_LINEAR)
             motion = head_motion(state.head, state.points, target_points, layout.rigid, flow, cover, neck)
         else:
-            chin = (float(state.points[:, 1].max()) + 0.5) * sy - 0.5 if self.settings.neck else None
-            spread = self._extend(flow, cover, state.face_size * min(sx, sy), min(sx, sy), chin)
-            if self.settings.near_cut:  # the near cheek's silhouette (docs/NEAR_CUT.md)
-                spread = hold_near_rim(
-                    spread,
-                    cover,
-                    (sx, sy),
-                    state.face_size,
-                    boxes,
+            beyond = partial(self._beyond_face, state.face_size, (sx, sy))
+            if self.settings.rolled_turns and state.level is not None:  # docs/ROLLED_TURNS.md
+                spread, layer = state.level.run(
+                    beyond, flow, cover, state.points, target_points, boxes, (h, w)
                 )
-            on = self.settings.jaw_edge and state.jaw is not None  # the neck stays (docs/JAW_EDGE.md)
-            layer = neck_layer(spread, cover, target_points, state.jaw, (h, w)) if on else (None, None)
+            else:
+                spread, layer = beyond(flow, cover, state.points, target_points, boxes, state.jaw, (h, w))
             motion = HeadMotion(cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR), *layer)
             # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
             # exactly at the crop's resolution, so the photo's resolution can draw them smooth.
@@ -321,6 +318,28 @@ class GeometricRenderer:
             motion.flow, state, target_points, gaze, folds, mouth, (boxes, features, rasters)
         )
         return motion
+
+    def _beyond_face(
+        self,
+        face_size: float,
+        grid: tuple[float, float],
+        flow: np.ndarray,
+        cover: np.ndarray,
+        points: np.ndarray,
+        target_points: np.ndarray,
+        boxes: list[tuple[np.ndarray, np.ndarray]],
+        jaw: PhotoJaw | None,
+        size: tuple[int, int],
+    ) -> tuple[np.ndarray, tuple[np.ndarray | None, np.ndarray | None]]:
+        """The face's flow carried beyond the face on the coarse grid (`grid`: its x, y scale) and
+        the neck layer at the crop's `size` (`rolled_turns.Stages`: in the crop's frame or a level one)."""
+        sx, sy = grid
+        chin = (float(points[:, 1].max()) + 0.5) * sy - 0.5 if self.settings.neck else None
+        spread = self._extend(flow, cover, face_size * min(sx, sy), min(sx, sy), chin)
+        if self.settings.near_cut:  # the near cheek's silhouette (docs/NEAR_CUT.md)
+            spread = hold_near_rim(spread, cover, grid, face_size, boxes)
+        on = self.settings.jaw_edge and jaw is not None  # the neck stays (docs/JAW_EDGE.md)
+        return spread, neck_layer(spread, cover, target_points, jaw, size) if on else (None, None)
 
     def _mouth(self, state: PreviewState, target_points: np.ndarray) -> MouthMotion:
         """The photo's mouth interior with the inner lips of the photo and of the target."""

@@ -62,7 +62,10 @@ class PreviewSettings:
     the lid's curved outline, shaded as skin over a rounded eyeball and given the photo's own skin
     texture at the crop's resolution (`pipeline.lid_shape`, docs/LID_SHAPE.md), not a flat patch;
     lid_follow: a closing lid's skin band meets the face's own flow at its top (`eyes.refine_eye_flow`,
-    docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline.
+    docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline;
+    rolled_turns: on a head rolled in the picture, the flow beyond the face (spread, near cheek,
+    neck layer) is made in the head's own level frame (`pipeline.rolled_turns`, docs/ROLLED_TURNS.md),
+    not along the crop's rows and columns.
     """
 
     raster_scale: float = 0.5
@@ -87,3 +90,4 @@ class PreviewSettings:
     smile_corners: bool = True
     lid_shape: bool = True
     lid_follow: bool = True
+    rolled_turns: bool = False

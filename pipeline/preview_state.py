@@ -20,6 +20,7 @@ from pipeline.head import HeadProxy
 from pipeline.jaw_edge import PhotoJaw
 from pipeline.lid_shape import LidDetail
 from pipeline.mouth import MouthInterior
+from pipeline.rolled_turns import LevelFrame
 
 __all__ = ["PreviewState", "gaze_shift", "is_greyscale", "photo_opening", "triangle_corners"]
 
@@ -54,6 +55,7 @@ class PreviewState:
     jaw: PhotoJaw | None = None
     wide: tuple[bool, ...] = (False, False)  # per eye: shown wide open, shut as such (`pipeline.wide_eyes`)
     glasses: tuple[tuple[np.ndarray, ...], FrameMask] | None = None  # `glasses.find_glasses`
+    level: LevelFrame | None = None  # a rolled head's level frame (`pipeline.rolled_turns`)
 
     @property
     def size(self) -> tuple[int, int]:
