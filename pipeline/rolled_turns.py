@@ -58,15 +58,13 @@ def _affine(angle: float, centre: np.ndarray) -> np.ndarray:
 class LevelFrame:
     """The head's level frame of one photo (made once per photo by `level_frame`).
 
-    to_level: (3, 3) crop pixels -> level crop pixels; grid: (3, 3) coarse grid -> level grid
-    (the same rotation: the coarse grid is the crop scaled); the level crop and grid are the crop's
-    and the grid's size, the same stages on the same grid as for an upright head (a padded grid
+    to_level: (3, 3) crop pixels -> level crop pixels (the same rotation takes the coarse grid, the
+    crop scaled, to the level grid); the level crop and grid are the crop's and the grid's size, the same stages on the same grid as for an upright head (a padded grid
     spreads the flow differently: up to 6 px beyond the face); jaw: `photo_jaw` of the level crop
     (None: no neck layer); maps: the level grid's nodes on the coarse grid (x, y), and the coarse
     grid's nodes on the level grid (x, y), float32 for `cv2.remap`."""
 
     to_level: np.ndarray
-    grid: np.ndarray
     jaw: PhotoJaw | None
     maps: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -170,7 +168,7 @@ def level_frame(
     scale = np.diag([s, s, 1.0])
     scale[:2, 2] = 0.5 * s - 0.5
     grid = scale @ to_level @ np.linalg.inv(scale)
-    frame = LevelFrame(to_level, grid, None, (_nodes(np.linalg.inv(grid), (rh, rw)), _nodes(grid, (rh, rw))))
+    frame = LevelFrame(to_level, None, (_nodes(np.linalg.inv(grid), (rh, rw)), _nodes(grid, (rh, rw))))
     if not jaw:
         return frame
     level_source = cv2.warpAffine(
