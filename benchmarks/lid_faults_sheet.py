@@ -32,8 +32,15 @@ EDITS = (("wink_left", 1.0), ("wink_right", 1.0), ("close_eyes", 1.0), ("raise_b
 HEIGHT = 200
 
 
-def photo_row(path: Path, registry: EngineRegistry, review: Path | None) -> np.ndarray:
-    """The input, then each edit off | on, scaled to `HEIGHT`; the head box is the crop's."""
+def photo_row(
+    path: Path,
+    registry: EngineRegistry,
+    review: Path | None,
+    flag: str = "lid_follow",
+    edits: tuple[tuple[str, float], ...] = EDITS,
+) -> np.ndarray:
+    """The input, then each of `edits` with the PreviewSettings `flag` off | on, scaled to `HEIGHT`;
+    the head box is the crop's."""
     state = prepare_photo(path, registry=registry)
     renderer = registry.geometric(state.backend).renderer
     kept = renderer.settings
@@ -45,10 +52,10 @@ def photo_row(path: Path, registry: EngineRegistry, review: Path | None) -> np.n
         return cv2.resize(part, (round(part.shape[1] * scale), HEIGHT), interpolation=cv2.INTER_AREA)
 
     tiles = [_label(tile(state.image), path.stem.split("__")[-1][:14])]
-    for name, value in EDITS:
+    for name, value in edits:
         images = []
         for on in (False, True):
-            renderer.settings = dataclasses.replace(kept, lid_follow=on)
+            renderer.settings = dataclasses.replace(kept, **{flag: on})
             try:
                 images.append(
                     edit(state, EditRequest({name: value}, engine="preview"), registry=registry).full_image
@@ -59,7 +66,9 @@ def photo_row(path: Path, registry: EngineRegistry, review: Path | None) -> np.n
         print(f"{path.name[:44]:44s} {name}={value:g} max diff off/on {diff}", flush=True)  # noqa: T201
         if review is not None:
             both = np.concatenate([image[y0:y1, x0:x1] for image in images], axis=0)
-            cv2.imwrite(str(review / f"{path.stem[-20:]}_{name}.png"), cv2.cvtColor(both, cv2.COLOR_RGB2BGR))
+            cv2.imwrite(
+                str(review / f"{path.stem[-20:]}_{name}{value:g}.png"), cv2.cvtColor(both, cv2.COLOR_RGB2BGR)
+            )
         tiles += [_label(tile(images[0]), f"{name} off"), _label(tile(images[1]), "on")]
     return np.concatenate(tiles, axis=1)
 

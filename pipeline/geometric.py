@@ -43,6 +43,7 @@ import numpy as np
 from core.coefficients import FaceCoefficients, MotionSequence, check_face_model
 from core.errors import InputError, NoFaceError
 from core.images import check_rgb8
+from pipeline.dark_lids import lash_runs
 from pipeline.eyes import (
     Iris,
     analyse_eye,
@@ -171,6 +172,9 @@ class GeometricRenderer:
             ),
             irises=self._irises(source, points),
             lashes=lashes,
+            dark_runs=tuple(
+                lash_runs(source, up, run, w) for (up, _), run, w in zip(eyes, lashes, wide, strict=True)
+            ),
             glasses=find_glasses(source, eyes, lashes) if self.settings.glasses else None,
             lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes], wide),
             lid_detail=lid_detail(source, eyes, transform) if self.settings.lid_shape else None,
@@ -409,7 +413,7 @@ class GeometricRenderer:
         for k, ((upper, lower), iris) in enumerate(
             zip(self.projector.layout.eyes, state.irises, strict=True)
         ):
-            lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
+            lashes = self._lash_run(state, k)
             refine_eye_flow(
                 flow,
                 iris,
@@ -498,7 +502,9 @@ class GeometricRenderer:
         skin = None
         if hidden is not None and self.settings.smooth_lids and state.lid_colours is not None:
             shaped = state.lid_detail if self.settings.lid_shape else None
-            skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours, shaped)
+            skin = smooth_shut_lids(
+                out, cover, paint, flow, hidden, state.lid_colours, shaped, self.settings.dark_lids
+            )
             skin = None if state.glasses else skin  # its texture band holds the frame (docs/GLASSES.md)
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
@@ -543,13 +549,20 @@ class GeometricRenderer:
             lids = (state.points[u, :2], state.points[lo, :2]), (target_points[u, :2], target_points[lo, :2])
             if not shuts(*lids, state.wide[k]):
                 continue
-            lashes = state.lashes[k] if self.settings.lash_fringe and state.lashes else None
-            key = (k, lashes is not None)  # the opening is the photo's: made once per photo
+            lashes = self._lash_run(state, k)
+            key = (k, lashes is not None, self.settings.dark_lids)  # the photo's: made once per photo
             if key not in state.openings_made:
                 state.openings_made[key] = photo_opening(state, k, lids, lashes)
             if state.openings_made[key] is not None:
                 shut.append(state.openings_made[key])
         return shut
+
+    def _lash_run(self, state: PreviewState, k: int) -> np.ndarray | None:
+        """Eye k's lash run a shut lid reads above (`lash_fringe`), or None; with `dark_lids` also
+        where `lash_heights` missed it (`dark_lids.lash_runs`, docs/DARK_LIDS.md)."""
+        if not (self.settings.lash_fringe and state.lashes):
+            return None
+        return state.dark_runs[k] if self.settings.dark_lids and state.dark_runs else state.lashes[k]
 
     def render_sequence(self, state: PreviewState, motion: MotionSequence) -> Iterator[np.ndarray]:
         """Yield one (H, W, 3) uint8 frame per frame of `motion` (morph clips, last-resort video)."""

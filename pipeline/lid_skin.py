@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from core.images import LUMA as _LUMA
+from pipeline.dark_lids import calm_tile, no_lighter
 from pipeline.lid_shape import LidDetail, shape_lids
 from pipeline.wide_eyes import white_pixels
 
@@ -85,6 +86,7 @@ def smooth_shut_lids(
     hidden: np.ndarray,
     colours: np.ndarray,
     detail: LidDetail | None = None,
+    dark: bool = False,
 ) -> np.ndarray | None:
     """Lay shut lids' stretched skin as paint (in place); return the painted skin's (H, W) float32
     coverage, where `reconstruction.skin.lay_skin_texture` gives it the photo's own fine texture,
@@ -95,7 +97,9 @@ def smooth_shut_lids(
     (H, W, 2) backward flow; hidden: (H, W) float32, the photo's eye openings the lids shut
     (`eyes.shut_opening`, all eyes in one mask, side by side); colours: the photo's lid colours
     (`lid_colours`); detail: the photo's `lid_shape.lid_detail`, given when the lids are shaped as
-    lids (`lid_shape.shape_lids`, `PreviewSettings.lid_shape`). Above each opening, where the reads
+    lids (`lid_shape.shape_lids`, `PreviewSettings.lid_shape`); dark (`PreviewSettings.dark_lids`):
+    the paint no paler than its read (`dark_lids.no_lighter`), its texture without blotches
+    (`dark_lids.calm_tile`). Above each opening, where the reads
     advance less than `_STRETCHED` source rows per output row (the lid's skin drawn down over the
     opening), on a lid whose middle is stretched beyond about twice, `colours` read through the flow become the overlay, faded in over
     `_STRETCH_RAMP` of that rate and `_SOFT` crop pixels around. One box around all shut eyes: a
@@ -137,6 +141,10 @@ def smooth_shut_lids(
     colour = cv2.remap(
         colours, xs + flow[y0:y1, x0:x1, 0], ys + fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
+    if dark:  # no paler than its read, no blotches (docs/DARK_LIDS.md)
+        colour = no_lighter(colour, out[y0:y1, x0:x1])
+        if detail is not None and detail.tile is not None:
+            detail = LidDetail(calm_tile(detail.tile))
     if detail is not None:  # a lid's outline, shading and the photo's texture (docs/LID_SHAPE.md)
         alpha, colour = shape_lids(alpha, colour, coverage[y0:y1, x0:x1], runs, (x0, y0), detail)
     line = coverage[y0:y1, x0:x1]  # the lash lines already painted at the lids' edges

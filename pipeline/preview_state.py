@@ -47,6 +47,7 @@ class PreviewState:
     irises: tuple[Iris | None, ...]
     head: HeadProxy | None = None
     lashes: tuple[np.ndarray, ...] = ()
+    dark_runs: tuple[np.ndarray, ...] = ()  # `dark_lids.lash_runs`, with `PreviewSettings.dark_lids`
     lid_colours: np.ndarray | None = None
     lid_detail: LidDetail | None = None  # `lid_shape.lid_detail`, with `PreviewSettings.lid_shape`
     corners: np.ndarray | None = None
@@ -60,8 +61,8 @@ class PreviewState:
         return int(self.source.shape[0]), int(self.source.shape[1])
 
     @cached_property
-    def openings_made(self) -> dict[tuple[int, bool], tuple[np.ndarray, np.ndarray] | None]:
-        """Per (eye, with its lash fringe) the photo's opening a shut lid hides (`photo_opening`)."""
+    def openings_made(self) -> dict[tuple[int, bool, bool], tuple[np.ndarray, np.ndarray] | None]:
+        """Per (eye, with its lash fringe, with `dark_lids`) the photo's opening a shut lid hides (`photo_opening`)."""
         return {}
 
 
