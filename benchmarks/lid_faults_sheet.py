@@ -53,6 +53,7 @@ def photo_row(
 
     tiles = [_label(tile(state.image), path.stem.split("__")[-1][:14])]
     for name, value in edits:
+        tag = name if value == 1.0 else f"{name} {value:g}"
         images = []
         for on in (False, True):
             renderer.settings = dataclasses.replace(kept, **{flag: on})
@@ -67,9 +68,10 @@ def photo_row(
         if review is not None:
             both = np.concatenate([image[y0:y1, x0:x1] for image in images], axis=0)
             cv2.imwrite(
-                str(review / f"{path.stem[-20:]}_{name}{value:g}.png"), cv2.cvtColor(both, cv2.COLOR_RGB2BGR)
+                str(review / f"{path.stem[-20:]}_{tag.replace(' ', '')}.png"),
+                cv2.cvtColor(both, cv2.COLOR_RGB2BGR),
             )
-        tiles += [_label(tile(images[0]), f"{name} off"), _label(tile(images[1]), "on")]
+        tiles += [_label(tile(images[0]), f"{tag} off"), _label(tile(images[1]), "on")]
     return np.concatenate(tiles, axis=1)
 
 

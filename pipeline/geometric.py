@@ -172,9 +172,6 @@ class GeometricRenderer:
             ),
             irises=self._irises(source, points),
             lashes=lashes,
-            dark_runs=tuple(
-                lash_runs(source, up, run, w) for (up, _), run, w in zip(eyes, lashes, wide, strict=True)
-            ),
             glasses=find_glasses(source, eyes, lashes) if self.settings.glasses else None,
             lid_colours=lid_colours(source, [points[u, :2] for u, _ in layout.eyes], wide),
             lid_detail=lid_detail(source, eyes, transform) if self.settings.lid_shape else None,
@@ -562,7 +559,12 @@ class GeometricRenderer:
         where `lash_heights` missed it (`dark_lids.lash_runs`, docs/DARK_LIDS.md)."""
         if not (self.settings.lash_fringe and state.lashes):
             return None
-        return state.dark_runs[k] if self.settings.dark_lids and state.dark_runs else state.lashes[k]
+        if not self.settings.dark_lids:
+            return state.lashes[k]
+        if k not in state.dark_runs_made:  # once per photo, on first use
+            upper = state.points[self.projector.layout.eyes[k][0], :2]
+            state.dark_runs_made[k] = lash_runs(state.source, upper, state.lashes[k], state.wide[k])
+        return state.dark_runs_made[k]
 
     def render_sequence(self, state: PreviewState, motion: MotionSequence) -> Iterator[np.ndarray]:
         """Yield one (H, W, 3) uint8 frame per frame of `motion` (morph clips, last-resort video)."""

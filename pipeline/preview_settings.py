@@ -65,7 +65,8 @@ class PreviewSettings:
     docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline;
     dark_lids: a shut lid also reads from above the lash run `eyes.lash_heights` misses (under a dark
     make-up band, soft lashes beside the eye's middle: `dark_lids.lash_runs`, docs/DARK_LIDS.md), not
-    stretching the lashes over its lower half.
+    stretching the lashes over its lower half, its paint no paler than its read and its texture tile
+    without blotches; off: it lost its rule (a clean photo's painted lids moved past the measure's bound).
     """
 
     raster_scale: float = 0.5
@@ -90,4 +91,4 @@ class PreviewSettings:
     smile_corners: bool = True
     lid_shape: bool = True
     lid_follow: bool = True
-    dark_lids: bool = False
+    dark_lids: bool = False  # lost its rule (docs/DARK_LIDS.md "Outcome")

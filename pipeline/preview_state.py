@@ -1,8 +1,9 @@
 """What the geometric renderer knows of one photo (`PreviewState`) and what is read off it.
 
 `GeometricRenderer.prepare` fills a `PreviewState` once per photo; every frame of that photo reads
-it (and the few per-photo results made on first use: `PreviewState.openings_made`). Kept apart
-from the renderer so the per-photo record and the per-frame rendering each read as one job.
+it (and the few per-photo results made on first use: `PreviewState.openings_made`,
+`dark_runs_made`). Kept apart from the renderer so the per-photo record and the per-frame rendering
+each read as one job.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ class PreviewState:
     irises: tuple[Iris | None, ...]
     head: HeadProxy | None = None
     lashes: tuple[np.ndarray, ...] = ()
-    dark_runs: tuple[np.ndarray, ...] = ()  # `dark_lids.lash_runs`, with `PreviewSettings.dark_lids`
     lid_colours: np.ndarray | None = None
     lid_detail: LidDetail | None = None  # `lid_shape.lid_detail`, with `PreviewSettings.lid_shape`
     corners: np.ndarray | None = None
@@ -63,6 +63,11 @@ class PreviewState:
     @cached_property
     def openings_made(self) -> dict[tuple[int, bool, bool], tuple[np.ndarray, np.ndarray] | None]:
         """Per (eye, with its lash fringe, with `dark_lids`) the photo's opening a shut lid hides (`photo_opening`)."""
+        return {}
+
+    @cached_property
+    def dark_runs_made(self) -> dict[int, np.ndarray]:
+        """Per eye its lash run with `PreviewSettings.dark_lids` (`dark_lids.lash_runs`)."""
         return {}
 
 
