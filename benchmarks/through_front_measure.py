@@ -1,6 +1,7 @@
 """A three-quarter face turned through the front: how much of its jaw/neck band is over-magnified.
 
     OMP_NUM_THREADS=1 python benchmarks/through_front_measure.py [--flag off|on|both] [--photos ...]
+    OMP_NUM_THREADS=1 python benchmarks/through_front_measure.py --time [--photos ...]
 
 M = the share of the jaw/neck band (`BAND_IN` face sizes inside and `BAND_OUT` outside the target
 face's outline, below the target's eyes along the head's own vertical axis) that the renderer's
@@ -9,12 +10,15 @@ direction (1 / the smaller singular value of the flow map's Jacobian): the measu
 docs/ROLLED_TURNS.md. Per photo it is read at yaw 15 and 30 towards the camera (through the
 front for a turned photo) and at 30 away from it; `--flag on` holds the yaw as
 `pipeline.side_view.turn_limits(..., through_front=True)` holds it (docs/THROUGH_FRONT.md).
+`--time`: the flag's cost per request, `pipeline.photo.target_coefficients` (where the yaw is held;
+the frame path does not read the flag) with the product's flag off and on taking turns (paired).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -24,8 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from pipeline import EngineRegistry, prepare_photo  # noqa: E402
-from pipeline.photo import SourceState  # noqa: E402
+from benchmarks.timing import paired_toggle_ms, print_paired  # noqa: E402
+from pipeline import EditRequest, EngineRegistry, prepare_photo  # noqa: E402
+from pipeline.photo import SourceState, target_coefficients  # noqa: E402
+from pipeline.preview_settings import PreviewSettings  # noqa: E402
 from pipeline.side_view import turn_limits  # noqa: E402
 from reconstruction.controls import control_set_for  # noqa: E402
 
@@ -117,7 +123,7 @@ def jaw_band(renderer, prepared, target) -> np.ndarray:  # noqa: ANN001
 
 def held_yaw(state: SourceState, yaw: float, on: bool) -> float:
     """The yaw slider's value as the product holds it with the flag `on` (main: off)."""
-    limits = turn_limits(state.coefficients, through_front=True) if on else turn_limits(state.coefficients)
+    limits = turn_limits(state.coefficients, through_front=on)
     return yaw if limits is None else limits.clip(yaw)
 
 
@@ -131,13 +137,39 @@ def measure(state: SourceState, registry: EngineRegistry, yaw: float, on: bool) 
     return held, over_share(flow, jaw_band(renderer, prepared, target))
 
 
+def time_flag(names: list[str], registry: EngineRegistry, calls: int = 200) -> None:
+    """Paired cost of the flag per request: `target_coefficients` of the yaw 30 towards the camera."""
+    kept = PreviewSettings.through_front
+    try:
+        for name in names:
+            state = prepare_photo(DATA / name, registry=registry)
+            towards = 30.0 if state.coefficients.angles_degrees[1] < 0 else -30.0
+            request = EditRequest({"yaw": towards}, engine="preview")
+
+            def toggle(on: bool) -> None:
+                PreviewSettings.through_front = on  # the product's default, read when None is passed
+
+            print_paired(
+                name,
+                paired_toggle_ms(
+                    toggle, partial(target_coefficients, state, request, registry=registry), calls
+                ),
+            )
+    finally:
+        PreviewSettings.through_front = kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--flag", choices=("off", "on", "both"), default="off")
     parser.add_argument("--photos", nargs="*", default=None)
+    parser.add_argument("--time", action="store_true", help="the flag's paired cost per request instead")
     args = parser.parse_args()
+    if args.time:
+        time_flag(args.photos or [THREE_QUARTER[0], FRONTAL[0]], EngineRegistry(fast=False))
+        return
     flags = {"off": (False,), "on": (True,), "both": (False, True)}[args.flag]
     registry = EngineRegistry(fast=False)
     names = args.photos or [*THREE_QUARTER, *FRONTAL]

@@ -13,13 +13,14 @@ import cv2
 import numpy as np
 
 from core.coefficients import FaceCoefficients
-from pipeline.side_view import SIDE_VIEW_DEGREES, turn_limits
+from pipeline.side_view import SIDE_VIEW_DEGREES, THROUGH_FRONT_DEGREES, turn_limits
 
 __all__ = [
     "SIDE_VIEW_DEGREES",
     "THREE_QUARTER_DEGREES",
     "side_view_advice",
     "three_quarter_advice",
+    "through_front_advice",
     "covered_mouth_advice",
     "hand_advice",
     "photo_advice",
@@ -45,10 +46,10 @@ def side_view_advice(coefficients: FaceCoefficients) -> str | None:
     limited (`pipeline.side_view.turn_limits`), since beyond them the picture tears where the half
     the photo hides would show.
     """
-    limits = turn_limits(coefficients)
-    if limits is None:
-        return None
     yaw = float(coefficients.angles_degrees[1])
+    limits = turn_limits(coefficients)
+    if limits is None or abs(yaw) <= SIDE_VIEW_DEGREES:
+        return None
     towards = "positive" if yaw < 0 else "negative"
     away = ""
     if limits.away < limits.slider_range:
@@ -74,6 +75,23 @@ def three_quarter_advice(coefficients: FaceCoefficients) -> str | None:
         f"The face is turned {abs(yaw):.0f} degrees to the side, so part of its far cheek is hidden: "
         f"turning it towards the camera (yaw {towards}) by more than about 10 degrees shows that "
         "cheek stretched. Turning it further away and the other edits work as usual."
+    )
+
+
+def through_front_advice(coefficients: FaceCoefficients, through_front: bool | None = None) -> str | None:
+    """A note for a three-quarter view whose turn towards the camera is held
+    (`pipeline.side_view.turn_limits` with `through_front`), else None: the slider stops short of
+    what was asked, and the user is told why (docs/THROUGH_FRONT.md)."""
+    yaw = float(coefficients.angles_degrees[1])
+    limits = turn_limits(coefficients, through_front)
+    if limits is None or abs(yaw) > SIDE_VIEW_DEGREES:
+        return None
+    towards = "positive" if yaw < 0 else "negative"
+    return (
+        f"The face is turned {abs(yaw):.0f} degrees, so the photo shows its far cheek and jaw "
+        f"foreshortened: the turn towards the camera (yaw {towards}) is held at "
+        f"{THROUGH_FRONT_DEGREES:.0f} degrees, since beyond that they smear. Turning it further away "
+        "and the other edits work as usual."
     )
 
 
@@ -136,6 +154,7 @@ def photo_advice(
     notes = [
         side_view_advice(coefficients),
         three_quarter_advice(coefficients),
+        through_front_advice(coefficients),
         covered_mouth_advice(crop, landmarks),
         hand_advice(hands),
     ]

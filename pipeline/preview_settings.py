@@ -62,7 +62,11 @@ class PreviewSettings:
     the lid's curved outline, shaded as skin over a rounded eyeball and given the photo's own skin
     texture at the crop's resolution (`pipeline.lid_shape`, docs/LID_SHAPE.md), not a flat patch;
     lid_follow: a closing lid's skin band meets the face's own flow at its top (`eyes.refine_eye_flow`,
-    docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline.
+    docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline;
+    through_front: a three-quarter face (turned more than 12 degrees) is turned towards the camera at
+    most 20 degrees (`pipeline.side_view.turn_limits`, read by the yaw slider and the driven motions,
+    not by the renderer; docs/THROUGH_FRONT.md): beyond that its foreshortened far cheek and jaw
+    smear; the analysis note says so.
     """
 
     raster_scale: float = 0.5
@@ -87,3 +91,4 @@ class PreviewSettings:
     smile_corners: bool = True
     lid_shape: bool = True
     lid_follow: bool = True
+    through_front: bool = False

@@ -7,7 +7,10 @@ front of it and the background beyond the profile (a detached second nose, a gap
 inside the face); turning it past profile shows a band hidden behind the near cheek, read as a seam
 of repeated cheek (docs/SIDE_VIEW.md). `tear_share` measures that on the mesh; `turn_limits` holds
 such a photo's yaw between its own pose and just short of profile, and `pipeline.advice` tells the
-user so.
+user so. A three-quarter face (turned more than `TURNED_DEGREES`) shows its far cheek and jaw
+foreshortened: turned through the front by 30 degrees, those few photo pixels are spread three
+times and more (a smeared jaw, a cheek read from the hair), so with `PreviewSettings.through_front`
+it is turned towards the camera at most `THROUGH_FRONT_DEGREES` (docs/THROUGH_FRONT.md).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 
 from core.coefficients import FaceCoefficients, MotionSequence
 from pipeline.face_mesh import rasterise_triangles
+from pipeline.preview_settings import PreviewSettings
 from reconstruction.controls import CONTROL_SPECS
 
 __all__ = [
@@ -27,6 +31,8 @@ __all__ = [
     "PROFILE_DEGREES",
     "SIDE_VIEW_DEGREES",
     "TEAR_SHARE",
+    "THROUGH_FRONT_DEGREES",
+    "TURNED_DEGREES",
     "TurnLimits",
     "photo_depth",
     "hold_motion",
@@ -46,6 +52,12 @@ HIDDEN_DEPTH = 0.25
 #: A render is torn when more than this share of its face shows surface the photo hides (largest
 #: clean render of the survey 0.021, smallest torn 0.024; frontal photos at yaw 30 <= 0.006).
 TEAR_SHARE = 0.022
+
+#: Beyond this turn (degrees) a face shows its far cheek foreshortened (docs/THROUGH_FRONT.md) ...
+TURNED_DEGREES = 12.0
+#: ... and is turned towards the camera at most this far: every surveyed three-quarter photo reads
+#: clean at 20, seven of 28 over-magnified at 25 and most at 30.
+THROUGH_FRONT_DEGREES = 20.0
 
 _YAW_RANGE = next(spec.maximum for spec in CONTROL_SPECS if spec.name == "yaw")
 
@@ -76,24 +88,36 @@ class TurnLimits:
         return float(np.clip(yaw, self.lowest, self.highest))
 
 
-def turn_limits(coefficients: FaceCoefficients) -> TurnLimits | None:
-    """The yaw slider's range that renders a side view without tearing: no turn towards the camera
-    (the photo does not show the hidden half: 2.5 degrees already tore left_face's nose tip and
-    5 PRNet 3's brow), away up to `PROFILE_DEGREES`; None for a photo turned `SIDE_VIEW_DEGREES` or
-    less (rendered as asked)."""
+def turn_limits(coefficients: FaceCoefficients, through_front: bool | None = None) -> TurnLimits | None:
+    """The yaw slider's range that renders a turned face without tearing or smearing.
+
+    A side view (beyond `SIDE_VIEW_DEGREES`): no turn towards the camera (the photo does not show
+    the hidden half: 2.5 degrees already tore left_face's nose tip and 5 PRNet 3's brow), away up
+    to `PROFILE_DEGREES`. With `through_front` (default: `PreviewSettings.through_front`), a
+    three-quarter view (beyond `TURNED_DEGREES`): towards the camera up to `THROUGH_FRONT_DEGREES`,
+    away the slider's full reach. None otherwise (rendered as asked)."""
     yaw = float(coefficients.angles_degrees[1])
     if abs(yaw) <= SIDE_VIEW_DEGREES:
-        return None
+        if through_front is None:
+            through_front = PreviewSettings.through_front
+        if not (through_front and abs(yaw) > TURNED_DEGREES):
+            return None
+        towards = min(THROUGH_FRONT_DEGREES, float(_YAW_RANGE))
+        if yaw < 0:  # facing the picture's left: a positive yaw turns it towards the camera
+            return TurnLimits(-float(_YAW_RANGE), towards, yaw)
+        return TurnLimits(-towards, float(_YAW_RANGE), yaw)
     away = float(np.clip(PROFILE_DEGREES - abs(yaw), 0.0, _YAW_RANGE))
     if yaw < 0:  # facing the picture's left: a positive yaw turns it towards the camera
         return TurnLimits(-away, 0.0, yaw)
     return TurnLimits(0.0, away, yaw)
 
 
-def hold_motion(motion: MotionSequence, coefficients: FaceCoefficients) -> MotionSequence:
-    """`motion` (reenactment, audio) with each frame's yaw held within the side view's
-    `turn_limits` around the photo's own yaw; unchanged for a photo within `SIDE_VIEW_DEGREES`."""
-    limits = turn_limits(coefficients)
+def hold_motion(
+    motion: MotionSequence, coefficients: FaceCoefficients, through_front: bool | None = None
+) -> MotionSequence:
+    """`motion` (reenactment, audio) with each frame's yaw held within the photo's `turn_limits`
+    (`through_front` as there) around its own yaw; unchanged for a photo that has none."""
+    limits = turn_limits(coefficients, through_front)
     if limits is None:
         return motion
     photo_yaw = float(coefficients.angles[1])
