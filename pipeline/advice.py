@@ -68,8 +68,8 @@ def three_quarter_advice(coefficients: FaceCoefficients) -> str | None:
     nose and the face's outline: the renderer can only stretch what it sees there.
     """
     yaw = float(coefficients.angles_degrees[1])
-    if not THREE_QUARTER_DEGREES < abs(yaw) <= SIDE_VIEW_DEGREES:
-        return None
+    if not THREE_QUARTER_DEGREES < abs(yaw) <= SIDE_VIEW_DEGREES or turn_limits(coefficients) is not None:
+        return None  # a held turn has its own note (`through_front_advice`)
     towards = "negative" if yaw > 0 else "positive"
     return (
         f"The face is turned {abs(yaw):.0f} degrees to the side, so part of its far cheek is hidden: "

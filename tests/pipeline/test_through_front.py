@@ -55,6 +55,9 @@ def test_the_note_names_the_held_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(PreviewSettings, "through_front", True)  # the product's default read when None
     assert side_view_advice(_pose(-16.8)) is None and three_quarter_advice(_pose(-16.8)) is None
     assert through_front_advice(_pose(-16.8)) == note
+    assert three_quarter_advice(_pose(25.0)) is None  # the held turn's note replaces it
+    monkeypatch.setattr(PreviewSettings, "through_front", False)
+    assert three_quarter_advice(_pose(25.0)) is not None and through_front_advice(_pose(25.0)) is None
 
 
 @pytest.mark.realdata
