@@ -68,6 +68,7 @@ from pipeline.glasses import find_glasses, hold_frame
 from pipeline.head import HeadMotion, HeadProxy, fit_head, head_motion, similarity_3d
 from pipeline.head_fill import composite, valid_region
 from pipeline.jaw_edge import neck_layer, photo_jaw
+from pipeline.lid_flow import lid_flow_retouch
 from pipeline.lid_shape import lid_detail
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
@@ -500,6 +501,11 @@ class GeometricRenderer:
             shaped = state.lid_detail if self.settings.lid_shape else None
             skin = smooth_shut_lids(out, cover, paint, flow, hidden, state.lid_colours, shaped)
             skin = None if state.glasses else skin  # its texture band holds the frame (docs/GLASSES.md)
+        if hidden is not None and self.settings.lid_flow:  # the lid read by a learned flow (docs/LID_FLOW.md)
+            eyes = self.projector.layout.eyes
+            flow, skin = lid_flow_retouch(
+                self.face_model, state, target_points, eyes, out, cover, flow, hidden, skin
+            )
         if cover.max() > 0.0 and state.greyscale:
             out, paint = (
                 cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
