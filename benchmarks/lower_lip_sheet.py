@@ -146,7 +146,9 @@ def render_cells(flag: str, photos=PHOTOS, edits=EDITS, folder: Path | None = No
             for on in (None,) if flag == "none" else (False, True):
                 if on is not None:
                     renderer.settings = dataclasses.replace(kept, **{flag: on})
-                images[on] = edit(state, EditRequest(values=values, engine="preview"), registry=registry).full_image
+                images[on] = edit(
+                    state, EditRequest(values=values, engine="preview"), registry=registry
+                ).full_image
                 renderer.settings = kept
             yield name, label, state.image, images, own, lips_of(state, registry, values)
 
@@ -208,7 +210,7 @@ def sheet(flag: str, out: Path, side: int = 220, head: int = 440) -> None:
         heads = [_label(h, t) for h, t in zip(heads, ("input", f"{flag} off", f"{flag} on"), strict=True)]
         top = np.hstack(heads)
         tiles = []
-        for label, photo, images, own, target in items:
+        for label, _photo, images, _own, target in items:
             off = _label(_mouth_tile(images[False], target, side), f"{label} off")
             on = _label(_mouth_tile(images[True], target, side), "on")
             tiles.append(np.vstack([off, on]))
@@ -220,7 +222,10 @@ def sheet(flag: str, out: Path, side: int = 220, head: int = 440) -> None:
         ]
         rows.append(np.vstack(block))
     width = max(r.shape[1] for r in rows)
-    rows = [cv2.copyMakeBorder(r, 0, 10, 0, width - r.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255)) for r in rows]
+    rows = [
+        cv2.copyMakeBorder(r, 0, 10, 0, width - r.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
+        for r in rows
+    ]
     image = cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR)
     cv2.imwrite(str(out), image, [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(out, image.shape, out.stat().st_size // 1024, "KB")

@@ -70,6 +70,7 @@ from pipeline.head_fill import composite, valid_region
 from pipeline.jaw_edge import neck_layer, photo_jaw
 from pipeline.lid_shape import lid_detail
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
+from pipeline.lower_lip import squeezed_under_lip
 from pipeline.mouth import MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.near_cut import hold_near_rim
@@ -524,6 +525,9 @@ class GeometricRenderer:
             skin=skin,
             finer=finer,
             magnified=partial(self._magnified, flow, target_points) if self.settings.rim_skin else None,
+            squeezed=squeezed_under_lip(flow, mouth, cover, motion.alpha)
+            if self.settings.lower_lip
+            else None,
         )
 
     def _magnified(self, flow: np.ndarray, target_points: np.ndarray) -> MagnifiedBand | None:

@@ -1,0 +1,51 @@
+"""Where an opened mouth's lower lip squeezes the chin under it (docs/LOWER_LIP.md).
+
+The `open_mouth` direction drops the lower lip and holds the chin: on a short chin the whole pad
+under the lip (the lip's dark border, the chin's highlight) lands in a few output rows. Moved by
+point sampling, it shows as a ragged dark and pale outline under the lip. `squeezed_under_lip`
+marks that band on the crop, for `reconstruction.squeeze.lay_squeezed` to average at the photo's
+resolution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.face_paint import curve_y
+from pipeline.mouth import MouthMotion, corners_x
+from reconstruction.squeeze import SqueezedBand, squeezed_band
+
+__all__ = ["UNDER_LIP", "squeezed_under_lip"]
+
+#: The band: under the target's inner lower lip, down to [0] mouth widths under its lowest point,
+#: [1] mouth widths beyond either corner.
+UNDER_LIP = (0.8, 0.25)
+
+
+def squeezed_under_lip(
+    flow: np.ndarray, mouth: MouthMotion, cover: np.ndarray, front: np.ndarray | None = None
+) -> SqueezedBand | None:
+    """Where the (c, c, 2) backward `flow` squeezes the photo under the target's inner lower lip,
+    on the moved photo only: not under the painted opening (`cover`, (c, c) in [0, 1]) nor the
+    layer behind a jaw (`front`, the front layer's share, or None)."""
+    upper, lower = mouth.target_lips
+    left, right = corners_x(upper)
+    width = right - left
+    c = flow.shape[0]
+    box = (
+        int(np.floor(left - UNDER_LIP[1] * width)),
+        int(np.floor(lower[:, 1].min())),
+        int(np.ceil(right + UNDER_LIP[1] * width)) + 1,
+        int(np.ceil(lower[:, 1].max() + UNDER_LIP[0] * width)) + 1,
+    )
+    x0, x1 = max(box[0], 0), min(box[2], c)
+    if x1 <= x0:
+        return None
+    xs = np.arange(x0, x1, dtype=np.float64)
+    ys = np.arange(c, dtype=np.float64)[:, None]
+    keep = 1.0 - cover
+    below = (ys - curve_y(lower, xs.clip(left, right))[None, :] - 1.0).clip(0.0, 1.0)  # soft, a pixel
+    keep[:, x0:x1] *= below.astype(np.float32)
+    if front is not None:
+        keep = keep * front
+    return squeezed_band(flow, box, keep.astype(np.float32))
