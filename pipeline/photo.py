@@ -372,8 +372,8 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
             front_alpha=frame.front_alpha,
             paint_blur=canvas.paint_blur,
         )
-        if frame.squeezed is not None:  # a squeezed chin under an opened mouth: its reads averaged
-            lay_squeezed(image, canvas.image, canvas.transform, flow, frame.squeezed)
+        if frame.squeezed is not None:  # a chin squeezed under an opened mouth: smoothed across its lines
+            lay_squeezed(image, canvas.transform, frame.squeezed)
         if frame.skin is not None and frame.hidden is not None:  # painted lids: the photo's texture
             lay_skin_texture(image, canvas.image, canvas.transform, frame.skin, frame.hidden)
         band = frame.magnified() if frame.magnified is not None and not canvas.quick else None

@@ -51,8 +51,8 @@ class RenderedFrame:
     magnified: `make()` gives where the flow magnifies the photo along its rows enough to streak
     (`reconstruction.rim_skin.MagnifiedBand`, or None), to be given an unmagnified outline and fine
     detail at the photo's resolution in final images (not drag previews), or None.
-    squeezed: where the flow squeezes the photo under an opened mouth's lower lip, its reads to be
-    averaged over each output pixel's footprint (`reconstruction.squeeze.lay_squeezed`), or None.
+    squeezed: where the flow squeezes the photo under an opened mouth's lower lip, to be smoothed
+    along the squeeze on a small photo (`reconstruction.squeeze.lay_squeezed`), or None.
     With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
     without one, the crop is pasted where it differs from the photo.
     """
