@@ -206,7 +206,7 @@ def sheet(flag: str, out: Path, side: int = 220, head: int = 440) -> None:
         cells.setdefault(name, []).append((label, photo, images, own, target))
     for name, items in cells.items():
         label, photo, images, own, target = items[1]  # open_mouth 1
-        heads = [_head(photo, own, head)] + [_head(images[k], target, head) for k in (False, True)]
+        heads = [_head(image, own, head) for image in (photo, images[False], images[True])]  # one box
         heads = [_label(h, t) for h, t in zip(heads, ("input", f"{flag} off", f"{flag} on"), strict=True)]
         top = np.hstack(heads)
         tiles = []

@@ -525,7 +525,9 @@ class GeometricRenderer:
             skin=skin,
             finer=finer,
             magnified=partial(self._magnified, flow, target_points) if self.settings.rim_skin else None,
-            squeezed=squeezed_under_lip(flow, mouth, cover, motion.alpha)
+            squeezed=squeezed_under_lip(
+                flow, mouth, cover, motion.alpha, target_points[self.projector.layout.outer_lower, :2]
+            )
             if self.settings.lower_lip
             else None,
         )

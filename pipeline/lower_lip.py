@@ -1,10 +1,9 @@
 """Where an opened mouth's lower lip squeezes the chin under it (docs/LOWER_LIP.md).
 
 The `open_mouth` direction drops the lower lip and holds the chin: on a short chin the whole pad
-under the lip (the lip's dark border, the chin's highlight) lands in a few output rows. Moved by
-point sampling, it shows as a ragged dark and pale outline under the lip. `squeezed_under_lip`
-marks that band on the crop, for `reconstruction.squeeze.lay_squeezed` to average at the photo's
-resolution.
+under the lip (the shadow under it, the chin's highlight) lands in a few output rows, a ragged
+dark and pale outline under the lip. `squeezed_under_lip` marks that band, under the lip's outer
+edge, on the crop, for `reconstruction.squeeze.lay_squeezed` to smooth at the photo's resolution.
 """
 
 from __future__ import annotations
@@ -15,19 +14,29 @@ from pipeline.face_paint import curve_y
 from pipeline.mouth import MouthMotion, corners_x
 from reconstruction.squeeze import SqueezedBand, squeezed_band
 
-__all__ = ["UNDER_LIP", "squeezed_under_lip"]
+__all__ = ["LIP_KEPT", "UNDER_LIP", "squeezed_under_lip"]
 
 #: The band: under the target's inner lower lip, down to [0] mouth widths under its lowest point,
 #: [1] mouth widths beyond either corner.
 UNDER_LIP = (0.8, 0.25)
+#: The lip is kept down to this share of its height above its outer edge (the mesh's outer contour
+#: lies a little beyond the lip the photo shows; the squeezed skin starts inside it).
+LIP_KEPT = 0.35
 
 
 def squeezed_under_lip(
-    flow: np.ndarray, mouth: MouthMotion, cover: np.ndarray, front: np.ndarray | None = None
+    flow: np.ndarray,
+    mouth: MouthMotion,
+    cover: np.ndarray,
+    front: np.ndarray | None,
+    outer: np.ndarray,
 ) -> SqueezedBand | None:
-    """Where the (c, c, 2) backward `flow` squeezes the photo under the target's inner lower lip,
-    on the moved photo only: not under the painted opening (`cover`, (c, c) in [0, 1]) nor the
-    layer behind a jaw (`front`, the front layer's share, or None)."""
+    """Where the (c, c, 2) backward `flow` squeezes the photo under the target's lower lip (its
+    outer contour `outer`, (K, 2) crop pixels: the lip itself keeps its colour), on the moved photo
+    only: not under the painted opening (`cover`, (c, c) in [0, 1]) nor the layer behind a jaw
+    (`front`, the front layer's share, or None)."""
+    if len(outer) < 2:  # a mesh without the lip's outer contour
+        return None
     upper, lower = mouth.target_lips
     left, right = corners_x(upper)
     width = right - left
@@ -44,7 +53,12 @@ def squeezed_under_lip(
     xs = np.arange(x0, x1, dtype=np.float64)
     ys = np.arange(c, dtype=np.float64)[:, None]
     keep = 1.0 - cover
-    below = (ys - curve_y(lower, xs.clip(left, right))[None, :] - 1.0).clip(0.0, 1.0)  # soft, a pixel
+    if outer[0, 0] > outer[-1, 0]:
+        outer = outer[::-1]
+    inner_y = curve_y(lower, xs.clip(left, right))
+    outer_y = np.maximum(curve_y(outer, xs.clip(outer[0, 0], outer[-1, 0])), inner_y)
+    edge = outer_y - LIP_KEPT * (outer_y - inner_y)
+    below = (ys - edge[None, :]).clip(0.0, 1.0)
     keep[:, x0:x1] *= below.astype(np.float32)
     if front is not None:
         keep = keep * front

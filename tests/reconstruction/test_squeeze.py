@@ -1,0 +1,53 @@
+"""reconstruction.squeeze: where a flow squeezes the photo, and that band smoothed on a small photo."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reconstruction.crop import CropTransform
+from reconstruction.squeeze import lay_squeezed, small_photo, squeezed_band
+
+
+def _squeezing_flow(c: int = 64, rows: tuple[int, int] = (30, 36), factor: float = 4.0) -> np.ndarray:
+    """(c, c, 2) backward flow: output rows `rows` read `factor` photo rows each, the rest 1:1 (shifted)."""
+    y = np.arange(c, dtype=np.float32)
+    a, b = rows
+    read = np.where(y < a, y, np.where(y < b, a + (y - a) * factor, a + (b - a) * factor + (y - b)))
+    flow = np.zeros((c, c, 2), np.float32)
+    flow[..., 1] = (read - y)[:, None]
+    return flow
+
+
+def _transform(c: int, photo: int) -> CropTransform:
+    scale = c / photo
+    return CropTransform(((scale, 0.0, 0.0), (0.0, scale, 0.0)), crop_size=c, original_size=(photo, photo))
+
+
+def test_the_band_is_where_the_rows_are_squeezed() -> None:
+    band = squeezed_band(_squeezing_flow(), (0, 0, 64, 64))
+    assert band is not None
+    column = band.weight[:, 32]
+    assert column[31:35].min() > 0.9  # squeezed 4x
+    assert column[:22].max() == 0.0 and column[46:].max() == 0.0  # 1:1 far from it
+    assert abs(float(band.slope[32, 32, 1, 1]) - 4.0) < 0.6
+
+
+def test_no_band_without_a_squeeze_and_none_where_kept_out() -> None:
+    flow = np.zeros((64, 64, 2), np.float32)
+    flow[..., 1] = 3.0  # a plain shift
+    assert squeezed_band(flow, (0, 0, 64, 64)) is None
+    assert squeezed_band(_squeezing_flow(), (0, 0, 64, 64), keep=np.zeros((64, 64), np.float32)) is None
+
+
+def test_a_thin_line_in_the_band_is_smoothed_on_a_small_photo_only() -> None:
+    c = 64
+    band = squeezed_band(_squeezing_flow(), (0, 0, c, c))
+    assert band is not None
+    image = np.full((c, c, 3), 150, np.uint8)
+    image[32:34] = 90  # a thin dark line across the band
+    small = lay_squeezed(image.copy(), _transform(c, c), band)
+    assert small[32:34, 32].astype(int).min() > 105  # lighter: spread across the rows
+    assert small[:20].tolist() == image[:20].tolist()  # nothing far from the band
+    assert small_photo(_transform(c, 4 * c)) == 0.0
+    large = np.full((4 * c, 4 * c, 3), 150, np.uint8)
+    assert np.array_equal(lay_squeezed(large.copy(), _transform(c, 4 * c), band), large)
