@@ -163,21 +163,18 @@ def measure(flag: str) -> None:
         print(f"{Path(name).stem[:34]:34s} {label:15s} {r:26s} {c}", flush=True)
 
 
+def _box(image: np.ndarray, cx: float, cy: float, half: int) -> np.ndarray:
+    """The (2 half)-square of `image` centred on (cx, cy), edge pixels repeated past the photo."""
+    pad = np.pad(image, ((half, half), (half, half), (0, 0)), mode="edge")
+    x0, y0 = int(round(cx)), int(round(cy))  # (cx - half, cy - half) in the padded image
+    return pad[y0 : y0 + 2 * half, x0 : x0 + 2 * half]
+
+
 def _mouth_tile(image: np.ndarray, lips: Lips, side: int) -> np.ndarray:
-    """The mouth region (2.6 mouth widths square, from 0.9 above the lip) at 100 % or more, `side` px."""
-    cx = float(lips.outer[:, 0].mean())
-    cy = float(lips.outer[:, 1].min())
-    half = int(1.3 * lips.width)
-    x0, y0 = int(cx) - half, int(cy - 0.9 * lips.width)
-    pad = np.pad(image, ((2 * half, 2 * half), (2 * half, 2 * half), (0, 0)), mode="edge")
-    tile = pad[y0 + 2 * half : y0 + 4 * half, x0 + 2 * half : x0 + 4 * half]
-    if tile.shape[0] >= side:
-        return cv2.resize(tile, (side, side), interpolation=cv2.INTER_AREA)
-    factor = max(1, side // tile.shape[0])
-    big = cv2.resize(tile, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
-    return cv2.copyMakeBorder(
-        big, 0, side - big.shape[0], 0, side - big.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255)
-    )
+    """The mouth region (2.6 mouth widths square) at 100 % or more, scaled to `side` px."""
+    tile = _box(image, float(lips.outer[:, 0].mean()), float(lips.outer[:, 1].mean()), int(1.3 * lips.width))
+    scaling = cv2.INTER_AREA if tile.shape[0] >= side else cv2.INTER_NEAREST
+    return cv2.resize(tile, (side, side), interpolation=scaling)
 
 
 def _label(tile: np.ndarray, text: str) -> np.ndarray:
@@ -188,17 +185,16 @@ def _label(tile: np.ndarray, text: str) -> np.ndarray:
 
 
 def _head(image: np.ndarray, lips: Lips, height: int) -> np.ndarray:
-    """The head around the mouth at 100 % (a 4.5 mouth widths box), scaled down only if taller than `height`."""
-    half = int(2.2 * lips.width)
-    cx, cy = int(lips.outer[:, 0].mean()), int(lips.outer[:, 1].mean() - 1.2 * lips.width)
-    pad = np.pad(image, ((2 * half, 2 * half), (2 * half, 2 * half), (0, 0)), mode="edge")
-    tile = pad[cy : cy + 2 * half, cx : cx + 2 * half]
-    if tile.shape[0] > height:
-        tile = cv2.resize(tile, (height, height), interpolation=cv2.INTER_AREA)
-    return tile
+    """The whole head (6 mouth widths square, centred a mouth width above the lip) at 100 %, scaled
+    down only where taller than `height` (a large photo: its mouth tiles are at 100 %)."""
+    cx, cy = float(lips.outer[:, 0].mean()), float(lips.outer[:, 1].mean() - lips.width)
+    tile = _box(image, cx, cy, int(3.0 * lips.width))
+    return (
+        cv2.resize(tile, (height, height), interpolation=cv2.INTER_AREA) if tile.shape[0] > height else tile
+    )
 
 
-def sheet(flag: str, out: Path, side: int = 220, head: int = 440) -> None:
+def sheet(flag: str, out: Path, side: int = 220, head: int = 600) -> None:
     """Per photo: the head at open_mouth 1 (input | off | on), then per edit the mouth off over on."""
     rows: list[np.ndarray] = []
     cells = {}
@@ -210,11 +206,13 @@ def sheet(flag: str, out: Path, side: int = 220, head: int = 440) -> None:
         heads = [_label(h, t) for h, t in zip(heads, ("input", f"{flag} off", f"{flag} on"), strict=True)]
         top = np.hstack(heads)
         tiles = []
-        for label, _photo, images, _own, target in items:
-            off = _label(_mouth_tile(images[False], target, side), f"{label} off")
-            on = _label(_mouth_tile(images[True], target, side), "on")
+        for label, _photo, images, own, _target in items:
+            off = _label(_mouth_tile(images[False], own, side), f"{label} off")
+            on = _label(_mouth_tile(images[True], own, side), "on")
             tiles.append(np.vstack([off, on]))
-        bottom = np.hstack([_label(_mouth_tile(photo, own, side), Path(name).stem[:26])] + tiles)
+        first = _label(_mouth_tile(photo, own, side), "input")
+        first = np.vstack([first, _label(np.full_like(first, 255), Path(name).stem[-26:])])
+        bottom = np.hstack([first, *tiles])
         width = max(top.shape[1], bottom.shape[1])
         block = [
             cv2.copyMakeBorder(a, 0, 6, 0, width - a.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))

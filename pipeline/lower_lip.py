@@ -41,25 +41,22 @@ def squeezed_under_lip(
     left, right = corners_x(upper)
     width = right - left
     c = flow.shape[0]
-    box = (
-        int(np.floor(left - UNDER_LIP[1] * width)),
-        int(np.floor(lower[:, 1].min())),
-        int(np.ceil(right + UNDER_LIP[1] * width)) + 1,
-        int(np.ceil(lower[:, 1].max() + UNDER_LIP[0] * width)) + 1,
+    x0, x1 = (
+        max(int(np.floor(left - UNDER_LIP[1] * width)), 0),
+        min(int(np.ceil(right + UNDER_LIP[1] * width)) + 1, c),
     )
-    x0, x1 = max(box[0], 0), min(box[2], c)
-    if x1 <= x0:
+    y0 = max(int(np.floor(lower[:, 1].min())), 0)
+    y1 = min(int(np.ceil(lower[:, 1].max() + UNDER_LIP[0] * width)) + 1, c)
+    if x1 - x0 < 3 or y1 - y0 < 3:
         return None
-    xs = np.arange(x0, x1, dtype=np.float64)
-    ys = np.arange(c, dtype=np.float64)[:, None]
-    keep = 1.0 - cover
     if outer[0, 0] > outer[-1, 0]:
         outer = outer[::-1]
+    xs = np.arange(x0, x1, dtype=np.float64)
     inner_y = curve_y(lower, xs.clip(left, right))
     outer_y = np.maximum(curve_y(outer, xs.clip(outer[0, 0], outer[-1, 0])), inner_y)
     edge = outer_y - LIP_KEPT * (outer_y - inner_y)
-    below = (ys - edge[None, :]).clip(0.0, 1.0)
-    keep[:, x0:x1] *= below.astype(np.float32)
+    keep = (np.arange(y0, y1, dtype=np.float64)[:, None] - edge[None, :]).clip(0.0, 1.0)
+    keep *= 1.0 - cover[y0:y1, x0:x1]
     if front is not None:
-        keep = keep * front
-    return squeezed_band(flow, box, keep.astype(np.float32))
+        keep *= front[y0:y1, x0:x1]
+    return squeezed_band(flow, (x0, y0, x1, y1), keep.astype(np.float32))

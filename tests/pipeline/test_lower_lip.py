@@ -37,10 +37,13 @@ def test_only_under_the_lower_lip() -> None:
     flow[..., 1] = (read - y)[:, None]
     band = squeezed_under_lip(flow, _mouth(6.0), np.zeros((c, c), np.float32), None, _outer(6.0))
     assert band is not None
-    assert band.weight[77, 60] > 0.9
-    assert band.weight[:, :20].max() == 0.0 and band.weight[:, 110:].max() == 0.0  # beside the mouth
-    assert band.weight[:60].max() == 0.0  # nothing above the target's lower lip
-    assert band.weight[76, 45] > 0.5 and band.weight[71, 60] == 0.0  # under its outer edge only
+    x0, y0 = band.origin
+    weight = np.zeros((c, c), np.float32)
+    weight[y0 : y0 + band.weight.shape[0], x0 : x0 + band.weight.shape[1]] = band.weight
+    assert weight[77, 60] > 0.9
+    assert weight[:, :20].max() == 0.0 and weight[:, 110:].max() == 0.0  # beside the mouth
+    assert weight[:60].max() == 0.0  # nothing above the target's lower lip
+    assert weight[76, 45] > 0.5 and weight[71, 60] == 0.0  # under its outer edge only
     assert squeezed_under_lip(flow, _mouth(6.0), np.zeros((c, c), np.float32), None, np.zeros((0, 2))) is None
     covered = squeezed_under_lip(flow, _mouth(6.0), np.ones((c, c), np.float32), None, _outer(6.0))
     assert covered is None  # painted over: nothing of the moved photo shows

@@ -23,31 +23,36 @@ def _transform(c: int, photo: int) -> CropTransform:
     return CropTransform(((scale, 0.0, 0.0), (0.0, scale, 0.0)), crop_size=c, original_size=(photo, photo))
 
 
+_ALL = np.ones((64, 64), np.float32)
+
+
 def test_the_band_is_where_the_rows_are_squeezed() -> None:
-    band = squeezed_band(_squeezing_flow(), (0, 0, 64, 64))
-    assert band is not None
+    band = squeezed_band(_squeezing_flow(), (0, 0, 64, 64), _ALL)
+    assert band is not None and band.origin == (0, 0)
     column = band.weight[:, 32]
     assert column[31:35].min() > 0.9  # squeezed 4x
     assert column[:22].max() == 0.0 and column[46:].max() == 0.0  # 1:1 far from it
-    assert abs(float(band.slope[32, 32, 1, 1]) - 4.0) < 0.6
+    assert band.doubled[32, 32, 0] < -1.0 and abs(band.doubled[32, 32, 1]) < 1e-3  # down the columns: 2a = pi
+    part = squeezed_band(_squeezing_flow(), (10, 20, 50, 50), _ALL[20:50, 10:50])
+    assert part is not None and part.origin == (10, 20) and part.weight.shape == (30, 40)
 
 
 def test_no_band_without_a_squeeze_and_none_where_kept_out() -> None:
     flow = np.zeros((64, 64, 2), np.float32)
     flow[..., 1] = 3.0  # a plain shift
-    assert squeezed_band(flow, (0, 0, 64, 64)) is None
-    assert squeezed_band(_squeezing_flow(), (0, 0, 64, 64), keep=np.zeros((64, 64), np.float32)) is None
+    assert squeezed_band(flow, (0, 0, 64, 64), _ALL) is None
+    assert squeezed_band(_squeezing_flow(), (0, 0, 64, 64), np.zeros((64, 64), np.float32)) is None
 
 
 def test_a_thin_line_in_the_band_is_smoothed_on_a_small_photo_only() -> None:
     c = 64
-    band = squeezed_band(_squeezing_flow(), (0, 0, c, c))
+    band = squeezed_band(_squeezing_flow(), (0, 0, c, c), _ALL)
     assert band is not None
     image = np.full((c, c, 3), 150, np.uint8)
     image[32:34] = 90  # a thin dark line across the band
     small = lay_squeezed(image.copy(), _transform(c, c), band)
     assert small[32:34, 32].astype(int).min() > 105  # lighter: spread across the rows
     assert small[:20].tolist() == image[:20].tolist()  # nothing far from the band
-    assert small_photo(_transform(c, 4 * c)) == 0.0
+    assert small_photo(_transform(c, 4 * c).scale) == 0.0 and small_photo(1.0) == 1.0
     large = np.full((4 * c, 4 * c, 3), 150, np.uint8)
     assert np.array_equal(lay_squeezed(large.copy(), _transform(c, 4 * c), band), large)
