@@ -14,7 +14,8 @@ Per photo and edit (open_mouth 0.5 and 1, smile 1, round_lips 1), at the photo's
 
 `--flag none` measures the tree as it is (used on main before the flag existed); with a flag, each
 cell is rendered with the flag off and on. The sheet: per photo the whole head (input | off | on,
-open_mouth 1) at 100 % and the mouth region at 100 % or more for every edit, off over on.
+open_mouth 1; at 100 %, scaled down only past 600 px) and the mouth region (at 100 % or more on photos
+under 700 px) for every edit, off over on.
 """
 
 from __future__ import annotations
