@@ -12,9 +12,9 @@ import numpy as np
 
 from pipeline.face_paint import curve_y
 from pipeline.mouth import MouthMotion, corners_x
-from reconstruction.squeeze import SqueezedBand, squeezed_band
+from reconstruction.squeeze import SqueezedBand, photo_share, squeezed_band
 
-__all__ = ["LIP_KEPT", "UNDER_LIP", "squeezed_under_lip"]
+__all__ = ["LIP_KEPT", "UNDER_LIP", "photo_share", "squeezed_under_lip"]
 
 #: The band: under the target's inner lower lip, down to [0] mouth widths under its lowest point,
 #: [1] mouth widths beyond either corner.
@@ -30,12 +30,14 @@ def squeezed_under_lip(
     cover: np.ndarray,
     front: np.ndarray | None,
     outer: np.ndarray,
+    share: float = 1.0,
 ) -> SqueezedBand | None:
     """Where the (c, c, 2) backward `flow` squeezes the photo under the target's lower lip (its
     outer contour `outer`, (K, 2) crop pixels: the lip itself keeps its colour), on the moved photo
     only: not under the painted opening (`cover`, (c, c) in [0, 1]) nor the layer behind a jaw
-    (`front`, the front layer's share, or None)."""
-    if len(outer) < 2:  # a mesh without the lip's outer contour
+    (`front`, the front layer's share, or None); on a photo `share` small (`photo_share` of the
+    photo itself, not of a canvas it is shown in): on a large photo nothing, at no cost."""
+    if share <= 0.0 or len(outer) < 2:  # a large photo, or a mesh without the lip's outer contour
         return None
     upper, lower = mouth.target_lips
     left, right = corners_x(upper)
@@ -59,4 +61,4 @@ def squeezed_under_lip(
     keep *= 1.0 - cover[y0:y1, x0:x1]
     if front is not None:
         keep *= front[y0:y1, x0:x1]
-    return squeezed_band(flow, (x0, y0, x1, y1), keep.astype(np.float32))
+    return squeezed_band(flow, (x0, y0, x1, y1), keep.astype(np.float32), share)

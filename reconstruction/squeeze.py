@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from reconstruction.crop import CropTransform
 
-__all__ = ["SqueezedBand", "lay_squeezed", "squeezed_band", "small_photo"]
+__all__ = ["SqueezedBand", "lay_squeezed", "photo_share", "small_photo", "squeezed_band"]
 
 #: Photo rows per output row from which the band is smoothed in full; from `_RAMP` less it fades
 #: in (a squeeze under 1.5 leaves no visible lines).
@@ -39,6 +40,7 @@ _EDGE = 0.03
 _SIGMA = 2.0
 _TAPS = np.linspace(-2.0, 2.0, 7, dtype=np.float32)  # in sigmas
 _GAINS = np.exp(-0.5 * _TAPS**2) / np.exp(-0.5 * _TAPS**2).sum()
+_CENTRE = len(_TAPS) // 2  # the tap at 0
 #: Pixels per row of the remap's maps (OpenCV's maps are under 32767 wide).
 _CHUNK = 1024
 #: Crop pixels per photo pixel from which a photo is small enough (fully from [1]).
@@ -50,19 +52,19 @@ class SqueezedBand:
     """Where a frame squeezes the photo, on a box of the output crop whose first pixel is crop pixel
     `origin` (x, y): weight (h, w) float32 in [0, 1], and twice the direction the reads stretch most
     along, (h, w, 2) float32 (cos 2a, sin 2a) (a direction and its opposite are one: doubled, it
-    interpolates without a wrap)."""
+    interpolates without a wrap); for a photo `share` small (`small_photo` of the photo, > 0)."""
 
     origin: tuple[int, int]
     weight: np.ndarray
     doubled: np.ndarray
+    share: float = 1.0
 
     @property
     def crop_box(self) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) crop pixels around the band's pixels, a pixel wider on each side."""
-        rows = np.flatnonzero(self.weight.any(axis=1))
-        cols = np.flatnonzero(self.weight.any(axis=0))
+        x, y, w, h = cv2.boundingRect((self.weight > 0.0).view(np.uint8))
         ox, oy = self.origin
-        return ox + int(cols[0]) - 1, oy + int(rows[0]) - 1, ox + int(cols[-1]) + 1, oy + int(rows[-1]) + 1
+        return ox + x - 1, oy + y - 1, ox + x + w, oy + y + h
 
 
 def small_photo(scale: float) -> float:
@@ -71,90 +73,118 @@ def small_photo(scale: float) -> float:
     return min(max((scale - _SMALL[0]) / (_SMALL[1] - _SMALL[0]), 0.0), 1.0)
 
 
-def squeezed_band(flow: np.ndarray, box: tuple[int, int, int, int], keep: np.ndarray) -> SqueezedBand | None:
+def photo_share(transform: CropTransform) -> float:
+    """`small_photo` of the photo the crop `transform` was taken from: decided once per photo from
+    its own pixels, not from a canvas it is shown in (a large photo's drag preview is not small)."""
+    return small_photo(_geometry(transform)[1])
+
+
+def squeezed_band(
+    flow: np.ndarray, box: tuple[int, int, int, int], keep: np.ndarray, share: float = 1.0
+) -> SqueezedBand | None:
     """Where the (c, c, 2) backward `flow` squeezes the photo at least `_SQUEEZED` times along
     some direction (faded in from `_RAMP` less) inside the crop `box` (x0, y0, x1, y1, within the
-    crop), times `keep` (the box's (h, w) share of the output that is the moved photo, in [0, 1]);
-    None if nowhere."""
+    crop), times `keep` (the box's (h, w) share of the output that is the moved photo, in [0, 1]),
+    for a photo `share` small; None if nowhere."""
     x0, y0, x1, y1 = box
     if x1 - x0 < 3 or y1 - y0 < 3:
         return None
     part = cv2.GaussianBlur(flow[y0:y1, x0:x1], (0, 0), _SMOOTH)
-    along_x = cv2.Sobel(part, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
-    along_y = cv2.Sobel(part, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
-    fx_x, fy_x, fx_y, fy_y = along_x[..., 0], along_x[..., 1], along_y[..., 0], along_y[..., 1]
+    fx_x, fy_x = cv2.split(
+        cv2.Sobel(part, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    )
+    fx_y, fy_y = cv2.split(
+        cv2.Sobel(part, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    )
     # the reads' slope J = [[1 + fx_x, fx_y], [fy_x, 1 + fy_y]]; J^T J = [[a, b], [b, d]]
-    a = (1.0 + fx_x) ** 2 + fy_x**2
-    b = (1.0 + fx_x) * fx_y + fy_x * (1.0 + fy_y)
-    d = fx_y**2 + (1.0 + fy_y) ** 2
+    fx_x += 1.0
+    fy_y += 1.0
+    a = fx_x**2 + fy_x**2
+    b = fx_x * fx_y + fy_x * fy_y
+    d = fx_y**2 + fy_y**2
     # its larger eigenvalue: the squared photo pixels read per output pixel along the worst direction
-    root = np.sqrt(0.25 * (a - d) ** 2 + b**2)
-    stretch = np.sqrt(0.5 * (a + d) + root)
-    weight = np.clip((stretch - (_SQUEEZED - _RAMP)) / _RAMP, 0.0, 1.0).astype(np.float32)
+    spread = a - d
+    stretch = np.sqrt(0.5 * (a + d) + np.sqrt(0.25 * spread**2 + b**2))
+    weight = _unit((stretch - (_SQUEEZED - _RAMP)) / _RAMP)
     if weight.max() <= _EDGE:
         return None
-    weight = np.clip(1.5 * cv2.GaussianBlur(weight, (0, 0), _SOFT), 0.0, 1.0) * keep
+    weight = _unit(1.5 * cv2.GaussianBlur(weight, (0, 0), _SOFT)) * keep
     weight[weight < _EDGE] = 0.0
     if weight.max() <= 0.0:
         return None
-    doubled = np.empty((*weight.shape, 2), np.float32)  # not normalised: a stronger squeeze weighs more
-    doubled[..., 0], doubled[..., 1] = a - d, 2.0 * b
-    return SqueezedBand((x0, y0), weight.astype(np.float32), doubled)
+    doubled = cv2.merge((spread, 2.0 * b))  # not normalised: a stronger squeeze weighs more
+    return SqueezedBand((x0, y0), weight, doubled, share)
 
 
 def lay_squeezed(image: np.ndarray, transform: CropTransform, band: SqueezedBand) -> np.ndarray:
-    """`image` ((H, W, 3) uint8, the photo moved by the frame; changed in place) where `band`
-    marks it on a small photo (`small_photo`): blurred along the direction its reads are squeezed
-    in (module docstring), in the share `band.weight`."""
-    matrix = transform.matrix
-    scale = math.sqrt(abs(matrix[0, 0] * matrix[1, 1] - matrix[0, 1] * matrix[1, 0]))
-    small = small_photo(scale)
-    if small <= 0.0:
-        return image
+    """`image` ((H, W, 3) uint8, the photo moved by the frame, laid at `transform`; changed in
+    place) where `band` marks it: blurred along the direction its reads are squeezed in (module
+    docstring), in the share `band.weight` times `band.share`."""
+    matrix, scale, inverse, turn = _geometry(transform)
     h, w = image.shape[:2]
     ox, oy = band.origin
-    x0, y0, x1, y1 = _photo_box(band.crop_box, cv2.invertAffineTransform(matrix), (h, w))
+    x0, y0, x1, y1 = _photo_box(band.crop_box, inverse, (h, w))
     if x1 - x0 < 1 or y1 - y0 < 1:
         return image
     to_band = matrix.copy()  # region pixel -> the band's pixel
     to_band[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64) - np.array([ox, oy], np.float64)
     flags, size = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, (x1 - x0, y1 - y0)
-    weight = small * cv2.warpAffine(band.weight, to_band, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)
-    if float(weight.max()) <= _EDGE:
-        return image
-    doubled = cv2.warpAffine(band.doubled, to_band, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    weight = cv2.warpAffine(band.weight, to_band, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    if band.share != 1.0:
+        weight *= band.share
     rows_in, cols_in = np.nonzero(weight > _EDGE)  # only where the band is laid
+    count = rows_in.size
+    if count == 0:
+        return image
+    # (a 2-channel warp: OpenCV's 2-channel path rounds unlike its 1-, 3- and 4-channel ones)
+    doubled = cv2.warpAffine(band.doubled, to_band, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    doubled = doubled[rows_in, cols_in]
     # the crop's direction in the photo: turned back by the crop's rotation
-    turn = float(np.arctan2(matrix[1, 0], matrix[0, 0]))
-    angle = 0.5 * np.arctan2(doubled[rows_in, cols_in, 1], doubled[rows_in, cols_in, 0]) - turn
+    angle = 0.5 * np.arctan2(doubled[:, 1], doubled[:, 0]) - turn
     sigma = max(_SIGMA / scale, 0.7)  # photo pixels
     pad = int(np.ceil(2.0 * sigma)) + 1
     ya, yb, xa, xb = max(y0 - pad, 0), min(y1 + pad, h), max(x0 - pad, 0), min(x1 + pad, w)
     # every tap of the Gaussian along the direction in one remap: (taps, pixels), in rows of `_CHUNK`
-    count = rows_in.size
-    chunks = -(-count // _CHUNK)
-    taps = (sigma * _TAPS)[:, None]
-    map_x = np.zeros((len(_TAPS), chunks * _CHUNK), np.float32)
+    reads_n = len(_TAPS) * count
+    map_x = np.zeros(-(-reads_n // _CHUNK) * _CHUNK, np.float32)
     map_y = np.zeros_like(map_x)
-    map_x[:, :count] = (cols_in + (x0 - xa)).astype(np.float32)[None, :] + taps * np.cos(
-        angle, dtype=np.float32
-    )
-    map_y[:, :count] = (rows_in + (y0 - ya)).astype(np.float32)[None, :] + taps * np.sin(
-        angle, dtype=np.float32
-    )
+    taps = (sigma * _TAPS)[:, None]
+    along_x = map_x[:reads_n].reshape(len(_TAPS), count)
+    along_y = map_y[:reads_n].reshape(len(_TAPS), count)
+    np.multiply(taps, np.cos(angle, dtype=np.float32), out=along_x)
+    np.multiply(taps, np.sin(angle, dtype=np.float32), out=along_y)
+    along_x += (cols_in + (x0 - xa)).astype(np.float32)
+    along_y += (rows_in + (y0 - ya)).astype(np.float32)
     reads = cv2.remap(
         image[ya:yb, xa:xb],
         map_x.reshape(-1, _CHUNK),
         map_y.reshape(-1, _CHUNK),
         cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
-    ).reshape(len(_TAPS), -1)[:, : count * 3]
-    total = (_GAINS @ reads.astype(np.float32)).reshape(count, 3)
-    patch = image[y0:y1, x0:x1]
-    own = patch[rows_in, cols_in].astype(np.float32)
+    ).reshape(-1)[: reads_n * 3]
+    reads = reads.reshape(len(_TAPS), count * 3).astype(np.float32)
+    total = (_GAINS @ reads).reshape(count, 3)
+    own = reads[_CENTRE].reshape(count, 3)  # the middle tap reads the pixel itself
     laid = own + weight[rows_in, cols_in, None] * (total - own)
-    patch[rows_in, cols_in] = np.clip(np.rint(laid), 0, 255).astype(np.uint8)
+    # between the pixel and its blur, both in [0, 255]: rounded, it needs no clip
+    image[rows_in + y0, cols_in + x0] = np.rint(laid).astype(np.uint8)
     return image
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    """`values` clipped to [0, 1] in place (np.clip's wrapper costs more than the two ufuncs)."""
+    np.maximum(values, 0.0, out=values)
+    return np.minimum(values, 1.0, out=values)
+
+
+@lru_cache(maxsize=16)
+def _geometry(transform: CropTransform) -> tuple[np.ndarray, float, np.ndarray, float]:
+    """A crop transform's (2, 3) matrix, crop pixels per photo pixel, its inverse and its rotation
+    (radians), made once per canvas (read, not changed)."""
+    matrix = transform.matrix
+    matrix.setflags(write=False)
+    scale = math.sqrt(abs(matrix[0, 0] * matrix[1, 1] - matrix[0, 1] * matrix[1, 0]))
+    return matrix, scale, cv2.invertAffineTransform(matrix), float(np.arctan2(matrix[1, 0], matrix[0, 0]))
 
 
 def _photo_box(
