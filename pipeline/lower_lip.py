@@ -53,12 +53,19 @@ def squeezed_under_lip(
         return None
     if outer[0, 0] > outer[-1, 0]:
         outer = outer[::-1]
-    xs = np.arange(x0, x1, dtype=np.float64)
-    inner_y = curve_y(lower, xs.clip(left, right))
-    outer_y = np.maximum(curve_y(outer, xs.clip(outer[0, 0], outer[-1, 0])), inner_y)
-    edge = outer_y - LIP_KEPT * (outer_y - inner_y)
-    keep = (np.arange(y0, y1, dtype=np.float64)[:, None] - edge[None, :]).clip(0.0, 1.0)
-    keep *= 1.0 - cover[y0:y1, x0:x1]
-    if front is not None:
-        keep *= front[y0:y1, x0:x1]
-    return squeezed_band(flow, (x0, y0, x1, y1), keep.astype(np.float32), share)
+
+    def keep() -> np.ndarray:
+        """The box's share under the lip's kept part and on the moved photo, (h, w) float32."""
+        xs = np.arange(x0, x1, dtype=np.float64)
+        inner_y = curve_y(lower, xs.clip(left, right))
+        outer_y = np.maximum(curve_y(outer, xs.clip(outer[0, 0], outer[-1, 0])), inner_y)
+        edge = (outer_y - LIP_KEPT * (outer_y - inner_y)).astype(np.float32)
+        under = np.arange(y0, y1, dtype=np.float32)[:, None] - edge[None, :]
+        np.maximum(under, 0.0, out=under)
+        np.minimum(under, 1.0, out=under)
+        under -= under * cover[y0:y1, x0:x1]
+        if front is not None:
+            under *= front[y0:y1, x0:x1]
+        return under
+
+    return squeezed_band(flow, (x0, y0, x1, y1), keep, share)

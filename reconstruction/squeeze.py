@@ -16,6 +16,7 @@ a smear over its texture. `squeezed_band` says where, on the crop.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -80,39 +81,44 @@ def photo_share(transform: CropTransform) -> float:
 
 
 def squeezed_band(
-    flow: np.ndarray, box: tuple[int, int, int, int], keep: np.ndarray, share: float = 1.0
+    flow: np.ndarray, box: tuple[int, int, int, int], keep: Callable[[], np.ndarray], share: float = 1.0
 ) -> SqueezedBand | None:
     """Where the (c, c, 2) backward `flow` squeezes the photo at least `_SQUEEZED` times along
     some direction (faded in from `_RAMP` less) inside the crop `box` (x0, y0, x1, y1, within the
-    crop), times `keep` (the box's (h, w) share of the output that is the moved photo, in [0, 1]),
-    for a photo `share` small; None if nowhere."""
+    crop), times `keep()` (the box's (h, w) share of the output that is the moved photo, in [0, 1];
+    made only where the flow squeezes: most frames, with a closed mouth, stop before), for a photo
+    `share` small; None if nowhere."""
     x0, y0, x1, y1 = box
     if x1 - x0 < 3 or y1 - y0 < 3:
         return None
     part = cv2.GaussianBlur(flow[y0:y1, x0:x1], (0, 0), _SMOOTH)
-    fx_x, fy_x = cv2.split(
-        cv2.Sobel(part, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
-    )
-    fx_y, fy_y = cv2.split(
+    # the flow as complex numbers F = fx + i fy; the reads R(z) = z + F(z) stretch by |R_z| + |R_zbar|
+    # at most (R_z = 1 + (F_x - i F_y) / 2, R_zbar = (F_x + i F_y) / 2), along the direction a with
+    # e^(2ia) along R_zbar conj(R_z) (the larger singular value of the reads' slope and its direction)
+    along_x = _complex(cv2.Sobel(part, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE))
+    turned_y = _complex(
         cv2.Sobel(part, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
     )
-    # the reads' slope J = [[1 + fx_x, fx_y], [fy_x, 1 + fy_y]]; J^T J = [[a, b], [b, d]]
-    fx_x += 1.0
-    fy_y += 1.0
-    a = fx_x**2 + fy_x**2
-    b = fx_x * fx_y + fy_x * fy_y
-    d = fx_y**2 + fy_y**2
-    # its larger eigenvalue: the squared photo pixels read per output pixel along the worst direction
-    spread = a - d
-    stretch = np.sqrt(0.5 * (a + d) + np.sqrt(0.25 * spread**2 + b**2))
-    weight = _unit((stretch - (_SQUEEZED - _RAMP)) / _RAMP)
+    turned_y *= 1j
+    plain = along_x - turned_y
+    plain *= 0.5
+    plain += 1.0
+    flipped = along_x + turned_y
+    flipped *= 0.5
+    stretch = np.abs(plain)
+    stretch += np.abs(flipped)
+    stretch -= _SQUEEZED - _RAMP
+    stretch *= 1.0 / _RAMP
+    weight = _unit(stretch)
     if weight.max() <= _EDGE:
         return None
-    weight = _unit(1.5 * cv2.GaussianBlur(weight, (0, 0), _SOFT)) * keep
+    weight = _unit(cv2.GaussianBlur(weight, (0, 0), _SOFT) * 1.5)
+    weight *= keep()
     weight[weight < _EDGE] = 0.0
     if weight.max() <= 0.0:
         return None
-    doubled = cv2.merge((spread, 2.0 * b))  # not normalised: a stronger squeeze weighs more
+    flipped *= plain.conj()  # not normalised: a stronger squeeze weighs more
+    doubled = flipped.view(np.float32).reshape(*flipped.shape, 2)
     return SqueezedBand((x0, y0), weight, doubled, share)
 
 
@@ -126,8 +132,8 @@ def lay_squeezed(image: np.ndarray, transform: CropTransform, band: SqueezedBand
     x0, y0, x1, y1 = _photo_box(band.crop_box, inverse, (h, w))
     if x1 - x0 < 1 or y1 - y0 < 1:
         return image
-    to_band = matrix.copy()  # region pixel -> the band's pixel
-    to_band[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64) - np.array([ox, oy], np.float64)
+    (a, b, c), (d, e, f) = matrix.tolist()  # region pixel -> the band's pixel
+    to_band = np.array([[a, b, c + a * x0 + b * y0 - ox], [d, e, f + d * x0 + e * y0 - oy]])
     flags, size = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, (x1 - x0, y1 - y0)
     weight = cv2.warpAffine(band.weight, to_band, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)
     if band.share != 1.0:
@@ -136,39 +142,59 @@ def lay_squeezed(image: np.ndarray, transform: CropTransform, band: SqueezedBand
     count = rows_in.size
     if count == 0:
         return image
-    # (a 2-channel warp: OpenCV's 2-channel path rounds unlike its 1-, 3- and 4-channel ones)
-    doubled = cv2.warpAffine(band.doubled, to_band, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    doubled = doubled[rows_in, cols_in]
+    cols, rows = cols_in.astype(np.float32), rows_in.astype(np.float32)
+    map_x, map_y = _maps(count)
+    np.multiply(cols, a, out=map_x[:count])
+    map_x[:count] += rows * b + to_band[0, 2]
+    np.multiply(cols, d, out=map_y[:count])
+    map_y[:count] += rows * e + to_band[1, 2]
+    doubled = _read(band.doubled, map_x, map_y, count)
     # the crop's direction in the photo: turned back by the crop's rotation
     angle = 0.5 * np.arctan2(doubled[:, 1], doubled[:, 0]) - turn
     sigma = max(_SIGMA / scale, 0.7)  # photo pixels
     pad = int(np.ceil(2.0 * sigma)) + 1
     ya, yb, xa, xb = max(y0 - pad, 0), min(y1 + pad, h), max(x0 - pad, 0), min(x1 + pad, w)
-    # every tap of the Gaussian along the direction in one remap: (taps, pixels), in rows of `_CHUNK`
+    # every tap of the Gaussian along the direction in one remap: (taps, pixels)
     reads_n = len(_TAPS) * count
-    map_x = np.zeros(-(-reads_n // _CHUNK) * _CHUNK, np.float32)
-    map_y = np.zeros_like(map_x)
+    map_x, map_y = _maps(reads_n)
     taps = (sigma * _TAPS)[:, None]
     along_x = map_x[:reads_n].reshape(len(_TAPS), count)
     along_y = map_y[:reads_n].reshape(len(_TAPS), count)
     np.multiply(taps, np.cos(angle, dtype=np.float32), out=along_x)
     np.multiply(taps, np.sin(angle, dtype=np.float32), out=along_y)
-    along_x += (cols_in + (x0 - xa)).astype(np.float32)
-    along_y += (rows_in + (y0 - ya)).astype(np.float32)
-    reads = cv2.remap(
-        image[ya:yb, xa:xb],
-        map_x.reshape(-1, _CHUNK),
-        map_y.reshape(-1, _CHUNK),
-        cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    ).reshape(-1)[: reads_n * 3]
-    reads = reads.reshape(len(_TAPS), count * 3).astype(np.float32)
+    along_x += cols + float(x0 - xa)
+    along_y += rows + float(y0 - ya)
+    reads = _read(image[ya:yb, xa:xb], map_x, map_y, reads_n).reshape(len(_TAPS), count * 3)
+    reads = reads.astype(np.float32)
     total = (_GAINS @ reads).reshape(count, 3)
     own = reads[_CENTRE].reshape(count, 3)  # the middle tap reads the pixel itself
     laid = own + weight[rows_in, cols_in, None] * (total - own)
     # between the pixel and its blur, both in [0, 255]: rounded, it needs no clip
     image[rows_in + y0, cols_in + x0] = np.rint(laid).astype(np.uint8)
     return image
+
+
+def _maps(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two flat float32 maps of zeros for `count` reads, padded to whole rows of `_CHUNK`."""
+    size = -(-count // _CHUNK) * _CHUNK
+    return np.zeros(size, np.float32), np.zeros(size, np.float32)
+
+
+def _read(source: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, count: int) -> np.ndarray:
+    """(count, channels) bilinear reads of `source` at the first `count` points of `_maps`."""
+    reads = cv2.remap(
+        source,
+        map_x.reshape(-1, _CHUNK),
+        map_y.reshape(-1, _CHUNK),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    return reads.reshape(map_x.size, -1)[:count]
+
+
+def _complex(pairs: np.ndarray) -> np.ndarray:
+    """(h, w) complex64 view of an (h, w, 2) float32 array of (real, imaginary) pairs."""
+    return pairs.view(np.complex64)[..., 0]
 
 
 def _unit(values: np.ndarray) -> np.ndarray:

@@ -47,6 +47,10 @@ def test_only_under_the_lower_lip() -> None:
     assert squeezed_under_lip(flow, _mouth(6.0), np.zeros((c, c), np.float32), None, np.zeros((0, 2))) is None
     covered = squeezed_under_lip(flow, _mouth(6.0), np.ones((c, c), np.float32), None, _outer(6.0))
     assert covered is None  # painted over: nothing of the moved photo shows
+    large = squeezed_under_lip(flow, _mouth(6.0), np.zeros((c, c), np.float32), None, _outer(6.0), 0.0)
+    assert large is None  # a large photo: no band
+    half = squeezed_under_lip(flow, _mouth(6.0), np.zeros((c, c), np.float32), None, _outer(6.0), 0.5)
+    assert half is not None and half.share == 0.5 and np.array_equal(half.weight, band.weight)
 
 
 @pytest.mark.realdata
@@ -73,3 +77,30 @@ def test_the_squeezed_chin_of_a_small_soft_photo_has_no_ragged_outline(shared_da
     finally:
         renderer.settings = kept
     assert excess[True] < 1.0 < excess[False], excess
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_large_photo_gets_no_band_in_its_drag_preview(shared_data: Path) -> None:
+    """s2 (2048 px): the photo is large for its crop, so no frame makes a band, whatever canvas it
+    is laid in (round 1 decided from the canvas: its 768 px previews were smoothed and paid for it)."""
+    from pipeline import EditRequest, EngineRegistry, photo_canvas, prepare_photo
+    from pipeline.photo import place_frame, target_coefficients
+
+    registry = EngineRegistry(fast=False)
+    state = prepare_photo(shared_data / "images" / "KwaiVGI__LivePortrait__s2.jpg", registry=registry)
+    engine = registry.geometric(state.backend)
+    renderer, prepared = engine.renderer, state.engine_state(engine)
+    assert prepared.small == 0.0
+    kept = renderer.settings
+    target = target_coefficients(state, EditRequest({"open_mouth": 1.0}, engine="preview"), registry=registry)
+    previews = {}
+    try:
+        for on in (False, True):
+            renderer.settings = dataclasses.replace(kept, lower_lip=on)
+            frame = renderer.render_frame(prepared, target)
+            assert frame.squeezed is None
+            previews[on] = place_frame(photo_canvas(state, 768), frame)
+    finally:
+        renderer.settings = kept
+    assert np.array_equal(previews[False], previews[True])
