@@ -64,8 +64,9 @@ class PreviewSettings:
     lid_follow: a closing lid's skin band meets the face's own flow at its top (`eyes.refine_eye_flow`,
     docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline;
     lower_lip: where an opened mouth's lower lip squeezes the chin under it, a photo about the crop's
-    size or smaller is smoothed along the squeeze (`pipeline.lower_lip`, `reconstruction.squeeze`,
-    docs/LOWER_LIP.md): no ragged dark and pale outline of the squeezed chin.
+    size or smaller (by its own pixels, whatever canvas it is shown in) is smoothed along the squeeze
+    (`pipeline.lower_lip`, `reconstruction.squeeze`, docs/LOWER_LIP.md): no ragged dark and pale
+    outline of the squeezed chin.
     """
 
     raster_scale: float = 0.5
