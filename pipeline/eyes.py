@@ -35,6 +35,7 @@ from core.errors import InputError
 from core.geometry import smoothstep
 from core.images import LUMA as _LUMA
 from pipeline.face_paint import apply_affine, box_around, curve_y, similarity_2d
+from pipeline.white_lids import squint_reads
 from pipeline.wide_eyes import white_above, wide_closure
 
 __all__ = [
@@ -197,6 +198,7 @@ def refine_eye_flow(
     wide: bool = False,
     frame: np.ndarray | None = None,
     follow: bool = False,
+    share: float = 0.0,
 ) -> None:
     """Set the (H, W, 2) full-resolution backward flow of one eye (in place): closing lids and gaze.
 
@@ -212,6 +214,7 @@ def refine_eye_flow(
     (`glasses.find_glasses`), or None: a closing lid reads no skin from the frame, and a shutting
     eye closes as a squint does (the frame lies on its upper lid; docs/GLASSES.md).
     follow: a closing lid's band meets the face's own flow at its top (`_follow_face`), not behind a frame.
+    share: of a squint's slit, what its upper lid closes (`white_lids.squint_reads`; 0: none).
     """
     (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
     width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
@@ -220,7 +223,8 @@ def refine_eye_flow(
     to_source, up_ts, lo_ts, closure = _closing(source_lids, target_lids, wide)
     narrow = squint and _opening(up_s, lo_s) < SQUINT_EYE
     if (narrow or frame is not None) and closure >= _SQUINT_CLOSURE and iris is not None:
-        _close_squint(flow, to_source, source_lids, target_lids, closure, lashes, follow and frame is None)
+        lids = (source_lids, target_lids)
+        _close_squint(flow, to_source, *lids, closure, lashes, follow and frame is None, share)
         return
     shift = np.zeros(2)
     if gaze is not None and iris is not None:
@@ -316,13 +320,14 @@ def _close_squint(
     closure: float,
     lashes: np.ndarray | None,
     follow: bool = False,
+    share: float = 0.0,
 ) -> None:
     """Close an eye the photo shows nearly shut (a laughing squint) where it is (in place in the
     (H, W, 2) backward flow): the upper lid, its crease and the brow stay as the photo has them
     (drawn down, the short lid of a squint would bring crease and brow down onto the lash line as
     a second dark line), and the skin under the lower lid, `_SQUINT_BELOW` eye widths of it, is drawn
     up to close `closure` of the gap, meeting the upper lid's line when shut. lashes: as in
-    `refine_eye_flow` (the lash run above the lid, hidden when shut, is not read); follow: as there."""
+    `refine_eye_flow` (the lash run above the lid, hidden when shut, is not read); follow, share: as there."""
     (up_s, lo_s), (up_t, lo_t) = source_lids, target_lids
     width_s = float(np.hypot(*(up_s[-1] - up_s[0])))
     scale = float(np.hypot(*(up_t[-1] - up_t[0]))) / width_s
@@ -334,21 +339,15 @@ def _close_squint(
     (x0, y0, x1, y1), pixel, q = grid
     qx, qy = q[..., 0], q[..., 1]
     lid, low = curve_y(up_s, qx), curve_y(lo_s, qx)
-    rise = low - closure * np.maximum(low - lid, 0.0)  # the lower lid's edge, risen
     bottom = low + below
-    # Photo rows [low + 0.5, bottom] drawn up over [rise, bottom]; above `rise`, the photo as it is
-    # (shut, only down to its lid line: never reading the hidden eyeball, or the lashes hidden with
-    # it), the two meeting within a crop pixel.
     root = lid - 0.5 - (0.0 if lashes is None else _lashes_at(lashes, up_s, qx))
     if closure < SHUT_CLOSURE:  # the rest of the opening still shows the eyeball
         root = np.full_like(lid, np.inf)
-    lower_y = low + 0.5 + (qy - rise) * (bottom - low - 0.5) / np.maximum(bottom - rise, 1e-3)
-    meet = np.clip(qy - rise + 0.5, 0.0, 1.0)
-    read_y = (1.0 - meet) * np.minimum(qy, root) + meet * lower_y
+    start = lid - above  # the upper lid's skin fades into the face's own flow above this
+    read_y, margin = squint_reads((qy, lid, low, bottom), root, start, closure, share)
     pull = float(smoothstep((closure - 0.35) / 0.35))
     left, right = sorted((float(up_s[0, 0]), float(up_s[-1, 0])))
     across = np.clip(np.minimum(qx - left, right - qx) + pull * 0.12 * width_s + 0.5, 0.0, 1.0)
-    start = lid - above  # the upper lid's skin fades into the face's own flow above this
     weight = float(np.clip(closure / 0.15, 0.0, 1.0)) * across
     weight = (
         weight * np.clip((qy - start) / (0.3 * above) + 1.0, 0.0, 1.0) * np.clip(bottom - qy + 0.5, 0.0, 1.0)
@@ -356,7 +355,7 @@ def _close_squint(
     region = flow[y0:y1, x0:x1].astype(np.float64)
     read = np.stack([qx, read_y], axis=-1)
     if follow:
-        read = read + _follow_face(region, pixel, q, (start - 0.3 * above, start, lid), (left, right))
+        read = read + _follow_face(region, pixel, q, (start - 0.3 * above, start, margin), (left, right))
     w = weight[..., None]
     region = w * (read - pixel) + (1.0 - w) * region
     flow[y0:y1, x0:x1] = region.astype(np.float32)

@@ -76,6 +76,7 @@ from pipeline.near_cut import hold_near_rim
 from pipeline.preview_settings import PreviewSettings
 from pipeline.preview_state import PreviewState, gaze_shift, is_greyscale, photo_opening, triangle_corners
 from pipeline.renderer import RenderedFrame
+from pipeline.white_lids import SQUINT_SHARE
 from pipeline.wide_eyes import wide_open
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
@@ -421,6 +422,7 @@ class GeometricRenderer:
                 wide=state.wide[k],
                 frame=state.glasses[0][k][:, 0] if state.glasses else None,
                 follow=self.settings.lid_follow,
+                share=SQUINT_SHARE if self.settings.white_lids else 0.0,
             )
         if state.glasses:  # the frame keeps the head's flow (docs/GLASSES.md)
             rigid = self.projector.layout.rigid

@@ -63,6 +63,8 @@ class PreviewSettings:
     texture at the crop's resolution (`pipeline.lid_shape`, docs/LID_SHAPE.md), not a flat patch;
     lid_follow: a closing lid's skin band meets the face's own flow at its top (`eyes.refine_eye_flow`,
     docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline.
+    white_lids: a squint (`squint_shut`) shuts from both sides, its upper lid over half the slit
+    (`pipeline.white_lids`, docs/WHITE_LIDS.md): no lit oval under a high lash arc.
     """
 
     raster_scale: float = 0.5
@@ -87,3 +89,4 @@ class PreviewSettings:
     smile_corners: bool = True
     lid_shape: bool = True
     lid_follow: bool = True
+    white_lids: bool = False
