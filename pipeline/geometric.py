@@ -310,7 +310,8 @@ class GeometricRenderer:
                     boxes,
                 )
             on = self.settings.jaw_edge and state.jaw is not None  # the neck stays (docs/JAW_EDGE.md)
-            layer = neck_layer(spread, cover, target_points, state.jaw, (h, w)) if on else (None, None)
+            bend = self.settings.neck_bend  # held sideways under a risen jaw (docs/NECK_BEND.md)
+            layer = neck_layer(spread, cover, target_points, state.jaw, (h, w), bend) if on else (None, None)
             motion = HeadMotion(cv2.resize(spread, (w, h), interpolation=cv2.INTER_LINEAR), *layer)
             # Occlusion edges (a turned nose over the far cheek), found on the coarse grid: drawn
             # exactly at the crop's resolution, so the photo's resolution can draw them smooth.

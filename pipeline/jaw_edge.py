@@ -115,7 +115,12 @@ def _neck_below(image: np.ndarray, bottom: np.ndarray, face_size: float) -> np.n
 
 
 def neck_layer(
-    spread: np.ndarray, cover: np.ndarray, target_points: np.ndarray, photo: PhotoJaw, size: tuple[int, int]
+    spread: np.ndarray,
+    cover: np.ndarray,
+    target_points: np.ndarray,
+    photo: PhotoJaw,
+    size: tuple[int, int],
+    sideways: bool = False,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(alpha, back) at the crop's `size` (h, w) for `HeadMotion`, or (None, None) where the jaw
     has no columns low enough or the layer would nowhere differ from the spread flow.
@@ -127,7 +132,10 @@ def neck_layer(
     layer's backward flow (crop pixels) where alpha < 1, 0 elsewhere but near it (never shown).
 
     Per frame the 2-D work covers only the window where the layer may show (the rows below the
-    jaw's corners, the columns where it has weight), in float32: docs/JAW_EDGE.md round 4."""
+    jaw's corners, the columns where it has weight), in float32: docs/JAW_EDGE.md round 4.
+    `sideways`: where the jaw rose too far to stretch the neck under it, the layer still holds the
+    neck's columns still (only its rows follow the spread flow), so a short neck is not dragged
+    into an S between the risen jaw and the collar (docs/NECK_BEND.md)."""
     rh, rw = cover.shape
     fs = photo.face_size
     sx, sy = photo.scale
@@ -148,13 +156,17 @@ def neck_layer(
     # uncovers cannot be stretched over it within `JAW_STRETCH` above the shoulder line, the
     # spread flow stays (weight 0 from there on, 1 below 3/4 of it).
     span = np.maximum(photo.chin + NECK_REACH * fs - edge, NECK_MIN_SPAN * fs)
-    ok = 1.0 - smoothstep((rise * JAW_STRETCH / span - 0.75) * 4.0)
+    stretch = 1.0 - smoothstep((rise * JAW_STRETCH / span - 0.75) * 4.0)
     # ... and where what lies below the photo's jaw is no neck (the background or a collar beside a
     # narrower neck, at the jaw's ends): stretched over the rows the jaw uncovers, it would show as a
     # dark or white wedge; the spread flow fills them as without the layer.
-    ok *= 1.0 - (1.0 - photo.neck) * smoothstep(rise / margin)
-    ok = _smooth(np.interp(columns, columns[jaw], ok[jaw]), JAW_SMOOTH * fs)  # the ends' values beyond them
-    if ok.max() < 0.01:  # the layer's weight is at most `ok`
+    neck = 1.0 - (1.0 - photo.neck) * smoothstep(rise / margin)
+    ok = _smooth(
+        np.interp(columns, columns[jaw], (stretch * neck)[jaw]), JAW_SMOOTH * fs
+    )  # the ends' values beyond them
+    # Held sideways (`sideways`) also where only the stretch bound let the spread flow in.
+    hold = _smooth(np.interp(columns, columns[jaw], neck[jaw]), JAW_SMOOTH * fs) if sideways else ok
+    if hold.max() < 0.01:  # the layer's weight is at most `hold` (>= `ok`)
         return None, None
     rise = np.minimum(np.maximum(_smooth(rise, JAW_SMOOTH * fs), rise), span / JAW_STRETCH)
     # The window: the rows from one above the jaw's corners (the weight is 0 above them) and the
@@ -162,7 +174,7 @@ def neck_layer(
     # grid would wherever the layer shows; `_upsample`).
     h, w = size
     r0 = min(max(math.floor(corner) - 1, 0), rh - 1)
-    weighted = np.flatnonzero(ok > 0.0)
+    weighted = np.flatnonzero(hold > 0.0)
     c0, c1 = max(int(weighted[0]) - 1, 0), min(int(weighted[-1]) + 2, rw)
     if h % rh or w % rw:
         r0, c0, c1 = 0, 0, rw  # the whole grid (`_upsample`)
@@ -173,16 +185,18 @@ def neck_layer(
     lift = rise[c0:c1].astype(np.float32) * (1.0 - s)  # photo row - output row (coarse), the neck's own
     # The still photo only where it shows no face of the photo's (read where the layer reads).
     clear = cv2.remap(photo.clear, gx, gy + lift, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    weight = ok[c0:c1].astype(np.float32) * smoothstep(
-        (rows - np.float32(corner)) / np.float32(JAW_CORNER * fs)
-    )
+    below = smoothstep((rows - np.float32(corner)) / np.float32(JAW_CORNER * fs))
+    weight = ok[c0:c1].astype(np.float32) * below
     weight *= clear
-    if weight.max() < 0.01:
+    across = hold[c0:c1].astype(np.float32) * below * clear if sideways else weight  # the horizontal weight
+    if across.max() < 0.01:
         return None, None
     flow = spread[window] * (1.0 - weight)[..., None]  # the spread flow blended into the still one
+    if sideways:
+        flow[..., 0] = spread[window][..., 0] * (1.0 - across)
     flow[..., 1] += weight * lift / np.float32(sy)
     outline = np.empty((*weight.shape, 2), np.float32)  # where the layer shows; the face's outline
-    np.clip(weight * 10.0, 0.0, 1.0, out=outline[..., 0])
+    np.clip(across * 10.0, 0.0, 1.0, out=outline[..., 0])
     # The moved face's outline grown by the margin, as a signed distance to its convex hull (linear,
     # so upsampled it draws a sub-pixel contour at the crop's resolution).
     top = math.floor(corner) - margin

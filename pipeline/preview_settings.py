@@ -62,7 +62,10 @@ class PreviewSettings:
     the lid's curved outline, shaded as skin over a rounded eyeball and given the photo's own skin
     texture at the crop's resolution (`pipeline.lid_shape`, docs/LID_SHAPE.md), not a flat patch;
     lid_follow: a closing lid's skin band meets the face's own flow at its top (`eyes.refine_eye_flow`,
-    docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline.
+    docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline;
+    neck_bend: where the jaw rose too far for the still neck to be stretched under it (the trailing
+    side of a turn, a short neck), the neck is still held sideways, only its rows follow the spread
+    flow (`jaw_edge.neck_layer`, docs/NECK_BEND.md): the neck is not dragged into an S with the jaw.
     """
 
     raster_scale: float = 0.5
@@ -87,3 +90,4 @@ class PreviewSettings:
     smile_corners: bool = True
     lid_shape: bool = True
     lid_follow: bool = True
+    neck_bend: bool = False
