@@ -219,3 +219,62 @@ def test_a_hand_under_the_chin_is_not_torn_from_it(shared_data: Path) -> None:
     assert preview.jaw is None
     without_hand = engine.renderer.prepare(state.crop, state.coefficients, transform=state.crop_transform)
     assert without_hand.jaw is not None  # the guard, not the photo, switches the layer off
+
+
+def test_sideways_holds_the_neck_still_under_a_jaw_risen_past_the_stretch_bound() -> None:
+    """A face lifted by 10 crop pixels over a spread flow that moves everything 8 to the left and 5
+    down: the neck under it cannot be stretched within `JAW_STRETCH`, so by default the spread flow
+    stays (no layer); held sideways (`PreviewSettings.neck_bend`, docs/NECK_BEND.md) the layer under
+    the jaw does not move sideways, its rows follow the spread flow."""
+    photo = photo_jaw(_ellipse(64.0, 50.0), _skin(), 0.5, FACE)
+    target = _ellipse(64.0, 40.0)
+    spread = np.zeros((64, 64, 2), np.float32)
+    spread[..., 0], spread[..., 1] = -8.0, 5.0
+    assert neck_layer(spread, _cover(target), target, photo, (SIZE, SIZE)) == (None, None)
+    alpha, back = neck_layer(spread, _cover(target), target, photo, (SIZE, SIZE), sideways=True)
+    assert alpha is not None and back is not None
+    shows = alpha < 1e-3
+    shows[:96] = False  # 6 rows below the photo's chin (row 90): the layer's full weight
+    shows[:, :50] = False
+    shows[:, 78:] = False
+    assert shows.sum() > 100
+    assert np.abs(back[..., 0][shows]).max() < 0.05
+    np.testing.assert_allclose(back[..., 1][shows], 5.0, atol=1e-3)
+
+
+def test_the_neck_bend_hold_is_off_by_default() -> None:
+    """It lost its rule (docs/NECK_BEND.md): the product is main's."""
+    from pipeline.preview_settings import PreviewSettings
+
+    assert not PreviewSettings().neck_bend
+
+
+def _trailing_neck_motion(shared_data: Path, neck_bend: bool) -> float:
+    """chris2 (rolled 15 degrees) at yaw +15: the mean |horizontal motion| (crop pixels) of the shown
+    flow over the neck under the trailing (image-left) side of the chin: down to 0.1 face sizes below
+    the photo's chin, up to 0.12 face sizes left of it."""
+    registry = EngineRegistry(fast=False)
+    state = prepare_photo(shared_data / "images" / "yzhou359__MakeItTalk__chris2.jpg", registry=registry)
+    engine = registry.geometric("default")
+    preview = state.engine_state(engine)
+    target = target_coefficients(state, EditRequest(values={"yaw": 15.0}), registry=registry)
+    settings = dataclasses.replace(engine.renderer.settings, neck_bend=neck_bend)
+    frame = GeometricRenderer(engine.renderer.face_model, settings).render_frame(preview, target)
+    shown = frame.flow
+    if frame.back_flow is not None and frame.front_alpha is not None:
+        alpha = frame.front_alpha[..., None]
+        shown = alpha * frame.flow + (1.0 - alpha) * frame.back_flow
+    chin = preview.points[np.argmax(preview.points[:, 1]), :2]
+    size = preview.face_size
+    rows = slice(int(chin[1]), int(chin[1] + 0.1 * size))
+    columns = slice(int(chin[0] - 0.12 * size), int(chin[0]))
+    return float(np.abs(shown[rows, columns, 0]).mean())
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_held_sideways_the_neck_under_a_risen_trailing_jaw_stays(shared_data: Path) -> None:
+    """The mechanism of docs/NECK_BEND.md: main drags chris2's neck under its risen trailing jaw
+    sideways with the jaw (the S: 7.4 crop pixels on average); held sideways it stays (0.46, under 1). The
+    flag lost its rule (a tear at the jaw's trailing end instead): off by default."""
+    assert _trailing_neck_motion(shared_data, neck_bend=True) < 1.0
