@@ -97,6 +97,7 @@ class _Pins:
     jaw line in place (a pin on the gaps alone lets the solve shift a whole eye or lip instead)."""
 
     mouth: float = 0.0
+    gap: float = 0.0  # the inner lips' opening alone (the corners free)
     lids: float = 0.0
     eyes: float = 0.0
     lips: float = 0.0
@@ -124,6 +125,29 @@ class _Target:
     pins: _Pins | None = None  # parts far from the targets kept firmly still
 
 
+#: round_lips as a closed-lip pucker (a kiss, a closed "ooo"): the corners drawn in and down (a
+#: smiling photo's corners come down), the inner lips pressed together (an open target gaped into
+#: a slot with teeth on smiling photos, rounds 1 and 2; a photo's own parted lips close), the lips' outer edges a
+#: little out (fuller red), the chin held. No forward (z) motion is asked: the default basis, learnt
+#: from talking clips, moves the lips back whatever is asked, and an unreachable forward ask only
+#: lowers the solve's gain, which then scales every other motion up (1.7x here, 3x in round 1).
+_PUCKER = _Target(
+    {
+        48: (0.08, -0.04, 0.0),
+        54: (-0.08, -0.04, 0.0),
+        60: (0.07, -0.02, 0.0),
+        64: (-0.07, -0.02, 0.0),
+        51: (0.0, 0.02, 0.0),
+        57: (0.0, -0.02, 0.0),
+        **{upper: (0.0, -0.015, 0.0) for upper, _ in _INNER_LIP_PAIRS},
+        **{lower: (0.0, 0.015, 0.0) for _, lower in _INNER_LIP_PAIRS},
+        8: (0.0, 0.0, 0.0),
+    },
+    _LIPS + _CHEEKS,
+    weights={8: 5.0, 51: 3.0, 57: 3.0, 48: 3.0, 54: 3.0, **{i: 4.0 for pair in _INNER_LIP_PAIRS for i in pair}},
+)
+
+
 def _eye_closure(mean68: np.ndarray, side: str) -> dict[int, tuple[float, float, float]]:
     """Upper lids 85 % and lower lids 15 % of the way to each other (they meet); corners still."""
     moves: dict[int, tuple[float, float, float]] = {}
@@ -136,10 +160,11 @@ def _eye_closure(mean68: np.ndarray, side: str) -> dict[int, tuple[float, float,
     return moves
 
 
-def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
+def expression_targets(mean68: np.ndarray, pucker: bool = False) -> dict[str, _Target]:
     """The wanted landmark motion of each expression control at slider +1 (a strong expression).
 
-    `mean68` is (68, 3) in eye-distance units (needed for the eyelid gaps). Points given a large
+    `mean68` is (68, 3) in eye-distance units (needed for the eyelid gaps); `pucker` swaps the
+    round lips' open "ooo" for a closed-lip pucker (`_PUCKER`). Points given a large
     weight are held where a face model's basis tends to couple them with the driven points
     (e.g. the chin with the lower lip, the upper lip with the mouth corners).
     """
@@ -194,7 +219,9 @@ def expression_targets(mean68: np.ndarray) -> dict[str, _Target]:
             lips_free + _CHEEKS,
             weights={8: 5.0},
         ),
-        "round_lips": _Target(
+        "round_lips": _PUCKER
+        if pucker
+        else _Target(
             {
                 48: (0.08, 0.0, 0.03),
                 54: (-0.08, 0.0, 0.03),
@@ -246,6 +273,8 @@ class DerivationSettings:
     wink_pin: weight (per pinned point, against the mean over held vertices) that keeps the other
     eye's lids and both eyes' corners still in a wink; wink_lips: the same for the lips' opening
     (0: the lips may part with the wink); wink_ridge: the wink's coefficient prior.
+    pucker: round_lips makes a closed-lip pucker instead of an open "ooo" (docs/CONTROLS.md,
+    "Round lips, round 3").
     """
 
     ridge: float = 1e-5
@@ -260,6 +289,7 @@ class DerivationSettings:
     wink_pin: float = 1000.0
     wink_lips: float = 1000.0
     wink_ridge: float = 1e-4
+    pucker: bool = False
 
 
 @dataclass(frozen=True)
@@ -357,6 +387,7 @@ def _pin_normal(lm: np.ndarray, pins: _Pins) -> np.ndarray:
     still = lambda points: lm[list(points)].reshape(-1, e)  # noqa: E731 - (3P, E)
     terms = (
         (pins.mouth, np.concatenate([gap(_INNER_LIP_PAIRS), still((48, 54))])),
+        (pins.gap, gap(_INNER_LIP_PAIRS)),
         (pins.lids, np.stack([gap(_EYE_PAIRS[side]).mean(axis=0) for side in ("left", "right")])),
         (pins.eyes, still(range(36, 48))),
         (pins.lips, still(_LIPS)),

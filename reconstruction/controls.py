@@ -269,7 +269,7 @@ class ControlSet:
         dirs: dict[str, np.ndarray] = {}
         solved = {
             name: solve_direction(geometry, target, self.settings)
-            for name, target in expression_targets(mean68).items()
+            for name, target in expression_targets(mean68, self.settings.pucker).items()
         }
         solved["wink_left"] = solve_wink(geometry, "left", self.settings)
         solved["wink_right"] = solve_wink(geometry, "right", self.settings)
@@ -383,6 +383,8 @@ class ControlSet:
         return interpolate(a, b, num_frames, fps)
 
 
+#: The settings `control_set_for` builds with (a trial may replace them, then clear `_CACHE`).
+DEFAULT_SETTINGS = DerivationSettings()
 _CACHE: dict[int, tuple[Any, ControlSet]] = {}
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 4
@@ -412,7 +414,7 @@ def control_set_for(face_model: Any) -> ControlSet:
         hit = _CACHE.get(key)
         if hit is not None and hit[0] is face_model:
             return hit[1]
-        built = ControlSet(geometry_of(face_model))
+        built = ControlSet(geometry_of(face_model), DEFAULT_SETTINGS)
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = (face_model, built)  # holding the model keeps its id from being reused
