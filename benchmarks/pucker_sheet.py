@@ -93,7 +93,9 @@ def measure(images: Path) -> None:
     registry = EngineRegistry(fast=False)
     detector = FaceDetector()
     print(f"code: {CODE}")  # noqa: T201
-    print(f"{'photo':44s} {'gap':>6s} {'width':>6s} {'lift':>6s} |  round_lips 1: dgap  dwidth%  dlift |  brows: dgap dwidth%  dlift")  # noqa: T201, E501
+    print(
+        f"{'photo':44s} {'gap':>6s} {'width':>6s} {'lift':>6s} |  round_lips 1: dgap  dwidth%  dlift |  brows: dgap dwidth%  dlift"
+    )  # noqa: T201, E501
     rows = []
     for name in MEASURED:
         state = prepare_photo(images / name, registry=registry)

@@ -144,7 +144,14 @@ _PUCKER = _Target(
         8: (0.0, 0.0, 0.0),
     },
     _LIPS + _CHEEKS,
-    weights={8: 5.0, 51: 3.0, 57: 3.0, 48: 3.0, 54: 3.0, **{i: 4.0 for pair in _INNER_LIP_PAIRS for i in pair}},
+    weights={
+        8: 5.0,
+        51: 3.0,
+        57: 3.0,
+        48: 3.0,
+        54: 3.0,
+        **{i: 4.0 for pair in _INNER_LIP_PAIRS for i in pair},
+    },
 )
 
 

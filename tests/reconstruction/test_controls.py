@@ -340,3 +340,55 @@ def test_a_wink_keeps_the_lips_shut(controls: ControlSet) -> None:
     for side, pairs in (("left", ((37, 41), (38, 40))), ("right", ((43, 47), (44, 46)))):
         motion = _motion(controls, f"wink_{side}")
         assert abs(lip(motion)) < 0.05 * abs(eye(motion, pairs)), (side, lip(motion), eye(motion, pairs))
+
+
+@pytest.fixture(scope="module")
+def pucker() -> ControlSet:
+    from reconstruction.control_directions import DerivationSettings, geometry_of
+
+    return ControlSet(geometry_of(load_default_face_model()), DerivationSettings(pucker=True))
+
+
+def test_the_pucker_keeps_the_lips_shut_and_draws_the_corners_in_and_down(pucker: ControlSet) -> None:
+    m = _motion(pucker, "round_lips")
+    gap = np.mean([m[u, 1] - m[lo, 1] for u, lo in ((61, 67), (62, 66), (63, 65))])
+    assert gap <= 0.0  # pressed together, where main's opens by 0.17
+    assert m[48, 0] > 0.06 and m[54, 0] < -0.06  # corners in
+    assert m[48, 1] < -0.02 and m[54, 1] < -0.02  # and down (main's rise 0.06)
+    assert m[51, 1] - m[62, 1] > 0.03 and m[66, 1] - m[57, 1] > 0.03  # the lips' red fuller
+
+
+def test_the_pucker_switch_changes_round_lips_alone(controls: ControlSet, pucker: ControlSet) -> None:
+    for name, direction in controls.directions.items():
+        same = np.array_equal(direction, pucker.directions[name])
+        assert same == (name != "round_lips"), name
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_the_pucker_opens_no_slot_on_real_photos(shared_data: Path, monkeypatch) -> None:
+    """Round lips 1 re-detected by MediaPipe: the inner-lip gap over the mouth width grows by at most
+    0.06 (main: +0.55 on people_0, +0.24 on carell), and the mouth narrows (docs/CONTROLS.md, round 3).
+    With `pucker=False` (main's target) it fails."""
+    import dataclasses
+
+    from benchmarks.pucker_sheet import mouth_measures
+    from pipeline import EditRequest, EngineRegistry, edit, prepare_photo
+    from reconstruction import controls as controls_module
+    from reconstruction.detection import FaceDetector
+
+    settings = dataclasses.replace(controls_module.DEFAULT_SETTINGS, pucker=True)
+    monkeypatch.setattr(controls_module, "DEFAULT_SETTINGS", settings)
+    controls_module._CACHE.clear()
+    registry, detector = EngineRegistry(fast=False), FaceDetector()
+    try:
+        for name in ("OpenTalker__SadTalker__people_0.png", "cmusatyalab__openface__carell.jpg"):
+            state = prepare_photo(shared_data / "images" / name, registry=registry)
+            image = edit(state, EditRequest(values={"round_lips": 1.0}, engine="preview"), registry=registry)
+            before = mouth_measures(detector.detect_one(state.image).face.landmarks)
+            after = mouth_measures(detector.detect_one(image.full_image).face.landmarks)
+            assert after["gap"] - before["gap"] <= 0.06, name
+            assert after["width"] < 0.94 * before["width"], name
+    finally:
+        detector.close()
+        controls_module._CACHE.clear()
