@@ -27,6 +27,7 @@ if str(REPO) not in sys.path:
 from core.images import LUMA  # noqa: E402
 from pipeline import EditRequest, EngineRegistry, prepare_photo  # noqa: E402
 from pipeline.photo import target_coefficients  # noqa: E402
+from pipeline.teeth_tone import mouth_skin  # noqa: E402
 
 IMAGES = REPO.parent / "shared" / "data" / "images"
 FAULT = (
@@ -67,11 +68,9 @@ def eye_white(source: np.ndarray, points: np.ndarray, eyes, irises) -> float:  #
 
 
 def around_mouth(source: np.ndarray, points: np.ndarray, mouth, face_size: float) -> float:  # noqa: ANN001
-    """95th percentile of the luma under the vertices within 0.25 face sizes of the mouth's centre,
-    outside the opening: the skin (or beard) the mouth lies in."""
-    centre = points[np.concatenate(mouth), :2].mean(axis=0)
-    near = np.hypot(*(points[:, :2] - centre).T) < 0.25 * face_size
-    return skin_reference(source, points[near])
+    """95th percentile of the luma under the vertices within 0.25 face sizes of the mouth's centre:
+    the skin (or beard) the mouth lies in (`pipeline.teeth_tone.mouth_skin`)."""
+    return float(np.percentile(mouth_skin(source, points, mouth, face_size) @ LUMA, 95))
 
 
 def measure(name: str, registry: EngineRegistry, on: bool = False) -> dict[str, float]:
@@ -92,11 +91,25 @@ def measure(name: str, registry: EngineRegistry, on: bool = False) -> dict[str, 
     target = target_coefficients(state, EditRequest({"open_mouth": 1.0}, engine="preview"), registry=registry)
     frame = renderer.render_frame(prepared, target)
     gap = frame.overlay_alpha >= 0.99
-    painted = float(np.percentile(frame.crop[gap].astype(np.float32) @ LUMA, 95)) / ref if gap.sum() >= 10 else float("nan")
+    painted = (
+        float(np.percentile(frame.crop[gap].astype(np.float32) @ LUMA, 95)) / ref
+        if gap.sum() >= 10
+        else float("nan")
+    )
     eye = eye_white(prepared.source, prepared.points, renderer.projector.layout.eyes, prepared.irises)
-    local = around_mouth(prepared.source, prepared.points, renderer.projector.layout.mouth, prepared.face_size)
+    local = around_mouth(
+        prepared.source, prepared.points, renderer.projector.layout.mouth, prepared.face_size
+    )
     lum = {"p": painted * ref, "o": own * ref}
-    return {"eye": eye, "local": local, "lum": lum, "ref": ref, "own": own, "painted": painted, "own_teeth": prepared.mouth.teeth is not None}
+    return {
+        "eye": eye,
+        "local": local,
+        "lum": lum,
+        "ref": ref,
+        "own": own,
+        "painted": painted,
+        "own_teeth": prepared.mouth.teeth is not None,
+    }
 
 
 def main() -> None:
@@ -111,8 +124,11 @@ def main() -> None:
         except Exception as error:  # noqa: BLE001 (a photo without a usable face: skipped)
             print(f"{name[:48]:48s} skipped: {type(error).__name__}", flush=True)
             continue
-        print(f"{name[:48]:48s} ref {m['ref']:6.1f} own {m['own']:5.2f} painted {m['painted']:5.2f} own_teeth {m['own_teeth']}"
-              f" | eye {m['eye']:5.1f} local {m['local']:5.1f} | own/eye {m['lum']['o']/m['eye']:4.2f} painted/eye {m['lum']['p']/m['eye']:4.2f} own/local {m['lum']['o']/m['local']:4.2f} painted/local {m['lum']['p']/m['local']:4.2f}", flush=True)
+        print(
+            f"{name[:48]:48s} ref {m['ref']:6.1f} own {m['own']:5.2f} painted {m['painted']:5.2f} own_teeth {m['own_teeth']}"
+            f" | eye {m['eye']:5.1f} local {m['local']:5.1f} | own/eye {m['lum']['o'] / m['eye']:4.2f} painted/eye {m['lum']['p'] / m['eye']:4.2f} own/local {m['lum']['o'] / m['local']:4.2f} painted/local {m['lum']['p'] / m['local']:4.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
