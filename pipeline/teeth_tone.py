@@ -67,8 +67,10 @@ def capped_tooth(tooth: np.ndarray, cap: tuple[float, float] | None) -> np.ndarr
     tooth = np.asarray(tooth, np.float64)
     saturation = float(_saturation(tooth))
     if saturation > saturation_cap > 0.0:
-        grey = float(tooth @ LUMA)
-        tooth = grey + (tooth - grey) * (saturation_cap / saturation)
+        # Towards its grey by k: (max - min) k / (grey + (max - grey) k) = the cap, solved for k.
+        grey, high, spread = float(tooth @ LUMA), float(tooth.max()), float(np.ptp(tooth))
+        k = saturation_cap * grey / max(spread - saturation_cap * (high - grey), 1e-6)
+        tooth = grey + (tooth - grey) * min(k, 1.0)
     luma = float(tooth @ LUMA)
     return tooth * min(1.0, luma_cap / max(luma, 1e-6))
 
