@@ -89,4 +89,4 @@ class PreviewSettings:
     smile_corners: bool = True
     lid_shape: bool = True
     lid_follow: bool = True
-    teeth_tone: bool = False
+    teeth_tone: bool = True
