@@ -76,6 +76,7 @@ from pipeline.near_cut import hold_near_rim
 from pipeline.preview_settings import PreviewSettings
 from pipeline.preview_state import PreviewState, gaze_shift, is_greyscale, photo_opening, triangle_corners
 from pipeline.renderer import RenderedFrame
+from pipeline.teeth_tone import with_tooth_cap
 from pipeline.wide_eyes import wide_open
 from reconstruction.crop import CropTransform
 from reconstruction.detection import FaceDetector
@@ -166,8 +167,9 @@ class GeometricRenderer:
             exposure=float(np.clip(exposure, 0.4, 1.6)),
             grid_x=grid_x,
             grid_y=grid_y,
-            mouth=analyse_mouth(
-                source, points[layout.mouth[0], :2], points[layout.mouth[1], :2], self.settings.own_teeth
+            mouth=with_tooth_cap(
+                analyse_mouth(source, *(points[lip, :2] for lip in layout.mouth), self.settings.own_teeth),
+                (source, points, layout.mouth, face_size) if self.settings.teeth_tone else None,
             ),
             irises=self._irises(source, points),
             lashes=lashes,

@@ -84,7 +84,8 @@ class MouthInterior:
     cavity: (3,) float32 RGB of the photo's own dark gap, or None; teeth: (3,) float32 RGB of its
     teeth, or None when it shows none; lower_teeth: whether teeth show below the split;
     lower_share: (K,) share of teeth among the photo's pixels below the split, None when it
-    shows no teeth.
+    shows no teeth; tooth_cap: (luma, saturation) the procedural teeth's lit colour may reach
+    (`pipeline.teeth_tone`, with `PreviewSettings.teeth_tone`), None: uncapped.
     """
 
     across: np.ndarray
@@ -93,6 +94,7 @@ class MouthInterior:
     teeth: np.ndarray | None
     lower_teeth: bool
     lower_share: np.ndarray | None = None
+    tooth_cap: tuple[float, float] | None = None
 
     @property
     def upper_teeth_only(self) -> bool:

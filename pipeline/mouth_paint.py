@@ -19,6 +19,7 @@ import numpy as np
 from pipeline.face_paint import EDGE_RAMP, box_around, curve_y
 from pipeline.mouth import MouthInterior, MouthMotion, OpeningColumns, corners_x, opening_columns
 from pipeline.teeth import TOOTH_COLOUR, draw_teeth, lower_row_reach, rounded
+from pipeline.teeth_tone import capped_tooth
 
 __all__ = ["RIM_OVERLAP", "paint_mouth", "paint_mouth_fine", "fine_paint"]
 
@@ -329,6 +330,7 @@ def _cavity(
         no_teeth = (1.5 - cols.gap_s / (0.04 * size)).clip(0.0, 1.0)[None, :, None]
         upper = mouth.target_lips[0]
         tooth = TOOTH_COLOUR * float(np.clip(1.3 * exposure, 0.7, 1.1))  # dimmer in a dark photo
+        tooth = capped_tooth(tooth, interior.tooth_cap)  # no brighter than its skin (docs/TEETH_TONE.md)
         lower = float(np.max(open_enough))
         # The opened look is for a mouth the photo shows closed or parted a little mid-mouth (its own
         # gap under 0.04 face sizes: the row still at least half drawn there); where its own opening

@@ -62,7 +62,9 @@ class PreviewSettings:
     the lid's curved outline, shaded as skin over a rounded eyeball and given the photo's own skin
     texture at the crop's resolution (`pipeline.lid_shape`, docs/LID_SHAPE.md), not a flat patch;
     lid_follow: a closing lid's skin band meets the face's own flow at its top (`eyes.refine_eye_flow`,
-    docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline.
+    docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline;
+    teeth_tone: the procedural teeth no brighter than the photo's own brightest skin allows (a cap
+    read once per photo, `pipeline.teeth_tone`, docs/TEETH_TONE.md).
     """
 
     raster_scale: float = 0.5
@@ -87,3 +89,4 @@ class PreviewSettings:
     smile_corners: bool = True
     lid_shape: bool = True
     lid_follow: bool = True
+    teeth_tone: bool = True
