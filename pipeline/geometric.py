@@ -72,6 +72,7 @@ from pipeline.lid_shape import lid_detail
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
 from pipeline.mouth import MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
+from pipeline.near_balloon import flatten_near_band
 from pipeline.near_cut import hold_near_rim
 from pipeline.preview_settings import PreviewSettings
 from pipeline.preview_state import PreviewState, gaze_shift, is_greyscale, photo_opening, triangle_corners
@@ -243,6 +244,10 @@ class GeometricRenderer:
         self, state: PreviewState, target_points: np.ndarray, gaze: np.ndarray | None, mouth: MouthMotion
     ) -> HeadMotion:
         """The backward flow of a frame; `mouth`: `_mouth` of the frame (made once per frame)."""
+        if self.settings.near_balloon:  # trial, off (docs/NEAR_BALLOON.md)
+            target_points = flatten_near_band(
+                state.points, target_points, self.projector.layout.eyes, state.face_size
+            )
         h, w = state.size
         folds: list[tuple[np.ndarray, np.ndarray]] = []
         scale = self.settings.raster_scale

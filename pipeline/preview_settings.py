@@ -50,6 +50,8 @@ class PreviewSettings:
     (`mouth.analyse_mouth`; docs/OWN_TEETH.md); squint_shut: an eye the photo shows nearly shut
     closes where it is, its lower lid rising to its upper one (`eyes.refine_eye_flow`, docs/SQUINT_SHUT.md);
     near_cut: the near cheek's silhouette magnified at most 2x along the rows (`pipeline.near_cut`, docs/NEAR_CUT.md);
+    near_balloon: the near band of the target mesh held to 1.5x its photo width before it is rasterised
+    (`pipeline.near_balloon`; a trial, off: docs/NEAR_BALLOON.md);
     wide_eyes: close_eyes 1 shuts an eye the photo shows wide open (`pipeline.wide_eyes`, docs/WIDE_EYES.md);
     jaw_edge: the jaw passes in front of a neck that stays (`pipeline.jaw_edge`, docs/JAW_EDGE.md round 4), not
     where a hand touches the face (it would be torn between the still neck and the moving chin);
@@ -84,6 +86,7 @@ class PreviewSettings:
     squint_shut: bool = True
     wide_eyes: bool = True
     near_cut: bool = True
+    near_balloon: bool = False  # a trial, off (docs/NEAR_BALLOON.md)
     jaw_edge: bool = True
     glasses: bool = False  # off after review (docs/GLASSES.md "Review of round 2")
     smile_corners: bool = True
