@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("-o", "--out", type=Path, default=REPO / "docs" / "near_balloon_sheet.jpg")
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "images")
     parser.add_argument("--photos", nargs="*", default=list(PHOTOS))
-    parser.add_argument("--height", type=int, default=300, help="pixels per row in the JPEG")
+    parser.add_argument("--height", type=int, default=260, help="pixels per row in the JPEG")
     parser.add_argument("--png", type=Path, default=None, help="also write each triple at 100 % here")
     parser.add_argument("--measure", action="store_true")
     parser.add_argument("--quality", type=int, default=85)
