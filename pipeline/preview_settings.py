@@ -64,7 +64,10 @@ class PreviewSettings:
     lid_follow: a closing lid's skin band meets the face's own flow at its top (`eyes.refine_eye_flow`,
     docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline;
     teeth_tone: the procedural teeth no brighter than the photo's own brightest skin allows (a cap
-    read once per photo, `pipeline.teeth_tone`, docs/TEETH_TONE.md).
+    read once per photo, `pipeline.teeth_tone`, docs/TEETH_TONE.md);
+    mouth_corridor: the procedural row of a painted mouth fades, a few millimetres of the face from
+    the gap's sides, into an even dark buccal corridor (`pipeline.mouth_corridor`, docs/MOUTH_RIM.md
+    round 3), instead of ending by the lip on a near-black band.
     """
 
     raster_scale: float = 0.5
@@ -90,3 +93,4 @@ class PreviewSettings:
     lid_shape: bool = True
     lid_follow: bool = True
     teeth_tone: bool = True
+    mouth_corridor: bool = False
