@@ -18,6 +18,7 @@ import numpy as np
 
 from pipeline.face_paint import EDGE_RAMP, box_around, curve_y
 from pipeline.mouth import MouthInterior, MouthMotion, OpeningColumns, corners_x, opening_columns
+from pipeline.mouth_corridor import buccal_corridor
 from pipeline.teeth import TOOTH_COLOUR, draw_teeth, lower_row_reach, rounded
 from pipeline.teeth_tone import capped_tooth
 
@@ -219,6 +220,9 @@ def _painted(
     # No painted teeth where the photo's own lower teeth are kept.
     drawn = teeth and (keep.max() < 0.5 or not keep_teeth)
     colour = _cavity(mouth, ys[:, None], cols, (gap_top, gap_bottom), face_size, exposure, drawn, step, seed)
+    if mouth.corridor and drawn and mouth.interior.teeth is None:
+        base = _cavity_base(mouth.interior, exposure, colour.dtype)
+        colour = buccal_corridor(colour, distance, cols.across, step, face_size, base, EDGE_RAMP / 2.0 + 2.0)
     extra = cols.extra[None, :]
     if level is None:
         return distance, extra, colour, drawn
@@ -283,6 +287,12 @@ def _below(ys: np.ndarray, curve: np.ndarray, step: float = 1.0) -> np.ndarray:
     return (ys - curve[None, :]) / np.sqrt(1.0 + slope**2)[None, :]
 
 
+def _cavity_base(interior: MouthInterior, exposure: float, dtype: type) -> np.ndarray:
+    """(3,) the cavity's base colour: the photo's own dark, or a dark red-brown (`_cavity`)."""
+    default = np.array([34.0, 13.0, 15.0], dtype) * exposure
+    return default if interior.cavity is None else 0.5 * default + 0.5 * np.minimum(interior.cavity, 55.0)
+
+
 def _cavity(
     mouth: MouthMotion,
     ys: np.ndarray,
@@ -309,8 +319,7 @@ def _cavity(
     height = np.maximum(gap_bottom - gap_top, 1.0)
     v = ((ys - gap_top) / height).clip(0.0, 1.0)  # 0 under the upper part, 1 above the lower
     centre = (1.0 - (2.0 * across - 1.0) ** 2)[None, :]  # 1 mid-mouth, 0 at the corners
-    default = np.array([34.0, 13.0, 15.0], f32) * exposure
-    base = default if interior.cavity is None else 0.5 * default + 0.5 * np.minimum(interior.cavity, 55.0)
+    base = _cavity_base(interior, exposure, f32)
     shadow = ((ys - gap_top) / (0.012 * size)).clip(0.0, 1.0)  # under the upper teeth
     if mouth.under_upper_teeth:
         shadow = np.ones_like(shadow)  # shaded towards the throat instead (`_under_upper_teeth`)

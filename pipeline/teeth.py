@@ -36,6 +36,8 @@ TOOTH_COLOUR = np.array([236.0, 227.0, 208.0])
 #: Measured: a central incisor shows 0.0505 of the face's size wide on photographed smiles
 #: (docs/TEETH.md, round 2), and is 8.6 mm wide: 8.6 / 0.0505 = 170.
 _FACE_MM = 170.0
+#: The same, for the modules that size other parts of the mouth in the face's millimetres.
+FACE_MM = _FACE_MM
 #: Arch radius (mm) of the teeth's front as seen from the front: upper and lower.
 _ARCH = (25.0, 21.0)
 #: Widths (mm) from the midline outwards: central and lateral incisor, canine, premolars, molar.
