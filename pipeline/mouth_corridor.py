@@ -12,64 +12,48 @@ mouth at every photo size; nothing is read back from the paint (no smear on a la
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from pipeline.teeth import FACE_MM
 
-__all__ = ["CORRIDOR_SHADE", "FADE", "PLATEAU", "buccal_corridor", "side_distance"]
+__all__ = ["CORRIDOR_SHADE", "FADE", "PLATEAU", "SIDE", "buccal_corridor"]
 
-#: Millimetres from the gap's side over which the corridor is an even dark.
-PLATEAU = 3.0
+#: Millimetres from the gap's rim over which the corridor is an even dark.
+PLATEAU = 6.0
 #: Millimetres over which the teeth and the cavity then fade into it (smoothstep).
 FADE = 3.0
+#: Millimetres from the mouth's corners within which the corridor is full, and by which it is gone
+#: (the canines' ends: the front teeth stay as they were).
+SIDE = (8.0, 14.0)
 #: The corridor's colour as a share of the cavity's own base colour (its mid-mouth dark).
 CORRIDOR_SHADE = 0.7
 
 
-def side_distance(distance: np.ndarray, across: np.ndarray, step: float) -> np.ndarray:
-    """(Y, X) crop pixels from each sample inside the gap to the gap's side along its row, outwards
-    (the image-left half of the mouth towards the left, the right half towards the right); 0
-    outside. distance: (Y, X) signed distance to the gap's rim (> 0 inside), samples `step` crop
-    pixels apart; across: (X,) place across the mouth (0 image-left corner, 1 right corner).
-
-    The run of inside samples is counted from the side's first one, plus that sample's own distance
-    to the rim (sub-sample: no staircase along a slanted side)."""
-    inside = distance > 0.0
-    height, width = inside.shape
-    index = np.broadcast_to(np.arange(width), inside.shape)
-    first = np.maximum.accumulate(np.where(inside, -1, index), axis=1) + 1  # first inside, leftwards
-    last = np.minimum.accumulate(np.where(inside, width, index)[:, ::-1], axis=1)[:, ::-1] - 1
-    first, last = first.clip(0, width - 1), last.clip(0, width - 1)
-    from_left = (index - first) * step + np.take_along_axis(distance, first, axis=1)
-    from_right = (last - index) * step + np.take_along_axis(distance, last, axis=1)
-    along = np.where((across < 0.5)[None, :], from_left, from_right)
-    return np.where(inside, along, 0.0)
+def _smooth(x: np.ndarray) -> np.ndarray:
+    """Smoothstep of `x` clipped to [0, 1]."""
+    x = x.clip(0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
 
 def buccal_corridor(
     colour: np.ndarray,
     distance: np.ndarray,
-    across: np.ndarray,
-    step: float,
+    xs: np.ndarray,
+    corners: tuple[float, float],
     face_size: float,
     base: np.ndarray,
-    reach: float,
 ) -> np.ndarray:
     """(Y, X, 3) the painted gap's `colour` with a buccal corridor at its sides: within `PLATEAU`
-    mm of a side (`side_distance`) the even dark `CORRIDOR_SHADE` x `base` (the cavity's (3,)
-    base colour), fading over `FADE` mm into the teeth and cavity painted further in.
-
-    Samples outside the gap up to `reach` crop pixels from it (the paint under the lip's coverage
-    ramp) take the corridor of the gap beside them, so the rim at the photo's resolution is not
-    blended with the near-black the corners' shade paints there."""
+    mm of the rim (`distance`: (Y, X) signed distance to it, crop pixels, > 0 inside; the paint
+    laid past the rim too) the even dark `CORRIDOR_SHADE` x `base` (the cavity's (3,) base colour),
+    fading over `FADE` mm into the teeth and cavity painted further in; full within `SIDE[0]` mm of
+    the mouth's `corners` (x of its left and right corner) along the columns `xs` (X,), gone by
+    `SIDE[1]` mm. Even across its width, it is never darker right at the rim: no line there."""
     mm = max(face_size, 1.0) / FACE_MM
-    ramp = ((PLATEAU + FADE) * mm - side_distance(distance, across, step)) / (FADE * mm)
-    ramp = ramp.clip(0.0, 1.0)
-    weight = (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
-    weight[distance <= 0.0] = 0.0
-    size = 2 * int(np.ceil(reach / step)) + 1
-    spread = cv2.dilate(weight, np.ones((size, size), np.uint8))
-    weight = np.where(distance > 0.0, weight, spread)
+    left, right = corners
+    side = np.minimum(xs - left, right - xs) / mm
+    lateral = _smooth((SIDE[1] - side) / (SIDE[1] - SIDE[0]))
+    depth = _smooth((PLATEAU + FADE - distance / mm) / FADE)
+    weight = (depth * lateral[None, :]).astype(colour.dtype)
     dark = (CORRIDOR_SHADE * np.asarray(base)).astype(colour.dtype)
     return colour + (dark - colour) * weight[:, :, None]

@@ -222,7 +222,7 @@ def _painted(
     colour = _cavity(mouth, ys[:, None], cols, (gap_top, gap_bottom), face_size, exposure, drawn, step, seed)
     if mouth.corridor and drawn and mouth.interior.teeth is None:
         base = _cavity_base(mouth.interior, exposure, colour.dtype)
-        colour = buccal_corridor(colour, distance, cols.across, step, face_size, base, EDGE_RAMP / 2.0 + 2.0)
+        colour = buccal_corridor(colour, distance, xs, corners_x(mouth.target_lips[0]), face_size, base)
     extra = cols.extra[None, :]
     if level is None:
         return distance, extra, colour, drawn
