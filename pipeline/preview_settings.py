@@ -92,4 +92,4 @@ class PreviewSettings:
     lid_shape: bool = True
     lid_follow: bool = True
     teeth_tone: bool = True
-    lower_fence: bool = False
+    lower_fence: bool = True
