@@ -65,8 +65,8 @@ class PreviewSettings:
     docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline;
     teeth_tone: the procedural teeth no brighter than the photo's own brightest skin allows (a cap
     read once per photo, `pipeline.teeth_tone`, docs/TEETH_TONE.md); lower_fence: the lower row drawn
-    under a photo's own upper teeth shows only its tips above the lower lip, level (not a tall picket
-    fence following the lip's curve; docs/LOWER_FENCE.md).
+    under a photo's own upper teeth stands level behind the lower lip and, once the jaw drops, shows
+    only its tips (not a tall picket fence climbing the lip's curve; docs/LOWER_FENCE.md).
     """
 
     raster_scale: float = 0.5

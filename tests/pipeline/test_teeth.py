@@ -264,6 +264,20 @@ def test_the_lower_fence_shows_a_level_row_of_tips() -> None:
     assert tips(old, 70.0) < rim(70.0) - 1.0 < tips(new, 70.0) - 1.0  # under the risen lip
 
 
+def test_the_lower_fence_off_draws_the_row_as_before() -> None:
+    """`fence=False` (`PreviewSettings.lower_fence` off, or a photo showing some of its lower teeth)
+    is the drawing without the argument, sample for sample (the renders were compared with main's
+    too: docs/LOWER_FENCE.md)."""
+    xs = np.arange(50.0, 110.0, 0.5)
+    ys = np.arange(90.0, 130.0, 0.5)[:, None]
+    gap = (np.full_like(xs, 96.0), 124.0 - 10.0 * ((xs - 80.0) / 30.0) ** 2)
+    cavity = np.full((ys.shape[0], xs.size, 3), 30.0, np.float32)
+    corners = (np.array([50.0, 96.0]), np.array([110.0, 96.0]))
+    args = (cavity, ys, xs, gap, corners, FACE, TOOTH_COLOUR, 0.5, 1.0, 7)
+    assert np.array_equal(draw_teeth(*args, upper=False), draw_teeth(*args, upper=False, fence=False))
+    assert not PreviewSettings(lower_fence=False).lower_fence and PreviewSettings().lower_fence
+
+
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_the_lower_fence_is_gone_from_img39(shared_data: Path) -> None:
