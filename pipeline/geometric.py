@@ -339,6 +339,7 @@ class GeometricRenderer:
             lower_row=self.settings.lower_row,
             open_look=self.settings.open_look,
             lifted_corners=self.settings.smile_corners,
+            lower_fence=self.settings.lower_fence,
         )
 
     def _rasterise_features(

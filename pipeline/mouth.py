@@ -300,7 +300,9 @@ class MouthMotion:
     mouth the photo showed closed keep their laterals and canines lit and stand the lower row on the
     lower lip's visible edge (`PreviewSettings.open_look`; docs/TEETH.md "An opened mouth that looks
     photographed"); lifted_corners: a rising corner carries the skin further above and below it
-    (`mouth_corners.lifted_reach`, `PreviewSettings.smile_corners`; docs/SMILE_FROWN.md).
+    (`mouth_corners.lifted_reach`, `PreviewSettings.smile_corners`; docs/SMILE_FROWN.md);
+    lower_fence: the lower row under the photo's own upper teeth shows only its tips, level
+    (`PreviewSettings.lower_fence`; docs/LOWER_FENCE.md).
     """
 
     interior: MouthInterior
@@ -310,6 +312,7 @@ class MouthMotion:
     lower_row: bool = False
     open_look: bool = False
     lifted_corners: bool = False
+    lower_fence: bool = False
 
     @property
     def under_upper_teeth(self) -> bool:
@@ -338,6 +341,7 @@ class MouthMotion:
             self.lower_row,
             self.open_look,
             self.lifted_corners,
+            self.lower_fence,
         )
         return level, source, target
 

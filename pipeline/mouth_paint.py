@@ -170,6 +170,16 @@ def _seed(mouth: MouthMotion) -> int:
     return zlib.crc32(np.round(np.concatenate(mouth.source_lips)).astype(np.int32).tobytes())
 
 
+def _hidden_lower_teeth(mouth: MouthMotion) -> bool:
+    """The lower row shows only its tips, level (`PreviewSettings.lower_fence`, docs/LOWER_FENCE.md)
+    where the photo shows none of its lower teeth mid-mouth (its lip hides them): a photo that shows
+    a few (under what the paint keeps, e.g. biden2) keeps main's row where its own were."""
+    share = mouth.interior.lower_share
+    if not mouth.lower_fence or share is None:
+        return False
+    return not bool(np.any(share[np.abs(mouth.interior.across - 0.5) < 0.25] > 0.0))
+
+
 def _lower_band(
     box: tuple[int, int, int, int], mouth: MouthMotion, face_size: float
 ) -> tuple[int, int, int, int]:
@@ -461,6 +471,7 @@ def _lower_row(
         open_enough,
         seed,
         upper=False,
+        fence=_hidden_lower_teeth(mouth),
     )
     mixed = band + (drawn - band) * seen[None, lo:hi, None]
     colour[rows[inside], columns[inside]] = mixed[inside]

@@ -64,7 +64,9 @@ class PreviewSettings:
     lid_follow: a closing lid's skin band meets the face's own flow at its top (`eyes.refine_eye_flow`,
     docs/LID_FAULTS.md): the brow a wink lowers is not cut off by the band as a box or an outline;
     teeth_tone: the procedural teeth no brighter than the photo's own brightest skin allows (a cap
-    read once per photo, `pipeline.teeth_tone`, docs/TEETH_TONE.md).
+    read once per photo, `pipeline.teeth_tone`, docs/TEETH_TONE.md); lower_fence: the lower row drawn
+    under a photo's own upper teeth stands level behind the lower lip and, once the jaw drops, shows
+    only its tips (not a tall picket fence climbing the lip's curve; docs/LOWER_FENCE.md).
     """
 
     raster_scale: float = 0.5
@@ -90,3 +92,4 @@ class PreviewSettings:
     lid_shape: bool = True
     lid_follow: bool = True
     teeth_tone: bool = True
+    lower_fence: bool = True

@@ -57,6 +57,13 @@ _LOWER_BOW = np.array([0.2, 0.3, 1.0, 0.6, 0.5, 0.4])
 _HIDDEN_NECK = (1.0, 2.0)
 #: The most of `_LOWER_SHOW` the lower row drawn alone (under the photo's own upper teeth) shows.
 _ALONE_SHOW = 1.4
+#: ... with `fence` (docs/LOWER_FENCE.md): a smile's opening (up to the first mm of `_FENCE_OPEN`)
+#: shows as much as without it, a jaw-dropped one (from the second) only the lower incisors' tips
+#: over its lip (1 mm of the centrals); the lip covers the crowns' necks by `_FENCE_NECK` mm more
+#: (their dark V is never seen: no dashed lines between the crowns).
+_FENCE_SHOW = 0.35
+_FENCE_OPEN = (12.0, 20.0)
+_FENCE_NECK = 1.5
 #: Colours of a crown as factors of the lit tooth colour (measured on photographed teeth, docs/TEETH.md
 #: round 3): warmer near the gum (dentine shows through the thin enamel there), a near-neutral white
 #: body, and a greyer, slightly bluish, darker incisal edge (translucent enamel over the dark mouth).
@@ -170,6 +177,7 @@ def draw_teeth(
     seed: int = 0,
     upper: bool = True,
     lip_edge: float | None = None,
+    fence: bool = False,
 ) -> np.ndarray:
     """(Y, X, 3) float `colour` of the gap (the cavity) with teeth drawn over it.
 
@@ -185,7 +193,9 @@ def draw_teeth(
     lip_edge: crop pixels above the lower rim where the lower lip's visible edge lies: the lower row
     stands there, its necks hidden behind the lip (always so for the lower row alone); None: beside
     the upper row it stands on the rim itself, its base in the lip's shadow (docs/TEETH.md, "An
-    opened mouth that looks photographed": off by default).
+    opened mouth that looks photographed": off by default); fence: the lower row alone stands level
+    (rigid, its base on the lip's edge at the midline; the lip, rising towards the corners, hides it
+    there) and shows only its tips (docs/LOWER_FENCE.md), not a tall row following the lip's curve.
     """
     mm, top_mid, bottom_mid, level = _frame(xs, gap, corners, face_size)
     f32 = np.float32
@@ -217,12 +227,17 @@ def draw_teeth(
         else:
             # Under a smile's own upper teeth the lower row follows the lower lip's curve (the lip
             # rises towards the corners over the arch) and shows a little more of the crowns.
-            reach = lower * min(_ALONE_SHOW, 0.35 * height / _LOWER_SHOW[0]) * (1.0 - pursed)
-            depth = (bottom - lift - ys) / mm
+            most = float(np.interp(height, _FENCE_OPEN, (_ALONE_SHOW, _FENCE_SHOW))) if fence else _ALONE_SHOW
+            reach = lower * min(most, 0.35 * height / _LOWER_SHOW[0]) * (1.0 - pursed)
+            depth = ((bottom_mid + level if fence else bottom) - lift - ys) / mm
         shape = (_LOWER_WIDTHS, _LOWER_SHOW, _LOWER_BOW, _CORNERS[1], _CORNERS[1])
         edge, to_gap, middle, along, arc, flat = _row(across, depth, _ARCH[1], shape, reach, vary[:, ::-1])
         cover = (edge / aa + 0.5).clip(0.0, 1.0) * (arc < np.sum(_LOWER_WIDTHS[:5]))[None, :]
         below = (bottom - lift - ys) / mm
+        if fence and not upper:
+            # A level row (the lip, where it lies higher than at the midline, hides it: the paint
+            # hands over to the photo's lip there) whose necks lie well behind the lip.
+            below = depth + _FENCE_NECK
         if on_lip:
             # The lower lip hides the crowns' necks: what shows above its visible edge starts
             # `_HIDDEN_NECK` up the crown (no gum, no wide dark V at the lip: only the thin lines

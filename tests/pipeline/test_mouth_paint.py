@@ -99,7 +99,9 @@ def test_an_opened_smile_gets_lower_teeth_and_a_photo_with_both_rows_does_not_ch
 ) -> None:
     """img22 (upper teeth, no lower ones) at open_mouth 1 with the lower row on: bright, little
     saturated pixels in the lower part of the opening's middle (none by default); img1 (both
-    rows): pixel for pixel the same with the setting on and off."""
+    rows): pixel for pixel the same with the setting on and off. The row as docs/TEETH.md drew it
+    (`lower_fence` off): with it on, a jaw-dropped mouth shows only the row's tips
+    (docs/LOWER_FENCE.md; `tests/pipeline/test_teeth.py` tests that)."""
     registry = EngineRegistry(fast=False)
     request = EditRequest(values={"open_mouth": 1.0}, engine="preview")
     renders = {}
@@ -107,9 +109,9 @@ def test_an_opened_smile_gets_lower_teeth_and_a_photo_with_both_rows_does_not_ch
         state = prepare_photo(shared_data / "images" / name, registry=registry)
         renderer = registry.geometric(state.backend).renderer
         for on in (False, True):
-            renderer.settings = dataclasses.replace(renderer.settings, lower_row=on)
+            renderer.settings = dataclasses.replace(renderer.settings, lower_row=on, lower_fence=False)
             renders[name, on] = edit(state, request, registry=registry).full_image
-        renderer.settings = dataclasses.replace(renderer.settings, lower_row=False)
+        renderer.settings = dataclasses.replace(renderer.settings, lower_row=False, lower_fence=True)
         if name.endswith("img22.jpg"):
             profiles = gap_profiles(state, request.values, registry)
             teeth = float(state.engine_state(registry.geometric(state.backend)).mouth.teeth @ LUMA)

@@ -228,3 +228,76 @@ def test_the_opened_look_leaves_a_photos_own_opening_alone(shared_data: Path) ->
         "TencentARC__GFPGAN__Justin_Timberlake_crop.png": False,
         "OpenTalker__SadTalker__people_0.png": True,
     }
+
+
+def _alone(fence: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lower row alone over a dark cavity, its rim an opened mouth's deep U (lowest mid-mouth)."""
+    xs = np.arange(50.0, 110.0, 0.5)
+    ys = np.arange(90.0, 130.0, 0.5)[:, None]
+    bottom = 124.0 - 10.0 * ((xs - 80.0) / 30.0) ** 2
+    cavity = np.full((ys.shape[0], xs.size, 3), 30.0, np.float32)
+    corners = (np.array([50.0, 96.0]), np.array([110.0, 96.0]))
+    drawn = draw_teeth(
+        cavity, ys, xs, (np.full_like(xs, 96.0), bottom), corners, FACE, TOOTH_COLOUR, 0.5, 1.0, 7,
+        upper=False, fence=fence,
+    )  # fmt: skip
+    return _luma(drawn) > 100.0, xs, ys[:, 0]
+
+
+def test_the_lower_fence_shows_a_level_row_of_tips() -> None:
+    """`fence`: the row is rigid (its tips level, not standing on the lip's U column by column),
+    shows less of itself above the lip, and lies under the lip where the lip rises higher than its
+    tips (there the photo's lip covers it; docs/LOWER_FENCE.md)."""
+    old, xs, ys = _alone(False)
+    new, _, _ = _alone(True)
+
+    def tips(bright: np.ndarray, x: float) -> float:
+        rows = ys[bright[:, np.searchsorted(xs, x)]]
+        return float(rows.min()) if rows.size else np.inf
+
+    def rim(x: float) -> float:
+        return 124.0 - 10.0 * ((x - 80.0) / 30.0) ** 2
+
+    assert max(abs(tips(new, x) - tips(new, 82.4)) for x in (76.0, 70.0)) <= 0.5  # level
+    shown_old, shown_new = rim(82.4) - tips(old, 82.4), rim(82.4) - tips(new, 82.4)
+    assert 0.0 < shown_new < 0.5 * shown_old, (shown_new, shown_old)  # only its tips
+    assert tips(old, 70.0) < rim(70.0) - 1.0 < tips(new, 70.0) - 1.0  # under the risen lip
+
+
+def test_the_lower_fence_off_draws_the_row_as_before() -> None:
+    """`fence=False` (`PreviewSettings.lower_fence` off, or a photo showing some of its lower teeth)
+    is the drawing without the argument, sample for sample (the renders were compared with main's
+    too: docs/LOWER_FENCE.md)."""
+    xs = np.arange(50.0, 110.0, 0.5)
+    ys = np.arange(90.0, 130.0, 0.5)[:, None]
+    gap = (np.full_like(xs, 96.0), 124.0 - 10.0 * ((xs - 80.0) / 30.0) ** 2)
+    cavity = np.full((ys.shape[0], xs.size, 3), 30.0, np.float32)
+    corners = (np.array([50.0, 96.0]), np.array([110.0, 96.0]))
+    args = (cavity, ys, xs, gap, corners, FACE, TOOTH_COLOUR, 0.5, 1.0, 7)
+    assert np.array_equal(draw_teeth(*args, upper=False), draw_teeth(*args, upper=False, fence=False))
+    assert not PreviewSettings(lower_fence=False).lower_fence and PreviewSettings().lower_fence
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_the_lower_fence_is_gone_from_img39(shared_data: Path) -> None:
+    """The survey's fault (kind 6, img39 at open_mouth 1): the lower row under its own upper teeth
+    showed taller than its upper centrals (ratio 1.25 on main); with `lower_fence` at most 0.6."""
+    import dataclasses
+
+    from benchmarks.lower_fence_measure import fence
+    from benchmarks.mouth_sheet import target_lips
+    from pipeline import EditRequest, EngineRegistry, edit, prepare_photo
+
+    registry = EngineRegistry(fast=False)
+    state = prepare_photo(shared_data / "images" / "serengil__deepface__img39.jpg", registry=registry)
+    renderer = registry.geometric(state.backend).renderer
+    values = {"open_mouth": 1.0}
+    kept = renderer.settings
+    renderer.settings = dataclasses.replace(kept, lower_fence=True)
+    try:
+        image = edit(state, EditRequest(values, engine="preview"), registry=registry).full_image
+    finally:
+        renderer.settings = kept
+    ratio, _, _ = fence(image, *target_lips(state, values, registry))
+    assert 0.05 < ratio <= 0.6, ratio
