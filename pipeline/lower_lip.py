@@ -54,18 +54,20 @@ def squeezed_under_lip(
     if outer[0, 0] > outer[-1, 0]:
         outer = outer[::-1]
 
-    def keep() -> np.ndarray:
-        """The box's share under the lip's kept part and on the moved photo, (h, w) float32."""
-        xs = np.arange(x0, x1, dtype=np.float64)
-        inner_y = curve_y(lower, xs.clip(left, right))
-        outer_y = np.maximum(curve_y(outer, xs.clip(outer[0, 0], outer[-1, 0])), inner_y)
-        edge = (outer_y - LIP_KEPT * (outer_y - inner_y)).astype(np.float32)
-        under = np.arange(y0, y1, dtype=np.float32)[:, None] - edge[None, :]
+    def keep(part: tuple[int, int, int, int]) -> np.ndarray:
+        """The crop box `part`'s share under the lip's kept part and on the moved photo, (h, w) float32."""
+        ax, ay, bx, by = part
+        xs = np.arange(ax, bx, dtype=np.float64)
+        inner_y = curve_y(lower, xs)  # both clamped at their corners
+        outer_y = np.maximum(curve_y(outer, xs), inner_y)
+        edge = (1.0 - LIP_KEPT) * outer_y
+        edge += LIP_KEPT * inner_y
+        under = np.subtract.outer(np.arange(ay, by, dtype=np.float32), edge.astype(np.float32))
         np.maximum(under, 0.0, out=under)
         np.minimum(under, 1.0, out=under)
-        under -= under * cover[y0:y1, x0:x1]
+        under -= under * cover[ay:by, ax:bx]
         if front is not None:
-            under *= front[y0:y1, x0:x1]
+            under *= front[ay:by, ax:bx]
         return under
 
     return squeezed_band(flow, (x0, y0, x1, y1), keep, share)
