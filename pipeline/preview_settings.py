@@ -97,4 +97,4 @@ class PreviewSettings:
     lid_follow: bool = True
     teeth_tone: bool = True
     lower_fence: bool = True
-    lower_lip: bool = False
+    lower_lip: bool = True

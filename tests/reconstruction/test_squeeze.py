@@ -86,3 +86,17 @@ def test_the_blur_follows_the_squeeze_in_a_turned_crop() -> None:
     laid = lay_squeezed(image.copy(), turned, band)
     assert laid[32, 30:32].astype(int).min() > 105
     assert laid[:, :20].tolist() == image[:, :20].tolist()
+
+
+def test_a_faint_band_is_not_laid() -> None:
+    """Pixels the band weighs under 0.1 keep their value (round 3: fewer pixels smoothed, no visible change)."""
+    c = 64
+    band = squeezed_band(_squeezing_flow(), (0, 0, c, c), _all)
+    assert band is not None
+    fields = band.fields.copy()
+    fields[..., 2] = np.minimum(fields[..., 2], 0.09)
+    image = np.full((c, c, 3), 150, np.uint8)
+    image[32:34] = 90
+    faint = lay_squeezed(image.copy(), _transform(c, c), dataclasses.replace(band, fields=fields))
+    assert np.array_equal(faint, image)
+    assert not np.array_equal(lay_squeezed(image.copy(), _transform(c, c), band), image)
