@@ -41,7 +41,9 @@ def test_the_band_is_where_the_rows_are_squeezed() -> None:
     column = band.weight[:, 32]
     assert column[31 - oy : 35 - oy].min() > 0.9  # squeezed 4x
     assert band.weight.shape[0] + oy <= 46  # 1:1 far from it
-    assert band.doubled[32 - oy, 32, 0] < -1.0 and abs(band.doubled[32 - oy, 32, 1]) < 1e-3  # down the columns
+    assert (
+        band.doubled[32 - oy, 32, 0] < -1.0 and abs(band.doubled[32 - oy, 32, 1]) < 1e-3
+    )  # down the columns
     part = squeezed_band(_squeezing_flow(), (10, 20, 50, 50), _all)
     assert part is not None and part.origin == (10, oy) and part.weight.shape == (band.weight.shape[0], 40)
 
