@@ -288,7 +288,8 @@ class MeshLayout:
     mouth: (upper inner lip, lower inner lip); eyes: ((upper lid, lower lid), ...) image-left
     eye first; rigid: vertices that move with the skull only; lips: the lip vertices, drawn in
     front of the cheeks where a strong expression folds the cheek triangles over the mouth corners
-    (a real face's lips stand in front of the cheeks there).
+    (a real face's lips stand in front of the cheeks there); outer_lower: the lower lip's outer
+    contour, corner to corner.
     """
 
     triangles: np.ndarray
@@ -296,6 +297,7 @@ class MeshLayout:
     eyes: tuple[tuple[np.ndarray, np.ndarray], ...]
     rigid: np.ndarray
     lips: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    outer_lower: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 #: Lip vertices of the 478-point mesh: outer contour, inner contour and the two rings between them.
@@ -348,6 +350,7 @@ class _LinearProjector:
             ),
             rigid=np.asarray(model.rigid_indices, dtype=np.int64),
             lips=_MESH_LIPS,
+            outer_lower=_ix(61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291),
         )
 
     def project(
@@ -373,6 +376,7 @@ class _BFMProjector:
             mouth=(kp[[60, 61, 62, 63, 64]], kp[[60, 67, 66, 65, 64]]),
             eyes=((kp[[36, 37, 38, 39]], kp[[36, 41, 40, 39]]), (kp[[42, 43, 44, 45]], kp[[42, 47, 46, 45]])),
             rigid=kp[[27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45]],
+            outer_lower=kp[[48, 59, 58, 57, 56, 55, 54]],
         )
 
     def project(

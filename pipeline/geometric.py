@@ -70,6 +70,7 @@ from pipeline.head_fill import composite, valid_region
 from pipeline.jaw_edge import neck_layer, photo_jaw
 from pipeline.lid_shape import lid_detail
 from pipeline.lid_skin import lid_colours, smooth_shut_lids
+from pipeline.lower_lip import photo_share, squeezed_under_lip
 from pipeline.mouth import MouthMotion, analyse_mouth, mouth_source, refine_mouth_area
 from pipeline.mouth_paint import fine_paint, paint_mouth
 from pipeline.near_cut import hold_near_rim
@@ -181,6 +182,7 @@ class GeometricRenderer:
             corners=corners,
             greyscale=is_greyscale(source),
             jaw=None if hand_at_face else photo_jaw(points, source, self.settings.raster_scale, face_size),
+            small=1.0 if transform is None else photo_share(transform),
         )
 
     def _irises(self, source: np.ndarray, points: np.ndarray) -> tuple[Iris | None, ...]:
@@ -527,6 +529,16 @@ class GeometricRenderer:
             skin=skin,
             finer=finer,
             magnified=partial(self._magnified, flow, target_points) if self.settings.rim_skin else None,
+            squeezed=squeezed_under_lip(
+                flow,
+                mouth,
+                cover,
+                motion.alpha,
+                target_points[self.projector.layout.outer_lower, :2],
+                state.small,
+            )
+            if self.settings.lower_lip
+            else None,
         )
 
     def _magnified(self, flow: np.ndarray, target_points: np.ndarray) -> MagnifiedBand | None:

@@ -32,6 +32,7 @@ from reconstruction.images import load_image
 from reconstruction.rim_skin import lay_rim_texture
 from reconstruction.skin import lay_skin_texture
 from reconstruction.softness import photo_blur
+from reconstruction.squeeze import lay_squeezed
 
 __all__ = [
     "SourceState",
@@ -371,6 +372,8 @@ def place_frame(canvas: Canvas, frame: RenderedFrame) -> np.ndarray:
             front_alpha=frame.front_alpha,
             paint_blur=canvas.paint_blur,
         )
+        if frame.squeezed is not None:  # a chin squeezed under an opened mouth: smoothed across its lines
+            lay_squeezed(image, canvas.transform, frame.squeezed)
         if frame.skin is not None and frame.hidden is not None:  # painted lids: the photo's texture
             lay_skin_texture(image, canvas.image, canvas.transform, frame.skin, frame.hidden)
         band = frame.magnified() if frame.magnified is not None and not canvas.quick else None

@@ -66,7 +66,11 @@ class PreviewSettings:
     teeth_tone: the procedural teeth no brighter than the photo's own brightest skin allows (a cap
     read once per photo, `pipeline.teeth_tone`, docs/TEETH_TONE.md); lower_fence: the lower row drawn
     under a photo's own upper teeth stands level behind the lower lip and, once the jaw drops, shows
-    only its tips (not a tall picket fence climbing the lip's curve; docs/LOWER_FENCE.md).
+    only its tips (not a tall picket fence climbing the lip's curve; docs/LOWER_FENCE.md);
+    lower_lip: where an opened mouth's lower lip squeezes the chin under it, a photo about the crop's
+    size or smaller (by its own pixels, whatever canvas it is shown in) is smoothed along the squeeze
+    (`pipeline.lower_lip`, `reconstruction.squeeze`, docs/LOWER_LIP.md): no ragged dark and pale
+    outline of the squeezed chin.
     """
 
     raster_scale: float = 0.5
@@ -93,3 +97,4 @@ class PreviewSettings:
     lid_follow: bool = True
     teeth_tone: bool = True
     lower_fence: bool = True
+    lower_lip: bool = True

@@ -54,6 +54,7 @@ class PreviewState:
     jaw: PhotoJaw | None = None
     wide: tuple[bool, ...] = (False, False)  # per eye: shown wide open, shut as such (`pipeline.wide_eyes`)
     glasses: tuple[tuple[np.ndarray, ...], FrameMask] | None = None  # `glasses.find_glasses`
+    small: float = 1.0  # how small the photo is for its crop (`squeeze.photo_share`; 1: crop = photo)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -23,6 +23,7 @@ import numpy as np
 from core.coefficients import FaceCoefficients, MotionSequence
 from reconstruction.crop import CropTransform
 from reconstruction.rim_skin import MagnifiedBand
+from reconstruction.squeeze import SqueezedBand
 
 __all__ = ["FrameProgress", "RenderedFrame", "Renderer", "crops"]
 
@@ -50,6 +51,8 @@ class RenderedFrame:
     magnified: `make()` gives where the flow magnifies the photo along its rows enough to streak
     (`reconstruction.rim_skin.MagnifiedBand`, or None), to be given an unmagnified outline and fine
     detail at the photo's resolution in final images (not drag previews), or None.
+    squeezed: where the flow squeezes the photo under an opened mouth's lower lip, to be smoothed
+    along the squeeze on a small photo (`reconstruction.squeeze.lay_squeezed`), or None.
     With a flow, the photo itself is moved at full resolution (`reconstruction.crop.warp_photo`);
     without one, the crop is pasted where it differs from the photo.
     """
@@ -64,6 +67,7 @@ class RenderedFrame:
     skin: np.ndarray | None = None
     finer: tuple[int, Callable[[], np.ndarray]] | None = None
     magnified: Callable[[], MagnifiedBand | None] | None = None
+    squeezed: SqueezedBand | None = None
 
 
 class Renderer(abc.ABC):
