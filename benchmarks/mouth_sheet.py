@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,28 @@ def render(
         for k, values in enumerate(edits.values()):
             out = edit(state, EditRequest(values=values, engine="preview"), registry=registry).full_image
             cv2.imwrite(str(folder / f"{Path(name).stem}__{k}.png"), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
+
+
+def compare_renders(
+    off: Path, on: Path, photos: tuple[str, ...], edits: Mapping[str, dict], keep: Path | None = None
+) -> dict[str, bool]:
+    """Per photo, whether any of its edits differs between the `render` folders `off` and `on`;
+    prints each edit's largest change and, with `keep`, copies both renders there
+    (`<stem>__<edit>__off|on.png`, to look at the whole head at 100 %)."""
+    changed: dict[str, bool] = {}
+    for name in photos:
+        for k, label in enumerate(edits):
+            a, b = (read_render(folder, name, k).astype(np.int16) for folder in (off, on))
+            change = int(np.abs(a - b).max())
+            changed[name] = changed.get(name, False) or change > 0
+            print(f"{name[:46]:46s} {label:15s} identical {change == 0}  max change {change}")  # noqa: T201
+            if keep is not None:
+                keep.mkdir(parents=True, exist_ok=True)
+                for folder, tag in ((off, "off"), (on, "on")):
+                    shutil.copy(
+                        folder / f"{Path(name).stem}__{k}.png", keep / f"{Path(name).stem}__{k}__{tag}.png"
+                    )
+    return changed
 
 
 def render_base(base: str, images: Path, folder: Path, script: str = __file__) -> None:

@@ -14,18 +14,15 @@ head at 100 %.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from pathlib import Path
-
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.mouth_sheet import photo_rows, read_render, render, write_sheet  # noqa: E402
+from benchmarks.mouth_sheet import compare_renders, photo_rows, render, write_sheet  # noqa: E402
 from pipeline import EngineRegistry  # noqa: E402
 
 PHOTOS = (
@@ -68,16 +65,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as off, tempfile.TemporaryDirectory() as on:
         render(args.images, Path(off), PHOTOS, EDITS, {"teeth_tone": False})
         render(args.images, Path(on), PHOTOS, EDITS, {"teeth_tone": True})
-        for name in PHOTOS:
-            for k, label in enumerate(EDITS):
-                a, b = (read_render(Path(d), name, k).astype(np.int16) for d in (off, on))
-                change = int(np.abs(a - b).max())
-                print(f"{name[:46]:46s} {label:15s} identical {change == 0}  max change {change}")  # noqa: T201
-                if args.keep is not None:
-                    args.keep.mkdir(parents=True, exist_ok=True)
-                    for d, tag in ((off, "off"), (on, "on")):
-                        src = Path(d) / f"{Path(name).stem}__{k}.png"
-                        shutil.copy(src, args.keep / f"{Path(name).stem}__{k}__{tag}.png")
+        compare_renders(Path(off), Path(on), PHOTOS, EDITS, args.keep)
         registry = EngineRegistry(fast=False)
         rows = [
             row
